@@ -1,0 +1,31 @@
+# Two commands on a fresh machine:  `make demo`, then `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of torch first: a bare `torch` requirement can pull a multi-GB CUDA build.
+TORCH_PIN ?= torch==2.13.0
+
+.PHONY: install demo test bench lint gallery clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install -q $(TORCH_PIN)
+	$(BIN)/pip install -q -e ".[test]"
+
+demo: install
+	$(BIN)/llmarch compare qwen3-235b deepseek-v3
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python bench/bench.py
+
+lint: install
+	$(BIN)/python -m compileall -q llmarch
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

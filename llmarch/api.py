@@ -1,0 +1,112 @@
+"""The Python API: load a spec, count, build, describe, compare.
+
+    import llmarch
+    ir = llmarch.load("deepseek-v3")          # name, alias or path -> ModelIR
+    n = llmarch.count_params(ir)              # closed form, no torch
+    model = llmarch.build(ir)                 # torch.nn.Module on the meta device
+    n2 = llmarch.module_params(model)         # the same numbers, from the module
+    table = llmarch.compare([ir, llmarch.load("qwen3-235b")])
+
+The CLI is a thin layer over these functions.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Any
+
+from . import conventions
+from .facts import facts
+from .ir import ModelIR
+from .params import ParamCount, count_params
+from .registry import ENV_VAR, Registry
+from .resolve import to_ir, validate
+from .weights import shipped_label, weight_bytes
+
+SCHEMA_VERSION = 1
+
+
+@lru_cache(maxsize=8)
+def _registry(spec_paths: tuple[str, ...], env: str | None) -> Registry:
+    return Registry.discover(list(spec_paths))
+
+
+def registry(spec_paths: list[str] | None = None) -> Registry:
+    return _registry(tuple(spec_paths or ()), os.environ.get(ENV_VAR))
+
+
+@lru_cache(maxsize=256)
+def _load(name_or_path: str, spec_paths: tuple[str, ...], env: str | None) -> ModelIR:
+    located = _registry(spec_paths, env).load(name_or_path)
+    return to_ir(validate(located), located)
+
+
+def load(name_or_path: str, spec_paths: list[str] | None = None) -> ModelIR:
+    """Resolve a spec by name, alias or file path into its IR (parsed once per process)."""
+    return _load(name_or_path, tuple(spec_paths or ()), os.environ.get(ENV_VAR))
+
+
+def build(ir: ModelIR, with_mtp: bool = True):
+    """The model on the meta device (imports torch)."""
+    from .meta import build as _build
+
+    return _build(ir, with_mtp=with_mtp)
+
+
+def module_params(model) -> ParamCount:
+    from .params_module import module_params as _walk
+
+    return _walk(model)
+
+
+def describe(ir: ModelIR, count: ParamCount | None = None) -> dict[str, Any]:
+    """The JSON model object: name, architecture facts, parameters, weight memory."""
+    count = count or count_params(ir)
+    params = count.as_dict()
+    return {
+        "name": ir.name,
+        "display_name": ir.display_name,
+        "family": ir.family,
+        "architecture": {f.key: f.value for f in facts(ir)},
+        "params": params,
+        "weights": {
+            "bf16_bytes": weight_bytes(ir, count, "bf16"),
+            "shipped_bytes": weight_bytes(ir, count),
+            "shipped_format": shipped_label(ir),
+        },
+        "layers": [{"kind": label, "layers": idx} for label, idx in ir.layer_kinds()],
+    }
+
+
+PARAM_ROWS = (
+    ("total", "Total parameters"),
+    ("active", "Active parameters"),
+    ("active_incl_embeddings", "Active incl. embeddings"),
+    ("embedding", "Embedding (lookup tables)"),
+    ("non_embedding", "Non-embedding"),
+    ("mtp", "MTP modules (separate)"),
+)
+
+
+def compare(irs: list[ModelIR], counts: list[ParamCount] | None = None) -> dict[str, Any]:
+    """Side-by-side facts and parameters, with the keys whose values differ."""
+    counts = counts or [count_params(ir) for ir in irs]
+    models = [describe(ir, c) for ir, c in zip(irs, counts)]
+    keys = [f.key for f in facts(irs[0])]
+    for ir in irs[1:]:
+        keys += [f.key for f in facts(ir) if f.key not in keys]
+    differences = [k for k in keys if len({repr(m["architecture"].get(k)) for m in models}) > 1]
+    differences += [k for k, _ in PARAM_ROWS if len({m["params"][k] for m in models}) > 1]
+    return envelope("compare", models, differences=differences)
+
+
+def envelope(command: str, models: list[dict], **extra: Any) -> dict[str, Any]:
+    out = {
+        "schema_version": SCHEMA_VERSION,
+        "command": command,
+        "conventions": dict(conventions.PARAMS),
+        "models": models,
+    }
+    out.update(extra)
+    return out

@@ -1,0 +1,231 @@
+"""The `llmarch` command line: a thin layer over `llmarch.api`.
+
+Data goes to stdout, messages to stderr.  Every user-input failure is a
+`LlmarchError`, caught once here: one paragraph on stderr, exit code 2.
+torch is imported only by commands that build a module (show, compare).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from enum import Enum
+from functools import wraps
+from typing import List, Optional
+
+import typer
+
+from . import __version__
+from .errors import LlmarchError
+
+app = typer.Typer(
+    help="Compare LLM architectures from YAML specs: parameters, active parameters, side-by-side tables.",
+    no_args_is_help=True,
+    add_completion=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class _State:
+    spec_path: list[str] = []
+    no_color = False
+    debug = False
+
+
+SpecPathOpt = typer.Option(None, "--spec-path", help="Extra folder of spec files (repeatable); also LLMARCH_SPEC_PATH.")
+FormatOpt = typer.Option(Format.table, "--format", "-f", help="Output format.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"llmarch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    no_color: bool = typer.Option(False, "--no-color", help="Plain text without colour (also when not a terminal)."),
+    debug: bool = typer.Option(False, "--debug", help="Show a traceback on internal errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    _State.no_color = no_color
+    _State.debug = debug
+
+
+def guarded(fn):
+    """Turn LlmarchError into one paragraph on stderr and exit code 2; never a traceback."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except LlmarchError as exc:
+            if _State.debug:
+                traceback.print_exc()
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # a bug in llmarch, not bad input
+            if _State.debug:
+                traceback.print_exc()
+            typer.echo(f"internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)", err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _console():
+    from .render.table import console
+
+    return console(no_color=_State.no_color)
+
+
+def _emit_json(data: dict) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def _registry(spec_path: Optional[List[str]]):
+    from .api import registry
+
+    reg = registry(spec_path)
+    for notice in reg.notices:
+        typer.echo(notice, err=True)
+    return reg
+
+
+@app.command("list")
+@guarded
+def list_cmd(
+    family: Optional[str] = typer.Option(None, "--family", help="Only models of this family."),
+    spec_path: Optional[List[str]] = SpecPathOpt,
+    format: Format = FormatOpt,
+) -> None:
+    """List the known specs with their total and active parameters (closed form, no torch).
+
+    Example: llmarch list --family qwen3
+    """
+    from .api import envelope, load
+    from .facts import facts
+    from .params import count_params
+
+    reg = _registry(spec_path)
+    rows = []
+    for name in reg.names():
+        ir = load(name, spec_path)
+        if family and (ir.family or "") != family:
+            continue
+        c = count_params(ir)
+        attention = next((f.text for f in facts(ir) if f.key == "attention"), "—")
+        rows.append({"name": name, "display_name": ir.display_name, "family": ir.family, "total": c.total,
+                     "active": c.active, "attention": attention, "aliases": list(ir.aliases)})
+    if family and not rows:
+        families = sorted({load(n, spec_path).family or "" for n in reg.names()})
+        raise LlmarchError(f"no spec of family `{family}`; families: {', '.join(f for f in families if f)}")
+    if format == Format.json:
+        _emit_json(envelope("list", rows))
+        return
+    from .render.table import conventions_text, list_table
+
+    con = _console()
+    con.print(list_table(rows))
+    con.print(conventions_text())
+
+
+@app.command()
+@guarded
+def show(
+    name: str = typer.Argument(..., help="Spec name, alias or file path."),
+    layers: bool = typer.Option(False, "--layers", help="Print the per-layer map."),
+    spec_path: Optional[List[str]] = SpecPathOpt,
+    format: Format = FormatOpt,
+) -> None:
+    """Architecture facts and the parameter breakdown of one model (built on the meta device).
+
+    Example: llmarch show deepseek-v3 --layers
+    """
+    from .api import build, describe, envelope, load, module_params
+    from .reference import check_references
+    from .render.table import layer_map
+
+    _registry(spec_path)
+    ir = load(name, spec_path)
+    count = module_params(build(ir))
+    model = describe(ir, count)
+    model["references"] = [
+        {"figure": c.key, "published": c.published, "computed": c.computed, "convention": c.reference.convention,
+         "ok": c.ok, "source": c.reference.source}
+        for c in check_references(ir, count)
+    ]
+    if format == Format.json:
+        if layers:
+            model["layer_map"] = layer_map(ir)
+        _emit_json(envelope("show", [model]))
+        return
+    from .render.table import show_table
+
+    _console().print(show_table(ir, count, model, layers=layers))
+
+
+@app.command()
+@guarded
+def compare(
+    names: List[str] = typer.Argument(..., help="Two or more spec names, aliases or file paths."),
+    spec_path: Optional[List[str]] = SpecPathOpt,
+    format: Format = FormatOpt,
+) -> None:
+    """Side-by-side architecture table; differing values highlighted.
+
+    Example: llmarch compare qwen3-235b deepseek-v3
+    """
+    from .api import build, compare as compare_models, load, module_params
+
+    if len(names) < 2:
+        raise LlmarchError("compare needs at least two models, e.g. `llmarch compare qwen3-235b deepseek-v3`")
+    _registry(spec_path)
+    irs = [load(n, spec_path) for n in names]
+    counts = [module_params(build(ir)) for ir in irs]
+    result = compare_models(irs, counts)
+    if format == Format.json:
+        _emit_json(result)
+        return
+    from .render.table import compare_table
+
+    _console().print(compare_table(irs, result))
+
+
+@app.command()
+@guarded
+def schema(
+    output: bool = typer.Option(False, "--output", help="The schema of the JSON answers instead of the spec format."),
+) -> None:
+    """Print a JSON Schema: of the spec format (default), or of `--format json` answers.
+
+    Example: llmarch schema > llmarch-spec.schema.json
+    """
+    if output:
+        from .output_schema import OUTPUT_SCHEMA
+
+        _emit_json(OUTPUT_SCHEMA)
+        return
+    from .schema import Spec
+
+    data = Spec.model_json_schema()
+    data["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    data["title"] = "llmarch spec"
+    _emit_json(data)
+
+
+def run() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    run()

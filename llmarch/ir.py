@@ -1,0 +1,192 @@
+"""The intermediate representation: a frozen, fully resolved, per-layer model.
+
+Patterns are expanded, defaults applied and cross-block rules checked before an
+IR exists (see `resolve.py`), so builders and analyzers read values, never
+re-derive them, and never look at a model's name.  No torch here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+# Mixer kinds of a layer, with the letters used in layer patterns.
+MIXER_LETTERS = {
+    "G": "global",  # full causal attention
+    "L": "local",  # sliding-window attention
+    "C": "chunked",  # attention within fixed chunks (Llama 4)
+    "N": "nope",  # full attention without positional encoding
+    "D": "gated_deltanet",
+    "K": "kda",
+    "M": "mamba2",
+    "-": "none",
+}
+ATTENTION_KINDS = ("global", "local", "chunked", "nope")
+FFN_LETTERS = {"D": "dense", "E": "moe", "-": "none"}
+
+
+@dataclass(frozen=True)
+class RopeIR:
+    theta: float
+    partial: float = 1.0
+    scaling: Optional[str] = None  # e.g. "yarn x40 from 4096"
+
+
+@dataclass(frozen=True)
+class AttentionIR:
+    kind: str  # "mha" | "gqa" | "mqa" | "mla"
+    n_heads: int
+    n_kv_heads: int
+    head_dim: int  # query/key channels per head (MLA: nope + rope)
+    v_head_dim: int
+    qk_norm: str = "none"  # "none" | "per_head" | "whole"
+    qkv_bias: bool = False
+    o_bias: bool = False
+    sinks: bool = False
+    output_gate: str = "none"  # "none" | "elementwise" | "headwise"
+    window: Optional[int] = None
+    chunk: Optional[int] = None
+    position: str = "rope"  # "rope" | "nope" | "absolute"
+    rope: Optional[RopeIR] = None
+    # MLA only
+    q_lora_rank: Optional[int] = None
+    kv_lora_rank: Optional[int] = None
+    qk_nope_head_dim: Optional[int] = None
+    qk_rope_head_dim: Optional[int] = None
+    # DeepSeek sparse attention indexer
+    indexer_heads: Optional[int] = None
+    indexer_head_dim: Optional[int] = None
+    indexer_topk: Optional[int] = None
+
+    @property
+    def is_mla(self) -> bool:
+        return self.kind == "mla"
+
+
+@dataclass(frozen=True)
+class GatedDeltaNetIR:
+    n_k_heads: int
+    n_v_heads: int
+    head_k_dim: int
+    head_v_dim: int
+    conv_kernel: int
+
+
+@dataclass(frozen=True)
+class KdaIR:
+    n_heads: int
+    head_dim: int
+    conv_kernel: int
+
+
+@dataclass(frozen=True)
+class Mamba2IR:
+    n_heads: int
+    head_dim: int
+    state_dim: int
+    n_groups: int
+    conv_kernel: int
+    bias: bool
+    conv_bias: bool
+
+
+@dataclass(frozen=True)
+class FFNIR:
+    kind: str  # "swiglu" | "swiglu_clamped" | "geglu" | "gelu_mlp" | "relu2_mlp"
+    d_ff: int
+    bias: bool = False
+
+    @property
+    def gated(self) -> bool:
+        return self.kind in ("swiglu", "swiglu_clamped", "geglu")
+
+
+@dataclass(frozen=True)
+class MoEIR:
+    n_experts: int
+    top_k: int
+    expert: FFNIR  # one routed expert
+    n_shared_experts: int
+    shared: Optional[FFNIR]  # all shared experts as one FFN
+    shared_gate: bool
+    router_bias: bool
+    expert_bias: bool
+    score_correction_bias: bool
+
+
+@dataclass(frozen=True)
+class LayerIR:
+    index: int
+    mixer: str  # a value of MIXER_LETTERS
+    ffn: str  # a value of FFN_LETTERS
+    attention: Optional[AttentionIR] = None
+    gated_deltanet: Optional[GatedDeltaNetIR] = None
+    kda: Optional[KdaIR] = None
+    mamba2: Optional[Mamba2IR] = None
+    dense: Optional[FFNIR] = None
+    moe: Optional[MoEIR] = None
+
+    @property
+    def label(self) -> str:
+        """Short kind label, e.g. 'local/moe'."""
+        return f"{self.mixer}/{self.ffn}"
+
+
+@dataclass(frozen=True)
+class NormIR:
+    kind: str  # "rmsnorm" | "layernorm"
+    bias: bool
+    placement: str  # "pre" | "post" | "sandwich"
+
+
+@dataclass(frozen=True)
+class MtpIR:
+    n_modules: int
+    layer: LayerIR  # the transformer layer inside each module
+    stores_embedding: bool
+    stores_head: bool
+
+
+@dataclass(frozen=True)
+class ReferenceIR:
+    total: Optional[str]
+    active: Optional[str]
+    convention: str
+    includes_mtp: bool
+    adjustments: tuple[tuple[str, str, int], ...]  # (kind, what, params)
+    source: str
+    note: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class ModelIR:
+    name: str
+    display_name: str
+    family: Optional[str]
+    release_date: Optional[str]
+    aliases: tuple[str, ...]
+    sources: tuple[tuple[str, str], ...]
+    vocab_size: int
+    d_model: int
+    n_layers: int
+    context_length: int
+    tie_embeddings: bool
+    learned_positions: Optional[int]
+    per_layer_embedding_dim: Optional[int]
+    per_layer_embedding_vocab: Optional[int]
+    norm: NormIR
+    layers: tuple[LayerIR, ...]
+    mtp: Optional[MtpIR]
+    weight_dtype: str
+    weight_overrides: tuple[tuple[str, str], ...]
+    references: tuple[ReferenceIR, ...] = ()
+    warnings: tuple[str, ...] = ()
+    path: Optional[str] = None  # the spec file
+    notes: Optional[str] = field(default=None, compare=False)
+
+    def layer_kinds(self) -> list[tuple[str, list[int]]]:
+        """Distinct layer labels in order of first appearance, with their layer indices."""
+        out: dict[str, list[int]] = {}
+        for layer in self.layers:
+            out.setdefault(layer.label, []).append(layer.index)
+        return list(out.items())

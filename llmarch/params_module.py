@@ -1,0 +1,72 @@
+"""Parameter counts by walking a meta-built module: the independent check of `params.py`.
+
+Each parameter is assigned to a component from its place in the module tree
+(not from the IR), shared tensors are counted once, buffers are not parameters.
+"""
+
+from __future__ import annotations
+
+from .params import COMPONENTS, ParamCount
+
+
+def component_of(name: str) -> str:
+    parts = name.split(".")
+    head = parts[0]
+    if head == "embed_tokens":
+        return "token_embedding"
+    if head == "pos_embed":
+        return "position_embedding"
+    if head == "per_layer_embed":
+        return "per_layer_embedding"
+    if head == "lm_head":
+        return "lm_head"
+    if head == "norm":
+        return "norms"
+    if head == "mtp":
+        return "mtp"
+    if head == "layers":
+        sub = parts[2]
+        if sub.endswith("_norm"):
+            return "norms"
+        if sub == "attn":
+            return "attention"
+        if sub == "mixer":
+            return "linear_mixer"
+        if sub == "ffn":
+            if len(parts) > 3 and parts[3] in ("router",):
+                return "router"
+            if len(parts) > 3 and parts[3] == "experts":
+                return "routed_experts"
+            if len(parts) > 3 and parts[3] in ("shared", "shared_gate"):
+                return "shared_experts"
+            return "dense_ffn"
+    raise ValueError(f"parameter `{name}` has no component")
+
+
+def module_params(model) -> ParamCount:
+    """Count a model built by `meta.build` (or any module using its naming)."""
+    total = dict.fromkeys(COMPONENTS, 0)
+    active = dict.fromkeys(COMPONENTS, 0)
+    mtp = 0
+    seen: set[int] = set()
+    for name, p in model.named_parameters(remove_duplicate=False):
+        if id(p) in seen:
+            continue  # a tied matrix: counted once, where it first appears
+        seen.add(id(p))
+        comp = component_of(name)
+        n = p.numel()
+        if comp == "mtp":
+            mtp += n
+            continue
+        total[comp] += n
+        if comp == "routed_experts":
+            moe = model.get_submodule(".".join(name.split(".")[:3]))
+            active[comp] += n // moe.n_experts * moe.top_k
+        else:
+            active[comp] += n
+    tied = model.lm_head.weight is model.embed_tokens.weight
+    if tied:
+        active["lm_head"] = active["token_embedding"]
+    active["token_embedding"] = active["position_embedding"] = active["per_layer_embedding"] = 0
+    buffers = sum(b.numel() for n, b in model.named_buffers() if not n.startswith("mtp."))
+    return ParamCount(by_component=total, active_by_component=active, mtp=mtp, buffers=buffers, tied=tied)

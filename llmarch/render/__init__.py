@@ -1,0 +1,1 @@
+"""Renderers: turn analyzer results into tables (rich) or JSON; no analysis here."""

@@ -1,0 +1,438 @@
+"""Spec document -> validated `Spec` -> frozen `ModelIR`.
+
+`validate` turns pydantic's errors into a `SpecError` that names the file,
+line, column and field path (with "did you mean" for unknown keys).
+`to_ir` applies defaults, expands layer patterns and checks the rules that tie
+blocks together: patterns against the layer count, heads against KV heads,
+each layer kind against the block that defines it.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Any, Optional
+
+from pydantic import BaseModel, ValidationError
+
+from . import schema as S
+from .errors import SpecError, did_you_mean
+from .ir import (
+    ATTENTION_KINDS,
+    FFN_LETTERS,
+    MIXER_LETTERS,
+    AttentionIR,
+    FFNIR,
+    GatedDeltaNetIR,
+    KdaIR,
+    LayerIR,
+    Mamba2IR,
+    ModelIR,
+    MoEIR,
+    MtpIR,
+    NormIR,
+    ReferenceIR,
+    RopeIR,
+)
+from .yamlsafe import Located
+
+_TYPE_WORDS = {
+    "int_type": "an integer",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "float_type": "a number",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+
+def validate(located: Located) -> S.Spec:
+    try:
+        return S.Spec.model_validate(located.data)
+    except ValidationError as exc:
+        raise _spec_error(located, exc) from None
+
+
+def _spec_error(located: Located, exc: ValidationError) -> SpecError:
+    # Report the first error, located; pydantic lists union branches separately,
+    # so prefer an error whose path exists in the document.
+    errors = exc.errors(include_url=False)
+    errors.sort(key=lambda e: (e["type"] != "extra_forbidden", _has_path(located.data, e["loc"]) is False))
+    err = errors[0]
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in ("str", "list[str]"))))
+    kind = err["type"]
+    value = err.get("input")
+    if kind == "extra_forbidden":
+        key = loc[-1]
+        known = _fields_at(loc[:-1])
+        return located.error(loc, f"unknown key `{key}`", did_you_mean(str(key), known) or (
+            f"known keys here: {', '.join(sorted(known))}" if known else None))
+    if kind == "missing":
+        return located.error(loc, "required key is missing")
+    if kind in _TYPE_WORDS or kind.endswith("_type"):
+        expected = _TYPE_WORDS.get(kind, kind.replace("_type", ""))
+        return located.error(loc, f"expected {expected}, got {_show(value)}")
+    if kind in ("literal_error", "enum"):
+        return located.error(loc, f"{err['msg'].lower()}, got {_show(value)}",
+                             did_you_mean(str(value), _literal_choices(err)) if isinstance(value, str) else None)
+    if kind == "value_error":
+        return located.error(loc, str(err["msg"]).removeprefix("Value error, "))
+    return located.error(loc, f"{err['msg'].lower()}, got {_show(value)}")
+
+
+def _has_path(data: Any, loc: tuple) -> bool:
+    for p in loc:
+        if isinstance(data, dict) and p in data:
+            data = data[p]
+        elif isinstance(data, list) and isinstance(p, int) and p < len(data):
+            data = data[p]
+        else:
+            return False
+    return True
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (dict, list)):
+        return "a " + ("mapping" if isinstance(value, dict) else "list")
+    return repr(value)
+
+
+def _literal_choices(err: dict) -> list[str]:
+    expected = str(err.get("ctx", {}).get("expected", ""))
+    return [w.strip(" '\"") for w in expected.replace(" or ", ",").split(",") if w.strip(" '\"")]
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    """Keys allowed at `loc` in the schema, for "did you mean"."""
+    model: Any = S.Spec
+    for part in loc:
+        model = _unwrap(model)
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            if not isinstance(part, str) or part not in model.model_fields:
+                return []
+            model = model.model_fields[part].annotation
+        else:
+            args = typing.get_args(model)
+            model = args[-1] if args else None
+    model = _unwrap(model)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _unwrap(tp: Any) -> Any:
+    for _ in range(5):
+        origin = typing.get_origin(tp)
+        if origin is typing.Union or origin is getattr(__import__("types"), "UnionType", None):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+            tp = models[0] if models else args[0]
+        elif origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        else:
+            break
+    return tp
+
+
+# ---------------------------------------------------------------------------
+# Spec -> IR
+
+
+def to_ir(spec: S.Spec, located: Located) -> ModelIR:
+    err = located.error
+    warnings: list[str] = []
+    mixers = _expand(spec.layers.mixer, MIXER_LETTERS, spec.n_layers, ("layers", "mixer"), located)
+    default_ffn = "E" if spec.moe is not None else "D"
+    ffns = _expand(spec.layers.ffn or default_ffn, FFN_LETTERS, spec.n_layers, ("layers", "ffn"), located)
+    if spec.layers.dense_prefix > spec.n_layers:
+        raise err(("layers", "dense_prefix"), f"dense_prefix ({spec.layers.dense_prefix}) exceeds n_layers ({spec.n_layers})")
+    ffns = ["dense"] * spec.layers.dense_prefix + ffns[spec.layers.dense_prefix:]
+
+    attn_by_kind = {kind: _attention(spec, kind, located, warnings) for kind in ATTENTION_KINDS if kind in mixers}
+    dense = _ffn(spec.ffn) if spec.ffn else None
+    moe = _moe(spec, located) if spec.moe else None
+
+    layers = []
+    for i, (mixer, ffn) in enumerate(zip(mixers, ffns)):
+        if ffn == "dense" and dense is None:
+            raise err(("ffn",), f"layer {i} uses a dense FFN but the spec has no `ffn:` block")
+        if ffn == "moe" and moe is None:
+            raise err(("moe",), f"layer {i} uses experts but the spec has no `moe:` block")
+        if mixer == "none" and ffn == "none":
+            raise err(("layers",), f"layer {i} holds neither a mixer nor an FFN")
+        layers.append(
+            LayerIR(
+                index=i,
+                mixer=mixer,
+                ffn=ffn,
+                attention=attn_by_kind.get(mixer),
+                gated_deltanet=_linear(spec, "gated_deltanet", mixer, located),
+                kda=_linear(spec, "kda", mixer, located),
+                mamba2=_linear(spec, "mamba2", mixer, located),
+                dense=dense if ffn == "dense" else None,
+                moe=moe if ffn == "moe" else None,
+            )
+        )
+    for block in ("attention", "gated_deltanet", "kda", "mamba2", "moe"):
+        used = any(getattr(l, block if block != "attention" else "attention") is not None for l in layers)
+        if getattr(spec, block) is not None and not used:
+            warnings.append(f"`{block}:` is defined but no layer uses it")
+
+    mtp = None
+    if spec.mtp is not None:
+        mtp_ffn = spec.mtp.ffn
+        if mtp_ffn == "moe" and moe is None:
+            raise err(("mtp", "ffn"), "MTP modules use experts but the spec has no `moe:` block")
+        if mtp_ffn == "dense" and dense is None:
+            raise err(("mtp", "ffn"), "MTP modules use a dense FFN but the spec has no `ffn:` block")
+        global_attn = attn_by_kind.get("global") or _attention(spec, "global", located, warnings)
+        mtp = MtpIR(
+            n_modules=spec.mtp.n_modules,
+            layer=LayerIR(index=spec.n_layers, mixer="global", ffn=mtp_ffn, attention=global_attn,
+                          dense=dense if mtp_ffn == "dense" else None, moe=moe if mtp_ffn == "moe" else None),
+            stores_embedding=spec.mtp.stores_embedding,
+            stores_head=spec.mtp.stores_head,
+        )
+
+    ple = spec.per_layer_embeddings
+    ir = ModelIR(
+        name=spec.name,
+        display_name=spec.display_name or spec.name,
+        family=spec.family,
+        release_date=spec.release_date,
+        aliases=tuple(spec.aliases),
+        sources=tuple(spec.sources.items()),
+        vocab_size=spec.vocab_size,
+        d_model=spec.d_model,
+        n_layers=spec.n_layers,
+        context_length=spec.context_length,
+        tie_embeddings=spec.tie_embeddings,
+        learned_positions=spec.learned_positions,
+        per_layer_embedding_dim=ple.dim if ple else None,
+        per_layer_embedding_vocab=(ple.vocab_size or spec.vocab_size) if ple else None,
+        norm=NormIR(kind=spec.norm.kind, bias=spec.norm.bias, placement=spec.norm.placement),
+        layers=tuple(layers),
+        mtp=mtp,
+        weight_dtype=spec.weights.dtype,
+        weight_overrides=tuple(sorted((spec.weights.overrides or {}).items())),
+        references=tuple(
+            ReferenceIR(
+                total=r.total, active=r.active, convention=r.convention, includes_mtp=r.includes_mtp,
+                adjustments=tuple((a.kind, a.what, a.params) for a in r.adjustments), source=r.source, note=r.note,
+            )
+            for r in spec.reference or []
+        ),
+        warnings=tuple(warnings),
+        path=located.file,
+        notes=spec.notes,
+    )
+    from .params import count_params  # closed form, no torch
+
+    total = count_params(ir).total
+    if total > S.MAX_TOTAL_PARAMS:
+        raise err((), f"the model would have {total:,} parameters, more than the limit of {S.MAX_TOTAL_PARAMS:,}")
+    if ir.references:
+        for i, r in enumerate(ir.references):
+            for key in ("total", "active"):
+                value = getattr(r, key)
+                if value is not None:
+                    try:
+                        parse_count(value)
+                    except ValueError as e:
+                        raise err(("reference", i, key), str(e)) from None
+    return ir
+
+
+def _expand(pattern: str | list[str], letters: dict[str, str], n_layers: int, path: tuple, located: Located) -> list[str]:
+    words = set(letters.values())
+    if isinstance(pattern, list):
+        if len(pattern) != n_layers:
+            raise located.error(path, f"per-layer list has {len(pattern)} entries but n_layers is {n_layers}")
+        for i, w in enumerate(pattern):
+            if w not in words:
+                raise located.error(path + (i,), f"unknown layer kind `{w}`",
+                                    did_you_mean(str(w), words) or f"one of: {', '.join(sorted(words))}")
+        return list(pattern)
+    for ch in pattern:
+        if ch not in letters:
+            legend = ", ".join(f"{k}={v}" for k, v in letters.items())
+            raise located.error(path, f"unknown letter `{ch}` in pattern `{pattern}`", f"letters: {legend}")
+    if len(pattern) > n_layers:
+        raise located.error(path, f"pattern `{pattern}` is longer ({len(pattern)}) than n_layers ({n_layers})")
+    # tiled from layer 0; a remainder is cut from the tail
+    return [letters[pattern[i % len(pattern)]] for i in range(n_layers)]
+
+
+def _attention(spec: S.Spec, kind: str, located: Located, warnings: list[str]) -> AttentionIR:
+    base = spec.attention
+    path = ("attention",)
+    if base is None:
+        raise located.error((), f"layers of kind `{kind}` need an `attention:` block")
+    fields = {k: v for k, v in base.model_dump(exclude={"overrides"}).items() if v is not None}
+    over = (base.overrides or {}).get(kind)
+    if over is not None:
+        fields.update({k: v for k, v in over.model_dump().items() if v is not None})
+        opath = path + ("overrides", kind)
+    else:
+        opath = path
+
+    def at(key: str) -> tuple:
+        return opath + (key,) if over is not None and getattr(over, key) is not None else path + (key,)
+
+    akind = fields.get("kind", "gqa")
+    n_heads = fields.get("n_heads")
+    if n_heads is None:
+        raise located.error(path, "`n_heads` is required")
+    if akind == "mha":
+        n_kv = fields.get("n_kv_heads", n_heads)
+        if n_kv != n_heads:
+            raise located.error(at("n_kv_heads"), f"kind mha needs n_kv_heads == n_heads ({n_heads}), got {n_kv}",
+                                "use kind: gqa")
+    elif akind == "mqa":
+        n_kv = fields.get("n_kv_heads", 1)
+        if n_kv != 1:
+            raise located.error(at("n_kv_heads"), f"kind mqa needs n_kv_heads == 1, got {n_kv}", "use kind: gqa")
+    elif akind == "mla":
+        n_kv = fields.get("n_kv_heads", n_heads)
+    else:
+        n_kv = fields.get("n_kv_heads")
+        if n_kv is None:
+            raise located.error(path, "`n_kv_heads` is required for kind gqa")
+    if n_heads % n_kv:
+        raise located.error(at("n_kv_heads"), f"n_heads ({n_heads}) is not divisible by n_kv_heads ({n_kv})")
+
+    mla: dict[str, Optional[int]] = {}
+    if akind == "mla":
+        for key in ("kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"):
+            if fields.get(key) is None:
+                raise located.error(path, f"kind mla needs `{key}`")
+        head_dim = fields["qk_nope_head_dim"] + fields["qk_rope_head_dim"]
+        if fields.get("head_dim") is not None and fields["head_dim"] != head_dim:
+            raise located.error(at("head_dim"), f"for mla, head_dim must equal qk_nope_head_dim + qk_rope_head_dim ({head_dim})")
+        v_head_dim = fields["v_head_dim"]
+        mla = {k: fields.get(k) for k in ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim")}
+    else:
+        for key in ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim"):
+            if fields.get(key) is not None:
+                raise located.error(at(key), f"`{key}` applies only to kind mla (kind is {akind})")
+        head_dim = fields.get("head_dim")
+        if head_dim is None:
+            if spec.d_model % n_heads:
+                raise located.error(path, f"d_model ({spec.d_model}) is not divisible by n_heads ({n_heads}); give head_dim")
+            head_dim = spec.d_model // n_heads
+        v_head_dim = fields.get("v_head_dim", head_dim)
+
+    position = fields.get("position") or ("absolute" if spec.learned_positions else "rope")
+    if kind == "nope":
+        position = "nope"
+    if position == "absolute" and not spec.learned_positions:
+        raise located.error(at("position"), "position `absolute` needs `learned_positions` (the table size)")
+    rope = None
+    if position == "rope":
+        r = fields.get("rope")
+        if r is None:
+            raise located.error(path, "RoPE attention needs `rope: {theta: ...}`", "or set position: nope")
+        scaling = r.get("scaling")
+        rope = RopeIR(theta=float(r["theta"]), partial=float(r.get("partial", 1.0)),
+                      scaling=_scaling_text(scaling) if scaling else None)
+
+    window = fields.get("window") if kind == "local" else None
+    chunk = fields.get("chunk") if kind == "chunked" else None
+    if kind == "local" and window is None:
+        raise located.error(path, "local (sliding-window) layers need `window`")
+    if kind == "chunked" and chunk is None:
+        raise located.error(path, "chunked layers need `chunk`")
+    if window and window > spec.context_length:
+        warnings.append(f"window {window} is larger than the context length {spec.context_length}")
+
+    idx = fields.get("indexer")
+    return AttentionIR(
+        kind=akind,
+        n_heads=n_heads,
+        n_kv_heads=n_kv,
+        head_dim=head_dim,
+        v_head_dim=v_head_dim,
+        qk_norm=fields.get("qk_norm", "none"),
+        qkv_bias=fields.get("qkv_bias", False),
+        o_bias=fields.get("o_bias", False),
+        sinks=fields.get("sinks", False),
+        output_gate=fields.get("output_gate", "none"),
+        window=window,
+        chunk=chunk,
+        position=position,
+        rope=rope,
+        indexer_heads=idx["n_heads"] if idx else None,
+        indexer_head_dim=idx["head_dim"] if idx else None,
+        indexer_topk=idx["topk"] if idx else None,
+        **mla,
+    )
+
+
+def _scaling_text(s: dict) -> str:
+    text = s["kind"]
+    if s.get("factor"):
+        text += f" x{s['factor']:g}"
+    if s.get("original_context_length"):
+        text += f" from {s['original_context_length']:,}"
+    return text
+
+
+def _linear(spec: S.Spec, block: str, mixer: str, located: Located):
+    if mixer != block:
+        return None
+    value = getattr(spec, block)
+    if value is None:
+        raise located.error(("layers", "mixer"), f"layers of kind `{block}` need a `{block}:` block")
+    if block == "gated_deltanet":
+        return GatedDeltaNetIR(**value.model_dump())
+    if block == "kda":
+        return KdaIR(**value.model_dump())
+    return Mamba2IR(**value.model_dump())
+
+
+def _ffn(f: S.FFN) -> FFNIR:
+    return FFNIR(kind=f.kind, d_ff=f.d_ff, bias=f.bias)
+
+
+def _moe(spec: S.Spec, located: Located) -> MoEIR:
+    m = spec.moe
+    assert m is not None
+    kind = m.expert_kind or (spec.ffn.kind if spec.ffn else "swiglu")
+    shared_kind = spec.ffn.kind if spec.ffn else kind
+    return MoEIR(
+        n_experts=m.n_experts,
+        top_k=m.top_k,
+        expert=FFNIR(kind=kind, d_ff=m.d_expert, bias=m.expert_bias),
+        n_shared_experts=m.n_shared_experts,
+        shared=FFNIR(kind=shared_kind, d_ff=m.d_shared) if m.n_shared_experts and m.d_shared else None,
+        shared_gate=m.shared_gate,
+        router_bias=m.router_bias,
+        expert_bias=m.expert_bias,
+        score_correction_bias=m.score_correction_bias,
+    )
+
+
+_SUFFIX = {"K": 10**3, "M": 10**6, "B": 10**9, "T": 10**12}
+
+
+def parse_count(text: str) -> tuple[float, float]:
+    """A published figure ("671B", "116.83B", "1T") -> (value, tolerance).
+
+    The tolerance is half a unit of the last published digit, capped at 5% so
+    that a one-digit figure such as "1T" still means something (1T -> +-0.05T).
+    """
+    t = str(text).strip().upper().replace(",", "")
+    if not t or t[-1] not in _SUFFIX:
+        raise ValueError(f"published figure `{text}` must end in K, M, B or T (e.g. 671B)")
+    number = t[:-1]
+    try:
+        value = float(number)
+    except ValueError:
+        raise ValueError(f"published figure `{text}` is not a number with a suffix") from None
+    decimals = len(number.split(".")[1]) if "." in number else 0
+    scale = _SUFFIX[t[-1]]
+    tolerance = min(0.5 * 10**-decimals * scale, 0.05 * value * scale)
+    return value * scale, tolerance

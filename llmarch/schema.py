@@ -1,0 +1,292 @@
+"""The spec file format: one pydantic model per YAML block.
+
+This is the single definition of every key a spec may hold (docs/spec-format.md
+explains them; `llmarch schema` exports this as JSON Schema).  Everything is
+strict: unknown keys, strings for numbers, floats for counts and booleans for
+sizes are rejected, and every size has an upper bound far above any real model
+so no input can make the builder run for minutes.
+
+Validation of one block at a time lives here; rules that tie blocks together
+(layer patterns against the layer count, windows against the context) live in
+`resolve.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# Upper bounds, documented in docs/spec-format.md ("Limits").
+MAX_LAYERS = 1_024
+MAX_D_MODEL = 131_072
+MAX_HEADS = 4_096
+MAX_HEAD_DIM = 8_192
+MAX_D_FF = 1_048_576
+MAX_EXPERTS = 16_384
+MAX_VOCAB = 16_777_216
+MAX_CONTEXT = 1 << 30
+MAX_TOTAL_PARAMS = 100 * 10**12  # 100T, checked on the resolved IR
+
+
+def _int(le: int, ge: int = 1, description: str | None = None):
+    return Annotated[int, Field(strict=True, ge=ge, le=le, description=description)]
+
+
+Count = _int(MAX_LAYERS)
+Heads = _int(MAX_HEADS)
+HeadDim = _int(MAX_HEAD_DIM)
+Width = _int(MAX_D_FF)
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class Block(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RopeScaling(Block):
+    """Context extension applied to RoPE; it changes no parameter count."""
+
+    kind: Literal["linear", "dynamic", "yarn", "llama3", "longrope"]
+    factor: Optional[Positive] = None
+    original_context_length: Optional[_int(MAX_CONTEXT)] = None
+    low_freq_factor: Optional[Positive] = None
+    high_freq_factor: Optional[Positive] = None
+    beta_fast: Optional[Positive] = None
+    beta_slow: Optional[Positive] = None
+    mscale: Optional[Positive] = None
+    mscale_all_dim: Optional[float] = None
+    truncate: Optional[bool] = None
+
+
+class Rope(Block):
+    theta: Positive = Field(description="RoPE base frequency")
+    partial: Annotated[float, Field(gt=0, le=1)] = Field(
+        1.0, description="fraction of each head's q/k channels that are rotated (partial RoPE)"
+    )
+    scaling: Optional[RopeScaling] = None
+
+
+class Indexer(Block):
+    """DeepSeek Sparse Attention's lightning indexer (DeepSeek V3.2)."""
+
+    n_heads: Heads
+    head_dim: HeadDim
+    topk: _int(MAX_CONTEXT)
+
+
+_ATTN_FIELDS_DOC = {
+    "kind": "mha | gqa | mqa | mla",
+    "n_heads": "query heads",
+    "n_kv_heads": "key/value heads (mha: = n_heads, mqa: 1)",
+    "head_dim": "query/key head dimension (default d_model / n_heads)",
+    "v_head_dim": "value head dimension when it differs from head_dim",
+}
+
+
+class AttentionFields(Block):
+    """Every attention key, all optional: used as-is for per-kind overrides."""
+
+    kind: Optional[Literal["mha", "gqa", "mqa", "mla"]] = Field(None, description=_ATTN_FIELDS_DOC["kind"])
+    n_heads: Optional[Heads] = Field(None, description=_ATTN_FIELDS_DOC["n_heads"])
+    n_kv_heads: Optional[Heads] = Field(None, description=_ATTN_FIELDS_DOC["n_kv_heads"])
+    head_dim: Optional[HeadDim] = Field(None, description=_ATTN_FIELDS_DOC["head_dim"])
+    v_head_dim: Optional[HeadDim] = Field(None, description=_ATTN_FIELDS_DOC["v_head_dim"])
+    # MLA
+    q_lora_rank: Optional[_int(MAX_D_MODEL)] = Field(None, description="MLA query compression rank (null: none)")
+    kv_lora_rank: Optional[_int(MAX_D_MODEL)] = Field(None, description="MLA key/value latent rank")
+    qk_nope_head_dim: Optional[HeadDim] = Field(None, description="MLA per-head q/k channels without RoPE")
+    qk_rope_head_dim: Optional[HeadDim] = Field(None, description="MLA decoupled RoPE channels (shared key)")
+    # details
+    qk_norm: Optional[Literal["none", "per_head", "whole"]] = Field(
+        None, description="RMSNorm on q and k: per head (shared over heads) or over the whole projection"
+    )
+    qkv_bias: Optional[bool] = Field(None, description="bias on the q, k and v projections")
+    o_bias: Optional[bool] = Field(None, description="bias on the output projection")
+    sinks: Optional[bool] = Field(None, description="learned per-head attention-sink logits")
+    output_gate: Optional[Literal["none", "elementwise", "headwise"]] = Field(
+        None, description="sigmoid gate on the attention output, from an extra query-side projection"
+    )
+    window: Optional[_int(MAX_CONTEXT)] = Field(None, description="sliding-window size in tokens (local layers)")
+    chunk: Optional[_int(MAX_CONTEXT)] = Field(None, description="chunk size in tokens (chunked layers)")
+    position: Optional[Literal["rope", "nope", "absolute"]] = Field(
+        None, description="rope; nope (no positional signal); absolute (learned positions added to the input)"
+    )
+    rope: Optional[Rope] = None
+    indexer: Optional[Indexer] = None
+
+
+class Attention(AttentionFields):
+    """The attention of every attention layer, with per-kind overrides."""
+
+    overrides: Optional[dict[Literal["global", "local", "chunked", "nope"], AttentionFields]] = Field(
+        None, description="per layer kind, keys that differ from the block above"
+    )
+
+
+class GatedDeltaNet(Block):
+    """Gated DeltaNet (Qwen3-Next): fast-weight delta rule with a scalar gate per head."""
+
+    n_k_heads: Heads
+    n_v_heads: Heads
+    head_k_dim: HeadDim
+    head_v_dim: HeadDim
+    conv_kernel: _int(64) = 4
+
+
+class KimiDeltaAttention(Block):
+    """Kimi Delta Attention (Kimi Linear): Gated DeltaNet with a channel-wise gate."""
+
+    n_heads: Heads
+    head_dim: HeadDim
+    conv_kernel: _int(64) = 4
+
+
+class Mamba2(Block):
+    n_heads: Heads
+    head_dim: HeadDim
+    state_dim: HeadDim
+    n_groups: Heads = 1
+    conv_kernel: _int(64) = 4
+    bias: bool = False
+    conv_bias: bool = True
+
+
+FFNKind = Literal["swiglu", "swiglu_clamped", "geglu", "gelu_mlp", "relu2_mlp"]
+
+
+class FFN(Block):
+    kind: FFNKind = "swiglu"
+    d_ff: Width
+    bias: bool = False
+
+
+class MoE(Block):
+    n_experts: _int(MAX_EXPERTS)
+    top_k: _int(MAX_EXPERTS)
+    d_expert: Width = Field(description="intermediate size of one routed expert")
+    expert_kind: Optional[FFNKind] = Field(None, description="default: the dense FFN's kind")
+    n_shared_experts: _int(MAX_EXPERTS, ge=0) = 0
+    d_shared: Optional[Width] = Field(
+        None, description="intermediate size of the shared-expert FFN (all shared experts together)"
+    )
+    shared_gate: bool = Field(False, description="a learned sigmoid gate on the shared expert (Qwen)")
+    router_bias: bool = False
+    expert_bias: bool = False
+    score_correction_bias: bool = Field(
+        False, description="DeepSeek's e_score_correction_bias: a buffer, not a parameter"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> "MoE":
+        if self.top_k > self.n_experts:
+            raise ValueError(f"top_k ({self.top_k}) is larger than n_experts ({self.n_experts})")
+        if self.n_shared_experts and self.d_shared is None:
+            raise ValueError("n_shared_experts is set but d_shared (the shared experts' size) is not")
+        return self
+
+
+class Norm(Block):
+    kind: Literal["rmsnorm", "layernorm"] = "rmsnorm"
+    bias: bool = False
+    placement: Literal["pre", "post", "sandwich"] = Field(
+        "pre", description="pre: before each sublayer; post: after it, inside the residual; sandwich: both"
+    )
+    eps: Optional[Positive] = None
+
+
+class Layers(Block):
+    mixer: Union[Annotated[str, Field(min_length=1, max_length=MAX_LAYERS)], list[str]] = Field(
+        "G",
+        description="pattern of mixer letters tiled from layer 0, or a per-layer list of kind names",
+    )
+    ffn: Optional[Union[Annotated[str, Field(min_length=1, max_length=MAX_LAYERS)], list[str]]] = Field(
+        None, description="pattern of FFN letters (D dense, E experts, - none); default E with moe, else D"
+    )
+    dense_prefix: _int(MAX_LAYERS, ge=0) = Field(0, description="the first k layers use the dense FFN")
+
+
+class PerLayerEmbeddings(Block):
+    """Gemma 3n: a small embedding per layer, looked up by token id."""
+
+    dim: HeadDim
+    vocab_size: Optional[_int(MAX_VOCAB)] = None
+
+
+class MTP(Block):
+    n_modules: _int(16)
+    ffn: Literal["dense", "moe"] = "moe"
+    stores_embedding: bool = Field(False, description="the checkpoint stores a copy of the token embedding per module")
+    stores_head: bool = Field(False, description="the checkpoint stores a copy of the LM head per module")
+
+
+WeightFormat = Literal["fp32", "bf16", "fp16", "fp8", "fp8_block128", "int8", "mxfp4", "int4_g32", "int4_g128"]
+Component = Literal[
+    "token_embedding",
+    "position_embedding",
+    "per_layer_embedding",
+    "attention",
+    "linear_mixer",
+    "dense_ffn",
+    "routed_experts",
+    "shared_experts",
+    "router",
+    "norms",
+    "lm_head",
+    "mtp",
+]
+
+
+class Weights(Block):
+    dtype: WeightFormat = "bf16"
+    overrides: Optional[dict[Component, WeightFormat]] = None
+
+
+class Adjustment(Block):
+    what: str
+    kind: Literal["fp8_block_scales", "vision_tower", "other"] = Field(
+        "other", description="how the tests check `params`: fp8_block_scales and vision_tower are recomputed"
+    )
+    params: _int(MAX_TOTAL_PARAMS, ge=-MAX_TOTAL_PARAMS)
+    source: Optional[str] = None
+
+
+class Reference(Block):
+    total: Optional[str] = Field(None, description='published total, e.g. "671B", "116.83B", "1T"')
+    active: Optional[str] = None
+    convention: Literal["all", "no_input_embedding", "no_embeddings"] = "all"
+    includes_mtp: bool = Field(False, description="the published figure includes the MTP modules")
+    adjustments: list[Adjustment] = Field(default_factory=list, description="parts outside llmarch's model")
+    source: str
+    note: Optional[str] = None
+
+
+class Spec(Block):
+    # metadata
+    extends: Optional[str] = None
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$", max_length=64)]
+    display_name: Optional[str] = None
+    family: Optional[str] = None
+    release_date: Optional[str] = None
+    aliases: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$", max_length=64)]] = Field(default_factory=list)
+    sources: dict[str, str] = Field(default_factory=dict)
+    notes: Optional[str] = None
+    reference: Optional[list[Reference]] = None
+    # shape
+    vocab_size: _int(MAX_VOCAB)
+    d_model: _int(MAX_D_MODEL)
+    n_layers: Count
+    context_length: _int(MAX_CONTEXT)
+    tie_embeddings: bool = False
+    learned_positions: Optional[_int(MAX_CONTEXT)] = Field(None, description="size of a learned absolute position table")
+    per_layer_embeddings: Optional[PerLayerEmbeddings] = None
+    norm: Norm = Norm()
+    attention: Optional[Attention] = None
+    gated_deltanet: Optional[GatedDeltaNet] = None
+    kda: Optional[KimiDeltaAttention] = None
+    mamba2: Optional[Mamba2] = None
+    ffn: Optional[FFN] = None
+    moe: Optional[MoE] = None
+    layers: Layers = Layers()
+    mtp: Optional[MTP] = None
+    weights: Weights = Weights()

@@ -1,0 +1,66 @@
+"""Shared fixtures: the shipped specs, their vendored upstream configs, transformers on meta."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+import llmarch
+from llmarch.registry import shipped_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = ROOT / "tests" / "data" / "configs"
+SPEC_NAMES = sorted(p.stem for p in shipped_dir().glob("*.yaml"))
+
+
+def config_path(name: str) -> Path:
+    return CONFIGS / f"{name}.json"
+
+
+def has_config(name: str) -> bool:
+    return config_path(name).is_file()
+
+
+@lru_cache(maxsize=None)
+def upstream_config(name: str) -> dict:
+    return json.loads(config_path(name).read_text())
+
+
+def text_config(cfg: dict) -> dict:
+    """The text model of a multimodal wrapper (llmarch counts the text model only)."""
+    return cfg.get("text_config", cfg)
+
+
+@lru_cache(maxsize=4)
+def transformers_model(name: str):
+    """transformers' own implementation, built on the meta device from the verbatim upstream config."""
+    import torch
+    from transformers import AutoModelForCausalLM
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    raw = text_config(upstream_config(name))
+    cfg_class = CONFIG_MAPPING[raw["model_type"]]
+    cfg = cfg_class(**{k: v for k, v in raw.items() if k != "model_type"})
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(cfg)
+    return cfg, model
+
+
+def unique_params(model) -> int:
+    seen, total = set(), 0
+    for p in model.parameters():
+        if id(p) not in seen:
+            seen.add(id(p))
+            total += p.numel()
+    return total
+
+
+@pytest.fixture(params=SPEC_NAMES)
+def spec_name(request) -> str:
+    return request.param
+
+
+__all__ = ["llmarch", "SPEC_NAMES", "has_config", "upstream_config", "transformers_model", "unique_params"]

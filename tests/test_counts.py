@@ -1,0 +1,122 @@
+"""Every shipped spec counts exactly: closed form == module walk == transformers, and its published figures hold."""
+
+from __future__ import annotations
+
+import pytest
+
+import llmarch
+from llmarch.reference import check_references
+
+from conftest import SPEC_NAMES, has_config, transformers_model, unique_params, upstream_config
+
+# llmarch's mixer kinds as transformers' `layer_types` names them
+LAYER_TYPE = {
+    "global": "full_attention",
+    "nope": "full_attention",
+    "local": "sliding_attention",
+    "chunked": "chunked_attention",
+    "gated_deltanet": "linear_attention",
+}
+
+
+@pytest.mark.parametrize("name", SPEC_NAMES)
+def test_closed_form_equals_module_walk(name):
+    ir = llmarch.load(name)
+    closed = llmarch.count_params(ir)
+    walked = llmarch.module_params(llmarch.build(ir))
+    assert walked.by_component == closed.by_component
+    assert walked.active_by_component == closed.active_by_component
+    assert walked.mtp == closed.mtp
+    assert walked.buffers == closed.buffers
+    assert closed.total == sum(closed.by_component.values())
+    assert closed.active <= closed.total
+
+
+WITH_CONFIG = [n for n in SPEC_NAMES if has_config(n)]
+
+
+@pytest.mark.parametrize("name", WITH_CONFIG)
+def test_total_equals_transformers(name):
+    """transformers omits MTP modules and keeps DeepSeek's e_score_correction_bias as a buffer, as llmarch does."""
+    ir = llmarch.load(name)
+    cfg, model = transformers_model(name)
+    assert llmarch.count_params(ir).total == unique_params(model)
+    # the same buffers that are not parameters
+    hf_buffers = sum(b.numel() for n, b in model.named_buffers() if n.endswith("e_score_correction_bias"))
+    assert llmarch.count_params(ir).buffers == hf_buffers
+
+
+@pytest.mark.parametrize("name", WITH_CONFIG)
+def test_embedding_and_head_equal_transformers(name):
+    ir = llmarch.load(name)
+    _, model = transformers_model(name)
+    count = llmarch.count_params(ir)
+    assert count.by_component["token_embedding"] == model.get_input_embeddings().weight.numel()
+    head = model.get_output_embeddings().weight
+    tied = head is model.get_input_embeddings().weight
+    assert tied == ir.tie_embeddings
+    assert count.by_component["lm_head"] == (0 if tied else head.numel())
+
+
+@pytest.mark.parametrize("name", WITH_CONFIG)
+def test_layer_kinds_equal_config(name):
+    ir = llmarch.load(name)
+    cfg, _ = transformers_model(name)
+    layer_types = getattr(cfg, "layer_types", None)
+    if not layer_types:
+        pytest.skip("config has no layer_types")
+    assert [LAYER_TYPE[l.mixer] for l in ir.layers] == list(layer_types)
+
+
+@pytest.mark.parametrize("name", WITH_CONFIG)
+def test_shape_equals_config(name):
+    """The spec's main dimensions are the upstream config's (text model)."""
+    ir = llmarch.load(name)
+    cfg, _ = transformers_model(name)
+    assert ir.vocab_size == cfg.vocab_size
+    assert ir.d_model == cfg.hidden_size
+    assert ir.n_layers == cfg.num_hidden_layers
+
+
+def _reference_cases():
+    for name in SPEC_NAMES:
+        for i, check in enumerate(check_references(llmarch.load(name), llmarch.count_params(llmarch.load(name)))):
+            yield pytest.param(name, i, id=f"{name}-{check.key}-{check.published}")
+
+
+@pytest.mark.parametrize("name,index", list(_reference_cases()))
+def test_published_reference(name, index):
+    ir = llmarch.load(name)
+    check = check_references(ir, llmarch.count_params(ir))[index]
+    assert check.ok, (
+        f"{name}: computed {check.computed:,} ({check.reference.convention}) vs published {check.published} "
+        f"(+-{check.tolerance:,.0f}) from {check.reference.source}"
+    )
+
+
+def test_every_spec_has_reference_or_says_none():
+    for name in SPEC_NAMES:
+        ir = llmarch.load(name)
+        assert ir.references, f"{name}: no published reference; add one with its source"
+
+
+@pytest.mark.parametrize("name", SPEC_NAMES)
+def test_adjustments_are_machine_checked(name):
+    import math
+
+    ir = llmarch.load(name)
+    for ref in ir.references:
+        for kind, what, params in ref.adjustments:
+            if kind == "fp8_block_scales":
+                model = llmarch.build(ir)
+                blocks = 0
+                for pname, p in model.named_parameters():
+                    if p.dim() < 2 or pname.split(".")[-2:-1] == ["router"] or any(
+                        s in pname for s in ("embed_tokens", "lm_head", "eh_proj", ".head.")
+                    ):
+                        continue
+                    experts = p.shape[0] if p.dim() == 3 else 1
+                    blocks += experts * math.ceil(p.shape[-2] / 128) * math.ceil(p.shape[-1] / 128)
+                assert params == blocks, what
+            elif kind == "vision_tower":
+                pytest.skip("vision towers are checked in test_vision_adjustments")
