@@ -61,7 +61,7 @@ class OptionError(LlmarchError):
     """A command-line option with an impossible value."""
 
 
-def did_you_mean(word: str, candidates: Iterable[str], n: int = 3) -> str | None:
+def did_you_mean(word: str, candidates: Iterable[str], n: int = 1) -> str | None:
     """'did you mean `x`?' for the closest candidates, or None when nothing is close."""
     matches = difflib.get_close_matches(word, list(candidates), n=n, cutoff=0.6)
     if not matches:

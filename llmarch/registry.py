@@ -106,7 +106,7 @@ class Registry:
             return self.entries[key]
         if key in self.aliases:
             return self.entries[self.aliases[key]]
-        hint = did_you_mean(key, list(self.entries) + list(self.aliases))
+        hint = did_you_mean(key, list(self.entries) + list(self.aliases), n=3)
         raise LlmarchError(
             f"unknown model `{name}`" + (f"; {hint}" if hint else "") + " (`llmarch list` shows every name)"
         )

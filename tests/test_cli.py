@@ -1,0 +1,146 @@
+"""The CLI, through typer's CliRunner: tables, JSON against its schema, errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+from typer.testing import CliRunner
+
+from llmarch.cli import app
+from llmarch.output_schema import OUTPUT_SCHEMA
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, ["--no-color", *args])
+
+
+def test_compare_design_example_verbatim():
+    """`llmarch compare qwen3-235b deepseek-v3` from the design brief: aliases resolve, every panel slot shows."""
+    result = invoke("compare", "qwen3-235b", "deepseek-v3")
+    assert result.exit_code == 0, result.output
+    for label in ("Vocabulary", "Context length", "Blocks", "Embedding dimension", "Heads / KV heads", "Head dim",
+                  "Expert size", "Experts active", "Dense FFN blocks", "Norm placement", "Positional encoding",
+                  "Attention", "Total parameters", "Active parameters", "Conventions"):
+        assert label in result.output
+    assert "151,936" in result.output and "129,280" in result.output  # exact integers
+    assert "40,960" in result.output and "163,840" in result.output
+
+
+def test_compare_json_validates_and_lists_differences():
+    result = invoke("compare", "qwen3-235b-a22b", "deepseek-v3", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    jsonschema.validate(data, OUTPUT_SCHEMA)
+    assert data["command"] == "compare"
+    a, b = data["models"]
+    assert a["name"] == "qwen3-235b-a22b" and b["name"] == "deepseek-v3"
+    # article Fig 19 panel values (shared/research/article.md section 24.6), read from the configs
+    assert a["architecture"]["n_layers"] == 94 and b["architecture"]["n_layers"] == 61
+    assert a["architecture"]["d_model"] == 4096 and b["architecture"]["d_model"] == 7168
+    assert a["architecture"]["n_experts"] == 128 and b["architecture"]["n_experts"] == 256
+    assert a["architecture"]["experts_active"] == {"shared": 0, "routed": 8}
+    assert b["architecture"]["experts_active"] == {"shared": 1, "routed": 8}
+    assert a["architecture"]["d_expert"] == 1536 and b["architecture"]["d_expert"] == 2048
+    assert b["architecture"]["d_ff"] == 18432 and b["architecture"]["n_dense_layers"] == 3
+    assert a["architecture"]["n_dense_layers"] == 0
+    for key in ("n_layers", "d_model", "n_experts", "experts_active", "total", "active"):
+        assert key in data["differences"]
+    assert "ffn_kind" not in data["differences"]  # both SwiGLU
+    assert isinstance(a["params"]["total"], int)
+
+
+def test_show_json_and_references():
+    result = invoke("show", "deepseek-v3", "--format", "json", "--layers")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    jsonschema.validate(data, OUTPUT_SCHEMA)
+    model = data["models"][0]
+    assert model["params"]["total"] == model["params"]["embedding"] + model["params"]["non_embedding"]
+    assert all(r["ok"] for r in model["references"])
+    assert model["layer_map"] == "L0–L2 global/dense, L3–L60 global/moe"
+
+
+def test_show_table_layers():
+    result = invoke("show", "gpt2", "--layers")
+    assert result.exit_code == 0, result.output
+    assert "L0–L11 global/dense" in result.output
+    assert "learned absolute" in result.output
+
+
+def test_list_all_and_family_filter():
+    result = invoke("list", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    jsonschema.validate(data, OUTPUT_SCHEMA)
+    names = {m["name"] for m in data["models"]}
+    assert {"qwen3-0.6b", "qwen3-8b", "qwen3-235b-a22b", "deepseek-v3", "llama-3-8b", "gpt2"} <= names
+    result = invoke("list", "--family", "qwen3", "--format", "json")
+    assert {m["family"] for m in json.loads(result.output)["models"]} == {"qwen3"}
+
+
+def test_unknown_name_suggests_and_exits_2():
+    result = invoke("compare", "qwen3-235", "deepseek-v3")
+    assert result.exit_code == 2
+    assert "unknown model `qwen3-235`" in result.output
+    assert "did you mean" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_invalid_spec_names_file_line_field(tmp_path: Path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(
+        "name: bad\nvocab_size: 1000\nd_model: 64\nn_layers: 2\ncontext_length: 128\n"
+        "attention:\n  n_heads: 4\n  n_kv_head: 2\n  rope: {theta: 10000}\nffn: {d_ff: 128}\n"
+    )
+    result = invoke("show", str(spec))
+    assert result.exit_code == 2
+    assert f"{spec}:8:3" in result.output
+    assert "attention.n_kv_head" in result.output
+    assert "did you mean `n_kv_heads`?" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_compare_needs_two():
+    result = invoke("compare", "gpt2")
+    assert result.exit_code == 2
+
+
+def test_schema_commands():
+    result = invoke("schema")
+    assert result.exit_code == 0
+    spec_schema = json.loads(result.output)
+    assert "attention" in spec_schema["properties"]
+    result = invoke("schema", "--output")
+    assert json.loads(result.output) == OUTPUT_SCHEMA
+
+
+def test_help_and_list_import_no_torch():
+    code = (
+        "import sys; from typer.testing import CliRunner; from llmarch.cli import app; "
+        "r = CliRunner().invoke(app, ['list']); assert r.exit_code == 0, r.output; "
+        "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0; "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_build_does_not_import_dynamo():
+    code = (
+        "import sys, llmarch; ir = llmarch.load('deepseek-v3'); m = llmarch.build(ir); "
+        "llmarch.module_params(m); print('torch._dynamo' in sys.modules, 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False True"
+
+
+def test_docs_json_schema_is_current():
+    text = (Path(__file__).parent.parent / "docs" / "json.md").read_text()
+    block = text.split("```json\n", 1)[1].split("\n```", 1)[0]
+    assert json.loads(block) == OUTPUT_SCHEMA, "docs/json.md is stale: regenerate its schema block"
