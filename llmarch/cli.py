@@ -160,7 +160,7 @@ def show(
     count = module_params(build(ir))
     model = describe(ir, count)
     model["references"] = [
-        {"figure": c.key, "published": c.published, "computed": c.computed, "convention": c.reference.convention,
+        {"figure": c.key, "published": c.published, "computed": c.computed, "convention": c.convention,
          "ok": c.ok, "source": c.reference.source}
         for c in check_references(ir, count)
     ]

@@ -152,6 +152,8 @@ class ReferenceIR:
     total: Optional[str]
     active: Optional[str]
     convention: str
+    active_convention: str
+    rounding: str
     includes_mtp: bool
     adjustments: tuple[tuple[str, str, int], ...]  # (kind, what, params)
     source: str

@@ -1,8 +1,11 @@
 """Check computed counts against a spec's published reference figures.
 
 A published figure is compared in its own convention, after the spec's
-adjustments, within half a unit of its last digit (capped at 5%; see
-`resolve.parse_count`).  MTP modules are added when the figure includes them.
+adjustments, within half a unit of its last digit, capped at 5% so that a
+one-digit figure still means something ("1T" -> +-0.05T).  A figure the
+publisher truncated (`rounding: down`, as Meta's "70B" for 70.55B) holds when
+the count lies in [figure, figure + one unit), with the same cap.  MTP modules
+are added when the figure includes them.
 """
 
 from __future__ import annotations
@@ -20,11 +23,22 @@ class ReferenceCheck:
     key: str  # "total" | "active"
     published: str
     published_value: float
-    tolerance: float
+    unit: float  # of the last published digit
     computed: int  # in the reference's convention, adjustments applied
 
     @property
+    def convention(self) -> str:
+        return self.reference.convention if self.key == "total" else self.reference.active_convention
+
+    @property
+    def tolerance(self) -> float:
+        cap = 0.05 * self.published_value
+        return min(self.unit if self.reference.rounding == "down" else self.unit / 2, cap)
+
+    @property
     def ok(self) -> bool:
+        if self.reference.rounding == "down":
+            return self.published_value <= self.computed < self.published_value + self.tolerance
         return abs(self.computed - self.published_value) <= self.tolerance
 
 
@@ -52,9 +66,10 @@ def check_references(ir: ModelIR, count: ParamCount) -> list[ReferenceCheck]:
             published = getattr(ref, key)
             if published is None:
                 continue
-            value, tol = parse_count(published)
-            computed = in_convention(count, key, ref.convention)
+            value, unit = parse_count(published)
+            convention = ref.convention if key == "total" else ref.active_convention
+            computed = in_convention(count, key, convention)
             if key == "total":
                 computed += extra + (count.mtp if ref.includes_mtp else 0)
-            out.append(ReferenceCheck(ref, key, published, value, tol, computed))
+            out.append(ReferenceCheck(ref, key, published, value, unit, computed))
     return out

@@ -220,7 +220,8 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
         weight_overrides=tuple(sorted((spec.weights.overrides or {}).items())),
         references=tuple(
             ReferenceIR(
-                total=r.total, active=r.active, convention=r.convention, includes_mtp=r.includes_mtp,
+                total=r.total, active=r.active, convention=r.convention,
+                active_convention=r.active_convention or r.convention, rounding=r.rounding, includes_mtp=r.includes_mtp,
                 adjustments=tuple((a.kind, a.what, a.params) for a in r.adjustments), source=r.source, note=r.note,
             )
             for r in spec.reference or []
@@ -419,10 +420,9 @@ _SUFFIX = {"K": 10**3, "M": 10**6, "B": 10**9, "T": 10**12}
 
 
 def parse_count(text: str) -> tuple[float, float]:
-    """A published figure ("671B", "116.83B", "1T") -> (value, tolerance).
+    """A published figure ("671B", "116.83B", "1T") -> (value, unit of its last digit).
 
-    The tolerance is half a unit of the last published digit, capped at 5% so
-    that a one-digit figure such as "1T" still means something (1T -> +-0.05T).
+    A figure rounded to nearest holds within half a unit (see `reference.py`).
     """
     t = str(text).strip().upper().replace(",", "")
     if not t or t[-1] not in _SUFFIX:
@@ -434,5 +434,4 @@ def parse_count(text: str) -> tuple[float, float]:
         raise ValueError(f"published figure `{text}` is not a number with a suffix") from None
     decimals = len(number.split(".")[1]) if "." in number else 0
     scale = _SUFFIX[t[-1]]
-    tolerance = min(0.5 * 10**-decimals * scale, 0.05 * value * scale)
-    return value * scale, tolerance
+    return value * scale, 10**-decimals * scale

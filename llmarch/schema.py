@@ -255,6 +255,12 @@ class Reference(Block):
     total: Optional[str] = Field(None, description='published total, e.g. "671B", "116.83B", "1T"')
     active: Optional[str] = None
     convention: Literal["all", "no_input_embedding", "no_embeddings"] = "all"
+    active_convention: Optional[Literal["all", "no_input_embedding", "no_embeddings"]] = Field(
+        None, description="the active figure's convention when it differs from the total's"
+    )
+    rounding: Literal["nearest", "down"] = Field(
+        "nearest", description="how the publisher rounded: to the nearest last digit, or down (truncated, as Meta does)"
+    )
     includes_mtp: bool = Field(False, description="the published figure includes the MTP modules")
     adjustments: list[Adjustment] = Field(default_factory=list, description="parts outside llmarch's model")
     source: str

@@ -42,7 +42,9 @@ def transformers_model(name: str):
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
     raw = text_config(upstream_config(name))
-    cfg_class = CONFIG_MAPPING[raw["model_type"]]
+    # Kimi K2's configs say kimi_k2 but use DeepSeek-V3's code (auto_map), which transformers names deepseek_v3
+    model_type = {"kimi_k2": "deepseek_v3"}.get(raw["model_type"], raw["model_type"])
+    cfg_class = CONFIG_MAPPING[model_type]
     cfg = cfg_class(**{k: v for k, v in raw.items() if k != "model_type"})
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(cfg)

@@ -79,7 +79,7 @@ def show_table(ir: ModelIR, count: ParamCount, model: dict[str, Any], layers: bo
         for col in ("figure", "published", "computed", "convention", "", "source"):
             ref.add_column(col, overflow="fold")
         for c in checks:
-            conv = c.reference.convention + (" + MTP" if c.reference.includes_mtp and c.key == "total" else "")
+            conv = c.convention + (" + MTP" if c.reference.includes_mtp and c.key == "total" else "")
             if c.reference.adjustments and c.key == "total":
                 conv += " + " + ", ".join(w for _, w, _ in c.reference.adjustments)
             ref.add_row(c.key, c.published, fmt.params(c.computed), conv,
