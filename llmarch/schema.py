@@ -98,8 +98,10 @@ class AttentionFields(Block):
     qk_nope_head_dim: Optional[HeadDim] = Field(None, description="MLA per-head q/k channels without RoPE")
     qk_rope_head_dim: Optional[HeadDim] = Field(None, description="MLA decoupled RoPE channels (shared key)")
     # details
-    qk_norm: Optional[Literal["none", "per_head", "whole"]] = Field(
-        None, description="RMSNorm on q and k: per head (shared over heads) or over the whole projection"
+    qk_norm: Optional[Literal["none", "per_head", "whole", "l2"]] = Field(
+        None,
+        description="RMSNorm on q and k: per head (shared over heads), over the whole projection, "
+        "or l2 (a weightless L2 norm, Llama 4)",
     )
     qkv_bias: Optional[bool] = Field(None, description="bias on the q, k and v projections")
     o_bias: Optional[bool] = Field(None, description="bias on the output projection")

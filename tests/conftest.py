@@ -51,6 +51,19 @@ def transformers_model(name: str):
     return cfg, model
 
 
+def multimodal_params(name: str) -> int:
+    """Parameters of the whole multimodal checkpoint (text + vision), transformers on meta."""
+    import torch
+    from transformers import AutoModelForImageTextToText
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    raw = upstream_config(name)
+    cfg = CONFIG_MAPPING[raw["model_type"]](**{k: v for k, v in raw.items() if k != "model_type"})
+    with torch.device("meta"):
+        model = AutoModelForImageTextToText.from_config(cfg)
+    return unique_params(model)
+
+
 def unique_params(model) -> int:
     seen, total = set(), 0
     for p in model.parameters():

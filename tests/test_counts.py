@@ -7,7 +7,7 @@ import pytest
 import llmarch
 from llmarch.reference import check_references
 
-from conftest import SPEC_NAMES, has_config, transformers_model, unique_params, upstream_config
+from conftest import SPEC_NAMES, has_config, multimodal_params, transformers_model, unique_params, upstream_config
 
 # llmarch's mixer kinds as transformers' `layer_types` names them
 LAYER_TYPE = {
@@ -119,4 +119,5 @@ def test_adjustments_are_machine_checked(name):
                     blocks += experts * math.ceil(p.shape[-2] / 128) * math.ceil(p.shape[-1] / 128)
                 assert params == blocks, what
             elif kind == "vision_tower":
-                pytest.skip("vision towers are checked in test_vision_adjustments")
+                full = multimodal_params(name)
+                assert params == full - llmarch.count_params(ir).total, what
