@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 # Upper bounds, documented in docs/spec-format.md ("Limits").
 MAX_LAYERS = 1_024
@@ -56,7 +56,7 @@ class RopeScaling(Block):
     beta_slow: Optional[Positive] = None
     mscale: Optional[Positive] = None
     mscale_all_dim: Optional[float] = None
-    truncate: Optional[bool] = None
+    truncate: Optional[StrictBool] = None
 
 
 class Rope(Block):
@@ -103,9 +103,9 @@ class AttentionFields(Block):
         description="RMSNorm on q and k: per head (shared over heads), over the whole projection, "
         "or l2 (a weightless L2 norm, Llama 4)",
     )
-    qkv_bias: Optional[bool] = Field(None, description="bias on the q, k and v projections")
-    o_bias: Optional[bool] = Field(None, description="bias on the output projection")
-    sinks: Optional[bool] = Field(None, description="learned per-head attention-sink logits")
+    qkv_bias: Optional[StrictBool] = Field(None, description="bias on the q, k and v projections")
+    o_bias: Optional[StrictBool] = Field(None, description="bias on the output projection")
+    sinks: Optional[StrictBool] = Field(None, description="learned per-head attention-sink logits")
     output_gate: Optional[Literal["none", "elementwise", "headwise"]] = Field(
         None, description="sigmoid gate on the attention output, from an extra query-side projection"
     )
@@ -150,8 +150,8 @@ class Mamba2(Block):
     state_dim: HeadDim
     n_groups: Heads = 1
     conv_kernel: _int(64) = 4
-    bias: bool = False
-    conv_bias: bool = True
+    bias: StrictBool = False
+    conv_bias: StrictBool = True
 
 
 FFNKind = Literal["swiglu", "swiglu_clamped", "geglu", "gelu_mlp", "relu2_mlp"]
@@ -160,7 +160,7 @@ FFNKind = Literal["swiglu", "swiglu_clamped", "geglu", "gelu_mlp", "relu2_mlp"]
 class FFN(Block):
     kind: FFNKind = "swiglu"
     d_ff: Width
-    bias: bool = False
+    bias: StrictBool = False
 
 
 class MoE(Block):
@@ -172,10 +172,10 @@ class MoE(Block):
     d_shared: Optional[Width] = Field(
         None, description="intermediate size of the shared-expert FFN (all shared experts together)"
     )
-    shared_gate: bool = Field(False, description="a learned sigmoid gate on the shared expert (Qwen)")
-    router_bias: bool = False
-    expert_bias: bool = False
-    score_correction_bias: bool = Field(
+    shared_gate: StrictBool = Field(False, description="a learned sigmoid gate on the shared expert (Qwen)")
+    router_bias: StrictBool = False
+    expert_bias: StrictBool = False
+    score_correction_bias: StrictBool = Field(
         False, description="DeepSeek's e_score_correction_bias: a buffer, not a parameter"
     )
 
@@ -190,7 +190,7 @@ class MoE(Block):
 
 class Norm(Block):
     kind: Literal["rmsnorm", "layernorm"] = "rmsnorm"
-    bias: bool = False
+    bias: StrictBool = False
     placement: Literal["pre", "post", "sandwich"] = Field(
         "pre", description="pre: before each sublayer; post: after it, inside the residual; sandwich: both"
     )
@@ -218,8 +218,8 @@ class PerLayerEmbeddings(Block):
 class MTP(Block):
     n_modules: _int(16)
     ffn: Literal["dense", "moe"] = "moe"
-    stores_embedding: bool = Field(False, description="the checkpoint stores a copy of the token embedding per module")
-    stores_head: bool = Field(False, description="the checkpoint stores a copy of the LM head per module")
+    stores_embedding: StrictBool = Field(False, description="the checkpoint stores a copy of the token embedding per module")
+    stores_head: StrictBool = Field(False, description="the checkpoint stores a copy of the LM head per module")
 
 
 WeightFormat = Literal["fp32", "bf16", "fp16", "fp8", "fp8_block128", "int8", "mxfp4", "int4_g32", "int4_g128"]
@@ -263,7 +263,7 @@ class Reference(Block):
     rounding: Literal["nearest", "down"] = Field(
         "nearest", description="how the publisher rounded: to the nearest last digit, or down (truncated, as Meta does)"
     )
-    includes_mtp: bool = Field(False, description="the published figure includes the MTP modules")
+    includes_mtp: StrictBool = Field(False, description="the published figure includes the MTP modules")
     adjustments: list[Adjustment] = Field(default_factory=list, description="parts outside llmarch's model")
     source: str
     note: Optional[str] = None
@@ -285,7 +285,7 @@ class Spec(Block):
     d_model: _int(MAX_D_MODEL)
     n_layers: Count
     context_length: _int(MAX_CONTEXT)
-    tie_embeddings: bool = False
+    tie_embeddings: StrictBool = False
     learned_positions: Optional[_int(MAX_CONTEXT)] = Field(None, description="size of a learned absolute position table")
     per_layer_embeddings: Optional[PerLayerEmbeddings] = None
     norm: Norm = Norm()

@@ -1,0 +1,147 @@
+"""Spec loading: names, aliases, spec folders, `extends:`, layer patterns, validation errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import llmarch
+from llmarch.errors import LlmarchError, SpecError
+from llmarch.registry import Registry
+from llmarch.resolve import to_ir, validate
+
+TINY = """\
+name: {name}
+vocab_size: 1000
+d_model: 64
+n_layers: 6
+context_length: 2048
+attention: {{n_heads: 4, n_kv_heads: 2, window: 128, rope: {{theta: 10000}}}}
+ffn: {{d_ff: 256}}
+"""
+
+
+def write(folder: Path, name: str, text: str | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.yaml"
+    path.write_text(text if text is not None else TINY.format(name=name))
+    return path
+
+
+def resolve(reg: Registry, name: str):
+    located = reg.load(name)
+    return to_ir(validate(located), located)
+
+
+def test_alias_from_design_brief():
+    assert llmarch.load("qwen3-235b").name == "qwen3-235b-a22b"
+
+
+def test_unknown_name_never_guesses():
+    with pytest.raises(LlmarchError, match="did you mean"):
+        llmarch.load("deepseek-v4")
+
+
+def test_user_folder_overrides_shipped_with_notice(tmp_path):
+    write(tmp_path, "gpt2")
+    reg = Registry.discover([str(tmp_path)])
+    assert reg.lookup("gpt2").path.parent == tmp_path
+    assert any("overrides" in n for n in reg.notices)
+
+
+def test_same_precedence_collision(tmp_path, monkeypatch):
+    write(tmp_path / "a", "tiny")
+    write(tmp_path / "b", "tiny")
+    with pytest.raises(SpecError, match="defined twice"):
+        Registry.discover([str(tmp_path / "a"), str(tmp_path / "b")])
+
+
+def test_env_spec_path(tmp_path, monkeypatch):
+    write(tmp_path, "tiny-env")
+    monkeypatch.setenv("LLMARCH_SPEC_PATH", str(tmp_path))
+    assert "tiny-env" in Registry.discover([]).names()
+
+
+def test_alias_collision(tmp_path):
+    write(tmp_path, "one", TINY.format(name="one") + "aliases: [x1]\n")
+    write(tmp_path, "two", TINY.format(name="two") + "aliases: [x1]\n")
+    with pytest.raises(SpecError, match="alias `x1`"):
+        Registry.discover([str(tmp_path)])
+
+
+def test_extends_deep_merge_and_metadata_not_inherited(tmp_path):
+    write(tmp_path, "base")
+    write(tmp_path, "child", "name: child\nextends: base\nattention: {n_kv_heads: 4}\n")
+    reg = Registry.discover([str(tmp_path)])
+    ir = resolve(reg, "child")
+    attn = ir.layers[0].attention
+    assert (attn.n_heads, attn.n_kv_heads) == (4, 4)  # n_heads inherited, n_kv_heads overridden
+    assert ir.name == "child"
+
+
+def test_extends_missing_parent(tmp_path):
+    write(tmp_path, "child", "name: child\nextends: basse\n")
+    write(tmp_path, "base")
+    reg = Registry.discover([str(tmp_path)])
+    with pytest.raises(SpecError, match="parent spec `basse` not found; did you mean `base`"):
+        reg.load("child")
+
+
+@pytest.mark.parametrize("texts", [{"a": "a"}, {"a": "b", "b": "a"}])
+def test_extends_cycles(tmp_path, texts):
+    for name, parent in texts.items():
+        write(tmp_path, name, f"name: {name}\nextends: {parent}\n")
+    reg = Registry.discover([str(tmp_path)])
+    with pytest.raises(SpecError, match="extends cycle"):
+        reg.load("a")
+
+
+def test_pattern_tiles_from_layer_zero_and_cuts_the_tail(tmp_path):
+    write(tmp_path, "p", TINY.format(name="p") + "layers: {mixer: LLLLG}\n")
+    ir = resolve(Registry.discover([str(tmp_path)]), "p")
+    assert [l.mixer for l in ir.layers] == ["local"] * 4 + ["global", "local"]
+    assert ir.layers[0].attention.window == 128 and ir.layers[4].attention.window is None
+
+
+def test_gemma_phase_matches_formula():
+    ir = llmarch.load("gemma-3-27b") if "gemma-3-27b" in llmarch.registry().names() else None
+    if ir is None:
+        pytest.skip("gemma-3-27b not shipped yet")
+    assert [l.mixer == "global" for l in ir.layers] == [(i + 1) % 6 == 0 for i in range(62)]
+
+
+@pytest.mark.parametrize(
+    "extra,field,message",
+    [
+        ("layers: {mixer: LLLLLLLG}\n", "layers.mixer", "longer"),
+        ("layers: {mixer: [local, global]}\n", "layers.mixer", "per-layer list has 2 entries"),
+        ("layers: {mixer: GX}\n", "layers.mixer", "unknown letter `X`"),
+        ("layers: {dense_prefix: 9}\n", "layers.dense_prefix", "exceeds n_layers"),
+        ("moe: {n_experts: 4, top_k: 8, d_expert: 32}\n", "moe", "top_k (8) is larger than n_experts (4)"),
+        ("moe: {n_experts: 4, top_k: 2, d_expert: 32, n_shared_experts: 1}\n", "moe", "d_shared"),
+        ("tie_embeddings: 1\n", "tie_embeddings", "expected true or false"),
+    ],
+)
+def test_impossible_shapes(tmp_path, extra, field, message):
+    path = write(tmp_path, "bad", TINY.format(name="bad") + extra)
+    with pytest.raises(SpecError) as info:
+        llmarch.load(str(path))
+    assert info.value.field == field
+    assert message in str(info.value)
+    assert info.value.line is not None
+
+
+def test_heads_not_divisible(tmp_path):
+    path = write(tmp_path, "bad", TINY.format(name="bad").replace("n_kv_heads: 2", "n_kv_heads: 3"))
+    with pytest.raises(SpecError, match="not divisible") as info:
+        llmarch.load(str(path))
+    assert info.value.field == "attention.n_kv_heads"
+    assert info.value.line == 6
+
+
+def test_string_for_int_and_float_layers(tmp_path):
+    path = write(tmp_path, "bad", TINY.format(name="bad").replace("n_layers: 6", "n_layers: 6.0"))
+    with pytest.raises(SpecError, match="expected an integer") as info:
+        llmarch.load(str(path))
+    assert (info.value.field, info.value.line) == ("n_layers", 4)
