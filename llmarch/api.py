@@ -16,7 +16,7 @@ import os
 from functools import lru_cache
 from typing import Any
 
-from . import conventions
+from . import conventions as _conventions
 from .facts import facts
 from .ir import ModelIR
 from .params import ParamCount, count_params
@@ -101,11 +101,11 @@ def compare(irs: list[ModelIR], counts: list[ParamCount] | None = None) -> dict[
     return envelope("compare", models, differences=differences)
 
 
-def envelope(command: str, models: list[dict], **extra: Any) -> dict[str, Any]:
+def envelope(command: str, models: list[dict], conventions: dict | None = None, **extra: Any) -> dict[str, Any]:
     out = {
         "schema_version": SCHEMA_VERSION,
         "command": command,
-        "conventions": dict(conventions.PARAMS),
+        "conventions": conventions if conventions is not None else dict(_conventions.PARAMS),
         "models": models,
     }
     out.update(extra)

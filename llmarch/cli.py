@@ -203,6 +203,60 @@ def compare(
 
 @app.command()
 @guarded
+def kvcache(
+    names: List[str] = typer.Argument(..., help="One or more spec names, aliases or file paths."),
+    ctx: str = typer.Option("128k", "--ctx", help="Context length in tokens: an integer, or k/m suffixes with k = 1024 (128k = 131,072)."),
+    batch: int = typer.Option(1, "--batch", help="Sequences; multiplies the total."),
+    kv_dtype: str = typer.Option("bf16", "--kv-dtype", help="bf16 | fp16 | fp8 | int8 | int4 | fp32 (nominal bits, no scales)."),
+    state_dtype: str = typer.Option("fp32", "--state-dtype", help="Dtype of linear-attention / SSM state: fp32 | bf16."),
+    sweep: Optional[str] = typer.Option(None, "--sweep", help="Comma-separated contexts, e.g. 1k,4k,32k,128k,1m."),
+    plot: Optional[str] = typer.Option(None, "--plot", help="Write cache size against context to FILE.png or FILE.svg."),
+    baseline_kind: Optional[str] = typer.Option(None, "--baseline", help="global (no windows, linear layers as full attention) or mha."),
+    explain: bool = typer.Option(False, "--explain", help="Print each number with its formula."),
+    spec_path: Optional[List[str]] = SpecPathOpt,
+    format: Format = FormatOpt,
+) -> None:
+    """KV-cache memory of one sequence at a context length, per layer kind (closed form, no torch).
+
+    Example: llmarch kvcache gemma3 --ctx 128k --baseline global
+    """
+    from .api import envelope, load
+    from .kvcache import CONVENTIONS, baseline, dtype_bytes, kv_cache, parse_tokens
+
+    ctx_tokens = parse_tokens(ctx)
+    dtype_bytes(kv_dtype)
+    dtype_bytes(state_dtype, "--state-dtype")
+    if state_dtype not in ("fp32", "bf16"):
+        raise LlmarchError(f"--state-dtype must be fp32 or bf16, got `{state_dtype}`")
+    sweep_tokens = [parse_tokens(t) for t in sweep.split(",") if t.strip()] if sweep else []
+    if plot and not plot.endswith((".png", ".svg")):
+        raise LlmarchError(f"--plot `{plot}`: the file must end in .png or .svg")
+    _registry(spec_path)
+    irs = [load(n, spec_path) for n in names]
+    results = []
+    for ir in irs:
+        r = kv_cache(ir, ctx_tokens, batch, kv_dtype, state_dtype)
+        if baseline_kind:
+            r.baseline = baseline(ir, r, baseline_kind)
+        for t in sweep_tokens:
+            r.sweep.append({"ctx_tokens": t, "total_bytes": kv_cache(ir, t, batch, kv_dtype, state_dtype).total_bytes})
+        results.append(r)
+    if plot:
+        from .render.plot import plot_kv
+
+        plot_kv(results, sweep_tokens or [ctx_tokens], plot)
+        typer.echo(f"wrote {plot}", err=True)
+    if format == Format.json:
+        models = [{"name": ir.name, "display_name": ir.display_name, **r.as_dict()} for ir, r in zip(irs, results)]
+        _emit_json(envelope("kvcache", models, conventions=dict(CONVENTIONS)))
+        return
+    from .render.kv import kv_tables
+
+    _console().print(kv_tables(irs, results, explain=explain))
+
+
+@app.command()
+@guarded
 def schema(
     output: bool = typer.Option(False, "--output", help="The schema of the JSON answers instead of the spec format."),
 ) -> None:

@@ -125,6 +125,7 @@ class LayerIR:
     mamba2: Optional[Mamba2IR] = None
     dense: Optional[FFNIR] = None
     moe: Optional[MoEIR] = None
+    kv_shared_from: Optional[int] = None  # reuses the KV cache of this earlier layer (Gemma 3n)
 
     @property
     def label(self) -> str:

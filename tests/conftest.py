@@ -52,7 +52,11 @@ def transformers_model(name: str):
 
 
 def multimodal_params(name: str) -> int:
-    """Parameters of the whole multimodal checkpoint (text + vision), transformers on meta."""
+    """Parameters outside the language model of a multimodal checkpoint (vision tower, projector), transformers on meta.
+
+    Counted by module name rather than as a difference of totals: transformers may tie the wrapper's
+    LM head where the text model alone does not (Mistral Small 3.1's wrapper config has no tie key).
+    """
     import torch
     from transformers import AutoModelForImageTextToText
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
@@ -61,7 +65,13 @@ def multimodal_params(name: str) -> int:
     cfg = CONFIG_MAPPING[raw["model_type"]](**{k: v for k, v in raw.items() if k != "model_type"})
     with torch.device("meta"):
         model = AutoModelForImageTextToText.from_config(cfg)
-    return unique_params(model)
+    seen, total = set(), 0
+    for pname, p in model.named_parameters():
+        if "language_model" in pname or pname.startswith("lm_head") or id(p) in seen:
+            continue
+        seen.add(id(p))
+        total += p.numel()
+    return total
 
 
 def unique_params(model) -> int:

@@ -1,0 +1,230 @@
+"""KV-cache (and recurrent-state) memory of one sequence, per layer kind, at a context length.
+
+Conventions (printed under every table):
+- Attention layers cache n_kv_heads x (K head dim + V head dim) elements per token.
+- MLA caches its compressed latent as inference engines do: kv_lora_rank + qk_rope_head_dim per
+  token (one shared "head", no x2 for K and V), not the decompressed K and V; DeepSeek V3.2's
+  indexer adds its key (index_head_dim) per token.
+- Sliding-window and chunked layers hold min(context, window or chunk) tokens; layers that reuse
+  another layer's KV hold nothing.
+- Linear-attention and state-space layers hold a fixed state whatever the context: Gated DeltaNet
+  v_heads x d_k x d_v, Kimi Delta Attention heads x d x d, Mamba-2 heads x head_dim x state_dim, in
+  the state dtype (default fp32), plus the short-convolution state, (kernel - 1) x channels, in the
+  KV dtype.
+- Quantised caches count nominal bits per element (no scales).  Batch multiplies the total.
+- Context suffixes: k = 1024 tokens, m = 1024 x 1024 (128k = 131,072).
+No torch here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Optional
+
+from .errors import OptionError
+from .ir import LayerIR, ModelIR
+
+DTYPE_BYTES: dict[str, Fraction] = {
+    "fp32": Fraction(4),
+    "bf16": Fraction(2),
+    "fp16": Fraction(2),
+    "fp8": Fraction(1),
+    "int8": Fraction(1),
+    "int4": Fraction(1, 2),
+}
+
+CONVENTIONS = {
+    "attention": "attention layers cache n_kv_heads x (K head dim + V head dim) elements per token",
+    "mla": "MLA caches the compressed latent, kv_lora_rank + qk_rope_head_dim per token (not decompressed K/V); a DSA indexer adds its key dim",
+    "windows": "sliding-window / chunked layers hold min(context, window or chunk) tokens",
+    "state": "linear-attention / SSM layers hold a fixed state (state dtype) plus the conv state (kernel - 1) x channels (KV dtype)",
+    "quantised": "quantised caches count nominal bits per element, no scales",
+    "context": "k = 1024 tokens, m = 1024 x 1024 tokens; tables print exact integers",
+    "bytes": "KiB/MiB/GiB = 1024^1/2/3",
+    "per_token_all_layers": "bytes per token summed over all attention layers with windows ignored and linear state excluded (as Raschka's LLM Architecture Gallery quotes it)",
+}
+
+
+def parse_tokens(text: str | int) -> int:
+    """'128k' -> 131072, '1m' -> 1048576, '4096' -> 4096 (k = 1024)."""
+    if isinstance(text, int):
+        value = text
+    else:
+        m = re.fullmatch(r"\s*(\d+)\s*([kKmM]?)\s*", str(text))
+        if not m:
+            raise OptionError(f"context `{text}` is not a token count: use an integer or a k/m suffix (k = 1024), e.g. 4096, 128k, 1m")
+        value = int(m.group(1)) * {"": 1, "k": 1024, "m": 1024 * 1024}[m.group(2).lower()]
+    if value <= 0:
+        raise OptionError(f"context `{text}` must be a positive number of tokens")
+    if value > 1 << 34:
+        raise OptionError(f"context `{text}` is larger than 2^34 tokens")
+    return value
+
+
+def dtype_bytes(name: str, what: str = "--kv-dtype") -> Fraction:
+    try:
+        return DTYPE_BYTES[name]
+    except KeyError:
+        raise OptionError(f"unknown {what} `{name}`; one of: {', '.join(DTYPE_BYTES)}") from None
+
+
+@dataclass(frozen=True)
+class KindRow:
+    kind: str  # e.g. "52 x local(1024) GQA 16 KV x 128"
+    key: tuple  # what makes two layers the same row
+    layers: int
+    elements_per_token: int  # per layer
+    bytes_per_token_per_layer: int
+    tokens_cached: int  # per layer
+    fixed_bytes: int  # per layer: recurrent state
+    bytes: int  # all layers of this kind at this context, one sequence
+    formula: str
+
+
+@dataclass
+class KVResult:
+    name: str
+    ctx_tokens: int
+    batch: int
+    kv_dtype: str
+    state_dtype: str
+    rows: list[KindRow]
+    per_token_bytes_all_layers: int
+    baseline: Optional[dict] = None
+    sweep: list[dict] = field(default_factory=list)
+
+    @property
+    def total_bytes(self) -> int:
+        return self.batch * sum(r.bytes for r in self.rows)
+
+    def as_dict(self) -> dict:
+        out = {
+            "ctx_tokens": self.ctx_tokens,
+            "batch": self.batch,
+            "kv_dtype": self.kv_dtype,
+            "state_dtype": self.state_dtype,
+            "total_bytes": self.total_bytes,
+            "per_token_bytes_all_layers": self.per_token_bytes_all_layers,
+            "by_layer_kind": [
+                {"kind": r.kind, "layers": r.layers, "bytes_per_token_per_layer": r.bytes_per_token_per_layer,
+                 "tokens_cached": r.tokens_cached, "fixed_bytes": r.fixed_bytes, "bytes": r.bytes,
+                 "formula": r.formula}
+                for r in self.rows
+            ],
+        }
+        if self.baseline is not None:
+            out["baseline"] = self.baseline
+        if self.sweep:
+            out["sweep"] = self.sweep
+        return out
+
+
+def _attention_layer(layer: LayerIR, ctx: int) -> tuple[tuple, str, int, int, str]:
+    """(key, label, elements per token, tokens cached, element formula) of an attention layer."""
+    a = layer.attention
+    assert a is not None
+    if a.is_mla:
+        elems = a.kv_lora_rank + a.qk_rope_head_dim + (a.indexer_head_dim or 0)
+        label = "MLA latent" + (" + indexer key" if a.indexer_head_dim else "")
+        formula = f"({a.kv_lora_rank} + {a.qk_rope_head_dim}" + (f" + {a.indexer_head_dim}" if a.indexer_head_dim else "") + ")"
+    else:
+        elems = a.n_kv_heads * (a.head_dim + a.v_head_dim)
+        kind = "MHA" if a.n_kv_heads == a.n_heads else ("MQA" if a.n_kv_heads == 1 else "GQA")
+        dims = f"{a.head_dim}" if a.head_dim == a.v_head_dim else f"(K {a.head_dim} + V {a.v_head_dim})"
+        label = f"{kind} {a.n_kv_heads} KV x {dims}"
+        formula = f"{a.n_kv_heads} x ({a.head_dim} + {a.v_head_dim})"
+    limit = a.window or a.chunk
+    tokens = min(ctx, limit) if limit else ctx
+    where = f"local({a.window:,})" if a.window else (f"chunked({a.chunk:,})" if a.chunk else layer.mixer)
+    return (layer.mixer, elems, limit), f"{where} {label}", elems, tokens, formula
+
+
+def _state_layer(layer: LayerIR, kv: Fraction, state: Fraction) -> tuple[tuple, str, int, str]:
+    """(key, label, fixed bytes per layer, formula) of a linear-attention / SSM layer."""
+    if layer.gated_deltanet is not None:
+        g = layer.gated_deltanet
+        rec = g.n_v_heads * g.head_k_dim * g.head_v_dim
+        conv = (g.conv_kernel - 1) * (2 * g.n_k_heads * g.head_k_dim + g.n_v_heads * g.head_v_dim)
+        label = "Gated DeltaNet state"
+        formula = f"{g.n_v_heads} x {g.head_k_dim} x {g.head_v_dim} x {state} B + {g.conv_kernel - 1} x {conv // (g.conv_kernel - 1)} x {kv} B"
+    elif layer.kda is not None:
+        k = layer.kda
+        rec = k.n_heads * k.head_dim * k.head_dim
+        conv = (k.conv_kernel - 1) * 3 * k.n_heads * k.head_dim  # q, k and v each have a short conv
+        label = "Kimi Delta Attention state"
+        formula = f"{k.n_heads} x {k.head_dim} x {k.head_dim} x {state} B + {k.conv_kernel - 1} x {3 * k.n_heads * k.head_dim} x {kv} B"
+    elif layer.mamba2 is not None:
+        m = layer.mamba2
+        rec = m.n_heads * m.head_dim * m.state_dim
+        channels = m.n_heads * m.head_dim + 2 * m.n_groups * m.state_dim
+        conv = (m.conv_kernel - 1) * channels
+        label = "Mamba-2 state"
+        formula = f"{m.n_heads} x {m.head_dim} x {m.state_dim} x {state} B + {m.conv_kernel - 1} x {channels} x {kv} B"
+    else:
+        raise ValueError(f"layer {layer.index} holds no state")
+    return (layer.mixer, rec, conv), label, int(rec * state + conv * kv), formula
+
+
+def kv_cache(ir: ModelIR, ctx: int, batch: int = 1, kv_dtype: str = "bf16", state_dtype: str = "fp32") -> KVResult:
+    """The cache of `batch` sequences of `ctx` tokens, one row per layer kind."""
+    kv, state = dtype_bytes(kv_dtype), dtype_bytes(state_dtype, "--state-dtype")
+    if batch < 1:
+        raise OptionError("--batch must be at least 1")
+    groups: dict[tuple, dict] = {}
+    per_token_all = Fraction(0)
+    for layer in ir.layers:
+        if layer.attention is not None:
+            if layer.kv_shared_from is not None:
+                key = ("shared",)
+                g = groups.setdefault(key, {"label": f"reuses earlier layers' KV", "n": 0, "elems": 0, "tokens": 0,
+                                            "fixed": 0, "formula": "0"})
+                g["n"] += 1
+                continue
+            key, label, elems, tokens, formula = _attention_layer(layer, ctx)
+            per_token_all += elems * kv
+            g = groups.setdefault(key, {"label": label, "n": 0, "elems": elems, "tokens": tokens, "fixed": 0,
+                                        "formula": f"{formula} x {kv} B x {tokens:,}"})
+            g["n"] += 1
+        elif layer.mixer in ("gated_deltanet", "kda", "mamba2"):
+            key, label, fixed, formula = _state_layer(layer, kv, state)
+            g = groups.setdefault(key, {"label": label, "n": 0, "elems": 0, "tokens": 0, "fixed": fixed,
+                                        "formula": formula})
+            g["n"] += 1
+    rows = []
+    for key, g in groups.items():
+        per_layer = int(g["elems"] * kv * g["tokens"]) + g["fixed"]
+        rows.append(KindRow(
+            kind=f"{g['n']} x {g['label']}", key=key, layers=g["n"], elements_per_token=g["elems"],
+            bytes_per_token_per_layer=int(g["elems"] * kv), tokens_cached=g["tokens"], fixed_bytes=g["fixed"],
+            bytes=g["n"] * per_layer, formula=f"{g['n']} x {g['formula']}",
+        ))
+    return KVResult(ir.name, ctx, batch, kv_dtype, state_dtype, rows, int(per_token_all))
+
+
+def baseline(ir: ModelIR, result: KVResult, kind: str) -> dict:
+    """The same model's cache without its savings: `global` (no windows, linear layers as full
+    attention) or `mha` (n_heads x (d_qk + d_v) per token on every layer)."""
+    kv = dtype_bytes(result.kv_dtype)
+    attn = [l.attention for l in ir.layers if l.attention is not None]
+    if not attn and kind == "global":
+        raise OptionError(f"{ir.name} has no attention layers to take a global baseline from")
+    ref = next((a for a in attn if a.window is None and a.chunk is None), attn[0] if attn else None)
+    per_token = Fraction(0)
+    for layer in ir.layers:
+        a = layer.attention or ref
+        if layer.attention is None and layer.mixer == "none":
+            continue
+        if kind == "global":
+            elems = (a.kv_lora_rank + a.qk_rope_head_dim + (a.indexer_head_dim or 0)) if a.is_mla else a.n_kv_heads * (a.head_dim + a.v_head_dim)
+        elif kind == "mha":
+            if a is None:
+                continue
+            elems = a.n_heads * (a.head_dim + a.v_head_dim)
+        else:
+            raise OptionError(f"unknown --baseline `{kind}`; one of: global, mha")
+        per_token += elems * kv
+    total = int(per_token * result.ctx_tokens) * result.batch
+    return {"kind": kind, "total_bytes": total,
+            "factor": round(total / result.total_bytes, 3) if result.total_bytes else None}
