@@ -24,6 +24,9 @@ test: install
 bench: install
 	$(BIN)/python bench/bench.py
 
+gallery: install
+	$(BIN)/python -m llmarch.gallery > docs/gallery.md
+
 lint: install
 	$(BIN)/python -m compileall -q llmarch
 

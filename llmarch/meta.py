@@ -122,6 +122,22 @@ class GatedDeltaNet(nn.Module):
         self.out_proj = Linear(value_dim, d)
 
 
+class Mamba2(nn.Module):
+    def __init__(self, d: int, m) -> None:
+        super().__init__()
+        inner = m.n_heads * m.head_dim
+        conv_dim = inner + 2 * m.n_groups * m.state_dim
+        self.in_proj = Linear(d, 2 * inner + 2 * m.n_groups * m.state_dim + m.n_heads, m.bias)
+        self.conv1d = nn.Module()
+        self.conv1d.weight = _param(conv_dim, 1, m.conv_kernel)
+        self.conv1d.bias = _param(conv_dim) if m.conv_bias else None
+        self.dt_bias = _param(m.n_heads)
+        self.A_log = _param(m.n_heads)
+        self.D = _param(m.n_heads)
+        self.norm = Norm(inner)
+        self.out_proj = Linear(inner, d, m.bias)
+
+
 class FeedForward(nn.Module):
     """Gated (SwiGLU/GeGLU: gate and up fused) or plain two-matrix MLP."""
 
@@ -179,7 +195,10 @@ class Layer(nn.Module):
         elif layer.gated_deltanet is not None:
             self.mixer = GatedDeltaNet(d, layer.gated_deltanet)
             norms("mixer")
-        elif layer.kda is not None or layer.mamba2 is not None:
+        elif layer.mamba2 is not None:
+            self.mixer = Mamba2(d, layer.mamba2)
+            norms("mixer")
+        elif layer.kda is not None:
             raise NotImplementedError(f"the meta builder does not support `{layer.mixer}` layers yet")
         if layer.dense is not None:
             self.ffn = FeedForward(d, layer.dense)

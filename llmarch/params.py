@@ -158,7 +158,15 @@ def kda_params(d: int, k: KdaIR) -> int:
 
 
 def mamba2_params(d: int, m: Mamba2IR) -> int:
-    raise NotImplementedError("Mamba-2 parameters are not implemented yet")
+    inner = m.n_heads * m.head_dim
+    conv_dim = inner + 2 * m.n_groups * m.state_dim  # x, B and C go through the short convolution
+    return (
+        linear(d, 2 * inner + 2 * m.n_groups * m.state_dim + m.n_heads, m.bias)  # z, x, B, C, dt
+        + conv_dim * m.conv_kernel + (conv_dim if m.conv_bias else 0)  # depthwise conv
+        + 3 * m.n_heads  # dt_bias, A_log, D
+        + inner  # gated RMSNorm
+        + linear(inner, d, m.bias)
+    )
 
 
 def moe_params(d: int, m: MoEIR) -> dict[str, int]:
