@@ -122,6 +122,26 @@ class GatedDeltaNet(nn.Module):
         self.out_proj = Linear(value_dim, d)
 
 
+class KimiDeltaAttention(nn.Module):
+    def __init__(self, d: int, k) -> None:
+        super().__init__()
+        inner = k.n_heads * k.head_dim
+        self.q_proj = Linear(d, inner)
+        self.k_proj = Linear(d, inner)
+        self.v_proj = Linear(d, inner)
+        self.conv1d = nn.Module()
+        self.conv1d.weight = _param(3 * inner, 1, k.conv_kernel)
+        self.dt_bias = _param(inner)
+        self.A_log = _param(k.n_heads)
+        self.f_a_proj = Linear(d, k.head_dim)
+        self.f_b_proj = Linear(k.head_dim, inner)
+        self.b_proj = Linear(d, k.n_heads)
+        self.g_a_proj = Linear(d, k.head_dim)
+        self.g_b_proj = Linear(k.head_dim, inner)
+        self.o_norm = Norm(k.head_dim)
+        self.o_proj = Linear(inner, d)
+
+
 class Mamba2(nn.Module):
     def __init__(self, d: int, m) -> None:
         super().__init__()
@@ -199,7 +219,8 @@ class Layer(nn.Module):
             self.mixer = Mamba2(d, layer.mamba2)
             norms("mixer")
         elif layer.kda is not None:
-            raise NotImplementedError(f"the meta builder does not support `{layer.mixer}` layers yet")
+            self.mixer = KimiDeltaAttention(d, layer.kda)
+            norms("mixer")
         if layer.dense is not None:
             self.ffn = FeedForward(d, layer.dense)
             norms("ffn")

@@ -154,7 +154,17 @@ def gated_deltanet_params(d: int, g: GatedDeltaNetIR) -> int:
 
 
 def kda_params(d: int, k: KdaIR) -> int:
-    raise NotImplementedError("Kimi Delta Attention parameters are not implemented yet")
+    inner = k.n_heads * k.head_dim
+    return (
+        3 * linear(d, inner)  # q, k, v
+        + 3 * inner * k.conv_kernel  # a short depthwise conv on each of q, k, v, no bias
+        + inner + k.n_heads  # channel-wise decay: dt_bias per channel, A_log per head
+        + linear(d, k.head_dim) + linear(k.head_dim, inner)  # low-rank forget-gate projection
+        + linear(d, k.n_heads)  # beta
+        + linear(d, k.head_dim) + linear(k.head_dim, inner)  # low-rank output-gate projection
+        + k.head_dim  # gated RMSNorm over each head
+        + linear(inner, d)
+    )
 
 
 def mamba2_params(d: int, m: Mamba2IR) -> int:
