@@ -26,6 +26,7 @@ bench: install
 
 gallery: install
 	$(BIN)/python -m llmarch.gallery > docs/gallery.md
+	$(BIN)/python -m llmarch.output_schema > docs/json.md
 
 lint: install
 	$(BIN)/python -m compileall -q llmarch

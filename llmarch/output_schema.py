@@ -59,6 +59,35 @@ MODEL = {
         "active": _INT,
         "attention": {"type": "string"},
         "aliases": {"type": "array", "items": {"type": "string"}},
+        # kvcache
+        "ctx_tokens": _INT,
+        "batch": _INT,
+        "kv_dtype": {"type": "string"},
+        "state_dtype": {"type": "string"},
+        "total_bytes": _INT,
+        "per_token_bytes_all_layers": _INT,
+        "by_layer_kind": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["kind", "layers", "bytes_per_token_per_layer", "tokens_cached", "fixed_bytes", "bytes"],
+                "properties": {
+                    "kind": {"type": "string"},
+                    "layers": _INT,
+                    "bytes_per_token_per_layer": _INT,
+                    "tokens_cached": _INT,
+                    "fixed_bytes": _INT,
+                    "bytes": _INT,
+                    "formula": {"type": "string"},
+                },
+            },
+        },
+        "sweep": {"type": "array", "items": {"type": "object"}},
+        "baseline": {
+            "type": "object",
+            "required": ["kind", "total_bytes", "factor"],
+            "properties": {"kind": {"enum": ["global", "mha"]}, "total_bytes": _INT, "factor": {"type": ["number", "null"]}},
+        },
     },
 }
 
@@ -69,10 +98,47 @@ OUTPUT_SCHEMA = {
     "required": ["schema_version", "command", "conventions", "models"],
     "properties": {
         "schema_version": {"const": 1},
-        "command": {"enum": ["list", "show", "compare"]},
+        "command": {"enum": ["list", "show", "compare", "kvcache", "flops", "report", "check", "serve"]},
         "conventions": {"type": "object", "additionalProperties": {"type": "string"}},
         "models": {"type": "array", "items": MODEL},
         "differences": {"type": "array", "items": {"type": "string"}},
     },
     "additionalProperties": False,
 }
+
+
+def json_doc() -> str:
+    """docs/json.md, generated (`python -m llmarch.output_schema > docs/json.md`)."""
+    import json
+
+    return """# JSON answers
+
+Every `--format json` answer is one object, the common envelope:
+
+```
+{"schema_version": 1, "command": "compare", "conventions": {...}, "models": [...], "differences": [...]}
+```
+
+- `conventions`: the counting conventions of that command, keyed as in the tables' footers.
+- `models`: one object per model. `show`/`compare`: `name`, `display_name`, `family`, `architecture`
+  (the panel facts keyed `vocab_size`, `context_length`, `n_layers`, `d_model`, `heads`, `head_dim`,
+  `n_experts`, `experts_active`, `d_expert`, `d_ff`, `n_dense_layers`, ...; values that vary by layer kind
+  are objects keyed by kind), `params` (`total`, `active`, `active_incl_embeddings`, `embedding`,
+  `non_embedding`, `by_component`, `active_by_component`, `mtp`, `buffers`), `weights`, `layers`; `show`
+  adds `references` (each published figure, computed value and verdict). `list`: a short row per model.
+  `kvcache`: `ctx_tokens`, `batch`, `kv_dtype`, `state_dtype`, `total_bytes`, `per_token_bytes_all_layers`,
+  `by_layer_kind` (`kind`, `layers`, `bytes_per_token_per_layer`, `tokens_cached`, `fixed_bytes`, `bytes`),
+  and `sweep` / `baseline` when asked.
+- `differences` (compare): the keys, architecture or parameter, whose values differ.
+
+Integers are exact. The schema below (also printed by `llmarch schema --output`) is what the tests
+validate every answer against:
+
+```json
+""" + json.dumps(OUTPUT_SCHEMA, indent=2) + "\n```\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.write(json_doc())
