@@ -255,6 +255,55 @@ def kvcache(
     _console().print(kv_tables(irs, results, explain=explain))
 
 
+class Counter(str, Enum):
+    analytic = "analytic"
+    torch = "torch"
+    fvcore = "fvcore"
+    all = "all"
+
+
+@app.command()
+@guarded
+def flops(
+    names: List[str] = typer.Argument(..., help="One or more spec names, aliases or file paths."),
+    seq: str = typer.Option("4096", "--seq", help="Prefill length in tokens (k = 1024)."),
+    ctx: str = typer.Option("32k", "--ctx", help="Context of the decode step in tokens (k = 1024)."),
+    batch: int = typer.Option(1, "--batch", help="Sequences."),
+    last_token_logits: bool = typer.Option(False, "--last-token-logits", help="Prefill computes logits for the last token only."),
+    counter: Counter = typer.Option(Counter.analytic, "--counter", help="analytic (closed form), torch (FlopCounterMode), fvcore, or all."),
+    sweep: Optional[str] = typer.Option(None, "--sweep", help="Decode FLOPs per token and bytes read against context, e.g. 1k,8k,32k,128k."),
+    explain: bool = typer.Option(False, "--explain", help="Print the conventions and each component's formula."),
+    spec_path: Optional[List[str]] = SpecPathOpt,
+    format: Format = FormatOpt,
+) -> None:
+    """FLOPs of a prefill and of one decode step, by component; analytic and traced counts side by side.
+
+    Example: llmarch flops deepseek-v3 qwen3-235b --seq 4096 --counter all
+    """
+    from .api import envelope, load
+    from .flops_report import flops_model
+    from .kvcache import parse_tokens
+
+    seq_tokens, ctx_tokens = parse_tokens(seq), parse_tokens(ctx)
+    if batch < 1:
+        raise LlmarchError("--batch must be at least 1")
+    if seq_tokens > 1 << 20:
+        raise LlmarchError(f"--seq {seq_tokens:,} is above the limit of 1,048,576 tokens")
+    sweep_tokens = [parse_tokens(t) for t in sweep.split(",") if t.strip()] if sweep else []
+    counters = ["torch", "fvcore"] if counter == Counter.all else ([] if counter == Counter.analytic else [counter.value])
+    _registry(spec_path)
+    irs = [load(n, spec_path) for n in names]
+    models = [flops_model(ir, seq_tokens, ctx_tokens, batch, last_token_logits, counters, sweep_tokens) for ir in irs]
+    if format == Format.json:
+        from .flops import CONVENTIONS
+
+        _emit_json(envelope("flops", models, conventions=dict(CONVENTIONS)))
+        return
+    from .render.flops import flops_tables
+
+    _console().print(flops_tables(irs, models, explain=explain))
+
+
 @app.command()
 @guarded
 def schema(

@@ -83,6 +83,28 @@ MODEL = {
             },
         },
         "sweep": {"type": "array", "items": {"type": "object"}},
+        # flops
+        "prefill": {
+            "type": "object",
+            "required": ["tokens", "flops", "by_component"],
+            "properties": {"tokens": _INT, "flops": _INT, "flops_per_token": _INT,
+                           "by_component": {"type": "object", "additionalProperties": _INT}},
+        },
+        "decode": {
+            "type": "object",
+            "required": ["ctx_tokens", "flops_per_token", "by_component"],
+            "properties": {"ctx_tokens": _INT, "batch": _INT, "flops_per_token": _INT,
+                           "by_component": {"type": "object", "additionalProperties": _INT}},
+        },
+        "rules_of_thumb": {"type": "object", "properties": {"active_params": _INT, "2n": _INT, "6n": _INT}},
+        "counters": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "properties": {"raw": _INT_OR_NULL, "normalised": _INT_OR_NULL, "agreement": {"type": ["number", "null"]},
+                               "error": {"type": "string"}},
+            },
+        },
         "baseline": {
             "type": "object",
             "required": ["kind", "total_bytes", "factor"],
@@ -128,7 +150,9 @@ Every `--format json` answer is one object, the common envelope:
   adds `references` (each published figure, computed value and verdict). `list`: a short row per model.
   `kvcache`: `ctx_tokens`, `batch`, `kv_dtype`, `state_dtype`, `total_bytes`, `per_token_bytes_all_layers`,
   `by_layer_kind` (`kind`, `layers`, `bytes_per_token_per_layer`, `tokens_cached`, `fixed_bytes`, `bytes`),
-  and `sweep` / `baseline` when asked.
+  and `sweep` / `baseline` when asked. `flops`: `prefill` (`tokens`, `flops`, `by_component`), `decode`
+  (`ctx_tokens`, `flops_per_token`, `by_component`), `rules_of_thumb` (`2n`, `6n`), `counters` (`analytic`,
+  `torch`, `fvcore`: each `raw` and `normalised`), `sweep` when asked.
 - `differences` (compare): the keys, architecture or parameter, whose values differ.
 
 Integers are exact. The schema below (also printed by `llmarch schema --output`) is what the tests

@@ -1,0 +1,51 @@
+"""The `flops` answer for one model: analytic prefill and decode, rules of thumb, traced counters, sweep."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import flops as F
+from .ir import ModelIR
+from .kvcache import kv_cache
+from .params import count_params
+
+
+def flops_model(ir: ModelIR, seq: int, ctx: int, batch: int = 1, last_token_logits: bool = False,
+                counters: list[str] | None = None, sweep: list[int] | None = None) -> dict[str, Any]:
+    pre = F.prefill(ir, seq, batch, last_token_logits)
+    dec = F.decode(ir, ctx, batch)
+    active = count_params(ir).active
+    out: dict[str, Any] = {
+        "name": ir.name,
+        "display_name": ir.display_name,
+        "prefill": {"tokens": pre.tokens, "flops": pre.flops, "flops_per_token": pre.flops // pre.tokens,
+                    "by_component": pre.by_component},
+        "decode": {"ctx_tokens": ctx, "batch": batch, "flops_per_token": dec.flops // batch,
+                   "by_component": {k: v // batch for k, v in dec.by_component.items()}},
+        "rules_of_thumb": {"active_params": active, "2n": 2 * active, "6n": 6 * active},
+        "counters": {"analytic": {"raw": pre.flops, "normalised": pre.flops}},
+    }
+    if counters:
+        from .api import build
+        from .flop_counters import count_fvcore, count_torch
+
+        model = build(ir, with_mtp=False)
+        for name in counters:
+            fn = count_torch if name == "torch" else count_fvcore
+            traced = fn(model, ir, seq, batch, last_token_logits=last_token_logits)
+            entry = {"raw": traced.raw, "normalised": traced.normalised}
+            if traced.error:
+                entry["error"] = traced.error
+            else:
+                entry["agreement"] = round(traced.normalised / pre.flops, 6) if pre.flops else None
+            out["counters"][name] = entry
+    if sweep:
+        rows = []
+        weights = 2 * active  # bf16 bytes of the active weights, read once per decode step
+        for t in sweep:
+            d = F.decode(ir, t, 1)
+            kv = kv_cache(ir, t).total_bytes
+            rows.append({"ctx_tokens": t, "decode_flops_per_token": d.flops, "bytes_read": weights + kv,
+                         "kv_bytes": kv, "weight_bytes": weights})
+        out["sweep"] = rows
+    return out

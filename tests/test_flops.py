@@ -1,0 +1,118 @@
+"""FLOPs: analytic counts against hand formulas, and analytic vs FlopCounterMode vs fvcore at full size."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+import llmarch
+from llmarch import flops
+from llmarch.cli import app
+from llmarch.flop_counters import count_fvcore, count_torch
+
+
+def test_qwen3_8b_prefill_hand_formula():
+    # config values as literals (tests/data/configs/qwen3-8b.json)
+    d, L, H, KV, hd, f, V, S = 4096, 36, 32, 8, 128, 12288, 151936, 4096
+    proj = d * H * hd + 2 * d * KV * hd + H * hd * d
+    scores = S * (S + 1) // 2 * H * (hd + hd)
+    ffn = 3 * d * f
+    expect = 2 * (L * (S * proj + scores + S * ffn) + S * d * V)
+    assert flops.prefill(llmarch.load("qwen3-8b"), S).flops == expect
+
+
+def test_llama_3_8b_prefill_and_decode_hand_formula():
+    d, L, H, KV, hd, f, V = 4096, 32, 32, 8, 128, 14336, 128256
+    per_token_weights = L * (d * H * hd + 2 * d * KV * hd + H * hd * d + 3 * d * f) + d * V
+    S = 2048
+    expect = 2 * (S * per_token_weights + L * S * (S + 1) // 2 * H * 2 * hd)
+    ir = llmarch.load("llama-3-8b")
+    assert flops.prefill(ir, S).flops == expect
+    assert flops.prefill(ir, S, last_token_logits=True).flops == expect - 2 * (S - 1) * d * V
+    ctx = 8192
+    assert flops.decode(ir, ctx).flops == 2 * (per_token_weights + L * ctx * H * 2 * hd)
+    # 2 x active parameters (norm weights are element-wise) plus the attention term
+    count = llmarch.count_params(ir)
+    matrices = count.active - count.active_by_component["norms"]
+    assert flops.decode(ir, 1).flops == 2 * matrices + 2 * L * H * 2 * hd
+
+
+def test_traced_excess_hand_formula():
+    """The normalisation: full S x S square minus the keys each query may see, per layer kind."""
+    ir = llmarch.load("gemma-3-27b")  # 52 local (window 1024) + 10 global, 32 heads x (128 + 128)
+    S, W, pair = 4096, 1024, 32 * 256
+    local_pairs = W * (W + 1) // 2 + (S - W) * W
+    global_pairs = S * (S + 1) // 2
+    expect = 2 * pair * (52 * (S * S - local_pairs) + 10 * (S * S - global_pairs))
+    assert flops.traced_excess(ir, S) == expect
+    assert flops.prefill_pairs(ir.layers[0].attention, S) == sum(min(t, W) for t in range(1, S + 1))
+    scout = llmarch.load("llama-4-scout").layers[0].attention  # chunked, 8192
+    assert flops.prefill_pairs(scout, 20000) == sum((t - 1) % 8192 + 1 for t in range(1, 20001))
+    v32 = llmarch.load("deepseek-v3.2-exp").layers[0].attention
+    assert flops.prefill_pairs(v32, 5000) == sum(min(t, 2048) for t in range(1, 5001))
+
+
+def test_moe_router_and_experts():
+    ir = llmarch.load("deepseek-v3")
+    pre = flops.prefill(ir, 16)
+    assert pre.by_component["router"] == 2 * 16 * 58 * 7168 * 256
+    assert pre.by_component["routed_experts"] == 2 * 16 * 58 * 8 * 3 * 7168 * 2048
+    assert pre.by_component["shared_experts"] == 2 * 16 * 58 * 3 * 7168 * 2048
+
+
+@pytest.mark.parametrize("name", ["qwen3-8b", "gemma-3-27b", "deepseek-v3", "qwen3-next-80b-a3b"])
+def test_traced_counters_agree_at_full_size(name):
+    ir = llmarch.load(name)
+    model = llmarch.build(ir, with_mtp=False)
+    S = 4096
+    analytic = flops.prefill(ir, S).flops
+    for fn in (count_torch, count_fvcore):
+        traced = fn(model, ir, S)
+        assert traced.error is None, traced.error
+        assert abs(traced.normalised - analytic) <= 0.005 * analytic, (fn.__name__, traced.normalised, analytic)
+    decode = flops.decode(ir, 32768).flops
+    assert count_torch(model, ir, S, decode_ctx=32768).normalised == pytest.approx(decode, rel=0.005)
+
+
+@pytest.mark.parametrize("name", ["kimi-linear-48b-a3b", "nemotron-3-nano-30b-a3b", "deepseek-v3.2-exp", "gpt-oss-20b",
+                                  "llama-4-maverick", "olmo-3-7b", "gpt2"])
+def test_traced_counters_agree_other_mechanisms(name):
+    ir = llmarch.load(name)
+    model = llmarch.build(ir, with_mtp=False)
+    S = 300  # not a multiple of the 64-token chunk
+    analytic = flops.prefill(ir, S).flops
+    for fn in (count_torch, count_fvcore):
+        assert fn(model, ir, S).normalised == pytest.approx(analytic, rel=0.005)
+    assert count_fvcore(model, ir, S, decode_ctx=5000).normalised == pytest.approx(flops.decode(ir, 5000).flops, rel=0.005)
+
+
+def test_cli_json_all_counters():
+    from llmarch.output_schema import OUTPUT_SCHEMA
+    import jsonschema
+
+    result = CliRunner().invoke(app, ["flops", "qwen3-0.6b", "gpt2", "--seq", "512", "--ctx", "4k", "--counter", "all",
+                                      "--sweep", "1k,8k", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    jsonschema.validate(data, OUTPUT_SCHEMA)
+    m = data["models"][0]
+    assert m["prefill"]["tokens"] == 512 and m["decode"]["ctx_tokens"] == 4096
+    assert m["prefill"]["flops"] == sum(m["prefill"]["by_component"].values())
+    for counter in ("analytic", "torch", "fvcore"):
+        assert m["counters"][counter]["normalised"] == m["prefill"]["flops"]
+    assert m["counters"]["fvcore"]["raw"] * 2 > m["prefill"]["flops"]  # raw: multiply-adds over the full square
+    assert [r["ctx_tokens"] for r in m["sweep"]] == [1024, 8192]
+    assert m["rules_of_thumb"]["2n"] == 2 * m["rules_of_thumb"]["active_params"]
+
+
+def test_cli_table():
+    result = CliRunner().invoke(app, ["--no-color", "flops", "deepseek-v3", "--seq", "1k", "--counter", "torch"])
+    assert result.exit_code == 0, result.output
+    assert "routed_experts" in result.output and "a multiply-add is 2 FLOPs" in result.output
+
+
+def test_cli_bad_seq():
+    result = CliRunner().invoke(app, ["flops", "gpt2", "--seq", "12q"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
