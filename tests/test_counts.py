@@ -7,7 +7,7 @@ import pytest
 import llmarch
 from llmarch.reference import check_references
 
-from conftest import SPEC_NAMES, has_config, multimodal_params, transformers_model, unique_params, upstream_config
+from conftest import CONFIGS, SPEC_NAMES, has_config, multimodal_params, transformers_model, unique_params, upstream_config
 
 # llmarch's mixer kinds as transformers' `layer_types` names them
 LAYER_TYPE = {
@@ -131,3 +131,26 @@ def test_adjustments_are_machine_checked(name):
                 assert params == blocks, what
             elif kind == "vision_tower":
                 assert params == multimodal_params(name), what
+
+
+VALUES = sorted(p.name[: -len(".values.yaml")] for p in CONFIGS.glob("*.values.yaml"))
+
+
+@pytest.mark.parametrize("name", VALUES)
+def test_total_equals_transformers_from_collected_values(name):
+    """Specs without a verbatim upstream config: transformers built from the values collected, with their
+    sources, in tests/data/configs/<name>.values.yaml (a weaker check than a verbatim config)."""
+    import torch
+    import yaml
+    from transformers import AutoModelForCausalLM
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    values = yaml.safe_load((CONFIGS / f"{name}.values.yaml").read_text())["values"]
+    raw = values.get("text_config", values)
+    model_type = {"kimi_k2": "deepseek_v3"}.get(raw.get("model_type"), raw.get("model_type") or "deepseek_v3")
+    cfg = CONFIG_MAPPING[model_type](**{k: v for k, v in raw.items() if k != "model_type"})
+    if "tie_word_embeddings" in values and "text_config" in values:
+        cfg.tie_word_embeddings = values["tie_word_embeddings"]
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(cfg)
+    assert llmarch.count_params(llmarch.load(name)).total == unique_params(model)
