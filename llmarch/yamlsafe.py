@@ -97,11 +97,13 @@ class _Builder:
     def build(self, node: yaml.Node, path: tuple, depth: int = 0) -> Any:
         self.nodes += 1
         if self.nodes > MAX_NODES or depth > 50:
-            raise self.fail(
-                node,
+            # name the top-level key whose value blew up, not a node deep inside an alias
+            top = path[:1]
+            file, line, column = self.marks.get(top, (self.file, node.start_mark.line + 1, None))
+            raise SpecError(
                 f"document is too large or too deeply nested after alias expansion "
                 f"(more than {MAX_NODES:,} values or 50 levels)",
-                path,
+                file=file, line=line, column=column, field=format_path(top) or None,
             )
         if node.tag not in _PLAIN_TAGS:
             raise self.fail(node, f"YAML tag `{node.tag}` is not allowed (only plain YAML values)", path)
@@ -161,7 +163,7 @@ def load_text(text: str, file: str) -> Located:
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, file) from None
     if node is None:
-        raise SpecError("file is empty (or holds only comments); a spec is a YAML mapping", file=file)
+        raise SpecError("file is empty (or holds only comments); a spec is a YAML mapping", file=file, line=1)
     builder = _Builder(file)
     data = builder.build(node, ())
     if not isinstance(data, dict):
@@ -173,6 +175,8 @@ def load_text(text: str, file: str) -> Located:
 
 def _yaml_error(exc: yaml.YAMLError, file: str) -> SpecError:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if "flow" in str(getattr(exc, "context", "") or "") and getattr(exc, "context_mark", None):
+        mark = exc.context_mark  # an unclosed bracket: point at where it opened, not at the end of the file
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     context = getattr(exc, "context", None)
     message = f"malformed YAML: {problem}"

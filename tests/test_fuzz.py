@@ -1,0 +1,132 @@
+"""Property-based fuzzing: mutated specs either analyse consistently or fail with a SpecError.
+
+Seeds are shipped specs shrunk to small sizes (every integer capped at 64, so builds stay small).
+Mutations drop, rename, retype or rescale one field.  A spec that loads must build, its module walk
+must equal the closed form component by component, active <= total, and the KV cache must grow with
+the context.  Any exception other than SpecError fails.  LLMARCH_FUZZ_EXAMPLES sets the number of
+examples (default 80).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import llmarch
+from llmarch.errors import SpecError
+from llmarch.kvcache import kv_cache
+
+SEEDS = ["qwen3-8b", "deepseek-v3", "gemma-3-27b", "qwen3-next-80b-a3b", "nemotron-3-nano-30b-a3b",
+         "kimi-linear-48b-a3b", "gpt-oss-20b", "gpt2", "llama-4-maverick", "deepseek-v3.2-exp"]
+KEEP = ("name", "layers", "reference", "sources", "aliases")
+EXAMPLES = int(os.environ.get("LLMARCH_FUZZ_EXAMPLES", "80"))
+
+
+def shrink(value):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return min(value, 64)
+    if isinstance(value, dict):
+        return {k: shrink(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shrink(v) for v in value]
+    return value
+
+
+def seed(name: str) -> dict:
+    data = dict(llmarch.registry().load(name).data)
+    data.pop("reference", None)
+    out = {k: (v if k in KEEP else shrink(v)) for k, v in data.items()}
+    out["name"] = "fuzz"
+    attn = out.get("attention")
+    if attn and attn.get("kind") != "mla" and "head_dim" not in attn:
+        attn["head_dim"] = 16  # d_model shrunk to 64 no longer divides by the real head count
+    return out
+
+
+SEED_DATA = {n: seed(n) for n in SEEDS}
+
+
+def paths(data, prefix=()):
+    if isinstance(data, dict):
+        for k, v in data.items():
+            yield prefix + (k,)
+            yield from paths(v, prefix + (k,))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            yield prefix + (i,)
+            yield from paths(v, prefix + (i,))
+
+
+def mutate(data: dict, path: tuple, op: str, factor: int) -> dict:
+    import copy
+
+    data = copy.deepcopy(data)
+    parent = data
+    for p in path[:-1]:
+        parent = parent[p]
+    key = path[-1]
+    value = parent[key]
+    if op == "drop":
+        if isinstance(parent, list):
+            parent.pop(key)
+        else:
+            del parent[key]
+    elif op == "rename" and isinstance(parent, dict):
+        parent[str(key) + "x"] = parent.pop(key)
+    elif op == "retype":
+        # int -> "int", float -> str, bool -> int, str -> 1.5, mapping -> list, list -> str
+        retyped = {int: str(value), float: str(value), bool: int(value) if isinstance(value, bool) else value,
+                   str: 1.5, dict: [1], list: "x"}
+        parent[key] = retyped.get(type(value), "x")
+    elif op == "scale" and isinstance(value, int) and not isinstance(value, bool):
+        parent[key] = min(value * factor, 128) if factor > 0 else factor
+    return data
+
+
+@st.composite
+def mutated_specs(draw):
+    name = draw(st.sampled_from(SEEDS))
+    data = SEED_DATA[name]
+    all_paths = [p for p in paths(data) if p[0] not in ("name", "sources", "notes")]
+    path = draw(st.sampled_from(all_paths))
+    op = draw(st.sampled_from(["drop", "rename", "retype", "scale"]))
+    factor = draw(st.sampled_from([-1, 0, 2, 3]))
+    return name, path, op, mutate(data, path, op, factor)
+
+
+@pytest.mark.parametrize("name", SEEDS)
+def test_shrunk_seeds_are_valid(name, tmp_path):
+    path = tmp_path / f"fuzz-{uuid.uuid4().hex}.yaml"
+    path.write_text(yaml.safe_dump(SEED_DATA[name]))
+    check_consistent(llmarch.load(str(path)))
+
+
+def check_consistent(ir):
+    closed = llmarch.count_params(ir)
+    walked = llmarch.module_params(llmarch.build(ir))
+    assert walked.by_component == closed.by_component
+    assert walked.total == sum(closed.by_component.values())
+    assert closed.active <= closed.total
+    sizes = [kv_cache(ir, t).total_bytes for t in (1, 64, 4096, 1 << 20)]
+    assert sizes == sorted(sizes)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=mutated_specs())
+def test_mutated_specs(case, tmp_path):
+    name, path, op, data = case
+    file = tmp_path / f"fuzz-{uuid.uuid4().hex}.yaml"
+    file.write_text(yaml.safe_dump(data))
+    try:
+        ir = llmarch.load(str(file))
+    except SpecError as err:
+        assert str(err)  # a located, printable message
+        return
+    check_consistent(ir)
