@@ -7,6 +7,7 @@ torch is imported only by commands that build a module (show, compare).
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 import traceback
@@ -30,7 +31,14 @@ app = typer.Typer(
 
 class Format(str, Enum):
     table = "table"
+    markdown = "markdown"
     json = "json"
+    csv = "csv"
+    html = "html"
+
+
+EXTENSIONS = {".md": Format.markdown, ".markdown": Format.markdown, ".json": Format.json, ".csv": Format.csv,
+              ".html": Format.html, ".htm": Format.html, ".txt": Format.table}
 
 
 class _State:
@@ -40,7 +48,8 @@ class _State:
 
 
 SpecPathOpt = typer.Option(None, "--spec-path", help="Extra folder of spec files (repeatable); also LLMARCH_SPEC_PATH.")
-FormatOpt = typer.Option(Format.table, "--format", "-f", help="Output format.")
+FormatOpt = typer.Option(None, "--format", "-f", help="table | markdown | json | csv | html (default: table, or from -o's extension).")
+OutputOpt = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout (.md, .json, .csv, .html, .txt).")
 
 
 def _version(value: bool) -> None:
@@ -82,10 +91,54 @@ def guarded(fn):
     return wrapper
 
 
-def _console():
-    from .render.table import console
+def _resolve_format(format: Optional[Format], output: Optional[str]) -> Format:
+    if format is not None:
+        return format
+    if output:
+        from pathlib import Path
 
-    return console(no_color=_State.no_color)
+        suffix = Path(output).suffix.lower()
+        if suffix not in EXTENSIONS:
+            raise LlmarchError(f"cannot tell the format of `{output}` from its extension; give --format")
+        return EXTENSIONS[suffix]
+    return Format.table
+
+
+def _write(text: str, output: Optional[str]) -> None:
+    if output:
+        try:
+            with open(output, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as exc:
+            raise LlmarchError(f"cannot write `{output}`: {exc.strerror}") from None
+        typer.echo(f"wrote {output}", err=True)
+    else:
+        sys.stdout.write(text)
+
+
+def _emit(format: Format, output: Optional[str], data: dict, doc_fn, title: str = "llmarch") -> None:
+    """Render one answer: JSON from `data`, every other format from the document `doc_fn()` builds."""
+    if format == Format.json:
+        _write(json.dumps(data, indent=2) + "\n", output)
+        return
+    from .render import doc as render
+
+    doc = doc_fn()
+    if format == Format.markdown:
+        _write(render.to_markdown(doc), output)
+    elif format == Format.csv:
+        _write(render.to_csv(doc), output)
+    elif format == Format.html:
+        _write(render.to_html(doc, title), output)
+    else:
+        from rich.console import Console
+
+        if output:
+            console = Console(file=io.StringIO(), no_color=True, width=120, highlight=False)
+            console.print(render.to_rich(doc))
+            _write(console.file.getvalue(), output)
+        else:
+            Console(no_color=_State.no_color, highlight=False).print(render.to_rich(doc))
 
 
 def _emit_json(data: dict) -> None:
@@ -106,7 +159,8 @@ def _registry(spec_path: Optional[List[str]]):
 def list_cmd(
     family: Optional[str] = typer.Option(None, "--family", help="Only models of this family."),
     spec_path: Optional[List[str]] = SpecPathOpt,
-    format: Format = FormatOpt,
+    format: Optional[Format] = FormatOpt,
+    output: Optional[str] = OutputOpt,
 ) -> None:
     """List the known specs with their total and active parameters (closed form, no torch).
 
@@ -129,14 +183,9 @@ def list_cmd(
     if family and not rows:
         families = sorted({load(n, spec_path).family or "" for n in reg.names()})
         raise LlmarchError(f"no spec of family `{family}`; families: {', '.join(f for f in families if f)}")
-    if format == Format.json:
-        _emit_json(envelope("list", rows))
-        return
-    from .render.table import conventions_text, list_table
+    from .render.table import list_doc
 
-    con = _console()
-    con.print(list_table(rows))
-    con.print(conventions_text())
+    _emit(_resolve_format(format, output), output, envelope("list", rows), lambda: list_doc(rows), "llmarch list")
 
 
 @app.command()
@@ -145,7 +194,8 @@ def show(
     name: str = typer.Argument(..., help="Spec name, alias or file path."),
     layers: bool = typer.Option(False, "--layers", help="Print the per-layer map."),
     spec_path: Optional[List[str]] = SpecPathOpt,
-    format: Format = FormatOpt,
+    format: Optional[Format] = FormatOpt,
+    output: Optional[str] = OutputOpt,
 ) -> None:
     """Architecture facts and the parameter breakdown of one model (built on the meta device).
 
@@ -164,14 +214,12 @@ def show(
          "ok": c.ok, "source": c.reference.source}
         for c in check_references(ir, count)
     ]
-    if format == Format.json:
-        if layers:
-            model["layer_map"] = layer_map(ir)
-        _emit_json(envelope("show", [model]))
-        return
-    from .render.table import show_table
+    if layers:
+        model["layer_map"] = layer_map(ir)
+    from .render.table import show_doc
 
-    _console().print(show_table(ir, count, model, layers=layers))
+    _emit(_resolve_format(format, output), output, envelope("show", [model]),
+          lambda: show_doc(ir, count, model, layers=layers), f"llmarch show {ir.name}")
 
 
 @app.command()
@@ -179,7 +227,8 @@ def show(
 def compare(
     names: List[str] = typer.Argument(..., help="Two or more spec names, aliases or file paths."),
     spec_path: Optional[List[str]] = SpecPathOpt,
-    format: Format = FormatOpt,
+    format: Optional[Format] = FormatOpt,
+    output: Optional[str] = OutputOpt,
 ) -> None:
     """Side-by-side architecture table; differing values highlighted.
 
@@ -193,12 +242,10 @@ def compare(
     irs = [load(n, spec_path) for n in names]
     counts = [module_params(build(ir)) for ir in irs]
     result = compare_models(irs, counts)
-    if format == Format.json:
-        _emit_json(result)
-        return
-    from .render.table import compare_table
+    from .render.table import compare_doc
 
-    _console().print(compare_table(irs, result))
+    _emit(_resolve_format(format, output), output, result, lambda: compare_doc(irs, result),
+          "llmarch compare " + " vs ".join(ir.name for ir in irs))
 
 
 @app.command()
@@ -214,7 +261,8 @@ def kvcache(
     baseline_kind: Optional[str] = typer.Option(None, "--baseline", help="global (no windows, linear layers as full attention) or mha."),
     explain: bool = typer.Option(False, "--explain", help="Print each number with its formula."),
     spec_path: Optional[List[str]] = SpecPathOpt,
-    format: Format = FormatOpt,
+    format: Optional[Format] = FormatOpt,
+    output: Optional[str] = OutputOpt,
 ) -> None:
     """KV-cache memory of one sequence at a context length, per layer kind (closed form, no torch).
 
@@ -246,13 +294,11 @@ def kvcache(
 
         plot_kv(results, sweep_tokens or [ctx_tokens], plot)
         typer.echo(f"wrote {plot}", err=True)
-    if format == Format.json:
-        models = [{"name": ir.name, "display_name": ir.display_name, **r.as_dict()} for ir, r in zip(irs, results)]
-        _emit_json(envelope("kvcache", models, conventions=dict(CONVENTIONS)))
-        return
-    from .render.kv import kv_tables
+    models = [{"name": ir.name, "display_name": ir.display_name, **r.as_dict()} for ir, r in zip(irs, results)]
+    from .render.kv import kv_doc
 
-    _console().print(kv_tables(irs, results, explain=explain))
+    _emit(_resolve_format(format, output), output, envelope("kvcache", models, conventions=dict(CONVENTIONS)),
+          lambda: kv_doc(irs, results, explain=explain), "llmarch kvcache")
 
 
 class Counter(str, Enum):
@@ -274,7 +320,8 @@ def flops(
     sweep: Optional[str] = typer.Option(None, "--sweep", help="Decode FLOPs per token and bytes read against context, e.g. 1k,8k,32k,128k."),
     explain: bool = typer.Option(False, "--explain", help="Print the conventions and each component's formula."),
     spec_path: Optional[List[str]] = SpecPathOpt,
-    format: Format = FormatOpt,
+    format: Optional[Format] = FormatOpt,
+    output: Optional[str] = OutputOpt,
 ) -> None:
     """FLOPs of a prefill and of one decode step, by component; analytic and traced counts side by side.
 
@@ -294,14 +341,11 @@ def flops(
     _registry(spec_path)
     irs = [load(n, spec_path) for n in names]
     models = [flops_model(ir, seq_tokens, ctx_tokens, batch, last_token_logits, counters, sweep_tokens) for ir in irs]
-    if format == Format.json:
-        from .flops import CONVENTIONS
+    from .flops import CONVENTIONS
+    from .render.flops import flops_doc
 
-        _emit_json(envelope("flops", models, conventions=dict(CONVENTIONS)))
-        return
-    from .render.flops import flops_tables
-
-    _console().print(flops_tables(irs, models, explain=explain))
+    _emit(_resolve_format(format, output), output, envelope("flops", models, conventions=dict(CONVENTIONS)),
+          lambda: flops_doc(irs, models, explain=explain), "llmarch flops")
 
 
 @app.command()
@@ -327,7 +371,12 @@ def schema(
 
 
 def run() -> None:
-    app()
+    # --no-color and --debug are accepted anywhere on the line, not only before the command
+    argv = sys.argv[1:]
+    for flag in ("--no-color", "--debug"):
+        if flag in argv[1:] and argv[0] != flag:
+            argv = [flag] + [a for a in argv if a != flag]
+    app(args=argv, prog_name="llmarch")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,8 @@ def gallery_markdown() -> str:
     """docs/gallery.md: every article pair whose two specs ship, as compare tables."""
     from .api import compare, load, registry
     from .conventions import params_lines
-    from .render.markdown import compare_markdown
+    from .render.doc import to_markdown
+    from .render.table import compare_doc
 
     names = set(registry().names())
     parts = [
@@ -51,8 +52,9 @@ def gallery_markdown() -> str:
     ]
     for fig, a, b in available_pairs(names):
         irs = [load(a), load(b)]
-        parts += [f"## {fig}: {irs[0].display_name} vs {irs[1].display_name}", "",
-                  compare_markdown(irs, compare(irs), conventions_footer=False)]
+        doc = compare_doc(irs, compare(irs))
+        doc.tables[0].title, doc.notes = "", []
+        parts += [f"## {fig}: {irs[0].display_name} vs {irs[1].display_name}", "", to_markdown(doc)]
     missing = [f"{fig} ({a} vs {b})" for fig, a, b in ARTICLE_PAIRS if (fig, a, b) not in available_pairs(names)]
     if missing:
         parts += ["## Not yet shipped", "", "; ".join(missing) + ".", ""]

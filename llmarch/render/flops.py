@@ -1,17 +1,22 @@
-"""Tables for `llmarch flops`."""
+"""Documents for `llmarch flops`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rich import box
-from rich.console import Group
-from rich.table import Table
-from rich.text import Text
-
 from ..flops import COMPONENTS, CONVENTIONS
 from ..ir import ModelIR
 from . import fmt
+from .doc import Cell, Doc, DocTable
+
+FORMULAS = [
+    "Formulas (multiply-adds; x 2 for FLOPs):",
+    "attention_proj: tokens x the attention's weight matrices (q, k, v, o; MLA: q_a, q_b, kv_a, kv_b, o; indexer)",
+    "attention_scores: sum over queries of keys seen x n_heads x (d_qk + d_v) (+ indexer heads x dim per key)",
+    "dense_ffn / shared_experts: tokens x the FFN's weight matrices; routed_experts: tokens x top_k x one expert",
+    "router: tokens x d_model x n_experts; lm_head: logit tokens x d_model x vocab",
+    "linear_recurrence: chunked delta rule / SSD per chunk and head (see conventions)",
+]
 
 
 def gflops(n: int | None) -> str:
@@ -22,70 +27,60 @@ def gflops(n: int | None) -> str:
     return f"{n / 10**9:,.2f} G"
 
 
-def flops_tables(irs: list[ModelIR], models: list[dict[str, Any]], explain: bool = False) -> Group:
-    items: list[Any] = []
-    t = Table(box=box.SIMPLE_HEAVY, title="FLOPs by component (G = 1e9, T = 1e12)", title_justify="left")
-    t.add_column("", min_width=17, overflow="fold")
+def _c(n: int | None) -> Cell:
+    return Cell(gflops(n), n)
+
+
+def flops_doc(irs: list[ModelIR], models: list[dict[str, Any]], explain: bool = False) -> Doc:
+    cols = [""]
     for m in models:
-        t.add_column(f"{m['name']}\nprefill {m['prefill']['tokens']:,}", justify="right", no_wrap=True)
-        t.add_column(f"decode/token\nat {m['decode']['ctx_tokens']:,}", justify="right", no_wrap=True)
+        cols += [f"{m['name']} prefill {m['prefill']['tokens']:,}", f"decode/token at {m['decode']['ctx_tokens']:,}"]
+    t = DocTable("FLOPs by component (G = 1e9, T = 1e12)", cols, right=set(range(1, len(cols))))
     for comp in COMPONENTS:
         if not any(m["prefill"]["by_component"][comp] or m["decode"]["by_component"][comp] for m in models):
             continue
-        row = [comp]
+        row = [Cell(comp)]
         for m in models:
-            row += [gflops(m["prefill"]["by_component"][comp]), gflops(m["decode"]["by_component"][comp])]
-        t.add_row(*row)
-    t.add_section()
-    row = ["total"]
+            row += [_c(m["prefill"]["by_component"][comp]), _c(m["decode"]["by_component"][comp])]
+        t.rows.append(row)
+    t.section()
+    for label, pre, dec in (("total", lambda m: m["prefill"]["flops"], lambda m: m["decode"]["flops_per_token"]),
+                            ("per token", lambda m: m["prefill"]["flops_per_token"], lambda m: None),
+                            ("2 x active params", lambda m: m["rules_of_thumb"]["2n"], lambda m: m["rules_of_thumb"]["2n"]),
+                            ("6 x active (training)", lambda m: m["rules_of_thumb"]["6n"], lambda m: None)):
+        row = [Cell(label)]
+        for m in models:
+            row += [_c(pre(m)), _c(dec(m)) if dec(m) is not None else Cell("")]
+        t.rows.append(row)
+    doc = Doc([t], notes=[f"{k}: {v}" for k, v in CONVENTIONS.items()] + (FORMULAS if explain else []))
+    flat = DocTable("", ["model", "component", "prefill_tokens", "prefill_flops", "decode_ctx_tokens", "decode_flops_per_token"])
     for m in models:
-        row += [gflops(m["prefill"]["flops"]), gflops(m["decode"]["flops_per_token"])]
-    t.add_row(*row)
-    row = ["per token"]
-    for m in models:
-        row += [gflops(m["prefill"]["flops_per_token"]), ""]
-    t.add_row(*row)
-    row = ["2 x active params"]
-    for m in models:
-        row += [gflops(m["rules_of_thumb"]["2n"]), gflops(m["rules_of_thumb"]["2n"])]
-    t.add_row(*row)
-    row = ["6 x active (training)"]
-    for m in models:
-        row += [gflops(m["rules_of_thumb"]["6n"]), ""]
-    t.add_row(*row)
-    items.append(t)
+        for comp in COMPONENTS:
+            flat.add(m["name"], comp, m["prefill"]["tokens"], m["prefill"]["by_component"][comp],
+                     m["decode"]["ctx_tokens"], m["decode"]["by_component"][comp])
+    doc.csv_table = flat
     if any(len(m["counters"]) > 1 for m in models):
-        c = Table(box=box.SIMPLE_HEAVY, title="Prefill total: analytic vs traced counters", title_justify="left")
-        for col in ("model", "counter", "raw", "normalised FLOPs", "vs analytic"):
-            c.add_column(col, justify="left" if col in ("model", "counter") else "right", no_wrap=True)
+        c = DocTable("Prefill total: analytic vs traced counters",
+                     ["model", "counter", "raw", "normalised FLOPs", "vs analytic"], right={2, 3, 4})
         for m in models:
             for name, entry in m["counters"].items():
                 if entry.get("error"):
-                    c.add_row(m["name"], name, "—", Text(entry["error"], style="red"), "")
+                    c.rows.append([Cell(m["name"]), Cell(name), Cell("—"), Cell(entry["error"], style="red"), Cell("")])
                     continue
-                unit = " MACs" if name == "fvcore" else ""
                 agreement = entry.get("agreement")
                 diff = "" if agreement is None else f"{(agreement - 1) * 100:+.4f}%"
-                c.add_row(m["name"], name, gflops(entry["raw"]) + unit, gflops(entry["normalised"]), diff)
-        items.append(c)
-        items.append(Text("  normalised: fvcore x 2 (it counts multiply-adds); the full S x S attention square "
-                          "traced counters see, minus the causal/window part the analytic count leaves out", style="dim"))
+                unit = " MACs" if name == "fvcore" else ""
+                c.rows.append([Cell(m["name"]), Cell(name), Cell(gflops(entry["raw"]) + unit, entry["raw"]),
+                               Cell(gflops(entry["normalised"]), entry["normalised"]), Cell(diff, agreement)])
+        doc.tables.append(c)
+        doc.remarks.append("normalised: fvcore x 2 (it counts multiply-adds); the full S x S attention square traced "
+                           "counters see, minus the causal/window part the analytic count leaves out")
     for m in models:
         if m.get("sweep"):
-            s = Table(box=box.SIMPLE_HEAVY, title=f"{m['display_name']}: decode against context", title_justify="left")
-            for col in ("context", "FLOPs/token", "KV bytes", "bytes read (bf16 active weights + KV)"):
-                s.add_column(col, justify="right")
+            s = DocTable(f"{m['display_name']}: decode against context",
+                         ["context", "FLOPs/token", "KV bytes", "bytes read (bf16 active weights + KV)"], right={0, 1, 2, 3})
             for r in m["sweep"]:
-                s.add_row(f"{r['ctx_tokens']:,}", gflops(r["decode_flops_per_token"]), fmt.nbytes(r["kv_bytes"]),
-                          fmt.nbytes(r["bytes_read"]))
-            items.append(s)
-    lines = ["  Conventions:"] + [f"  {k}: {v}" for k, v in CONVENTIONS.items()]
-    if explain:
-        lines += ["  Formulas (multiply-adds, x 2 for FLOPs):",
-                  "  attention_proj: tokens x the attention's weight matrices (q, k, v, o; MLA: q_a, q_b, kv_a, kv_b, o; indexer)",
-                  "  attention_scores: sum over queries of keys seen x n_heads x (d_qk + d_v) (+ indexer heads x dim per key)",
-                  "  dense_ffn / shared_experts: tokens x the FFN's weight matrices; routed_experts: tokens x top_k x one expert",
-                  "  router: tokens x d_model x n_experts; lm_head: logit tokens x d_model x vocab",
-                  "  linear_recurrence: chunked delta rule / SSD per chunk and head (see conventions)"]
-    items.append(Text("\n".join(lines), style="dim"))
-    return Group(*items)
+                s.rows.append([Cell(f"{r['ctx_tokens']:,}", r["ctx_tokens"]), _c(r["decode_flops_per_token"]),
+                               Cell(fmt.nbytes(r["kv_bytes"]), r["kv_bytes"]), Cell(fmt.nbytes(r["bytes_read"]), r["bytes_read"])])
+            doc.tables.append(s)
+    return doc

@@ -1,61 +1,59 @@
-"""Tables for `llmarch kvcache`: per layer kind, totals side by side (smallest highlighted), sweeps."""
+"""Documents for `llmarch kvcache`: per layer kind, totals side by side (smallest highlighted), sweeps."""
 
 from __future__ import annotations
-
-from rich import box
-from rich.console import Group
-from rich.table import Table
-from rich.text import Text
 
 from ..ir import ModelIR
 from ..kvcache import CONVENTIONS, KVResult
 from . import fmt
+from .doc import Cell, Doc, DocTable
 
 
-def kv_tables(irs: list[ModelIR], results: list[KVResult], explain: bool = False) -> Group:
-    items = []
+def kv_doc(irs: list[ModelIR], results: list[KVResult], explain: bool = False) -> Doc:
+    doc = Doc(notes=[f"{k}: {v}" for k, v in CONVENTIONS.items()])
+    flat = DocTable("", ["model", "ctx_tokens", "layer_kind", "layers", "bytes_per_token_per_layer", "tokens_cached",
+                         "fixed_bytes", "bytes"])
+    doc.csv_table = flat
     for ir, r in zip(irs, results):
-        t = Table(box=box.SIMPLE_HEAVY, title=f"{ir.display_name}: KV cache at {r.ctx_tokens:,} tokens "
-                  f"(batch {r.batch}, KV {r.kv_dtype}, state {r.state_dtype})", title_justify="left")
-        t.add_column("layer kind", min_width=20, overflow="fold")
-        for col in ("B/tok/layer", "tokens", "state B", "bytes"):
-            t.add_column(col, justify="right", no_wrap=True)
-        explained = []
         for row in r.rows:
-            t.add_row(row.kind, f"{row.bytes_per_token_per_layer:,}", f"{row.tokens_cached:,}",
-                      f"{row.fixed_bytes:,}", f"{row.bytes * r.batch:,}")
-            explained.append(f"  {row.kind}: {row.formula}" + (f" x batch {r.batch}" if r.batch > 1 else "")
-                             + f" = {row.bytes * r.batch:,} B")
-        t.add_section()
-        t.add_row(f"total = {fmt.nbytes(r.total_bytes)}", "", "", "", f"{r.total_bytes:,}")
-        t.add_row(f"per token, all attention layers = {fmt.nbytes(r.per_token_bytes_all_layers)}",
-                  f"{r.per_token_bytes_all_layers:,}", "", "", "")
+            flat.add(ir.name, r.ctx_tokens, row.kind, row.layers, row.bytes_per_token_per_layer, row.tokens_cached,
+                     row.fixed_bytes, row.bytes * r.batch)
+        t = DocTable(f"{ir.display_name}: KV cache at {r.ctx_tokens:,} tokens (batch {r.batch}, KV {r.kv_dtype}, "
+                     f"state {r.state_dtype})", ["layer kind", "B/tok/layer", "tokens", "state B", "bytes"],
+                     right={1, 2, 3, 4})
+        for row in r.rows:
+            t.rows.append([Cell(row.kind), Cell(f"{row.bytes_per_token_per_layer:,}", row.bytes_per_token_per_layer),
+                           Cell(f"{row.tokens_cached:,}", row.tokens_cached), Cell(f"{row.fixed_bytes:,}", row.fixed_bytes),
+                           Cell(f"{row.bytes * r.batch:,}", row.bytes * r.batch)])
+            if explain:
+                doc.remarks.append(f"  {ir.name}: {row.kind}: {row.formula}" + (f" x batch {r.batch}" if r.batch > 1 else "")
+                                   + f" = {row.bytes * r.batch:,} B")
+        t.section()
+        t.rows.append([Cell(f"total = {fmt.nbytes(r.total_bytes)}"), Cell(""), Cell(""), Cell(""),
+                       Cell(f"{r.total_bytes:,}", r.total_bytes)])
+        t.rows.append([Cell(f"per token, all attention layers = {fmt.nbytes(r.per_token_bytes_all_layers)}"),
+                       Cell(f"{r.per_token_bytes_all_layers:,}", r.per_token_bytes_all_layers), Cell(""), Cell(""), Cell("")])
         if r.baseline:
             b = r.baseline
-            t.add_row(f"baseline {b['kind']} = {fmt.nbytes(b['total_bytes'])}, {b['factor']}x the total", "", "", "",
-                      f"{b['total_bytes']:,}")
-        items.append(t)
+            t.rows.append([Cell(f"baseline {b['kind']} = {fmt.nbytes(b['total_bytes'])}, {b['factor']}x the total"),
+                           Cell(""), Cell(""), Cell(""), Cell(f"{b['total_bytes']:,}", b["total_bytes"])])
+        doc.tables.append(t)
         if explain:
-            explained.append(f"  per token, all attention layers: {r.per_token_bytes_all_layers:,} B"
-                             " (windows ignored, linear state excluded)")
-            items.append(Text("\n".join(explained), style="cyan"))
+            doc.remarks.append(f"  {ir.name}: per token, all attention layers: {r.per_token_bytes_all_layers:,} B "
+                               "(windows ignored, linear state excluded)")
     if len(results) > 1:
         smallest = min(r.total_bytes for r in results)
-        s = Table(box=box.SIMPLE_HEAVY, title="Side by side", title_justify="left")
-        s.add_column("")
-        for ir in irs:
-            s.add_column(ir.display_name, justify="right")
-        s.add_row("total", *[Text(fmt.nbytes(r.total_bytes), style="bold green" if r.total_bytes == smallest else "")
-                             for r in results])
-        s.add_row("per token, all attention layers", *[fmt.nbytes(r.per_token_bytes_all_layers) for r in results])
-        items.append(s)
+        s = DocTable("Side by side", [""] + [ir.display_name for ir in irs], right=set(range(1, len(irs) + 1)))
+        s.rows.append([Cell("total")] + [Cell(fmt.nbytes(r.total_bytes), r.total_bytes, r.total_bytes == smallest,
+                                              "bold green" if r.total_bytes == smallest else "") for r in results])
+        s.rows.append([Cell("per token, all attention layers")] + [
+            Cell(fmt.nbytes(r.per_token_bytes_all_layers), r.per_token_bytes_all_layers) for r in results])
+        doc.tables.append(s)
+        doc.notes.insert(0, "highlighted: the smallest cache")
     if results and results[0].sweep:
-        sw = Table(box=box.SIMPLE_HEAVY, title="Sweep: total bytes against context", title_justify="left")
-        sw.add_column("context", justify="right")
-        for ir in irs:
-            sw.add_column(ir.display_name, justify="right")
+        sw = DocTable("Sweep: total bytes against context", ["context"] + [ir.display_name for ir in irs],
+                      right=set(range(len(irs) + 1)))
         for i, point in enumerate(results[0].sweep):
-            sw.add_row(f"{point['ctx_tokens']:,}", *[fmt.nbytes(r.sweep[i]["total_bytes"]) for r in results])
-        items.append(sw)
-    items.append(Text("\n".join(["  Conventions:"] + [f"  {k}: {v}" for k, v in CONVENTIONS.items()]), style="dim"))
-    return Group(*items)
+            sw.rows.append([Cell(f"{point['ctx_tokens']:,}", point["ctx_tokens"])] + [
+                Cell(fmt.nbytes(r.sweep[i]["total_bytes"]), r.sweep[i]["total_bytes"]) for r in results])
+        doc.tables.append(sw)
+    return doc

@@ -1,13 +1,11 @@
-"""Rich tables for people: compare, show, list.  Differing cells highlighted, conventions underneath."""
+"""Documents for compare, show and list: the article's panel slots, parameters, published figures.
+
+Human tables show 235.1B / 22.2B / 10.4 GiB; csv and json carry the exact integers.
+"""
 
 from __future__ import annotations
 
 from typing import Any
-
-from rich import box
-from rich.console import Console, Group
-from rich.table import Table
-from rich.text import Text
 
 from .. import conventions
 from ..api import PARAM_ROWS
@@ -16,21 +14,13 @@ from ..ir import ModelIR
 from ..params import COMPONENTS, ParamCount
 from ..reference import check_references
 from . import fmt
-
-DIFF_STYLE = "bold yellow"
-
-
-def conventions_text() -> Text:
-    return Text("\n".join("  " + line for line in ["Conventions:"] + conventions.params_lines()), style="dim")
+from .doc import Cell, Doc, DocTable
 
 
-def compare_table(irs: list[ModelIR], result: dict[str, Any]) -> Group:
+def compare_doc(irs: list[ModelIR], result: dict[str, Any]) -> Doc:
     models = result["models"]
     diffs = set(result["differences"])
-    table = Table(box=box.SIMPLE_HEAVY, title="Architecture comparison", title_justify="left")
-    table.add_column("", style="bold")
-    for m in models:
-        table.add_column(m["display_name"], overflow="fold")
+    t = DocTable("Architecture comparison", [""] + [m["display_name"] for m in models])
     per_model = [{f.key: f for f in facts(ir)} for ir in irs]
     keys: list[str] = []
     for pm in per_model:
@@ -38,59 +28,58 @@ def compare_table(irs: list[ModelIR], result: dict[str, Any]) -> Group:
     keys.sort(key=lambda k: min(list(pm).index(k) if k in pm else 99 for pm in per_model))
     for key in keys:
         label = next(pm[key].label for pm in per_model if key in pm)
-        style = DIFF_STYLE if key in diffs else None
-        table.add_row(label, *[Text(pm[key].text if key in pm else "—", style=style or "") for pm in per_model])
-    table.add_section()
+        row = [Cell(label)]
+        for pm in per_model:
+            f = pm.get(key)
+            value = f.value if f is not None and isinstance(f.value, int) and not isinstance(f.value, bool) else None
+            row.append(Cell(f.text if f else "—", value, key in diffs))
+        t.rows.append(row)
+    t.section()
     for key, label in PARAM_ROWS:
-        style = DIFF_STYLE if key in diffs else ""
-        table.add_row(label, *[Text(fmt.params(m["params"][key]), style=style) for m in models])
-    table.add_row("Weights (bf16)", *[Text(fmt.nbytes(m["weights"]["bf16_bytes"])) for m in models])
-    table.add_row("Weights (as shipped)", *[
-        Text(f"{fmt.nbytes(m['weights']['shipped_bytes'])} ({m['weights']['shipped_format']})") for m in models])
-    return Group(table, Text("  highlighted: values that differ", style="dim"), conventions_text())
+        t.rows.append([Cell(label)] + [Cell(fmt.params(m["params"][key]), m["params"][key], key in diffs) for m in models])
+    t.rows.append([Cell("Weights (bf16)")] + [Cell(fmt.nbytes(m["weights"]["bf16_bytes"]), m["weights"]["bf16_bytes"])
+                                              for m in models])
+    t.rows.append([Cell("Weights (as shipped)")] + [
+        Cell(f"{fmt.nbytes(m['weights']['shipped_bytes'])} ({m['weights']['shipped_format']})", m["weights"]["shipped_bytes"])
+        for m in models])
+    return Doc([t], notes=["highlighted: values that differ"] + conventions.params_lines())
 
 
-def show_table(ir: ModelIR, count: ParamCount, model: dict[str, Any], layers: bool = False) -> Group:
-    arch = Table(box=box.SIMPLE_HEAVY, title=f"{ir.display_name}  ({ir.name})", title_justify="left")
-    arch.add_column("", style="bold")
-    arch.add_column("value", overflow="fold")
+def show_doc(ir: ModelIR, count: ParamCount, model: dict[str, Any], layers: bool = False) -> Doc:
+    arch = DocTable(f"{ir.display_name}  ({ir.name})", ["", "value"])
     for f in facts(ir):
-        arch.add_row(f.label, f.text)
-    parts = Table(box=box.SIMPLE_HEAVY, title="Parameters", title_justify="left")
-    parts.add_column("component", style="bold")
-    parts.add_column("total", justify="right")
-    parts.add_column("active", justify="right")
-    parts.add_column("exact total", justify="right")
+        value = f.value if isinstance(f.value, int) and not isinstance(f.value, bool) else None
+        arch.rows.append([Cell(f.label), Cell(f.text, value)])
+    parts = DocTable("Parameters", ["component", "total", "active", "exact total"], right={1, 2, 3})
     for comp in COMPONENTS:
-        n = count.by_component[comp]
-        a = count.active_by_component[comp]
+        n, a = count.by_component[comp], count.active_by_component[comp]
         if n or a:
-            parts.add_row(comp, fmt.params(n), fmt.params(a), f"{n:,}")
-    parts.add_section()
+            parts.rows.append([Cell(comp), Cell(fmt.params(n), n), Cell(fmt.params(a), a), Cell(f"{n:,}", n)])
+    parts.section()
     for key, label in PARAM_ROWS:
-        parts.add_row(label, fmt.params(model["params"][key]), "", f"{model['params'][key]:,}")
-    parts.add_row("Weights (bf16)", fmt.nbytes(model["weights"]["bf16_bytes"]), "", f"{model['weights']['bf16_bytes']:,} B")
-    parts.add_row("Weights (as shipped)", fmt.nbytes(model["weights"]["shipped_bytes"]), "",
-                  model["weights"]["shipped_format"])
-    items: list[Any] = [arch, parts]
+        v = model["params"][key]
+        parts.rows.append([Cell(label), Cell(fmt.params(v), v), Cell(""), Cell(f"{v:,}", v)])
+    w = model["weights"]
+    parts.rows.append([Cell("Weights (bf16)"), Cell(fmt.nbytes(w["bf16_bytes"]), w["bf16_bytes"]), Cell(""),
+                       Cell(f"{w['bf16_bytes']:,} B", w["bf16_bytes"])])
+    parts.rows.append([Cell("Weights (as shipped)"), Cell(fmt.nbytes(w["shipped_bytes"]), w["shipped_bytes"]), Cell(""),
+                       Cell(w["shipped_format"])])
+    doc = Doc([arch, parts], notes=conventions.params_lines())
     checks = check_references(ir, count)
     if checks:
-        ref = Table(box=box.SIMPLE_HEAVY, title="Published figures", title_justify="left")
-        for col in ("figure", "published", "computed", "convention", "", "source"):
-            ref.add_column(col, overflow="fold")
+        ref = DocTable("Published figures", ["figure", "published", "computed", "convention", "", "source"])
         for c in checks:
             conv = c.convention + (" + MTP" if c.reference.includes_mtp and c.key == "total" else "")
             if c.reference.adjustments and c.key == "total":
                 conv += " + " + ", ".join(w for _, w, _ in c.reference.adjustments)
-            ref.add_row(c.key, c.published, fmt.params(c.computed), conv,
-                        Text("ok" if c.ok else "MISMATCH", style="green" if c.ok else "bold red"), c.reference.source)
-        items.append(ref)
+            ref.rows.append([Cell(c.key), Cell(c.published), Cell(fmt.params(c.computed), c.computed), Cell(conv),
+                             Cell("ok" if c.ok else "MISMATCH", style="green" if c.ok else "bold red"),
+                             Cell(c.reference.source)])
+        doc.tables.append(ref)
     if layers:
-        items.append(Text("Layers: " + layer_map(ir)))
-    for w in ir.warnings:
-        items.append(Text(f"warning: {w}", style="yellow"))
-    items.append(conventions_text())
-    return Group(*items)
+        doc.remarks.append("Layers: " + layer_map(ir))
+    doc.remarks += [f"warning: {w}" for w in ir.warnings]
+    return doc
 
 
 def layer_map(ir: ModelIR) -> str:
@@ -104,16 +93,9 @@ def layer_map(ir: ModelIR) -> str:
     return ", ".join(f"L{a}" + (f"–L{b}" if b != a else "") + f" {label}" for a, b, label in runs)
 
 
-def list_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(box=box.SIMPLE_HEAVY)
-    for col, justify in (("name", "left"), ("family", "left"), ("total", "right"), ("active", "right"),
-                         ("attention", "left"), ("aliases", "left")):
-        table.add_column(col, justify=justify)
+def list_doc(rows: list[dict[str, Any]]) -> Doc:
+    t = DocTable("", ["name", "family", "total", "active", "attention", "aliases"], right={2, 3})
     for r in rows:
-        table.add_row(r["name"], r["family"] or "", fmt.params(r["total"]), fmt.params(r["active"]),
-                      r["attention"], ", ".join(r["aliases"]))
-    return table
-
-
-def console(no_color: bool = False, width: int | None = None) -> Console:
-    return Console(no_color=no_color, width=width, highlight=False, soft_wrap=False)
+        t.rows.append([Cell(r["name"]), Cell(r["family"] or ""), Cell(fmt.params(r["total"]), r["total"]),
+                       Cell(fmt.params(r["active"]), r["active"]), Cell(r["attention"]), Cell(", ".join(r["aliases"]))])
+    return Doc([t], notes=conventions.params_lines())

@@ -1,0 +1,149 @@
+"""A small document model shared by every human-readable format.
+
+Commands build a `Doc` (titled tables of cells plus notes); `to_rich`, `to_markdown`, `to_csv` and
+`to_html` render it.  A cell carries its display text and, for numbers, the exact value that csv
+writes; `highlight` marks a value that differs between models (bold in markdown, coloured elsewhere).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Cell:
+    text: str
+    value: Any = None  # exact value for csv (an int), else the text is used
+    highlight: bool = False
+    style: str = ""  # rich style for terminals, e.g. "bold green" for the smallest value
+
+    def exact(self) -> Any:
+        return self.text if self.value is None else self.value
+
+
+def cell(x: Any, text: str | None = None, highlight: bool = False, style: str = "") -> Cell:
+    if isinstance(x, Cell):
+        return x
+    return Cell(text if text is not None else ("" if x is None else str(x)), x if isinstance(x, (int, float)) and not isinstance(x, bool) else None, highlight, style)
+
+
+@dataclass
+class DocTable:
+    title: str
+    columns: list[str]
+    rows: list[list[Cell]] = field(default_factory=list)
+    sections: list[int] = field(default_factory=list)  # row indices before which a rule is drawn
+    right: set[int] = field(default_factory=set)  # right-aligned column indices
+
+    def add(self, *cells: Any) -> None:
+        self.rows.append([cell(c) for c in cells])
+
+    def section(self) -> None:
+        self.sections.append(len(self.rows))
+
+
+@dataclass
+class Doc:
+    tables: list[DocTable] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # conventions, printed under the tables
+    remarks: list[str] = field(default_factory=list)  # warnings and explanations, printed before the notes
+    csv_table: "DocTable | None" = None  # the one table csv writes (default: the first)
+
+
+HIGHLIGHT = "bold yellow"
+
+
+def to_rich(doc: Doc):
+    from rich import box
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    items = []
+    for t in doc.tables:
+        rt = Table(box=box.SIMPLE_HEAVY, title=t.title, title_justify="left")
+        for i, col in enumerate(t.columns):
+            rt.add_column(col, justify="right" if i in t.right else "left", overflow="fold",
+                          style="bold" if i == 0 and not col else None)
+        for i, row in enumerate(t.rows):
+            if i in t.sections and i:
+                rt.add_section()
+            rt.add_row(*[Text(c.text, style=(HIGHLIGHT if c.highlight else c.style) or "") for c in row])
+        items.append(rt)
+    for r in doc.remarks:
+        items.append(Text(r, style="yellow" if r.startswith("warning") else "cyan"))
+    if doc.notes:
+        items.append(Text("\n".join(["  Conventions:"] + [f"  {n}" for n in doc.notes]), style="dim"))
+    return Group(*items)
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(doc: Doc, heading_level: int = 3) -> str:
+    out = []
+    for t in doc.tables:
+        if t.title:
+            out += [f"{'#' * heading_level} {_md(t.title)}", ""]
+        out.append("| " + " | ".join(_md(c) for c in t.columns) + " |")
+        out.append("|" + "".join("---:|" if i in t.right else "---|" for i in range(len(t.columns))))
+        for row in t.rows:
+            cells = [f"**{_md(c.text)}**" if c.highlight and c.text not in ("", "—") else _md(c.text) for c in row]
+            out.append("| " + " | ".join(cells) + " |")
+        out.append("")
+    for r in doc.remarks:
+        out.append(f"> {_md(r)}")
+    if doc.remarks:
+        out.append("")
+    if doc.notes:
+        out += ["Conventions:", ""] + [f"- {_md(n)}" for n in doc.notes] + [""]
+    return "\n".join(out)
+
+
+def to_csv(doc: Doc) -> str:
+    """The first table, one header row, exact values (integers unrounded)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    t = doc.csv_table or (doc.tables[0] if doc.tables else None)
+    if t is not None:
+        writer.writerow(t.columns)
+        for row in t.rows:
+            writer.writerow([c.exact() for c in row])
+    return buf.getvalue()
+
+
+_CSS = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:.3em .6em}
+th{background:#f3f3f3;text-align:left}td.r{text-align:right}td.diff{background:#fff3b0;font-weight:600}
+caption{text-align:left;font-weight:600;padding:.3em 0}footer{color:#666;font-size:.9em}"""
+
+
+def to_html(doc: Doc, title: str = "llmarch") -> str:
+    """A self-contained page: inline CSS, differences highlighted, conventions as a footnote."""
+    parts = ["<!DOCTYPE html>", "<html lang=\"en\"><head><meta charset=\"utf-8\">",
+             f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"]
+    for t in doc.tables:
+        parts.append("<table>")
+        if t.title:
+            parts.append(f"<caption>{html.escape(t.title)}</caption>")
+        parts.append("<thead><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in t.columns) + "</tr></thead><tbody>")
+        for row in t.rows:
+            tds = []
+            for i, c in enumerate(row):
+                classes = " ".join(x for x in ("r" if i in t.right else "", "diff" if c.highlight else "") if x)
+                attr = f' class="{classes}"' if classes else ""
+                tds.append(f"<td{attr}>{html.escape(c.text)}</td>")
+            parts.append("<tr>" + "".join(tds) + "</tr>")
+        parts.append("</tbody></table>")
+    for r in doc.remarks:
+        parts.append(f"<p>{html.escape(r)}</p>")
+    if doc.notes:
+        parts.append("<footer><p>Conventions:</p><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in doc.notes)
+                     + "</ul></footer>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
