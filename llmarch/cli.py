@@ -350,6 +350,109 @@ def flops(
 
 @app.command()
 @guarded
+def report(
+    targets: Optional[List[str]] = typer.Argument(None, help="Spec names, files or folders (default: every known spec)."),
+    pairs: Optional[str] = typer.Option(None, "--pairs", help="Pairwise comparisons, e.g. deepseek-v3:kimi-k2,qwen3-8b:olmo-3-7b."),
+    ctx: str = typer.Option("128k", "--ctx", help="Context for the KV-cache column (k = 1024)."),
+    seq: str = typer.Option("4096", "--seq", help="Prefill length for the FLOPs column."),
+    spec_path: Optional[List[str]] = SpecPathOpt,
+    format: Optional[Format] = FormatOpt,
+    output: Optional[str] = OutputOpt,
+) -> None:
+    """One document over many specs: summary table, pairwise comparisons, conventions (no torch).
+
+    Example: llmarch report specs/ --pairs deepseek-v3:kimi-k2 --format markdown >> "$GITHUB_STEP_SUMMARY"
+    """
+    from .kvcache import parse_tokens
+    from .report import build_report, expand_targets, parse_pairs, report_doc
+
+    _registry(spec_path)
+    names = expand_targets(list(targets or []), spec_path)
+    ctx_tokens, seq_tokens = parse_tokens(ctx), parse_tokens(seq)
+    pair_list = parse_pairs(pairs)
+    if sys.stderr.isatty() and len(names) > 10:
+        from rich.progress import Progress
+
+        with Progress(transient=True) as bar:
+            task = bar.add_task("analysing", total=len(names))
+            data = build_report(names, pair_list, ctx_tokens, seq_tokens, spec_path,
+                                progress=lambda _: bar.advance(task))
+    else:
+        data = build_report(names, pair_list, ctx_tokens, seq_tokens, spec_path)
+    fmt = _resolve_format(format, output)
+    _emit(Format.markdown if fmt == Format.table and output is None and not sys.stdout.isatty() else fmt,
+          output, data, lambda: report_doc(data, spec_path), "llmarch report")
+
+
+@app.command()
+@guarded
+def check(
+    spec: str = typer.Argument(..., help="Spec name, alias or file path."),
+    max_total: Optional[str] = typer.Option(None, "--max-total", help="Ceiling on total parameters, e.g. 8B."),
+    max_active: Optional[str] = typer.Option(None, "--max-active", help="Ceiling on active parameters, e.g. 2B."),
+    max_kv: Optional[str] = typer.Option(None, "--max-kv", help="KV bytes at a context, e.g. 4GiB@128k."),
+    max_prefill: Optional[str] = typer.Option(None, "--max-prefill-flops-per-token", help="e.g. 20G@4096."),
+    max_decode: Optional[str] = typer.Option(None, "--max-decode-flops-per-token", help="e.g. 20G@32k."),
+    budgets_file: Optional[str] = typer.Option(None, "--budgets", help="A YAML file of budgets (the keys of a spec's `budgets:` block)."),
+    spec_path: Optional[List[str]] = SpecPathOpt,
+    format: Optional[Format] = FormatOpt,
+    output: Optional[str] = OutputOpt,
+) -> None:
+    """Gate an architecture on budgets: exit 0 when all hold, 1 when one fails, 2 on bad input.
+
+    Budgets come from the options, a --budgets file and the spec's own `budgets:` block (options win).
+    Example: llmarch check my-model.yaml --max-total 8B --max-kv 4GiB@128k
+    """
+    from .api import envelope, load
+    from .budgets import KINDS, check as run_check, parse_budget
+    from .render.doc import Cell, Doc, DocTable
+
+    _registry(spec_path)
+    ir = load(spec, spec_path)
+    texts: dict[str, str] = dict(ir.budgets)
+    if budgets_file:
+        from pathlib import Path
+
+        from .yamlsafe import load_file
+
+        located = load_file(Path(budgets_file))
+        for key, value in located.data.items():
+            if str(key).replace("-", "_") not in KINDS:
+                from .errors import did_you_mean
+
+                raise located.error((key,), f"unknown budget `{key}`", did_you_mean(str(key), KINDS))
+            texts[str(key).replace("-", "_")] = str(value)
+    for kind, value in zip(KINDS, (max_total, max_active, max_kv, max_prefill, max_decode)):
+        if value is not None:
+            texts[kind] = value
+    if not texts:
+        raise LlmarchError("no budgets: give --max-total, --max-active, --max-kv, --max-prefill-flops-per-token, "
+                           "--max-decode-flops-per-token, --budgets FILE, or a `budgets:` block in the spec")
+    verdicts = run_check(ir, [parse_budget(k, v) for k, v in texts.items()])
+    data = envelope("check", [{
+        "name": ir.name,
+        "display_name": ir.display_name,
+        "ok": all(v.ok for v in verdicts),
+        "budgets": [{"budget": v.budget.kind, "limit": v.budget.limit, "at_tokens": v.budget.at_tokens,
+                     "text": v.budget.text, "measured": v.measured, "ok": v.ok} for v in verdicts],
+    }])
+
+    def doc():
+        t = DocTable(f"{ir.display_name}: budgets", ["budget", "limit", "measured", "verdict"], right={2})
+        for v in verdicts:
+            verdict = "ok" if v.ok else f"FAIL: over by {v.over_by:.1%}"
+            t.rows.append([Cell(v.budget.kind), Cell(v.budget.text), Cell(f"{v.measured:,}", v.measured),
+                           Cell(verdict, style="green" if v.ok else "bold red")])
+        return Doc([t], notes=["parameter and FLOP suffixes decimal (B = 1e9, G = 1e9); bytes binary (GiB = 1024^3); "
+                               "k = 1024 tokens; measures are closed form (see `llmarch flops` / `kvcache`)"])
+
+    _emit(_resolve_format(format, output), output, data, doc, f"llmarch check {ir.name}")
+    if not all(v.ok for v in verdicts):
+        raise typer.Exit(1)
+
+
+@app.command()
+@guarded
 def schema(
     output: bool = typer.Option(False, "--output", help="The schema of the JSON answers instead of the spec format."),
 ) -> None:
@@ -374,7 +477,7 @@ def run() -> None:
     # --no-color and --debug are accepted anywhere on the line, not only before the command
     argv = sys.argv[1:]
     for flag in ("--no-color", "--debug"):
-        if flag in argv[1:] and argv[0] != flag:
+        if argv and flag in argv[1:] and argv[0] != flag:
             argv = [flag] + [a for a in argv if a != flag]
     app(args=argv, prog_name="llmarch")
 

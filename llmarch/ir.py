@@ -183,6 +183,7 @@ class ModelIR:
     weight_dtype: str
     weight_overrides: tuple[tuple[str, str], ...]
     references: tuple[ReferenceIR, ...] = ()
+    budgets: tuple[tuple[str, str], ...] = ()  # (kind, text) from the spec's `budgets:` block
     warnings: tuple[str, ...] = ()
     path: Optional[str] = None  # the spec file
     notes: Optional[str] = field(default=None, compare=False)

@@ -59,6 +59,22 @@ MODEL = {
         "active": _INT,
         "attention": {"type": "string"},
         "aliases": {"type": "array", "items": {"type": "string"}},
+        # report
+        "weights_bf16_bytes": _INT,
+        "kv_bytes": _INT,
+        "prefill_flops_per_token": _INT,
+        "prefill_tokens": _INT,
+        # check
+        "ok": {"type": "boolean"},
+        "budgets": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["budget", "limit", "measured", "ok"],
+                "properties": {"budget": {"type": "string"}, "limit": _INT, "at_tokens": _INT_OR_NULL,
+                               "text": {"type": "string"}, "measured": _INT, "ok": {"type": "boolean"}},
+            },
+        },
         # kvcache
         "ctx_tokens": _INT,
         "batch": _INT,
@@ -124,6 +140,7 @@ OUTPUT_SCHEMA = {
         "conventions": {"type": "object", "additionalProperties": {"type": "string"}},
         "models": {"type": "array", "items": MODEL},
         "differences": {"type": "array", "items": {"type": "string"}},
+        "pairs": {"type": "array", "items": {"type": "object", "required": ["models", "differences"]}},
     },
     "additionalProperties": False,
 }
@@ -152,7 +169,10 @@ Every `--format json` answer is one object, the common envelope:
   `by_layer_kind` (`kind`, `layers`, `bytes_per_token_per_layer`, `tokens_cached`, `fixed_bytes`, `bytes`),
   and `sweep` / `baseline` when asked. `flops`: `prefill` (`tokens`, `flops`, `by_component`), `decode`
   (`ctx_tokens`, `flops_per_token`, `by_component`), `rules_of_thumb` (`2n`, `6n`), `counters` (`analytic`,
-  `torch`, `fvcore`: each `raw` and `normalised`), `sweep` when asked.
+  `torch`, `fvcore`: each `raw` and `normalised`), `sweep` when asked. `report`: per model `total`,
+  `active`, `weights_bf16_bytes`, `kv_bytes` at `ctx_tokens`, `prefill_flops_per_token`; the envelope adds
+  `pairs` (compare answers). `check`: per model `ok` and `budgets` (`budget`, `limit`, `at_tokens`,
+  `measured`, `ok`).
 - `differences` (compare): the keys, architecture or parameter, whose values differ.
 
 Integers are exact. The schema below (also printed by `llmarch schema --output`) is what the tests

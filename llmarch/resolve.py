@@ -227,6 +227,7 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
             for r in spec.reference or []
         ),
         warnings=tuple(warnings),
+        budgets=tuple((k, v) for k, v in (spec.budgets.model_dump() if spec.budgets else {}).items() if v is not None),
         path=located.file,
         notes=spec.notes,
     )
@@ -235,6 +236,14 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
     total = count_params(ir).total
     if total > S.MAX_TOTAL_PARAMS:
         raise err((), f"the model would have {total:,} parameters, more than the limit of {S.MAX_TOTAL_PARAMS:,}")
+    from .budgets import parse_budget
+    from .errors import OptionError
+
+    for kind, text in ir.budgets:
+        try:
+            parse_budget(kind, text)
+        except OptionError as e:
+            raise err(("budgets", kind), str(e)) from None
     if ir.references:
         for i, r in enumerate(ir.references):
             for key in ("total", "active"):

@@ -269,6 +269,16 @@ class Reference(Block):
     note: Optional[str] = None
 
 
+class Budgets(Block):
+    """Ceilings checked by `llmarch check` (see budgets.py for the units)."""
+
+    max_total: Optional[str] = Field(None, description='e.g. "8B"')
+    max_active: Optional[str] = Field(None, description='e.g. "2B"')
+    max_kv: Optional[str] = Field(None, description='bytes at a context, e.g. "4GiB@128k"')
+    max_prefill_flops_per_token: Optional[str] = Field(None, description='e.g. "20G@4096"')
+    max_decode_flops_per_token: Optional[str] = Field(None, description='e.g. "20G@32k"')
+
+
 class Spec(Block):
     # metadata
     extends: Optional[str] = None
@@ -298,3 +308,4 @@ class Spec(Block):
     layers: Layers = Layers()
     mtp: Optional[MTP] = None
     weights: Weights = Weights()
+    budgets: Optional[Budgets] = None

@@ -37,6 +37,9 @@ def kv_doc(irs: list[ModelIR], results: list[KVResult], explain: bool = False) -
             t.rows.append([Cell(f"baseline {b['kind']} = {fmt.nbytes(b['total_bytes'])}, {b['factor']}x the total"),
                            Cell(""), Cell(""), Cell(""), Cell(f"{b['total_bytes']:,}", b["total_bytes"])])
         doc.tables.append(t)
+        if r.ctx_tokens > ir.context_length:
+            doc.remarks.append(f"warning: {r.ctx_tokens:,} tokens is beyond {ir.name}'s context length "
+                               f"({ir.context_length:,})")
         if explain:
             doc.remarks.append(f"  {ir.name}: per token, all attention layers: {r.per_token_bytes_all_layers:,} B "
                                "(windows ignored, linear state excluded)")

@@ -1,0 +1,88 @@
+"""Budgets for CI gating of a proposed architecture (`llmarch check`): parse, measure, judge.
+
+A budget is a ceiling on one measured quantity:
+  max_total / max_active                 parameter counts, decimal suffixes ("8B")
+  max_kv                                 KV-cache bytes at a context, binary units ("4GiB@128k")
+  max_prefill_flops_per_token            FLOPs at a prefill length ("20G@4096")
+  max_decode_flops_per_token             FLOPs of one decode step at a context ("20G@32k")
+No torch: every measure is closed form.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import OptionError
+from .ir import ModelIR
+from .kvcache import kv_cache, parse_tokens
+from .params import count_params
+
+KINDS = ("max_total", "max_active", "max_kv", "max_prefill_flops_per_token", "max_decode_flops_per_token")
+_DECIMAL = {"": 1, "K": 10**3, "M": 10**6, "B": 10**9, "G": 10**9, "T": 10**12, "P": 10**15}
+_BYTES = {"B": 1, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+
+
+@dataclass(frozen=True)
+class Budget:
+    kind: str
+    limit: int
+    at_tokens: int | None
+    text: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    budget: Budget
+    measured: int
+
+    @property
+    def ok(self) -> bool:
+        return self.measured <= self.budget.limit
+
+    @property
+    def over_by(self) -> float:
+        return self.measured / self.budget.limit - 1
+
+
+def _number(text: str, units: dict[str, int], what: str) -> int:
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]*)\s*", text)
+    if not m or m.group(2).upper() not in units:
+        raise OptionError(f"budget `{text}`: expected a number with a unit ({', '.join(u for u in units if u)}) for {what}")
+    return int(float(m.group(1)) * units[m.group(2).upper()])
+
+
+def parse_budget(kind: str, text: str) -> Budget:
+    kind = kind.replace("-", "_")
+    if kind not in KINDS:
+        raise OptionError(f"unknown budget `{kind}`; one of: {', '.join(KINDS)}")
+    text = str(text)
+    needs_at = kind in ("max_kv", "max_prefill_flops_per_token", "max_decode_flops_per_token")
+    value, _, at = text.partition("@")
+    if needs_at and not at:
+        raise OptionError(f"budget {kind} `{text}` needs a context, e.g. `{'4GiB@128k' if kind == 'max_kv' else '20G@4096'}`")
+    if not needs_at and at:
+        raise OptionError(f"budget {kind} `{text}` takes no `@context`")
+    units = _BYTES if kind == "max_kv" else _DECIMAL
+    limit = _number(value, units, kind)
+    if limit <= 0:
+        raise OptionError(f"budget {kind} `{text}` must be positive")
+    return Budget(kind, limit, parse_tokens(at) if at else None, text)
+
+
+def measure(ir: ModelIR, budget: Budget) -> int:
+    from . import flops
+
+    if budget.kind == "max_total":
+        return count_params(ir).total
+    if budget.kind == "max_active":
+        return count_params(ir).active
+    if budget.kind == "max_kv":
+        return kv_cache(ir, budget.at_tokens).total_bytes
+    if budget.kind == "max_prefill_flops_per_token":
+        return flops.prefill(ir, budget.at_tokens).flops // budget.at_tokens
+    return flops.decode(ir, budget.at_tokens).flops
+
+
+def check(ir: ModelIR, budgets: list[Budget]) -> list[Verdict]:
+    return [Verdict(b, measure(ir, b)) for b in budgets]

@@ -1,0 +1,110 @@
+"""`llmarch report`: one document over many specs, for CI summaries and people (closed form, no torch).
+
+Summary per spec: total and active parameters, bf16 weight memory, KV cache at a context, prefill FLOPs
+per token; then the requested pairwise comparisons; then the conventions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from . import flops as F
+from .api import compare, envelope, load
+from .conventions import PARAMS
+from .errors import LlmarchError
+from .ir import ModelIR
+from .kvcache import CONVENTIONS as KV_CONVENTIONS
+from .kvcache import kv_cache
+from .params import count_params
+from .weights import weight_bytes
+
+
+def expand_targets(targets: list[str], spec_paths: list[str] | None = None) -> list[str]:
+    """Names, aliases, files and folders (every *.yaml inside) -> names or file paths, in order."""
+    from .api import registry
+
+    if not targets:
+        return registry(spec_paths).names()
+    out: list[str] = []
+    for t in targets:
+        p = Path(t)
+        if p.is_dir():
+            files = sorted(p.glob("*.yaml")) + sorted(p.glob("*.yml"))
+            if not files:
+                raise LlmarchError(f"folder `{t}` holds no *.yaml spec")
+            out += [str(f) for f in files]
+        else:
+            out.append(t)
+    return out
+
+
+def parse_pairs(text: str | None) -> list[tuple[str, str]]:
+    if not text:
+        return []
+    pairs = []
+    for item in text.split(","):
+        a, sep, b = item.strip().partition(":")
+        if not sep or not a or not b:
+            raise LlmarchError(f"--pairs item `{item}` is not `a:b`")
+        pairs.append((a, b))
+    return pairs
+
+
+def summary_row(ir: ModelIR, ctx: int, seq: int) -> dict[str, Any]:
+    count = count_params(ir)
+    pre = F.prefill(ir, seq)
+    return {
+        "name": ir.name,
+        "display_name": ir.display_name,
+        "family": ir.family,
+        "total": count.total,
+        "active": count.active,
+        "weights_bf16_bytes": weight_bytes(ir, count, "bf16"),
+        "kv_bytes": kv_cache(ir, ctx).total_bytes,
+        "ctx_tokens": ctx,
+        "prefill_flops_per_token": pre.flops // seq,
+        "prefill_tokens": seq,
+    }
+
+
+def build_report(targets: Iterable[str], pairs: list[tuple[str, str]], ctx: int, seq: int,
+                 spec_paths: list[str] | None = None, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    rows = []
+    for t in targets:
+        ir = load(t, spec_paths)
+        rows.append(summary_row(ir, ctx, seq))
+        if progress:
+            progress(ir.name)
+    comparisons = []
+    for a, b in pairs:
+        irs = [load(a, spec_paths), load(b, spec_paths)]
+        comparisons.append(compare(irs))
+    conventions = dict(PARAMS)
+    conventions.update({f"kv_{k}": v for k, v in KV_CONVENTIONS.items()})
+    conventions["prefill_flops_per_token"] = f"analytic prefill of {seq:,} tokens over {seq:,} (see `llmarch flops`)"
+    return envelope("report", rows, conventions=conventions, pairs=comparisons)
+
+
+def report_doc(data: dict[str, Any], spec_paths: list[str] | None = None):
+    from .render import fmt
+    from .render.doc import Cell, Doc, DocTable
+    from .render.table import compare_doc
+
+    rows = data["models"]
+    ctx = rows[0]["ctx_tokens"] if rows else 0
+    t = DocTable("Summary", ["model", "total", "active", "weights (bf16)", f"KV at {ctx:,}", "prefill FLOPs/token"],
+                 right={1, 2, 3, 4, 5})
+    for r in rows:
+        t.rows.append([Cell(r["name"]), Cell(fmt.params(r["total"]), r["total"]), Cell(fmt.params(r["active"]), r["active"]),
+                       Cell(fmt.nbytes(r["weights_bf16_bytes"]), r["weights_bf16_bytes"]),
+                       Cell(fmt.nbytes(r["kv_bytes"]), r["kv_bytes"]),
+                       Cell(f"{r['prefill_flops_per_token'] / 1e9:,.2f} G", r["prefill_flops_per_token"])])
+    doc = Doc([t], notes=[f"{k}: {v}" for k, v in data["conventions"].items()])
+    for comparison in data.get("pairs", []):
+        names = [m["name"] for m in comparison["models"]]
+        irs = [load(n, spec_paths) for n in names]
+        sub = compare_doc(irs, comparison)
+        sub.tables[0].title = " vs ".join(m["display_name"] for m in comparison["models"])
+        doc.tables += sub.tables
+    return doc
