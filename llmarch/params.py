@@ -85,7 +85,7 @@ def linear(d_in: int, d_out: int, bias: bool = False) -> int:
 
 
 def norm_params(ir: ModelIR, dim: int) -> int:
-    return dim * (2 if ir.norm.kind == "layernorm" and ir.norm.bias else 1)
+    return dim * (2 if ir.norm.bias else 1)  # weight, and a bias when the spec asks for one (any norm kind)
 
 
 def ffn_params(d: int, f: FFNIR) -> int:
@@ -198,8 +198,6 @@ def layer_params(ir: ModelIR, layer: LayerIR) -> dict[str, int]:
     if layer.attention is not None:
         out["attention"] = attention_params(d, layer.attention)
         sublayers += 1
-        if layer.attention.qk_norm != "none" and ir.norm.kind == "layernorm" and ir.norm.bias:
-            pass  # QK-norms are RMSNorms in every supported model; no bias
     elif layer.gated_deltanet is not None:
         out["linear_mixer"] = gated_deltanet_params(d, layer.gated_deltanet)
         sublayers += 1
