@@ -37,14 +37,21 @@ def registry(spec_paths: list[str] | None = None) -> Registry:
 
 
 @lru_cache(maxsize=256)
-def _load(name_or_path: str, spec_paths: tuple[str, ...], env: str | None) -> ModelIR:
+def _load(name_or_path: str, spec_paths: tuple[str, ...], env: str | None, sets: tuple[str, ...] = ()) -> ModelIR:
     located = _registry(spec_paths, env).load(name_or_path)
+    if sets:
+        from .registry import apply_sets
+
+        located = apply_sets(located, list(sets))
     return to_ir(validate(located), located)
 
 
-def load(name_or_path: str, spec_paths: list[str] | None = None) -> ModelIR:
-    """Resolve a spec by name, alias or file path into its IR (parsed once per process)."""
-    return _load(name_or_path, tuple(spec_paths or ()), os.environ.get(ENV_VAR))
+def load(name_or_path: str, spec_paths: list[str] | None = None, sets: list[str] | None = None) -> ModelIR:
+    """Resolve a spec by name, alias or file path into its IR (parsed once per process).
+
+    `sets` are what-if edits, `key.path=value` (value in YAML), validated like the spec itself.
+    """
+    return _load(name_or_path, tuple(spec_paths or ()), os.environ.get(ENV_VAR), tuple(sets or ()))
 
 
 def build(ir: ModelIR, with_mtp: bool = True):

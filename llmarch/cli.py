@@ -48,6 +48,7 @@ class _State:
 
 
 SpecPathOpt = typer.Option(None, "--spec-path", help="Extra folder of spec files (repeatable); also LLMARCH_SPEC_PATH.")
+SetOpt = typer.Option(None, "--set", help="What-if edit, repeatable: --set attention.n_kv_heads=4 (validated like a spec).")
 FormatOpt = typer.Option(None, "--format", "-f", help="table | markdown | json | csv | html (default: table, or from -o's extension).")
 OutputOpt = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout (.md, .json, .csv, .html, .txt).")
 
@@ -194,6 +195,7 @@ def show(
     name: str = typer.Argument(..., help="Spec name, alias or file path."),
     layers: bool = typer.Option(False, "--layers", help="Print the per-layer map."),
     spec_path: Optional[List[str]] = SpecPathOpt,
+    sets: Optional[List[str]] = SetOpt,
     format: Optional[Format] = FormatOpt,
     output: Optional[str] = OutputOpt,
 ) -> None:
@@ -206,7 +208,7 @@ def show(
     from .render.table import layer_map
 
     _registry(spec_path)
-    ir = load(name, spec_path)
+    ir = load(name, spec_path, sets)
     count = module_params(build(ir))
     model = describe(ir, count)
     model["references"] = [
@@ -227,6 +229,7 @@ def show(
 def compare(
     names: List[str] = typer.Argument(..., help="Two or more spec names, aliases or file paths."),
     spec_path: Optional[List[str]] = SpecPathOpt,
+    sets: Optional[List[str]] = SetOpt,
     format: Optional[Format] = FormatOpt,
     output: Optional[str] = OutputOpt,
 ) -> None:
@@ -239,7 +242,7 @@ def compare(
     if len(names) < 2:
         raise LlmarchError("compare needs at least two models, e.g. `llmarch compare qwen3-235b deepseek-v3`")
     _registry(spec_path)
-    irs = [load(n, spec_path) for n in names]
+    irs = [load(n, spec_path, sets) for n in names]
     counts = [module_params(build(ir)) for ir in irs]
     result = compare_models(irs, counts)
     from .render.table import compare_doc
@@ -261,6 +264,7 @@ def kvcache(
     baseline_kind: Optional[str] = typer.Option(None, "--baseline", help="global (no windows, linear layers as full attention) or mha."),
     explain: bool = typer.Option(False, "--explain", help="Print each number with its formula."),
     spec_path: Optional[List[str]] = SpecPathOpt,
+    sets: Optional[List[str]] = SetOpt,
     format: Optional[Format] = FormatOpt,
     output: Optional[str] = OutputOpt,
 ) -> None:
@@ -280,7 +284,7 @@ def kvcache(
     if plot and not plot.endswith((".png", ".svg")):
         raise LlmarchError(f"--plot `{plot}`: the file must end in .png or .svg")
     _registry(spec_path)
-    irs = [load(n, spec_path) for n in names]
+    irs = [load(n, spec_path, sets) for n in names]
     results = []
     for ir in irs:
         r = kv_cache(ir, ctx_tokens, batch, kv_dtype, state_dtype)
@@ -320,6 +324,7 @@ def flops(
     sweep: Optional[str] = typer.Option(None, "--sweep", help="Decode FLOPs per token and bytes read against context, e.g. 1k,8k,32k,128k."),
     explain: bool = typer.Option(False, "--explain", help="Print the conventions and each component's formula."),
     spec_path: Optional[List[str]] = SpecPathOpt,
+    sets: Optional[List[str]] = SetOpt,
     format: Optional[Format] = FormatOpt,
     output: Optional[str] = OutputOpt,
 ) -> None:
@@ -339,7 +344,7 @@ def flops(
     sweep_tokens = [parse_tokens(t) for t in sweep.split(",") if t.strip()] if sweep else []
     counters = ["torch", "fvcore"] if counter == Counter.all else ([] if counter == Counter.analytic else [counter.value])
     _registry(spec_path)
-    irs = [load(n, spec_path) for n in names]
+    irs = [load(n, spec_path, sets) for n in names]
     models = [flops_model(ir, seq_tokens, ctx_tokens, batch, last_token_logits, counters, sweep_tokens) for ir in irs]
     from .flops import CONVENTIONS
     from .render.flops import flops_doc

@@ -40,7 +40,7 @@ class SpecError(LlmarchError):
 
     def __str__(self) -> str:
         where = self.file or "<spec>"
-        if self.line is not None:
+        if self.line is not None and not where.startswith("--set"):
             where += f":{self.line}"
             if self.column is not None:
                 where += f":{self.column}"

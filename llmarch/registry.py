@@ -169,3 +169,32 @@ def merge(parent: Located, child: Located) -> Located:
     data.pop("extends", None)
     marks.update(child.marks)
     return Located(data=data, file=child.file, marks=marks)
+
+
+def apply_sets(located: Located, sets: list[str]) -> Located:
+    """What-if edits: `attention.n_kv_heads=4` sets that key (the value is parsed as YAML, safely)."""
+    import copy
+
+    import yaml
+
+    data = copy.deepcopy(located.data)
+    marks = dict(located.marks)
+    for item in sets:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise SpecError(f"--set `{item}` is not `key.path=value`", file="--set")
+        path = tuple(key.strip().split("."))
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            raise SpecError(f"--set `{item}`: the value is not valid YAML", file="--set", field=key) from None
+        node = data
+        for part in path[:-1]:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        node[path[-1]] = value
+        for p in [p for p in marks if p[: len(path)] == path]:
+            del marks[p]
+        marks[path] = (f"--set {item}", None, None)
+    return Located(data=data, file=located.file, marks=marks)

@@ -145,3 +145,19 @@ def test_docs_json_schema_is_current():
 
     text = (Path(__file__).parent.parent / "docs" / "json.md").read_text()
     assert text == json_doc(), "docs/json.md is stale: python -m llmarch.output_schema > docs/json.md"
+
+
+def test_set_what_if_edits():
+    base = json.loads(invoke("kvcache", "qwen3-8b", "--ctx", "4k", "--format", "json").stdout)["models"][0]
+    edited = json.loads(invoke("kvcache", "qwen3-8b", "--ctx", "4k", "--set", "attention.n_kv_heads=4",
+                               "--format", "json").stdout)["models"][0]
+    assert edited["total_bytes"] * 2 == base["total_bytes"]
+    result = invoke("compare", "qwen3-8b", "qwen3-8b", "--set", "layers.mixer=LLLG", "--set", "attention.window=1024",
+                    "--format", "json")
+    assert json.loads(result.stdout)["models"][0]["architecture"]["layer_mix"] == "27 local(1,024) + 9 global"
+    bad = invoke("show", "qwen3-8b", "--set", "attention.n_kv_head=4")
+    assert bad.exit_code == 2 and "did you mean `n_kv_heads`?" in bad.output and "--set" in bad.output
+    bad = invoke("show", "qwen3-8b", "--set", "attention.n_kv_heads=5")
+    assert bad.exit_code == 2 and "not divisible" in bad.output
+    bad = invoke("show", "qwen3-8b", "--set", "no-equals-sign")
+    assert bad.exit_code == 2
