@@ -25,7 +25,7 @@ bench: install
 	$(BIN)/python bench/bench.py
 
 gallery: install
-	$(BIN)/python -m llmarch.gallery > docs/gallery.md
+	$(BIN)/python -m llmarch.gallery
 	$(BIN)/python -m llmarch.output_schema > docs/json.md
 
 lint: install

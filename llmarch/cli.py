@@ -294,9 +294,14 @@ def kvcache(
             r.sweep.append({"ctx_tokens": t, "total_bytes": kv_cache(ir, t, batch, kv_dtype, state_dtype).total_bytes})
         results.append(r)
     if plot:
-        from .render.plot import plot_kv
+        try:
+            from .render.plot import plot_kv
 
-        plot_kv(results, sweep_tokens or [ctx_tokens], plot)
+            plot_kv(results, sweep_tokens or [ctx_tokens], plot)
+        except ImportError:
+            raise LlmarchError("--plot needs matplotlib (pip install matplotlib)") from None
+        except OSError as exc:
+            raise LlmarchError(f"cannot write `{plot}`: {exc.strerror}") from None
         typer.echo(f"wrote {plot}", err=True)
     models = [{"name": ir.name, "display_name": ir.display_name, **r.as_dict()} for ir, r in zip(irs, results)]
     from .render.kv import kv_doc
@@ -454,6 +459,34 @@ def check(
     _emit(_resolve_format(format, output), output, data, doc, f"llmarch check {ir.name}")
     if not all(v.ok for v in verdicts):
         raise typer.Exit(1)
+
+
+@app.command()
+@guarded
+def diagram(
+    names: List[str] = typer.Argument(..., help="One or more spec names, aliases or file paths."),
+    output: str = typer.Option(..., "--output", "-o", help="FIGURE.svg, FIGURE.png or FIGURE.html."),
+    spec_path: Optional[List[str]] = SpecPathOpt,
+    sets: Optional[List[str]] = SetOpt,
+) -> None:
+    """Side-by-side block diagrams like the article's figures; boxes that differ are highlighted.
+
+    Example: llmarch diagram deepseek-v3 llama-4-maverick -o fig.svg
+    """
+    from .api import load
+    from .diagram import write
+
+    if not output.endswith((".svg", ".png", ".html")):
+        raise LlmarchError(f"`{output}`: the figure must end in .svg, .png or .html")
+    _registry(spec_path)
+    irs = [load(n, spec_path, sets) for n in names]
+    try:
+        write(irs, output)
+    except OSError as exc:
+        raise LlmarchError(f"cannot write `{output}`: {exc.strerror}") from None
+    except ImportError:
+        raise LlmarchError("PNG output needs cairosvg (pip install cairosvg); .svg and .html need nothing") from None
+    typer.echo(f"wrote {output}", err=True)
 
 
 @app.command()

@@ -34,6 +34,19 @@ def available_pairs(names: set[str]) -> list[tuple[str, str, str]]:
     return [p for p in ARTICLE_PAIRS if p[1] in names and p[2] in names]
 
 
+def figure_name(fig: str, a: str, b: str) -> str:
+    return f"{fig.replace('Fig. ', 'fig-').replace('.', '-')}-{a}-vs-{b}.svg"
+
+
+def gallery_figures() -> dict[str, str]:
+    """docs/figures/*.svg: the diagram of every shipped pair (compared as SVG text by the staleness test)."""
+    from .api import load, registry
+    from .diagram import render_svg
+
+    names = set(registry().names())
+    return {figure_name(fig, a, b): render_svg([load(a), load(b)]) for fig, a, b in available_pairs(names)}
+
+
 def gallery_markdown() -> str:
     """docs/gallery.md: every article pair whose two specs ship, as compare tables."""
     from .api import compare, load, registry
@@ -54,7 +67,8 @@ def gallery_markdown() -> str:
         irs = [load(a), load(b)]
         doc = compare_doc(irs, compare(irs))
         doc.tables[0].title, doc.notes = "", []
-        parts += [f"## {fig}: {irs[0].display_name} vs {irs[1].display_name}", "", to_markdown(doc)]
+        parts += [f"## {fig}: {irs[0].display_name} vs {irs[1].display_name}", "",
+                  f"![{fig}](figures/{figure_name(fig, a, b)})", "", to_markdown(doc)]
     missing = [f"{fig} ({a} vs {b})" for fig, a, b in ARTICLE_PAIRS if (fig, a, b) not in available_pairs(names)]
     if missing:
         parts += ["## Not yet shipped", "", "; ".join(missing) + ".", ""]
@@ -62,7 +76,17 @@ def gallery_markdown() -> str:
     return "\n".join(parts)
 
 
-if __name__ == "__main__":
-    import sys
+def write_gallery(docs: str = "docs") -> None:
+    from pathlib import Path
 
-    sys.stdout.write(gallery_markdown())
+    folder = Path(docs) / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.svg"):
+        old.unlink()
+    for name, svg in gallery_figures().items():
+        (folder / name).write_text(svg)
+    (Path(docs) / "gallery.md").write_text(gallery_markdown())
+
+
+if __name__ == "__main__":
+    write_gallery()

@@ -120,4 +120,9 @@ def test_every_article_pair_has_a_panel_test():
 
 
 def test_gallery_is_current():
+    from llmarch.gallery import gallery_figures
+
     assert (ROOT / "docs" / "gallery.md").read_text() == gallery_markdown(), "docs/gallery.md is stale: run `make gallery`"
+    figures = gallery_figures()
+    on_disk = {p.name: p.read_text() for p in (ROOT / "docs" / "figures").glob("*.svg")}
+    assert on_disk == figures, "docs/figures is stale: run `make gallery`"
