@@ -491,6 +491,70 @@ def diagram(
 
 @app.command()
 @guarded
+def serve(
+    names: List[str] = typer.Argument(..., help="One or more spec names, aliases or file paths."),
+    gpu: str = typer.Option("h100-sxm", "--gpu", help="Hardware profile name or YAML file (h100-sxm, h200, b200, a100-80gb, mi300x, l40s, rtx-4090, m3-max, m4-max)."),
+    gpus: int = typer.Option(1, "--gpus", help="GPUs holding one model replica."),
+    tp: Optional[int] = typer.Option(None, "--tp", help="Tensor-parallel degree (default: --gpus / --ep)."),
+    ep: int = typer.Option(1, "--ep", help="Expert-parallel degree."),
+    ctx: str = typer.Option("128k", "--ctx", help="Context per sequence (k = 1024)."),
+    batch: int = typer.Option(16, "--batch", help="Concurrent sequences."),
+    weights: str = typer.Option("shipped", "--weights", help="shipped | bf16 | fp8 | mxfp4 | int4."),
+    kv_dtype: str = typer.Option("bf16", "--kv-dtype", help="bf16 | fp8 | ..."),
+    spec_path: Optional[List[str]] = SpecPathOpt,
+    sets: Optional[List[str]] = SetOpt,
+    format: Optional[Format] = FormatOpt,
+    output: Optional[str] = OutputOpt,
+) -> None:
+    """Will it fit, and how fast can it decode: memory per GPU, verdict, roofline bounds (no torch).
+
+    Example: llmarch serve deepseek-v3 --gpu h100-sxm --gpus 8 --ctx 128k --batch 8
+    """
+    from .api import envelope, load
+    from .kvcache import parse_tokens
+    from .render import fmt as f
+    from .render.doc import Cell, Doc, DocTable
+    from .serve import CONVENTIONS, Plan, load_gpu, serve as run_serve
+
+    if batch < 1:
+        raise LlmarchError("--batch must be at least 1")
+    profile = load_gpu(gpu)
+    plan = Plan(gpus=gpus, tp=tp if tp is not None else max(1, gpus // ep), ep=ep)
+    ctx_tokens = parse_tokens(ctx)
+    _registry(spec_path)
+    irs = [load(n, spec_path, sets) for n in names]
+    models = [run_serve(ir, profile, plan, ctx_tokens, batch, weights, kv_dtype) for ir in irs]
+
+    def doc():
+        t = DocTable(f"Serving on {plan.gpus} x {profile.display_name} (TP {plan.tp}, EP {plan.ep}), "
+                     f"batch {batch} x {ctx_tokens:,} tokens", [""] + [m["name"] for m in models],
+                     right=set(range(1, len(models) + 1)))
+        def row(label, fn):
+            t.rows.append([Cell(label)] + [fn(m) for m in models])
+        row("weights / GPU", lambda m: Cell(f.nbytes(m["memory_per_gpu"]["weights_bytes"]), m["memory_per_gpu"]["weights_bytes"]))
+        row("KV cache / GPU", lambda m: Cell(f.nbytes(m["memory_per_gpu"]["kv_bytes"]), m["memory_per_gpu"]["kv_bytes"]))
+        row("allowance / GPU", lambda m: Cell(f.nbytes(m["memory_per_gpu"]["allowance_bytes"]), m["memory_per_gpu"]["allowance_bytes"]))
+        row("total / capacity", lambda m: Cell(f"{f.nbytes(m['memory_per_gpu']['total_bytes'])} / {f.nbytes(m['memory_per_gpu']['capacity_bytes'])}",
+                                               m["memory_per_gpu"]["total_bytes"]))
+        row("verdict", lambda m: Cell("fits" if m["fits"] else "does not fit", style="green" if m["fits"] else "bold red"))
+        row("largest batch at this context", lambda m: Cell(f"{m['max_batch_at_ctx']:,}" if m["max_batch_at_ctx"] is not None else "unbounded", m["max_batch_at_ctx"]))
+        row("longest context at this batch", lambda m: Cell(f"{m['max_ctx_at_batch']:,}", m["max_ctx_at_batch"]))
+        t.section()
+        row("decode: bytes / step / GPU", lambda m: Cell(f.nbytes(m["decode_roofline"]["bytes_per_step_per_gpu"]), m["decode_roofline"]["bytes_per_step_per_gpu"]))
+        row("decode: FLOPs / step / GPU", lambda m: Cell(f"{m['decode_roofline']['flops_per_step_per_gpu'] / 1e9:,.1f} G", m["decode_roofline"]["flops_per_step_per_gpu"]))
+        row("decode: step time >=", lambda m: Cell(f"{m['decode_roofline']['step_time_lower_bound_s'] * 1e3:,.2f} ms ({m['decode_roofline']['binding']})"))
+        row("decode: tokens/s <=", lambda m: Cell(f"{m['decode_roofline']['tokens_per_s_upper_bound']:,.0f}"))
+        row("arithmetic intensity", lambda m: Cell(f"{m['decode_roofline']['arithmetic_intensity']:,.1f} FLOP/B"))
+        row("experts read / MoE layer", lambda m: Cell("—" if m["decode_roofline"]["experts_read_per_layer"] is None else f"{m['decode_roofline']['experts_read_per_layer']:.1f}"))
+        row(f"prefill {models[0]['prefill_roofline']['tokens']:,} tokens >=", lambda m: Cell(f"{m['prefill_roofline']['time_lower_bound_s']:,.2f} s ({m['prefill_roofline']['binding']})"))
+        return Doc([t], notes=[f"{k}: {v}" for k, v in CONVENTIONS.items()] + [f"hardware: {profile.source}"])
+
+    _emit(_resolve_format(format, output), output, envelope("serve", models, conventions=dict(CONVENTIONS)), doc,
+          "llmarch serve")
+
+
+@app.command()
+@guarded
 def schema(
     output: bool = typer.Option(False, "--output", help="The schema of the JSON answers instead of the spec format."),
 ) -> None:

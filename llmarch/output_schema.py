@@ -75,6 +75,11 @@ MODEL = {
                                "text": {"type": "string"}, "measured": _INT, "ok": {"type": "boolean"}},
             },
         },
+        # serve
+        "fits": {"type": "boolean"},
+        "memory_per_gpu": {"type": "object", "required": ["weights_bytes", "kv_bytes", "allowance_bytes", "total_bytes"]},
+        "max_batch_at_ctx": _INT_OR_NULL,
+        "max_ctx_at_batch": _INT,
         # kvcache
         "ctx_tokens": _INT,
         "batch": _INT,
@@ -172,7 +177,8 @@ Every `--format json` answer is one object, the common envelope:
   `torch`, `fvcore`: each `raw` and `normalised`), `sweep` when asked. `report`: per model `total`,
   `active`, `weights_bf16_bytes`, `kv_bytes` at `ctx_tokens`, `prefill_flops_per_token`; the envelope adds
   `pairs` (compare answers). `check`: per model `ok` and `budgets` (`budget`, `limit`, `at_tokens`,
-  `measured`, `ok`).
+  `measured`, `ok`). `serve`: `memory_per_gpu`, `fits`, `max_batch_at_ctx`, `max_ctx_at_batch`, `decode_roofline`
+  (bytes and FLOPs per step per GPU, step-time lower bound, binding resource, tokens/s upper bound), `prefill_roofline`.
 - `differences` (compare): the keys, architecture or parameter, whose values differ.
 
 Integers are exact. The schema below (also printed by `llmarch schema --output`) is what the tests

@@ -188,10 +188,11 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
             raise err(("mtp", "ffn"), "MTP modules use experts but the spec has no `moe:` block")
         if mtp_ffn == "dense" and dense is None:
             raise err(("mtp", "ffn"), "MTP modules use a dense FFN but the spec has no `ffn:` block")
-        global_attn = attn_by_kind.get("global") or _attention(spec, "global", located, warnings)
+        kind = spec.mtp.attention
+        mtp_attn = attn_by_kind.get(kind) or _attention(spec, kind, located, warnings)
         mtp = MtpIR(
             n_modules=spec.mtp.n_modules,
-            layer=LayerIR(index=spec.n_layers, mixer="global", ffn=mtp_ffn, attention=global_attn,
+            layer=LayerIR(index=spec.n_layers, mixer=kind, ffn=mtp_ffn, attention=mtp_attn,
                           dense=dense if mtp_ffn == "dense" else None, moe=moe if mtp_ffn == "moe" else None),
             stores_embedding=spec.mtp.stores_embedding,
             stores_head=spec.mtp.stores_head,

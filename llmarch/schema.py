@@ -218,6 +218,7 @@ class PerLayerEmbeddings(Block):
 class MTP(Block):
     n_modules: _int(16)
     ffn: Literal["dense", "moe"] = "moe"
+    attention: Literal["global", "local"] = Field("global", description="the attention kind of the MTP layer")
     stores_embedding: StrictBool = Field(False, description="the checkpoint stores a copy of the token embedding per module")
     stores_head: StrictBool = Field(False, description="the checkpoint stores a copy of the LM head per module")
 

@@ -133,7 +133,7 @@ def test_adjustments_are_machine_checked(name):
                 assert params == multimodal_params(name), what
 
 
-VALUES = sorted(p.name[: -len(".values.yaml")] for p in CONFIGS.glob("*.values.yaml"))
+VALUES = sorted(n for n in (p.name[: -len(".values.yaml")] for p in CONFIGS.glob("*.values.yaml")) if n in SPEC_NAMES)
 
 
 @pytest.mark.parametrize("name", VALUES)
@@ -145,7 +145,10 @@ def test_total_equals_transformers_from_collected_values(name):
     from transformers import AutoModelForCausalLM
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
-    values = yaml.safe_load((CONFIGS / f"{name}.values.yaml").read_text())["values"]
+    collected = yaml.safe_load((CONFIGS / f"{name}.values.yaml").read_text())
+    if collected.get("no_transformers_implementation"):
+        pytest.skip("transformers does not implement this architecture")
+    values = collected["values"]
     raw = values.get("text_config", values)
     model_type = {"kimi_k2": "deepseek_v3"}.get(raw.get("model_type"), raw.get("model_type") or "deepseek_v3")
     cfg = CONFIG_MAPPING[model_type](**{k: v for k, v in raw.items() if k != "model_type"})

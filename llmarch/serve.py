@@ -1,0 +1,206 @@
+"""Will it fit, and how fast can it decode: memory per GPU and roofline bounds (closed form, no torch).
+
+Conventions (printed under every table):
+- Weights at the format the checkpoint ships (spec `weights:`), or one format for all (`--weights`);
+  packed formats count their scales.  Tensor parallelism (TP) splits attention, dense FFN, shared experts,
+  embedding and LM head; routed experts are split over TP x EP; norms and routers are replicated.
+- KV cache per GPU: KV heads split over TP ranks, replicated when fewer than the ranks; MLA's latent is
+  replicated on every rank; linear/SSM state is split by heads.
+- An allowance of max(2 GiB, 8% of memory) is kept for activations and workspace.
+- Roofline: a decode step reads the active weights and the KV cache; its time is at least bytes /
+  bandwidth and FLOPs / dense peak; the larger bound binds.  For MoE at batch B the experts read are
+  the expected number of distinct experts hit under uniform independent routing, E (1 - (1 - k/E)^B).
+- Training memory is out of scope.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from . import flops as F
+from .errors import OptionError, did_you_mean
+from .ir import ModelIR
+from .kvcache import dtype_bytes, kv_cache
+from .params import count_params
+from .weights import BYTES_PER_PARAM
+
+HARDWARE_DIR = Path(__file__).parent / "hardware"
+CONVENTIONS = {
+    "weights": "the shipped format (scales included) unless --weights; TP splits attention, dense FFN, shared experts, embedding and LM head; routed experts split over TP x EP; norms and routers replicated",
+    "kv": "KV heads split over TP, replicated when fewer than the ranks; MLA latent replicated on every rank; linear/SSM state split by heads",
+    "allowance": "max(2 GiB, 8% of GPU memory) kept for activations and workspace",
+    "roofline": "step time >= max(bytes read / bandwidth, FLOPs / dense peak); tokens/s <= batch / step time",
+    "moe_routing": "experts read at batch B: E (1 - (1 - k/E)^B), uniform independent routing",
+    "scope": "inference only; training memory is out of scope",
+}
+
+
+class GPU(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    display_name: str
+    memory_bytes: int = Field(gt=0)
+    bandwidth_bytes_per_s: float = Field(gt=0)
+    peak_flops: dict[str, float]
+    source: str
+
+
+def load_gpu(name_or_path: str) -> GPU:
+    from .yamlsafe import load_file
+
+    path = Path(name_or_path)
+    if not (path.suffix in (".yaml", ".yml") and path.is_file()):
+        path = HARDWARE_DIR / f"{name_or_path}.yaml"
+        if not path.is_file():
+            known = sorted(p.stem for p in HARDWARE_DIR.glob("*.yaml"))
+            hint = did_you_mean(name_or_path, known, n=2)
+            raise OptionError(f"unknown --gpu `{name_or_path}`" + (f"; {hint}" if hint else "") + f" (known: {', '.join(known)}; or a YAML profile file)")
+    located = load_file(path)
+    try:
+        gpu = GPU.model_validate(located.data)
+    except ValidationError as exc:
+        e = exc.errors(include_url=False)[0]
+        raise located.error(tuple(e["loc"]), e["msg"].lower()) from None
+    if any(v <= 0 for v in gpu.peak_flops.values()) or "bf16" not in gpu.peak_flops and "fp16" not in gpu.peak_flops:
+        raise located.error(("peak_flops",), "needs positive dense peaks, at least bf16 or fp16")
+    return gpu
+
+
+def hardware_names() -> list[str]:
+    return sorted(p.stem for p in HARDWARE_DIR.glob("*.yaml"))
+
+
+@dataclass
+class Plan:
+    gpus: int
+    tp: int
+    ep: int
+
+
+def check_plan(ir: ModelIR, plan: Plan) -> None:
+    if plan.tp < 1 or plan.ep < 1 or plan.gpus < 1:
+        raise OptionError("--gpus, --tp and --ep must be at least 1")
+    if plan.tp * plan.ep != plan.gpus:
+        raise OptionError(f"--tp {plan.tp} x --ep {plan.ep} must equal --gpus {plan.gpus} (one model replica)")
+    for layer in ir.layers:
+        a = layer.attention
+        if a is not None and a.n_heads % plan.tp:
+            raise OptionError(f"--tp {plan.tp} does not divide {ir.name}'s {a.n_heads} attention heads ({layer.mixer} layers)")
+        if layer.moe is not None and layer.moe.n_experts % plan.ep:
+            raise OptionError(f"--ep {plan.ep} does not divide {ir.name}'s {layer.moe.n_experts} experts")
+        if layer.moe is None and plan.ep > 1 and all(l.moe is None for l in ir.layers):
+            raise OptionError(f"--ep {plan.ep}: {ir.name} has no experts to split")
+
+
+def kv_per_gpu(ir: ModelIR, ctx: int, batch: int, kv_dtype: str, tp: int) -> int:
+    total = 0
+    for row in kv_cache(ir, ctx, batch, kv_dtype).rows:
+        layer = next(l for l in ir.layers if (l.attention is not None and row.key[0] == l.mixer) or row.key[0] == l.mixer)
+        a = layer.attention
+        if a is not None and not a.is_mla:
+            share = math.ceil(a.n_kv_heads / tp) / a.n_kv_heads  # replicated when fewer heads than ranks
+        elif a is not None:
+            share = 1.0  # MLA's latent is the same on every rank
+        else:
+            share = 1 / tp  # linear / SSM state split by heads
+        total += int(row.bytes * batch * share)
+    return total
+
+
+def weights_per_gpu(ir: ModelIR, fmt: str | None, plan: Plan) -> dict[str, int]:
+    count = count_params(ir)
+    overrides = {} if fmt else dict(ir.weight_overrides)
+    default = fmt or ir.weight_dtype
+    out = {}
+    for comp, n in count.by_component.items():
+        b = n * BYTES_PER_PARAM[overrides.get(comp, default)]
+        if comp == "routed_experts":
+            b /= plan.tp * plan.ep
+        elif comp not in ("norms", "router"):
+            b /= plan.tp
+        out[comp] = int(b)
+    return out
+
+
+def expected_experts(n: int, k: int, batch: int) -> float:
+    return n * (1 - (1 - k / n) ** batch)
+
+
+def serve(ir: ModelIR, gpu: GPU, plan: Plan, ctx: int, batch: int, weights: str = "shipped", kv_dtype: str = "bf16",
+          seq: Optional[int] = None) -> dict:
+    check_plan(ir, plan)
+    fmt = None if weights == "shipped" else {"int4": "int4_g32"}.get(weights, weights)
+    if fmt is not None and fmt not in BYTES_PER_PARAM:
+        raise OptionError(f"unknown --weights `{weights}`; one of: shipped, bf16, fp8, mxfp4, int4")
+    dtype_bytes(kv_dtype)
+    w = weights_per_gpu(ir, fmt, plan)
+    weight_total = sum(w.values())
+    allowance = max(2 << 30, int(0.08 * gpu.memory_bytes))
+    kv = kv_per_gpu(ir, ctx, batch, kv_dtype, plan.tp)
+    used = weight_total + kv + allowance
+    free_for_kv = gpu.memory_bytes - weight_total - allowance
+    per_seq = kv_per_gpu(ir, ctx, 1, kv_dtype, plan.tp)
+    max_batch = max(0, free_for_kv // per_seq) if per_seq else None
+    max_ctx = _longest_context(ir, batch, kv_dtype, plan.tp, free_for_kv)
+
+    # decode step: weights read once per step (experts: those the batch hits), KV read for every sequence
+    dense_bytes = sum(v for k, v in w.items() if k not in ("routed_experts", "token_embedding", "position_embedding",
+                                                            "per_layer_embedding"))
+    expert_read = 0
+    moe_layers = [l for l in ir.layers if l.moe is not None]
+    if moe_layers:
+        m = moe_layers[0].moe
+        hit = expected_experts(m.n_experts, m.top_k, batch)
+        expert_read = int(w["routed_experts"] * hit / m.n_experts)
+    step_bytes = dense_bytes + expert_read + kv
+    dec = F.decode(ir, ctx, batch)
+    step_flops = dec.flops / plan.gpus
+    peak = gpu.peak_flops.get("bf16") or gpu.peak_flops["fp16"]
+    t_mem = step_bytes / gpu.bandwidth_bytes_per_s
+    t_compute = step_flops / peak
+    step = max(t_mem, t_compute)
+    prefill_tokens = seq or ctx
+    pre = F.prefill(ir, prefill_tokens, batch)
+    t_pre_compute = pre.flops / plan.gpus / peak
+    t_pre_mem = (dense_bytes + w["routed_experts"] + kv_per_gpu(ir, prefill_tokens, batch, kv_dtype, plan.tp)) / gpu.bandwidth_bytes_per_s
+    return {
+        "name": ir.name,
+        "display_name": ir.display_name,
+        "gpu": gpu.name,
+        "gpus": plan.gpus, "tp": plan.tp, "ep": plan.ep,
+        "ctx_tokens": ctx, "batch": batch, "weight_format": weights, "kv_dtype": kv_dtype,
+        "memory_per_gpu": {"weights_bytes": weight_total, "weights_by_component": w, "kv_bytes": kv,
+                           "allowance_bytes": allowance, "total_bytes": used, "capacity_bytes": gpu.memory_bytes},
+        "fits": used <= gpu.memory_bytes,
+        "max_batch_at_ctx": max_batch,
+        "max_ctx_at_batch": max_ctx,
+        "decode_roofline": {"bytes_per_step_per_gpu": step_bytes, "flops_per_step_per_gpu": int(step_flops),
+                   "memory_time_s": t_mem, "compute_time_s": t_compute, "step_time_lower_bound_s": step,
+                   "binding": "memory bandwidth" if t_mem >= t_compute else "compute",
+                   "arithmetic_intensity": step_flops / step_bytes if step_bytes else None,
+                   "tokens_per_s_upper_bound": batch / step if step else None,
+                   "experts_read_per_layer": round(expected_experts(moe_layers[0].moe.n_experts, moe_layers[0].moe.top_k, batch), 3) if moe_layers else None},
+        "prefill_roofline": {"tokens": prefill_tokens, "flops_per_gpu": int(pre.flops / plan.gpus),
+                    "time_lower_bound_s": max(t_pre_compute, t_pre_mem),
+                    "binding": "compute" if t_pre_compute >= t_pre_mem else "memory bandwidth"},
+    }
+
+
+def _longest_context(ir: ModelIR, batch: int, kv_dtype: str, tp: int, free: int) -> int:
+    if free <= 0:
+        return 0
+    lo, hi = 0, 1 << 24
+    if kv_per_gpu(ir, hi, batch, kv_dtype, tp) <= free:
+        return hi
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if kv_per_gpu(ir, mid, batch, kv_dtype, tp) <= free:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
