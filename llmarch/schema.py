@@ -17,6 +17,8 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
+from .params import COMPONENTS
+
 # Upper bounds, documented in docs/spec-format.md ("Limits").
 MAX_LAYERS = 1_024
 MAX_D_MODEL = 131_072
@@ -224,20 +226,7 @@ class MTP(Block):
 
 
 WeightFormat = Literal["fp32", "bf16", "fp16", "fp8", "fp8_block128", "int8", "mxfp4", "int4_g32", "int4_g128"]
-Component = Literal[
-    "token_embedding",
-    "position_embedding",
-    "per_layer_embedding",
-    "attention",
-    "linear_mixer",
-    "dense_ffn",
-    "routed_experts",
-    "shared_experts",
-    "router",
-    "norms",
-    "lm_head",
-    "mtp",
-]
+Component = Literal[COMPONENTS]  # the parameter components of params.py
 
 
 class Weights(Block):
