@@ -250,3 +250,21 @@ def test_cli_table_explain():
     assert result.exit_code == 0, result.output
     assert "61 x (512 + 64) x 2 B x 131,072" in result.output
     assert "MLA latent" in result.output
+
+
+def test_mimo_mixed_head_geometry():
+    """MiMo-V2-Flash: K 192 / V 128; 8 KV heads on sliding layers (window 128), 4 on global ones.
+    Values from tests/data/configs/mimo-v2-flash.values.yaml (no verbatim config was found)."""
+    import yaml
+
+    from conftest import CONFIGS
+
+    c = yaml.safe_load((CONFIGS / "mimo-v2-flash.values.yaml").read_text())["values"]
+    pattern = c["hybrid_layer_pattern"]  # 1 = sliding window, 0 = global
+    n_local, n_global = pattern.count(1), pattern.count(0)
+    local = c["swa_num_key_value_heads"] * (c["swa_head_dim"] + c["swa_v_head_dim"]) * BF16
+    glob = c["num_key_value_heads"] * (c["head_dim"] + c["v_head_dim"]) * BF16
+    r = kv("mimo-v2-flash")
+    assert r.total_bytes == n_local * local * c["sliding_window"] + n_global * glob * K128
+    assert r.per_token_bytes_all_layers == n_local * local + n_global * glob
+    assert (n_local, n_global) == (39, 9)
