@@ -177,7 +177,7 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
             )
         )
     for block in ("attention", "gated_deltanet", "kda", "mamba2", "moe"):
-        used = any(getattr(l, block if block != "attention" else "attention") is not None for l in layers)
+        used = any(getattr(l, block) is not None for l in layers)
         if getattr(spec, block) is not None and not used:
             warnings.append(f"`{block}:` is defined but no layer uses it")
 

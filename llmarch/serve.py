@@ -93,14 +93,14 @@ def check_plan(ir: ModelIR, plan: Plan) -> None:
             raise OptionError(f"--tp {plan.tp} does not divide {ir.name}'s {a.n_heads} attention heads ({layer.mixer} layers)")
         if layer.moe is not None and layer.moe.n_experts % plan.ep:
             raise OptionError(f"--ep {plan.ep} does not divide {ir.name}'s {layer.moe.n_experts} experts")
-        if layer.moe is None and plan.ep > 1 and all(l.moe is None for l in ir.layers):
-            raise OptionError(f"--ep {plan.ep}: {ir.name} has no experts to split")
+    if plan.ep > 1 and all(layer.moe is None for layer in ir.layers):
+        raise OptionError(f"--ep {plan.ep}: {ir.name} has no experts to split")
 
 
 def kv_per_gpu(ir: ModelIR, ctx: int, batch: int, kv_dtype: str, tp: int) -> int:
     total = 0
     for row in kv_cache(ir, ctx, batch, kv_dtype).rows:
-        layer = next(l for l in ir.layers if (l.attention is not None and row.key[0] == l.mixer) or row.key[0] == l.mixer)
+        layer = next(l for l in ir.layers if l.mixer == row.key[0])  # rows are keyed by mixer kind first
         a = layer.attention
         if a is not None and not a.is_mla:
             share = math.ceil(a.n_kv_heads / tp) / a.n_kv_heads  # replicated when fewer heads than ranks
