@@ -114,7 +114,24 @@ def facts(ir: ModelIR) -> list[Fact]:
             out.append(Fact(key, label, None, "—"))
     out.append(Fact("tie_embeddings", "Tied embeddings", ir.tie_embeddings, "yes" if ir.tie_embeddings else "no"))
     out.append(Fact("mtp_modules", "MTP modules", ir.mtp.n_modules if ir.mtp else 0, str(ir.mtp.n_modules) if ir.mtp else "—"))
+    extras = _layer_extras(ir)
+    if extras:  # Gemma 3n's mechanisms; absent (not "—") elsewhere so other panels stay as the article's
+        out.append(Fact("layer_extras", "Layer extras", extras, ", ".join(f"{k} {v}" for k, v in extras.items())))
     return out
+
+
+def _layer_extras(ir: ModelIR) -> dict[str, Any]:
+    extras: dict[str, Any] = {}
+    if ir.per_layer_embedding_dim:
+        extras["per-layer embeddings"] = ir.per_layer_embedding_dim
+    if ir.altup_inputs:
+        extras["AltUp streams"] = ir.altup_inputs
+    if ir.laurel_rank:
+        extras["LAuReL rank"] = ir.laurel_rank
+    shared = sum(1 for l in ir.layers if l.kv_shared_from is not None)
+    if shared:
+        extras["KV-sharing layers"] = shared
+    return extras
 
 
 def _dense_blocks(ir: ModelIR, n_dense: int, n_moe: int) -> str:

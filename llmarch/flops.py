@@ -14,6 +14,10 @@ Conventions (printed under every table):
   chunk 64, 3 c^2 d_k + 2 c^2 d_v + 3 c d_k d_v multiply-adds per chunk of c tokens and head (the
   triangular solve excluded); in decode, the recurrent step, 3 d_k d_v per head.  Mamba-2 (SSD) in
   prefill: c^2 N + c^2 P + 2 c N P per chunk and head; in decode, 2 N P per head.
+- Gemma 3n: per-layer inputs cost d x (layers x dim) per token once and 2 d x dim per layer;
+  AltUp (n streams) 2 (n - 1) d^2 per token once and, per layer, the router twice (2 d n), the
+  coefficient projections (n^3 + n^2) and the stream mix (d n^2); LAuReL 2 d x rank per layer.
+  A layer that reuses another's KV has no key/value projections.
 - Decode: one token at context `ctx` (it is the ctx-th token).
 The traced counts of `flop_counters.py` must agree with these after `normalise`.
 """
@@ -36,6 +40,9 @@ COMPONENTS = (
     "routed_experts",
     "shared_experts",
     "router",
+    "per_layer_input",
+    "altup",
+    "laurel",
     "lm_head",
 )
 
@@ -48,6 +55,7 @@ CONVENTIONS = {
     "linear_attention": "prefill: chunked algorithm, chunk 64 (delta rule: 3c^2 dk + 2c^2 dv + 3c dk dv per chunk and head, triangular solve excluded; SSD: c^2 N + c^2 P + 2c N P); decode: recurrent step",
     "suffixes": "G = 1e9, T = 1e12 (decimal)",
     "decode": "one token at context ctx, i.e. the ctx-th token",
+    "gemma3n": "per-layer inputs, AltUp (router twice, coefficients, the d x n^2 stream mix) and LAuReL are matrix products and counted; KV-sharing layers have no K/V projections",
 }
 
 
@@ -94,14 +102,15 @@ def indexer_pair_macs(a: AttentionIR) -> int:
     return (a.indexer_heads or 0) * (a.indexer_head_dim or 0)
 
 
-def _projection_macs(d: int, a: AttentionIR) -> int:
+def _projection_macs(d: int, a: AttentionIR, kv_shared: bool = False) -> int:
     """Weights one token multiplies in the attention projections (norms, sinks and biases excluded)."""
-    total = attention_params(d, a)
+    total = attention_params(d, a, kv_shared)
     # subtract what is not a matrix: QK-norm weights, sinks, biases, the MLA/indexer norms
+    kv_norm = 0 if kv_shared else 1  # a KV-sharing layer has no key norm and no k/v biases
     if a.qk_norm == "per_head":
-        total -= 2 * a.head_dim
+        total -= (1 + kv_norm) * a.head_dim
     elif a.qk_norm == "whole":
-        total -= (a.n_heads + a.n_kv_heads) * a.head_dim
+        total -= (a.n_heads + kv_norm * a.n_kv_heads) * a.head_dim
     if a.sinks:
         total -= a.n_heads
     if a.is_mla:
@@ -109,7 +118,7 @@ def _projection_macs(d: int, a: AttentionIR) -> int:
     else:
         q_out = a.n_heads * a.head_dim * (2 if a.output_gate == "elementwise" else 1)
         if a.qkv_bias:
-            total -= q_out + a.n_kv_heads * (a.head_dim + a.v_head_dim)
+            total -= q_out + kv_norm * a.n_kv_heads * (a.head_dim + a.v_head_dim)
     if a.o_bias:
         total -= d
     if a.indexer_heads:
@@ -142,7 +151,7 @@ def layer_macs(ir: ModelIR, layer: LayerIR, S: int, ctx: int) -> dict[str, int]:
     decode = S == 1
     a = layer.attention
     if a is not None:
-        out["attention_proj"] = S * _projection_macs(d, a)
+        out["attention_proj"] = S * _projection_macs(d, a, layer.kv_shared_from is not None)
         if decode:
             out["attention_scores"] = attention_keys(a, ctx) * pair_macs(a) + ctx * indexer_pair_macs(a)
         else:
@@ -183,6 +192,13 @@ def layer_macs(ir: ModelIR, layer: LayerIR, S: int, ctx: int) -> dict[str, int]:
         out["routed_experts"] = S * moe.top_k * _matrix_macs_ffn(d, moe.expert)
         if moe.shared is not None:
             out["shared_experts"] = S * (_matrix_macs_ffn(d, moe.shared) + (d if moe.shared_gate else 0))
+    if ir.per_layer_embedding_dim:
+        out["per_layer_input"] = S * 2 * d * ir.per_layer_embedding_dim
+    if ir.altup_inputs:
+        n = ir.altup_inputs
+        out["altup"] = S * (2 * d * n + n**3 + n**2 + d * n * n)
+    if ir.laurel_rank:
+        out["laurel"] = S * 2 * d * ir.laurel_rank
     return out
 
 
@@ -197,6 +213,10 @@ def _count(ir: ModelIR, S: int, ctx: int, lm_tokens: int) -> FlopCount:
         for k, v in layer_macs(ir, layer, S, ctx).items():
             result.by_component[k] += 2 * v
     result.by_component["lm_head"] = 2 * lm_tokens * ir.d_model * ir.vocab_size
+    if ir.per_layer_embedding_dim:  # the embedding projected to every layer's per-layer input
+        result.by_component["per_layer_input"] += 2 * S * ir.d_model * ir.n_layers * ir.per_layer_embedding_dim
+    if ir.altup_inputs:  # extra streams projected in at the start and out at the end
+        result.by_component["altup"] += 2 * S * 2 * (ir.altup_inputs - 1) * ir.d_model**2
     return result
 
 

@@ -177,6 +177,8 @@ class ModelIR:
     learned_positions: Optional[int]
     per_layer_embedding_dim: Optional[int]
     per_layer_embedding_vocab: Optional[int]
+    altup_inputs: Optional[int]  # Gemma 3n AltUp: copies of the residual stream
+    laurel_rank: Optional[int]  # Gemma 3n LAuReL low-rank residual
     norm: NormIR
     layers: tuple[LayerIR, ...]
     mtp: Optional[MtpIR]

@@ -43,7 +43,7 @@ CONVENTIONS = {
     "quantised": "quantised caches count nominal bits per element, no scales",
     "context": "k = 1024 tokens, m = 1024 x 1024 tokens; tables print exact integers",
     "bytes": "KiB/MiB/GiB = 1024^1/2/3",
-    "per_token_all_layers": "bytes per token summed over all attention layers with windows ignored and linear state excluded (as Raschka's LLM Architecture Gallery quotes it)",
+    "per_token_all_layers": "bytes per token summed over all attention layers with windows ignored and linear state excluded (as Raschka's LLM Architecture Gallery quotes it); layers reusing another layer's KV add nothing",
 }
 
 
@@ -177,9 +177,9 @@ def kv_cache(ir: ModelIR, ctx: int, batch: int = 1, kv_dtype: str = "bf16", stat
     for layer in ir.layers:
         if layer.attention is not None:
             if layer.kv_shared_from is not None:
-                key = ("shared",)
-                g = groups.setdefault(key, {"label": f"reuses earlier layers' KV", "n": 0, "elems": 0, "tokens": 0,
-                                            "fixed": 0, "formula": "0"})
+                key = ("shared", layer.mixer, layer.kv_shared_from)
+                g = groups.setdefault(key, {"label": f"{layer.mixer} reusing layer {layer.kv_shared_from}'s KV", "n": 0,
+                                            "elems": 0, "tokens": 0, "fixed": 0, "formula": "0"})
                 g["n"] += 1
                 continue
             key, label, elems, tokens, formula = _attention_layer(layer, ctx)

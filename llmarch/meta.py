@@ -60,19 +60,24 @@ class Embedding(nn.Module):
 
 
 class Attention(nn.Module):
-    """MHA / GQA / MQA with optional QK-norm, biases, sinks and output gate."""
+    """MHA / GQA / MQA with optional QK-norm, biases, sinks and output gate.  A layer that reuses an
+    earlier layer's KV (`kv_shared`, Gemma 3n) has no key/value projections and no key norm."""
 
-    def __init__(self, d: int, a: AttentionIR) -> None:
+    def __init__(self, d: int, a: AttentionIR, kv_shared: bool = False) -> None:
         super().__init__()
         self.ir = a
+        self.kv_shared = kv_shared
         q_out = a.n_heads * a.head_dim * (2 if a.output_gate == "elementwise" else 1)
         self.q_proj = Linear(d, q_out, a.qkv_bias)
-        self.k_proj = Linear(d, a.n_kv_heads * a.head_dim, a.qkv_bias)
-        self.v_proj = Linear(d, a.n_kv_heads * a.v_head_dim, a.qkv_bias)
+        if not kv_shared:
+            self.k_proj = Linear(d, a.n_kv_heads * a.head_dim, a.qkv_bias)
+            self.v_proj = Linear(d, a.n_kv_heads * a.v_head_dim, a.qkv_bias)
         self.o_proj = Linear(a.n_heads * a.v_head_dim, d, a.o_bias)
         if a.output_gate == "headwise":
             self.gate_proj = Linear(d, a.n_heads)
         _qk_norms(self, a)
+        if kv_shared and hasattr(self, "k_norm"):
+            del self.k_norm
         if a.sinks:
             self.sinks = _param(a.n_heads)
 
@@ -198,6 +203,37 @@ class Experts(nn.Module):
             self.down_bias = _param(n, d)
 
 
+class AltUp(nn.Module):
+    """One layer's AltUp coefficients (Gemma 3n); its router norm is the layer's `altup_norm`."""
+
+    def __init__(self, d: int, n: int) -> None:
+        super().__init__()
+        self.n = n
+        self.router = Linear(d, n)
+        self.prediction_coefs = Linear(n, n * n)
+        self.correction_coefs = Linear(n, n)
+        self.output_scale = _param(d)
+
+
+class Laurel(nn.Module):
+    """LAuReL's low-rank learned residual (Gemma 3n); its norm is the layer's `laurel_norm`."""
+
+    def __init__(self, d: int, rank: int) -> None:
+        super().__init__()
+        self.left = Linear(d, rank)
+        self.right = Linear(rank, d)
+
+
+class PerLayerInput(nn.Module):
+    """How a layer takes in its per-layer embedding (Gemma 3n): gate (d -> dim), times the embedding,
+    project back (dim -> d); the norm after it is the layer's `per_layer_input_norm`."""
+
+    def __init__(self, d: int, dim: int) -> None:
+        super().__init__()
+        self.gate = Linear(d, dim)
+        self.proj = Linear(dim, d)
+
+
 class MoE(nn.Module):
     def __init__(self, d: int, m: MoEIR) -> None:
         super().__init__()
@@ -228,7 +264,7 @@ class Layer(nn.Module):
 
         if layer.attention is not None:
             a = layer.attention
-            self.attn = MultiHeadLatentAttention(d, a) if a.is_mla else Attention(d, a)
+            self.attn = MultiHeadLatentAttention(d, a) if a.is_mla else Attention(d, a, layer.kv_shared_from is not None)
             norms("attn")
         elif layer.gated_deltanet is not None:
             self.mixer = GatedDeltaNet(d, layer.gated_deltanet)
@@ -245,6 +281,15 @@ class Layer(nn.Module):
         elif layer.moe is not None:
             self.ffn = MoE(d, layer.moe)
             norms("ffn")
+        if ir.altup_inputs:
+            self.altup = AltUp(d, ir.altup_inputs)
+            self.altup_norm = Norm(d, norm.bias)
+        if ir.laurel_rank:
+            self.laurel = Laurel(d, ir.laurel_rank)
+            self.laurel_norm = Norm(d, norm.bias)
+        if ir.per_layer_embedding_dim:
+            self.per_layer_input = PerLayerInput(d, ir.per_layer_embedding_dim)
+            self.per_layer_input_norm = Norm(d, norm.bias)
 
 
 class MTPModule(nn.Module):
@@ -272,7 +317,14 @@ class Model(nn.Module):
         if ir.learned_positions:
             self.pos_embed = Embedding(ir.learned_positions, d)
         if ir.per_layer_embedding_dim:
-            self.per_layer_embed = Embedding(ir.per_layer_embedding_vocab, ir.n_layers * ir.per_layer_embedding_dim)
+            width = ir.n_layers * ir.per_layer_embedding_dim
+            self.per_layer_embed = Embedding(ir.per_layer_embedding_vocab, width)
+            self.per_layer_input = Linear(d, width)  # the token embedding projected to every layer's slot
+            self.per_layer_input_norm = Norm(ir.per_layer_embedding_dim, ir.norm.bias)
+        if ir.altup_inputs:
+            # AltUp's extra residual streams: projected from the embedding, and back before the final norm
+            self.altup_in = nn.ModuleList(Linear(d, d) for _ in range(ir.altup_inputs - 1))
+            self.altup_out = nn.ModuleList(Linear(d, d) for _ in range(ir.altup_inputs - 1))
         self.layers = nn.ModuleList(Layer(ir, layer) for layer in ir.layers)
         self.norm = Norm(d, ir.norm.bias)
         self.lm_head = Linear(d, ir.vocab_size)
@@ -353,7 +405,11 @@ def _attention_forward(self, x: torch.Tensor, ctx: int) -> torch.Tensor:
     q = self.q_proj(x)
     if a.output_gate == "elementwise":
         q, gate = q.split(a.n_heads * a.head_dim, dim=-1)
-    k, v = self.k_proj(x), self.v_proj(x)
+    if self.kv_shared:  # keys and values come from an earlier layer's cache: no projection here
+        k = x.new_empty(B, S, a.n_kv_heads * a.head_dim)
+        v = x.new_empty(B, S, a.n_kv_heads * a.v_head_dim)
+    else:
+        k, v = self.k_proj(x), self.v_proj(x)
     n_keys = keys_traced(a, S, ctx)
     q = _split_heads(q, a.n_heads, a.head_dim)
     k = _repeat_heads(_with_cache(_split_heads(k, a.n_kv_heads, a.head_dim), n_keys), B, a.n_kv_heads, a.n_heads)
@@ -554,15 +610,52 @@ def _moe_forward(self, x: torch.Tensor) -> torch.Tensor:
 MoE.forward = _moe_forward
 
 
-def _layer_forward(self, x: torch.Tensor, ctx: int) -> torch.Tensor:
+def _altup_predict(self, streams: torch.Tensor) -> torch.Tensor:
+    """streams (B, S, n, d) -> predicted streams: coefficients from the active stream, then a per-token
+    (d x n) @ (n x n) mix of the streams."""
+    B, S, n, d = streams.shape
+    coefs = self.prediction_coefs(self.router(streams[:, :, 0])).reshape(B * S, n, n)
+    mixed = torch.bmm(streams.reshape(B * S, n, d).transpose(1, 2), coefs)  # (B*S, d, n)
+    return mixed.transpose(1, 2).reshape(B, S, n, d) + streams
+
+
+def _altup_correct(self, predicted: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
+    """Spread the active stream's innovation to every stream with per-stream coefficients (element-wise)."""
+    coefs = self.correction_coefs(self.router(active))  # (B, S, n)
+    innovation = (active - predicted[:, :, 0]).unsqueeze(2)
+    return predicted + innovation * coefs.unsqueeze(-1)
+
+
+AltUp.predict, AltUp.correct = _altup_predict, _altup_correct
+Laurel.forward = lambda self, x: self.right(self.left(x))
+PerLayerInput.forward = lambda self, x, embedding: self.proj(F.gelu(self.gate(x)) * embedding)
+
+
+def _layer_forward(self, x: torch.Tensor, ctx: int, per_layer_embedding: torch.Tensor | None = None) -> torch.Tensor:
+    """x is (B, S, d), or (B, S, n, d) AltUp streams whose first is the one the layer runs on."""
     # norms are element-wise and left out: no counter counts them
+    streams = None
+    if hasattr(self, "altup"):
+        streams = self.altup.predict(x)
+        x = streams[:, :, 0]
+    h = x
     if hasattr(self, "attn"):
-        x = x + self.attn(x, ctx)
+        x = x + self.attn(h, ctx)
     elif hasattr(self, "mixer"):
-        x = x + self.mixer(x, ctx)
+        x = x + self.mixer(h, ctx)
+    if hasattr(self, "laurel"):
+        x = x + self.laurel(h)
     if hasattr(self, "ffn"):
         x = x + self.ffn(x)
-    return x
+    if streams is not None:
+        streams = self.altup.correct(streams, x)
+        x = streams[:, :, 0]
+    if hasattr(self, "per_layer_input"):
+        added = self.per_layer_input(x, per_layer_embedding)
+        if streams is None:
+            return x + added
+        return torch.cat([streams[:, :, :1], streams[:, :, 1:] + added.unsqueeze(2)], dim=2)
+    return x if streams is None else streams
 
 
 Layer.forward = _layer_forward
@@ -570,11 +663,19 @@ Layer.forward = _layer_forward
 
 def _model_forward(self, input_ids: torch.Tensor, ctx: int | None = None, last_token_logits: bool = False):
     """Logits for `input_ids` (B, S): prefill when S > 1 (ctx = S), or one decode step at context `ctx`."""
-    S = input_ids.shape[1]
+    B, S = input_ids.shape
     ctx = S if ctx is None else ctx
     x = F.embedding(input_ids, self.embed_tokens.weight)
-    for layer in self.layers:
-        x = layer(x, ctx)
+    per_layer = [None] * len(self.layers)
+    if hasattr(self, "per_layer_embed"):
+        table = F.embedding(input_ids, self.per_layer_embed.weight) + self.per_layer_input(x)
+        per_layer = table.reshape(B, S, len(self.layers), -1).unbind(2)
+    if hasattr(self, "altup_in"):
+        x = torch.stack([x] + [p(x) for p in self.altup_in], dim=2)
+    for layer, embedding in zip(self.layers, per_layer):
+        x = layer(x, ctx, embedding)
+    if hasattr(self, "altup_out"):
+        x = torch.stack([x[:, :, 0]] + [p(x[:, :, i + 1]) for i, p in enumerate(self.altup_out)], dim=2).mean(2)
     if last_token_logits:
         x = x[:, -1:]
     return self.lm_head(x)

@@ -28,6 +28,9 @@ COMPONENTS = (
     "routed_experts",
     "shared_experts",
     "router",
+    "per_layer_input",
+    "altup",
+    "laurel",
     "norms",
     "lm_head",
 )
@@ -94,8 +97,19 @@ def ffn_params(d: int, f: FFNIR) -> int:
     return linear(d, f.d_ff, f.bias) + linear(f.d_ff, d, f.bias)
 
 
-def attention_params(d: int, a: AttentionIR) -> int:
-    """Projections, QK-norms, sinks and the sparse-attention indexer of one layer."""
+def kv_projection_params(d: int, a: AttentionIR) -> int:
+    """The key/value projections and the key norm: what a layer that reuses another's KV lacks."""
+    params = linear(d, a.n_kv_heads * a.head_dim, a.qkv_bias) + linear(d, a.n_kv_heads * a.v_head_dim, a.qkv_bias)
+    if a.qk_norm == "per_head":
+        params += a.head_dim
+    elif a.qk_norm == "whole":
+        params += a.n_kv_heads * a.head_dim
+    return params
+
+
+def attention_params(d: int, a: AttentionIR, kv_shared: bool = False) -> int:
+    """Projections, QK-norms, sinks and the sparse-attention indexer of one layer; a layer that
+    reuses another layer's KV (`kv_shared`) has no key/value projections or key norm."""
     if a.is_mla:
         q_out = a.n_heads * a.head_dim
         if a.q_lora_rank:
@@ -136,6 +150,8 @@ def attention_params(d: int, a: AttentionIR) -> int:
             + 2 * a.indexer_head_dim
             + linear(d, a.indexer_heads)
         )
+    if kv_shared:
+        total -= kv_projection_params(d, a)
     return total
 
 
@@ -190,13 +206,21 @@ def moe_params(d: int, m: MoEIR) -> dict[str, int]:
     return out
 
 
+def altup_layer_params(d: int, n: int) -> int:
+    """One layer's AltUp: the router (d -> n), prediction (n -> n x n) and correction (n -> n)
+    coefficients and the output scale; its router norm is counted with the norms."""
+    return linear(d, n) + linear(n, n * n) + linear(n, n) + d
+
+
 def layer_params(ir: ModelIR, layer: LayerIR) -> dict[str, int]:
     """Parameters of one layer, by component (norms included)."""
     d = ir.d_model
-    out = dict.fromkeys(("attention", "linear_mixer", "dense_ffn", "routed_experts", "shared_experts", "router", "norms"), 0)
+    out = dict.fromkeys(("attention", "linear_mixer", "dense_ffn", "routed_experts", "shared_experts", "router",
+                         "per_layer_input", "altup", "laurel", "norms"), 0)
     sublayers = 0
+    extra_norms = 0
     if layer.attention is not None:
-        out["attention"] = attention_params(d, layer.attention)
+        out["attention"] = attention_params(d, layer.attention, kv_shared=layer.kv_shared_from is not None)
         sublayers += 1
     elif layer.gated_deltanet is not None:
         out["linear_mixer"] = gated_deltanet_params(d, layer.gated_deltanet)
@@ -213,8 +237,17 @@ def layer_params(ir: ModelIR, layer: LayerIR) -> dict[str, int]:
     elif layer.moe is not None:
         out.update(moe_params(d, layer.moe))
         sublayers += 1
+    if ir.per_layer_embedding_dim:  # gate (d -> dim) and projection back (dim -> d), then a norm
+        out["per_layer_input"] = 2 * linear(d, ir.per_layer_embedding_dim)
+        extra_norms += 1
+    if ir.altup_inputs:
+        out["altup"] = altup_layer_params(d, ir.altup_inputs)
+        extra_norms += 1  # router norm
+    if ir.laurel_rank:
+        out["laurel"] = 2 * linear(d, ir.laurel_rank)
+        extra_norms += 1
     per_sublayer = 2 if ir.norm.placement == "sandwich" else 1
-    out["norms"] = sublayers * per_sublayer * norm_params(ir, d)
+    out["norms"] = (sublayers * per_sublayer + extra_norms) * norm_params(ir, d)
     return out
 
 
@@ -252,7 +285,14 @@ def count_params(ir: ModelIR) -> ParamCount:
     if ir.learned_positions:
         total["position_embedding"] = ir.learned_positions * d
     if ir.per_layer_embedding_dim:
-        total["per_layer_embedding"] = ir.per_layer_embedding_vocab * ir.n_layers * ir.per_layer_embedding_dim
+        ple_width = ir.n_layers * ir.per_layer_embedding_dim
+        total["per_layer_embedding"] = ir.per_layer_embedding_vocab * ple_width
+        # the token embedding projected to every layer's slot (d -> layers x dim), then a norm over dim
+        total["per_layer_input"] = active["per_layer_input"] = linear(d, ple_width)
+        total["norms"] = active["norms"] = norm_params(ir, ir.per_layer_embedding_dim)
+    if ir.altup_inputs:
+        # the extra streams are projected from the embedding at the start and back at the end
+        total["altup"] = active["altup"] = 2 * (ir.altup_inputs - 1) * linear(d, d)
     for layer in ir.layers:
         p = layer_params(ir, layer)
         for k, v in layer_active(layer, p).items():

@@ -20,10 +20,14 @@ def component_of(name: str) -> str:
         return "per_layer_embedding"
     if head == "lm_head":
         return "lm_head"
-    if head == "norm":
+    if head == "norm" or head.endswith("_norm"):
         return "norms"
     if head == "mtp":
         return "mtp"
+    if head == "per_layer_input":
+        return "per_layer_input"
+    if head in ("altup_in", "altup_out"):
+        return "altup"
     if head == "layers":
         sub = parts[2]
         if sub.endswith("_norm"):
@@ -32,6 +36,8 @@ def component_of(name: str) -> str:
             return "attention"
         if sub == "mixer":
             return "linear_mixer"
+        if sub in ("per_layer_input", "altup", "laurel"):
+            return sub
         if sub == "ffn":
             if len(parts) > 3 and parts[3] in ("router",):
                 return "router"

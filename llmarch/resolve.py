@@ -9,6 +9,7 @@ each layer kind against the block that defines it.
 
 from __future__ import annotations
 
+import dataclasses
 import typing
 from typing import Any, Optional
 
@@ -176,6 +177,7 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
                 moe=moe if ffn == "moe" else None,
             )
         )
+    layers = _share_kv(spec, layers, located)
     for block in ("attention", "gated_deltanet", "kda", "mamba2", "moe"):
         used = any(getattr(l, block) is not None for l in layers)
         if getattr(spec, block) is not None and not used:
@@ -214,6 +216,8 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
         learned_positions=spec.learned_positions,
         per_layer_embedding_dim=ple.dim if ple else None,
         per_layer_embedding_vocab=(ple.vocab_size or spec.vocab_size) if ple else None,
+        altup_inputs=spec.altup.n_inputs if spec.altup else None,
+        laurel_rank=spec.laurel.rank if spec.laurel else None,
         norm=NormIR(kind=spec.norm.kind, bias=spec.norm.bias, placement=spec.norm.placement),
         layers=tuple(layers),
         mtp=mtp,
@@ -255,6 +259,30 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
                     except ValueError as e:
                         raise err(("reference", i, key), str(e)) from None
     return ir
+
+
+def _share_kv(spec: S.Spec, layers: list[LayerIR], located: Located) -> list[LayerIR]:
+    """Point each of the last `kv_shared_layers` layers at the layer whose KV it reuses: the last
+    earlier unshared layer of the same kind (as Gemma 3n and transformers' `kv_sharing_modes` do)."""
+    n_shared = spec.kv_shared_layers
+    if not n_shared:
+        return layers
+    path = ("kv_shared_layers",)
+    first = spec.n_layers - n_shared
+    if first < 1:
+        raise located.error(path, f"kv_shared_layers ({n_shared}) leaves no layer to produce KV (n_layers is {spec.n_layers})")
+    out = list(layers)
+    for i in range(first, spec.n_layers):
+        layer = layers[i]
+        if layer.attention is None:
+            raise located.error(path, f"layer {i} ({layer.mixer}) is among the last {n_shared} layers but has no attention KV to share")
+        if layer.attention.is_mla:
+            raise located.error(path, "KV sharing is supported for MHA/GQA/MQA layers, not MLA")
+        producer = next((j for j in range(first - 1, -1, -1) if layers[j].mixer == layer.mixer), None)
+        if producer is None:
+            raise located.error(path, f"layer {i} ({layer.mixer}) has no earlier unshared {layer.mixer} layer to reuse KV from")
+        out[i] = dataclasses.replace(layer, kv_shared_from=producer)
+    return out
 
 
 def _expand(pattern: str | list[str], letters: dict[str, str], n_layers: int, path: tuple, located: Located) -> list[str]:

@@ -211,10 +211,24 @@ class Layers(Block):
 
 
 class PerLayerEmbeddings(Block):
-    """Gemma 3n: a small embedding per layer, looked up by token id."""
+    """Gemma 3n: a small embedding per layer, looked up by token id and mixed with a projection of
+    the token embedding; each layer gates it in (d_model -> dim), projects it back and norms it."""
 
     dim: HeadDim
-    vocab_size: Optional[_int(MAX_VOCAB)] = None
+    vocab_size: Optional[_int(MAX_VOCAB)] = Field(None, description="rows of the per-layer table (default vocab_size)")
+
+
+class AltUp(Block):
+    """Gemma 3n's Alternating Updates: n_inputs copies of the residual stream; each layer runs on one and
+    predicts/corrects the others with small learned coefficients."""
+
+    n_inputs: _int(16, ge=2)
+
+
+class Laurel(Block):
+    """Gemma 3n's LAuReL: a low-rank (d_model -> rank -> d_model) learned residual beside attention."""
+
+    rank: HeadDim
 
 
 class MTP(Block):
@@ -288,6 +302,11 @@ class Spec(Block):
     tie_embeddings: StrictBool = False
     learned_positions: Optional[_int(MAX_CONTEXT)] = Field(None, description="size of a learned absolute position table")
     per_layer_embeddings: Optional[PerLayerEmbeddings] = None
+    altup: Optional[AltUp] = None
+    laurel: Optional[Laurel] = None
+    kv_shared_layers: _int(MAX_LAYERS, ge=0) = Field(
+        0, description="the last k layers reuse the KV of the last earlier layer of their kind (Gemma 3n)"
+    )
     norm: Norm = Norm()
     attention: Optional[Attention] = None
     gated_deltanet: Optional[GatedDeltaNet] = None

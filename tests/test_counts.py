@@ -157,3 +157,87 @@ def test_total_equals_transformers_from_collected_values(name):
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(cfg)
     assert llmarch.count_params(llmarch.load(name)).total == unique_params(model)
+
+
+# ---------------------------------------------------------------------------
+# Gemma 3n: no verbatim config could be vendored; its collected values (tests/data/configs/
+# gemma-3n-e4b.values.yaml, with sources) drive transformers' implementation instead.
+
+
+def _gemma_3n_values() -> dict:
+    import yaml
+
+    return yaml.safe_load((CONFIGS / "gemma-3n-e4b.values.yaml").read_text())["values"]
+
+
+@pytest.fixture(scope="module")
+def gemma_3n():
+    import torch
+    from transformers import Gemma3nForCausalLM, Gemma3nTextConfig
+
+    text = {k: v for k, v in _gemma_3n_values()["text_config"].items() if k != "model_type"}
+    cfg = Gemma3nTextConfig(**text)
+    with torch.device("meta"):
+        model = Gemma3nForCausalLM(cfg)
+    return cfg, model
+
+
+def test_gemma_3n_components_equal_transformers(gemma_3n):
+    """Each Gemma 3n mechanism against the transformers modules that implement it."""
+    cfg, model = gemma_3n
+    ir = llmarch.load("gemma-3n-e4b")
+    count = llmarch.count_params(ir)
+    by_name: dict[str, int] = {}
+    for name, p in model.named_parameters():
+        parts = name.split(".")
+        key = parts[3] if parts[1] == "layers" else parts[1]
+        if parts[1] == "layers" and parts[3] in ("altup", "laurel") and parts[4].endswith("norm"):
+            key = "norm"  # the router and LAuReL norms are norms in llmarch
+        by_name[key] = by_name.get(key, 0) + p.numel()
+    assert count.by_component["per_layer_embedding"] == by_name["embed_tokens_per_layer"]
+    assert count.by_component["attention"] == by_name["self_attn"]
+    assert count.by_component["dense_ffn"] == by_name["mlp"]
+    assert count.by_component["altup"] == by_name["altup"] + by_name["altup_projections"] + by_name["altup_unembed_projections"]
+    assert count.by_component["laurel"] == by_name["laurel"]
+    assert count.by_component["per_layer_input"] == (
+        by_name["per_layer_input_gate"] + by_name["per_layer_projection"] + by_name["per_layer_model_projection"])
+    norms = sum(v for k, v in by_name.items() if k.endswith("norm") or k.endswith("layernorm"))
+    assert count.by_component["norms"] == norms
+
+
+def test_gemma_3n_kv_sharing_equals_transformers(gemma_3n):
+    cfg, model = gemma_3n
+    ir = llmarch.load("gemma-3n-e4b")
+    modes = cfg.kv_sharing_modes
+    assert [l.kv_shared_from is not None for l in ir.layers] == [m == "reuse" for m in modes]
+    producers = {l.kv_shared_from for l in ir.layers if l.kv_shared_from is not None}
+    assert producers == {i for i, m in enumerate(modes) if m == "store"}
+    for layer in ir.layers:
+        if layer.kv_shared_from is not None:
+            assert ir.layers[layer.kv_shared_from].mixer == layer.mixer
+            assert not hasattr(model.model.layers[layer.index].self_attn, "k_proj")
+    assert [layer_type(l) for l in ir.layers] == list(cfg.layer_types)
+
+
+def test_gemma_3n_published_figure_adjustments():
+    """The 8B raw figure's parts outside the text decoder, recomputed where CI can build them (the timm
+    vision tower needs torchvision, so its count stays the one measured once, named in the spec)."""
+    import torch
+    from transformers import Gemma3nAudioConfig, Gemma3nTextConfig, Gemma3nVisionConfig
+    from transformers.models.gemma3n.modeling_gemma3n import Gemma3nAudioEncoder, Gemma3nMultimodalEmbedder
+
+    values = _gemma_3n_values()
+    strip = lambda d: {k: v for k, v in d.items() if k not in ("model_type", "architecture")}  # noqa: E731
+    text = Gemma3nTextConfig(**strip(values["text_config"]))
+    audio = Gemma3nAudioConfig(**strip(values["audio_config"]))
+    vision = Gemma3nVisionConfig(**strip(values["vision_config"]))
+    with torch.device("meta"):
+        encoder = Gemma3nAudioEncoder(audio)
+        embedders = [Gemma3nMultimodalEmbedder(vision, text), Gemma3nMultimodalEmbedder(audio, text)]
+    adjustments = {what: params for _, what, params in llmarch.load("gemma-3n-e4b").references[0].adjustments}
+    found = {w.split(" ")[0]: p for w, p in adjustments.items()}
+    assert found["USM"] == sum(p.numel() for p in encoder.parameters())
+    assert found["vision"] == sum(p.numel() for m in embedders for p in m.parameters())
+    t = values["text_config"]
+    per_layer_kv = 2 * t["hidden_size"] * t["num_key_value_heads"] * t["head_dim"] + t["head_dim"]  # k, v, k_norm
+    assert found["unused"] == t["num_kv_shared_layers"] * per_layer_kv

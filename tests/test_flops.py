@@ -77,15 +77,16 @@ def test_traced_counters_agree_at_full_size(name):
 
 
 @pytest.mark.parametrize("name", ["kimi-linear-48b-a3b", "nemotron-3-nano-30b-a3b", "deepseek-v3.2-exp", "gpt-oss-20b",
-                                  "llama-4-maverick", "olmo-3-7b", "gpt2"])
+                                  "llama-4-maverick", "olmo-3-7b", "gpt2", "gemma-3n-e4b"])
 def test_traced_counters_agree_other_mechanisms(name):
+    """Exactly: small terms (Gemma 3n's AltUp coefficients, n^3 per layer) would hide in any tolerance."""
     ir = llmarch.load(name)
     model = llmarch.build(ir, with_mtp=False)
     S = 300  # not a multiple of the 64-token chunk
     analytic = flops.prefill(ir, S).flops
     for fn in (count_torch, count_fvcore):
-        assert fn(model, ir, S).normalised == pytest.approx(analytic, rel=0.005)
-    assert count_fvcore(model, ir, S, decode_ctx=5000).normalised == pytest.approx(flops.decode(ir, 5000).flops, rel=0.005)
+        assert fn(model, ir, S).normalised == analytic, fn.__name__
+    assert count_fvcore(model, ir, S, decode_ctx=5000).normalised == flops.decode(ir, 5000).flops
 
 
 def test_cli_json_all_counters():

@@ -268,3 +268,26 @@ def test_mimo_mixed_head_geometry():
     assert r.total_bytes == n_local * local * c["sliding_window"] + n_global * glob * K128
     assert r.per_token_bytes_all_layers == n_local * local + n_global * glob
     assert (n_local, n_global) == (39, 9)
+
+
+def _gemma_3n_text() -> dict:
+    import yaml
+
+    from conftest import CONFIGS
+
+    return yaml.safe_load((CONFIGS / "gemma-3n-e4b.values.yaml").read_text())["values"]["text_config"]
+
+
+@pytest.mark.parametrize("ctx", [4096, 32768])
+def test_gemma_3n_shared_kv_layers_hold_nothing(ctx):
+    """The last num_kv_shared_layers layers reuse earlier KV: only the first 20 layers cache anything."""
+    c = _gemma_3n_text()
+    producing = c["layer_types"][: c["num_hidden_layers"] - c["num_kv_shared_layers"]]
+    per_layer = c["num_key_value_heads"] * 2 * c["head_dim"] * BF16
+    expect = (producing.count("sliding_attention") * min(ctx, c["sliding_window"])
+              + producing.count("full_attention") * ctx) * per_layer
+    r = kv("gemma-3n-e4b", ctx)
+    assert r.total_bytes == expect
+    assert r.per_token_bytes_all_layers == len(producing) * per_layer == 20 * 2 * 512 * 2
+    assert sum(row.layers for row in r.rows) == c["num_hidden_layers"]
+    assert sum(row.layers for row in r.rows if row.bytes == 0) == c["num_kv_shared_layers"]
