@@ -57,7 +57,10 @@ def _mixer_box(ir: ModelIR, layer: LayerIR, prefix: str) -> Box:
         extras += (["bias"] if a.qkv_bias or a.o_bias else []) + (["DSA indexer"] if a.indexer_heads else [])
         lines.append(", ".join(extras))
         kv = (a.kv_lora_rank + a.qk_rope_head_dim + (a.indexer_head_dim or 0)) if a.is_mla else a.n_kv_heads * (a.head_dim + a.v_head_dim)
-        lines.append(f"KV cache: {kv * 2:,} B/token/layer (bf16)")
+        if layer.kv_shared_from is not None:
+            lines.append(f"no K/V projections: reuses layer {layer.kv_shared_from}'s KV cache")
+        else:
+            lines.append(f"KV cache: {kv * 2:,} B/token/layer (bf16)")
         return Box(f"{prefix}/attention", "attention", lines)
     if layer.gated_deltanet is not None:
         g = layer.gated_deltanet
@@ -85,15 +88,33 @@ def _ffn_box(layer: LayerIR, prefix: str) -> Box:
     return Box(f"{prefix}/ffn", "ffn", [f"Feed-forward ({f.kind})", f"hidden size {f.d_ff:,}"])
 
 
+def _extras_box(ir: ModelIR, prefix: str) -> Box | None:
+    """Gemma 3n's per-layer additions around the mixer and FFN."""
+    lines = []
+    if ir.altup_inputs:
+        lines.append(f"AltUp: predict and correct {ir.altup_inputs} streams")
+    if ir.laurel_rank:
+        lines.append(f"LAuReL residual, rank {ir.laurel_rank}")
+    if ir.per_layer_embedding_dim:
+        lines.append(f"per-layer input: gate {ir.d_model:,} -> {ir.per_layer_embedding_dim}, back to {ir.d_model:,}")
+    return Box(f"{prefix}/extras", "norm", lines) if lines else None
+
+
 def model_boxes(ir: ModelIR) -> list[Box]:
     count = count_params(ir)
-    kinds: dict[str, list[LayerIR]] = {}
+    kinds: dict[tuple[str, bool], list[LayerIR]] = {}  # layers that reuse KV are drawn apart
     for layer in ir.layers:
-        kinds.setdefault(layer.label, []).append(layer)
-    boxes = [Box("embedding", "embedding", [f"Token embedding {ir.vocab_size:,} x {ir.d_model:,}"]
-                 + ([f"learned positions {ir.learned_positions:,}"] if ir.learned_positions else []))]
+        kinds.setdefault((layer.label, layer.kv_shared_from is not None), []).append(layer)
+    embedding = [f"Token embedding {ir.vocab_size:,} x {ir.d_model:,}"]
+    if ir.learned_positions:
+        embedding.append(f"learned positions {ir.learned_positions:,}")
+    if ir.per_layer_embedding_dim:
+        embedding.append(f"per-layer embeddings {ir.per_layer_embedding_vocab:,} x {ir.n_layers} x {ir.per_layer_embedding_dim}")
+    if ir.altup_inputs:
+        embedding.append(f"AltUp: {ir.altup_inputs} residual streams")
+    boxes = [Box("embedding", "embedding", embedding)]
     place = {"pre": "pre-norm", "post": "post-norm (inside the residual)", "sandwich": "pre- and post-norm"}[ir.norm.placement]
-    for i, (label, layers) in enumerate(kinds.items()):
+    for i, ((label, kv_shared), layers) in enumerate(kinds.items()):
         prefix = f"block-{i}"
         first = layers[0]
         idx = [l.index for l in layers]
@@ -104,11 +125,15 @@ def model_boxes(ir: ModelIR) -> list[Box]:
         else:
             where = f"layers {idx[0]}, {idx[1]}, …, {idx[-1]}"
         block = Box(prefix, "block", [f"{len(layers)} x {label} block ({where})",
-                                      f"{ir.norm.kind.replace('rmsnorm', 'RMSNorm').replace('layernorm', 'LayerNorm')}, {place}"])
+                                      f"{ir.norm.kind.replace('rmsnorm', 'RMSNorm').replace('layernorm', 'LayerNorm')}, {place}"
+                                      + ("; shared KV" if kv_shared else "")])
         if first.mixer != "none":
             block.children.append(_mixer_box(ir, first, prefix))
         if first.ffn != "none":
             block.children.append(_ffn_box(first, prefix))
+        extras = _extras_box(ir, prefix)
+        if extras is not None:
+            block.children.append(extras)
         boxes.append(block)
     boxes.append(Box("norm", "norm", ["Final norm"]))
     boxes.append(Box("lm_head", "head", [f"LM head {ir.d_model:,} x {ir.vocab_size:,}" + (" (tied)" if ir.tie_embeddings else "")]))
