@@ -35,6 +35,7 @@ CONVENTIONS = {
     "kv": "KV heads split over TP, replicated when fewer than the ranks; MLA latent replicated on every rank; linear/SSM state split by heads",
     "allowance": "max(2 GiB, 8% of GPU memory) kept for activations and workspace",
     "roofline": "step time >= max(bytes read / bandwidth, FLOPs / dense peak); tokens/s <= batch / step time",
+    "bytes_read": "a decode step reads every weight once (experts: those the batch hits) except lookup tables, which are read a row per token; a tied embedding is read whole as the LM head; plus the KV cache",
     "moe_routing": "experts read at batch B: E (1 - (1 - k/E)^B), uniform independent routing",
     "scope": "inference only; training memory is out of scope",
 }
@@ -100,6 +101,8 @@ def check_plan(ir: ModelIR, plan: Plan) -> None:
 def kv_per_gpu(ir: ModelIR, ctx: int, batch: int, kv_dtype: str, tp: int) -> int:
     total = 0
     for row in kv_cache(ir, ctx, batch, kv_dtype).rows:
+        if not row.bytes:
+            continue  # layers that reuse another layer's KV
         layer = next(l for l in ir.layers if l.mixer == row.key[0])  # rows are keyed by mixer kind first
         a = layer.attention
         if a is not None and not a.is_mla:
@@ -149,8 +152,11 @@ def serve(ir: ModelIR, gpu: GPU, plan: Plan, ctx: int, batch: int, weights: str 
     max_ctx = _longest_context(ir, batch, kv_dtype, plan.tp, free_for_kv)
 
     # decode step: weights read once per step (experts: those the batch hits), KV read for every sequence
-    dense_bytes = sum(v for k, v in w.items() if k not in ("routed_experts", "token_embedding", "position_embedding",
-                                                            "per_layer_embedding"))
+    # lookup tables are read a row per token, not whole; a tied embedding is read whole as the LM head
+    lookups = ("token_embedding", "position_embedding", "per_layer_embedding")
+    dense_bytes = sum(v for k, v in w.items() if k != "routed_experts" and k not in lookups)
+    if ir.tie_embeddings:
+        dense_bytes += w["token_embedding"]
     expert_read = 0
     moe_layers = [l for l in ir.layers if l.moe is not None]
     if moe_layers:

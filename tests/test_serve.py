@@ -38,6 +38,19 @@ def test_dense_single_gpu_hand_formula():
     assert r["decode_roofline"]["tokens_per_s_upper_bound"] == pytest.approx(4 / expect)
 
 
+def test_tied_lm_head_is_read_every_step():
+    """A tied embedding is looked up for the input but multiplied whole as the LM head; per-layer
+    embedding tables (Gemma 3n) are only looked up."""
+    ir = llmarch.load("gemma-3n-e4b")
+    r = serve(ir, load_gpu("h100-sxm"), Plan(1, 1, 1), ctx=4096, batch=1, weights="bf16")
+    count = llmarch.count_params(ir)
+    kv = r["memory_per_gpu"]["kv_bytes"]
+    expect = (count.total - count.by_component["per_layer_embedding"]) * 2 + kv
+    assert count.by_component["lm_head"] == 0 and count.by_component["token_embedding"] == 262400 * 2048
+    assert r["decode_roofline"]["bytes_per_step_per_gpu"] == expect
+    assert kv == 4096 * 20 * 2 * 512 * 2 - 16 * (4096 - 512) * 2 * 512 * 2  # 4 global + 16 local(512) layers
+
+
 def test_moe_expected_experts_and_sharding():
     ir = llmarch.load("deepseek-v3")
     r = serve(ir, load_gpu("h200"), Plan(8, 8, 1), ctx=131072, batch=8)
