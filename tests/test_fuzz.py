@@ -2,8 +2,8 @@
 
 Seeds are shipped specs shrunk to small sizes (every integer capped at 64, so builds stay small).
 Mutations drop, rename, retype or rescale one field.  A spec that loads must build, its module walk
-must equal the closed form component by component, active <= total, and the KV cache must grow with
-the context.  Any exception other than SpecError fails.  LLMARCH_FUZZ_EXAMPLES sets the number of
+must equal the closed form component by component, active <= total, the KV cache must grow with
+the context, and the traced FLOPs of a short prefill and a decode step must equal the analytic ones.  Any exception other than SpecError fails.  LLMARCH_FUZZ_EXAMPLES sets the number of
 examples (default 80).
 """
 
@@ -22,7 +22,7 @@ from llmarch.errors import SpecError
 from llmarch.kvcache import kv_cache
 
 SEEDS = ["qwen3-8b", "deepseek-v3", "gemma-3-27b", "qwen3-next-80b-a3b", "nemotron-3-nano-30b-a3b",
-         "kimi-linear-48b-a3b", "gpt-oss-20b", "gpt2", "llama-4-maverick", "deepseek-v3.2-exp"]
+         "kimi-linear-48b-a3b", "gpt-oss-20b", "gpt2", "llama-4-maverick", "deepseek-v3.2-exp", "gemma-3n-e4b"]
 KEEP = ("name", "layers", "reference", "sources", "aliases")
 EXAMPLES = int(os.environ.get("LLMARCH_FUZZ_EXAMPLES", "80"))
 
@@ -118,15 +118,41 @@ def check_consistent(ir):
     assert sizes == sorted(sizes)
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(case=mutated_specs())
-def test_mutated_specs(case, tmp_path):
+def check_flops(ir):
+    """The traced forward of the built module counts what the closed form says, exactly."""
+    from llmarch import flops
+    from llmarch.flop_counters import count_torch
+
+    model = llmarch.build(ir, with_mtp=False)
+    assert count_torch(model, ir, 70).normalised == flops.prefill(ir, 70).flops
+    assert count_torch(model, ir, 1, decode_ctx=100).normalised == flops.decode(ir, 100).flops
+
+
+def load_mutated(case, tmp_path):
+    """The mutated spec's IR, or None when it fails with a located, printable SpecError."""
     name, path, op, data = case
     file = tmp_path / f"fuzz-{uuid.uuid4().hex}.yaml"
     file.write_text(yaml.safe_dump(data))
     try:
-        ir = llmarch.load(str(file))
+        return llmarch.load(str(file))
     except SpecError as err:
-        assert str(err)  # a located, printable message
-        return
-    check_consistent(ir)
+        assert str(err)
+        return None
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=mutated_specs())
+def test_mutated_specs(case, tmp_path):
+    ir = load_mutated(case, tmp_path)
+    if ir is not None:
+        check_consistent(ir)
+
+
+# tracing costs about a second a model, so FLOPs get a quarter of the examples
+@settings(max_examples=max(10, EXAMPLES // 4), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=mutated_specs())
+def test_mutated_specs_flops(case, tmp_path):
+    ir = load_mutated(case, tmp_path)
+    if ir is not None:
+        check_flops(ir)
