@@ -222,7 +222,8 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
         layers=tuple(layers),
         mtp=mtp,
         weight_dtype=spec.weights.dtype,
-        weight_overrides=tuple(sorted((spec.weights.overrides or {}).items())),
+        # an override equal to the default format says nothing (it resets an inherited one): dropped
+        weight_overrides=tuple(sorted((c, f) for c, f in (spec.weights.overrides or {}).items() if f != spec.weights.dtype)),
         references=tuple(
             ReferenceIR(
                 total=r.total, active=r.active, convention=r.convention,
