@@ -553,6 +553,26 @@ def serve(
           "llmarch serve")
 
 
+@app.command("import-hf")
+@guarded
+def import_hf(
+    config: str = typer.Argument(..., help="A Hugging Face config.json."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the spec to FILE (YAML) instead of stdout."),
+    name: Optional[str] = typer.Option(None, "--name", help="The spec's name (default: -o's file name, else the config's folder)."),
+) -> None:
+    """Turn a Hugging Face config.json into a llmarch spec (YAML), recording every default it applied.
+
+    Unknown keys, unsupported model types and features llmarch cannot represent are errors (exit 2).
+    Example: llmarch import-hf Qwen3-8B/config.json -o qwen3-8b.yaml && llmarch show qwen3-8b.yaml
+    """
+    from pathlib import Path
+
+    from .import_hf import import_file, spec_yaml
+
+    imported = import_file(config, name=name or (Path(output).stem.lower() if output else None))
+    _write(spec_yaml(imported), output)
+
+
 @app.command()
 @guarded
 def schema(

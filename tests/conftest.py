@@ -57,11 +57,15 @@ def multimodal_params(name: str) -> int:
     Counted by module name rather than as a difference of totals: transformers may tie the wrapper's
     LM head where the text model alone does not (Mistral Small 3.1's wrapper config has no tie key).
     """
+    return multimodal_params_of(upstream_config(name))
+
+
+def multimodal_params_of(raw: dict) -> int:
+    """`multimodal_params` of a wrapper config given as a dict."""
     import torch
     from transformers import AutoModelForImageTextToText
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
-    raw = upstream_config(name)
     cfg = CONFIG_MAPPING[raw["model_type"]](**{k: v for k, v in raw.items() if k != "model_type"})
     with torch.device("meta"):
         model = AutoModelForImageTextToText.from_config(cfg)

@@ -1,0 +1,1922 @@
+"""`llmarch import-hf`: a Hugging Face `config.json` -> a llmarch spec.
+
+Every supported model type reads its config through a key table with three lists:
+
+- **mapped** keys become spec fields; each carries the default transformers applies when the key is
+  absent (`REQUIRED` where transformers has none), and the spec records every default it took;
+- **irrelevant** keys change nothing llmarch models (token ids, dropout, initialisation, routing
+  details, kernels);
+- **rejected** keys name features llmarch cannot represent, with the reason; such a key is accepted
+  only at a value that leaves the feature off (or at the one value transformers implements).
+
+A key on none of the lists is an error naming it, so a config from an unknown variant fails loudly
+instead of yielding a silently wrong spec.  Multimodal wrappers (gemma3, llama4, mistral3) import their
+`text_config`; the vision tower and projector are counted in closed form and recorded as a
+`vision_tower` reference adjustment.  `quantization_config` becomes the spec's `weights:` block.
+
+No transformers or torch here: the defaults are transformers 5's, written out per type, and
+tests/test_import_hf.py checks them against transformers' config classes.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional
+
+from .errors import LlmarchError, SpecError, did_you_mean
+from .yamlsafe import Located
+
+# ---------------------------------------------------------------------------
+# Key tables
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()  # a mapped key transformers has no default for
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A default transformers computes from other keys; `compute` gets a key -> value reader."""
+
+    text: str
+    compute: Callable[[Callable[[str], Any]], Any]
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A feature llmarch cannot represent; `accepts` says which values leave it off (or are what transformers implements)."""
+
+    reason: str
+    accepts: Callable[[Any], bool] = lambda v: v is None or v is False
+
+
+def _only(*values: Any) -> Callable[[Any], bool]:
+    return lambda v: v is None or any(v == x and type(v) is type(x) for x in values)
+
+
+@dataclass(frozen=True)
+class KeyTable:
+    mapped: Mapping[str, Any]
+    irrelevant: frozenset[str]
+    rejected: Mapping[str, Reject]
+
+    def known(self) -> list[str]:
+        return sorted(set(self.mapped) | self.irrelevant | set(self.rejected))
+
+
+# Keys of any transformers config that describe no architecture: bookkeeping, generation, tokens.
+COMMON_IRRELEVANT = frozenset("""
+    architectures transformers_version torch_dtype dtype _name_or_path auto_map model_type initializer_range use_cache
+    bos_token_id eos_token_id pad_token_id sep_token_id decoder_start_token_id attention_dropout hidden_dropout
+    output_hidden_states output_attentions return_dict chunk_size_feed_forward is_decoder
+    id2label label2id problem_type finetuning_task tokenizer_class prefix task_specific_params torchscript
+    use_bfloat16 tf_legacy_loss pruned_heads tie_encoder_decoder
+    max_length min_length do_sample early_stopping num_beams num_beam_groups diversity_penalty temperature top_k
+    top_p typical_p repetition_penalty length_penalty no_repeat_ngram_size encoder_no_repeat_ngram_size
+    bad_words_ids num_return_sequences output_scores return_dict_in_generate forced_bos_token_id
+    forced_eos_token_id remove_invalid_values exponential_decay_length_penalty suppress_tokens
+    begin_suppress_tokens _attn_implementation_autoset unsloth_fixed
+""".split()) | {"output_router_logits", "router_aux_loss_coef", "router_jitter_noise"}  # MoE training losses
+COMMON_REJECTED = {
+    "add_cross_attention": Reject("llmarch models decoder-only language models"),
+    "is_encoder_decoder": Reject("llmarch models decoder-only language models"),
+}
+# Defaults not worth listing: an absent optional block means the feature is off (no quantization, no RoPE scaling)
+QUIET_WHEN_NONE = frozenset({"quantization_config", "rope_scaling", "rope_parameters"})
+
+# Keys every text model type maps (the weight format; see `_weights`).
+_QUANT = {"quantization_config": None}
+
+
+def _keys(mapped: Mapping[str, Any], irrelevant: str = "", rejected: Optional[Mapping[str, Reject]] = None) -> KeyTable:
+    rejected = COMMON_REJECTED | dict(rejected or {})
+    return KeyTable(
+        mapped=dict(mapped),
+        irrelevant=(COMMON_IRRELEVANT | frozenset(irrelevant.split())) - set(mapped) - set(rejected),
+        rejected=rejected,
+    )
+
+
+KV_FROM_HEADS = Derived("num_attention_heads", lambda get: get("num_attention_heads"))
+HEAD_DIM_FROM_WIDTH = Derived("hidden_size // num_attention_heads",
+                              lambda get: get("hidden_size") // get("num_attention_heads"))
+
+
+def _rope_keys(theta: float, scaling: Any = None) -> dict:
+    return {"rope_theta": theta, "rope_scaling": scaling, "rope_parameters": None}
+
+
+# ---------------------------------------------------------------------------
+# Reading one config mapping
+
+
+@dataclass
+class _Source:
+    """The config file: its data, the position of every key, and what the import noticed."""
+
+    file: str
+    located: Located
+    defaulted: list[tuple[str, str]] = field(default_factory=list)  # (key path, value shown)
+    ignored: list[str] = field(default_factory=list)  # irrelevant keys present
+    off: list[str] = field(default_factory=list)  # rejected keys present at a value that leaves the feature off
+
+
+class Config:
+    """One mapping of the config (the top level, `text_config`, `vision_config`), read through its key table."""
+
+    def __init__(self, data: dict, type_name: str, keys: KeyTable, source: _Source, path: tuple = ()) -> None:
+        self.data = data
+        self.type_name = type_name
+        self.keys = keys
+        self.source = source
+        self.path = path
+        self.read: set[str] = set()
+        self._cache: dict[str, Any] = {}
+
+    # errors -----------------------------------------------------------
+    def error(self, key: str | tuple, message: str, suggestion: str | None = None) -> SpecError:
+        sub = key if isinstance(key, tuple) else (key,)
+        return self.source.located.error(self.path + sub, message, suggestion)
+
+    def where(self, key: str) -> str:
+        return ".".join(str(p) for p in self.path + (key,))
+
+    # the three lists --------------------------------------------------
+    def check_keys(self) -> None:
+        for key, value in self.data.items():
+            if key in self.keys.mapped:
+                continue
+            if key in self.keys.irrelevant:
+                if key != "model_type":
+                    self.source.ignored.append(self.where(key))
+                continue
+            if key in self.keys.rejected:
+                rule = self.keys.rejected[key]
+                if rule.accepts(value):
+                    self.source.off.append(f"{self.where(key)}: {_short(value)}")
+                    continue
+                raise self.error(key, f"`{key}: {_show(value)}` is not supported for model type `{self.type_name}`: "
+                                      f"{rule.reason}")
+            raise self.error(
+                key,
+                f"unknown key `{key}` for model type `{self.type_name}`: it is on none of import-hf's lists "
+                "(mapped, irrelevant, rejected), so the import stops rather than guess",
+                did_you_mean(str(key), self.keys.known())
+                or "if the key changes nothing in the architecture, delete it from a copy of the config",
+            )
+
+    # values -----------------------------------------------------------
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def get(self, key: str) -> Any:
+        """The key's value, or the default transformers applies (recorded)."""
+        if key not in self.keys.mapped:
+            raise KeyError(f"{self.type_name}: `{key}` is not a mapped key")  # a bug in a table, not bad input
+        self.read.add(key)
+        if key in self.data:
+            return self.data[key]
+        if key in self._cache:
+            return self._cache[key]
+        default = self.keys.mapped[key]
+        if default is REQUIRED:
+            raise self.error(key, f"required key `{key}` is missing: transformers has no default for it for model "
+                                  f"type `{self.type_name}`")
+        if isinstance(default, Derived):
+            value = default.compute(self.get)
+            shown = f"{_short(value)} ({default.text})"
+        else:
+            value = copy.deepcopy(default)
+            shown = _short(value)
+        self._cache[key] = value
+        if not (value is None and key in QUIET_WHEN_NONE):
+            self.source.defaulted.append((self.where(key), shown))
+        return value
+
+    def touch(self, *keys: str) -> None:
+        """Mark keys as read whose value cannot change the spec here (e.g. a window when windows are off)."""
+        self.read.update(k for k in keys if k in self.keys.mapped)
+
+    def int(self, key: str, minimum: int = 1) -> int:
+        value = self.get(key)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(key, f"expected an integer, got {_show(value)}")
+        if value < minimum:
+            raise self.error(key, f"expected an integer of at least {minimum}, got {value}")
+        return value
+
+    def opt_int(self, key: str, minimum: int = 1) -> Optional[int]:
+        return None if self.get(key) is None else self.int(key, minimum)
+
+    def number(self, key: str) -> float:
+        value = self.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.error(key, f"expected a number, got {_show(value)}")
+        return value
+
+    def opt_number(self, key: str) -> Optional[float]:
+        return None if self.get(key) is None else self.number(key)
+
+    def bool(self, key: str) -> bool:
+        value = self.get(key)
+        if not isinstance(value, bool):
+            raise self.error(key, f"expected true or false, got {_show(value)}")
+        return value
+
+    def str(self, key: str) -> str:
+        value = self.get(key)
+        if not isinstance(value, str):
+            raise self.error(key, f"expected a string, got {_show(value)}")
+        return value
+
+    def list(self, key: str, length: Optional[int] = None) -> list:
+        value = self.get(key)
+        if not isinstance(value, list):
+            raise self.error(key, f"expected a list, got {_show(value)}")
+        if length is not None and len(value) != length:
+            raise self.error(key, f"expected one entry per layer ({length}), got {len(value)}")
+        return value
+
+    def mapping(self, key: str) -> Optional[dict]:
+        value = self.get(key)
+        if value is not None and not isinstance(value, dict):
+            raise self.error(key, f"expected a mapping, got {_show(value)}")
+        return value
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, (dict, list)):
+        text = json.dumps(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, list) and len(value) > 6:
+        return f"[{len(value)} entries]"
+    return _show(value)
+
+
+# ---------------------------------------------------------------------------
+# Shared pieces of the spec
+
+GATED_FFN = {"silu": "swiglu", "swish": "swiglu", "gelu": "geglu", "gelu_pytorch_tanh": "geglu", "gelu_new": "geglu",
+             "gelu_fast": "geglu"}
+PLAIN_FFN = {"gelu": "gelu_mlp", "gelu_new": "gelu_mlp", "gelu_pytorch_tanh": "gelu_mlp", "gelu_fast": "gelu_mlp",
+             "relu2": "relu2_mlp"}
+
+
+def _ffn_kind(cfg: Config, key: str, kinds: Mapping[str, str]) -> str:
+    act = cfg.str(key)
+    if act not in kinds:
+        raise cfg.error(key, f"activation `{act}` has no llmarch FFN kind here", f"supported: {', '.join(kinds)}")
+    return kinds[act]
+
+
+def _base(cfg: Config, context: str = "max_position_embeddings") -> dict:
+    return {
+        "vocab_size": cfg.int("vocab_size"),
+        "d_model": cfg.int("hidden_size"),
+        "n_layers": cfg.int("num_hidden_layers"),
+        "context_length": cfg.int(context),
+        "tie_embeddings": cfg.bool("tie_word_embeddings"),
+    }
+
+
+def _rmsnorm(cfg: Config, placement: str = "pre", eps: str = "rms_norm_eps") -> dict:
+    return {"kind": "rmsnorm", "placement": placement, "eps": cfg.number(eps)}
+
+
+def _heads(cfg: Config, d_model: int) -> dict:
+    """kind (mha when every head has its own K/V, else gqa), heads, KV heads, head_dim when not d_model / heads."""
+    n_heads, n_kv = cfg.int("num_attention_heads"), cfg.int("num_key_value_heads")
+    attn: dict[str, Any] = {"kind": "mha" if n_kv == n_heads else "gqa", "n_heads": n_heads}
+    if n_kv != n_heads:
+        if n_heads % n_kv:
+            raise cfg.error("num_key_value_heads", f"{n_kv} does not divide num_attention_heads ({n_heads})")
+        attn["n_kv_heads"] = n_kv
+    head_dim = cfg.int("head_dim")
+    if head_dim * n_heads != d_model:
+        attn["head_dim"] = head_dim
+    return attn
+
+
+def _biases(cfg: Config, key: str = "attention_bias", o_bias: bool = True) -> dict:
+    """q/k/v (and, where the model has it, output) projection biases from one config flag."""
+    bias = cfg.bool(key)
+    return {"qkv_bias": True, "o_bias": o_bias} if bias else {}
+
+
+def _pattern(letters: list[str], start: int = 0) -> str:
+    """The shortest pattern that, tiled from layer 0, reproduces `letters` from index `start` on.
+
+    A layout that does not repeat at least twice is written out in full (one letter per layer).
+    """
+    n = len(letters)
+    for period in range(1, n // 2 + 1):
+        slots: list[Optional[str]] = [None] * period
+        fits = True
+        for i in range(start, n):
+            slot = slots[i % period]
+            if slot is None:
+                slots[i % period] = letters[i]
+            elif slot != letters[i]:
+                fits = False
+                break
+        if fits:
+            fill = letters[start] if start < n else letters[0]  # slots only the prefix covers
+            return "".join(s or fill for s in slots)
+    return "".join(letters[start] if i < start else c for i, c in enumerate(letters))
+
+
+def _layers(mixers: list[str], ffns: list[str]) -> dict:
+    """Per-layer letters -> the `layers:` block (shortest patterns; leading dense layers as dense_prefix)."""
+    out: dict[str, Any] = {}
+    mixer = _pattern(mixers)
+    if mixer != "G":
+        out["mixer"] = mixer
+    prefix = 0
+    if "E" in ffns:
+        while ffns[prefix] == "D":
+            prefix += 1
+    ffn = _pattern(ffns, prefix)
+    if ffn != ("E" if "E" in ffns else "D"):  # the spec's default: experts when there is a `moe:` block
+        out["ffn"] = ffn
+    if prefix:
+        out["dense_prefix"] = prefix
+    return out
+
+
+def _layer_kinds(cfg: Config, key: str, letters: Mapping[str, str], n_layers: int) -> list[str]:
+    kinds = cfg.list(key, n_layers)
+    out = []
+    for i, kind in enumerate(kinds):
+        if kind not in letters:
+            raise cfg.error((key, i), f"layer kind `{kind}` is not supported for model type `{cfg.type_name}`",
+                            f"supported: {', '.join(letters)}")
+        out.append(letters[kind])
+    return out
+
+
+# RoPE --------------------------------------------------------------------
+
+ROPE_KINDS = {"default": None, "linear": "linear", "dynamic": "dynamic", "yarn": "yarn", "llama3": "llama3",
+              "longrope": "longrope"}
+SCALING_FIELDS = {"factor": "factor", "original_max_position_embeddings": "original_context_length",
+                  "low_freq_factor": "low_freq_factor", "high_freq_factor": "high_freq_factor",
+                  "beta_fast": "beta_fast", "beta_slow": "beta_slow", "mscale": "mscale",
+                  "mscale_all_dim": "mscale_all_dim", "truncate": "truncate"}
+# Inside rope_scaling / rope_parameters: keys that change no parameter, cache or context figure.
+SCALING_IRRELEVANT = frozenset({
+    "attention_factor",  # a logit temperature (Olmo 3)
+    "llama_4_scaling_beta",  # Mistral's attention temperature
+    "apply_scale", "short_factor", "long_factor", "max_position_embeddings",
+})
+ATTENTION_TYPES = {"full_attention": "full", "sliding_attention": "sliding", "chunked_attention": "full"}
+
+
+def _rope(cfg: Config, *, local_theta: Optional[str] = None, scaled: tuple[str, ...] = ("full", "sliding"),
+          partial: Optional[float] = None, kinds: tuple[str, ...] = ("full", "sliding")) -> dict[str, dict]:
+    """The spec `rope:` block of full-attention ("full") and sliding-window ("sliding") layers.
+
+    Reads transformers 5's `rope_parameters` (flat, or nested by layer type) and the older `rope_theta`,
+    `rope_scaling` and `partial_rotary_factor`; `rope_scaling` (older key) applies to the kinds in `scaled`.
+    """
+    params = cfg.mapping("rope_parameters")
+    legacy = cfg.mapping("rope_scaling")
+    nested = bool(params) and set(params) <= set(ATTENTION_TYPES)
+    if partial is None and "partial_rotary_factor" in cfg.keys.mapped:
+        partial = cfg.number("partial_rotary_factor")
+    out = {}
+    for kind in kinds:
+        if nested:
+            key = next((k for k, v in ATTENTION_TYPES.items() if v == kind and k in params), None)
+            given, path = (params[key] or {}, ("rope_parameters", key)) if key else ({}, ("rope_parameters",))
+        else:
+            given, path = params or {}, ("rope_parameters",)
+        if not isinstance(given, dict):
+            raise cfg.error(path, f"expected a mapping, got {_show(given)}")
+        scaling_source, scaling_path = given, path
+        if legacy is not None and kind in scaled:
+            scaling_source, scaling_path = legacy, ("rope_scaling",)
+        theta = given.get("rope_theta")
+        if theta is None:
+            theta = cfg.number(local_theta) if kind == "sliding" and local_theta else cfg.number("rope_theta")
+        block: dict[str, Any] = {"theta": _number(cfg, path + ("rope_theta",), theta)}
+        p = given.get("partial_rotary_factor", partial)
+        if p is not None and p != 1:
+            block["partial"] = _number(cfg, path + ("partial_rotary_factor",), p)
+        scaling = _scaling(cfg, scaling_path, scaling_source)
+        if scaling:
+            block["scaling"] = scaling
+        out[kind] = block
+    cfg.touch("rope_theta", "rope_scaling", "rope_parameters", *(k for k in (local_theta,) if k))
+    return out
+
+
+def _number(cfg: Config, path: tuple, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise cfg.error(path, f"expected a positive number, got {_show(value)}")
+    return value
+
+
+def _scaling(cfg: Config, path: tuple, given: Mapping[str, Any]) -> Optional[dict]:
+    names = {given[k] for k in ("rope_type", "type") if given.get(k) is not None}
+    if len(names) > 1:
+        raise cfg.error(path, f"rope_type and type disagree ({' vs '.join(sorted(map(str, names)))})")
+    name = names.pop() if names else "default"
+    if name not in ROPE_KINDS:
+        raise cfg.error(path + ("rope_type",), f"RoPE type `{name}` is not supported",
+                        did_you_mean(str(name), ROPE_KINDS) or f"supported: {', '.join(ROPE_KINDS)}")
+    kind = ROPE_KINDS[name]
+    out: dict[str, Any] = {"kind": kind}
+    for key, value in given.items():
+        if key in ("rope_type", "type", "rope_theta", "partial_rotary_factor") or key in SCALING_IRRELEVANT:
+            continue
+        if key not in SCALING_FIELDS:
+            raise cfg.error(path + (key,), f"unknown RoPE key `{key}`",
+                            did_you_mean(key, list(SCALING_FIELDS) + sorted(SCALING_IRRELEVANT)))
+        if kind is not None and value is not None:
+            out[SCALING_FIELDS[key]] = value
+    if kind is None:
+        return None
+    order = ["kind", *SCALING_FIELDS.values()]
+    if kind in ("llama3", "yarn", "longrope") and "original_context_length" not in out:
+        # transformers' standardize_rope_params: the pretraining length defaults to max_position_embeddings
+        out["original_context_length"] = cfg.int("max_position_embeddings")
+        record = (".".join(map(str, cfg.path + path + ("original_max_position_embeddings",))),
+                  f"{out['original_context_length']} (max_position_embeddings)")
+        if record not in cfg.source.defaulted:
+            cfg.source.defaulted.append(record)
+    return dict(sorted(out.items(), key=lambda kv: order.index(kv[0])))
+
+
+def _attention_with_rope(attn: dict, rope: dict[str, dict], kinds_used: set[str]) -> dict:
+    """Put the full-attention RoPE on the block and the sliding one in `overrides.local` when it differs."""
+    attn = dict(attn)
+    attn["rope"] = rope["full"] if "global" in kinds_used or "local" not in kinds_used else rope["sliding"]
+    if "local" in kinds_used and rope["sliding"] != attn["rope"]:
+        attn.setdefault("overrides", {}).setdefault("local", {})["rope"] = rope["sliding"]
+    return attn
+
+
+def _global_local(attn: dict, rope: dict[str, dict], mixers: list[str]) -> dict:
+    """`_attention_with_rope` for per-layer mixer letters."""
+    used = {"G": "global", "L": "local", "C": "chunked", "N": "nope"}
+    return _attention_with_rope(attn, rope, {used[m] for m in mixers if m in used})
+
+
+# MoE ---------------------------------------------------------------------
+
+def _moe(n_experts: int, top_k: int, d_expert: int, expert_kind: str, *, n_shared: int = 0, d_shared: int = 0,
+         **flags: bool) -> dict:
+    moe: dict[str, Any] = {"n_experts": n_experts, "top_k": top_k, "d_expert": d_expert, "expert_kind": expert_kind}
+    if n_shared and d_shared:
+        moe.update(n_shared_experts=n_shared, d_shared=d_shared)
+    moe.update({k: v for k, v in flags.items() if v})
+    return moe
+
+
+# ---------------------------------------------------------------------------
+# Builders: one per architecture family; each returns the spec's shape blocks.
+
+
+def _llama_like(cfg: Config, *, qk_norm: str = "none", norm: str = "pre", o_bias: bool = True,
+                bias_key: Optional[str] = "attention_bias", mlp_bias_key: Optional[str] = None,
+                window_key: Optional[str] = None, layer_types: bool = False,
+                rope_scaled: tuple[str, ...] = ("full", "sliding")) -> dict:
+    """Dense decoder: GQA/MHA + gated FFN (Llama, Mistral, Ministral 3, OLMo 2 and 3).
+
+    Layer kinds come from `layer_types` (full / sliding attention), or, with `window_key`, every layer is
+    sliding-window when that key holds a window.
+    """
+    spec = _base(cfg)
+    n = spec["n_layers"]
+    spec["norm"] = _rmsnorm(cfg, norm)
+    attn = _heads(cfg, spec["d_model"])
+    if bias_key:
+        attn.update(_biases(cfg, bias_key, o_bias))
+    if qk_norm != "none":
+        attn["qk_norm"] = qk_norm
+    if layer_types:
+        mixers = _layer_kinds(cfg, "layer_types", {"full_attention": "G", "sliding_attention": "L"}, n)
+        window = cfg.int("sliding_window") if "L" in mixers else None
+        cfg.touch("sliding_window")
+    else:
+        window = cfg.opt_int(window_key) if window_key else None
+        mixers = ["L" if window else "G"] * n
+    if window:
+        attn["window"] = window
+    spec["attention"] = _global_local(attn, _rope(cfg, scaled=rope_scaled), mixers)
+    spec["ffn"] = {"kind": _ffn_kind(cfg, "hidden_act", GATED_FFN), "d_ff": cfg.int("intermediate_size")}
+    if mlp_bias_key and cfg.bool(mlp_bias_key):
+        spec["ffn"]["bias"] = True
+    spec["layers"] = _layers(mixers, ["D"] * n)
+    return spec
+
+
+def build_llama(cfg: Config) -> dict:
+    return _llama_like(cfg, mlp_bias_key="mlp_bias")
+
+
+def build_mistral(cfg: Config) -> dict:
+    return _llama_like(cfg, window_key="sliding_window", bias_key=None)
+
+
+def build_mixtral(cfg: Config) -> dict:
+    spec = _llama_like(cfg, window_key="sliding_window", bias_key=None)
+    spec.pop("ffn")
+    spec["moe"] = _moe(cfg.int("num_local_experts"), cfg.int("num_experts_per_tok"), cfg.int("intermediate_size"),
+                       _ffn_kind(cfg, "hidden_act", GATED_FFN))
+    spec["layers"] = _layers(["L" if "window" in spec["attention"] else "G"] * spec["n_layers"], ["E"] * spec["n_layers"])
+    return spec
+
+
+def build_olmo2(cfg: Config) -> dict:
+    return _llama_like(cfg, qk_norm="whole", norm="post")
+
+
+def build_olmo3(cfg: Config) -> dict:
+    # Olmo 3 scales RoPE (YaRN) on full-attention layers only; sliding layers keep the plain base
+    return _llama_like(cfg, qk_norm="whole", norm="post", layer_types=True, rope_scaled=("full",))
+
+
+def _qwen3_mixers(cfg: Config, n: int) -> list[str]:
+    cfg.touch("use_sliding_window", "sliding_window", "max_window_layers")
+    return _layer_kinds(cfg, "layer_types", {"full_attention": "G", "sliding_attention": "L"}, n)
+
+
+def _qwen3_layer_types(get) -> list[str]:
+    window = get("sliding_window") if get("use_sliding_window") else None
+    return ["sliding_attention" if window is not None and i >= get("max_window_layers") else "full_attention"
+            for i in range(get("num_hidden_layers"))]
+
+
+def build_qwen3(cfg: Config) -> dict:
+    spec = _base(cfg)
+    spec["norm"] = _rmsnorm(cfg)
+    attn = _heads(cfg, spec["d_model"]) | _biases(cfg) | {"qk_norm": "per_head"}
+    mixers = _qwen3_mixers(cfg, spec["n_layers"])
+    if "L" in mixers:
+        attn["window"] = cfg.int("sliding_window")
+    spec["attention"] = _global_local(attn, _rope(cfg), mixers)
+    spec["ffn"] = {"kind": _ffn_kind(cfg, "hidden_act", GATED_FFN), "d_ff": cfg.int("intermediate_size")}
+    spec["layers"] = _layers(mixers, ["D"] * spec["n_layers"])
+    return spec
+
+
+def _sparse_layers(cfg: Config, n: int) -> list[str]:
+    """Qwen's MoE placement: a layer has experts unless listed in mlp_only_layers or off the sparse step."""
+    dense = set(cfg.list("mlp_only_layers") or [])
+    step = cfg.int("decoder_sparse_step")
+    return ["D" if i in dense or (i + 1) % step else "E" for i in range(n)]
+
+
+def build_qwen3_moe(cfg: Config) -> dict:
+    spec = _base(cfg)
+    spec["norm"] = _rmsnorm(cfg)
+    spec["attention"] = _heads(cfg, spec["d_model"]) | _biases(cfg) | {"qk_norm": "per_head",
+                                                                        "rope": _rope(cfg, kinds=("full",))["full"]}
+    kind = _ffn_kind(cfg, "hidden_act", GATED_FFN)
+    ffns = _sparse_layers(cfg, spec["n_layers"])
+    if "D" in ffns:
+        spec["ffn"] = {"kind": kind, "d_ff": cfg.int("intermediate_size")}
+    cfg.touch("intermediate_size")
+    spec["moe"] = _moe(cfg.int("num_experts"), cfg.int("num_experts_per_tok"), cfg.int("moe_intermediate_size"), kind)
+    spec["layers"] = _layers(["G"] * spec["n_layers"], ffns)
+    return spec
+
+
+def build_qwen3_next(cfg: Config) -> dict:
+    spec = _base(cfg)
+    n = spec["n_layers"]
+    spec["norm"] = _rmsnorm(cfg)
+    attn = _heads(cfg, spec["d_model"]) | _biases(cfg) | {"qk_norm": "per_head", "output_gate": "elementwise"}
+    attn["rope"] = _rope(cfg, kinds=("full",))["full"]
+    spec["attention"] = attn
+    spec["gated_deltanet"] = {
+        "n_k_heads": cfg.int("linear_num_key_heads"), "n_v_heads": cfg.int("linear_num_value_heads"),
+        "head_k_dim": cfg.int("linear_key_head_dim"), "head_v_dim": cfg.int("linear_value_head_dim"),
+        "conv_kernel": cfg.int("linear_conv_kernel_dim"),
+    }
+    mixers = _layer_kinds(cfg, "layer_types", {"full_attention": "G", "linear_attention": "D"}, n)
+    cfg.touch("full_attention_interval")
+    kind = _ffn_kind(cfg, "hidden_act", GATED_FFN)
+    ffns = _sparse_layers(cfg, n)
+    if "D" in ffns:
+        spec["ffn"] = {"kind": kind, "d_ff": cfg.int("intermediate_size")}
+    cfg.touch("intermediate_size")
+    d_shared = cfg.int("shared_expert_intermediate_size", 0)
+    spec["moe"] = _moe(cfg.int("num_experts"), cfg.int("num_experts_per_tok"), cfg.int("moe_intermediate_size"), kind,
+                       n_shared=1 if d_shared else 0, d_shared=d_shared, shared_gate=bool(d_shared))
+    spec["layers"] = _layers(mixers, ffns)
+    return spec
+
+
+def _mla(cfg: Config) -> dict:
+    return {
+        "kind": "mla", "n_heads": cfg.int("num_attention_heads"), "q_lora_rank": cfg.opt_int("q_lora_rank"),
+        "kv_lora_rank": cfg.int("kv_lora_rank"), "qk_nope_head_dim": cfg.int("qk_nope_head_dim"),
+        "qk_rope_head_dim": cfg.int("qk_rope_head_dim"), "v_head_dim": cfg.int("v_head_dim"),
+    }
+
+
+def _deepseek_ffns(cfg: Config, n: int) -> tuple[list[str], int]:
+    k = cfg.int("first_k_dense_replace", 0)
+    return ["D" if i < k else "E" for i in range(n)], k
+
+
+def build_deepseek_v3(cfg: Config) -> dict:
+    """DeepSeek-V3 (and Kimi K2, which ships DeepSeek-V3's code): MLA + DeepSeekMoE, dense prefix, MTP."""
+    spec = _base(cfg)
+    n = spec["n_layers"]
+    spec["norm"] = _rmsnorm(cfg)
+    attn = {k: v for k, v in _mla(cfg).items() if v is not None}
+    attn["rope"] = _rope(cfg, kinds=("full",))["full"]
+    spec["attention"] = attn
+    kind = _ffn_kind(cfg, "hidden_act", GATED_FFN)
+    ffns, _ = _deepseek_ffns(cfg, n)
+    if "D" in ffns:
+        spec["ffn"] = {"kind": kind, "d_ff": cfg.int("intermediate_size")}
+    cfg.touch("intermediate_size")
+    d_expert = cfg.int("moe_intermediate_size")
+    n_shared = cfg.opt_int("n_shared_experts", 0) or 0
+    # transformers keeps DeepSeek's e_score_correction_bias as a buffer in every MoE layer
+    spec["moe"] = _moe(cfg.int("n_routed_experts"), cfg.int("num_experts_per_tok"), d_expert, kind,
+                       n_shared=n_shared, d_shared=n_shared * d_expert, score_correction_bias=True)
+    spec["layers"] = _layers(["G"] * n, ffns)
+    n_mtp = cfg.int("num_nextn_predict_layers", 0)
+    if n_mtp:
+        # DeepSeek's MTP module stores its own embedding and output head (model.layers.61 in the checkpoint)
+        spec["mtp"] = {"n_modules": n_mtp, "ffn": "moe", "stores_embedding": True, "stores_head": True}
+    return spec
+
+
+def build_deepseek_v32(cfg: Config) -> dict:
+    spec = build_deepseek_v3(cfg)
+    spec["attention"]["indexer"] = {"n_heads": cfg.int("index_n_heads"), "head_dim": cfg.int("index_head_dim"),
+                                    "topk": cfg.int("index_topk")}
+    n = spec["n_layers"]
+    ffns = _layer_kinds(cfg, "mlp_layer_types", {"dense": "D", "sparse": "E"}, n)
+    if "ffn" not in spec and "D" in ffns:
+        spec["ffn"] = {"kind": spec["moe"]["expert_kind"], "d_ff": cfg.int("intermediate_size")}
+    spec["layers"] = _layers(["G"] * n, ffns)
+    if "D" not in ffns:
+        spec.pop("ffn", None)
+    return spec
+
+
+def _kimi_linear_config(get) -> dict:
+    n = get("num_hidden_layers")
+    full = [i + 1 for i in range(n) if i and i % 4 == 0]  # transformers' default: every 4th layer from layer 4
+    return {"full_attn_layers": full, "kda_layers": [i + 1 for i in range(n) if i + 1 not in full],
+            "head_dim": 128, "num_heads": 32, "short_conv_kernel_size": 4}
+
+
+LINEAR_ATTN_KEYS = ("full_attn_layers", "kda_layers", "head_dim", "num_heads", "short_conv_kernel_size")
+
+
+def _kimi_layer_types(get) -> list[str]:
+    cfg = get("linear_attn_config")
+    types = ["linear_attention"] * get("num_hidden_layers")
+    for layer in cfg.get("full_attn_layers", []):
+        types[layer - 1] = "full_attention"  # 1-based in the checkpoint
+    return types
+
+
+def build_kimi_linear(cfg: Config) -> dict:
+    spec = _base(cfg, context="model_max_length")
+    n = spec["n_layers"]
+    spec["norm"] = _rmsnorm(cfg)
+    linear = cfg.mapping("linear_attn_config") or {}
+    for key in linear:
+        if key not in LINEAR_ATTN_KEYS:
+            raise cfg.error(("linear_attn_config", key), f"unknown key `{key}` in linear_attn_config",
+                            did_you_mean(key, LINEAR_ATTN_KEYS))
+    if cfg.has("layer_types"):
+        mixers = _layer_kinds(cfg, "layer_types", {"full_attention": "G", "linear_attention": "K"}, n)
+    else:
+        full = set(linear.get("full_attn_layers", []))
+        kda = set(linear.get("kda_layers", []))
+        if full & kda or full | kda != set(range(1, n + 1)):
+            raise cfg.error("linear_attn_config", "full_attn_layers and kda_layers must split layers 1..n_layers")
+        mixers = ["G" if i + 1 in full else "K" for i in range(n)]
+        cfg.touch("layer_types")
+    # Kimi Linear's MLA layers carry no positional encoding (mla_use_nope); the KDA layers supply position
+    spec["attention"] = {k: v for k, v in _mla(cfg).items() if v is not None} | {"position": "nope"}
+    spec["kda"] = {"n_heads": _sub_int(cfg, linear, "num_heads"), "head_dim": _sub_int(cfg, linear, "head_dim"),
+                   "conv_kernel": _sub_int(cfg, linear, "short_conv_kernel_size")}
+    kind = _ffn_kind(cfg, "hidden_act", GATED_FFN)
+    if cfg.has("mlp_layer_types"):
+        ffns = _layer_kinds(cfg, "mlp_layer_types", {"dense": "D", "sparse": "E"}, n)
+    else:
+        ffns = ["D" if i < cfg.int("first_k_dense_replace", 0) else "E" for i in range(n)]
+    cfg.touch("mlp_layer_types", "first_k_dense_replace")
+    if "D" in ffns:
+        spec["ffn"] = {"kind": kind, "d_ff": cfg.int("intermediate_size")}
+    cfg.touch("intermediate_size")
+    d_expert = cfg.int("moe_intermediate_size")
+    n_shared = cfg.int("num_shared_experts", 0)
+    spec["moe"] = _moe(cfg.int("num_experts"), cfg.int("num_experts_per_token"), d_expert, kind,
+                       n_shared=n_shared, d_shared=n_shared * d_expert, score_correction_bias=True)
+    spec["layers"] = _layers(mixers, ffns)
+    return spec
+
+
+def _sub_int(cfg: Config, mapping: dict, key: str) -> int:
+    defaults = _kimi_linear_config(cfg.get)
+    if key not in mapping:
+        cfg.source.defaulted.append((cfg.where(f"linear_attn_config.{key}"), str(defaults[key])))
+    value = mapping.get(key, defaults[key])
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise cfg.error(("linear_attn_config", key), f"expected a positive integer, got {_show(value)}")
+    return value
+
+
+def _gemma3_layer_types(get) -> list[str]:
+    period = get("sliding_window_pattern")
+    return ["sliding_attention" if (i + 1) % period else "full_attention" for i in range(get("num_hidden_layers"))]
+
+
+def build_gemma3_text(cfg: Config) -> dict:
+    spec = _base(cfg)
+    n = spec["n_layers"]
+    spec["norm"] = _rmsnorm(cfg, "sandwich")
+    attn = _heads(cfg, spec["d_model"]) | _biases(cfg) | {"qk_norm": "per_head"}
+    mixers = _layer_kinds(cfg, "layer_types", {"full_attention": "G", "sliding_attention": "L"}, n)
+    cfg.touch("sliding_window_pattern")
+    if "L" in mixers:
+        attn["window"] = cfg.int("sliding_window")
+    cfg.touch("sliding_window")
+    # Gemma 3 scales RoPE on global layers only; local layers use rope_local_base_freq
+    spec["attention"] = _global_local(attn, _rope(cfg, local_theta="rope_local_base_freq", scaled=("full",)), mixers)
+    spec["ffn"] = {"kind": _ffn_kind(cfg, "hidden_activation", GATED_FFN), "d_ff": cfg.int("intermediate_size")}
+    spec["layers"] = _layers(mixers, ["D"] * n)
+    return spec
+
+
+def build_gemma3n_text(cfg: Config) -> dict:
+    """Gemma 3's decoder plus per-layer embeddings, AltUp, LAuReL and cross-layer KV sharing."""
+    spec = _base(cfg)
+    n = spec["n_layers"]
+    spec["norm"] = _rmsnorm(cfg, "sandwich")
+    attn = _heads(cfg, spec["d_model"]) | _biases(cfg) | {"qk_norm": "per_head"}  # v_norm has no weight
+    mixers = _layer_kinds(cfg, "layer_types", {"full_attention": "G", "sliding_attention": "L"}, n)
+    if "L" in mixers:
+        attn["window"] = cfg.int("sliding_window")
+    cfg.touch("sliding_window")
+    spec["attention"] = _global_local(attn, _rope(cfg, local_theta="rope_local_base_freq", scaled=("full",)), mixers)
+    # one width for every layer (a per-layer list is MatFormer's nesting, which llmarch does not model)
+    widths = cfg.get("intermediate_size")
+    widths = widths if isinstance(widths, list) else [widths] * n
+    if len(widths) != n or len(set(widths)) != 1:
+        raise cfg.error("intermediate_size", f"expected one FFN width for all {n} layers, got {_short(widths)}")
+    cfg.touch("intermediate_size")
+    spec["ffn"] = {"kind": _ffn_kind(cfg, "hidden_activation", GATED_FFN),
+                   "d_ff": _positive(cfg, "intermediate_size", widths[0])}
+    spec["layers"] = _layers(mixers, ["D"] * n)
+    spec["per_layer_embeddings"] = {"dim": cfg.int("hidden_size_per_layer_input"),
+                                    "vocab_size": cfg.int("vocab_size_per_layer_input")}
+    altup = cfg.int("altup_num_inputs")
+    if altup < 2:
+        raise cfg.error("altup_num_inputs", f"AltUp needs at least 2 residual streams, got {altup}")
+    spec["altup"] = {"n_inputs": altup}
+    spec["laurel"] = {"rank": cfg.int("laurel_rank")}
+    shared = cfg.int("num_kv_shared_layers", 0)
+    if shared:
+        spec["kv_shared_layers"] = shared
+    return spec
+
+
+def _positive(cfg: Config, key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise cfg.error(key, f"expected a positive integer, got {_show(value)}")
+    return value
+
+
+def _alternating(get) -> list[str]:
+    return ["sliding_attention" if (i + 1) % 2 else "full_attention" for i in range(get("num_hidden_layers"))]
+
+
+def build_gpt_oss(cfg: Config) -> dict:
+    spec = _base(cfg)
+    n = spec["n_layers"]
+    spec["norm"] = _rmsnorm(cfg)
+    # gpt-oss's attention has per-head sinks; its router and experts have biases (transformers' GptOss*)
+    attn = _heads(cfg, spec["d_model"]) | _biases(cfg) | {"sinks": True}
+    mixers = _layer_kinds(cfg, "layer_types", {"full_attention": "G", "sliding_attention": "L"}, n)
+    if "L" in mixers:
+        attn["window"] = cfg.int("sliding_window")
+    cfg.touch("sliding_window")
+    spec["attention"] = _global_local(attn, _rope(cfg), mixers)
+    top_k = cfg.int("num_experts_per_tok")
+    if cfg.int("experts_per_token") != top_k:
+        raise cfg.error("experts_per_token", f"disagrees with num_experts_per_tok ({top_k})")
+    _ffn_kind(cfg, "hidden_act", {"silu": "swiglu"})
+    kind = "swiglu_clamped" if cfg.opt_number("swiglu_limit") else "swiglu"
+    spec["moe"] = _moe(cfg.int("num_local_experts"), top_k, cfg.int("intermediate_size"), kind,
+                       router_bias=True, expert_bias=True)
+    spec["layers"] = _layers(mixers, ["E"] * n)
+    return spec
+
+
+def build_olmoe(cfg: Config) -> dict:
+    spec = _base(cfg)
+    spec["norm"] = _rmsnorm(cfg)
+    spec["attention"] = _heads(cfg, spec["d_model"]) | _biases(cfg) | {"qk_norm": "whole",
+                                                                        "rope": _rope(cfg, kinds=("full",))["full"]}
+    spec["moe"] = _moe(cfg.int("num_experts"), cfg.int("num_experts_per_tok"), cfg.int("intermediate_size"),
+                       _ffn_kind(cfg, "hidden_act", GATED_FFN))
+    return spec
+
+
+def _no_rope_layers(get) -> list[int]:
+    interval = get("no_rope_layer_interval")
+    return [int((i + 1) % interval != 0) for i in range(get("num_hidden_layers"))]
+
+
+def build_smollm3(cfg: Config) -> dict:
+    spec = _base(cfg)
+    n = spec["n_layers"]
+    spec["norm"] = _rmsnorm(cfg)
+    attn = _heads(cfg, spec["d_model"]) | _biases(cfg)
+    _layer_kinds(cfg, "layer_types", {"full_attention": "G"}, n)  # sliding layers are rejected with use_sliding_window
+    uses_rope = cfg.list("no_rope_layers", n)
+    cfg.touch("no_rope_layer_interval")
+    mixers = ["G" if r else "N" for r in uses_rope]
+    spec["attention"] = attn | {"rope": _rope(cfg, kinds=("full",))["full"]}
+    spec["ffn"] = {"kind": _ffn_kind(cfg, "hidden_act", GATED_FFN), "d_ff": cfg.int("intermediate_size")}
+    if cfg.bool("mlp_bias"):
+        spec["ffn"]["bias"] = True
+    spec["layers"] = _layers(mixers, ["D"] * n)
+    return spec
+
+
+def _llama4_no_rope(get) -> list[int]:
+    return _no_rope_layers(get)
+
+
+def _llama4_moe_layers(get) -> list[int]:
+    step = get("interleave_moe_layer_step")
+    return list(range(step - 1, get("num_hidden_layers"), step))
+
+
+def build_llama4_text(cfg: Config) -> dict:
+    spec = _base(cfg)
+    n = spec["n_layers"]
+    spec["norm"] = _rmsnorm(cfg)
+    attn = _heads(cfg, spec["d_model"]) | _biases(cfg)
+    # an empty no_rope_layers means "the default" in transformers (it tests the list's truth)
+    uses_rope = cfg.get("no_rope_layers")
+    if not uses_rope:
+        uses_rope = _no_rope_layers(cfg.get)
+        if cfg.has("no_rope_layers"):
+            cfg.source.defaulted.append((cfg.where("no_rope_layers"), f"{_short(uses_rope)} (empty: transformers' default)"))
+    if not isinstance(uses_rope, list) or len(uses_rope) != n:
+        raise cfg.error("no_rope_layers", f"expected one 0/1 entry per layer ({n})")
+    cfg.touch("no_rope_layer_interval", "layer_types")
+    chunk = cfg.opt_int("attention_chunk_size")
+    rope_letter = "C" if chunk else "G"
+    mixers = [rope_letter if r else "N" for r in uses_rope]
+    if cfg.has("layer_types"):
+        expected = {"C": "chunked_attention", "G": "chunked_attention", "N": "full_attention"}
+        if cfg.list("layer_types", n) != [expected[m] for m in mixers]:
+            raise cfg.error("layer_types", "disagrees with no_rope_layers (chunked layers use RoPE, full ones none)")
+    if chunk:
+        attn["chunk"] = chunk
+    if cfg.bool("use_qk_norm"):
+        attn["qk_norm"] = "l2"  # a weightless L2 norm, on RoPE layers only
+        if "N" in mixers:
+            attn.setdefault("overrides", {})["nope"] = {"qk_norm": "none"}
+    attn["rope"] = _rope(cfg, kinds=("full",))["full"]
+    spec["attention"] = attn
+    moe_layers = cfg.get("moe_layers")
+    if moe_layers is None:
+        moe_layers = _llama4_moe_layers(cfg.get)
+    cfg.touch("interleave_moe_layer_step")
+    ffns = ["E" if i in set(moe_layers) else "D" for i in range(n)]
+    kind = _ffn_kind(cfg, "hidden_act", GATED_FFN)
+    if "D" in ffns:
+        spec["ffn"] = {"kind": kind, "d_ff": cfg.int("intermediate_size_mlp")}
+    cfg.touch("intermediate_size_mlp")
+    d_expert = cfg.int("intermediate_size")
+    spec["moe"] = _moe(cfg.int("num_local_experts"), cfg.int("num_experts_per_tok"), d_expert, kind,
+                       n_shared=1, d_shared=d_expert)
+    spec["layers"] = _layers(mixers, ffns)
+    return spec
+
+
+def build_glm4_moe(cfg: Config) -> dict:
+    spec = _base(cfg)
+    n = spec["n_layers"]
+    spec["norm"] = _rmsnorm(cfg)
+    attn = _heads(cfg, spec["d_model"]) | _biases(cfg, o_bias=False)  # GLM's o_proj never has a bias
+    if cfg.bool("use_qk_norm"):
+        attn["qk_norm"] = "per_head"
+    attn["rope"] = _rope(cfg, kinds=("full",))["full"]
+    spec["attention"] = attn
+    kind = _ffn_kind(cfg, "hidden_act", GATED_FFN)
+    ffns, _ = _deepseek_ffns(cfg, n)
+    if "D" in ffns:
+        spec["ffn"] = {"kind": kind, "d_ff": cfg.int("intermediate_size")}
+    cfg.touch("intermediate_size")
+    d_expert = cfg.int("moe_intermediate_size")
+    n_shared = cfg.int("n_shared_experts", 0)
+    spec["moe"] = _moe(cfg.int("n_routed_experts"), cfg.int("num_experts_per_tok"), d_expert, kind,
+                       n_shared=n_shared, d_shared=n_shared * d_expert, score_correction_bias=True)
+    spec["layers"] = _layers(["G"] * n, ffns)
+    n_mtp = cfg.int("num_nextn_predict_layers", 0)
+    if n_mtp:
+        spec["mtp"] = {"n_modules": n_mtp, "ffn": "moe"}
+    return spec
+
+
+def build_minimax_m2(cfg: Config) -> dict:
+    spec = _base(cfg)
+    n = spec["n_layers"]
+    spec["norm"] = _rmsnorm(cfg)
+    attn = _heads(cfg, spec["d_model"]) | {"qk_norm": "whole"}  # RMSNorm over the whole q and k projections
+    head_dim = cfg.int("head_dim")
+    rotary = cfg.int("rotary_dim")
+    if rotary > head_dim:
+        raise cfg.error("rotary_dim", f"is larger than head_dim ({head_dim})")
+    attn["rope"] = _rope(cfg, partial=rotary / head_dim, kinds=("full",))["full"]
+    spec["attention"] = attn
+    spec["moe"] = _moe(cfg.int("num_local_experts"), cfg.int("num_experts_per_tok"), cfg.int("intermediate_size"),
+                       _ffn_kind(cfg, "hidden_act", GATED_FFN), score_correction_bias=True)
+    spec["layers"] = _layers(["G"] * n, ["E"] * n)
+    if cfg.bool("use_mtp"):
+        spec["mtp"] = {"n_modules": cfg.int("num_mtp_modules"), "ffn": "moe"}
+    cfg.touch("num_mtp_modules")
+    return spec
+
+
+# Nemotron-H's hybrid_override_pattern: each layer holds one mixer or one FFN
+NEMOTRON_LETTERS = {"M": ("M", "-"), "E": ("-", "E"), "*": ("G", "-"), "-": ("-", "D")}
+NEMOTRON_BLOCK_TYPES = {"linear_attention": "M", "moe": "E", "full_attention": "*", "mlp": "-"}
+
+
+def build_nemotron_h(cfg: Config) -> dict:
+    if cfg.has("layers_block_type"):
+        blocks = cfg.list("layers_block_type")
+        bad = [b for b in blocks if b not in NEMOTRON_BLOCK_TYPES]
+        if bad:
+            raise cfg.error("layers_block_type", f"unknown block type `{bad[0]}`",
+                            f"one of: {', '.join(NEMOTRON_BLOCK_TYPES)}")
+        pattern = "".join(NEMOTRON_BLOCK_TYPES[b] for b in blocks)
+        cfg.touch("hybrid_override_pattern")
+    else:
+        pattern = cfg.str("hybrid_override_pattern")
+        cfg.touch("layers_block_type")
+    for ch in pattern:
+        if ch not in NEMOTRON_LETTERS:
+            raise cfg.error("hybrid_override_pattern", f"unknown letter `{ch}`",
+                            "letters: M (Mamba-2), E (MoE), * (attention), - (MLP)")
+    n = cfg.int("num_hidden_layers")
+    if n != len(pattern):
+        raise cfg.error("num_hidden_layers", f"{n} disagrees with the {len(pattern)}-layer hybrid_override_pattern")
+    spec = _base(cfg)
+    spec["norm"] = _rmsnorm(cfg, eps="layer_norm_epsilon")
+    mixers = [NEMOTRON_LETTERS[ch][0] for ch in pattern]
+    ffns = [NEMOTRON_LETTERS[ch][1] for ch in pattern]
+    if "G" in mixers:
+        # Nemotron-H's attention layers use no positional encoding
+        spec["attention"] = _heads(cfg, spec["d_model"]) | {"position": "nope"}
+    cfg.touch("num_attention_heads", "num_key_value_heads", "head_dim")
+    if "M" in mixers:
+        spec["mamba2"] = {
+            "n_heads": cfg.int("mamba_num_heads"), "head_dim": cfg.int("mamba_head_dim"),
+            "state_dim": cfg.int("ssm_state_size"), "n_groups": cfg.int("n_groups"), "conv_kernel": cfg.int("conv_kernel"),
+            "bias": cfg.bool("use_bias"), "conv_bias": cfg.bool("use_conv_bias"),
+        }
+    cfg.touch("mamba_num_heads", "mamba_head_dim", "ssm_state_size", "n_groups", "conv_kernel", "use_bias", "use_conv_bias")
+    kind = _ffn_kind(cfg, "mlp_hidden_act", PLAIN_FFN)
+    if "D" in ffns:
+        spec["ffn"] = {"kind": kind, "d_ff": cfg.int("intermediate_size")}
+    cfg.touch("intermediate_size")
+    if "E" in ffns:
+        n_shared = cfg.int("n_shared_experts", 0)
+        d_shared = cfg.int("moe_shared_expert_intermediate_size") if n_shared else 0  # all shared experts as one MLP
+        spec["moe"] = _moe(cfg.int("n_routed_experts"), cfg.int("num_experts_per_tok"), cfg.int("moe_intermediate_size"),
+                           kind, n_shared=n_shared, d_shared=d_shared, score_correction_bias=True)
+    cfg.touch("n_routed_experts", "num_experts_per_tok", "moe_intermediate_size", "n_shared_experts",
+              "moe_shared_expert_intermediate_size")
+    spec["layers"] = {"mixer": _pattern(mixers), "ffn": _pattern(ffns)}
+    return spec
+
+
+def build_gpt2(cfg: Config) -> dict:
+    n_embd, n_positions = cfg.int("n_embd"), cfg.int("n_positions")
+    n_inner = cfg.opt_int("n_inner")
+    spec = {
+        "vocab_size": cfg.int("vocab_size"), "d_model": n_embd, "n_layers": cfg.int("n_layer"),
+        "context_length": n_positions, "learned_positions": n_positions,
+        "tie_embeddings": cfg.bool("tie_word_embeddings"),
+        "norm": {"kind": "layernorm", "bias": True, "placement": "pre", "eps": cfg.number("layer_norm_epsilon")},
+        "attention": {"kind": "mha", "n_heads": cfg.int("n_head"), "qkv_bias": True, "o_bias": True},
+        # n_inner null means 4 x n_embd
+        "ffn": {"kind": _ffn_kind(cfg, "activation_function", PLAIN_FFN), "d_ff": n_inner or 4 * n_embd, "bias": True},
+    }
+    if n_embd % spec["attention"]["n_heads"]:
+        raise cfg.error("n_head", f"does not divide n_embd ({n_embd})")
+    return spec
+
+
+def build_mimo_v2_flash(cfg: Config) -> dict:
+    """MiMo-V2-Flash as its hub config.json states it (the names of Xiaomi's code, not transformers 5's)."""
+    spec = _base(cfg)
+    n = spec["n_layers"]
+    spec["norm"] = _rmsnorm(cfg, eps="layernorm_epsilon")
+    pattern = cfg.list("hybrid_layer_pattern", n)
+    if any(p not in (0, 1) for p in pattern):
+        raise cfg.error("hybrid_layer_pattern", "expected 0 (global) or 1 (sliding window) per layer")
+    mixers = ["L" if p else "G" for p in pattern]
+    full = {"kind": "gqa", "n_heads": cfg.int("num_attention_heads"), "n_kv_heads": cfg.int("num_key_value_heads"),
+            "head_dim": cfg.int("head_dim"), "v_head_dim": cfg.int("v_head_dim")}
+    swa = {"n_heads": cfg.int("swa_num_attention_heads"), "n_kv_heads": cfg.int("swa_num_key_value_heads"),
+           "head_dim": cfg.int("swa_head_dim"), "v_head_dim": cfg.int("swa_v_head_dim")}
+    attn = full | _biases(cfg, o_bias=False)
+    if cfg.bool("add_full_attention_sink_bias"):
+        attn["sinks"] = True
+    local = {k: v for k, v in swa.items() if v != full[k]}
+    if cfg.bool("add_swa_attention_sink_bias"):
+        local["sinks"] = True
+    attn["window"] = cfg.int("sliding_window_size")
+    rope = _rope(cfg, local_theta="swa_rope_theta")
+    attn["rope"] = rope["full"]
+    local["rope"] = rope["sliding"]
+    if "L" in mixers:
+        attn["overrides"] = {"local": local}
+    spec["attention"] = attn
+    freq = cfg.list("moe_layer_freq", n)
+    if any(f not in (0, 1) for f in freq):
+        raise cfg.error("moe_layer_freq", "expected 0 (dense) or 1 (experts) per layer")
+    ffns = ["E" if f else "D" for f in freq]
+    kind = _ffn_kind(cfg, "hidden_act", GATED_FFN)
+    if "D" in ffns:
+        spec["ffn"] = {"kind": kind, "d_ff": cfg.int("intermediate_size")}
+    cfg.touch("intermediate_size")
+    n_shared = cfg.opt_int("n_shared_experts", 0) or 0
+    d_expert = cfg.int("moe_intermediate_size")
+    spec["moe"] = _moe(cfg.int("n_routed_experts"), cfg.int("num_experts_per_tok"), d_expert, kind,
+                       n_shared=n_shared, d_shared=n_shared * d_expert, score_correction_bias=True)
+    spec["layers"] = _layers(mixers, ffns)
+    return spec
+
+
+# ---------------------------------------------------------------------------
+# The model types
+
+LLAMA_KEYS = {
+    "vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
+    "num_attention_heads": 32, "num_key_value_heads": KV_FROM_HEADS, "head_dim": HEAD_DIM_FROM_WIDTH,
+    "hidden_act": "silu", "max_position_embeddings": 2048, "rms_norm_eps": 1e-6, "tie_word_embeddings": False,
+    "attention_bias": False, "mlp_bias": False, **_rope_keys(10000.0), **_QUANT,
+}
+MISTRAL_KEYS = {
+    "vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+    "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": HEAD_DIM_FROM_WIDTH, "hidden_act": "silu",
+    "max_position_embeddings": 131072, "rms_norm_eps": 1e-6, "tie_word_embeddings": False, "sliding_window": 4096,
+    **_rope_keys(10000.0), **_QUANT,
+}
+
+
+def _ministral3_rope(get) -> dict:
+    return {"type": "yarn", "rope_theta": 1000000.0, "factor": 16.0, "original_max_position_embeddings": 16384,
+            "max_position_embeddings": get("max_position_embeddings"), "beta_fast": 32.0, "beta_slow": 1.0,
+            "mscale_all_dim": 1.0, "mscale": 1.0, "llama_4_scaling_beta": 0.1}
+
+
+MINISTRAL3_KEYS = MISTRAL_KEYS | {
+    "vocab_size": 131072, "num_hidden_layers": 34, "head_dim": 128, "max_position_embeddings": 262144,
+    "rms_norm_eps": 1e-5, "sliding_window": None,
+    # transformers fills rope_parameters (theta included) before it reads rope_theta, so 1e6 is the theta in effect
+    "rope_parameters": Derived("YaRN x16 from 16,384, theta 1e6", _ministral3_rope), "rope_theta": 1000000.0,
+}
+MIXTRAL_KEYS = MISTRAL_KEYS | {
+    "rms_norm_eps": 1e-5, "sliding_window": None, "num_experts_per_tok": 2, "num_local_experts": 8,
+    **_rope_keys(1000000.0),
+}
+QWEN3_KEYS = {
+    "vocab_size": 151936, "hidden_size": 4096, "intermediate_size": 22016, "num_hidden_layers": 32,
+    "num_attention_heads": 32, "num_key_value_heads": 32, "head_dim": 128, "hidden_act": "silu",
+    "max_position_embeddings": 32768, "rms_norm_eps": 1e-6, "tie_word_embeddings": False, "attention_bias": False,
+    "use_sliding_window": False, "sliding_window": 4096, "max_window_layers": 28,
+    "layer_types": Derived("from use_sliding_window, sliding_window, max_window_layers", _qwen3_layer_types),
+    **_rope_keys(10000.0), **_QUANT,
+}
+QWEN_MOE_KEYS = {"decoder_sparse_step": 1, "mlp_only_layers": []}
+QWEN3_MOE_KEYS = {k: v for k, v in QWEN3_KEYS.items()
+                  if k not in ("use_sliding_window", "sliding_window", "max_window_layers", "layer_types")} | {
+    "hidden_size": 2048, "intermediate_size": 6144, "num_hidden_layers": 24, "num_key_value_heads": 4,
+    "head_dim": HEAD_DIM_FROM_WIDTH, "moe_intermediate_size": 768, "num_experts_per_tok": 8, "num_experts": 128,
+    **QWEN_MOE_KEYS,
+}
+NO_SLIDING = Reject("transformers' implementation of this type has no sliding-window layers", _only(False))
+QWEN3_NEXT_KEYS = {k: v for k, v in QWEN3_MOE_KEYS.items()} | {
+    "hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 48, "num_attention_heads": 16,
+    "num_key_value_heads": 2, "head_dim": 256, "partial_rotary_factor": 0.25, "linear_conv_kernel_dim": 4,
+    "linear_key_head_dim": 128, "linear_value_head_dim": 128, "linear_num_key_heads": 16, "linear_num_value_heads": 32,
+    "moe_intermediate_size": 512, "shared_expert_intermediate_size": 512, "num_experts_per_tok": 10, "num_experts": 512,
+    "full_attention_interval": 4,
+    "layer_types": Derived("every full_attention_interval-th layer full attention, the rest Gated DeltaNet",
+                           lambda get: ["linear_attention" if (i + 1) % get("full_attention_interval") else "full_attention"
+                                        for i in range(get("num_hidden_layers"))]),
+}
+DEEPSEEK_V3_KEYS = {
+    "vocab_size": 129280, "hidden_size": 7168, "intermediate_size": 18432, "moe_intermediate_size": 2048,
+    "num_hidden_layers": 61, "num_attention_heads": 128, "n_shared_experts": 1, "n_routed_experts": 256,
+    "kv_lora_rank": 512, "q_lora_rank": 1536, "qk_rope_head_dim": 64, "v_head_dim": 128, "qk_nope_head_dim": 128,
+    "num_experts_per_tok": 8, "first_k_dense_replace": 3, "hidden_act": "silu", "max_position_embeddings": 4096,
+    "rms_norm_eps": 1e-6, "tie_word_embeddings": False, "num_nextn_predict_layers": 1, **_rope_keys(10000.0), **_QUANT,
+}
+# Routing details: how experts are picked changes no parameter (e_score_correction_bias is always a buffer)
+DEEPSEEK_IRRELEVANT = """
+    num_key_value_heads n_group topk_group routed_scaling_factor norm_topk_prob topk_method scoring_func aux_loss_alpha
+    seq_aux ep_size rope_interleave pretraining_tp
+"""
+DEEPSEEK_REJECTED = {
+    "attention_bias": Reject("llmarch's MLA has no projection biases"),
+    "moe_layer_freq": Reject("transformers places experts in every layer after first_k_dense_replace", _only(1)),
+}
+DEEPSEEK_V32_KEYS = DEEPSEEK_V3_KEYS | {
+    "max_position_embeddings": 163840, "index_topk": 2048, "index_head_dim": 128, "index_n_heads": 64,
+    "num_nextn_predict_layers": REQUIRED,  # transformers' DeepseekV32Config has no MTP key
+    "mlp_layer_types": Derived("first_k_dense_replace dense layers, then experts",
+                               lambda get: ["dense" if i < get("first_k_dense_replace") else "sparse"
+                                            for i in range(get("num_hidden_layers"))]),
+}
+KIMI_LINEAR_KEYS = {
+    "vocab_size": 163840, "hidden_size": 2304, "intermediate_size": 9216, "moe_intermediate_size": 1024,
+    "num_hidden_layers": 27, "num_attention_heads": 32, "num_shared_experts": 1, "num_experts": 256,
+    "num_experts_per_token": 8, "kv_lora_rank": 512, "q_lora_rank": None, "qk_rope_head_dim": 64, "v_head_dim": 128,
+    "qk_nope_head_dim": 128, "hidden_act": "silu", "model_max_length": 1048576, "rms_norm_eps": 1e-5,
+    "tie_word_embeddings": False, "first_k_dense_replace": 1,
+    "linear_attn_config": Derived("transformers' defaults: 32 heads x 128, kernel 4, every 4th layer MLA",
+                                  _kimi_linear_config),
+    "layer_types": Derived("from linear_attn_config", _kimi_layer_types),
+    "mlp_layer_types": Derived("first_k_dense_replace dense layers, then experts",
+                               lambda get: ["dense" if i < get("first_k_dense_replace") else "sparse"
+                                            for i in range(get("num_hidden_layers"))]),
+    **_QUANT,
+}
+GEMMA3_TEXT_KEYS = {
+    "vocab_size": 262208, "hidden_size": 2304, "intermediate_size": 9216, "num_hidden_layers": 26,
+    "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256, "hidden_activation": "gelu_pytorch_tanh",
+    "max_position_embeddings": 131072, "rms_norm_eps": 1e-6, "tie_word_embeddings": True, "attention_bias": False,
+    "sliding_window": 4096, "sliding_window_pattern": 6, "rope_local_base_freq": 10000.0,
+    "layer_types": Derived("every sliding_window_pattern-th layer global, the rest sliding", _gemma3_layer_types),
+    **_rope_keys(1000000.0), **_QUANT,
+}
+GEMMA3N_TEXT_KEYS = {k: v for k, v in GEMMA3_TEXT_KEYS.items() if k != "sliding_window_pattern"} | {
+    "vocab_size": 262400, "vocab_size_per_layer_input": 262144, "hidden_size": 2048, "hidden_size_per_layer_input": 256,
+    "intermediate_size": 16384, "num_hidden_layers": 35, "num_attention_heads": 8, "num_key_value_heads": 2,
+    "max_position_embeddings": 32768, "sliding_window": 512, "altup_num_inputs": 4, "laurel_rank": 64,
+    "num_kv_shared_layers": 15,
+    "layer_types": Derived("every 5th layer global, the rest sliding",
+                           lambda get: ["full_attention" if (i + 1) % 5 == 0 else "sliding_attention"
+                                        for i in range(get("num_hidden_layers"))]),
+}
+GPT_OSS_KEYS = {
+    "num_hidden_layers": 36, "num_local_experts": 128, "vocab_size": 201088, "hidden_size": 2880,
+    "intermediate_size": 2880, "head_dim": 64, "num_attention_heads": 64, "num_key_value_heads": 8,
+    "sliding_window": 128, "tie_word_embeddings": False, "hidden_act": "silu", "max_position_embeddings": 131072,
+    "rms_norm_eps": 1e-5, "num_experts_per_tok": 4, "swiglu_limit": 7.0, "attention_bias": True,
+    "experts_per_token": Derived("num_experts_per_tok", lambda get: get("num_experts_per_tok")),  # OpenAI's name
+    "layer_types": Derived("alternating sliding and full attention", _alternating),
+    **_rope_keys(150000.0, {"rope_type": "yarn", "factor": 32.0, "beta_fast": 32.0, "beta_slow": 1.0,
+                            "truncate": False, "original_max_position_embeddings": 4096}),
+    **_QUANT,
+}
+OLMO2_KEYS = {
+    "vocab_size": 50304, "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
+    "num_attention_heads": 32, "num_key_value_heads": KV_FROM_HEADS, "head_dim": HEAD_DIM_FROM_WIDTH,
+    "hidden_act": "silu", "max_position_embeddings": 2048, "tie_word_embeddings": False, "attention_bias": False,
+    "rms_norm_eps": 1e-5, **_rope_keys(10000.0), **_QUANT,
+}
+OLMO3_KEYS = OLMO2_KEYS | {
+    "sliding_window": 4096, "rope_theta": 500000.0,
+    "layer_types": Derived("3 sliding-window layers, then 1 full",
+                           lambda get: ["sliding_attention" if (i + 1) % 4 else "full_attention"
+                                        for i in range(get("num_hidden_layers"))]),
+}
+OLMOE_KEYS = OLMO2_KEYS | {
+    "hidden_size": 2048, "intermediate_size": 2048, "num_hidden_layers": 16, "num_attention_heads": 16,
+    "max_position_embeddings": 4096, "num_experts_per_tok": 8, "num_experts": 64,
+}
+SMOLLM3_KEYS = {
+    "vocab_size": 128256, "hidden_size": 2048, "intermediate_size": 11008, "num_hidden_layers": 36,
+    "num_attention_heads": 16, "num_key_value_heads": 4, "head_dim": HEAD_DIM_FROM_WIDTH, "hidden_act": "silu",
+    "max_position_embeddings": 32768, "rms_norm_eps": 1e-6, "tie_word_embeddings": True, "attention_bias": False,
+    "mlp_bias": False, "no_rope_layer_interval": 4,
+    "no_rope_layers": Derived("RoPE except on every no_rope_layer_interval-th layer", _no_rope_layers),
+    "layer_types": Derived("all full attention (no sliding window)",
+                           lambda get: ["full_attention"] * get("num_hidden_layers")),
+    **_rope_keys(2000000.0), **_QUANT,
+}
+LLAMA4_TEXT_KEYS = {
+    "vocab_size": 202048, "hidden_size": 5120, "intermediate_size": 8192, "intermediate_size_mlp": 16384,
+    "num_hidden_layers": 48, "num_attention_heads": 40, "num_key_value_heads": 8, "head_dim": 128,
+    "hidden_act": "silu", "max_position_embeddings": 131072, "rms_norm_eps": 1e-5, "tie_word_embeddings": False,
+    "num_experts_per_tok": 1, "num_local_experts": 16, "interleave_moe_layer_step": 1, "use_qk_norm": True,
+    "no_rope_layer_interval": 4, "attention_chunk_size": 8192, "attention_bias": False,
+    "moe_layers": Derived("every interleave_moe_layer_step-th layer", _llama4_moe_layers),
+    "no_rope_layers": Derived("RoPE except on every no_rope_layer_interval-th layer", _llama4_no_rope),
+    "layer_types": Derived("chunked attention on RoPE layers, full attention on the others",
+                           lambda get: ["chunked_attention" if r else "full_attention" for r in _llama4_no_rope(get)]),
+    **_rope_keys(500000.0), **_QUANT,
+}
+GLM4_MOE_KEYS = {
+    "vocab_size": 151552, "hidden_size": 4096, "intermediate_size": 10944, "num_hidden_layers": 46,
+    "num_attention_heads": 96, "num_key_value_heads": 8, "head_dim": HEAD_DIM_FROM_WIDTH, "hidden_act": "silu",
+    "max_position_embeddings": 131072, "rms_norm_eps": 1e-5, "tie_word_embeddings": False, "attention_bias": False,
+    "partial_rotary_factor": 0.5, "moe_intermediate_size": 1408, "num_experts_per_tok": 8, "n_shared_experts": 1,
+    "n_routed_experts": 128, "first_k_dense_replace": 1, "use_qk_norm": False, "num_nextn_predict_layers": 1,
+    **_rope_keys(10000.0), **_QUANT,
+}
+MINIMAX_M2_KEYS = {
+    "vocab_size": 200064, "hidden_size": 3072, "intermediate_size": 1536, "num_hidden_layers": 62,
+    "num_attention_heads": 48, "num_key_value_heads": 8, "head_dim": 128, "hidden_act": "silu",
+    "max_position_embeddings": 196608, "rms_norm_eps": 1e-6, "tie_word_embeddings": False, "num_experts_per_tok": 8,
+    "num_local_experts": 256,
+    "rotary_dim": Derived("head_dim (RoPE on every channel)", lambda get: get("head_dim")),
+    # MiniMax's own code reads these; transformers builds no MTP modules and has no key for them
+    "use_mtp": REQUIRED, "num_mtp_modules": REQUIRED,
+    **_rope_keys(5000000.0), **_QUANT,
+}
+NEMOTRON_H_KEYS = {
+    "vocab_size": 131072, "hidden_size": 4096, "tie_word_embeddings": False, "num_attention_heads": 32,
+    "num_key_value_heads": 8, "head_dim": 128, "max_position_embeddings": 4096, "intermediate_size": 21504,
+    "mlp_hidden_act": "relu2", "ssm_state_size": 128, "mamba_num_heads": 128, "mamba_head_dim": 64, "n_groups": 8,
+    "conv_kernel": 4, "use_conv_bias": True, "use_bias": False, "n_routed_experts": 8, "n_shared_experts": 1,
+    "moe_intermediate_size": 7688, "moe_shared_expert_intermediate_size": 7688, "num_experts_per_tok": 2,
+    "layer_norm_epsilon": 1e-5,
+    "hybrid_override_pattern": "ME*-",  # transformers' default layers_block_type, as a pattern
+    "layers_block_type": None,  # transformers 5's name for the same list
+    "num_hidden_layers": Derived("the pattern's length", lambda get: len(get("hybrid_override_pattern"))),
+    **_QUANT,
+}
+GPT2_KEYS = {
+    "vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_layer": 12, "n_head": 12, "n_inner": None,
+    "activation_function": "gelu_new", "layer_norm_epsilon": 1e-5, "tie_word_embeddings": True, **_QUANT,
+}
+MIMO_V2_FLASH_KEYS = {
+    "vocab_size": 152576, "hidden_size": 4096, "intermediate_size": 16384, "num_hidden_layers": 48,
+    "num_attention_heads": 64, "num_key_value_heads": 4, "hidden_act": "silu", "max_position_embeddings": 131072,
+    "tie_word_embeddings": False, "attention_bias": False, "moe_intermediate_size": 2048, "num_experts_per_tok": 8,
+    "n_routed_experts": 256, "head_dim": 192, "v_head_dim": 128,
+    # transformers 5 stores RoPE nested by layer type with these values
+    "rope_theta": 5000000.0, "swa_rope_theta": 10000.0, "partial_rotary_factor": 0.334,
+    "rope_scaling": None, "rope_parameters": None,
+    # the names of Xiaomi's code, which transformers 5 does not read: no default
+    "swa_num_attention_heads": REQUIRED, "swa_num_key_value_heads": REQUIRED, "swa_head_dim": REQUIRED,
+    "swa_v_head_dim": REQUIRED, "hybrid_layer_pattern": REQUIRED, "moe_layer_freq": REQUIRED,
+    "sliding_window_size": REQUIRED, "add_swa_attention_sink_bias": REQUIRED, "add_full_attention_sink_bias": REQUIRED,
+    "layernorm_epsilon": REQUIRED, "n_shared_experts": REQUIRED,
+    **_QUANT,
+}
+
+
+@dataclass(frozen=True)
+class TextType:
+    """A model type whose config describes a text model."""
+
+    name: str
+    family: str
+    keys: KeyTable
+    build: Callable[[Config], dict]
+    note: Optional[str] = None  # what the config cannot say, added to the spec's notes
+
+
+TEXT_TYPES: dict[str, TextType] = {t.name: t for t in [
+    TextType("llama", "llama", _keys(LLAMA_KEYS, "pretraining_tp"), build_llama),
+    TextType("mistral", "mistral", _keys(MISTRAL_KEYS), build_mistral),
+    TextType("ministral3", "mistral", _keys(MINISTRAL3_KEYS), build_mistral),
+    TextType("mixtral", "mistral", _keys(MIXTRAL_KEYS), build_mixtral),
+    TextType("qwen3", "qwen3", _keys(QWEN3_KEYS), build_qwen3),
+    TextType("qwen3_moe", "qwen3", _keys(
+        QWEN3_MOE_KEYS, "norm_topk_prob sliding_window max_window_layers", {"use_sliding_window": NO_SLIDING}),
+        build_qwen3_moe),
+    TextType("qwen3_next", "qwen3", _keys(QWEN3_NEXT_KEYS, "norm_topk_prob", {"use_sliding_window": NO_SLIDING}),
+             build_qwen3_next),
+    TextType("deepseek_v3", "deepseek", _keys(DEEPSEEK_V3_KEYS, DEEPSEEK_IRRELEVANT, DEEPSEEK_REJECTED),
+             build_deepseek_v3),
+    # Kimi K2's configs say kimi_k2 but ship DeepSeek-V3's code (auto_map), so DeepSeek-V3's table applies
+    TextType("kimi_k2", "kimi", _keys(DEEPSEEK_V3_KEYS, DEEPSEEK_IRRELEVANT, DEEPSEEK_REJECTED), build_deepseek_v3),
+    TextType("deepseek_v32", "deepseek", _keys(
+        DEEPSEEK_V32_KEYS, DEEPSEEK_IRRELEVANT + " head_dim",  # head_dim: transformers sets it to qk_rope_head_dim
+        DEEPSEEK_REJECTED | {
+            "mlp_bias": Reject("llmarch's DeepSeek experts have no biases"),
+            "layer_types": Reject("every DeepSeek V3.2 layer is sparse (indexed) attention",
+                                  lambda v: v is None or (isinstance(v, list) and set(v) <= {"indexed_attention"})),
+        }), build_deepseek_v32),
+    TextType("kimi_linear", "kimi", _keys(
+        KIMI_LINEAR_KEYS,
+        # head_dim: transformers overwrites it with qk_rope_head_dim; rope_*: the MLA layers use no RoPE
+        "head_dim num_key_value_heads moe_renormalize moe_router_activation_func num_expert_group topk_group "
+        "routed_scaling_factor use_grouped_topk pretraining_tp rope_theta rope_scaling",
+        {"mla_use_nope": Reject("transformers' Kimi Linear applies no RoPE in its MLA layers", _only(True)),
+         "moe_layer_freq": Reject("transformers places experts in every layer after first_k_dense_replace", _only(1)),
+         "num_nextn_predict_layers": Reject("Kimi Linear has no MTP modules in transformers", _only(0)),
+         "attention_bias": Reject("llmarch's MLA has no projection biases")}),
+        build_kimi_linear),
+    TextType("gemma3_text", "gemma", _keys(
+        GEMMA3_TEXT_KEYS,
+        # a score scale, logit soft-caps and the cache class: no parameters, no cache size
+        "query_pre_attn_scalar final_logit_softcapping attn_logit_softcapping cache_implementation",
+        {"use_bidirectional_attention": Reject("llmarch models causal decoders only")}), build_gemma3_text),
+    TextType("gemma3n_text", "gemma", _keys(
+        GEMMA3N_TEXT_KEYS,
+        # AltUp's active stream and clipping, and the activation sparsity of the first layers (a top-k on the
+        # activation): no parameters, no cache size
+        "final_logit_softcapping query_pre_attn_scalar altup_active_idx altup_coef_clip altup_correct_scale "
+        "activation_sparsity_pattern"), build_gemma3n_text),
+    # initial_context_length: OpenAI's name for YaRN's original length, which rope_scaling also states
+    TextType("gpt_oss", "gpt-oss", _keys(GPT_OSS_KEYS, "swiglu_alpha initial_context_length"), build_gpt_oss),
+    TextType("olmo2", "olmo", _keys(OLMO2_KEYS, rejected={"sliding_window": Reject(
+        "transformers' OLMo 2 has no sliding-window layers (Olmo 3 does: model_type olmo3)")}), build_olmo2),
+    TextType("olmo3", "olmo", _keys(OLMO3_KEYS), build_olmo3),
+    TextType("olmoe", "olmo", _keys(OLMOE_KEYS, "clip_qkv norm_topk_prob"), build_olmoe),  # clip_qkv: a clamp
+    TextType("smollm3", "smollm", _keys(
+        SMOLLM3_KEYS, "pretraining_tp sliding_window max_window_layers",
+        {"use_sliding_window": Reject("llmarch does not model SmolLM3's sliding window on NoPE layers", _only(False))}),
+        build_smollm3),
+    TextType("llama4_text", "llama", _keys(
+        LLAMA4_TEXT_KEYS,
+        # attention temperature tuning: scalars, no parameters
+        "attn_temperature_tuning floor_scale attn_scale for_llm_compressor cache_implementation"), build_llama4_text),
+    TextType("glm4_moe", "glm", _keys(GLM4_MOE_KEYS, "routed_scaling_factor n_group topk_group norm_topk_prob"),
+             build_glm4_moe),
+    TextType("minimax_m2", "minimax", _keys(
+        MINIMAX_M2_KEYS,
+        # routing and norm scalars; mlp_intermediate_size sizes no layer (every MiniMax-M2 block is MoE)
+        "scoring_func shared_moe_mode layernorm_full_attention_beta layernorm_linear_attention_beta "
+        "layernorm_mlp_beta mlp_intermediate_size",
+        {"use_qk_norm": Reject("transformers' MiniMax-M2 always normalises q and k", _only(True)),
+         "qk_norm_type": Reject("transformers normalises over the whole projections (per_layer)", _only("per_layer")),
+         "attn_type_list": Reject("only full attention (1) is supported; 0 is MiniMax's lightning attention",
+                                  lambda v: v is None or (isinstance(v, list) and set(v) <= {1})),
+         "use_routing_bias": Reject("transformers' MiniMax-M2 always has the routing bias", _only(True)),
+         "shared_intermediate_size": Reject("MiniMax-M2 has no shared expert in transformers", _only(0)),
+         "mtp_transformer_layers": Reject("llmarch's MTP modules hold one transformer layer", _only(1)),
+         "sliding_window": Reject("MiniMax-M2 has no sliding-window layers in transformers")}),
+        build_minimax_m2),
+    TextType("nemotron_h", "nemotron", _keys(
+        NEMOTRON_H_KEYS,
+        # Mamba kernel and init settings; `expand`: transformers sizes the mixer from mamba_num_heads x
+        # mamba_head_dim; rope keys: the attention layers use no positional encoding; MTP layer lists only
+        # matter with num_nextn_predict_layers, rejected below
+        "num_logits_to_keep use_mamba_kernels mamba_hidden_act expand time_step_min time_step_max time_step_limit "
+        "time_step_floor chunk_size mamba_ssm_cache_dtype routed_scaling_factor n_group topk_group norm_topk_prob "
+        "residual_in_fp32 rescale_prenorm_residual moe_shared_expert_overlap mtp_layers_block_type "
+        "mtp_hybrid_override_pattern norm_eps rope_theta partial_rotary_factor",
+        {"attention_bias": Reject("transformers' Nemotron-H attention has no biases"),
+         "mlp_bias": Reject("llmarch's Nemotron-H MLPs have no biases"),
+         "mamba_proj_bias": Reject("transformers ignores it (use_bias sets the Mamba projections' bias)"),
+         "sliding_window": Reject("Nemotron-H has no sliding-window layers in transformers"),
+         "moe_latent_size": Reject("llmarch has no latent MoE projection"),
+         "num_nextn_predict_layers": Reject("llmarch cannot represent Nemotron-H's MTP layers", _only(0))}),
+        build_nemotron_h),
+    TextType("gpt2", "gpt2", _keys(
+        GPT2_KEYS,
+        # dropouts, attention scaling flags, the sequence-classification summary head (not in an LM checkpoint)
+        "n_ctx resid_pdrop embd_pdrop attn_pdrop summary_type summary_use_proj summary_activation "
+        "summary_proj_to_labels summary_first_dropout scale_attn_weights scale_attn_by_inverse_layer_idx "
+        "reorder_and_upcast_attn output_past",
+    ), build_gpt2),
+    TextType("mimo_v2_flash", "mimo", _keys(
+        MIMO_V2_FLASH_KEYS,
+        # routing details; sliding_window: transformers' window + 1 (the window is sliding_window_size);
+        # attention_chunk_size: a kernel tile of Xiaomi's code; attention_value_scale: a scalar
+        "scoring_func topk_method n_group topk_group routed_scaling_factor norm_topk_prob sliding_window "
+        "attention_chunk_size attention_value_scale"),
+        build_mimo_v2_flash,
+        note="MiMo-V2-Flash configs have no key for MTP modules; add an `mtp:` block if the checkpoint holds them"),
+]}
+
+
+# ---------------------------------------------------------------------------
+# Multimodal wrappers: the text model, plus the vision tower and projector counted in closed form
+
+
+def siglip_params(v: Config) -> int:
+    h, i = v.int("hidden_size"), v.int("intermediate_size")
+    c, p, image = v.int("num_channels"), v.int("patch_size"), v.int("image_size")
+    embeddings = h * c * p * p + h + (image // p) ** 2 * h
+    linear = lambda n_in, n_out: n_in * n_out + n_out  # noqa: E731
+    layer = 2 * 2 * h + 4 * linear(h, h) + linear(h, i) + linear(i, h)
+    total = embeddings + v.int("num_hidden_layers") * layer + 2 * h  # + post_layernorm
+    if v.bool("vision_use_head"):  # attention-pooling head: probe, MultiheadAttention, LayerNorm, MLP
+        total += h + linear(h, 3 * h) + linear(h, h) + 2 * h + linear(h, i) + linear(i, h)
+    return total
+
+
+def pixtral_params(v: Config) -> int:
+    h, i = v.int("hidden_size"), v.int("intermediate_size")
+    c, p = v.int("num_channels"), v.int("patch_size")
+    layer = 2 * h + 4 * h * h + 3 * h * i  # two RMSNorms, q/k/v/o, gated MLP; no biases
+    return h * c * p * p + h + v.int("num_hidden_layers") * layer  # patch conv, ln_pre, layers
+
+
+def llama4_vision_params(v: Config) -> int:
+    h, i = v.int("hidden_size"), v.int("intermediate_size")
+    c, p, image = v.int("num_channels"), v.int("patch_size"), v.int("image_size")
+    linear = lambda n_in, n_out: n_in * n_out + n_out  # noqa: E731
+    layer = 4 * linear(h, h) + linear(h, i) + linear(i, h) + 2 * 2 * h
+    embeddings = h + ((image // p) ** 2 + 1) * h + c * p * p * h  # class, positions, patch (no bias)
+    adapter = i * v.int("projector_input_dim") + v.int("projector_output_dim") ** 2  # pixel-shuffle MLP, no biases
+    return embeddings + 2 * 2 * h + v.int("num_hidden_layers") * layer + adapter
+
+
+@dataclass(frozen=True)
+class VisionType:
+    name: str
+    what: str
+    keys: KeyTable
+    count: Callable[[Config], int]
+
+
+VISION_TYPES: dict[str, VisionType] = {t.name: t for t in [
+    VisionType("siglip_vision_model", "SigLIP vision tower", _keys(
+        {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12, "num_channels": 3,
+         "image_size": 224, "patch_size": 16, "vision_use_head": True},
+        "num_attention_heads hidden_act layer_norm_eps"), siglip_params),
+    VisionType("pixtral", "Pixtral vision encoder", _keys(
+        {"hidden_size": 1024, "intermediate_size": 4096, "num_hidden_layers": 24, "num_channels": 3,
+         "patch_size": 16},
+        # heads and head_dim shape the 2-D RoPE only: the projections are hidden x hidden
+        "num_attention_heads head_dim image_size hidden_act rope_theta rope_parameters"), pixtral_params),
+    VisionType("llama4_vision_model", "Llama 4 vision encoder", _keys(
+        {"hidden_size": 768, "intermediate_size": 5632, "num_hidden_layers": 34, "num_channels": 3,
+         "image_size": 448, "patch_size": 14, "projector_input_dim": 4096, "projector_output_dim": 4096,
+         "vision_output_dim": 7680},
+        # pixel_shuffle_ratio reshapes tokens; the adapter's input width is intermediate_size
+        "num_attention_heads hidden_act norm_eps rope_theta rope_parameters pixel_shuffle_ratio projector_dropout "
+        "vision_feature_layer vision_feature_select_strategy",
+        {"multi_modal_projector_bias": Reject("transformers' Llama 4 projector has no bias")}), llama4_vision_params),
+]}
+
+
+def gemma3_projector(wrapper: Config, vision: Config, text_width: int) -> int:
+    h = vision.int("hidden_size")
+    return h * text_width + h  # mm_input_projection_weight + mm_soft_emb_norm
+
+
+def mistral3_projector(wrapper: Config, vision: Config, text_width: int) -> int:
+    h, merge = vision.int("hidden_size"), wrapper.int("spatial_merge_size")
+    layers = wrapper.get("vision_feature_layer")
+    n_feature = len(layers) if isinstance(layers, list) else 1
+    bias = text_width if wrapper.bool("multimodal_projector_bias") else 0
+    # RMSNorm, patch merger, linear_1, linear_2
+    return h + h * merge * merge * h + (h * n_feature * text_width + bias) + (text_width * text_width + bias)
+
+
+def llama4_projector(wrapper: Config, vision: Config, text_width: int) -> int:
+    return vision.int("vision_output_dim") * text_width
+
+
+@dataclass(frozen=True)
+class WrapperType:
+    """A multimodal model type: llmarch imports its text_config; the rest is a reference adjustment."""
+
+    name: str
+    family: str
+    keys: KeyTable
+    text_types: tuple[str, ...]  # the first is transformers' default when text_config names none
+    vision_types: tuple[str, ...]  # empty: import-hf cannot count the towers (see `towers_note`)
+    projector: Optional[Callable[[Config, Config, int], int]] = None
+    towers_note: Optional[str] = None
+
+
+def _wrapper_keys(mapped: Mapping[str, Any], irrelevant: str, text_config: Optional[dict] = None) -> KeyTable:
+    """A wrapper's own keys; `text_config` is what transformers builds when the config has none."""
+    return _keys({"text_config": text_config or {}, "vision_config": {}, **mapped, **_QUANT}, irrelevant)
+
+
+# transformers' Mistral3Config builds this text model (Mistral Small 3.1's) when text_config is absent
+MISTRAL3_DEFAULT_TEXT = {
+    "model_type": "mistral", "head_dim": 128, "hidden_act": "silu", "hidden_size": 5120, "intermediate_size": 32768,
+    "max_position_embeddings": 131072, "num_attention_heads": 32, "num_hidden_layers": 40, "num_key_value_heads": 8,
+    "rms_norm_eps": 1e-05, "rope_theta": 1000000000.0, "sliding_window": None, "vocab_size": 131072,
+}
+
+
+WRAPPER_TYPES: dict[str, WrapperType] = {t.name: t for t in [
+    WrapperType("gemma3", "gemma", _wrapper_keys(
+        {"tie_word_embeddings": True}, "mm_tokens_per_image boi_token_index eoi_token_index image_token_index"),
+        ("gemma3_text",), ("siglip_vision_model",), gemma3_projector),
+    WrapperType("llama4", "llama", _wrapper_keys(
+        {"tie_word_embeddings": False}, "boi_token_index eoi_token_index image_token_index"),
+        ("llama4_text",), ("llama4_vision_model",), llama4_projector),
+    WrapperType("mistral3", "mistral", _wrapper_keys(
+        {"tie_word_embeddings": True, "multimodal_projector_bias": False, "spatial_merge_size": 2,
+         "vision_feature_layer": -1},
+        "image_token_index projector_hidden_act", MISTRAL3_DEFAULT_TEXT),
+        ("mistral", "ministral3"), ("pixtral",), mistral3_projector),
+    WrapperType("gemma3n", "gemma", _wrapper_keys(
+        {"tie_word_embeddings": True, "audio_config": {}},
+        "audio_soft_tokens_per_image vision_soft_tokens_per_image boi_token_id eoi_token_id boa_token_id "
+        "eoa_token_id image_token_id audio_token_id"),
+        ("gemma3n_text",), (),
+        towers_note="Its MobileNet-V5 vision tower (a timm model), USM audio encoder and their embedders are not "
+                    "counted: import-hf has no closed form for them; add them by hand as reference adjustments"),
+]}
+
+SUPPORTED_TYPES = sorted(set(TEXT_TYPES) | set(WRAPPER_TYPES))
+
+
+# ---------------------------------------------------------------------------
+# quantization_config -> weights
+
+
+# Module names of each component, as the checkpoints name them, to read ignore lists against
+COMPONENT_MODULES = {
+    "attention": ("model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.k_proj",
+                  "model.layers.0.self_attn.v_proj", "model.layers.0.self_attn.o_proj"),
+    "attention_mla": ("model.layers.0.self_attn.q_a_proj", "model.layers.0.self_attn.q_b_proj",
+                      "model.layers.0.self_attn.kv_a_proj_with_mqa", "model.layers.0.self_attn.kv_b_proj",
+                      "model.layers.0.self_attn.o_proj"),
+    "linear_mixer": ("model.layers.0.linear_attn.in_proj", "model.layers.0.linear_attn.out_proj"),
+    "dense_ffn": ("model.layers.0.mlp.gate_proj", "model.layers.0.mlp.up_proj", "model.layers.0.mlp.down_proj"),
+    "routed_experts": ("model.layers.3.mlp.experts.0.gate_proj", "model.layers.3.mlp.experts.0.up_proj",
+                       "model.layers.3.mlp.experts.0.down_proj"),
+    "shared_experts": ("model.layers.3.mlp.shared_experts.gate_proj", "model.layers.3.mlp.shared_experts.up_proj",
+                       "model.layers.3.mlp.shared_experts.down_proj"),
+    "lm_head": ("lm_head",),
+}
+LINEAR_COMPONENTS = ("attention", "linear_mixer", "dense_ffn", "routed_experts", "shared_experts")
+
+
+@dataclass(frozen=True)
+class QuantMethod:
+    keys: frozenset[str]  # keys read
+    irrelevant: frozenset[str]
+    candidates: tuple[str, ...]  # components the method quantises unless told otherwise
+
+
+QUANT_METHODS = {
+    # transformers' FineGrainedFP8: every nn.Linear but the LM head; scale_fmt (ue8m0: 1-byte scales) is
+    # within the fp8_block128 format's allowance of one fp32 scale per 128 x 128 block
+    "fp8": QuantMethod(frozenset({"quant_method", "weight_block_size", "fmt", "modules_to_not_convert", "ignored_layers"}),
+                       frozenset({"activation_scheme", "scale_fmt"}), LINEAR_COMPONENTS),
+    # transformers' Mxfp4: the MoE experts only
+    "mxfp4": QuantMethod(frozenset({"quant_method", "modules_to_not_convert"}), frozenset(), ("routed_experts",)),
+    # compressed-tensors: the `targets` (Linear) of its config group, minus `ignore`
+    "compressed-tensors": QuantMethod(
+        frozenset({"quant_method", "config_groups", "ignore"}),
+        frozenset({"format", "quantization_status", "global_compression_ratio", "kv_cache_scheme", "version",
+                   "sparsity_config", "transform_config"}),
+        LINEAR_COMPONENTS + ("lm_head",)),
+}
+CT_GROUP_KEYS = frozenset({"targets", "weights", "input_activations", "output_activations", "format"})
+CT_WEIGHT_KEYS = frozenset({"num_bits", "type", "strategy", "group_size", "block_structure", "symmetric", "dynamic",
+                            "actorder", "observer", "observer_kwargs", "zp_dtype", "scale_dtype"})
+
+
+def _weights(cfg: Config, components: Mapping[str, int], mla: bool) -> Optional[dict]:
+    """The spec's `weights:` block from quantization_config: the format of each quantised component."""
+    q = cfg.mapping("quantization_config")
+    if not q:
+        return None
+    path = ("quantization_config",)
+    method_name = q.get("quant_method")
+    if method_name not in QUANT_METHODS:
+        raise cfg.error(path + ("quant_method",), f"quantization method {_show(method_name)} is not supported",
+                        f"supported: {', '.join(QUANT_METHODS)}")
+    method = QUANT_METHODS[method_name]
+    for key in q:
+        if key not in method.keys | method.irrelevant:
+            raise cfg.error(path + (key,), f"unknown key `{key}` for quant_method {method_name}",
+                            did_you_mean(key, method.keys | method.irrelevant))
+    if method_name == "fp8":
+        fmt = q.get("fmt", "e4m3")
+        if fmt not in ("e4m3", "e5m2"):
+            raise cfg.error(path + ("fmt",), f"fp8 format {_show(fmt)} is not supported", "e4m3 or e5m2")
+        block = q.get("weight_block_size")
+        if block not in (None, [128, 128]):
+            raise cfg.error(path + ("weight_block_size",), f"block {_show(block)} has no llmarch format",
+                            "fp8 with [128, 128] blocks (fp8_block128) or per-tensor scales (fp8)")
+        fmt_name = "fp8_block128" if block else "fp8"
+        ignore = (q.get("modules_to_not_convert") or []) + (q.get("ignored_layers") or [])
+    elif method_name == "mxfp4":
+        fmt_name, ignore = "mxfp4", q.get("modules_to_not_convert") or []
+    else:
+        fmt_name, ignore = _compressed_tensors(cfg, q), q.get("ignore") or []
+    if not isinstance(ignore, list) or not all(isinstance(p, str) for p in ignore):
+        raise cfg.error(path, "the ignore list must be a list of module names or patterns")
+    overrides = {}
+    for comp in method.candidates:
+        if not components.get(comp):
+            continue
+        names = COMPONENT_MODULES["attention_mla" if comp == "attention" and mla else comp]
+        skipped = [n for n in names if any(_matches(p, n) for p in ignore)]
+        if skipped and len(skipped) < len(names):
+            raise cfg.error(path, f"the ignore list keeps part of `{comp}` unquantised ({', '.join(skipped)}); "
+                                  "llmarch's weight formats are per component")
+        if not skipped:
+            overrides[comp] = fmt_name
+    return {"dtype": "bf16", "overrides": overrides} if overrides else None
+
+
+def _matches(pattern: str, name: str) -> bool:
+    """compressed-tensors' `re:` patterns, or module names with `*` wildcards matched as a suffix (transformers)."""
+    if pattern.startswith("re:"):
+        return re.match(pattern[3:], name) is not None
+    regex = ".*".join(re.escape(part) for part in pattern.split("*"))
+    return re.search(rf"(^|\.){regex}($|\.)", name) is not None
+
+
+def _compressed_tensors(cfg: Config, q: dict) -> str:
+    path = ("quantization_config", "config_groups")
+    groups = q.get("config_groups")
+    if not isinstance(groups, dict) or len(groups) != 1:
+        raise cfg.error(path, "exactly one config group is supported (one weight format for the quantised layers)")
+    (group_name, group), = groups.items()
+    path += (group_name,)
+    for key in group:
+        if key not in CT_GROUP_KEYS:
+            raise cfg.error(path + (key,), f"unknown key `{key}` in a compressed-tensors config group",
+                            did_you_mean(key, CT_GROUP_KEYS))
+    if group.get("targets") != ["Linear"]:
+        raise cfg.error(path + ("targets",), f"targets {_show(group.get('targets'))} are not supported",
+                        'targets: ["Linear"]')
+    w = group.get("weights") or {}
+    for key in w:
+        if key not in CT_WEIGHT_KEYS:
+            raise cfg.error(path + ("weights", key), f"unknown key `{key}` in compressed-tensors weights",
+                            did_you_mean(key, CT_WEIGHT_KEYS))
+    bits, kind, strategy = w.get("num_bits"), w.get("type"), w.get("strategy")
+    if (bits, kind, strategy) == (4, "int", "group") and w.get("group_size") in (32, 128):
+        return f"int4_g{w['group_size']}"
+    if (bits, kind, strategy) == (8, "float", "block") and w.get("block_structure") == [128, 128]:
+        return "fp8_block128"
+    if (bits, kind) == (8, "float") and strategy in ("tensor", "channel"):
+        return "fp8"
+    if (bits, kind) == (8, "int"):
+        return "int8"
+    raise cfg.error(path + ("weights",), f"{bits}-bit {kind} weights with strategy {_show(strategy)} have no llmarch format",
+                    "supported: int4 groups of 32 or 128, fp8 blocks of 128 x 128, fp8 per tensor/channel, int8")
+
+
+# ---------------------------------------------------------------------------
+# The import
+
+
+@dataclass
+class Imported:
+    spec: dict  # the spec document, in the order of the spec format
+    model_type: str
+    source: str  # the config file
+    defaulted: list[tuple[str, str]]  # (config key, the default applied)
+    ignored: list[str]  # irrelevant keys the config holds
+    off: list[str]  # keys of rejected features, present at a value that leaves them off
+    unread: list[str]  # mapped keys present but not read (a table bug; empty in every test)
+
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]*$")
+
+
+def import_config(config: dict, *, name: str, source: str, marks: Optional[dict] = None) -> Imported:
+    """A parsed config.json -> the spec it describes; `source` names the file in errors and in the spec."""
+    if not NAME_RE.match(name) or len(name) > 64:
+        raise LlmarchError(f"`{name}` is not a spec name: lowercase letters, digits, `.` and `-`, "
+                           "starting with a letter or digit (give --name)")
+    located = Located(data=config, file=source, marks=marks or {})
+    src = _Source(file=source, located=located)
+    if not isinstance(config, dict):
+        raise SpecError("a config.json is a JSON object", file=source)
+    model_type = config.get("model_type")
+    if model_type is None:
+        raise located.error((), "the config has no `model_type`", f"supported: {', '.join(SUPPORTED_TYPES)}")
+    if model_type not in TEXT_TYPES and model_type not in WRAPPER_TYPES:
+        hint = did_you_mean(str(model_type), SUPPORTED_TYPES)
+        raise located.error(("model_type",), f"model type {_show(model_type)} is not supported by import-hf",
+                            (hint + " " if hint else "") + f"supported: {', '.join(SUPPORTED_TYPES)}")
+    readers: list[Config] = []
+    reference = None
+    if model_type in WRAPPER_TYPES:
+        wrapper_type = WRAPPER_TYPES[model_type]
+        wrapper = Config(config, model_type, wrapper_type.keys, src)
+        wrapper.check_keys()
+        text_data = wrapper.mapping("text_config") or {}
+        text_name = text_data.get("model_type", wrapper_type.text_types[0])
+        if text_name not in wrapper_type.text_types:
+            raise wrapper.error(("text_config", "model_type"), f"text model type {_show(text_name)} is not supported "
+                                f"in a {model_type} wrapper", f"supported: {', '.join(wrapper_type.text_types)}")
+        text_type = TEXT_TYPES[text_name]
+        cfg = Config(text_data, text_name, text_type.keys, src, ("text_config",))
+        cfg.check_keys()
+        body = text_type.build(cfg)
+        # The wrapper's tie_word_embeddings when it states one.  When it is silent, the text config's: checkpoints
+        # written by transformers 4 (Mistral Small 3.1) tie only when the text config says so, although
+        # transformers 5 would apply the wrapper class's default.
+        if wrapper.has("tie_word_embeddings"):
+            body["tie_embeddings"] = wrapper.bool("tie_word_embeddings")
+        readers += [wrapper, cfg]
+        if wrapper_type.vision_types:
+            vision = _vision(wrapper, wrapper_type, src)
+            params = VISION_TYPES[vision.type_name].count(vision) + wrapper_type.projector(wrapper, vision, body["d_model"])
+            reference = [{
+                "source": source,
+                "note": "no published figure; the adjustment holds the checkpoint's parts outside the text model",
+                "adjustments": [{"what": f"{VISION_TYPES[vision.type_name].what} and multimodal projector "
+                                         f"({model_type} vision_config, counted in closed form)",
+                                 "kind": "vision_tower", "params": params}],
+            }]
+            readers.append(vision)
+        else:
+            wrapper.touch("vision_config", "audio_config")  # described in the notes, not read
+        family, note, quant_reader = wrapper_type.family, wrapper_type.towers_note, wrapper
+        if cfg.has("quantization_config"):
+            if wrapper.get("quantization_config"):
+                raise cfg.error("quantization_config", "both the wrapper and its text_config hold a quantization_config")
+            quant_reader = cfg
+    else:
+        text_type = TEXT_TYPES[model_type]
+        cfg = Config(config, model_type, text_type.keys, src)
+        cfg.check_keys()
+        body = text_type.build(cfg)
+        readers.append(cfg)
+        family, note, quant_reader = text_type.family, text_type.note, cfg
+
+    notes = [f"Imported by `llmarch import-hf` from {source} (model_type {model_type})."]
+    if model_type in WRAPPER_TYPES:
+        notes.append("Text model of a multimodal checkpoint"
+                     + ("; the vision tower is a reference adjustment." if reference else "."))
+    if note:
+        notes.append(note + ".")
+    spec = {"name": name, "family": family, "sources": {"config": source}, **body}
+    if reference:
+        spec["reference"] = reference
+    weights = _weights(quant_reader, _components(spec, source), spec.get("attention", {}).get("kind") == "mla")
+    if weights:
+        spec["weights"] = weights
+    if src.defaulted:
+        notes.append("Keys absent from the config took transformers' defaults: "
+                     + "; ".join(f"{k} = {v}" for k, v in src.defaulted) + ".")
+    spec["notes"] = " ".join(notes)
+    if not spec.get("layers"):
+        spec.pop("layers", None)  # every layer global attention + the default FFN
+    spec = _ordered(spec)
+    _resolve(spec, source)  # the spec must load: a failure here is a mapping bug, reported as such
+    unread = [r.where(k) for r in readers for k in r.data if k in r.keys.mapped and k not in r.read]
+    return Imported(spec, model_type, source, list(src.defaulted), list(src.ignored), list(src.off), unread)
+
+
+def _vision(wrapper: Config, wrapper_type: WrapperType, src: _Source) -> Config:
+    data = wrapper.mapping("vision_config") or {}
+    name = data.get("model_type", wrapper_type.vision_types[0])
+    if name not in wrapper_type.vision_types:
+        raise wrapper.error(("vision_config", "model_type"), f"vision model type {_show(name)} is not supported in a "
+                            f"{wrapper_type.name} wrapper", f"supported: {', '.join(wrapper_type.vision_types)}")
+    vision = Config(data, name, VISION_TYPES[name].keys, src, ("vision_config",))
+    vision.check_keys()
+    return vision
+
+
+def _components(spec: dict, source: str) -> dict[str, int]:
+    """Parameters per component of the spec (to know which components a quantization covers)."""
+    from .params import count_params
+
+    return count_params(_resolve(spec, source)).by_component
+
+
+def _resolve(spec: dict, source: str):
+    from .resolve import to_ir, validate
+
+    located = Located(data=spec, file=f"<spec imported from {source}>")
+    try:
+        return to_ir(validate(located), located)
+    except SpecError as exc:
+        raise LlmarchError(f"{source}: the imported spec does not resolve ({exc.message}); "
+                           "this is an import-hf bug or a combination llmarch cannot represent") from None
+
+
+def _ordered(spec: dict) -> dict:
+    from .schema import Spec
+
+    order = list(Spec.model_fields)
+    return {k: spec[k] for k in sorted(spec, key=order.index)}
+
+
+# ---------------------------------------------------------------------------
+# Reading a file, writing YAML
+
+MAX_CONFIG_BYTES = 10_000_000
+
+
+def import_file(path: str, name: Optional[str] = None) -> Imported:
+    """Read a config.json (errors located by line and column) and import it."""
+    p = Path(path)
+    try:
+        if p.is_dir():
+            raise SpecError("is a directory, not a config.json", file=path)
+        if p.stat().st_size > MAX_CONFIG_BYTES:
+            raise SpecError(f"file is larger than {MAX_CONFIG_BYTES:,} bytes; a config.json is a few KiB", file=path)
+        text = p.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise SpecError("no such file", file=path) from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"file is not UTF-8 text (byte {exc.start})", file=path) from None
+    except OSError as exc:
+        raise SpecError(f"cannot read file: {exc.strerror}", file=path) from None
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"malformed JSON: {exc.msg}", file=path, line=exc.lineno, column=exc.colno) from None
+    if not isinstance(config, dict):
+        raise SpecError(f"the document is a JSON {type(config).__name__}, not an object of keys to values",
+                        file=path, line=1)
+    return import_config(config, name=name or default_name(path), source=path, marks=_json_marks(text, path))
+
+
+def default_name(path: str) -> str:
+    """A spec name from the config's path: its folder for `config.json` (…/Qwen3-8B/config.json -> qwen3-8b)."""
+    p = Path(path)
+    stem = p.parent.resolve().name if p.stem == "config" else p.stem
+    name = re.sub(r"[^a-z0-9.\-]+", "-", stem.lower()).strip("-.")[:64]
+    return name or "imported"
+
+
+def _json_marks(text: str, file: str) -> dict:
+    """Line and column of every key path (JSON is YAML, so PyYAML's composer gives positions); {} if it cannot."""
+    import yaml
+
+    marks: dict[tuple, tuple[str, int, int]] = {}
+
+    def walk(node, path):
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                sub = path + (key.value,)
+                marks[sub] = (file, key.start_mark.line + 1, key.start_mark.column + 1)
+                walk(value, sub)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                marks[path + (i,)] = (file, item.start_mark.line + 1, item.start_mark.column + 1)
+                walk(item, path + (i,))
+
+    try:
+        walk(yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)), ())
+    except yaml.YAMLError:
+        return {}
+    return marks
+
+
+def spec_yaml(imported: Imported) -> str:
+    """The spec as YAML, with a header saying where it came from and which defaults it took."""
+    lines = [f"# Imported by `llmarch import-hf` from {imported.source} (model_type {imported.model_type}).",
+             "# No published parameter figures: add a `reference:` block with its source to check the counts."]
+    if imported.defaulted:
+        lines.append("# Keys absent from the config, given transformers' defaults:")
+        lines += [f"#   {key} = {value}" for key, value in imported.defaulted]
+    else:
+        lines.append("# Every mapped key is stated in the config (no defaults applied).")
+    for label, keys in (("Keys at the only value import-hf supports", imported.off),
+                        ("Ignored as irrelevant to the architecture", imported.ignored)):
+        if keys:
+            text = f"{label}: " + ", ".join(keys) + "."
+            lines += ["# " + line for line in textwrap.wrap(text, 110, break_on_hyphens=False)]
+    for key, value in imported.spec.items():
+        lines += _yaml_lines(key, value, 0)
+    return "\n".join(lines) + "\n"
+
+
+def _flow(value: Any) -> str:
+    import yaml
+
+    return yaml.safe_dump([value], default_flow_style=True, width=10**9, sort_keys=False, allow_unicode=True).strip()[1:-1]
+
+
+def _yaml_lines(key: str, value: Any, depth: int) -> list[str]:
+    pad = "  " * depth
+    if isinstance(value, dict):
+        flow = _flow(value)
+        if len(pad) + len(key) + 2 + len(flow) <= 110:
+            return [f"{pad}{key}: {flow}"]
+        lines = [f"{pad}{key}:"]
+        for k, v in value.items():
+            lines += _yaml_lines(k, v, depth + 1)
+        return lines
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        lines = [f"{pad}{key}:"]
+        for item in value:
+            sub = [line for k, v in item.items() for line in _yaml_lines(k, v, depth + 2)]
+            sub[0] = f"{pad}  - {sub[0].lstrip()}"
+            lines += sub
+        return lines
+    long_text = isinstance(value, str) and len(pad) + len(key) + 2 + len(value) > 110
+    if long_text and value == value.strip() and "\n" not in value:  # a folded block scalar
+        wrapped = textwrap.wrap(value, 108 - len(pad), break_long_words=False, break_on_hyphens=False)
+        return [f"{pad}{key}: >-"] + [f"{pad}  {line}" for line in wrapped]
+    return [f"{pad}{key}: {_flow(value)}"]

@@ -1,0 +1,495 @@
+"""`llmarch import-hf`: every shipped spec's upstream config imports to the same IR and the same analysis;
+the hard-coded defaults are transformers'; bad input fails with a located message and exit code 2."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+import llmarch
+from llmarch import import_hf
+from llmarch.cli import app
+from llmarch.errors import LlmarchError, SpecError
+from llmarch.flops import decode, prefill
+from llmarch.import_hf import import_config, import_file, spec_yaml
+from llmarch.kvcache import kv_cache
+from llmarch.resolve import to_ir, validate
+from llmarch.weights import weight_bytes
+from llmarch.yamlsafe import load_text
+
+from conftest import CONFIGS, SPEC_NAMES, has_config, multimodal_params_of, upstream_config
+
+runner = CliRunner()
+
+# ---------------------------------------------------------------------------
+# The cases: a verbatim config.json, or the values collected in <name>.values.yaml
+
+VALUES = sorted(p.name[: -len(".values.yaml")] for p in CONFIGS.glob("*.values.yaml"))
+
+# Keys of a .values.yaml that are the collector's annotations, not config.json keys
+ANNOTATIONS = {
+    "gemma-3-12b": [("text_config", "qk_norm"), ("text_config", "norms_per_layer")],
+    "olmo-2-13b": [("qk_norm",), ("norm_placement",)],
+    "olmo-2-32b": [("qk_norm",), ("norm_placement",)],
+    "ministral-3-3b": [("quantization_config",)],  # prose about the releases' formats, not a config block
+    "ministral-3-14b": [("quantization_config",)],
+}
+# Shipped specs whose collected values name no model type the issue asks import-hf to support
+NOT_IMPORTABLE = {
+    "grok-2.5": "model_type `git` (xAI's own code; no transformers implementation)",
+    "mistral-large-3": "no model_type (vLLM's MistralLarge3ForCausalLM)",
+}
+
+
+def _values(name: str) -> dict:
+    values = copy.deepcopy(yaml.safe_load((CONFIGS / f"{name}.values.yaml").read_text())["values"])
+    for path in ANNOTATIONS.get(name, []):
+        node = values
+        for part in path[:-1]:
+            node = node[part]
+        del node[path[-1]]
+    return values
+
+
+def _cases():
+    for name in SPEC_NAMES:
+        if has_config(name):
+            yield pytest.param(name, "config", id=name)
+        elif name in VALUES:
+            marks = [pytest.mark.skip(reason=NOT_IMPORTABLE[name])] if name in NOT_IMPORTABLE else []
+            yield pytest.param(name, "values", id=f"{name}[values]", marks=marks)
+
+
+CASES = list(_cases())
+
+
+def _import(name: str, kind: str) -> import_hf.Imported:
+    if kind == "config":
+        return import_file(str(CONFIGS / f"{name}.json"), name=name)
+    return import_config(_values(name), name=name, source=str(CONFIGS / f"{name}.values.yaml"))
+
+
+def _ir(imported: import_hf.Imported):
+    located = load_text(spec_yaml(imported), f"{imported.spec['name']}.yaml")
+    assert located.data == imported.spec  # the YAML says exactly what the importer built
+    return to_ir(validate(located), located)
+
+
+# ---------------------------------------------------------------------------
+# Field-by-field comparison of two IRs
+
+# What a config.json cannot know: names, dates, links, published figures and prose
+METADATA = ("name", "display_name", "release_date", "aliases", "sources", "references", "notes", "path")
+
+# Differences between a shipped spec and its config, each with its reason; each must actually occur
+KNOWN_DIFFERENCES = {
+    "minimax-m2": {
+        "weight_overrides": "the vendored config is a BF16 port's copy without the upstream FP8 quantization_config",
+    },
+    "mimo-v2-flash": {"mtp": "the config has no key for MTP modules; the spec's three come from the technical report"},
+}
+# The analysis figures each known difference moves
+ANALYSIS_MOVED = {"weight_overrides": {"weights_shipped"}, "mtp": {"params.mtp"}}
+
+
+def _pattern(path: str) -> re.Pattern:
+    return re.compile(re.escape(path).replace(r"\[\*\]", r"\[\d+\]") + r"(\.|\[|$)")
+
+
+def first_difference(a, b, path: str = "", excluded: tuple = ()) -> str | None:
+    """The first field path where two IR values differ (dataclasses and tuples walked), or None."""
+    if any(p.match(path) for p in excluded):
+        return None
+    if dataclasses.is_dataclass(a) and type(a) is type(b):
+        for f in dataclasses.fields(a):
+            found = first_difference(getattr(a, f.name), getattr(b, f.name), f"{path}.{f.name}" if path else f.name,
+                                     excluded)
+            if found:
+                return found
+        return None
+    if isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            found = first_difference(x, y, f"{path}[{i}]", excluded)
+            if found:
+                return found
+        return None
+    return None if a == b else f"{path}: imported {a!r}, shipped {b!r}"
+
+
+@pytest.mark.parametrize("name,kind", CASES)
+def test_import_resolves_to_the_shipped_ir(name, kind):
+    imported = _import(name, kind)
+    ir, shipped = _ir(imported), llmarch.load(name)
+    known = KNOWN_DIFFERENCES.get(name, {})
+    assert first_difference(ir, shipped, excluded=tuple(_pattern(p) for p in (*METADATA, *known))) is None
+    for path, reason in known.items():  # each exclusion is still needed
+        others = tuple(_pattern(p) for p in (*METADATA, *known) if p != path)
+        difference = first_difference(ir, shipped, excluded=others)
+        assert difference is not None and _pattern(path).match(difference.split(":")[0]), (path, reason)
+
+
+@pytest.mark.parametrize("name,kind", CASES)
+def test_import_gives_the_same_analysis(name, kind):
+    ir, shipped = _ir(_import(name, kind)), llmarch.load(name)
+    moved = set().union(*(ANALYSIS_MOVED[p] for p in KNOWN_DIFFERENCES.get(name, {})))
+
+    def analysis(model) -> dict:
+        count = llmarch.count_params(model)
+        out = {f"params.{k}": v for k, v in count.as_dict().items()}
+        out["weights_bf16"] = weight_bytes(model, count, "bf16")
+        out["weights_shipped"] = weight_bytes(model, count)
+        for ctx in (8192, 131072):
+            kv = kv_cache(model, ctx).as_dict()
+            out[f"kv@{ctx}"] = (kv["total_bytes"], kv["per_token_bytes_all_layers"],
+                                [(r["kind"], r["layers"], r["bytes"]) for r in kv["by_layer_kind"]])
+        out["prefill@4096"] = dict(prefill(model, 4096).by_component)
+        out["decode@32k"] = dict(decode(model, 32768).by_component)
+        return out
+
+    mine, theirs = analysis(ir), analysis(shipped)
+    for key in mine:
+        if key not in moved:
+            assert mine[key] == theirs[key], key
+    for key in moved:
+        assert mine[key] != theirs[key], f"{key} no longer differs: remove the known difference"
+
+
+@pytest.mark.parametrize("name,kind", CASES)
+def test_every_mapped_key_present_is_read(name, kind):
+    """A mapped key the builder never reads would be silently ignored."""
+    assert _import(name, kind).unread == []
+
+
+# ---------------------------------------------------------------------------
+# The vision tower, counted in closed form, against transformers
+
+
+WRAPPED = [c for c in CASES if c.values[1] == "config" and "text_config" in upstream_config(c.values[0])] + [
+    c for c in CASES if c.values[1] == "values" and c.values[0] not in NOT_IMPORTABLE
+    and "text_config" in _values(c.values[0]) and _values(c.values[0]).get("model_type") != "gemma3n"]
+
+
+@pytest.mark.parametrize("name,kind", WRAPPED)
+def test_vision_tower_adjustment_equals_transformers(name, kind):
+    raw = upstream_config(name) if kind == "config" else _values(name)
+    imported = _import(name, kind)
+    (adjustment,) = imported.spec["reference"][0]["adjustments"]
+    assert adjustment["kind"] == "vision_tower"
+    assert adjustment["params"] == multimodal_params_of(raw)
+
+
+def test_siglip_attention_pooling_head_when_the_config_omits_vision_use_head():
+    """SiglipVisionConfig's default is vision_use_head=True: the pooling head is then counted."""
+    raw = copy.deepcopy(upstream_config("gemma-3-4b"))
+    del raw["vision_config"]["vision_use_head"]
+    imported = import_config(raw, name="g", source="gemma.json")
+    assert ("vision_config.vision_use_head", "true") in imported.defaulted
+    assert imported.spec["reference"][0]["adjustments"][0]["params"] == multimodal_params_of(raw)
+
+
+def test_shipped_vision_adjustments_agree():
+    """Where a shipped spec records the same adjustment, the numbers are equal."""
+    for name in ("gemma-3-27b", "llama-4-scout", "mistral-small-3.1-24b"):
+        shipped = [a for r in llmarch.load(name).references for a in r.adjustments if a[0] == "vision_tower"]
+        imported = _import(name, "config").spec["reference"][0]["adjustments"][0]["params"]
+        assert shipped and shipped[0][2] == imported, name
+
+
+# ---------------------------------------------------------------------------
+# The hard-coded defaults are transformers' (config classes at test time; none at run time)
+
+TRANSFORMERS_CLASS = {"kimi_k2": "deepseek_v3"}  # Kimi K2 ships DeepSeek-V3's code
+
+
+def _rope_parameters(cfg, layer_type: str = "full_attention") -> dict:
+    rp = cfg.rope_parameters or {}
+    return rp.get(layer_type, rp) if layer_type in rp else rp
+
+
+def _period(layer_types: list, full: str = "full_attention") -> int:
+    return layer_types.index(full) + 1
+
+
+# How transformers exposes a default when it is not an attribute of the same name
+PROBES = {
+    "rope_theta": lambda c: _rope_parameters(c)["rope_theta"],
+    "rope_local_base_freq": lambda c: _rope_parameters(c, "sliding_attention")["rope_theta"],
+    "swa_rope_theta": lambda c: _rope_parameters(c, "sliding_attention")["rope_theta"],
+    "partial_rotary_factor": lambda c: _rope_parameters(c).get("partial_rotary_factor", 1.0),
+    "rotary_dim": lambda c: _rope_parameters(c).get("partial_rotary_factor", 1.0) * c.head_dim,
+    "sliding_window_pattern": lambda c: _period(c.layer_types),
+    "full_attention_interval": lambda c: _period(c.layer_types),
+    "head_dim": lambda c: getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads,  # modeling's fallback
+    "first_k_dense_replace": lambda c: getattr(c, "first_k_dense_replace", None)
+    or c.mlp_layer_types.index("sparse"),
+    "linear_attn_config": lambda c: {"head_dim": c.linear_head_dim, "num_heads": c.linear_num_heads,
+                                     "short_conv_kernel_size": c.linear_conv_kernel_dim,
+                                     "full_attn_layers": [i + 1 for i, t in enumerate(c.layer_types)
+                                                          if t == "full_attention"],
+                                     "kda_layers": [i + 1 for i, t in enumerate(c.layer_types)
+                                                    if t == "linear_attention"]},
+    "quantization_config": lambda c: getattr(c, "quantization_config", None),
+}
+PROBES_BY_TYPE = {
+    # transformers expands the width to one per layer; import-hf takes one width for all layers
+    ("gemma3n_text", "intermediate_size"): lambda c: c.intermediate_size[0] if len(set(c.intermediate_size)) == 1 else None,
+}
+# Keys whose default only applies with another key set (transformers nulls them otherwise)
+PROBE_WITH = {("qwen3", "sliding_window"): {"use_sliding_window": True}}
+# Defaults checked elsewhere or not transformers': each with its reason
+NOT_A_TRANSFORMERS_ATTRIBUTE = {
+    "text_config": "a sub-config: its own type's defaults are checked",
+    "vision_config": "a sub-config: its own type's defaults are checked",
+    "audio_config": "Gemma 3n's audio encoder config: described in the spec's notes, not read",
+    "experts_per_token": "OpenAI's duplicate of num_experts_per_tok, which transformers reads",
+    "layers_block_type": "transformers 5's list form of hybrid_override_pattern (whose default is checked)",
+}
+
+
+def _types():
+    for group in (import_hf.TEXT_TYPES, import_hf.WRAPPER_TYPES, import_hf.VISION_TYPES):
+        for type_name, t in group.items():
+            for key, default in t.keys.mapped.items():
+                if default is not import_hf.REQUIRED and key not in NOT_A_TRANSFORMERS_ATTRIBUTE:
+                    yield pytest.param(type_name, t.keys, key, id=f"{type_name}.{key}")
+
+
+def _resolved_defaults(keys) -> dict:
+    out: dict = {}
+
+    def get(key):
+        if key not in out:
+            d = keys.mapped[key]
+            out[key] = d.compute(get) if isinstance(d, import_hf.Derived) else d
+        return out[key]
+
+    return get
+
+
+@pytest.mark.parametrize("type_name,keys,key", list(_types()))
+def test_default_equals_transformers(type_name, keys, key):
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    cls = CONFIG_MAPPING[TRANSFORMERS_CLASS.get(type_name, type_name)]
+    cfg = cls(**PROBE_WITH.get((type_name, key), {}))
+    get = _resolved_defaults(keys)
+    mine = get(key)
+    if key in ("rope_scaling", "rope_parameters"):
+        # the older key and transformers 5's hold the same thing: the default in effect is whichever is set
+        mine = get("rope_scaling") if get("rope_scaling") is not None else get("rope_parameters")
+        rp = _rope_parameters(cfg)
+        if mine is None:
+            layers = [rp[k] for k in rp if k.endswith("_attention")] or [rp]
+            assert all(r.get("rope_type", "default") == "default" for r in layers)
+        else:
+            assert rp["rope_type"] == mine.get("rope_type", mine.get("type"))
+            for k, v in mine.items():
+                if k not in ("type", "rope_type", "max_position_embeddings", "llama_4_scaling_beta"):
+                    assert rp[k] == v, k
+        return
+    probe = PROBES_BY_TYPE.get((type_name, key)) or PROBES.get(key)
+    theirs = probe(cfg) if probe else getattr(cfg, key)
+    assert mine == theirs
+
+
+@pytest.mark.parametrize("wrapper", sorted(import_hf.WRAPPER_TYPES))
+def test_wrapper_without_text_config_gets_transformers_default_text_model(wrapper):
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    text = CONFIG_MAPPING[wrapper]().text_config
+    spec = import_config({"model_type": wrapper}, name="x", source="c.json").spec
+    assert (spec["vocab_size"], spec["d_model"], spec["n_layers"], spec["context_length"]) == (
+        text.vocab_size, text.hidden_size, text.num_hidden_layers, text.max_position_embeddings)
+    attn = spec["attention"]
+    heads = (attn["n_heads"], attn.get("n_kv_heads", attn["n_heads"]), attn.get("head_dim", spec["d_model"] // attn["n_heads"]))
+    assert heads == (text.num_attention_heads, text.num_key_value_heads, text.head_dim)
+
+
+def test_gemma3n_towers_are_named_not_counted():
+    spec = import_config(_values("gemma-3n-e4b"), name="x", source="c.json").spec
+    assert "reference" not in spec
+    assert "MobileNet-V5 vision tower" in spec["notes"] and "not counted" in spec["notes"]
+
+
+def test_defaults_left_unchecked_are_named_with_a_reason():
+    """The comparison above skips only the keys named in NOT_A_TRANSFORMERS_ATTRIBUTE, and each is in use."""
+    mapped = {key for group in (import_hf.TEXT_TYPES, import_hf.WRAPPER_TYPES, import_hf.VISION_TYPES)
+              for t in group.values() for key in t.keys.mapped}
+    assert set(NOT_A_TRANSFORMERS_ATTRIBUTE) <= mapped
+
+
+def test_runtime_imports_neither_transformers_nor_torch():
+    code = ("import sys, llmarch.import_hf as m; m.import_file(sys.argv[1], name='x'); "
+            "assert 'transformers' not in sys.modules and 'torch' not in sys.modules, sorted(sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code, str(CONFIGS / "gemma-3-27b.json")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+# ---------------------------------------------------------------------------
+# The CLI
+
+
+def invoke(*args: str):
+    return runner.invoke(app, ["--no-color", *args])
+
+
+def _write(tmp_path: Path, config: dict | str, name: str = "config.json") -> str:
+    path = tmp_path / name
+    path.write_text(config if isinstance(config, str) else json.dumps(config, indent=2))
+    return str(path)
+
+
+def _error(result) -> str:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    return result.output
+
+
+def test_cli_writes_a_spec_that_show_accepts(tmp_path):
+    out = tmp_path / "my-gemma.yaml"
+    result = invoke("import-hf", str(CONFIGS / "gemma-3-4b.json"), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert text.startswith("# Imported by `llmarch import-hf` from")
+    assert "name: my-gemma\n" in text  # the name follows -o
+    shown = invoke("show", str(out), "--format", "json")
+    assert shown.exit_code == 0, shown.output
+    model = json.loads(shown.output)["models"][0]
+    assert model["params"]["total"] == llmarch.count_params(llmarch.load("gemma-3-4b")).total
+    # a folder holding it is a spec folder: the name matches the file
+    listed = invoke("list", "--spec-path", str(tmp_path), "--format", "json")
+    assert listed.exit_code == 0, listed.output
+    assert "my-gemma" in [m["name"] for m in json.loads(listed.output)["models"]]
+
+
+def test_cli_prints_yaml_and_records_defaults(tmp_path):
+    folder = tmp_path / "gemma-3-4b-it"
+    folder.mkdir()
+    path = _write(folder, upstream_config("gemma-3-4b"))
+    result = invoke("import-hf", path)
+    assert result.exit_code == 0, result.output
+    assert "name: gemma-3-4b-it\n" in result.output  # config.json: named after its folder
+    # gemma-3-4b's text_config gives no heads: Gemma3TextConfig's defaults, stated in the header and the notes
+    assert "#   text_config.num_attention_heads = 8\n" in result.output
+    spec = yaml.safe_load(result.output)
+    assert "text_config.num_attention_heads = 8" in spec["notes"]
+    assert spec["attention"]["n_heads"] == 8
+
+
+def test_cli_name_option(tmp_path):
+    result = invoke("import-hf", str(CONFIGS / "qwen3-8b.json"), "--name", "my-qwen")
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load(result.output)["name"] == "my-qwen"
+    bad = _error(invoke("import-hf", str(CONFIGS / "qwen3-8b.json"), "--name", "My Qwen"))
+    assert "is not a spec name" in bad
+
+
+def test_unknown_key_is_an_error_naming_it(tmp_path):
+    config = dict(upstream_config("qwen3-8b"), hiden_size=4096)
+    path = _write(tmp_path, config)
+    out = _error(invoke("import-hf", path))
+    assert path in out and "hiden_size" in out and "qwen3" in out
+    assert "did you mean `hidden_size`?" in out
+    line = json.dumps(config, indent=2).splitlines().index('  "hiden_size": 4096') + 1
+    assert f"{path}:{line}:3" in out  # located by line and column
+
+
+def test_unknown_key_in_text_config_is_located(tmp_path):
+    config = copy.deepcopy(upstream_config("gemma-3-27b"))
+    config["text_config"]["altup_num_inputs"] = 4
+    out = _error(invoke("import-hf", _write(tmp_path, config)))
+    assert "text_config.altup_num_inputs" in out and "gemma3_text" in out
+
+
+def test_rejected_feature_is_an_error_with_its_reason(tmp_path):
+    config = dict(upstream_config("qwen3-30b-a3b"), use_sliding_window=True)
+    out = _error(invoke("import-hf", _write(tmp_path, config)))
+    assert "use_sliding_window: true" in out and "no sliding-window layers" in out
+
+
+def test_unsupported_model_type(tmp_path):
+    out = _error(invoke("import-hf", _write(tmp_path, {"model_type": "bert", "hidden_size": 768})))
+    assert "model type 'bert' is not supported" in out and "qwen3_moe" in out
+    out = _error(invoke("import-hf", _write(tmp_path, {"hidden_size": 768})))
+    assert "no `model_type`" in out
+
+
+def test_malformed_json_is_located(tmp_path):
+    path = _write(tmp_path, '{\n  "model_type": "llama",\n  "hidden_size": 4096,,\n}')
+    out = _error(invoke("import-hf", path))
+    assert f"{path}:3:23: malformed JSON" in out
+    out = _error(invoke("import-hf", _write(tmp_path, "[1, 2]")))
+    assert "not an object" in out
+    out = _error(invoke("import-hf", str(tmp_path / "missing.json")))
+    assert "no such file" in out
+
+
+def test_required_key_without_a_transformers_default(tmp_path):
+    config = {k: v for k, v in _values("mimo-v2-flash").items() if k != "swa_num_key_value_heads"}
+    out = _error(invoke("import-hf", _write(tmp_path, config)))
+    assert "swa_num_key_value_heads" in out and "no default" in out
+
+
+def test_wrong_type_is_an_error(tmp_path):
+    out = _error(invoke("import-hf", _write(tmp_path, dict(upstream_config("llama-3-8b"), hidden_size="4096"))))
+    assert "hidden_size" in out and "expected an integer" in out
+
+
+# ---------------------------------------------------------------------------
+# quantization_config -> weights
+
+
+def test_quantization_formats():
+    def weights(name, q):
+        config = dict(upstream_config(name), quantization_config=q)
+        return import_config(config, name="x", source="c.json").spec.get("weights")
+
+    fp8 = {"quant_method": "fp8", "weight_block_size": [128, 128], "fmt": "e4m3", "activation_scheme": "dynamic"}
+    assert weights("qwen3-30b-a3b", fp8) == {"dtype": "bf16", "overrides": {"attention": "fp8_block128",
+                                                                             "routed_experts": "fp8_block128"}}
+    assert weights("qwen3-8b", dict(fp8, modules_to_not_convert=["model.layers.*.self_attn"])) == {
+        "dtype": "bf16", "overrides": {"dense_ffn": "fp8_block128"}}
+    assert weights("qwen3-8b", None) is None
+    int4 = {"quant_method": "compressed-tensors", "format": "pack-quantized", "ignore": ["lm_head"],
+            "config_groups": {"group_0": {"targets": ["Linear"], "weights": {
+                "num_bits": 4, "type": "int", "strategy": "group", "group_size": 128, "symmetric": True}}}}
+    assert weights("llama-3-8b", int4) == {"dtype": "bf16", "overrides": {"attention": "int4_g128",
+                                                                           "dense_ffn": "int4_g128"}}
+
+
+def test_quantization_that_splits_a_component_is_an_error():
+    q = dict(upstream_config("deepseek-v3")["quantization_config"], modules_to_not_convert=["kv_a_proj_with_mqa"])
+    with pytest.raises(SpecError, match="keeps part of `attention` unquantised"):
+        import_config(dict(upstream_config("deepseek-v3"), quantization_config=q), name="x", source="c.json")
+
+
+def test_unsupported_quantization_method():
+    with pytest.raises(SpecError, match="quantization method 'awq' is not supported"):
+        import_config(dict(upstream_config("llama-3-8b"), quantization_config={"quant_method": "awq", "bits": 4}),
+                      name="x", source="c.json")
+
+
+# ---------------------------------------------------------------------------
+# Small pieces
+
+
+@pytest.mark.parametrize("letters,start,pattern", [
+    ("GGGG", 0, "G"), ("LLLGLLLG", 0, "LLLG"), ("DDDEEEE", 3, "E"), ("DEDEDE", 0, "DE"),
+    ("KKKGKKKGKKG", 0, "KKKGKKKGKKG"),  # does not repeat: one letter per layer
+])
+def test_shortest_layer_pattern(letters, start, pattern):
+    assert import_hf._pattern(list(letters), start) == pattern
+
+
+def test_bad_name_from_the_library():
+    with pytest.raises(LlmarchError, match="is not a spec name"):
+        import_config(upstream_config("gpt2"), name="GPT 2", source="c.json")
