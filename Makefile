@@ -30,6 +30,7 @@ gallery: install
 
 lint: install
 	$(BIN)/python -m compileall -q llmarch
+	$(BIN)/python -m pyflakes llmarch tests bench
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -101,7 +101,6 @@ def _extras_box(ir: ModelIR, prefix: str) -> Box | None:
 
 
 def model_boxes(ir: ModelIR) -> list[Box]:
-    count = count_params(ir)
     kinds: dict[tuple[str, bool], list[LayerIR]] = {}  # layers that reuse KV are drawn apart
     for layer in ir.layers:
         kinds.setdefault((layer.label, layer.kv_shared_from is not None), []).append(layer)

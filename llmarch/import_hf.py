@@ -637,25 +637,30 @@ def _deepseek_ffns(cfg: Config, n: int) -> tuple[list[str], int]:
     return ["D" if i < k else "E" for i in range(n)], k
 
 
-def build_deepseek_v3(cfg: Config) -> dict:
-    """DeepSeek-V3 (and Kimi K2, which ships DeepSeek-V3's code): MLA + DeepSeekMoE, dense prefix, MTP."""
-    spec = _base(cfg)
+def _deepseek_moe(cfg: Config, spec: dict, n_shared: int) -> None:
+    """DeepSeekMoE's blocks (DeepSeek-V3, Kimi K2, GLM-4.5): dense prefix, routed + shared experts,
+    all layers global attention."""
     n = spec["n_layers"]
-    spec["norm"] = _rmsnorm(cfg)
-    attn = {k: v for k, v in _mla(cfg).items() if v is not None}
-    attn["rope"] = _rope(cfg, kinds=("full",))["full"]
-    spec["attention"] = attn
     kind = _ffn_kind(cfg, "hidden_act", GATED_FFN)
     ffns, _ = _deepseek_ffns(cfg, n)
     if "D" in ffns:
         spec["ffn"] = {"kind": kind, "d_ff": cfg.int("intermediate_size")}
     cfg.touch("intermediate_size")
     d_expert = cfg.int("moe_intermediate_size")
-    n_shared = cfg.opt_int("n_shared_experts", 0) or 0
     # transformers keeps DeepSeek's e_score_correction_bias as a buffer in every MoE layer
     spec["moe"] = _moe(cfg.int("n_routed_experts"), cfg.int("num_experts_per_tok"), d_expert, kind,
                        n_shared=n_shared, d_shared=n_shared * d_expert, score_correction_bias=True)
     spec["layers"] = _layers(["G"] * n, ffns)
+
+
+def build_deepseek_v3(cfg: Config) -> dict:
+    """DeepSeek-V3 (and Kimi K2, which ships DeepSeek-V3's code): MLA + DeepSeekMoE, dense prefix, MTP."""
+    spec = _base(cfg)
+    spec["norm"] = _rmsnorm(cfg)
+    attn = {k: v for k, v in _mla(cfg).items() if v is not None}
+    attn["rope"] = _rope(cfg, kinds=("full",))["full"]
+    spec["attention"] = attn
+    _deepseek_moe(cfg, spec, n_shared=cfg.opt_int("n_shared_experts", 0) or 0)
     n_mtp = cfg.int("num_nextn_predict_layers", 0)
     if n_mtp:
         # DeepSeek's MTP module stores its own embedding and output head (model.layers.61 in the checkpoint)
@@ -919,23 +924,13 @@ def build_llama4_text(cfg: Config) -> dict:
 
 def build_glm4_moe(cfg: Config) -> dict:
     spec = _base(cfg)
-    n = spec["n_layers"]
     spec["norm"] = _rmsnorm(cfg)
     attn = _heads(cfg, spec["d_model"]) | _biases(cfg, o_bias=False)  # GLM's o_proj never has a bias
     if cfg.bool("use_qk_norm"):
         attn["qk_norm"] = "per_head"
     attn["rope"] = _rope(cfg, kinds=("full",))["full"]
     spec["attention"] = attn
-    kind = _ffn_kind(cfg, "hidden_act", GATED_FFN)
-    ffns, _ = _deepseek_ffns(cfg, n)
-    if "D" in ffns:
-        spec["ffn"] = {"kind": kind, "d_ff": cfg.int("intermediate_size")}
-    cfg.touch("intermediate_size")
-    d_expert = cfg.int("moe_intermediate_size")
-    n_shared = cfg.int("n_shared_experts", 0)
-    spec["moe"] = _moe(cfg.int("n_routed_experts"), cfg.int("num_experts_per_tok"), d_expert, kind,
-                       n_shared=n_shared, d_shared=n_shared * d_expert, score_correction_bias=True)
-    spec["layers"] = _layers(["G"] * n, ffns)
+    _deepseek_moe(cfg, spec, n_shared=cfg.int("n_shared_experts", 0))
     n_mtp = cfg.int("num_nextn_predict_layers", 0)
     if n_mtp:
         spec["mtp"] = {"n_modules": n_mtp, "ffn": "moe"}

@@ -14,7 +14,7 @@ The module walk in `params_module.py` must agree with this file exactly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .ir import AttentionIR, FFNIR, GatedDeltaNetIR, KdaIR, LayerIR, Mamba2IR, ModelIR, MoEIR
 

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 import llmarch
 from llmarch.cli import app
-from llmarch.gallery import ARTICLE_PAIRS, available_pairs, gallery_markdown
+from llmarch.gallery import ARTICLE_PAIRS, gallery_markdown
 
 from conftest import ROOT
 

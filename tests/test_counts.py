@@ -7,7 +7,7 @@ import pytest
 import llmarch
 from llmarch.reference import check_references
 
-from conftest import CONFIGS, SPEC_NAMES, has_config, multimodal_params, transformers_model, unique_params, upstream_config
+from conftest import CONFIGS, SPEC_NAMES, has_config, multimodal_params, transformers_model, unique_params
 
 # llmarch's mixer kinds as transformers' `layer_types` names them
 LAYER_TYPE = {
