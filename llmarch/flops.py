@@ -55,7 +55,7 @@ CONVENTIONS = {
     "linear_attention": "prefill: chunked algorithm, chunk 64 (delta rule: 3c^2 dk + 2c^2 dv + 3c dk dv per chunk and head, triangular solve excluded; SSD: c^2 N + c^2 P + 2c N P); decode: recurrent step",
     "suffixes": "G = 1e9, T = 1e12 (decimal)",
     "decode": "one token at context ctx, i.e. the ctx-th token",
-    "gemma3n": "per-layer inputs, AltUp (router twice, coefficients, the d x n^2 stream mix) and LAuReL are matrix products and counted; KV-sharing layers have no K/V projections",
+    "layer_extras": "Gemma 3n's per-layer inputs, AltUp (router twice, coefficients, the d x n^2 stream mix) and LAuReL are matrix products and counted; KV-sharing layers have no K/V projections",
 }
 
 
@@ -103,14 +103,16 @@ def indexer_pair_macs(a: AttentionIR) -> int:
 
 
 def _projection_macs(d: int, a: AttentionIR, kv_shared: bool = False) -> int:
-    """Weights one token multiplies in the attention projections (norms, sinks and biases excluded)."""
-    total = attention_params(d, a, kv_shared)
+    """Weights one token multiplies in the attention projections (norms, sinks and biases excluded);
+    a layer that reuses another layer's KV (`kv_shared`) has no key/value projections."""
+    if kv_shared:
+        return _projection_macs(d, a) - d * a.n_kv_heads * (a.head_dim + a.v_head_dim)
+    total = attention_params(d, a)
     # subtract what is not a matrix: QK-norm weights, sinks, biases, the MLA/indexer norms
-    kv_norm = 0 if kv_shared else 1  # a KV-sharing layer has no key norm and no k/v biases
     if a.qk_norm == "per_head":
-        total -= (1 + kv_norm) * a.head_dim
+        total -= 2 * a.head_dim
     elif a.qk_norm == "whole":
-        total -= (a.n_heads + kv_norm * a.n_kv_heads) * a.head_dim
+        total -= (a.n_heads + a.n_kv_heads) * a.head_dim
     if a.sinks:
         total -= a.n_heads
     if a.is_mla:
@@ -118,7 +120,7 @@ def _projection_macs(d: int, a: AttentionIR, kv_shared: bool = False) -> int:
     else:
         q_out = a.n_heads * a.head_dim * (2 if a.output_gate == "elementwise" else 1)
         if a.qkv_bias:
-            total -= q_out + kv_norm * a.n_kv_heads * (a.head_dim + a.v_head_dim)
+            total -= q_out + a.n_kv_heads * (a.head_dim + a.v_head_dim)
     if a.o_bias:
         total -= d
     if a.indexer_heads:

@@ -388,6 +388,10 @@ def _attention(spec: S.Spec, kind: str, located: Located, warnings: list[str]) -
     if window and window > spec.context_length:
         warnings.append(f"window {window} is larger than the context length {spec.context_length}")
 
+    if fields.get("output_gate") == "elementwise" and v_head_dim != head_dim:
+        # the gate comes out of the query projection, one per query channel, and multiplies the output
+        raise located.error(at("output_gate"), f"an elementwise output gate needs v_head_dim ({v_head_dim}) == head_dim ({head_dim})",
+                            "use output_gate: headwise")
     idx = fields.get("indexer")
     return AttentionIR(
         kind=akind,

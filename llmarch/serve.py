@@ -26,7 +26,7 @@ from . import flops as F
 from .errors import OptionError, did_you_mean
 from .ir import ModelIR
 from .kvcache import dtype_bytes, kv_cache
-from .params import count_params
+from .params import LOOKUP_COMPONENTS, count_params
 from .weights import BYTES_PER_PARAM
 
 HARDWARE_DIR = Path(__file__).parent / "hardware"
@@ -101,8 +101,8 @@ def check_plan(ir: ModelIR, plan: Plan) -> None:
 def kv_per_gpu(ir: ModelIR, ctx: int, batch: int, kv_dtype: str, tp: int) -> int:
     total = 0
     for row in kv_cache(ir, ctx, batch, kv_dtype).rows:
-        if not row.bytes:
-            continue  # layers that reuse another layer's KV
+        if row.key[0] == "shared":
+            continue  # layers that reuse another layer's KV hold none of their own
         layer = next(l for l in ir.layers if l.mixer == row.key[0])  # rows are keyed by mixer kind first
         a = layer.attention
         if a is not None and not a.is_mla:
@@ -153,8 +153,7 @@ def serve(ir: ModelIR, gpu: GPU, plan: Plan, ctx: int, batch: int, weights: str 
 
     # decode step: weights read once per step (experts: those the batch hits), KV read for every sequence
     # lookup tables are read a row per token, not whole; a tied embedding is read whole as the LM head
-    lookups = ("token_embedding", "position_embedding", "per_layer_embedding")
-    dense_bytes = sum(v for k, v in w.items() if k != "routed_experts" and k not in lookups)
+    dense_bytes = sum(v for k, v in w.items() if k != "routed_experts" and k not in LOOKUP_COMPONENTS)
     if ir.tie_embeddings:
         dense_bytes += w["token_embedding"]
     expert_read = 0

@@ -16,6 +16,9 @@ FORMULAS = [
     "dense_ffn / shared_experts: tokens x the FFN's weight matrices; routed_experts: tokens x top_k x one expert",
     "router: tokens x d_model x n_experts; lm_head: logit tokens x d_model x vocab",
     "linear_recurrence: chunked delta rule / SSD per chunk and head (see conventions)",
+    "per_layer_input: tokens x (d_model x layers x dim once + 2 d_model x dim per layer)",
+    "altup: tokens x (2 (n - 1) d_model^2 once + (2 d_model n + n^3 + n^2 + d_model n^2) per layer)",
+    "laurel: tokens x 2 d_model x rank per layer",
 ]
 
 

@@ -83,13 +83,15 @@ def show_doc(ir: ModelIR, count: ParamCount, model: dict[str, Any], layers: bool
 
 
 def layer_map(ir: ModelIR) -> str:
-    """Runs of identical layers: 'L0–L2 global/dense, L3–L60 global/moe'."""
+    """Runs of identical layers: 'L0–L2 global/dense, L3–L60 global/moe'; a layer that reuses another
+    layer's KV says which ('local/dense KV of L18')."""
     runs: list[tuple[int, int, str]] = []
     for layer in ir.layers:
-        if runs and runs[-1][2] == layer.label and runs[-1][1] == layer.index - 1:
-            runs[-1] = (runs[-1][0], layer.index, layer.label)
+        label = layer.label + (f" KV of L{layer.kv_shared_from}" if layer.kv_shared_from is not None else "")
+        if runs and runs[-1][2] == label and runs[-1][1] == layer.index - 1:
+            runs[-1] = (runs[-1][0], layer.index, label)
         else:
-            runs.append((layer.index, layer.index, layer.label))
+            runs.append((layer.index, layer.index, label))
     return ", ".join(f"L{a}" + (f"–L{b}" if b != a else "") + f" {label}" for a, b, label in runs)
 
 
