@@ -188,6 +188,8 @@ def apply_sets(located: Located, sets: list[str]) -> Located:
             value = yaml.safe_load(raw) if raw.strip() else None
         except yaml.YAMLError:
             raise SpecError(f"--set `{item}`: the value is not valid YAML", file="--set", field=key) from None
+        if isinstance(value, list) and not raw.strip().startswith("["):
+            value = raw.strip()  # block-sequence syntax ("-", "- x") on a command line means the text (a pattern letter)
         node = data
         for part in path[:-1]:
             if not isinstance(node.get(part), dict):

@@ -164,3 +164,6 @@ def test_set_what_if_edits():
     assert bad.exit_code == 2 and "not divisible" in bad.output
     bad = invoke("show", "qwen3-8b", "--set", "no-equals-sign")
     assert bad.exit_code == 2
+    # "-" is the no-mixer letter, not a YAML block list: every layer keeps only its FFN
+    ffn_only = json.loads(invoke("show", "qwen3-8b", "--set", "layers.mixer=-", "--format", "json").stdout)["models"][0]
+    assert ffn_only["params"]["by_component"]["attention"] == 0 and ffn_only["params"]["by_component"]["dense_ffn"] > 0
