@@ -567,9 +567,10 @@ def import_hf(
     """
     from pathlib import Path
 
-    from .import_hf import import_file, spec_yaml
+    from .import_hf import clean_name, import_file, spec_yaml
 
-    imported = import_file(config, name=name or (Path(output).stem.lower() if output else None))
+    # -o's file name, cleaned as the config's folder name would be (Qwen3_8B.yaml -> qwen3-8b)
+    imported = import_file(config, name=name or (clean_name(Path(output).stem) if output else None))
     _write(spec_yaml(imported), output)
 
 

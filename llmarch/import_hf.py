@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
 from .errors import LlmarchError, SpecError, did_you_mean
+from .schema import MAX_CONTEXT, MAX_D_FF, MAX_D_MODEL, MAX_HEAD_DIM, MAX_HEADS, MAX_LAYERS, MAX_VOCAB
 from .yamlsafe import Located
 
 # ---------------------------------------------------------------------------
@@ -45,7 +46,8 @@ REQUIRED: Any = _Required()  # a mapped key transformers has no default for
 
 @dataclass(frozen=True)
 class Derived:
-    """A default transformers computes from other keys; `compute` gets a key -> value reader."""
+    """A default transformers computes from other keys; `compute` gets the typed reader (`Config`), so a bad
+    value of a key it reads is an error naming that key."""
 
     text: str
     compute: Callable[[Callable[[str], Any]], Any]
@@ -68,9 +70,15 @@ class KeyTable:
     mapped: Mapping[str, Any]
     irrelevant: frozenset[str]
     rejected: Mapping[str, Reject]
+    # mapped keys whose null means "the default" in transformers (it tests `is None`), with the default then
+    on_null: Mapping[str, Any] = field(default_factory=dict)
+    # another name of a mapped key (alias -> mapped key), read when the mapped key is absent; both must agree
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    # keys transformers derives from mapped keys and writes out: accepted when they equal the derived value
+    consistent: Mapping[str, Derived] = field(default_factory=dict)
 
     def known(self) -> list[str]:
-        return sorted(set(self.mapped) | self.irrelevant | set(self.rejected))
+        return sorted(set(self.mapped) | self.irrelevant | set(self.rejected) | set(self.aliases) | set(self.consistent))
 
 
 # Keys of any transformers config that describe no architecture: bookkeeping, generation, tokens.
@@ -97,18 +105,33 @@ QUIET_WHEN_NONE = frozenset({"quantization_config", "rope_scaling", "rope_parame
 _QUANT = {"quantization_config": None}
 
 
-def _keys(mapped: Mapping[str, Any], irrelevant: str = "", rejected: Optional[Mapping[str, Reject]] = None) -> KeyTable:
+def _keys(mapped: Mapping[str, Any], irrelevant: str = "", rejected: Optional[Mapping[str, Reject]] = None,
+          on_null: Optional[Mapping[str, Any]] = None, aliases: Optional[Mapping[str, str]] = None,
+          consistent: Optional[Mapping[str, Derived]] = None) -> KeyTable:
+    """A key table; a null mapped key takes its default when that default is computed (transformers computes it
+    when the key `is None`), or as `ON_NULL` / `on_null` say."""
     rejected = COMMON_REJECTED | dict(rejected or {})
+    nulls = {k: v for k, v in mapped.items() if isinstance(v, Derived)}
+    nulls |= {k: v for k, v in ON_NULL.items() if k in mapped and mapped[k] is not REQUIRED and
+              (not isinstance(v, Derived) or {"hidden_size", "num_attention_heads"} <= set(mapped))}
+    nulls |= dict(on_null or {})
     return KeyTable(
         mapped=dict(mapped),
         irrelevant=(COMMON_IRRELEVANT | frozenset(irrelevant.split())) - set(mapped) - set(rejected),
         rejected=rejected,
+        on_null=nulls,
+        aliases=dict(aliases or {}),
+        consistent=dict(consistent or {}),
     )
 
 
-KV_FROM_HEADS = Derived("num_attention_heads", lambda get: get("num_attention_heads"))
+KV_FROM_HEADS = Derived("num_attention_heads", lambda r: r.int("num_attention_heads"))
 HEAD_DIM_FROM_WIDTH = Derived("hidden_size // num_attention_heads",
-                              lambda get: get("hidden_size") // get("num_attention_heads"))
+                              lambda r: r.int("hidden_size") // r.int("num_attention_heads"))
+# transformers' configs and modeling code read a null of these as their default: `num_key_value_heads is None`
+# -> num_attention_heads, `getattr(config, "head_dim", None) or hidden_size // num_attention_heads`, Qwen's
+# `mlp_only_layers = [] if mlp_only_layers is None`
+ON_NULL = {"num_key_value_heads": KV_FROM_HEADS, "head_dim": HEAD_DIM_FROM_WIDTH, "mlp_only_layers": []}
 
 
 def _rope_keys(theta: float, scaling: Any = None) -> dict:
@@ -123,7 +146,6 @@ def _rope_keys(theta: float, scaling: Any = None) -> dict:
 class _Source:
     """The config file: its data, the position of every key, and what the import noticed."""
 
-    file: str
     located: Located
     defaulted: list[tuple[str, str]] = field(default_factory=list)  # (key path, value shown)
     ignored: list[str] = field(default_factory=list)  # irrelevant keys present
@@ -141,11 +163,34 @@ class Config:
         self.path = path
         self.read: set[str] = set()
         self._cache: dict[str, Any] = {}
+        self._computing: set[str] = set()
 
     # errors -----------------------------------------------------------
     def error(self, key: str | tuple, message: str, suggestion: str | None = None) -> SpecError:
         sub = key if isinstance(key, tuple) else (key,)
+        alias = self._alias(sub[0])
+        if alias:  # the value came from the key's other name
+            sub = (alias,) + sub[1:]
         return self.source.located.error(self.path + sub, message, suggestion)
+
+    def _alias(self, key: Any) -> Optional[str]:
+        """The other name the config states `key` under, when it does not state `key` itself."""
+        if isinstance(key, str) and key not in self.data:
+            return next((a for a, k in self.keys.aliases.items() if k == key and a in self.data), None)
+        return None
+
+    def check_consistency(self) -> None:
+        """Keys transformers writes out as copies or derivations of mapped keys must agree with them."""
+        for alias, key in self.keys.aliases.items():
+            if alias in self.data and key in self.data and self.data[alias] != self.data[key]:
+                raise self.error(alias, f"`{alias}` ({_show(self.data[alias])}) is another name of `{key}` "
+                                        f"({_show(self.data[key])}) and disagrees with it")
+        for key, derived in self.keys.consistent.items():
+            if key in self.data and self.data[key] is not None:
+                expected = derived.compute(self)
+                if self.data[key] != expected:
+                    raise self.error(key, f"{_show(self.data[key])} disagrees with {derived.text} ({_show(expected)}), "
+                                          "which transformers derives it from")
 
     def where(self, key: str) -> str:
         return ".".join(str(p) for p in self.path + (key,))
@@ -153,7 +198,7 @@ class Config:
     # the three lists --------------------------------------------------
     def check_keys(self) -> None:
         for key, value in self.data.items():
-            if key in self.keys.mapped:
+            if key in self.keys.mapped or key in self.keys.aliases or key in self.keys.consistent:
                 continue
             if key in self.keys.irrelevant:
                 if key != "model_type":
@@ -175,28 +220,45 @@ class Config:
             )
 
     # values -----------------------------------------------------------
+    def _null_default(self, key: str) -> bool:
+        return key in self.data and self.data[key] is None and key in self.keys.on_null
+
     def has(self, key: str) -> bool:
-        return key in self.data
+        """The config states the key (a null that means "the default" does not count)."""
+        return key in self.data and not self._null_default(key)
 
     def get(self, key: str) -> Any:
         """The key's value, or the default transformers applies (recorded)."""
         if key not in self.keys.mapped:
             raise KeyError(f"{self.type_name}: `{key}` is not a mapped key")  # a bug in a table, not bad input
         self.read.add(key)
-        if key in self.data:
+        if self.has(key):
             return self.data[key]
+        alias = self._alias(key)
+        if alias:
+            self.read.add(alias)
+            return self.data[alias]
         if key in self._cache:
             return self._cache[key]
-        default = self.keys.mapped[key]
+        if key in self._computing:
+            raise self.error(key, f"`{key}`'s default depends on itself")
+        null = self._null_default(key)
+        default = self.keys.on_null[key] if null else self.keys.mapped[key]
         if default is REQUIRED:
             raise self.error(key, f"required key `{key}` is missing: transformers has no default for it for model "
                                   f"type `{self.type_name}`")
-        if isinstance(default, Derived):
-            value = default.compute(self.get)
-            shown = f"{_short(value)} ({default.text})"
-        else:
-            value = copy.deepcopy(default)
-            shown = _short(value)
+        self._computing.add(key)
+        try:
+            if isinstance(default, Derived):
+                value = default.compute(self)
+                shown = f"{_short(value)} ({default.text})"
+            else:
+                value = copy.deepcopy(default)
+                shown = _short(value)
+        finally:
+            self._computing.discard(key)
+        if null:
+            shown += " (null: transformers' default)"
         self._cache[key] = value
         if not (value is None and key in QUIET_WHEN_NONE):
             self.source.defaulted.append((self.where(key), shown))
@@ -206,20 +268,23 @@ class Config:
         """Mark keys as read whose value cannot change the spec here (e.g. a window when windows are off)."""
         self.read.update(k for k in keys if k in self.keys.mapped)
 
-    def int(self, key: str, minimum: int = 1) -> int:
+    def int(self, key: str, minimum: int = 1, maximum: Optional[int] = None) -> int:
         value = self.get(key)
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.error(key, f"expected an integer, got {_show(value)}")
         if value < minimum:
             raise self.error(key, f"expected an integer of at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise self.error(key, f"{value:,} is more than llmarch supports (at most {maximum:,})")
         return value
 
-    def opt_int(self, key: str, minimum: int = 1) -> Optional[int]:
-        return None if self.get(key) is None else self.int(key, minimum)
+    def opt_int(self, key: str, minimum: int = 1, maximum: Optional[int] = None) -> Optional[int]:
+        return None if self.get(key) is None else self.int(key, minimum, maximum)
 
     def number(self, key: str) -> float:
         value = self.get(key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value in (
+                float("inf"), float("-inf")):
             raise self.error(key, f"expected a number, got {_show(value)}")
         return value
 
@@ -246,11 +311,33 @@ class Config:
             raise self.error(key, f"expected one entry per layer ({length}), got {len(value)}")
         return value
 
+    def int_list(self, key: str, minimum: int = 0, maximum: Optional[int] = None,
+                 length: Optional[int] = None) -> list[int]:
+        """A list of integers in [minimum, maximum] (layer indices, 0/1 flags)."""
+        return _int_items(self, (key,), self.list(key, length), minimum, maximum)
+
+    def str_list(self, key: str, length: Optional[int] = None) -> list[str]:
+        values = self.list(key, length)
+        for i, v in enumerate(values):
+            if not isinstance(v, str):
+                raise self.error((key, i), f"expected a string, got {_show(v)}")
+        return values
+
     def mapping(self, key: str) -> Optional[dict]:
         value = self.get(key)
         if value is not None and not isinstance(value, dict):
             raise self.error(key, f"expected a mapping, got {_show(value)}")
         return value
+
+
+def _int_items(cfg: Config, path: tuple, values: Any, minimum: int, maximum: Optional[int]) -> list[int]:
+    if not isinstance(values, list):
+        raise cfg.error(path, f"expected a list of integers, got {_show(values)}")
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, int) or v < minimum or (maximum is not None and v > maximum):
+            span = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
+            raise cfg.error(path + (i,), f"expected an integer {span}, got {_show(v)}")
+    return values
 
 
 def _show(value: Any) -> str:
@@ -286,10 +373,10 @@ def _ffn_kind(cfg: Config, key: str, kinds: Mapping[str, str]) -> str:
 
 def _base(cfg: Config, context: str = "max_position_embeddings") -> dict:
     return {
-        "vocab_size": cfg.int("vocab_size"),
-        "d_model": cfg.int("hidden_size"),
-        "n_layers": cfg.int("num_hidden_layers"),
-        "context_length": cfg.int(context),
+        "vocab_size": cfg.int("vocab_size", 1, MAX_VOCAB),
+        "d_model": cfg.int("hidden_size", 1, MAX_D_MODEL),
+        "n_layers": cfg.int("num_hidden_layers", 1, MAX_LAYERS),
+        "context_length": cfg.int(context, 1, MAX_CONTEXT),
         "tie_embeddings": cfg.bool("tie_word_embeddings"),
     }
 
@@ -300,13 +387,13 @@ def _rmsnorm(cfg: Config, placement: str = "pre", eps: str = "rms_norm_eps") -> 
 
 def _heads(cfg: Config, d_model: int) -> dict:
     """kind (mha when every head has its own K/V, else gqa), heads, KV heads, head_dim when not d_model / heads."""
-    n_heads, n_kv = cfg.int("num_attention_heads"), cfg.int("num_key_value_heads")
+    n_heads, n_kv = cfg.int("num_attention_heads", 1, MAX_HEADS), cfg.int("num_key_value_heads", 1, MAX_HEADS)
     attn: dict[str, Any] = {"kind": "mha" if n_kv == n_heads else "gqa", "n_heads": n_heads}
     if n_kv != n_heads:
         if n_heads % n_kv:
             raise cfg.error("num_key_value_heads", f"{n_kv} does not divide num_attention_heads ({n_heads})")
         attn["n_kv_heads"] = n_kv
-    head_dim = cfg.int("head_dim")
+    head_dim = cfg.int("head_dim", 1, MAX_HEAD_DIM)
     if head_dim * n_heads != d_model:
         attn["head_dim"] = head_dim
     return attn
@@ -362,8 +449,8 @@ def _layer_kinds(cfg: Config, key: str, letters: Mapping[str, str], n_layers: in
     kinds = cfg.list(key, n_layers)
     out = []
     for i, kind in enumerate(kinds):
-        if kind not in letters:
-            raise cfg.error((key, i), f"layer kind `{kind}` is not supported for model type `{cfg.type_name}`",
+        if not isinstance(kind, str) or kind not in letters:
+            raise cfg.error((key, i), f"layer kind {_show(kind)} is not supported for model type `{cfg.type_name}`",
                             f"supported: {', '.join(letters)}")
         out.append(letters[kind])
     return out
@@ -387,15 +474,24 @@ ATTENTION_TYPES = {"full_attention": "full", "sliding_attention": "sliding", "ch
 
 
 def _rope(cfg: Config, *, local_theta: Optional[str] = None, scaled: tuple[str, ...] = ("full", "sliding"),
-          partial: Optional[float] = None, kinds: tuple[str, ...] = ("full", "sliding")) -> dict[str, dict]:
+          partial: Optional[float] = None, kinds: tuple[str, ...] = ("full", "sliding"),
+          nested_only: bool = False) -> dict[str, dict]:
     """The spec `rope:` block of full-attention ("full") and sliding-window ("sliding") layers.
 
     Reads transformers 5's `rope_parameters` (flat, or nested by layer type) and the older `rope_theta`,
     `rope_scaling` and `partial_rotary_factor`; `rope_scaling` (older key) applies to the kinds in `scaled`.
+    `nested_only`: transformers reads only the nested form (Gemma 3 and 3n look up `full_attention` and
+    `sliding_attention` and ignore every flat key), so a flat one is an error rather than a guess.
     """
     params = cfg.mapping("rope_parameters")
     legacy = cfg.mapping("rope_scaling")
     nested = bool(params) and set(params) <= set(ATTENTION_TYPES)
+    if nested_only and params and not nested:
+        flat = sorted(str(k) for k in params if k not in ATTENTION_TYPES)
+        raise cfg.error("rope_parameters", f"flat keys ({', '.join(flat)}) are ignored by transformers for model type "
+                                           f"`{cfg.type_name}`, which reads only `full_attention` and "
+                                           "`sliding_attention` entries",
+                        "nest them under `full_attention` (and `sliding_attention`), or use rope_scaling")
     if partial is None and "partial_rotary_factor" in cfg.keys.mapped:
         partial = cfg.number("partial_rotary_factor")
     out = {}
@@ -431,7 +527,33 @@ def _number(cfg: Config, path: tuple, value: Any) -> float:
     return value
 
 
+# Each scaling value's type, as the spec's RopeScaling checks it (positive numbers unless said otherwise)
+SCALING_INTS = frozenset({"original_max_position_embeddings"})
+SCALING_BOOLS = frozenset({"truncate"})
+SCALING_ANY_NUMBER = frozenset({"mscale_all_dim"})
+
+
+def _scaling_value(cfg: Config, path: tuple, key: str, value: Any) -> Any:
+    if key in SCALING_BOOLS:
+        if not isinstance(value, bool):
+            raise cfg.error(path, f"expected true or false, got {_show(value)}")
+        return value
+    if key in SCALING_INTS:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CONTEXT:
+            raise cfg.error(path, f"expected a positive integer (at most {MAX_CONTEXT:,}), got {_show(value)}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or abs(value) == float("inf"):
+        raise cfg.error(path, f"expected a number, got {_show(value)}")
+    if key not in SCALING_ANY_NUMBER and value <= 0:
+        raise cfg.error(path, f"expected a positive number, got {_show(value)}")
+    return value
+
+
 def _scaling(cfg: Config, path: tuple, given: Mapping[str, Any]) -> Optional[dict]:
+    for k in ("rope_type", "type"):
+        if given.get(k) is not None and not isinstance(given[k], str):
+            raise cfg.error(path + (k,), f"expected a RoPE type name, got {_show(given[k])}",
+                            f"supported: {', '.join(ROPE_KINDS)}")
     names = {given[k] for k in ("rope_type", "type") if given.get(k) is not None}
     if len(names) > 1:
         raise cfg.error(path, f"rope_type and type disagree ({' vs '.join(sorted(map(str, names)))})")
@@ -446,15 +568,15 @@ def _scaling(cfg: Config, path: tuple, given: Mapping[str, Any]) -> Optional[dic
             continue
         if key not in SCALING_FIELDS:
             raise cfg.error(path + (key,), f"unknown RoPE key `{key}`",
-                            did_you_mean(key, list(SCALING_FIELDS) + sorted(SCALING_IRRELEVANT)))
+                            did_you_mean(str(key), list(SCALING_FIELDS) + sorted(SCALING_IRRELEVANT)))
         if kind is not None and value is not None:
-            out[SCALING_FIELDS[key]] = value
+            out[SCALING_FIELDS[key]] = _scaling_value(cfg, path + (key,), key, value)
     if kind is None:
         return None
     order = ["kind", *SCALING_FIELDS.values()]
     if kind in ("llama3", "yarn", "longrope") and "original_context_length" not in out:
         # transformers' standardize_rope_params: the pretraining length defaults to max_position_embeddings
-        out["original_context_length"] = cfg.int("max_position_embeddings")
+        out["original_context_length"] = cfg.int("max_position_embeddings", 1, MAX_CONTEXT)
         record = (".".join(map(str, cfg.path + path + ("original_max_position_embeddings",))),
                   f"{out['original_context_length']} (max_position_embeddings)")
         if record not in cfg.source.defaulted:
@@ -557,10 +679,11 @@ def _qwen3_mixers(cfg: Config, n: int) -> list[str]:
     return _layer_kinds(cfg, "layer_types", {"full_attention": "G", "sliding_attention": "L"}, n)
 
 
-def _qwen3_layer_types(get) -> list[str]:
-    window = get("sliding_window") if get("use_sliding_window") else None
-    return ["sliding_attention" if window is not None and i >= get("max_window_layers") else "full_attention"
-            for i in range(get("num_hidden_layers"))]
+def _qwen3_layer_types(r: Config) -> list[str]:
+    window = r.opt_int("sliding_window") if r.bool("use_sliding_window") else None
+    first = r.int("max_window_layers", 0) if window is not None else 0
+    return ["sliding_attention" if window is not None and i >= first else "full_attention"
+            for i in range(r.int("num_hidden_layers"))]
 
 
 def build_qwen3(cfg: Config) -> dict:
@@ -578,7 +701,7 @@ def build_qwen3(cfg: Config) -> dict:
 
 def _sparse_layers(cfg: Config, n: int) -> list[str]:
     """Qwen's MoE placement: a layer has experts unless listed in mlp_only_layers or off the sparse step."""
-    dense = set(cfg.list("mlp_only_layers") or [])
+    dense = set(cfg.int_list("mlp_only_layers", 0, n - 1))
     step = cfg.int("decoder_sparse_step")
     return ["D" if i in dense or (i + 1) % step else "E" for i in range(n)]
 
@@ -632,9 +755,13 @@ def _mla(cfg: Config) -> dict:
     }
 
 
-def _deepseek_ffns(cfg: Config, n: int) -> tuple[list[str], int]:
-    k = cfg.int("first_k_dense_replace", 0)
-    return ["D" if i < k else "E" for i in range(n)], k
+def _first_k_dense(r: Config) -> list[str]:
+    k, n = r.int("first_k_dense_replace", 0), r.int("num_hidden_layers")
+    return ["dense" if i < k else "sparse" for i in range(n)]
+
+
+def _deepseek_ffns(cfg: Config) -> list[str]:
+    return ["D" if t == "dense" else "E" for t in _first_k_dense(cfg)]
 
 
 def _deepseek_moe(cfg: Config, spec: dict, n_shared: int) -> None:
@@ -642,7 +769,7 @@ def _deepseek_moe(cfg: Config, spec: dict, n_shared: int) -> None:
     all layers global attention."""
     n = spec["n_layers"]
     kind = _ffn_kind(cfg, "hidden_act", GATED_FFN)
-    ffns, _ = _deepseek_ffns(cfg, n)
+    ffns = _deepseek_ffns(cfg)
     if "D" in ffns:
         spec["ffn"] = {"kind": kind, "d_ff": cfg.int("intermediate_size")}
     cfg.touch("intermediate_size")
@@ -682,20 +809,29 @@ def build_deepseek_v32(cfg: Config) -> dict:
     return spec
 
 
-def _kimi_linear_config(get) -> dict:
-    n = get("num_hidden_layers")
+def _kimi_linear_config(r: Config) -> dict:
+    n = r.int("num_hidden_layers")
     full = [i + 1 for i in range(n) if i and i % 4 == 0]  # transformers' default: every 4th layer from layer 4
     return {"full_attn_layers": full, "kda_layers": [i + 1 for i in range(n) if i + 1 not in full],
-            "head_dim": 128, "num_heads": 32, "short_conv_kernel_size": 4}
+            **{key: r.int(flat) for key, flat in LINEAR_ATTN_FLAT.items()}}
 
 
 LINEAR_ATTN_KEYS = ("full_attn_layers", "kda_layers", "head_dim", "num_heads", "short_conv_kernel_size")
+LINEAR_ATTN_FLAT = {"head_dim": "linear_head_dim", "num_heads": "linear_num_heads",
+                    "short_conv_kernel_size": "linear_conv_kernel_dim"}
 
 
-def _kimi_layer_types(get) -> list[str]:
-    cfg = get("linear_attn_config")
-    types = ["linear_attention"] * get("num_hidden_layers")
-    for layer in cfg.get("full_attn_layers", []):
+def _kimi_layer_lists(r: Config) -> tuple[list[int], list[int]]:
+    """linear_attn_config's full_attn_layers and kda_layers (1-based), checked."""
+    n = r.int("num_hidden_layers")
+    linear = r.mapping("linear_attn_config") or {}
+    return tuple(_int_items(r, ("linear_attn_config", key), linear.get(key, []), 1, n)  # type: ignore[return-value]
+                 for key in ("full_attn_layers", "kda_layers"))
+
+
+def _kimi_layer_types(r: Config) -> list[str]:
+    types = ["linear_attention"] * r.int("num_hidden_layers")
+    for layer in _kimi_layer_lists(r)[0]:
         types[layer - 1] = "full_attention"  # 1-based in the checkpoint
     return types
 
@@ -712,8 +848,7 @@ def build_kimi_linear(cfg: Config) -> dict:
     if cfg.has("layer_types"):
         mixers = _layer_kinds(cfg, "layer_types", {"full_attention": "G", "linear_attention": "K"}, n)
     else:
-        full = set(linear.get("full_attn_layers", []))
-        kda = set(linear.get("kda_layers", []))
+        full, kda = map(set, _kimi_layer_lists(cfg))
         if full & kda or full | kda != set(range(1, n + 1)):
             raise cfg.error("linear_attn_config", "full_attn_layers and kda_layers must split layers 1..n_layers")
         mixers = ["G" if i + 1 in full else "K" for i in range(n)]
@@ -726,7 +861,7 @@ def build_kimi_linear(cfg: Config) -> dict:
     if cfg.has("mlp_layer_types"):
         ffns = _layer_kinds(cfg, "mlp_layer_types", {"dense": "D", "sparse": "E"}, n)
     else:
-        ffns = ["D" if i < cfg.int("first_k_dense_replace", 0) else "E" for i in range(n)]
+        ffns = _deepseek_ffns(cfg)
     cfg.touch("mlp_layer_types", "first_k_dense_replace")
     if "D" in ffns:
         spec["ffn"] = {"kind": kind, "d_ff": cfg.int("intermediate_size")}
@@ -740,57 +875,64 @@ def build_kimi_linear(cfg: Config) -> dict:
 
 
 def _sub_int(cfg: Config, mapping: dict, key: str) -> int:
-    defaults = _kimi_linear_config(cfg.get)
+    """An entry of linear_attn_config; transformers takes it from there, else from its flat key (or that default)."""
+    flat = LINEAR_ATTN_FLAT[key]
     if key not in mapping:
-        cfg.source.defaulted.append((cfg.where(f"linear_attn_config.{key}"), str(defaults[key])))
-    value = mapping.get(key, defaults[key])
+        return cfg.int(flat)
+    value = mapping[key]
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise cfg.error(("linear_attn_config", key), f"expected a positive integer, got {_show(value)}")
+    if cfg.has(flat) and cfg.int(flat) != value:
+        raise cfg.error(flat, f"{cfg.data[flat]} disagrees with linear_attn_config.{key} ({value})")
+    cfg.touch(flat)
     return value
 
 
-def _gemma3_layer_types(get) -> list[str]:
-    period = get("sliding_window_pattern")
-    return ["sliding_attention" if (i + 1) % period else "full_attention" for i in range(get("num_hidden_layers"))]
+def _gemma3_layer_types(r: Config) -> list[str]:
+    period = r.int("sliding_window_pattern")
+    return ["sliding_attention" if (i + 1) % period else "full_attention" for i in range(r.int("num_hidden_layers"))]
 
 
-def build_gemma3_text(cfg: Config) -> dict:
+def _gemma_decoder(cfg: Config, d_ff: Callable[[Config, int], int]) -> dict:
+    """Gemma 3's decoder (Gemma 3n's too): sandwich norms, per-head q/k norms, global and sliding layers,
+    a gated FFN of width `d_ff(cfg, n_layers)`."""
     spec = _base(cfg)
     n = spec["n_layers"]
     spec["norm"] = _rmsnorm(cfg, "sandwich")
-    attn = _heads(cfg, spec["d_model"]) | _biases(cfg) | {"qk_norm": "per_head"}
+    attn = _heads(cfg, spec["d_model"]) | _biases(cfg) | {"qk_norm": "per_head"}  # Gemma 3n's v_norm has no weight
     mixers = _layer_kinds(cfg, "layer_types", {"full_attention": "G", "sliding_attention": "L"}, n)
     cfg.touch("sliding_window_pattern")
     if "L" in mixers:
-        attn["window"] = cfg.int("sliding_window")
+        attn["window"] = cfg.int("sliding_window", 1, MAX_CONTEXT)
     cfg.touch("sliding_window")
     # Gemma 3 scales RoPE on global layers only; local layers use rope_local_base_freq
-    spec["attention"] = _global_local(attn, _rope(cfg, local_theta="rope_local_base_freq", scaled=("full",)), mixers)
-    spec["ffn"] = {"kind": _ffn_kind(cfg, "hidden_activation", GATED_FFN), "d_ff": cfg.int("intermediate_size")}
+    rope = _rope(cfg, local_theta="rope_local_base_freq", scaled=("full",), nested_only=True)
+    spec["attention"] = _global_local(attn, rope, mixers)
+    spec["ffn"] = {"kind": _ffn_kind(cfg, "hidden_activation", GATED_FFN), "d_ff": d_ff(cfg, n)}
     spec["layers"] = _layers(mixers, ["D"] * n)
     return spec
 
 
-def build_gemma3n_text(cfg: Config) -> dict:
-    """Gemma 3's decoder plus per-layer embeddings, AltUp, LAuReL and cross-layer KV sharing."""
-    spec = _base(cfg)
-    n = spec["n_layers"]
-    spec["norm"] = _rmsnorm(cfg, "sandwich")
-    attn = _heads(cfg, spec["d_model"]) | _biases(cfg) | {"qk_norm": "per_head"}  # v_norm has no weight
-    mixers = _layer_kinds(cfg, "layer_types", {"full_attention": "G", "sliding_attention": "L"}, n)
-    if "L" in mixers:
-        attn["window"] = cfg.int("sliding_window")
-    cfg.touch("sliding_window")
-    spec["attention"] = _global_local(attn, _rope(cfg, local_theta="rope_local_base_freq", scaled=("full",)), mixers)
-    # one width for every layer (a per-layer list is MatFormer's nesting, which llmarch does not model)
+def build_gemma3_text(cfg: Config) -> dict:
+    return _gemma_decoder(cfg, lambda c, n: c.int("intermediate_size", 1, MAX_D_FF))
+
+
+def _gemma3n_width(cfg: Config, n: int) -> int:
+    """One width for every layer (a per-layer list is MatFormer's nesting, which llmarch does not model)."""
     widths = cfg.get("intermediate_size")
-    widths = widths if isinstance(widths, list) else [widths] * n
+    if isinstance(widths, list):
+        _int_items(cfg, ("intermediate_size",), widths, 1, MAX_D_FF)
+    else:
+        widths = [cfg.int("intermediate_size", 1, MAX_D_FF)] * n
     if len(widths) != n or len(set(widths)) != 1:
         raise cfg.error("intermediate_size", f"expected one FFN width for all {n} layers, got {_short(widths)}")
-    cfg.touch("intermediate_size")
-    spec["ffn"] = {"kind": _ffn_kind(cfg, "hidden_activation", GATED_FFN),
-                   "d_ff": _positive(cfg, "intermediate_size", widths[0])}
-    spec["layers"] = _layers(mixers, ["D"] * n)
+    return widths[0]
+
+
+def build_gemma3n_text(cfg: Config) -> dict:
+    """Gemma 3's decoder plus per-layer embeddings, AltUp, LAuReL and cross-layer KV sharing."""
+    spec = _gemma_decoder(cfg, _gemma3n_width)
+    n = spec["n_layers"]
     spec["per_layer_embeddings"] = {"dim": cfg.int("hidden_size_per_layer_input"),
                                     "vocab_size": cfg.int("vocab_size_per_layer_input")}
     altup = cfg.int("altup_num_inputs")
@@ -799,19 +941,17 @@ def build_gemma3n_text(cfg: Config) -> dict:
     spec["altup"] = {"n_inputs": altup}
     spec["laurel"] = {"rank": cfg.int("laurel_rank")}
     shared = cfg.int("num_kv_shared_layers", 0)
+    if shared >= n:
+        raise cfg.error("num_kv_shared_layers", f"{shared} shared-KV layers leave no layer of the {n} to compute KV",
+                        "give num_kv_shared_layers below num_hidden_layers" + (
+                            " (its default is 15)" if not cfg.has("num_kv_shared_layers") else ""))
     if shared:
         spec["kv_shared_layers"] = shared
     return spec
 
 
-def _positive(cfg: Config, key: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise cfg.error(key, f"expected a positive integer, got {_show(value)}")
-    return value
-
-
-def _alternating(get) -> list[str]:
-    return ["sliding_attention" if (i + 1) % 2 else "full_attention" for i in range(get("num_hidden_layers"))]
+def _alternating(r: Config) -> list[str]:
+    return ["sliding_attention" if (i + 1) % 2 else "full_attention" for i in range(r.int("num_hidden_layers"))]
 
 
 def build_gpt_oss(cfg: Config) -> dict:
@@ -846,9 +986,9 @@ def build_olmoe(cfg: Config) -> dict:
     return spec
 
 
-def _no_rope_layers(get) -> list[int]:
-    interval = get("no_rope_layer_interval")
-    return [int((i + 1) % interval != 0) for i in range(get("num_hidden_layers"))]
+def _no_rope_layers(r: Config) -> list[int]:
+    interval = r.int("no_rope_layer_interval")
+    return [int((i + 1) % interval != 0) for i in range(r.int("num_hidden_layers"))]
 
 
 def build_smollm3(cfg: Config) -> dict:
@@ -857,7 +997,7 @@ def build_smollm3(cfg: Config) -> dict:
     spec["norm"] = _rmsnorm(cfg)
     attn = _heads(cfg, spec["d_model"]) | _biases(cfg)
     _layer_kinds(cfg, "layer_types", {"full_attention": "G"}, n)  # sliding layers are rejected with use_sliding_window
-    uses_rope = cfg.list("no_rope_layers", n)
+    uses_rope = cfg.int_list("no_rope_layers", 0, 1, n)
     cfg.touch("no_rope_layer_interval")
     mixers = ["G" if r else "N" for r in uses_rope]
     spec["attention"] = attn | {"rope": _rope(cfg, kinds=("full",))["full"]}
@@ -868,13 +1008,9 @@ def build_smollm3(cfg: Config) -> dict:
     return spec
 
 
-def _llama4_no_rope(get) -> list[int]:
-    return _no_rope_layers(get)
-
-
-def _llama4_moe_layers(get) -> list[int]:
-    step = get("interleave_moe_layer_step")
-    return list(range(step - 1, get("num_hidden_layers"), step))
+def _llama4_moe_layers(r: Config) -> list[int]:
+    step = r.int("interleave_moe_layer_step")
+    return list(range(step - 1, r.int("num_hidden_layers"), step))
 
 
 def build_llama4_text(cfg: Config) -> dict:
@@ -884,12 +1020,11 @@ def build_llama4_text(cfg: Config) -> dict:
     attn = _heads(cfg, spec["d_model"]) | _biases(cfg)
     # an empty no_rope_layers means "the default" in transformers (it tests the list's truth)
     uses_rope = cfg.get("no_rope_layers")
-    if not uses_rope:
-        uses_rope = _no_rope_layers(cfg.get)
-        if cfg.has("no_rope_layers"):
-            cfg.source.defaulted.append((cfg.where("no_rope_layers"), f"{_short(uses_rope)} (empty: transformers' default)"))
-    if not isinstance(uses_rope, list) or len(uses_rope) != n:
-        raise cfg.error("no_rope_layers", f"expected one 0/1 entry per layer ({n})")
+    if uses_rope == []:
+        uses_rope = _no_rope_layers(cfg)
+        cfg.source.defaulted.append((cfg.where("no_rope_layers"), f"{_short(uses_rope)} (empty: transformers' default)"))
+    else:
+        uses_rope = cfg.int_list("no_rope_layers", 0, 1, n)
     cfg.touch("no_rope_layer_interval", "layer_types")
     chunk = cfg.opt_int("attention_chunk_size")
     rope_letter = "C" if chunk else "G"
@@ -906,11 +1041,9 @@ def build_llama4_text(cfg: Config) -> dict:
             attn.setdefault("overrides", {})["nope"] = {"qk_norm": "none"}
     attn["rope"] = _rope(cfg, kinds=("full",))["full"]
     spec["attention"] = attn
-    moe_layers = cfg.get("moe_layers")
-    if moe_layers is None:
-        moe_layers = _llama4_moe_layers(cfg.get)
+    moe_layers = set(cfg.int_list("moe_layers", 0, n - 1))
     cfg.touch("interleave_moe_layer_step")
-    ffns = ["E" if i in set(moe_layers) else "D" for i in range(n)]
+    ffns = ["E" if i in moe_layers else "D" for i in range(n)]
     kind = _ffn_kind(cfg, "hidden_act", GATED_FFN)
     if "D" in ffns:
         spec["ffn"] = {"kind": kind, "d_ff": cfg.int("intermediate_size_mlp")}
@@ -962,22 +1095,29 @@ NEMOTRON_LETTERS = {"M": ("M", "-"), "E": ("-", "E"), "*": ("G", "-"), "-": ("-"
 NEMOTRON_BLOCK_TYPES = {"linear_attention": "M", "moe": "E", "full_attention": "*", "mlp": "-"}
 
 
-def build_nemotron_h(cfg: Config) -> dict:
-    if cfg.has("layers_block_type"):
-        blocks = cfg.list("layers_block_type")
-        bad = [b for b in blocks if b not in NEMOTRON_BLOCK_TYPES]
-        if bad:
-            raise cfg.error("layers_block_type", f"unknown block type `{bad[0]}`",
-                            f"one of: {', '.join(NEMOTRON_BLOCK_TYPES)}")
+def _nemotron_pattern(cfg: Config) -> str:
+    """The layer pattern, from transformers 5's layers_block_type when stated, else hybrid_override_pattern."""
+    if cfg.get("layers_block_type") is not None:
+        blocks = cfg.str_list("layers_block_type")
+        for i, b in enumerate(blocks):
+            if b not in NEMOTRON_BLOCK_TYPES:
+                raise cfg.error(("layers_block_type", i), f"unknown block type `{b}`",
+                                f"one of: {', '.join(NEMOTRON_BLOCK_TYPES)}")
         pattern = "".join(NEMOTRON_BLOCK_TYPES[b] for b in blocks)
         cfg.touch("hybrid_override_pattern")
     else:
         pattern = cfg.str("hybrid_override_pattern")
-        cfg.touch("layers_block_type")
     for ch in pattern:
         if ch not in NEMOTRON_LETTERS:
             raise cfg.error("hybrid_override_pattern", f"unknown letter `{ch}`",
                             "letters: M (Mamba-2), E (MoE), * (attention), - (MLP)")
+    if not pattern:
+        raise cfg.error("hybrid_override_pattern", "the layer pattern is empty")
+    return pattern
+
+
+def build_nemotron_h(cfg: Config) -> dict:
+    pattern = _nemotron_pattern(cfg)
     n = cfg.int("num_hidden_layers")
     if n != len(pattern):
         raise cfg.error("num_hidden_layers", f"{n} disagrees with the {len(pattern)}-layer hybrid_override_pattern")
@@ -1087,9 +1227,9 @@ MISTRAL_KEYS = {
 }
 
 
-def _ministral3_rope(get) -> dict:
+def _ministral3_rope(r: Config) -> dict:
     return {"type": "yarn", "rope_theta": 1000000.0, "factor": 16.0, "original_max_position_embeddings": 16384,
-            "max_position_embeddings": get("max_position_embeddings"), "beta_fast": 32.0, "beta_slow": 1.0,
+            "max_position_embeddings": r.int("max_position_embeddings", 1, MAX_CONTEXT), "beta_fast": 32.0, "beta_slow": 1.0,
             "mscale_all_dim": 1.0, "mscale": 1.0, "llama_4_scaling_beta": 0.1}
 
 
@@ -1126,8 +1266,8 @@ QWEN3_NEXT_KEYS = {k: v for k, v in QWEN3_MOE_KEYS.items()} | {
     "moe_intermediate_size": 512, "shared_expert_intermediate_size": 512, "num_experts_per_tok": 10, "num_experts": 512,
     "full_attention_interval": 4,
     "layer_types": Derived("every full_attention_interval-th layer full attention, the rest Gated DeltaNet",
-                           lambda get: ["linear_attention" if (i + 1) % get("full_attention_interval") else "full_attention"
-                                        for i in range(get("num_hidden_layers"))]),
+                           lambda r: ["linear_attention" if (i + 1) % r.int("full_attention_interval") else "full_attention"
+                                      for i in range(r.int("num_hidden_layers"))]),
 }
 DEEPSEEK_V3_KEYS = {
     "vocab_size": 129280, "hidden_size": 7168, "intermediate_size": 18432, "moe_intermediate_size": 2048,
@@ -1141,16 +1281,22 @@ DEEPSEEK_IRRELEVANT = """
     num_key_value_heads n_group topk_group routed_scaling_factor norm_topk_prob topk_method scoring_func aux_loss_alpha
     seq_aux ep_size rope_interleave pretraining_tp
 """
+# MLA head widths transformers writes out (it sets them itself, whatever the config says)
+MLA_DERIVED = {
+    "head_dim": Derived("qk_rope_head_dim", lambda r: r.int("qk_rope_head_dim")),
+    "qk_head_dim": Derived("qk_nope_head_dim + qk_rope_head_dim",
+                           lambda r: r.int("qk_nope_head_dim") + r.int("qk_rope_head_dim")),
+}
 DEEPSEEK_REJECTED = {
     "attention_bias": Reject("llmarch's MLA has no projection biases"),
     "moe_layer_freq": Reject("transformers places experts in every layer after first_k_dense_replace", _only(1)),
 }
 DEEPSEEK_V32_KEYS = DEEPSEEK_V3_KEYS | {
     "max_position_embeddings": 163840, "index_topk": 2048, "index_head_dim": 128, "index_n_heads": 64,
-    "num_nextn_predict_layers": REQUIRED,  # transformers' DeepseekV32Config has no MTP key
+    # transformers' DeepseekV32Config has no MTP key and builds no MTP module (DeepSeek's configs state it)
+    "num_nextn_predict_layers": 0,
     "mlp_layer_types": Derived("first_k_dense_replace dense layers, then experts",
-                               lambda get: ["dense" if i < get("first_k_dense_replace") else "sparse"
-                                            for i in range(get("num_hidden_layers"))]),
+                               _first_k_dense),
 }
 KIMI_LINEAR_KEYS = {
     "vocab_size": 163840, "hidden_size": 2304, "intermediate_size": 9216, "moe_intermediate_size": 1024,
@@ -1158,12 +1304,13 @@ KIMI_LINEAR_KEYS = {
     "num_experts_per_token": 8, "kv_lora_rank": 512, "q_lora_rank": None, "qk_rope_head_dim": 64, "v_head_dim": 128,
     "qk_nope_head_dim": 128, "hidden_act": "silu", "model_max_length": 1048576, "rms_norm_eps": 1e-5,
     "tie_word_embeddings": False, "first_k_dense_replace": 1,
+    # transformers 5's flat names of linear_attn_config's head_dim, num_heads and short_conv_kernel_size
+    "linear_head_dim": 128, "linear_num_heads": 32, "linear_conv_kernel_dim": 4,
     "linear_attn_config": Derived("transformers' defaults: 32 heads x 128, kernel 4, every 4th layer MLA",
                                   _kimi_linear_config),
     "layer_types": Derived("from linear_attn_config", _kimi_layer_types),
     "mlp_layer_types": Derived("first_k_dense_replace dense layers, then experts",
-                               lambda get: ["dense" if i < get("first_k_dense_replace") else "sparse"
-                                            for i in range(get("num_hidden_layers"))]),
+                               _first_k_dense),
     **_QUANT,
 }
 GEMMA3_TEXT_KEYS = {
@@ -1180,15 +1327,15 @@ GEMMA3N_TEXT_KEYS = {k: v for k, v in GEMMA3_TEXT_KEYS.items() if k != "sliding_
     "max_position_embeddings": 32768, "sliding_window": 512, "altup_num_inputs": 4, "laurel_rank": 64,
     "num_kv_shared_layers": 15,
     "layer_types": Derived("every 5th layer global, the rest sliding",
-                           lambda get: ["full_attention" if (i + 1) % 5 == 0 else "sliding_attention"
-                                        for i in range(get("num_hidden_layers"))]),
+                           lambda r: ["full_attention" if (i + 1) % 5 == 0 else "sliding_attention"
+                                      for i in range(r.int("num_hidden_layers"))]),
 }
 GPT_OSS_KEYS = {
     "num_hidden_layers": 36, "num_local_experts": 128, "vocab_size": 201088, "hidden_size": 2880,
     "intermediate_size": 2880, "head_dim": 64, "num_attention_heads": 64, "num_key_value_heads": 8,
     "sliding_window": 128, "tie_word_embeddings": False, "hidden_act": "silu", "max_position_embeddings": 131072,
     "rms_norm_eps": 1e-5, "num_experts_per_tok": 4, "swiglu_limit": 7.0, "attention_bias": True,
-    "experts_per_token": Derived("num_experts_per_tok", lambda get: get("num_experts_per_tok")),  # OpenAI's name
+    "experts_per_token": Derived("num_experts_per_tok", lambda r: r.int("num_experts_per_tok")),  # OpenAI's name
     "layer_types": Derived("alternating sliding and full attention", _alternating),
     **_rope_keys(150000.0, {"rope_type": "yarn", "factor": 32.0, "beta_fast": 32.0, "beta_slow": 1.0,
                             "truncate": False, "original_max_position_embeddings": 4096}),
@@ -1203,8 +1350,8 @@ OLMO2_KEYS = {
 OLMO3_KEYS = OLMO2_KEYS | {
     "sliding_window": 4096, "rope_theta": 500000.0,
     "layer_types": Derived("3 sliding-window layers, then 1 full",
-                           lambda get: ["sliding_attention" if (i + 1) % 4 else "full_attention"
-                                        for i in range(get("num_hidden_layers"))]),
+                           lambda r: ["sliding_attention" if (i + 1) % 4 else "full_attention"
+                                      for i in range(r.int("num_hidden_layers"))]),
 }
 OLMOE_KEYS = OLMO2_KEYS | {
     "hidden_size": 2048, "intermediate_size": 2048, "num_hidden_layers": 16, "num_attention_heads": 16,
@@ -1217,7 +1364,7 @@ SMOLLM3_KEYS = {
     "mlp_bias": False, "no_rope_layer_interval": 4,
     "no_rope_layers": Derived("RoPE except on every no_rope_layer_interval-th layer", _no_rope_layers),
     "layer_types": Derived("all full attention (no sliding window)",
-                           lambda get: ["full_attention"] * get("num_hidden_layers")),
+                           lambda r: ["full_attention"] * r.int("num_hidden_layers")),
     **_rope_keys(2000000.0), **_QUANT,
 }
 LLAMA4_TEXT_KEYS = {
@@ -1227,9 +1374,9 @@ LLAMA4_TEXT_KEYS = {
     "num_experts_per_tok": 1, "num_local_experts": 16, "interleave_moe_layer_step": 1, "use_qk_norm": True,
     "no_rope_layer_interval": 4, "attention_chunk_size": 8192, "attention_bias": False,
     "moe_layers": Derived("every interleave_moe_layer_step-th layer", _llama4_moe_layers),
-    "no_rope_layers": Derived("RoPE except on every no_rope_layer_interval-th layer", _llama4_no_rope),
+    "no_rope_layers": Derived("RoPE except on every no_rope_layer_interval-th layer", _no_rope_layers),
     "layer_types": Derived("chunked attention on RoPE layers, full attention on the others",
-                           lambda get: ["chunked_attention" if r else "full_attention" for r in _llama4_no_rope(get)]),
+                           lambda r: ["chunked_attention" if rope else "full_attention" for rope in _no_rope_layers(r)]),
     **_rope_keys(500000.0), **_QUANT,
 }
 GLM4_MOE_KEYS = {
@@ -1245,7 +1392,7 @@ MINIMAX_M2_KEYS = {
     "num_attention_heads": 48, "num_key_value_heads": 8, "head_dim": 128, "hidden_act": "silu",
     "max_position_embeddings": 196608, "rms_norm_eps": 1e-6, "tie_word_embeddings": False, "num_experts_per_tok": 8,
     "num_local_experts": 256,
-    "rotary_dim": Derived("head_dim (RoPE on every channel)", lambda get: get("head_dim")),
+    "rotary_dim": Derived("head_dim (RoPE on every channel)", lambda r: r.int("head_dim")),
     # MiniMax's own code reads these; transformers builds no MTP modules and has no key for them
     "use_mtp": REQUIRED, "num_mtp_modules": REQUIRED,
     **_rope_keys(5000000.0), **_QUANT,
@@ -1259,7 +1406,7 @@ NEMOTRON_H_KEYS = {
     "layer_norm_epsilon": 1e-5,
     "hybrid_override_pattern": "ME*-",  # transformers' default layers_block_type, as a pattern
     "layers_block_type": None,  # transformers 5's name for the same list
-    "num_hidden_layers": Derived("the pattern's length", lambda get: len(get("hybrid_override_pattern"))),
+    "num_hidden_layers": Derived("the pattern's length", lambda r: len(_nemotron_pattern(r))),
     **_QUANT,
 }
 GPT2_KEYS = {
@@ -1301,42 +1448,51 @@ TEXT_TYPES: dict[str, TextType] = {t.name: t for t in [
     TextType("mixtral", "mistral", _keys(MIXTRAL_KEYS), build_mixtral),
     TextType("qwen3", "qwen3", _keys(QWEN3_KEYS), build_qwen3),
     TextType("qwen3_moe", "qwen3", _keys(
-        QWEN3_MOE_KEYS, "norm_topk_prob sliding_window max_window_layers", {"use_sliding_window": NO_SLIDING}),
+        QWEN3_MOE_KEYS, "norm_topk_prob sliding_window max_window_layers", {"use_sliding_window": NO_SLIDING},
+        aliases={"num_local_experts": "num_experts"}),  # transformers' attribute_map: num_experts -> num_local_experts
         build_qwen3_moe),
     TextType("qwen3_next", "qwen3", _keys(QWEN3_NEXT_KEYS, "norm_topk_prob", {"use_sliding_window": NO_SLIDING}),
              build_qwen3_next),
-    TextType("deepseek_v3", "deepseek", _keys(DEEPSEEK_V3_KEYS, DEEPSEEK_IRRELEVANT, DEEPSEEK_REJECTED),
-             build_deepseek_v3),
+    TextType("deepseek_v3", "deepseek", _keys(DEEPSEEK_V3_KEYS, DEEPSEEK_IRRELEVANT, DEEPSEEK_REJECTED,
+                                              consistent=MLA_DERIVED), build_deepseek_v3),
     # Kimi K2's configs say kimi_k2 but ship DeepSeek-V3's code (auto_map), so DeepSeek-V3's table applies
-    TextType("kimi_k2", "kimi", _keys(DEEPSEEK_V3_KEYS, DEEPSEEK_IRRELEVANT, DEEPSEEK_REJECTED), build_deepseek_v3),
+    TextType("kimi_k2", "kimi", _keys(DEEPSEEK_V3_KEYS, DEEPSEEK_IRRELEVANT, DEEPSEEK_REJECTED, consistent=MLA_DERIVED),
+             build_deepseek_v3),
     TextType("deepseek_v32", "deepseek", _keys(
-        DEEPSEEK_V32_KEYS, DEEPSEEK_IRRELEVANT + " head_dim",  # head_dim: transformers sets it to qk_rope_head_dim
+        DEEPSEEK_V32_KEYS, DEEPSEEK_IRRELEVANT,
         DEEPSEEK_REJECTED | {
             "mlp_bias": Reject("llmarch's DeepSeek experts have no biases"),
             "layer_types": Reject("every DeepSeek V3.2 layer is sparse (indexed) attention",
-                                  lambda v: v is None or (isinstance(v, list) and set(v) <= {"indexed_attention"})),
-        }), build_deepseek_v32),
+                                  lambda v: v is None or (isinstance(v, list) and all(x == "indexed_attention" for x in v))),
+        }, consistent=MLA_DERIVED), build_deepseek_v32),
     TextType("kimi_linear", "kimi", _keys(
         KIMI_LINEAR_KEYS,
-        # head_dim: transformers overwrites it with qk_rope_head_dim; rope_*: the MLA layers use no RoPE
+        # head_dim: transformers overwrites it with qk_rope_head_dim (Moonshot's config says 72, which nothing
+        # reads); rope_*: the MLA layers use no RoPE
         "head_dim num_key_value_heads moe_renormalize moe_router_activation_func num_expert_group topk_group "
         "routed_scaling_factor use_grouped_topk pretraining_tp rope_theta rope_scaling",
         {"mla_use_nope": Reject("transformers' Kimi Linear applies no RoPE in its MLA layers", _only(True)),
          "moe_layer_freq": Reject("transformers places experts in every layer after first_k_dense_replace", _only(1)),
          "num_nextn_predict_layers": Reject("Kimi Linear has no MTP modules in transformers", _only(0)),
-         "attention_bias": Reject("llmarch's MLA has no projection biases")}),
+         "attention_bias": Reject("llmarch's MLA has no projection biases")},
+        consistent={"qk_head_dim": MLA_DERIVED["qk_head_dim"]}),
         build_kimi_linear),
     TextType("gemma3_text", "gemma", _keys(
         GEMMA3_TEXT_KEYS,
         # a score scale, logit soft-caps and the cache class: no parameters, no cache size
         "query_pre_attn_scalar final_logit_softcapping attn_logit_softcapping cache_implementation",
-        {"use_bidirectional_attention": Reject("llmarch models causal decoders only")}), build_gemma3_text),
+        {"use_bidirectional_attention": Reject("llmarch models causal decoders only")},
+        # transformers writes out its private copy of sliding_window_pattern
+        consistent={"_sliding_window_pattern": Derived("sliding_window_pattern",
+                                                       lambda r: r.int("sliding_window_pattern"))}),
+        build_gemma3_text),
     TextType("gemma3n_text", "gemma", _keys(
         GEMMA3N_TEXT_KEYS,
         # AltUp's active stream and clipping, and the activation sparsity of the first layers (a top-k on the
         # activation): no parameters, no cache size
         "final_logit_softcapping query_pre_attn_scalar altup_active_idx altup_coef_clip altup_correct_scale "
-        "activation_sparsity_pattern"), build_gemma3n_text),
+        # altup_lr_multiplier: a training learning-rate multiplier
+        "activation_sparsity_pattern altup_lr_multiplier"), build_gemma3n_text),
     # initial_context_length: OpenAI's name for YaRN's original length, which rope_scaling also states
     TextType("gpt_oss", "gpt-oss", _keys(GPT_OSS_KEYS, "swiglu_alpha initial_context_length"), build_gpt_oss),
     TextType("olmo2", "olmo", _keys(OLMO2_KEYS, rejected={"sliding_window": Reject(
@@ -1361,7 +1517,7 @@ TEXT_TYPES: dict[str, TextType] = {t.name: t for t in [
         {"use_qk_norm": Reject("transformers' MiniMax-M2 always normalises q and k", _only(True)),
          "qk_norm_type": Reject("transformers normalises over the whole projections (per_layer)", _only("per_layer")),
          "attn_type_list": Reject("only full attention (1) is supported; 0 is MiniMax's lightning attention",
-                                  lambda v: v is None or (isinstance(v, list) and set(v) <= {1})),
+                                  lambda v: v is None or (isinstance(v, list) and all(x == 1 and type(x) is int for x in v))),
          "use_routing_bias": Reject("transformers' MiniMax-M2 always has the routing bias", _only(True)),
          "shared_intermediate_size": Reject("MiniMax-M2 has no shared expert in transformers", _only(0)),
          "mtp_transformer_layers": Reject("llmarch's MTP modules hold one transformer layer", _only(1)),
@@ -1451,7 +1607,8 @@ VISION_TYPES: dict[str, VisionType] = {t.name: t for t in [
         {"hidden_size": 1024, "intermediate_size": 4096, "num_hidden_layers": 24, "num_channels": 3,
          "patch_size": 16},
         # heads and head_dim shape the 2-D RoPE only: the projections are hidden x hidden
-        "num_attention_heads head_dim image_size hidden_act rope_theta rope_parameters"), pixtral_params),
+        # vocab_size: PixtralVisionConfig writes one out, but the encoder has no token embedding
+        "num_attention_heads head_dim image_size hidden_act rope_theta rope_parameters vocab_size"), pixtral_params),
     VisionType("llama4_vision_model", "Llama 4 vision encoder", _keys(
         {"hidden_size": 768, "intermediate_size": 5632, "num_hidden_layers": 34, "num_channels": 3,
          "image_size": 448, "patch_size": 14, "projector_input_dim": 4096, "projector_output_dim": 4096,
@@ -1535,21 +1692,93 @@ SUPPORTED_TYPES = sorted(set(TEXT_TYPES) | set(WRAPPER_TYPES))
 # quantization_config -> weights
 
 
-# Module names of each component, as the checkpoints name them, to read ignore lists against
-COMPONENT_MODULES = {
-    "attention": ("model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.k_proj",
-                  "model.layers.0.self_attn.v_proj", "model.layers.0.self_attn.o_proj"),
-    "attention_mla": ("model.layers.0.self_attn.q_a_proj", "model.layers.0.self_attn.q_b_proj",
-                      "model.layers.0.self_attn.kv_a_proj_with_mqa", "model.layers.0.self_attn.kv_b_proj",
-                      "model.layers.0.self_attn.o_proj"),
-    "linear_mixer": ("model.layers.0.linear_attn.in_proj", "model.layers.0.linear_attn.out_proj"),
-    "dense_ffn": ("model.layers.0.mlp.gate_proj", "model.layers.0.mlp.up_proj", "model.layers.0.mlp.down_proj"),
-    "routed_experts": ("model.layers.3.mlp.experts.0.gate_proj", "model.layers.3.mlp.experts.0.up_proj",
-                       "model.layers.3.mlp.experts.0.down_proj"),
-    "shared_experts": ("model.layers.3.mlp.shared_experts.gate_proj", "model.layers.3.mlp.shared_experts.up_proj",
-                       "model.layers.3.mlp.shared_experts.down_proj"),
-    "lm_head": ("lm_head",),
+# Module names, as each model type's checkpoints and transformers name them, to read ignore lists against.
+# Per component, the modules of one layer (`{e}`: an expert's index); `other` lists the layer's modules that
+# no weight format covers (routers, convolutions, norms), which an ignore list may name harmlessly.
+_ATTN = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj")
+_MLA = ("self_attn.q_a_proj", "self_attn.q_b_proj", "self_attn.kv_a_proj_with_mqa", "self_attn.kv_b_proj",
+        "self_attn.o_proj")
+_MLP = ("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
+_EXPERTS = ("mlp.experts.{e}.gate_proj", "mlp.experts.{e}.up_proj", "mlp.experts.{e}.down_proj")
+_W123 = ("block_sparse_moe.experts.{e}.w1", "block_sparse_moe.experts.{e}.w2", "block_sparse_moe.experts.{e}.w3")
+_DEEPSEEK_NAMES = {"attention": _MLA, "dense_ffn": _MLP, "routed_experts": _EXPERTS,
+                   "shared_experts": ("mlp.shared_experts.gate_proj", "mlp.shared_experts.up_proj",
+                                      "mlp.shared_experts.down_proj"),
+                   "other": ("mlp.gate", "input_layernorm", "post_attention_layernorm", "self_attn.q_a_layernorm",
+                             "self_attn.kv_a_layernorm")}
+_DENSE_NAMES = {"attention": _ATTN, "dense_ffn": _MLP,
+                "other": ("input_layernorm", "post_attention_layernorm", "self_attn.q_norm", "self_attn.k_norm")}
+
+
+@dataclass(frozen=True)
+class ModuleNames:
+    """How a model type's checkpoints name the modules of its text model."""
+
+    layers: Mapping[str, tuple[str, ...]]  # component (or "other") -> module names inside `layers.{i}.`
+    model: str = "model."  # the text model's prefix in a text-only checkpoint
+    top: tuple[str, ...] = ("embed_tokens", "norm")  # modules of the text model outside its layers
+    layer_list: str = "layers"
+
+
+MODULE_NAMES: dict[str, ModuleNames] = {
+    **{t: ModuleNames(_DENSE_NAMES) for t in ("llama", "mistral", "ministral3", "qwen3", "olmo2", "olmo3", "smollm3",
+                                               "gemma3_text")},
+    "gemma3n_text": ModuleNames(_DENSE_NAMES | {"other": _DENSE_NAMES["other"] + (
+        "altup", "laurel", "per_layer_input_gate", "per_layer_projection", "self_attn.v_norm")},
+        top=("embed_tokens", "norm", "embed_tokens_per_layer", "per_layer_model_projection", "altup_projections",
+             "altup_unembed_projections")),
+    "mixtral": ModuleNames({"attention": _ATTN, "routed_experts": _W123, "other": ("block_sparse_moe.gate",)}),
+    "minimax_m2": ModuleNames({"attention": _ATTN, "routed_experts": _W123,
+                               "other": ("block_sparse_moe.gate", "block_sparse_moe.e_score_correction_bias",
+                                         "self_attn.q_norm", "self_attn.k_norm")}),
+    **{t: ModuleNames({"attention": _ATTN, "dense_ffn": _MLP, "routed_experts": _EXPERTS,
+                       "other": ("mlp.gate", "self_attn.q_norm", "self_attn.k_norm")})
+       for t in ("qwen3_moe", "olmoe")},
+    "qwen3_next": ModuleNames({
+        "attention": _ATTN, "dense_ffn": _MLP, "routed_experts": _EXPERTS,
+        "linear_mixer": ("linear_attn.in_proj_qkvz", "linear_attn.in_proj_ba", "linear_attn.out_proj"),
+        "shared_experts": ("mlp.shared_expert.gate_proj", "mlp.shared_expert.up_proj", "mlp.shared_expert.down_proj"),
+        "other": ("mlp.gate", "mlp.shared_expert_gate", "linear_attn.conv1d", "linear_attn.norm", "self_attn.q_norm",
+                  "self_attn.k_norm")}),
+    **{t: ModuleNames(_DEEPSEEK_NAMES) for t in ("deepseek_v3", "kimi_k2")},
+    "deepseek_v32": ModuleNames(_DEEPSEEK_NAMES | {"attention": _MLA + (
+        "self_attn.indexer.wq_b", "self_attn.indexer.wk", "self_attn.indexer.weights_proj")}),
+    "glm4_moe": ModuleNames(_DEEPSEEK_NAMES | {"attention": _ATTN}),
+    "mimo_v2_flash": ModuleNames(_DEEPSEEK_NAMES | {"attention": _ATTN}),
+    "kimi_linear": ModuleNames(_DEEPSEEK_NAMES | {
+        "attention": ("self_attn.q_proj", "self_attn.kv_a_proj_with_mqa", "self_attn.kv_b_proj", "self_attn.o_proj"),
+        "linear_mixer": ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                         "self_attn.f_a_proj", "self_attn.f_b_proj", "self_attn.b_proj", "self_attn.g_a_proj",
+                         "self_attn.g_b_proj"),
+        "routed_experts": ("mlp.experts.gate_up_proj", "mlp.experts.down_proj"),  # fused, as transformers has them
+        "other": _DEEPSEEK_NAMES["other"] + ("self_attn.f_proj", "self_attn.g_proj", "self_attn.q_conv1d", "self_attn.k_conv1d",
+                                             "self_attn.v_conv1d", "self_attn.A_log", "self_attn.dt_bias",
+                                             "self_attn.o_norm")}),
+    # gpt-oss and Llama 4 store their experts fused: one module holding every expert's weights
+    "gpt_oss": ModuleNames({"attention": _ATTN, "routed_experts": ("mlp.experts.gate_up_proj", "mlp.experts.down_proj"),
+                            "other": ("mlp.router", "self_attn.sinks")}),
+    "llama4_text": ModuleNames({
+        "attention": _ATTN, "dense_ffn": ("feed_forward.gate_proj", "feed_forward.up_proj", "feed_forward.down_proj"),
+        "routed_experts": ("feed_forward.experts.gate_up_proj", "feed_forward.experts.down_proj"),
+        "shared_experts": ("feed_forward.shared_expert.gate_proj", "feed_forward.shared_expert.up_proj",
+                           "feed_forward.shared_expert.down_proj"),
+        "other": ("feed_forward.router", "input_layernorm", "post_attention_layernorm")}),
+    "nemotron_h": ModuleNames({
+        "attention": ("mixer.q_proj", "mixer.k_proj", "mixer.v_proj", "mixer.o_proj"),
+        "linear_mixer": ("mixer.in_proj", "mixer.out_proj"),
+        "dense_ffn": ("mixer.up_proj", "mixer.down_proj"),
+        "routed_experts": ("mixer.experts.{e}.up_proj", "mixer.experts.{e}.down_proj"),
+        "shared_experts": ("mixer.shared_experts.up_proj", "mixer.shared_experts.down_proj"),
+        "other": ("mixer.gate", "mixer.conv1d", "mixer.norm", "norm")}, model="backbone.",
+        top=("embeddings", "norm_f")),
+    "gpt2": ModuleNames({"attention": ("attn.c_attn", "attn.c_proj"), "dense_ffn": ("mlp.c_fc", "mlp.c_proj"),
+                         "other": ("ln_1", "ln_2")}, model="transformer.", top=("wte", "wpe", "ln_f"), layer_list="h"),
 }
+# Where a multimodal wrapper's checkpoints put the text model and its LM head (transformers 5, the older layout)
+WRAPPER_LAYOUTS = (("model.language_model.", "lm_head"), ("language_model.model.", "language_model.lm_head"))
+# Entries naming the parts of a multimodal checkpoint outside its text model (vision tower, projector, audio)
+NON_TEXT_ENTRY = re.compile(r"vision|multi_modal|multimodal|mm_|patch_merger|audio|embed_vision|embed_audio|"
+                            r"image|projector|visual")
 LINEAR_COMPONENTS = ("attention", "linear_mixer", "dense_ffn", "routed_experts", "shared_experts")
 
 
@@ -1579,21 +1808,21 @@ CT_WEIGHT_KEYS = frozenset({"num_bits", "type", "strategy", "group_size", "block
                             "actorder", "observer", "observer_kwargs", "zp_dtype", "scale_dtype"})
 
 
-def _weights(cfg: Config, components: Mapping[str, int], mla: bool) -> Optional[dict]:
+def _weights(cfg: Config, model, text_type: str, model_type: str) -> Optional[dict]:
     """The spec's `weights:` block from quantization_config: the format of each quantised component."""
     q = cfg.mapping("quantization_config")
     if not q:
         return None
     path = ("quantization_config",)
     method_name = q.get("quant_method")
-    if method_name not in QUANT_METHODS:
+    if not isinstance(method_name, str) or method_name not in QUANT_METHODS:
         raise cfg.error(path + ("quant_method",), f"quantization method {_show(method_name)} is not supported",
                         f"supported: {', '.join(QUANT_METHODS)}")
     method = QUANT_METHODS[method_name]
     for key in q:
         if key not in method.keys | method.irrelevant:
             raise cfg.error(path + (key,), f"unknown key `{key}` for quant_method {method_name}",
-                            did_you_mean(key, method.keys | method.irrelevant))
+                            did_you_mean(str(key), method.keys | method.irrelevant))
     if method_name == "fp8":
         fmt = q.get("fmt", "e4m3")
         if fmt not in ("e4m3", "e5m2"):
@@ -1603,25 +1832,84 @@ def _weights(cfg: Config, components: Mapping[str, int], mla: bool) -> Optional[
             raise cfg.error(path + ("weight_block_size",), f"block {_show(block)} has no llmarch format",
                             "fp8 with [128, 128] blocks (fp8_block128) or per-tensor scales (fp8)")
         fmt_name = "fp8_block128" if block else "fp8"
-        ignore = (q.get("modules_to_not_convert") or []) + (q.get("ignored_layers") or [])
+        lists = ("modules_to_not_convert", "ignored_layers")
     elif method_name == "mxfp4":
-        fmt_name, ignore = "mxfp4", q.get("modules_to_not_convert") or []
+        fmt_name, lists = "mxfp4", ("modules_to_not_convert",)
     else:
-        fmt_name, ignore = _compressed_tensors(cfg, q), q.get("ignore") or []
-    if not isinstance(ignore, list) or not all(isinstance(p, str) for p in ignore):
-        raise cfg.error(path, "the ignore list must be a list of module names or patterns")
+        fmt_name, lists = _compressed_tensors(cfg, q), ("ignore",)
+    ignore: list[tuple[tuple, str]] = []  # (config path, entry)
+    for key in lists:
+        entries = q.get(key)
+        if entries is None:
+            continue
+        if not isinstance(entries, list):
+            raise cfg.error(path + (key,), f"expected a list of module names or patterns, got {_show(entries)}")
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, str):
+                raise cfg.error(path + (key, i), f"expected a module name or pattern, got {_show(entry)}")
+            if entry.startswith("re:"):
+                try:
+                    re.compile(entry[3:])
+                except re.error as exc:
+                    raise cfg.error(path + (key, i), f"pattern {_show(entry)} is not a valid regular expression "
+                                                     f"({exc})") from None
+            ignore.append((path + (key, i), entry))
+    scheme = MODULE_NAMES[text_type]
+    layouts = WRAPPER_LAYOUTS if model_type != text_type else ((scheme.model, "lm_head"),)
+    # one naming per checkpoint layout: an entry names modules of one layout or the other
+    namings = [_module_names(model, scheme, prefix, head) for prefix, head in layouts]
+    for where, entry in ignore:
+        if NON_TEXT_ENTRY.search(entry):
+            continue  # the vision tower, projector or audio encoder: outside the text model
+        if not any(_matches(entry, n) for names in namings for group in names.values() for n in group):
+            example = namings[0]
+            raise cfg.error(where, f"ignore entry {_show(entry)} names no module of a `{model_type}` checkpoint "
+                                   "that import-hf knows, so it cannot tell which weights the entry keeps unquantised",
+                            f"module names look like {example['attention'][0] if example.get('attention') else ''} "
+                            f"and {example['lm_head'][0] if example.get('lm_head') else 'lm_head'}; if the entry "
+                            "names nothing in this model, remove it from a copy of the config")
     overrides = {}
     for comp in method.candidates:
-        if not components.get(comp):
+        if not namings[0].get(comp):
             continue
-        names = COMPONENT_MODULES["attention_mla" if comp == "attention" and mla else comp]
-        skipped = [n for n in names if any(_matches(p, n) for p in ignore)]
-        if skipped and len(skipped) < len(names):
-            raise cfg.error(path, f"the ignore list keeps part of `{comp}` unquantised ({', '.join(skipped)}); "
-                                  "llmarch's weight formats are per component")
-        if not skipped:
+        covered = False
+        for names in namings:
+            skipped = [n for n in names[comp] if any(_matches(p, n) for _, p in ignore)]
+            if skipped and len(skipped) < len(names[comp]):
+                kept = [n for n in names[comp] if n not in skipped]
+                raise cfg.error(path, f"the ignore list keeps part of `{comp}` unquantised ({', '.join(skipped[:3])}"
+                                      f"{', ...' if len(skipped) > 3 else ''}) but not the rest ({kept[0]}"
+                                      f"{', ...' if len(kept) > 1 else ''}); llmarch's weight formats are per component")
+            covered = covered or bool(skipped)
+        if not covered:
             overrides[comp] = fmt_name
     return {"dtype": "bf16", "overrides": overrides} if overrides else None
+
+
+def _module_names(model, scheme: ModuleNames, prefix: str, head: str) -> dict[str, list[str]]:
+    """Every module name of each component the model has (in each layer holding it; first and last expert) under
+    one checkpoint layout; "other" holds the modules no weight format covers, "lm_head" the untied head."""
+    out: dict[str, list[str]] = {"other": [prefix + m for m in scheme.top] + ([head] if model.tie_embeddings else [])}
+    if not model.tie_embeddings:
+        out["lm_head"] = [head]
+    for layer in model.layers:
+        moe = layer.moe
+        present = {
+            "attention": layer.attention is not None,
+            "linear_mixer": any(x is not None for x in (layer.gated_deltanet, layer.kda, layer.mamba2)),
+            "dense_ffn": layer.dense is not None,
+            "routed_experts": moe is not None,
+            "shared_experts": moe is not None and moe.shared is not None,
+            "other": True,
+        }
+        experts = sorted({0, moe.n_experts - 1}) if moe is not None else [0]
+        for comp, here in present.items():
+            if not here:
+                continue
+            for module in scheme.layers.get(comp, ()):
+                for e in experts if "{e}" in module else [0]:
+                    out.setdefault(comp, []).append(f"{prefix}{scheme.layer_list}.{layer.index}.{module.format(e=e)}")
+    return out
 
 
 def _matches(pattern: str, name: str) -> bool:
@@ -1639,18 +1927,22 @@ def _compressed_tensors(cfg: Config, q: dict) -> str:
         raise cfg.error(path, "exactly one config group is supported (one weight format for the quantised layers)")
     (group_name, group), = groups.items()
     path += (group_name,)
+    if not isinstance(group, dict):
+        raise cfg.error(path, f"expected a mapping (targets, weights), got {_show(group)}")
     for key in group:
         if key not in CT_GROUP_KEYS:
             raise cfg.error(path + (key,), f"unknown key `{key}` in a compressed-tensors config group",
-                            did_you_mean(key, CT_GROUP_KEYS))
+                            did_you_mean(str(key), CT_GROUP_KEYS))
     if group.get("targets") != ["Linear"]:
         raise cfg.error(path + ("targets",), f"targets {_show(group.get('targets'))} are not supported",
                         'targets: ["Linear"]')
     w = group.get("weights") or {}
+    if not isinstance(w, dict):
+        raise cfg.error(path + ("weights",), f"expected a mapping (num_bits, type, strategy...), got {_show(w)}")
     for key in w:
         if key not in CT_WEIGHT_KEYS:
             raise cfg.error(path + ("weights", key), f"unknown key `{key}` in compressed-tensors weights",
-                            did_you_mean(key, CT_WEIGHT_KEYS))
+                            did_you_mean(str(key), CT_WEIGHT_KEYS))
     bits, kind, strategy = w.get("num_bits"), w.get("type"), w.get("strategy")
     if (bits, kind, strategy) == (4, "int", "group") and w.get("group_size") in (32, 128):
         return f"int4_g{w['group_size']}"
@@ -1683,15 +1975,39 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]*$")
 
 
 def import_config(config: dict, *, name: str, source: str, marks: Optional[dict] = None) -> Imported:
-    """A parsed config.json -> the spec it describes; `source` names the file in errors and in the spec."""
-    if not NAME_RE.match(name) or len(name) > 64:
+    """A parsed config.json -> the spec it describes; `source` names the file in errors and in the spec.
+
+    Any bad value is a `SpecError` naming the key; an exception the readers did not foresee is turned into an
+    `LlmarchError` naming the file and model type (a value import-hf cannot read), never a traceback.
+    """
+    if not isinstance(name, str) or not NAME_RE.match(name) or len(name) > 64:
         raise LlmarchError(f"`{name}` is not a spec name: lowercase letters, digits, `.` and `-`, "
                            "starting with a letter or digit (give --name)")
-    located = Located(data=config, file=source, marks=marks or {})
-    src = _Source(file=source, located=located)
     if not isinstance(config, dict):
         raise SpecError("a config.json is a JSON object", file=source)
-    model_type = config.get("model_type")
+    try:
+        return _import(config, name, source, marks)
+    except LlmarchError:
+        raise
+    except (TypeError, ValueError, ZeroDivisionError, KeyError, IndexError, AttributeError, RecursionError,
+            OverflowError) as exc:
+        model_type = config.get("model_type")
+        raise LlmarchError(
+            f"{source}: a value import-hf cannot read (model type {_show(model_type)}): "
+            f"{type(exc).__name__}: {exc}; check the config's values against transformers' config class") from None
+
+
+def _model_type(located: Located, data: dict, path: tuple, default: Optional[str] = None) -> Optional[str]:
+    value = data.get("model_type", default)
+    if value is not None and not isinstance(value, str):
+        raise located.error(path + ("model_type",), f"expected a model type name, got {_show(value)}")
+    return value
+
+
+def _import(config: dict, name: str, source: str, marks: Optional[dict]) -> Imported:
+    located = Located(data=config, file=source, marks=marks or {})
+    src = _Source(located=located)
+    model_type = _model_type(located, config, ())
     if model_type is None:
         raise located.error((), "the config has no `model_type`", f"supported: {', '.join(SUPPORTED_TYPES)}")
     if model_type not in TEXT_TYPES and model_type not in WRAPPER_TYPES:
@@ -1705,7 +2021,7 @@ def import_config(config: dict, *, name: str, source: str, marks: Optional[dict]
         wrapper = Config(config, model_type, wrapper_type.keys, src)
         wrapper.check_keys()
         text_data = wrapper.mapping("text_config") or {}
-        text_name = text_data.get("model_type", wrapper_type.text_types[0])
+        text_name = _model_type(located, text_data, ("text_config",), wrapper_type.text_types[0])
         if text_name not in wrapper_type.text_types:
             raise wrapper.error(("text_config", "model_type"), f"text model type {_show(text_name)} is not supported "
                                 f"in a {model_type} wrapper", f"supported: {', '.join(wrapper_type.text_types)}")
@@ -1713,6 +2029,7 @@ def import_config(config: dict, *, name: str, source: str, marks: Optional[dict]
         cfg = Config(text_data, text_name, text_type.keys, src, ("text_config",))
         cfg.check_keys()
         body = text_type.build(cfg)
+        cfg.check_consistency()
         # The wrapper's tie_word_embeddings when it states one.  When it is silent, the text config's: checkpoints
         # written by transformers 4 (Mistral Small 3.1) tie only when the text config says so, although
         # transformers 5 would apply the wrapper class's default.
@@ -1742,6 +2059,7 @@ def import_config(config: dict, *, name: str, source: str, marks: Optional[dict]
         cfg = Config(config, model_type, text_type.keys, src)
         cfg.check_keys()
         body = text_type.build(cfg)
+        cfg.check_consistency()
         readers.append(cfg)
         family, note, quant_reader = text_type.family, text_type.note, cfg
 
@@ -1754,7 +2072,9 @@ def import_config(config: dict, *, name: str, source: str, marks: Optional[dict]
     spec = {"name": name, "family": family, "sources": {"config": source}, **body}
     if reference:
         spec["reference"] = reference
-    weights = _weights(quant_reader, _components(spec, source), spec.get("attention", {}).get("kind") == "mla")
+    # the spec must load; resolved once, before the weights block (its formats and components are fixed names)
+    model = _resolve(spec, source)
+    weights = _weights(quant_reader, model, text_type.name, model_type)
     if weights:
         spec["weights"] = weights
     if src.defaulted:
@@ -1764,14 +2084,13 @@ def import_config(config: dict, *, name: str, source: str, marks: Optional[dict]
     if not spec.get("layers"):
         spec.pop("layers", None)  # every layer global attention + the default FFN
     spec = _ordered(spec)
-    _resolve(spec, source)  # the spec must load: a failure here is a mapping bug, reported as such
     unread = [r.where(k) for r in readers for k in r.data if k in r.keys.mapped and k not in r.read]
     return Imported(spec, model_type, source, list(src.defaulted), list(src.ignored), list(src.off), unread)
 
 
 def _vision(wrapper: Config, wrapper_type: WrapperType, src: _Source) -> Config:
     data = wrapper.mapping("vision_config") or {}
-    name = data.get("model_type", wrapper_type.vision_types[0])
+    name = _model_type(src.located, data, ("vision_config",), wrapper_type.vision_types[0])
     if name not in wrapper_type.vision_types:
         raise wrapper.error(("vision_config", "model_type"), f"vision model type {_show(name)} is not supported in a "
                             f"{wrapper_type.name} wrapper", f"supported: {', '.join(wrapper_type.vision_types)}")
@@ -1780,22 +2099,18 @@ def _vision(wrapper: Config, wrapper_type: WrapperType, src: _Source) -> Config:
     return vision
 
 
-def _components(spec: dict, source: str) -> dict[str, int]:
-    """Parameters per component of the spec (to know which components a quantization covers)."""
-    from .params import count_params
-
-    return count_params(_resolve(spec, source)).by_component
-
-
 def _resolve(spec: dict, source: str):
+    """The spec's IR; a spec llmarch rejects is reported by the spec field and the config it came from."""
     from .resolve import to_ir, validate
 
     located = Located(data=spec, file=f"<spec imported from {source}>")
     try:
         return to_ir(validate(located), located)
     except SpecError as exc:
-        raise LlmarchError(f"{source}: the imported spec does not resolve ({exc.message}); "
-                           "this is an import-hf bug or a combination llmarch cannot represent") from None
+        where = f"field `{exc.field}` of " if exc.field else ""
+        raise LlmarchError(f"{source}: the config's values make a spec llmarch cannot represent: {where}the "
+                           f"imported spec: {exc.message}"
+                           + (f"; {exc.suggestion}" if exc.suggestion else "")) from None
 
 
 def _ordered(spec: dict) -> dict:
@@ -1839,8 +2154,12 @@ def import_file(path: str, name: Optional[str] = None) -> Imported:
 def default_name(path: str) -> str:
     """A spec name from the config's path: its folder for `config.json` (…/Qwen3-8B/config.json -> qwen3-8b)."""
     p = Path(path)
-    stem = p.parent.resolve().name if p.stem == "config" else p.stem
-    name = re.sub(r"[^a-z0-9.\-]+", "-", stem.lower()).strip("-.")[:64]
+    return clean_name(p.parent.resolve().name if p.stem == "config" else p.stem)
+
+
+def clean_name(text: str) -> str:
+    """A spec name from a file or folder name: lowercase, runs of other characters as `-` (Qwen3_8B -> qwen3-8b)."""
+    name = re.sub(r"[^a-z0-9.\-]+", "-", text.lower()).strip("-.")[:64]
     return name or "imported"
 
 

@@ -242,6 +242,8 @@ PROBES = {
 PROBES_BY_TYPE = {
     # transformers expands the width to one per layer; import-hf takes one width for all layers
     ("gemma3n_text", "intermediate_size"): lambda c: c.intermediate_size[0] if len(set(c.intermediate_size)) == 1 else None,
+    # DeepseekV32Config has no MTP key: transformers builds no MTP module
+    ("deepseek_v32", "num_nextn_predict_layers"): lambda c: getattr(c, "num_nextn_predict_layers", 0),
 }
 # Keys whose default only applies with another key set (transformers nulls them otherwise)
 PROBE_WITH = {("qwen3", "sliding_window"): {"use_sliding_window": True}}
@@ -263,16 +265,10 @@ def _types():
                     yield pytest.param(type_name, t.keys, key, id=f"{type_name}.{key}")
 
 
-def _resolved_defaults(keys) -> dict:
-    out: dict = {}
-
-    def get(key):
-        if key not in out:
-            d = keys.mapped[key]
-            out[key] = d.compute(get) if isinstance(d, import_hf.Derived) else d
-        return out[key]
-
-    return get
+def _resolved_defaults(keys):
+    """A key -> default reader: the table's defaults alone, read through import-hf's own typed reader."""
+    source = import_hf._Source(located=import_hf.Located(data={}, file="defaults"))
+    return import_hf.Config({}, "defaults", keys, source).get
 
 
 @pytest.mark.parametrize("type_name,keys,key", list(_types()))
@@ -493,3 +489,258 @@ def test_shortest_layer_pattern(letters, start, pattern):
 def test_bad_name_from_the_library():
     with pytest.raises(LlmarchError, match="is not a spec name"):
         import_config(upstream_config("gpt2"), name="GPT 2", source="c.json")
+
+
+# ---------------------------------------------------------------------------
+# Ignore lists read against each model type's own module names
+
+
+def _ct_fp8(ignore) -> dict:
+    return {"quant_method": "compressed-tensors", "format": "float-quantized",
+            "config_groups": {"group_0": {"targets": ["Linear"], "weights": {
+                "num_bits": 8, "type": "float", "strategy": "channel", "symmetric": True, "dynamic": False}}},
+            "ignore": ignore}
+
+
+# llm-compressor's Llama 4 FP8 recipe: everything but the routed experts stays in BF16
+LLAMA4_FP8_IGNORE = ["re:.*self_attn", "re:.*shared_expert", r"re:.*feed_forward\.(gate|up|down)_proj", "re:.*router",
+                     "lm_head", "re:vision_model.*", "re:multi_modal_projector.*"]
+
+
+def test_llama4_ignore_list_uses_llama4_module_names():
+    config = dict(upstream_config("llama-4-maverick"), quantization_config=_ct_fp8(LLAMA4_FP8_IGNORE))
+    weights = import_config(config, name="x", source="c.json").spec["weights"]
+    assert weights == {"dtype": "bf16", "overrides": {"routed_experts": "fp8"}}  # dense_ffn and shared: bf16
+
+
+def test_ignore_list_with_the_older_wrapper_layout():
+    ignore = ["language_model.model.layers.*.self_attn", "language_model.model.layers.*.feed_forward.shared_expert",
+              "language_model.model.layers.*.feed_forward.gate_proj", "language_model.model.layers.*.feed_forward.up_proj",
+              "language_model.model.layers.*.feed_forward.down_proj", "language_model.lm_head"]
+    config = dict(upstream_config("llama-4-maverick"), quantization_config=_ct_fp8(ignore))
+    assert import_config(config, name="x", source="c.json").spec["weights"]["overrides"] == {"routed_experts": "fp8"}
+
+
+@pytest.mark.parametrize("entry,message", [
+    ("model.layers.0.mlp.down_proj", "names no module of a `llama4` checkpoint"),  # another model's naming
+    ("Llama4TextAttention", "names no module"),  # a class name: import-hf cannot tell what it covers
+    ("model.language_model.layers.2.feed_forward.down_proj", "keeps part of `dense_ffn` unquantised"),  # one layer
+])
+def test_ignore_entry_that_names_nothing_or_part_is_an_error(tmp_path, entry, message):
+    config = dict(upstream_config("llama-4-maverick"), quantization_config=_ct_fp8(["lm_head", entry]))
+    out = _error(invoke("import-hf", _write(tmp_path, config)))
+    assert message in out and "quantization_config" in out
+    if "names no module" in message:
+        assert entry in out and "ignore[1]" in out
+
+
+def test_alternation_that_re_match_reads_partly_is_an_error():
+    """`re:.*feed_forward.gate_proj|up_proj|down_proj` under re.match covers gate_proj only: loud, not bf16."""
+    ignore = ["re:.*self_attn", "re:.*shared_expert", "re:.*feed_forward.gate_proj|up_proj|down_proj", "lm_head"]
+    config = dict(upstream_config("llama-4-maverick"), quantization_config=_ct_fp8(ignore))
+    with pytest.raises(SpecError, match="keeps part of `dense_ffn` unquantised"):
+        import_config(config, name="x", source="c.json")
+
+
+# ---------------------------------------------------------------------------
+# Every bad value is a located error (exit 2), never a crash (exit 1)
+
+
+def _set(config: dict, path: tuple, value) -> dict:
+    config = copy.deepcopy(config)
+    node = config
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    return config
+
+
+CRASHES = [  # (config, key path, value, what the message names)
+    ("llama-3-8b", ("model_type",), ["llama"], "model_type"),
+    ("gemma-3-27b", ("text_config", "rope_scaling", "rope_type"), ["linear"], "text_config.rope_scaling.rope_type"),
+    ("gpt-oss-20b", ("quantization_config", "quant_method"), ["mxfp4"], "quantization_config.quant_method"),
+    ("gpt-oss-20b", ("quantization_config", "modules_to_not_convert"), "lm_head", "modules_to_not_convert"),
+    ("gpt-oss-20b", ("quantization_config", "modules_to_not_convert"), ["re:["], "re:["),
+    ("gemma-3-27b", ("text_config", "sliding_window_pattern"), 0, "text_config.sliding_window_pattern"),
+    ("gemma-3-27b", ("text_config", "sliding_window_pattern"), "x", "text_config.sliding_window_pattern"),
+    ("qwen3-next-80b-a3b", ("full_attention_interval",), 0, "full_attention_interval"),
+    ("llama-4-maverick", ("text_config", "interleave_moe_layer_step"), 0, "text_config.interleave_moe_layer_step"),
+    ("llama-4-maverick", ("text_config", "moe_layers"), 3, "text_config.moe_layers"),
+    ("qwen3-30b-a3b", ("mlp_only_layers",), [{}], "mlp_only_layers[0]"),
+    ("kimi-linear-48b-a3b", ("linear_attn_config", "full_attn_layers"), 5, "linear_attn_config.full_attn_layers"),
+    ("minimax-m2", ("attn_type_list",), [{}] * 62, "attn_type_list"),
+    ("nemotron-3-nano-30b-a3b", ("hybrid_override_pattern",), [], "hybrid_override_pattern"),
+]
+
+
+@pytest.mark.parametrize("name,path,value,named", CRASHES, ids=[f"{c[0]}:{'.'.join(map(str, c[1]))}" for c in CRASHES])
+def test_bad_value_is_a_located_error(tmp_path, name, path, value, named):
+    config = upstream_config(name)
+    # keys read only by a derived default: drop what the config states in their place
+    if path[-1] == "full_attention_interval":
+        config = {k: v for k, v in config.items() if k != "layer_types"}
+    if path[-1] in ("sliding_window_pattern", "interleave_moe_layer_step"):
+        config = _set(config, ("text_config",), {k: v for k, v in config["text_config"].items()
+                                                  if k not in ("layer_types", "moe_layers")})
+    path_str = _write(tmp_path, _set(config, path, value))
+    out = _error(invoke("import-hf", path_str))
+    assert path_str in out and named in out and "internal error" not in out.lower()
+
+
+def test_gemma3n_widths_must_be_integers(tmp_path):
+    config = _set(_values("gemma-3n-e4b"), ("text_config", "intermediate_size"), {"a": 1})
+    out = _error(invoke("import-hf", _write(tmp_path, config)))
+    assert "text_config.intermediate_size" in out
+
+
+def test_compressed_tensors_group_not_a_mapping():
+    for group in ([1], {"group_0": [1]}, {"group_0": {"targets": ["Linear"], "weights": [8]}}):
+        q = dict(_ct_fp8(["lm_head"]), config_groups=group)
+        with pytest.raises(SpecError, match="config_groups"):
+            import_config(dict(upstream_config("llama-3-8b"), quantization_config=q), name="x", source="c.json")
+
+
+def test_unforeseen_exception_is_reported_not_raised(tmp_path, monkeypatch):
+    """The last-resort guard: a reader that did not foresee a value still gives exit 2 naming file and type."""
+    def broken(cfg):
+        raise ZeroDivisionError("integer division or modulo by zero")
+
+    monkeypatch.setitem(import_hf.TEXT_TYPES, "llama", dataclasses.replace(import_hf.TEXT_TYPES["llama"], build=broken))
+    path = _write(tmp_path, upstream_config("llama-3-8b"))
+    out = _error(invoke("import-hf", path))
+    assert path in out and "'llama'" in out and "a value import-hf cannot read" in out
+
+
+SWEEP_CONFIGS = ["llama-3-8b", "qwen3-next-80b-a3b", "deepseek-v3", "gemma-3-27b", "llama-4-maverick", "gpt-oss-20b",
+                 "nemotron-3-nano-30b-a3b", "kimi-linear-48b-a3b", "minimax-m2"]
+SWEEP_VALUES = [None, [], "x", {}, 0, -1, 1.5, True]
+
+
+def _key_paths(node: dict, prefix: tuple = ()):
+    for key, value in node.items():
+        yield prefix + (key,)
+        if isinstance(value, dict):
+            yield from _key_paths(value, prefix + (key,))
+
+
+@pytest.mark.parametrize("name", SWEEP_CONFIGS)
+def test_every_key_at_every_bad_value_imports_or_fails_cleanly(name):
+    """Each key (nested ones too) set to each of null, [], "x", {}, 0, -1, 1.5, true: the import succeeds and its
+    spec loads, or it raises LlmarchError (SpecError is one) — never any other exception."""
+    base = upstream_config(name)
+    for path in _key_paths(base):
+        for value in SWEEP_VALUES:
+            config = _set(base, path, value)
+            try:
+                spec = import_config(config, name="x", source="c.json").spec
+            except LlmarchError:
+                continue
+            located = load_text(yaml.safe_dump(spec, sort_keys=False), "x.yaml")
+            to_ir(validate(located), located)
+
+
+# ---------------------------------------------------------------------------
+# Configs transformers writes itself
+
+
+# Types whose configs carry keys only the vendor's remote code reads, which transformers' class does not write
+TRANSFORMERS_CANNOT_WRITE = {
+    "mimo_v2_flash": "Xiaomi's keys (hybrid_layer_pattern, swa_* ...) are read by its remote code only",
+    "minimax_m2": "use_mtp and num_mtp_modules are read by MiniMax's remote code only",
+}
+
+
+@pytest.mark.parametrize("type_name", import_hf.SUPPORTED_TYPES)
+def test_transformers_default_config_imports(type_name):
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    config = CONFIG_MAPPING[TRANSFORMERS_CLASS.get(type_name, type_name)]().to_dict()
+    config["model_type"] = type_name  # kimi_k2 is written by DeepSeek-V3's class
+    if type_name in TRANSFORMERS_CANNOT_WRITE:
+        with pytest.raises(SpecError):
+            import_config(config, name="x", source="c.json")
+        return
+    imported = import_config(config, name="x", source="c.json")
+    located = load_text(spec_yaml(imported), "x.yaml")
+    to_ir(validate(located), located)
+
+
+@pytest.mark.parametrize("key,value", [("head_dim", None), ("num_key_value_heads", None)])
+def test_null_means_transformers_default(key, value):
+    spec = import_config(dict(upstream_config("llama-3-8b"), **{key: value}), name="x", source="c.json").spec
+    assert spec == import_config({k: v for k, v in upstream_config("llama-3-8b").items() if k != key},
+                                 name="x", source="c.json").spec | {"notes": spec["notes"]}
+    spec = import_config(dict(upstream_config("qwen3-30b-a3b"), mlp_only_layers=None), name="x", source="c.json").spec
+    plain = import_config(upstream_config("qwen3-30b-a3b"), name="x", source="c.json").spec
+    assert (spec.get("layers"), spec.get("ffn")) == (plain.get("layers"), plain.get("ffn"))
+
+
+def test_derived_key_that_disagrees_is_an_error():
+    config = dict(upstream_config("deepseek-v3"), head_dim=128)
+    with pytest.raises(SpecError, match="head_dim.*disagrees with qk_rope_head_dim"):
+        import_config(config, name="x", source="c.json")
+    config = dict(upstream_config("qwen3-30b-a3b"), num_local_experts=64)
+    with pytest.raises(SpecError, match="num_local_experts.*another name of `num_experts`"):
+        import_config(config, name="x", source="c.json")
+
+
+def test_gemma3n_altup_lr_multiplier_is_irrelevant():
+    config = _values("gemma-3n-e4b")
+    config["text_config"]["altup_lr_multiplier"] = 1.0
+    assert "text_config.altup_lr_multiplier" in import_config(config, name="x", source="c.json").ignored
+
+
+# ---------------------------------------------------------------------------
+# Values the spec cannot hold: located at the config key
+
+
+@pytest.mark.parametrize("name,path,value,named", [
+    ("gemma-3-27b", ("text_config", "rope_scaling", "factor"), -1, "text_config.rope_scaling.factor"),
+    ("llama-3-8b", ("vocab_size",), 10**9, "vocab_size"),
+    ("llama-3-8b", ("rope_scaling",), {"rope_type": "llama3", "factor": 8.0, "original_max_position_embeddings": 0},
+     "rope_scaling.original_max_position_embeddings"),
+])
+def test_value_out_of_range_names_the_config_key(tmp_path, name, path, value, named):
+    path_str = _write(tmp_path, _set(upstream_config(name), path, value))
+    out = _error(invoke("import-hf", path_str))
+    assert f"field `{named}`" in out and "bug" not in out
+
+
+def test_gemma3n_default_shared_kv_layers_need_enough_layers(tmp_path):
+    config = _set(_values("gemma-3n-e4b"), ("text_config", "num_hidden_layers"), 4)
+    del config["text_config"]["layer_types"]
+    config["text_config"]["intermediate_size"] = 16384
+    config["text_config"].pop("num_kv_shared_layers", None)
+    out = _error(invoke("import-hf", _write(tmp_path, config)))
+    assert "text_config.num_kv_shared_layers" in out and "default is 15" in out
+
+
+def test_spec_level_error_names_the_spec_field_and_the_config(tmp_path):
+    path = _write(tmp_path, dict(upstream_config("gpt2"), n_inner=10**7))  # wider than any FFN llmarch holds
+    out = _error(invoke("import-hf", path))
+    assert path in out and "ffn.d_ff" in out and "bug" not in out
+
+
+# ---------------------------------------------------------------------------
+# Small CLI and RoPE points
+
+
+def test_output_name_is_cleaned_like_the_default_name(tmp_path):
+    out = tmp_path / "Qwen3_8B.yaml"
+    result = invoke("import-hf", str(CONFIGS / "qwen3-8b.json"), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert "name: qwen3-8b\n" in out.read_text()
+
+
+def test_gemma3_flat_rope_parameters_is_an_error(tmp_path):
+    """transformers reads Gemma 3's rope_parameters by layer type and ignores flat keys (local layers too)."""
+    config = copy.deepcopy(upstream_config("gemma-3-27b"))
+    text = config["text_config"]
+    text.pop("rope_scaling", None)
+    text["rope_parameters"] = {"rope_type": "linear", "factor": 8.0, "rope_theta": 1000000.0}
+    out = _error(invoke("import-hf", _write(tmp_path, config)))
+    assert "text_config.rope_parameters" in out and "ignored by transformers" in out
+    text["rope_parameters"] = {"full_attention": {"rope_type": "linear", "factor": 8.0, "rope_theta": 1000000.0},
+                               "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}}
+    attn = import_config(config, name="x", source="c.json").spec["attention"]
+    assert attn["rope"]["scaling"]["factor"] == 8.0 and "scaling" not in attn["overrides"]["local"]["rope"]
