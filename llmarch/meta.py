@@ -75,9 +75,7 @@ class Attention(nn.Module):
         self.o_proj = Linear(a.n_heads * a.v_head_dim, d, a.o_bias)
         if a.output_gate == "headwise":
             self.gate_proj = Linear(d, a.n_heads)
-        _qk_norms(self, a)
-        if kv_shared and hasattr(self, "k_norm"):
-            del self.k_norm
+        _qk_norms(self, a, key_norm=not kv_shared)
         if a.sinks:
             self.sinks = _param(a.n_heads)
 
@@ -118,13 +116,16 @@ class Indexer(nn.Module):
         self.weights_proj = Linear(d, a.indexer_heads)
 
 
-def _qk_norms(module: nn.Module, a: AttentionIR) -> None:
+def _qk_norms(module: nn.Module, a: AttentionIR, key_norm: bool = True) -> None:
+    """QK-norm weights; `key_norm=False` where the layer computes no keys (it reuses another layer's KV)."""
     if a.qk_norm == "per_head":
         module.q_norm = Norm(a.head_dim)
-        module.k_norm = Norm(a.head_dim)
+        if key_norm:
+            module.k_norm = Norm(a.head_dim)
     elif a.qk_norm == "whole":
         module.q_norm = Norm(a.n_heads * a.head_dim)
-        module.k_norm = Norm(a.n_kv_heads * a.head_dim)
+        if key_norm:
+            module.k_norm = Norm(a.n_kv_heads * a.head_dim)
 
 
 class GatedDeltaNet(nn.Module):
@@ -208,7 +209,6 @@ class AltUp(nn.Module):
 
     def __init__(self, d: int, n: int) -> None:
         super().__init__()
-        self.n = n
         self.router = Linear(d, n)
         self.prediction_coefs = Linear(n, n * n)
         self.correction_coefs = Linear(n, n)
