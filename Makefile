@@ -30,7 +30,8 @@ gallery: install
 
 lint: install
 	$(BIN)/python -m compileall -q llmarch
-	$(BIN)/python -m pyflakes llmarch tests bench
+	$(BIN)/ruff format --check llmarch tests bench
+	$(BIN)/ruff check llmarch tests bench
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -40,13 +40,21 @@ def build_snippet(name: str) -> str:
 
 def main() -> None:
     torch_import = median_seconds([PY, "-c", "import torch"])
-    results = {"machine": f"{platform.machine()} {platform.processor() or ''} python {platform.python_version()}",
-               "import_torch_s": torch_import, "targets": []}
+    results = {
+        "machine": f"{platform.machine()} {platform.processor() or ''} python {platform.python_version()}",
+        "import_torch_s": torch_import,
+        "targets": [],
+    }
 
     def record(name: str, seconds: float, target_ratio: float | None, extra: dict | None = None) -> None:
         ratio = seconds / torch_import
-        row = {"name": name, "seconds": round(seconds, 4), "ratio_to_import_torch": round(ratio, 3),
-               "target_ratio": target_ratio, "met": None if target_ratio is None else ratio <= target_ratio}
+        row = {
+            "name": name,
+            "seconds": round(seconds, 4),
+            "ratio_to_import_torch": round(ratio, 3),
+            "target_ratio": target_ratio,
+            "met": None if target_ratio is None else ratio <= target_ratio,
+        }
         row.update(extra or {})
         results["targets"].append(row)
         status = "" if target_ratio is None else ("ok" if ratio <= target_ratio else "MISSED")
@@ -56,8 +64,16 @@ def main() -> None:
     record("llmarch --help", median_seconds(LLMARCH + ["--help"]), 0.2)
     record("llmarch list", median_seconds(LLMARCH + ["list"]), None)
     record("llmarch kvcache gemma3 --ctx 128k", median_seconds(LLMARCH + ["kvcache", "gemma3", "--ctx", "128k"]), None)
-    record("llmarch report (every shipped spec)", median_seconds(LLMARCH + ["report", "-o", "/dev/null", "--format", "markdown"]), 2.5)
-    record("llmarch compare qwen3-235b deepseek-v3", median_seconds(LLMARCH + ["compare", "qwen3-235b", "deepseek-v3"]), 1.3)
+    record(
+        "llmarch report (every shipped spec)",
+        median_seconds(LLMARCH + ["report", "-o", "/dev/null", "--format", "markdown"]),
+        2.5,
+    )
+    record(
+        "llmarch compare qwen3-235b deepseek-v3",
+        median_seconds(LLMARCH + ["compare", "qwen3-235b", "deepseek-v3"]),
+        1.3,
+    )
     # first build of kimi-k2 in a fresh process (torch already imported), and its memory
     builds, rss = [], []
     for _ in range(RUNS):
@@ -66,9 +82,15 @@ def main() -> None:
         builds.append(float(dt))
         rss.append(int(mem))
     peak = int(statistics.median(rss))
-    record("build kimi-k2 on meta (first, in-process)", statistics.median(builds), 0.25,
-           {"peak_rss_increase_bytes": peak, "peak_rss_target_bytes": 300 * 2**20, "peak_rss_met": peak <= 300 * 2**20})
-    print(f"{'  peak RSS above import torch':45s} {peak / 2**20:7.1f} MiB (target 300 MiB) {'ok' if peak <= 300 * 2**20 else 'MISSED'}")
+    record(
+        "build kimi-k2 on meta (first, in-process)",
+        statistics.median(builds),
+        0.25,
+        {"peak_rss_increase_bytes": peak, "peak_rss_target_bytes": 300 * 2**20, "peak_rss_met": peak <= 300 * 2**20},
+    )
+    print(
+        f"{'  peak RSS above import torch':45s} {peak / 2**20:7.1f} MiB (target 300 MiB) {'ok' if peak <= 300 * 2**20 else 'MISSED'}"
+    )
     if importlib.util.find_spec("transformers") is not None:  # the reference, when installed
         hf = (
             "import json, time, torch; from transformers import AutoModelForCausalLM; "
@@ -78,8 +100,10 @@ def main() -> None:
             "t = time.perf_counter();\nwith torch.device('meta'): AutoModelForCausalLM.from_config(cfg)\n"
             "print(time.perf_counter() - t)"
         )
-        times = [float(subprocess.run([PY, "-c", hf], check=True, capture_output=True, text=True).stdout.split()[-1])
-                 for _ in range(RUNS)]
+        times = [
+            float(subprocess.run([PY, "-c", hf], check=True, capture_output=True, text=True).stdout.split()[-1])
+            for _ in range(RUNS)
+        ]
         record("reference: transformers meta build of kimi-k2", statistics.median(times), None)
     out = Path(__file__).with_name("results.json")
     out.write_text(json.dumps(results, indent=2) + "\n")

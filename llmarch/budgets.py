@@ -20,7 +20,17 @@ from .params import count_params
 
 KINDS = ("max_total", "max_active", "max_kv", "max_prefill_flops_per_token", "max_decode_flops_per_token")
 _DECIMAL = {"": 1, "K": 10**3, "M": 10**6, "B": 10**9, "G": 10**9, "T": 10**12, "P": 10**15}
-_BYTES = {"B": 1, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+_BYTES = {
+    "B": 1,
+    "KIB": 2**10,
+    "MIB": 2**20,
+    "GIB": 2**30,
+    "TIB": 2**40,
+    "KB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "TB": 10**12,
+}
 
 
 @dataclass(frozen=True)
@@ -48,7 +58,9 @@ class Verdict:
 def _number(text: str, units: dict[str, int], what: str) -> int:
     m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]*)\s*", text)
     if not m or m.group(2).upper() not in units:
-        raise OptionError(f"budget `{text}`: expected a number with a unit ({', '.join(u for u in units if u)}) for {what}")
+        raise OptionError(
+            f"budget `{text}`: expected a number with a unit ({', '.join(u for u in units if u)}) for {what}"
+        )
     return int(float(m.group(1)) * units[m.group(2).upper()])
 
 
@@ -60,7 +72,9 @@ def parse_budget(kind: str, text: str) -> Budget:
     needs_at = kind in ("max_kv", "max_prefill_flops_per_token", "max_decode_flops_per_token")
     value, _, at = text.partition("@")
     if needs_at and not at:
-        raise OptionError(f"budget {kind} `{text}` needs a context, e.g. `{'4GiB@128k' if kind == 'max_kv' else '20G@4096'}`")
+        raise OptionError(
+            f"budget {kind} `{text}` needs a context, e.g. `{'4GiB@128k' if kind == 'max_kv' else '20G@4096'}`"
+        )
     if not needs_at and at:
         raise OptionError(f"budget {kind} `{text}` takes no `@context`")
     units = _BYTES if kind == "max_kv" else _DECIMAL

@@ -37,8 +37,15 @@ class Format(str, Enum):
     html = "html"
 
 
-EXTENSIONS = {".md": Format.markdown, ".markdown": Format.markdown, ".json": Format.json, ".csv": Format.csv,
-              ".html": Format.html, ".htm": Format.html, ".txt": Format.table}
+EXTENSIONS = {
+    ".md": Format.markdown,
+    ".markdown": Format.markdown,
+    ".json": Format.json,
+    ".csv": Format.csv,
+    ".html": Format.html,
+    ".htm": Format.html,
+    ".txt": Format.table,
+}
 
 
 class _State:
@@ -48,9 +55,15 @@ class _State:
 
 
 SpecPathOpt = typer.Option(None, "--spec-path", help="Extra folder of spec files (repeatable); also LLMARCH_SPEC_PATH.")
-SetOpt = typer.Option(None, "--set", help="What-if edit, repeatable: --set attention.n_kv_heads=4 (validated like a spec).")
-FormatOpt = typer.Option(None, "--format", "-f", help="table | markdown | json | csv | html (default: table, or from -o's extension).")
-OutputOpt = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout (.md, .json, .csv, .html, .txt).")
+SetOpt = typer.Option(
+    None, "--set", help="What-if edit, repeatable: --set attention.n_kv_heads=4 (validated like a spec)."
+)
+FormatOpt = typer.Option(
+    None, "--format", "-f", help="table | markdown | json | csv | html (default: table, or from -o's extension)."
+)
+OutputOpt = typer.Option(
+    None, "--output", "-o", help="Write to FILE instead of stdout (.md, .json, .csv, .html, .txt)."
+)
 
 
 def _version(value: bool) -> None:
@@ -179,8 +192,17 @@ def list_cmd(
             continue
         c = count_params(ir)
         attention = next((f.text for f in facts(ir) if f.key == "attention"), "—")
-        rows.append({"name": name, "display_name": ir.display_name, "family": ir.family, "total": c.total,
-                     "active": c.active, "attention": attention, "aliases": list(ir.aliases)})
+        rows.append(
+            {
+                "name": name,
+                "display_name": ir.display_name,
+                "family": ir.family,
+                "total": c.total,
+                "active": c.active,
+                "attention": attention,
+                "aliases": list(ir.aliases),
+            }
+        )
     if family and not rows:
         families = sorted({load(n, spec_path).family or "" for n in reg.names()})
         raise LlmarchError(f"no spec of family `{family}`; families: {', '.join(f for f in families if f)}")
@@ -212,16 +234,27 @@ def show(
     count = module_params(build(ir))
     model = describe(ir, count)
     model["references"] = [
-        {"figure": c.key, "published": c.published, "computed": c.computed, "convention": c.convention,
-         "ok": c.ok, "source": c.reference.source}
+        {
+            "figure": c.key,
+            "published": c.published,
+            "computed": c.computed,
+            "convention": c.convention,
+            "ok": c.ok,
+            "source": c.reference.source,
+        }
         for c in check_references(ir, count)
     ]
     if layers:
         model["layer_map"] = layer_map(ir)
     from .render.table import show_doc
 
-    _emit(_resolve_format(format, output), output, envelope("show", [model]),
-          lambda: show_doc(ir, count, model, layers=layers), f"llmarch show {ir.name}")
+    _emit(
+        _resolve_format(format, output),
+        output,
+        envelope("show", [model]),
+        lambda: show_doc(ir, count, model, layers=layers),
+        f"llmarch show {ir.name}",
+    )
 
 
 @app.command()
@@ -247,21 +280,36 @@ def compare(
     result = compare_models(irs, counts)
     from .render.table import compare_doc
 
-    _emit(_resolve_format(format, output), output, result, lambda: compare_doc(irs, result),
-          "llmarch compare " + " vs ".join(ir.name for ir in irs))
+    _emit(
+        _resolve_format(format, output),
+        output,
+        result,
+        lambda: compare_doc(irs, result),
+        "llmarch compare " + " vs ".join(ir.name for ir in irs),
+    )
 
 
 @app.command()
 @guarded
 def kvcache(
     names: List[str] = typer.Argument(..., help="One or more spec names, aliases or file paths."),
-    ctx: str = typer.Option("128k", "--ctx", help="Context length in tokens: an integer, or k/m suffixes with k = 1024 (128k = 131,072)."),
+    ctx: str = typer.Option(
+        "128k", "--ctx", help="Context length in tokens: an integer, or k/m suffixes with k = 1024 (128k = 131,072)."
+    ),
     batch: int = typer.Option(1, "--batch", help="Sequences; multiplies the total."),
-    kv_dtype: str = typer.Option("bf16", "--kv-dtype", help="bf16 | fp16 | fp8 | int8 | int4 | fp32 (nominal bits, no scales)."),
-    state_dtype: str = typer.Option("fp32", "--state-dtype", help="Dtype of linear-attention / SSM state: fp32 | bf16."),
+    kv_dtype: str = typer.Option(
+        "bf16", "--kv-dtype", help="bf16 | fp16 | fp8 | int8 | int4 | fp32 (nominal bits, no scales)."
+    ),
+    state_dtype: str = typer.Option(
+        "fp32", "--state-dtype", help="Dtype of linear-attention / SSM state: fp32 | bf16."
+    ),
     sweep: Optional[str] = typer.Option(None, "--sweep", help="Comma-separated contexts, e.g. 1k,4k,32k,128k,1m."),
-    plot: Optional[str] = typer.Option(None, "--plot", help="Write cache size against context to FILE.png or FILE.svg."),
-    baseline_kind: Optional[str] = typer.Option(None, "--baseline", help="global (no windows, linear layers as full attention) or mha."),
+    plot: Optional[str] = typer.Option(
+        None, "--plot", help="Write cache size against context to FILE.png or FILE.svg."
+    ),
+    baseline_kind: Optional[str] = typer.Option(
+        None, "--baseline", help="global (no windows, linear layers as full attention) or mha."
+    ),
     explain: bool = typer.Option(False, "--explain", help="Print each number with its formula."),
     spec_path: Optional[List[str]] = SpecPathOpt,
     sets: Optional[List[str]] = SetOpt,
@@ -306,8 +354,13 @@ def kvcache(
     models = [{"name": ir.name, "display_name": ir.display_name, **r.as_dict()} for ir, r in zip(irs, results)]
     from .render.kv import kv_doc
 
-    _emit(_resolve_format(format, output), output, envelope("kvcache", models, conventions=dict(CONVENTIONS)),
-          lambda: kv_doc(irs, results, explain=explain), "llmarch kvcache")
+    _emit(
+        _resolve_format(format, output),
+        output,
+        envelope("kvcache", models, conventions=dict(CONVENTIONS)),
+        lambda: kv_doc(irs, results, explain=explain),
+        "llmarch kvcache",
+    )
 
 
 class Counter(str, Enum):
@@ -324,9 +377,15 @@ def flops(
     seq: str = typer.Option("4096", "--seq", help="Prefill length in tokens (k = 1024)."),
     ctx: str = typer.Option("32k", "--ctx", help="Context of the decode step in tokens (k = 1024)."),
     batch: int = typer.Option(1, "--batch", help="Sequences."),
-    last_token_logits: bool = typer.Option(False, "--last-token-logits", help="Prefill computes logits for the last token only."),
-    counter: Counter = typer.Option(Counter.analytic, "--counter", help="analytic (closed form), torch (FlopCounterMode), fvcore, or all."),
-    sweep: Optional[str] = typer.Option(None, "--sweep", help="Decode FLOPs per token and bytes read against context, e.g. 1k,8k,32k,128k."),
+    last_token_logits: bool = typer.Option(
+        False, "--last-token-logits", help="Prefill computes logits for the last token only."
+    ),
+    counter: Counter = typer.Option(
+        Counter.analytic, "--counter", help="analytic (closed form), torch (FlopCounterMode), fvcore, or all."
+    ),
+    sweep: Optional[str] = typer.Option(
+        None, "--sweep", help="Decode FLOPs per token and bytes read against context, e.g. 1k,8k,32k,128k."
+    ),
     explain: bool = typer.Option(False, "--explain", help="Print the conventions and each component's formula."),
     spec_path: Optional[List[str]] = SpecPathOpt,
     sets: Optional[List[str]] = SetOpt,
@@ -347,22 +406,33 @@ def flops(
     if seq_tokens > 1 << 20:
         raise LlmarchError(f"--seq {seq_tokens:,} is above the limit of 1,048,576 tokens")
     sweep_tokens = [parse_tokens(t) for t in sweep.split(",") if t.strip()] if sweep else []
-    counters = ["torch", "fvcore"] if counter == Counter.all else ([] if counter == Counter.analytic else [counter.value])
+    counters = (
+        ["torch", "fvcore"] if counter == Counter.all else ([] if counter == Counter.analytic else [counter.value])
+    )
     _registry(spec_path)
     irs = [load(n, spec_path, sets) for n in names]
     models = [flops_model(ir, seq_tokens, ctx_tokens, batch, last_token_logits, counters, sweep_tokens) for ir in irs]
     from .flops import CONVENTIONS
     from .render.flops import flops_doc
 
-    _emit(_resolve_format(format, output), output, envelope("flops", models, conventions=dict(CONVENTIONS)),
-          lambda: flops_doc(irs, models, explain=explain), "llmarch flops")
+    _emit(
+        _resolve_format(format, output),
+        output,
+        envelope("flops", models, conventions=dict(CONVENTIONS)),
+        lambda: flops_doc(irs, models, explain=explain),
+        "llmarch flops",
+    )
 
 
 @app.command()
 @guarded
 def report(
-    targets: Optional[List[str]] = typer.Argument(None, help="Spec names, files or folders (default: every known spec)."),
-    pairs: Optional[str] = typer.Option(None, "--pairs", help="Pairwise comparisons, e.g. deepseek-v3:kimi-k2,qwen3-8b:olmo-3-7b."),
+    targets: Optional[List[str]] = typer.Argument(
+        None, help="Spec names, files or folders (default: every known spec)."
+    ),
+    pairs: Optional[str] = typer.Option(
+        None, "--pairs", help="Pairwise comparisons, e.g. deepseek-v3:kimi-k2,qwen3-8b:olmo-3-7b."
+    ),
     ctx: str = typer.Option("128k", "--ctx", help="Context for the KV-cache column (k = 1024)."),
     seq: str = typer.Option("4096", "--seq", help="Prefill length for the FLOPs column."),
     spec_path: Optional[List[str]] = SpecPathOpt,
@@ -385,13 +455,19 @@ def report(
 
         with Progress(transient=True) as bar:
             task = bar.add_task("analysing", total=len(names))
-            data = build_report(names, pair_list, ctx_tokens, seq_tokens, spec_path,
-                                progress=lambda _: bar.advance(task))
+            data = build_report(
+                names, pair_list, ctx_tokens, seq_tokens, spec_path, progress=lambda _: bar.advance(task)
+            )
     else:
         data = build_report(names, pair_list, ctx_tokens, seq_tokens, spec_path)
     fmt = _resolve_format(format, output)
-    _emit(Format.markdown if fmt == Format.table and output is None and not sys.stdout.isatty() else fmt,
-          output, data, lambda: report_doc(data, spec_path), "llmarch report")
+    _emit(
+        Format.markdown if fmt == Format.table and output is None and not sys.stdout.isatty() else fmt,
+        output,
+        data,
+        lambda: report_doc(data, spec_path),
+        "llmarch report",
+    )
 
 
 @app.command()
@@ -403,7 +479,9 @@ def check(
     max_kv: Optional[str] = typer.Option(None, "--max-kv", help="KV bytes at a context, e.g. 4GiB@128k."),
     max_prefill: Optional[str] = typer.Option(None, "--max-prefill-flops-per-token", help="e.g. 20G@4096."),
     max_decode: Optional[str] = typer.Option(None, "--max-decode-flops-per-token", help="e.g. 20G@32k."),
-    budgets_file: Optional[str] = typer.Option(None, "--budgets", help="A YAML file of budgets (the keys of a spec's `budgets:` block)."),
+    budgets_file: Optional[str] = typer.Option(
+        None, "--budgets", help="A YAML file of budgets (the keys of a spec's `budgets:` block)."
+    ),
     spec_path: Optional[List[str]] = SpecPathOpt,
     format: Optional[Format] = FormatOpt,
     output: Optional[str] = OutputOpt,
@@ -436,25 +514,52 @@ def check(
         if value is not None:
             texts[kind] = value
     if not texts:
-        raise LlmarchError("no budgets: give --max-total, --max-active, --max-kv, --max-prefill-flops-per-token, "
-                           "--max-decode-flops-per-token, --budgets FILE, or a `budgets:` block in the spec")
+        raise LlmarchError(
+            "no budgets: give --max-total, --max-active, --max-kv, --max-prefill-flops-per-token, "
+            "--max-decode-flops-per-token, --budgets FILE, or a `budgets:` block in the spec"
+        )
     verdicts = run_check(ir, [parse_budget(k, v) for k, v in texts.items()])
-    data = envelope("check", [{
-        "name": ir.name,
-        "display_name": ir.display_name,
-        "ok": all(v.ok for v in verdicts),
-        "budgets": [{"budget": v.budget.kind, "limit": v.budget.limit, "at_tokens": v.budget.at_tokens,
-                     "text": v.budget.text, "measured": v.measured, "ok": v.ok} for v in verdicts],
-    }])
+    data = envelope(
+        "check",
+        [
+            {
+                "name": ir.name,
+                "display_name": ir.display_name,
+                "ok": all(v.ok for v in verdicts),
+                "budgets": [
+                    {
+                        "budget": v.budget.kind,
+                        "limit": v.budget.limit,
+                        "at_tokens": v.budget.at_tokens,
+                        "text": v.budget.text,
+                        "measured": v.measured,
+                        "ok": v.ok,
+                    }
+                    for v in verdicts
+                ],
+            }
+        ],
+    )
 
     def doc():
         t = DocTable(f"{ir.display_name}: budgets", ["budget", "limit", "measured", "verdict"], right={2})
         for v in verdicts:
             verdict = "ok" if v.ok else f"FAIL: over by {v.over_by:.1%}"
-            t.rows.append([Cell(v.budget.kind), Cell(v.budget.text), Cell(f"{v.measured:,}", v.measured),
-                           Cell(verdict, style="green" if v.ok else "bold red")])
-        return Doc([t], notes=["parameter and FLOP suffixes decimal (B = 1e9, G = 1e9); bytes binary (GiB = 1024^3); "
-                               "k = 1024 tokens; measures are closed form (see `llmarch flops` / `kvcache`)"])
+            t.rows.append(
+                [
+                    Cell(v.budget.kind),
+                    Cell(v.budget.text),
+                    Cell(f"{v.measured:,}", v.measured),
+                    Cell(verdict, style="green" if v.ok else "bold red"),
+                ]
+            )
+        return Doc(
+            [t],
+            notes=[
+                "parameter and FLOP suffixes decimal (B = 1e9, G = 1e9); bytes binary (GiB = 1024^3); "
+                "k = 1024 tokens; measures are closed form (see `llmarch flops` / `kvcache`)"
+            ],
+        )
 
     _emit(_resolve_format(format, output), output, data, doc, f"llmarch check {ir.name}")
     if not all(v.ok for v in verdicts):
@@ -493,7 +598,11 @@ def diagram(
 @guarded
 def serve(
     names: List[str] = typer.Argument(..., help="One or more spec names, aliases or file paths."),
-    gpu: str = typer.Option("h100-sxm", "--gpu", help="Hardware profile name or YAML file (h100-sxm, h200, b200, a100-80gb, mi300x, l40s, rtx-4090, m3-max, m4-max)."),
+    gpu: str = typer.Option(
+        "h100-sxm",
+        "--gpu",
+        help="Hardware profile name or YAML file (h100-sxm, h200, b200, a100-80gb, mi300x, l40s, rtx-4090, m3-max, m4-max).",
+    ),
     gpus: int = typer.Option(1, "--gpus", help="GPUs holding one model replica."),
     tp: Optional[int] = typer.Option(None, "--tp", help="Tensor-parallel degree (default: --gpus / --ep)."),
     ep: int = typer.Option(1, "--ep", help="Expert-parallel degree."),
@@ -526,39 +635,103 @@ def serve(
     models = [run_serve(ir, profile, plan, ctx_tokens, batch, weights, kv_dtype) for ir in irs]
 
     def doc():
-        t = DocTable(f"Serving on {plan.gpus} x {profile.display_name} (TP {plan.tp}, EP {plan.ep}), "
-                     f"batch {batch} x {ctx_tokens:,} tokens", [""] + [m["name"] for m in models],
-                     right=set(range(1, len(models) + 1)))
+        t = DocTable(
+            f"Serving on {plan.gpus} x {profile.display_name} (TP {plan.tp}, EP {plan.ep}), "
+            f"batch {batch} x {ctx_tokens:,} tokens",
+            [""] + [m["name"] for m in models],
+            right=set(range(1, len(models) + 1)),
+        )
+
         def row(label, fn):
             t.rows.append([Cell(label)] + [fn(m) for m in models])
-        row("weights / GPU", lambda m: Cell(f.nbytes(m["memory_per_gpu"]["weights_bytes"]), m["memory_per_gpu"]["weights_bytes"]))
-        row("KV cache / GPU", lambda m: Cell(f.nbytes(m["memory_per_gpu"]["kv_bytes"]), m["memory_per_gpu"]["kv_bytes"]))
-        row("allowance / GPU", lambda m: Cell(f.nbytes(m["memory_per_gpu"]["allowance_bytes"]), m["memory_per_gpu"]["allowance_bytes"]))
-        row("total / capacity", lambda m: Cell(f"{f.nbytes(m['memory_per_gpu']['total_bytes'])} / {f.nbytes(m['memory_per_gpu']['capacity_bytes'])}",
-                                               m["memory_per_gpu"]["total_bytes"]))
-        row("verdict", lambda m: Cell("fits" if m["fits"] else "does not fit", style="green" if m["fits"] else "bold red"))
-        row("largest batch at this context", lambda m: Cell(f"{m['max_batch_at_ctx']:,}" if m["max_batch_at_ctx"] is not None else "unbounded", m["max_batch_at_ctx"]))
+
+        row(
+            "weights / GPU",
+            lambda m: Cell(f.nbytes(m["memory_per_gpu"]["weights_bytes"]), m["memory_per_gpu"]["weights_bytes"]),
+        )
+        row(
+            "KV cache / GPU", lambda m: Cell(f.nbytes(m["memory_per_gpu"]["kv_bytes"]), m["memory_per_gpu"]["kv_bytes"])
+        )
+        row(
+            "allowance / GPU",
+            lambda m: Cell(f.nbytes(m["memory_per_gpu"]["allowance_bytes"]), m["memory_per_gpu"]["allowance_bytes"]),
+        )
+        row(
+            "total / capacity",
+            lambda m: Cell(
+                f"{f.nbytes(m['memory_per_gpu']['total_bytes'])} / {f.nbytes(m['memory_per_gpu']['capacity_bytes'])}",
+                m["memory_per_gpu"]["total_bytes"],
+            ),
+        )
+        row(
+            "verdict",
+            lambda m: Cell("fits" if m["fits"] else "does not fit", style="green" if m["fits"] else "bold red"),
+        )
+        row(
+            "largest batch at this context",
+            lambda m: Cell(
+                f"{m['max_batch_at_ctx']:,}" if m["max_batch_at_ctx"] is not None else "unbounded",
+                m["max_batch_at_ctx"],
+            ),
+        )
         row("longest context at this batch", lambda m: Cell(f"{m['max_ctx_at_batch']:,}", m["max_ctx_at_batch"]))
         t.section()
-        row("decode: bytes / step / GPU", lambda m: Cell(f.nbytes(m["decode_roofline"]["bytes_per_step_per_gpu"]), m["decode_roofline"]["bytes_per_step_per_gpu"]))
-        row("decode: FLOPs / step / GPU", lambda m: Cell(f"{m['decode_roofline']['flops_per_step_per_gpu'] / 1e9:,.1f} G", m["decode_roofline"]["flops_per_step_per_gpu"]))
-        row("decode: step time >=", lambda m: Cell(f"{m['decode_roofline']['step_time_lower_bound_s'] * 1e3:,.2f} ms ({m['decode_roofline']['binding']})"))
+        row(
+            "decode: bytes / step / GPU",
+            lambda m: Cell(
+                f.nbytes(m["decode_roofline"]["bytes_per_step_per_gpu"]), m["decode_roofline"]["bytes_per_step_per_gpu"]
+            ),
+        )
+        row(
+            "decode: FLOPs / step / GPU",
+            lambda m: Cell(
+                f"{m['decode_roofline']['flops_per_step_per_gpu'] / 1e9:,.1f} G",
+                m["decode_roofline"]["flops_per_step_per_gpu"],
+            ),
+        )
+        row(
+            "decode: step time >=",
+            lambda m: Cell(
+                f"{m['decode_roofline']['step_time_lower_bound_s'] * 1e3:,.2f} ms ({m['decode_roofline']['binding']})"
+            ),
+        )
         row("decode: tokens/s <=", lambda m: Cell(f"{m['decode_roofline']['tokens_per_s_upper_bound']:,.0f}"))
         row("arithmetic intensity", lambda m: Cell(f"{m['decode_roofline']['arithmetic_intensity']:,.1f} FLOP/B"))
-        row("experts read / MoE layer", lambda m: Cell("—" if m["decode_roofline"]["experts_read_per_layer"] is None else f"{m['decode_roofline']['experts_read_per_layer']:.1f}"))
-        row(f"prefill {models[0]['prefill_roofline']['tokens']:,} tokens >=", lambda m: Cell(f"{m['prefill_roofline']['time_lower_bound_s']:,.2f} s ({m['prefill_roofline']['binding']})"))
+        row(
+            "experts read / MoE layer",
+            lambda m: Cell(
+                "—"
+                if m["decode_roofline"]["experts_read_per_layer"] is None
+                else f"{m['decode_roofline']['experts_read_per_layer']:.1f}"
+            ),
+        )
+        row(
+            f"prefill {models[0]['prefill_roofline']['tokens']:,} tokens >=",
+            lambda m: Cell(
+                f"{m['prefill_roofline']['time_lower_bound_s']:,.2f} s ({m['prefill_roofline']['binding']})"
+            ),
+        )
         return Doc([t], notes=[f"{k}: {v}" for k, v in CONVENTIONS.items()] + [f"hardware: {profile.source}"])
 
-    _emit(_resolve_format(format, output), output, envelope("serve", models, conventions=dict(CONVENTIONS)), doc,
-          "llmarch serve")
+    _emit(
+        _resolve_format(format, output),
+        output,
+        envelope("serve", models, conventions=dict(CONVENTIONS)),
+        doc,
+        "llmarch serve",
+    )
 
 
 @app.command("import-hf")
 @guarded
 def import_hf(
     config: str = typer.Argument(..., help="A Hugging Face config.json."),
-    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the spec to FILE (YAML) instead of stdout."),
-    name: Optional[str] = typer.Option(None, "--name", help="The spec's name (default: -o's file name, else the config's folder)."),
+    output: Optional[str] = typer.Option(
+        None, "--output", "-o", help="Write the spec to FILE (YAML) instead of stdout."
+    ),
+    name: Optional[str] = typer.Option(
+        None, "--name", help="The spec's name (default: -o's file name, else the config's folder)."
+    ),
 ) -> None:
     """Turn a Hugging Face config.json into a llmarch spec (YAML), recording every default it applied.
 

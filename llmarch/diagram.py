@@ -19,8 +19,16 @@ from .params import count_params
 from .render import fmt
 
 COL_W, GAP, LINE_H, PAD = 360, 48, 17, 10
-FILL = {"embedding": "#e8f0fe", "attention": "#fde7e9", "mixer": "#fde7e9", "ffn": "#e6f4ea", "moe": "#e6f4ea",
-        "norm": "#f1f3f4", "head": "#e8f0fe", "block": "#ffffff"}
+FILL = {
+    "embedding": "#e8f0fe",
+    "attention": "#fde7e9",
+    "mixer": "#fde7e9",
+    "ffn": "#e6f4ea",
+    "moe": "#e6f4ea",
+    "norm": "#f1f3f4",
+    "head": "#e8f0fe",
+    "block": "#ffffff",
+}
 HIGHLIGHT = "#f9ab00"
 
 
@@ -40,8 +48,7 @@ class Box:
 def _mixer_box(ir: ModelIR, layer: LayerIR, prefix: str) -> Box:
     a = layer.attention
     if a is not None:
-        lines = [f"{attention_label(a)} attention ({layer.mixer})",
-                 f"{a.n_heads} heads / {a.n_kv_heads} KV heads"]
+        lines = [f"{attention_label(a)} attention ({layer.mixer})", f"{a.n_heads} heads / {a.n_kv_heads} KV heads"]
         if a.is_mla:
             lines.append(f"kv rank {a.kv_lora_rank}, q rank {a.q_lora_rank or '—'}, rope {a.qk_rope_head_dim}")
         lines.append(f"head dim {a.head_dim}" + (f" / v {a.v_head_dim}" if a.v_head_dim != a.head_dim else ""))
@@ -56,7 +63,11 @@ def _mixer_box(ir: ModelIR, layer: LayerIR, prefix: str) -> Box:
         extras += (["sinks"] if a.sinks else []) + ([f"{a.output_gate} gate"] if a.output_gate != "none" else [])
         extras += (["bias"] if a.qkv_bias or a.o_bias else []) + (["DSA indexer"] if a.indexer_heads else [])
         lines.append(", ".join(extras))
-        kv = (a.kv_lora_rank + a.qk_rope_head_dim + (a.indexer_head_dim or 0)) if a.is_mla else a.n_kv_heads * (a.head_dim + a.v_head_dim)
+        kv = (
+            (a.kv_lora_rank + a.qk_rope_head_dim + (a.indexer_head_dim or 0))
+            if a.is_mla
+            else a.n_kv_heads * (a.head_dim + a.v_head_dim)
+        )
         if layer.kv_shared_from is not None:
             lines.append(f"no K/V projections: reuses layer {layer.kv_shared_from}'s KV cache")
         else:
@@ -64,15 +75,23 @@ def _mixer_box(ir: ModelIR, layer: LayerIR, prefix: str) -> Box:
         return Box(f"{prefix}/attention", "attention", lines)
     if layer.gated_deltanet is not None:
         g = layer.gated_deltanet
-        lines = ["Gated DeltaNet", f"{g.n_k_heads} key / {g.n_v_heads} value heads", f"head dims {g.head_k_dim} / {g.head_v_dim}",
-                 f"conv kernel {g.conv_kernel}"]
+        lines = [
+            "Gated DeltaNet",
+            f"{g.n_k_heads} key / {g.n_v_heads} value heads",
+            f"head dims {g.head_k_dim} / {g.head_v_dim}",
+            f"conv kernel {g.conv_kernel}",
+        ]
     elif layer.kda is not None:
         k = layer.kda
         lines = ["Kimi Delta Attention", f"{k.n_heads} heads x {k.head_dim}", f"conv kernel {k.conv_kernel}"]
     else:
         m = layer.mamba2
-        lines = ["Mamba-2", f"{m.n_heads} heads x {m.head_dim}", f"state {m.state_dim}, groups {m.n_groups}",
-                 f"conv kernel {m.conv_kernel}"]
+        lines = [
+            "Mamba-2",
+            f"{m.n_heads} heads x {m.head_dim}",
+            f"state {m.state_dim}, groups {m.n_groups}",
+            f"conv kernel {m.conv_kernel}",
+        ]
     return Box(f"{prefix}/mixer", "mixer", lines + ["fixed-size state, no KV cache"])
 
 
@@ -108,11 +127,15 @@ def model_boxes(ir: ModelIR) -> list[Box]:
     if ir.learned_positions:
         embedding.append(f"learned positions {ir.learned_positions:,}")
     if ir.per_layer_embedding_dim:
-        embedding.append(f"per-layer embeddings {ir.per_layer_embedding_vocab:,} x {ir.n_layers} x {ir.per_layer_embedding_dim}")
+        embedding.append(
+            f"per-layer embeddings {ir.per_layer_embedding_vocab:,} x {ir.n_layers} x {ir.per_layer_embedding_dim}"
+        )
     if ir.altup_inputs:
         embedding.append(f"AltUp: {ir.altup_inputs} residual streams")
     boxes = [Box("embedding", "embedding", embedding)]
-    place = {"pre": "pre-norm", "post": "post-norm (inside the residual)", "sandwich": "pre- and post-norm"}[ir.norm.placement]
+    place = {"pre": "pre-norm", "post": "post-norm (inside the residual)", "sandwich": "pre- and post-norm"}[
+        ir.norm.placement
+    ]
     for i, ((label, kv_shared), layers) in enumerate(kinds.items()):
         prefix = f"block-{i}"
         first = layers[0]
@@ -123,9 +146,15 @@ def model_boxes(ir: ModelIR) -> list[Box]:
             where = f"layers {idx[0]}–{idx[-1]}"
         else:
             where = f"layers {idx[0]}, {idx[1]}, …, {idx[-1]}"
-        block = Box(prefix, "block", [f"{len(layers)} x {label} block ({where})",
-                                      f"{ir.norm.kind.replace('rmsnorm', 'RMSNorm').replace('layernorm', 'LayerNorm')}, {place}"
-                                      + ("; shared KV" if kv_shared else "")])
+        block = Box(
+            prefix,
+            "block",
+            [
+                f"{len(layers)} x {label} block ({where})",
+                f"{ir.norm.kind.replace('rmsnorm', 'RMSNorm').replace('layernorm', 'LayerNorm')}, {place}"
+                + ("; shared KV" if kv_shared else ""),
+            ],
+        )
         if first.mixer != "none":
             block.children.append(_mixer_box(ir, first, prefix))
         if first.ffn != "none":
@@ -135,7 +164,13 @@ def model_boxes(ir: ModelIR) -> list[Box]:
             block.children.append(extras)
         boxes.append(block)
     boxes.append(Box("norm", "norm", ["Final norm"]))
-    boxes.append(Box("lm_head", "head", [f"LM head {ir.d_model:,} x {ir.vocab_size:,}" + (" (tied)" if ir.tie_embeddings else "")]))
+    boxes.append(
+        Box(
+            "lm_head",
+            "head",
+            [f"LM head {ir.d_model:,} x {ir.vocab_size:,}" + (" (tied)" if ir.tie_embeddings else "")],
+        )
+    )
     return boxes
 
 
@@ -155,18 +190,24 @@ def render_svg(irs: list[ModelIR]) -> str:
     header = 3 * LINE_H + PAD
     width = len(irs) * COL_W + (len(irs) + 1) * GAP
     height = header + sum(heights) + (n_rows + 1) * PAD * 2
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-           'font-family="Helvetica, Arial, sans-serif" font-size="12">',
-           f'<rect width="{width}" height="{height}" fill="white"/>']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        'font-family="Helvetica, Arial, sans-serif" font-size="12">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+    ]
     for col, (ir, row) in enumerate(zip(irs, rows)):
         x = GAP + col * (COL_W + GAP)
         count = count_params(ir)
         kv = kv_cache(ir, 1).per_token_bytes_all_layers
         out.append(f'<g id="{escape(ir.name)}" class="model">')
         out.append(f'<text x="{x}" y="{LINE_H}" font-size="15" font-weight="bold">{escape(ir.display_name)}</text>')
-        out.append(f'<text x="{x}" y="{2 * LINE_H}">total {fmt.params(count.total)}, active {fmt.params(count.active)}'
-                   f' ({count.active:,})</text>')
-        out.append(f'<text x="{x}" y="{3 * LINE_H}" fill="#555">KV cache {kv:,} B/token over all attention layers (bf16)</text>')
+        out.append(
+            f'<text x="{x}" y="{2 * LINE_H}">total {fmt.params(count.total)}, active {fmt.params(count.active)}'
+            f" ({count.active:,})</text>"
+        )
+        out.append(
+            f'<text x="{x}" y="{3 * LINE_H}" fill="#555">KV cache {kv:,} B/token over all attention layers (bf16)</text>'
+        )
         y = header + PAD * 2
         for i, box in enumerate(row):
             if box is not None:
@@ -182,9 +223,11 @@ def _draw(model: str, box: Box, x: int, y: int, w: int, others: list[Box]) -> li
     differs = bool(others) and any(_texts(box) != _texts(o) for o in _peers(box, others))
     stroke = HIGHLIGHT if differs else "#5f6368"
     attrs = ' class="box differs"' if differs else ' class="box"'
-    out = [f'<g id="{escape(model)}/{escape(box.component)}"{attrs}>',
-           f'<rect x="{x}" y="{y}" width="{w}" height="{box.height}" rx="6" fill="{FILL[box.kind]}" '
-           f'stroke="{stroke}" stroke-width="{3 if differs else 1}"/>']
+    out = [
+        f'<g id="{escape(model)}/{escape(box.component)}"{attrs}>',
+        f'<rect x="{x}" y="{y}" width="{w}" height="{box.height}" rx="6" fill="{FILL[box.kind]}" '
+        f'stroke="{stroke}" stroke-width="{3 if differs else 1}"/>',
+    ]
     ty = y + PAD + LINE_H - 4
     for i, line in enumerate(box.lines):
         weight = ' font-weight="bold"' if i == 0 else ""
@@ -201,14 +244,23 @@ def _draw(model: str, box: Box, x: int, y: int, w: int, others: list[Box]) -> li
 
 def _peers(box: Box, others: list[Box]) -> list[Box]:
     """The boxes of other models at the same place: same kind (attention vs attention, ...)."""
-    same = [o for o in others if o.kind == box.kind or {o.kind, box.kind} <= {"ffn", "moe"} or {o.kind, box.kind} <= {"attention", "mixer"}]
+    same = [
+        o
+        for o in others
+        if o.kind == box.kind or {o.kind, box.kind} <= {"ffn", "moe"} or {o.kind, box.kind} <= {"attention", "mixer"}
+    ]
     return same or others
 
 
 def render_html(irs: list[ModelIR]) -> str:
     title = " vs ".join(ir.display_name for ir in irs)
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + escape(title)
-            + "</title></head><body>\n" + render_svg(irs) + "</body></html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>'
+        + escape(title)
+        + "</title></head><body>\n"
+        + render_svg(irs)
+        + "</body></html>\n"
+    )
 
 
 def write(irs: list[ModelIR], path: str) -> None:

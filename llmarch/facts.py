@@ -81,8 +81,18 @@ def facts(ir: ModelIR) -> list[Fact]:
         mla = next((a for a in attn.values() if a.is_mla), None)
         if mla:
             text = f"q rank {mla.q_lora_rank or '—'}, kv rank {mla.kv_lora_rank}, rope {mla.qk_rope_head_dim}"
-            out.append(Fact("mla", "MLA ranks", {"q_lora_rank": mla.q_lora_rank, "kv_lora_rank": mla.kv_lora_rank,
-                                                 "qk_rope_head_dim": mla.qk_rope_head_dim}, text))
+            out.append(
+                Fact(
+                    "mla",
+                    "MLA ranks",
+                    {
+                        "q_lora_rank": mla.q_lora_rank,
+                        "kv_lora_rank": mla.kv_lora_rank,
+                        "qk_rope_head_dim": mla.qk_rope_head_dim,
+                    },
+                    text,
+                )
+            )
         v, t = _per_kind({k: _position(a) for k, a in attn.items()}, str)
         out.append(Fact("position", "Positional encoding", v, t))
         v, t = _per_kind({k: a.qk_norm for k, a in attn.items()}, str)
@@ -93,8 +103,14 @@ def facts(ir: ModelIR) -> list[Fact]:
     out.append(Fact("norm", "Norm placement", ir.norm.placement, norm_text))
     dense = next((l.dense for l in ir.layers if l.dense is not None), None)
     moe = next((l.moe for l in ir.layers if l.moe is not None), None)
-    out.append(Fact("ffn_kind", "FFN kind", (dense or (moe.expert if moe else None)).kind if (dense or moe) else None,
-                    (dense or (moe.expert if moe else None)).kind if (dense or moe) else "—"))
+    out.append(
+        Fact(
+            "ffn_kind",
+            "FFN kind",
+            (dense or (moe.expert if moe else None)).kind if (dense or moe) else None,
+            (dense or (moe.expert if moe else None)).kind if (dense or moe) else "—",
+        )
+    )
     n_dense = sum(1 for l in ir.layers if l.dense is not None)
     n_moe = sum(1 for l in ir.layers if l.moe is not None)
     out.append(Fact("d_ff", "Dense FFN size", dense.d_ff if dense else None, _n(dense.d_ff) if dense else "—"))
@@ -102,18 +118,37 @@ def facts(ir: ModelIR) -> list[Fact]:
     if moe:
         out.append(Fact("n_experts", "Experts", moe.n_experts, _n(moe.n_experts)))
         shared = moe.n_shared_experts
-        out.append(Fact("experts_active", "Experts active", {"shared": shared, "routed": moe.top_k},
-                        (f"{shared} shared + {moe.top_k}" if shared else f"{moe.top_k}")))
+        out.append(
+            Fact(
+                "experts_active",
+                "Experts active",
+                {"shared": shared, "routed": moe.top_k},
+                (f"{shared} shared + {moe.top_k}" if shared else f"{moe.top_k}"),
+            )
+        )
         out.append(Fact("d_expert", "Expert size", moe.expert.d_ff, _n(moe.expert.d_ff)))
-        out.append(Fact("d_shared", "Shared expert size", moe.shared.d_ff if moe.shared else None,
-                        _n(moe.shared.d_ff) if moe.shared else "—"))
+        out.append(
+            Fact(
+                "d_shared",
+                "Shared expert size",
+                moe.shared.d_ff if moe.shared else None,
+                _n(moe.shared.d_ff) if moe.shared else "—",
+            )
+        )
         out.append(Fact("n_moe_layers", "MoE blocks", n_moe, _n(n_moe)))
     else:
-        for key, label in (("n_experts", "Experts"), ("experts_active", "Experts active"), ("d_expert", "Expert size"),
-                           ("d_shared", "Shared expert size"), ("n_moe_layers", "MoE blocks")):
+        for key, label in (
+            ("n_experts", "Experts"),
+            ("experts_active", "Experts active"),
+            ("d_expert", "Expert size"),
+            ("d_shared", "Shared expert size"),
+            ("n_moe_layers", "MoE blocks"),
+        ):
             out.append(Fact(key, label, None, "—"))
     out.append(Fact("tie_embeddings", "Tied embeddings", ir.tie_embeddings, "yes" if ir.tie_embeddings else "no"))
-    out.append(Fact("mtp_modules", "MTP modules", ir.mtp.n_modules if ir.mtp else 0, str(ir.mtp.n_modules) if ir.mtp else "—"))
+    out.append(
+        Fact("mtp_modules", "MTP modules", ir.mtp.n_modules if ir.mtp else 0, str(ir.mtp.n_modules) if ir.mtp else "—")
+    )
     extras = _layer_extras(ir)
     if extras:  # Gemma 3n's mechanisms; absent (not "—") elsewhere so other panels stay as the article's
         out.append(Fact("layer_extras", "Layer extras", extras, ", ".join(f"{k} {v}" for k, v in extras.items())))

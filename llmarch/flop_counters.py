@@ -45,8 +45,9 @@ def _step(model, **kwargs):
     return Step()
 
 
-def count_torch(model, ir: ModelIR, seq: int, batch: int = 1, decode_ctx: int | None = None,
-                last_token_logits: bool = False) -> Traced:
+def count_torch(
+    model, ir: ModelIR, seq: int, batch: int = 1, decode_ctx: int | None = None, last_token_logits: bool = False
+) -> Traced:
     from torch.utils.flop_counter import FlopCounterMode
 
     ids = _inputs(batch, 1 if decode_ctx else seq)
@@ -57,8 +58,9 @@ def count_torch(model, ir: ModelIR, seq: int, batch: int = 1, decode_ctx: int | 
     return Traced("torch", raw, raw - excess)
 
 
-def count_fvcore(model, ir: ModelIR, seq: int, batch: int = 1, decode_ctx: int | None = None,
-                 last_token_logits: bool = False) -> Traced:
+def count_fvcore(
+    model, ir: ModelIR, seq: int, batch: int = 1, decode_ctx: int | None = None, last_token_logits: bool = False
+) -> Traced:
     try:
         from fvcore.nn import FlopCountAnalysis
     except ImportError as exc:  # pragma: no cover - fvcore is a core dependency

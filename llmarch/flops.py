@@ -164,7 +164,9 @@ def layer_macs(ir: ModelIR, layer: LayerIR, S: int, ctx: int) -> dict[str, int]:
         if decode:
             out["linear_recurrence"] = g.n_v_heads * 3 * g.head_k_dim * g.head_v_dim
         else:
-            out["linear_recurrence"] = g.n_v_heads * sum(n * _delta_rule_chunk(c, g.head_k_dim, g.head_v_dim) for c, n in _chunks(S))
+            out["linear_recurrence"] = g.n_v_heads * sum(
+                n * _delta_rule_chunk(c, g.head_k_dim, g.head_v_dim) for c, n in _chunks(S)
+            )
     elif layer.kda is not None:
         k = layer.kda
         inner = k.n_heads * k.head_dim
@@ -173,7 +175,9 @@ def layer_macs(ir: ModelIR, layer: LayerIR, S: int, ctx: int) -> dict[str, int]:
         if decode:
             out["linear_recurrence"] = k.n_heads * 3 * k.head_dim * k.head_dim
         else:
-            out["linear_recurrence"] = k.n_heads * sum(n * _delta_rule_chunk(c, k.head_dim, k.head_dim) for c, n in _chunks(S))
+            out["linear_recurrence"] = k.n_heads * sum(
+                n * _delta_rule_chunk(c, k.head_dim, k.head_dim) for c, n in _chunks(S)
+            )
     elif layer.mamba2 is not None:
         m = layer.mamba2
         inner = m.n_heads * m.head_dim
@@ -185,7 +189,9 @@ def layer_macs(ir: ModelIR, layer: LayerIR, S: int, ctx: int) -> dict[str, int]:
         if decode:
             out["linear_recurrence"] = m.n_heads * 2 * m.state_dim * m.head_dim
         else:
-            out["linear_recurrence"] = m.n_heads * sum(n * _ssd_chunk(c, m.state_dim, m.head_dim) for c, n in _chunks(S))
+            out["linear_recurrence"] = m.n_heads * sum(
+                n * _ssd_chunk(c, m.state_dim, m.head_dim) for c, n in _chunks(S)
+            )
     if layer.dense is not None:
         out["dense_ffn"] = S * _matrix_macs_ffn(d, layer.dense)
     elif layer.moe is not None:

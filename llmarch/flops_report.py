@@ -10,18 +10,33 @@ from .kvcache import kv_cache
 from .params import count_params
 
 
-def flops_model(ir: ModelIR, seq: int, ctx: int, batch: int = 1, last_token_logits: bool = False,
-                counters: list[str] | None = None, sweep: list[int] | None = None) -> dict[str, Any]:
+def flops_model(
+    ir: ModelIR,
+    seq: int,
+    ctx: int,
+    batch: int = 1,
+    last_token_logits: bool = False,
+    counters: list[str] | None = None,
+    sweep: list[int] | None = None,
+) -> dict[str, Any]:
     pre = F.prefill(ir, seq, batch, last_token_logits)
     dec = F.decode(ir, ctx, batch)
     active = count_params(ir).active
     out: dict[str, Any] = {
         "name": ir.name,
         "display_name": ir.display_name,
-        "prefill": {"tokens": pre.tokens, "flops": pre.flops, "flops_per_token": pre.flops // pre.tokens,
-                    "by_component": pre.by_component},
-        "decode": {"ctx_tokens": ctx, "batch": batch, "flops_per_token": dec.flops // batch,
-                   "by_component": {k: v // batch for k, v in dec.by_component.items()}},
+        "prefill": {
+            "tokens": pre.tokens,
+            "flops": pre.flops,
+            "flops_per_token": pre.flops // pre.tokens,
+            "by_component": pre.by_component,
+        },
+        "decode": {
+            "ctx_tokens": ctx,
+            "batch": batch,
+            "flops_per_token": dec.flops // batch,
+            "by_component": {k: v // batch for k, v in dec.by_component.items()},
+        },
         "rules_of_thumb": {"active_params": active, "2n": 2 * active, "6n": 6 * active},
         "counters": {"analytic": {"raw": pre.flops, "normalised": pre.flops}},
     }
@@ -45,7 +60,14 @@ def flops_model(ir: ModelIR, seq: int, ctx: int, batch: int = 1, last_token_logi
         for t in sweep:
             d = F.decode(ir, t, 1)
             kv = kv_cache(ir, t).total_bytes
-            rows.append({"ctx_tokens": t, "decode_flops_per_token": d.flops, "bytes_read": weights + kv,
-                         "kv_bytes": kv, "weight_bytes": weights})
+            rows.append(
+                {
+                    "ctx_tokens": t,
+                    "decode_flops_per_token": d.flops,
+                    "bytes_read": weights + kv,
+                    "kv_bytes": kv,
+                    "weight_bytes": weights,
+                }
+            )
         out["sweep"] = rows
     return out

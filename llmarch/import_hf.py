@@ -78,11 +78,14 @@ class KeyTable:
     consistent: Mapping[str, Derived] = field(default_factory=dict)
 
     def known(self) -> list[str]:
-        return sorted(set(self.mapped) | self.irrelevant | set(self.rejected) | set(self.aliases) | set(self.consistent))
+        return sorted(
+            set(self.mapped) | self.irrelevant | set(self.rejected) | set(self.aliases) | set(self.consistent)
+        )
 
 
 # Keys of any transformers config that describe no architecture: bookkeeping, generation, tokens.
-COMMON_IRRELEVANT = frozenset("""
+COMMON_IRRELEVANT = frozenset(
+    """
     architectures transformers_version torch_dtype dtype _name_or_path auto_map model_type initializer_range use_cache
     bos_token_id eos_token_id pad_token_id sep_token_id decoder_start_token_id attention_dropout hidden_dropout
     output_hidden_states output_attentions return_dict chunk_size_feed_forward is_decoder
@@ -93,7 +96,8 @@ COMMON_IRRELEVANT = frozenset("""
     bad_words_ids num_return_sequences output_scores return_dict_in_generate forced_bos_token_id
     forced_eos_token_id remove_invalid_values exponential_decay_length_penalty suppress_tokens
     begin_suppress_tokens _attn_implementation_autoset unsloth_fixed
-""".split()) | {"output_router_logits", "router_aux_loss_coef", "router_jitter_noise"}  # MoE training losses
+""".split()
+) | {"output_router_logits", "router_aux_loss_coef", "router_jitter_noise"}  # MoE training losses
 COMMON_REJECTED = {
     "add_cross_attention": Reject("llmarch models decoder-only language models"),
     "is_encoder_decoder": Reject("llmarch models decoder-only language models"),
@@ -105,15 +109,25 @@ QUIET_WHEN_NONE = frozenset({"quantization_config", "rope_scaling", "rope_parame
 _QUANT = {"quantization_config": None}
 
 
-def _keys(mapped: Mapping[str, Any], irrelevant: str = "", rejected: Optional[Mapping[str, Reject]] = None,
-          on_null: Optional[Mapping[str, Any]] = None, aliases: Optional[Mapping[str, str]] = None,
-          consistent: Optional[Mapping[str, Derived]] = None) -> KeyTable:
+def _keys(
+    mapped: Mapping[str, Any],
+    irrelevant: str = "",
+    rejected: Optional[Mapping[str, Reject]] = None,
+    on_null: Optional[Mapping[str, Any]] = None,
+    aliases: Optional[Mapping[str, str]] = None,
+    consistent: Optional[Mapping[str, Derived]] = None,
+) -> KeyTable:
     """A key table; a null mapped key takes its default when that default is computed (transformers computes it
     when the key `is None`), or as `ON_NULL` / `on_null` say."""
     rejected = COMMON_REJECTED | dict(rejected or {})
     nulls = {k: v for k, v in mapped.items() if isinstance(v, Derived)}
-    nulls |= {k: v for k, v in ON_NULL.items() if k in mapped and mapped[k] is not REQUIRED and
-              (not isinstance(v, Derived) or {"hidden_size", "num_attention_heads"} <= set(mapped))}
+    nulls |= {
+        k: v
+        for k, v in ON_NULL.items()
+        if k in mapped
+        and mapped[k] is not REQUIRED
+        and (not isinstance(v, Derived) or {"hidden_size", "num_attention_heads"} <= set(mapped))
+    }
     nulls |= dict(on_null or {})
     return KeyTable(
         mapped=dict(mapped),
@@ -126,8 +140,9 @@ def _keys(mapped: Mapping[str, Any], irrelevant: str = "", rejected: Optional[Ma
 
 
 KV_FROM_HEADS = Derived("num_attention_heads", lambda r: r.int("num_attention_heads"))
-HEAD_DIM_FROM_WIDTH = Derived("hidden_size // num_attention_heads",
-                              lambda r: r.int("hidden_size") // r.int("num_attention_heads"))
+HEAD_DIM_FROM_WIDTH = Derived(
+    "hidden_size // num_attention_heads", lambda r: r.int("hidden_size") // r.int("num_attention_heads")
+)
 # transformers' configs and modeling code read a null of these as their default: `num_key_value_heads is None`
 # -> num_attention_heads, `getattr(config, "head_dim", None) or hidden_size // num_attention_heads`, Qwen's
 # `mlp_only_layers = [] if mlp_only_layers is None`
@@ -183,14 +198,20 @@ class Config:
         """Keys transformers writes out as copies or derivations of mapped keys must agree with them."""
         for alias, key in self.keys.aliases.items():
             if alias in self.data and key in self.data and self.data[alias] != self.data[key]:
-                raise self.error(alias, f"`{alias}` ({_show(self.data[alias])}) is another name of `{key}` "
-                                        f"({_show(self.data[key])}) and disagrees with it")
+                raise self.error(
+                    alias,
+                    f"`{alias}` ({_show(self.data[alias])}) is another name of `{key}` "
+                    f"({_show(self.data[key])}) and disagrees with it",
+                )
         for key, derived in self.keys.consistent.items():
             if key in self.data and self.data[key] is not None:
                 expected = derived.compute(self)
                 if self.data[key] != expected:
-                    raise self.error(key, f"{_show(self.data[key])} disagrees with {derived.text} ({_show(expected)}), "
-                                          "which transformers derives it from")
+                    raise self.error(
+                        key,
+                        f"{_show(self.data[key])} disagrees with {derived.text} ({_show(expected)}), "
+                        "which transformers derives it from",
+                    )
 
     def where(self, key: str) -> str:
         return ".".join(str(p) for p in self.path + (key,))
@@ -209,8 +230,9 @@ class Config:
                 if rule.accepts(value):
                     self.source.off.append(f"{self.where(key)}: {_short(value)}")
                     continue
-                raise self.error(key, f"`{key}: {_show(value)}` is not supported for model type `{self.type_name}`: "
-                                      f"{rule.reason}")
+                raise self.error(
+                    key, f"`{key}: {_show(value)}` is not supported for model type `{self.type_name}`: {rule.reason}"
+                )
             raise self.error(
                 key,
                 f"unknown key `{key}` for model type `{self.type_name}`: it is on none of import-hf's lists "
@@ -245,8 +267,11 @@ class Config:
         null = self._null_default(key)
         default = self.keys.on_null[key] if null else self.keys.mapped[key]
         if default is REQUIRED:
-            raise self.error(key, f"required key `{key}` is missing: transformers has no default for it for model "
-                                  f"type `{self.type_name}`")
+            raise self.error(
+                key,
+                f"required key `{key}` is missing: transformers has no default for it for model "
+                f"type `{self.type_name}`",
+            )
         self._computing.add(key)
         try:
             if isinstance(default, Derived):
@@ -283,8 +308,12 @@ class Config:
 
     def number(self, key: str) -> float:
         value = self.get(key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value in (
-                float("inf"), float("-inf")):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or value != value
+            or value in (float("inf"), float("-inf"))
+        ):
             raise self.error(key, f"expected a number, got {_show(value)}")
         return value
 
@@ -311,8 +340,9 @@ class Config:
             raise self.error(key, f"expected one entry per layer ({length}), got {len(value)}")
         return value
 
-    def int_list(self, key: str, minimum: int = 0, maximum: Optional[int] = None,
-                 length: Optional[int] = None) -> list[int]:
+    def int_list(
+        self, key: str, minimum: int = 0, maximum: Optional[int] = None, length: Optional[int] = None
+    ) -> list[int]:
         """A list of integers in [minimum, maximum] (layer indices, 0/1 flags)."""
         return _int_items(self, (key,), self.list(key, length), minimum, maximum)
 
@@ -358,10 +388,21 @@ def _short(value: Any) -> str:
 # ---------------------------------------------------------------------------
 # Shared pieces of the spec
 
-GATED_FFN = {"silu": "swiglu", "swish": "swiglu", "gelu": "geglu", "gelu_pytorch_tanh": "geglu", "gelu_new": "geglu",
-             "gelu_fast": "geglu"}
-PLAIN_FFN = {"gelu": "gelu_mlp", "gelu_new": "gelu_mlp", "gelu_pytorch_tanh": "gelu_mlp", "gelu_fast": "gelu_mlp",
-             "relu2": "relu2_mlp"}
+GATED_FFN = {
+    "silu": "swiglu",
+    "swish": "swiglu",
+    "gelu": "geglu",
+    "gelu_pytorch_tanh": "geglu",
+    "gelu_new": "geglu",
+    "gelu_fast": "geglu",
+}
+PLAIN_FFN = {
+    "gelu": "gelu_mlp",
+    "gelu_new": "gelu_mlp",
+    "gelu_pytorch_tanh": "gelu_mlp",
+    "gelu_fast": "gelu_mlp",
+    "relu2": "relu2_mlp",
+}
 
 
 def _ffn_kind(cfg: Config, key: str, kinds: Mapping[str, str]) -> str:
@@ -450,32 +491,59 @@ def _layer_kinds(cfg: Config, key: str, letters: Mapping[str, str], n_layers: in
     out = []
     for i, kind in enumerate(kinds):
         if not isinstance(kind, str) or kind not in letters:
-            raise cfg.error((key, i), f"layer kind {_show(kind)} is not supported for model type `{cfg.type_name}`",
-                            f"supported: {', '.join(letters)}")
+            raise cfg.error(
+                (key, i),
+                f"layer kind {_show(kind)} is not supported for model type `{cfg.type_name}`",
+                f"supported: {', '.join(letters)}",
+            )
         out.append(letters[kind])
     return out
 
 
 # RoPE --------------------------------------------------------------------
 
-ROPE_KINDS = {"default": None, "linear": "linear", "dynamic": "dynamic", "yarn": "yarn", "llama3": "llama3",
-              "longrope": "longrope"}
-SCALING_FIELDS = {"factor": "factor", "original_max_position_embeddings": "original_context_length",
-                  "low_freq_factor": "low_freq_factor", "high_freq_factor": "high_freq_factor",
-                  "beta_fast": "beta_fast", "beta_slow": "beta_slow", "mscale": "mscale",
-                  "mscale_all_dim": "mscale_all_dim", "truncate": "truncate"}
+ROPE_KINDS = {
+    "default": None,
+    "linear": "linear",
+    "dynamic": "dynamic",
+    "yarn": "yarn",
+    "llama3": "llama3",
+    "longrope": "longrope",
+}
+SCALING_FIELDS = {
+    "factor": "factor",
+    "original_max_position_embeddings": "original_context_length",
+    "low_freq_factor": "low_freq_factor",
+    "high_freq_factor": "high_freq_factor",
+    "beta_fast": "beta_fast",
+    "beta_slow": "beta_slow",
+    "mscale": "mscale",
+    "mscale_all_dim": "mscale_all_dim",
+    "truncate": "truncate",
+}
 # Inside rope_scaling / rope_parameters: keys that change no parameter, cache or context figure.
-SCALING_IRRELEVANT = frozenset({
-    "attention_factor",  # a logit temperature (Olmo 3)
-    "llama_4_scaling_beta",  # Mistral's attention temperature
-    "apply_scale", "short_factor", "long_factor", "max_position_embeddings",
-})
+SCALING_IRRELEVANT = frozenset(
+    {
+        "attention_factor",  # a logit temperature (Olmo 3)
+        "llama_4_scaling_beta",  # Mistral's attention temperature
+        "apply_scale",
+        "short_factor",
+        "long_factor",
+        "max_position_embeddings",
+    }
+)
 ATTENTION_TYPES = {"full_attention": "full", "sliding_attention": "sliding", "chunked_attention": "full"}
 
 
-def _rope(cfg: Config, *, local_theta: Optional[str] = None, scaled: tuple[str, ...] = ("full", "sliding"),
-          partial: Optional[float] = None, kinds: tuple[str, ...] = ("full", "sliding"),
-          nested_only: bool = False) -> dict[str, dict]:
+def _rope(
+    cfg: Config,
+    *,
+    local_theta: Optional[str] = None,
+    scaled: tuple[str, ...] = ("full", "sliding"),
+    partial: Optional[float] = None,
+    kinds: tuple[str, ...] = ("full", "sliding"),
+    nested_only: bool = False,
+) -> dict[str, dict]:
     """The spec `rope:` block of full-attention ("full") and sliding-window ("sliding") layers.
 
     Reads transformers 5's `rope_parameters` (flat, or nested by layer type) and the older `rope_theta`,
@@ -488,10 +556,13 @@ def _rope(cfg: Config, *, local_theta: Optional[str] = None, scaled: tuple[str, 
     nested = bool(params) and set(params) <= set(ATTENTION_TYPES)
     if nested_only and params and not nested:
         flat = sorted(str(k) for k in params if k not in ATTENTION_TYPES)
-        raise cfg.error("rope_parameters", f"flat keys ({', '.join(flat)}) are ignored by transformers for model type "
-                                           f"`{cfg.type_name}`, which reads only `full_attention` and "
-                                           "`sliding_attention` entries",
-                        "nest them under `full_attention` (and `sliding_attention`), or use rope_scaling")
+        raise cfg.error(
+            "rope_parameters",
+            f"flat keys ({', '.join(flat)}) are ignored by transformers for model type "
+            f"`{cfg.type_name}`, which reads only `full_attention` and "
+            "`sliding_attention` entries",
+            "nest them under `full_attention` (and `sliding_attention`), or use rope_scaling",
+        )
     if partial is None and "partial_rotary_factor" in cfg.keys.mapped:
         partial = cfg.number("partial_rotary_factor")
     out = {}
@@ -552,23 +623,30 @@ def _scaling_value(cfg: Config, path: tuple, key: str, value: Any) -> Any:
 def _scaling(cfg: Config, path: tuple, given: Mapping[str, Any]) -> Optional[dict]:
     for k in ("rope_type", "type"):
         if given.get(k) is not None and not isinstance(given[k], str):
-            raise cfg.error(path + (k,), f"expected a RoPE type name, got {_show(given[k])}",
-                            f"supported: {', '.join(ROPE_KINDS)}")
+            raise cfg.error(
+                path + (k,), f"expected a RoPE type name, got {_show(given[k])}", f"supported: {', '.join(ROPE_KINDS)}"
+            )
     names = {given[k] for k in ("rope_type", "type") if given.get(k) is not None}
     if len(names) > 1:
         raise cfg.error(path, f"rope_type and type disagree ({' vs '.join(sorted(map(str, names)))})")
     name = names.pop() if names else "default"
     if name not in ROPE_KINDS:
-        raise cfg.error(path + ("rope_type",), f"RoPE type `{name}` is not supported",
-                        did_you_mean(str(name), ROPE_KINDS) or f"supported: {', '.join(ROPE_KINDS)}")
+        raise cfg.error(
+            path + ("rope_type",),
+            f"RoPE type `{name}` is not supported",
+            did_you_mean(str(name), ROPE_KINDS) or f"supported: {', '.join(ROPE_KINDS)}",
+        )
     kind = ROPE_KINDS[name]
     out: dict[str, Any] = {"kind": kind}
     for key, value in given.items():
         if key in ("rope_type", "type", "rope_theta", "partial_rotary_factor") or key in SCALING_IRRELEVANT:
             continue
         if key not in SCALING_FIELDS:
-            raise cfg.error(path + (key,), f"unknown RoPE key `{key}`",
-                            did_you_mean(str(key), list(SCALING_FIELDS) + sorted(SCALING_IRRELEVANT)))
+            raise cfg.error(
+                path + (key,),
+                f"unknown RoPE key `{key}`",
+                did_you_mean(str(key), list(SCALING_FIELDS) + sorted(SCALING_IRRELEVANT)),
+            )
         if kind is not None and value is not None:
             out[SCALING_FIELDS[key]] = _scaling_value(cfg, path + (key,), key, value)
     if kind is None:
@@ -577,8 +655,10 @@ def _scaling(cfg: Config, path: tuple, given: Mapping[str, Any]) -> Optional[dic
     if kind in ("llama3", "yarn", "longrope") and "original_context_length" not in out:
         # transformers' standardize_rope_params: the pretraining length defaults to max_position_embeddings
         out["original_context_length"] = cfg.int("max_position_embeddings", 1, MAX_CONTEXT)
-        record = (".".join(map(str, cfg.path + path + ("original_max_position_embeddings",))),
-                  f"{out['original_context_length']} (max_position_embeddings)")
+        record = (
+            ".".join(map(str, cfg.path + path + ("original_max_position_embeddings",))),
+            f"{out['original_context_length']} (max_position_embeddings)",
+        )
         if record not in cfg.source.defaulted:
             cfg.source.defaulted.append(record)
     return dict(sorted(out.items(), key=lambda kv: order.index(kv[0])))
@@ -601,8 +681,10 @@ def _global_local(attn: dict, rope: dict[str, dict], mixers: list[str]) -> dict:
 
 # MoE ---------------------------------------------------------------------
 
-def _moe(n_experts: int, top_k: int, d_expert: int, expert_kind: str, *, n_shared: int = 0, d_shared: int = 0,
-         **flags: bool) -> dict:
+
+def _moe(
+    n_experts: int, top_k: int, d_expert: int, expert_kind: str, *, n_shared: int = 0, d_shared: int = 0, **flags: bool
+) -> dict:
     moe: dict[str, Any] = {"n_experts": n_experts, "top_k": top_k, "d_expert": d_expert, "expert_kind": expert_kind}
     if n_shared and d_shared:
         moe.update(n_shared_experts=n_shared, d_shared=d_shared)
@@ -614,10 +696,18 @@ def _moe(n_experts: int, top_k: int, d_expert: int, expert_kind: str, *, n_share
 # Builders: one per architecture family; each returns the spec's shape blocks.
 
 
-def _llama_like(cfg: Config, *, qk_norm: str = "none", norm: str = "pre", o_bias: bool = True,
-                bias_key: Optional[str] = "attention_bias", mlp_bias_key: Optional[str] = None,
-                window_key: Optional[str] = None, layer_types: bool = False,
-                rope_scaled: tuple[str, ...] = ("full", "sliding")) -> dict:
+def _llama_like(
+    cfg: Config,
+    *,
+    qk_norm: str = "none",
+    norm: str = "pre",
+    o_bias: bool = True,
+    bias_key: Optional[str] = "attention_bias",
+    mlp_bias_key: Optional[str] = None,
+    window_key: Optional[str] = None,
+    layer_types: bool = False,
+    rope_scaled: tuple[str, ...] = ("full", "sliding"),
+) -> dict:
     """Dense decoder: GQA/MHA + gated FFN (Llama, Mistral, Ministral 3, OLMo 2 and 3).
 
     Layer kinds come from `layer_types` (full / sliding attention), or, with `window_key`, every layer is
@@ -659,9 +749,15 @@ def build_mistral(cfg: Config) -> dict:
 def build_mixtral(cfg: Config) -> dict:
     spec = _llama_like(cfg, window_key="sliding_window", bias_key=None)
     spec.pop("ffn")
-    spec["moe"] = _moe(cfg.int("num_local_experts"), cfg.int("num_experts_per_tok"), cfg.int("intermediate_size"),
-                       _ffn_kind(cfg, "hidden_act", GATED_FFN))
-    spec["layers"] = _layers(["L" if "window" in spec["attention"] else "G"] * spec["n_layers"], ["E"] * spec["n_layers"])
+    spec["moe"] = _moe(
+        cfg.int("num_local_experts"),
+        cfg.int("num_experts_per_tok"),
+        cfg.int("intermediate_size"),
+        _ffn_kind(cfg, "hidden_act", GATED_FFN),
+    )
+    spec["layers"] = _layers(
+        ["L" if "window" in spec["attention"] else "G"] * spec["n_layers"], ["E"] * spec["n_layers"]
+    )
     return spec
 
 
@@ -682,8 +778,10 @@ def _qwen3_mixers(cfg: Config, n: int) -> list[str]:
 def _qwen3_layer_types(r: Config) -> list[str]:
     window = r.opt_int("sliding_window") if r.bool("use_sliding_window") else None
     first = r.int("max_window_layers", 0) if window is not None else 0
-    return ["sliding_attention" if window is not None and i >= first else "full_attention"
-            for i in range(r.int("num_hidden_layers"))]
+    return [
+        "sliding_attention" if window is not None and i >= first else "full_attention"
+        for i in range(r.int("num_hidden_layers"))
+    ]
 
 
 def build_qwen3(cfg: Config) -> dict:
@@ -709,8 +807,11 @@ def _sparse_layers(cfg: Config, n: int) -> list[str]:
 def build_qwen3_moe(cfg: Config) -> dict:
     spec = _base(cfg)
     spec["norm"] = _rmsnorm(cfg)
-    spec["attention"] = _heads(cfg, spec["d_model"]) | _biases(cfg) | {"qk_norm": "per_head",
-                                                                        "rope": _rope(cfg, kinds=("full",))["full"]}
+    spec["attention"] = (
+        _heads(cfg, spec["d_model"])
+        | _biases(cfg)
+        | {"qk_norm": "per_head", "rope": _rope(cfg, kinds=("full",))["full"]}
+    )
     kind = _ffn_kind(cfg, "hidden_act", GATED_FFN)
     ffns = _sparse_layers(cfg, spec["n_layers"])
     if "D" in ffns:
@@ -729,8 +830,10 @@ def build_qwen3_next(cfg: Config) -> dict:
     attn["rope"] = _rope(cfg, kinds=("full",))["full"]
     spec["attention"] = attn
     spec["gated_deltanet"] = {
-        "n_k_heads": cfg.int("linear_num_key_heads"), "n_v_heads": cfg.int("linear_num_value_heads"),
-        "head_k_dim": cfg.int("linear_key_head_dim"), "head_v_dim": cfg.int("linear_value_head_dim"),
+        "n_k_heads": cfg.int("linear_num_key_heads"),
+        "n_v_heads": cfg.int("linear_num_value_heads"),
+        "head_k_dim": cfg.int("linear_key_head_dim"),
+        "head_v_dim": cfg.int("linear_value_head_dim"),
         "conv_kernel": cfg.int("linear_conv_kernel_dim"),
     }
     mixers = _layer_kinds(cfg, "layer_types", {"full_attention": "G", "linear_attention": "D"}, n)
@@ -741,17 +844,28 @@ def build_qwen3_next(cfg: Config) -> dict:
         spec["ffn"] = {"kind": kind, "d_ff": cfg.int("intermediate_size")}
     cfg.touch("intermediate_size")
     d_shared = cfg.int("shared_expert_intermediate_size", 0)
-    spec["moe"] = _moe(cfg.int("num_experts"), cfg.int("num_experts_per_tok"), cfg.int("moe_intermediate_size"), kind,
-                       n_shared=1 if d_shared else 0, d_shared=d_shared, shared_gate=bool(d_shared))
+    spec["moe"] = _moe(
+        cfg.int("num_experts"),
+        cfg.int("num_experts_per_tok"),
+        cfg.int("moe_intermediate_size"),
+        kind,
+        n_shared=1 if d_shared else 0,
+        d_shared=d_shared,
+        shared_gate=bool(d_shared),
+    )
     spec["layers"] = _layers(mixers, ffns)
     return spec
 
 
 def _mla(cfg: Config) -> dict:
     return {
-        "kind": "mla", "n_heads": cfg.int("num_attention_heads"), "q_lora_rank": cfg.opt_int("q_lora_rank"),
-        "kv_lora_rank": cfg.int("kv_lora_rank"), "qk_nope_head_dim": cfg.int("qk_nope_head_dim"),
-        "qk_rope_head_dim": cfg.int("qk_rope_head_dim"), "v_head_dim": cfg.int("v_head_dim"),
+        "kind": "mla",
+        "n_heads": cfg.int("num_attention_heads"),
+        "q_lora_rank": cfg.opt_int("q_lora_rank"),
+        "kv_lora_rank": cfg.int("kv_lora_rank"),
+        "qk_nope_head_dim": cfg.int("qk_nope_head_dim"),
+        "qk_rope_head_dim": cfg.int("qk_rope_head_dim"),
+        "v_head_dim": cfg.int("v_head_dim"),
     }
 
 
@@ -775,8 +889,15 @@ def _deepseek_moe(cfg: Config, spec: dict, n_shared: int) -> None:
     cfg.touch("intermediate_size")
     d_expert = cfg.int("moe_intermediate_size")
     # transformers keeps DeepSeek's e_score_correction_bias as a buffer in every MoE layer
-    spec["moe"] = _moe(cfg.int("n_routed_experts"), cfg.int("num_experts_per_tok"), d_expert, kind,
-                       n_shared=n_shared, d_shared=n_shared * d_expert, score_correction_bias=True)
+    spec["moe"] = _moe(
+        cfg.int("n_routed_experts"),
+        cfg.int("num_experts_per_tok"),
+        d_expert,
+        kind,
+        n_shared=n_shared,
+        d_shared=n_shared * d_expert,
+        score_correction_bias=True,
+    )
     spec["layers"] = _layers(["G"] * n, ffns)
 
 
@@ -797,8 +918,11 @@ def build_deepseek_v3(cfg: Config) -> dict:
 
 def build_deepseek_v32(cfg: Config) -> dict:
     spec = build_deepseek_v3(cfg)
-    spec["attention"]["indexer"] = {"n_heads": cfg.int("index_n_heads"), "head_dim": cfg.int("index_head_dim"),
-                                    "topk": cfg.int("index_topk")}
+    spec["attention"]["indexer"] = {
+        "n_heads": cfg.int("index_n_heads"),
+        "head_dim": cfg.int("index_head_dim"),
+        "topk": cfg.int("index_topk"),
+    }
     n = spec["n_layers"]
     ffns = _layer_kinds(cfg, "mlp_layer_types", {"dense": "D", "sparse": "E"}, n)
     if "ffn" not in spec and "D" in ffns:
@@ -812,21 +936,29 @@ def build_deepseek_v32(cfg: Config) -> dict:
 def _kimi_linear_config(r: Config) -> dict:
     n = r.int("num_hidden_layers")
     full = [i + 1 for i in range(n) if i and i % 4 == 0]  # transformers' default: every 4th layer from layer 4
-    return {"full_attn_layers": full, "kda_layers": [i + 1 for i in range(n) if i + 1 not in full],
-            **{key: r.int(flat) for key, flat in LINEAR_ATTN_FLAT.items()}}
+    return {
+        "full_attn_layers": full,
+        "kda_layers": [i + 1 for i in range(n) if i + 1 not in full],
+        **{key: r.int(flat) for key, flat in LINEAR_ATTN_FLAT.items()},
+    }
 
 
 LINEAR_ATTN_KEYS = ("full_attn_layers", "kda_layers", "head_dim", "num_heads", "short_conv_kernel_size")
-LINEAR_ATTN_FLAT = {"head_dim": "linear_head_dim", "num_heads": "linear_num_heads",
-                    "short_conv_kernel_size": "linear_conv_kernel_dim"}
+LINEAR_ATTN_FLAT = {
+    "head_dim": "linear_head_dim",
+    "num_heads": "linear_num_heads",
+    "short_conv_kernel_size": "linear_conv_kernel_dim",
+}
 
 
 def _kimi_layer_lists(r: Config) -> tuple[list[int], list[int]]:
     """linear_attn_config's full_attn_layers and kda_layers (1-based), checked."""
     n = r.int("num_hidden_layers")
     linear = r.mapping("linear_attn_config") or {}
-    return tuple(_int_items(r, ("linear_attn_config", key), linear.get(key, []), 1, n)  # type: ignore[return-value]
-                 for key in ("full_attn_layers", "kda_layers"))
+    return tuple(
+        _int_items(r, ("linear_attn_config", key), linear.get(key, []), 1, n)  # type: ignore[return-value]
+        for key in ("full_attn_layers", "kda_layers")
+    )
 
 
 def _kimi_layer_types(r: Config) -> list[str]:
@@ -843,8 +975,11 @@ def build_kimi_linear(cfg: Config) -> dict:
     linear = cfg.mapping("linear_attn_config") or {}
     for key in linear:
         if key not in LINEAR_ATTN_KEYS:
-            raise cfg.error(("linear_attn_config", key), f"unknown key `{key}` in linear_attn_config",
-                            did_you_mean(key, LINEAR_ATTN_KEYS))
+            raise cfg.error(
+                ("linear_attn_config", key),
+                f"unknown key `{key}` in linear_attn_config",
+                did_you_mean(key, LINEAR_ATTN_KEYS),
+            )
     if cfg.has("layer_types"):
         mixers = _layer_kinds(cfg, "layer_types", {"full_attention": "G", "linear_attention": "K"}, n)
     else:
@@ -855,8 +990,11 @@ def build_kimi_linear(cfg: Config) -> dict:
         cfg.touch("layer_types")
     # Kimi Linear's MLA layers carry no positional encoding (mla_use_nope); the KDA layers supply position
     spec["attention"] = {k: v for k, v in _mla(cfg).items() if v is not None} | {"position": "nope"}
-    spec["kda"] = {"n_heads": _sub_int(cfg, linear, "num_heads"), "head_dim": _sub_int(cfg, linear, "head_dim"),
-                   "conv_kernel": _sub_int(cfg, linear, "short_conv_kernel_size")}
+    spec["kda"] = {
+        "n_heads": _sub_int(cfg, linear, "num_heads"),
+        "head_dim": _sub_int(cfg, linear, "head_dim"),
+        "conv_kernel": _sub_int(cfg, linear, "short_conv_kernel_size"),
+    }
     kind = _ffn_kind(cfg, "hidden_act", GATED_FFN)
     if cfg.has("mlp_layer_types"):
         ffns = _layer_kinds(cfg, "mlp_layer_types", {"dense": "D", "sparse": "E"}, n)
@@ -868,8 +1006,15 @@ def build_kimi_linear(cfg: Config) -> dict:
     cfg.touch("intermediate_size")
     d_expert = cfg.int("moe_intermediate_size")
     n_shared = cfg.int("num_shared_experts", 0)
-    spec["moe"] = _moe(cfg.int("num_experts"), cfg.int("num_experts_per_token"), d_expert, kind,
-                       n_shared=n_shared, d_shared=n_shared * d_expert, score_correction_bias=True)
+    spec["moe"] = _moe(
+        cfg.int("num_experts"),
+        cfg.int("num_experts_per_token"),
+        d_expert,
+        kind,
+        n_shared=n_shared,
+        d_shared=n_shared * d_expert,
+        score_correction_bias=True,
+    )
     spec["layers"] = _layers(mixers, ffns)
     return spec
 
@@ -933,8 +1078,10 @@ def build_gemma3n_text(cfg: Config) -> dict:
     """Gemma 3's decoder plus per-layer embeddings, AltUp, LAuReL and cross-layer KV sharing."""
     spec = _gemma_decoder(cfg, _gemma3n_width)
     n = spec["n_layers"]
-    spec["per_layer_embeddings"] = {"dim": cfg.int("hidden_size_per_layer_input"),
-                                    "vocab_size": cfg.int("vocab_size_per_layer_input")}
+    spec["per_layer_embeddings"] = {
+        "dim": cfg.int("hidden_size_per_layer_input"),
+        "vocab_size": cfg.int("vocab_size_per_layer_input"),
+    }
     altup = cfg.int("altup_num_inputs")
     if altup < 2:
         raise cfg.error("altup_num_inputs", f"AltUp needs at least 2 residual streams, got {altup}")
@@ -942,9 +1089,12 @@ def build_gemma3n_text(cfg: Config) -> dict:
     spec["laurel"] = {"rank": cfg.int("laurel_rank")}
     shared = cfg.int("num_kv_shared_layers", 0)
     if shared >= n:
-        raise cfg.error("num_kv_shared_layers", f"{shared} shared-KV layers leave no layer of the {n} to compute KV",
-                        "give num_kv_shared_layers below num_hidden_layers" + (
-                            " (its default is 15)" if not cfg.has("num_kv_shared_layers") else ""))
+        raise cfg.error(
+            "num_kv_shared_layers",
+            f"{shared} shared-KV layers leave no layer of the {n} to compute KV",
+            "give num_kv_shared_layers below num_hidden_layers"
+            + (" (its default is 15)" if not cfg.has("num_kv_shared_layers") else ""),
+        )
     if shared:
         spec["kv_shared_layers"] = shared
     return spec
@@ -970,8 +1120,9 @@ def build_gpt_oss(cfg: Config) -> dict:
         raise cfg.error("experts_per_token", f"disagrees with num_experts_per_tok ({top_k})")
     _ffn_kind(cfg, "hidden_act", {"silu": "swiglu"})
     kind = "swiglu_clamped" if cfg.opt_number("swiglu_limit") else "swiglu"
-    spec["moe"] = _moe(cfg.int("num_local_experts"), top_k, cfg.int("intermediate_size"), kind,
-                       router_bias=True, expert_bias=True)
+    spec["moe"] = _moe(
+        cfg.int("num_local_experts"), top_k, cfg.int("intermediate_size"), kind, router_bias=True, expert_bias=True
+    )
     spec["layers"] = _layers(mixers, ["E"] * n)
     return spec
 
@@ -979,10 +1130,15 @@ def build_gpt_oss(cfg: Config) -> dict:
 def build_olmoe(cfg: Config) -> dict:
     spec = _base(cfg)
     spec["norm"] = _rmsnorm(cfg)
-    spec["attention"] = _heads(cfg, spec["d_model"]) | _biases(cfg) | {"qk_norm": "whole",
-                                                                        "rope": _rope(cfg, kinds=("full",))["full"]}
-    spec["moe"] = _moe(cfg.int("num_experts"), cfg.int("num_experts_per_tok"), cfg.int("intermediate_size"),
-                       _ffn_kind(cfg, "hidden_act", GATED_FFN))
+    spec["attention"] = (
+        _heads(cfg, spec["d_model"]) | _biases(cfg) | {"qk_norm": "whole", "rope": _rope(cfg, kinds=("full",))["full"]}
+    )
+    spec["moe"] = _moe(
+        cfg.int("num_experts"),
+        cfg.int("num_experts_per_tok"),
+        cfg.int("intermediate_size"),
+        _ffn_kind(cfg, "hidden_act", GATED_FFN),
+    )
     return spec
 
 
@@ -1022,7 +1178,9 @@ def build_llama4_text(cfg: Config) -> dict:
     uses_rope = cfg.get("no_rope_layers")
     if uses_rope == []:
         uses_rope = _no_rope_layers(cfg)
-        cfg.source.defaulted.append((cfg.where("no_rope_layers"), f"{_short(uses_rope)} (empty: transformers' default)"))
+        cfg.source.defaulted.append(
+            (cfg.where("no_rope_layers"), f"{_short(uses_rope)} (empty: transformers' default)")
+        )
     else:
         uses_rope = cfg.int_list("no_rope_layers", 0, 1, n)
     cfg.touch("no_rope_layer_interval", "layer_types")
@@ -1049,8 +1207,9 @@ def build_llama4_text(cfg: Config) -> dict:
         spec["ffn"] = {"kind": kind, "d_ff": cfg.int("intermediate_size_mlp")}
     cfg.touch("intermediate_size_mlp")
     d_expert = cfg.int("intermediate_size")
-    spec["moe"] = _moe(cfg.int("num_local_experts"), cfg.int("num_experts_per_tok"), d_expert, kind,
-                       n_shared=1, d_shared=d_expert)
+    spec["moe"] = _moe(
+        cfg.int("num_local_experts"), cfg.int("num_experts_per_tok"), d_expert, kind, n_shared=1, d_shared=d_expert
+    )
     spec["layers"] = _layers(mixers, ffns)
     return spec
 
@@ -1081,8 +1240,13 @@ def build_minimax_m2(cfg: Config) -> dict:
         raise cfg.error("rotary_dim", f"is larger than head_dim ({head_dim})")
     attn["rope"] = _rope(cfg, partial=rotary / head_dim, kinds=("full",))["full"]
     spec["attention"] = attn
-    spec["moe"] = _moe(cfg.int("num_local_experts"), cfg.int("num_experts_per_tok"), cfg.int("intermediate_size"),
-                       _ffn_kind(cfg, "hidden_act", GATED_FFN), score_correction_bias=True)
+    spec["moe"] = _moe(
+        cfg.int("num_local_experts"),
+        cfg.int("num_experts_per_tok"),
+        cfg.int("intermediate_size"),
+        _ffn_kind(cfg, "hidden_act", GATED_FFN),
+        score_correction_bias=True,
+    )
     spec["layers"] = _layers(["G"] * n, ["E"] * n)
     if cfg.bool("use_mtp"):
         spec["mtp"] = {"n_modules": cfg.int("num_mtp_modules"), "ffn": "moe"}
@@ -1101,16 +1265,20 @@ def _nemotron_pattern(cfg: Config) -> str:
         blocks = cfg.str_list("layers_block_type")
         for i, b in enumerate(blocks):
             if b not in NEMOTRON_BLOCK_TYPES:
-                raise cfg.error(("layers_block_type", i), f"unknown block type `{b}`",
-                                f"one of: {', '.join(NEMOTRON_BLOCK_TYPES)}")
+                raise cfg.error(
+                    ("layers_block_type", i), f"unknown block type `{b}`", f"one of: {', '.join(NEMOTRON_BLOCK_TYPES)}"
+                )
         pattern = "".join(NEMOTRON_BLOCK_TYPES[b] for b in blocks)
         cfg.touch("hybrid_override_pattern")
     else:
         pattern = cfg.str("hybrid_override_pattern")
     for ch in pattern:
         if ch not in NEMOTRON_LETTERS:
-            raise cfg.error("hybrid_override_pattern", f"unknown letter `{ch}`",
-                            "letters: M (Mamba-2), E (MoE), * (attention), - (MLP)")
+            raise cfg.error(
+                "hybrid_override_pattern",
+                f"unknown letter `{ch}`",
+                "letters: M (Mamba-2), E (MoE), * (attention), - (MLP)",
+            )
     if not pattern:
         raise cfg.error("hybrid_override_pattern", "the layer pattern is empty")
     return pattern
@@ -1131,11 +1299,17 @@ def build_nemotron_h(cfg: Config) -> dict:
     cfg.touch("num_attention_heads", "num_key_value_heads", "head_dim")
     if "M" in mixers:
         spec["mamba2"] = {
-            "n_heads": cfg.int("mamba_num_heads"), "head_dim": cfg.int("mamba_head_dim"),
-            "state_dim": cfg.int("ssm_state_size"), "n_groups": cfg.int("n_groups"), "conv_kernel": cfg.int("conv_kernel"),
-            "bias": cfg.bool("use_bias"), "conv_bias": cfg.bool("use_conv_bias"),
+            "n_heads": cfg.int("mamba_num_heads"),
+            "head_dim": cfg.int("mamba_head_dim"),
+            "state_dim": cfg.int("ssm_state_size"),
+            "n_groups": cfg.int("n_groups"),
+            "conv_kernel": cfg.int("conv_kernel"),
+            "bias": cfg.bool("use_bias"),
+            "conv_bias": cfg.bool("use_conv_bias"),
         }
-    cfg.touch("mamba_num_heads", "mamba_head_dim", "ssm_state_size", "n_groups", "conv_kernel", "use_bias", "use_conv_bias")
+    cfg.touch(
+        "mamba_num_heads", "mamba_head_dim", "ssm_state_size", "n_groups", "conv_kernel", "use_bias", "use_conv_bias"
+    )
     kind = _ffn_kind(cfg, "mlp_hidden_act", PLAIN_FFN)
     if "D" in ffns:
         spec["ffn"] = {"kind": kind, "d_ff": cfg.int("intermediate_size")}
@@ -1143,10 +1317,22 @@ def build_nemotron_h(cfg: Config) -> dict:
     if "E" in ffns:
         n_shared = cfg.int("n_shared_experts", 0)
         d_shared = cfg.int("moe_shared_expert_intermediate_size") if n_shared else 0  # all shared experts as one MLP
-        spec["moe"] = _moe(cfg.int("n_routed_experts"), cfg.int("num_experts_per_tok"), cfg.int("moe_intermediate_size"),
-                           kind, n_shared=n_shared, d_shared=d_shared, score_correction_bias=True)
-    cfg.touch("n_routed_experts", "num_experts_per_tok", "moe_intermediate_size", "n_shared_experts",
-              "moe_shared_expert_intermediate_size")
+        spec["moe"] = _moe(
+            cfg.int("n_routed_experts"),
+            cfg.int("num_experts_per_tok"),
+            cfg.int("moe_intermediate_size"),
+            kind,
+            n_shared=n_shared,
+            d_shared=d_shared,
+            score_correction_bias=True,
+        )
+    cfg.touch(
+        "n_routed_experts",
+        "num_experts_per_tok",
+        "moe_intermediate_size",
+        "n_shared_experts",
+        "moe_shared_expert_intermediate_size",
+    )
     spec["layers"] = {"mixer": _pattern(mixers), "ffn": _pattern(ffns)}
     return spec
 
@@ -1155,8 +1341,11 @@ def build_gpt2(cfg: Config) -> dict:
     n_embd, n_positions = cfg.int("n_embd"), cfg.int("n_positions")
     n_inner = cfg.opt_int("n_inner")
     spec = {
-        "vocab_size": cfg.int("vocab_size"), "d_model": n_embd, "n_layers": cfg.int("n_layer"),
-        "context_length": n_positions, "learned_positions": n_positions,
+        "vocab_size": cfg.int("vocab_size"),
+        "d_model": n_embd,
+        "n_layers": cfg.int("n_layer"),
+        "context_length": n_positions,
+        "learned_positions": n_positions,
         "tie_embeddings": cfg.bool("tie_word_embeddings"),
         "norm": {"kind": "layernorm", "bias": True, "placement": "pre", "eps": cfg.number("layer_norm_epsilon")},
         "attention": {"kind": "mha", "n_heads": cfg.int("n_head"), "qkv_bias": True, "o_bias": True},
@@ -1177,10 +1366,19 @@ def build_mimo_v2_flash(cfg: Config) -> dict:
     if any(p not in (0, 1) for p in pattern):
         raise cfg.error("hybrid_layer_pattern", "expected 0 (global) or 1 (sliding window) per layer")
     mixers = ["L" if p else "G" for p in pattern]
-    full = {"kind": "gqa", "n_heads": cfg.int("num_attention_heads"), "n_kv_heads": cfg.int("num_key_value_heads"),
-            "head_dim": cfg.int("head_dim"), "v_head_dim": cfg.int("v_head_dim")}
-    swa = {"n_heads": cfg.int("swa_num_attention_heads"), "n_kv_heads": cfg.int("swa_num_key_value_heads"),
-           "head_dim": cfg.int("swa_head_dim"), "v_head_dim": cfg.int("swa_v_head_dim")}
+    full = {
+        "kind": "gqa",
+        "n_heads": cfg.int("num_attention_heads"),
+        "n_kv_heads": cfg.int("num_key_value_heads"),
+        "head_dim": cfg.int("head_dim"),
+        "v_head_dim": cfg.int("v_head_dim"),
+    }
+    swa = {
+        "n_heads": cfg.int("swa_num_attention_heads"),
+        "n_kv_heads": cfg.int("swa_num_key_value_heads"),
+        "head_dim": cfg.int("swa_head_dim"),
+        "v_head_dim": cfg.int("swa_v_head_dim"),
+    }
     attn = full | _biases(cfg, o_bias=False)
     if cfg.bool("add_full_attention_sink_bias"):
         attn["sinks"] = True
@@ -1204,8 +1402,15 @@ def build_mimo_v2_flash(cfg: Config) -> dict:
     cfg.touch("intermediate_size")
     n_shared = cfg.opt_int("n_shared_experts", 0) or 0
     d_expert = cfg.int("moe_intermediate_size")
-    spec["moe"] = _moe(cfg.int("n_routed_experts"), cfg.int("num_experts_per_tok"), d_expert, kind,
-                       n_shared=n_shared, d_shared=n_shared * d_expert, score_correction_bias=True)
+    spec["moe"] = _moe(
+        cfg.int("n_routed_experts"),
+        cfg.int("num_experts_per_tok"),
+        d_expert,
+        kind,
+        n_shared=n_shared,
+        d_shared=n_shared * d_expert,
+        score_correction_bias=True,
+    )
     spec["layers"] = _layers(mixers, ffns)
     return spec
 
@@ -1214,67 +1419,159 @@ def build_mimo_v2_flash(cfg: Config) -> dict:
 # The model types
 
 LLAMA_KEYS = {
-    "vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
-    "num_attention_heads": 32, "num_key_value_heads": KV_FROM_HEADS, "head_dim": HEAD_DIM_FROM_WIDTH,
-    "hidden_act": "silu", "max_position_embeddings": 2048, "rms_norm_eps": 1e-6, "tie_word_embeddings": False,
-    "attention_bias": False, "mlp_bias": False, **_rope_keys(10000.0), **_QUANT,
+    "vocab_size": 32000,
+    "hidden_size": 4096,
+    "intermediate_size": 11008,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 32,
+    "num_key_value_heads": KV_FROM_HEADS,
+    "head_dim": HEAD_DIM_FROM_WIDTH,
+    "hidden_act": "silu",
+    "max_position_embeddings": 2048,
+    "rms_norm_eps": 1e-6,
+    "tie_word_embeddings": False,
+    "attention_bias": False,
+    "mlp_bias": False,
+    **_rope_keys(10000.0),
+    **_QUANT,
 }
 MISTRAL_KEYS = {
-    "vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
-    "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": HEAD_DIM_FROM_WIDTH, "hidden_act": "silu",
-    "max_position_embeddings": 131072, "rms_norm_eps": 1e-6, "tie_word_embeddings": False, "sliding_window": 4096,
-    **_rope_keys(10000.0), **_QUANT,
+    "vocab_size": 32000,
+    "hidden_size": 4096,
+    "intermediate_size": 14336,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 8,
+    "head_dim": HEAD_DIM_FROM_WIDTH,
+    "hidden_act": "silu",
+    "max_position_embeddings": 131072,
+    "rms_norm_eps": 1e-6,
+    "tie_word_embeddings": False,
+    "sliding_window": 4096,
+    **_rope_keys(10000.0),
+    **_QUANT,
 }
 
 
 def _ministral3_rope(r: Config) -> dict:
-    return {"type": "yarn", "rope_theta": 1000000.0, "factor": 16.0, "original_max_position_embeddings": 16384,
-            "max_position_embeddings": r.int("max_position_embeddings", 1, MAX_CONTEXT), "beta_fast": 32.0, "beta_slow": 1.0,
-            "mscale_all_dim": 1.0, "mscale": 1.0, "llama_4_scaling_beta": 0.1}
+    return {
+        "type": "yarn",
+        "rope_theta": 1000000.0,
+        "factor": 16.0,
+        "original_max_position_embeddings": 16384,
+        "max_position_embeddings": r.int("max_position_embeddings", 1, MAX_CONTEXT),
+        "beta_fast": 32.0,
+        "beta_slow": 1.0,
+        "mscale_all_dim": 1.0,
+        "mscale": 1.0,
+        "llama_4_scaling_beta": 0.1,
+    }
 
 
 MINISTRAL3_KEYS = MISTRAL_KEYS | {
-    "vocab_size": 131072, "num_hidden_layers": 34, "head_dim": 128, "max_position_embeddings": 262144,
-    "rms_norm_eps": 1e-5, "sliding_window": None,
+    "vocab_size": 131072,
+    "num_hidden_layers": 34,
+    "head_dim": 128,
+    "max_position_embeddings": 262144,
+    "rms_norm_eps": 1e-5,
+    "sliding_window": None,
     # transformers fills rope_parameters (theta included) before it reads rope_theta, so 1e6 is the theta in effect
-    "rope_parameters": Derived("YaRN x16 from 16,384, theta 1e6", _ministral3_rope), "rope_theta": 1000000.0,
+    "rope_parameters": Derived("YaRN x16 from 16,384, theta 1e6", _ministral3_rope),
+    "rope_theta": 1000000.0,
 }
 MIXTRAL_KEYS = MISTRAL_KEYS | {
-    "rms_norm_eps": 1e-5, "sliding_window": None, "num_experts_per_tok": 2, "num_local_experts": 8,
+    "rms_norm_eps": 1e-5,
+    "sliding_window": None,
+    "num_experts_per_tok": 2,
+    "num_local_experts": 8,
     **_rope_keys(1000000.0),
 }
 QWEN3_KEYS = {
-    "vocab_size": 151936, "hidden_size": 4096, "intermediate_size": 22016, "num_hidden_layers": 32,
-    "num_attention_heads": 32, "num_key_value_heads": 32, "head_dim": 128, "hidden_act": "silu",
-    "max_position_embeddings": 32768, "rms_norm_eps": 1e-6, "tie_word_embeddings": False, "attention_bias": False,
-    "use_sliding_window": False, "sliding_window": 4096, "max_window_layers": 28,
+    "vocab_size": 151936,
+    "hidden_size": 4096,
+    "intermediate_size": 22016,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 32,
+    "head_dim": 128,
+    "hidden_act": "silu",
+    "max_position_embeddings": 32768,
+    "rms_norm_eps": 1e-6,
+    "tie_word_embeddings": False,
+    "attention_bias": False,
+    "use_sliding_window": False,
+    "sliding_window": 4096,
+    "max_window_layers": 28,
     "layer_types": Derived("from use_sliding_window, sliding_window, max_window_layers", _qwen3_layer_types),
-    **_rope_keys(10000.0), **_QUANT,
+    **_rope_keys(10000.0),
+    **_QUANT,
 }
 QWEN_MOE_KEYS = {"decoder_sparse_step": 1, "mlp_only_layers": []}
-QWEN3_MOE_KEYS = {k: v for k, v in QWEN3_KEYS.items()
-                  if k not in ("use_sliding_window", "sliding_window", "max_window_layers", "layer_types")} | {
-    "hidden_size": 2048, "intermediate_size": 6144, "num_hidden_layers": 24, "num_key_value_heads": 4,
-    "head_dim": HEAD_DIM_FROM_WIDTH, "moe_intermediate_size": 768, "num_experts_per_tok": 8, "num_experts": 128,
+QWEN3_MOE_KEYS = {
+    k: v
+    for k, v in QWEN3_KEYS.items()
+    if k not in ("use_sliding_window", "sliding_window", "max_window_layers", "layer_types")
+} | {
+    "hidden_size": 2048,
+    "intermediate_size": 6144,
+    "num_hidden_layers": 24,
+    "num_key_value_heads": 4,
+    "head_dim": HEAD_DIM_FROM_WIDTH,
+    "moe_intermediate_size": 768,
+    "num_experts_per_tok": 8,
+    "num_experts": 128,
     **QWEN_MOE_KEYS,
 }
 NO_SLIDING = Reject("transformers' implementation of this type has no sliding-window layers", _only(False))
 QWEN3_NEXT_KEYS = {k: v for k, v in QWEN3_MOE_KEYS.items()} | {
-    "hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 48, "num_attention_heads": 16,
-    "num_key_value_heads": 2, "head_dim": 256, "partial_rotary_factor": 0.25, "linear_conv_kernel_dim": 4,
-    "linear_key_head_dim": 128, "linear_value_head_dim": 128, "linear_num_key_heads": 16, "linear_num_value_heads": 32,
-    "moe_intermediate_size": 512, "shared_expert_intermediate_size": 512, "num_experts_per_tok": 10, "num_experts": 512,
+    "hidden_size": 2048,
+    "intermediate_size": 5632,
+    "num_hidden_layers": 48,
+    "num_attention_heads": 16,
+    "num_key_value_heads": 2,
+    "head_dim": 256,
+    "partial_rotary_factor": 0.25,
+    "linear_conv_kernel_dim": 4,
+    "linear_key_head_dim": 128,
+    "linear_value_head_dim": 128,
+    "linear_num_key_heads": 16,
+    "linear_num_value_heads": 32,
+    "moe_intermediate_size": 512,
+    "shared_expert_intermediate_size": 512,
+    "num_experts_per_tok": 10,
+    "num_experts": 512,
     "full_attention_interval": 4,
-    "layer_types": Derived("every full_attention_interval-th layer full attention, the rest Gated DeltaNet",
-                           lambda r: ["linear_attention" if (i + 1) % r.int("full_attention_interval") else "full_attention"
-                                      for i in range(r.int("num_hidden_layers"))]),
+    "layer_types": Derived(
+        "every full_attention_interval-th layer full attention, the rest Gated DeltaNet",
+        lambda r: [
+            "linear_attention" if (i + 1) % r.int("full_attention_interval") else "full_attention"
+            for i in range(r.int("num_hidden_layers"))
+        ],
+    ),
 }
 DEEPSEEK_V3_KEYS = {
-    "vocab_size": 129280, "hidden_size": 7168, "intermediate_size": 18432, "moe_intermediate_size": 2048,
-    "num_hidden_layers": 61, "num_attention_heads": 128, "n_shared_experts": 1, "n_routed_experts": 256,
-    "kv_lora_rank": 512, "q_lora_rank": 1536, "qk_rope_head_dim": 64, "v_head_dim": 128, "qk_nope_head_dim": 128,
-    "num_experts_per_tok": 8, "first_k_dense_replace": 3, "hidden_act": "silu", "max_position_embeddings": 4096,
-    "rms_norm_eps": 1e-6, "tie_word_embeddings": False, "num_nextn_predict_layers": 1, **_rope_keys(10000.0), **_QUANT,
+    "vocab_size": 129280,
+    "hidden_size": 7168,
+    "intermediate_size": 18432,
+    "moe_intermediate_size": 2048,
+    "num_hidden_layers": 61,
+    "num_attention_heads": 128,
+    "n_shared_experts": 1,
+    "n_routed_experts": 256,
+    "kv_lora_rank": 512,
+    "q_lora_rank": 1536,
+    "qk_rope_head_dim": 64,
+    "v_head_dim": 128,
+    "qk_nope_head_dim": 128,
+    "num_experts_per_tok": 8,
+    "first_k_dense_replace": 3,
+    "hidden_act": "silu",
+    "max_position_embeddings": 4096,
+    "rms_norm_eps": 1e-6,
+    "tie_word_embeddings": False,
+    "num_nextn_predict_layers": 1,
+    **_rope_keys(10000.0),
+    **_QUANT,
 }
 # Routing details: how experts are picked changes no parameter (e_score_correction_bias is always a buffer)
 DEEPSEEK_IRRELEVANT = """
@@ -1284,125 +1581,278 @@ DEEPSEEK_IRRELEVANT = """
 # MLA head widths transformers writes out (it sets them itself, whatever the config says)
 MLA_DERIVED = {
     "head_dim": Derived("qk_rope_head_dim", lambda r: r.int("qk_rope_head_dim")),
-    "qk_head_dim": Derived("qk_nope_head_dim + qk_rope_head_dim",
-                           lambda r: r.int("qk_nope_head_dim") + r.int("qk_rope_head_dim")),
+    "qk_head_dim": Derived(
+        "qk_nope_head_dim + qk_rope_head_dim", lambda r: r.int("qk_nope_head_dim") + r.int("qk_rope_head_dim")
+    ),
 }
 DEEPSEEK_REJECTED = {
     "attention_bias": Reject("llmarch's MLA has no projection biases"),
     "moe_layer_freq": Reject("transformers places experts in every layer after first_k_dense_replace", _only(1)),
 }
 DEEPSEEK_V32_KEYS = DEEPSEEK_V3_KEYS | {
-    "max_position_embeddings": 163840, "index_topk": 2048, "index_head_dim": 128, "index_n_heads": 64,
+    "max_position_embeddings": 163840,
+    "index_topk": 2048,
+    "index_head_dim": 128,
+    "index_n_heads": 64,
     # transformers' DeepseekV32Config has no MTP key and builds no MTP module (DeepSeek's configs state it)
     "num_nextn_predict_layers": 0,
-    "mlp_layer_types": Derived("first_k_dense_replace dense layers, then experts",
-                               _first_k_dense),
+    "mlp_layer_types": Derived("first_k_dense_replace dense layers, then experts", _first_k_dense),
 }
 KIMI_LINEAR_KEYS = {
-    "vocab_size": 163840, "hidden_size": 2304, "intermediate_size": 9216, "moe_intermediate_size": 1024,
-    "num_hidden_layers": 27, "num_attention_heads": 32, "num_shared_experts": 1, "num_experts": 256,
-    "num_experts_per_token": 8, "kv_lora_rank": 512, "q_lora_rank": None, "qk_rope_head_dim": 64, "v_head_dim": 128,
-    "qk_nope_head_dim": 128, "hidden_act": "silu", "model_max_length": 1048576, "rms_norm_eps": 1e-5,
-    "tie_word_embeddings": False, "first_k_dense_replace": 1,
+    "vocab_size": 163840,
+    "hidden_size": 2304,
+    "intermediate_size": 9216,
+    "moe_intermediate_size": 1024,
+    "num_hidden_layers": 27,
+    "num_attention_heads": 32,
+    "num_shared_experts": 1,
+    "num_experts": 256,
+    "num_experts_per_token": 8,
+    "kv_lora_rank": 512,
+    "q_lora_rank": None,
+    "qk_rope_head_dim": 64,
+    "v_head_dim": 128,
+    "qk_nope_head_dim": 128,
+    "hidden_act": "silu",
+    "model_max_length": 1048576,
+    "rms_norm_eps": 1e-5,
+    "tie_word_embeddings": False,
+    "first_k_dense_replace": 1,
     # transformers 5's flat names of linear_attn_config's head_dim, num_heads and short_conv_kernel_size
-    "linear_head_dim": 128, "linear_num_heads": 32, "linear_conv_kernel_dim": 4,
-    "linear_attn_config": Derived("transformers' defaults: 32 heads x 128, kernel 4, every 4th layer MLA",
-                                  _kimi_linear_config),
+    "linear_head_dim": 128,
+    "linear_num_heads": 32,
+    "linear_conv_kernel_dim": 4,
+    "linear_attn_config": Derived(
+        "transformers' defaults: 32 heads x 128, kernel 4, every 4th layer MLA", _kimi_linear_config
+    ),
     "layer_types": Derived("from linear_attn_config", _kimi_layer_types),
-    "mlp_layer_types": Derived("first_k_dense_replace dense layers, then experts",
-                               _first_k_dense),
+    "mlp_layer_types": Derived("first_k_dense_replace dense layers, then experts", _first_k_dense),
     **_QUANT,
 }
 GEMMA3_TEXT_KEYS = {
-    "vocab_size": 262208, "hidden_size": 2304, "intermediate_size": 9216, "num_hidden_layers": 26,
-    "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256, "hidden_activation": "gelu_pytorch_tanh",
-    "max_position_embeddings": 131072, "rms_norm_eps": 1e-6, "tie_word_embeddings": True, "attention_bias": False,
-    "sliding_window": 4096, "sliding_window_pattern": 6, "rope_local_base_freq": 10000.0,
+    "vocab_size": 262208,
+    "hidden_size": 2304,
+    "intermediate_size": 9216,
+    "num_hidden_layers": 26,
+    "num_attention_heads": 8,
+    "num_key_value_heads": 4,
+    "head_dim": 256,
+    "hidden_activation": "gelu_pytorch_tanh",
+    "max_position_embeddings": 131072,
+    "rms_norm_eps": 1e-6,
+    "tie_word_embeddings": True,
+    "attention_bias": False,
+    "sliding_window": 4096,
+    "sliding_window_pattern": 6,
+    "rope_local_base_freq": 10000.0,
     "layer_types": Derived("every sliding_window_pattern-th layer global, the rest sliding", _gemma3_layer_types),
-    **_rope_keys(1000000.0), **_QUANT,
+    **_rope_keys(1000000.0),
+    **_QUANT,
 }
 GEMMA3N_TEXT_KEYS = {k: v for k, v in GEMMA3_TEXT_KEYS.items() if k != "sliding_window_pattern"} | {
-    "vocab_size": 262400, "vocab_size_per_layer_input": 262144, "hidden_size": 2048, "hidden_size_per_layer_input": 256,
-    "intermediate_size": 16384, "num_hidden_layers": 35, "num_attention_heads": 8, "num_key_value_heads": 2,
-    "max_position_embeddings": 32768, "sliding_window": 512, "altup_num_inputs": 4, "laurel_rank": 64,
+    "vocab_size": 262400,
+    "vocab_size_per_layer_input": 262144,
+    "hidden_size": 2048,
+    "hidden_size_per_layer_input": 256,
+    "intermediate_size": 16384,
+    "num_hidden_layers": 35,
+    "num_attention_heads": 8,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 32768,
+    "sliding_window": 512,
+    "altup_num_inputs": 4,
+    "laurel_rank": 64,
     "num_kv_shared_layers": 15,
-    "layer_types": Derived("every 5th layer global, the rest sliding",
-                           lambda r: ["full_attention" if (i + 1) % 5 == 0 else "sliding_attention"
-                                      for i in range(r.int("num_hidden_layers"))]),
+    "layer_types": Derived(
+        "every 5th layer global, the rest sliding",
+        lambda r: [
+            "full_attention" if (i + 1) % 5 == 0 else "sliding_attention" for i in range(r.int("num_hidden_layers"))
+        ],
+    ),
 }
 GPT_OSS_KEYS = {
-    "num_hidden_layers": 36, "num_local_experts": 128, "vocab_size": 201088, "hidden_size": 2880,
-    "intermediate_size": 2880, "head_dim": 64, "num_attention_heads": 64, "num_key_value_heads": 8,
-    "sliding_window": 128, "tie_word_embeddings": False, "hidden_act": "silu", "max_position_embeddings": 131072,
-    "rms_norm_eps": 1e-5, "num_experts_per_tok": 4, "swiglu_limit": 7.0, "attention_bias": True,
+    "num_hidden_layers": 36,
+    "num_local_experts": 128,
+    "vocab_size": 201088,
+    "hidden_size": 2880,
+    "intermediate_size": 2880,
+    "head_dim": 64,
+    "num_attention_heads": 64,
+    "num_key_value_heads": 8,
+    "sliding_window": 128,
+    "tie_word_embeddings": False,
+    "hidden_act": "silu",
+    "max_position_embeddings": 131072,
+    "rms_norm_eps": 1e-5,
+    "num_experts_per_tok": 4,
+    "swiglu_limit": 7.0,
+    "attention_bias": True,
     "experts_per_token": Derived("num_experts_per_tok", lambda r: r.int("num_experts_per_tok")),  # OpenAI's name
     "layer_types": Derived("alternating sliding and full attention", _alternating),
-    **_rope_keys(150000.0, {"rope_type": "yarn", "factor": 32.0, "beta_fast": 32.0, "beta_slow": 1.0,
-                            "truncate": False, "original_max_position_embeddings": 4096}),
+    **_rope_keys(
+        150000.0,
+        {
+            "rope_type": "yarn",
+            "factor": 32.0,
+            "beta_fast": 32.0,
+            "beta_slow": 1.0,
+            "truncate": False,
+            "original_max_position_embeddings": 4096,
+        },
+    ),
     **_QUANT,
 }
 OLMO2_KEYS = {
-    "vocab_size": 50304, "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
-    "num_attention_heads": 32, "num_key_value_heads": KV_FROM_HEADS, "head_dim": HEAD_DIM_FROM_WIDTH,
-    "hidden_act": "silu", "max_position_embeddings": 2048, "tie_word_embeddings": False, "attention_bias": False,
-    "rms_norm_eps": 1e-5, **_rope_keys(10000.0), **_QUANT,
+    "vocab_size": 50304,
+    "hidden_size": 4096,
+    "intermediate_size": 11008,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 32,
+    "num_key_value_heads": KV_FROM_HEADS,
+    "head_dim": HEAD_DIM_FROM_WIDTH,
+    "hidden_act": "silu",
+    "max_position_embeddings": 2048,
+    "tie_word_embeddings": False,
+    "attention_bias": False,
+    "rms_norm_eps": 1e-5,
+    **_rope_keys(10000.0),
+    **_QUANT,
 }
 OLMO3_KEYS = OLMO2_KEYS | {
-    "sliding_window": 4096, "rope_theta": 500000.0,
-    "layer_types": Derived("3 sliding-window layers, then 1 full",
-                           lambda r: ["sliding_attention" if (i + 1) % 4 else "full_attention"
-                                      for i in range(r.int("num_hidden_layers"))]),
+    "sliding_window": 4096,
+    "rope_theta": 500000.0,
+    "layer_types": Derived(
+        "3 sliding-window layers, then 1 full",
+        lambda r: ["sliding_attention" if (i + 1) % 4 else "full_attention" for i in range(r.int("num_hidden_layers"))],
+    ),
 }
 OLMOE_KEYS = OLMO2_KEYS | {
-    "hidden_size": 2048, "intermediate_size": 2048, "num_hidden_layers": 16, "num_attention_heads": 16,
-    "max_position_embeddings": 4096, "num_experts_per_tok": 8, "num_experts": 64,
+    "hidden_size": 2048,
+    "intermediate_size": 2048,
+    "num_hidden_layers": 16,
+    "num_attention_heads": 16,
+    "max_position_embeddings": 4096,
+    "num_experts_per_tok": 8,
+    "num_experts": 64,
 }
 SMOLLM3_KEYS = {
-    "vocab_size": 128256, "hidden_size": 2048, "intermediate_size": 11008, "num_hidden_layers": 36,
-    "num_attention_heads": 16, "num_key_value_heads": 4, "head_dim": HEAD_DIM_FROM_WIDTH, "hidden_act": "silu",
-    "max_position_embeddings": 32768, "rms_norm_eps": 1e-6, "tie_word_embeddings": True, "attention_bias": False,
-    "mlp_bias": False, "no_rope_layer_interval": 4,
+    "vocab_size": 128256,
+    "hidden_size": 2048,
+    "intermediate_size": 11008,
+    "num_hidden_layers": 36,
+    "num_attention_heads": 16,
+    "num_key_value_heads": 4,
+    "head_dim": HEAD_DIM_FROM_WIDTH,
+    "hidden_act": "silu",
+    "max_position_embeddings": 32768,
+    "rms_norm_eps": 1e-6,
+    "tie_word_embeddings": True,
+    "attention_bias": False,
+    "mlp_bias": False,
+    "no_rope_layer_interval": 4,
     "no_rope_layers": Derived("RoPE except on every no_rope_layer_interval-th layer", _no_rope_layers),
-    "layer_types": Derived("all full attention (no sliding window)",
-                           lambda r: ["full_attention"] * r.int("num_hidden_layers")),
-    **_rope_keys(2000000.0), **_QUANT,
+    "layer_types": Derived(
+        "all full attention (no sliding window)", lambda r: ["full_attention"] * r.int("num_hidden_layers")
+    ),
+    **_rope_keys(2000000.0),
+    **_QUANT,
 }
 LLAMA4_TEXT_KEYS = {
-    "vocab_size": 202048, "hidden_size": 5120, "intermediate_size": 8192, "intermediate_size_mlp": 16384,
-    "num_hidden_layers": 48, "num_attention_heads": 40, "num_key_value_heads": 8, "head_dim": 128,
-    "hidden_act": "silu", "max_position_embeddings": 131072, "rms_norm_eps": 1e-5, "tie_word_embeddings": False,
-    "num_experts_per_tok": 1, "num_local_experts": 16, "interleave_moe_layer_step": 1, "use_qk_norm": True,
-    "no_rope_layer_interval": 4, "attention_chunk_size": 8192, "attention_bias": False,
+    "vocab_size": 202048,
+    "hidden_size": 5120,
+    "intermediate_size": 8192,
+    "intermediate_size_mlp": 16384,
+    "num_hidden_layers": 48,
+    "num_attention_heads": 40,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+    "hidden_act": "silu",
+    "max_position_embeddings": 131072,
+    "rms_norm_eps": 1e-5,
+    "tie_word_embeddings": False,
+    "num_experts_per_tok": 1,
+    "num_local_experts": 16,
+    "interleave_moe_layer_step": 1,
+    "use_qk_norm": True,
+    "no_rope_layer_interval": 4,
+    "attention_chunk_size": 8192,
+    "attention_bias": False,
     "moe_layers": Derived("every interleave_moe_layer_step-th layer", _llama4_moe_layers),
     "no_rope_layers": Derived("RoPE except on every no_rope_layer_interval-th layer", _no_rope_layers),
-    "layer_types": Derived("chunked attention on RoPE layers, full attention on the others",
-                           lambda r: ["chunked_attention" if rope else "full_attention" for rope in _no_rope_layers(r)]),
-    **_rope_keys(500000.0), **_QUANT,
+    "layer_types": Derived(
+        "chunked attention on RoPE layers, full attention on the others",
+        lambda r: ["chunked_attention" if rope else "full_attention" for rope in _no_rope_layers(r)],
+    ),
+    **_rope_keys(500000.0),
+    **_QUANT,
 }
 GLM4_MOE_KEYS = {
-    "vocab_size": 151552, "hidden_size": 4096, "intermediate_size": 10944, "num_hidden_layers": 46,
-    "num_attention_heads": 96, "num_key_value_heads": 8, "head_dim": HEAD_DIM_FROM_WIDTH, "hidden_act": "silu",
-    "max_position_embeddings": 131072, "rms_norm_eps": 1e-5, "tie_word_embeddings": False, "attention_bias": False,
-    "partial_rotary_factor": 0.5, "moe_intermediate_size": 1408, "num_experts_per_tok": 8, "n_shared_experts": 1,
-    "n_routed_experts": 128, "first_k_dense_replace": 1, "use_qk_norm": False, "num_nextn_predict_layers": 1,
-    **_rope_keys(10000.0), **_QUANT,
+    "vocab_size": 151552,
+    "hidden_size": 4096,
+    "intermediate_size": 10944,
+    "num_hidden_layers": 46,
+    "num_attention_heads": 96,
+    "num_key_value_heads": 8,
+    "head_dim": HEAD_DIM_FROM_WIDTH,
+    "hidden_act": "silu",
+    "max_position_embeddings": 131072,
+    "rms_norm_eps": 1e-5,
+    "tie_word_embeddings": False,
+    "attention_bias": False,
+    "partial_rotary_factor": 0.5,
+    "moe_intermediate_size": 1408,
+    "num_experts_per_tok": 8,
+    "n_shared_experts": 1,
+    "n_routed_experts": 128,
+    "first_k_dense_replace": 1,
+    "use_qk_norm": False,
+    "num_nextn_predict_layers": 1,
+    **_rope_keys(10000.0),
+    **_QUANT,
 }
 MINIMAX_M2_KEYS = {
-    "vocab_size": 200064, "hidden_size": 3072, "intermediate_size": 1536, "num_hidden_layers": 62,
-    "num_attention_heads": 48, "num_key_value_heads": 8, "head_dim": 128, "hidden_act": "silu",
-    "max_position_embeddings": 196608, "rms_norm_eps": 1e-6, "tie_word_embeddings": False, "num_experts_per_tok": 8,
+    "vocab_size": 200064,
+    "hidden_size": 3072,
+    "intermediate_size": 1536,
+    "num_hidden_layers": 62,
+    "num_attention_heads": 48,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+    "hidden_act": "silu",
+    "max_position_embeddings": 196608,
+    "rms_norm_eps": 1e-6,
+    "tie_word_embeddings": False,
+    "num_experts_per_tok": 8,
     "num_local_experts": 256,
     "rotary_dim": Derived("head_dim (RoPE on every channel)", lambda r: r.int("head_dim")),
     # MiniMax's own code reads these; transformers builds no MTP modules and has no key for them
-    "use_mtp": REQUIRED, "num_mtp_modules": REQUIRED,
-    **_rope_keys(5000000.0), **_QUANT,
+    "use_mtp": REQUIRED,
+    "num_mtp_modules": REQUIRED,
+    **_rope_keys(5000000.0),
+    **_QUANT,
 }
 NEMOTRON_H_KEYS = {
-    "vocab_size": 131072, "hidden_size": 4096, "tie_word_embeddings": False, "num_attention_heads": 32,
-    "num_key_value_heads": 8, "head_dim": 128, "max_position_embeddings": 4096, "intermediate_size": 21504,
-    "mlp_hidden_act": "relu2", "ssm_state_size": 128, "mamba_num_heads": 128, "mamba_head_dim": 64, "n_groups": 8,
-    "conv_kernel": 4, "use_conv_bias": True, "use_bias": False, "n_routed_experts": 8, "n_shared_experts": 1,
-    "moe_intermediate_size": 7688, "moe_shared_expert_intermediate_size": 7688, "num_experts_per_tok": 2,
+    "vocab_size": 131072,
+    "hidden_size": 4096,
+    "tie_word_embeddings": False,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+    "max_position_embeddings": 4096,
+    "intermediate_size": 21504,
+    "mlp_hidden_act": "relu2",
+    "ssm_state_size": 128,
+    "mamba_num_heads": 128,
+    "mamba_head_dim": 64,
+    "n_groups": 8,
+    "conv_kernel": 4,
+    "use_conv_bias": True,
+    "use_bias": False,
+    "n_routed_experts": 8,
+    "n_shared_experts": 1,
+    "moe_intermediate_size": 7688,
+    "moe_shared_expert_intermediate_size": 7688,
+    "num_experts_per_tok": 2,
     "layer_norm_epsilon": 1e-5,
     "hybrid_override_pattern": "ME*-",  # transformers' default layers_block_type, as a pattern
     "layers_block_type": None,  # transformers 5's name for the same list
@@ -1410,22 +1860,51 @@ NEMOTRON_H_KEYS = {
     **_QUANT,
 }
 GPT2_KEYS = {
-    "vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_layer": 12, "n_head": 12, "n_inner": None,
-    "activation_function": "gelu_new", "layer_norm_epsilon": 1e-5, "tie_word_embeddings": True, **_QUANT,
+    "vocab_size": 50257,
+    "n_positions": 1024,
+    "n_embd": 768,
+    "n_layer": 12,
+    "n_head": 12,
+    "n_inner": None,
+    "activation_function": "gelu_new",
+    "layer_norm_epsilon": 1e-5,
+    "tie_word_embeddings": True,
+    **_QUANT,
 }
 MIMO_V2_FLASH_KEYS = {
-    "vocab_size": 152576, "hidden_size": 4096, "intermediate_size": 16384, "num_hidden_layers": 48,
-    "num_attention_heads": 64, "num_key_value_heads": 4, "hidden_act": "silu", "max_position_embeddings": 131072,
-    "tie_word_embeddings": False, "attention_bias": False, "moe_intermediate_size": 2048, "num_experts_per_tok": 8,
-    "n_routed_experts": 256, "head_dim": 192, "v_head_dim": 128,
+    "vocab_size": 152576,
+    "hidden_size": 4096,
+    "intermediate_size": 16384,
+    "num_hidden_layers": 48,
+    "num_attention_heads": 64,
+    "num_key_value_heads": 4,
+    "hidden_act": "silu",
+    "max_position_embeddings": 131072,
+    "tie_word_embeddings": False,
+    "attention_bias": False,
+    "moe_intermediate_size": 2048,
+    "num_experts_per_tok": 8,
+    "n_routed_experts": 256,
+    "head_dim": 192,
+    "v_head_dim": 128,
     # transformers 5 stores RoPE nested by layer type with these values
-    "rope_theta": 5000000.0, "swa_rope_theta": 10000.0, "partial_rotary_factor": 0.334,
-    "rope_scaling": None, "rope_parameters": None,
+    "rope_theta": 5000000.0,
+    "swa_rope_theta": 10000.0,
+    "partial_rotary_factor": 0.334,
+    "rope_scaling": None,
+    "rope_parameters": None,
     # the names of Xiaomi's code, which transformers 5 does not read: no default
-    "swa_num_attention_heads": REQUIRED, "swa_num_key_value_heads": REQUIRED, "swa_head_dim": REQUIRED,
-    "swa_v_head_dim": REQUIRED, "hybrid_layer_pattern": REQUIRED, "moe_layer_freq": REQUIRED,
-    "sliding_window_size": REQUIRED, "add_swa_attention_sink_bias": REQUIRED, "add_full_attention_sink_bias": REQUIRED,
-    "layernorm_epsilon": REQUIRED, "n_shared_experts": REQUIRED,
+    "swa_num_attention_heads": REQUIRED,
+    "swa_num_key_value_heads": REQUIRED,
+    "swa_head_dim": REQUIRED,
+    "swa_v_head_dim": REQUIRED,
+    "hybrid_layer_pattern": REQUIRED,
+    "moe_layer_freq": REQUIRED,
+    "sliding_window_size": REQUIRED,
+    "add_swa_attention_sink_bias": REQUIRED,
+    "add_full_attention_sink_bias": REQUIRED,
+    "layernorm_epsilon": REQUIRED,
+    "n_shared_experts": REQUIRED,
     **_QUANT,
 }
 
@@ -1441,120 +1920,235 @@ class TextType:
     note: Optional[str] = None  # what the config cannot say, added to the spec's notes
 
 
-TEXT_TYPES: dict[str, TextType] = {t.name: t for t in [
-    TextType("llama", "llama", _keys(LLAMA_KEYS, "pretraining_tp"), build_llama),
-    TextType("mistral", "mistral", _keys(MISTRAL_KEYS), build_mistral),
-    TextType("ministral3", "mistral", _keys(MINISTRAL3_KEYS), build_mistral),
-    TextType("mixtral", "mistral", _keys(MIXTRAL_KEYS), build_mixtral),
-    TextType("qwen3", "qwen3", _keys(QWEN3_KEYS), build_qwen3),
-    TextType("qwen3_moe", "qwen3", _keys(
-        QWEN3_MOE_KEYS, "norm_topk_prob sliding_window max_window_layers", {"use_sliding_window": NO_SLIDING},
-        aliases={"num_local_experts": "num_experts"}),  # transformers' attribute_map: num_experts -> num_local_experts
-        build_qwen3_moe),
-    TextType("qwen3_next", "qwen3", _keys(QWEN3_NEXT_KEYS, "norm_topk_prob", {"use_sliding_window": NO_SLIDING}),
-             build_qwen3_next),
-    TextType("deepseek_v3", "deepseek", _keys(DEEPSEEK_V3_KEYS, DEEPSEEK_IRRELEVANT, DEEPSEEK_REJECTED,
-                                              consistent=MLA_DERIVED), build_deepseek_v3),
-    # Kimi K2's configs say kimi_k2 but ship DeepSeek-V3's code (auto_map), so DeepSeek-V3's table applies
-    TextType("kimi_k2", "kimi", _keys(DEEPSEEK_V3_KEYS, DEEPSEEK_IRRELEVANT, DEEPSEEK_REJECTED, consistent=MLA_DERIVED),
-             build_deepseek_v3),
-    TextType("deepseek_v32", "deepseek", _keys(
-        DEEPSEEK_V32_KEYS, DEEPSEEK_IRRELEVANT,
-        DEEPSEEK_REJECTED | {
-            "mlp_bias": Reject("llmarch's DeepSeek experts have no biases"),
-            "layer_types": Reject("every DeepSeek V3.2 layer is sparse (indexed) attention",
-                                  lambda v: v is None or (isinstance(v, list) and all(x == "indexed_attention" for x in v))),
-        }, consistent=MLA_DERIVED), build_deepseek_v32),
-    TextType("kimi_linear", "kimi", _keys(
-        KIMI_LINEAR_KEYS,
-        # head_dim: transformers overwrites it with qk_rope_head_dim (Moonshot's config says 72, which nothing
-        # reads); rope_*: the MLA layers use no RoPE
-        "head_dim num_key_value_heads moe_renormalize moe_router_activation_func num_expert_group topk_group "
-        "routed_scaling_factor use_grouped_topk pretraining_tp rope_theta rope_scaling",
-        {"mla_use_nope": Reject("transformers' Kimi Linear applies no RoPE in its MLA layers", _only(True)),
-         "moe_layer_freq": Reject("transformers places experts in every layer after first_k_dense_replace", _only(1)),
-         "num_nextn_predict_layers": Reject("Kimi Linear has no MTP modules in transformers", _only(0)),
-         "attention_bias": Reject("llmarch's MLA has no projection biases")},
-        consistent={"qk_head_dim": MLA_DERIVED["qk_head_dim"]}),
-        build_kimi_linear),
-    TextType("gemma3_text", "gemma", _keys(
-        GEMMA3_TEXT_KEYS,
-        # a score scale, logit soft-caps and the cache class: no parameters, no cache size
-        "query_pre_attn_scalar final_logit_softcapping attn_logit_softcapping cache_implementation",
-        {"use_bidirectional_attention": Reject("llmarch models causal decoders only")},
-        # transformers writes out its private copy of sliding_window_pattern
-        consistent={"_sliding_window_pattern": Derived("sliding_window_pattern",
-                                                       lambda r: r.int("sliding_window_pattern"))}),
-        build_gemma3_text),
-    TextType("gemma3n_text", "gemma", _keys(
-        GEMMA3N_TEXT_KEYS,
-        # AltUp's active stream and clipping, and the activation sparsity of the first layers (a top-k on the
-        # activation): no parameters, no cache size
-        "final_logit_softcapping query_pre_attn_scalar altup_active_idx altup_coef_clip altup_correct_scale "
-        # altup_lr_multiplier: a training learning-rate multiplier
-        "activation_sparsity_pattern altup_lr_multiplier"), build_gemma3n_text),
-    # initial_context_length: OpenAI's name for YaRN's original length, which rope_scaling also states
-    TextType("gpt_oss", "gpt-oss", _keys(GPT_OSS_KEYS, "swiglu_alpha initial_context_length"), build_gpt_oss),
-    TextType("olmo2", "olmo", _keys(OLMO2_KEYS, rejected={"sliding_window": Reject(
-        "transformers' OLMo 2 has no sliding-window layers (Olmo 3 does: model_type olmo3)")}), build_olmo2),
-    TextType("olmo3", "olmo", _keys(OLMO3_KEYS), build_olmo3),
-    TextType("olmoe", "olmo", _keys(OLMOE_KEYS, "clip_qkv norm_topk_prob"), build_olmoe),  # clip_qkv: a clamp
-    TextType("smollm3", "smollm", _keys(
-        SMOLLM3_KEYS, "pretraining_tp sliding_window max_window_layers",
-        {"use_sliding_window": Reject("llmarch does not model SmolLM3's sliding window on NoPE layers", _only(False))}),
-        build_smollm3),
-    TextType("llama4_text", "llama", _keys(
-        LLAMA4_TEXT_KEYS,
-        # attention temperature tuning: scalars, no parameters
-        "attn_temperature_tuning floor_scale attn_scale for_llm_compressor cache_implementation"), build_llama4_text),
-    TextType("glm4_moe", "glm", _keys(GLM4_MOE_KEYS, "routed_scaling_factor n_group topk_group norm_topk_prob"),
-             build_glm4_moe),
-    TextType("minimax_m2", "minimax", _keys(
-        MINIMAX_M2_KEYS,
-        # routing and norm scalars; mlp_intermediate_size sizes no layer (every MiniMax-M2 block is MoE)
-        "scoring_func shared_moe_mode layernorm_full_attention_beta layernorm_linear_attention_beta "
-        "layernorm_mlp_beta mlp_intermediate_size",
-        {"use_qk_norm": Reject("transformers' MiniMax-M2 always normalises q and k", _only(True)),
-         "qk_norm_type": Reject("transformers normalises over the whole projections (per_layer)", _only("per_layer")),
-         "attn_type_list": Reject("only full attention (1) is supported; 0 is MiniMax's lightning attention",
-                                  lambda v: v is None or (isinstance(v, list) and all(x == 1 and type(x) is int for x in v))),
-         "use_routing_bias": Reject("transformers' MiniMax-M2 always has the routing bias", _only(True)),
-         "shared_intermediate_size": Reject("MiniMax-M2 has no shared expert in transformers", _only(0)),
-         "mtp_transformer_layers": Reject("llmarch's MTP modules hold one transformer layer", _only(1)),
-         "sliding_window": Reject("MiniMax-M2 has no sliding-window layers in transformers")}),
-        build_minimax_m2),
-    TextType("nemotron_h", "nemotron", _keys(
-        NEMOTRON_H_KEYS,
-        # Mamba kernel and init settings; `expand`: transformers sizes the mixer from mamba_num_heads x
-        # mamba_head_dim; rope keys: the attention layers use no positional encoding; MTP layer lists only
-        # matter with num_nextn_predict_layers, rejected below
-        "num_logits_to_keep use_mamba_kernels mamba_hidden_act expand time_step_min time_step_max time_step_limit "
-        "time_step_floor chunk_size mamba_ssm_cache_dtype routed_scaling_factor n_group topk_group norm_topk_prob "
-        "residual_in_fp32 rescale_prenorm_residual moe_shared_expert_overlap mtp_layers_block_type "
-        "mtp_hybrid_override_pattern norm_eps rope_theta partial_rotary_factor",
-        {"attention_bias": Reject("transformers' Nemotron-H attention has no biases"),
-         "mlp_bias": Reject("llmarch's Nemotron-H MLPs have no biases"),
-         "mamba_proj_bias": Reject("transformers ignores it (use_bias sets the Mamba projections' bias)"),
-         "sliding_window": Reject("Nemotron-H has no sliding-window layers in transformers"),
-         "moe_latent_size": Reject("llmarch has no latent MoE projection"),
-         "num_nextn_predict_layers": Reject("llmarch cannot represent Nemotron-H's MTP layers", _only(0))}),
-        build_nemotron_h),
-    TextType("gpt2", "gpt2", _keys(
-        GPT2_KEYS,
-        # dropouts, attention scaling flags, the sequence-classification summary head (not in an LM checkpoint)
-        "n_ctx resid_pdrop embd_pdrop attn_pdrop summary_type summary_use_proj summary_activation "
-        "summary_proj_to_labels summary_first_dropout scale_attn_weights scale_attn_by_inverse_layer_idx "
-        "reorder_and_upcast_attn output_past",
-    ), build_gpt2),
-    TextType("mimo_v2_flash", "mimo", _keys(
-        MIMO_V2_FLASH_KEYS,
-        # routing details; sliding_window: transformers' window + 1 (the window is sliding_window_size);
-        # attention_chunk_size: a kernel tile of Xiaomi's code; attention_value_scale: a scalar
-        "scoring_func topk_method n_group topk_group routed_scaling_factor norm_topk_prob sliding_window "
-        "attention_chunk_size attention_value_scale"),
-        build_mimo_v2_flash,
-        note="MiMo-V2-Flash configs have no key for MTP modules; add an `mtp:` block if the checkpoint holds them"),
-]}
+TEXT_TYPES: dict[str, TextType] = {
+    t.name: t
+    for t in [
+        TextType("llama", "llama", _keys(LLAMA_KEYS, "pretraining_tp"), build_llama),
+        TextType("mistral", "mistral", _keys(MISTRAL_KEYS), build_mistral),
+        TextType("ministral3", "mistral", _keys(MINISTRAL3_KEYS), build_mistral),
+        TextType("mixtral", "mistral", _keys(MIXTRAL_KEYS), build_mixtral),
+        TextType("qwen3", "qwen3", _keys(QWEN3_KEYS), build_qwen3),
+        TextType(
+            "qwen3_moe",
+            "qwen3",
+            _keys(
+                QWEN3_MOE_KEYS,
+                "norm_topk_prob sliding_window max_window_layers",
+                {"use_sliding_window": NO_SLIDING},
+                aliases={"num_local_experts": "num_experts"},
+            ),  # transformers' attribute_map: num_experts -> num_local_experts
+            build_qwen3_moe,
+        ),
+        TextType(
+            "qwen3_next",
+            "qwen3",
+            _keys(QWEN3_NEXT_KEYS, "norm_topk_prob", {"use_sliding_window": NO_SLIDING}),
+            build_qwen3_next,
+        ),
+        TextType(
+            "deepseek_v3",
+            "deepseek",
+            _keys(DEEPSEEK_V3_KEYS, DEEPSEEK_IRRELEVANT, DEEPSEEK_REJECTED, consistent=MLA_DERIVED),
+            build_deepseek_v3,
+        ),
+        # Kimi K2's configs say kimi_k2 but ship DeepSeek-V3's code (auto_map), so DeepSeek-V3's table applies
+        TextType(
+            "kimi_k2",
+            "kimi",
+            _keys(DEEPSEEK_V3_KEYS, DEEPSEEK_IRRELEVANT, DEEPSEEK_REJECTED, consistent=MLA_DERIVED),
+            build_deepseek_v3,
+        ),
+        TextType(
+            "deepseek_v32",
+            "deepseek",
+            _keys(
+                DEEPSEEK_V32_KEYS,
+                DEEPSEEK_IRRELEVANT,
+                DEEPSEEK_REJECTED
+                | {
+                    "mlp_bias": Reject("llmarch's DeepSeek experts have no biases"),
+                    "layer_types": Reject(
+                        "every DeepSeek V3.2 layer is sparse (indexed) attention",
+                        lambda v: v is None or (isinstance(v, list) and all(x == "indexed_attention" for x in v)),
+                    ),
+                },
+                consistent=MLA_DERIVED,
+            ),
+            build_deepseek_v32,
+        ),
+        TextType(
+            "kimi_linear",
+            "kimi",
+            _keys(
+                KIMI_LINEAR_KEYS,
+                # head_dim: transformers overwrites it with qk_rope_head_dim (Moonshot's config says 72, which nothing
+                # reads); rope_*: the MLA layers use no RoPE
+                "head_dim num_key_value_heads moe_renormalize moe_router_activation_func num_expert_group topk_group "
+                "routed_scaling_factor use_grouped_topk pretraining_tp rope_theta rope_scaling",
+                {
+                    "mla_use_nope": Reject("transformers' Kimi Linear applies no RoPE in its MLA layers", _only(True)),
+                    "moe_layer_freq": Reject(
+                        "transformers places experts in every layer after first_k_dense_replace", _only(1)
+                    ),
+                    "num_nextn_predict_layers": Reject("Kimi Linear has no MTP modules in transformers", _only(0)),
+                    "attention_bias": Reject("llmarch's MLA has no projection biases"),
+                },
+                consistent={"qk_head_dim": MLA_DERIVED["qk_head_dim"]},
+            ),
+            build_kimi_linear,
+        ),
+        TextType(
+            "gemma3_text",
+            "gemma",
+            _keys(
+                GEMMA3_TEXT_KEYS,
+                # a score scale, logit soft-caps and the cache class: no parameters, no cache size
+                "query_pre_attn_scalar final_logit_softcapping attn_logit_softcapping cache_implementation",
+                {"use_bidirectional_attention": Reject("llmarch models causal decoders only")},
+                # transformers writes out its private copy of sliding_window_pattern
+                consistent={
+                    "_sliding_window_pattern": Derived(
+                        "sliding_window_pattern", lambda r: r.int("sliding_window_pattern")
+                    )
+                },
+            ),
+            build_gemma3_text,
+        ),
+        TextType(
+            "gemma3n_text",
+            "gemma",
+            _keys(
+                GEMMA3N_TEXT_KEYS,
+                # AltUp's active stream and clipping, and the activation sparsity of the first layers (a top-k on the
+                # activation): no parameters, no cache size
+                "final_logit_softcapping query_pre_attn_scalar altup_active_idx altup_coef_clip altup_correct_scale "
+                # altup_lr_multiplier: a training learning-rate multiplier
+                "activation_sparsity_pattern altup_lr_multiplier",
+            ),
+            build_gemma3n_text,
+        ),
+        # initial_context_length: OpenAI's name for YaRN's original length, which rope_scaling also states
+        TextType("gpt_oss", "gpt-oss", _keys(GPT_OSS_KEYS, "swiglu_alpha initial_context_length"), build_gpt_oss),
+        TextType(
+            "olmo2",
+            "olmo",
+            _keys(
+                OLMO2_KEYS,
+                rejected={
+                    "sliding_window": Reject(
+                        "transformers' OLMo 2 has no sliding-window layers (Olmo 3 does: model_type olmo3)"
+                    )
+                },
+            ),
+            build_olmo2,
+        ),
+        TextType("olmo3", "olmo", _keys(OLMO3_KEYS), build_olmo3),
+        TextType("olmoe", "olmo", _keys(OLMOE_KEYS, "clip_qkv norm_topk_prob"), build_olmoe),  # clip_qkv: a clamp
+        TextType(
+            "smollm3",
+            "smollm",
+            _keys(
+                SMOLLM3_KEYS,
+                "pretraining_tp sliding_window max_window_layers",
+                {
+                    "use_sliding_window": Reject(
+                        "llmarch does not model SmolLM3's sliding window on NoPE layers", _only(False)
+                    )
+                },
+            ),
+            build_smollm3,
+        ),
+        TextType(
+            "llama4_text",
+            "llama",
+            _keys(
+                LLAMA4_TEXT_KEYS,
+                # attention temperature tuning: scalars, no parameters
+                "attn_temperature_tuning floor_scale attn_scale for_llm_compressor cache_implementation",
+            ),
+            build_llama4_text,
+        ),
+        TextType(
+            "glm4_moe",
+            "glm",
+            _keys(GLM4_MOE_KEYS, "routed_scaling_factor n_group topk_group norm_topk_prob"),
+            build_glm4_moe,
+        ),
+        TextType(
+            "minimax_m2",
+            "minimax",
+            _keys(
+                MINIMAX_M2_KEYS,
+                # routing and norm scalars; mlp_intermediate_size sizes no layer (every MiniMax-M2 block is MoE)
+                "scoring_func shared_moe_mode layernorm_full_attention_beta layernorm_linear_attention_beta "
+                "layernorm_mlp_beta mlp_intermediate_size",
+                {
+                    "use_qk_norm": Reject("transformers' MiniMax-M2 always normalises q and k", _only(True)),
+                    "qk_norm_type": Reject(
+                        "transformers normalises over the whole projections (per_layer)", _only("per_layer")
+                    ),
+                    "attn_type_list": Reject(
+                        "only full attention (1) is supported; 0 is MiniMax's lightning attention",
+                        lambda v: v is None or (isinstance(v, list) and all(x == 1 and type(x) is int for x in v)),
+                    ),
+                    "use_routing_bias": Reject("transformers' MiniMax-M2 always has the routing bias", _only(True)),
+                    "shared_intermediate_size": Reject("MiniMax-M2 has no shared expert in transformers", _only(0)),
+                    "mtp_transformer_layers": Reject("llmarch's MTP modules hold one transformer layer", _only(1)),
+                    "sliding_window": Reject("MiniMax-M2 has no sliding-window layers in transformers"),
+                },
+            ),
+            build_minimax_m2,
+        ),
+        TextType(
+            "nemotron_h",
+            "nemotron",
+            _keys(
+                NEMOTRON_H_KEYS,
+                # Mamba kernel and init settings; `expand`: transformers sizes the mixer from mamba_num_heads x
+                # mamba_head_dim; rope keys: the attention layers use no positional encoding; MTP layer lists only
+                # matter with num_nextn_predict_layers, rejected below
+                "num_logits_to_keep use_mamba_kernels mamba_hidden_act expand time_step_min time_step_max time_step_limit "
+                "time_step_floor chunk_size mamba_ssm_cache_dtype routed_scaling_factor n_group topk_group norm_topk_prob "
+                "residual_in_fp32 rescale_prenorm_residual moe_shared_expert_overlap mtp_layers_block_type "
+                "mtp_hybrid_override_pattern norm_eps rope_theta partial_rotary_factor",
+                {
+                    "attention_bias": Reject("transformers' Nemotron-H attention has no biases"),
+                    "mlp_bias": Reject("llmarch's Nemotron-H MLPs have no biases"),
+                    "mamba_proj_bias": Reject("transformers ignores it (use_bias sets the Mamba projections' bias)"),
+                    "sliding_window": Reject("Nemotron-H has no sliding-window layers in transformers"),
+                    "moe_latent_size": Reject("llmarch has no latent MoE projection"),
+                    "num_nextn_predict_layers": Reject("llmarch cannot represent Nemotron-H's MTP layers", _only(0)),
+                },
+            ),
+            build_nemotron_h,
+        ),
+        TextType(
+            "gpt2",
+            "gpt2",
+            _keys(
+                GPT2_KEYS,
+                # dropouts, attention scaling flags, the sequence-classification summary head (not in an LM checkpoint)
+                "n_ctx resid_pdrop embd_pdrop attn_pdrop summary_type summary_use_proj summary_activation "
+                "summary_proj_to_labels summary_first_dropout scale_attn_weights scale_attn_by_inverse_layer_idx "
+                "reorder_and_upcast_attn output_past",
+            ),
+            build_gpt2,
+        ),
+        TextType(
+            "mimo_v2_flash",
+            "mimo",
+            _keys(
+                MIMO_V2_FLASH_KEYS,
+                # routing details; sliding_window: transformers' window + 1 (the window is sliding_window_size);
+                # attention_chunk_size: a kernel tile of Xiaomi's code; attention_value_scale: a scalar
+                "scoring_func topk_method n_group topk_group routed_scaling_factor norm_topk_prob sliding_window "
+                "attention_chunk_size attention_value_scale",
+            ),
+            build_mimo_v2_flash,
+            note="MiMo-V2-Flash configs have no key for MTP modules; add an `mtp:` block if the checkpoint holds them",
+        ),
+    ]
+}
 
 
 # ---------------------------------------------------------------------------
@@ -1598,26 +2192,67 @@ class VisionType:
     count: Callable[[Config], int]
 
 
-VISION_TYPES: dict[str, VisionType] = {t.name: t for t in [
-    VisionType("siglip_vision_model", "SigLIP vision tower", _keys(
-        {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12, "num_channels": 3,
-         "image_size": 224, "patch_size": 16, "vision_use_head": True},
-        "num_attention_heads hidden_act layer_norm_eps"), siglip_params),
-    VisionType("pixtral", "Pixtral vision encoder", _keys(
-        {"hidden_size": 1024, "intermediate_size": 4096, "num_hidden_layers": 24, "num_channels": 3,
-         "patch_size": 16},
-        # heads and head_dim shape the 2-D RoPE only: the projections are hidden x hidden
-        # vocab_size: PixtralVisionConfig writes one out, but the encoder has no token embedding
-        "num_attention_heads head_dim image_size hidden_act rope_theta rope_parameters vocab_size"), pixtral_params),
-    VisionType("llama4_vision_model", "Llama 4 vision encoder", _keys(
-        {"hidden_size": 768, "intermediate_size": 5632, "num_hidden_layers": 34, "num_channels": 3,
-         "image_size": 448, "patch_size": 14, "projector_input_dim": 4096, "projector_output_dim": 4096,
-         "vision_output_dim": 7680},
-        # pixel_shuffle_ratio reshapes tokens; the adapter's input width is intermediate_size
-        "num_attention_heads hidden_act norm_eps rope_theta rope_parameters pixel_shuffle_ratio projector_dropout "
-        "vision_feature_layer vision_feature_select_strategy",
-        {"multi_modal_projector_bias": Reject("transformers' Llama 4 projector has no bias")}), llama4_vision_params),
-]}
+VISION_TYPES: dict[str, VisionType] = {
+    t.name: t
+    for t in [
+        VisionType(
+            "siglip_vision_model",
+            "SigLIP vision tower",
+            _keys(
+                {
+                    "hidden_size": 768,
+                    "intermediate_size": 3072,
+                    "num_hidden_layers": 12,
+                    "num_channels": 3,
+                    "image_size": 224,
+                    "patch_size": 16,
+                    "vision_use_head": True,
+                },
+                "num_attention_heads hidden_act layer_norm_eps",
+            ),
+            siglip_params,
+        ),
+        VisionType(
+            "pixtral",
+            "Pixtral vision encoder",
+            _keys(
+                {
+                    "hidden_size": 1024,
+                    "intermediate_size": 4096,
+                    "num_hidden_layers": 24,
+                    "num_channels": 3,
+                    "patch_size": 16,
+                },
+                # heads and head_dim shape the 2-D RoPE only: the projections are hidden x hidden
+                # vocab_size: PixtralVisionConfig writes one out, but the encoder has no token embedding
+                "num_attention_heads head_dim image_size hidden_act rope_theta rope_parameters vocab_size",
+            ),
+            pixtral_params,
+        ),
+        VisionType(
+            "llama4_vision_model",
+            "Llama 4 vision encoder",
+            _keys(
+                {
+                    "hidden_size": 768,
+                    "intermediate_size": 5632,
+                    "num_hidden_layers": 34,
+                    "num_channels": 3,
+                    "image_size": 448,
+                    "patch_size": 14,
+                    "projector_input_dim": 4096,
+                    "projector_output_dim": 4096,
+                    "vision_output_dim": 7680,
+                },
+                # pixel_shuffle_ratio reshapes tokens; the adapter's input width is intermediate_size
+                "num_attention_heads hidden_act norm_eps rope_theta rope_parameters pixel_shuffle_ratio projector_dropout "
+                "vision_feature_layer vision_feature_select_strategy",
+                {"multi_modal_projector_bias": Reject("transformers' Llama 4 projector has no bias")},
+            ),
+            llama4_vision_params,
+        ),
+    ]
+}
 
 
 def gemma3_projector(wrapper: Config, vision: Config, text_width: int) -> int:
@@ -1658,32 +2293,75 @@ def _wrapper_keys(mapped: Mapping[str, Any], irrelevant: str, text_config: Optio
 
 # transformers' Mistral3Config builds this text model (Mistral Small 3.1's) when text_config is absent
 MISTRAL3_DEFAULT_TEXT = {
-    "model_type": "mistral", "head_dim": 128, "hidden_act": "silu", "hidden_size": 5120, "intermediate_size": 32768,
-    "max_position_embeddings": 131072, "num_attention_heads": 32, "num_hidden_layers": 40, "num_key_value_heads": 8,
-    "rms_norm_eps": 1e-05, "rope_theta": 1000000000.0, "sliding_window": None, "vocab_size": 131072,
+    "model_type": "mistral",
+    "head_dim": 128,
+    "hidden_act": "silu",
+    "hidden_size": 5120,
+    "intermediate_size": 32768,
+    "max_position_embeddings": 131072,
+    "num_attention_heads": 32,
+    "num_hidden_layers": 40,
+    "num_key_value_heads": 8,
+    "rms_norm_eps": 1e-05,
+    "rope_theta": 1000000000.0,
+    "sliding_window": None,
+    "vocab_size": 131072,
 }
 
 
-WRAPPER_TYPES: dict[str, WrapperType] = {t.name: t for t in [
-    WrapperType("gemma3", "gemma", _wrapper_keys(
-        {"tie_word_embeddings": True}, "mm_tokens_per_image boi_token_index eoi_token_index image_token_index"),
-        ("gemma3_text",), ("siglip_vision_model",), gemma3_projector),
-    WrapperType("llama4", "llama", _wrapper_keys(
-        {"tie_word_embeddings": False}, "boi_token_index eoi_token_index image_token_index"),
-        ("llama4_text",), ("llama4_vision_model",), llama4_projector),
-    WrapperType("mistral3", "mistral", _wrapper_keys(
-        {"tie_word_embeddings": True, "multimodal_projector_bias": False, "spatial_merge_size": 2,
-         "vision_feature_layer": -1},
-        "image_token_index projector_hidden_act", MISTRAL3_DEFAULT_TEXT),
-        ("mistral", "ministral3"), ("pixtral",), mistral3_projector),
-    WrapperType("gemma3n", "gemma", _wrapper_keys(
-        {"tie_word_embeddings": True, "audio_config": {}},
-        "audio_soft_tokens_per_image vision_soft_tokens_per_image boi_token_id eoi_token_id boa_token_id "
-        "eoa_token_id image_token_id audio_token_id"),
-        ("gemma3n_text",), (),
-        towers_note="Its MobileNet-V5 vision tower (a timm model), USM audio encoder and their embedders are not "
-                    "counted: import-hf has no closed form for them; add them by hand as reference adjustments"),
-]}
+WRAPPER_TYPES: dict[str, WrapperType] = {
+    t.name: t
+    for t in [
+        WrapperType(
+            "gemma3",
+            "gemma",
+            _wrapper_keys(
+                {"tie_word_embeddings": True}, "mm_tokens_per_image boi_token_index eoi_token_index image_token_index"
+            ),
+            ("gemma3_text",),
+            ("siglip_vision_model",),
+            gemma3_projector,
+        ),
+        WrapperType(
+            "llama4",
+            "llama",
+            _wrapper_keys({"tie_word_embeddings": False}, "boi_token_index eoi_token_index image_token_index"),
+            ("llama4_text",),
+            ("llama4_vision_model",),
+            llama4_projector,
+        ),
+        WrapperType(
+            "mistral3",
+            "mistral",
+            _wrapper_keys(
+                {
+                    "tie_word_embeddings": True,
+                    "multimodal_projector_bias": False,
+                    "spatial_merge_size": 2,
+                    "vision_feature_layer": -1,
+                },
+                "image_token_index projector_hidden_act",
+                MISTRAL3_DEFAULT_TEXT,
+            ),
+            ("mistral", "ministral3"),
+            ("pixtral",),
+            mistral3_projector,
+        ),
+        WrapperType(
+            "gemma3n",
+            "gemma",
+            _wrapper_keys(
+                {"tie_word_embeddings": True, "audio_config": {}},
+                "audio_soft_tokens_per_image vision_soft_tokens_per_image boi_token_id eoi_token_id boa_token_id "
+                "eoa_token_id image_token_id audio_token_id",
+            ),
+            ("gemma3n_text",),
+            (),
+            towers_note="Its MobileNet-V5 vision tower (a timm model), USM audio encoder and their embedders are not "
+            "counted: import-hf has no closed form for them; add them by hand as reference adjustments",
+        ),
+    ]
+}
 
 SUPPORTED_TYPES = sorted(set(TEXT_TYPES) | set(WRAPPER_TYPES))
 
@@ -1696,18 +2374,34 @@ SUPPORTED_TYPES = sorted(set(TEXT_TYPES) | set(WRAPPER_TYPES))
 # Per component, the modules of one layer (`{e}`: an expert's index); `other` lists the layer's modules that
 # no weight format covers (routers, convolutions, norms), which an ignore list may name harmlessly.
 _ATTN = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj")
-_MLA = ("self_attn.q_a_proj", "self_attn.q_b_proj", "self_attn.kv_a_proj_with_mqa", "self_attn.kv_b_proj",
-        "self_attn.o_proj")
+_MLA = (
+    "self_attn.q_a_proj",
+    "self_attn.q_b_proj",
+    "self_attn.kv_a_proj_with_mqa",
+    "self_attn.kv_b_proj",
+    "self_attn.o_proj",
+)
 _MLP = ("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
 _EXPERTS = ("mlp.experts.{e}.gate_proj", "mlp.experts.{e}.up_proj", "mlp.experts.{e}.down_proj")
 _W123 = ("block_sparse_moe.experts.{e}.w1", "block_sparse_moe.experts.{e}.w2", "block_sparse_moe.experts.{e}.w3")
-_DEEPSEEK_NAMES = {"attention": _MLA, "dense_ffn": _MLP, "routed_experts": _EXPERTS,
-                   "shared_experts": ("mlp.shared_experts.gate_proj", "mlp.shared_experts.up_proj",
-                                      "mlp.shared_experts.down_proj"),
-                   "other": ("mlp.gate", "input_layernorm", "post_attention_layernorm", "self_attn.q_a_layernorm",
-                             "self_attn.kv_a_layernorm")}
-_DENSE_NAMES = {"attention": _ATTN, "dense_ffn": _MLP,
-                "other": ("input_layernorm", "post_attention_layernorm", "self_attn.q_norm", "self_attn.k_norm")}
+_DEEPSEEK_NAMES = {
+    "attention": _MLA,
+    "dense_ffn": _MLP,
+    "routed_experts": _EXPERTS,
+    "shared_experts": ("mlp.shared_experts.gate_proj", "mlp.shared_experts.up_proj", "mlp.shared_experts.down_proj"),
+    "other": (
+        "mlp.gate",
+        "input_layernorm",
+        "post_attention_layernorm",
+        "self_attn.q_a_layernorm",
+        "self_attn.kv_a_layernorm",
+    ),
+}
+_DENSE_NAMES = {
+    "attention": _ATTN,
+    "dense_ffn": _MLP,
+    "other": ("input_layernorm", "post_attention_layernorm", "self_attn.q_norm", "self_attn.k_norm"),
+}
 
 
 @dataclass(frozen=True)
@@ -1721,64 +2415,162 @@ class ModuleNames:
 
 
 MODULE_NAMES: dict[str, ModuleNames] = {
-    **{t: ModuleNames(_DENSE_NAMES) for t in ("llama", "mistral", "ministral3", "qwen3", "olmo2", "olmo3", "smollm3",
-                                               "gemma3_text")},
-    "gemma3n_text": ModuleNames(_DENSE_NAMES | {"other": _DENSE_NAMES["other"] + (
-        "altup", "laurel", "per_layer_input_gate", "per_layer_projection", "self_attn.v_norm")},
-        top=("embed_tokens", "norm", "embed_tokens_per_layer", "per_layer_model_projection", "altup_projections",
-             "altup_unembed_projections")),
+    **{
+        t: ModuleNames(_DENSE_NAMES)
+        for t in ("llama", "mistral", "ministral3", "qwen3", "olmo2", "olmo3", "smollm3", "gemma3_text")
+    },
+    "gemma3n_text": ModuleNames(
+        _DENSE_NAMES
+        | {
+            "other": _DENSE_NAMES["other"]
+            + ("altup", "laurel", "per_layer_input_gate", "per_layer_projection", "self_attn.v_norm")
+        },
+        top=(
+            "embed_tokens",
+            "norm",
+            "embed_tokens_per_layer",
+            "per_layer_model_projection",
+            "altup_projections",
+            "altup_unembed_projections",
+        ),
+    ),
     "mixtral": ModuleNames({"attention": _ATTN, "routed_experts": _W123, "other": ("block_sparse_moe.gate",)}),
-    "minimax_m2": ModuleNames({"attention": _ATTN, "routed_experts": _W123,
-                               "other": ("block_sparse_moe.gate", "block_sparse_moe.e_score_correction_bias",
-                                         "self_attn.q_norm", "self_attn.k_norm")}),
-    **{t: ModuleNames({"attention": _ATTN, "dense_ffn": _MLP, "routed_experts": _EXPERTS,
-                       "other": ("mlp.gate", "self_attn.q_norm", "self_attn.k_norm")})
-       for t in ("qwen3_moe", "olmoe")},
-    "qwen3_next": ModuleNames({
-        "attention": _ATTN, "dense_ffn": _MLP, "routed_experts": _EXPERTS,
-        "linear_mixer": ("linear_attn.in_proj_qkvz", "linear_attn.in_proj_ba", "linear_attn.out_proj"),
-        "shared_experts": ("mlp.shared_expert.gate_proj", "mlp.shared_expert.up_proj", "mlp.shared_expert.down_proj"),
-        "other": ("mlp.gate", "mlp.shared_expert_gate", "linear_attn.conv1d", "linear_attn.norm", "self_attn.q_norm",
-                  "self_attn.k_norm")}),
+    "minimax_m2": ModuleNames(
+        {
+            "attention": _ATTN,
+            "routed_experts": _W123,
+            "other": (
+                "block_sparse_moe.gate",
+                "block_sparse_moe.e_score_correction_bias",
+                "self_attn.q_norm",
+                "self_attn.k_norm",
+            ),
+        }
+    ),
+    **{
+        t: ModuleNames(
+            {
+                "attention": _ATTN,
+                "dense_ffn": _MLP,
+                "routed_experts": _EXPERTS,
+                "other": ("mlp.gate", "self_attn.q_norm", "self_attn.k_norm"),
+            }
+        )
+        for t in ("qwen3_moe", "olmoe")
+    },
+    "qwen3_next": ModuleNames(
+        {
+            "attention": _ATTN,
+            "dense_ffn": _MLP,
+            "routed_experts": _EXPERTS,
+            "linear_mixer": ("linear_attn.in_proj_qkvz", "linear_attn.in_proj_ba", "linear_attn.out_proj"),
+            "shared_experts": (
+                "mlp.shared_expert.gate_proj",
+                "mlp.shared_expert.up_proj",
+                "mlp.shared_expert.down_proj",
+            ),
+            "other": (
+                "mlp.gate",
+                "mlp.shared_expert_gate",
+                "linear_attn.conv1d",
+                "linear_attn.norm",
+                "self_attn.q_norm",
+                "self_attn.k_norm",
+            ),
+        }
+    ),
     **{t: ModuleNames(_DEEPSEEK_NAMES) for t in ("deepseek_v3", "kimi_k2")},
-    "deepseek_v32": ModuleNames(_DEEPSEEK_NAMES | {"attention": _MLA + (
-        "self_attn.indexer.wq_b", "self_attn.indexer.wk", "self_attn.indexer.weights_proj")}),
+    "deepseek_v32": ModuleNames(
+        _DEEPSEEK_NAMES
+        | {"attention": _MLA + ("self_attn.indexer.wq_b", "self_attn.indexer.wk", "self_attn.indexer.weights_proj")}
+    ),
     "glm4_moe": ModuleNames(_DEEPSEEK_NAMES | {"attention": _ATTN}),
     "mimo_v2_flash": ModuleNames(_DEEPSEEK_NAMES | {"attention": _ATTN}),
-    "kimi_linear": ModuleNames(_DEEPSEEK_NAMES | {
-        "attention": ("self_attn.q_proj", "self_attn.kv_a_proj_with_mqa", "self_attn.kv_b_proj", "self_attn.o_proj"),
-        "linear_mixer": ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-                         "self_attn.f_a_proj", "self_attn.f_b_proj", "self_attn.b_proj", "self_attn.g_a_proj",
-                         "self_attn.g_b_proj"),
-        "routed_experts": ("mlp.experts.gate_up_proj", "mlp.experts.down_proj"),  # fused, as transformers has them
-        "other": _DEEPSEEK_NAMES["other"] + ("self_attn.f_proj", "self_attn.g_proj", "self_attn.q_conv1d", "self_attn.k_conv1d",
-                                             "self_attn.v_conv1d", "self_attn.A_log", "self_attn.dt_bias",
-                                             "self_attn.o_norm")}),
+    "kimi_linear": ModuleNames(
+        _DEEPSEEK_NAMES
+        | {
+            "attention": (
+                "self_attn.q_proj",
+                "self_attn.kv_a_proj_with_mqa",
+                "self_attn.kv_b_proj",
+                "self_attn.o_proj",
+            ),
+            "linear_mixer": (
+                "self_attn.q_proj",
+                "self_attn.k_proj",
+                "self_attn.v_proj",
+                "self_attn.o_proj",
+                "self_attn.f_a_proj",
+                "self_attn.f_b_proj",
+                "self_attn.b_proj",
+                "self_attn.g_a_proj",
+                "self_attn.g_b_proj",
+            ),
+            "routed_experts": ("mlp.experts.gate_up_proj", "mlp.experts.down_proj"),  # fused, as transformers has them
+            "other": _DEEPSEEK_NAMES["other"]
+            + (
+                "self_attn.f_proj",
+                "self_attn.g_proj",
+                "self_attn.q_conv1d",
+                "self_attn.k_conv1d",
+                "self_attn.v_conv1d",
+                "self_attn.A_log",
+                "self_attn.dt_bias",
+                "self_attn.o_norm",
+            ),
+        }
+    ),
     # gpt-oss and Llama 4 store their experts fused: one module holding every expert's weights
-    "gpt_oss": ModuleNames({"attention": _ATTN, "routed_experts": ("mlp.experts.gate_up_proj", "mlp.experts.down_proj"),
-                            "other": ("mlp.router", "self_attn.sinks")}),
-    "llama4_text": ModuleNames({
-        "attention": _ATTN, "dense_ffn": ("feed_forward.gate_proj", "feed_forward.up_proj", "feed_forward.down_proj"),
-        "routed_experts": ("feed_forward.experts.gate_up_proj", "feed_forward.experts.down_proj"),
-        "shared_experts": ("feed_forward.shared_expert.gate_proj", "feed_forward.shared_expert.up_proj",
-                           "feed_forward.shared_expert.down_proj"),
-        "other": ("feed_forward.router", "input_layernorm", "post_attention_layernorm")}),
-    "nemotron_h": ModuleNames({
-        "attention": ("mixer.q_proj", "mixer.k_proj", "mixer.v_proj", "mixer.o_proj"),
-        "linear_mixer": ("mixer.in_proj", "mixer.out_proj"),
-        "dense_ffn": ("mixer.up_proj", "mixer.down_proj"),
-        "routed_experts": ("mixer.experts.{e}.up_proj", "mixer.experts.{e}.down_proj"),
-        "shared_experts": ("mixer.shared_experts.up_proj", "mixer.shared_experts.down_proj"),
-        "other": ("mixer.gate", "mixer.conv1d", "mixer.norm", "norm")}, model="backbone.",
-        top=("embeddings", "norm_f")),
-    "gpt2": ModuleNames({"attention": ("attn.c_attn", "attn.c_proj"), "dense_ffn": ("mlp.c_fc", "mlp.c_proj"),
-                         "other": ("ln_1", "ln_2")}, model="transformer.", top=("wte", "wpe", "ln_f"), layer_list="h"),
+    "gpt_oss": ModuleNames(
+        {
+            "attention": _ATTN,
+            "routed_experts": ("mlp.experts.gate_up_proj", "mlp.experts.down_proj"),
+            "other": ("mlp.router", "self_attn.sinks"),
+        }
+    ),
+    "llama4_text": ModuleNames(
+        {
+            "attention": _ATTN,
+            "dense_ffn": ("feed_forward.gate_proj", "feed_forward.up_proj", "feed_forward.down_proj"),
+            "routed_experts": ("feed_forward.experts.gate_up_proj", "feed_forward.experts.down_proj"),
+            "shared_experts": (
+                "feed_forward.shared_expert.gate_proj",
+                "feed_forward.shared_expert.up_proj",
+                "feed_forward.shared_expert.down_proj",
+            ),
+            "other": ("feed_forward.router", "input_layernorm", "post_attention_layernorm"),
+        }
+    ),
+    "nemotron_h": ModuleNames(
+        {
+            "attention": ("mixer.q_proj", "mixer.k_proj", "mixer.v_proj", "mixer.o_proj"),
+            "linear_mixer": ("mixer.in_proj", "mixer.out_proj"),
+            "dense_ffn": ("mixer.up_proj", "mixer.down_proj"),
+            "routed_experts": ("mixer.experts.{e}.up_proj", "mixer.experts.{e}.down_proj"),
+            "shared_experts": ("mixer.shared_experts.up_proj", "mixer.shared_experts.down_proj"),
+            "other": ("mixer.gate", "mixer.conv1d", "mixer.norm", "norm"),
+        },
+        model="backbone.",
+        top=("embeddings", "norm_f"),
+    ),
+    "gpt2": ModuleNames(
+        {
+            "attention": ("attn.c_attn", "attn.c_proj"),
+            "dense_ffn": ("mlp.c_fc", "mlp.c_proj"),
+            "other": ("ln_1", "ln_2"),
+        },
+        model="transformer.",
+        top=("wte", "wpe", "ln_f"),
+        layer_list="h",
+    ),
 }
 # Where a multimodal wrapper's checkpoints put the text model and its LM head (transformers 5, the older layout)
 WRAPPER_LAYOUTS = (("model.language_model.", "lm_head"), ("language_model.model.", "language_model.lm_head"))
 # Entries naming the parts of a multimodal checkpoint outside its text model (vision tower, projector, audio)
-NON_TEXT_ENTRY = re.compile(r"vision|multi_modal|multimodal|mm_|patch_merger|audio|embed_vision|embed_audio|"
-                            r"image|projector|visual")
+NON_TEXT_ENTRY = re.compile(
+    r"vision|multi_modal|multimodal|mm_|patch_merger|audio|embed_vision|embed_audio|"
+    r"image|projector|visual"
+)
 LINEAR_COMPONENTS = ("attention", "linear_mixer", "dense_ffn", "routed_experts", "shared_experts")
 
 
@@ -1792,20 +2584,47 @@ class QuantMethod:
 QUANT_METHODS = {
     # transformers' FineGrainedFP8: every nn.Linear but the LM head; scale_fmt (ue8m0: 1-byte scales) is
     # within the fp8_block128 format's allowance of one fp32 scale per 128 x 128 block
-    "fp8": QuantMethod(frozenset({"quant_method", "weight_block_size", "fmt", "modules_to_not_convert", "ignored_layers"}),
-                       frozenset({"activation_scheme", "scale_fmt"}), LINEAR_COMPONENTS),
+    "fp8": QuantMethod(
+        frozenset({"quant_method", "weight_block_size", "fmt", "modules_to_not_convert", "ignored_layers"}),
+        frozenset({"activation_scheme", "scale_fmt"}),
+        LINEAR_COMPONENTS,
+    ),
     # transformers' Mxfp4: the MoE experts only
     "mxfp4": QuantMethod(frozenset({"quant_method", "modules_to_not_convert"}), frozenset(), ("routed_experts",)),
     # compressed-tensors: the `targets` (Linear) of its config group, minus `ignore`
     "compressed-tensors": QuantMethod(
         frozenset({"quant_method", "config_groups", "ignore"}),
-        frozenset({"format", "quantization_status", "global_compression_ratio", "kv_cache_scheme", "version",
-                   "sparsity_config", "transform_config"}),
-        LINEAR_COMPONENTS + ("lm_head",)),
+        frozenset(
+            {
+                "format",
+                "quantization_status",
+                "global_compression_ratio",
+                "kv_cache_scheme",
+                "version",
+                "sparsity_config",
+                "transform_config",
+            }
+        ),
+        LINEAR_COMPONENTS + ("lm_head",),
+    ),
 }
 CT_GROUP_KEYS = frozenset({"targets", "weights", "input_activations", "output_activations", "format"})
-CT_WEIGHT_KEYS = frozenset({"num_bits", "type", "strategy", "group_size", "block_structure", "symmetric", "dynamic",
-                            "actorder", "observer", "observer_kwargs", "zp_dtype", "scale_dtype"})
+CT_WEIGHT_KEYS = frozenset(
+    {
+        "num_bits",
+        "type",
+        "strategy",
+        "group_size",
+        "block_structure",
+        "symmetric",
+        "dynamic",
+        "actorder",
+        "observer",
+        "observer_kwargs",
+        "zp_dtype",
+        "scale_dtype",
+    }
+)
 
 
 def _weights(cfg: Config, model, text_type: str, model_type: str) -> Optional[dict]:
@@ -1816,21 +2635,30 @@ def _weights(cfg: Config, model, text_type: str, model_type: str) -> Optional[di
     path = ("quantization_config",)
     method_name = q.get("quant_method")
     if not isinstance(method_name, str) or method_name not in QUANT_METHODS:
-        raise cfg.error(path + ("quant_method",), f"quantization method {_show(method_name)} is not supported",
-                        f"supported: {', '.join(QUANT_METHODS)}")
+        raise cfg.error(
+            path + ("quant_method",),
+            f"quantization method {_show(method_name)} is not supported",
+            f"supported: {', '.join(QUANT_METHODS)}",
+        )
     method = QUANT_METHODS[method_name]
     for key in q:
         if key not in method.keys | method.irrelevant:
-            raise cfg.error(path + (key,), f"unknown key `{key}` for quant_method {method_name}",
-                            did_you_mean(str(key), method.keys | method.irrelevant))
+            raise cfg.error(
+                path + (key,),
+                f"unknown key `{key}` for quant_method {method_name}",
+                did_you_mean(str(key), method.keys | method.irrelevant),
+            )
     if method_name == "fp8":
         fmt = q.get("fmt", "e4m3")
         if fmt not in ("e4m3", "e5m2"):
             raise cfg.error(path + ("fmt",), f"fp8 format {_show(fmt)} is not supported", "e4m3 or e5m2")
         block = q.get("weight_block_size")
         if block not in (None, [128, 128]):
-            raise cfg.error(path + ("weight_block_size",), f"block {_show(block)} has no llmarch format",
-                            "fp8 with [128, 128] blocks (fp8_block128) or per-tensor scales (fp8)")
+            raise cfg.error(
+                path + ("weight_block_size",),
+                f"block {_show(block)} has no llmarch format",
+                "fp8 with [128, 128] blocks (fp8_block128) or per-tensor scales (fp8)",
+            )
         fmt_name = "fp8_block128" if block else "fp8"
         lists = ("modules_to_not_convert", "ignored_layers")
     elif method_name == "mxfp4":
@@ -1851,8 +2679,9 @@ def _weights(cfg: Config, model, text_type: str, model_type: str) -> Optional[di
                 try:
                     re.compile(entry[3:])
                 except re.error as exc:
-                    raise cfg.error(path + (key, i), f"pattern {_show(entry)} is not a valid regular expression "
-                                                     f"({exc})") from None
+                    raise cfg.error(
+                        path + (key, i), f"pattern {_show(entry)} is not a valid regular expression ({exc})"
+                    ) from None
             ignore.append((path + (key, i), entry))
     scheme = MODULE_NAMES[text_type]
     layouts = WRAPPER_LAYOUTS if model_type != text_type else ((scheme.model, "lm_head"),)
@@ -1863,11 +2692,14 @@ def _weights(cfg: Config, model, text_type: str, model_type: str) -> Optional[di
             continue  # the vision tower, projector or audio encoder: outside the text model
         if not any(_matches(entry, n) for names in namings for group in names.values() for n in group):
             example = namings[0]
-            raise cfg.error(where, f"ignore entry {_show(entry)} names no module of a `{model_type}` checkpoint "
-                                   "that import-hf knows, so it cannot tell which weights the entry keeps unquantised",
-                            f"module names look like {example['attention'][0] if example.get('attention') else ''} "
-                            f"and {example['lm_head'][0] if example.get('lm_head') else 'lm_head'}; if the entry "
-                            "names nothing in this model, remove it from a copy of the config")
+            raise cfg.error(
+                where,
+                f"ignore entry {_show(entry)} names no module of a `{model_type}` checkpoint "
+                "that import-hf knows, so it cannot tell which weights the entry keeps unquantised",
+                f"module names look like {example['attention'][0] if example.get('attention') else ''} "
+                f"and {example['lm_head'][0] if example.get('lm_head') else 'lm_head'}; if the entry "
+                "names nothing in this model, remove it from a copy of the config",
+            )
     overrides = {}
     for comp in method.candidates:
         if not namings[0].get(comp):
@@ -1877,9 +2709,12 @@ def _weights(cfg: Config, model, text_type: str, model_type: str) -> Optional[di
             skipped = [n for n in names[comp] if any(_matches(p, n) for _, p in ignore)]
             if skipped and len(skipped) < len(names[comp]):
                 kept = [n for n in names[comp] if n not in skipped]
-                raise cfg.error(path, f"the ignore list keeps part of `{comp}` unquantised ({', '.join(skipped[:3])}"
-                                      f"{', ...' if len(skipped) > 3 else ''}) but not the rest ({kept[0]}"
-                                      f"{', ...' if len(kept) > 1 else ''}); llmarch's weight formats are per component")
+                raise cfg.error(
+                    path,
+                    f"the ignore list keeps part of `{comp}` unquantised ({', '.join(skipped[:3])}"
+                    f"{', ...' if len(skipped) > 3 else ''}) but not the rest ({kept[0]}"
+                    f"{', ...' if len(kept) > 1 else ''}); llmarch's weight formats are per component",
+                )
             covered = covered or bool(skipped)
         if not covered:
             overrides[comp] = fmt_name
@@ -1925,24 +2760,31 @@ def _compressed_tensors(cfg: Config, q: dict) -> str:
     groups = q.get("config_groups")
     if not isinstance(groups, dict) or len(groups) != 1:
         raise cfg.error(path, "exactly one config group is supported (one weight format for the quantised layers)")
-    (group_name, group), = groups.items()
+    ((group_name, group),) = groups.items()
     path += (group_name,)
     if not isinstance(group, dict):
         raise cfg.error(path, f"expected a mapping (targets, weights), got {_show(group)}")
     for key in group:
         if key not in CT_GROUP_KEYS:
-            raise cfg.error(path + (key,), f"unknown key `{key}` in a compressed-tensors config group",
-                            did_you_mean(str(key), CT_GROUP_KEYS))
+            raise cfg.error(
+                path + (key,),
+                f"unknown key `{key}` in a compressed-tensors config group",
+                did_you_mean(str(key), CT_GROUP_KEYS),
+            )
     if group.get("targets") != ["Linear"]:
-        raise cfg.error(path + ("targets",), f"targets {_show(group.get('targets'))} are not supported",
-                        'targets: ["Linear"]')
+        raise cfg.error(
+            path + ("targets",), f"targets {_show(group.get('targets'))} are not supported", 'targets: ["Linear"]'
+        )
     w = group.get("weights") or {}
     if not isinstance(w, dict):
         raise cfg.error(path + ("weights",), f"expected a mapping (num_bits, type, strategy...), got {_show(w)}")
     for key in w:
         if key not in CT_WEIGHT_KEYS:
-            raise cfg.error(path + ("weights", key), f"unknown key `{key}` in compressed-tensors weights",
-                            did_you_mean(str(key), CT_WEIGHT_KEYS))
+            raise cfg.error(
+                path + ("weights", key),
+                f"unknown key `{key}` in compressed-tensors weights",
+                did_you_mean(str(key), CT_WEIGHT_KEYS),
+            )
     bits, kind, strategy = w.get("num_bits"), w.get("type"), w.get("strategy")
     if (bits, kind, strategy) == (4, "int", "group") and w.get("group_size") in (32, 128):
         return f"int4_g{w['group_size']}"
@@ -1952,8 +2794,11 @@ def _compressed_tensors(cfg: Config, q: dict) -> str:
         return "fp8"
     if (bits, kind) == (8, "int"):
         return "int8"
-    raise cfg.error(path + ("weights",), f"{bits}-bit {kind} weights with strategy {_show(strategy)} have no llmarch format",
-                    "supported: int4 groups of 32 or 128, fp8 blocks of 128 x 128, fp8 per tensor/channel, int8")
+    raise cfg.error(
+        path + ("weights",),
+        f"{bits}-bit {kind} weights with strategy {_show(strategy)} have no llmarch format",
+        "supported: int4 groups of 32 or 128, fp8 blocks of 128 x 128, fp8 per tensor/channel, int8",
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -1981,20 +2826,31 @@ def import_config(config: dict, *, name: str, source: str, marks: Optional[dict]
     `LlmarchError` naming the file and model type (a value import-hf cannot read), never a traceback.
     """
     if not isinstance(name, str) or not NAME_RE.match(name) or len(name) > 64:
-        raise LlmarchError(f"`{name}` is not a spec name: lowercase letters, digits, `.` and `-`, "
-                           "starting with a letter or digit (give --name)")
+        raise LlmarchError(
+            f"`{name}` is not a spec name: lowercase letters, digits, `.` and `-`, "
+            "starting with a letter or digit (give --name)"
+        )
     if not isinstance(config, dict):
         raise SpecError("a config.json is a JSON object", file=source)
     try:
         return _import(config, name, source, marks)
     except LlmarchError:
         raise
-    except (TypeError, ValueError, ZeroDivisionError, KeyError, IndexError, AttributeError, RecursionError,
-            OverflowError) as exc:
+    except (
+        TypeError,
+        ValueError,
+        ZeroDivisionError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        RecursionError,
+        OverflowError,
+    ) as exc:
         model_type = config.get("model_type")
         raise LlmarchError(
             f"{source}: a value import-hf cannot read (model type {_show(model_type)}): "
-            f"{type(exc).__name__}: {exc}; check the config's values against transformers' config class") from None
+            f"{type(exc).__name__}: {exc}; check the config's values against transformers' config class"
+        ) from None
 
 
 def _model_type(located: Located, data: dict, path: tuple, default: Optional[str] = None) -> Optional[str]:
@@ -2012,8 +2868,11 @@ def _import(config: dict, name: str, source: str, marks: Optional[dict]) -> Impo
         raise located.error((), "the config has no `model_type`", f"supported: {', '.join(SUPPORTED_TYPES)}")
     if model_type not in TEXT_TYPES and model_type not in WRAPPER_TYPES:
         hint = did_you_mean(str(model_type), SUPPORTED_TYPES)
-        raise located.error(("model_type",), f"model type {_show(model_type)} is not supported by import-hf",
-                            (hint + " " if hint else "") + f"supported: {', '.join(SUPPORTED_TYPES)}")
+        raise located.error(
+            ("model_type",),
+            f"model type {_show(model_type)} is not supported by import-hf",
+            (hint + " " if hint else "") + f"supported: {', '.join(SUPPORTED_TYPES)}",
+        )
     readers: list[Config] = []
     reference = None
     if model_type in WRAPPER_TYPES:
@@ -2023,8 +2882,11 @@ def _import(config: dict, name: str, source: str, marks: Optional[dict]) -> Impo
         text_data = wrapper.mapping("text_config") or {}
         text_name = _model_type(located, text_data, ("text_config",), wrapper_type.text_types[0])
         if text_name not in wrapper_type.text_types:
-            raise wrapper.error(("text_config", "model_type"), f"text model type {_show(text_name)} is not supported "
-                                f"in a {model_type} wrapper", f"supported: {', '.join(wrapper_type.text_types)}")
+            raise wrapper.error(
+                ("text_config", "model_type"),
+                f"text model type {_show(text_name)} is not supported in a {model_type} wrapper",
+                f"supported: {', '.join(wrapper_type.text_types)}",
+            )
         text_type = TEXT_TYPES[text_name]
         cfg = Config(text_data, text_name, text_type.keys, src, ("text_config",))
         cfg.check_keys()
@@ -2038,21 +2900,32 @@ def _import(config: dict, name: str, source: str, marks: Optional[dict]) -> Impo
         readers += [wrapper, cfg]
         if wrapper_type.vision_types:
             vision = _vision(wrapper, wrapper_type, src)
-            params = VISION_TYPES[vision.type_name].count(vision) + wrapper_type.projector(wrapper, vision, body["d_model"])
-            reference = [{
-                "source": source,
-                "note": "no published figure; the adjustment holds the checkpoint's parts outside the text model",
-                "adjustments": [{"what": f"{VISION_TYPES[vision.type_name].what} and multimodal projector "
-                                         f"({model_type} vision_config, counted in closed form)",
-                                 "kind": "vision_tower", "params": params}],
-            }]
+            params = VISION_TYPES[vision.type_name].count(vision) + wrapper_type.projector(
+                wrapper, vision, body["d_model"]
+            )
+            reference = [
+                {
+                    "source": source,
+                    "note": "no published figure; the adjustment holds the checkpoint's parts outside the text model",
+                    "adjustments": [
+                        {
+                            "what": f"{VISION_TYPES[vision.type_name].what} and multimodal projector "
+                            f"({model_type} vision_config, counted in closed form)",
+                            "kind": "vision_tower",
+                            "params": params,
+                        }
+                    ],
+                }
+            ]
             readers.append(vision)
         else:
             wrapper.touch("vision_config", "audio_config")  # described in the notes, not read
         family, note, quant_reader = wrapper_type.family, wrapper_type.towers_note, wrapper
         if cfg.has("quantization_config"):
             if wrapper.get("quantization_config"):
-                raise cfg.error("quantization_config", "both the wrapper and its text_config hold a quantization_config")
+                raise cfg.error(
+                    "quantization_config", "both the wrapper and its text_config hold a quantization_config"
+                )
             quant_reader = cfg
     else:
         text_type = TEXT_TYPES[model_type]
@@ -2065,8 +2938,10 @@ def _import(config: dict, name: str, source: str, marks: Optional[dict]) -> Impo
 
     notes = [f"Imported by `llmarch import-hf` from {source} (model_type {model_type})."]
     if model_type in WRAPPER_TYPES:
-        notes.append("Text model of a multimodal checkpoint"
-                     + ("; the vision tower is a reference adjustment." if reference else "."))
+        notes.append(
+            "Text model of a multimodal checkpoint"
+            + ("; the vision tower is a reference adjustment." if reference else ".")
+        )
     if note:
         notes.append(note + ".")
     spec = {"name": name, "family": family, "sources": {"config": source}, **body}
@@ -2078,8 +2953,11 @@ def _import(config: dict, name: str, source: str, marks: Optional[dict]) -> Impo
     if weights:
         spec["weights"] = weights
     if src.defaulted:
-        notes.append("Keys absent from the config took transformers' defaults: "
-                     + "; ".join(f"{k} = {v}" for k, v in src.defaulted) + ".")
+        notes.append(
+            "Keys absent from the config took transformers' defaults: "
+            + "; ".join(f"{k} = {v}" for k, v in src.defaulted)
+            + "."
+        )
     spec["notes"] = " ".join(notes)
     if not spec.get("layers"):
         spec.pop("layers", None)  # every layer global attention + the default FFN
@@ -2092,8 +2970,11 @@ def _vision(wrapper: Config, wrapper_type: WrapperType, src: _Source) -> Config:
     data = wrapper.mapping("vision_config") or {}
     name = _model_type(src.located, data, ("vision_config",), wrapper_type.vision_types[0])
     if name not in wrapper_type.vision_types:
-        raise wrapper.error(("vision_config", "model_type"), f"vision model type {_show(name)} is not supported in a "
-                            f"{wrapper_type.name} wrapper", f"supported: {', '.join(wrapper_type.vision_types)}")
+        raise wrapper.error(
+            ("vision_config", "model_type"),
+            f"vision model type {_show(name)} is not supported in a {wrapper_type.name} wrapper",
+            f"supported: {', '.join(wrapper_type.vision_types)}",
+        )
     vision = Config(data, name, VISION_TYPES[name].keys, src, ("vision_config",))
     vision.check_keys()
     return vision
@@ -2108,9 +2989,10 @@ def _resolve(spec: dict, source: str):
         return to_ir(validate(located), located)
     except SpecError as exc:
         where = f"field `{exc.field}` of " if exc.field else ""
-        raise LlmarchError(f"{source}: the config's values make a spec llmarch cannot represent: {where}the "
-                           f"imported spec: {exc.message}"
-                           + (f"; {exc.suggestion}" if exc.suggestion else "")) from None
+        raise LlmarchError(
+            f"{source}: the config's values make a spec llmarch cannot represent: {where}the "
+            f"imported spec: {exc.message}" + (f"; {exc.suggestion}" if exc.suggestion else "")
+        ) from None
 
 
 def _ordered(spec: dict) -> dict:
@@ -2146,8 +3028,9 @@ def import_file(path: str, name: Optional[str] = None) -> Imported:
     except json.JSONDecodeError as exc:
         raise SpecError(f"malformed JSON: {exc.msg}", file=path, line=exc.lineno, column=exc.colno) from None
     if not isinstance(config, dict):
-        raise SpecError(f"the document is a JSON {type(config).__name__}, not an object of keys to values",
-                        file=path, line=1)
+        raise SpecError(
+            f"the document is a JSON {type(config).__name__}, not an object of keys to values", file=path, line=1
+        )
     return import_config(config, name=name or default_name(path), source=path, marks=_json_marks(text, path))
 
 
@@ -2189,15 +3072,19 @@ def _json_marks(text: str, file: str) -> dict:
 
 def spec_yaml(imported: Imported) -> str:
     """The spec as YAML, with a header saying where it came from and which defaults it took."""
-    lines = [f"# Imported by `llmarch import-hf` from {imported.source} (model_type {imported.model_type}).",
-             "# No published parameter figures: add a `reference:` block with its source to check the counts."]
+    lines = [
+        f"# Imported by `llmarch import-hf` from {imported.source} (model_type {imported.model_type}).",
+        "# No published parameter figures: add a `reference:` block with its source to check the counts.",
+    ]
     if imported.defaulted:
         lines.append("# Keys absent from the config, given transformers' defaults:")
         lines += [f"#   {key} = {value}" for key, value in imported.defaulted]
     else:
         lines.append("# Every mapped key is stated in the config (no defaults applied).")
-    for label, keys in (("Keys at the only value import-hf supports", imported.off),
-                        ("Ignored as irrelevant to the architecture", imported.ignored)):
+    for label, keys in (
+        ("Keys at the only value import-hf supports", imported.off),
+        ("Ignored as irrelevant to the architecture", imported.ignored),
+    ):
         if keys:
             text = f"{label}: " + ", ".join(keys) + "."
             lines += ["# " + line for line in textwrap.wrap(text, 110, break_on_hyphens=False)]
@@ -2209,7 +3096,9 @@ def spec_yaml(imported: Imported) -> str:
 def _flow(value: Any) -> str:
     import yaml
 
-    return yaml.safe_dump([value], default_flow_style=True, width=10**9, sort_keys=False, allow_unicode=True).strip()[1:-1]
+    return yaml.safe_dump([value], default_flow_style=True, width=10**9, sort_keys=False, allow_unicode=True).strip()[
+        1:-1
+    ]
 
 
 def _yaml_lines(key: str, value: Any, depth: int) -> list[str]:

@@ -54,7 +54,9 @@ def parse_tokens(text: str | int) -> int:
     else:
         m = re.fullmatch(r"\s*(\d+)\s*([kKmM]?)\s*", str(text))
         if not m:
-            raise OptionError(f"context `{text}` is not a token count: use an integer or a k/m suffix (k = 1024), e.g. 4096, 128k, 1m")
+            raise OptionError(
+                f"context `{text}` is not a token count: use an integer or a k/m suffix (k = 1024), e.g. 4096, 128k, 1m"
+            )
         value = int(m.group(1)) * {"": 1, "k": 1024, "m": 1024 * 1024}[m.group(2).lower()]
     if value <= 0:
         raise OptionError(f"context `{text}` must be a positive number of tokens")
@@ -108,9 +110,15 @@ class KVResult:
             "total_bytes": self.total_bytes,
             "per_token_bytes_all_layers": self.per_token_bytes_all_layers,
             "by_layer_kind": [
-                {"kind": r.kind, "layers": r.layers, "bytes_per_token_per_layer": r.bytes_per_token_per_layer,
-                 "tokens_cached": r.tokens_cached, "fixed_bytes": r.fixed_bytes, "bytes": r.bytes,
-                 "formula": r.formula}
+                {
+                    "kind": r.kind,
+                    "layers": r.layers,
+                    "bytes_per_token_per_layer": r.bytes_per_token_per_layer,
+                    "tokens_cached": r.tokens_cached,
+                    "fixed_bytes": r.fixed_bytes,
+                    "bytes": r.bytes,
+                    "formula": r.formula,
+                }
                 for r in self.rows
             ],
         }
@@ -128,7 +136,11 @@ def _attention_layer(layer: LayerIR, ctx: int) -> tuple[tuple, str, int, int, st
     if a.is_mla:
         elems = a.kv_lora_rank + a.qk_rope_head_dim + (a.indexer_head_dim or 0)
         label = "MLA latent" + (" + indexer key" if a.indexer_head_dim else "")
-        formula = f"({a.kv_lora_rank} + {a.qk_rope_head_dim}" + (f" + {a.indexer_head_dim}" if a.indexer_head_dim else "") + ")"
+        formula = (
+            f"({a.kv_lora_rank} + {a.qk_rope_head_dim}"
+            + (f" + {a.indexer_head_dim}" if a.indexer_head_dim else "")
+            + ")"
+        )
     else:
         elems = a.n_kv_heads * (a.head_dim + a.v_head_dim)
         kind = "MHA" if a.n_kv_heads == a.n_heads else ("MQA" if a.n_kv_heads == 1 else "GQA")
@@ -178,28 +190,55 @@ def kv_cache(ir: ModelIR, ctx: int, batch: int = 1, kv_dtype: str = "bf16", stat
         if layer.attention is not None:
             if layer.kv_shared_from is not None:
                 key = ("shared", layer.mixer, layer.kv_shared_from)
-                g = groups.setdefault(key, {"label": f"{layer.mixer} reusing layer {layer.kv_shared_from}'s KV", "n": 0,
-                                            "elems": 0, "tokens": 0, "fixed": 0, "formula": "0"})
+                g = groups.setdefault(
+                    key,
+                    {
+                        "label": f"{layer.mixer} reusing layer {layer.kv_shared_from}'s KV",
+                        "n": 0,
+                        "elems": 0,
+                        "tokens": 0,
+                        "fixed": 0,
+                        "formula": "0",
+                    },
+                )
                 g["n"] += 1
                 continue
             key, label, elems, tokens, formula = _attention_layer(layer, ctx)
             per_token_all += elems * kv
-            g = groups.setdefault(key, {"label": label, "n": 0, "elems": elems, "tokens": tokens, "fixed": 0,
-                                        "formula": f"{formula} x {kv} B x {tokens:,}"})
+            g = groups.setdefault(
+                key,
+                {
+                    "label": label,
+                    "n": 0,
+                    "elems": elems,
+                    "tokens": tokens,
+                    "fixed": 0,
+                    "formula": f"{formula} x {kv} B x {tokens:,}",
+                },
+            )
             g["n"] += 1
         elif layer.mixer in ("gated_deltanet", "kda", "mamba2"):
             key, label, fixed, formula = _state_layer(layer, kv, state)
-            g = groups.setdefault(key, {"label": label, "n": 0, "elems": 0, "tokens": 0, "fixed": fixed,
-                                        "formula": formula})
+            g = groups.setdefault(
+                key, {"label": label, "n": 0, "elems": 0, "tokens": 0, "fixed": fixed, "formula": formula}
+            )
             g["n"] += 1
     rows = []
     for key, g in groups.items():
         per_layer = int(g["elems"] * kv * g["tokens"]) + g["fixed"]
-        rows.append(KindRow(
-            kind=f"{g['n']} x {g['label']}", key=key, layers=g["n"], elements_per_token=g["elems"],
-            bytes_per_token_per_layer=int(g["elems"] * kv), tokens_cached=g["tokens"], fixed_bytes=g["fixed"],
-            bytes=g["n"] * per_layer, formula=f"{g['n']} x {g['formula']}",
-        ))
+        rows.append(
+            KindRow(
+                kind=f"{g['n']} x {g['label']}",
+                key=key,
+                layers=g["n"],
+                elements_per_token=g["elems"],
+                bytes_per_token_per_layer=int(g["elems"] * kv),
+                tokens_cached=g["tokens"],
+                fixed_bytes=g["fixed"],
+                bytes=g["n"] * per_layer,
+                formula=f"{g['n']} x {g['formula']}",
+            )
+        )
     return KVResult(ir.name, ctx, batch, kv_dtype, state_dtype, rows, int(per_token_all))
 
 
@@ -217,7 +256,11 @@ def baseline(ir: ModelIR, result: KVResult, kind: str) -> dict:
         if layer.attention is None and layer.mixer == "none":
             continue
         if kind == "global":
-            elems = (a.kv_lora_rank + a.qk_rope_head_dim + (a.indexer_head_dim or 0)) if a.is_mla else a.n_kv_heads * (a.head_dim + a.v_head_dim)
+            elems = (
+                (a.kv_lora_rank + a.qk_rope_head_dim + (a.indexer_head_dim or 0))
+                if a.is_mla
+                else a.n_kv_heads * (a.head_dim + a.v_head_dim)
+            )
         elif kind == "mha":
             if a is None:
                 continue
@@ -226,5 +269,8 @@ def baseline(ir: ModelIR, result: KVResult, kind: str) -> dict:
             raise OptionError(f"unknown --baseline `{kind}`; one of: global, mha")
         per_token += elems * kv
     total = int(per_token * result.ctx_tokens) * result.batch
-    return {"kind": kind, "total_bytes": total,
-            "factor": round(total / result.total_bytes, 3) if result.total_bytes else None}
+    return {
+        "kind": kind,
+        "total_bytes": total,
+        "factor": round(total / result.total_bytes, 3) if result.total_bytes else None,
+    }

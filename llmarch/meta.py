@@ -264,7 +264,9 @@ class Layer(nn.Module):
 
         if layer.attention is not None:
             a = layer.attention
-            self.attn = MultiHeadLatentAttention(d, a) if a.is_mla else Attention(d, a, layer.kv_shared_from is not None)
+            self.attn = (
+                MultiHeadLatentAttention(d, a) if a.is_mla else Attention(d, a, layer.kv_shared_from is not None)
+            )
             norms("attn")
         elif layer.gated_deltanet is not None:
             self.mixer = GatedDeltaNet(d, layer.gated_deltanet)
@@ -493,7 +495,7 @@ def _chunked_delta_rule(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> to
     state = torch.empty(BH, dk, dv, device=q.device, dtype=q.dtype)
     outs = []
     for start in range(0, S, LINEAR_CHUNK):
-        qc, kc, vc = (t[:, start:start + LINEAR_CHUNK] for t in (q, k, v))
+        qc, kc, vc = (t[:, start : start + LINEAR_CHUNK] for t in (q, k, v))
         t_mat = torch.bmm(kc, kc.transpose(1, 2))
         w, u = torch.bmm(t_mat, kc), torch.bmm(t_mat, vc)
         v_new = u - torch.bmm(w, state)
@@ -560,7 +562,7 @@ def _mamba2_forward(self, x: torch.Tensor, ctx: int) -> torch.Tensor:
     else:
         outs = []
         for start in range(0, S, LINEAR_CHUNK):
-            xc, bc, cc = (t[:, start:start + LINEAR_CHUNK] for t in (xs, b, c))
+            xc, bc, cc = (t[:, start : start + LINEAR_CHUNK] for t in (xs, b, c))
             yc = torch.bmm(torch.bmm(cc, bc.transpose(1, 2)).tril(), xc) + torch.bmm(cc, state)
             state = state + torch.bmm(bc.transpose(1, 2), xc)
             outs.append(yc)

@@ -37,8 +37,10 @@ MODEL = {
         },
         "layers": {
             "type": "array",
-            "items": {"type": "object", "properties": {"kind": {"type": "string"},
-                                                       "layers": {"type": "array", "items": _INT}}},
+            "items": {
+                "type": "object",
+                "properties": {"kind": {"type": "string"}, "layers": {"type": "array", "items": _INT}},
+            },
         },
         "references": {
             "type": "array",
@@ -71,13 +73,22 @@ MODEL = {
             "items": {
                 "type": "object",
                 "required": ["budget", "limit", "measured", "ok"],
-                "properties": {"budget": {"type": "string"}, "limit": _INT, "at_tokens": _INT_OR_NULL,
-                               "text": {"type": "string"}, "measured": _INT, "ok": {"type": "boolean"}},
+                "properties": {
+                    "budget": {"type": "string"},
+                    "limit": _INT,
+                    "at_tokens": _INT_OR_NULL,
+                    "text": {"type": "string"},
+                    "measured": _INT,
+                    "ok": {"type": "boolean"},
+                },
             },
         },
         # serve
         "fits": {"type": "boolean"},
-        "memory_per_gpu": {"type": "object", "required": ["weights_bytes", "kv_bytes", "allowance_bytes", "total_bytes"]},
+        "memory_per_gpu": {
+            "type": "object",
+            "required": ["weights_bytes", "kv_bytes", "allowance_bytes", "total_bytes"],
+        },
         "max_batch_at_ctx": _INT_OR_NULL,
         "max_ctx_at_batch": _INT,
         # kvcache
@@ -108,28 +119,44 @@ MODEL = {
         "prefill": {
             "type": "object",
             "required": ["tokens", "flops", "by_component"],
-            "properties": {"tokens": _INT, "flops": _INT, "flops_per_token": _INT,
-                           "by_component": {"type": "object", "additionalProperties": _INT}},
+            "properties": {
+                "tokens": _INT,
+                "flops": _INT,
+                "flops_per_token": _INT,
+                "by_component": {"type": "object", "additionalProperties": _INT},
+            },
         },
         "decode": {
             "type": "object",
             "required": ["ctx_tokens", "flops_per_token", "by_component"],
-            "properties": {"ctx_tokens": _INT, "batch": _INT, "flops_per_token": _INT,
-                           "by_component": {"type": "object", "additionalProperties": _INT}},
+            "properties": {
+                "ctx_tokens": _INT,
+                "batch": _INT,
+                "flops_per_token": _INT,
+                "by_component": {"type": "object", "additionalProperties": _INT},
+            },
         },
         "rules_of_thumb": {"type": "object", "properties": {"active_params": _INT, "2n": _INT, "6n": _INT}},
         "counters": {
             "type": "object",
             "additionalProperties": {
                 "type": "object",
-                "properties": {"raw": _INT_OR_NULL, "normalised": _INT_OR_NULL, "agreement": {"type": ["number", "null"]},
-                               "error": {"type": "string"}},
+                "properties": {
+                    "raw": _INT_OR_NULL,
+                    "normalised": _INT_OR_NULL,
+                    "agreement": {"type": ["number", "null"]},
+                    "error": {"type": "string"},
+                },
             },
         },
         "baseline": {
             "type": "object",
             "required": ["kind", "total_bytes", "factor"],
-            "properties": {"kind": {"enum": ["global", "mha"]}, "total_bytes": _INT, "factor": {"type": ["number", "null"]}},
+            "properties": {
+                "kind": {"enum": ["global", "mha"]},
+                "total_bytes": _INT,
+                "factor": {"type": ["number", "null"]},
+            },
         },
     },
 }
@@ -155,7 +182,8 @@ def json_doc() -> str:
     """docs/json.md, generated (`python -m llmarch.output_schema > docs/json.md`)."""
     import json
 
-    return """# JSON answers
+    return (
+        """# JSON answers
 
 Every `--format json` answer is one object, the common envelope:
 
@@ -185,7 +213,10 @@ Integers are exact. The schema below (also printed by `llmarch schema --output`)
 validate every answer against:
 
 ```json
-""" + json.dumps(OUTPUT_SCHEMA, indent=2) + "\n```\n"
+"""
+        + json.dumps(OUTPUT_SCHEMA, indent=2)
+        + "\n```\n"
+    )
 
 
 if __name__ == "__main__":

@@ -174,10 +174,13 @@ def kda_params(d: int, k: KdaIR) -> int:
     return (
         3 * linear(d, inner)  # q, k, v
         + 3 * inner * k.conv_kernel  # a short depthwise conv on each of q, k, v, no bias
-        + inner + k.n_heads  # channel-wise decay: dt_bias per channel, A_log per head
-        + linear(d, k.head_dim) + linear(k.head_dim, inner)  # low-rank forget-gate projection
+        + inner
+        + k.n_heads  # channel-wise decay: dt_bias per channel, A_log per head
+        + linear(d, k.head_dim)
+        + linear(k.head_dim, inner)  # low-rank forget-gate projection
         + linear(d, k.n_heads)  # beta
-        + linear(d, k.head_dim) + linear(k.head_dim, inner)  # low-rank output-gate projection
+        + linear(d, k.head_dim)
+        + linear(k.head_dim, inner)  # low-rank output-gate projection
         + k.head_dim  # gated RMSNorm over each head
         + linear(inner, d)
     )
@@ -188,7 +191,8 @@ def mamba2_params(d: int, m: Mamba2IR) -> int:
     conv_dim = inner + 2 * m.n_groups * m.state_dim  # x, B and C go through the short convolution
     return (
         linear(d, 2 * inner + 2 * m.n_groups * m.state_dim + m.n_heads, m.bias)  # z, x, B, C, dt
-        + conv_dim * m.conv_kernel + (conv_dim if m.conv_bias else 0)  # depthwise conv
+        + conv_dim * m.conv_kernel
+        + (conv_dim if m.conv_bias else 0)  # depthwise conv
         + 3 * m.n_heads  # dt_bias, A_log, D
         + inner  # gated RMSNorm
         + linear(inner, d, m.bias)
@@ -215,8 +219,21 @@ def altup_layer_params(d: int, n: int) -> int:
 def layer_params(ir: ModelIR, layer: LayerIR) -> dict[str, int]:
     """Parameters of one layer, by component (norms included)."""
     d = ir.d_model
-    out = dict.fromkeys(("attention", "linear_mixer", "dense_ffn", "routed_experts", "shared_experts", "router",
-                         "per_layer_input", "altup", "laurel", "norms"), 0)
+    out = dict.fromkeys(
+        (
+            "attention",
+            "linear_mixer",
+            "dense_ffn",
+            "routed_experts",
+            "shared_experts",
+            "router",
+            "per_layer_input",
+            "altup",
+            "laurel",
+            "norms",
+        ),
+        0,
+    )
     sublayers = 0
     extra_norms = 0
     if layer.attention is not None:
@@ -309,5 +326,6 @@ def count_params(ir: ModelIR) -> ParamCount:
     else:
         total["lm_head"] = ir.vocab_size * d
         active["lm_head"] = total["lm_head"]
-    return ParamCount(by_component=total, active_by_component=active, mtp=mtp_params(ir), buffers=buffers,
-                      tied=ir.tie_embeddings)
+    return ParamCount(
+        by_component=total, active_by_component=active, mtp=mtp_params(ir), buffers=buffers, tied=ir.tie_embeddings
+    )

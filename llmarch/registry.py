@@ -129,9 +129,7 @@ class Registry:
         me = str(located.data.get("name", located.file))
         chain = chain + [me]
         if parent_ref in chain or parent_ref == me:
-            raise located.error(
-                ("extends",), "extends cycle: " + " -> ".join(chain + [parent_ref])
-            )
+            raise located.error(("extends",), "extends cycle: " + " -> ".join(chain + [parent_ref]))
         if parent_ref.endswith((".yaml", ".yml")):
             parent_path = Path(located.file).parent / parent_ref
             if not parent_path.is_file():
@@ -189,7 +187,9 @@ def apply_sets(located: Located, sets: list[str]) -> Located:
         except yaml.YAMLError:
             raise SpecError(f"--set `{item}`: the value is not valid YAML", file="--set", field=key) from None
         if isinstance(value, list) and not raw.strip().startswith("["):
-            value = raw.strip()  # block-sequence syntax ("-", "- x") on a command line means the text (a pattern letter)
+            value = (
+                raw.strip()
+            )  # block-sequence syntax ("-", "- x") on a command line means the text (a pattern letter)
         node = data
         for part in path[:-1]:
             if not isinstance(node.get(part), dict):

@@ -68,8 +68,14 @@ def summary_row(ir: ModelIR, ctx: int, seq: int) -> dict[str, Any]:
     }
 
 
-def build_report(targets: Iterable[str], pairs: list[tuple[str, str]], ctx: int, seq: int,
-                 spec_paths: list[str] | None = None, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def build_report(
+    targets: Iterable[str],
+    pairs: list[tuple[str, str]],
+    ctx: int,
+    seq: int,
+    spec_paths: list[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     rows = []
     for t in targets:
         ir = load(t, spec_paths)
@@ -93,13 +99,22 @@ def report_doc(data: dict[str, Any], spec_paths: list[str] | None = None):
 
     rows = data["models"]
     ctx = rows[0]["ctx_tokens"] if rows else 0
-    t = DocTable("Summary", ["model", "total", "active", "weights (bf16)", f"KV at {ctx:,}", "prefill FLOPs/token"],
-                 right={1, 2, 3, 4, 5})
+    t = DocTable(
+        "Summary",
+        ["model", "total", "active", "weights (bf16)", f"KV at {ctx:,}", "prefill FLOPs/token"],
+        right={1, 2, 3, 4, 5},
+    )
     for r in rows:
-        t.rows.append([Cell(r["name"]), Cell(fmt.params(r["total"]), r["total"]), Cell(fmt.params(r["active"]), r["active"]),
-                       Cell(fmt.nbytes(r["weights_bf16_bytes"]), r["weights_bf16_bytes"]),
-                       Cell(fmt.nbytes(r["kv_bytes"]), r["kv_bytes"]),
-                       Cell(f"{r['prefill_flops_per_token'] / 1e9:,.2f} G", r["prefill_flops_per_token"])])
+        t.rows.append(
+            [
+                Cell(r["name"]),
+                Cell(fmt.params(r["total"]), r["total"]),
+                Cell(fmt.params(r["active"]), r["active"]),
+                Cell(fmt.nbytes(r["weights_bf16_bytes"]), r["weights_bf16_bytes"]),
+                Cell(fmt.nbytes(r["kv_bytes"]), r["kv_bytes"]),
+                Cell(f"{r['prefill_flops_per_token'] / 1e9:,.2f} G", r["prefill_flops_per_token"]),
+            ]
+        )
     doc = Doc([t], notes=[f"{k}: {v}" for k, v in data["conventions"].items()])
     for comparison in data.get("pairs", []):
         names = [m["name"] for m in comparison["models"]]

@@ -67,16 +67,22 @@ def _spec_error(located: Located, exc: ValidationError) -> SpecError:
     if kind == "extra_forbidden":
         key = loc[-1]
         known = _fields_at(loc[:-1])
-        return located.error(loc, f"unknown key `{key}`", did_you_mean(str(key), known) or (
-            f"known keys here: {', '.join(sorted(known))}" if known else None))
+        return located.error(
+            loc,
+            f"unknown key `{key}`",
+            did_you_mean(str(key), known) or (f"known keys here: {', '.join(sorted(known))}" if known else None),
+        )
     if kind == "missing":
         return located.error(loc, "required key is missing")
     if kind in _TYPE_WORDS or kind.endswith("_type"):
         expected = _TYPE_WORDS.get(kind, kind.replace("_type", ""))
         return located.error(loc, f"expected {expected}, got {_show(value)}")
     if kind in ("literal_error", "enum"):
-        return located.error(loc, f"{err['msg'].lower()}, got {_show(value)}",
-                             did_you_mean(str(value), _literal_choices(err)) if isinstance(value, str) else None)
+        return located.error(
+            loc,
+            f"{err['msg'].lower()}, got {_show(value)}",
+            did_you_mean(str(value), _literal_choices(err)) if isinstance(value, str) else None,
+        )
     if kind == "value_error":
         return located.error(loc, str(err["msg"]).removeprefix("Value error, "))
     return located.error(loc, f"{err['msg'].lower()}, got {_show(value)}")
@@ -149,8 +155,10 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
     default_ffn = "E" if spec.moe is not None else "D"
     ffns = _expand(spec.layers.ffn or default_ffn, FFN_LETTERS, spec.n_layers, ("layers", "ffn"), located)
     if spec.layers.dense_prefix > spec.n_layers:
-        raise err(("layers", "dense_prefix"), f"dense_prefix ({spec.layers.dense_prefix}) exceeds n_layers ({spec.n_layers})")
-    ffns = ["dense"] * spec.layers.dense_prefix + ffns[spec.layers.dense_prefix:]
+        raise err(
+            ("layers", "dense_prefix"), f"dense_prefix ({spec.layers.dense_prefix}) exceeds n_layers ({spec.n_layers})"
+        )
+    ffns = ["dense"] * spec.layers.dense_prefix + ffns[spec.layers.dense_prefix :]
 
     attn_by_kind = {kind: _attention(spec, kind, located, warnings) for kind in ATTENTION_KINDS if kind in mixers}
     dense = _ffn(spec.ffn) if spec.ffn else None
@@ -194,8 +202,14 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
         mtp_attn = attn_by_kind.get(kind) or _attention(spec, kind, located, warnings)
         mtp = MtpIR(
             n_modules=spec.mtp.n_modules,
-            layer=LayerIR(index=spec.n_layers, mixer=kind, ffn=mtp_ffn, attention=mtp_attn,
-                          dense=dense if mtp_ffn == "dense" else None, moe=moe if mtp_ffn == "moe" else None),
+            layer=LayerIR(
+                index=spec.n_layers,
+                mixer=kind,
+                ffn=mtp_ffn,
+                attention=mtp_attn,
+                dense=dense if mtp_ffn == "dense" else None,
+                moe=moe if mtp_ffn == "moe" else None,
+            ),
             stores_embedding=spec.mtp.stores_embedding,
             stores_head=spec.mtp.stores_head,
         )
@@ -223,12 +237,20 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
         mtp=mtp,
         weight_dtype=spec.weights.dtype,
         # an override equal to the default format says nothing (it resets an inherited one): dropped
-        weight_overrides=tuple(sorted((c, f) for c, f in (spec.weights.overrides or {}).items() if f != spec.weights.dtype)),
+        weight_overrides=tuple(
+            sorted((c, f) for c, f in (spec.weights.overrides or {}).items() if f != spec.weights.dtype)
+        ),
         references=tuple(
             ReferenceIR(
-                total=r.total, active=r.active, convention=r.convention,
-                active_convention=r.active_convention or r.convention, rounding=r.rounding, includes_mtp=r.includes_mtp,
-                adjustments=tuple((a.kind, a.what, a.params) for a in r.adjustments), source=r.source, note=r.note,
+                total=r.total,
+                active=r.active,
+                convention=r.convention,
+                active_convention=r.active_convention or r.convention,
+                rounding=r.rounding,
+                includes_mtp=r.includes_mtp,
+                adjustments=tuple((a.kind, a.what, a.params) for a in r.adjustments),
+                source=r.source,
+                note=r.note,
             )
             for r in spec.reference or []
         ),
@@ -271,30 +293,41 @@ def _share_kv(spec: S.Spec, layers: list[LayerIR], located: Located) -> list[Lay
     path = ("kv_shared_layers",)
     first = spec.n_layers - n_shared
     if first < 1:
-        raise located.error(path, f"kv_shared_layers ({n_shared}) leaves no layer to produce KV (n_layers is {spec.n_layers})")
+        raise located.error(
+            path, f"kv_shared_layers ({n_shared}) leaves no layer to produce KV (n_layers is {spec.n_layers})"
+        )
     out = list(layers)
     for i in range(first, spec.n_layers):
         layer = layers[i]
         if layer.attention is None:
-            raise located.error(path, f"layer {i} ({layer.mixer}) is among the last {n_shared} layers but has no attention KV to share")
+            raise located.error(
+                path, f"layer {i} ({layer.mixer}) is among the last {n_shared} layers but has no attention KV to share"
+            )
         if layer.attention.is_mla:
             raise located.error(path, "KV sharing is supported for MHA/GQA/MQA layers, not MLA")
         producer = next((j for j in range(first - 1, -1, -1) if layers[j].mixer == layer.mixer), None)
         if producer is None:
-            raise located.error(path, f"layer {i} ({layer.mixer}) has no earlier unshared {layer.mixer} layer to reuse KV from")
+            raise located.error(
+                path, f"layer {i} ({layer.mixer}) has no earlier unshared {layer.mixer} layer to reuse KV from"
+            )
         out[i] = dataclasses.replace(layer, kv_shared_from=producer)
     return out
 
 
-def _expand(pattern: str | list[str], letters: dict[str, str], n_layers: int, path: tuple, located: Located) -> list[str]:
+def _expand(
+    pattern: str | list[str], letters: dict[str, str], n_layers: int, path: tuple, located: Located
+) -> list[str]:
     words = set(letters.values())
     if isinstance(pattern, list):
         if len(pattern) != n_layers:
             raise located.error(path, f"per-layer list has {len(pattern)} entries but n_layers is {n_layers}")
         for i, w in enumerate(pattern):
             if w not in words:
-                raise located.error(path + (i,), f"unknown layer kind `{w}`",
-                                    did_you_mean(str(w), words) or f"one of: {', '.join(sorted(words))}")
+                raise located.error(
+                    path + (i,),
+                    f"unknown layer kind `{w}`",
+                    did_you_mean(str(w), words) or f"one of: {', '.join(sorted(words))}",
+                )
         return list(pattern)
     for ch in pattern:
         if ch not in letters:
@@ -329,8 +362,9 @@ def _attention(spec: S.Spec, kind: str, located: Located, warnings: list[str]) -
     if akind == "mha":
         n_kv = fields.get("n_kv_heads", n_heads)
         if n_kv != n_heads:
-            raise located.error(at("n_kv_heads"), f"kind mha needs n_kv_heads == n_heads ({n_heads}), got {n_kv}",
-                                "use kind: gqa")
+            raise located.error(
+                at("n_kv_heads"), f"kind mha needs n_kv_heads == n_heads ({n_heads}), got {n_kv}", "use kind: gqa"
+            )
     elif akind == "mqa":
         n_kv = fields.get("n_kv_heads", 1)
         if n_kv != 1:
@@ -351,7 +385,9 @@ def _attention(spec: S.Spec, kind: str, located: Located, warnings: list[str]) -
                 raise located.error(path, f"kind mla needs `{key}`")
         head_dim = fields["qk_nope_head_dim"] + fields["qk_rope_head_dim"]
         if fields.get("head_dim") is not None and fields["head_dim"] != head_dim:
-            raise located.error(at("head_dim"), f"for mla, head_dim must equal qk_nope_head_dim + qk_rope_head_dim ({head_dim})")
+            raise located.error(
+                at("head_dim"), f"for mla, head_dim must equal qk_nope_head_dim + qk_rope_head_dim ({head_dim})"
+            )
         v_head_dim = fields["v_head_dim"]
         mla = {k: fields.get(k) for k in ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim")}
     else:
@@ -361,7 +397,9 @@ def _attention(spec: S.Spec, kind: str, located: Located, warnings: list[str]) -
         head_dim = fields.get("head_dim")
         if head_dim is None:
             if spec.d_model % n_heads:
-                raise located.error(path, f"d_model ({spec.d_model}) is not divisible by n_heads ({n_heads}); give head_dim")
+                raise located.error(
+                    path, f"d_model ({spec.d_model}) is not divisible by n_heads ({n_heads}); give head_dim"
+                )
             head_dim = spec.d_model // n_heads
         v_head_dim = fields.get("v_head_dim", head_dim)
 
@@ -376,8 +414,11 @@ def _attention(spec: S.Spec, kind: str, located: Located, warnings: list[str]) -
         if r is None:
             raise located.error(path, "RoPE attention needs `rope: {theta: ...}`", "or set position: nope")
         scaling = r.get("scaling")
-        rope = RopeIR(theta=float(r["theta"]), partial=float(r.get("partial", 1.0)),
-                      scaling=_scaling_text(scaling) if scaling else None)
+        rope = RopeIR(
+            theta=float(r["theta"]),
+            partial=float(r.get("partial", 1.0)),
+            scaling=_scaling_text(scaling) if scaling else None,
+        )
 
     window = fields.get("window") if kind == "local" else None
     chunk = fields.get("chunk") if kind == "chunked" else None
@@ -390,8 +431,11 @@ def _attention(spec: S.Spec, kind: str, located: Located, warnings: list[str]) -
 
     if fields.get("output_gate") == "elementwise" and v_head_dim != head_dim:
         # the gate comes out of the query projection, one per query channel, and multiplies the output
-        raise located.error(at("output_gate"), f"an elementwise output gate needs v_head_dim ({v_head_dim}) == head_dim ({head_dim})",
-                            "use output_gate: headwise")
+        raise located.error(
+            at("output_gate"),
+            f"an elementwise output gate needs v_head_dim ({v_head_dim}) == head_dim ({head_dim})",
+            "use output_gate: headwise",
+        )
     idx = fields.get("indexer")
     return AttentionIR(
         kind=akind,

@@ -235,7 +235,9 @@ class MTP(Block):
     n_modules: _int(16)
     ffn: Literal["dense", "moe"] = "moe"
     attention: Literal["global", "local"] = Field("global", description="the attention kind of the MTP layer")
-    stores_embedding: StrictBool = Field(False, description="the checkpoint stores a copy of the token embedding per module")
+    stores_embedding: StrictBool = Field(
+        False, description="the checkpoint stores a copy of the token embedding per module"
+    )
     stores_head: StrictBool = Field(False, description="the checkpoint stores a copy of the LM head per module")
 
 
@@ -300,7 +302,9 @@ class Spec(Block):
     n_layers: Count
     context_length: _int(MAX_CONTEXT)
     tie_embeddings: StrictBool = False
-    learned_positions: Optional[_int(MAX_CONTEXT)] = Field(None, description="size of a learned absolute position table")
+    learned_positions: Optional[_int(MAX_CONTEXT)] = Field(
+        None, description="size of a learned absolute position table"
+    )
     per_layer_embeddings: Optional[PerLayerEmbeddings] = None
     altup: Optional[AltUp] = None
     laurel: Optional[Laurel] = None

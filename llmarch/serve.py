@@ -60,7 +60,11 @@ def load_gpu(name_or_path: str) -> GPU:
         if not path.is_file():
             known = sorted(p.stem for p in HARDWARE_DIR.glob("*.yaml"))
             hint = did_you_mean(name_or_path, known, n=2)
-            raise OptionError(f"unknown --gpu `{name_or_path}`" + (f"; {hint}" if hint else "") + f" (known: {', '.join(known)}; or a YAML profile file)")
+            raise OptionError(
+                f"unknown --gpu `{name_or_path}`"
+                + (f"; {hint}" if hint else "")
+                + f" (known: {', '.join(known)}; or a YAML profile file)"
+            )
     located = load_file(path)
     try:
         gpu = GPU.model_validate(located.data)
@@ -91,7 +95,9 @@ def check_plan(ir: ModelIR, plan: Plan) -> None:
     for layer in ir.layers:
         a = layer.attention
         if a is not None and a.n_heads % plan.tp:
-            raise OptionError(f"--tp {plan.tp} does not divide {ir.name}'s {a.n_heads} attention heads ({layer.mixer} layers)")
+            raise OptionError(
+                f"--tp {plan.tp} does not divide {ir.name}'s {a.n_heads} attention heads ({layer.mixer} layers)"
+            )
         if layer.moe is not None and layer.moe.n_experts % plan.ep:
             raise OptionError(f"--ep {plan.ep} does not divide {ir.name}'s {layer.moe.n_experts} experts")
     if plan.ep > 1 and all(layer.moe is None for layer in ir.layers):
@@ -134,8 +140,16 @@ def expected_experts(n: int, k: int, batch: int) -> float:
     return n * (1 - (1 - k / n) ** batch)
 
 
-def serve(ir: ModelIR, gpu: GPU, plan: Plan, ctx: int, batch: int, weights: str = "shipped", kv_dtype: str = "bf16",
-          seq: Optional[int] = None) -> dict:
+def serve(
+    ir: ModelIR,
+    gpu: GPU,
+    plan: Plan,
+    ctx: int,
+    batch: int,
+    weights: str = "shipped",
+    kv_dtype: str = "bf16",
+    seq: Optional[int] = None,
+) -> dict:
     check_plan(ir, plan)
     fmt = None if weights == "shipped" else {"int4": "int4_g32"}.get(weights, weights)
     if fmt is not None and fmt not in BYTES_PER_PARAM:
@@ -172,27 +186,52 @@ def serve(ir: ModelIR, gpu: GPU, plan: Plan, ctx: int, batch: int, weights: str 
     prefill_tokens = seq or ctx
     pre = F.prefill(ir, prefill_tokens, batch)
     t_pre_compute = pre.flops / plan.gpus / peak
-    t_pre_mem = (dense_bytes + w["routed_experts"] + kv_per_gpu(ir, prefill_tokens, batch, kv_dtype, plan.tp)) / gpu.bandwidth_bytes_per_s
+    t_pre_mem = (
+        dense_bytes + w["routed_experts"] + kv_per_gpu(ir, prefill_tokens, batch, kv_dtype, plan.tp)
+    ) / gpu.bandwidth_bytes_per_s
     return {
         "name": ir.name,
         "display_name": ir.display_name,
         "gpu": gpu.name,
-        "gpus": plan.gpus, "tp": plan.tp, "ep": plan.ep,
-        "ctx_tokens": ctx, "batch": batch, "weight_format": weights, "kv_dtype": kv_dtype,
-        "memory_per_gpu": {"weights_bytes": weight_total, "weights_by_component": w, "kv_bytes": kv,
-                           "allowance_bytes": allowance, "total_bytes": used, "capacity_bytes": gpu.memory_bytes},
+        "gpus": plan.gpus,
+        "tp": plan.tp,
+        "ep": plan.ep,
+        "ctx_tokens": ctx,
+        "batch": batch,
+        "weight_format": weights,
+        "kv_dtype": kv_dtype,
+        "memory_per_gpu": {
+            "weights_bytes": weight_total,
+            "weights_by_component": w,
+            "kv_bytes": kv,
+            "allowance_bytes": allowance,
+            "total_bytes": used,
+            "capacity_bytes": gpu.memory_bytes,
+        },
         "fits": used <= gpu.memory_bytes,
         "max_batch_at_ctx": max_batch,
         "max_ctx_at_batch": max_ctx,
-        "decode_roofline": {"bytes_per_step_per_gpu": step_bytes, "flops_per_step_per_gpu": int(step_flops),
-                   "memory_time_s": t_mem, "compute_time_s": t_compute, "step_time_lower_bound_s": step,
-                   "binding": "memory bandwidth" if t_mem >= t_compute else "compute",
-                   "arithmetic_intensity": step_flops / step_bytes if step_bytes else None,
-                   "tokens_per_s_upper_bound": batch / step if step else None,
-                   "experts_read_per_layer": round(expected_experts(moe_layers[0].moe.n_experts, moe_layers[0].moe.top_k, batch), 3) if moe_layers else None},
-        "prefill_roofline": {"tokens": prefill_tokens, "flops_per_gpu": int(pre.flops / plan.gpus),
-                    "time_lower_bound_s": max(t_pre_compute, t_pre_mem),
-                    "binding": "compute" if t_pre_compute >= t_pre_mem else "memory bandwidth"},
+        "decode_roofline": {
+            "bytes_per_step_per_gpu": step_bytes,
+            "flops_per_step_per_gpu": int(step_flops),
+            "memory_time_s": t_mem,
+            "compute_time_s": t_compute,
+            "step_time_lower_bound_s": step,
+            "binding": "memory bandwidth" if t_mem >= t_compute else "compute",
+            "arithmetic_intensity": step_flops / step_bytes if step_bytes else None,
+            "tokens_per_s_upper_bound": batch / step if step else None,
+            "experts_read_per_layer": round(
+                expected_experts(moe_layers[0].moe.n_experts, moe_layers[0].moe.top_k, batch), 3
+            )
+            if moe_layers
+            else None,
+        },
+        "prefill_roofline": {
+            "tokens": prefill_tokens,
+            "flops_per_gpu": int(pre.flops / plan.gpus),
+            "time_lower_bound_s": max(t_pre_compute, t_pre_mem),
+            "binding": "compute" if t_pre_compute >= t_pre_mem else "memory bandwidth",
+        },
     }
 
 

@@ -103,7 +103,10 @@ class _Builder:
             raise SpecError(
                 f"document is too large or too deeply nested after alias expansion "
                 f"(more than {MAX_NODES:,} values or 50 levels)",
-                file=file, line=line, column=column, field=format_path(top) or None,
+                file=file,
+                line=line,
+                column=column,
+                field=format_path(top) or None,
             )
         if node.tag not in _PLAIN_TAGS:
             raise self.fail(node, f"YAML tag `{node.tag}` is not allowed (only plain YAML values)", path)
@@ -168,9 +171,7 @@ def load_text(text: str, file: str) -> Located:
     builder = _Builder(file)
     data = builder.build(node, ())
     if not isinstance(data, dict):
-        raise SpecError(
-            f"the document is a {type(data).__name__}, not a mapping of keys to values", file=file, line=1
-        )
+        raise SpecError(f"the document is a {type(data).__name__}, not a mapping of keys to values", file=file, line=1)
     return Located(data=data, file=file, marks=builder.marks)
 
 

@@ -36,64 +36,222 @@ def compare(a: str, b: str) -> tuple[dict, dict, list[str]]:
 
 # (figure, left, right, {fact: (left panel value, right panel value)}); "vocab_k"/"context_k" are panel roundings
 PANELS = [
-    ("Fig. 10", "llama-3-8b", "olmo-2-7b", {
-        "n_layers": (32, 32), "d_model": (4096, 4096), "d_ff": (14336, 11008), "vocab_k": (128, 100),
-        "context_length": (8192, 4096), "heads": ([32, 8], [32, 32])}),
-    ("Fig. 14", "olmo-2-7b", "gemma-3-27b", {
-        "n_layers": (32, 62), "d_model": (4096, 5376), "d_ff": (11008, 21504), "vocab_k": (100, 256),
-        "context_k": (4, 128), "norm": ("post", "sandwich")}),
-    ("Fig. 16", "gemma-3-27b", "mistral-small-3.1-24b", {
-        "n_layers": (62, 40), "d_model": (5376, 5120), "d_ff": (21504, 32768), "context_k": (128, 128),
-        # panel: 40 heads / 256k vocabulary for Mistral; its config has 32 heads and 131,072 tokens
-        "heads": ([32, 16], [32, 8]), "vocab_size": (262208, 131072)}),
-    ("Fig. 17", "deepseek-v3", "llama-4-maverick", {
-        "n_layers": (61, 48), "d_model": (7168, 5120), "n_experts": (256, 128),
-        "experts_active": ({"shared": 1, "routed": 8}, {"shared": 1, "routed": 1}), "d_ff": (18432, 16384),
-        "vocab_k": (129, 202)}),
-    ("Fig. 18", "qwen3-0.6b", "llama-3.2-1b", {
-        "n_layers": (28, 16), "d_model": (1024, 2048), "d_ff": (3072, 8192), "vocab_k": (151, 128),
-        "heads": ([16, 8], [32, 8]), "qk_norm": ("per_head", "none")}),
-    ("Fig. 19", "deepseek-v3", "qwen3-235b-a22b", {
-        "n_layers": (61, 94), "d_model": (7168, 4096), "n_experts": (256, 128),
-        "experts_active": ({"shared": 1, "routed": 8}, {"shared": 0, "routed": 8}), "d_expert": (2048, 1536),
-        "n_dense_layers": (3, 0), "vocab_k": (129, 151)}),
-    ("Fig. 21", "qwen3-4b", "smollm3-3b", {
-        "n_layers": (36, 36), "d_model": (2560, 2048), "d_ff": (9728, 11008), "vocab_k": (151, 128),
-        "heads": ([32, 8], [16, 4])}),
-    ("Fig. 25.1", "deepseek-v3", "kimi-k2", {
-        "n_experts": (256, 384), "heads": ([128, 128], [64, 64]), "n_dense_layers": (3, 1), "vocab_k": (129, 160),
-        "n_layers": (61, 61), "d_model": (7168, 7168), "d_expert": (2048, 2048),
-        "experts_active": ({"shared": 1, "routed": 8}, {"shared": 1, "routed": 8})}),
-    ("Fig. 26", "gpt-oss-20b", "gpt-oss-120b", {
-        "n_layers": (24, 36), "n_experts": (32, 128), "d_model": (2880, 2880), "d_expert": (2880, 2880),
-        "experts_active": ({"shared": 0, "routed": 4}, {"shared": 0, "routed": 4}), "vocab_k": (201, 201),
-        "context_k": (128, 128)}),
-    ("Fig. 27", "gpt-oss-20b", "qwen3-30b-a3b", {
-        "n_layers": (24, 48), "d_model": (2880, 2048), "d_expert": (2880, 768), "n_experts": (32, 128),
-        "experts_active": ({"shared": 0, "routed": 4}, {"shared": 0, "routed": 8}), "heads": ([64, 8], [32, 4])}),
-    ("Fig. 32", "grok-2.5", "qwen3-235b-a22b", {
-        "n_layers": (64, 94), "d_model": (8192, 4096), "n_experts": (8, 128), "d_expert": (16384, 1536),
-        "d_shared": (32768, None)}),
-    ("Fig. 34", "glm-4.5", "qwen3-235b-a22b", {
-        "n_layers": (92, 94), "d_model": (5120, 4096), "n_experts": (160, 128), "d_expert": (1536, 1536),
-        "experts_active": ({"shared": 1, "routed": 8}, {"shared": 0, "routed": 8}), "n_dense_layers": (3, 0),
-        "vocab_k": (151, 151)}),
-    ("Fig. 35", "qwen3-235b-a22b", "qwen3-next-80b-a3b", {
-        "n_layers": (94, 48), "d_model": (4096, 2048), "n_experts": (128, 512), "d_expert": (1536, 512),
-        "experts_active": ({"shared": 0, "routed": 8}, {"shared": 1, "routed": 10})}),
-    ("Fig. 39", "qwen3-235b-a22b", "minimax-m2", {
-        "n_layers": (94, 62), "d_model": (4096, 3072), "n_experts": (128, 256), "d_expert": (1536, 1536)}),
+    (
+        "Fig. 10",
+        "llama-3-8b",
+        "olmo-2-7b",
+        {
+            "n_layers": (32, 32),
+            "d_model": (4096, 4096),
+            "d_ff": (14336, 11008),
+            "vocab_k": (128, 100),
+            "context_length": (8192, 4096),
+            "heads": ([32, 8], [32, 32]),
+        },
+    ),
+    (
+        "Fig. 14",
+        "olmo-2-7b",
+        "gemma-3-27b",
+        {
+            "n_layers": (32, 62),
+            "d_model": (4096, 5376),
+            "d_ff": (11008, 21504),
+            "vocab_k": (100, 256),
+            "context_k": (4, 128),
+            "norm": ("post", "sandwich"),
+        },
+    ),
+    (
+        "Fig. 16",
+        "gemma-3-27b",
+        "mistral-small-3.1-24b",
+        {
+            "n_layers": (62, 40),
+            "d_model": (5376, 5120),
+            "d_ff": (21504, 32768),
+            "context_k": (128, 128),
+            # panel: 40 heads / 256k vocabulary for Mistral; its config has 32 heads and 131,072 tokens
+            "heads": ([32, 16], [32, 8]),
+            "vocab_size": (262208, 131072),
+        },
+    ),
+    (
+        "Fig. 17",
+        "deepseek-v3",
+        "llama-4-maverick",
+        {
+            "n_layers": (61, 48),
+            "d_model": (7168, 5120),
+            "n_experts": (256, 128),
+            "experts_active": ({"shared": 1, "routed": 8}, {"shared": 1, "routed": 1}),
+            "d_ff": (18432, 16384),
+            "vocab_k": (129, 202),
+        },
+    ),
+    (
+        "Fig. 18",
+        "qwen3-0.6b",
+        "llama-3.2-1b",
+        {
+            "n_layers": (28, 16),
+            "d_model": (1024, 2048),
+            "d_ff": (3072, 8192),
+            "vocab_k": (151, 128),
+            "heads": ([16, 8], [32, 8]),
+            "qk_norm": ("per_head", "none"),
+        },
+    ),
+    (
+        "Fig. 19",
+        "deepseek-v3",
+        "qwen3-235b-a22b",
+        {
+            "n_layers": (61, 94),
+            "d_model": (7168, 4096),
+            "n_experts": (256, 128),
+            "experts_active": ({"shared": 1, "routed": 8}, {"shared": 0, "routed": 8}),
+            "d_expert": (2048, 1536),
+            "n_dense_layers": (3, 0),
+            "vocab_k": (129, 151),
+        },
+    ),
+    (
+        "Fig. 21",
+        "qwen3-4b",
+        "smollm3-3b",
+        {
+            "n_layers": (36, 36),
+            "d_model": (2560, 2048),
+            "d_ff": (9728, 11008),
+            "vocab_k": (151, 128),
+            "heads": ([32, 8], [16, 4]),
+        },
+    ),
+    (
+        "Fig. 25.1",
+        "deepseek-v3",
+        "kimi-k2",
+        {
+            "n_experts": (256, 384),
+            "heads": ([128, 128], [64, 64]),
+            "n_dense_layers": (3, 1),
+            "vocab_k": (129, 160),
+            "n_layers": (61, 61),
+            "d_model": (7168, 7168),
+            "d_expert": (2048, 2048),
+            "experts_active": ({"shared": 1, "routed": 8}, {"shared": 1, "routed": 8}),
+        },
+    ),
+    (
+        "Fig. 26",
+        "gpt-oss-20b",
+        "gpt-oss-120b",
+        {
+            "n_layers": (24, 36),
+            "n_experts": (32, 128),
+            "d_model": (2880, 2880),
+            "d_expert": (2880, 2880),
+            "experts_active": ({"shared": 0, "routed": 4}, {"shared": 0, "routed": 4}),
+            "vocab_k": (201, 201),
+            "context_k": (128, 128),
+        },
+    ),
+    (
+        "Fig. 27",
+        "gpt-oss-20b",
+        "qwen3-30b-a3b",
+        {
+            "n_layers": (24, 48),
+            "d_model": (2880, 2048),
+            "d_expert": (2880, 768),
+            "n_experts": (32, 128),
+            "experts_active": ({"shared": 0, "routed": 4}, {"shared": 0, "routed": 8}),
+            "heads": ([64, 8], [32, 4]),
+        },
+    ),
+    (
+        "Fig. 32",
+        "grok-2.5",
+        "qwen3-235b-a22b",
+        {
+            "n_layers": (64, 94),
+            "d_model": (8192, 4096),
+            "n_experts": (8, 128),
+            "d_expert": (16384, 1536),
+            "d_shared": (32768, None),
+        },
+    ),
+    (
+        "Fig. 34",
+        "glm-4.5",
+        "qwen3-235b-a22b",
+        {
+            "n_layers": (92, 94),
+            "d_model": (5120, 4096),
+            "n_experts": (160, 128),
+            "d_expert": (1536, 1536),
+            "experts_active": ({"shared": 1, "routed": 8}, {"shared": 0, "routed": 8}),
+            "n_dense_layers": (3, 0),
+            "vocab_k": (151, 151),
+        },
+    ),
+    (
+        "Fig. 35",
+        "qwen3-235b-a22b",
+        "qwen3-next-80b-a3b",
+        {
+            "n_layers": (94, 48),
+            "d_model": (4096, 2048),
+            "n_experts": (128, 512),
+            "d_expert": (1536, 512),
+            "experts_active": ({"shared": 0, "routed": 8}, {"shared": 1, "routed": 10}),
+        },
+    ),
+    (
+        "Fig. 39",
+        "qwen3-235b-a22b",
+        "minimax-m2",
+        {"n_layers": (94, 62), "d_model": (4096, 3072), "n_experts": (128, 256), "d_expert": (1536, 1536)},
+    ),
     ("Fig. 42", "qwen3-next-80b-a3b", "kimi-linear-48b-a3b", {"n_layers": (48, 27)}),
-    ("Fig. 44", "olmo-3-7b", "qwen3-8b", {
-        "n_layers": (32, 36), "d_ff": (11008, 12288), "heads": ([32, 32], [32, 8]), "d_model": (4096, 4096),
-        "norm": ("post", "pre"), "vocab_k": (100, 151), "context_length": (65536, 40960)}),
-    ("Fig. 45", "olmo-3-32b", "qwen3-32b", {
-        "d_ff": (27648, 25600), "heads": ([40, 8], [64, 8]), "n_layers": (64, 64), "d_model": (5120, 5120)}),
-    ("Fig. 50", "deepseek-v3", "mistral-large-3", {
-        "n_experts": (256, 128), "d_expert": (2048, 4096),
-        "experts_active": ({"shared": 1, "routed": 8}, {"shared": 1, "routed": 4}), "d_ff": (18432, 16384)}),
-    ("Fig. 52", "mimo-v2-flash", "deepseek-v3.2-exp", {
-        "d_model": (4096, 7168), "n_experts": (256, 256), "d_expert": (2048, 2048)}),
+    (
+        "Fig. 44",
+        "olmo-3-7b",
+        "qwen3-8b",
+        {
+            "n_layers": (32, 36),
+            "d_ff": (11008, 12288),
+            "heads": ([32, 32], [32, 8]),
+            "d_model": (4096, 4096),
+            "norm": ("post", "pre"),
+            "vocab_k": (100, 151),
+            "context_length": (65536, 40960),
+        },
+    ),
+    (
+        "Fig. 45",
+        "olmo-3-32b",
+        "qwen3-32b",
+        {"d_ff": (27648, 25600), "heads": ([40, 8], [64, 8]), "n_layers": (64, 64), "d_model": (5120, 5120)},
+    ),
+    (
+        "Fig. 50",
+        "deepseek-v3",
+        "mistral-large-3",
+        {
+            "n_experts": (256, 128),
+            "d_expert": (2048, 4096),
+            "experts_active": ({"shared": 1, "routed": 8}, {"shared": 1, "routed": 4}),
+            "d_ff": (18432, 16384),
+        },
+    ),
+    (
+        "Fig. 52",
+        "mimo-v2-flash",
+        "deepseek-v3.2-exp",
+        {"d_model": (4096, 7168), "n_experts": (256, 256), "d_expert": (2048, 2048)},
+    ),
 ]
 
 
@@ -116,13 +274,17 @@ def test_panel_values(fig, a, b, panel):
 
 
 def test_every_article_pair_has_a_panel_test():
-    assert {(a, b) for _, a, b, _ in PANELS} == {(a, b) for _, a, b in ARTICLE_PAIRS if (a, b) != ("deepseek-r1", "kimi-k2-thinking")}
+    assert {(a, b) for _, a, b, _ in PANELS} == {
+        (a, b) for _, a, b in ARTICLE_PAIRS if (a, b) != ("deepseek-r1", "kimi-k2-thinking")
+    }
 
 
 def test_gallery_is_current():
     from llmarch.gallery import gallery_figures
 
-    assert (ROOT / "docs" / "gallery.md").read_text() == gallery_markdown(), "docs/gallery.md is stale: run `make gallery`"
+    assert (ROOT / "docs" / "gallery.md").read_text() == gallery_markdown(), (
+        "docs/gallery.md is stale: run `make gallery`"
+    )
     figures = gallery_figures()
     on_disk = {p.name: p.read_text() for p in (ROOT / "docs" / "figures").glob("*.svg")}
     assert on_disk == figures, "docs/figures is stale: run `make gallery`"

@@ -24,9 +24,23 @@ def test_compare_design_example_verbatim():
     """`llmarch compare qwen3-235b deepseek-v3` from the design brief: aliases resolve, every panel slot shows."""
     result = invoke("compare", "qwen3-235b", "deepseek-v3")
     assert result.exit_code == 0, result.output
-    for label in ("Vocabulary", "Context length", "Blocks", "Embedding dimension", "Heads / KV heads", "Head dim",
-                  "Expert size", "Experts active", "Dense FFN blocks", "Norm placement", "Positional encoding",
-                  "Attention", "Total parameters", "Active parameters", "Conventions"):
+    for label in (
+        "Vocabulary",
+        "Context length",
+        "Blocks",
+        "Embedding dimension",
+        "Heads / KV heads",
+        "Head dim",
+        "Expert size",
+        "Experts active",
+        "Dense FFN blocks",
+        "Norm placement",
+        "Positional encoding",
+        "Attention",
+        "Total parameters",
+        "Active parameters",
+        "Conventions",
+    ):
         assert label in result.output
     assert "151,936" in result.output and "129,280" in result.output  # exact integers
     assert "40,960" in result.output and "163,840" in result.output
@@ -133,8 +147,16 @@ def test_help_and_list_import_no_torch():
 
 def test_build_does_not_import_dynamo():
     """Every mechanism's builder creates its parameters uninitialised (initialisation on meta imports dynamo)."""
-    names = ["deepseek-v3", "qwen3-next-80b-a3b", "kimi-linear-48b-a3b", "nemotron-3-nano-30b-a3b", "gemma-3n-e4b",
-             "mimo-v2-flash", "deepseek-v3.2-exp", "gpt2"]
+    names = [
+        "deepseek-v3",
+        "qwen3-next-80b-a3b",
+        "kimi-linear-48b-a3b",
+        "nemotron-3-nano-30b-a3b",
+        "gemma-3n-e4b",
+        "mimo-v2-flash",
+        "deepseek-v3.2-exp",
+        "gpt2",
+    ]
     code = (
         f"import sys, llmarch\nfor name in {names!r}:\n    llmarch.module_params(llmarch.build(llmarch.load(name)))\n"
         "print('torch._dynamo' in sys.modules, 'torch' in sys.modules)"
@@ -152,11 +174,21 @@ def test_docs_json_schema_is_current():
 
 def test_set_what_if_edits():
     base = json.loads(invoke("kvcache", "qwen3-8b", "--ctx", "4k", "--format", "json").stdout)["models"][0]
-    edited = json.loads(invoke("kvcache", "qwen3-8b", "--ctx", "4k", "--set", "attention.n_kv_heads=4",
-                               "--format", "json").stdout)["models"][0]
+    edited = json.loads(
+        invoke("kvcache", "qwen3-8b", "--ctx", "4k", "--set", "attention.n_kv_heads=4", "--format", "json").stdout
+    )["models"][0]
     assert edited["total_bytes"] * 2 == base["total_bytes"]
-    result = invoke("compare", "qwen3-8b", "qwen3-8b", "--set", "layers.mixer=LLLG", "--set", "attention.window=1024",
-                    "--format", "json")
+    result = invoke(
+        "compare",
+        "qwen3-8b",
+        "qwen3-8b",
+        "--set",
+        "layers.mixer=LLLG",
+        "--set",
+        "attention.window=1024",
+        "--format",
+        "json",
+    )
     assert json.loads(result.stdout)["models"][0]["architecture"]["layer_mix"] == "27 local(1,024) + 9 global"
     bad = invoke("show", "qwen3-8b", "--set", "attention.n_kv_head=4")
     assert bad.exit_code == 2 and "did you mean `n_kv_heads`?" in bad.output and "--set" in bad.output

@@ -122,8 +122,10 @@ def test_adjustments_are_machine_checked(name):
                 model = llmarch.build(ir)
                 blocks = 0
                 for pname, p in model.named_parameters():
-                    if p.dim() < 2 or pname.split(".")[-2:-1] == ["router"] or any(
-                        s in pname for s in ("embed_tokens", "lm_head", "eh_proj", ".head.")
+                    if (
+                        p.dim() < 2
+                        or pname.split(".")[-2:-1] == ["router"]
+                        or any(s in pname for s in ("embed_tokens", "lm_head", "eh_proj", ".head."))
                     ):
                         continue
                     experts = p.shape[0] if p.dim() == 3 else 1
@@ -197,10 +199,14 @@ def test_gemma_3n_components_equal_transformers(gemma_3n):
     assert count.by_component["per_layer_embedding"] == by_name["embed_tokens_per_layer"]
     assert count.by_component["attention"] == by_name["self_attn"]
     assert count.by_component["dense_ffn"] == by_name["mlp"]
-    assert count.by_component["altup"] == by_name["altup"] + by_name["altup_projections"] + by_name["altup_unembed_projections"]
+    assert (
+        count.by_component["altup"]
+        == by_name["altup"] + by_name["altup_projections"] + by_name["altup_unembed_projections"]
+    )
     assert count.by_component["laurel"] == by_name["laurel"]
     assert count.by_component["per_layer_input"] == (
-        by_name["per_layer_input_gate"] + by_name["per_layer_projection"] + by_name["per_layer_model_projection"])
+        by_name["per_layer_input_gate"] + by_name["per_layer_projection"] + by_name["per_layer_model_projection"]
+    )
     norms = sum(v for k, v in by_name.items() if k.endswith("norm") or k.endswith("layernorm"))
     assert count.by_component["norms"] == norms
 

@@ -76,8 +76,19 @@ def test_traced_counters_agree_at_full_size(name):
     assert count_torch(model, ir, S, decode_ctx=32768).normalised == pytest.approx(decode, rel=0.005)
 
 
-@pytest.mark.parametrize("name", ["kimi-linear-48b-a3b", "nemotron-3-nano-30b-a3b", "deepseek-v3.2-exp", "gpt-oss-20b",
-                                  "llama-4-maverick", "olmo-3-7b", "gpt2", "gemma-3n-e4b"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "kimi-linear-48b-a3b",
+        "nemotron-3-nano-30b-a3b",
+        "deepseek-v3.2-exp",
+        "gpt-oss-20b",
+        "llama-4-maverick",
+        "olmo-3-7b",
+        "gpt2",
+        "gemma-3n-e4b",
+    ],
+)
 def test_traced_counters_agree_other_mechanisms(name):
     """Exactly: small terms (Gemma 3n's AltUp coefficients, n^3 per layer) would hide in any tolerance."""
     ir = llmarch.load(name)
@@ -93,8 +104,24 @@ def test_cli_json_all_counters():
     from llmarch.output_schema import OUTPUT_SCHEMA
     import jsonschema
 
-    result = CliRunner().invoke(app, ["flops", "qwen3-0.6b", "gpt2", "--seq", "512", "--ctx", "4k", "--counter", "all",
-                                      "--sweep", "1k,8k", "--format", "json"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "flops",
+            "qwen3-0.6b",
+            "gpt2",
+            "--seq",
+            "512",
+            "--ctx",
+            "4k",
+            "--counter",
+            "all",
+            "--sweep",
+            "1k,8k",
+            "--format",
+            "json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     jsonschema.validate(data, OUTPUT_SCHEMA)

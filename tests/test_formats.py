@@ -103,13 +103,16 @@ def test_html_self_contained_and_well_formed():
     assert parser.diff_cells >= 6
 
 
-@pytest.mark.parametrize("suffix,check", [
-    (".json", lambda t: json.loads(t)["command"] == "compare"),
-    (".md", lambda t: t.lstrip().startswith("###")),
-    (".csv", lambda t: t.startswith(",")),
-    (".html", lambda t: t.startswith("<!DOCTYPE html>")),
-    (".txt", lambda t: "Architecture comparison" in t and "\x1b[" not in t),
-])
+@pytest.mark.parametrize(
+    "suffix,check",
+    [
+        (".json", lambda t: json.loads(t)["command"] == "compare"),
+        (".md", lambda t: t.lstrip().startswith("###")),
+        (".csv", lambda t: t.startswith(",")),
+        (".html", lambda t: t.startswith("<!DOCTYPE html>")),
+        (".txt", lambda t: "Architecture comparison" in t and "\x1b[" not in t),
+    ],
+)
 def test_output_file_format_from_extension(tmp_path, suffix, check):
     path = tmp_path / f"out{suffix}"
     result = runner.invoke(app, ["compare", "gpt2", "gpt2-xl", "-o", str(path)])
@@ -138,6 +141,10 @@ def test_no_color_after_the_command():
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "llmarch", "compare", "gpt2", "gpt2-xl", "--no-color"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "llmarch", "compare", "gpt2", "gpt2-xl", "--no-color"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "Architecture comparison" in out and "\x1b[" not in out

@@ -21,8 +21,19 @@ import llmarch
 from llmarch.errors import SpecError
 from llmarch.kvcache import kv_cache
 
-SEEDS = ["qwen3-8b", "deepseek-v3", "gemma-3-27b", "qwen3-next-80b-a3b", "nemotron-3-nano-30b-a3b",
-         "kimi-linear-48b-a3b", "gpt-oss-20b", "gpt2", "llama-4-maverick", "deepseek-v3.2-exp", "gemma-3n-e4b"]
+SEEDS = [
+    "qwen3-8b",
+    "deepseek-v3",
+    "gemma-3-27b",
+    "qwen3-next-80b-a3b",
+    "nemotron-3-nano-30b-a3b",
+    "kimi-linear-48b-a3b",
+    "gpt-oss-20b",
+    "gpt2",
+    "llama-4-maverick",
+    "deepseek-v3.2-exp",
+    "gemma-3n-e4b",
+]
 KEEP = ("name", "layers", "reference", "sources", "aliases")
 EXAMPLES = int(os.environ.get("LLMARCH_FUZZ_EXAMPLES", "80"))
 
@@ -82,8 +93,14 @@ def mutate(data: dict, path: tuple, op: str, factor: int) -> dict:
         parent[str(key) + "x"] = parent.pop(key)
     elif op == "retype":
         # int -> "int", float -> str, bool -> int, str -> 1.5, mapping -> list, list -> str
-        retyped = {int: str(value), float: str(value), bool: int(value) if isinstance(value, bool) else value,
-                   str: 1.5, dict: [1], list: "x"}
+        retyped = {
+            int: str(value),
+            float: str(value),
+            bool: int(value) if isinstance(value, bool) else value,
+            str: 1.5,
+            dict: [1],
+            list: "x",
+        }
         parent[key] = retyped.get(type(value), "x")
     elif op == "scale" and isinstance(value, int) and not isinstance(value, bool):
         parent[key] = min(value * factor, 128) if factor > 0 else factor
@@ -149,8 +166,9 @@ def test_mutated_specs(case, tmp_path):
 
 
 # tracing costs about a second a model, so FLOPs get a quarter of the examples
-@settings(max_examples=max(10, EXAMPLES // 4), deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=max(10, EXAMPLES // 4), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(case=mutated_specs())
 def test_mutated_specs_flops(case, tmp_path):
     ir = load_mutated(case, tmp_path)

@@ -111,8 +111,9 @@ def first_difference(a, b, path: str = "", excluded: tuple = ()) -> str | None:
         return None
     if dataclasses.is_dataclass(a) and type(a) is type(b):
         for f in dataclasses.fields(a):
-            found = first_difference(getattr(a, f.name), getattr(b, f.name), f"{path}.{f.name}" if path else f.name,
-                                     excluded)
+            found = first_difference(
+                getattr(a, f.name), getattr(b, f.name), f"{path}.{f.name}" if path else f.name, excluded
+            )
             if found:
                 return found
         return None
@@ -149,8 +150,11 @@ def test_import_gives_the_same_analysis(name, kind):
         out["weights_shipped"] = weight_bytes(model, count)
         for ctx in (8192, 131072):
             kv = kv_cache(model, ctx).as_dict()
-            out[f"kv@{ctx}"] = (kv["total_bytes"], kv["per_token_bytes_all_layers"],
-                                [(r["kind"], r["layers"], r["bytes"]) for r in kv["by_layer_kind"]])
+            out[f"kv@{ctx}"] = (
+                kv["total_bytes"],
+                kv["per_token_bytes_all_layers"],
+                [(r["kind"], r["layers"], r["bytes"]) for r in kv["by_layer_kind"]],
+            )
         out["prefill@4096"] = dict(prefill(model, 4096).by_component)
         out["decode@32k"] = dict(decode(model, 32768).by_component)
         return out
@@ -174,8 +178,13 @@ def test_every_mapped_key_present_is_read(name, kind):
 
 
 WRAPPED = [c for c in CASES if c.values[1] == "config" and "text_config" in upstream_config(c.values[0])] + [
-    c for c in CASES if c.values[1] == "values" and c.values[0] not in NOT_IMPORTABLE
-    and "text_config" in _values(c.values[0]) and _values(c.values[0]).get("model_type") != "gemma3n"]
+    c
+    for c in CASES
+    if c.values[1] == "values"
+    and c.values[0] not in NOT_IMPORTABLE
+    and "text_config" in _values(c.values[0])
+    and _values(c.values[0]).get("model_type") != "gemma3n"
+]
 
 
 @pytest.mark.parametrize("name,kind", WRAPPED)
@@ -229,19 +238,21 @@ PROBES = {
     "sliding_window_pattern": lambda c: _period(c.layer_types),
     "full_attention_interval": lambda c: _period(c.layer_types),
     "head_dim": lambda c: getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads,  # modeling's fallback
-    "first_k_dense_replace": lambda c: getattr(c, "first_k_dense_replace", None)
-    or c.mlp_layer_types.index("sparse"),
-    "linear_attn_config": lambda c: {"head_dim": c.linear_head_dim, "num_heads": c.linear_num_heads,
-                                     "short_conv_kernel_size": c.linear_conv_kernel_dim,
-                                     "full_attn_layers": [i + 1 for i, t in enumerate(c.layer_types)
-                                                          if t == "full_attention"],
-                                     "kda_layers": [i + 1 for i, t in enumerate(c.layer_types)
-                                                    if t == "linear_attention"]},
+    "first_k_dense_replace": lambda c: getattr(c, "first_k_dense_replace", None) or c.mlp_layer_types.index("sparse"),
+    "linear_attn_config": lambda c: {
+        "head_dim": c.linear_head_dim,
+        "num_heads": c.linear_num_heads,
+        "short_conv_kernel_size": c.linear_conv_kernel_dim,
+        "full_attn_layers": [i + 1 for i, t in enumerate(c.layer_types) if t == "full_attention"],
+        "kda_layers": [i + 1 for i, t in enumerate(c.layer_types) if t == "linear_attention"],
+    },
     "quantization_config": lambda c: getattr(c, "quantization_config", None),
 }
 PROBES_BY_TYPE = {
     # transformers expands the width to one per layer; import-hf takes one width for all layers
-    ("gemma3n_text", "intermediate_size"): lambda c: c.intermediate_size[0] if len(set(c.intermediate_size)) == 1 else None,
+    ("gemma3n_text", "intermediate_size"): lambda c: (
+        c.intermediate_size[0] if len(set(c.intermediate_size)) == 1 else None
+    ),
     # DeepseekV32Config has no MTP key: transformers builds no MTP module
     ("deepseek_v32", "num_nextn_predict_layers"): lambda c: getattr(c, "num_nextn_predict_layers", 0),
 }
@@ -304,9 +315,17 @@ def test_wrapper_without_text_config_gets_transformers_default_text_model(wrappe
     text = CONFIG_MAPPING[wrapper]().text_config
     spec = import_config({"model_type": wrapper}, name="x", source="c.json").spec
     assert (spec["vocab_size"], spec["d_model"], spec["n_layers"], spec["context_length"]) == (
-        text.vocab_size, text.hidden_size, text.num_hidden_layers, text.max_position_embeddings)
+        text.vocab_size,
+        text.hidden_size,
+        text.num_hidden_layers,
+        text.max_position_embeddings,
+    )
     attn = spec["attention"]
-    heads = (attn["n_heads"], attn.get("n_kv_heads", attn["n_heads"]), attn.get("head_dim", spec["d_model"] // attn["n_heads"]))
+    heads = (
+        attn["n_heads"],
+        attn.get("n_kv_heads", attn["n_heads"]),
+        attn.get("head_dim", spec["d_model"] // attn["n_heads"]),
+    )
     assert heads == (text.num_attention_heads, text.num_key_value_heads, text.head_dim)
 
 
@@ -318,15 +337,23 @@ def test_gemma3n_towers_are_named_not_counted():
 
 def test_defaults_left_unchecked_are_named_with_a_reason():
     """The comparison above skips only the keys named in NOT_A_TRANSFORMERS_ATTRIBUTE, and each is in use."""
-    mapped = {key for group in (import_hf.TEXT_TYPES, import_hf.WRAPPER_TYPES, import_hf.VISION_TYPES)
-              for t in group.values() for key in t.keys.mapped}
+    mapped = {
+        key
+        for group in (import_hf.TEXT_TYPES, import_hf.WRAPPER_TYPES, import_hf.VISION_TYPES)
+        for t in group.values()
+        for key in t.keys.mapped
+    }
     assert set(NOT_A_TRANSFORMERS_ATTRIBUTE) <= mapped
 
 
 def test_runtime_imports_neither_transformers_nor_torch():
-    code = ("import sys, llmarch.import_hf as m; m.import_file(sys.argv[1], name='x'); "
-            "assert 'transformers' not in sys.modules and 'torch' not in sys.modules, sorted(sys.modules)")
-    result = subprocess.run([sys.executable, "-c", code, str(CONFIGS / "gemma-3-27b.json")], capture_output=True, text=True)
+    code = (
+        "import sys, llmarch.import_hf as m; m.import_file(sys.argv[1], name='x'); "
+        "assert 'transformers' not in sys.modules and 'torch' not in sys.modules, sorted(sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(CONFIGS / "gemma-3-27b.json")], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -450,16 +477,30 @@ def test_quantization_formats():
         return import_config(config, name="x", source="c.json").spec.get("weights")
 
     fp8 = {"quant_method": "fp8", "weight_block_size": [128, 128], "fmt": "e4m3", "activation_scheme": "dynamic"}
-    assert weights("qwen3-30b-a3b", fp8) == {"dtype": "bf16", "overrides": {"attention": "fp8_block128",
-                                                                             "routed_experts": "fp8_block128"}}
+    assert weights("qwen3-30b-a3b", fp8) == {
+        "dtype": "bf16",
+        "overrides": {"attention": "fp8_block128", "routed_experts": "fp8_block128"},
+    }
     assert weights("qwen3-8b", dict(fp8, modules_to_not_convert=["model.layers.*.self_attn"])) == {
-        "dtype": "bf16", "overrides": {"dense_ffn": "fp8_block128"}}
+        "dtype": "bf16",
+        "overrides": {"dense_ffn": "fp8_block128"},
+    }
     assert weights("qwen3-8b", None) is None
-    int4 = {"quant_method": "compressed-tensors", "format": "pack-quantized", "ignore": ["lm_head"],
-            "config_groups": {"group_0": {"targets": ["Linear"], "weights": {
-                "num_bits": 4, "type": "int", "strategy": "group", "group_size": 128, "symmetric": True}}}}
-    assert weights("llama-3-8b", int4) == {"dtype": "bf16", "overrides": {"attention": "int4_g128",
-                                                                           "dense_ffn": "int4_g128"}}
+    int4 = {
+        "quant_method": "compressed-tensors",
+        "format": "pack-quantized",
+        "ignore": ["lm_head"],
+        "config_groups": {
+            "group_0": {
+                "targets": ["Linear"],
+                "weights": {"num_bits": 4, "type": "int", "strategy": "group", "group_size": 128, "symmetric": True},
+            }
+        },
+    }
+    assert weights("llama-3-8b", int4) == {
+        "dtype": "bf16",
+        "overrides": {"attention": "int4_g128", "dense_ffn": "int4_g128"},
+    }
 
 
 def test_quantization_that_splits_a_component_is_an_error():
@@ -470,18 +511,27 @@ def test_quantization_that_splits_a_component_is_an_error():
 
 def test_unsupported_quantization_method():
     with pytest.raises(SpecError, match="quantization method 'awq' is not supported"):
-        import_config(dict(upstream_config("llama-3-8b"), quantization_config={"quant_method": "awq", "bits": 4}),
-                      name="x", source="c.json")
+        import_config(
+            dict(upstream_config("llama-3-8b"), quantization_config={"quant_method": "awq", "bits": 4}),
+            name="x",
+            source="c.json",
+        )
 
 
 # ---------------------------------------------------------------------------
 # Small pieces
 
 
-@pytest.mark.parametrize("letters,start,pattern", [
-    ("GGGG", 0, "G"), ("LLLGLLLG", 0, "LLLG"), ("DDDEEEE", 3, "E"), ("DEDEDE", 0, "DE"),
-    ("KKKGKKKGKKG", 0, "KKKGKKKGKKG"),  # does not repeat: one letter per layer
-])
+@pytest.mark.parametrize(
+    "letters,start,pattern",
+    [
+        ("GGGG", 0, "G"),
+        ("LLLGLLLG", 0, "LLLG"),
+        ("DDDEEEE", 3, "E"),
+        ("DEDEDE", 0, "DE"),
+        ("KKKGKKKGKKG", 0, "KKKGKKKGKKG"),  # does not repeat: one letter per layer
+    ],
+)
 def test_shortest_layer_pattern(letters, start, pattern):
     assert import_hf._pattern(list(letters), start) == pattern
 
@@ -496,15 +546,29 @@ def test_bad_name_from_the_library():
 
 
 def _ct_fp8(ignore) -> dict:
-    return {"quant_method": "compressed-tensors", "format": "float-quantized",
-            "config_groups": {"group_0": {"targets": ["Linear"], "weights": {
-                "num_bits": 8, "type": "float", "strategy": "channel", "symmetric": True, "dynamic": False}}},
-            "ignore": ignore}
+    return {
+        "quant_method": "compressed-tensors",
+        "format": "float-quantized",
+        "config_groups": {
+            "group_0": {
+                "targets": ["Linear"],
+                "weights": {"num_bits": 8, "type": "float", "strategy": "channel", "symmetric": True, "dynamic": False},
+            }
+        },
+        "ignore": ignore,
+    }
 
 
 # llm-compressor's Llama 4 FP8 recipe: everything but the routed experts stays in BF16
-LLAMA4_FP8_IGNORE = ["re:.*self_attn", "re:.*shared_expert", r"re:.*feed_forward\.(gate|up|down)_proj", "re:.*router",
-                     "lm_head", "re:vision_model.*", "re:multi_modal_projector.*"]
+LLAMA4_FP8_IGNORE = [
+    "re:.*self_attn",
+    "re:.*shared_expert",
+    r"re:.*feed_forward\.(gate|up|down)_proj",
+    "re:.*router",
+    "lm_head",
+    "re:vision_model.*",
+    "re:multi_modal_projector.*",
+]
 
 
 def test_llama4_ignore_list_uses_llama4_module_names():
@@ -514,18 +578,26 @@ def test_llama4_ignore_list_uses_llama4_module_names():
 
 
 def test_ignore_list_with_the_older_wrapper_layout():
-    ignore = ["language_model.model.layers.*.self_attn", "language_model.model.layers.*.feed_forward.shared_expert",
-              "language_model.model.layers.*.feed_forward.gate_proj", "language_model.model.layers.*.feed_forward.up_proj",
-              "language_model.model.layers.*.feed_forward.down_proj", "language_model.lm_head"]
+    ignore = [
+        "language_model.model.layers.*.self_attn",
+        "language_model.model.layers.*.feed_forward.shared_expert",
+        "language_model.model.layers.*.feed_forward.gate_proj",
+        "language_model.model.layers.*.feed_forward.up_proj",
+        "language_model.model.layers.*.feed_forward.down_proj",
+        "language_model.lm_head",
+    ]
     config = dict(upstream_config("llama-4-maverick"), quantization_config=_ct_fp8(ignore))
     assert import_config(config, name="x", source="c.json").spec["weights"]["overrides"] == {"routed_experts": "fp8"}
 
 
-@pytest.mark.parametrize("entry,message", [
-    ("model.layers.0.mlp.down_proj", "names no module of a `llama4` checkpoint"),  # another model's naming
-    ("Llama4TextAttention", "names no module"),  # a class name: import-hf cannot tell what it covers
-    ("model.language_model.layers.2.feed_forward.down_proj", "keeps part of `dense_ffn` unquantised"),  # one layer
-])
+@pytest.mark.parametrize(
+    "entry,message",
+    [
+        ("model.layers.0.mlp.down_proj", "names no module of a `llama4` checkpoint"),  # another model's naming
+        ("Llama4TextAttention", "names no module"),  # a class name: import-hf cannot tell what it covers
+        ("model.language_model.layers.2.feed_forward.down_proj", "keeps part of `dense_ffn` unquantised"),  # one layer
+    ],
+)
 def test_ignore_entry_that_names_nothing_or_part_is_an_error(tmp_path, entry, message):
     config = dict(upstream_config("llama-4-maverick"), quantization_config=_ct_fp8(["lm_head", entry]))
     out = _error(invoke("import-hf", _write(tmp_path, config)))
@@ -580,8 +652,11 @@ def test_bad_value_is_a_located_error(tmp_path, name, path, value, named):
     if path[-1] == "full_attention_interval":
         config = {k: v for k, v in config.items() if k != "layer_types"}
     if path[-1] in ("sliding_window_pattern", "interleave_moe_layer_step"):
-        config = _set(config, ("text_config",), {k: v for k, v in config["text_config"].items()
-                                                  if k not in ("layer_types", "moe_layers")})
+        config = _set(
+            config,
+            ("text_config",),
+            {k: v for k, v in config["text_config"].items() if k not in ("layer_types", "moe_layers")},
+        )
     path_str = _write(tmp_path, _set(config, path, value))
     out = _error(invoke("import-hf", path_str))
     assert path_str in out and named in out and "internal error" not in out.lower()
@@ -602,6 +677,7 @@ def test_compressed_tensors_group_not_a_mapping():
 
 def test_unforeseen_exception_is_reported_not_raised(tmp_path, monkeypatch):
     """The last-resort guard: a reader that did not foresee a value still gives exit 2 naming file and type."""
+
     def broken(cfg):
         raise ZeroDivisionError("integer division or modulo by zero")
 
@@ -611,8 +687,17 @@ def test_unforeseen_exception_is_reported_not_raised(tmp_path, monkeypatch):
     assert path in out and "'llama'" in out and "a value import-hf cannot read" in out
 
 
-SWEEP_CONFIGS = ["llama-3-8b", "qwen3-next-80b-a3b", "deepseek-v3", "gemma-3-27b", "llama-4-maverick", "gpt-oss-20b",
-                 "nemotron-3-nano-30b-a3b", "kimi-linear-48b-a3b", "minimax-m2"]
+SWEEP_CONFIGS = [
+    "llama-3-8b",
+    "qwen3-next-80b-a3b",
+    "deepseek-v3",
+    "gemma-3-27b",
+    "llama-4-maverick",
+    "gpt-oss-20b",
+    "nemotron-3-nano-30b-a3b",
+    "kimi-linear-48b-a3b",
+    "minimax-m2",
+]
 SWEEP_VALUES = [None, [], "x", {}, 0, -1, 1.5, True]
 
 
@@ -668,8 +753,9 @@ def test_transformers_default_config_imports(type_name):
 @pytest.mark.parametrize("key,value", [("head_dim", None), ("num_key_value_heads", None)])
 def test_null_means_transformers_default(key, value):
     spec = import_config(dict(upstream_config("llama-3-8b"), **{key: value}), name="x", source="c.json").spec
-    assert spec == import_config({k: v for k, v in upstream_config("llama-3-8b").items() if k != key},
-                                 name="x", source="c.json").spec | {"notes": spec["notes"]}
+    assert spec == import_config(
+        {k: v for k, v in upstream_config("llama-3-8b").items() if k != key}, name="x", source="c.json"
+    ).spec | {"notes": spec["notes"]}
     spec = import_config(dict(upstream_config("qwen3-30b-a3b"), mlp_only_layers=None), name="x", source="c.json").spec
     plain = import_config(upstream_config("qwen3-30b-a3b"), name="x", source="c.json").spec
     assert (spec.get("layers"), spec.get("ffn")) == (plain.get("layers"), plain.get("ffn"))
@@ -694,12 +780,19 @@ def test_gemma3n_altup_lr_multiplier_is_irrelevant():
 # Values the spec cannot hold: located at the config key
 
 
-@pytest.mark.parametrize("name,path,value,named", [
-    ("gemma-3-27b", ("text_config", "rope_scaling", "factor"), -1, "text_config.rope_scaling.factor"),
-    ("llama-3-8b", ("vocab_size",), 10**9, "vocab_size"),
-    ("llama-3-8b", ("rope_scaling",), {"rope_type": "llama3", "factor": 8.0, "original_max_position_embeddings": 0},
-     "rope_scaling.original_max_position_embeddings"),
-])
+@pytest.mark.parametrize(
+    "name,path,value,named",
+    [
+        ("gemma-3-27b", ("text_config", "rope_scaling", "factor"), -1, "text_config.rope_scaling.factor"),
+        ("llama-3-8b", ("vocab_size",), 10**9, "vocab_size"),
+        (
+            "llama-3-8b",
+            ("rope_scaling",),
+            {"rope_type": "llama3", "factor": 8.0, "original_max_position_embeddings": 0},
+            "rope_scaling.original_max_position_embeddings",
+        ),
+    ],
+)
 def test_value_out_of_range_names_the_config_key(tmp_path, name, path, value, named):
     path_str = _write(tmp_path, _set(upstream_config(name), path, value))
     out = _error(invoke("import-hf", path_str))
@@ -740,7 +833,9 @@ def test_gemma3_flat_rope_parameters_is_an_error(tmp_path):
     text["rope_parameters"] = {"rope_type": "linear", "factor": 8.0, "rope_theta": 1000000.0}
     out = _error(invoke("import-hf", _write(tmp_path, config)))
     assert "text_config.rope_parameters" in out and "ignored by transformers" in out
-    text["rope_parameters"] = {"full_attention": {"rope_type": "linear", "factor": 8.0, "rope_theta": 1000000.0},
-                               "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}}
+    text["rope_parameters"] = {
+        "full_attention": {"rope_type": "linear", "factor": 8.0, "rope_theta": 1000000.0},
+        "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
+    }
     attn = import_config(config, name="x", source="c.json").spec["attention"]
     assert attn["rope"]["scaling"]["factor"] == 8.0 and "scaling" not in attn["overrides"]["local"]["rope"]

@@ -135,7 +135,9 @@ def test_kimi_linear_kda_state_and_mla():
     n_mla, n_kda = len(la["full_attn_layers"]), len(la["kda_layers"])
     mla = n_mla * (c["kv_lora_rank"] + c["qk_rope_head_dim"]) * BF16
     inner = la["num_heads"] * la["head_dim"]
-    state = la["num_heads"] * la["head_dim"] * la["head_dim"] * 4 + (la["short_conv_kernel_size"] - 1) * 3 * inner * BF16
+    state = (
+        la["num_heads"] * la["head_dim"] * la["head_dim"] * 4 + (la["short_conv_kernel_size"] - 1) * 3 * inner * BF16
+    )
     r = kv("kimi-linear-48b-a3b")
     assert r.total_bytes == mla * K128 + n_kda * state
     assert r.per_token_bytes_all_layers == mla  # gallery: 7.9 KiB
@@ -189,9 +191,26 @@ def test_cli_json_sweep_and_plot(tmp_path):
     from llmarch.output_schema import OUTPUT_SCHEMA
 
     png = tmp_path / "kv.png"
-    result = CliRunner().invoke(app, ["kvcache", "gemma3", "deepseek-v3", "qwen3-next", "llama-3-8b", "--ctx", "128k",
-                                      "--sweep", "1k,4k,32k,128k", "--baseline", "global", "--format", "json",
-                                      "--plot", str(png)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "kvcache",
+            "gemma3",
+            "deepseek-v3",
+            "qwen3-next",
+            "llama-3-8b",
+            "--ctx",
+            "128k",
+            "--sweep",
+            "1k,4k,32k,128k",
+            "--baseline",
+            "global",
+            "--format",
+            "json",
+            "--plot",
+            str(png),
+        ],
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     jsonschema.validate(data, OUTPUT_SCHEMA)
@@ -238,8 +257,12 @@ def test_plot_lines_read_back(tmp_path):
 
 def test_cli_errors():
     runner = CliRunner()
-    for args in (["kvcache", "gpt2", "--ctx", "12q"], ["kvcache", "gpt2", "--ctx", "-1"],
-                 ["kvcache", "gpt2", "--kv-dtype", "fp7"], ["kvcache", "gpt2", "--plot", "x.jpg"]):
+    for args in (
+        ["kvcache", "gpt2", "--ctx", "12q"],
+        ["kvcache", "gpt2", "--ctx", "-1"],
+        ["kvcache", "gpt2", "--kv-dtype", "fp7"],
+        ["kvcache", "gpt2", "--plot", "x.jpg"],
+    ):
         result = runner.invoke(app, args)
         assert result.exit_code == 2, (args, result.output)
         assert "Traceback" not in result.output
@@ -284,8 +307,9 @@ def test_gemma_3n_shared_kv_layers_hold_nothing(ctx):
     c = _gemma_3n_text()
     producing = c["layer_types"][: c["num_hidden_layers"] - c["num_kv_shared_layers"]]
     per_layer = c["num_key_value_heads"] * 2 * c["head_dim"] * BF16
-    expect = (producing.count("sliding_attention") * min(ctx, c["sliding_window"])
-              + producing.count("full_attention") * ctx) * per_layer
+    expect = (
+        producing.count("sliding_attention") * min(ctx, c["sliding_window"]) + producing.count("full_attention") * ctx
+    ) * per_layer
     r = kv("gemma-3n-e4b", ctx)
     assert r.total_bytes == expect
     assert r.per_token_bytes_all_layers == len(producing) * per_layer == 20 * 2 * 512 * 2

@@ -42,11 +42,16 @@ def test_report_imports_no_torch():
     import subprocess
     import sys
 
-    code = ("import sys; from typer.testing import CliRunner; from llmarch.cli import app; "
-            "r = CliRunner().invoke(app, ['report', '--pairs', 'gpt2:gpt2-xl']); assert r.exit_code == 0, r.output; "
-            "r = CliRunner().invoke(app, ['kvcache', 'deepseek-v3']); assert r.exit_code == 0; "
-            "print('torch' in sys.modules)")
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    code = (
+        "import sys; from typer.testing import CliRunner; from llmarch.cli import app; "
+        "r = CliRunner().invoke(app, ['report', '--pairs', 'gpt2:gpt2-xl']); assert r.exit_code == 0, r.output; "
+        "r = CliRunner().invoke(app, ['kvcache', 'deepseek-v3']); assert r.exit_code == 0; "
+        "print('torch' in sys.modules)"
+    )
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )
 
 
 def test_report_bad_pairs():
@@ -82,8 +87,9 @@ def test_check_decode_and_prefill_budgets():
 
 def test_check_budgets_in_spec_and_file(tmp_path):
     spec = tmp_path / "tiny.yaml"
-    spec.write_text((ROOT / "specs" / "gpt2.yaml").read_text().replace("name: gpt2", "name: tiny")
-                    + "budgets: {max_total: 100M}\n")
+    spec.write_text(
+        (ROOT / "specs" / "gpt2.yaml").read_text().replace("name: gpt2", "name: tiny") + "budgets: {max_total: 100M}\n"
+    )
     result = runner.invoke(app, ["check", str(spec)])
     assert result.exit_code == 1, result.output  # 124.4M > 100M
     budgets = tmp_path / "budgets.yaml"

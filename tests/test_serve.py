@@ -92,14 +92,31 @@ def test_profiles_validate(name):
 
 def test_user_profile_validation(tmp_path):
     bad = tmp_path / "gpu.yaml"
-    bad.write_text("name: x\ndisplay_name: X\nmemory_bytes: -1\nbandwidth_bytes_per_s: 1e12\npeak_flops: {bf16: 1e14}\nsource: me\n")
+    bad.write_text(
+        "name: x\ndisplay_name: X\nmemory_bytes: -1\nbandwidth_bytes_per_s: 1e12\npeak_flops: {bf16: 1e14}\nsource: me\n"
+    )
     result = runner.invoke(app, ["serve", "gpt2", "--gpu", str(bad)])
     assert result.exit_code == 2 and "memory_bytes" in result.output
 
 
 def test_cli_json():
-    result = runner.invoke(app, ["serve", "deepseek-v3", "--gpu", "h100-sxm", "--gpus", "8", "--ctx", "128k",
-                                 "--batch", "8", "--format", "json"])
+    result = runner.invoke(
+        app,
+        [
+            "serve",
+            "deepseek-v3",
+            "--gpu",
+            "h100-sxm",
+            "--gpus",
+            "8",
+            "--ctx",
+            "128k",
+            "--batch",
+            "8",
+            "--format",
+            "json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     jsonschema.validate(data, OUTPUT_SCHEMA)

@@ -25,14 +25,30 @@ def test_wheel_carries_specs(tmp_path: Path):
     py = venv / "bin" / "python"
     subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True)
     # the dependencies (typer, rich, pydantic, ...) come from this environment, llmarch itself only from the wheel
-    purelib = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             capture_output=True, text=True, check=True).stdout.strip()
+    purelib = subprocess.run(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     Path(purelib, "deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "LLMARCH_SPEC_PATH")}
-    out = subprocess.run([str(venv / "bin" / "llmarch"), "list", "--format", "json"], cwd=tmp_path,
-                         capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run(
+        [str(venv / "bin" / "llmarch"), "list", "--format", "json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     names = sorted(m["name"] for m in json.loads(out.stdout)["models"])
     assert names == SPEC_NAMES
-    where = subprocess.run([str(py), "-c", "import llmarch; print(llmarch.__file__)"], cwd=tmp_path,
-                           capture_output=True, text=True, env=env, check=True).stdout
+    where = subprocess.run(
+        [str(py), "-c", "import llmarch; print(llmarch.__file__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
     assert str(venv) in where  # not the repo checkout

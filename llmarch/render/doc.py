@@ -28,7 +28,12 @@ class Cell:
 def cell(x: Any, text: str | None = None, highlight: bool = False, style: str = "") -> Cell:
     if isinstance(x, Cell):
         return x
-    return Cell(text if text is not None else ("" if x is None else str(x)), x if isinstance(x, (int, float)) and not isinstance(x, bool) else None, highlight, style)
+    return Cell(
+        text if text is not None else ("" if x is None else str(x)),
+        x if isinstance(x, (int, float)) and not isinstance(x, bool) else None,
+        highlight,
+        style,
+    )
 
 
 @dataclass
@@ -67,8 +72,12 @@ def to_rich(doc: Doc):
     for t in doc.tables:
         rt = Table(box=box.SIMPLE_HEAVY, title=t.title, title_justify="left")
         for i, col in enumerate(t.columns):
-            rt.add_column(col, justify="right" if i in t.right else "left", overflow="fold",
-                          style="bold" if i == 0 and not col else None)
+            rt.add_column(
+                col,
+                justify="right" if i in t.right else "left",
+                overflow="fold",
+                style="bold" if i == 0 and not col else None,
+            )
         for i, row in enumerate(t.rows):
             if i in t.sections and i:
                 rt.add_section()
@@ -125,8 +134,11 @@ caption{text-align:left;font-weight:600;padding:.3em 0}footer{color:#666;font-si
 
 def to_html(doc: Doc, title: str = "llmarch") -> str:
     """A self-contained page: inline CSS, differences highlighted, conventions as a footnote."""
-    parts = ["<!DOCTYPE html>", "<html lang=\"en\"><head><meta charset=\"utf-8\">",
-             f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"]
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
+    ]
     for t in doc.tables:
         parts.append("<table>")
         if t.title:
@@ -143,7 +155,10 @@ def to_html(doc: Doc, title: str = "llmarch") -> str:
     for r in doc.remarks:
         parts.append(f"<p>{html.escape(r)}</p>")
     if doc.notes:
-        parts.append("<footer><p>Conventions:</p><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in doc.notes)
-                     + "</ul></footer>")
+        parts.append(
+            "<footer><p>Conventions:</p><ul>"
+            + "".join(f"<li>{html.escape(n)}</li>" for n in doc.notes)
+            + "</ul></footer>"
+        )
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

@@ -47,24 +47,37 @@ def flops_doc(irs: list[ModelIR], models: list[dict[str, Any]], explain: bool = 
             row += [_c(m["prefill"]["by_component"][comp]), _c(m["decode"]["by_component"][comp])]
         t.rows.append(row)
     t.section()
-    for label, pre, dec in (("total", lambda m: m["prefill"]["flops"], lambda m: m["decode"]["flops_per_token"]),
-                            ("per token", lambda m: m["prefill"]["flops_per_token"], lambda m: None),
-                            ("2 x active params", lambda m: m["rules_of_thumb"]["2n"], lambda m: m["rules_of_thumb"]["2n"]),
-                            ("6 x active (training)", lambda m: m["rules_of_thumb"]["6n"], lambda m: None)):
+    for label, pre, dec in (
+        ("total", lambda m: m["prefill"]["flops"], lambda m: m["decode"]["flops_per_token"]),
+        ("per token", lambda m: m["prefill"]["flops_per_token"], lambda m: None),
+        ("2 x active params", lambda m: m["rules_of_thumb"]["2n"], lambda m: m["rules_of_thumb"]["2n"]),
+        ("6 x active (training)", lambda m: m["rules_of_thumb"]["6n"], lambda m: None),
+    ):
         row = [Cell(label)]
         for m in models:
             row += [_c(pre(m)), _c(dec(m)) if dec(m) is not None else Cell("")]
         t.rows.append(row)
     doc = Doc([t], notes=[f"{k}: {v}" for k, v in CONVENTIONS.items()] + (FORMULAS if explain else []))
-    flat = DocTable("", ["model", "component", "prefill_tokens", "prefill_flops", "decode_ctx_tokens", "decode_flops_per_token"])
+    flat = DocTable(
+        "", ["model", "component", "prefill_tokens", "prefill_flops", "decode_ctx_tokens", "decode_flops_per_token"]
+    )
     for m in models:
         for comp in COMPONENTS:
-            flat.add(m["name"], comp, m["prefill"]["tokens"], m["prefill"]["by_component"][comp],
-                     m["decode"]["ctx_tokens"], m["decode"]["by_component"][comp])
+            flat.add(
+                m["name"],
+                comp,
+                m["prefill"]["tokens"],
+                m["prefill"]["by_component"][comp],
+                m["decode"]["ctx_tokens"],
+                m["decode"]["by_component"][comp],
+            )
     doc.csv_table = flat
     if any(len(m["counters"]) > 1 for m in models):
-        c = DocTable("Prefill total: analytic vs traced counters",
-                     ["model", "counter", "raw", "normalised FLOPs", "vs analytic"], right={2, 3, 4})
+        c = DocTable(
+            "Prefill total: analytic vs traced counters",
+            ["model", "counter", "raw", "normalised FLOPs", "vs analytic"],
+            right={2, 3, 4},
+        )
         for m in models:
             for name, entry in m["counters"].items():
                 if entry.get("error"):
@@ -73,17 +86,35 @@ def flops_doc(irs: list[ModelIR], models: list[dict[str, Any]], explain: bool = 
                 agreement = entry.get("agreement")
                 diff = "" if agreement is None else f"{(agreement - 1) * 100:+.4f}%"
                 unit = " MACs" if name == "fvcore" else ""
-                c.rows.append([Cell(m["name"]), Cell(name), Cell(gflops(entry["raw"]) + unit, entry["raw"]),
-                               Cell(gflops(entry["normalised"]), entry["normalised"]), Cell(diff, agreement)])
+                c.rows.append(
+                    [
+                        Cell(m["name"]),
+                        Cell(name),
+                        Cell(gflops(entry["raw"]) + unit, entry["raw"]),
+                        Cell(gflops(entry["normalised"]), entry["normalised"]),
+                        Cell(diff, agreement),
+                    ]
+                )
         doc.tables.append(c)
-        doc.remarks.append("normalised: fvcore x 2 (it counts multiply-adds); the full S x S attention square traced "
-                           "counters see, minus the causal/window part the analytic count leaves out")
+        doc.remarks.append(
+            "normalised: fvcore x 2 (it counts multiply-adds); the full S x S attention square traced "
+            "counters see, minus the causal/window part the analytic count leaves out"
+        )
     for m in models:
         if m.get("sweep"):
-            s = DocTable(f"{m['display_name']}: decode against context",
-                         ["context", "FLOPs/token", "KV bytes", "bytes read (bf16 active weights + KV)"], right={0, 1, 2, 3})
+            s = DocTable(
+                f"{m['display_name']}: decode against context",
+                ["context", "FLOPs/token", "KV bytes", "bytes read (bf16 active weights + KV)"],
+                right={0, 1, 2, 3},
+            )
             for r in m["sweep"]:
-                s.rows.append([Cell(f"{r['ctx_tokens']:,}", r["ctx_tokens"]), _c(r["decode_flops_per_token"]),
-                               Cell(fmt.nbytes(r["kv_bytes"]), r["kv_bytes"]), Cell(fmt.nbytes(r["bytes_read"]), r["bytes_read"])])
+                s.rows.append(
+                    [
+                        Cell(f"{r['ctx_tokens']:,}", r["ctx_tokens"]),
+                        _c(r["decode_flops_per_token"]),
+                        Cell(fmt.nbytes(r["kv_bytes"]), r["kv_bytes"]),
+                        Cell(fmt.nbytes(r["bytes_read"]), r["bytes_read"]),
+                    ]
+                )
             doc.tables.append(s)
     return doc

@@ -10,53 +10,125 @@ from .doc import Cell, Doc, DocTable
 
 def kv_doc(irs: list[ModelIR], results: list[KVResult], explain: bool = False) -> Doc:
     doc = Doc(notes=[f"{k}: {v}" for k, v in CONVENTIONS.items()])
-    flat = DocTable("", ["model", "ctx_tokens", "layer_kind", "layers", "bytes_per_token_per_layer", "tokens_cached",
-                         "fixed_bytes", "bytes"])
+    flat = DocTable(
+        "",
+        [
+            "model",
+            "ctx_tokens",
+            "layer_kind",
+            "layers",
+            "bytes_per_token_per_layer",
+            "tokens_cached",
+            "fixed_bytes",
+            "bytes",
+        ],
+    )
     doc.csv_table = flat
     for ir, r in zip(irs, results):
         for row in r.rows:
-            flat.add(ir.name, r.ctx_tokens, row.kind, row.layers, row.bytes_per_token_per_layer, row.tokens_cached,
-                     row.fixed_bytes, row.bytes * r.batch)
-        t = DocTable(f"{ir.display_name}: KV cache at {r.ctx_tokens:,} tokens (batch {r.batch}, KV {r.kv_dtype}, "
-                     f"state {r.state_dtype})", ["layer kind", "B/tok/layer", "tokens", "state B", "bytes"],
-                     right={1, 2, 3, 4})
+            flat.add(
+                ir.name,
+                r.ctx_tokens,
+                row.kind,
+                row.layers,
+                row.bytes_per_token_per_layer,
+                row.tokens_cached,
+                row.fixed_bytes,
+                row.bytes * r.batch,
+            )
+        t = DocTable(
+            f"{ir.display_name}: KV cache at {r.ctx_tokens:,} tokens (batch {r.batch}, KV {r.kv_dtype}, "
+            f"state {r.state_dtype})",
+            ["layer kind", "B/tok/layer", "tokens", "state B", "bytes"],
+            right={1, 2, 3, 4},
+        )
         for row in r.rows:
-            t.rows.append([Cell(row.kind), Cell(f"{row.bytes_per_token_per_layer:,}", row.bytes_per_token_per_layer),
-                           Cell(f"{row.tokens_cached:,}", row.tokens_cached), Cell(f"{row.fixed_bytes:,}", row.fixed_bytes),
-                           Cell(f"{row.bytes * r.batch:,}", row.bytes * r.batch)])
+            t.rows.append(
+                [
+                    Cell(row.kind),
+                    Cell(f"{row.bytes_per_token_per_layer:,}", row.bytes_per_token_per_layer),
+                    Cell(f"{row.tokens_cached:,}", row.tokens_cached),
+                    Cell(f"{row.fixed_bytes:,}", row.fixed_bytes),
+                    Cell(f"{row.bytes * r.batch:,}", row.bytes * r.batch),
+                ]
+            )
             if explain:
-                doc.remarks.append(f"  {ir.name}: {row.kind}: {row.formula}" + (f" x batch {r.batch}" if r.batch > 1 else "")
-                                   + f" = {row.bytes * r.batch:,} B")
+                doc.remarks.append(
+                    f"  {ir.name}: {row.kind}: {row.formula}"
+                    + (f" x batch {r.batch}" if r.batch > 1 else "")
+                    + f" = {row.bytes * r.batch:,} B"
+                )
         t.section()
-        t.rows.append([Cell(f"total = {fmt.nbytes(r.total_bytes)}"), Cell(""), Cell(""), Cell(""),
-                       Cell(f"{r.total_bytes:,}", r.total_bytes)])
-        t.rows.append([Cell(f"per token, all attention layers = {fmt.nbytes(r.per_token_bytes_all_layers)}"),
-                       Cell(f"{r.per_token_bytes_all_layers:,}", r.per_token_bytes_all_layers), Cell(""), Cell(""), Cell("")])
+        t.rows.append(
+            [
+                Cell(f"total = {fmt.nbytes(r.total_bytes)}"),
+                Cell(""),
+                Cell(""),
+                Cell(""),
+                Cell(f"{r.total_bytes:,}", r.total_bytes),
+            ]
+        )
+        t.rows.append(
+            [
+                Cell(f"per token, all attention layers = {fmt.nbytes(r.per_token_bytes_all_layers)}"),
+                Cell(f"{r.per_token_bytes_all_layers:,}", r.per_token_bytes_all_layers),
+                Cell(""),
+                Cell(""),
+                Cell(""),
+            ]
+        )
         if r.baseline:
             b = r.baseline
-            t.rows.append([Cell(f"baseline {b['kind']} = {fmt.nbytes(b['total_bytes'])}, {b['factor']}x the total"),
-                           Cell(""), Cell(""), Cell(""), Cell(f"{b['total_bytes']:,}", b["total_bytes"])])
+            t.rows.append(
+                [
+                    Cell(f"baseline {b['kind']} = {fmt.nbytes(b['total_bytes'])}, {b['factor']}x the total"),
+                    Cell(""),
+                    Cell(""),
+                    Cell(""),
+                    Cell(f"{b['total_bytes']:,}", b["total_bytes"]),
+                ]
+            )
         doc.tables.append(t)
         if r.ctx_tokens > ir.context_length:
-            doc.remarks.append(f"warning: {r.ctx_tokens:,} tokens is beyond {ir.name}'s context length "
-                               f"({ir.context_length:,})")
+            doc.remarks.append(
+                f"warning: {r.ctx_tokens:,} tokens is beyond {ir.name}'s context length ({ir.context_length:,})"
+            )
         if explain:
-            doc.remarks.append(f"  {ir.name}: per token, all attention layers: {r.per_token_bytes_all_layers:,} B "
-                               "(windows ignored, linear state excluded)")
+            doc.remarks.append(
+                f"  {ir.name}: per token, all attention layers: {r.per_token_bytes_all_layers:,} B "
+                "(windows ignored, linear state excluded)"
+            )
     if len(results) > 1:
         smallest = min(r.total_bytes for r in results)
         s = DocTable("Side by side", [""] + [ir.display_name for ir in irs], right=set(range(1, len(irs) + 1)))
-        s.rows.append([Cell("total")] + [Cell(fmt.nbytes(r.total_bytes), r.total_bytes, r.total_bytes == smallest,
-                                              "bold green" if r.total_bytes == smallest else "") for r in results])
-        s.rows.append([Cell("per token, all attention layers")] + [
-            Cell(fmt.nbytes(r.per_token_bytes_all_layers), r.per_token_bytes_all_layers) for r in results])
+        s.rows.append(
+            [Cell("total")]
+            + [
+                Cell(
+                    fmt.nbytes(r.total_bytes),
+                    r.total_bytes,
+                    r.total_bytes == smallest,
+                    "bold green" if r.total_bytes == smallest else "",
+                )
+                for r in results
+            ]
+        )
+        s.rows.append(
+            [Cell("per token, all attention layers")]
+            + [Cell(fmt.nbytes(r.per_token_bytes_all_layers), r.per_token_bytes_all_layers) for r in results]
+        )
         doc.tables.append(s)
         doc.notes.insert(0, "highlighted: the smallest cache")
     if results and results[0].sweep:
-        sw = DocTable("Sweep: total bytes against context", ["context"] + [ir.display_name for ir in irs],
-                      right=set(range(len(irs) + 1)))
+        sw = DocTable(
+            "Sweep: total bytes against context",
+            ["context"] + [ir.display_name for ir in irs],
+            right=set(range(len(irs) + 1)),
+        )
         for i, point in enumerate(results[0].sweep):
-            sw.rows.append([Cell(f"{point['ctx_tokens']:,}", point["ctx_tokens"])] + [
-                Cell(fmt.nbytes(r.sweep[i]["total_bytes"]), r.sweep[i]["total_bytes"]) for r in results])
+            sw.rows.append(
+                [Cell(f"{point['ctx_tokens']:,}", point["ctx_tokens"])]
+                + [Cell(fmt.nbytes(r.sweep[i]["total_bytes"]), r.sweep[i]["total_bytes"]) for r in results]
+            )
         doc.tables.append(sw)
     return doc

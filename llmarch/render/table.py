@@ -36,12 +36,23 @@ def compare_doc(irs: list[ModelIR], result: dict[str, Any]) -> Doc:
         t.rows.append(row)
     t.section()
     for key, label in PARAM_ROWS:
-        t.rows.append([Cell(label)] + [Cell(fmt.params(m["params"][key]), m["params"][key], key in diffs) for m in models])
-    t.rows.append([Cell("Weights (bf16)")] + [Cell(fmt.nbytes(m["weights"]["bf16_bytes"]), m["weights"]["bf16_bytes"])
-                                              for m in models])
-    t.rows.append([Cell("Weights (as shipped)")] + [
-        Cell(f"{fmt.nbytes(m['weights']['shipped_bytes'])} ({m['weights']['shipped_format']})", m["weights"]["shipped_bytes"])
-        for m in models])
+        t.rows.append(
+            [Cell(label)] + [Cell(fmt.params(m["params"][key]), m["params"][key], key in diffs) for m in models]
+        )
+    t.rows.append(
+        [Cell("Weights (bf16)")]
+        + [Cell(fmt.nbytes(m["weights"]["bf16_bytes"]), m["weights"]["bf16_bytes"]) for m in models]
+    )
+    t.rows.append(
+        [Cell("Weights (as shipped)")]
+        + [
+            Cell(
+                f"{fmt.nbytes(m['weights']['shipped_bytes'])} ({m['weights']['shipped_format']})",
+                m["weights"]["shipped_bytes"],
+            )
+            for m in models
+        ]
+    )
     return Doc([t], notes=["highlighted: values that differ"] + conventions.params_lines())
 
 
@@ -60,10 +71,22 @@ def show_doc(ir: ModelIR, count: ParamCount, model: dict[str, Any], layers: bool
         v = model["params"][key]
         parts.rows.append([Cell(label), Cell(fmt.params(v), v), Cell(""), Cell(f"{v:,}", v)])
     w = model["weights"]
-    parts.rows.append([Cell("Weights (bf16)"), Cell(fmt.nbytes(w["bf16_bytes"]), w["bf16_bytes"]), Cell(""),
-                       Cell(f"{w['bf16_bytes']:,} B", w["bf16_bytes"])])
-    parts.rows.append([Cell("Weights (as shipped)"), Cell(fmt.nbytes(w["shipped_bytes"]), w["shipped_bytes"]), Cell(""),
-                       Cell(w["shipped_format"])])
+    parts.rows.append(
+        [
+            Cell("Weights (bf16)"),
+            Cell(fmt.nbytes(w["bf16_bytes"]), w["bf16_bytes"]),
+            Cell(""),
+            Cell(f"{w['bf16_bytes']:,} B", w["bf16_bytes"]),
+        ]
+    )
+    parts.rows.append(
+        [
+            Cell("Weights (as shipped)"),
+            Cell(fmt.nbytes(w["shipped_bytes"]), w["shipped_bytes"]),
+            Cell(""),
+            Cell(w["shipped_format"]),
+        ]
+    )
     doc = Doc([arch, parts], notes=conventions.params_lines())
     checks = check_references(ir, count)
     if checks:
@@ -72,9 +95,16 @@ def show_doc(ir: ModelIR, count: ParamCount, model: dict[str, Any], layers: bool
             conv = c.convention + (" + MTP" if c.reference.includes_mtp and c.key == "total" else "")
             if c.reference.adjustments and c.key == "total":
                 conv += " + " + ", ".join(w for _, w, _ in c.reference.adjustments)
-            ref.rows.append([Cell(c.key), Cell(c.published), Cell(fmt.params(c.computed), c.computed), Cell(conv),
-                             Cell("ok" if c.ok else "MISMATCH", style="green" if c.ok else "bold red"),
-                             Cell(c.reference.source)])
+            ref.rows.append(
+                [
+                    Cell(c.key),
+                    Cell(c.published),
+                    Cell(fmt.params(c.computed), c.computed),
+                    Cell(conv),
+                    Cell("ok" if c.ok else "MISMATCH", style="green" if c.ok else "bold red"),
+                    Cell(c.reference.source),
+                ]
+            )
         doc.tables.append(ref)
     if layers:
         doc.remarks.append("Layers: " + layer_map(ir))
@@ -98,6 +128,14 @@ def layer_map(ir: ModelIR) -> str:
 def list_doc(rows: list[dict[str, Any]]) -> Doc:
     t = DocTable("", ["name", "family", "total", "active", "attention", "aliases"], right={2, 3})
     for r in rows:
-        t.rows.append([Cell(r["name"]), Cell(r["family"] or ""), Cell(fmt.params(r["total"]), r["total"]),
-                       Cell(fmt.params(r["active"]), r["active"]), Cell(r["attention"]), Cell(", ".join(r["aliases"]))])
+        t.rows.append(
+            [
+                Cell(r["name"]),
+                Cell(r["family"] or ""),
+                Cell(fmt.params(r["total"]), r["total"]),
+                Cell(fmt.params(r["active"]), r["active"]),
+                Cell(r["attention"]),
+                Cell(", ".join(r["aliases"])),
+            ]
+        )
     return Doc([t], notes=conventions.params_lines())
