@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The CPU build of torch first: a bare `torch` requirement can pull a multi-GB CUDA build.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: install demo test bench lint gallery clean
+.PHONY: install demo test bench lint gallery golden clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,3 +35,7 @@ lint: install
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
+
+# Rewrites tests/golden/ from the current code; never run in CI (see docs/architecture.md for when to).
+golden: install
+	$(BIN)/python tests/goldens.py --write

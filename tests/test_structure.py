@@ -1,0 +1,108 @@
+"""The shape of the library: imports between llmarch's modules form no cycle.
+
+Every import counts, the lazy ones inside functions included (llmarch imports torch and heavy modules
+lazily, and a lazy import is still a dependency). See docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "llmarch"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def imports_of(name: str, source: str, is_package: bool, known: set[str]) -> set[str]:
+    """The llmarch modules `name` imports anywhere in its source: `from .x import y` is an edge to `x.y`
+    when that is a module, else to `x` (a name defined in x or in its package's __init__)."""
+    package = name if is_package else name.rpartition(".")[0]
+    edges = set()
+    for node in ast.walk(ast.parse(source, name)):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                source = ".".join(base + ([node.module] if node.module else []))
+            else:
+                source = node.module or ""
+            targets = [
+                f"{source}.{alias.name}" if f"{source}.{alias.name}" in known else source for alias in node.names
+            ]
+        else:
+            continue
+        for target in targets:
+            # `import llmarch.a.b` depends on llmarch.a.b (the innermost known module)
+            while target and target not in known:
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                edges.add(target)
+    return edges
+
+
+def import_graph() -> dict[str, set[str]]:
+    mods = modules()
+    known = set(mods)
+    return {name: imports_of(name, p.read_text(), p.name == "__init__.py", known) for name, p in mods.items()}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycle_between_modules():
+    found = cycles(import_graph())
+    assert not found, "import cycles between llmarch modules (lazy imports included): " + "; ".join(
+        " <-> ".join(c) for c in found
+    )
+
+
+def test_the_cycle_finder_finds_cycles():
+    """The check can fail: a cycle is found, and a lazy import inside a function is an edge."""
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    known = {"llmarch", "llmarch.a", "llmarch.b", "llmarch.render", "llmarch.render.doc"}
+    lazy = "def f():\n    from .b import g\n    from .render.doc import Doc\n    import torch\n"
+    assert imports_of("llmarch.a", lazy, False, known) == {"llmarch.b", "llmarch.render.doc"}
+    assert imports_of("llmarch.render.doc", "from .. import a\n", False, known) == {"llmarch.a"}
+    assert imports_of("llmarch.render", "from .doc import Doc\n", True, known) == {"llmarch.render.doc"}
