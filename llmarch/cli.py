@@ -270,7 +270,8 @@ def compare(
 
     Example: llmarch compare qwen3-235b deepseek-v3
     """
-    from .api import build, compare as compare_models, load, module_params
+    from .api import build, load, module_params
+    from .api import compare as compare_models
 
     if len(names) < 2:
         raise LlmarchError("compare needs at least two models, e.g. `llmarch compare qwen3-235b deepseek-v3`")
@@ -492,7 +493,8 @@ def check(
     Example: llmarch check my-model.yaml --max-total 8B --max-kv 4GiB@128k
     """
     from .api import envelope, load
-    from .budgets import KINDS, check as run_check, parse_budget
+    from .budgets import KINDS, parse_budget
+    from .budgets import check as run_check
     from .render.doc import Cell, Doc, DocTable
 
     _registry(spec_path)
@@ -623,7 +625,8 @@ def serve(
     from .kvcache import parse_tokens
     from .render import fmt as f
     from .render.doc import Cell, Doc, DocTable
-    from .serve import CONVENTIONS, Plan, load_gpu, serve as run_serve
+    from .serve import CONVENTIONS, Plan, load_gpu
+    from .serve import serve as run_serve
 
     if batch < 1:
         raise LlmarchError("--batch must be at least 1")

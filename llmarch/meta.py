@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .ir import AttentionIR, FFNIR, GatedDeltaNetIR, LayerIR, ModelIR, MoEIR
+from .ir import FFNIR, AttentionIR, GatedDeltaNetIR, LayerIR, ModelIR, MoEIR
 
 META = torch.device("meta")
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .ir import AttentionIR, FFNIR, GatedDeltaNetIR, KdaIR, LayerIR, Mamba2IR, ModelIR, MoEIR
+from .ir import FFNIR, AttentionIR, GatedDeltaNetIR, KdaIR, LayerIR, Mamba2IR, ModelIR, MoEIR
 
 COMPONENTS = (
     "token_embedding",

@@ -20,9 +20,9 @@ from .errors import SpecError, did_you_mean
 from .ir import (
     ATTENTION_KINDS,
     FFN_LETTERS,
+    FFNIR,
     MIXER_LETTERS,
     AttentionIR,
-    FFNIR,
     GatedDeltaNetIR,
     KdaIR,
     LayerIR,

@@ -15,10 +15,9 @@ import pytest
 from typer.testing import CliRunner
 
 import llmarch
+from conftest import ROOT
 from llmarch.cli import app
 from llmarch.gallery import ARTICLE_PAIRS, gallery_markdown
-
-from conftest import ROOT
 
 SHIPPED = set(llmarch.registry().names())
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 import llmarch
-from llmarch.reference import check_references
-
 from conftest import CONFIGS, SPEC_NAMES, has_config, multimodal_params, transformers_model, unique_params
+from llmarch.reference import check_references
 
 # llmarch's mixer kinds as transformers' `layer_types` names them
 LAYER_TYPE = {

@@ -101,8 +101,9 @@ def test_traced_counters_agree_other_mechanisms(name):
 
 
 def test_cli_json_all_counters():
-    from llmarch.output_schema import OUTPUT_SCHEMA
     import jsonschema
+
+    from llmarch.output_schema import OUTPUT_SCHEMA
 
     result = CliRunner().invoke(
         app,

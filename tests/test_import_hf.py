@@ -16,6 +16,7 @@ import yaml
 from typer.testing import CliRunner
 
 import llmarch
+from conftest import CONFIGS, SPEC_NAMES, has_config, multimodal_params_of, upstream_config
 from llmarch import import_hf
 from llmarch.cli import app
 from llmarch.errors import LlmarchError, SpecError
@@ -25,8 +26,6 @@ from llmarch.kvcache import kv_cache
 from llmarch.resolve import to_ir, validate
 from llmarch.weights import weight_bytes
 from llmarch.yamlsafe import load_text
-
-from conftest import CONFIGS, SPEC_NAMES, has_config, multimodal_params_of, upstream_config
 
 runner = CliRunner()
 

@@ -8,11 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 import llmarch
+from conftest import transformers_model, upstream_config
 from llmarch.cli import app
 from llmarch.errors import OptionError
 from llmarch.kvcache import baseline, kv_cache, parse_tokens
-
-from conftest import transformers_model, upstream_config
 
 K128 = 131072
 BF16 = 2

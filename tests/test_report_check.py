@@ -8,10 +8,9 @@ import jsonschema
 from typer.testing import CliRunner
 
 import llmarch
+from conftest import ROOT, SPEC_NAMES
 from llmarch.cli import app
 from llmarch.output_schema import OUTPUT_SCHEMA
-
-from conftest import ROOT, SPEC_NAMES
 
 runner = CliRunner()
 
