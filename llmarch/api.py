@@ -12,6 +12,7 @@ The CLI is a thin layer over these functions.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from functools import lru_cache
 from typing import Any
@@ -65,6 +66,24 @@ def module_params(model) -> ParamCount:
     from .params_module import module_params as _walk
 
     return _walk(model)
+
+
+def checked_params(ir: ModelIR, use_cache: bool = True) -> ParamCount:
+    """The parameter count of the model built on meta and walked (the independent check of the closed form).
+
+    Building imports torch; the build cache (`buildcache`) keeps the walk's result per resolved IR,
+    llmarch source and torch version, so an unchanged spec is answered without torch the second time.
+    """
+    from . import buildcache
+
+    name = buildcache.key("module_params", ir) if use_cache else None
+    cached = buildcache.get(name) if name else None
+    if cached is not None:
+        return ParamCount(**cached)
+    count = module_params(build(ir))
+    if name:
+        buildcache.put(name, dataclasses.asdict(count))
+    return count
 
 
 def describe(ir: ModelIR, count: ParamCount | None = None) -> dict[str, Any]:

@@ -61,6 +61,9 @@ SetOpt = typer.Option(
 FormatOpt = typer.Option(
     None, "--format", "-f", help="table | markdown | json | csv | html (default: table, or from -o's extension)."
 )
+NoCacheOpt = typer.Option(
+    False, "--no-cache", help="Build and count on meta now instead of using the build cache (see `llmarch cache`)."
+)
 OutputOpt = typer.Option(
     None, "--output", "-o", help="Write to FILE instead of stdout (.md, .json, .csv, .html, .txt)."
 )
@@ -220,18 +223,19 @@ def show(
     sets: Optional[List[str]] = SetOpt,
     format: Optional[Format] = FormatOpt,
     output: Optional[str] = OutputOpt,
+    no_cache: bool = NoCacheOpt,
 ) -> None:
     """Architecture facts and the parameter breakdown of one model (built on the meta device).
 
     Example: llmarch show deepseek-v3 --layers
     """
-    from .api import build, describe, envelope, load, module_params
+    from .api import checked_params, describe, envelope, load
     from .reference import check_references
     from .render.table import layer_map
 
     _registry(spec_path)
     ir = load(name, spec_path, sets)
-    count = module_params(build(ir))
+    count = checked_params(ir, use_cache=not no_cache)
     model = describe(ir, count)
     model["references"] = [
         {
@@ -265,19 +269,20 @@ def compare(
     sets: Optional[List[str]] = SetOpt,
     format: Optional[Format] = FormatOpt,
     output: Optional[str] = OutputOpt,
+    no_cache: bool = NoCacheOpt,
 ) -> None:
     """Side-by-side architecture table; differing values highlighted.
 
     Example: llmarch compare qwen3-235b deepseek-v3
     """
-    from .api import build, load, module_params
+    from .api import checked_params, load
     from .api import compare as compare_models
 
     if len(names) < 2:
         raise LlmarchError("compare needs at least two models, e.g. `llmarch compare qwen3-235b deepseek-v3`")
     _registry(spec_path)
     irs = [load(n, spec_path, sets) for n in names]
-    counts = [module_params(build(ir)) for ir in irs]
+    counts = [checked_params(ir, use_cache=not no_cache) for ir in irs]
     result = compare_models(irs, counts)
     from .render.table import compare_doc
 
@@ -392,6 +397,7 @@ def flops(
     sets: Optional[List[str]] = SetOpt,
     format: Optional[Format] = FormatOpt,
     output: Optional[str] = OutputOpt,
+    no_cache: bool = NoCacheOpt,
 ) -> None:
     """FLOPs of a prefill and of one decode step, by component; analytic and traced counts side by side.
 
@@ -412,7 +418,10 @@ def flops(
     )
     _registry(spec_path)
     irs = [load(n, spec_path, sets) for n in names]
-    models = [flops_model(ir, seq_tokens, ctx_tokens, batch, last_token_logits, counters, sweep_tokens) for ir in irs]
+    models = [
+        flops_model(ir, seq_tokens, ctx_tokens, batch, last_token_logits, counters, sweep_tokens, not no_cache)
+        for ir in irs
+    ]
     from .flops import CONVENTIONS
     from .render.flops import flops_doc
 
@@ -723,6 +732,41 @@ def serve(
         doc,
         "llmarch serve",
     )
+
+
+class CacheAction(str, Enum):
+    info = "info"
+    clear = "clear"
+
+
+@app.command("cache")
+@guarded
+def cache_cmd(
+    action: CacheAction = typer.Argument(CacheAction.info, help="info (where, how many entries, how big) or clear."),
+    format: Optional[Format] = FormatOpt,
+) -> None:
+    """Show or empty the build cache: module-walk counts and traced FLOP counts kept between runs.
+
+    The cache lives in $LLMARCH_CACHE_DIR, else $XDG_CACHE_HOME/llmarch, else ~/.cache/llmarch;
+    LLMARCH_NO_CACHE=1 or --no-cache on a command bypasses it. Entries are keyed by the resolved spec,
+    llmarch's source and torch's version, so they never go stale.
+
+    Example: llmarch cache clear
+    """
+    from . import buildcache
+
+    if action == CacheAction.clear:
+        removed = buildcache.clear()
+        typer.echo(f"removed {removed} cache entr{'y' if removed == 1 else 'ies'} from {buildcache.cache_dir()}")
+        return
+    data = buildcache.info()
+    if format == Format.json:
+        _emit_json(data)
+        return
+    state = "on" if data["enabled"] else f"off ({buildcache.ENV_OFF} is set)"
+    typer.echo(f"folder   {data['folder'] or '(none: no home folder)'}")
+    typer.echo(f"cache    {state}")
+    typer.echo(f"entries  {data['entries']:,} ({data['bytes']:,} bytes; trimmed to {data['max_bytes']:,})")
 
 
 @app.command("import-hf")

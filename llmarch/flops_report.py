@@ -18,6 +18,7 @@ def flops_model(
     last_token_logits: bool = False,
     counters: list[str] | None = None,
     sweep: list[int] | None = None,
+    use_cache: bool = True,
 ) -> dict[str, Any]:
     pre = F.prefill(ir, seq, batch, last_token_logits)
     dec = F.decode(ir, ctx, batch)
@@ -41,18 +42,13 @@ def flops_model(
         "counters": {"analytic": {"raw": pre.flops, "normalised": pre.flops}},
     }
     if counters:
-        from .api import build
-        from .flop_counters import count_fvcore, count_torch
-
-        model = build(ir, with_mtp=False)
         for name in counters:
-            fn = count_torch if name == "torch" else count_fvcore
-            traced = fn(model, ir, seq, batch, last_token_logits=last_token_logits)
-            entry = {"raw": traced.raw, "normalised": traced.normalised}
-            if traced.error:
-                entry["error"] = traced.error
+            traced = _traced(ir, name, seq, batch, last_token_logits, use_cache)
+            entry = {"raw": traced["raw"], "normalised": traced["normalised"]}
+            if traced.get("error"):
+                entry["error"] = traced["error"]
             else:
-                entry["agreement"] = round(traced.normalised / pre.flops, 6) if pre.flops else None
+                entry["agreement"] = round(traced["normalised"] / pre.flops, 6) if pre.flops else None
             out["counters"][name] = entry
     if sweep:
         rows = []
@@ -71,3 +67,24 @@ def flops_model(
             )
         out["sweep"] = rows
     return out
+
+
+def _traced(ir: ModelIR, counter: str, seq: int, batch: int, last_token_logits: bool, use_cache: bool) -> dict:
+    """One traced count of the meta-built model's prefill, from the build cache when the IR, llmarch's source
+    and torch are unchanged (tracing a large hybrid takes seconds); a failed trace is not cached."""
+    from . import buildcache
+
+    params = {"counter": counter, "seq": seq, "batch": batch, "last_token_logits": last_token_logits}
+    name = buildcache.key("traced_flops", ir, **params) if use_cache else None
+    cached = buildcache.get(name) if name else None
+    if cached is not None:
+        return cached
+    from .api import build
+    from .flop_counters import count_fvcore, count_torch
+
+    fn = count_torch if counter == "torch" else count_fvcore
+    traced = fn(build(ir, with_mtp=False), ir, seq, batch, last_token_logits=last_token_logits)
+    result = {"raw": traced.raw, "normalised": traced.normalised, "error": traced.error}
+    if name and not traced.error:
+        buildcache.put(name, result)
+    return result

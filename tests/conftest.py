@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -10,6 +11,10 @@ import pytest
 
 import llmarch
 from llmarch.registry import shipped_dir
+
+# Every test runs the module-walk cross-check itself: the build cache is off for the suite (and for the CLI
+# subprocesses it starts); tests/test_buildcache.py turns it on in a folder of its own.
+os.environ["LLMARCH_NO_CACHE"] = "1"
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "tests" / "data" / "configs"

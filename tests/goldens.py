@@ -132,7 +132,7 @@ def run_case(case: Case, spec_path: str = "") -> Result:
 
     with tempfile.TemporaryDirectory() as out:
         args = ["--no-color"] + [a.replace("<repo>", str(ROOT)).replace("<out>", out) for a in case.args]
-        env = {"COLUMNS": str(case.width), "LINES": "50", "LLMARCH_SPEC_PATH": spec_path}
+        env = {"COLUMNS": str(case.width), "LINES": "50", "LLMARCH_SPEC_PATH": spec_path, "LLMARCH_NO_CACHE": "1"}
         result = CliRunner().invoke(app, args, env=env, catch_exceptions=False)
         if result.exit_code not in (0, 1):  # bad input: the error paragraph is the answer
             text = result.stderr
