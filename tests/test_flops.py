@@ -100,6 +100,19 @@ def test_traced_counters_agree_other_mechanisms(name):
     assert count_fvcore(model, ir, S, decode_ctx=5000).normalised == flops.decode(ir, 5000).flops
 
 
+def test_traced_counters_agree_gated_deltanet_with_dense_ffn():
+    """Qwen3.6-27B's combination, a Gated DeltaNet hybrid with a dense FFN in every layer, at a small size: traced
+    prefill and decode equal the closed form exactly."""
+    ir = llmarch.load("qwen3.6-27b", sets=["n_layers=8", "d_model=512", "ffn.d_ff=1024", "vocab_size=1000"])
+    assert [layer.mixer for layer in ir.layers].count("gated_deltanet") == 6 and ir.layers[3].ffn == "dense"
+    model = llmarch.build(ir, with_mtp=False)
+    S = 300  # not a multiple of the 64-token chunk
+    analytic = flops.prefill(ir, S).flops
+    for fn in (count_torch, count_fvcore):
+        assert fn(model, ir, S).normalised == analytic, fn.__name__
+    assert count_fvcore(model, ir, S, decode_ctx=5000).normalised == flops.decode(ir, 5000).flops
+
+
 def test_cli_json_all_counters():
     from llmarch.output_schema import OUTPUT_SCHEMA
     import jsonschema
