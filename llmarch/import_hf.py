@@ -2108,7 +2108,8 @@ TEXT_TYPES: dict[str, TextType] = {
         TextType(
             "qwen3_5_text",
             "qwen3.5",
-            _keys(QWEN3_5_TEXT_KEYS, QWEN3_5_IRRELEVANT, QWEN3_5_REJECTED),
+            # mlp_only_layers: Qwen3.5-27B's config writes [] (the MoE sibling's key); every layer is dense anyway
+            _keys(QWEN3_5_TEXT_KEYS, QWEN3_5_IRRELEVANT + " mlp_only_layers", QWEN3_5_REJECTED),
             build_qwen3_5,
         ),
         TextType(

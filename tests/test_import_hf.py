@@ -922,3 +922,14 @@ def test_qwen3_5_disagreeing_rotary_fractions_are_an_error():
     config["text_config"]["partial_rotary_factor"] = 0.5
     with pytest.raises(SpecError, match="partial_rotary_factor"):
         import_config(config, name="x", source="c.json")
+
+
+def test_qwen3_5_dense_ignores_the_moe_siblings_layer_list():
+    """Qwen3.5-27B's config (ai-dynamo/aiconfigurator's Qwen--Qwen3.5-27B_config.json) writes the MoE type's
+    `mlp_only_layers: []`; in a model without experts every layer is dense whatever it lists."""
+    config = copy.deepcopy(upstream_config("qwen3.6-27b"))
+    listed = copy.deepcopy(config)
+    listed["text_config"]["mlp_only_layers"] = []
+    imported = import_config(listed, name="x", source="c.json")
+    assert "text_config.mlp_only_layers" in imported.ignored
+    assert imported.spec == import_config(config, name="x", source="c.json").spec
