@@ -831,8 +831,8 @@ EXPERT_SHAPE_KEYS = ("num_experts", "num_experts_per_tok", "moe_intermediate_siz
 
 def _require_experts(cfg: Config) -> None:
     """Refuse an MoE type whose config states its width but no expert key: transformers would fill every one from its
-    defaults and build a model that exists nowhere (Qwen3.6-27B, a dense Gated DeltaNet hybrid, read as qwen3_next comes out a
-    512-expert MoE of 268B)."""
+    defaults and build a model that exists nowhere (Qwen3.6-27B, a dense Gated DeltaNet hybrid, read as qwen3_next
+    comes out a 512-expert MoE of 268B)."""
     # a config stating no shape at all is transformers' own default model, which has its experts
     if cfg.has("hidden_size") and not any(cfg.has(k) for k in EXPERT_SHAPE_KEYS):
         dense = " (its intermediate_size suggests a dense FFN)" if cfg.has("intermediate_size") else ""
@@ -926,9 +926,6 @@ def _qwen3_5_mtp(cfg: Config, spec: dict, ffn: str) -> None:
     n_mtp = cfg.int("mtp_num_hidden_layers", 0)
     if n_mtp:
         spec["mtp"] = {"n_modules": n_mtp, "ffn": ffn}
-        if cfg.bool("mtp_use_dedicated_embeddings"):
-            spec["mtp"]["stores_embedding"] = True
-    cfg.touch("mtp_use_dedicated_embeddings")
 
 
 def build_qwen3_5(cfg: Config) -> dict:
@@ -1677,7 +1674,6 @@ QWEN3_5_TEXT_KEYS = {
     "layer_types": QWEN3_NEXT_KEYS["layer_types"],
     # Qwen's MTP modules: transformers has no such key and builds none (0: no `mtp:` block)
     "mtp_num_hidden_layers": 0,
-    "mtp_use_dedicated_embeddings": False,
     **_rope_keys(10000.0),
     **_QUANT,
 }
@@ -1700,6 +1696,8 @@ QWEN3_5_REJECTED = {
         "transformers' qwen3_5 gates the Gated DeltaNet output with SiLU", _only("swish", "silu")
     ),
     "use_sliding_window": NO_SLIDING,
+    # no checkpoint with it was seen: where such a module's own embedding sits is not known
+    "mtp_use_dedicated_embeddings": Reject("llmarch's Qwen3.5 MTP module shares the model's embedding"),
 }
 QWEN3_5_MOE_REJECTED = QWEN3_5_REJECTED | {
     "mlp_only_layers": Reject(

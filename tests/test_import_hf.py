@@ -266,7 +266,6 @@ NOT_A_TRANSFORMERS_ATTRIBUTE = {
     "experts_per_token": "OpenAI's duplicate of num_experts_per_tok, which transformers reads",
     "layers_block_type": "transformers 5's list form of hybrid_override_pattern (whose default is checked)",
     "mtp_num_hidden_layers": "Qwen3.5's count of MTP modules: transformers has no such key and builds none",
-    "mtp_use_dedicated_embeddings": "Qwen3.5's MTP embedding switch: transformers builds no MTP module",
 }
 
 
@@ -848,14 +847,20 @@ def test_gemma3_flat_rope_parameters_is_an_error(tmp_path):
 # ---------------------------------------------------------------------------
 # Qwen3.5 / Qwen3.6: the dense hybrid must never come out as an MoE
 
-QWEN3_5_ONLY_KEYS = ("attn_output_gate", "output_gate_type", "mamba_ssm_dtype", "mtp_num_hidden_layers")
+QWEN3_5_ONLY_KEYS = (
+    "attn_output_gate",
+    "output_gate_type",
+    "mamba_ssm_dtype",
+    "mtp_num_hidden_layers",
+    "mtp_use_dedicated_embeddings",
+)
 
 
 def _qwen3_6_27b_as(model_type: str) -> dict:
     """Qwen3.6-27B's text config relabelled, without the keys the other type does not know."""
     text = copy.deepcopy(upstream_config("qwen3.6-27b")["text_config"])
     text["model_type"] = model_type
-    for key in (*QWEN3_5_ONLY_KEYS, "mtp_use_dedicated_embeddings"):
+    for key in QWEN3_5_ONLY_KEYS:
         del text[key]
     return text
 
@@ -899,7 +904,9 @@ def test_qwen3_5_moe_rejects_dense_layers():
         import_config(config, name="x", source="c.json")
 
 
-@pytest.mark.parametrize("key,value", [("attn_output_gate", False), ("output_gate_type", "sigmoid")])
+@pytest.mark.parametrize(
+    "key,value", [("attn_output_gate", False), ("output_gate_type", "sigmoid"), ("mtp_use_dedicated_embeddings", True)]
+)
 def test_qwen3_5_gates_transformers_does_not_implement_are_refused(key, value):
     config = copy.deepcopy(upstream_config("qwen3.6-27b"))
     config["text_config"][key] = value
