@@ -848,21 +848,8 @@ def _require_experts(cfg: Config) -> None:
 
 def build_qwen3_next(cfg: Config) -> dict:
     _require_experts(cfg)
-    spec = _base(cfg)
+    spec, mixers = _gated_deltanet_hybrid(cfg)
     n = spec["n_layers"]
-    spec["norm"] = _rmsnorm(cfg)
-    attn = _heads(cfg, spec["d_model"]) | _biases(cfg) | {"qk_norm": "per_head", "output_gate": "elementwise"}
-    attn["rope"] = _rope(cfg, kinds=("full",))["full"]
-    spec["attention"] = attn
-    spec["gated_deltanet"] = {
-        "n_k_heads": cfg.int("linear_num_key_heads"),
-        "n_v_heads": cfg.int("linear_num_value_heads"),
-        "head_k_dim": cfg.int("linear_key_head_dim"),
-        "head_v_dim": cfg.int("linear_value_head_dim"),
-        "conv_kernel": cfg.int("linear_conv_kernel_dim"),
-    }
-    mixers = _layer_kinds(cfg, "layer_types", {"full_attention": "G", "linear_attention": "D"}, n)
-    cfg.touch("full_attention_interval")
     kind = _ffn_kind(cfg, "hidden_act", GATED_FFN)
     ffns = _sparse_layers(cfg, n)
     if "D" in ffns:
@@ -882,11 +869,12 @@ def build_qwen3_next(cfg: Config) -> dict:
     return spec
 
 
-def _qwen3_5_hybrid(cfg: Config) -> tuple[dict, list[str]]:
-    """Qwen3.5's text model without its FFN: Qwen3-Next's 3:1 Gated DeltaNet / gated attention hybrid.
+def _gated_deltanet_hybrid(cfg: Config) -> tuple[dict, list[str]]:
+    """Qwen3-Next's and Qwen3.5's text model without its FFN: Gated DeltaNet and gated-attention layers as
+    `layer_types` lists them, and the mixer letter of each layer.
 
     transformers' qwen3_5 splits the Gated DeltaNet input projection into in_proj_qkv, in_proj_z, in_proj_b and
-    in_proj_a (Qwen3-Next fuses them as in_proj_qkvz and in_proj_ba): the same matrices, so the same spec.
+    in_proj_a (qwen3_next fuses them as in_proj_qkvz and in_proj_ba): the same matrices, so the same spec.
     """
     spec = _base(cfg)
     spec["norm"] = _rmsnorm(cfg)
@@ -912,12 +900,9 @@ def _qwen3_5_hybrid(cfg: Config) -> tuple[dict, list[str]]:
         "head_v_dim": cfg.int("linear_value_head_dim"),
         "conv_kernel": cfg.int("linear_conv_kernel_dim"),
     }
-    mixers = _layer_kinds(cfg, "layer_types", QWEN3_5_LAYER_TYPES, spec["n_layers"])
+    mixers = _layer_kinds(cfg, "layer_types", {"full_attention": "G", "linear_attention": "D"}, spec["n_layers"])
     cfg.touch("full_attention_interval")
     return spec, mixers
-
-
-QWEN3_5_LAYER_TYPES = {"full_attention": "G", "linear_attention": "D"}
 
 
 def _qwen3_5_mtp(cfg: Config, spec: dict, ffn: str) -> None:
@@ -930,7 +915,7 @@ def _qwen3_5_mtp(cfg: Config, spec: dict, ffn: str) -> None:
 
 def build_qwen3_5(cfg: Config) -> dict:
     """Qwen3.5 / 3.6 dense (27B, 9B, ...): the hybrid with a dense SwiGLU FFN in every layer, no experts."""
-    spec, mixers = _qwen3_5_hybrid(cfg)
+    spec, mixers = _gated_deltanet_hybrid(cfg)
     spec["ffn"] = {"kind": _ffn_kind(cfg, "hidden_act", GATED_FFN), "d_ff": cfg.int("intermediate_size")}
     _qwen3_5_mtp(cfg, spec, "dense")
     spec["layers"] = _layers(mixers, ["D"] * spec["n_layers"])
@@ -941,7 +926,7 @@ def build_qwen3_5_moe(cfg: Config) -> dict:
     """Qwen3.5 / 3.6 MoE: the hybrid with experts and a gated shared expert in every layer (transformers reads
     neither mlp_only_layers nor decoder_sparse_step for this type)."""
     _require_experts(cfg)
-    spec, mixers = _qwen3_5_hybrid(cfg)
+    spec, mixers = _gated_deltanet_hybrid(cfg)
     kind = _ffn_kind(cfg, "hidden_act", GATED_FFN)
     d_shared = cfg.int("shared_expert_intermediate_size")
     spec["moe"] = _moe(
@@ -2638,6 +2623,30 @@ _DENSE_NAMES = {
 }
 
 
+_QWEN3_NEXT_NAMES = {
+    "attention": _ATTN,
+    "dense_ffn": _MLP,
+    "routed_experts": _EXPERTS,
+    "linear_mixer": ("linear_attn.in_proj_qkvz", "linear_attn.in_proj_ba", "linear_attn.out_proj"),
+    "shared_experts": ("mlp.shared_expert.gate_proj", "mlp.shared_expert.up_proj", "mlp.shared_expert.down_proj"),
+    "other": (
+        "mlp.gate",
+        "mlp.shared_expert_gate",
+        "linear_attn.conv1d",
+        "linear_attn.norm",
+        "self_attn.q_norm",
+        "self_attn.k_norm",
+    ),
+}
+_QWEN3_5_GDN = (
+    "linear_attn.in_proj_qkv",
+    "linear_attn.in_proj_z",
+    "linear_attn.in_proj_b",
+    "linear_attn.in_proj_a",
+    "linear_attn.out_proj",
+)
+
+
 @dataclass(frozen=True)
 class ModuleNames:
     """How a model type's checkpoints name the modules of its text model."""
@@ -2692,62 +2701,19 @@ MODULE_NAMES: dict[str, ModuleNames] = {
         )
         for t in ("qwen3_moe", "olmoe")
     },
-    "qwen3_next": ModuleNames(
+    "qwen3_next": ModuleNames(_QWEN3_NEXT_NAMES),
+    # Qwen3.5 splits the Gated DeltaNet input projection; its MoE type has no dense layers, its dense type no experts
+    "qwen3_5_moe_text": ModuleNames(
+        {k: v for k, v in _QWEN3_NEXT_NAMES.items() if k != "dense_ffn"} | {"linear_mixer": _QWEN3_5_GDN}
+    ),
+    "qwen3_5_text": ModuleNames(
         {
             "attention": _ATTN,
             "dense_ffn": _MLP,
-            "routed_experts": _EXPERTS,
-            "linear_mixer": ("linear_attn.in_proj_qkvz", "linear_attn.in_proj_ba", "linear_attn.out_proj"),
-            "shared_experts": (
-                "mlp.shared_expert.gate_proj",
-                "mlp.shared_expert.up_proj",
-                "mlp.shared_expert.down_proj",
-            ),
-            "other": (
-                "mlp.gate",
-                "mlp.shared_expert_gate",
-                "linear_attn.conv1d",
-                "linear_attn.norm",
-                "self_attn.q_norm",
-                "self_attn.k_norm",
-            ),
+            "linear_mixer": _QWEN3_5_GDN,
+            "other": ("linear_attn.conv1d", "linear_attn.norm", "self_attn.q_norm", "self_attn.k_norm"),
         }
     ),
-    **{
-        t: ModuleNames(
-            {
-                "attention": _ATTN,
-                "linear_mixer": (
-                    "linear_attn.in_proj_qkv",
-                    "linear_attn.in_proj_z",
-                    "linear_attn.in_proj_b",
-                    "linear_attn.in_proj_a",
-                    "linear_attn.out_proj",
-                ),
-                **({"dense_ffn": _MLP} if t == "qwen3_5_text" else {}),
-                **(
-                    {
-                        "routed_experts": _EXPERTS,
-                        "shared_experts": (
-                            "mlp.shared_expert.gate_proj",
-                            "mlp.shared_expert.up_proj",
-                            "mlp.shared_expert.down_proj",
-                        ),
-                    }
-                    if t == "qwen3_5_moe_text"
-                    else {}
-                ),
-                "other": (
-                    "linear_attn.conv1d",
-                    "linear_attn.norm",
-                    "self_attn.q_norm",
-                    "self_attn.k_norm",
-                    *(("mlp.gate", "mlp.shared_expert_gate") if t == "qwen3_5_moe_text" else ()),
-                ),
-            }
-        )
-        for t in ("qwen3_5_text", "qwen3_5_moe_text")
-    },
     **{t: ModuleNames(_DEEPSEEK_NAMES) for t in ("deepseek_v3", "kimi_k2")},
     "deepseek_v32": ModuleNames(
         _DEEPSEEK_NAMES

@@ -940,3 +940,32 @@ def test_qwen3_5_dense_ignores_the_moe_siblings_layer_list():
     imported = import_config(listed, name="x", source="c.json")
     assert "text_config.mlp_only_layers" in imported.ignored
     assert imported.spec == import_config(config, name="x", source="c.json").spec
+
+
+def _fp8(config: dict, keep: list[str]) -> dict:
+    config = copy.deepcopy(config)
+    config["quantization_config"] = {
+        "quant_method": "fp8",
+        "fmt": "e4m3",
+        "weight_block_size": [128, 128],
+        "activation_scheme": "dynamic",
+        "modules_to_not_convert": keep,
+    }
+    return config
+
+
+def test_qwen3_5_fp8_ignore_list_reads_the_split_projections():
+    """Qwen3.5's checkpoint names (model.language_model.layers.N.linear_attn.in_proj_qkv, ...): an ignore list of
+    the embedding, head and vision tower leaves the text model's linears fp8; one that keeps only the small b/a
+    projections of the Gated DeltaNet is refused (formats are per component), never half-applied."""
+    dense = upstream_config("qwen3.6-27b")
+    keep = ["lm_head", "model.language_model.embed_tokens", "model.visual.merger.linear_fc1"]
+    weights = import_config(_fp8(dense, keep), name="x", source="c.json").spec["weights"]
+    assert weights["overrides"] == dict.fromkeys(("attention", "linear_mixer", "dense_ffn"), "fp8_block128")
+    moe = upstream_config("qwen3.5-397b-a17b")
+    weights = import_config(_fp8(moe, keep), name="x", source="c.json").spec["weights"]
+    assert set(weights["overrides"]) == {"attention", "linear_mixer", "routed_experts", "shared_experts"}
+    linear = [i for i, t in enumerate(dense["text_config"]["layer_types"]) if t == "linear_attention"]
+    split = keep + [f"model.language_model.layers.{i}.linear_attn.in_proj_{p}" for i in linear for p in "ab"]
+    with pytest.raises(SpecError, match="keeps part of `linear_mixer`"):
+        import_config(_fp8(dense, split), name="x", source="c.json")
