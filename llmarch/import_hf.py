@@ -530,6 +530,9 @@ SCALING_IRRELEVANT = frozenset(
         "short_factor",
         "long_factor",
         "max_position_embeddings",
+        # multimodal RoPE (Qwen3.5): how the rotary dims are shared among time, height and width positions
+        "mrope_section",
+        "mrope_interleaved",
     }
 )
 ATTENTION_TYPES = {"full_attention": "full", "sliding_attention": "sliding", "chunked_attention": "full"}
@@ -822,22 +825,31 @@ def build_qwen3_moe(cfg: Config) -> dict:
     return spec
 
 
+# The keys that size a qwen3_next / qwen3_5_moe config's experts: a config stating none of them is not an MoE config
+EXPERT_SHAPE_KEYS = ("num_experts", "num_experts_per_tok", "moe_intermediate_size", "shared_expert_intermediate_size")
+
+
+def _require_experts(cfg: Config) -> None:
+    """Refuse an MoE type whose config states its width but no expert key: transformers would fill every one from its
+    defaults and build a model that exists nowhere (Qwen3.6-27B, a dense Gated DeltaNet hybrid, read as qwen3_next
+    comes out a 512-expert MoE of 268B)."""
+    # a config stating no shape at all is transformers' own default model, which has its experts
+    if cfg.has("hidden_size") and not any(cfg.has(k) for k in EXPERT_SHAPE_KEYS):
+        dense = " (its intermediate_size suggests a dense FFN)" if cfg.has("intermediate_size") else ""
+        raise cfg.error(
+            "model_type" if "model_type" in cfg.data else "hidden_size",
+            f"model type `{cfg.type_name}` is a mixture of experts, but the config states none of "
+            f"{', '.join(EXPERT_SHAPE_KEYS)}{dense}: transformers' defaults would invent "
+            f"{_show(cfg.keys.mapped['num_experts'])} experts per layer",
+            "a Qwen3.5 / Qwen3.6 dense Gated DeltaNet hybrid (e.g. Qwen3.6-27B) is model type qwen3_5_text "
+            "(inside a qwen3_5 wrapper); otherwise state the experts",
+        )
+
+
 def build_qwen3_next(cfg: Config) -> dict:
-    spec = _base(cfg)
+    _require_experts(cfg)
+    spec, mixers = _gated_deltanet_hybrid(cfg)
     n = spec["n_layers"]
-    spec["norm"] = _rmsnorm(cfg)
-    attn = _heads(cfg, spec["d_model"]) | _biases(cfg) | {"qk_norm": "per_head", "output_gate": "elementwise"}
-    attn["rope"] = _rope(cfg, kinds=("full",))["full"]
-    spec["attention"] = attn
-    spec["gated_deltanet"] = {
-        "n_k_heads": cfg.int("linear_num_key_heads"),
-        "n_v_heads": cfg.int("linear_num_value_heads"),
-        "head_k_dim": cfg.int("linear_key_head_dim"),
-        "head_v_dim": cfg.int("linear_value_head_dim"),
-        "conv_kernel": cfg.int("linear_conv_kernel_dim"),
-    }
-    mixers = _layer_kinds(cfg, "layer_types", {"full_attention": "G", "linear_attention": "D"}, n)
-    cfg.touch("full_attention_interval")
     kind = _ffn_kind(cfg, "hidden_act", GATED_FFN)
     ffns = _sparse_layers(cfg, n)
     if "D" in ffns:
@@ -854,6 +866,80 @@ def build_qwen3_next(cfg: Config) -> dict:
         shared_gate=bool(d_shared),
     )
     spec["layers"] = _layers(mixers, ffns)
+    return spec
+
+
+def _gated_deltanet_hybrid(cfg: Config) -> tuple[dict, list[str]]:
+    """Qwen3-Next's and Qwen3.5's text model without its FFN: Gated DeltaNet and gated-attention layers as
+    `layer_types` lists them, and the mixer letter of each layer.
+
+    transformers' qwen3_5 splits the Gated DeltaNet input projection into in_proj_qkv, in_proj_z, in_proj_b and
+    in_proj_a (qwen3_next fuses them as in_proj_qkvz and in_proj_ba): the same matrices, so the same spec.
+    """
+    spec = _base(cfg)
+    spec["norm"] = _rmsnorm(cfg)
+    attn = _heads(cfg, spec["d_model"]) | _biases(cfg) | {"qk_norm": "per_head", "output_gate": "elementwise"}
+    params = cfg.mapping("rope_parameters") or {}
+    if (
+        cfg.has("partial_rotary_factor")
+        and "partial_rotary_factor" in params
+        and params["partial_rotary_factor"] != cfg.get("partial_rotary_factor")
+    ):
+        raise cfg.error(
+            ("rope_parameters", "partial_rotary_factor"),
+            f"{_show(params['partial_rotary_factor'])} disagrees with the top-level partial_rotary_factor "
+            f"({_show(cfg.get('partial_rotary_factor'))})",
+            "state the rotary fraction once",
+        )
+    attn["rope"] = _rope(cfg, kinds=("full",))["full"]
+    spec["attention"] = attn
+    spec["gated_deltanet"] = {
+        "n_k_heads": cfg.int("linear_num_key_heads"),
+        "n_v_heads": cfg.int("linear_num_value_heads"),
+        "head_k_dim": cfg.int("linear_key_head_dim"),
+        "head_v_dim": cfg.int("linear_value_head_dim"),
+        "conv_kernel": cfg.int("linear_conv_kernel_dim"),
+    }
+    mixers = _layer_kinds(cfg, "layer_types", {"full_attention": "G", "linear_attention": "D"}, spec["n_layers"])
+    cfg.touch("full_attention_interval")
+    return spec, mixers
+
+
+def _qwen3_5_mtp(cfg: Config, spec: dict, ffn: str) -> None:
+    """Qwen's MTP module (two input norms, fc 2d -> d, one gated-attention layer, a norm) has llmarch's MTP shape;
+    transformers builds none (it drops the checkpoint's mtp.* weights), so it is reported apart from the total."""
+    n_mtp = cfg.int("mtp_num_hidden_layers", 0)
+    if n_mtp:
+        spec["mtp"] = {"n_modules": n_mtp, "ffn": ffn}
+
+
+def build_qwen3_5(cfg: Config) -> dict:
+    """Qwen3.5 / 3.6 dense (27B, 9B, ...): the hybrid with a dense SwiGLU FFN in every layer, no experts."""
+    spec, mixers = _gated_deltanet_hybrid(cfg)
+    spec["ffn"] = {"kind": _ffn_kind(cfg, "hidden_act", GATED_FFN), "d_ff": cfg.int("intermediate_size")}
+    _qwen3_5_mtp(cfg, spec, "dense")
+    spec["layers"] = _layers(mixers, ["D"] * spec["n_layers"])
+    return spec
+
+
+def build_qwen3_5_moe(cfg: Config) -> dict:
+    """Qwen3.5 / 3.6 MoE: the hybrid with experts and a gated shared expert in every layer (transformers reads
+    neither mlp_only_layers nor decoder_sparse_step for this type)."""
+    _require_experts(cfg)
+    spec, mixers = _gated_deltanet_hybrid(cfg)
+    kind = _ffn_kind(cfg, "hidden_act", GATED_FFN)
+    d_shared = cfg.int("shared_expert_intermediate_size")
+    spec["moe"] = _moe(
+        cfg.int("num_experts"),
+        cfg.int("num_experts_per_tok"),
+        cfg.int("moe_intermediate_size"),
+        kind,
+        n_shared=1,
+        d_shared=d_shared,
+        shared_gate=True,
+    )
+    _qwen3_5_mtp(cfg, spec, "moe")
+    spec["layers"] = _layers(mixers, ["E"] * spec["n_layers"])
     return spec
 
 
@@ -1549,6 +1635,63 @@ QWEN3_NEXT_KEYS = {k: v for k, v in QWEN3_MOE_KEYS.items()} | {
         ],
     ),
 }
+# Qwen3.5 / 3.6 (transformers' Qwen3_5TextConfig, Qwen3_5MoeTextConfig): Qwen3-Next's hybrid
+QWEN3_5_TEXT_KEYS = {
+    "vocab_size": 248320,
+    "hidden_size": 4096,
+    "intermediate_size": 12288,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 16,
+    "num_key_value_heads": 4,
+    "head_dim": 256,
+    "hidden_act": "silu",
+    "max_position_embeddings": 32768,
+    "rms_norm_eps": 1e-6,
+    "tie_word_embeddings": False,
+    "attention_bias": False,
+    "partial_rotary_factor": 0.25,
+    "linear_conv_kernel_dim": 4,
+    "linear_key_head_dim": 128,
+    "linear_value_head_dim": 128,
+    "linear_num_key_heads": 16,
+    "linear_num_value_heads": 32,
+    "full_attention_interval": 4,
+    "layer_types": QWEN3_NEXT_KEYS["layer_types"],
+    # Qwen's MTP modules: transformers has no such key and builds none (0: no `mtp:` block)
+    "mtp_num_hidden_layers": 0,
+    **_rope_keys(10000.0),
+    **_QUANT,
+}
+QWEN3_5_MOE_TEXT_KEYS = {k: v for k, v in QWEN3_5_TEXT_KEYS.items() if k != "intermediate_size"} | {
+    "hidden_size": 2048,
+    "num_hidden_layers": 40,
+    "num_key_value_heads": 2,
+    "moe_intermediate_size": 512,
+    "shared_expert_intermediate_size": 512,
+    "num_experts_per_tok": 8,
+    "num_experts": 256,
+}
+# Keys Qwen's configs write that transformers' qwen3_5 code never reads
+QWEN3_5_IRRELEVANT = "mamba_ssm_dtype"  # the recurrent state's dtype: `kvcache --state-dtype` (default fp32)
+QWEN3_5_REJECTED = {
+    "attn_output_gate": Reject(
+        "transformers' qwen3_5 attention always has its sigmoid output gate (q_proj twice as wide)", _only(True)
+    ),
+    "output_gate_type": Reject(
+        "transformers' qwen3_5 gates the Gated DeltaNet output with SiLU", _only("swish", "silu")
+    ),
+    "use_sliding_window": NO_SLIDING,
+    # no checkpoint with it was seen: where such a module's own embedding sits is not known
+    "mtp_use_dedicated_embeddings": Reject("llmarch's Qwen3.5 MTP module shares the model's embedding"),
+}
+QWEN3_5_MOE_REJECTED = QWEN3_5_REJECTED | {
+    "mlp_only_layers": Reject(
+        "transformers' qwen3_5_moe puts experts in every layer and ignores this list", lambda v: v is None or v == []
+    ),
+    "decoder_sparse_step": Reject(
+        "transformers' qwen3_5_moe puts experts in every layer and ignores this step", lambda v: v is None or v == 1
+    ),
+}
 DEEPSEEK_V3_KEYS = {
     "vocab_size": 129280,
     "hidden_size": 7168,
@@ -1946,6 +2089,22 @@ TEXT_TYPES: dict[str, TextType] = {
             build_qwen3_next,
         ),
         TextType(
+            "qwen3_5_text",
+            "qwen3.5",
+            # mlp_only_layers: Qwen3.5-27B's config writes [] (the MoE sibling's key); every layer is dense anyway
+            _keys(QWEN3_5_TEXT_KEYS, QWEN3_5_IRRELEVANT + " mlp_only_layers", QWEN3_5_REJECTED),
+            build_qwen3_5,
+        ),
+        TextType(
+            "qwen3_5_moe_text",
+            "qwen3.5",
+            # intermediate_size: Qwen3_5MoeTextConfig has none; no layer is dense
+            _keys(
+                QWEN3_5_MOE_TEXT_KEYS, QWEN3_5_IRRELEVANT + " norm_topk_prob intermediate_size", QWEN3_5_MOE_REJECTED
+            ),
+            build_qwen3_5_moe,
+        ),
+        TextType(
             "deepseek_v3",
             "deepseek",
             _keys(DEEPSEEK_V3_KEYS, DEEPSEEK_IRRELEVANT, DEEPSEEK_REJECTED, consistent=MLA_DERIVED),
@@ -2184,6 +2343,19 @@ def llama4_vision_params(v: Config) -> int:
     return embeddings + 2 * 2 * h + v.int("num_hidden_layers") * layer + adapter
 
 
+def qwen3_5_vision_params(v: Config) -> int:
+    """Qwen3.5's ViT: a patch Conv3d, learned positions, LayerNorm blocks with biased linears, and the patch
+    merger (LayerNorm, then an MLP from the merged patches to the language model's width)."""
+    h, i, depth = v.int("hidden_size"), v.int("intermediate_size"), v.int("depth")
+    c, p, t = v.int("in_channels"), v.int("patch_size"), v.int("temporal_patch_size")
+    merged = h * v.int("spatial_merge_size") ** 2
+    linear = lambda n_in, n_out: n_in * n_out + n_out  # noqa: E731
+    patch = c * t * p * p * h + h
+    block = 2 * 2 * h + linear(h, 3 * h) + linear(h, h) + linear(h, i) + linear(i, h)
+    merger = 2 * h + linear(merged, merged) + linear(merged, v.int("out_hidden_size"))
+    return patch + v.int("num_position_embeddings") * h + depth * block + merger
+
+
 @dataclass(frozen=True)
 class VisionType:
     name: str
@@ -2251,6 +2423,34 @@ VISION_TYPES: dict[str, VisionType] = {
             ),
             llama4_vision_params,
         ),
+        *(
+            VisionType(
+                name,
+                "Qwen3.5 vision encoder",
+                _keys(
+                    {
+                        "depth": 27,
+                        "hidden_size": 1152,
+                        "intermediate_size": 4304,
+                        "in_channels": 3,
+                        "patch_size": 16,
+                        "temporal_patch_size": 2,
+                        "spatial_merge_size": 2,
+                        "out_hidden_size": 3584,
+                        "num_position_embeddings": 2304,
+                    },
+                    "num_heads hidden_act rope_parameters",
+                    {
+                        "deepstack_visual_indexes": Reject(
+                            "transformers' Qwen3.5 vision encoder has no DeepStack mergers (Qwen3-VL's)",
+                            lambda v: v is None or v == [],
+                        )
+                    },
+                ),
+                qwen3_5_vision_params,
+            )
+            for name in ("qwen3_5_vision", "qwen3_5_moe_vision")
+        ),
     ]
 }
 
@@ -2284,6 +2484,8 @@ class WrapperType:
     vision_types: tuple[str, ...]  # empty: import-hf cannot count the towers (see `towers_note`)
     projector: Optional[Callable[[Config, Config, int], int]] = None
     towers_note: Optional[str] = None
+    # vision model types of older checkpoints that transformers' config class renames
+    vision_renames: Mapping[str, str] = field(default_factory=dict)
 
 
 def _wrapper_keys(mapped: Mapping[str, Any], irrelevant: str, text_config: Optional[dict] = None) -> KeyTable:
@@ -2360,6 +2562,23 @@ WRAPPER_TYPES: dict[str, WrapperType] = {
             towers_note="Its MobileNet-V5 vision tower (a timm model), USM audio encoder and their embedders are not "
             "counted: import-hf has no closed form for them; add them by hand as reference adjustments",
         ),
+        *(
+            WrapperType(
+                wrapper,
+                "qwen3.5",
+                _wrapper_keys(
+                    {"tie_word_embeddings": False},
+                    # language_model_only: a serving switch (load the text model alone); the checkpoint is the same
+                    "image_token_id video_token_id vision_start_token_id vision_end_token_id language_model_only",
+                ),
+                (f"{wrapper}_text",),
+                (f"{wrapper}_vision",),
+                lambda _wrapper, _vision, _width: 0,  # the patch merger is counted with the encoder
+                # the first checkpoints name the vision config after the wrapper (Qwen3_5Config.__post_init__)
+                vision_renames={wrapper: f"{wrapper}_vision"},
+            )
+            for wrapper in ("qwen3_5", "qwen3_5_moe")
+        ),
     ]
 }
 
@@ -2402,6 +2621,30 @@ _DENSE_NAMES = {
     "dense_ffn": _MLP,
     "other": ("input_layernorm", "post_attention_layernorm", "self_attn.q_norm", "self_attn.k_norm"),
 }
+
+
+_QWEN3_NEXT_NAMES = {
+    "attention": _ATTN,
+    "dense_ffn": _MLP,
+    "routed_experts": _EXPERTS,
+    "linear_mixer": ("linear_attn.in_proj_qkvz", "linear_attn.in_proj_ba", "linear_attn.out_proj"),
+    "shared_experts": ("mlp.shared_expert.gate_proj", "mlp.shared_expert.up_proj", "mlp.shared_expert.down_proj"),
+    "other": (
+        "mlp.gate",
+        "mlp.shared_expert_gate",
+        "linear_attn.conv1d",
+        "linear_attn.norm",
+        "self_attn.q_norm",
+        "self_attn.k_norm",
+    ),
+}
+_QWEN3_5_GDN = (
+    "linear_attn.in_proj_qkv",
+    "linear_attn.in_proj_z",
+    "linear_attn.in_proj_b",
+    "linear_attn.in_proj_a",
+    "linear_attn.out_proj",
+)
 
 
 @dataclass(frozen=True)
@@ -2458,25 +2701,17 @@ MODULE_NAMES: dict[str, ModuleNames] = {
         )
         for t in ("qwen3_moe", "olmoe")
     },
-    "qwen3_next": ModuleNames(
+    "qwen3_next": ModuleNames(_QWEN3_NEXT_NAMES),
+    # Qwen3.5 splits the Gated DeltaNet input projection; its MoE type has no dense layers, its dense type no experts
+    "qwen3_5_moe_text": ModuleNames(
+        {k: v for k, v in _QWEN3_NEXT_NAMES.items() if k != "dense_ffn"} | {"linear_mixer": _QWEN3_5_GDN}
+    ),
+    "qwen3_5_text": ModuleNames(
         {
             "attention": _ATTN,
             "dense_ffn": _MLP,
-            "routed_experts": _EXPERTS,
-            "linear_mixer": ("linear_attn.in_proj_qkvz", "linear_attn.in_proj_ba", "linear_attn.out_proj"),
-            "shared_experts": (
-                "mlp.shared_expert.gate_proj",
-                "mlp.shared_expert.up_proj",
-                "mlp.shared_expert.down_proj",
-            ),
-            "other": (
-                "mlp.gate",
-                "mlp.shared_expert_gate",
-                "linear_attn.conv1d",
-                "linear_attn.norm",
-                "self_attn.q_norm",
-                "self_attn.k_norm",
-            ),
+            "linear_mixer": _QWEN3_5_GDN,
+            "other": ("linear_attn.conv1d", "linear_attn.norm", "self_attn.q_norm", "self_attn.k_norm"),
         }
     ),
     **{t: ModuleNames(_DEEPSEEK_NAMES) for t in ("deepseek_v3", "kimi_k2")},
@@ -2969,6 +3204,7 @@ def _import(config: dict, name: str, source: str, marks: Optional[dict]) -> Impo
 def _vision(wrapper: Config, wrapper_type: WrapperType, src: _Source) -> Config:
     data = wrapper.mapping("vision_config") or {}
     name = _model_type(src.located, data, ("vision_config",), wrapper_type.vision_types[0])
+    name = wrapper_type.vision_renames.get(name, name)
     if name not in wrapper_type.vision_types:
         raise wrapper.error(
             ("vision_config", "model_type"),

@@ -59,10 +59,18 @@ def transformers_model(name: str):
 def multimodal_params(name: str) -> int:
     """Parameters outside the language model of a multimodal checkpoint (vision tower, projector), transformers on meta.
 
-    Counted by module name rather than as a difference of totals: transformers may tie the wrapper's
-    LM head where the text model alone does not (Mistral Small 3.1's wrapper config has no tie key).
+    From the verbatim config, or the collected values where there is none. Counted by module name rather than as a
+    difference of totals: transformers may tie the wrapper's LM head where the text model alone does not (Mistral
+    Small 3.1's wrapper config has no tie key).
     """
-    return multimodal_params_of(upstream_config(name))
+    return multimodal_params_of(upstream_config(name) if has_config(name) else collected_values(name))
+
+
+def collected_values(name: str) -> dict:
+    """The config values collected in <name>.values.yaml, for a spec without a verbatim config."""
+    import yaml
+
+    return yaml.safe_load((CONFIGS / f"{name}.values.yaml").read_text())["values"]
 
 
 def multimodal_params_of(raw: dict) -> int:

@@ -76,28 +76,40 @@ def test_traced_counters_agree_at_full_size(name):
     assert count_torch(model, ir, S, decode_ctx=32768).normalised == pytest.approx(decode, rel=0.005)
 
 
+# Qwen3.6-27B's combination, a Gated DeltaNet hybrid with a dense FFN in every layer, shrunk to 8 layers
+QWEN3_6_27B_SMALL = ["n_layers=8", "d_model=512", "ffn.d_ff=1024", "vocab_size=1000"]
+
+
 @pytest.mark.parametrize(
-    "name",
+    "name,sets",
     [
-        "kimi-linear-48b-a3b",
-        "nemotron-3-nano-30b-a3b",
-        "deepseek-v3.2-exp",
-        "gpt-oss-20b",
-        "llama-4-maverick",
-        "olmo-3-7b",
-        "gpt2",
-        "gemma-3n-e4b",
+        ("kimi-linear-48b-a3b", None),
+        ("nemotron-3-nano-30b-a3b", None),
+        ("deepseek-v3.2-exp", None),
+        ("gpt-oss-20b", None),
+        ("llama-4-maverick", None),
+        ("olmo-3-7b", None),
+        ("gpt2", None),
+        ("gemma-3n-e4b", None),
+        ("qwen3.6-27b", QWEN3_6_27B_SMALL),
     ],
 )
-def test_traced_counters_agree_other_mechanisms(name):
+def test_traced_counters_agree_other_mechanisms(name, sets):
     """Exactly: small terms (Gemma 3n's AltUp coefficients, n^3 per layer) would hide in any tolerance."""
-    ir = llmarch.load(name)
+    ir = llmarch.load(name, sets=sets)
     model = llmarch.build(ir, with_mtp=False)
     S = 300  # not a multiple of the 64-token chunk
     analytic = flops.prefill(ir, S).flops
     for fn in (count_torch, count_fvcore):
         assert fn(model, ir, S).normalised == analytic, fn.__name__
     assert count_fvcore(model, ir, S, decode_ctx=5000).normalised == flops.decode(ir, 5000).flops
+
+
+def test_small_qwen3_6_27b_keeps_its_layer_kinds():
+    """The shrunk Qwen3.6-27B above still has both mixers and the dense FFN on every layer."""
+    ir = llmarch.load("qwen3.6-27b", sets=QWEN3_6_27B_SMALL)
+    assert [layer.mixer for layer in ir.layers] == (["gated_deltanet"] * 3 + ["global"]) * 2
+    assert {layer.ffn for layer in ir.layers} == {"dense"}
 
 
 def test_cli_json_all_counters():

@@ -16,7 +16,7 @@ import yaml
 from typer.testing import CliRunner
 
 import llmarch
-from conftest import CONFIGS, SPEC_NAMES, has_config, multimodal_params_of, upstream_config
+from conftest import CONFIGS, SPEC_NAMES, has_config, multimodal_params_of, unique_params, upstream_config
 from llmarch import import_hf
 from llmarch.cli import app
 from llmarch.errors import LlmarchError, SpecError
@@ -264,6 +264,7 @@ NOT_A_TRANSFORMERS_ATTRIBUTE = {
     "audio_config": "Gemma 3n's audio encoder config: described in the spec's notes, not read",
     "experts_per_token": "OpenAI's duplicate of num_experts_per_tok, which transformers reads",
     "layers_block_type": "transformers 5's list form of hybrid_override_pattern (whose default is checked)",
+    "mtp_num_hidden_layers": "Qwen3.5's count of MTP modules: transformers has no such key and builds none",
 }
 
 
@@ -696,6 +697,8 @@ SWEEP_CONFIGS = [
     "nemotron-3-nano-30b-a3b",
     "kimi-linear-48b-a3b",
     "minimax-m2",
+    "qwen3.5-397b-a17b",
+    "qwen3.6-27b",
 ]
 SWEEP_VALUES = [None, [], "x", {}, 0, -1, 1.5, True]
 
@@ -838,3 +841,130 @@ def test_gemma3_flat_rope_parameters_is_an_error(tmp_path):
     }
     attn = import_config(config, name="x", source="c.json").spec["attention"]
     assert attn["rope"]["scaling"]["factor"] == 8.0 and "scaling" not in attn["overrides"]["local"]["rope"]
+
+
+# ---------------------------------------------------------------------------
+# Qwen3.5 / Qwen3.6: the dense hybrid must never come out as an MoE
+
+QWEN3_5_ONLY_KEYS = (
+    "attn_output_gate",
+    "output_gate_type",
+    "mamba_ssm_dtype",
+    "mtp_num_hidden_layers",
+    "mtp_use_dedicated_embeddings",
+)
+
+
+def _qwen3_6_27b_as(model_type: str) -> dict:
+    """Qwen3.6-27B's text config relabelled, without the keys the other type does not know."""
+    text = copy.deepcopy(upstream_config("qwen3.6-27b")["text_config"])
+    text["model_type"] = model_type
+    for key in QWEN3_5_ONLY_KEYS:
+        del text[key]
+    return text
+
+
+def test_qwen3_6_27b_read_as_qwen3_next_is_refused(tmp_path):
+    """transformers builds Qwen3.6-27B's text config as qwen3_next into a 512-expert MoE (its defaults fill the
+    experts in); import-hf refuses and names the right type, whether or not Qwen3.5's own keys are left in."""
+    as_found = copy.deepcopy(upstream_config("qwen3.6-27b")["text_config"]) | {"model_type": "qwen3_next"}
+    assert "attn_output_gate" in _error(invoke("import-hf", _write(tmp_path, as_found, "as-found.json")))
+    out = _error(invoke("import-hf", _write(tmp_path, _qwen3_6_27b_as("qwen3_next"))))
+    assert "model type `qwen3_next` is a mixture of experts" in out and "512 experts" in out
+    assert "qwen3_5_text" in out  # the type it is
+    with pytest.raises(SpecError, match="256 experts"):  # the same trap with Qwen3.5's own MoE type
+        import_config(_qwen3_6_27b_as("qwen3_5_moe_text"), name="x", source="c.json")
+
+
+def test_qwen3_next_with_experts_stated_still_imports():
+    """The refusal above is for a config stating no expert key; one that states them is an MoE and imports, to
+    transformers' count (the 268B the refused import would have been)."""
+    import torch
+    from transformers import AutoModelForCausalLM, Qwen3NextConfig
+
+    text = _qwen3_6_27b_as("qwen3_next") | {"num_experts": 512}
+    spec = import_config(text, name="x", source="c.json").spec
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(
+            Qwen3NextConfig(**{k: v for k, v in text.items() if k != "model_type"})
+        )
+    assert spec["moe"]["n_experts"] == 512
+    assert llmarch.count_params(_ir(import_config(text, name="x", source="c.json"))).total == unique_params(model)
+    assert round(unique_params(model) / 1e9) == 268
+
+
+def test_qwen3_5_moe_rejects_dense_layers():
+    """transformers' qwen3_5_moe puts experts in every layer whatever mlp_only_layers says: a non-empty list would
+    make the spec disagree with transformers, so it is refused (the empty list Qwen's configs write is accepted)."""
+    config = copy.deepcopy(upstream_config("qwen3.5-397b-a17b"))
+    assert config["text_config"]["mlp_only_layers"] == []
+    config["text_config"]["mlp_only_layers"] = [0]
+    with pytest.raises(SpecError, match="experts in every layer"):
+        import_config(config, name="x", source="c.json")
+
+
+@pytest.mark.parametrize(
+    "key,value", [("attn_output_gate", False), ("output_gate_type", "sigmoid"), ("mtp_use_dedicated_embeddings", True)]
+)
+def test_qwen3_5_gates_transformers_does_not_implement_are_refused(key, value):
+    config = copy.deepcopy(upstream_config("qwen3.6-27b"))
+    config["text_config"][key] = value
+    with pytest.raises(SpecError, match=f"`{key}: "):
+        import_config(config, name="x", source="c.json")
+
+
+def test_qwen3_5_rope_sections_change_nothing():
+    """Multimodal RoPE sections (and their interleaving) say how positions split among time, height and width: the
+    spec, counts and cache are the same without them."""
+    config = copy.deepcopy(upstream_config("qwen3.6-27b"))
+    plain = copy.deepcopy(config)
+    for key in ("mrope_section", "mrope_interleaved"):
+        del plain["text_config"]["rope_parameters"][key]
+    assert import_config(config, name="x", source="c.json").spec == import_config(plain, name="x", source="c.json").spec
+
+
+def test_qwen3_5_disagreeing_rotary_fractions_are_an_error():
+    config = copy.deepcopy(upstream_config("qwen3.6-27b"))
+    config["text_config"]["partial_rotary_factor"] = 0.5
+    with pytest.raises(SpecError, match="partial_rotary_factor"):
+        import_config(config, name="x", source="c.json")
+
+
+def test_qwen3_5_dense_ignores_the_moe_siblings_layer_list():
+    """Qwen3.5-27B's config (ai-dynamo/aiconfigurator's Qwen--Qwen3.5-27B_config.json) writes the MoE type's
+    `mlp_only_layers: []`; in a model without experts every layer is dense whatever it lists."""
+    config = copy.deepcopy(upstream_config("qwen3.6-27b"))
+    listed = copy.deepcopy(config)
+    listed["text_config"]["mlp_only_layers"] = []
+    imported = import_config(listed, name="x", source="c.json")
+    assert "text_config.mlp_only_layers" in imported.ignored
+    assert imported.spec == import_config(config, name="x", source="c.json").spec
+
+
+def _fp8(config: dict, keep: list[str]) -> dict:
+    config = copy.deepcopy(config)
+    config["quantization_config"] = {
+        "quant_method": "fp8",
+        "fmt": "e4m3",
+        "weight_block_size": [128, 128],
+        "activation_scheme": "dynamic",
+        "modules_to_not_convert": keep,
+    }
+    return config
+
+
+def test_qwen3_5_fp8_ignore_list_reads_the_split_projections():
+    """Qwen3.5's checkpoint names (model.language_model.layers.N.linear_attn.in_proj_qkv, ...): an ignore list of
+    the embedding, head and vision tower leaves the text model's linears fp8; one that keeps only the small b/a
+    projections of the Gated DeltaNet is refused (formats are per component), never half-applied."""
+    dense = upstream_config("qwen3.6-27b")
+    keep = ["lm_head", "model.language_model.embed_tokens", "model.visual.merger.linear_fc1"]
+    weights = import_config(_fp8(dense, keep), name="x", source="c.json").spec["weights"]
+    assert weights["overrides"] == dict.fromkeys(("attention", "linear_mixer", "dense_ffn"), "fp8_block128")
+    moe = upstream_config("qwen3.5-397b-a17b")
+    weights = import_config(_fp8(moe, keep), name="x", source="c.json").spec["weights"]
+    assert set(weights["overrides"]) == {"attention", "linear_mixer", "routed_experts", "shared_experts"}
+    linear = [i for i, t in enumerate(dense["text_config"]["layer_types"]) if t == "linear_attention"]
+    split = keep + [f"model.language_model.layers.{i}.linear_attn.in_proj_{p}" for i in linear for p in "ab"]
+    with pytest.raises(SpecError, match="keeps part of `linear_mixer`"):
+        import_config(_fp8(dense, split), name="x", source="c.json")

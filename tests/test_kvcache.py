@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 import llmarch
-from conftest import transformers_model, upstream_config
+from conftest import collected_values, has_config, transformers_model, upstream_config
 from llmarch.cli import app
 from llmarch.errors import OptionError
 from llmarch.kvcache import baseline, kv_cache, parse_tokens
@@ -126,6 +126,31 @@ def test_qwen3_next_linear_state():
     r = kv("qwen3-next-80b-a3b")
     assert r.total_bytes == attn * K128 + n_linear * (state + conv)
     assert r.per_token_bytes_all_layers == attn == 24 * 1024  # gallery: 24 KiB
+
+
+@pytest.mark.parametrize(
+    "name,per_token_kib",
+    [
+        ("qwen3.5-397b-a17b", 15 * 2 * 2 * 256 * 2 / 1024),
+        ("qwen3.6-35b-a3b", 10 * 2 * 2 * 256 * 2 / 1024),
+        ("qwen3.6-27b", 16 * 4 * 2 * 256 * 2 / 1024),
+    ],
+)
+def test_qwen3_5_hybrid_linear_state(name, per_token_kib):
+    """Qwen3.5 / 3.6: the layer_types list decides which layers cache keys and values (full attention) and which
+    hold a Gated DeltaNet state; Qwen3.6-35B-A3B's config is the collected values."""
+    c = text(name) if has_config(name) else collected_values(name)["text_config"]
+    n_full, n_linear = c["layer_types"].count("full_attention"), c["layer_types"].count("linear_attention")
+    assert n_full + n_linear == c["num_hidden_layers"]
+    attn = n_full * c["num_key_value_heads"] * 2 * c["head_dim"] * BF16
+    key_dim = c["linear_num_key_heads"] * c["linear_key_head_dim"]
+    value_dim = c["linear_num_value_heads"] * c["linear_value_head_dim"]
+    state = c["linear_num_value_heads"] * c["linear_key_head_dim"] * c["linear_value_head_dim"] * 4  # fp32
+    conv = (c["linear_conv_kernel_dim"] - 1) * (2 * key_dim + value_dim) * BF16
+    for ctx in (4096, K128):
+        r = kv(name, ctx)
+        assert r.total_bytes == attn * ctx + n_linear * (state + conv)
+    assert r.per_token_bytes_all_layers == attn == per_token_kib * 1024
 
 
 def test_kimi_linear_kda_state_and_mla():
