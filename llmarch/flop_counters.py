@@ -69,6 +69,9 @@ def count_fvcore(
     ids = _inputs(batch, 1 if decode_ctx else seq)
     try:
         analysis = FlopCountAnalysis(_step(model, ctx=decode_ctx, last_token_logits=last_token_logits), (ids,))
+        # fvcore has no rule for aten::baddbmm (C + A @ B, which the chunked linear-attention forwards
+        # use); it is counted with fvcore's own bmm rule, the addition being element-wise
+        analysis.set_op_handle("aten::baddbmm", _baddbmm_flop_jit)
         analysis.unsupported_ops_warnings(False)
         analysis.uncalled_modules_warnings(False)
         raw = int(analysis.total())
@@ -76,3 +79,10 @@ def count_fvcore(
         return Traced("fvcore", None, None, f"fvcore could not trace: {type(exc).__name__}: {exc}")
     excess = 0 if decode_ctx else traced_excess(ir, seq, batch)
     return Traced("fvcore", raw, 2 * raw - excess)
+
+
+def _baddbmm_flop_jit(inputs, outputs) -> int:
+    """Multiply-adds of baddbmm(C, A, B) = C + A @ B, by fvcore's bmm rule on A (b, n, k) and B (b, k, m)."""
+    from fvcore.nn.jit_handles import bmm_flop_jit
+
+    return bmm_flop_jit(inputs[1:3], outputs)
