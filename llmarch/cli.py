@@ -18,7 +18,7 @@ from typing import List, Optional
 import typer
 
 from . import __version__
-from .errors import LlmarchError
+from .errors import LlmarchError, shorten
 
 app = typer.Typer(
     help="Compare LLM architectures from YAML specs: parameters, active parameters, side-by-side tables.",
@@ -103,6 +103,18 @@ def guarded(fn):
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+# Integer options: at least 1, and bounded so that no product of them overflows a float downstream
+MAX_BATCH = 1 << 24
+MAX_GPUS = 1 << 16
+
+
+def _check_count(value: int, option: str, most: int) -> None:
+    if value < 1:
+        raise LlmarchError(f"{option} {value}: must be at least 1")
+    if value > most:
+        raise LlmarchError(f"{option} {shorten(str(value))}: must be at most {most:,}")
 
 
 def _resolve_format(format: Optional[Format], output: Optional[str]) -> Format:
@@ -323,12 +335,13 @@ def kvcache(
     from .api import envelope, load
     from .kvcache import CONVENTIONS, baseline, dtype_bytes, kv_cache, parse_tokens
 
-    ctx_tokens = parse_tokens(ctx)
+    ctx_tokens = parse_tokens(ctx, "--ctx")
+    _check_count(batch, "--batch", MAX_BATCH)
     dtype_bytes(kv_dtype)
     dtype_bytes(state_dtype, "--state-dtype")
     if state_dtype not in ("fp32", "bf16"):
         raise LlmarchError(f"--state-dtype must be fp32 or bf16, got `{state_dtype}`")
-    sweep_tokens = [parse_tokens(t) for t in sweep.split(",") if t.strip()] if sweep else []
+    sweep_tokens = [parse_tokens(t, "--sweep") for t in sweep.split(",") if t.strip()] if sweep else []
     if plot and not plot.endswith((".png", ".svg")):
         raise LlmarchError(f"--plot `{plot}`: the file must end in .png or .svg")
     _registry(spec_path)
@@ -400,12 +413,11 @@ def flops(
     from .flops_report import flops_model
     from .kvcache import parse_tokens
 
-    seq_tokens, ctx_tokens = parse_tokens(seq), parse_tokens(ctx)
-    if batch < 1:
-        raise LlmarchError("--batch must be at least 1")
+    seq_tokens, ctx_tokens = parse_tokens(seq, "--seq"), parse_tokens(ctx, "--ctx")
+    _check_count(batch, "--batch", MAX_BATCH)
     if seq_tokens > 1 << 20:
         raise LlmarchError(f"--seq {seq_tokens:,} is above the limit of 1,048,576 tokens")
-    sweep_tokens = [parse_tokens(t) for t in sweep.split(",") if t.strip()] if sweep else []
+    sweep_tokens = [parse_tokens(t, "--sweep") for t in sweep.split(",") if t.strip()] if sweep else []
     counters = (
         ["torch", "fvcore"] if counter == Counter.all else ([] if counter == Counter.analytic else [counter.value])
     )
@@ -448,7 +460,7 @@ def report(
 
     _registry(spec_path)
     names = expand_targets(list(targets or []), spec_path)
-    ctx_tokens, seq_tokens = parse_tokens(ctx), parse_tokens(seq)
+    ctx_tokens, seq_tokens = parse_tokens(ctx, "--ctx"), parse_tokens(seq, "--seq")
     pair_list = parse_pairs(pairs)
     if sys.stderr.isatty() and len(names) > 10:
         from rich.progress import Progress
@@ -625,11 +637,14 @@ def serve(
     from .render.doc import Cell, Doc, DocTable
     from .serve import CONVENTIONS, Plan, load_gpu, serve as run_serve
 
-    if batch < 1:
-        raise LlmarchError("--batch must be at least 1")
+    _check_count(batch, "--batch", MAX_BATCH)
+    _check_count(gpus, "--gpus", MAX_GPUS)
+    _check_count(ep, "--ep", MAX_GPUS)
+    if tp is not None:
+        _check_count(tp, "--tp", MAX_GPUS)
     profile = load_gpu(gpu)
     plan = Plan(gpus=gpus, tp=tp if tp is not None else max(1, gpus // ep), ep=ep)
-    ctx_tokens = parse_tokens(ctx)
+    ctx_tokens = parse_tokens(ctx, "--ctx")
     _registry(spec_path)
     irs = [load(n, spec_path, sets) for n in names]
     models = [run_serve(ir, profile, plan, ctx_tokens, batch, weights, kv_dtype) for ir in irs]

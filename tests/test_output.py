@@ -1,11 +1,16 @@
-"""Output and environment (issue 26): --set keys."""
+"""Output and environment (issue 26): integer options, GPU profiles, --set keys."""
 
 from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from llmarch.cli import app
+from llmarch.serve import HARDWARE_DIR
 
 runner = CliRunner()
 
@@ -19,6 +24,78 @@ def error_of(result) -> str:
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output and "internal error" not in result.output
     return result.output
+
+
+# ---------------------------------------------------------------------------
+# 5. integer options and GPU profiles
+
+
+@pytest.mark.parametrize(
+    "args, option",
+    [
+        (["serve", "qwen3-8b", "--ep", "0"], "--ep"),
+        (["serve", "qwen3-8b", "--tp", "0"], "--tp"),
+        (["serve", "qwen3-8b", "--gpus", "0"], "--gpus"),
+        (["serve", "qwen3-8b", "--gpus", "-2"], "--gpus"),
+        (["serve", "qwen3-8b", "--batch", "0"], "--batch"),
+        (["serve", "qwen3-8b", "--batch", str(10**30)], "--batch"),
+        (["serve", "qwen3-8b", "--ctx", "0"], "--ctx"),
+        (["kvcache", "gpt2", "--batch", "0"], "--batch"),
+        (["kvcache", "gpt2", "--batch", "-1"], "--batch"),
+        (["kvcache", "gpt2", "--sweep", "1k,0"], "--sweep"),
+        (["flops", "gpt2", "--batch", "0"], "--batch"),
+        (["flops", "gpt2", "--seq", "0"], "--seq"),
+        (["flops", "gpt2", "--ctx", "0k"], "--ctx"),
+        (["report", "gpt2", "--seq", "0"], "--seq"),
+        (["report", "gpt2", "--ctx", "x"], "--ctx"),
+    ],
+    ids=lambda a: " ".join(a) if isinstance(a, list) else a,
+)
+def test_integer_options_are_validated(args, option):
+    out = error_of(invoke(*args))
+    assert option in out
+
+
+def _profile(tmp_path: Path, field: str, value: str) -> str:
+    lines = (HARDWARE_DIR / "h100-sxm.yaml").read_text().splitlines()
+    if field.startswith("peak_flops."):
+        lines = [
+            f"peak_flops: {{bf16: 989.4e12, {field.split('.')[1]}: {value}}}" if l.startswith("peak_flops:") else l
+            for l in lines
+        ]
+    else:
+        lines = [f"{field}: {value}" if l.startswith(f"{field}:") else l for l in lines]
+    path = tmp_path / "gpu.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "field, value, line",
+    [
+        ("bandwidth_bytes_per_s", ".nan", 4),
+        ("bandwidth_bytes_per_s", ".inf", 4),
+        ("bandwidth_bytes_per_s", "true", 4),
+        ("bandwidth_bytes_per_s", "'nan'", 4),
+        ("memory_bytes", "true", 3),
+        ("memory_bytes", ".inf", 3),
+        ("peak_flops.bf16", ".NaN", 5),
+        ("peak_flops.fp8", "-.inf", 5),
+        ("peak_flops.fp8", "false", 5),
+    ],
+)
+def test_gpu_profile_refuses_nan_infinity_and_booleans(tmp_path, field, value, line):
+    path = _profile(tmp_path, field, value)
+    out = error_of(invoke("serve", "qwen3-8b", "--gpu", path, "-f", "json"))
+    assert f"{path}:{line}:" in out and f"field `{field}`" in out
+
+
+def test_shipped_gpu_profiles_still_load():
+    for path in sorted(HARDWARE_DIR.glob("*.yaml")):
+        result = invoke("serve", "qwen3-8b", "--gpu", path.stem, "-f", "json")
+        assert result.exit_code == 0, result.output
+        roofline = json.loads(result.output)["models"][0]["decode_roofline"]
+        assert all(math.isfinite(v) for v in roofline.values() if isinstance(v, float))
 
 
 # ---------------------------------------------------------------------------
