@@ -7,8 +7,10 @@ torch is imported only by commands that build a module (show, compare).
 
 from __future__ import annotations
 
+import errno
 import io
 import json
+import os
 import sys
 import traceback
 from enum import Enum
@@ -19,6 +21,7 @@ import typer
 
 from . import __version__
 from .errors import LlmarchError, shorten
+from .output import is_stdout, printable
 
 app = typer.Typer(
     help="Compare LLM architectures from YAML specs: parameters, active parameters, side-by-side tables.",
@@ -62,7 +65,10 @@ FormatOpt = typer.Option(
     None, "--format", "-f", help="table | markdown | json | csv | html (default: table, or from -o's extension)."
 )
 OutputOpt = typer.Option(
-    None, "--output", "-o", help="Write to FILE instead of stdout (.md, .json, .csv, .html, .txt)."
+    None,
+    "--output",
+    "-o",
+    help="Write to FILE instead of stdout (.md, .json, .csv, .html, .txt), atomically; `-o -` is stdout.",
 )
 
 
@@ -82,27 +88,62 @@ def main(
     _State.debug = debug
 
 
+def _internal_error(exc: Exception) -> typer.Exit:
+    if _State.debug:
+        traceback.print_exc()
+    typer.echo(
+        f"internal error: {type(exc).__name__}: {printable(shorten(str(exc), 500))} (run with --debug for a traceback)",
+        err=True,
+    )
+    return typer.Exit(1)
+
+
 def guarded(fn):
     """Turn LlmarchError into one paragraph on stderr and exit code 2; never a traceback."""
 
     @wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                if sys.stdout is not None:
+                    sys.stdout.flush()  # a reader that went away shows here, not at interpreter exit
+        except BrokenPipeError:
+            _quiet_exit_on_closed_pipe()
         except LlmarchError as exc:
             if _State.debug:
                 traceback.print_exc()
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(f"error: {printable(str(exc))}", err=True)
             raise typer.Exit(exc.exit_code) from None
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        except (typer.Exit, typer.Abort, KeyboardInterrupt, BrokenPipeError):
             raise
+        except OSError as exc:
+            if exc.errno != errno.ENAMETOOLONG:
+                raise _internal_error(exc) from None
+            # any path check on an argument the OS refuses to look up (a 131,000-character name)
+            typer.echo(f"error: `{printable(shorten(str(exc.filename)))}`: file name too long", err=True)
+            raise typer.Exit(2) from None
         except Exception as exc:  # a bug in llmarch, not bad input
-            if _State.debug:
-                traceback.print_exc()
-            typer.echo(f"internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)", err=True)
-            raise typer.Exit(1) from None
+            raise _internal_error(exc) from None
 
     return wrapper
+
+
+# what a shell reports for a command that SIGPIPE ended (`yes | head -1`), as C tools end
+EXIT_CLOSED_PIPE = 128 + 13
+
+
+def _quiet_exit_on_closed_pipe():
+    """The reader of our stdout went away (`llmarch list | head -1`): stop quietly, as command-line tools do."""
+    try:
+        # Python flushes stdout once more at exit; point it at /dev/null so that flush cannot fail again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass
+    raise typer.Exit(EXIT_CLOSED_PIPE)
 
 
 # Integer options: at least 1, and bounded so that no product of them overflows a float downstream
@@ -120,26 +161,36 @@ def _check_count(value: int, option: str, most: int) -> None:
 def _resolve_format(format: Optional[Format], output: Optional[str]) -> Format:
     if format is not None:
         return format
-    if output:
+    if not is_stdout(output):
         from pathlib import Path
 
         suffix = Path(output).suffix.lower()
         if suffix not in EXTENSIONS:
-            raise LlmarchError(f"cannot tell the format of `{output}` from its extension; give --format")
+            raise LlmarchError(f"cannot tell the format of `{shorten(output)}` from its extension; give --format")
         return EXTENSIONS[suffix]
     return Format.table
 
 
-def _write(text: str, output: Optional[str]) -> None:
-    if output:
-        try:
-            with open(output, "w", encoding="utf-8") as f:
-                f.write(text)
-        except OSError as exc:
-            raise LlmarchError(f"cannot write `{output}`: {exc.strerror}") from None
-        typer.echo(f"wrote {output}", err=True)
-    else:
-        sys.stdout.write(text)
+def _write(text: str | bytes, output: Optional[str]) -> None:
+    """The answer to stdout (no -o, or `-o -`), or atomically to a file."""
+    if is_stdout(output):
+        out = _stdout()
+        if isinstance(text, bytes):
+            out.flush()
+            out.buffer.write(text)
+        else:
+            out.write(text)
+        return
+    from .output import write_file
+
+    write_file(output, text)
+    typer.echo(f"wrote {printable(output)}", err=True)
+
+
+def _stdout():
+    if sys.stdout is None:  # started with stdout closed (`>&-`): say so rather than lose the answer silently
+        raise LlmarchError("cannot write the answer: standard output is closed; give -o FILE")
+    return sys.stdout
 
 
 def _emit(format: Format, output: Optional[str], data: dict, doc_fn, title: str = "llmarch") -> None:
@@ -159,16 +210,21 @@ def _emit(format: Format, output: Optional[str], data: dict, doc_fn, title: str 
     else:
         from rich.console import Console
 
-        if output:
+        if not is_stdout(output):
             console = Console(file=io.StringIO(), no_color=True, width=120, highlight=False)
             console.print(render.to_rich(doc))
             _write(console.file.getvalue(), output)
         else:
-            Console(no_color=_State.no_color, highlight=False).print(render.to_rich(doc))
+            from .output import terminal_width
+
+            console = Console(file=_stdout(), no_color=_State.no_color, highlight=False)
+            console.width = terminal_width(console.width)
+            console.on_broken_pipe = _quiet_exit_on_closed_pipe  # rich's own handler exits 1
+            console.print(render.to_rich(doc))
 
 
 def _emit_json(data: dict) -> None:
-    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    _stdout().write(json.dumps(data, indent=2) + "\n")
 
 
 def _registry(spec_path: Optional[List[str]]):
@@ -217,7 +273,7 @@ def list_cmd(
         )
     if family and not rows:
         families = sorted({load(n, spec_path).family or "" for n in reg.names()})
-        raise LlmarchError(f"no spec of family `{family}`; families: {', '.join(f for f in families if f)}")
+        raise LlmarchError(f"no spec of family `{shorten(family)}`; families: {', '.join(f for f in families if f)}")
     from .render.table import list_doc
 
     _emit(_resolve_format(format, output), output, envelope("list", rows), lambda: list_doc(rows), "llmarch list")
@@ -361,9 +417,7 @@ def kvcache(
             plot_kv(results, sweep_tokens or [ctx_tokens], plot)
         except ImportError:
             raise LlmarchError("--plot needs matplotlib (pip install matplotlib)") from None
-        except OSError as exc:
-            raise LlmarchError(f"cannot write `{plot}`: {exc.strerror}") from None
-        typer.echo(f"wrote {plot}", err=True)
+        typer.echo(f"wrote {printable(plot)}", err=True)
     models = [{"name": ir.name, "display_name": ir.display_name, **r.as_dict()} for ir, r in zip(irs, results)]
     from .render.kv import kv_doc
 
@@ -474,7 +528,7 @@ def report(
         data = build_report(names, pair_list, ctx_tokens, seq_tokens, spec_path)
     fmt = _resolve_format(format, output)
     _emit(
-        Format.markdown if fmt == Format.table and output is None and not sys.stdout.isatty() else fmt,
+        Format.markdown if fmt == Format.table and is_stdout(output) and not _stdout().isatty() else fmt,
         output,
         data,
         lambda: report_doc(data, spec_path),
@@ -582,7 +636,12 @@ def check(
 @guarded
 def diagram(
     names: List[str] = typer.Argument(..., help="One or more spec names, aliases or file paths."),
-    output: str = typer.Option(..., "--output", "-o", help="FIGURE.svg, FIGURE.png or FIGURE.html."),
+    output: str = typer.Option(
+        ...,
+        "--output",
+        "-o",
+        help="FIGURE.svg, FIGURE.png or FIGURE.html, written atomically; `-o -` is SVG on stdout.",
+    ),
     spec_path: Optional[List[str]] = SpecPathOpt,
     sets: Optional[List[str]] = SetOpt,
 ) -> None:
@@ -591,19 +650,19 @@ def diagram(
     Example: llmarch diagram deepseek-v3 llama-4-maverick -o fig.svg
     """
     from .api import load
-    from .diagram import write
+    from .diagram import render_figure
 
-    if not output.endswith((".svg", ".png", ".html")):
-        raise LlmarchError(f"`{output}`: the figure must end in .svg, .png or .html")
+    if not is_stdout(output) and not output.endswith((".svg", ".png", ".html")):
+        raise LlmarchError(
+            f"`{shorten(output)}`: the figure must end in .svg, .png or .html (or `-o -` for SVG on stdout)"
+        )
     _registry(spec_path)
     irs = [load(n, spec_path, sets) for n in names]
     try:
-        write(irs, output)
-    except OSError as exc:
-        raise LlmarchError(f"cannot write `{output}`: {exc.strerror}") from None
+        figure = render_figure(irs, ".svg" if is_stdout(output) else output)
     except ImportError:
         raise LlmarchError("PNG output needs cairosvg (pip install cairosvg); .svg and .html need nothing") from None
-    typer.echo(f"wrote {output}", err=True)
+    _write(figure, output)
 
 
 @app.command()
@@ -784,7 +843,24 @@ def schema(
     _emit_json(data)
 
 
+def _reserve_standard_streams() -> None:
+    """Started with stdin, stdout or stderr closed (`<&-`): hold the descriptor open on /dev/null, so that
+    a file opened later (an -o temporary file) cannot land on descriptor 1 and take stray writes."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+
+
 def run() -> None:
+    from .output import use_ascii_fallback
+
+    _reserve_standard_streams()
+    use_ascii_fallback()
     # --no-color and --debug are accepted anywhere on the line, not only before the command
     argv = sys.argv[1:]
     for flag in ("--no-color", "--debug"):
