@@ -804,7 +804,9 @@ def import_hf(
         None, "--output", "-o", help="Write the spec to FILE (YAML) instead of stdout."
     ),
     name: Optional[str] = typer.Option(
-        None, "--name", help="The spec's name (default: -o's file name, else the config's folder)."
+        None,
+        "--name",
+        help="The spec's name (default: -o's file name, which must be a valid name, else the config's folder).",
     ),
 ) -> None:
     """Turn a Hugging Face config.json into a llmarch spec (YAML), recording every default it applied.
@@ -816,8 +818,22 @@ def import_hf(
 
     from .import_hf import clean_name, import_file, spec_yaml
 
-    # -o's file name, cleaned as the config's folder name would be (Qwen3_8B.yaml -> qwen3-8b)
-    imported = import_file(config, name=name or (clean_name(Path(output).stem) if output else None))
+    rule = "a spec's name is lowercase letters, digits, `.` and `-` (at most 64), and equals its file name"
+    if name is not None and clean_name(name) != name:
+        raise LlmarchError(f"--name `{shorten(name)}` is not a spec name: {rule}; e.g. `{clean_name(name)}`")
+    if not is_stdout(output):
+        # a spec folder refuses a file whose `name:` differs from its file name, so the two must agree
+        path = Path(output)
+        stem = path.name[: -len(path.suffix)] if path.suffix else path.name
+        suggestion = f"{name or clean_name(stem)}{path.suffix or '.yaml'}"
+        if name is not None and name != stem:
+            raise LlmarchError(f"--name `{name}` and -o `{shorten(path.name)}` disagree: {rule}; use -o {suggestion}")
+        if clean_name(stem) != stem:
+            raise LlmarchError(
+                f"-o `{shorten(path.name)}`: the file name is not a spec name: {rule}; use -o {suggestion}"
+            )
+        name = stem
+    imported = import_file(config, name=name)
     _write(spec_yaml(imported), output)
 
 

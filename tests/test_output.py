@@ -1,5 +1,6 @@
 """Output and environment (issue 26): atomic -o, `-o -`, closed pipes and streams, non-UTF-8 stdout,
-terminal widths, control characters, CSV formula injection, integer options, GPU profiles, --set keys.  Real pipes, encodings and closed descriptors run in subprocesses.
+terminal widths, control characters, CSV formula injection, integer options, GPU profiles, --set keys,
+import-hf file names and huge arguments.  Real pipes, encodings and closed descriptors run in subprocesses.
 """
 
 from __future__ import annotations
@@ -409,3 +410,51 @@ def test_set_type_errors_name_the_field_not_a_tag():
     # a mapping the edit created is blamed on the edit, not on the spec's `attention:` line
     out = error_of(invoke("show", "qwen3-8b", "--set", "attention.overrides.glob.head_dim=4"))
     assert out.startswith("error: --set attention.overrides.glob.head_dim=4: field `attention.overrides.glob`")
+
+
+# ---------------------------------------------------------------------------
+# 7. import-hf file names, huge arguments
+
+
+def test_import_hf_output_name_must_be_a_spec_name(tmp_path):
+    config = str(CONFIGS / "qwen3-8b.json")
+    out = error_of(invoke("import-hf", config, "-o", str(tmp_path / "Other_Name.yaml")))
+    assert "use -o other-name.yaml" in out
+    out = error_of(invoke("import-hf", config, "-o", str(tmp_path / "x.yaml"), "--name", "y"))
+    assert "use -o y.yaml" in out
+    assert list(tmp_path.iterdir()) == []
+    assert invoke("import-hf", config, "-o", str(tmp_path / "other-name.yaml")).exit_code == 0
+    assert invoke("import-hf", config, "-o", str(tmp_path / "same.yaml"), "--name", "same").exit_code == 0
+    # the folder stays a spec folder: every file's name matches its `name:`
+    listed = invoke("list", "--spec-path", str(tmp_path), "-f", "json")
+    assert listed.exit_code == 0, listed.output
+    assert {"other-name", "same"} <= {m["name"] for m in json.loads(listed.output)["models"]}
+
+
+HUGE = "a" * 131_000
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["show", HUGE],
+        ["show", HUGE + ".yaml"],
+        ["compare", "gpt2", HUGE],
+        ["serve", "gpt2", "--gpu", HUGE],
+        ["serve", "gpt2", "--gpu", HUGE + ".yaml"],
+        ["list", "--family", HUGE],
+        ["report", HUGE],
+        ["check", "gpt2", "--budgets", HUGE],
+        ["kvcache", "gpt2", "--ctx", HUGE],
+        ["show", "gpt2", "-o", HUGE + ".json"],
+        ["diagram", "gpt2", "-o", HUGE + ".svg"],
+        ["show", "gpt2", "--set", HUGE + "=1"],
+        ["import-hf", HUGE],
+        ["import-hf", str(CONFIGS / "qwen3-8b.json"), "--name", HUGE],
+        ["import-hf", str(CONFIGS / "qwen3-8b.json"), "-o", HUGE + ".yaml"],
+    ],
+    ids=lambda a: " ".join(x[:12] for x in a),
+)
+def test_a_131000_character_argument_gets_a_short_clear_error(args):
+    out = error_of(invoke(*args))
+    assert len(out) < 1_000 and "(131,0" in out
