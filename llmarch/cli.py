@@ -516,7 +516,7 @@ def report(
     names = expand_targets(list(targets or []), spec_path)
     ctx_tokens, seq_tokens = parse_tokens(ctx, "--ctx"), parse_tokens(seq, "--seq")
     pair_list = parse_pairs(pairs)
-    if sys.stderr.isatty() and len(names) > 10:
+    if sys.stderr is not None and sys.stderr.isatty() and len(names) > 10:
         from rich.progress import Progress
 
         with Progress(transient=True) as bar:

@@ -196,6 +196,8 @@ def test_closed_stdout_is_an_error_and_closed_stdin_is_harmless(tmp_path):
     assert json.loads(out.read_text())["models"][0]["name"] == "gpt2"
     proc = bash("kvcache gpt2 -f json <&- 2>&-")
     assert proc.returncode == 0 and json.loads(proc.stdout)["models"][0]["name"] == "gpt2"
+    proc = bash("report -f json 2>&-")  # over 10 specs: report asks whether stderr is a terminal
+    assert proc.returncode == 0 and len(json.loads(proc.stdout)["models"]) > 10
 
 
 @pytest.mark.parametrize(
