@@ -122,7 +122,8 @@ def guarded(fn):
             if exc.errno != errno.ENAMETOOLONG:
                 raise _internal_error(exc) from None
             # any path check on an argument the OS refuses to look up (a 131,000-character name)
-            typer.echo(f"error: `{printable(shorten(str(exc.filename)))}`: file name too long", err=True)
+            name = f"`{printable(shorten(str(exc.filename)))}`" if exc.filename is not None else "a file name"
+            typer.echo(f"error: {name}: file name too long", err=True)
             raise typer.Exit(2) from None
         except Exception as exc:  # a bug in llmarch, not bad input
             raise _internal_error(exc) from None
