@@ -7,8 +7,10 @@ torch is imported only by commands that build a module (show, compare).
 
 from __future__ import annotations
 
+import errno
 import io
 import json
+import os
 import sys
 import traceback
 from enum import Enum
@@ -18,7 +20,8 @@ from typing import List, Optional
 import typer
 
 from . import __version__
-from .errors import LlmarchError
+from .errors import LlmarchError, shorten
+from .output import is_stdout, printable
 
 app = typer.Typer(
     help="Compare LLM architectures from YAML specs: parameters, active parameters, side-by-side tables.",
@@ -65,7 +68,10 @@ NoCacheOpt = typer.Option(
     False, "--no-cache", help="Build and count on meta now instead of using the build cache (see `llmarch cache`)."
 )
 OutputOpt = typer.Option(
-    None, "--output", "-o", help="Write to FILE instead of stdout (.md, .json, .csv, .html, .txt)."
+    None,
+    "--output",
+    "-o",
+    help="Write to FILE instead of stdout (.md, .json, .csv, .html, .txt), atomically; `-o -` is stdout.",
 )
 
 
@@ -85,52 +91,110 @@ def main(
     _State.debug = debug
 
 
+def _internal_error(exc: Exception) -> typer.Exit:
+    if _State.debug:
+        traceback.print_exc()
+    typer.echo(
+        f"internal error: {type(exc).__name__}: {printable(shorten(str(exc), 500))} (run with --debug for a traceback)",
+        err=True,
+    )
+    return typer.Exit(1)
+
+
 def guarded(fn):
     """Turn LlmarchError into one paragraph on stderr and exit code 2; never a traceback."""
 
     @wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                if sys.stdout is not None:
+                    sys.stdout.flush()  # a reader that went away shows here, not at interpreter exit
+        except BrokenPipeError:
+            _quiet_exit_on_closed_pipe()
         except LlmarchError as exc:
             if _State.debug:
                 traceback.print_exc()
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(f"error: {printable(str(exc))}", err=True)
             raise typer.Exit(exc.exit_code) from None
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        except (typer.Exit, typer.Abort, KeyboardInterrupt, BrokenPipeError):
             raise
+        except OSError as exc:
+            if exc.errno != errno.ENAMETOOLONG:
+                raise _internal_error(exc) from None
+            # any path check on an argument the OS refuses to look up (a 131,000-character name)
+            name = f"`{printable(shorten(str(exc.filename)))}`" if exc.filename is not None else "a file name"
+            typer.echo(f"error: {name}: file name too long", err=True)
+            raise typer.Exit(2) from None
         except Exception as exc:  # a bug in llmarch, not bad input
-            if _State.debug:
-                traceback.print_exc()
-            typer.echo(f"internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)", err=True)
-            raise typer.Exit(1) from None
+            raise _internal_error(exc) from None
 
     return wrapper
+
+
+# what a shell reports for a command that SIGPIPE ended (`yes | head -1`), as C tools end
+EXIT_CLOSED_PIPE = 128 + 13
+
+
+def _quiet_exit_on_closed_pipe():
+    """The reader of our stdout went away (`llmarch list | head -1`): stop quietly, as command-line tools do."""
+    try:
+        # Python flushes stdout once more at exit; point it at /dev/null so that flush cannot fail again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass
+    raise typer.Exit(EXIT_CLOSED_PIPE)
+
+
+# Integer options: at least 1, and bounded so that no product of them overflows a float downstream
+MAX_BATCH = 1 << 24
+MAX_GPUS = 1 << 16
+
+
+def _check_count(value: int, option: str, most: int) -> None:
+    if value < 1:
+        raise LlmarchError(f"{option} {value}: must be at least 1")
+    if value > most:
+        raise LlmarchError(f"{option} {shorten(str(value))}: must be at most {most:,}")
 
 
 def _resolve_format(format: Optional[Format], output: Optional[str]) -> Format:
     if format is not None:
         return format
-    if output:
+    if not is_stdout(output):
         from pathlib import Path
 
         suffix = Path(output).suffix.lower()
         if suffix not in EXTENSIONS:
-            raise LlmarchError(f"cannot tell the format of `{output}` from its extension; give --format")
+            raise LlmarchError(f"cannot tell the format of `{shorten(output)}` from its extension; give --format")
         return EXTENSIONS[suffix]
     return Format.table
 
 
-def _write(text: str, output: Optional[str]) -> None:
-    if output:
-        try:
-            with open(output, "w", encoding="utf-8") as f:
-                f.write(text)
-        except OSError as exc:
-            raise LlmarchError(f"cannot write `{output}`: {exc.strerror}") from None
-        typer.echo(f"wrote {output}", err=True)
-    else:
-        sys.stdout.write(text)
+def _write(text: str | bytes, output: Optional[str]) -> None:
+    """The answer to stdout (no -o, or `-o -`), or atomically to a file."""
+    if is_stdout(output):
+        out = _stdout()
+        if isinstance(text, bytes):
+            out.flush()
+            out.buffer.write(text)
+        else:
+            out.write(text)
+        return
+    from .output import write_file
+
+    write_file(output, text)
+    typer.echo(f"wrote {printable(output)}", err=True)
+
+
+def _stdout():
+    if sys.stdout is None:  # started with stdout closed (`>&-`): say so rather than lose the answer silently
+        raise LlmarchError("cannot write the answer: standard output is closed; give -o FILE")
+    return sys.stdout
 
 
 def _emit(format: Format, output: Optional[str], data: dict, doc_fn, title: str = "llmarch") -> None:
@@ -150,16 +214,21 @@ def _emit(format: Format, output: Optional[str], data: dict, doc_fn, title: str 
     else:
         from rich.console import Console
 
-        if output:
+        if not is_stdout(output):
             console = Console(file=io.StringIO(), no_color=True, width=120, highlight=False)
             console.print(render.to_rich(doc))
             _write(console.file.getvalue(), output)
         else:
-            Console(no_color=_State.no_color, highlight=False).print(render.to_rich(doc))
+            from .output import terminal_width
+
+            console = Console(file=_stdout(), no_color=_State.no_color, highlight=False)
+            console.width = terminal_width(console.width)
+            console.on_broken_pipe = _quiet_exit_on_closed_pipe  # rich's own handler exits 1
+            console.print(render.to_rich(doc))
 
 
 def _emit_json(data: dict) -> None:
-    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    _stdout().write(json.dumps(data, indent=2) + "\n")
 
 
 def _registry(spec_path: Optional[List[str]]):
@@ -208,7 +277,7 @@ def list_cmd(
         )
     if family and not rows:
         families = sorted({load(n, spec_path).family or "" for n in reg.names()})
-        raise LlmarchError(f"no spec of family `{family}`; families: {', '.join(f for f in families if f)}")
+        raise LlmarchError(f"no spec of family `{shorten(family)}`; families: {', '.join(f for f in families if f)}")
     from .render.table import list_doc
 
     _emit(_resolve_format(format, output), output, envelope("list", rows), lambda: list_doc(rows), "llmarch list")
@@ -329,12 +398,13 @@ def kvcache(
     from .api import envelope, load
     from .kvcache import CONVENTIONS, baseline, dtype_bytes, kv_cache, parse_tokens
 
-    ctx_tokens = parse_tokens(ctx)
+    ctx_tokens = parse_tokens(ctx, "--ctx")
+    _check_count(batch, "--batch", MAX_BATCH)
     dtype_bytes(kv_dtype)
     dtype_bytes(state_dtype, "--state-dtype")
     if state_dtype not in ("fp32", "bf16"):
         raise LlmarchError(f"--state-dtype must be fp32 or bf16, got `{state_dtype}`")
-    sweep_tokens = [parse_tokens(t) for t in sweep.split(",") if t.strip()] if sweep else []
+    sweep_tokens = [parse_tokens(t, "--sweep") for t in sweep.split(",") if t.strip()] if sweep else []
     if plot and not plot.endswith((".png", ".svg")):
         raise LlmarchError(f"--plot `{plot}`: the file must end in .png or .svg")
     _registry(spec_path)
@@ -354,9 +424,7 @@ def kvcache(
             plot_kv(results, sweep_tokens or [ctx_tokens], plot)
         except ImportError:
             raise LlmarchError("--plot needs matplotlib (pip install matplotlib)") from None
-        except OSError as exc:
-            raise LlmarchError(f"cannot write `{plot}`: {exc.strerror}") from None
-        typer.echo(f"wrote {plot}", err=True)
+        typer.echo(f"wrote {printable(plot)}", err=True)
     models = [{"name": ir.name, "display_name": ir.display_name, **r.as_dict()} for ir, r in zip(irs, results)]
     from .render.kv import kv_doc
 
@@ -407,12 +475,11 @@ def flops(
     from .flops_report import flops_model
     from .kvcache import parse_tokens
 
-    seq_tokens, ctx_tokens = parse_tokens(seq), parse_tokens(ctx)
-    if batch < 1:
-        raise LlmarchError("--batch must be at least 1")
+    seq_tokens, ctx_tokens = parse_tokens(seq, "--seq"), parse_tokens(ctx, "--ctx")
+    _check_count(batch, "--batch", MAX_BATCH)
     if seq_tokens > 1 << 20:
         raise LlmarchError(f"--seq {seq_tokens:,} is above the limit of 1,048,576 tokens")
-    sweep_tokens = [parse_tokens(t) for t in sweep.split(",") if t.strip()] if sweep else []
+    sweep_tokens = [parse_tokens(t, "--sweep") for t in sweep.split(",") if t.strip()] if sweep else []
     counters = (
         ["torch", "fvcore"] if counter == Counter.all else ([] if counter == Counter.analytic else [counter.value])
     )
@@ -458,9 +525,9 @@ def report(
 
     _registry(spec_path)
     names = expand_targets(list(targets or []), spec_path)
-    ctx_tokens, seq_tokens = parse_tokens(ctx), parse_tokens(seq)
+    ctx_tokens, seq_tokens = parse_tokens(ctx, "--ctx"), parse_tokens(seq, "--seq")
     pair_list = parse_pairs(pairs)
-    if sys.stderr.isatty() and len(names) > 10:
+    if sys.stderr is not None and sys.stderr.isatty() and len(names) > 10:
         from rich.progress import Progress
 
         with Progress(transient=True) as bar:
@@ -472,7 +539,7 @@ def report(
         data = build_report(names, pair_list, ctx_tokens, seq_tokens, spec_path)
     fmt = _resolve_format(format, output)
     _emit(
-        Format.markdown if fmt == Format.table and output is None and not sys.stdout.isatty() else fmt,
+        Format.markdown if fmt == Format.table and is_stdout(output) and not _stdout().isatty() else fmt,
         output,
         data,
         lambda: report_doc(data, spec_path),
@@ -581,7 +648,12 @@ def check(
 @guarded
 def diagram(
     names: List[str] = typer.Argument(..., help="One or more spec names, aliases or file paths."),
-    output: str = typer.Option(..., "--output", "-o", help="FIGURE.svg, FIGURE.png or FIGURE.html."),
+    output: str = typer.Option(
+        ...,
+        "--output",
+        "-o",
+        help="FIGURE.svg, FIGURE.png or FIGURE.html, written atomically; `-o -` is SVG on stdout.",
+    ),
     spec_path: Optional[List[str]] = SpecPathOpt,
     sets: Optional[List[str]] = SetOpt,
 ) -> None:
@@ -590,19 +662,19 @@ def diagram(
     Example: llmarch diagram deepseek-v3 llama-4-maverick -o fig.svg
     """
     from .api import load
-    from .diagram import write
+    from .diagram import render_figure
 
-    if not output.endswith((".svg", ".png", ".html")):
-        raise LlmarchError(f"`{output}`: the figure must end in .svg, .png or .html")
+    if not is_stdout(output) and not output.endswith((".svg", ".png", ".html")):
+        raise LlmarchError(
+            f"`{shorten(output)}`: the figure must end in .svg, .png or .html (or `-o -` for SVG on stdout)"
+        )
     _registry(spec_path)
     irs = [load(n, spec_path, sets) for n in names]
     try:
-        write(irs, output)
-    except OSError as exc:
-        raise LlmarchError(f"cannot write `{output}`: {exc.strerror}") from None
+        figure = render_figure(irs, ".svg" if is_stdout(output) else output)
     except ImportError:
         raise LlmarchError("PNG output needs cairosvg (pip install cairosvg); .svg and .html need nothing") from None
-    typer.echo(f"wrote {output}", err=True)
+    _write(figure, output)
 
 
 @app.command()
@@ -637,11 +709,14 @@ def serve(
     from .serve import CONVENTIONS, Plan, load_gpu
     from .serve import serve as run_serve
 
-    if batch < 1:
-        raise LlmarchError("--batch must be at least 1")
+    _check_count(batch, "--batch", MAX_BATCH)
+    _check_count(gpus, "--gpus", MAX_GPUS)
+    _check_count(ep, "--ep", MAX_GPUS)
+    if tp is not None:
+        _check_count(tp, "--tp", MAX_GPUS)
     profile = load_gpu(gpu)
     plan = Plan(gpus=gpus, tp=tp if tp is not None else max(1, gpus // ep), ep=ep)
-    ctx_tokens = parse_tokens(ctx)
+    ctx_tokens = parse_tokens(ctx, "--ctx")
     _registry(spec_path)
     irs = [load(n, spec_path, sets) for n in names]
     models = [run_serve(ir, profile, plan, ctx_tokens, batch, weights, kv_dtype) for ir in irs]
@@ -777,7 +852,9 @@ def import_hf(
         None, "--output", "-o", help="Write the spec to FILE (YAML) instead of stdout."
     ),
     name: Optional[str] = typer.Option(
-        None, "--name", help="The spec's name (default: -o's file name, else the config's folder)."
+        None,
+        "--name",
+        help="The spec's name (default: -o's file name, which must be a valid name, else the config's folder).",
     ),
 ) -> None:
     """Turn a Hugging Face config.json into a llmarch spec (YAML), recording every default it applied.
@@ -789,8 +866,22 @@ def import_hf(
 
     from .import_hf import clean_name, import_file, spec_yaml
 
-    # -o's file name, cleaned as the config's folder name would be (Qwen3_8B.yaml -> qwen3-8b)
-    imported = import_file(config, name=name or (clean_name(Path(output).stem) if output else None))
+    rule = "a spec's name is lowercase letters, digits, `.` and `-` (at most 64), and equals its file name"
+    if name is not None and clean_name(name) != name:
+        raise LlmarchError(f"--name `{shorten(name)}` is not a spec name: {rule}; e.g. `{clean_name(name)}`")
+    if not is_stdout(output):
+        # a spec folder refuses a file whose `name:` differs from its file name, so the two must agree
+        path = Path(output)
+        stem = path.name[: -len(path.suffix)] if path.suffix else path.name
+        suggestion = f"{name or clean_name(stem)}{path.suffix or '.yaml'}"
+        if name is not None and name != stem:
+            raise LlmarchError(f"--name `{name}` and -o `{shorten(path.name)}` disagree: {rule}; use -o {suggestion}")
+        if clean_name(stem) != stem:
+            raise LlmarchError(
+                f"-o `{shorten(path.name)}`: the file name is not a spec name: {rule}; use -o {suggestion}"
+            )
+        name = stem
+    imported = import_file(config, name=name)
     _write(spec_yaml(imported), output)
 
 
@@ -816,7 +907,24 @@ def schema(
     _emit_json(data)
 
 
+def _reserve_standard_streams() -> None:
+    """Started with stdin, stdout or stderr closed (`<&-`): hold the descriptor open on /dev/null, so that
+    a file opened later (an -o temporary file) cannot land on descriptor 1 and take stray writes."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+
+
 def run() -> None:
+    from .output import use_ascii_fallback
+
+    _reserve_standard_streams()
+    use_ascii_fallback()
     # --no-color and --debug are accepted anywhere on the line, not only before the command
     argv = sys.argv[1:]
     for flag in ("--no-color", "--debug"):

@@ -263,20 +263,23 @@ def render_html(irs: list[ModelIR]) -> str:
     )
 
 
-def write(irs: list[ModelIR], path: str) -> None:
-    svg = render_svg(irs)
+def render_figure(irs: list[ModelIR], path: str) -> str | bytes:
+    """The figure in the format `path`'s extension names: SVG or HTML text, PNG bytes."""
     if path.endswith(".svg"):
-        text = svg
-    elif path.endswith(".html"):
-        text = render_html(irs)
-    elif path.endswith(".png"):
+        return render_svg(irs)
+    if path.endswith(".html"):
+        return render_html(irs)
+    if path.endswith(".png"):
         import cairosvg
 
-        cairosvg.svg2png(bytestring=svg.encode(), write_to=path, output_width=None, scale=2)
-        return
-    else:
-        from .errors import OptionError
+        return cairosvg.svg2png(bytestring=render_svg(irs).encode(), write_to=None, output_width=None, scale=2)
+    from .errors import OptionError
 
-        raise OptionError(f"`{path}`: the figure must end in .svg, .png or .html")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
+    raise OptionError(f"`{path}`: the figure must end in .svg, .png or .html")
+
+
+def write(irs: list[ModelIR], path: str) -> None:
+    """Render and write atomically: a failed write leaves the previous figure intact."""
+    from .output import write_file
+
+    write_file(path, render_figure(irs, path))

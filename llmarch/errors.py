@@ -39,14 +39,14 @@ class SpecError(LlmarchError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        where = self.file or "<spec>"
+        where = shorten(self.file or "<spec>")
         if self.line is not None and not where.startswith("--set"):
             where += f":{self.line}"
             if self.column is not None:
                 where += f":{self.column}"
         text = f"{where}: "
         if self.field:
-            text += f"field `{self.field}`: "
+            text += f"field `{shorten(self.field)}`: "
         text += self.message
         if self.suggestion:
             text += f"; {self.suggestion}"
@@ -59,6 +59,13 @@ class NameError_(LlmarchError):
 
 class OptionError(LlmarchError):
     """A command-line option with an impossible value."""
+
+
+def shorten(text: str, limit: int = 120) -> str:
+    """User text as echoed in a message: a 131,000-character name is not one clear paragraph."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 40]}… ({len(text):,} characters)"
 
 
 def did_you_mean(word: str, candidates: Iterable[str], n: int = 1) -> str | None:

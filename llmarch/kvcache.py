@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Optional
 
-from .errors import OptionError
+from .errors import OptionError, shorten
 from .ir import LayerIR, ModelIR
 
 DTYPE_BYTES: dict[str, Fraction] = {
@@ -47,21 +47,24 @@ CONVENTIONS = {
 }
 
 
-def parse_tokens(text: str | int) -> int:
-    """'128k' -> 131072, '1m' -> 1048576, '4096' -> 4096 (k = 1024)."""
+def parse_tokens(text: str | int, option: str = "context") -> int:
+    """'128k' -> 131072, '1m' -> 1048576, '4096' -> 4096 (k = 1024); errors name `option` (e.g. `--seq`)."""
     if isinstance(text, int):
         value = text
     else:
         m = re.fullmatch(r"\s*(\d+)\s*([kKmM]?)\s*", str(text))
         if not m:
             raise OptionError(
-                f"context `{text}` is not a token count: use an integer or a k/m suffix (k = 1024), e.g. 4096, 128k, 1m"
+                f"{option} `{shorten(str(text))}` is not a token count: use an integer or a k/m suffix (k = 1024), "
+                "e.g. 4096, 128k, 1m"
             )
+        if len(m.group(1).lstrip("0")) > 12:  # before int(): 5,000 digits would be a ValueError
+            raise OptionError(f"{option} `{shorten(str(text))}` is larger than 2^34 tokens")
         value = int(m.group(1)) * {"": 1, "k": 1024, "m": 1024 * 1024}[m.group(2).lower()]
     if value <= 0:
-        raise OptionError(f"context `{text}` must be a positive number of tokens")
+        raise OptionError(f"{option} `{text}` must be a positive number of tokens")
     if value > 1 << 34:
-        raise OptionError(f"context `{text}` is larger than 2^34 tokens")
+        raise OptionError(f"{option} `{text}` is larger than 2^34 tokens")
     return value
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import LlmarchError, SpecError, did_you_mean
+from .errors import LlmarchError, SpecError, did_you_mean, shorten
 from .yamlsafe import Located, load_file
 
 ENV_VAR = "LLMARCH_SPEC_PATH"
@@ -108,13 +108,13 @@ class Registry:
             return self.entries[self.aliases[key]]
         hint = did_you_mean(key, list(self.entries) + list(self.aliases), n=3)
         raise LlmarchError(
-            f"unknown model `{name}`" + (f"; {hint}" if hint else "") + " (`llmarch list` shows every name)"
+            f"unknown model `{shorten(name)}`" + (f"; {hint}" if hint else "") + " (`llmarch list` shows every name)"
         )
 
     def load(self, name_or_path: str) -> Located:
         """The merged spec document for a name, alias or file path, with `extends:` applied."""
         path = Path(name_or_path)
-        if name_or_path.endswith((".yaml", ".yml")) or os.sep in name_or_path or path.is_file():
+        if name_or_path.endswith((".yaml", ".yml")) or os.sep in name_or_path or is_file(path):
             located = load_file(path)
         else:
             located = self.lookup(name_or_path).located
@@ -145,6 +145,14 @@ class Registry:
             raise located.error(("extends",), "extends cycle: " + " -> ".join(chain + [str(parent.data.get("name"))]))
         parent = self._with_parents(parent, chain)
         return merge(parent, located)
+
+
+def is_file(path: Path) -> bool:
+    """`path.is_file()`, false for a name the OS refuses (over 255 bytes: ENAMETOOLONG) instead of raising."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def merge(parent: Located, child: Located) -> Located:
@@ -182,6 +190,14 @@ def apply_sets(located: Located, sets: list[str]) -> Located:
         if not sep or not key.strip():
             raise SpecError(f"--set `{item}` is not `key.path=value`", file="--set")
         path = tuple(key.strip().split("."))
+        if path[0] == "extends":
+            # the parent is merged in when the spec is loaded, before any edit applies: an edit would be ignored
+            raise SpecError(
+                "--set cannot change `extends`: the parent is read when the spec is loaded, before --set edits apply",
+                file="--set",
+                field="extends",
+                suggestion="write a spec file with `extends:` and pass its path",
+            )
         try:
             value = yaml.safe_load(raw) if raw.strip() else None
         except yaml.YAMLError:
@@ -191,9 +207,11 @@ def apply_sets(located: Located, sets: list[str]) -> Located:
                 raw.strip()
             )  # block-sequence syntax ("-", "- x") on a command line means the text (a pattern letter)
         node = data
-        for part in path[:-1]:
+        for depth, part in enumerate(path[:-1], 1):
             if not isinstance(node.get(part), dict):
                 node[part] = {}
+                # a mapping this edit created is blamed on the edit, not on the spec's nearest block
+                marks[path[:depth]] = (f"--set {item}", None, None)
             node = node[part]
         node[path[-1]] = value
         for p in [p for p in marks if p[: len(path)] == path]:

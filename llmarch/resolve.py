@@ -16,7 +16,7 @@ from typing import Any, Optional
 from pydantic import BaseModel, ValidationError
 
 from . import schema as S
-from .errors import SpecError, did_you_mean
+from .errors import SpecError, did_you_mean, shorten
 from .ir import (
     ATTENTION_KINDS,
     FFN_LETTERS,
@@ -61,7 +61,7 @@ def _spec_error(located: Located, exc: ValidationError) -> SpecError:
     errors = exc.errors(include_url=False)
     errors.sort(key=lambda e: (e["type"] != "extra_forbidden", _has_path(located.data, e["loc"]) is False))
     err = errors[0]
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in ("str", "list[str]"))))
+    loc = _document_path(located.data, err["loc"], missing=err["type"] == "missing")
     kind = err["type"]
     value = err.get("input")
     if kind == "extra_forbidden":
@@ -69,7 +69,7 @@ def _spec_error(located: Located, exc: ValidationError) -> SpecError:
         known = _fields_at(loc[:-1])
         return located.error(
             loc,
-            f"unknown key `{key}`",
+            f"unknown key `{shorten(str(key))}`",
             did_you_mean(str(key), known) or (f"known keys here: {', '.join(sorted(known))}" if known else None),
         )
     if kind == "missing":
@@ -86,6 +86,23 @@ def _spec_error(located: Located, exc: ValidationError) -> SpecError:
     if kind == "value_error":
         return located.error(loc, str(err["msg"]).removeprefix("Value error, "))
     return located.error(loc, f"{err['msg'].lower()}, got {_show(value)}")
+
+
+def _document_path(data: Any, loc: tuple, missing: bool = False) -> tuple:
+    """pydantic's error location without the union branch tags it inserts (`str`, `constrained-str`,
+    `list[str]`, `function-after[...]`): a part is kept when it is a key or index of the document at that
+    point (`--set attention.str=1` names a key `str`, and dropping it would blame the parent field), or
+    when it is the key that a "missing" error names."""
+    out: list = []
+    node = data
+    for i, part in enumerate(loc):
+        is_key = isinstance(node, dict) and part in node
+        is_index = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if not (is_key or is_index or (missing and i == len(loc) - 1)):
+            continue
+        out.append(part)
+        node = node[part] if is_key or is_index else None
+    return tuple(out)
 
 
 def _has_path(data: Any, loc: tuple) -> bool:

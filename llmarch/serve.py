@@ -42,7 +42,9 @@ CONVENTIONS = {
 
 
 class GPU(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # no NaN or infinity: they turn the roofline into NaN and its verdict into whichever comparison NaN
+    # happens to lose (booleans, which pydantic would read as 1, are refused in `load_gpu`)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     name: str
     display_name: str
     memory_bytes: int = Field(gt=0)
@@ -52,25 +54,33 @@ class GPU(BaseModel):
 
 
 def load_gpu(name_or_path: str) -> GPU:
+    from .errors import shorten
+    from .registry import is_file
     from .yamlsafe import load_file
 
     path = Path(name_or_path)
-    if not (path.suffix in (".yaml", ".yml") and path.is_file()):
+    if not (path.suffix in (".yaml", ".yml") and is_file(path)):
         path = HARDWARE_DIR / f"{name_or_path}.yaml"
-        if not path.is_file():
+        if not is_file(path):
             known = sorted(p.stem for p in HARDWARE_DIR.glob("*.yaml"))
             hint = did_you_mean(name_or_path, known, n=2)
             raise OptionError(
-                f"unknown --gpu `{name_or_path}`"
+                f"unknown --gpu `{shorten(name_or_path)}`"
                 + (f"; {hint}" if hint else "")
                 + f" (known: {', '.join(known)}; or a YAML profile file)"
             )
     located = load_file(path)
+    for key, value in located.data.items():
+        for sub, v in value.items() if isinstance(value, dict) else [(None, value)]:
+            if isinstance(v, bool):
+                where = (key,) if sub is None else (key, sub)
+                raise located.error(where, f"expected a number, got {str(v).lower()}")
     try:
         gpu = GPU.model_validate(located.data)
     except ValidationError as exc:
         e = exc.errors(include_url=False)[0]
-        raise located.error(tuple(e["loc"]), e["msg"].lower()) from None
+        got = f", got {e['input']!r}" if e["type"] not in ("missing", "extra_forbidden") else ""
+        raise located.error(tuple(e["loc"]), e["msg"].lower() + got) from None
     if any(v <= 0 for v in gpu.peak_flops.values()) or "bf16" not in gpu.peak_flops and "fp16" not in gpu.peak_flops:
         raise located.error(("peak_flops",), "needs positive dense peaks, at least bf16 or fp16")
     return gpu

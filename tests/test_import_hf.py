@@ -820,11 +820,13 @@ def test_spec_level_error_names_the_spec_field_and_the_config(tmp_path):
 # Small CLI and RoPE points
 
 
-def test_output_name_is_cleaned_like_the_default_name(tmp_path):
+def test_output_name_that_is_not_a_spec_name_is_refused_with_the_cleaned_name(tmp_path):
+    """A spec folder needs `name:` to equal the file name (issue 26): `Qwen3_8B.yaml` holding `name: qwen3-8b`
+    broke every command that read the folder, so the file name is refused and the clean one suggested."""
     out = tmp_path / "Qwen3_8B.yaml"
-    result = invoke("import-hf", str(CONFIGS / "qwen3-8b.json"), "-o", str(out))
-    assert result.exit_code == 0, result.output
-    assert "name: qwen3-8b\n" in out.read_text()
+    result = _error(invoke("import-hf", str(CONFIGS / "qwen3-8b.json"), "-o", str(out)))
+    assert "use -o qwen3-8b.yaml" in result
+    assert not out.exists()
 
 
 def test_gemma3_flat_rope_parameters_is_an_error(tmp_path):

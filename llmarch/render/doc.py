@@ -10,8 +10,11 @@ from __future__ import annotations
 import csv
 import html
 import io
+import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from ..output import printable
 
 
 @dataclass
@@ -63,6 +66,7 @@ HIGHLIGHT = "bold yellow"
 
 
 def to_rich(doc: Doc):
+    """For terminals: every text has its control characters made visible (a spec's strings are user input)."""
     from rich import box
     from rich.console import Group
     from rich.table import Table
@@ -70,10 +74,10 @@ def to_rich(doc: Doc):
 
     items = []
     for t in doc.tables:
-        rt = Table(box=box.SIMPLE_HEAVY, title=t.title, title_justify="left")
+        rt = Table(box=box.SIMPLE_HEAVY, title=printable(t.title), title_justify="left")
         for i, col in enumerate(t.columns):
             rt.add_column(
-                col,
+                printable(col),
                 justify="right" if i in t.right else "left",
                 overflow="fold",
                 style="bold" if i == 0 and not col else None,
@@ -81,12 +85,12 @@ def to_rich(doc: Doc):
         for i, row in enumerate(t.rows):
             if i in t.sections and i:
                 rt.add_section()
-            rt.add_row(*[Text(c.text, style=(HIGHLIGHT if c.highlight else c.style) or "") for c in row])
+            rt.add_row(*[Text(printable(c.text), style=(HIGHLIGHT if c.highlight else c.style) or "") for c in row])
         items.append(rt)
     for r in doc.remarks:
-        items.append(Text(r, style="yellow" if r.startswith("warning") else "cyan"))
+        items.append(Text(printable(r), style="yellow" if r.startswith("warning") else "cyan"))
     if doc.notes:
-        items.append(Text("\n".join(["  Conventions:"] + [f"  {n}" for n in doc.notes]), style="dim"))
+        items.append(Text("\n".join(["  Conventions:"] + [f"  {printable(n)}" for n in doc.notes]), style="dim"))
     return Group(*items)
 
 
@@ -114,15 +118,32 @@ def to_markdown(doc: Doc, heading_level: int = 3) -> str:
     return "\n".join(out)
 
 
+# A spreadsheet reads a cell that starts with one of these as a formula (`=HYPERLINK(...)`, `@SUM(...)`,
+# `-2+3+cmd|...`); tab and carriage return are in OWASP's list because some importers strip them first.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A text cell that is wholly a plain number (`-12`, `-1,024.5`, `-3.5%`) holds no formula: digits cannot
+# call a function or reference another cell.  It stays as is, so negative numbers read as numbers.
+_PLAIN_NUMBER = re.compile(r"[-+]?\d[\d,]*(\.\d+)?%?")
+
+
+def csv_safe(value: Any) -> Any:
+    """A cell value with spreadsheet formula injection defused: text that a spreadsheet would run as a
+    formula gets a leading single quote (the usual escape, shown by spreadsheets as text).  Numbers that
+    llmarch computed are never text, and text that is a plain number is left readable."""
+    if not isinstance(value, str) or not value.startswith(_FORMULA_START) or _PLAIN_NUMBER.fullmatch(value):
+        return value
+    return "'" + value
+
+
 def to_csv(doc: Doc) -> str:
-    """The first table, one header row, exact values (integers unrounded)."""
+    """The first table, one header row, exact values (integers unrounded), formula-like text escaped."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     t = doc.csv_table or (doc.tables[0] if doc.tables else None)
     if t is not None:
-        writer.writerow(t.columns)
+        writer.writerow([csv_safe(c) for c in t.columns])
         for row in t.rows:
-            writer.writerow([c.exact() for c in row])
+            writer.writerow([csv_safe(c.exact()) for c in row])
     return buf.getvalue()
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
 from ..kvcache import KVResult
+from ..output import write_file
 
 
 def plot_kv(results: list[KVResult], contexts: list[int], path: str) -> None:
@@ -22,5 +25,8 @@ def plot_kv(results: list[KVResult], contexts: list[int], path: str) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
+    # rendered in memory and written atomically: a failed write leaves the previous plot intact
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="svg" if path.endswith(".svg") else "png")
     plt.close(fig)
+    write_file(path, buffer.getvalue())
