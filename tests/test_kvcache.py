@@ -61,9 +61,15 @@ def test_mla_latent(name):
 
 
 def test_mla_indexer_key():
+    """Engines store the DSA indexer's key beside the latent (total); the gallery leaves it out (per token)."""
     c = text("deepseek-v3.2-exp")
-    per_token = c["num_hidden_layers"] * (c["kv_lora_rank"] + c["qk_rope_head_dim"] + c["index_head_dim"]) * BF16
-    assert kv("deepseek-v3.2-exp").per_token_bytes_all_layers == per_token
+    latent = c["kv_lora_rank"] + c["qk_rope_head_dim"]
+    engine = c["num_hidden_layers"] * (latent + c["index_head_dim"]) * BF16
+    r = kv("deepseek-v3.2-exp")
+    assert r.total_bytes == engine * K128
+    assert r.per_token_bytes_all_layers == c["num_hidden_layers"] * latent * BF16 == 61 * 576 * 2
+    assert round(r.per_token_bytes_all_layers / 1024, 1) == 68.6  # the gallery's DeepSeek V3.2 figure
+    assert round(engine / 1024, 1) == 83.9  # what llmarch printed before it followed the gallery
 
 
 @pytest.mark.parametrize("ctx", [4096, K128])
