@@ -159,6 +159,8 @@ class ReferenceIR:
     adjustments: tuple[tuple[str, str, int], ...]  # (kind, what, params)
     source: str
     note: Optional[str] = None
+    kv_per_token: Optional[str] = None  # e.g. "68.6 KiB", bf16, gallery-style
+    kv_per_token_config: Optional[str] = None  # llmarch's own figure where the published one disagrees
 
 
 @dataclass(frozen=True)

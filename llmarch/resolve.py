@@ -10,6 +10,7 @@ each layer kind against the block that defines it.
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from typing import Any, Optional
 
@@ -251,6 +252,8 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
                 adjustments=tuple((a.kind, a.what, a.params) for a in r.adjustments),
                 source=r.source,
                 note=r.note,
+                kv_per_token=r.kv_per_token,
+                kv_per_token_config=r.kv_per_token_config,
             )
             for r in spec.reference or []
         ),
@@ -281,6 +284,19 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
                         parse_count(value)
                     except ValueError as e:
                         raise err(("reference", i, key), str(e)) from None
+            for key in ("kv_per_token", "kv_per_token_config"):
+                value = getattr(r, key)
+                if value is not None:
+                    try:
+                        parse_bytes(value)
+                    except ValueError as e:
+                        raise err(("reference", i, key), str(e)) from None
+            if r.kv_per_token_config is not None and r.kv_per_token is None:
+                raise err(
+                    ("reference", i, "kv_per_token_config"),
+                    "states llmarch's side of a disagreement with a published KV figure, but `kv_per_token` "
+                    "(the published side) is missing: add it, or drop kv_per_token_config",
+                )
     return ir
 
 
@@ -504,6 +520,18 @@ def _moe(spec: S.Spec, located: Located) -> MoEIR:
 
 
 _SUFFIX = {"K": 10**3, "M": 10**6, "B": 10**9, "T": 10**12}
+_BYTE_UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+
+
+def parse_bytes(text: str) -> tuple[float, float]:
+    """A published byte figure ("68.6 KiB", "6 KiB", "300 KiB") -> (bytes, bytes of its last digit's unit)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB)\s*", str(text))
+    if not m:
+        raise ValueError(f"published byte figure `{text}` must be a number and B, KiB, MiB or GiB (e.g. 68.6 KiB)")
+    number, unit = m.groups()
+    decimals = len(number.split(".")[1]) if "." in number else 0
+    scale = _BYTE_UNITS[unit]
+    return float(number) * scale, 10**-decimals * scale
 
 
 def parse_count(text: str) -> tuple[float, float]:

@@ -271,6 +271,16 @@ class Reference(Block):
     )
     includes_mtp: StrictBool = Field(False, description="the published figure includes the MTP modules")
     adjustments: list[Adjustment] = Field(default_factory=list, description="parts outside llmarch's model")
+    kv_per_token: Optional[str] = Field(
+        None,
+        description="published KV cache per token at bf16 over all attention layers, the LLM Architecture Gallery's "
+        'convention (see README, Conventions), e.g. "68.6 KiB"',
+    )
+    kv_per_token_config: Optional[str] = Field(
+        None,
+        description="llmarch's figure from the config where it disagrees with kv_per_token, to the same "
+        "precision; `note` names the config values that decide it",
+    )
     source: str
     note: Optional[str] = None
 
