@@ -1385,7 +1385,10 @@ def build_mimo_v2_flash(cfg: Config) -> dict:
     local = {k: v for k, v in swa.items() if v != full[k]}
     if cfg.bool("add_swa_attention_sink_bias"):
         local["sinks"] = True
+    # sliding_window_size counts earlier tokens only: the reference SGLang code attends that many plus the
+    # query, and transformers' MiMoV2FlashConfig turns it into sliding_window = size + 1
     attn["window"] = cfg.int("sliding_window_size")
+    attn["window_excludes_query"] = True
     rope = _rope(cfg, local_theta="swa_rope_theta")
     attn["rope"] = rope["full"]
     local["rope"] = rope["sliding"]

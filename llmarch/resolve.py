@@ -444,6 +444,13 @@ def _attention(spec: S.Spec, kind: str, located: Located, warnings: list[str]) -
         raise located.error(path, "chunked layers need `chunk`")
     if window and window > spec.context_length:
         warnings.append(f"window {window} is larger than the context length {spec.context_length}")
+    excludes_query = fields.get("window_excludes_query", False)
+    if excludes_query and fields.get("window") is None:
+        raise located.error(
+            at("window_excludes_query"),
+            "says how to read `window`, but this attention has no window",
+            "give `window`, or drop window_excludes_query",
+        )
 
     if fields.get("output_gate") == "elementwise" and v_head_dim != head_dim:
         # the gate comes out of the query projection, one per query channel, and multiplies the output
@@ -465,6 +472,7 @@ def _attention(spec: S.Spec, kind: str, located: Located, warnings: list[str]) -
         sinks=fields.get("sinks", False),
         output_gate=fields.get("output_gate", "none"),
         window=window,
+        window_excludes_query=bool(excludes_query) if window else False,
         chunk=chunk,
         position=position,
         rope=rope,

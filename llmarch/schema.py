@@ -111,7 +111,16 @@ class AttentionFields(Block):
     output_gate: Optional[Literal["none", "elementwise", "headwise"]] = Field(
         None, description="sigmoid gate on the attention output, from an extra query-side projection"
     )
-    window: Optional[_int(MAX_CONTEXT)] = Field(None, description="sliding-window size in tokens (local layers)")
+    window: Optional[_int(MAX_CONTEXT)] = Field(
+        None,
+        description="sliding-window size in tokens (local layers): the keys one query attends, itself included "
+        "(transformers' mask k > q - window), unless window_excludes_query",
+    )
+    window_excludes_query: Optional[StrictBool] = Field(
+        None,
+        description="the window counts earlier tokens only: a query attends `window` earlier tokens plus itself "
+        "(MiMo-V2-Flash's sliding_window_size 128 = 129 keys, as its transformers config class states)",
+    )
     chunk: Optional[_int(MAX_CONTEXT)] = Field(None, description="chunk size in tokens (chunked layers)")
     position: Optional[Literal["rope", "nope", "absolute"]] = Field(
         None, description="rope; nope (no positional signal); absolute (learned positions added to the input)"

@@ -295,7 +295,10 @@ def test_mimo_mixed_head_geometry():
     local = c["swa_num_key_value_heads"] * (c["swa_head_dim"] + c["swa_v_head_dim"]) * BF16
     glob = c["num_key_value_heads"] * (c["head_dim"] + c["v_head_dim"]) * BF16
     r = kv("mimo-v2-flash")
-    assert r.total_bytes == n_local * local * c["sliding_window"] + n_global * glob * K128
+    window = (
+        c["sliding_window_size"] + 1
+    )  # 128 earlier tokens + the query (test_mimo_window_counts_earlier_tokens_only)
+    assert r.total_bytes == n_local * local * window + n_global * glob * K128
     assert r.per_token_bytes_all_layers == n_local * local + n_global * glob
     assert (n_local, n_global) == (39, 9)
 
@@ -454,3 +457,87 @@ def test_show_prints_the_kv_reference():
     assert (ref["published"], ref["computed"], ref["ok"]) == ("68.6 KiB", 61 * 576 * 2, True)
     table = CliRunner().invoke(app, ["--no-color", "show", "mimo-v2-flash"], env={"COLUMNS": "250"}).output
     assert "differs (config: 217.5 KiB)" in table
+
+
+# Window semantics per family. transformers 5.23 masks a sliding-window layer with `kv > q - sliding_window`
+# (masking_utils.sliding_window_overlay) on every shipped family (Gemma 3, Gemma 3n, gpt-oss, Mistral, OLMo 3,
+# MiMo-V2-Flash), so a query attends `sliding_window` keys, itself included; MiMo-V2-Flash's config class turns
+# the hub's sliding_window_size (earlier tokens only) into sliding_window = size + 1. Llama 4's chunked layers
+# (chunked_overlay) attend at most `attention_chunk_size` keys. llmarch must cache and attend exactly that.
+def reference_text_config(name: str):
+    """transformers' text config of a shipped spec, built by its config class from the vendored config."""
+    import yaml
+
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    from conftest import CONFIGS, has_config
+
+    if has_config(name):
+        raw = upstream_config(name)
+    else:
+        raw = yaml.safe_load((CONFIGS / f"{name}.values.yaml").read_text())["values"]
+    cfg = CONFIG_MAPPING[raw["model_type"]](**{k: v for k, v in raw.items() if k != "model_type"})
+    return cfg.get_text_config()
+
+
+def keys_seen(mask_function, q: int) -> int:
+    import torch
+
+    return int(mask_function(0, 0, torch.tensor(q), torch.arange(q + 1)).sum())
+
+
+WINDOWED = ["gemma-3-1b", "gemma-3-4b", "gemma-3-12b", "gemma-3-27b", "gemma-3n-e4b", "gpt-oss-20b"]
+WINDOWED += ["gpt-oss-120b", "mistral-7b", "olmo-3-7b", "olmo-3-32b", "mimo-v2-flash"]
+
+
+def test_every_windowed_spec_is_checked_against_its_family():
+    from conftest import SPEC_NAMES
+
+    windowed = {n for n in SPEC_NAMES if any(l.attention and l.attention.window for l in llmarch.load(n).layers)}
+    assert windowed == set(WINDOWED)
+    chunked = {n for n in SPEC_NAMES if any(l.attention and l.attention.chunk for l in llmarch.load(n).layers)}
+    assert chunked == {"llama-4-maverick", "llama-4-scout"}
+
+
+@pytest.mark.parametrize("name", WINDOWED)
+def test_window_holds_what_transformers_attends(name):
+    from transformers.masking_utils import sliding_window_causal_mask_function
+
+    from llmarch.flops import attention_keys
+
+    cfg = reference_text_config(name)
+    keys = keys_seen(sliding_window_causal_mask_function(cfg.sliding_window), q=3 * cfg.sliding_window)
+    assert keys == cfg.sliding_window  # the query and sliding_window - 1 earlier tokens
+    ir = llmarch.load(name)
+    local = [l.attention for l in ir.layers if l.attention is not None and l.attention.window]
+    assert local and all(a.window_keys == keys for a in local)
+    assert all(attention_keys(a, K128) == keys for a in local)
+    rows = [r for r in kv(name).rows if r.kind.split(" x ")[1].startswith("local(")]
+    assert rows and all(r.tokens_cached == keys for r in rows)
+    assert kv(name, ctx=keys - 1).rows[0].tokens_cached == keys - 1  # never more than the context
+
+
+def test_mimo_window_counts_earlier_tokens_only():
+    """The hub config's sliding_window_size 128 means 128 earlier tokens + the query: 129 keys."""
+    import yaml
+
+    from conftest import CONFIGS
+
+    c = yaml.safe_load((CONFIGS / "mimo-v2-flash.values.yaml").read_text())["values"]
+    assert reference_text_config("mimo-v2-flash").sliding_window == c["sliding_window_size"] + 1 == 129
+    (a,) = {l.attention for l in llmarch.load("mimo-v2-flash").layers if l.attention.window}
+    assert (a.window, a.window_excludes_query, a.window_keys) == (128, True, 129)
+
+
+@pytest.mark.parametrize("name", ["llama-4-maverick", "llama-4-scout"])
+def test_chunk_holds_what_transformers_attends(name):
+    import torch
+    from transformers.masking_utils import chunked_causal_mask_function
+
+    cfg = reference_text_config(name)
+    chunk = cfg.attention_chunk_size
+    mask = chunked_causal_mask_function(chunk, torch.zeros(1, dtype=torch.long))
+    assert max(keys_seen(mask, q) for q in (chunk - 2, chunk - 1, chunk, 2 * chunk - 1)) == chunk
+    assert keys_seen(mask, chunk) == 1  # a chunk's first token sees only itself
+    rows = [r for r in kv(name).rows if "chunked(" in r.kind]
+    assert rows and all(r.tokens_cached == chunk for r in rows)
