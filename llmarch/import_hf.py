@@ -1525,6 +1525,13 @@ QWEN3_MOE_KEYS = {
     "num_experts": 128,
     **QWEN_MOE_KEYS,
 }
+# Keys of Qwen's own training config that some released configs carry (Qwen3-Coder-30B-A3B-Instruct);
+# transformers' qwen3_moe reads none of them, so each is accepted only at what transformers builds anyway
+QWEN_INTERNAL_KEYS = {
+    "qkv_bias": Reject("transformers' qwen3_moe reads attention_bias; a q/k/v bias here would be dropped"),
+    "use_qk_norm": Reject("transformers' qwen3_moe always normalises q and k", _only(True)),
+    "shared_expert_intermediate_size": Reject("transformers' qwen3_moe has no shared expert", _only(0)),
+}
 NO_SLIDING = Reject("transformers' implementation of this type has no sliding-window layers", _only(False))
 QWEN3_NEXT_KEYS = {k: v for k, v in QWEN3_MOE_KEYS.items()} | {
     "hidden_size": 2048,
@@ -1937,7 +1944,7 @@ TEXT_TYPES: dict[str, TextType] = {
             _keys(
                 QWEN3_MOE_KEYS,
                 "norm_topk_prob sliding_window max_window_layers",
-                {"use_sliding_window": NO_SLIDING},
+                {"use_sliding_window": NO_SLIDING} | QWEN_INTERNAL_KEYS,
                 aliases={"num_local_experts": "num_experts"},
             ),  # transformers' attribute_map: num_experts -> num_local_experts
             build_qwen3_moe,

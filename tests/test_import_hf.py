@@ -439,6 +439,22 @@ def test_rejected_feature_is_an_error_with_its_reason(tmp_path):
     assert "use_sliding_window: true" in out and "no sliding-window layers" in out
 
 
+@pytest.mark.parametrize(
+    "key,value,reason",
+    [
+        ("qkv_bias", True, "reads attention_bias"),
+        ("use_qk_norm", False, "always normalises q and k"),
+        ("shared_expert_intermediate_size", 768, "no shared expert"),
+    ],
+)
+def test_qwen_training_keys_only_at_what_transformers_builds(tmp_path, key, value, reason):
+    """Qwen3-Coder-30B-A3B's config carries keys transformers' qwen3_moe never reads: at any other value they
+    would describe a model transformers does not build."""
+    config = dict(upstream_config("qwen3-coder-30b-a3b"), **{key: value})
+    out = _error(invoke("import-hf", _write(tmp_path, config)))
+    assert f"{key}: {json.dumps(value)}" in out and reason in out
+
+
 def test_unsupported_model_type(tmp_path):
     out = _error(invoke("import-hf", _write(tmp_path, {"model_type": "bert", "hidden_size": 768})))
     assert "model type 'bert' is not supported" in out and "qwen3_moe" in out

@@ -364,6 +364,7 @@ GALLERY_TITLES = {
     "mistral-large-3": "Mistral Large 3 (673B)",
     "nemotron-3-nano-30b-a3b": "Nemotron 3 Nano (30B-A3B)",
     "mimo-v2-flash": "Xiaomi MiMo-V2-Flash (309B)",
+    "qwen3-coder-30b-a3b": "Qwen3 Coder Flash (30B-A3B)",
 }
 
 
