@@ -101,6 +101,8 @@ COMMON_IRRELEVANT = frozenset(
 COMMON_REJECTED = {
     "add_cross_attention": Reject("llmarch models decoder-only language models"),
     "is_encoder_decoder": Reject("llmarch models decoder-only language models"),
+    # a PretrainedConfig default that full config dumps write out (Kimi K2.5's text_config): null = no cross-attention
+    "cross_attention_hidden_size": Reject("llmarch models decoder-only language models"),
 }
 # Defaults not worth listing: an absent optional block means the feature is off (no quantization, no RoPE scaling)
 QUIET_WHEN_NONE = frozenset({"quantization_config", "rope_scaling", "rope_parameters"})
@@ -2356,6 +2358,21 @@ WRAPPER_TYPES: dict[str, WrapperType] = {
             ("mistral", "ministral3"),
             ("pixtral",),
             mistral3_projector,
+        ),
+        WrapperType(
+            "kimi_k25",
+            "kimi",
+            _wrapper_keys(
+                {"tie_word_embeddings": True},
+                # token ids, media handling and the projector that feeds the (uncounted) vision tower
+                "ignore_index media_placeholder_token_id use_unified_vision_chunk video_placeholder image_token_id "
+                "video_token_id vision_start_token_id vision_end_token_id projection_hidden_size "
+                "projection_layer_norm_eps",
+            ),
+            ("deepseek_v3", "kimi_k2"),
+            (),
+            towers_note="Its MoonViT vision tower and patch-merger projector (vision_config) are not counted: "
+            "import-hf has no closed form for them; add them by hand as a reference adjustment",
         ),
         WrapperType(
             "gemma3n",

@@ -177,7 +177,13 @@ def test_every_mapped_key_present_is_read(name, kind):
 # The vision tower, counted in closed form, against transformers
 
 
-WRAPPED = [c for c in CASES if c.values[1] == "config" and "text_config" in upstream_config(c.values[0])] + [
+WRAPPED = [
+    c
+    for c in CASES
+    if c.values[1] == "config"
+    and "text_config" in upstream_config(c.values[0])
+    and import_hf.WRAPPER_TYPES[upstream_config(c.values[0])["model_type"]].vision_types  # towers import-hf counts
+] + [
     c
     for c in CASES
     if c.values[1] == "values"
@@ -321,6 +327,10 @@ def test_wrapper_without_text_config_gets_transformers_default_text_model(wrappe
         text.max_position_embeddings,
     )
     attn = spec["attention"]
+    if attn.get("kind") == "mla":  # kimi_k25's default text model is DeepSeek-V3's
+        mla = (attn["n_heads"], attn["kv_lora_rank"], attn["qk_nope_head_dim"], attn["qk_rope_head_dim"])
+        assert mla == (text.num_attention_heads, text.kv_lora_rank, text.qk_nope_head_dim, text.qk_rope_head_dim)
+        return
     heads = (
         attn["n_heads"],
         attn.get("n_kv_heads", attn["n_heads"]),
@@ -333,6 +343,21 @@ def test_gemma3n_towers_are_named_not_counted():
     spec = import_config(_values("gemma-3n-e4b"), name="x", source="c.json").spec
     assert "reference" not in spec
     assert "MobileNet-V5 vision tower" in spec["notes"] and "not counted" in spec["notes"]
+
+
+def test_kimi_k25_imports_its_text_model_and_names_the_vision_tower():
+    """Kimi K2.5's wrapper: the text_config (Kimi K2's DeepSeek-V3 model, a full transformers dump with
+    `cross_attention_hidden_size: null`) imports; the MoonViT tower is named, not counted."""
+    raw = upstream_config("kimi-k2.5")
+    assert raw["text_config"]["cross_attention_hidden_size"] is None
+    imported = import_file(str(CONFIGS / "kimi-k2.5.json"), name="x")
+    assert "text_config.cross_attention_hidden_size: null" in imported.off
+    assert "reference" not in imported.spec
+    assert "MoonViT vision tower" in imported.spec["notes"] and "not counted" in imported.spec["notes"]
+    config = copy.deepcopy(raw)
+    config["text_config"]["cross_attention_hidden_size"] = 1024
+    with pytest.raises(SpecError, match="cross_attention_hidden_size"):
+        import_config(config, name="x", source="c.json")
 
 
 def test_defaults_left_unchecked_are_named_with_a_reason():

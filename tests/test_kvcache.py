@@ -365,6 +365,7 @@ GALLERY_TITLES = {
     "nemotron-3-nano-30b-a3b": "Nemotron 3 Nano (30B-A3B)",
     "mimo-v2-flash": "Xiaomi MiMo-V2-Flash (309B)",
     "qwen3-coder-30b-a3b": "Qwen3 Coder Flash (30B-A3B)",
+    "kimi-k2.5": "Kimi K2.5 (1T)",
 }
 
 
