@@ -2677,8 +2677,11 @@ def _weights(cfg: Config, model, text_type: str, model_type: str) -> Optional[di
             )
     if method_name == "fp8":
         fmt = q.get("fmt", "e4m3")
-        if fmt not in ("e4m3", "e5m2"):
-            raise cfg.error(path + ("fmt",), f"fp8 format {_show(fmt)} is not supported", "e4m3 or e5m2")
+        # both element formats are one byte; MiniMax's configs name them by torch dtype ("float8_e4m3fn")
+        if fmt not in FP8_ELEMENT_FORMATS:
+            raise cfg.error(
+                path + ("fmt",), f"fp8 format {_show(fmt)} is not supported", " or ".join(FP8_ELEMENT_FORMATS)
+            )
         block = q.get("weight_block_size")
         if block not in (None, [128, 128]):
             raise cfg.error(
@@ -2780,6 +2783,9 @@ def _matches(pattern: str, name: str) -> bool:
         return re.match(pattern[3:], name) is not None
     regex = ".*".join(re.escape(part) for part in pattern.split("*"))
     return re.search(rf"(^|\.){regex}($|\.)", name) is not None
+
+
+FP8_ELEMENT_FORMATS = ("e4m3", "e5m2", "float8_e4m3fn", "float8_e5m2")
 
 
 def _compressed_tensors(cfg: Config, q: dict) -> str:

@@ -480,6 +480,18 @@ def test_qwen_training_keys_only_at_what_transformers_builds(tmp_path, key, valu
     assert f"{key}: {json.dumps(value)}" in out and reason in out
 
 
+def test_fp8_format_named_by_torch_dtype(tmp_path):
+    """MiniMax's configs write fmt as torch's dtype name; the weights are fp8 blocks either way."""
+    quant = _values("minimax-m2.5")["quantization_config"]
+    assert quant["fmt"] == "float8_e4m3fn"
+    config = dict(upstream_config("minimax-m2"), quantization_config=quant)
+    spec = import_config(config, name="x", source="c.json").spec
+    assert spec["weights"]["overrides"] == {"attention": "fp8_block128", "routed_experts": "fp8_block128"}
+    config["quantization_config"] = dict(quant, fmt="float8_e8m0")
+    out = _error(invoke("import-hf", _write(tmp_path, config)))
+    assert "float8_e8m0" in out and "float8_e4m3fn" in out
+
+
 def test_unsupported_model_type(tmp_path):
     out = _error(invoke("import-hf", _write(tmp_path, {"model_type": "bert", "hidden_size": 768})))
     assert "model type 'bert' is not supported" in out and "qwen3_moe" in out
