@@ -367,6 +367,7 @@ GALLERY_TITLES = {
     "qwen3-coder-30b-a3b": "Qwen3 Coder Flash (30B-A3B)",
     "kimi-k2.5": "Kimi K2.5 (1T)",
     "minimax-m2.5": "MiniMax-M2.5 (230B)",
+    "glm-4.7": "GLM-4.7 (355B)",
 }
 
 
