@@ -277,18 +277,11 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
             raise err(("budgets", kind), str(e)) from None
     if ir.references:
         for i, r in enumerate(ir.references):
-            for key in ("total", "active"):
+            for key, parse in REFERENCE_FIGURES.items():
                 value = getattr(r, key)
                 if value is not None:
                     try:
-                        parse_count(value)
-                    except ValueError as e:
-                        raise err(("reference", i, key), str(e)) from None
-            for key in ("kv_per_token", "kv_per_token_config"):
-                value = getattr(r, key)
-                if value is not None:
-                    try:
-                        parse_bytes(value)
+                        parse(value)
                     except ValueError as e:
                         raise err(("reference", i, key), str(e)) from None
             if r.kv_per_token_config is not None and r.kv_per_token is None:
@@ -558,3 +551,12 @@ def parse_count(text: str) -> tuple[float, float]:
     decimals = len(number.split(".")[1]) if "." in number else 0
     scale = _SUFFIX[t[-1]]
     return value * scale, 10**-decimals * scale
+
+
+# a reference block's figures and how each is read
+REFERENCE_FIGURES = {
+    "total": parse_count,
+    "active": parse_count,
+    "kv_per_token": parse_bytes,
+    "kv_per_token_config": parse_bytes,
+}
