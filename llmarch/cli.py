@@ -315,6 +315,7 @@ def show(
             "ok": c.ok,
             "source": c.reference.source,
         }
+        | ({"kv_per_token_config": c.documented} if c.documented else {})
         for c in check_references(ir, count)
     ]
     if layers:

@@ -13,6 +13,16 @@ PARAMS = {
     "context": "context lengths are exact token counts",
 }
 
+# The LLM Architecture Gallery's "KV cache / token (bf16)" figure, which `per_token_bytes_all_layers`
+# reproduces so that it can be checked against the gallery (tests/data/gallery/); `total_bytes` is what
+# engines store instead (windows applied, recurrent state and indexer keys included).
+KV_PER_TOKEN_ALL_LAYERS = (
+    "bytes per token summed over every attention layer, as Raschka's LLM Architecture Gallery quotes it: "
+    "windows and chunks ignored; linear-attention / SSM state excluded; a sparse-attention (DSA) indexer's "
+    "key left out (the total keeps it, as engines store it); a layer reusing another layer's KV adds nothing; "
+    "a layer whose values are its keys counts them once; a compressed layer counts at its compression ratio"
+)
+
 
 def params_lines() -> list[str]:
     return [f"{key}: {text}" for key, text in PARAMS.items()]

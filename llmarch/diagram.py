@@ -53,7 +53,7 @@ def _mixer_box(ir: ModelIR, layer: LayerIR, prefix: str) -> Box:
             lines.append(f"kv rank {a.kv_lora_rank}, q rank {a.q_lora_rank or '—'}, rope {a.qk_rope_head_dim}")
         lines.append(f"head dim {a.head_dim}" + (f" / v {a.v_head_dim}" if a.v_head_dim != a.head_dim else ""))
         if a.window:
-            lines.append(f"sliding window {a.window:,}")
+            lines.append(f"sliding window {a.window:,}" + (" + query" if a.window_excludes_query else ""))
         if a.chunk:
             lines.append(f"chunks of {a.chunk:,}")
         pos = {"rope": "RoPE", "nope": "NoPE", "absolute": "learned positions"}[a.position]

@@ -72,7 +72,7 @@ class FlopCount:
 def attention_keys(a: AttentionIR, t: int) -> int:
     """Keys the t-th token (1-based) attends to in the main attention."""
     if a.window:
-        return min(t, a.window)
+        return min(t, a.window_keys)
     if a.chunk:
         return (t - 1) % a.chunk + 1
     if a.indexer_topk:
@@ -83,8 +83,8 @@ def attention_keys(a: AttentionIR, t: int) -> int:
 def prefill_pairs(a: AttentionIR, S: int) -> int:
     """Sum over the S prefill tokens of the keys each attends to (closed forms, no loop over S)."""
     if a.window:
-        w = min(a.window, S)
-        return w * (w + 1) // 2 + (S - w) * a.window
+        w = min(a.window_keys, S)
+        return w * (w + 1) // 2 + (S - w) * a.window_keys
     if a.chunk:
         full, rest = divmod(S, a.chunk)
         return full * a.chunk * (a.chunk + 1) // 2 + rest * (rest + 1) // 2

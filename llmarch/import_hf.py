@@ -101,6 +101,8 @@ COMMON_IRRELEVANT = frozenset(
 COMMON_REJECTED = {
     "add_cross_attention": Reject("llmarch models decoder-only language models"),
     "is_encoder_decoder": Reject("llmarch models decoder-only language models"),
+    # a PretrainedConfig default that full config dumps write out (Kimi K2.5's text_config): null = no cross-attention
+    "cross_attention_hidden_size": Reject("llmarch models decoder-only language models"),
 }
 # Defaults not worth listing: an absent optional block means the feature is off (no quantization, no RoPE scaling)
 QUIET_WHEN_NONE = frozenset({"quantization_config", "rope_scaling", "rope_parameters"})
@@ -1471,7 +1473,10 @@ def build_mimo_v2_flash(cfg: Config) -> dict:
     local = {k: v for k, v in swa.items() if v != full[k]}
     if cfg.bool("add_swa_attention_sink_bias"):
         local["sinks"] = True
+    # sliding_window_size counts earlier tokens only: the reference SGLang code attends that many plus the
+    # query, and transformers' MiMoV2FlashConfig turns it into sliding_window = size + 1
     attn["window"] = cfg.int("sliding_window_size")
+    attn["window_excludes_query"] = True
     rope = _rope(cfg, local_theta="swa_rope_theta")
     attn["rope"] = rope["full"]
     local["rope"] = rope["sliding"]
@@ -1607,6 +1612,13 @@ QWEN3_MOE_KEYS = {
     "num_experts_per_tok": 8,
     "num_experts": 128,
     **QWEN_MOE_KEYS,
+}
+# Keys of Qwen's own training config that some released configs carry (Qwen3-Coder-30B-A3B-Instruct);
+# transformers' qwen3_moe reads none of them, so each is accepted only at what transformers builds anyway
+QWEN_INTERNAL_KEYS = {
+    "qkv_bias": Reject("transformers' qwen3_moe reads attention_bias; a q/k/v bias here would be dropped"),
+    "use_qk_norm": Reject("transformers' qwen3_moe always normalises q and k", _only(True)),
+    "shared_expert_intermediate_size": Reject("transformers' qwen3_moe has no shared expert", _only(0)),
 }
 NO_SLIDING = Reject("transformers' implementation of this type has no sliding-window layers", _only(False))
 QWEN3_NEXT_KEYS = {k: v for k, v in QWEN3_MOE_KEYS.items()} | {
@@ -2077,7 +2089,7 @@ TEXT_TYPES: dict[str, TextType] = {
             _keys(
                 QWEN3_MOE_KEYS,
                 "norm_topk_prob sliding_window max_window_layers",
-                {"use_sliding_window": NO_SLIDING},
+                {"use_sliding_window": NO_SLIDING} | QWEN_INTERNAL_KEYS,
                 aliases={"num_local_experts": "num_experts"},
             ),  # transformers' attribute_map: num_experts -> num_local_experts
             build_qwen3_moe,
@@ -2550,6 +2562,21 @@ WRAPPER_TYPES: dict[str, WrapperType] = {
             mistral3_projector,
         ),
         WrapperType(
+            "kimi_k25",
+            "kimi",
+            _wrapper_keys(
+                {"tie_word_embeddings": True},
+                # token ids, media handling and the projector that feeds the (uncounted) vision tower
+                "ignore_index media_placeholder_token_id use_unified_vision_chunk video_placeholder image_token_id "
+                "video_token_id vision_start_token_id vision_end_token_id projection_hidden_size "
+                "projection_layer_norm_eps",
+            ),
+            ("deepseek_v3", "kimi_k2"),
+            (),
+            towers_note="Its MoonViT vision tower and patch-merger projector (vision_config) are not counted: "
+            "import-hf has no closed form for them; add them by hand as a reference adjustment",
+        ),
+        WrapperType(
             "gemma3n",
             "gemma",
             _wrapper_keys(
@@ -2885,8 +2912,11 @@ def _weights(cfg: Config, model, text_type: str, model_type: str) -> Optional[di
             )
     if method_name == "fp8":
         fmt = q.get("fmt", "e4m3")
-        if fmt not in ("e4m3", "e5m2"):
-            raise cfg.error(path + ("fmt",), f"fp8 format {_show(fmt)} is not supported", "e4m3 or e5m2")
+        # both element formats are one byte; MiniMax's configs name them by torch dtype ("float8_e4m3fn")
+        if fmt not in FP8_ELEMENT_FORMATS:
+            raise cfg.error(
+                path + ("fmt",), f"fp8 format {_show(fmt)} is not supported", " or ".join(FP8_ELEMENT_FORMATS)
+            )
         block = q.get("weight_block_size")
         if block not in (None, [128, 128]):
             raise cfg.error(
@@ -2988,6 +3018,9 @@ def _matches(pattern: str, name: str) -> bool:
         return re.match(pattern[3:], name) is not None
     regex = ".*".join(re.escape(part) for part in pattern.split("*"))
     return re.search(rf"(^|\.){regex}($|\.)", name) is not None
+
+
+FP8_ELEMENT_FORMATS = ("e4m3", "e5m2", "float8_e4m3fn", "float8_e5m2")
 
 
 def _compressed_tensors(cfg: Config, q: dict) -> str:

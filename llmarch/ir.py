@@ -44,7 +44,8 @@ class AttentionIR:
     o_bias: bool = False
     sinks: bool = False
     output_gate: str = "none"  # "none" | "elementwise" | "headwise"
-    window: Optional[int] = None
+    window: Optional[int] = None  # as the config states it; see window_keys
+    window_excludes_query: bool = False
     chunk: Optional[int] = None
     position: str = "rope"  # "rope" | "nope" | "absolute"
     rope: Optional[RopeIR] = None
@@ -61,6 +62,13 @@ class AttentionIR:
     @property
     def is_mla(self) -> bool:
         return self.kind == "mla"
+
+    @property
+    def window_keys(self) -> Optional[int]:
+        """Keys one query attends on a sliding-window layer, itself included: what the cache holds."""
+        if self.window is None:
+            return None
+        return self.window + 1 if self.window_excludes_query else self.window
 
 
 @dataclass(frozen=True)
@@ -159,6 +167,8 @@ class ReferenceIR:
     adjustments: tuple[tuple[str, str, int], ...]  # (kind, what, params)
     source: str
     note: Optional[str] = None
+    kv_per_token: Optional[str] = None  # e.g. "68.6 KiB", bf16, gallery-style
+    kv_per_token_config: Optional[str] = None  # llmarch's own figure where the published one disagrees
 
 
 @dataclass(frozen=True)

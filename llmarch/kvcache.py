@@ -4,15 +4,19 @@ Conventions (printed under every table):
 - Attention layers cache n_kv_heads x (K head dim + V head dim) elements per token.
 - MLA caches its compressed latent as inference engines do: kv_lora_rank + qk_rope_head_dim per
   token (one shared "head", no x2 for K and V), not the decompressed K and V; DeepSeek V3.2's
-  indexer adds its key (index_head_dim) per token.
-- Sliding-window and chunked layers hold min(context, window or chunk) tokens; layers that reuse
-  another layer's KV hold nothing.
+  indexer adds its key (index_head_dim) per token to the total.
+- Sliding-window and chunked layers hold min(context, window or chunk) tokens, the window being the keys
+  one query attends, itself included (transformers' mask k > q - window, which every shipped family's
+  config means); a family whose window counts earlier tokens only (MiMo-V2-Flash: 128 earlier + the
+  query) holds window + 1. Layers that reuse another layer's KV hold nothing.
 - Linear-attention and state-space layers hold a fixed state whatever the context: Gated DeltaNet
   v_heads x d_k x d_v, Kimi Delta Attention heads x d x d, Mamba-2 heads x head_dim x state_dim, in
   the state dtype (default fp32), plus the short-convolution state, (kernel - 1) x channels, in the
   KV dtype.
 - Quantised caches count nominal bits per element (no scales).  Batch multiplies the total.
 - Context suffixes: k = 1024 tokens, m = 1024 x 1024 (128k = 131,072).
+- per_token_bytes_all_layers is the gallery's figure, not the engine's: see
+  conventions.KV_PER_TOKEN_ALL_LAYERS (windows ignored, state and indexer keys left out).
 No torch here.
 """
 
@@ -23,6 +27,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Optional
 
+from .conventions import KV_PER_TOKEN_ALL_LAYERS
 from .errors import OptionError, shorten
 from .ir import LayerIR, ModelIR
 
@@ -38,12 +43,12 @@ DTYPE_BYTES: dict[str, Fraction] = {
 CONVENTIONS = {
     "attention": "attention layers cache n_kv_heads x (K head dim + V head dim) elements per token",
     "mla": "MLA caches the compressed latent, kv_lora_rank + qk_rope_head_dim per token (not decompressed K/V); a DSA indexer adds its key dim",
-    "windows": "sliding-window / chunked layers hold min(context, window or chunk) tokens",
+    "windows": "sliding-window / chunked layers hold min(context, window or chunk) tokens, a window being the keys one query attends, itself included (window + 1 where a family's window counts earlier tokens only, as MiMo-V2-Flash's)",
     "state": "linear-attention / SSM layers hold a fixed state (state dtype) plus the conv state (kernel - 1) x channels (KV dtype)",
     "quantised": "quantised caches count nominal bits per element, no scales",
     "context": "k = 1024 tokens, m = 1024 x 1024 tokens; tables print exact integers",
     "bytes": "KiB/MiB/GiB = 1024^1/2/3",
-    "per_token_all_layers": "bytes per token summed over all attention layers with windows ignored and linear state excluded (as Raschka's LLM Architecture Gallery quotes it); layers reusing another layer's KV add nothing",
+    "per_token_all_layers": KV_PER_TOKEN_ALL_LAYERS,
 }
 
 
@@ -132,6 +137,16 @@ class KVResult:
         return out
 
 
+def gallery_elements_per_token(layer: LayerIR) -> int:
+    """Elements per token one attention layer adds to the gallery-style figure: what the engine caches
+    for it less a DSA indexer's key (see conventions.KV_PER_TOKEN_ALL_LAYERS)."""
+    a = layer.attention
+    assert a is not None
+    if a.is_mla:
+        return a.kv_lora_rank + a.qk_rope_head_dim
+    return a.n_kv_heads * (a.head_dim + a.v_head_dim)
+
+
 def _attention_layer(layer: LayerIR, ctx: int) -> tuple[tuple, str, int, int, str]:
     """(key, label, elements per token, tokens cached, element formula) of an attention layer."""
     a = layer.attention
@@ -150,9 +165,12 @@ def _attention_layer(layer: LayerIR, ctx: int) -> tuple[tuple, str, int, int, st
         dims = f"{a.head_dim}" if a.head_dim == a.v_head_dim else f"(K {a.head_dim} + V {a.v_head_dim})"
         label = f"{kind} {a.n_kv_heads} KV x {dims}"
         formula = f"{a.n_kv_heads} x ({a.head_dim} + {a.v_head_dim})"
-    limit = a.window or a.chunk
+    limit = a.window_keys or a.chunk
     tokens = min(ctx, limit) if limit else ctx
-    where = f"local({a.window:,})" if a.window else (f"chunked({a.chunk:,})" if a.chunk else layer.mixer)
+    if a.window:
+        where = f"local({a.window:,} + query)" if a.window_excludes_query else f"local({a.window:,})"
+    else:
+        where = f"chunked({a.chunk:,})" if a.chunk else layer.mixer
     return (layer.mixer, elems, limit), f"{where} {label}", elems, tokens, formula
 
 
@@ -207,7 +225,7 @@ def kv_cache(ir: ModelIR, ctx: int, batch: int = 1, kv_dtype: str = "bf16", stat
                 g["n"] += 1
                 continue
             key, label, elems, tokens, formula = _attention_layer(layer, ctx)
-            per_token_all += elems * kv
+            per_token_all += gallery_elements_per_token(layer) * kv
             g = groups.setdefault(
                 key,
                 {

@@ -395,7 +395,7 @@ def keys_traced(a: AttentionIR, S: int, ctx: int) -> int:
     if S > 1:
         return S
     if a.window:
-        return min(ctx, a.window)
+        return min(ctx, a.window_keys)
     if a.chunk:
         return (ctx - 1) % a.chunk + 1
     return ctx

@@ -48,12 +48,13 @@ MODEL = {
                 "type": "object",
                 "required": ["figure", "published", "computed", "ok"],
                 "properties": {
-                    "figure": {"enum": ["total", "active"]},
+                    "figure": {"enum": ["total", "active", "kv_per_token"]},
                     "published": {"type": "string"},
                     "computed": _INT,
                     "convention": {"type": "string"},
                     "ok": {"type": "boolean"},
                     "source": {"type": "string"},
+                    "kv_per_token_config": {"type": "string"},
                 },
             },
         },
@@ -197,7 +198,9 @@ Every `--format json` answer is one object, the common envelope:
   `n_experts`, `experts_active`, `d_expert`, `d_ff`, `n_dense_layers`, ...; values that vary by layer kind
   are objects keyed by kind), `params` (`total`, `active`, `active_incl_embeddings`, `embedding`,
   `non_embedding`, `by_component`, `active_by_component`, `mtp`, `buffers`), `weights`, `layers`; `show`
-  adds `references` (each published figure, computed value and verdict). `list`: a short row per model.
+  adds `references` (each published figure: `total`, `active` or the gallery's `kv_per_token` in bytes at
+  bf16; computed value and verdict; `kv_per_token_config` where the spec documents a disagreement with the
+  published KV figure, `ok` then meaning that the disagreement still holds). `list`: a short row per model.
   `kvcache`: `ctx_tokens`, `batch`, `kv_dtype`, `state_dtype`, `total_bytes`, `per_token_bytes_all_layers`,
   `by_layer_kind` (`kind`, `layers`, `bytes_per_token_per_layer`, `tokens_cached`, `fixed_bytes`, `bytes`),
   and `sweep` / `baseline` when asked. `flops`: `prefill` (`tokens`, `flops`, `by_component`), `decode`

@@ -6,40 +6,68 @@ one-digit figure still means something ("1T" -> +-0.05T).  A figure the
 publisher truncated (`rounding: down`, as Meta's "70B" for 70.55B) holds when
 the count lies in [figure, figure + one unit), with the same cap.  MTP modules
 are added when the figure includes them.
+
+A published KV figure (`kv_per_token`, e.g. the gallery's "68.6 KiB") is
+compared with `per_token_bytes_all_layers` at bf16 by the same rule.  Where the
+spec documents a disagreement (`kv_per_token_config`, llmarch's figure from the
+config), the check holds when the computed figure matches the documented one and
+still differs from the published one, so that a fix on either side is noticed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 from .ir import ModelIR, ReferenceIR
+from .kvcache import kv_cache
 from .params import ParamCount
-from .resolve import parse_count
+from .resolve import parse_bytes, parse_count
+
+KV_CONVENTION = "gallery-style, bf16"
 
 
 @dataclass(frozen=True)
 class ReferenceCheck:
     reference: ReferenceIR
-    key: str  # "total" | "active"
+    key: str  # "total" | "active" | "kv_per_token"
     published: str
     published_value: float
     unit: float  # of the last published digit
     computed: int  # in the reference's convention, adjustments applied
+    documented: Optional[str] = None  # llmarch's side of a documented disagreement (kv_per_token_config)
 
     @property
     def convention(self) -> str:
+        if self.key == "kv_per_token":
+            return KV_CONVENTION
         return self.reference.convention if self.key == "total" else self.reference.active_convention
 
     @property
     def tolerance(self) -> float:
-        cap = 0.05 * self.published_value
-        return min(self.unit if self.reference.rounding == "down" else self.unit / 2, cap)
+        return _tolerance(self.published_value, self.unit, self.reference.rounding)
+
+    @property
+    def matches_published(self) -> bool:
+        return _holds(self.computed, self.published_value, self.unit, self.reference.rounding)
 
     @property
     def ok(self) -> bool:
-        if self.reference.rounding == "down":
-            return self.published_value <= self.computed < self.published_value + self.tolerance
-        return abs(self.computed - self.published_value) <= self.tolerance
+        if self.documented is None:
+            return self.matches_published
+        value, unit = parse_bytes(self.documented)
+        return _holds(self.computed, value, unit, "nearest") and not self.matches_published
+
+
+def _tolerance(value: float, unit: float, rounding: str) -> float:
+    return min(unit if rounding == "down" else unit / 2, 0.05 * value)
+
+
+def _holds(computed: int, value: float, unit: float, rounding: str) -> bool:
+    tolerance = _tolerance(value, unit, rounding)
+    if rounding == "down":
+        return value <= computed < value + tolerance
+    return abs(computed - value) <= tolerance
 
 
 def in_convention(count: ParamCount, key: str, convention: str) -> int:
@@ -72,4 +100,12 @@ def check_references(ir: ModelIR, count: ParamCount) -> list[ReferenceCheck]:
             if key == "total":
                 computed += extra + (count.mtp if ref.includes_mtp else 0)
             out.append(ReferenceCheck(ref, key, published, value, unit, computed))
+        if ref.kv_per_token is not None:
+            value, unit = parse_bytes(ref.kv_per_token)
+            computed = kv_cache(ir, 1, kv_dtype="bf16").per_token_bytes_all_layers
+            out.append(
+                ReferenceCheck(
+                    ref, "kv_per_token", ref.kv_per_token, value, unit, computed, documented=ref.kv_per_token_config
+                )
+            )
     return out

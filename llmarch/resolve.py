@@ -10,6 +10,7 @@ each layer kind against the block that defines it.
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from typing import Any, Optional
 
@@ -268,6 +269,8 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
                 adjustments=tuple((a.kind, a.what, a.params) for a in r.adjustments),
                 source=r.source,
                 note=r.note,
+                kv_per_token=r.kv_per_token,
+                kv_per_token_config=r.kv_per_token_config,
             )
             for r in spec.reference or []
         ),
@@ -291,13 +294,19 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
             raise err(("budgets", kind), str(e)) from None
     if ir.references:
         for i, r in enumerate(ir.references):
-            for key in ("total", "active"):
+            for key, parse in REFERENCE_FIGURES.items():
                 value = getattr(r, key)
                 if value is not None:
                     try:
-                        parse_count(value)
+                        parse(value)
                     except ValueError as e:
                         raise err(("reference", i, key), str(e)) from None
+            if r.kv_per_token_config is not None and r.kv_per_token is None:
+                raise err(
+                    ("reference", i, "kv_per_token_config"),
+                    "states llmarch's side of a disagreement with a published KV figure, but `kv_per_token` "
+                    "(the published side) is missing: add it, or drop kv_per_token_config",
+                )
     return ir
 
 
@@ -445,6 +454,13 @@ def _attention(spec: S.Spec, kind: str, located: Located, warnings: list[str]) -
         raise located.error(path, "chunked layers need `chunk`")
     if window and window > spec.context_length:
         warnings.append(f"window {window} is larger than the context length {spec.context_length}")
+    excludes_query = fields.get("window_excludes_query", False)
+    if excludes_query and fields.get("window") is None:
+        raise located.error(
+            at("window_excludes_query"),
+            "says how to read `window`, but this attention has no window",
+            "give `window`, or drop window_excludes_query",
+        )
 
     if fields.get("output_gate") == "elementwise" and v_head_dim != head_dim:
         # the gate comes out of the query projection, one per query channel, and multiplies the output
@@ -466,6 +482,7 @@ def _attention(spec: S.Spec, kind: str, located: Located, warnings: list[str]) -
         sinks=fields.get("sinks", False),
         output_gate=fields.get("output_gate", "none"),
         window=window,
+        window_excludes_query=bool(excludes_query) if window else False,
         chunk=chunk,
         position=position,
         rope=rope,
@@ -521,6 +538,18 @@ def _moe(spec: S.Spec, located: Located) -> MoEIR:
 
 
 _SUFFIX = {"K": 10**3, "M": 10**6, "B": 10**9, "T": 10**12}
+_BYTE_UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+
+
+def parse_bytes(text: str) -> tuple[float, float]:
+    """A published byte figure ("68.6 KiB", "6 KiB", "300 KiB") -> (bytes, bytes of its last digit's unit)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB)\s*", str(text))
+    if not m:
+        raise ValueError(f"published byte figure `{text}` must be a number and B, KiB, MiB or GiB (e.g. 68.6 KiB)")
+    number, unit = m.groups()
+    decimals = len(number.split(".")[1]) if "." in number else 0
+    scale = _BYTE_UNITS[unit]
+    return float(number) * scale, 10**-decimals * scale
 
 
 def parse_count(text: str) -> tuple[float, float]:
@@ -539,3 +568,12 @@ def parse_count(text: str) -> tuple[float, float]:
     decimals = len(number.split(".")[1]) if "." in number else 0
     scale = _SUFFIX[t[-1]]
     return value * scale, 10**-decimals * scale
+
+
+# a reference block's figures and how each is read
+REFERENCE_FIGURES = {
+    "total": parse_count,
+    "active": parse_count,
+    "kv_per_token": parse_bytes,
+    "kv_per_token_config": parse_bytes,
+}

@@ -111,7 +111,16 @@ class AttentionFields(Block):
     output_gate: Optional[Literal["none", "elementwise", "headwise"]] = Field(
         None, description="sigmoid gate on the attention output, from an extra query-side projection"
     )
-    window: Optional[_int(MAX_CONTEXT)] = Field(None, description="sliding-window size in tokens (local layers)")
+    window: Optional[_int(MAX_CONTEXT)] = Field(
+        None,
+        description="sliding-window size in tokens (local layers): the keys one query attends, itself included "
+        "(transformers' mask k > q - window), unless window_excludes_query",
+    )
+    window_excludes_query: Optional[StrictBool] = Field(
+        None,
+        description="the window counts earlier tokens only: a query attends `window` earlier tokens plus itself "
+        "(MiMo-V2-Flash's sliding_window_size 128 = 129 keys, as its transformers config class states)",
+    )
     chunk: Optional[_int(MAX_CONTEXT)] = Field(None, description="chunk size in tokens (chunked layers)")
     position: Optional[Literal["rope", "nope", "absolute"]] = Field(
         None, description="rope; nope (no positional signal); absolute (learned positions added to the input)"
@@ -271,6 +280,16 @@ class Reference(Block):
     )
     includes_mtp: StrictBool = Field(False, description="the published figure includes the MTP modules")
     adjustments: list[Adjustment] = Field(default_factory=list, description="parts outside llmarch's model")
+    kv_per_token: Optional[str] = Field(
+        None,
+        description="published KV cache per token at bf16 over all attention layers, the LLM Architecture Gallery's "
+        'convention (see README, Conventions), e.g. "68.6 KiB"',
+    )
+    kv_per_token_config: Optional[str] = Field(
+        None,
+        description="llmarch's figure from the config where it disagrees with kv_per_token, to the same "
+        "precision; `note` names the config values that decide it",
+    )
     source: str
     note: Optional[str] = None
 

@@ -176,7 +176,13 @@ def test_every_mapped_key_present_is_read(name, kind):
 # The vision tower, counted in closed form, against transformers
 
 
-WRAPPED = [c for c in CASES if c.values[1] == "config" and "text_config" in upstream_config(c.values[0])] + [
+WRAPPED = [
+    c
+    for c in CASES
+    if c.values[1] == "config"
+    and "text_config" in upstream_config(c.values[0])
+    and import_hf.WRAPPER_TYPES[upstream_config(c.values[0])["model_type"]].vision_types  # towers import-hf counts
+] + [
     c
     for c in CASES
     if c.values[1] == "values"
@@ -321,6 +327,10 @@ def test_wrapper_without_text_config_gets_transformers_default_text_model(wrappe
         text.max_position_embeddings,
     )
     attn = spec["attention"]
+    if attn.get("kind") == "mla":  # kimi_k25's default text model is DeepSeek-V3's
+        mla = (attn["n_heads"], attn["kv_lora_rank"], attn["qk_nope_head_dim"], attn["qk_rope_head_dim"])
+        assert mla == (text.num_attention_heads, text.kv_lora_rank, text.qk_nope_head_dim, text.qk_rope_head_dim)
+        return
     heads = (
         attn["n_heads"],
         attn.get("n_kv_heads", attn["n_heads"]),
@@ -333,6 +343,21 @@ def test_gemma3n_towers_are_named_not_counted():
     spec = import_config(_values("gemma-3n-e4b"), name="x", source="c.json").spec
     assert "reference" not in spec
     assert "MobileNet-V5 vision tower" in spec["notes"] and "not counted" in spec["notes"]
+
+
+def test_kimi_k25_imports_its_text_model_and_names_the_vision_tower():
+    """Kimi K2.5's wrapper: the text_config (Kimi K2's DeepSeek-V3 model, a full transformers dump with
+    `cross_attention_hidden_size: null`) imports; the MoonViT tower is named, not counted."""
+    raw = upstream_config("kimi-k2.5")
+    assert raw["text_config"]["cross_attention_hidden_size"] is None
+    imported = import_file(str(CONFIGS / "kimi-k2.5.json"), name="x")
+    assert "text_config.cross_attention_hidden_size: null" in imported.off
+    assert "reference" not in imported.spec
+    assert "MoonViT vision tower" in imported.spec["notes"] and "not counted" in imported.spec["notes"]
+    config = copy.deepcopy(raw)
+    config["text_config"]["cross_attention_hidden_size"] = 1024
+    with pytest.raises(SpecError, match="cross_attention_hidden_size"):
+        import_config(config, name="x", source="c.json")
 
 
 def test_defaults_left_unchecked_are_named_with_a_reason():
@@ -437,6 +462,34 @@ def test_rejected_feature_is_an_error_with_its_reason(tmp_path):
     config = dict(upstream_config("qwen3-30b-a3b"), use_sliding_window=True)
     out = _error(invoke("import-hf", _write(tmp_path, config)))
     assert "use_sliding_window: true" in out and "no sliding-window layers" in out
+
+
+@pytest.mark.parametrize(
+    "key,value,reason",
+    [
+        ("qkv_bias", True, "reads attention_bias"),
+        ("use_qk_norm", False, "always normalises q and k"),
+        ("shared_expert_intermediate_size", 768, "no shared expert"),
+    ],
+)
+def test_qwen_training_keys_only_at_what_transformers_builds(tmp_path, key, value, reason):
+    """Qwen3-Coder-30B-A3B's config carries keys transformers' qwen3_moe never reads: at any other value they
+    would describe a model transformers does not build."""
+    config = dict(upstream_config("qwen3-coder-30b-a3b"), **{key: value})
+    out = _error(invoke("import-hf", _write(tmp_path, config)))
+    assert f"{key}: {json.dumps(value)}" in out and reason in out
+
+
+def test_fp8_format_named_by_torch_dtype(tmp_path):
+    """MiniMax's configs write fmt as torch's dtype name; the weights are fp8 blocks either way."""
+    quant = _values("minimax-m2.5")["quantization_config"]
+    assert quant["fmt"] == "float8_e4m3fn"
+    config = dict(upstream_config("minimax-m2"), quantization_config=quant)
+    spec = import_config(config, name="x", source="c.json").spec
+    assert spec["weights"]["overrides"] == {"attention": "fp8_block128", "routed_experts": "fp8_block128"}
+    config["quantization_config"] = dict(quant, fmt="float8_e8m0")
+    out = _error(invoke("import-hf", _write(tmp_path, config)))
+    assert "float8_e8m0" in out and "float8_e4m3fn" in out
 
 
 def test_unsupported_model_type(tmp_path):

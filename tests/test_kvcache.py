@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -60,9 +61,15 @@ def test_mla_latent(name):
 
 
 def test_mla_indexer_key():
+    """Engines store the DSA indexer's key beside the latent (total); the gallery leaves it out (per token)."""
     c = text("deepseek-v3.2-exp")
-    per_token = c["num_hidden_layers"] * (c["kv_lora_rank"] + c["qk_rope_head_dim"] + c["index_head_dim"]) * BF16
-    assert kv("deepseek-v3.2-exp").per_token_bytes_all_layers == per_token
+    latent = c["kv_lora_rank"] + c["qk_rope_head_dim"]
+    engine = c["num_hidden_layers"] * (latent + c["index_head_dim"]) * BF16
+    r = kv("deepseek-v3.2-exp")
+    assert r.total_bytes == engine * K128
+    assert r.per_token_bytes_all_layers == c["num_hidden_layers"] * latent * BF16 == 61 * 576 * 2
+    assert round(r.per_token_bytes_all_layers / 1024, 1) == 68.6  # the gallery's DeepSeek V3.2 figure
+    assert round(engine / 1024, 1) == 83.9  # what llmarch printed before it followed the gallery
 
 
 @pytest.mark.parametrize("ctx", [4096, K128])
@@ -312,7 +319,10 @@ def test_mimo_mixed_head_geometry():
     local = c["swa_num_key_value_heads"] * (c["swa_head_dim"] + c["swa_v_head_dim"]) * BF16
     glob = c["num_key_value_heads"] * (c["head_dim"] + c["v_head_dim"]) * BF16
     r = kv("mimo-v2-flash")
-    assert r.total_bytes == n_local * local * c["sliding_window"] + n_global * glob * K128
+    window = (
+        c["sliding_window_size"] + 1
+    )  # 128 earlier tokens + the query (test_mimo_window_counts_earlier_tokens_only)
+    assert r.total_bytes == n_local * local * window + n_global * glob * K128
     assert r.per_token_bytes_all_layers == n_local * local + n_global * glob
     assert (n_local, n_global) == (39, 9)
 
@@ -339,3 +349,222 @@ def test_gemma_3n_shared_kv_layers_hold_nothing(ctx):
     assert r.per_token_bytes_all_layers == len(producing) * per_layer == 20 * 2 * 512 * 2
     assert sum(row.layers for row in r.rows) == c["num_hidden_layers"]
     assert sum(row.layers for row in r.rows if row.bytes == 0) == c["num_kv_shared_layers"]
+
+
+# The LLM Architecture Gallery's fact sheet, vendored verbatim (tests/data/gallery/source.yaml): each shipped
+# spec it lists carries the gallery's KV figure as a reference, checked to its printed precision.
+GALLERY = Path(__file__).parent / "data" / "gallery"
+GALLERY_URL = "https://sebastianraschka.com/llm-architecture-gallery/"
+GALLERY_TITLES = {
+    "gpt2-xl": "GPT-2 XL (1.5B)",
+    "llama-3-8b": "Llama 3 (8B)",
+    "llama-3.2-1b": "Llama 3.2 (1B)",
+    "llama-3.2-3b": "Llama 3.2 (3B)",
+    "olmo-2-7b": "OLMo 2 (7B)",
+    "deepseek-v3": "DeepSeek V3 (671B)",
+    "deepseek-r1": "DeepSeek R1 (671B)",
+    "gemma-3-27b": "Gemma 3 (27B)",
+    "mistral-small-3.1-24b": "Mistral Small 3.1 (24B)",
+    "llama-4-maverick": "Llama 4 Maverick (400B)",
+    "qwen3-0.6b": "Qwen3 (0.6B)",
+    "qwen3-235b-a22b": "Qwen3 (235B-A22B)",
+    "qwen3-30b-a3b": "Qwen3 (30B-A3B)",
+    "qwen3-32b": "Qwen3 (32B)",
+    "qwen3-4b": "Qwen3 (4B)",
+    "qwen3-8b": "Qwen3 (8B)",
+    "smollm3-3b": "SmolLM3 (3B)",
+    "kimi-k2": "Kimi K2 (1T)",
+    "glm-4.5": "GLM-4.5 (355B)",
+    "glm-4.5-air": "GLM-4.5-Air (106B)",
+    "gpt-oss-120b": "GPT-OSS (120B)",
+    "gpt-oss-20b": "GPT-OSS (20B)",
+    "grok-2.5": "Grok 2.5 (270B)",
+    "qwen3-next-80b-a3b": "Qwen3 Next (80B-A3B)",
+    "minimax-m2": "MiniMax M2 (230B)",
+    "kimi-linear-48b-a3b": "Kimi Linear (48B-A3B)",
+    "olmo-3-32b": "OLMo 3 (32B)",
+    "olmo-3-7b": "OLMo 3 (7B)",
+    "deepseek-v3.2-exp": "DeepSeek V3.2 (671B)",  # the gallery lists V3.2; same attention and layers
+    "mistral-large-3": "Mistral Large 3 (673B)",
+    "nemotron-3-nano-30b-a3b": "Nemotron 3 Nano (30B-A3B)",
+    "mimo-v2-flash": "Xiaomi MiMo-V2-Flash (309B)",
+    "qwen3-coder-30b-a3b": "Qwen3 Coder Flash (30B-A3B)",
+    "kimi-k2.5": "Kimi K2.5 (1T)",
+    "minimax-m2.5": "MiniMax-M2.5 (230B)",
+    "glm-4.7": "GLM-4.7 (355B)",
+}
+
+
+def gallery_rows() -> dict[str, dict]:
+    import csv
+
+    with (GALLERY / "llm-list.tsv").open(encoding="utf-8", newline="") as f:
+        return {row["title"]: row for row in csv.DictReader(f, delimiter="\t")}
+
+
+def gallery_kv(title: str) -> str:
+    """'68.6 KiB · Low' -> '68.6 KiB' (the figure, without the gallery's size class)."""
+    return gallery_rows()[title]["KV cache / token (bf16) info"].split(" · ")[0]
+
+
+def kv_checks(name: str) -> list:
+    from llmarch.reference import check_references
+
+    ir = llmarch.load(name)
+    return [c for c in check_references(ir, llmarch.count_params(ir)) if c.key == "kv_per_token"]
+
+
+def test_gallery_fact_sheet_is_the_pinned_copy():
+    import hashlib
+
+    import yaml
+
+    source = yaml.safe_load((GALLERY / "source.yaml").read_text())
+    data = (GALLERY / source["file"]).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == source["sha256"]
+    assert "@" in source["copy_found_at"] and len(source["copy_found_at"].split("@")[1]) == 40
+    assert len(gallery_rows()) == 72  # the gallery's model count at that commit
+
+
+@pytest.mark.parametrize("name", sorted(GALLERY_TITLES))
+def test_gallery_kv_reference(name):
+    (check,) = kv_checks(name)
+    assert check.published == gallery_kv(GALLERY_TITLES[name])
+    assert check.reference.source == GALLERY_URL
+    assert GALLERY_TITLES[name] in check.reference.note
+    assert check.ok, f"{name}: computed {check.computed:,} B vs the gallery's {check.published}"
+
+
+def test_every_kv_reference_is_a_gallery_row():
+    from conftest import SPEC_NAMES
+
+    assert {name for name in SPEC_NAMES if kv_checks(name)} == set(GALLERY_TITLES)
+
+
+def test_gallery_kv_precision():
+    """A figure holds within half a unit of its last printed digit: 68.6 KiB is 68.55..68.65 KiB."""
+    (check,) = kv_checks("deepseek-v3")
+    assert check.computed == 61 * (512 + 64) * 2 == 70_272  # 68.625 KiB
+    assert check.tolerance == 1024 * 0.1 / 2
+    from dataclasses import replace
+
+    assert not replace(check, published_value=68.7 * 1024).ok
+    assert not replace(check, computed=70_272 + 52).ok
+    assert replace(check, computed=70_272 - 51).ok
+
+
+def test_mimo_documented_kv_disagreement():
+    """The gallery's 144 KiB = 48 x 4 x (192 + 192) x 2 B; the config's per-kind heads and V dim 128 give
+    217.5 KiB. The check holds while the spec's documented figure is what llmarch computes and the gallery's
+    is not; it fails once either side changes."""
+    import yaml
+
+    from conftest import CONFIGS
+
+    c = yaml.safe_load((CONFIGS / "mimo-v2-flash.values.yaml").read_text())["values"]
+    assert gallery_kv(GALLERY_TITLES["mimo-v2-flash"]) == "144 KiB" == f"{48 * 4 * (192 + 192) * 2 // 1024} KiB"
+    pattern = c["hybrid_layer_pattern"]
+    config = (
+        pattern.count(1) * c["swa_num_key_value_heads"] * (c["swa_head_dim"] + c["swa_v_head_dim"])
+        + pattern.count(0) * c["num_key_value_heads"] * (c["head_dim"] + c["v_head_dim"])
+    ) * BF16
+    (check,) = kv_checks("mimo-v2-flash")
+    assert check.computed == config == 222_720
+    assert check.documented == "217.5 KiB" == f"{config / 1024} KiB"
+    assert check.ok and not check.matches_published
+    from dataclasses import replace
+
+    assert not replace(check, computed=144 * 1024).ok  # agreeing with the gallery would need the note removed
+    assert not replace(check, documented="200 KiB").ok
+
+
+def test_show_prints_the_kv_reference():
+    result = CliRunner().invoke(app, ["show", "deepseek-v3.2-exp", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    (ref,) = [r for r in json.loads(result.output)["models"][0]["references"] if r["figure"] == "kv_per_token"]
+    assert (ref["published"], ref["computed"], ref["ok"]) == ("68.6 KiB", 61 * 576 * 2, True)
+    table = CliRunner().invoke(app, ["--no-color", "show", "mimo-v2-flash"], env={"COLUMNS": "250"}).output
+    assert "differs (config: 217.5 KiB)" in table
+
+
+# Window semantics per family. transformers 5.23 masks a sliding-window layer with `kv > q - sliding_window`
+# (masking_utils.sliding_window_overlay) on every shipped family (Gemma 3, Gemma 3n, gpt-oss, Mistral, OLMo 3,
+# MiMo-V2-Flash), so a query attends `sliding_window` keys, itself included; MiMo-V2-Flash's config class turns
+# the hub's sliding_window_size (earlier tokens only) into sliding_window = size + 1. Llama 4's chunked layers
+# (chunked_overlay) attend at most `attention_chunk_size` keys. llmarch must cache and attend exactly that.
+def reference_text_config(name: str):
+    """transformers' text config of a shipped spec, built by its config class from the vendored config."""
+    import yaml
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    from conftest import CONFIGS, has_config
+
+    if has_config(name):
+        raw = upstream_config(name)
+    else:
+        raw = yaml.safe_load((CONFIGS / f"{name}.values.yaml").read_text())["values"]
+    cfg = CONFIG_MAPPING[raw["model_type"]](**{k: v for k, v in raw.items() if k != "model_type"})
+    return cfg.get_text_config()
+
+
+def keys_seen(mask_function, q: int) -> int:
+    import torch
+
+    return int(mask_function(0, 0, torch.tensor(q), torch.arange(q + 1)).sum())
+
+
+WINDOWED = ["gemma-3-1b", "gemma-3-4b", "gemma-3-12b", "gemma-3-27b", "gemma-3n-e4b", "gpt-oss-20b"]
+WINDOWED += ["gpt-oss-120b", "mistral-7b", "olmo-3-7b", "olmo-3-32b", "mimo-v2-flash"]
+
+
+def test_every_windowed_spec_is_checked_against_its_family():
+    from conftest import SPEC_NAMES
+
+    windowed = {n for n in SPEC_NAMES if any(l.attention and l.attention.window for l in llmarch.load(n).layers)}
+    assert windowed == set(WINDOWED)
+    chunked = {n for n in SPEC_NAMES if any(l.attention and l.attention.chunk for l in llmarch.load(n).layers)}
+    assert chunked == {"llama-4-maverick", "llama-4-scout"}
+
+
+@pytest.mark.parametrize("name", WINDOWED)
+def test_window_holds_what_transformers_attends(name):
+    from transformers.masking_utils import sliding_window_causal_mask_function
+
+    from llmarch.flops import attention_keys
+
+    cfg = reference_text_config(name)
+    keys = keys_seen(sliding_window_causal_mask_function(cfg.sliding_window), q=3 * cfg.sliding_window)
+    assert keys == cfg.sliding_window  # the query and sliding_window - 1 earlier tokens
+    ir = llmarch.load(name)
+    local = [l.attention for l in ir.layers if l.attention is not None and l.attention.window]
+    assert local and all(a.window_keys == keys for a in local)
+    assert all(attention_keys(a, K128) == keys for a in local)
+    rows = [r for r in kv(name).rows if r.kind.split(" x ")[1].startswith("local(")]
+    assert rows and all(r.tokens_cached == keys for r in rows)
+    assert kv(name, ctx=keys - 1).rows[0].tokens_cached == keys - 1  # never more than the context
+
+
+def test_mimo_window_counts_earlier_tokens_only():
+    """The hub config's sliding_window_size 128 means 128 earlier tokens + the query: 129 keys."""
+    import yaml
+
+    from conftest import CONFIGS
+
+    c = yaml.safe_load((CONFIGS / "mimo-v2-flash.values.yaml").read_text())["values"]
+    assert reference_text_config("mimo-v2-flash").sliding_window == c["sliding_window_size"] + 1 == 129
+    (a,) = {l.attention for l in llmarch.load("mimo-v2-flash").layers if l.attention.window}
+    assert (a.window, a.window_excludes_query, a.window_keys) == (128, True, 129)
+
+
+@pytest.mark.parametrize("name", ["llama-4-maverick", "llama-4-scout"])
+def test_chunk_holds_what_transformers_attends(name):
+    import torch
+    from transformers.masking_utils import chunked_causal_mask_function
+
+    cfg = reference_text_config(name)
+    chunk = cfg.attention_chunk_size
+    mask = chunked_causal_mask_function(chunk, torch.zeros(1, dtype=torch.long))
+    assert max(keys_seen(mask, q) for q in (chunk - 2, chunk - 1, chunk, 2 * chunk - 1)) == chunk
+    assert keys_seen(mask, chunk) == 1  # a chunk's first token sees only itself
+    rows = [r for r in kv(name).rows if "chunked(" in r.kind]
+    assert rows and all(r.tokens_cached == chunk for r in rows)

@@ -96,7 +96,7 @@ def kv_doc(irs: list[ModelIR], results: list[KVResult], explain: bool = False) -
         if explain:
             doc.remarks.append(
                 f"  {ir.name}: per token, all attention layers: {r.per_token_bytes_all_layers:,} B "
-                "(windows ignored, linear state excluded)"
+                "(windows ignored; linear state and indexer keys excluded)"
             )
     if len(results) > 1:
         smallest = min(r.total_bytes for r in results)
