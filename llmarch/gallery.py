@@ -27,6 +27,7 @@ ARTICLE_PAIRS: list[tuple[str, str, str]] = [
     ("Fig. 45", "olmo-3-32b", "qwen3-32b"),
     ("Fig. 50", "deepseek-v3", "mistral-large-3"),
     ("Fig. 52", "mimo-v2-flash", "deepseek-v3.2-exp"),
+    ("Fig. 56", "glm-5", "glm-4.5"),  # 2026 revision: GLM-5 (the panel: tests/data/article/fig-56.yaml)
 ]
 
 

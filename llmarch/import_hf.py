@@ -933,6 +933,46 @@ def build_deepseek_v32(cfg: Config) -> dict:
     return spec
 
 
+def _glm_indexer_types(r: Config) -> list[str]:
+    """GlmMoeDsaConfig's default: `index_topk_pattern` ("F"/"S" letters) when given, else a full indexer every
+    `index_topk_freq`-th layer from `index_skip_topk_offset` on (every layer with the defaults)."""
+    n = r.int("num_hidden_layers")
+    pattern = r.get("index_topk_pattern")
+    if pattern is not None:
+        if isinstance(pattern, str):
+            letters = {"F": "full", "S": "shared"}
+            if len(pattern) != n or any(c not in letters for c in pattern):
+                raise r.error(
+                    "index_topk_pattern", f"expected {n} letters F (full) or S (shared), got {_show(pattern)}"
+                )
+            return [letters[c] for c in pattern]
+        return r.str_list("index_topk_pattern", n)
+    freq = max(r.int("index_topk_freq", 0), 1)
+    offset = r.int("index_skip_topk_offset", 0)
+    return ["full" if max(i - offset + 1, 0) % freq == 0 else "shared" for i in range(n)]
+
+
+def build_glm_moe_dsa(cfg: Config) -> dict:
+    """GLM-5: DeepSeek V3.2's MLA + sparse-attention indexer and DeepSeekMoE blocks, Zhipu's MTP layer."""
+    spec = build_deepseek_v32(cfg)
+    n = spec["n_layers"]
+    kinds = _layer_kinds(cfg, "indexer_types", {"full": "F", "shared": "S"}, n)
+    if "S" in kinds:
+        raise cfg.error(
+            "indexer_types",
+            f"{kinds.count('S')} layers reuse an earlier layer's indexer (`shared`); llmarch's spec format "
+            "gives every DeepSeek-sparse-attention layer its own indexer",
+            "this import supports configs whose every layer is `full` (GLM-5, GLM-5.1)",
+        )
+    cfg.touch("index_topk_pattern", "index_topk_freq", "index_skip_topk_offset")
+    n_mtp = cfg.int("num_nextn_predict_layers", 0)
+    spec.pop("mtp", None)
+    if n_mtp:
+        # as GLM-4.5's: the MTP layer (model.layers.78) reuses the main embedding and output head
+        spec["mtp"] = {"n_modules": n_mtp, "ffn": "moe"}
+    return spec
+
+
 def _kimi_linear_config(r: Config) -> dict:
     n = r.int("num_hidden_layers")
     full = [i + 1 for i in range(n) if i and i % 4 == 0]  # transformers' default: every 4th layer from layer 4
@@ -1598,6 +1638,29 @@ DEEPSEEK_V32_KEYS = DEEPSEEK_V3_KEYS | {
     "num_nextn_predict_layers": 0,
     "mlp_layer_types": Derived("first_k_dense_replace dense layers, then experts", _first_k_dense),
 }
+GLM_MOE_DSA_KEYS = DEEPSEEK_V32_KEYS | {
+    "vocab_size": 154880,
+    "hidden_size": 6144,
+    "intermediate_size": 12288,
+    "moe_intermediate_size": 2048,
+    "num_hidden_layers": 78,
+    "num_attention_heads": 64,
+    "kv_lora_rank": 512,
+    "q_lora_rank": 2048,
+    "qk_rope_head_dim": 64,
+    "v_head_dim": 256,
+    "qk_nope_head_dim": 192,
+    "max_position_embeddings": 202752,
+    "rms_norm_eps": 1e-5,
+    "index_n_heads": 32,
+    # GlmMoeDsaConfig has no MTP key and builds no MTP module (Zhipu's configs state it)
+    "num_nextn_predict_layers": 0,
+    # keyword arguments GlmMoeDsaConfig derives indexer_types from, when the config does not state it
+    "index_topk_pattern": None,
+    "index_topk_freq": 1,
+    "index_skip_topk_offset": 2,
+    "indexer_types": Derived("index_topk_pattern, or index_topk_freq and index_skip_topk_offset", _glm_indexer_types),
+}
 KIMI_LINEAR_KEYS = {
     "vocab_size": 163840,
     "hidden_size": 2304,
@@ -1975,6 +2038,28 @@ TEXT_TYPES: dict[str, TextType] = {
                 consistent=MLA_DERIVED,
             ),
             build_deepseek_v32,
+        ),
+        TextType(
+            "glm_moe_dsa",
+            "glm",
+            _keys(
+                GLM_MOE_DSA_KEYS,
+                # routing details; the interleaved RoPE layouts of the attention and the indexer change no count
+                DEEPSEEK_IRRELEVANT + " rope_interleave indexer_rope_interleave index_share_for_mtp_iteration",
+                {
+                    **DEEPSEEK_REJECTED,
+                    "mlp_bias": Reject("llmarch's DeepSeek experts have no biases"),
+                    "layer_types": Reject(
+                        "every GLM-5 layer is sparse (indexed) attention",
+                        lambda v: v is None or (isinstance(v, list) and all(x == "indexed_attention" for x in v)),
+                    ),
+                    # transformers routes the older name to n_routed_experts
+                    "num_experts": Reject("use n_routed_experts, which transformers reads", lambda v: v is None),
+                },
+                consistent=MLA_DERIVED,
+                aliases={"num_local_experts": "n_routed_experts"},
+            ),
+            build_glm_moe_dsa,
         ),
         TextType(
             "kimi_linear",
@@ -2485,6 +2570,13 @@ MODULE_NAMES: dict[str, ModuleNames] = {
         | {"attention": _MLA + ("self_attn.indexer.wq_b", "self_attn.indexer.wk", "self_attn.indexer.weights_proj")}
     ),
     "glm4_moe": ModuleNames(_DEEPSEEK_NAMES | {"attention": _ATTN}),
+    "glm_moe_dsa": ModuleNames(
+        _DEEPSEEK_NAMES
+        | {
+            "attention": _MLA + ("self_attn.indexer.wq_b", "self_attn.indexer.wk", "self_attn.indexer.weights_proj"),
+            "other": _DEEPSEEK_NAMES["other"] + ("self_attn.indexer.k_norm",),
+        }
+    ),
     "mimo_v2_flash": ModuleNames(_DEEPSEEK_NAMES | {"attention": _ATTN}),
     "kimi_linear": ModuleNames(
         _DEEPSEEK_NAMES

@@ -255,6 +255,11 @@ PROBES_BY_TYPE = {
     ),
     # DeepseekV32Config has no MTP key: transformers builds no MTP module
     ("deepseek_v32", "num_nextn_predict_layers"): lambda c: getattr(c, "num_nextn_predict_layers", 0),
+    ("glm_moe_dsa", "num_nextn_predict_layers"): lambda c: getattr(c, "num_nextn_predict_layers", 0),
+    # keyword arguments GlmMoeDsaConfig reads in __post_init__ and does not keep (its defaults, written there)
+    ("glm_moe_dsa", "index_topk_pattern"): lambda c: None,
+    ("glm_moe_dsa", "index_topk_freq"): lambda c: 1,
+    ("glm_moe_dsa", "index_skip_topk_offset"): lambda c: 2,
 }
 # Keys whose default only applies with another key set (transformers nulls them otherwise)
 PROBE_WITH = {("qwen3", "sliding_window"): {"use_sliding_window": True}}
@@ -697,6 +702,7 @@ SWEEP_CONFIGS = [
     "nemotron-3-nano-30b-a3b",
     "kimi-linear-48b-a3b",
     "minimax-m2",
+    "glm-5",
 ]
 SWEEP_VALUES = [None, [], "x", {}, 0, -1, 1.5, True]
 
@@ -839,3 +845,37 @@ def test_gemma3_flat_rope_parameters_is_an_error(tmp_path):
     }
     attn = import_config(config, name="x", source="c.json").spec["attention"]
     assert attn["rope"]["scaling"]["factor"] == 8.0 and "scaling" not in attn["overrides"]["local"]["rope"]
+
+
+# ---------------------------------------------------------------------------
+# GLM-5's indexer schedule (glm_moe_dsa)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"index_topk_freq": 4, "index_skip_topk_offset": 3},
+        {"index_topk_freq": 2},
+        {"index_topk_pattern": "FFS" * 26},
+    ],
+)
+def test_glm_indexer_schedule_equals_transformers(kwargs):
+    """The indexer_types import-hf derives from index_topk_freq / index_skip_topk_offset / index_topk_pattern is
+    transformers' own."""
+    from transformers import GlmMoeDsaConfig
+
+    source = import_hf._Source(located=import_hf.Located(data=kwargs, file="c.json"))
+    cfg = import_hf.Config(kwargs, "glm_moe_dsa", import_hf.TEXT_TYPES["glm_moe_dsa"].keys, source)
+    assert cfg.get("indexer_types") == GlmMoeDsaConfig(**kwargs).indexer_types
+
+
+def test_glm_shared_indexer_layers_are_refused(tmp_path):
+    """A layer that reuses an earlier layer's indexer has no indexer weights; the spec format cannot say so yet,
+    so the import stops instead of counting an indexer in every layer."""
+    config = dict(upstream_config("glm-5"), index_topk_freq=4, index_skip_topk_offset=3)
+    out = _error(invoke("import-hf", _write(tmp_path, config)))
+    assert "indexer_types" in out and "57 layers reuse" in out
+    types = ["full" if i % 4 == 0 else "shared" for i in range(78)]
+    out = _error(invoke("import-hf", _write(tmp_path, dict(upstream_config("glm-5"), indexer_types=types))))
+    assert "indexer_types" in out and "58 layers reuse" in out

@@ -66,6 +66,17 @@ def test_mla_indexer_key():
     assert kv("deepseek-v3.2-exp").per_token_bytes_all_layers == per_token
 
 
+@pytest.mark.parametrize("name", ["glm-5", "glm-5.1"])
+def test_glm_5_latent_and_indexer_key(name):
+    """Engines store each layer's latent (kv_lora_rank + qk_rope_head_dim) and its indexer's key (index_head_dim);
+    with no indexer_types every GLM-5 layer has its own indexer."""
+    c = text(name)
+    assert "indexer_types" not in c and "index_topk_freq" not in c
+    per_token = c["num_hidden_layers"] * (c["kv_lora_rank"] + c["qk_rope_head_dim"] + c["index_head_dim"]) * BF16
+    assert per_token == 78 * (512 + 64 + 128) * 2
+    assert kv(name).total_bytes == per_token * K128
+
+
 @pytest.mark.parametrize("ctx", [4096, K128])
 def test_gemma_3_27b_sliding(ctx):
     cfg, _ = transformers_model("gemma-3-27b")
