@@ -251,3 +251,27 @@ def test_gemma_3n_published_figure_adjustments():
         unshared = Gemma3nForCausalLM(Gemma3nTextConfig(**{**strip(values["text_config"]), "num_kv_shared_layers": 0}))
         shared = Gemma3nForCausalLM(text)
     assert found["unused"] == unique_params(unshared) - unique_params(shared)
+
+
+# ---------------------------------------------------------------------------
+# Hy3-preview's MTP layer: transformers builds none, so its count is checked against transformers' own MoE
+# decoder layer plus the MTP wrapper's parts (enorm, hnorm, eh_proj 2d -> d, a final norm), and against the card.
+
+
+def test_hy3_mtp_layer_equals_transformers_layer_plus_wrapper():
+    import torch
+    import yaml
+    from transformers import HYV3Config
+    from transformers.models.hy_v3.modeling_hy_v3 import HYV3DecoderLayer
+
+    values = yaml.safe_load((CONFIGS / "hy3-preview.values.yaml").read_text())["values"]
+    cfg = HYV3Config(**{k: v for k, v in values.items() if k != "model_type"})
+    with torch.device("meta"):
+        layer = HYV3DecoderLayer(cfg, layer_idx=1)  # a sparse (MoE) layer, as the MTP layer is
+    d = cfg.hidden_size
+    wrapper = 2 * d * d + 3 * d  # eh_proj (no bias); enorm, hnorm, final norm
+    expected = values["num_nextn_predict_layers"] * (unique_params(layer) + wrapper)
+    mtp = llmarch.count_params(llmarch.load("hy3-preview")).mtp
+    assert mtp == expected
+    # Hy3's card: "3.8B MTP layer parameters"
+    assert abs(mtp - 3.8e9) <= 0.05e9

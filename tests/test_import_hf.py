@@ -256,6 +256,7 @@ PROBES_BY_TYPE = {
     # DeepseekV32Config has no MTP key: transformers builds no MTP module
     ("deepseek_v32", "num_nextn_predict_layers"): lambda c: getattr(c, "num_nextn_predict_layers", 0),
     ("glm_moe_dsa", "num_nextn_predict_layers"): lambda c: getattr(c, "num_nextn_predict_layers", 0),
+    ("hy_v3", "num_nextn_predict_layers"): lambda c: getattr(c, "num_nextn_predict_layers", 0),
     # keyword arguments GlmMoeDsaConfig reads in __post_init__ and does not keep (its defaults, written there)
     ("glm_moe_dsa", "index_topk_pattern"): lambda c: None,
     ("glm_moe_dsa", "index_topk_freq"): lambda c: 1,
@@ -879,3 +880,24 @@ def test_glm_shared_indexer_layers_are_refused(tmp_path):
     types = ["full" if i % 4 == 0 else "shared" for i in range(78)]
     out = _error(invoke("import-hf", _write(tmp_path, dict(upstream_config("glm-5"), indexer_types=types))))
     assert "indexer_types" in out and "58 layers reuse" in out
+
+
+# ---------------------------------------------------------------------------
+# Hy3 (hy_v3): keys transformers does not read must agree with what it does
+
+
+@pytest.mark.parametrize(
+    "key,value,named",
+    [
+        ("first_k_dense_replace", 2, "disagrees with the dense layers leading mlp_layer_types (1)"),
+        ("expert_hidden_dim", 1024, "disagrees with moe_intermediate_size (1536)"),
+        ("qk_norm", False, "always normalises q and k"),
+    ],
+)
+def test_hy3_keys_transformers_ignores_must_agree(tmp_path, key, value, named):
+    """HYV3Config ignores first_k_dense_replace and expert_hidden_dim, and always builds the QK-norms: a config
+    saying otherwise would import to a model transformers does not build."""
+    out = _error(invoke("import-hf", _write(tmp_path, dict(_values("hy3-preview"), **{key: value}))))
+    assert key in out and named in out, out
+    with_layers = dict(_values("hy3-preview"), first_k_dense_replace=2, mlp_layer_types=["dense"] * 2 + ["sparse"] * 78)
+    assert import_config(with_layers, name="x", source="c.json").spec["layers"]["dense_prefix"] == 2

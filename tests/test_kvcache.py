@@ -77,6 +77,20 @@ def test_glm_5_latent_and_indexer_key(name):
     assert kv(name).total_bytes == per_token * K128
 
 
+def test_hy3_preview_gqa():
+    """No verbatim config: the arithmetic reads the collected values (tests/data/configs/hy3-preview.values.yaml)."""
+    import yaml
+
+    from conftest import CONFIGS
+
+    c = yaml.safe_load((CONFIGS / "hy3-preview.values.yaml").read_text())["values"]
+    per_token = c["num_hidden_layers"] * c["num_key_value_heads"] * 2 * c["head_dim"] * BF16
+    assert per_token == 80 * 8 * 256 * 2
+    r = kv("hy3-preview")
+    assert r.per_token_bytes_all_layers == per_token
+    assert r.total_bytes == per_token * K128
+
+
 @pytest.mark.parametrize("ctx", [4096, K128])
 def test_gemma_3_27b_sliding(ctx):
     cfg, _ = transformers_model("gemma-3-27b")
