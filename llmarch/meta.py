@@ -244,6 +244,9 @@ class MoE(nn.Module):
             self.shared = FeedForward(d, m.shared)
             if m.shared_gate:
                 self.shared_gate = Linear(d, 1)
+        if m.score_correction_parameter:
+            # Laguna's checkpoint keeps the routing bias as a parameter (frozen), so it is counted
+            self.router_correction = _param(m.n_experts)
         if m.score_correction_bias:
             # a buffer, as in DeepSeek's and transformers' code: set by load balancing, not by gradients
             self.register_buffer("e_score_correction_bias", torch.empty(m.n_experts, device=META))

@@ -500,6 +500,7 @@ def _moe(spec: S.Spec, located: Located) -> MoEIR:
         router_bias=m.router_bias,
         expert_bias=m.expert_bias,
         score_correction_bias=m.score_correction_bias,
+        score_correction_parameter=m.score_correction_parameter,
     )
 
 

@@ -275,3 +275,25 @@ def test_hy3_mtp_layer_equals_transformers_layer_plus_wrapper():
     assert mtp == expected
     # Hy3's card: "3.8B MTP layer parameters"
     assert abs(mtp - 3.8e9) <= 0.05e9
+
+
+# ---------------------------------------------------------------------------
+# Laguna XS.2: query heads per layer, a head-wise gate, a router correction bias that is a parameter
+
+
+def test_laguna_per_layer_attention_equals_transformers():
+    import torch
+
+    ir = llmarch.load("laguna-xs.2")
+    cfg, model = transformers_model("laguna-xs.2")
+    for layer, hf in zip(ir.layers, model.model.layers):
+        a, attn = layer.attention, hf.self_attn
+        assert a.n_heads == attn.num_heads == cfg.num_attention_heads_per_layer[layer.index]
+        assert attn.g_proj.out_features == a.n_heads  # gating: one softplus gate per head
+        assert (a.window is not None) == (cfg.layer_types[layer.index] == "sliding_attention")
+    router = model.model.layers[1].mlp.gate
+    assert isinstance(router.e_score_correction_bias, torch.nn.Parameter)
+    count = llmarch.count_params(ir)
+    hf_router = sum(p.numel() for n, p in model.named_parameters() if ".mlp.gate." in n)
+    assert count.by_component["router"] == hf_router
+    assert count.buffers == 0

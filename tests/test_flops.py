@@ -87,6 +87,7 @@ def test_traced_counters_agree_at_full_size(name):
         "olmo-3-7b",
         "gpt2",
         "gemma-3n-e4b",
+        "laguna-xs.2",  # query heads per layer kind, a head-wise output gate
     ],
 )
 def test_traced_counters_agree_other_mechanisms(name):

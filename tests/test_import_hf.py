@@ -299,6 +299,10 @@ def test_default_equals_transformers(type_name, keys, key):
     if key in ("rope_scaling", "rope_parameters"):
         # the older key and transformers 5's hold the same thing: the default in effect is whichever is set
         mine = get("rope_scaling") if get("rope_scaling") is not None else get("rope_parameters")
+        if isinstance(mine, dict) and mine and set(mine) <= {"full_attention", "sliding_attention"}:
+            # a default nested by layer kind (Laguna): each kind's block as transformers keeps it
+            assert mine == {kind: cfg.rope_parameters[kind] for kind in mine}
+            return
         rp = _rope_parameters(cfg)
         if mine is None:
             layers = [rp[k] for k in rp if k.endswith("_attention")] or [rp]
@@ -704,6 +708,7 @@ SWEEP_CONFIGS = [
     "kimi-linear-48b-a3b",
     "minimax-m2",
     "glm-5",
+    "laguna-xs.2",
 ]
 SWEEP_VALUES = [None, [], "x", {}, 0, -1, 1.5, True]
 
@@ -901,3 +906,40 @@ def test_hy3_keys_transformers_ignores_must_agree(tmp_path, key, value, named):
     assert key in out and named in out, out
     with_layers = dict(_values("hy3-preview"), first_k_dense_replace=2, mlp_layer_types=["dense"] * 2 + ["sparse"] * 78)
     assert import_config(with_layers, name="x", source="c.json").spec["layers"]["dense_prefix"] == 2
+
+
+# ---------------------------------------------------------------------------
+# Laguna (laguna): query heads per layer kind
+
+
+def test_laguna_heads_that_vary_within_a_layer_kind_are_an_error(tmp_path):
+    config = copy.deepcopy(upstream_config("laguna-xs.2"))
+    config["num_attention_heads_per_layer"][5] = 32  # a sliding layer unlike the other sliding layers
+    out = _error(invoke("import-hf", _write(tmp_path, config)))
+    assert "num_attention_heads_per_layer[5]" in out and "per layer kind" in out
+
+
+@pytest.mark.parametrize("gating,gate", [(True, "headwise"), ("per-head", "headwise"), ("per-element", "elementwise")])
+def test_laguna_gating(gating, gate):
+    spec = import_config(dict(upstream_config("laguna-xs.2"), gating=gating), name="x", source="c.json").spec
+    assert spec["attention"]["output_gate"] == gate
+    spec = import_config(dict(upstream_config("laguna-xs.2"), gating=False), name="x", source="c.json").spec
+    assert "output_gate" not in spec["attention"]
+
+
+def test_laguna_gate_widths_equal_transformers():
+    """The spec's gates have transformers' g_proj widths: one per head, or one per head channel."""
+    import torch
+    from transformers import LagunaConfig
+    from transformers.models.laguna.modeling_laguna import LagunaAttention
+
+    raw = {k: v for k, v in upstream_config("laguna-xs.2").items() if k not in ("model_type", "quantization_config")}
+    for gating in (True, "per-element"):
+        cfg = LagunaConfig(**dict(raw, gating=gating))
+        with torch.device("meta"):
+            hf = LagunaAttention(cfg, 1, cfg.num_attention_heads_per_layer[1])
+        spec = import_config(dict(raw, model_type="laguna", gating=gating), name="x", source="c.json").spec
+        located = load_text(yaml.safe_dump(spec, sort_keys=False), "x.yaml")
+        a = to_ir(validate(located), located).layers[1].attention
+        extra = {"headwise": a.n_heads, "elementwise": a.n_heads * a.head_dim}[a.output_gate]
+        assert extra == hf.g_proj.out_features

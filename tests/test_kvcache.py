@@ -91,6 +91,19 @@ def test_hy3_preview_gqa():
     assert r.total_bytes == per_token * K128
 
 
+@pytest.mark.parametrize("ctx", [300, 4096, K128])
+def test_laguna_xs2_sliding_and_per_layer_heads(ctx):
+    """Per-layer query-head counts change no cache (8 KV heads everywhere); sliding layers hold the window."""
+    c = text("laguna-xs.2")
+    per_layer = c["num_key_value_heads"] * 2 * c["head_dim"] * BF16
+    n_local = c["layer_types"].count("sliding_attention")
+    n_global = c["layer_types"].count("full_attention")
+    assert (n_local, n_global) == (30, 10)
+    expect = (n_local * min(ctx, c["sliding_window"]) + n_global * ctx) * per_layer
+    assert kv("laguna-xs.2", ctx).total_bytes == expect
+    assert kv("laguna-xs.2", ctx, kv_dtype="fp8").total_bytes == expect // 2  # its kv_cache_scheme: 8 bits
+
+
 @pytest.mark.parametrize("ctx", [4096, K128])
 def test_gemma_3_27b_sliding(ctx):
     cfg, _ = transformers_model("gemma-3-27b")
