@@ -963,12 +963,10 @@ def build_glm_moe_dsa(cfg: Config) -> dict:
     n = spec["n_layers"]
     kinds = _layer_kinds(cfg, "indexer_types", {"full": "F", "shared": "S"}, n)
     if "S" in kinds:
-        raise cfg.error(
-            "indexer_types",
-            f"{kinds.count('S')} layers reuse an earlier layer's indexer (`shared`); llmarch's spec format "
-            "gives every DeepSeek-sparse-attention layer its own indexer",
-            "this import supports configs whose every layer is `full` (GLM-5, GLM-5.1)",
-        )
+        if kinds[0] == "S":
+            raise cfg.error(("indexer_types", 0), "the first layer has no earlier indexer to share")
+        # a shared layer reuses the previous full layer's top-k: no indexer weights, no indexer key cached
+        spec["attention"]["indexer"]["layers"] = "".join(kinds)
     cfg.touch("index_topk_pattern", "index_topk_freq", "index_skip_topk_offset")
     n_mtp = cfg.int("num_nextn_predict_layers", 0)
     spec.pop("mtp", None)
@@ -2220,8 +2218,11 @@ TEXT_TYPES: dict[str, TextType] = {
             "glm",
             _keys(
                 GLM_MOE_DSA_KEYS,
-                # routing details; the interleaved RoPE layouts of the attention and the indexer change no count
-                DEEPSEEK_IRRELEVANT + " rope_interleave indexer_rope_interleave index_share_for_mtp_iteration",
+                # routing details and the router's precision; the interleaved RoPE layouts of the attention and the
+                # indexer change no count; head_dim: GlmMoeDsaConfig overwrites it with qk_rope_head_dim (GLM-5.2's
+                # config says 192, which nothing reads)
+                DEEPSEEK_IRRELEVANT
+                + " rope_interleave indexer_rope_interleave index_share_for_mtp_iteration moe_router_dtype head_dim",
                 {
                     **DEEPSEEK_REJECTED,
                     "mlp_bias": Reject("llmarch's DeepSeek experts have no biases"),
@@ -2232,7 +2233,7 @@ TEXT_TYPES: dict[str, TextType] = {
                     # transformers routes the older name to n_routed_experts
                     "num_experts": Reject("use n_routed_experts, which transformers reads", lambda v: v is None),
                 },
-                consistent=MLA_DERIVED,
+                consistent={"qk_head_dim": MLA_DERIVED["qk_head_dim"]},
                 aliases={"num_local_experts": "n_routed_experts"},
             ),
             build_glm_moe_dsa,

@@ -75,6 +75,11 @@ class Indexer(Block):
     n_heads: Heads
     head_dim: HeadDim
     topk: _int(MAX_CONTEXT)
+    layers: Optional[str] = Field(
+        None,
+        description="one letter per layer: F runs its own indexer, S reuses the top-k selection of the "
+        "nearest earlier F layer and holds no indexer (GLM-5's shared-indexer layers); default: every layer F",
+    )
 
 
 _ATTN_FIELDS_DOC = {

@@ -25,8 +25,8 @@ def layer_type(layer) -> str:
     """transformers' name for a layer; a layer without a mixer is named after its FFN (Nemotron-H)."""
     if layer.mixer == "none":
         return {"moe": "moe", "dense": "mlp"}[layer.ffn]
-    if layer.attention is not None and layer.attention.indexer_heads:
-        return "indexed_attention"  # DeepSeek sparse attention
+    if layer.attention is not None and layer.attention.indexer_topk:
+        return "indexed_attention"  # DeepSeek sparse attention (own or shared indexer)
     return LAYER_TYPE[layer.mixer]
 
 

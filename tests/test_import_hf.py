@@ -876,15 +876,45 @@ def test_glm_indexer_schedule_equals_transformers(kwargs):
     assert cfg.get("indexer_types") == GlmMoeDsaConfig(**kwargs).indexer_types
 
 
-def test_glm_shared_indexer_layers_are_refused(tmp_path):
-    """A layer that reuses an earlier layer's indexer has no indexer weights; the spec format cannot say so yet,
-    so the import stops instead of counting an indexer in every layer."""
-    config = dict(upstream_config("glm-5"), index_topk_freq=4, index_skip_topk_offset=3)
-    out = _error(invoke("import-hf", _write(tmp_path, config)))
-    assert "indexer_types" in out and "57 layers reuse" in out
-    types = ["full" if i % 4 == 0 else "shared" for i in range(78)]
-    out = _error(invoke("import-hf", _write(tmp_path, dict(upstream_config("glm-5"), indexer_types=types))))
-    assert "indexer_types" in out and "58 layers reuse" in out
+def _glm_shared(**changes) -> tuple[dict, object]:
+    """GLM-5's config with GLM-5.2's indexer schedule (a full indexer every 4th layer from layer 2 on), imported."""
+    config = dict(upstream_config("glm-5"), index_topk_freq=4, index_skip_topk_offset=3, **changes)
+    return config, _ir(import_config(config, name="x", source="c.json"))
+
+
+def test_glm_shared_indexer_layers_equal_transformers():
+    """Shared layers reuse an earlier layer's top-k: transformers builds no indexer there, and engines cache no
+    indexer key there."""
+    import torch
+    from transformers import AutoModelForCausalLM, GlmMoeDsaConfig
+
+    config, ir = _glm_shared()
+    cfg = GlmMoeDsaConfig(**{k: v for k, v in config.items() if k != "model_type"})
+    assert cfg.indexer_types.count("shared") == 57
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(cfg)
+    assert llmarch.count_params(ir).total == sum(p.numel() for p in model.parameters())
+    for layer, hf in zip(ir.layers, model.model.layers):
+        assert (layer.attention.indexer_heads is not None) == (hf.self_attn.indexer is not None)
+        assert layer.attention.indexer_topk == config["index_topk"]  # shared layers still attend sparsely
+    n_full = cfg.indexer_types.count("full")
+    latent = config["kv_lora_rank"] + config["qk_rope_head_dim"]
+    per_token = (78 * latent + n_full * config["index_head_dim"]) * 2
+    assert kv_cache(ir, 131072).total_bytes == per_token * 131072
+
+
+def test_glm_indexer_letters_are_checked(tmp_path):
+    spec = import_config(dict(upstream_config("glm-5"), index_topk_freq=4), name="x", source="c.json").spec
+    assert spec["attention"]["indexer"]["layers"].startswith("FFSSSFSSSF")
+    for letters, message in (("F" * 77, "expected 78 letters"), ("S" + "F" * 77, "no earlier layer runs one")):
+        spec["attention"]["indexer"]["layers"] = letters
+        located = load_text(yaml.safe_dump(spec, sort_keys=False), "x.yaml")
+        with pytest.raises(SpecError, match=message):
+            to_ir(validate(located), located)
+    out = _error(
+        invoke("import-hf", _write(tmp_path, dict(upstream_config("glm-5"), indexer_types=["shared"] + ["full"] * 77)))
+    )
+    assert "indexer_types[0]" in out and "no earlier indexer" in out
 
 
 # ---------------------------------------------------------------------------
