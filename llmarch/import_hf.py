@@ -500,6 +500,22 @@ def _layer_kinds(cfg: Config, key: str, letters: Mapping[str, str], n_layers: in
     return out
 
 
+def _mlp_layer_ffns(cfg: Config, spec: dict, kind: str) -> list[str]:
+    """Per-layer FFN letters from `mlp_layer_types` ("dense" / "sparse"); the dense FFN block when a layer
+    needs it."""
+    ffns = _layer_kinds(cfg, "mlp_layer_types", {"dense": "D", "sparse": "E"}, spec["n_layers"])
+    if "D" in ffns:
+        spec["ffn"] = {"kind": kind, "d_ff": cfg.int("intermediate_size")}
+    cfg.touch("intermediate_size")
+    return ffns
+
+
+# transformers' default mlp_layer_types of Hy3 and Laguna
+ONE_DENSE_THEN_EXPERTS = Derived(
+    "one dense layer, then experts", lambda r: ["dense"] + ["sparse"] * (r.int("num_hidden_layers") - 1)
+)
+
+
 # RoPE --------------------------------------------------------------------
 
 ROPE_KINDS = {
@@ -1287,10 +1303,7 @@ def build_hy_v3(cfg: Config) -> dict:
     attn["rope"] = _rope(cfg, kinds=("full",))["full"]
     spec["attention"] = attn
     kind = _ffn_kind(cfg, "hidden_act", GATED_FFN)
-    ffns = _layer_kinds(cfg, "mlp_layer_types", {"dense": "D", "sparse": "E"}, n)
-    if "D" in ffns:
-        spec["ffn"] = {"kind": kind, "d_ff": cfg.int("intermediate_size")}
-    cfg.touch("intermediate_size")
+    ffns = _mlp_layer_ffns(cfg, spec, kind)
     d_expert = cfg.int("moe_intermediate_size")
     n_shared = cfg.int("num_shared_experts", 0)
     # HYV3MoE keeps e_score_correction_bias (the checkpoint's mlp.expert_bias) as a buffer
@@ -1369,10 +1382,7 @@ def build_laguna(cfg: Config) -> dict:
         attn.setdefault("overrides", {}).setdefault("local", {})["n_heads"] = per_kind["L"]
     spec["attention"] = attn
     kind = _ffn_kind(cfg, "hidden_act", GATED_FFN)
-    ffns = _layer_kinds(cfg, "mlp_layer_types", {"dense": "D", "sparse": "E"}, n)
-    if "D" in ffns:
-        spec["ffn"] = {"kind": kind, "d_ff": cfg.int("intermediate_size")}
-    cfg.touch("intermediate_size")
+    ffns = _mlp_layer_ffns(cfg, spec, kind)
     d_shared = cfg.int("shared_expert_intermediate_size", 0)
     spec["moe"] = _moe(
         cfg.int("num_experts"),
@@ -2008,9 +2018,7 @@ HY_V3_KEYS = {
     "num_experts_per_tok": 8,
     "num_shared_experts": 1,
     "moe_intermediate_size": 1536,
-    "mlp_layer_types": Derived(
-        "one dense layer, then experts", lambda r: ["dense"] + ["sparse"] * (r.int("num_hidden_layers") - 1)
-    ),
+    "mlp_layer_types": ONE_DENSE_THEN_EXPERTS,
     # HYV3Config has no MTP key and builds no MTP module (Tencent's configs state it)
     "num_nextn_predict_layers": 0,
     **_rope_keys(11158840.0),
@@ -2036,9 +2044,7 @@ LAGUNA_KEYS = {
     "num_experts_per_tok": 8,
     "num_experts": 256,
     "layer_types": Derived("every layer full attention", lambda r: ["full_attention"] * r.int("num_hidden_layers")),
-    "mlp_layer_types": Derived(
-        "one dense layer, then experts", lambda r: ["dense"] + ["sparse"] * (r.int("num_hidden_layers") - 1)
-    ),
+    "mlp_layer_types": ONE_DENSE_THEN_EXPERTS,
     "num_attention_heads_per_layer": Derived("num_attention_heads in every layer", _laguna_heads),
     "rope_scaling": None,
     "rope_parameters": {
@@ -2230,11 +2236,10 @@ TEXT_TYPES: dict[str, TextType] = {
                         "every GLM-5 layer is sparse (indexed) attention",
                         lambda v: v is None or (isinstance(v, list) and all(x == "indexed_attention" for x in v)),
                     ),
-                    # transformers routes the older name to n_routed_experts
-                    "num_experts": Reject("use n_routed_experts, which transformers reads", lambda v: v is None),
                 },
                 consistent={"qk_head_dim": MLA_DERIVED["qk_head_dim"]},
-                aliases={"num_local_experts": "n_routed_experts"},
+                # num_experts: an older name GlmMoeDsaConfig routes to n_routed_experts
+                aliases={"num_local_experts": "n_routed_experts", "num_experts": "n_routed_experts"},
             ),
             build_glm_moe_dsa,
         ),
