@@ -502,6 +502,22 @@ def _layer_kinds(cfg: Config, key: str, letters: Mapping[str, str], n_layers: in
     return out
 
 
+def _mlp_layer_ffns(cfg: Config, spec: dict, kind: str) -> list[str]:
+    """Per-layer FFN letters from `mlp_layer_types` ("dense" / "sparse"); the dense FFN block when a layer
+    needs it."""
+    ffns = _layer_kinds(cfg, "mlp_layer_types", {"dense": "D", "sparse": "E"}, spec["n_layers"])
+    if "D" in ffns:
+        spec["ffn"] = {"kind": kind, "d_ff": cfg.int("intermediate_size")}
+    cfg.touch("intermediate_size")
+    return ffns
+
+
+# transformers' default mlp_layer_types of Hy3 and Laguna
+ONE_DENSE_THEN_EXPERTS = Derived(
+    "one dense layer, then experts", lambda r: ["dense"] + ["sparse"] * (r.int("num_hidden_layers") - 1)
+)
+
+
 # RoPE --------------------------------------------------------------------
 
 ROPE_KINDS = {
@@ -548,6 +564,7 @@ def _rope(
     partial: Optional[float] = None,
     kinds: tuple[str, ...] = ("full", "sliding"),
     nested_only: bool = False,
+    ignored_keys: tuple[str, ...] = (),
 ) -> dict[str, dict]:
     """The spec `rope:` block of full-attention ("full") and sliding-window ("sliding") layers.
 
@@ -555,8 +572,12 @@ def _rope(
     `rope_scaling` and `partial_rotary_factor`; `rope_scaling` (older key) applies to the kinds in `scaled`.
     `nested_only`: transformers reads only the nested form (Gemma 3 and 3n look up `full_attention` and
     `sliding_attention` and ignore every flat key), so a flat one is an error rather than a guess.
+    `ignored_keys`: keys beside the nested entries that transformers never reads (Laguna's
+    `original_max_position_embeddings`).
     """
     params = cfg.mapping("rope_parameters")
+    if params and ignored_keys:
+        params = {k: v for k, v in params.items() if k not in ignored_keys}
     legacy = cfg.mapping("rope_scaling")
     nested = bool(params) and set(params) <= set(ATTENTION_TYPES)
     if nested_only and params and not nested:
@@ -1021,6 +1042,44 @@ def build_deepseek_v32(cfg: Config) -> dict:
     return spec
 
 
+def _glm_indexer_types(r: Config) -> list[str]:
+    """GlmMoeDsaConfig's default: `index_topk_pattern` ("F"/"S" letters) when given, else a full indexer every
+    `index_topk_freq`-th layer from `index_skip_topk_offset` on (every layer with the defaults)."""
+    n = r.int("num_hidden_layers")
+    pattern = r.get("index_topk_pattern")
+    if pattern is not None:
+        if isinstance(pattern, str):
+            letters = {"F": "full", "S": "shared"}
+            if len(pattern) != n or any(c not in letters for c in pattern):
+                raise r.error(
+                    "index_topk_pattern", f"expected {n} letters F (full) or S (shared), got {_show(pattern)}"
+                )
+            return [letters[c] for c in pattern]
+        return r.str_list("index_topk_pattern", n)
+    freq = max(r.int("index_topk_freq", 0), 1)
+    offset = r.int("index_skip_topk_offset", 0)
+    return ["full" if max(i - offset + 1, 0) % freq == 0 else "shared" for i in range(n)]
+
+
+def build_glm_moe_dsa(cfg: Config) -> dict:
+    """GLM-5: DeepSeek V3.2's MLA + sparse-attention indexer and DeepSeekMoE blocks, Zhipu's MTP layer."""
+    spec = build_deepseek_v32(cfg)
+    n = spec["n_layers"]
+    kinds = _layer_kinds(cfg, "indexer_types", {"full": "F", "shared": "S"}, n)
+    if "S" in kinds:
+        if kinds[0] == "S":
+            raise cfg.error(("indexer_types", 0), "the first layer has no earlier indexer to share")
+        # a shared layer reuses the previous full layer's top-k: no indexer weights, no indexer key cached
+        spec["attention"]["indexer"]["layers"] = "".join(kinds)
+    cfg.touch("index_topk_pattern", "index_topk_freq", "index_skip_topk_offset")
+    n_mtp = cfg.int("num_nextn_predict_layers", 0)
+    spec.pop("mtp", None)
+    if n_mtp:
+        # as GLM-4.5's: the MTP layer (model.layers.78) reuses the main embedding and output head
+        spec["mtp"] = {"n_modules": n_mtp, "ffn": "moe"}
+    return spec
+
+
 def _kimi_linear_config(r: Config) -> dict:
     n = r.int("num_hidden_layers")
     full = [i + 1 for i in range(n) if i and i % 4 == 0]  # transformers' default: every 4th layer from layer 4
@@ -1314,6 +1373,115 @@ def build_glm4_moe(cfg: Config) -> dict:
     n_mtp = cfg.int("num_nextn_predict_layers", 0)
     if n_mtp:
         spec["mtp"] = {"n_modules": n_mtp, "ffn": "moe"}
+    return spec
+
+
+def _leading_dense(r: Config) -> int:
+    ffns = _layer_kinds(r, "mlp_layer_types", {"dense": "D", "sparse": "E"}, r.int("num_hidden_layers"))
+    return ffns.index("E") if "E" in ffns else len(ffns)
+
+
+def build_hy_v3(cfg: Config) -> dict:
+    """Tencent Hy3: GQA with per-head QK-norm; a dense first layer, then 192 routed experts (sigmoid router, an
+    expert-bias buffer) and a shared expert; one MTP layer."""
+    spec = _base(cfg)
+    n = spec["n_layers"]
+    spec["norm"] = _rmsnorm(cfg)
+    attn = _heads(cfg, spec["d_model"]) | _biases(cfg) | {"qk_norm": "per_head"}
+    attn["rope"] = _rope(cfg, kinds=("full",))["full"]
+    spec["attention"] = attn
+    kind = _ffn_kind(cfg, "hidden_act", GATED_FFN)
+    ffns = _mlp_layer_ffns(cfg, spec, kind)
+    d_expert = cfg.int("moe_intermediate_size")
+    n_shared = cfg.int("num_shared_experts", 0)
+    # HYV3MoE keeps e_score_correction_bias (the checkpoint's mlp.expert_bias) as a buffer
+    spec["moe"] = _moe(
+        cfg.int("num_experts"),
+        cfg.int("num_experts_per_tok"),
+        d_expert,
+        kind,
+        n_shared=n_shared,
+        d_shared=n_shared * d_expert,
+        score_correction_bias=True,
+    )
+    spec["layers"] = _layers(["G"] * n, ffns)
+    n_mtp = cfg.int("num_nextn_predict_layers", 0)
+    if n_mtp:
+        # the MTP layer (model.layers.80: enorm, hnorm, eh_proj, a MoE decoder layer) reuses the embedding and head
+        spec["mtp"] = {"n_modules": n_mtp, "ffn": "moe"}
+    return spec
+
+
+LAGUNA_GATES = {True: "headwise", "per-head": "headwise", "per-element": "elementwise", False: None}
+
+
+def _laguna_heads(r: Config) -> list[int]:
+    return [r.int("num_attention_heads", 1, MAX_HEADS)] * r.int("num_hidden_layers")
+
+
+def build_laguna(cfg: Config) -> dict:
+    """Poolside Laguna: GQA with per-head QK-norm and a softplus output gate, query heads per layer kind,
+    sliding-window and full layers with their own RoPE; a dense first layer, then experts (a router whose
+    correction bias is a parameter) and a shared expert."""
+    spec = _base(cfg)
+    n = spec["n_layers"]
+    spec["norm"] = _rmsnorm(cfg)
+    mixers = _layer_kinds(cfg, "layer_types", {"full_attention": "G", "sliding_attention": "L"}, n)
+    heads = cfg.int_list("num_attention_heads_per_layer", 1, MAX_HEADS, n)
+    per_kind: dict[str, int] = {}
+    for i, (letter, h) in enumerate(zip(mixers, heads)):
+        if per_kind.setdefault(letter, h) != h:
+            raise cfg.error(
+                ("num_attention_heads_per_layer", i),
+                f"layer {i} has {h} query heads where an earlier {'full' if letter == 'G' else 'sliding'}-attention "
+                f"layer has {per_kind[letter]}: llmarch sets query heads per layer kind",
+            )
+    n_kv, head_dim = cfg.int("num_key_value_heads", 1, MAX_HEADS), cfg.int("head_dim", 1, MAX_HEAD_DIM)
+    for h in per_kind.values():
+        if h % n_kv:
+            raise cfg.error("num_key_value_heads", f"{n_kv} does not divide the {h} query heads of some layers")
+    cfg.touch("num_attention_heads")  # sizes no layer once num_attention_heads_per_layer is given
+    base_heads = per_kind[mixers[0]]  # the block's count; the other kind's, when it differs, is an override
+    mha = all(h == n_kv for h in per_kind.values())
+    attn: dict[str, Any] = {"kind": "mha" if mha else "gqa", "n_heads": base_heads}
+    if not mha:
+        attn["n_kv_heads"] = n_kv
+    if head_dim * base_heads != spec["d_model"]:
+        attn["head_dim"] = head_dim
+    attn |= _biases(cfg) | {"qk_norm": "per_head"}
+    gating = cfg.get("gating")
+    if not any(gating == k and type(gating) is type(k) for k in LAGUNA_GATES):
+        raise cfg.error("gating", f"expected true, false, per-head or per-element, got {_show(gating)}")
+    if LAGUNA_GATES[gating]:
+        attn["output_gate"] = LAGUNA_GATES[gating]
+    if "L" in mixers:
+        attn["window"] = cfg.int("sliding_window")
+    cfg.touch("sliding_window")
+    params = cfg.mapping("rope_parameters") or {}
+    for key, letter in (("full_attention", "G"), ("sliding_attention", "L")):
+        if letter in mixers and not (isinstance(params.get(key), dict) and "rope_theta" in params[key]):
+            raise cfg.error(
+                ("rope_parameters", key) if key in params else ("rope_parameters",),
+                f"Laguna reads each layer kind's RoPE from rope_parameters.{key}, which needs a rope_theta",
+            )
+    rope = _rope(cfg, nested_only=True, ignored_keys=("original_max_position_embeddings",))
+    attn = _global_local(attn, rope, mixers)
+    if per_kind.get("L", base_heads) != base_heads:
+        attn.setdefault("overrides", {}).setdefault("local", {})["n_heads"] = per_kind["L"]
+    spec["attention"] = attn
+    kind = _ffn_kind(cfg, "hidden_act", GATED_FFN)
+    ffns = _mlp_layer_ffns(cfg, spec, kind)
+    d_shared = cfg.int("shared_expert_intermediate_size", 0)
+    spec["moe"] = _moe(
+        cfg.int("num_experts"),
+        cfg.int("num_experts_per_tok"),
+        cfg.int("moe_intermediate_size"),
+        kind,
+        n_shared=1 if d_shared else 0,
+        d_shared=d_shared,
+        score_correction_parameter=True,  # LagunaTopKRouter's e_score_correction_bias is an nn.Parameter
+    )
+    spec["layers"] = _layers(mixers, ffns)
     return spec
 
 
@@ -1753,6 +1921,29 @@ DEEPSEEK_V32_KEYS = DEEPSEEK_V3_KEYS | {
     "num_nextn_predict_layers": 0,
     "mlp_layer_types": Derived("first_k_dense_replace dense layers, then experts", _first_k_dense),
 }
+GLM_MOE_DSA_KEYS = DEEPSEEK_V32_KEYS | {
+    "vocab_size": 154880,
+    "hidden_size": 6144,
+    "intermediate_size": 12288,
+    "moe_intermediate_size": 2048,
+    "num_hidden_layers": 78,
+    "num_attention_heads": 64,
+    "kv_lora_rank": 512,
+    "q_lora_rank": 2048,
+    "qk_rope_head_dim": 64,
+    "v_head_dim": 256,
+    "qk_nope_head_dim": 192,
+    "max_position_embeddings": 202752,
+    "rms_norm_eps": 1e-5,
+    "index_n_heads": 32,
+    # GlmMoeDsaConfig has no MTP key and builds no MTP module (Zhipu's configs state it)
+    "num_nextn_predict_layers": 0,
+    # keyword arguments GlmMoeDsaConfig derives indexer_types from, when the config does not state it
+    "index_topk_pattern": None,
+    "index_topk_freq": 1,
+    "index_skip_topk_offset": 2,
+    "indexer_types": Derived("index_topk_pattern, or index_topk_freq and index_skip_topk_offset", _glm_indexer_types),
+}
 KIMI_LINEAR_KEYS = {
     "vocab_size": 163840,
     "hidden_size": 2304,
@@ -1965,6 +2156,58 @@ GLM4_MOE_KEYS = {
     **_rope_keys(10000.0),
     **_QUANT,
 }
+HY_V3_KEYS = {
+    "vocab_size": 120832,
+    "hidden_size": 4096,
+    "intermediate_size": 13312,
+    "num_hidden_layers": 80,
+    "num_attention_heads": 64,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+    "hidden_act": "silu",
+    "max_position_embeddings": 131072,
+    "rms_norm_eps": 1e-5,
+    "tie_word_embeddings": False,
+    "attention_bias": False,
+    "num_experts": 192,
+    "num_experts_per_tok": 8,
+    "num_shared_experts": 1,
+    "moe_intermediate_size": 1536,
+    "mlp_layer_types": ONE_DENSE_THEN_EXPERTS,
+    # HYV3Config has no MTP key and builds no MTP module (Tencent's configs state it)
+    "num_nextn_predict_layers": 0,
+    **_rope_keys(11158840.0),
+    **_QUANT,
+}
+LAGUNA_KEYS = {
+    "vocab_size": 100352,
+    "hidden_size": 2048,
+    "intermediate_size": 8192,
+    "num_hidden_layers": 40,
+    "num_attention_heads": 48,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+    "hidden_act": "silu",
+    "max_position_embeddings": 131072,
+    "rms_norm_eps": 1e-6,
+    "tie_word_embeddings": False,
+    "attention_bias": False,
+    "gating": True,
+    "sliding_window": 512,
+    "moe_intermediate_size": 512,
+    "shared_expert_intermediate_size": 512,
+    "num_experts_per_tok": 8,
+    "num_experts": 256,
+    "layer_types": Derived("every layer full attention", lambda r: ["full_attention"] * r.int("num_hidden_layers")),
+    "mlp_layer_types": ONE_DENSE_THEN_EXPERTS,
+    "num_attention_heads_per_layer": Derived("num_attention_heads in every layer", _laguna_heads),
+    "rope_scaling": None,
+    "rope_parameters": {
+        "full_attention": {"rope_type": "default", "rope_theta": 500000.0, "partial_rotary_factor": 0.5},
+        "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 1.0},
+    },
+    **_QUANT,
+}
 MINIMAX_M2_KEYS = {
     "vocab_size": 200064,
     "hidden_size": 3072,
@@ -2148,6 +2391,30 @@ TEXT_TYPES: dict[str, TextType] = {
             build_deepseek_v32,
         ),
         TextType(
+            "glm_moe_dsa",
+            "glm",
+            _keys(
+                GLM_MOE_DSA_KEYS,
+                # routing details and the router's precision; the interleaved RoPE layouts of the attention and the
+                # indexer change no count; head_dim: GlmMoeDsaConfig overwrites it with qk_rope_head_dim (GLM-5.2's
+                # config says 192, which nothing reads)
+                DEEPSEEK_IRRELEVANT
+                + " rope_interleave indexer_rope_interleave index_share_for_mtp_iteration moe_router_dtype head_dim",
+                {
+                    **DEEPSEEK_REJECTED,
+                    "mlp_bias": Reject("llmarch's DeepSeek experts have no biases"),
+                    "layer_types": Reject(
+                        "every GLM-5 layer is sparse (indexed) attention",
+                        lambda v: v is None or (isinstance(v, list) and all(x == "indexed_attention" for x in v)),
+                    ),
+                },
+                consistent={"qk_head_dim": MLA_DERIVED["qk_head_dim"]},
+                # num_experts: an older name GlmMoeDsaConfig routes to n_routed_experts
+                aliases={"num_local_experts": "n_routed_experts", "num_experts": "n_routed_experts"},
+            ),
+            build_glm_moe_dsa,
+        ),
+        TextType(
             "kimi_linear",
             "kimi",
             _keys(
@@ -2244,6 +2511,47 @@ TEXT_TYPES: dict[str, TextType] = {
             "glm",
             _keys(GLM4_MOE_KEYS, "routed_scaling_factor n_group topk_group norm_topk_prob"),
             build_glm4_moe,
+        ),
+        TextType(
+            "hy_v3",
+            "hunyuan",
+            _keys(
+                HY_V3_KEYS,
+                # routing details (the router is always sigmoid), fp32 kernel switches, a kernel choice, a token id
+                "moe_router_use_sigmoid route_norm router_scaling_factor enable_attention_fp32_softmax "
+                "enable_moe_fp32_combine enable_lm_head_fp32 use_grouped_mm eod_token_id",
+                {
+                    "qk_norm": Reject("transformers' hy_v3 always normalises q and k per head", _only(True)),
+                    "moe_router_enable_expert_bias": Reject(
+                        "transformers' hy_v3 always keeps the expert bias", _only(True)
+                    ),
+                    "mlp_bias": Reject("llmarch's MoE layers have no FFN biases"),
+                },
+                aliases={"num_local_experts": "num_experts"},
+                consistent={
+                    # Tencent's names of values transformers takes from moe_intermediate_size and mlp_layer_types
+                    "expert_hidden_dim": Derived("moe_intermediate_size", lambda r: r.int("moe_intermediate_size")),
+                    "first_k_dense_replace": Derived("the dense layers leading mlp_layer_types", _leading_dense),
+                },
+            ),
+            build_hy_v3,
+        ),
+        TextType(
+            "laguna",
+            "laguna",
+            _keys(
+                LAGUNA_KEYS,
+                # routing scalars; partial_rotary_factor: transformers reads the per-kind one in rope_parameters
+                "moe_routed_scaling_factor moe_router_logit_softcapping partial_rotary_factor",
+                {
+                    "use_bidirectional_attention": Reject("llmarch models causal decoders only", _only(False)),
+                    "moe_apply_router_weight_on_input": Reject(
+                        "transformers' Laguna does not implement it (it raises NotImplementedError)", _only(False)
+                    ),
+                },
+                aliases={"num_local_experts": "num_experts"},
+            ),
+            build_laguna,
         ),
         TextType(
             "minimax_m2",
@@ -2704,6 +3012,41 @@ MODULE_NAMES: dict[str, ModuleNames] = {
             "altup_unembed_projections",
         ),
     ),
+    "hy_v3": ModuleNames(
+        {
+            "attention": _ATTN,
+            "dense_ffn": _MLP,
+            "routed_experts": _EXPERTS,
+            "shared_experts": ("mlp.shared_mlp.gate_proj", "mlp.shared_mlp.up_proj", "mlp.shared_mlp.down_proj"),
+            "other": (
+                "mlp.router.gate",
+                "mlp.expert_bias",
+                "input_layernorm",
+                "post_attention_layernorm",
+                "self_attn.q_norm",
+                "self_attn.k_norm",
+            ),
+        }
+    ),
+    "laguna": ModuleNames(
+        {
+            "attention": _ATTN + ("self_attn.g_proj",),
+            "dense_ffn": _MLP,
+            "routed_experts": _EXPERTS,
+            "shared_experts": (
+                "mlp.shared_experts.gate_proj",
+                "mlp.shared_experts.up_proj",
+                "mlp.shared_experts.down_proj",
+            ),
+            "other": (
+                "mlp.gate",
+                "input_layernorm",
+                "post_attention_layernorm",
+                "self_attn.q_norm",
+                "self_attn.k_norm",
+            ),
+        }
+    ),
     "mixtral": ModuleNames({"attention": _ATTN, "routed_experts": _W123, "other": ("block_sparse_moe.gate",)}),
     "minimax_m2": ModuleNames(
         {
@@ -2747,6 +3090,13 @@ MODULE_NAMES: dict[str, ModuleNames] = {
         | {"attention": _MLA + ("self_attn.indexer.wq_b", "self_attn.indexer.wk", "self_attn.indexer.weights_proj")}
     ),
     "glm4_moe": ModuleNames(_DEEPSEEK_NAMES | {"attention": _ATTN}),
+    "glm_moe_dsa": ModuleNames(
+        _DEEPSEEK_NAMES
+        | {
+            "attention": _MLA + ("self_attn.indexer.wq_b", "self_attn.indexer.wk", "self_attn.indexer.weights_proj"),
+            "other": _DEEPSEEK_NAMES["other"] + ("self_attn.indexer.k_norm",),
+        }
+    ),
     "mimo_v2_flash": ModuleNames(_DEEPSEEK_NAMES | {"attention": _ATTN}),
     "kimi_linear": ModuleNames(
         _DEEPSEEK_NAMES

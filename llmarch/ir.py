@@ -120,6 +120,7 @@ class MoEIR:
     router_bias: bool
     expert_bias: bool
     score_correction_bias: bool
+    score_correction_parameter: bool = False  # Laguna keeps it as a parameter (requires_grad=False)
 
 
 @dataclass(frozen=True)

@@ -244,6 +244,9 @@ class MoE(nn.Module):
             self.shared = FeedForward(d, m.shared)
             if m.shared_gate:
                 self.shared_gate = Linear(d, 1)
+        if m.score_correction_parameter:
+            # Laguna's checkpoint keeps the routing bias as a parameter (frozen), so it is counted
+            self.router_correction = _param(m.n_experts)
         if m.score_correction_bias:
             # a buffer, as in DeepSeek's and transformers' code: set by load balancing, not by gradients
             self.register_buffer("e_score_correction_bias", torch.empty(m.n_experts, device=META))
@@ -447,8 +450,12 @@ def _mla_forward(self, x: torch.Tensor, ctx: int) -> torch.Tensor:
     v = _split_heads(v.reshape(B, S, -1), a.n_heads, a.v_head_dim)
     n_keys = keys_traced(a, S, ctx)
     k, v = _with_cache(k, n_keys), _with_cache(v, n_keys)
-    if a.indexer_heads:
-        idx = self.indexer(x, latent_q, n_keys)  # (B, S, selected): the keys each query keeps
+    if a.indexer_topk:
+        if a.indexer_heads:
+            idx = self.indexer(x, latent_q, n_keys)  # (B, S, selected): the keys each query keeps
+        else:  # a shared-indexer layer reuses an earlier layer's selection: as many keys, no scoring here
+            keep = min(n_keys, a.indexer_topk)
+            idx = torch.arange(keep, device=x.device).expand(B, S, keep)
         selected = idx.shape[-1]
         H = a.n_heads
 

@@ -201,7 +201,7 @@ def mamba2_params(d: int, m: Mamba2IR) -> int:
 
 def moe_params(d: int, m: MoEIR) -> dict[str, int]:
     out = {
-        "router": linear(d, m.n_experts, m.router_bias),
+        "router": linear(d, m.n_experts, m.router_bias) + (m.n_experts if m.score_correction_parameter else 0),
         "routed_experts": m.n_experts * ffn_params(d, m.expert),
         "shared_experts": 0,
     }

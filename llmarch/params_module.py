@@ -39,7 +39,7 @@ def component_of(name: str) -> str:
         if sub in ("per_layer_input", "altup", "laurel"):
             return sub
         if sub == "ffn":
-            if len(parts) > 3 and parts[3] in ("router",):
+            if len(parts) > 3 and parts[3] in ("router", "router_correction"):
                 return "router"
             if len(parts) > 3 and parts[3] == "experts":
                 return "routed_experts"

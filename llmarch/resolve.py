@@ -204,6 +204,7 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
             )
         )
     layers = _share_kv(spec, layers, located)
+    layers = _share_indexers(spec, layers, located)
     for block in ("attention", "gated_deltanet", "kda", "mamba2", "moe"):
         used = any(getattr(l, block) is not None for l in layers)
         if getattr(spec, block) is not None and not used:
@@ -363,6 +364,45 @@ def _expand(
         raise located.error(path, f"pattern `{pattern}` is longer ({len(pattern)}) than n_layers ({n_layers})")
     # tiled from layer 0; a remainder is cut from the tail
     return [letters[pattern[i % len(pattern)]] for i in range(n_layers)]
+
+
+def _share_indexers(spec: S.Spec, layers: list[LayerIR], located: Located) -> list[LayerIR]:
+    """`attention.indexer.layers`: an S layer keeps its sparse top-k attention but has no indexer of its own."""
+    attention = spec.attention
+    for kind, over in (attention.overrides or {}).items() if attention else []:
+        if over.indexer is not None and over.indexer.layers is not None:
+            raise located.error(
+                ("attention", "overrides", kind, "indexer", "layers"),
+                "the per-layer indexer letters apply to the whole model",
+                "give them in attention.indexer.layers",
+            )
+    letters = attention.indexer.layers if attention and attention.indexer else None
+    if letters is None:
+        return layers
+    path = ("attention", "indexer", "layers")
+    if len(letters) != spec.n_layers or set(letters) - {"F", "S"}:
+        raise located.error(
+            path,
+            f"expected {spec.n_layers} letters F (own indexer) or S (shared), got {len(letters)}: {letters[:40]!r}",
+        )
+    out, seen_full = [], False
+    for layer, letter in zip(layers, letters):
+        a = layer.attention
+        if a is None or not a.indexer_heads:
+            if letter == "S":
+                raise located.error(path, f"layer {layer.index} has no indexer to share (letter S)", "use F")
+            out.append(layer)
+            continue
+        if letter == "F":
+            seen_full = True
+            out.append(layer)
+        elif not seen_full:
+            raise located.error(path, f"layer {layer.index} shares an indexer but no earlier layer runs one")
+        else:
+            out.append(
+                dataclasses.replace(layer, attention=dataclasses.replace(a, indexer_heads=None, indexer_head_dim=None))
+            )
+    return out
 
 
 def _attention(spec: S.Spec, kind: str, located: Located, warnings: list[str]) -> AttentionIR:
@@ -534,6 +574,7 @@ def _moe(spec: S.Spec, located: Located) -> MoEIR:
         router_bias=m.router_bias,
         expert_bias=m.expert_bias,
         score_correction_bias=m.score_correction_bias,
+        score_correction_parameter=m.score_correction_parameter,
     )
 
 

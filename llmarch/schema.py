@@ -75,6 +75,11 @@ class Indexer(Block):
     n_heads: Heads
     head_dim: HeadDim
     topk: _int(MAX_CONTEXT)
+    layers: Optional[str] = Field(
+        None,
+        description="one letter per layer: F runs its own indexer, S reuses the top-k selection of the "
+        "nearest earlier F layer and holds no indexer (GLM-5's shared-indexer layers); default: every layer F",
+    )
 
 
 _ATTN_FIELDS_DOC = {
@@ -189,6 +194,10 @@ class MoE(Block):
     score_correction_bias: StrictBool = Field(
         False, description="DeepSeek's e_score_correction_bias: a buffer, not a parameter"
     )
+    score_correction_parameter: StrictBool = Field(
+        False,
+        description="the same per-expert routing bias kept as a parameter, counted with the router (Laguna)",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> "MoE":
@@ -196,6 +205,11 @@ class MoE(Block):
             raise ValueError(f"top_k ({self.top_k}) is larger than n_experts ({self.n_experts})")
         if self.n_shared_experts and self.d_shared is None:
             raise ValueError("n_shared_experts is set but d_shared (the shared experts' size) is not")
+        if self.score_correction_bias and self.score_correction_parameter:
+            raise ValueError(
+                "score_correction_bias (a buffer) and score_correction_parameter (a parameter) are the same "
+                "bias; set the one the checkpoint holds"
+            )
         return self
 
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 import llmarch
 from conftest import ROOT
 from llmarch.cli import app
 from llmarch.gallery import ARTICLE_PAIRS, gallery_markdown
+from llmarch.reference import check_references
 
 SHIPPED = set(llmarch.registry().names())
 
@@ -252,6 +254,47 @@ PANELS = [
         {"d_model": (4096, 7168), "n_experts": (256, 256), "d_expert": (2048, 2048)},
     ),
 ]
+
+
+# Panels vendored under tests/data/article/ (one YAML per figure, with the article as source): the facts the
+# generic check below reads; the rest (published totals, attention words) are checked in their own tests
+VENDORED = {
+    fig: yaml.safe_load(fig.read_text()) for fig in sorted((ROOT / "tests" / "data" / "article").glob("*.yaml"))
+}
+GENERIC = ("n_layers", "d_model", "n_experts", "d_expert", "vocab_k", "context_k")
+PANELS += [
+    (v["figure"], v["left"], v["right"], {k: tuple(v["panel"][k]) for k in GENERIC if k in v["panel"]})
+    for v in VENDORED.values()
+]
+
+
+def _parse_experts(text: str) -> dict:
+    routed, shared = (int(t.split()[0]) for t in text.split(" + "))
+    return {"shared": shared, "routed": routed}
+
+
+@pytest.mark.parametrize("path", sorted(VENDORED), ids=lambda p: p.name)
+def test_vendored_panel_words_and_figures(path):
+    """The panel's total / active are figures each spec publishes and checks; its attention words name what the
+    spec's attention is; the text's active experts and dense blocks are the specs'."""
+    v = VENDORED[path]
+    left, right, _ = compare(v["left"], v["right"])
+    for i, (name, arch) in enumerate(((v["left"], left), (v["right"], right))):
+        ir = llmarch.load(name)
+        checks = check_references(ir, llmarch.count_params(ir))
+        for key in ("total", "active"):
+            published = [c for c in checks if c.key == key and c.published == v["panel"][key][i]]
+            assert published and all(c.ok for c in published), (name, key, v["panel"][key][i])
+        words = v["panel"]["attention"][i].split(" + ")
+        for word in words:
+            if word == "QKNorm":
+                assert arch["qk_norm"] != "none", (name, word)
+            else:
+                assert word in arch["attention"].split(), (name, word, arch["attention"])
+        if "QKNorm" not in words:
+            assert arch["qk_norm"] == "none", name
+        assert arch["experts_active"] == _parse_experts(v["also_in_the_text"]["experts_active"][i])
+        assert arch["n_dense_layers"] == v["also_in_the_text"]["n_dense_layers"][i]
 
 
 @pytest.mark.parametrize("fig,a,b,panel", [pytest.param(*p, id=f"{p[0]} {p[1]} vs {p[2]}") for p in PANELS])

@@ -24,8 +24,8 @@ def layer_type(layer) -> str:
     """transformers' name for a layer; a layer without a mixer is named after its FFN (Nemotron-H)."""
     if layer.mixer == "none":
         return {"moe": "moe", "dense": "mlp"}[layer.ffn]
-    if layer.attention is not None and layer.attention.indexer_heads:
-        return "indexed_attention"  # DeepSeek sparse attention
+    if layer.attention is not None and layer.attention.indexer_topk:
+        return "indexed_attention"  # DeepSeek sparse attention (own or shared indexer)
     return LAYER_TYPE[layer.mixer]
 
 
@@ -250,3 +250,49 @@ def test_gemma_3n_published_figure_adjustments():
         unshared = Gemma3nForCausalLM(Gemma3nTextConfig(**{**strip(values["text_config"]), "num_kv_shared_layers": 0}))
         shared = Gemma3nForCausalLM(text)
     assert found["unused"] == unique_params(unshared) - unique_params(shared)
+
+
+# ---------------------------------------------------------------------------
+# Hy3-preview's MTP layer: transformers builds none, so its count is checked against transformers' own MoE
+# decoder layer plus the MTP wrapper's parts (enorm, hnorm, eh_proj 2d -> d, a final norm), and against the card.
+
+
+def test_hy3_mtp_layer_equals_transformers_layer_plus_wrapper():
+    import torch
+    import yaml
+    from transformers import HYV3Config
+    from transformers.models.hy_v3.modeling_hy_v3 import HYV3DecoderLayer
+
+    values = yaml.safe_load((CONFIGS / "hy3-preview.values.yaml").read_text())["values"]
+    cfg = HYV3Config(**{k: v for k, v in values.items() if k != "model_type"})
+    with torch.device("meta"):
+        layer = HYV3DecoderLayer(cfg, layer_idx=1)  # a sparse (MoE) layer, as the MTP layer is
+    d = cfg.hidden_size
+    wrapper = 2 * d * d + 3 * d  # eh_proj (no bias); enorm, hnorm, final norm
+    expected = values["num_nextn_predict_layers"] * (unique_params(layer) + wrapper)
+    mtp = llmarch.count_params(llmarch.load("hy3-preview")).mtp
+    assert mtp == expected
+    # Hy3's card: "3.8B MTP layer parameters"
+    assert abs(mtp - 3.8e9) <= 0.05e9
+
+
+# ---------------------------------------------------------------------------
+# Laguna XS.2: query heads per layer, a head-wise gate, a router correction bias that is a parameter
+
+
+def test_laguna_per_layer_attention_equals_transformers():
+    import torch
+
+    ir = llmarch.load("laguna-xs.2")
+    cfg, model = transformers_model("laguna-xs.2")
+    for layer, hf in zip(ir.layers, model.model.layers):
+        a, attn = layer.attention, hf.self_attn
+        assert a.n_heads == attn.num_heads == cfg.num_attention_heads_per_layer[layer.index]
+        assert attn.g_proj.out_features == a.n_heads  # gating: one softplus gate per head
+        assert (a.window is not None) == (cfg.layer_types[layer.index] == "sliding_attention")
+    router = model.model.layers[1].mlp.gate
+    assert isinstance(router.e_score_correction_bias, torch.nn.Parameter)
+    count = llmarch.count_params(ir)
+    hf_router = sum(p.numel() for n, p in model.named_parameters() if ".mlp.gate." in n)
+    assert count.by_component["router"] == hf_router
+    assert count.buffers == 0

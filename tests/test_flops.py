@@ -92,6 +92,7 @@ QWEN3_6_27B_SMALL = ["n_layers=8", "d_model=512", "ffn.d_ff=1024", "vocab_size=1
         ("gpt2", None),
         ("gemma-3n-e4b", None),
         ("qwen3.6-27b", QWEN3_6_27B_SMALL),
+        ("laguna-xs.2", None),  # query heads per layer kind, a head-wise output gate
     ],
 )
 def test_traced_counters_agree_other_mechanisms(name, sets):
@@ -157,3 +158,27 @@ def test_cli_table():
 def test_cli_bad_seq():
     result = CliRunner().invoke(app, ["flops", "gpt2", "--seq", "12q"])
     assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_traced_counters_agree_with_shared_indexer_layers():
+    """GLM-5.2's schedule on a small GLM-5: shared-indexer layers attend to top-k keys without scoring them."""
+    import yaml
+
+    from conftest import upstream_config
+    from llmarch.import_hf import import_config
+    from llmarch.resolve import to_ir, validate
+    from llmarch.yamlsafe import load_text
+
+    config = dict(upstream_config("glm-5"), num_hidden_layers=6, index_topk_freq=2, index_topk=64)
+    config.update(hidden_size=256, intermediate_size=512, moe_intermediate_size=64, n_routed_experts=8, vocab_size=512)
+    config.update(num_attention_heads=4, q_lora_rank=64, kv_lora_rank=32, qk_nope_head_dim=16, qk_rope_head_dim=8)
+    config.update(v_head_dim=16, index_n_heads=2, index_head_dim=16, num_experts_per_tok=2, qk_head_dim=24)
+    spec = import_config(config, name="x", source="c.json").spec
+    assert spec["attention"]["indexer"]["layers"] == "FFSFSF"
+    located = load_text(yaml.safe_dump(spec, sort_keys=False), "x.yaml")
+    ir = to_ir(validate(located), located)
+    model = llmarch.build(ir, with_mtp=False)
+    S = 300  # beyond top-k (64)
+    for fn in (count_torch, count_fvcore):
+        assert fn(model, ir, S).normalised == flops.prefill(ir, S).flops, fn.__name__
+    assert count_fvcore(model, ir, S, decode_ctx=5000).normalised == flops.decode(ir, 5000).flops

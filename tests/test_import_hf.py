@@ -260,6 +260,12 @@ PROBES_BY_TYPE = {
     ),
     # DeepseekV32Config has no MTP key: transformers builds no MTP module
     ("deepseek_v32", "num_nextn_predict_layers"): lambda c: getattr(c, "num_nextn_predict_layers", 0),
+    ("glm_moe_dsa", "num_nextn_predict_layers"): lambda c: getattr(c, "num_nextn_predict_layers", 0),
+    ("hy_v3", "num_nextn_predict_layers"): lambda c: getattr(c, "num_nextn_predict_layers", 0),
+    # keyword arguments GlmMoeDsaConfig reads in __post_init__ and does not keep (its defaults, written there)
+    ("glm_moe_dsa", "index_topk_pattern"): lambda c: None,
+    ("glm_moe_dsa", "index_topk_freq"): lambda c: 1,
+    ("glm_moe_dsa", "index_skip_topk_offset"): lambda c: 2,
 }
 # Keys whose default only applies with another key set (transformers nulls them otherwise)
 PROBE_WITH = {("qwen3", "sliding_window"): {"use_sliding_window": True}}
@@ -299,6 +305,10 @@ def test_default_equals_transformers(type_name, keys, key):
     if key in ("rope_scaling", "rope_parameters"):
         # the older key and transformers 5's hold the same thing: the default in effect is whichever is set
         mine = get("rope_scaling") if get("rope_scaling") is not None else get("rope_parameters")
+        if isinstance(mine, dict) and mine and set(mine) <= {"full_attention", "sliding_attention"}:
+            # a default nested by layer kind (Laguna): each kind's block as transformers keeps it
+            assert mine == {kind: cfg.rope_parameters[kind] for kind in mine}
+            return
         rp = _rope_parameters(cfg)
         if mine is None:
             layers = [rp[k] for k in rp if k.endswith("_attention")] or [rp]
@@ -752,6 +762,8 @@ SWEEP_CONFIGS = [
     "minimax-m2",
     "qwen3.5-397b-a17b",
     "qwen3.6-27b",
+    "glm-5",
+    "laguna-xs.2",
 ]
 SWEEP_VALUES = [None, [], "x", {}, 0, -1, 1.5, True]
 
@@ -1023,3 +1035,124 @@ def test_qwen3_5_fp8_ignore_list_reads_the_split_projections():
     split = keep + [f"model.language_model.layers.{i}.linear_attn.in_proj_{p}" for i in linear for p in "ab"]
     with pytest.raises(SpecError, match="keeps part of `linear_mixer`"):
         import_config(_fp8(dense, split), name="x", source="c.json")
+
+
+# GLM-5's indexer schedule (glm_moe_dsa)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"index_topk_freq": 4, "index_skip_topk_offset": 3},
+        {"index_topk_freq": 2},
+        {"index_topk_pattern": "FFS" * 26},
+    ],
+)
+def test_glm_indexer_schedule_equals_transformers(kwargs):
+    """The indexer_types import-hf derives from index_topk_freq / index_skip_topk_offset / index_topk_pattern is
+    transformers' own."""
+    from transformers import GlmMoeDsaConfig
+
+    source = import_hf._Source(located=import_hf.Located(data=kwargs, file="c.json"))
+    cfg = import_hf.Config(kwargs, "glm_moe_dsa", import_hf.TEXT_TYPES["glm_moe_dsa"].keys, source)
+    assert cfg.get("indexer_types") == GlmMoeDsaConfig(**kwargs).indexer_types
+
+
+def _glm_shared(**changes) -> tuple[dict, object]:
+    """GLM-5's config with GLM-5.2's indexer schedule (a full indexer every 4th layer from layer 2 on), imported."""
+    config = dict(upstream_config("glm-5"), index_topk_freq=4, index_skip_topk_offset=3, **changes)
+    return config, _ir(import_config(config, name="x", source="c.json"))
+
+
+def test_glm_shared_indexer_layers_equal_transformers():
+    """Shared layers reuse an earlier layer's top-k: transformers builds no indexer there, and engines cache no
+    indexer key there."""
+    import torch
+    from transformers import AutoModelForCausalLM, GlmMoeDsaConfig
+
+    config, ir = _glm_shared()
+    cfg = GlmMoeDsaConfig(**{k: v for k, v in config.items() if k != "model_type"})
+    assert cfg.indexer_types.count("shared") == 57
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(cfg)
+    assert llmarch.count_params(ir).total == sum(p.numel() for p in model.parameters())
+    for layer, hf in zip(ir.layers, model.model.layers):
+        assert (layer.attention.indexer_heads is not None) == (hf.self_attn.indexer is not None)
+        assert layer.attention.indexer_topk == config["index_topk"]  # shared layers still attend sparsely
+    n_full = cfg.indexer_types.count("full")
+    latent = config["kv_lora_rank"] + config["qk_rope_head_dim"]
+    per_token = (78 * latent + n_full * config["index_head_dim"]) * 2
+    assert kv_cache(ir, 131072).total_bytes == per_token * 131072
+
+
+def test_glm_indexer_letters_are_checked(tmp_path):
+    spec = import_config(dict(upstream_config("glm-5"), index_topk_freq=4), name="x", source="c.json").spec
+    assert spec["attention"]["indexer"]["layers"].startswith("FFSSSFSSSF")
+    for letters, message in (("F" * 77, "expected 78 letters"), ("S" + "F" * 77, "no earlier layer runs one")):
+        spec["attention"]["indexer"]["layers"] = letters
+        located = load_text(yaml.safe_dump(spec, sort_keys=False), "x.yaml")
+        with pytest.raises(SpecError, match=message):
+            to_ir(validate(located), located)
+    out = _error(
+        invoke("import-hf", _write(tmp_path, dict(upstream_config("glm-5"), indexer_types=["shared"] + ["full"] * 77)))
+    )
+    assert "indexer_types[0]" in out and "no earlier indexer" in out
+
+
+# ---------------------------------------------------------------------------
+# Hy3 (hy_v3): keys transformers does not read must agree with what it does
+
+
+@pytest.mark.parametrize(
+    "key,value,named",
+    [
+        ("first_k_dense_replace", 2, "disagrees with the dense layers leading mlp_layer_types (1)"),
+        ("expert_hidden_dim", 1024, "disagrees with moe_intermediate_size (1536)"),
+        ("qk_norm", False, "always normalises q and k"),
+    ],
+)
+def test_hy3_keys_transformers_ignores_must_agree(tmp_path, key, value, named):
+    """HYV3Config ignores first_k_dense_replace and expert_hidden_dim, and always builds the QK-norms: a config
+    saying otherwise would import to a model transformers does not build."""
+    out = _error(invoke("import-hf", _write(tmp_path, dict(_values("hy3-preview"), **{key: value}))))
+    assert key in out and named in out, out
+    with_layers = dict(_values("hy3-preview"), first_k_dense_replace=2, mlp_layer_types=["dense"] * 2 + ["sparse"] * 78)
+    assert import_config(with_layers, name="x", source="c.json").spec["layers"]["dense_prefix"] == 2
+
+
+# ---------------------------------------------------------------------------
+# Laguna (laguna): query heads per layer kind
+
+
+def test_laguna_heads_that_vary_within_a_layer_kind_are_an_error(tmp_path):
+    config = copy.deepcopy(upstream_config("laguna-xs.2"))
+    config["num_attention_heads_per_layer"][5] = 32  # a sliding layer unlike the other sliding layers
+    out = _error(invoke("import-hf", _write(tmp_path, config)))
+    assert "num_attention_heads_per_layer[5]" in out and "per layer kind" in out
+
+
+@pytest.mark.parametrize("gating,gate", [(True, "headwise"), ("per-head", "headwise"), ("per-element", "elementwise")])
+def test_laguna_gating(gating, gate):
+    spec = import_config(dict(upstream_config("laguna-xs.2"), gating=gating), name="x", source="c.json").spec
+    assert spec["attention"]["output_gate"] == gate
+    spec = import_config(dict(upstream_config("laguna-xs.2"), gating=False), name="x", source="c.json").spec
+    assert "output_gate" not in spec["attention"]
+
+
+def test_laguna_gate_widths_equal_transformers():
+    """The spec's gates have transformers' g_proj widths: one per head, or one per head channel."""
+    import torch
+    from transformers import LagunaConfig
+    from transformers.models.laguna.modeling_laguna import LagunaAttention
+
+    raw = {k: v for k, v in upstream_config("laguna-xs.2").items() if k not in ("model_type", "quantization_config")}
+    for gating in (True, "per-element"):
+        cfg = LagunaConfig(**dict(raw, gating=gating))
+        with torch.device("meta"):
+            hf = LagunaAttention(cfg, 1, cfg.num_attention_heads_per_layer[1])
+        spec = import_config(dict(raw, model_type="laguna", gating=gating), name="x", source="c.json").spec
+        located = load_text(yaml.safe_dump(spec, sort_keys=False), "x.yaml")
+        a = to_ir(validate(located), located).layers[1].attention
+        extra = {"headwise": a.n_heads, "elementwise": a.n_heads * a.head_dim}[a.output_gate]
+        assert extra == hf.g_proj.out_features

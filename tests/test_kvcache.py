@@ -72,6 +72,44 @@ def test_mla_indexer_key():
     assert round(engine / 1024, 1) == 83.9  # what llmarch printed before it followed the gallery
 
 
+@pytest.mark.parametrize("name", ["glm-5", "glm-5.1"])
+def test_glm_5_latent_and_indexer_key(name):
+    """Engines store each layer's latent (kv_lora_rank + qk_rope_head_dim) and its indexer's key (index_head_dim);
+    with no indexer_types every GLM-5 layer has its own indexer."""
+    c = text(name)
+    assert "indexer_types" not in c and "index_topk_freq" not in c
+    per_token = c["num_hidden_layers"] * (c["kv_lora_rank"] + c["qk_rope_head_dim"] + c["index_head_dim"]) * BF16
+    assert per_token == 78 * (512 + 64 + 128) * 2
+    assert kv(name).total_bytes == per_token * K128
+
+
+def test_hy3_preview_gqa():
+    """No verbatim config: the arithmetic reads the collected values (tests/data/configs/hy3-preview.values.yaml)."""
+    import yaml
+
+    from conftest import CONFIGS
+
+    c = yaml.safe_load((CONFIGS / "hy3-preview.values.yaml").read_text())["values"]
+    per_token = c["num_hidden_layers"] * c["num_key_value_heads"] * 2 * c["head_dim"] * BF16
+    assert per_token == 80 * 8 * 256 * 2
+    r = kv("hy3-preview")
+    assert r.per_token_bytes_all_layers == per_token
+    assert r.total_bytes == per_token * K128
+
+
+@pytest.mark.parametrize("ctx", [300, 4096, K128])
+def test_laguna_xs2_sliding_and_per_layer_heads(ctx):
+    """Per-layer query-head counts change no cache (8 KV heads everywhere); sliding layers hold the window."""
+    c = text("laguna-xs.2")
+    per_layer = c["num_key_value_heads"] * 2 * c["head_dim"] * BF16
+    n_local = c["layer_types"].count("sliding_attention")
+    n_global = c["layer_types"].count("full_attention")
+    assert (n_local, n_global) == (30, 10)
+    expect = (n_local * min(ctx, c["sliding_window"]) + n_global * ctx) * per_layer
+    assert kv("laguna-xs.2", ctx).total_bytes == expect
+    assert kv("laguna-xs.2", ctx, kv_dtype="fp8").total_bytes == expect // 2  # its kv_cache_scheme: 8 bits
+
+
 @pytest.mark.parametrize("ctx", [4096, K128])
 def test_gemma_3_27b_sliding(ctx):
     cfg, _ = transformers_model("gemma-3-27b")
