@@ -57,6 +57,8 @@ def parse_tokens(text: str | int) -> int:
             raise OptionError(
                 f"context `{text}` is not a token count: use an integer or a k/m suffix (k = 1024), e.g. 4096, 128k, 1m"
             )
+        if len(m.group(1)) > 12:  # past 2^34 whatever the suffix; int() of thousands of digits raises
+            raise OptionError(f"context `{text[:40]}...` is larger than 2^34 tokens")
         value = int(m.group(1)) * {"": 1, "k": 1024, "m": 1024 * 1024}[m.group(2).lower()]
     if value <= 0:
         raise OptionError(f"context `{text}` must be a positive number of tokens")
