@@ -520,6 +520,8 @@ def _settle(spec: dict) -> None:
             attn.pop("window", None)
         if "chunked" not in kinds_used:
             attn.pop("chunk", None)
+        if kinds_used == {"nope"}:  # every attention layer without positions (SmolLM3 with no RoPE layer)
+            attn.pop("rope", None)
         overrides = {k: v for k, v in (attn.get("overrides") or {}).items() if k in kinds_used}
         attn.pop("overrides", None)
         if overrides:

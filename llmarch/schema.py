@@ -187,6 +187,11 @@ class MoE(Block):
             raise ValueError(f"top_k ({self.top_k}) is larger than n_experts ({self.n_experts})")
         if self.n_shared_experts and self.d_shared is None:
             raise ValueError("n_shared_experts is set but d_shared (the shared experts' size) is not")
+        if not self.n_shared_experts:
+            # a shared-expert size or gate with no shared expert would be counted nowhere
+            for key in ("d_shared", "shared_gate"):
+                if getattr(self, key):
+                    raise ValueError(f"{key} is set but n_shared_experts is 0; remove it or set n_shared_experts")
         return self
 
 
