@@ -501,6 +501,10 @@ def _attention(spec: S.Spec, kind: str, located: Located, warnings: list[str]) -
             "use output_gate: headwise",
         )
     idx = fields.get("indexer")
+    if idx and akind != "mla":
+        # the lightning indexer scores keys cached beside MLA's latent (DeepSeek V3.2); llmarch models it
+        # nowhere else, so a parameter count, KV cache and FLOPs would each read it differently
+        raise located.error(at("indexer"), f"an indexer needs kind mla (DeepSeek Sparse Attention), not {akind}")
     return AttentionIR(
         kind=akind,
         n_heads=n_heads,
