@@ -522,10 +522,11 @@ def _settle(spec: dict) -> None:
             attn.pop("chunk", None)
         if kinds_used == {"nope"}:  # every attention layer without positions (SmolLM3 with no RoPE layer)
             attn.pop("rope", None)
-        overrides = {k: v for k, v in (attn.get("overrides") or {}).items() if k in kinds_used}
-        attn.pop("overrides", None)
-        if overrides:
-            attn["overrides"] = overrides
+        overrides = attn.get("overrides") or {}
+        for kind in [k for k in overrides if k not in kinds_used]:
+            del overrides[kind]
+        if "overrides" in attn and not overrides:
+            del attn["overrides"]
 
     out: dict[str, Any] = {}
     mixer = _pattern(list(mixers))
