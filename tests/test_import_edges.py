@@ -193,6 +193,7 @@ FAMILIES = (
         "qwen3-next-80b-a3b",
         (
             kinds("one linear layer", "layer_types", [LIN]),
+            Edit("layer_types from full_attention_interval 2", 4, {"layer_types": None, "full_attention_interval": 2}),
             kinds("one full layer", "layer_types", [F]),
             kinds("all full", "layer_types", [F, F]),
             Edit("every layer dense", 2, {"mlp_only_layers": [0, 1], "layer_types": [LIN, F]}),
@@ -222,6 +223,7 @@ FAMILIES = (
         (
             Edit("one KDA layer", 1, {"linear_attn_config": {"full_attn_layers": [], "kda_layers": [1]}}),
             Edit("one MLA layer", 1, {"linear_attn_config": {"full_attn_layers": [1], "kda_layers": []}}),
+            Edit("linear_attn_config by default", 5, {"linear_attn_config": None}),
             Edit(
                 "all dense",
                 2,
@@ -242,6 +244,7 @@ FAMILIES = (
             kinds("one full layer", "layer_types", [F]),
             kinds("all full", "layer_types", [F, F]),
             Edit("window larger than the context", 3, {"sliding_window": 65536}),
+            Edit("layer_types from sliding_window_pattern 2", 4, {"layer_types": None, "sliding_window_pattern": 2}),
         ),
     ),
     Family("gemma3", "gemma-3-4b", (kinds("all full", "layer_types", [F, F]),), wrapper=True),
@@ -261,6 +264,7 @@ FAMILIES = (
             kinds("one sliding layer", "layer_types", [S]),
             kinds("all full", "layer_types", [F, F]),
             Edit("window larger than the context", 2, {"sliding_window": 10**6}),
+            Edit("layer_types by default (alternating)", 3, {"layer_types": None}),
         ),
     ),
     Family("olmoe", "olmoe-1b-7b", (Edit("top-1", 2, {"num_experts_per_tok": 1}),)),
@@ -270,6 +274,7 @@ FAMILIES = (
         (
             Edit("no NoPE layer", 2, {"no_rope_layers": [1, 1]}),
             Edit("all NoPE", 2, {"no_rope_layers": [0, 0]}),
+            Edit("no_rope_layers from interval 2", 4, {"no_rope_layers": None, "no_rope_layer_interval": 2}),
         ),
     ),
     Family(
@@ -279,6 +284,7 @@ FAMILIES = (
             Edit("experts every 2nd layer", 4, {"interleave_moe_layer_step": 2, "moe_layers": [1, 3]}),
             Edit("no MoE layer", 2, {"interleave_moe_layer_step": 3, "moe_layers": []}),
             Edit("no chunking", 2, {"attention_chunk_size": None}),
+            Edit("moe_layers from interleave step 2", 4, {"moe_layers": None, "interleave_moe_layer_step": 2}),
         ),
         wrapper=True,
     ),
