@@ -6,6 +6,9 @@ A budget is a ceiling on one measured quantity:
   max_prefill_flops_per_token            FLOPs at a prefill length ("20G@4096")
   max_decode_flops_per_token             FLOPs of one decode step at a context ("20G@32k")
 No torch: every measure is closed form.
+Limits are read exactly as decimals (never through a float: "32.856305664B" is 32,856,305,664) and
+floored to a whole number, since every measure is one; a budget above 10^30 or of more than 40 digits
+is refused as a typo.
 """
 
 from __future__ import annotations
