@@ -588,6 +588,13 @@ def check(
                 from .errors import did_you_mean
 
                 raise located.error((key,), f"unknown budget `{key}`", did_you_mean(str(key), KINDS))
+            if not isinstance(value, (str, int)) or isinstance(value, bool):
+                # a YAML float has already lost digits (and `true` is no budget): ask for the text
+                raise located.error((key,), f"expected a budget such as `8B` or `4GiB@128k`, got {value!r}")
+            try:
+                parse_budget(str(key), str(value))
+            except LlmarchError as exc:
+                raise located.error((key,), str(exc)) from None
             texts[str(key).replace("-", "_")] = str(value)
     for kind, value in zip(KINDS, (max_total, max_active, max_kv, max_prefill, max_decode)):
         if value is not None:

@@ -470,22 +470,82 @@ def _pattern(letters: list[str], start: int = 0) -> str:
     return "".join(letters[start] if i < start else c for i, c in enumerate(letters))
 
 
-def _layers(mixers: list[str], ffns: list[str]) -> dict:
-    """Per-layer letters -> the `layers:` block (shortest patterns; leading dense layers as dense_prefix)."""
+@dataclass(frozen=True)
+class _Letters:
+    """A builder's per-layer mixer and FFN letters; `_settle` writes the `layers:` block from them once every
+    other block is known (the spec's FFN default depends on whether a `moe:` block remains)."""
+
+    mixers: tuple[str, ...]
+    ffns: tuple[str, ...]
+    explicit: bool = False  # write both patterns even where they equal the defaults (Nemotron-H)
+
+
+def _layers(mixers: list[str], ffns: list[str], explicit: bool = False) -> _Letters:
+    return _Letters(tuple(mixers), tuple(ffns), explicit)
+
+
+# the attention kind of each mixer letter (the override keys of `attention.overrides`)
+ATTENTION_LETTERS = {"G": "global", "L": "local", "C": "chunked", "N": "nope"}
+LINEAR_BLOCKS = {"D": "gated_deltanet", "K": "kda", "M": "mamba2"}
+
+
+def _settle(spec: dict) -> None:
+    """Drop the blocks no layer uses and write the `layers:` block (shortest patterns, leading dense layers
+    as dense_prefix).
+
+    A builder reads a config's every block, but an edited config may leave one unused: a DeepSeek stack
+    cut below its dense prefix has no expert layer, a Qwen3-Next stack of full-attention layers no
+    DeltaNet.  Left in, an unused `moe:` block would make experts the spec's default FFN (issue 26) and
+    the spec loader refuses unused blocks.
+    """
+    n = spec["n_layers"]
+    letters = spec.get("layers")
+    if not isinstance(letters, _Letters):
+        letters = _Letters(("G",) * n, (("E" if "moe" in spec else "D"),) * n)
+    mixers, ffns = letters.mixers, letters.ffns
+    mtp = spec.get("mtp") or {}
+    if "E" not in ffns and mtp.get("ffn") != "moe":
+        spec.pop("moe", None)
+    if "D" not in ffns and (not mtp or mtp.get("ffn") != "dense"):
+        spec.pop("ffn", None)
+    for letter, block in LINEAR_BLOCKS.items():
+        if letter not in mixers:
+            spec.pop(block, None)
+    kinds_used = {ATTENTION_LETTERS[m] for m in mixers if m in ATTENTION_LETTERS}
+    if mtp:
+        kinds_used.add(mtp.get("attention", "global"))
+    if not kinds_used:
+        spec.pop("attention", None)
+    elif "attention" in spec:
+        attn = spec["attention"]
+        if "local" not in kinds_used:
+            attn.pop("window", None)
+        if "chunked" not in kinds_used:
+            attn.pop("chunk", None)
+        if kinds_used == {"nope"}:  # every attention layer without positions (SmolLM3 with no RoPE layer)
+            attn.pop("rope", None)
+        overrides = attn.get("overrides") or {}
+        for kind in [k for k in overrides if k not in kinds_used]:
+            del overrides[kind]
+        if "overrides" in attn and not overrides:
+            del attn["overrides"]
+
     out: dict[str, Any] = {}
-    mixer = _pattern(mixers)
-    if mixer != "G":
+    mixer = _pattern(list(mixers))
+    if mixer != "G" or letters.explicit:
         out["mixer"] = mixer
     prefix = 0
     if "E" in ffns:
         while ffns[prefix] == "D":
             prefix += 1
-    ffn = _pattern(ffns, prefix)
-    if ffn != ("E" if "E" in ffns else "D"):  # the spec's default: experts when there is a `moe:` block
+    ffn = _pattern(list(ffns), prefix)
+    if ffn != ("E" if "moe" in spec else "D") or letters.explicit:  # the spec's default: experts with `moe:`
         out["ffn"] = ffn
     if prefix:
         out["dense_prefix"] = prefix
-    return out
+    spec.pop("layers", None)
+    if out:
+        spec["layers"] = out
 
 
 def _layer_kinds(cfg: Config, key: str, letters: Mapping[str, str], n_layers: int) -> list[str]:
@@ -879,14 +939,22 @@ def build_qwen3_next(cfg: Config) -> dict:
         spec["ffn"] = {"kind": kind, "d_ff": cfg.int("intermediate_size")}
     cfg.touch("intermediate_size")
     d_shared = cfg.int("shared_expert_intermediate_size", 0)
+    if d_shared == 0:
+        # transformers' Qwen3NextSparseMoeBlock always builds the shared expert and its gate
+        raise cfg.error(
+            "shared_expert_intermediate_size",
+            "0 leaves transformers' Qwen3-Next a shared-expert gate without a shared expert, "
+            "which llmarch cannot describe",
+            "give the shared expert's width",
+        )
     spec["moe"] = _moe(
         cfg.int("num_experts"),
         cfg.int("num_experts_per_tok"),
         cfg.int("moe_intermediate_size"),
         kind,
-        n_shared=1 if d_shared else 0,
+        n_shared=1,
         d_shared=d_shared,
-        shared_gate=bool(d_shared),
+        shared_gate=True,
     )
     spec["layers"] = _layers(mixers, ffns)
     return spec
@@ -1037,8 +1105,6 @@ def build_deepseek_v32(cfg: Config) -> dict:
     if "ffn" not in spec and "D" in ffns:
         spec["ffn"] = {"kind": spec["moe"]["expert_kind"], "d_ff": cfg.int("intermediate_size")}
     spec["layers"] = _layers(["G"] * n, ffns)
-    if "D" not in ffns:
-        spec.pop("ffn", None)
     return spec
 
 
@@ -1589,7 +1655,7 @@ def build_nemotron_h(cfg: Config) -> dict:
         "n_shared_experts",
         "moe_shared_expert_intermediate_size",
     )
-    spec["layers"] = {"mixer": _pattern(mixers), "ffn": _pattern(ffns)}
+    spec["layers"] = _layers(mixers, ffns, explicit=True)
     return spec
 
 
@@ -3509,6 +3575,7 @@ def _import(config: dict, name: str, source: str, marks: Optional[dict]) -> Impo
         cfg = Config(text_data, text_name, text_type.keys, src, ("text_config",))
         cfg.check_keys()
         body = text_type.build(cfg)
+        _settle(body)
         cfg.check_consistency()
         # The wrapper's tie_word_embeddings when it states one.  When it is silent, the text config's: checkpoints
         # written by transformers 4 (Mistral Small 3.1) tie only when the text config says so, although
@@ -3550,6 +3617,7 @@ def _import(config: dict, name: str, source: str, marks: Optional[dict]) -> Impo
         cfg = Config(config, model_type, text_type.keys, src)
         cfg.check_keys()
         body = text_type.build(cfg)
+        _settle(body)
         cfg.check_consistency()
         readers.append(cfg)
         family, note, quant_reader = text_type.family, text_type.note, cfg

@@ -179,9 +179,12 @@ def _state_layer(layer: LayerIR, kv: Fraction, state: Fraction) -> tuple[tuple, 
     if layer.gated_deltanet is not None:
         g = layer.gated_deltanet
         rec = g.n_v_heads * g.head_k_dim * g.head_v_dim
-        conv = (g.conv_kernel - 1) * (2 * g.n_k_heads * g.head_k_dim + g.n_v_heads * g.head_v_dim)
+        channels = 2 * g.n_k_heads * g.head_k_dim + g.n_v_heads * g.head_v_dim  # q, k and v through the conv
+        conv = (g.conv_kernel - 1) * channels  # a kernel of 1 keeps no past tokens
         label = "Gated DeltaNet state"
-        formula = f"{g.n_v_heads} x {g.head_k_dim} x {g.head_v_dim} x {state} B + {g.conv_kernel - 1} x {conv // (g.conv_kernel - 1)} x {kv} B"
+        formula = (
+            f"{g.n_v_heads} x {g.head_k_dim} x {g.head_v_dim} x {state} B + {g.conv_kernel - 1} x {channels} x {kv} B"
+        )
     elif layer.kda is not None:
         k = layer.kda
         rec = k.n_heads * k.head_dim * k.head_dim

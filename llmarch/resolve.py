@@ -205,10 +205,6 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
         )
     layers = _share_kv(spec, layers, located)
     layers = _share_indexers(spec, layers, located)
-    for block in ("attention", "gated_deltanet", "kda", "mamba2", "moe"):
-        used = any(getattr(l, block) is not None for l in layers)
-        if getattr(spec, block) is not None and not used:
-            warnings.append(f"`{block}:` is defined but no layer uses it")
 
     mtp = None
     if spec.mtp is not None:
@@ -233,6 +229,7 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
             stores_head=spec.mtp.stores_head,
         )
 
+    _refuse_unused(spec, layers, mtp, located, warnings)
     ple = spec.per_layer_embeddings
     ir = ModelIR(
         name=spec.name,
@@ -308,7 +305,74 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
                     "states llmarch's side of a disagreement with a published KV figure, but `kv_per_token` "
                     "(the published side) is missing: add it, or drop kv_per_token_config",
                 )
+            for j, (_, what, params) in enumerate(r.adjustments):
+                # an adjustment removes a part of the model (or adds one outside it); it cannot remove more
+                # than the whole model, which would turn any published figure into a pass or a nonsense fail
+                if params < 0 and -params > total:
+                    raise err(
+                        ("reference", i, "adjustments", j, "params"),
+                        f"removes {-params:,} parameters, more than the model's {total:,} (`{what}`)",
+                    )
     return ir
+
+
+def _refuse_unused(
+    spec: S.Spec, layers: list[LayerIR], mtp: Optional[MtpIR], located: Located, warnings: list[str]
+) -> None:
+    """A block or key that no layer reads is refused: it would be counted nowhere, or (an unused `moe:`
+    block) change a default silently, and usually means a pattern or a block is wrong."""
+    err = located.error
+    stack = layers + ([mtp.layer] if mtp else [])
+    for block, letter in (("gated_deltanet", "D"), ("kda", "K"), ("mamba2", "M"), ("moe", "E")):
+        if getattr(spec, block) is not None and not any(getattr(l, block) is not None for l in stack):
+            where = "layers.ffn" if block == "moe" else "layers.mixer"
+            raise err(
+                (block,),
+                f"no layer uses the `{block}:` block",
+                f"remove it (--set {block}=null), or give {block} layers in `{where}` (letter {letter})",
+            )
+    kinds = {l.mixer for l in stack}
+    attn = spec.attention
+    if attn is not None:
+        if not any(l.attention is not None for l in stack):
+            # kept a warning: `--set layers.mixer=-` (FFN-only layers) is a what-if that should need no more
+            warnings.append("`attention:` is defined but no layer uses it")
+        for key, kind in (("window", "local"), ("chunk", "chunked")):
+            if getattr(attn, key) is not None and kind not in kinds:
+                raise err(
+                    ("attention", key),
+                    f"`{key}` applies to {kind} layers, and no layer is {kind}",
+                    f"remove it (--set attention.{key}=null), or give {kind} layers in `layers.mixer` "
+                    f"(letter {'L' if kind == 'local' else 'C'})",
+                )
+        for kind, over in (attn.overrides or {}).items():
+            for key, layer_kind in (("window", "local"), ("chunk", "chunked")):
+                if getattr(over, key) is not None and kind != layer_kind:
+                    raise err(
+                        ("attention", "overrides", kind, key),
+                        f"`{key}` applies to {layer_kind} layers, not to `{kind}` ones",
+                    )
+        by_kind = {l.mixer: l.attention.position for l in stack if l.attention is not None}
+        if attn.rope is not None and by_kind and "rope" not in by_kind.values():
+            raise err(
+                ("attention", "rope"),
+                f"no layer uses RoPE (attention layers have position {' and '.join(sorted(set(by_kind.values())))})",
+                "remove `rope:`, or set attention.position: rope"
+                + (" (learned_positions makes the default absolute)" if spec.learned_positions else ""),
+            )
+        for kind, over in (attn.overrides or {}).items():
+            if over.rope is not None and kind in by_kind and by_kind[kind] != "rope":
+                raise err(
+                    ("attention", "overrides", kind, "rope"),
+                    f"`{kind}` layers have position {by_kind[kind]}, so this RoPE is never applied",
+                )
+    positions = {l.attention.position for l in stack if l.attention is not None}
+    if spec.learned_positions is not None and positions and "absolute" not in positions:
+        raise err(
+            ("learned_positions",),
+            "no layer uses the learned position table (every attention layer has position rope or nope)",
+            "remove learned_positions, or set attention.position: absolute",
+        )
 
 
 def _share_kv(spec: S.Spec, layers: list[LayerIR], located: Located) -> list[LayerIR]:
@@ -510,6 +574,10 @@ def _attention(spec: S.Spec, kind: str, located: Located, warnings: list[str]) -
             "use output_gate: headwise",
         )
     idx = fields.get("indexer")
+    if idx and akind != "mla":
+        # the lightning indexer scores keys cached beside MLA's latent (DeepSeek V3.2); llmarch models it
+        # nowhere else, so a parameter count, KV cache and FLOPs would each read it differently
+        raise located.error(at("indexer"), f"an indexer needs kind mla (DeepSeek Sparse Attention), not {akind}")
     return AttentionIR(
         kind=akind,
         n_heads=n_heads,

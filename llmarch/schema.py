@@ -151,6 +151,13 @@ class GatedDeltaNet(Block):
     head_v_dim: HeadDim
     conv_kernel: _int(64) = 4
 
+    @model_validator(mode="after")
+    def _check(self) -> "GatedDeltaNet":
+        # each key head serves n_v_heads / n_k_heads value heads (grouped like GQA)
+        if self.n_v_heads % self.n_k_heads:
+            raise ValueError(f"n_v_heads ({self.n_v_heads}) is not a multiple of n_k_heads ({self.n_k_heads})")
+        return self
+
 
 class KimiDeltaAttention(Block):
     """Kimi Delta Attention (Kimi Linear): Gated DeltaNet with a channel-wise gate."""
@@ -168,6 +175,13 @@ class Mamba2(Block):
     conv_kernel: _int(64) = 4
     bias: StrictBool = False
     conv_bias: StrictBool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> "Mamba2":
+        # each group's B and C serve n_heads / n_groups heads
+        if self.n_heads % self.n_groups:
+            raise ValueError(f"n_heads ({self.n_heads}) is not a multiple of n_groups ({self.n_groups})")
+        return self
 
 
 FFNKind = Literal["swiglu", "swiglu_clamped", "geglu", "gelu_mlp", "relu2_mlp"]
@@ -210,6 +224,11 @@ class MoE(Block):
                 "score_correction_bias (a buffer) and score_correction_parameter (a parameter) are the same "
                 "bias; set the one the checkpoint holds"
             )
+        if not self.n_shared_experts:
+            # a shared-expert size or gate with no shared expert would be counted nowhere
+            for key in ("d_shared", "shared_gate"):
+                if getattr(self, key):
+                    raise ValueError(f"{key} is set but n_shared_experts is 0; remove it or set n_shared_experts")
         return self
 
 

@@ -1,10 +1,14 @@
 """Property-based fuzzing: mutated specs either analyse consistently or fail with a SpecError.
 
 Seeds are shipped specs shrunk to small sizes (every integer capped at 64, so builds stay small).
-Mutations drop, rename, retype or rescale one field.  A spec that loads must build, its module walk
-must equal the closed form component by component, active <= total, the KV cache must grow with
-the context, and the traced FLOPs of a short prefill and a decode step must equal the analytic ones.  Any exception other than SpecError fails.  LLMARCH_FUZZ_EXAMPLES sets the number of
-examples (default 80).
+Mutations drop, rename, retype or rescale one field, or graft one key from another seed at the same
+place (an indexer onto GQA, a `moe:` block onto a dense model: the combinations no shipped spec has).
+A spec that loads must go through every analyzer and agree with itself: it must build, its module
+walk must equal the closed form component by component, active <= total, the KV cache must grow
+with the context and cover every layer, the analytic FLOPs must scale with the batch and grow with
+the context, `serve` must read the same weights, KV and decode FLOPs, and the traced FLOPs of a short
+prefill and a decode step must equal the analytic ones.  Any exception other than SpecError fails.
+LLMARCH_FUZZ_EXAMPLES sets the number of examples (default 80).
 """
 
 from __future__ import annotations
@@ -107,13 +111,54 @@ def mutate(data: dict, path: tuple, op: str, factor: int) -> dict:
     return data
 
 
+def _node(data, path: tuple):
+    for p in path:
+        if isinstance(data, dict) and p in data:
+            data = data[p]
+        elif isinstance(data, list) and isinstance(p, int) and p < len(data):
+            data = data[p]
+        else:
+            return None
+    return data
+
+
+def grafts(name: str) -> list[tuple[tuple, object]]:
+    """(path, value) of every key of another seed whose parent mapping exists in this seed, where the
+    value differs: the mechanism combinations that mutating one seed alone never reaches."""
+    target = SEED_DATA[name]
+    out = []
+    for donor in SEEDS:
+        for path in paths(SEED_DATA[donor]):
+            if path[0] in ("name", "sources", "notes", "aliases") or isinstance(path[-1], int):
+                continue
+            parent = _node(target, path[:-1])
+            value = _node(SEED_DATA[donor], path)
+            if isinstance(parent, dict) and parent.get(path[-1], object()) != value:
+                out.append((path, value))
+    return out
+
+
+GRAFTS = {n: grafts(n) for n in SEEDS}
+
+
+def graft(data: dict, path: tuple, value) -> dict:
+    import copy
+
+    data = copy.deepcopy(data)
+    _node(data, path[:-1])[path[-1]] = copy.deepcopy(value)
+    return data
+
+
 @st.composite
 def mutated_specs(draw):
     name = draw(st.sampled_from(SEEDS))
     data = SEED_DATA[name]
+    op = draw(st.sampled_from(["drop", "rename", "retype", "scale", "graft"]))
+    if op == "graft":
+        path, value = draw(st.sampled_from(GRAFTS[name]))
+        return name, path, op, graft(data, path, value)
     all_paths = [p for p in paths(data) if p[0] not in ("name", "sources", "notes")]
     path = draw(st.sampled_from(all_paths))
-    op = draw(st.sampled_from(["drop", "rename", "retype", "scale"]))
     factor = draw(st.sampled_from([-1, 0, 2, 3]))
     return name, path, op, mutate(data, path, op, factor)
 
@@ -133,6 +178,30 @@ def check_consistent(ir):
     assert closed.active <= closed.total
     sizes = [kv_cache(ir, t).total_bytes for t in (1, 64, 4096, 1 << 20)]
     assert sizes == sorted(sizes)
+    check_analyzers(ir, closed)
+
+
+def check_analyzers(ir, count):
+    """kvcache, the analytic FLOPs and serve on the same IR: each runs, and they agree where they meet."""
+    from llmarch import flops
+    from llmarch.serve import Plan, load_gpu, serve
+
+    kv = kv_cache(ir, 4096, batch=2)
+    kv.as_dict()  # formulas and labels render
+    cached = [l for l in ir.layers if l.mixer != "none"]
+    assert sum(r.layers for r in kv.rows) == len(cached)  # every layer with a mixer in exactly one row
+    assert all(r.bytes >= 0 for r in kv.rows)
+    prefill, prefill2 = flops.prefill(ir, 64), flops.prefill(ir, 64, batch=2)
+    assert prefill.flops > 0 and prefill2.flops == 2 * prefill.flops
+    decodes = [flops.decode(ir, ctx).flops for ctx in (1, 64, 4096, 1 << 20)]
+    assert decodes == sorted(decodes) and decodes[0] > 0
+    served = serve(ir, load_gpu("h100-sxm"), Plan(gpus=1, tp=1, ep=1), 4096, 2, weights="bf16")
+    memory = served["memory_per_gpu"]
+    assert memory["weights_bytes"] == 2 * count.total  # bf16: two bytes a parameter, nothing dropped
+    assert memory["kv_bytes"] == kv.total_bytes
+    assert served["decode_roofline"]["flops_per_step_per_gpu"] == flops.decode(ir, 4096, batch=2).flops
+    roofline = [v for v in served["decode_roofline"].values() if isinstance(v, float)]
+    assert all(v == v and v not in (float("inf"), float("-inf")) and v >= 0 for v in roofline)
 
 
 def check_flops(ir):
@@ -174,3 +243,38 @@ def test_mutated_specs_flops(case, tmp_path):
     ir = load_mutated(case, tmp_path)
     if ir is not None:
         check_flops(ir)
+
+
+# Whole mechanisms moved between seeds: every pairing of a block with a model it was not written for
+MECHANISMS = (
+    ("attention", "indexer"),
+    ("attention", "overrides"),
+    ("gated_deltanet",),
+    ("kda",),
+    ("mamba2",),
+    ("moe",),
+    ("mtp",),
+    ("layers",),
+    ("per_layer_embeddings",),
+    ("altup",),
+    ("laurel",),
+    ("learned_positions",),
+    ("kv_shared_layers",),
+)
+
+
+def _mechanism_grafts():
+    seen = set()
+    for name in SEEDS:
+        for path, value in GRAFTS[name]:
+            if path in MECHANISMS and (name, path, repr(value)) not in seen:
+                seen.add((name, path, repr(value)))
+                yield pytest.param(name, path, value, id=f"{name}+{'.'.join(path)}#{len(seen)}")
+
+
+@pytest.mark.parametrize("name,path,value", list(_mechanism_grafts()))
+def test_grafted_mechanism_is_consistent_or_refused(name, path, value, tmp_path):
+    """issue 26: an indexer on GQA attention once added 21% to FLOPs and nothing to parameters or KV."""
+    ir = load_mutated((name, path, "graft", graft(SEED_DATA[name], path, value)), tmp_path)
+    if ir is not None:
+        check_consistent(ir)

@@ -606,3 +606,32 @@ def test_chunk_holds_what_transformers_attends(name):
     assert keys_seen(mask, chunk) == 1  # a chunk's first token sees only itself
     rows = [r for r in kv(name).rows if "chunked(" in r.kind]
     assert rows and all(r.tokens_cached == chunk for r in rows)
+
+
+@pytest.mark.parametrize(
+    "name,block,n_linear",
+    [
+        ("qwen3-next-80b-a3b", "gated_deltanet", lambda c: c["num_hidden_layers"] * 3 // 4),
+        ("kimi-linear-48b-a3b", "kda", lambda c: len(c["linear_attn_config"]["kda_layers"])),
+        ("nemotron-3-nano-30b-a3b", "mamba2", lambda c: c["hybrid_override_pattern"].count("M")),
+    ],
+)
+def test_conv_kernel_of_one_keeps_no_conv_state(name, block, n_linear):
+    """A short convolution of kernel 1 caches no past token (issue 26: it once divided by zero in kvcache and
+    serve): only the recurrent state remains, in fp32."""
+    c = text(name)
+    if block == "gated_deltanet":
+        state = c["linear_num_value_heads"] * c["linear_key_head_dim"] * c["linear_value_head_dim"] * 4
+    elif block == "kda":
+        la = c["linear_attn_config"]
+        state = la["num_heads"] * la["head_dim"] * la["head_dim"] * 4
+    else:
+        state = c["mamba_num_heads"] * c["mamba_head_dim"] * c["ssm_state_size"] * 4
+    edit = ["--set", f"{block}.conv_kernel=1"]
+    result = CliRunner().invoke(app, ["kvcache", name, "--ctx", "4k", "--format", "json", *edit])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["models"][0]["by_layer_kind"]
+    (linear,) = [r for r in rows if "state" in r["kind"]]
+    assert linear["bytes"] == n_linear(c) * state
+    served = CliRunner().invoke(app, ["serve", name, "--gpus", "8", "--ctx", "4k", "--format", "json", *edit])
+    assert served.exit_code == 0, served.output

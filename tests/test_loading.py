@@ -71,7 +71,7 @@ def test_alias_collision(tmp_path):
 
 
 def test_extends_deep_merge_and_metadata_not_inherited(tmp_path):
-    write(tmp_path, "base")
+    write(tmp_path, "base", TINY.format(name="base") + "layers: {mixer: LG}\n")  # a window needs local layers
     write(tmp_path, "child", "name: child\nextends: base\nattention: {n_kv_heads: 4}\n")
     reg = Registry.discover([str(tmp_path)])
     ir = resolve(reg, "child")

@@ -97,3 +97,55 @@ def test_check_budgets_in_spec_and_file(tmp_path):
     budgets.write_text("max_totl: 200M\n")
     result = runner.invoke(app, ["check", str(spec), "--budgets", str(budgets)])
     assert result.exit_code == 2 and "did you mean `max_total`" in result.output
+
+
+def _check_json(*args):
+    result = runner.invoke(app, ["check", *args, "--format", "json"])
+    assert result.exit_code in (0, 1), result.output
+    return {b["budget"]: b for b in json.loads(result.stdout)["models"][0]["budgets"]}
+
+
+def test_check_budgets_are_parsed_exactly():
+    # issue 26: through a float, 32.856305664 * 1e9 is 32856305663.999996 and the limit lost one parameter
+    verdict = _check_json("glm-4.5", "--max-active", "32.856305664B")["max_active"]
+    assert verdict["limit"] == 32_856_305_664
+    assert verdict["ok"] is (verdict["measured"] <= 32_856_305_664)
+    # a limit written with every digit of the measure holds; one parameter less fails
+    measured = verdict["measured"]
+    exact = f"{measured // 10**9}.{measured % 10**9:09d}B"
+    less = f"{(measured - 1) // 10**9}.{(measured - 1) % 10**9:09d}B"
+    assert _check_json("glm-4.5", "--max-active", exact)["max_active"]["ok"] is True
+    assert _check_json("glm-4.5", "--max-active", less)["max_active"]["ok"] is False
+    # hand arithmetic for each unit family (through a float, 2.01 * 1e9 is 2009999999.9999998)
+    v = _check_json(
+        "qwen3-0.6b", "--max-total", "2.01B", "--max-kv", "4.35GiB@1k", "--max-decode-flops-per-token", "2.01G@4096"
+    )
+    assert v["max_total"]["limit"] == 2_010_000_000
+    assert v["max_kv"]["limit"] == 435 * 2**30 // 100  # 4670776934.4, floored: measures are whole numbers
+    assert v["max_decode_flops_per_token"]["limit"] == 2_010_000_000
+
+
+def test_check_absurd_budgets_are_refused():
+    for bad in (
+        "1" + "0" * 309 + "B",  # past a float's range: once an internal OverflowError
+        "1" + "0" * 31,  # past 10^30, more than any measure
+        "0.0000000001",  # a positive number below one parameter
+        "1e9",
+        "-5B",
+        "nanB",
+    ):
+        result = runner.invoke(app, ["check", "qwen3-8b", "--max-total", bad])
+        assert result.exit_code == 2, (bad, result.output)
+        assert "max_total" in result.output and "Traceback" not in result.output, result.output
+    result = runner.invoke(app, ["check", "qwen3-8b", "--max-kv", "1GiB@" + "9" * 5000])
+    assert result.exit_code == 2 and "2^34" in result.output, result.output
+
+
+def test_check_budget_file_values_are_located(tmp_path):
+    budgets = tmp_path / "budgets.yaml"
+    budgets.write_text("max_total: 9B\nmax_active: 8.2e+9\n")  # YAML reads 8.2e+9 as a float: digits may be gone
+    result = runner.invoke(app, ["check", "qwen3-8b", "--budgets", str(budgets)])
+    assert result.exit_code == 2 and f"{budgets}:2" in result.output and "max_active" in result.output, result.output
+    budgets.write_text("max_total: 9B\nmax_kv: 4GiB\n")
+    result = runner.invoke(app, ["check", "qwen3-8b", "--budgets", str(budgets)])
+    assert result.exit_code == 2 and f"{budgets}:2" in result.output and "needs a context" in result.output

@@ -1,0 +1,449 @@
+"""import-hf at the edges: configs edited away from the shipped ones import to transformers' own counts.
+
+A builder can be right for every vendored config and wrong for a config one edit away (issue 26: a
+DeepSeek-V3 config trimmed to 2 layers with `first_k_dense_replace: 3` imported as two MoE layers).
+So each family (every model type import-hf supports) starts from a vendored config in
+tests/data/configs, is edited (fewer layers, one layer of each kind, dense prefix none and all,
+windows larger than the context, ...) and the import's total and active parameters are held against
+transformers 5 built on meta from the same edited config.  A family added later joins with one row
+of FAMILIES (a test below fails until it does).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import pytest
+import yaml
+
+import llmarch
+from conftest import CONFIGS, upstream_config
+from llmarch import import_hf
+from llmarch.errors import SpecError
+from llmarch.import_hf import import_config, spec_yaml
+from llmarch.resolve import to_ir, validate
+from llmarch.yamlsafe import load_text
+
+# ---------------------------------------------------------------------------
+# Edits of a text config (a dict, edited in place)
+
+# Per-layer list keys, cut with the layer count (an index list keeps the indices still in range)
+PER_LAYER_LISTS = (
+    "layer_types",
+    "mlp_layer_types",
+    "no_rope_layers",
+    "moe_layer_freq",
+    "hybrid_layer_pattern",
+    "layers_block_type",
+    "intermediate_size",
+    "activation_sparsity_pattern",
+)
+ZERO_BASED_INDICES = ("mlp_only_layers", "moe_layers")
+
+
+def trim(raw: dict, n: int) -> None:
+    """Keep the first `n` layers: the layer count and every per-layer key that follows it."""
+    raw["n_layer" if "n_layer" in raw else "num_hidden_layers"] = n
+    for key in PER_LAYER_LISTS:
+        if isinstance(raw.get(key), list) and raw[key]:
+            raw[key] = raw[key][:n]
+    for key in ZERO_BASED_INDICES:
+        if isinstance(raw.get(key), list):
+            raw[key] = [i for i in raw[key] if i < n]
+    if isinstance(raw.get("hybrid_override_pattern"), str):
+        raw["hybrid_override_pattern"] = raw["hybrid_override_pattern"][:n]
+    linear = raw.get("linear_attn_config")
+    if isinstance(linear, dict):  # Kimi Linear: 1-based layer numbers
+        for key in ("full_attn_layers", "kda_layers"):
+            if key in linear:
+                linear[key] = [i for i in linear[key] if i <= n]
+    if raw.get("num_kv_shared_layers", 0) >= n:
+        raw["num_kv_shared_layers"] = n // 2
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Trim to `n_layers`, then set `values` (None deletes a key); `label` names the case."""
+
+    label: str
+    n_layers: int
+    values: dict = field(default_factory=dict)
+    refused: str = ""  # import-hf must refuse the config, naming this key (transformers builds what no spec says)
+
+    def apply(self, raw: dict) -> dict:
+        raw = copy.deepcopy(raw)
+        trim(raw, self.n_layers)
+        for key, value in self.values.items():
+            if value is None:
+                raw.pop(key, None)
+            else:
+                raw[key] = value
+        return raw
+
+
+def kinds(label: str, key: str, values: list) -> Edit:
+    """A stack whose per-layer `key` is exactly `values` (one layer of each kind, or a mix)."""
+    return Edit(label, len(values), {key: values})
+
+
+# Edits every family gets: one layer, and a short stack
+COMMON = (Edit("1 layer", 1), Edit("3 layers", 3))
+
+S, F, LIN = "sliding_attention", "full_attention", "linear_attention"
+
+
+@dataclass(frozen=True)
+class Family:
+    model_type: str  # the model type import-hf reads (a wrapper's, for multimodal families)
+    config: str  # tests/data/configs/<config>.json, or <config>.values.yaml
+    edits: tuple = ()
+    wrapper: bool = False  # the edits apply to text_config; transformers builds the whole wrapper
+    # the config in the names transformers reads, where the vendor's remote code reads others
+    for_transformers: Optional[Callable[[dict], dict]] = None
+    skip: str = ""  # why transformers cannot build it here
+
+
+def mimo_layer_types(raw: dict) -> dict:
+    """MiMo-V2-Flash's hub keys (Xiaomi's code) in transformers 5's names: 0 global, 1 sliding; 0 dense, 1 experts."""
+    return dict(
+        raw,
+        layer_types=[S if p else F for p in raw["hybrid_layer_pattern"]],
+        mlp_layer_types=["sparse" if f else "dense" for f in raw["moe_layer_freq"]],
+    )
+
+
+DEEPSEEK_PREFIX = (
+    Edit("2 layers, first_k_dense_replace 3 (issue 26)", 2, {"first_k_dense_replace": 3}),
+    Edit("dense prefix 0", 3, {"first_k_dense_replace": 0}),
+    Edit("dense prefix = all layers", 3, {"first_k_dense_replace": 3}),
+    Edit("dense prefix 1 of 2", 2, {"first_k_dense_replace": 1}),
+)
+NO_SHARED = Edit("no shared experts", 2, {"n_shared_experts": 0, "first_k_dense_replace": 1})
+
+FAMILIES = (
+    Family("llama", "llama-3.2-1b", (Edit("untied", 2, {"tie_word_embeddings": False}),)),
+    Family(
+        "mistral",
+        "mistral-7b",
+        (
+            Edit("no window", 2, {"sliding_window": None}),
+            Edit("window larger than the context", 2, {"sliding_window": 65536, "max_position_embeddings": 4096}),
+        ),
+    ),
+    Family(
+        "mixtral",
+        "mixtral-8x7b",
+        (
+            Edit("window", 2, {"sliding_window": 4096}),
+            Edit("top-1 of 2 experts", 2, {"num_local_experts": 2, "num_experts_per_tok": 1}),
+        ),
+    ),
+    Family("ministral3", "ministral-3-8b", (Edit("window", 2, {"sliding_window": 4096}),), wrapper=True),
+    Family("mistral3", "mistral-small-3.1-24b", (Edit("window", 2, {"sliding_window": 4096}),), wrapper=True),
+    Family("olmo2", "olmo-2-7b"),
+    Family(
+        "olmo3",
+        "olmo-3-7b",
+        (
+            kinds("one sliding layer", "layer_types", [S]),
+            kinds("one full layer", "layer_types", [F]),
+            kinds("all full", "layer_types", [F, F, F]),
+            Edit("window larger than the context", 4, {"sliding_window": 131072}),
+        ),
+    ),
+    Family(
+        "qwen3",
+        "qwen3-0.6b",
+        (
+            Edit(
+                "sliding from layer 1", 3, {"use_sliding_window": True, "sliding_window": 4096, "max_window_layers": 1}
+            ),
+            Edit(
+                "sliding on every layer",
+                2,
+                {"use_sliding_window": True, "sliding_window": 4096, "max_window_layers": 0},
+            ),
+            Edit(
+                "sliding after the last layer",
+                2,
+                {"use_sliding_window": True, "sliding_window": 4096, "max_window_layers": 5},
+            ),
+            Edit(
+                "window larger than the context",
+                2,
+                {"use_sliding_window": True, "sliding_window": 10**6, "max_window_layers": 1},
+            ),
+        ),
+    ),
+    Family(
+        "qwen3_moe",
+        "qwen3-30b-a3b",
+        (
+            Edit("every layer dense", 2, {"mlp_only_layers": [0, 1]}),
+            Edit("dense layer 0", 2, {"mlp_only_layers": [0]}),
+            Edit("experts every 2nd layer", 3, {"decoder_sparse_step": 2}),
+            Edit("sparse step beyond the stack", 2, {"decoder_sparse_step": 3}),
+        ),
+    ),
+    Family(
+        "qwen3_next",
+        "qwen3-next-80b-a3b",
+        (
+            kinds("one linear layer", "layer_types", [LIN]),
+            Edit("layer_types from full_attention_interval 2", 4, {"layer_types": None, "full_attention_interval": 2}),
+            kinds("one full layer", "layer_types", [F]),
+            kinds("all full", "layer_types", [F, F]),
+            Edit("every layer dense", 2, {"mlp_only_layers": [0, 1], "layer_types": [LIN, F]}),
+            Edit(
+                "no shared expert",
+                2,
+                {"shared_expert_intermediate_size": 0, "layer_types": [LIN, F]},
+                refused="shared_expert_intermediate_size",
+            ),
+        ),
+    ),
+    Family("deepseek_v3", "deepseek-v3", (*DEEPSEEK_PREFIX, NO_SHARED)),
+    Family(
+        "deepseek_v32",
+        "deepseek-v3.2-exp",
+        (
+            *DEEPSEEK_PREFIX,
+            kinds("all dense by mlp_layer_types", "mlp_layer_types", ["dense", "dense"]),
+            kinds("all sparse by mlp_layer_types", "mlp_layer_types", ["sparse", "sparse"]),
+        ),
+    ),
+    Family("kimi_k2", "kimi-k2", DEEPSEEK_PREFIX),
+    Family("glm4_moe", "glm-4.5-air", (*DEEPSEEK_PREFIX, NO_SHARED)),
+    Family(
+        "kimi_linear",
+        "kimi-linear-48b-a3b",
+        (
+            Edit("one KDA layer", 1, {"linear_attn_config": {"full_attn_layers": [], "kda_layers": [1]}}),
+            Edit("one MLA layer", 1, {"linear_attn_config": {"full_attn_layers": [1], "kda_layers": []}}),
+            Edit("linear_attn_config by default", 5, {"linear_attn_config": None}),
+            Edit(
+                "all dense",
+                2,
+                {"first_k_dense_replace": 2, "linear_attn_config": {"full_attn_layers": [2], "kda_layers": [1]}},
+            ),
+            Edit(
+                "dense prefix 0",
+                2,
+                {"first_k_dense_replace": 0, "linear_attn_config": {"full_attn_layers": [2], "kda_layers": [1]}},
+            ),
+        ),
+    ),
+    Family(
+        "gemma3_text",
+        "gemma-3-1b",
+        (
+            kinds("one sliding layer", "layer_types", [S]),
+            kinds("one full layer", "layer_types", [F]),
+            kinds("all full", "layer_types", [F, F]),
+            Edit("window larger than the context", 3, {"sliding_window": 65536}),
+            Edit("layer_types from sliding_window_pattern 2", 4, {"layer_types": None, "sliding_window_pattern": 2}),
+        ),
+    ),
+    Family("gemma3", "gemma-3-4b", (kinds("all full", "layer_types", [F, F]),), wrapper=True),
+    Family(
+        "gemma3n_text",
+        "gemma-3n-e4b",
+        (
+            Edit("no shared KV", 2, {"num_kv_shared_layers": 0}),
+            Edit("4 layers, 2 sharing", 4, {"layer_types": [S, F, S, F], "num_kv_shared_layers": 2}),
+        ),
+    ),
+    Family("gemma3n", "gemma-3n-e4b", wrapper=True, skip="the timm vision tower needs torchvision"),
+    Family(
+        "gpt_oss",
+        "gpt-oss-20b",
+        (
+            kinds("one sliding layer", "layer_types", [S]),
+            kinds("all full", "layer_types", [F, F]),
+            Edit("window larger than the context", 2, {"sliding_window": 10**6}),
+            Edit("layer_types by default (alternating)", 3, {"layer_types": None}),
+        ),
+    ),
+    Family("olmoe", "olmoe-1b-7b", (Edit("top-1", 2, {"num_experts_per_tok": 1}),)),
+    Family(
+        "smollm3",
+        "smollm3-3b",
+        (
+            Edit("no NoPE layer", 2, {"no_rope_layers": [1, 1]}),
+            Edit("all NoPE", 2, {"no_rope_layers": [0, 0]}),
+            Edit("no_rope_layers from interval 2", 4, {"no_rope_layers": None, "no_rope_layer_interval": 2}),
+        ),
+    ),
+    Family(
+        "llama4_text",
+        "llama-4-scout",
+        (
+            Edit("experts every 2nd layer", 4, {"interleave_moe_layer_step": 2, "moe_layers": [1, 3]}),
+            Edit("no MoE layer", 2, {"interleave_moe_layer_step": 3, "moe_layers": []}),
+            Edit("no chunking", 2, {"attention_chunk_size": None}),
+            Edit("moe_layers from interleave step 2", 4, {"moe_layers": None, "interleave_moe_layer_step": 2}),
+        ),
+        wrapper=True,
+    ),
+    Family("llama4", "llama-4-scout", (Edit("no MoE layer", 2, {"moe_layers": []}),), wrapper=True),
+    Family("minimax_m2", "minimax-m2"),
+    Family(
+        "nemotron_h",
+        "nemotron-3-nano-30b-a3b",
+        tuple(
+            Edit(f"pattern {p}", len(p), {"hybrid_override_pattern": p})
+            for p in ("M", "E", "*", "-", "M-", "*E", "ME*-", "MM")
+        ),
+    ),
+    Family("gpt2", "gpt2", (Edit("n_inner given", 2, {"n_inner": 1000}),)),
+    Family(
+        "mimo_v2_flash",
+        "mimo-v2-flash",
+        for_transformers=mimo_layer_types,
+        edits=(
+            Edit("all global", 2, {"hybrid_layer_pattern": [0, 0]}),
+            Edit("all sliding", 2, {"hybrid_layer_pattern": [1, 1]}),
+            Edit("all dense", 2, {"moe_layer_freq": [0, 0]}),
+            Edit("all experts", 2, {"moe_layer_freq": [1, 1]}),
+        ),
+    ),
+)
+
+
+def base_config(family: Family) -> dict:
+    """The vendored config (a values file's `values`), with a text family's text_config unwrapped."""
+    if (CONFIGS / f"{family.config}.json").is_file():
+        raw = copy.deepcopy(upstream_config(family.config))
+    else:
+        raw = yaml.safe_load((CONFIGS / f"{family.config}.values.yaml").read_text())["values"]
+    if not family.wrapper and "text_config" in raw:
+        text = raw["text_config"]
+        text.setdefault("model_type", family.model_type)
+        if "tie_word_embeddings" in raw:
+            text.setdefault("tie_word_embeddings", raw["tie_word_embeddings"])
+        raw = text
+    return raw
+
+
+def edited(family: Family, edit: Edit) -> dict:
+    raw = base_config(family)
+    if family.wrapper and family.model_type in import_hf.WRAPPER_TYPES:
+        raw = dict(raw, text_config=edit.apply(raw["text_config"]))
+        # A wrapper silent on tying: transformers 5 applies its class default, import-hf the text config's
+        # (checkpoints written by transformers 4 tie only when the text config says so); state it once.
+        raw.setdefault("tie_word_embeddings", raw["text_config"].get("tie_word_embeddings", False))
+    elif family.wrapper:  # a text type whose vendored config is a wrapper's: import its text config alone
+        raw = edit.apply(dict(raw["text_config"], model_type=family.model_type))
+    else:
+        raw = edit.apply(raw)
+    return raw
+
+
+# ---------------------------------------------------------------------------
+# transformers' counts
+
+
+def _hf_config(raw: dict):
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    # Kimi K2 ships DeepSeek-V3's code (auto_map), which transformers names deepseek_v3
+    model_type = {"kimi_k2": "deepseek_v3"}.get(raw["model_type"], raw["model_type"])
+    return CONFIG_MAPPING[model_type](**{k: v for k, v in raw.items() if k != "model_type"})
+
+
+def _experts(cfg) -> tuple[int, int]:
+    n = next(getattr(cfg, k) for k in ("num_local_experts", "n_routed_experts", "num_experts") if hasattr(cfg, k))
+    top_k = next(
+        getattr(cfg, k)
+        for k in ("num_experts_per_tok", "num_experts_per_token", "experts_per_token")
+        if hasattr(cfg, k)
+    )
+    return n, top_k
+
+
+def transformers_counts(raw: dict) -> tuple[int, int]:
+    """(total, active) of transformers' language model built on meta from `raw`.
+
+    active is llmarch's convention computed from transformers' modules: every parameter but the lookup
+    tables (an embedding tied to the head counts once, as the head) with each routed-expert module
+    scaled by top_k / n_experts.
+    """
+    import torch
+    from torch import nn
+    from transformers import AutoModelForCausalLM, AutoModelForImageTextToText
+
+    cfg = _hf_config(raw)
+    text_cfg = cfg.get_text_config()
+    wrapper = text_cfg is not cfg
+    with torch.device("meta"):
+        model = (AutoModelForImageTextToText if wrapper else AutoModelForCausalLM).from_config(cfg)
+    head = model.get_output_embeddings().weight
+
+    def in_text_model(name: str) -> bool:
+        return not wrapper or "language_model" in name or name.startswith("lm_head")
+
+    total, active, seen = 0, 0, set()
+    lookup = {id(m.weight) for n, m in model.named_modules() if isinstance(m, nn.Embedding) and m.weight is not head}
+    for name, module in model.named_modules():
+        if name.split(".")[-1] == "experts" and in_text_model(name):
+            n, top_k = _experts(text_cfg)
+            routed = sum(p.numel() for p in module.parameters())
+            active -= routed - routed // n * top_k
+    for name, p in model.named_parameters(remove_duplicate=False):
+        if id(p) in seen or not in_text_model(name):
+            continue
+        seen.add(id(p))
+        total += p.numel()
+        if id(p) not in lookup:
+            active += p.numel()
+    return total, active
+
+
+# ---------------------------------------------------------------------------
+# The harness
+
+
+def _cases():
+    for family in FAMILIES:
+        for edit in (*COMMON, *family.edits):
+            marks = [pytest.mark.skip(reason=family.skip)] if family.skip else []
+            yield pytest.param(family, edit, id=f"{family.model_type}-{edit.label}", marks=marks)
+
+
+def imported_counts(raw: dict, family: Family):
+    imported = import_config(raw, name="edited", source=f"{family.config} (edited)")
+    located = load_text(spec_yaml(imported), "edited.yaml")
+    count = llmarch.count_params(to_ir(validate(located), located))
+    return count.total, count.active
+
+
+@pytest.mark.parametrize("family,edit", list(_cases()))
+def test_edited_config_imports_to_transformers_counts(family, edit):
+    raw = edited(family, edit)
+    if edit.refused:
+        with pytest.raises(SpecError, match=edit.refused):
+            imported_counts(raw, family)
+        return
+    total, active = imported_counts(raw, family)
+    hf_total, hf_active = transformers_counts(family.for_transformers(raw) if family.for_transformers else raw)
+    assert total == hf_total, f"total: import-hf {total:,}, transformers {hf_total:,}"
+    assert active == hf_active, f"active: import-hf {active:,}, transformers {hf_active:,}"
+
+
+def test_every_supported_type_has_a_family():
+    """A model type import-hf learns joins the harness (one row of FAMILIES)."""
+    assert {f.model_type for f in FAMILIES} == set(import_hf.SUPPORTED_TYPES)
+
+
+def test_issue_26_deepseek_trimmed_below_its_dense_prefix():
+    """The reported case, by hand: 2 layers, both dense (first_k_dense_replace 3 > 2), so no expert."""
+    family = next(f for f in FAMILIES if f.model_type == "deepseek_v3")
+    raw = edited(family, Edit("issue 26", 2, {"first_k_dense_replace": 3}))
+    imported = import_config(raw, name="edited", source="deepseek-v3 (edited)")
+    located = load_text(spec_yaml(imported), "edited.yaml")
+    ir = to_ir(validate(located), located)
+    assert [layer.ffn for layer in ir.layers] == ["dense", "dense"]
+    d, d_ff = raw["hidden_size"], raw["intermediate_size"]
+    assert llmarch.count_params(ir).by_component["dense_ffn"] == 2 * 3 * d * d_ff
