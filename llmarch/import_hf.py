@@ -520,6 +520,7 @@ def _settle(spec: dict) -> None:
         attn = spec["attention"]
         if "local" not in kinds_used:
             attn.pop("window", None)
+            attn.pop("window_excludes_query", None)  # says how to read a window there is no longer
         if "chunked" not in kinds_used:
             attn.pop("chunk", None)
         if kinds_used == {"nope"}:  # every attention layer without positions (SmolLM3 with no RoPE layer)

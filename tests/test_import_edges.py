@@ -39,6 +39,7 @@ PER_LAYER_LISTS = (
     "layers_block_type",
     "intermediate_size",
     "activation_sparsity_pattern",
+    "num_attention_heads_per_layer",
 )
 ZERO_BASED_INDICES = ("mlp_only_layers", "moe_layers")
 
@@ -103,6 +104,9 @@ class Family:
     # the config in the names transformers reads, where the vendor's remote code reads others
     for_transformers: Optional[Callable[[dict], dict]] = None
     skip: str = ""  # why transformers cannot build it here
+    # text-config keys removed before editing: a quantisation ignore list names modules (shared experts)
+    # that a stack trimmed below its dense prefix no longer has, which import-hf rightly refuses
+    drop: tuple = ()
 
 
 def mimo_layer_types(raw: dict) -> dict:
@@ -299,6 +303,26 @@ FAMILIES = (
     ),
     Family("gpt2", "gpt2", (Edit("n_inner given", 2, {"n_inner": 1000}),)),
     Family(
+        "qwen3_5_text",
+        "qwen3.6-27b",
+        (
+            kinds("one linear layer", "layer_types", [LIN]),
+            kinds("one full layer", "layer_types", [F]),
+            kinds("all full", "layer_types", [F, F]),
+        ),
+    ),
+    Family("qwen3_5", "qwen3.6-27b", (kinds("all full", "layer_types", [F, F]),), wrapper=True),
+    Family(
+        "qwen3_5_moe_text",
+        "qwen3.5-397b-a17b",
+        (kinds("one linear layer", "layer_types", [LIN]), kinds("all full", "layer_types", [F, F])),
+    ),
+    Family("qwen3_5_moe", "qwen3.5-397b-a17b", (kinds("all full", "layer_types", [F, F]),), wrapper=True),
+    Family("glm_moe_dsa", "glm-5", DEEPSEEK_PREFIX),
+    Family("hy_v3", "hy3-preview"),
+    Family("laguna", "laguna-xs.2"),
+    Family("kimi_k25", "kimi-k2.5", DEEPSEEK_PREFIX, wrapper=True, drop=("quantization_config",)),
+    Family(
         "mimo_v2_flash",
         "mimo-v2-flash",
         for_transformers=mimo_layer_types,
@@ -329,6 +353,10 @@ def base_config(family: Family) -> dict:
 
 def edited(family: Family, edit: Edit) -> dict:
     raw = base_config(family)
+    if family.drop:
+        text = raw.get("text_config", raw) if family.wrapper else raw
+        for key in family.drop:
+            text.pop(key, None)
     if family.wrapper and family.model_type in import_hf.WRAPPER_TYPES:
         raw = dict(raw, text_config=edit.apply(raw["text_config"]))
         # A wrapper silent on tying: transformers 5 applies its class default, import-hf the text config's
