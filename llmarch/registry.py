@@ -173,7 +173,7 @@ def apply_sets(located: Located, sets: list[str]) -> Located:
     """What-if edits: `attention.n_kv_heads=4` sets that key (the value is parsed as YAML, safely)."""
     import copy
 
-    import yaml
+    from .yamlsafe import load_value
 
     data = copy.deepcopy(located.data)
     marks = dict(located.marks)
@@ -182,10 +182,9 @@ def apply_sets(located: Located, sets: list[str]) -> Located:
         if not sep or not key.strip():
             raise SpecError(f"--set `{item}` is not `key.path=value`", file="--set")
         path = tuple(key.strip().split("."))
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError:
-            raise SpecError(f"--set `{item}`: the value is not valid YAML", file="--set", field=key) from None
+        label = f"--set {item if len(item) <= 80 else item[:77] + '...'}"
+        # the value reads exactly as it would in a spec file: the same tags, numbers and booleans
+        value = load_value(raw, label, path) if raw.strip() else None
         if isinstance(value, list) and not raw.strip().startswith("["):
             value = (
                 raw.strip()
@@ -198,5 +197,5 @@ def apply_sets(located: Located, sets: list[str]) -> Located:
         node[path[-1]] = value
         for p in [p for p in marks if p[: len(path)] == path]:
             del marks[p]
-        marks[path] = (f"--set {item}", None, None)
+        marks[path] = (label, None, None)
     return Located(data=data, file=located.file, marks=marks)

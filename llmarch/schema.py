@@ -39,7 +39,9 @@ Count = _int(MAX_LAYERS)
 Heads = _int(MAX_HEADS)
 HeadDim = _int(MAX_HEAD_DIM)
 Width = _int(MAX_D_FF)
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+# strict: `true` and "10000" are not numbers (an int is still a float)
+Real = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+Positive = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
 
 
 class Block(BaseModel):
@@ -57,13 +59,13 @@ class RopeScaling(Block):
     beta_fast: Optional[Positive] = None
     beta_slow: Optional[Positive] = None
     mscale: Optional[Positive] = None
-    mscale_all_dim: Optional[float] = None
+    mscale_all_dim: Optional[Real] = None
     truncate: Optional[StrictBool] = None
 
 
 class Rope(Block):
     theta: Positive = Field(description="RoPE base frequency")
-    partial: Annotated[float, Field(gt=0, le=1)] = Field(
+    partial: Annotated[float, Field(strict=True, gt=0, le=1)] = Field(
         1.0, description="fraction of each head's q/k channels that are rotated (partial RoPE)"
     )
     scaling: Optional[RopeScaling] = None
