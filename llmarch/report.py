@@ -6,6 +6,8 @@ per token; then the requested pairwise comparisons; then the conventions.
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -18,10 +20,16 @@ from .kvcache import CONVENTIONS as KV_CONVENTIONS
 from .kvcache import kv_cache
 from .params import count_params
 from .weights import weight_bytes
+from .yamlsafe import file_kind
 
 
-def expand_targets(targets: list[str], spec_paths: list[str] | None = None) -> list[str]:
-    """Names, aliases, files and folders (every *.yaml inside) -> names or file paths, in order."""
+def expand_targets(
+    targets: list[str], spec_paths: list[str] | None = None, warn: Callable[[str], None] | None = None
+) -> list[str]:
+    """Names, aliases, files and folders (every *.yaml inside) -> names or file paths, in order.
+
+    A folder's entries that are not regular files (a FIFO would block the read) are skipped, with `warn`.
+    """
     from .api import registry
 
     if not targets:
@@ -33,7 +41,14 @@ def expand_targets(targets: list[str], spec_paths: list[str] | None = None) -> l
             files = sorted(p.glob("*.yaml")) + sorted(p.glob("*.yml"))
             if not files:
                 raise LlmarchError(f"folder `{t}` holds no *.yaml spec")
-            out += [str(f) for f in files]
+            for f in files:
+                info = os.stat(f) if os.path.exists(f) else None
+                if info is None or not stat.S_ISREG(info.st_mode):
+                    what = file_kind(f, info) if info else "a broken symbolic link"
+                    if warn:
+                        warn(f"warning: skipped {f}: is {what}, not a regular file")
+                    continue
+                out.append(str(f))
         else:
             out.append(t)
     return out
@@ -77,19 +92,29 @@ def build_report(
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     rows = []
+    errors = []  # a spec that fails is listed, not fatal: one typo must not blank a CI summary
     for t in targets:
-        ir = load(t, spec_paths)
+        try:
+            ir = load(t, spec_paths)
+        except LlmarchError as exc:
+            errors.append({"target": t, "error": str(exc)})
+            continue
         rows.append(summary_row(ir, ctx, seq))
         if progress:
             progress(ir.name)
     comparisons = []
     for a, b in pairs:
-        irs = [load(a, spec_paths), load(b, spec_paths)]
+        try:
+            irs = [load(a, spec_paths), load(b, spec_paths)]
+        except LlmarchError as exc:
+            errors.append({"target": f"{a}:{b}", "error": str(exc)})
+            continue
         comparisons.append(compare(irs))
     conventions = dict(PARAMS)
     conventions.update({f"kv_{k}": v for k, v in KV_CONVENTIONS.items()})
     conventions["prefill_flops_per_token"] = f"analytic prefill of {seq:,} tokens over {seq:,} (see `llmarch flops`)"
-    return envelope("report", rows, conventions=conventions, pairs=comparisons)
+    extra = {"errors": errors} if errors else {}
+    return envelope("report", rows, conventions=conventions, pairs=comparisons, **extra)
 
 
 def report_doc(data: dict[str, Any], spec_paths: list[str] | None = None):
@@ -116,6 +141,10 @@ def report_doc(data: dict[str, Any], spec_paths: list[str] | None = None):
             ]
         )
     doc = Doc([t], notes=[f"{k}: {v}" for k, v in data["conventions"].items()])
+    if data.get("errors"):
+        failed = DocTable("Specs that could not be analysed", ["spec", "error"])
+        failed.rows += [[Cell(e["target"]), Cell(e["error"])] for e in data["errors"]]
+        doc.tables.append(failed)
     for comparison in data.get("pairs", []):
         names = [m["name"] for m in comparison["models"]]
         irs = [load(n, spec_paths) for n in names]

@@ -29,6 +29,9 @@ MAX_EXPERTS = 16_384
 MAX_VOCAB = 16_777_216
 MAX_CONTEXT = 1 << 30
 MAX_TOTAL_PARAMS = 100 * 10**12  # 100T, checked on the resolved IR
+# Metadata lists: a real spec has a handful; every entry becomes a table row, so bound them
+MAX_ENTRIES = 64
+MAX_ADJUSTMENTS = 16  # per reference figure
 
 
 def _int(le: int, ge: int = 1, description: str | None = None):
@@ -272,7 +275,9 @@ class Reference(Block):
         "nearest", description="how the publisher rounded: to the nearest last digit, or down (truncated, as Meta does)"
     )
     includes_mtp: StrictBool = Field(False, description="the published figure includes the MTP modules")
-    adjustments: list[Adjustment] = Field(default_factory=list, description="parts outside llmarch's model")
+    adjustments: list[Adjustment] = Field(
+        default_factory=list, max_length=MAX_ADJUSTMENTS, description="parts outside llmarch's model"
+    )
     source: str
     note: Optional[str] = None
 
@@ -294,10 +299,12 @@ class Spec(Block):
     display_name: Optional[str] = None
     family: Optional[str] = None
     release_date: Optional[str] = None
-    aliases: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$", max_length=64)]] = Field(default_factory=list)
-    sources: dict[str, str] = Field(default_factory=dict)
+    aliases: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$", max_length=64)]] = Field(
+        default_factory=list, max_length=MAX_ENTRIES
+    )
+    sources: dict[str, str] = Field(default_factory=dict, max_length=MAX_ENTRIES)
     notes: Optional[str] = None
-    reference: Optional[list[Reference]] = None
+    reference: Optional[list[Reference]] = Field(None, max_length=MAX_ENTRIES)
     # shape
     vocab_size: _int(MAX_VOCAB)
     d_model: _int(MAX_D_MODEL)

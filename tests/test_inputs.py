@@ -6,6 +6,7 @@ CLI in a subprocess with a timeout, so a regression fails the test instead of bl
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -138,3 +139,149 @@ def test_budgets_file_and_gpu_profile_read_alike(tmp_path):
     result = invoke("serve", "qwen3-8b", "--gpu", str(gpu))
     assert result.exit_code == 2
     assert f"{gpu}:4:15: field `memory_bytes`: `0x1400000000` would be read as hexadecimal 85899345920" in result.output
+
+
+# --- 3, 5, 6: config.json: duplicate keys, nesting, long numbers, size limits ---------------------
+
+QWEN3_CONFIG = ROOT / "tests" / "data" / "configs" / "qwen3-8b.json"
+
+
+def config_with(tmp_path: Path, extra: str, before: str = "") -> Path:
+    """qwen3-8b's config.json with `extra` (JSON text) added as `suppress_tokens`, a key import-hf ignores."""
+    text = QWEN3_CONFIG.read_text().rstrip().rstrip("}").rstrip()
+    path = tmp_path / "config.json"
+    path.write_text(f'{text},\n  {before}"suppress_tokens": {extra}\n}}\n')
+    return path
+
+
+def test_duplicate_json_keys_are_located(tmp_path):
+    path = tmp_path / "config.json"
+    text = QWEN3_CONFIG.read_text()
+    assert text.count('"hidden_size": 4096,') == 1
+    path.write_text(text.replace('"hidden_size": 4096,', '"hidden_size": 4096,\n  "hidden_size": 2048,'))
+    line = path.read_text()[: path.read_text().index('"hidden_size": 2048')].count("\n") + 1
+    result = invoke("import-hf", str(path), "--name", "x")
+    assert result.exit_code == 2
+    assert f"{path}:{line}:3: field `hidden_size`: duplicate key `hidden_size`" in result.output
+    nested = config_with(tmp_path, '{"a": 1, "b": {"c": 1, "c": 2}}')
+    result = invoke("import-hf", str(nested), "--name", "x")
+    assert "field `suppress_tokens.b.c`: duplicate key `c`" in result.output and result.exit_code == 2
+
+
+def test_config_limits_just_under_and_over(tmp_path):
+    from llmarch.import_hf import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_CONFIG_VALUES
+
+    def count(value) -> int:  # every object, array, key and scalar counts once
+        if isinstance(value, dict):
+            return 1 + sum(1 + count(v) for v in value.values())
+        if isinstance(value, list):
+            return 1 + sum(count(v) for v in value)
+        return 1
+
+    # the added key and its list take two values; each list item one
+    room = MAX_CONFIG_VALUES - count(json.loads(QWEN3_CONFIG.read_text())) - 2
+    ok = config_with(tmp_path, "[" + ",".join(["1"] * room) + "]")
+    assert invoke("import-hf", str(ok), "--name", "x").exit_code == 0
+    over = config_with(tmp_path, "[" + ",".join(["1"] * (room + 1)) + "]")
+    result = invoke("import-hf", str(over), "--name", "x")
+    assert result.exit_code == 2 and f"more than {MAX_CONFIG_VALUES:,} keys and values" in result.output
+    assert f"{over}:" in result.output  # located
+    # nesting: the config object is level 1
+    deep = MAX_CONFIG_DEPTH - 1
+    assert invoke("import-hf", str(config_with(tmp_path, "[" * deep + "]" * deep)), "--name", "x").exit_code == 0
+    path = config_with(tmp_path, "[" * (deep + 1) + "]" * (deep + 1))
+    result = invoke("import-hf", str(path), "--name", "x")
+    assert result.exit_code == 2 and f"nested more than {MAX_CONFIG_DEPTH} levels deep" in result.output
+    # bytes: long strings, few values
+    text_len = len(config_with(tmp_path, '""').read_bytes())
+    exact = config_with(tmp_path, '"' + "a" * (MAX_CONFIG_BYTES - text_len) + '"')
+    assert len(exact.read_bytes()) == MAX_CONFIG_BYTES
+    assert invoke("import-hf", str(exact), "--name", "x").exit_code == 0
+    exact.write_bytes(exact.read_bytes() + b" ")
+    result = invoke("import-hf", str(exact), "--name", "x")
+    assert result.exit_code == 2 and f"{exact}: file is larger than {MAX_CONFIG_BYTES:,} bytes" in result.output
+
+
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested more than 50 levels deep"),
+        ("7" * 5000, "a 5,000-digit number is too long"),
+        ("-" + "7" * 4301 + ".5e3", "a 4,301-digit number is too long"),
+    ],
+    ids=["deep", "4300-digit-int", "long-float"],
+)
+def test_config_recursion_and_huge_numbers_are_located(tmp_path, extra, words):
+    path = config_with(tmp_path, extra)
+    line = path.read_text().count("\n") - 1  # the added key is on the line before the closing brace
+    result = invoke("import-hf", str(path), "--name", "x")
+    assert result.exit_code == 2 and words in result.output
+    assert result.output.startswith(f"error: {path}:{line}:"), result.output
+
+
+# --- 4: only regular files are read; reads are bounded by bytes read -------------------------------
+
+
+def fifo(path: Path) -> Path:
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs on this platform")
+    os.mkfifo(path)
+    return path
+
+
+def test_fifo_and_devices_as_arguments(tmp_path):
+    pipe = fifo(tmp_path / "pipe.yaml")
+    zero = tmp_path / "zero.yaml"
+    zero.symlink_to("/dev/zero")
+    config_pipe = fifo(tmp_path / "config.json")
+    cases = [
+        (["show", str(pipe)], f"{pipe}: is a FIFO (named pipe), not a regular file"),
+        (["show", str(zero)], f"{zero}: is a character device (a symbolic link to /dev/zero), not a regular file"),
+        (["show", "/dev/urandom"], "/dev/urandom: is a character device, not a regular file"),
+        (["import-hf", str(config_pipe)], f"{config_pipe}: is a FIFO (named pipe), not a regular file"),
+        (["import-hf", "/dev/zero"], "/dev/zero: is a character device, not a regular file"),
+        (["check", "qwen3-8b", "--budgets", str(pipe)], f"{pipe}: is a FIFO (named pipe)"),
+        (["check", "qwen3-8b", "--budgets", "/dev/zero"], "/dev/zero: is a character device"),
+        (["serve", "qwen3-8b", "--gpu", str(pipe)], f"{pipe}: is a FIFO (named pipe)"),
+        (["serve", "qwen3-8b", "--gpu", str(zero)], f"{zero}: is a character device"),
+        (["report", str(pipe)], f"{pipe}: is a FIFO (named pipe)"),
+    ]
+    for args, words in cases:
+        result = cli(*args, timeout=30)
+        assert result.returncode == 2, (args, result.stderr)
+        assert words in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_fifo_in_spec_folders_is_skipped_with_a_warning(tmp_path):
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    (folder / "mine.yaml").write_text(TINY.format(name="mine"))
+    pipe = fifo(folder / "stray.yaml")
+    (folder / "dir.yaml").mkdir()
+    for args, env in [
+        (["show", "qwen3-8b", "--format", "json"], {"LLMARCH_SPEC_PATH": str(folder)}),
+        (["show", "mine", "--format", "json"], {"LLMARCH_SPEC_PATH": str(folder)}),
+        (["show", "mine", "--spec-path", str(folder), "--format", "json"], {}),
+    ]:
+        result = cli(*args, env=env, timeout=60)
+        assert result.returncode == 0, (args, result.stderr)
+        assert f"warning: skipped {pipe}: is a FIFO (named pipe), not a regular file" in result.stderr
+        assert f"warning: skipped {folder / 'dir.yaml'}: is a directory" in result.stderr
+    result = cli("report", str(folder), "--format", "json", timeout=60)
+    assert f"warning: skipped {pipe}: is a FIFO (named pipe)" in result.stderr
+    assert '"name": "mine"' in result.stdout
+
+
+def test_file_parent_is_named(tmp_path):
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(TINY.format(name="plain"))
+    result = invoke("show", str(plain / "x.yaml"))
+    assert result.exit_code == 2 and f"`{plain}` is a regular file, not a folder" in result.output
+    result = invoke("import-hf", str(plain / "config.json"))
+    assert result.exit_code == 2 and f"`{plain}` is a regular file, not a folder" in result.output
+    pipe = fifo(tmp_path / "pipe")
+    result = cli("show", str(pipe / "x.yaml"), timeout=30)
+    assert result.returncode == 2 and f"`{pipe}` is a FIFO (named pipe), not a folder" in result.stderr
+    result = invoke("show", str(tmp_path / "missing" / "x.yaml"))
+    assert result.exit_code == 2 and "no such file" in result.output
