@@ -525,6 +525,14 @@ def check(
                 from .errors import did_you_mean
 
                 raise located.error((key,), f"unknown budget `{key}`", did_you_mean(str(key), KINDS))
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                raise located.error(
+                    (key,), f"a budget is a number with a unit, like `8B`, not a {type(value).__name__}"
+                )
+            try:  # parsed here too, so that a bad value is located in the file
+                parse_budget(str(key), str(value))
+            except LlmarchError as exc:
+                raise located.error((key,), str(exc)) from None
             texts[str(key).replace("-", "_")] = str(value)
     for kind, value in zip(KINDS, (max_total, max_active, max_kv, max_prefill, max_decode)):
         if value is not None:

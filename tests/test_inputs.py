@@ -285,3 +285,184 @@ def test_file_parent_is_named(tmp_path):
     assert result.returncode == 2 and f"`{pipe}` is a FIFO (named pipe), not a folder" in result.stderr
     result = invoke("show", str(tmp_path / "missing" / "x.yaml"))
     assert result.exit_code == 2 and "no such file" in result.output
+
+
+def test_budgets_file_type_errors_are_located(tmp_path):
+    budgets = tmp_path / "budgets.yaml"
+    for text, words in [
+        (
+            "max_total: 9B\nmax_active: [2B]\n",
+            "field `max_active`: a budget is a number with a unit, like `8B`, not a list",
+        ),
+        (
+            "max_total: 9B\nmax_active: true\n",
+            "field `max_active`: a budget is a number with a unit, like `8B`, not a bool",
+        ),
+        ("max_total: 9B\nmax_active: 2X\n", "field `max_active`: budget `2X`: expected a number with a unit"),
+        ("max_total: 9B\nmax_kv: 4GiB\n", "field `max_kv`: budget max_kv `4GiB` needs a context"),
+    ]:
+        budgets.write_text(text)
+        result = invoke("check", "qwen3-8b", "--budgets", str(budgets))
+        assert result.exit_code == 2 and f"error: {budgets}:2:1: {words}" in result.output, result.output
+
+
+# --- 5: spec limits, just under (accepted) and over (located error) --------------------------------
+
+
+def test_spec_file_size_limit(tmp_path):
+    from llmarch.yamlsafe import MAX_FILE_BYTES
+
+    path = tmp_path / "m.yaml"
+    head = TINY.format(name="m")
+    # comments fill the file: 100-byte lines, then one line to land exactly on the limit
+    filler = ("#" + "x" * 98 + "\n") * ((MAX_FILE_BYTES - len(head)) // 100)
+    path.write_text(head + filler + "#" * (MAX_FILE_BYTES - len(head) - len(filler) - 1) + "\n")
+    assert path.stat().st_size == MAX_FILE_BYTES
+    assert llmarch.load(str(path)).name == "m"
+    over = tmp_path / "over.yaml"  # another name: llmarch.load caches by path
+    over.write_text(path.read_text().replace("name: m", "name: over") + "\n")
+    with pytest.raises(SpecError, match=f"file is larger than {MAX_FILE_BYTES:,} bytes"):
+        llmarch.load(str(over))
+
+
+def test_spec_value_and_depth_limits():
+    from llmarch.yamlsafe import MAX_DEPTH, MAX_NODES, load_text
+
+    # the document mapping is one value, the key `x` one, its list one, each item one
+    items = MAX_NODES - 3
+    assert len(load_text("x: [" + ",".join(["1"] * items) + "]\n", "f.yaml").data["x"]) == items
+    with pytest.raises(SpecError, match=f"more than {MAX_NODES:,} values") as info:
+        load_text("x: [" + ",".join(["1"] * (items + 1)) + "]\n", "f.yaml")
+    assert (info.value.line, info.value.field) == (1, "x")
+    # depth: the document mapping is level 0, `x`'s value level 1
+    ok = "x: " + "[" * MAX_DEPTH + "]" * MAX_DEPTH + "\n"
+    assert load_text(ok, "f.yaml").data["x"] is not None
+    with pytest.raises(SpecError, match=f"or {MAX_DEPTH} levels") as info:
+        load_text("x: " + "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1) + "\n", "f.yaml")
+    assert (info.value.line, info.value.field) == (1, "x")
+
+
+@pytest.mark.parametrize("nesting", ["[" * 100_000 + "]" * 100_000, "{a: " * 5000 + "1" + "}" * 5000])
+def test_deep_yaml_is_a_located_error(tmp_path, nesting):
+    path = tmp_path / "m.yaml"
+    path.write_text(TINY.format(name="m") + f"notes: {nesting}\n")
+    result = invoke("show", str(path))
+    assert result.exit_code == 2 and result.output.startswith(f"error: {path}:8:"), result.output[:300]
+    result = invoke("show", "qwen3-8b", "--set", f"notes={nesting}")
+    assert result.exit_code == 2 and "internal error" not in result.output
+
+
+def test_reference_entries_limit(tmp_path):
+    from llmarch.schema import MAX_ENTRIES
+
+    entry = "  - {total: 1M, source: https://example.com}\n"
+    path = tmp_path / "m.yaml"
+    path.write_text(TINY.format(name="m") + "reference:\n" + entry * MAX_ENTRIES)
+    assert len(llmarch.load(str(path)).references) == MAX_ENTRIES
+    over = tmp_path / "over.yaml"  # another name: llmarch.load caches by path
+    over.write_text(TINY.format(name="over") + "reference:\n" + entry * (MAX_ENTRIES + 1))
+    with pytest.raises(SpecError, match=f"at most {MAX_ENTRIES} items") as info:
+        llmarch.load(str(over))
+    assert (info.value.line, info.value.field) == (8, "reference")
+
+
+# --- 6: extends chains and cycles ------------------------------------------------------------------
+
+
+def test_extends_cycle_between_files_without_names(tmp_path):
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
+    with pytest.raises(SpecError, match="extends cycle") as info:
+        llmarch.load(str(tmp_path / "a.yaml"))
+    assert info.value.field == "extends" and info.value.line == 1
+    # two files with the same `name:` are not a cycle: files are compared, not names
+    (tmp_path / "base.yaml").write_text(TINY.format(name="same"))
+    (tmp_path / "child.yaml").write_text("name: same\nextends: base.yaml\nn_layers: 2\n")
+    assert llmarch.load(str(tmp_path / "child.yaml")).n_layers == 2
+
+
+def test_extends_chain_limit(tmp_path):
+    from llmarch.registry import MAX_EXTENDS
+
+    (tmp_path / "s0.yaml").write_text(TINY.format(name="s0"))
+    for i in range(1, 1001):
+        (tmp_path / f"s{i}.yaml").write_text(f"name: s{i}\nextends: s{i - 1}.yaml\n")
+    assert llmarch.load(str(tmp_path / f"s{MAX_EXTENDS}.yaml")).name == f"s{MAX_EXTENDS}"
+    with pytest.raises(SpecError, match=f"extends chain is longer than {MAX_EXTENDS} specs"):
+        llmarch.load(str(tmp_path / f"s{MAX_EXTENDS + 1}.yaml"))
+    result = invoke("show", str(tmp_path / "s1000.yaml"))
+    assert result.exit_code == 2 and "extends chain is longer" in result.output
+
+
+# --- 7: one bad spec in a spec folder ------------------------------------------------------------
+
+
+def test_a_broken_spec_in_a_folder_breaks_only_its_own_name(tmp_path, monkeypatch):
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    (folder / "good.yaml").write_text(TINY.format(name="good"))
+    (folder / "typo.yaml").write_text(TINY.format(name="typo").replace("n_layers: 6", "n_layers: 6\n  bad: [\n"))
+    (folder / "misnamed.yaml").write_text(TINY.format(name="other"))
+    (folder / "invalid.yaml").write_text(TINY.format(name="invalid").replace("d_ff: 256", "d_ff: -1"))
+    monkeypatch.setenv("LLMARCH_SPEC_PATH", str(folder))
+    for args in (["kvcache", "qwen3-8b", "--format", "json"], ["kvcache", "good", "--format", "json"]):
+        result = invoke(*args)
+        assert result.exit_code == 0, result.output
+        assert f"warning: skipped {folder / 'typo.yaml'}:" in result.output
+        assert f"warning: skipped {folder / 'misnamed.yaml'}:1:1: field `name`" in result.output
+    result = invoke("show", "typo")
+    assert result.exit_code == 2 and f"error: {folder / 'typo.yaml'}:" in result.output
+    result = invoke("show", "invalid")
+    assert result.exit_code == 2 and "field `ffn.d_ff`" in result.output
+    result = invoke("list", "--format", "json")
+    assert result.exit_code == 0 and '"name": "good"' in result.output and '"name": "qwen3-8b"' in result.output
+    assert f"warning: skipped {folder / 'invalid.yaml'}" in result.output
+
+
+def test_report_lists_bad_specs_and_fails(tmp_path):
+    import json as json_module
+
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    (folder / "good.yaml").write_text(TINY.format(name="good"))
+    (folder / "typo.yaml").write_text(TINY.format(name="typo").replace("d_ff: 256", "d_ff: 25b"))
+    result = CliRunner().invoke(app, ["report", str(folder), "--format", "json"])
+    assert result.exit_code == 2
+    data = json_module.loads(result.stdout)
+    assert [m["name"] for m in data["models"]] == ["good"]
+    assert data["errors"] == [
+        {"target": str(folder / "typo.yaml"), "error": data["errors"][0]["error"]},
+    ]
+    assert f"{folder / 'typo.yaml'}:7:" in data["errors"][0]["error"] and "ffn.d_ff" in data["errors"][0]["error"]
+    result = CliRunner().invoke(app, ["report", str(folder), "--format", "markdown"])
+    assert result.exit_code == 2 and "Specs that could not be analysed" in result.stdout and "good" in result.stdout
+    from llmarch.output_schema import OUTPUT_SCHEMA
+    import jsonschema
+
+    jsonschema.validate(data, OUTPUT_SCHEMA)
+
+
+# --- 8: a bare name is a model name, never a file of that name ---------------------------------
+
+
+def test_a_file_named_like_a_model_does_not_replace_it(tmp_path):
+    (tmp_path / "qwen3-8b").write_text(TINY.format(name="qwen3-8b"))
+    (tmp_path / "gpt2").mkdir()
+    result = cli("kvcache", "qwen3-8b", "--format", "json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert '"name": "qwen3-8b"' in result.stdout and '"n_layers"' not in result.stdout
+    assert "warning: `qwen3-8b` is the spec" in result.stderr and "not the file `qwen3-8b`" in result.stderr
+    assert "write `./qwen3-8b`" in result.stderr
+    shipped = cli("kvcache", "qwen3-8b", "--format", "json", cwd=ROOT).stdout
+    assert result.stdout == shipped
+    result = cli("kvcache", "gpt2", "--format", "json", cwd=tmp_path)
+    assert result.returncode == 0 and "not the file `gpt2`" in result.stderr
+    # the file, asked for as a file
+    mine = cli("kvcache", "./qwen3-8b", "--format", "json", cwd=tmp_path)
+    assert mine.returncode == 0 and mine.stdout != shipped
+    # an unknown bare name with a file of that name: the error says how to read the file
+    (tmp_path / "mymodel").write_text(TINY.format(name="mymodel"))
+    result = cli("kvcache", "mymodel", cwd=tmp_path)
+    assert (
+        result.returncode == 2 and "unknown model `mymodel`" in result.stderr and "write `./mymodel`" in result.stderr
+    )
