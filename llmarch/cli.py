@@ -124,7 +124,14 @@ def _write(text: str, output: Optional[str]) -> None:
             with open(output, "w", encoding="utf-8") as f:
                 f.write(text)
         except OSError as exc:
-            raise LlmarchError(f"cannot write `{output}`: {exc.strerror}") from None
+            from pathlib import Path
+
+            from .yamlsafe import describe_unreadable
+
+            # a parent that is a file or a FIFO is named as such, not reported as missing
+            missing = isinstance(exc, (FileNotFoundError, NotADirectoryError))
+            why = describe_unreadable(Path(output), exc) if missing else exc.strerror
+            raise LlmarchError(f"cannot write `{output}`: {why}") from None
         typer.echo(f"wrote {output}", err=True)
     else:
         sys.stdout.write(text)

@@ -367,7 +367,10 @@ def file_kind(path: Path, info: os.stat_result) -> str:
 
 
 def describe_unreadable(path: Path, exc: OSError) -> str:
-    """Why `path` cannot be opened: a missing file, or a parent that is a file or a FIFO, not a folder."""
+    """Why `path` cannot be opened: a missing file or folder, or a parent that is a file or a FIFO, not a folder.
+
+    Used for files written too (`-o`): the same parents can be missing or not folders.
+    """
     import errno
 
     if exc.errno in (errno.ENOENT, errno.ENOTDIR):
@@ -377,7 +380,7 @@ def describe_unreadable(path: Path, exc: OSError) -> str:
             try:
                 info = os.stat(parent)
             except OSError:
-                break  # the first missing folder: the path simply does not exist
+                return f"folder `{parent}` does not exist"
             if not stat.S_ISDIR(info.st_mode):
                 return f"`{parent}` is {file_kind(parent, info)}, not a folder"
         if os.path.islink(path):

@@ -284,7 +284,16 @@ def test_file_parent_is_named(tmp_path):
     result = cli("show", str(pipe / "x.yaml"), timeout=30)
     assert result.returncode == 2 and f"`{pipe}` is a FIFO (named pipe), not a folder" in result.stderr
     result = invoke("show", str(tmp_path / "missing" / "x.yaml"))
-    assert result.exit_code == 2 and "no such file" in result.output
+    assert result.exit_code == 2 and f"folder `{tmp_path / 'missing'}` does not exist" in result.output
+    result = invoke("show", str(tmp_path / "missing.yaml"))
+    assert result.exit_code == 2 and f"{tmp_path / 'missing.yaml'}: no such file" in result.output
+    # the same words for a file to write
+    result = invoke("list", "-o", str(plain / "out.json"))
+    assert result.exit_code == 2 and f"`{plain}` is a regular file, not a folder" in result.output
+    result = cli("list", "-o", str(pipe / "out.json"), timeout=30)
+    assert result.returncode == 2 and f"`{pipe}` is a FIFO (named pipe), not a folder" in result.stderr
+    result = invoke("list", "-o", str(tmp_path / "missing" / "out.json"))
+    assert result.exit_code == 2 and f"folder `{tmp_path / 'missing'}` does not exist" in result.output
 
 
 def test_budgets_file_type_errors_are_located(tmp_path):
