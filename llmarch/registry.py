@@ -112,6 +112,11 @@ class Registry:
     def names(self) -> list[str]:
         return sorted(self.entries)
 
+    def knows(self, name: str) -> bool:
+        """Whether `name` is a name or alias here (a broken file of that name counts: asking gives its error)."""
+        key = name.strip().lower()
+        return key in self.entries or key in self.aliases or key in self.broken
+
     def lookup(self, name: str) -> Entry:
         """The entry for a name or alias; unknown names get the closest names, never a guess."""
         key = name.strip().lower()

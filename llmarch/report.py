@@ -20,6 +20,7 @@ from .kvcache import CONVENTIONS as KV_CONVENTIONS
 from .kvcache import kv_cache
 from .params import count_params
 from .weights import weight_bytes
+from .registry import looks_like_path
 from .yamlsafe import file_kind
 
 
@@ -32,12 +33,14 @@ def expand_targets(
     """
     from .api import registry
 
+    reg = registry(spec_paths)
     if not targets:
-        return registry(spec_paths).names()
+        return reg.names()
     out: list[str] = []
     for t in targets:
         p = Path(t)
-        if p.is_dir():
+        # a bare word that names a model is that model, even beside a folder of the same name
+        if p.is_dir() and (looks_like_path(t) or not reg.knows(t)):
             files = sorted(p.glob("*.yaml")) + sorted(p.glob("*.yml"))
             if not files:
                 raise LlmarchError(f"folder `{t}` holds no *.yaml spec")
