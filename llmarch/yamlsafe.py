@@ -101,26 +101,37 @@ _FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
 _ADVICE = "write the number in plain decimal digits, or quote it for text"
 
 
-def _yaml11_reading(text: str) -> str:
-    """What PyYAML's YAML 1.1 resolver would make of a number spelled `text`, in words."""
+def _yaml11_reading(text: str) -> str | None:
+    """What PyYAML's YAML 1.1 resolver would make of a number spelled `text`, in words (None: not a number)."""
     shown = text if len(text) <= 40 else text[:37] + "..."
     body = text.lstrip("+-").replace("_", "")
     sign = "-" if text.startswith("-") else ""
     if len(body) > MAX_INT_DIGITS:
         return f"`{shown}` would be read as a number of more than {MAX_INT_DIGITS} digits"
-    if ":" in body:
-        value = 0.0 if "." in body else 0
-        for part in body.split(":"):
-            value = value * 60 + (float(part) if "." in part else int(part))
-        return f"`{shown}` would be read as sexagesimal (base 60) {sign}{value}"
-    if "_" in text:
-        return f"`{shown}` would be read as {text.replace('_', '')}"
-    for prefix, base, words in (("0x", 16, "hexadecimal"), ("0b", 2, "binary")):
-        if body.lower().startswith(prefix):
-            return f"`{shown}` would be read as {words} {sign}{int(body[2:], base)}"
-    if body.startswith("0") and len(body) > 1 and body.isdigit():
-        return f"`{shown}` would be read as octal {sign}{int(body, 8)}"
-    return f"`{shown}` is not a YAML 1.2 number"
+    try:
+        if ":" in body:
+            value = 0.0 if "." in body else 0
+            for part in body.split(":"):
+                value = value * 60 + (float(part) if "." in part else int(part))
+            return f"`{shown}` would be read as sexagesimal (base 60) {sign}{value}"
+        if "_" in text:
+            return f"`{shown}` would be read as {sign}{float(body) if '.' in body else int(body)}"
+        for prefix, base, words in (("0x", 16, "hexadecimal"), ("0b", 2, "binary")):
+            if body.lower().startswith(prefix):
+                return f"`{shown}` would be read as {words} {sign}{int(body[2:], base)}"
+        if body.startswith("0") and len(body) > 1 and body.isdigit():
+            return f"`{shown}` would be read as octal {sign}{int(body, 8)}"
+    except ValueError:  # an explicit tag on text that is no number at all (`!!int "0xZZ"`)
+        pass
+    return None
+
+
+def _not_a_number(text: str) -> str:
+    reading = _yaml11_reading(text)
+    if reading is None:
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        return f"`{shown}` is not a number"
+    return f"{reading} (YAML 1.1 rules); {_ADVICE}"
 
 
 class _Builder:
@@ -186,7 +197,9 @@ class _Builder:
         if tag == "tag:yaml.org,2002:bool":
             if text in _BOOLEANS:
                 return _BOOLEANS[text]
-            reading = self.constructor.construct_object(node)
+            reading = self.constructor.bool_values.get(text.lower())
+            if reading is None:  # `!!bool maybe`
+                raise self.fail(node, f"`{text}` is not a boolean; booleans are `true` and `false`", path)
             raise self.fail(
                 node,
                 f"`{text}` would be read as the boolean {str(reading).lower()} (YAML 1.1 rules); "
@@ -203,13 +216,13 @@ class _Builder:
                         path,
                     )
                 return int(text)
-            raise self.fail(node, f"{_yaml11_reading(text)} (YAML 1.1 rules); {_ADVICE}", path)
+            raise self.fail(node, _not_a_number(text), path)
         if tag == "tag:yaml.org,2002:float":
             if _FLOAT.fullmatch(text):
                 return float(text)
             if text.lower().lstrip("+-") in (".inf", ".nan"):
                 return float(text.lower().replace(".", ""))
-            raise self.fail(node, f"{_yaml11_reading(text)} (YAML 1.1 rules); {_ADVICE}", path)
+            raise self.fail(node, _not_a_number(text), path)
         if tag == "tag:yaml.org,2002:str" and not quoted and _FLOAT.fullmatch(text) and not self._tagged(node):
             return float(text)  # `1e6` and `5.3e12`: YAML 1.1 forgot them, YAML 1.2 reads floats
         if tag == "tag:yaml.org,2002:timestamp":

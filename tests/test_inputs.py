@@ -64,7 +64,9 @@ YAML11 = [
     ("On", "`On` would be read as the boolean true"),
     ("off", "`off` would be read as the boolean false"),
     ("!!python/object:os.system x", "YAML tag `tag:yaml.org,2002:python/object:os.system` is not allowed"),
-    ("!!float true", "`true` is not a YAML 1.2 number"),
+    ("!!float true", "`true` is not a number"),
+    ('!!int "0xZZ"', "`0xZZ` is not a number"),
+    ("!!bool maybe", "`maybe` is not a boolean"),
     ("7" * 5000, "a 5,000-digit integer is too long"),
     ("0" + "7" * 5000, "more than 64 digits"),
 ]
