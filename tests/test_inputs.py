@@ -484,3 +484,27 @@ def test_a_file_named_like_a_model_does_not_replace_it(tmp_path):
     assert (
         result.returncode == 2 and "unknown model `mymodel`" in result.stderr and "write `./mymodel`" in result.stderr
     )
+
+
+def test_report_of_every_spec_lists_a_broken_folder_file(tmp_path, monkeypatch):
+    import json as json_module
+
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    (folder / "typo.yaml").write_text(TINY.format(name="typo").replace("n_layers: 6", "n_layers: 6\n  bad: [\n"))
+    (folder / "good.yaml").write_text(TINY.format(name="good"))
+    monkeypatch.setenv("LLMARCH_SPEC_PATH", str(folder))
+    result = CliRunner().invoke(app, ["report", "--format", "json"])
+    assert result.exit_code == 2
+    data = json_module.loads(result.stdout)
+    names = {m["name"] for m in data["models"]}
+    assert {"good", "qwen3-8b", "deepseek-v3"} <= names
+    assert [e["target"] for e in data["errors"]] == [str(folder / "typo.yaml")]
+
+
+def test_spec_folder_that_is_not_a_folder(tmp_path):
+    pipe = fifo(tmp_path / "pipe")
+    result = cli("list", "--spec-path", str(pipe), timeout=30)
+    assert result.returncode == 2 and f"spec folder `{pipe}` is a FIFO (named pipe)" in result.stderr
+    result = invoke("list", "--spec-path", str(tmp_path / "nowhere"))
+    assert result.exit_code == 2 and f"spec folder `{tmp_path / 'nowhere'}` does not exist" in result.output
