@@ -73,24 +73,39 @@ class Registry:
                 what = file_kind(folder, folder.stat()) if folder.exists() else "does not exist"
                 raise LlmarchError(f"spec folder `{folder}` {what if what == 'does not exist' else 'is ' + what}")
             for path in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")):
+                if path.stem.lower() in reg.broken:
+                    # a broken file of higher or equal precedence claims this name: asking gives its error,
+                    # never a silent fall-back to another file (a shipped spec the user meant to replace)
+                    continue
                 try:
                     located = _read(path)
+                    reg._add(path, level, located)
                 except SpecError as exc:
                     # one broken file must not break every other name: skip it, say so, keep its error
-                    reg.broken.setdefault(path.stem.lower(), exc)
-                    reg.notices.append(f"warning: skipped {exc}")
-                    continue
-                reg._add(path, level, located)  # two files claiming one name stay an error: which is meant?
+                    reg._skip(path.stem.lower(), exc)
+        # an alias that is another spec's name: the spec declaring it is skipped (which of the two is meant?)
+        for entry in list(reg.entries.values()):
+            clash = next((a for a in entry.aliases if a in reg.entries and a != entry.name), None)
+            if clash:
+                other = reg.entries[clash].path
+                reg._skip(
+                    entry.name,
+                    entry.located.error(("aliases",), f"alias `{clash}` is already the name of the spec in {other}"),
+                )
+        # an alias two specs declare means neither
+        owners: dict[str, list[Entry]] = {}
         for entry in reg.entries.values():
             for alias in entry.aliases:
-                if alias in reg.entries:
-                    raise entry.located.error(
-                        ("aliases",), f"alias `{alias}` is already the name of the spec in {reg.entries[alias].path}"
-                    )
-                if alias in reg.aliases and reg.aliases[alias] != entry.name:
-                    other = reg.entries[reg.aliases[alias]].path
-                    raise entry.located.error(("aliases",), f"alias `{alias}` is also declared by {other}")
-                reg.aliases[alias] = entry.name
+                owners.setdefault(alias, []).append(entry)
+        for alias, declared in owners.items():
+            if len(declared) > 1:
+                error = declared[1].located.error(
+                    ("aliases",), f"alias `{alias}` is also declared by {declared[0].path}"
+                )
+                reg.broken.setdefault(alias, error)
+                reg.notices.append(f"warning: alias `{alias}` is unusable: {error}")
+            elif alias not in reg.broken:
+                reg.aliases[alias] = declared[0].name
         return reg
 
     def _add(self, path: Path, level: int, located: Located) -> None:
@@ -108,6 +123,11 @@ class Registry:
             self.notices.append(f"note: {prev.path} overrides the spec `{name}` in {path}")
             return
         self.entries[name] = Entry(name, path, tuple(aliases), level, located)
+
+    def _skip(self, name: str, error: SpecError) -> None:
+        self.entries.pop(name, None)
+        self.broken.setdefault(name, error)
+        self.notices.append(f"warning: skipped {error}")
 
     def names(self) -> list[str]:
         return sorted(self.entries)

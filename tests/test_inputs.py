@@ -415,6 +415,8 @@ def test_a_broken_spec_in_a_folder_breaks_only_its_own_name(tmp_path, monkeypatc
     (folder / "typo.yaml").write_text(TINY.format(name="typo").replace("n_layers: 6", "n_layers: 6\n  bad: [\n"))
     (folder / "misnamed.yaml").write_text(TINY.format(name="other"))
     (folder / "invalid.yaml").write_text(TINY.format(name="invalid").replace("d_ff: 256", "d_ff: -1"))
+    # a broken override of a shipped name
+    (folder / "gpt2.yaml").write_text(TINY.format(name="gpt2").replace("d_model: 64", "d_model: 64\nd_model: 32"))
     monkeypatch.setenv("LLMARCH_SPEC_PATH", str(folder))
     for args in (["kvcache", "qwen3-8b", "--format", "json"], ["kvcache", "good", "--format", "json"]):
         result = invoke(*args)
@@ -423,6 +425,11 @@ def test_a_broken_spec_in_a_folder_breaks_only_its_own_name(tmp_path, monkeypatc
         assert f"warning: skipped {folder / 'misnamed.yaml'}:1:1: field `name`" in result.output
     result = invoke("show", "typo")
     assert result.exit_code == 2 and f"error: {folder / 'typo.yaml'}:" in result.output
+    # the broken override: its error, never the shipped spec in its place
+    result = invoke("kvcache", "gpt2")
+    assert (
+        result.exit_code == 2 and f"error: {folder / 'gpt2.yaml'}:4:1: field `d_model`: duplicate key" in result.output
+    )
     result = invoke("show", "invalid")
     assert result.exit_code == 2 and "field `ffn.d_ff`" in result.output
     result = invoke("list", "--format", "json")
