@@ -159,9 +159,10 @@ class Registry:
         else:
             entry = self.lookup(name_or_path)
             if os.path.lexists(name_or_path):
+                what = "folder" if os.path.isdir(name_or_path) else "file"
                 self.notify(
-                    f"warning: `{name_or_path}` is the spec {entry.path}, not the file `{name_or_path}` in the "
-                    f"current folder (write `./{name_or_path}` to read that file)"
+                    f"warning: `{name_or_path}` is the spec {entry.path}, not the {what} `{name_or_path}` in the "
+                    f"current folder (write `./{name_or_path}` to read that {what})"
                 )
             located = entry.located
         return self._with_parents(located)

@@ -474,12 +474,12 @@ def test_a_file_named_like_a_model_does_not_replace_it(tmp_path):
     shipped = cli("kvcache", "qwen3-8b", "--format", "json", cwd=ROOT).stdout
     assert result.stdout == shipped
     result = cli("kvcache", "gpt2", "--format", "json", cwd=tmp_path)
-    assert result.returncode == 0 and "not the file `gpt2`" in result.stderr
+    assert result.returncode == 0 and "not the folder `gpt2`" in result.stderr
     # report: a bare name is the model even beside a folder of that name; a folder needs a path or an unknown name
     (tmp_path / "gpt2" / "other.yaml").write_text(TINY.format(name="other"))
     result = cli("report", "gpt2", "--format", "json", cwd=tmp_path)
     assert result.returncode == 0 and '"name": "gpt2"' in result.stdout and '"name": "other"' not in result.stdout
-    assert "not the file `gpt2`" in result.stderr
+    assert "not the folder `gpt2`" in result.stderr
     result = cli("report", "./gpt2", "--format", "json", cwd=tmp_path)
     assert result.returncode == 0 and '"name": "other"' in result.stdout
     # the file, asked for as a file
