@@ -3040,12 +3040,15 @@ def import_file(path: str, name: Optional[str] = None) -> Imported:
     except json.JSONDecodeError as exc:
         raise SpecError(f"malformed JSON: {exc.msg}", file=path, line=exc.lineno, column=exc.colno) from None
     except _DuplicateKey:
-        raise _duplicate_key_error(text, path) from None
+        duplicate = _json_marks(text, path)[1]
+        raise duplicate or SpecError(
+            "an object has the same key twice (JSON keeps the last value)", file=path
+        ) from None
     if not isinstance(config, dict):
         raise SpecError(
             f"the document is a JSON {type(config).__name__}, not an object of keys to values", file=path, line=1
         )
-    return import_config(config, name=name or default_name(path), source=path, marks=_json_marks(text, path))
+    return import_config(config, name=name or default_name(path), source=path, marks=_json_marks(text, path)[0])
 
 
 def _check_json_size(text: str, file: str) -> None:
@@ -3081,40 +3084,6 @@ def _check_json_size(text: str, file: str) -> None:
                 )
 
 
-def _duplicate_key_error(text: str, file: str) -> SpecError:
-    """The error for the first key that appears twice in one JSON object, at its second appearance."""
-    import yaml
-
-    def walk(node, path):
-        if isinstance(node, yaml.MappingNode):
-            seen = set()
-            for key, value in node.value:
-                if key.value in seen:
-                    return SpecError(
-                        f"duplicate key `{key.value}` (JSON readers silently keep the last value; remove one)",
-                        file=file,
-                        line=key.start_mark.line + 1,
-                        column=key.start_mark.column + 1,
-                        field=format_path(path + (key.value,)),
-                    )
-                seen.add(key.value)
-                found = walk(value, path + (key.value,))
-                if found:
-                    return found
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                found = walk(item, path + (i,))
-                if found:
-                    return found
-        return None
-
-    try:
-        found = walk(yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)), ())
-    except yaml.YAMLError:
-        found = None
-    return found or SpecError("an object has the same key twice (JSON readers keep the last value)", file=file)
-
-
 def default_name(path: str) -> str:
     """A spec name from the config's path: its folder for `config.json` (…/Qwen3-8B/config.json -> qwen3-8b)."""
     p = Path(path)
@@ -3127,16 +3096,32 @@ def clean_name(text: str) -> str:
     return name or "imported"
 
 
-def _json_marks(text: str, file: str) -> dict:
-    """Line and column of every key path (JSON is YAML, so PyYAML's composer gives positions); {} if it cannot."""
+def _json_marks(text: str, file: str) -> tuple[dict, Optional[SpecError]]:
+    """Line and column of every key path (JSON is YAML, so PyYAML's composer gives positions); {} if it cannot.
+
+    Also the error for the first key that appears twice in one object, at its second appearance (or None).
+    """
     import yaml
 
     marks: dict[tuple, tuple[str, int, int]] = {}
+    duplicates: list[SpecError] = []
 
     def walk(node, path):
         if isinstance(node, yaml.MappingNode):
+            seen = set()
             for key, value in node.value:
                 sub = path + (key.value,)
+                if key.value in seen and not duplicates:
+                    duplicates.append(
+                        SpecError(
+                            f"duplicate key `{key.value}` (JSON readers silently keep the last value; remove one)",
+                            file=file,
+                            line=key.start_mark.line + 1,
+                            column=key.start_mark.column + 1,
+                            field=format_path(sub),
+                        )
+                    )
+                seen.add(key.value)
                 marks[sub] = (file, key.start_mark.line + 1, key.start_mark.column + 1)
                 walk(value, sub)
         elif isinstance(node, yaml.SequenceNode):
@@ -3147,8 +3132,8 @@ def _json_marks(text: str, file: str) -> dict:
     try:
         walk(yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)), ())
     except yaml.YAMLError:
-        return {}
-    return marks
+        return {}, None
+    return marks, (duplicates[0] if duplicates else None)
 
 
 def spec_yaml(imported: Imported) -> str:

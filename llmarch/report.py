@@ -19,8 +19,8 @@ from .ir import ModelIR
 from .kvcache import CONVENTIONS as KV_CONVENTIONS
 from .kvcache import kv_cache
 from .params import count_params
-from .weights import weight_bytes
 from .registry import looks_like_path
+from .weights import weight_bytes
 from .yamlsafe import file_kind
 
 

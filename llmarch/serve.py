@@ -16,7 +16,6 @@ Conventions (printed under every table):
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -53,10 +52,11 @@ class GPU(BaseModel):
 
 
 def load_gpu(name_or_path: str) -> GPU:
+    from .registry import looks_like_path
     from .yamlsafe import load_file
 
     path = Path(name_or_path)
-    if path.suffix not in (".yaml", ".yml") and "/" not in name_or_path and os.sep not in name_or_path:
+    if not looks_like_path(name_or_path):
         path = HARDWARE_DIR / f"{name_or_path}.yaml"
         if not path.is_file():
             known = sorted(p.stem for p in HARDWARE_DIR.glob("*.yaml"))

@@ -341,8 +341,7 @@ def read_bounded(path: Path, limit: int, typical: str) -> bytes:
         info = os.stat(path)
     except OSError as exc:
         raise SpecError(describe_unreadable(path, exc), file=file) from None
-    if not stat.S_ISREG(info.st_mode):
-        raise SpecError(f"is {file_kind(path, info)}, not a regular file; only regular files are read", file=file)
+    _regular(path, info)
     too_big = SpecError(f"file is larger than {limit:,} bytes; {typical}", file=file)
     if info.st_size > limit:
         raise too_big
@@ -351,9 +350,7 @@ def read_bounded(path: Path, limit: int, typical: str) -> bytes:
     except OSError as exc:
         raise SpecError(describe_unreadable(path, exc), file=file) from None
     with os.fdopen(fd, "rb") as f:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise SpecError(f"is {file_kind(path, info)}, not a regular file; only regular files are read", file=file)
+        _regular(path, os.fstat(fd))
         try:
             raw = f.read(limit + 1)
         except OSError as exc:
@@ -361,6 +358,11 @@ def read_bounded(path: Path, limit: int, typical: str) -> bytes:
     if len(raw) > limit:
         raise too_big
     return raw
+
+
+def _regular(path: Path, info: os.stat_result) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        raise SpecError(f"is {file_kind(path, info)}, not a regular file; only regular files are read", file=str(path))
 
 
 def file_kind(path: Path, info: os.stat_result) -> str:

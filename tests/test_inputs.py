@@ -454,8 +454,9 @@ def test_report_lists_bad_specs_and_fails(tmp_path):
     assert f"{folder / 'typo.yaml'}:7:" in data["errors"][0]["error"] and "ffn.d_ff" in data["errors"][0]["error"]
     result = CliRunner().invoke(app, ["report", str(folder), "--format", "markdown"])
     assert result.exit_code == 2 and "Specs that could not be analysed" in result.stdout and "good" in result.stdout
-    from llmarch.output_schema import OUTPUT_SCHEMA
     import jsonschema
+
+    from llmarch.output_schema import OUTPUT_SCHEMA
 
     jsonschema.validate(data, OUTPUT_SCHEMA)
 
