@@ -372,7 +372,7 @@ def test_reference_entries_limit(tmp_path):
     assert len(llmarch.load(str(path)).references) == MAX_ENTRIES
     over = tmp_path / "over.yaml"  # another name: llmarch.load caches by path
     over.write_text(TINY.format(name="over") + "reference:\n" + entry * (MAX_ENTRIES + 1))
-    with pytest.raises(SpecError, match=f"at most {MAX_ENTRIES} items") as info:
+    with pytest.raises(SpecError, match=f"at most {MAX_ENTRIES} entries, got {MAX_ENTRIES + 1}") as info:
         llmarch.load(str(over))
     assert (info.value.line, info.value.field) == (8, "reference")
 
