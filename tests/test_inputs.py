@@ -36,9 +36,16 @@ def invoke(*args: str):
     return CliRunner().invoke(app, ["--no-color", *args])
 
 
-def cli(*args: str, timeout: float = 30, cwd: Path | None = None, env: dict | None = None):
-    """The CLI in a subprocess: a read that blocks fails the test after `timeout` instead of hanging it."""
+def cli(*args: str, timeout: float = 30, cwd: Path | None = None, env: dict | None = None, max_memory: int = 0):
+    """The CLI in a subprocess: a read that blocks fails the test after `timeout` instead of hanging it,
+    and with `max_memory` (bytes of address space) an unbounded read fails instead of filling the machine."""
     full_env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
+
+    def limit():
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (max_memory, max_memory))
+
     return subprocess.run(
         [sys.executable, "-m", "llmarch", "--no-color", *args],
         capture_output=True,
@@ -46,6 +53,7 @@ def cli(*args: str, timeout: float = 30, cwd: Path | None = None, env: dict | No
         timeout=timeout,
         cwd=cwd,
         env=full_env,
+        preexec_fn=limit if max_memory and sys.platform == "linux" else None,
     )
 
 
@@ -249,7 +257,7 @@ def test_fifo_and_devices_as_arguments(tmp_path):
         (["report", str(pipe)], f"{pipe}: is a FIFO (named pipe)"),
     ]
     for args, words in cases:
-        result = cli(*args, timeout=30)
+        result = cli(*args, timeout=30, max_memory=2 * 2**30)  # none of these commands gets as far as torch
         assert result.returncode == 2, (args, result.stderr)
         assert words in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr
@@ -261,6 +269,7 @@ def test_fifo_in_spec_folders_is_skipped_with_a_warning(tmp_path):
     (folder / "mine.yaml").write_text(TINY.format(name="mine"))
     pipe = fifo(folder / "stray.yaml")
     (folder / "dir.yaml").mkdir()
+    (folder / "zero.yaml").symlink_to("/dev/zero")
     for args, env in [
         (["show", "qwen3-8b", "--format", "json"], {"LLMARCH_SPEC_PATH": str(folder)}),
         (["show", "mine", "--format", "json"], {"LLMARCH_SPEC_PATH": str(folder)}),
@@ -270,6 +279,7 @@ def test_fifo_in_spec_folders_is_skipped_with_a_warning(tmp_path):
         assert result.returncode == 0, (args, result.stderr)
         assert f"warning: skipped {pipe}: is a FIFO (named pipe), not a regular file" in result.stderr
         assert f"warning: skipped {folder / 'dir.yaml'}: is a directory" in result.stderr
+        assert f"warning: skipped {folder / 'zero.yaml'}: is a character device" in result.stderr
     result = cli("report", str(folder), "--format", "json", timeout=60)
     assert f"warning: skipped {pipe}: is a FIFO (named pipe)" in result.stderr
     assert '"name": "mine"' in result.stdout
