@@ -69,9 +69,9 @@ class Registry:
         levels.append((2, shipped_dir()))
         reg = cls()
         for level, folder in levels:
-            if not folder.is_dir():
-                what = file_kind(folder, folder.stat()) if folder.exists() else "does not exist"
-                raise LlmarchError(f"spec folder `{folder}` {what if what == 'does not exist' else 'is ' + what}")
+            if not os.path.isdir(folder):
+                what = f"is {file_kind(folder, os.stat(folder))}" if os.path.exists(folder) else "does not exist"
+                raise LlmarchError(f"spec folder `{folder}` {what}")
             for path in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")):
                 if path.stem.lower() in reg.broken:
                     # a broken file of higher or equal precedence claims this name: asking gives its error,

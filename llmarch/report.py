@@ -40,7 +40,8 @@ def expand_targets(
     for t in targets:
         p = Path(t)
         # a bare word that names a model is that model, even beside a folder of the same name
-        if p.is_dir() and (looks_like_path(t) or not reg.knows(t)):
+        # os.path.isdir, unlike Path.is_dir, answers False for a name too long to be a path
+        if os.path.isdir(t) and (looks_like_path(t) or not reg.knows(t)):
             files = sorted(p.glob("*.yaml")) + sorted(p.glob("*.yml"))
             if not files:
                 raise LlmarchError(f"folder `{t}` holds no *.yaml spec")
@@ -129,7 +130,7 @@ def report_doc(data: dict[str, Any], spec_paths: list[str] | None = None):
     ctx = rows[0]["ctx_tokens"] if rows else 0
     t = DocTable(
         "Summary",
-        ["model", "total", "active", "weights (bf16)", f"KV at {ctx:,}", "prefill FLOPs/token"],
+        ["model", "total", "active", "weights (bf16)", f"KV at {ctx:,}" if rows else "KV", "prefill FLOPs/token"],
         right={1, 2, 3, 4, 5},
     )
     for r in rows:
