@@ -469,6 +469,10 @@ def test_report_lists_bad_specs_and_fails(tmp_path):
     from llmarch.output_schema import OUTPUT_SCHEMA
 
     jsonschema.validate(data, OUTPUT_SCHEMA)
+    # a target too long to be a path is an unknown name, listed like any other failure
+    result = CliRunner().invoke(app, ["report", "a" * 5000, "--format", "json"])
+    assert result.exit_code == 2 and "internal error" not in result.output
+    assert "unknown model" in json_module.loads(result.stdout)["errors"][0]["error"]
 
 
 # --- 8: a bare name is a model name, never a file of that name ---------------------------------
