@@ -244,8 +244,8 @@ def _label(located: Located) -> str:
 
 def merge(parent: Located, child: Located) -> Located:
     """Deep-merge `child` over `parent`: mappings merge, everything else is replaced."""
-    marks = {p: m for p, m in parent.marks.items() if not (p and p[0] in NOT_INHERITED)}
     parent_data = {k: v for k, v in parent.data.items() if k not in NOT_INHERITED}
+    replaced: set[tuple] = set()  # paths whose parent value the child replaces, marks and all
 
     def over(base: Any, top: Any, path: tuple) -> Any:
         if isinstance(base, dict) and isinstance(top, dict):
@@ -253,13 +253,18 @@ def merge(parent: Located, child: Located) -> Located:
             for k, v in top.items():
                 out[k] = over(base.get(k), v, path + (k,)) if k in base else v
                 if k not in base or not (isinstance(base.get(k), dict) and isinstance(v, dict)):
-                    for p in [p for p in marks if p[: len(path) + 1] == path + (k,)]:
-                        del marks[p]
+                    replaced.add(path + (k,))
             return out
         return top
 
     data = over(parent_data, child.data, ())
     data.pop("extends", None)
+    # one pass over the marks (checking each one's prefixes), not one pass per replaced key
+    marks = {
+        p: m
+        for p, m in parent.marks.items()
+        if not (p and p[0] in NOT_INHERITED) and not any(p[:i] in replaced for i in range(1, len(p) + 1))
+    }
     marks.update(child.marks)
     return Located(data=data, file=child.file, marks=marks)
 
