@@ -237,6 +237,7 @@ def _registry(spec_path: Optional[List[str]]):
     reg = registry(spec_path)
     for notice in reg.notices:
         typer.echo(notice, err=True)
+    reg.sink = lambda notice: typer.echo(notice, err=True)
     return reg
 
 
@@ -258,8 +259,14 @@ def list_cmd(
 
     reg = _registry(spec_path)
     rows = []
+    good = []
     for name in reg.names():
-        ir = load(name, spec_path)
+        try:
+            ir = load(name, spec_path)
+        except LlmarchError as exc:
+            typer.echo(f"warning: skipped {exc}", err=True)  # one broken spec does not hide the others
+            continue
+        good.append(ir)
         if family and (ir.family or "") != family:
             continue
         c = count_params(ir)
@@ -276,7 +283,7 @@ def list_cmd(
             }
         )
     if family and not rows:
-        families = sorted({load(n, spec_path).family or "" for n in reg.names()})
+        families = sorted({ir.family or "" for ir in good})
         raise LlmarchError(f"no spec of family `{shorten(family)}`; families: {', '.join(f for f in families if f)}")
     from .render.table import list_doc
 
@@ -524,8 +531,8 @@ def report(
     from .kvcache import parse_tokens
     from .report import build_report, expand_targets, parse_pairs, report_doc
 
-    _registry(spec_path)
-    names = expand_targets(list(targets or []), spec_path)
+    reg = _registry(spec_path)
+    names = expand_targets(list(targets or []), spec_path, warn=lambda notice: typer.echo(notice, err=True))
     ctx_tokens, seq_tokens = parse_tokens(ctx, "--ctx"), parse_tokens(seq, "--seq")
     pair_list = parse_pairs(pairs)
     if sys.stderr is not None and sys.stderr.isatty() and len(names) > 10:
@@ -538,6 +545,10 @@ def report(
             )
     else:
         data = build_report(names, pair_list, ctx_tokens, seq_tokens, spec_path)
+    if not targets and reg.broken:
+        # every known name was asked for: the files skipped while scanning the spec folders failed too
+        skipped = [{"target": str(exc.file), "error": str(exc)} for exc in reg.broken.values()]
+        data["errors"] = data.get("errors", []) + skipped
     fmt = _resolve_format(format, output)
     _emit(
         Format.markdown if fmt == Format.table and is_stdout(output) and not _stdout().isatty() else fmt,
@@ -546,6 +557,11 @@ def report(
         lambda: report_doc(data, spec_path),
         "llmarch report",
     )
+    if data.get("errors"):
+        # the good specs are reported above; a failed one still fails the run (a CI gate must notice)
+        for failure in data["errors"]:
+            typer.echo(f"error: {failure['error']}", err=True)
+        raise typer.Exit(2)
 
 
 @app.command()

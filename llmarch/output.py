@@ -39,7 +39,14 @@ def write_file(path: str, data: str | bytes) -> None:
     try:
         _write_file(path, payload)
     except OSError as exc:
-        raise LlmarchError(f"cannot write `{shorten(path)}`: {exc.strerror or exc}") from None
+        why = exc.strerror or str(exc)
+        if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+            from pathlib import Path
+
+            from .yamlsafe import describe_unreadable
+
+            why = describe_unreadable(Path(path), exc)  # a parent that is a file or a FIFO is named as such
+        raise LlmarchError(f"cannot write `{shorten(path)}`: {why}") from None
 
 
 def _write_file(path: str, payload: bytes) -> None:

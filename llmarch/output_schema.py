@@ -174,6 +174,14 @@ OUTPUT_SCHEMA = {
         "models": {"type": "array", "items": MODEL},
         "differences": {"type": "array", "items": {"type": "string"}},
         "pairs": {"type": "array", "items": {"type": "object", "required": ["models", "differences"]}},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["target", "error"],
+                "properties": {"target": {"type": "string"}, "error": {"type": "string"}},
+            },
+        },
     },
     "additionalProperties": False,
 }
@@ -207,7 +215,8 @@ Every `--format json` answer is one object, the common envelope:
   (`ctx_tokens`, `flops_per_token`, `by_component`), `rules_of_thumb` (`2n`, `6n`), `counters` (`analytic`,
   `torch`, `fvcore`: each `raw` and `normalised`), `sweep` when asked. `report`: per model `total`,
   `active`, `weights_bf16_bytes`, `kv_bytes` at `ctx_tokens`, `prefill_flops_per_token`; the envelope adds
-  `pairs` (compare answers). `check`: per model `ok` and `budgets` (`budget`, `limit`, `at_tokens`,
+  `pairs` (compare answers) and, when some specs could not be analysed, `errors` (`target`, `error`;
+  the exit code is then 2). `check`: per model `ok` and `budgets` (`budget`, `limit`, `at_tokens`,
   `measured`, `ok`). `serve`: `memory_per_gpu`, `fits`, `max_batch_at_ctx`, `max_ctx_at_batch`, `decode_roofline`
   (bytes and FLOPs per step per GPU, step-time lower bound, binding resource, tokens/s upper bound), `prefill_roofline`.
 - `differences` (compare): the keys, architecture or parameter, whose values differ.

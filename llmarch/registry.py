@@ -5,6 +5,14 @@ Search order: folders given with `--spec-path`, then `LLMARCH_SPEC_PATH`
 with a shipped spec's name overrides it (with a notice); two files of the same
 name at the same precedence are an error.  Names never resolve by guessing:
 anything that is neither a name, an alias nor a file gets "did you mean".
+
+A bare word is always a name: a file is read only when the argument looks like a
+path (`./x`, a `/`, or a `.yaml`/`.yml` suffix), so a file in the current folder
+named like a model cannot replace it silently (a warning names both).  A spec
+file that cannot be read or has no valid name is skipped with a warning while
+scanning a folder, so one broken file does not break every other name; asking
+for that name gives its error.  `extends:` chains are followed without
+recursion, at most MAX_EXTENDS deep, and cycles are found by comparing files.
 """
 
 from __future__ import annotations
@@ -12,12 +20,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Optional
 
 from .errors import LlmarchError, SpecError, did_you_mean, shorten
-from .yamlsafe import Located, load_file
+from .yamlsafe import Located, file_kind, load_file
 
 ENV_VAR = "LLMARCH_SPEC_PATH"
+MAX_EXTENDS = 16  # parents in one `extends:` chain; real specs use one or two
 NOT_INHERITED = ("name", "display_name", "aliases", "release_date", "reference", "notes")
 
 
@@ -44,6 +53,9 @@ class Registry:
     entries: dict[str, Entry] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    broken: dict[str, SpecError] = field(default_factory=dict)  # file stem -> why it was skipped
+    # where notices found after discovery go (the CLI prints them to stderr); None: only kept in `notices`
+    sink: Optional[Callable[[str], None]] = None
 
     @classmethod
     def discover(cls, spec_paths: list[str] | None = None, use_env: bool = True) -> "Registry":
@@ -57,32 +69,48 @@ class Registry:
         levels.append((2, shipped_dir()))
         reg = cls()
         for level, folder in levels:
-            if not folder.is_dir():
-                raise LlmarchError(f"spec folder `{folder}` does not exist or is not a directory")
+            if not os.path.isdir(folder):
+                what = f"is {file_kind(folder, os.stat(folder))}" if os.path.exists(folder) else "does not exist"
+                raise LlmarchError(f"spec folder `{folder}` {what}")
             for path in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")):
-                reg._add(path, level)
+                if path.stem.lower() in reg.broken:
+                    # a broken file of higher or equal precedence claims this name: asking gives its error,
+                    # never a silent fall-back to another file (a shipped spec the user meant to replace)
+                    continue
+                try:
+                    located = _read(path)
+                    reg._add(path, level, located)
+                except SpecError as exc:
+                    # one broken file must not break every other name: skip it, say so, keep its error
+                    reg._skip(path.stem.lower(), exc)
+        # an alias that is another spec's name: the spec declaring it is skipped (which of the two is meant?)
+        for entry in list(reg.entries.values()):
+            clash = next((a for a in entry.aliases if a in reg.entries and a != entry.name), None)
+            if clash:
+                other = reg.entries[clash].path
+                reg._skip(
+                    entry.name,
+                    entry.located.error(("aliases",), f"alias `{clash}` is already the name of the spec in {other}"),
+                )
+        # an alias two specs declare means neither
+        owners: dict[str, list[Entry]] = {}
         for entry in reg.entries.values():
             for alias in entry.aliases:
-                if alias in reg.entries:
-                    raise entry.located.error(
-                        ("aliases",), f"alias `{alias}` is already the name of the spec in {reg.entries[alias].path}"
-                    )
-                if alias in reg.aliases and reg.aliases[alias] != entry.name:
-                    other = reg.entries[reg.aliases[alias]].path
-                    raise entry.located.error(("aliases",), f"alias `{alias}` is also declared by {other}")
-                reg.aliases[alias] = entry.name
+                owners.setdefault(alias, []).append(entry)
+        for alias, declared in owners.items():
+            if len(declared) > 1:
+                error = declared[1].located.error(
+                    ("aliases",), f"alias `{alias}` is also declared by {declared[0].path}"
+                )
+                reg.broken.setdefault(alias, error)
+                reg.notices.append(f"warning: alias `{alias}` is unusable: {error}")
+            elif alias not in reg.broken:
+                reg.aliases[alias] = declared[0].name
         return reg
 
-    def _add(self, path: Path, level: int) -> None:
-        located = load_file(path)
-        name = located.data.get("name")
-        if not isinstance(name, str):
-            raise located.error(("name",), "every spec needs a `name` (a string)")
-        if name != path.stem:
-            raise located.error(("name",), f"name `{name}` must match the file name `{path.stem}`")
+    def _add(self, path: Path, level: int, located: Located) -> None:
+        name = located.data["name"]
         aliases = located.data.get("aliases") or []
-        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
-            raise located.error(("aliases",), "aliases must be a list of names")
         if name in self.entries:
             prev = self.entries[name]
             if prev.level == level:
@@ -96,8 +124,18 @@ class Registry:
             return
         self.entries[name] = Entry(name, path, tuple(aliases), level, located)
 
+    def _skip(self, name: str, error: SpecError) -> None:
+        self.entries.pop(name, None)
+        self.broken.setdefault(name, error)
+        self.notices.append(f"warning: skipped {error}")
+
     def names(self) -> list[str]:
         return sorted(self.entries)
+
+    def knows(self, name: str) -> bool:
+        """Whether `name` is a name or alias here (a broken file of that name counts: asking gives its error)."""
+        key = name.strip().lower()
+        return key in self.entries or key in self.aliases or key in self.broken
 
     def lookup(self, name: str) -> Entry:
         """The entry for a name or alias; unknown names get the closest names, never a guess."""
@@ -106,45 +144,104 @@ class Registry:
             return self.entries[key]
         if key in self.aliases:
             return self.entries[self.aliases[key]]
+        if key in self.broken:
+            raise self.broken[key]  # the file of that name was skipped: its own error says why
         hint = did_you_mean(key, list(self.entries) + list(self.aliases), n=3)
-        raise LlmarchError(
+        message = (
             f"unknown model `{shorten(name)}`" + (f"; {hint}" if hint else "") + " (`llmarch list` shows every name)"
         )
+        if os.path.lexists(name):
+            message += f"; to read the file `{shorten(name)}` in the current folder, write `./{shorten(name)}`"
+        raise LlmarchError(message)
 
     def load(self, name_or_path: str) -> Located:
         """The merged spec document for a name, alias or file path, with `extends:` applied."""
-        path = Path(name_or_path)
-        if name_or_path.endswith((".yaml", ".yml")) or os.sep in name_or_path or is_file(path):
-            located = load_file(path)
+        if looks_like_path(name_or_path):
+            located = load_file(Path(name_or_path))
         else:
-            located = self.lookup(name_or_path).located
-        return self._with_parents(located, [])
+            entry = self.lookup(name_or_path)
+            if os.path.lexists(name_or_path):
+                what = "folder" if os.path.isdir(name_or_path) else "file"
+                self.notify(
+                    f"warning: `{name_or_path}` is the spec {entry.path}, not the {what} `{name_or_path}` in the "
+                    f"current folder (write `./{name_or_path}` to read that {what})"
+                )
+            located = entry.located
+        return self._with_parents(located)
 
-    def _with_parents(self, located: Located, chain: list[str]) -> Located:
-        parent_ref = located.data.get("extends")
-        if parent_ref is None:
-            return located
-        if not isinstance(parent_ref, str):
-            raise located.error(("extends",), "extends must name a spec or a file")
-        me = str(located.data.get("name", located.file))
-        chain = chain + [me]
-        if parent_ref in chain or parent_ref == me:
-            raise located.error(("extends",), "extends cycle: " + " -> ".join(chain + [parent_ref]))
+    def notify(self, notice: str) -> None:
+        """A notice found while loading: to the sink when there is one, else kept with the discovery notices."""
+        if self.sink:
+            self.sink(notice)
+        elif notice not in self.notices:
+            self.notices.append(notice)
+
+    def _with_parents(self, located: Located) -> Located:
+        """`located` merged over its chain of parents, root first; a loop or an overlong chain is an error."""
+        chain = [located]
+        files = [_identity(located)]
+        while (parent_ref := chain[-1].data.get("extends")) is not None:
+            child = chain[-1]
+            if not isinstance(parent_ref, str):
+                raise child.error(("extends",), "extends must name a spec or a file")
+            if len(chain) > MAX_EXTENDS:
+                raise child.error(("extends",), f"extends chain is longer than {MAX_EXTENDS} specs")
+            parent = self._parent(child, parent_ref)
+            if _identity(parent) in files:
+                names = [_label(c) for c in chain] + [_label(parent)]
+                raise child.error(("extends",), "extends cycle: " + " -> ".join(names))
+            chain.append(parent)
+            files.append(_identity(parent))
+        merged = chain.pop()
+        while chain:
+            merged = merge(merged, chain.pop())
+        return merged
+
+    def _parent(self, child: Located, parent_ref: str) -> Located:
         if parent_ref.endswith((".yaml", ".yml")):
-            parent_path = Path(located.file).parent / parent_ref
-            if not parent_path.is_file():
-                raise located.error(("extends",), f"parent file `{parent_ref}` does not exist")
-            parent = load_file(parent_path)
-        else:
-            key = parent_ref.strip().lower()
-            if key not in self.entries and key not in self.aliases:
-                hint = did_you_mean(key, list(self.entries) + list(self.aliases))
-                raise located.error(("extends",), f"parent spec `{parent_ref}` not found", hint)
-            parent = self.lookup(parent_ref).located
-        if str(parent.data.get("name")) in chain:
-            raise located.error(("extends",), "extends cycle: " + " -> ".join(chain + [str(parent.data.get("name"))]))
-        parent = self._with_parents(parent, chain)
-        return merge(parent, located)
+            parent_path = Path(child.file).parent / parent_ref
+            if not os.path.lexists(parent_path):
+                raise child.error(("extends",), f"parent file `{parent_ref}` does not exist")
+            try:
+                return load_file(parent_path)
+            except SpecError as exc:
+                if exc.line is None:  # the file could not be read: say so at the `extends:` line
+                    raise child.error(("extends",), f"parent file `{parent_ref}`: {exc.message}") from None
+                raise
+        key = parent_ref.strip().lower()
+        if key not in self.entries and key not in self.aliases and key not in self.broken:
+            hint = did_you_mean(key, list(self.entries) + list(self.aliases))
+            raise child.error(("extends",), f"parent spec `{parent_ref}` not found", hint)
+        return self.lookup(parent_ref).located
+
+
+def _read(path: Path) -> Located:
+    """A spec file of a folder, with a `name` matching its file name and a list of aliases."""
+    located = load_file(path)
+    name = located.data.get("name")
+    if not isinstance(name, str):
+        raise located.error(("name",), "every spec needs a `name` (a string)")
+    if name != path.stem:
+        raise located.error(("name",), f"name `{name}` must match the file name `{path.stem}`")
+    aliases = located.data.get("aliases") or []
+    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        raise located.error(("aliases",), "aliases must be a list of names")
+    return located
+
+
+def looks_like_path(text: str) -> bool:
+    """A file argument, as opposed to a model name: `./x`, anything with a `/`, or a `.yaml`/`.yml` suffix."""
+    return text.endswith((".yaml", ".yml")) or "/" in text or os.sep in text or text.startswith(".")
+
+
+def _identity(located: Located) -> str:
+    """The file a document came from, symlinks resolved: two names for one file are one spec."""
+    return os.path.realpath(located.file)
+
+
+def _label(located: Located) -> str:
+    name = located.data.get("name")
+    return f"{name} ({located.file})" if isinstance(name, str) else located.file
 
 
 def is_file(path: Path) -> bool:
@@ -157,8 +254,8 @@ def is_file(path: Path) -> bool:
 
 def merge(parent: Located, child: Located) -> Located:
     """Deep-merge `child` over `parent`: mappings merge, everything else is replaced."""
-    marks = {p: m for p, m in parent.marks.items() if not (p and p[0] in NOT_INHERITED)}
     parent_data = {k: v for k, v in parent.data.items() if k not in NOT_INHERITED}
+    replaced: set[tuple] = set()  # paths whose parent value the child replaces, marks and all
 
     def over(base: Any, top: Any, path: tuple) -> Any:
         if isinstance(base, dict) and isinstance(top, dict):
@@ -166,13 +263,18 @@ def merge(parent: Located, child: Located) -> Located:
             for k, v in top.items():
                 out[k] = over(base.get(k), v, path + (k,)) if k in base else v
                 if k not in base or not (isinstance(base.get(k), dict) and isinstance(v, dict)):
-                    for p in [p for p in marks if p[: len(path) + 1] == path + (k,)]:
-                        del marks[p]
+                    replaced.add(path + (k,))
             return out
         return top
 
     data = over(parent_data, child.data, ())
     data.pop("extends", None)
+    # one pass over the marks (checking each one's prefixes), not one pass per replaced key
+    marks = {
+        p: m
+        for p, m in parent.marks.items()
+        if not (p and p[0] in NOT_INHERITED) and not any(p[:i] in replaced for i in range(1, len(p) + 1))
+    }
     marks.update(child.marks)
     return Located(data=data, file=child.file, marks=marks)
 
@@ -181,7 +283,7 @@ def apply_sets(located: Located, sets: list[str]) -> Located:
     """What-if edits: `attention.n_kv_heads=4` sets that key (the value is parsed as YAML, safely)."""
     import copy
 
-    import yaml
+    from .yamlsafe import load_value
 
     data = copy.deepcopy(located.data)
     marks = dict(located.marks)
@@ -198,10 +300,9 @@ def apply_sets(located: Located, sets: list[str]) -> Located:
                 field="extends",
                 suggestion="write a spec file with `extends:` and pass its path",
             )
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError:
-            raise SpecError(f"--set `{item}`: the value is not valid YAML", file="--set", field=key) from None
+        label = f"--set {item if len(item) <= 80 else item[:77] + '...'}"
+        # the value reads exactly as it would in a spec file: the same tags, numbers and booleans
+        value = load_value(raw, label, path) if raw.strip() else None
         if isinstance(value, list) and not raw.strip().startswith("["):
             value = (
                 raw.strip()
@@ -216,5 +317,5 @@ def apply_sets(located: Located, sets: list[str]) -> Located:
         node[path[-1]] = value
         for p in [p for p in marks if p[: len(path)] == path]:
             del marks[p]
-        marks[path] = (f"--set {item}", None, None)
+        marks[path] = (label, None, None)
     return Located(data=data, file=located.file, marks=marks)

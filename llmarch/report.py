@@ -6,6 +6,8 @@ per token; then the requested pairwise comparisons; then the conventions.
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -17,23 +19,40 @@ from .ir import ModelIR
 from .kvcache import CONVENTIONS as KV_CONVENTIONS
 from .kvcache import kv_cache
 from .params import count_params
+from .registry import looks_like_path
 from .weights import weight_bytes
+from .yamlsafe import file_kind
 
 
-def expand_targets(targets: list[str], spec_paths: list[str] | None = None) -> list[str]:
-    """Names, aliases, files and folders (every *.yaml inside) -> names or file paths, in order."""
+def expand_targets(
+    targets: list[str], spec_paths: list[str] | None = None, warn: Callable[[str], None] | None = None
+) -> list[str]:
+    """Names, aliases, files and folders (every *.yaml inside) -> names or file paths, in order.
+
+    A folder's entries that are not regular files (a FIFO would block the read) are skipped, with `warn`.
+    """
     from .api import registry
 
+    reg = registry(spec_paths)
     if not targets:
-        return registry(spec_paths).names()
+        return reg.names()
     out: list[str] = []
     for t in targets:
         p = Path(t)
-        if p.is_dir():
+        # a bare word that names a model is that model, even beside a folder of the same name
+        # os.path.isdir, unlike Path.is_dir, answers False for a name too long to be a path
+        if os.path.isdir(t) and (looks_like_path(t) or not reg.knows(t)):
             files = sorted(p.glob("*.yaml")) + sorted(p.glob("*.yml"))
             if not files:
                 raise LlmarchError(f"folder `{t}` holds no *.yaml spec")
-            out += [str(f) for f in files]
+            for f in files:
+                info = os.stat(f) if os.path.exists(f) else None
+                if info is None or not stat.S_ISREG(info.st_mode):
+                    what = file_kind(f, info) if info else "a broken symbolic link"
+                    if warn:
+                        warn(f"warning: skipped {f}: is {what}, not a regular file")
+                    continue
+                out.append(str(f))
         else:
             out.append(t)
     return out
@@ -77,19 +96,29 @@ def build_report(
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     rows = []
+    errors = []  # a spec that fails is listed, not fatal: one typo must not blank a CI summary
     for t in targets:
-        ir = load(t, spec_paths)
+        try:
+            ir = load(t, spec_paths)
+        except LlmarchError as exc:
+            errors.append({"target": t, "error": str(exc)})
+            continue
         rows.append(summary_row(ir, ctx, seq))
         if progress:
             progress(ir.name)
     comparisons = []
     for a, b in pairs:
-        irs = [load(a, spec_paths), load(b, spec_paths)]
+        try:
+            irs = [load(a, spec_paths), load(b, spec_paths)]
+        except LlmarchError as exc:
+            errors.append({"target": f"{a}:{b}", "error": str(exc)})
+            continue
         comparisons.append(compare(irs))
     conventions = dict(PARAMS)
     conventions.update({f"kv_{k}": v for k, v in KV_CONVENTIONS.items()})
     conventions["prefill_flops_per_token"] = f"analytic prefill of {seq:,} tokens over {seq:,} (see `llmarch flops`)"
-    return envelope("report", rows, conventions=conventions, pairs=comparisons)
+    extra = {"errors": errors} if errors else {}
+    return envelope("report", rows, conventions=conventions, pairs=comparisons, **extra)
 
 
 def report_doc(data: dict[str, Any], spec_paths: list[str] | None = None):
@@ -101,7 +130,7 @@ def report_doc(data: dict[str, Any], spec_paths: list[str] | None = None):
     ctx = rows[0]["ctx_tokens"] if rows else 0
     t = DocTable(
         "Summary",
-        ["model", "total", "active", "weights (bf16)", f"KV at {ctx:,}", "prefill FLOPs/token"],
+        ["model", "total", "active", "weights (bf16)", f"KV at {ctx:,}" if rows else "KV", "prefill FLOPs/token"],
         right={1, 2, 3, 4, 5},
     )
     for r in rows:
@@ -116,6 +145,10 @@ def report_doc(data: dict[str, Any], spec_paths: list[str] | None = None):
             ]
         )
     doc = Doc([t], notes=[f"{k}: {v}" for k, v in data["conventions"].items()])
+    if data.get("errors"):
+        failed = DocTable("Specs that could not be analysed", ["spec", "error"])
+        failed.rows += [[Cell(e["target"]), Cell(e["error"])] for e in data["errors"]]
+        doc.tables.append(failed)
     for comparison in data.get("pairs", []):
         names = [m["name"] for m in comparison["models"]]
         irs = [load(n, spec_paths) for n in names]

@@ -86,6 +86,10 @@ def _spec_error(located: Located, exc: ValidationError) -> SpecError:
         )
     if kind == "value_error":
         return located.error(loc, str(err["msg"]).removeprefix("Value error, "))
+    if kind == "too_long" and isinstance(value, (list, dict)):
+        # the limits on metadata lists (README, "Bad input"): say the limit and the count, not pydantic's words
+        limit = err.get("ctx", {}).get("max_length")
+        return located.error(loc, f"at most {limit} entries, got {len(value):,}")
     return located.error(loc, f"{err['msg'].lower()}, got {_show(value)}")
 
 

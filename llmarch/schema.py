@@ -29,6 +29,9 @@ MAX_EXPERTS = 16_384
 MAX_VOCAB = 16_777_216
 MAX_CONTEXT = 1 << 30
 MAX_TOTAL_PARAMS = 100 * 10**12  # 100T, checked on the resolved IR
+# Metadata lists: a real spec has a handful; every entry becomes a table row, so bound them
+MAX_ENTRIES = 64
+MAX_ADJUSTMENTS = 16  # per reference figure
 
 
 def _int(le: int, ge: int = 1, description: str | None = None):
@@ -39,7 +42,9 @@ Count = _int(MAX_LAYERS)
 Heads = _int(MAX_HEADS)
 HeadDim = _int(MAX_HEAD_DIM)
 Width = _int(MAX_D_FF)
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+# strict: `true` and "10000" are not numbers (an int is still a float)
+Real = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+Positive = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
 
 
 class Block(BaseModel):
@@ -57,13 +62,13 @@ class RopeScaling(Block):
     beta_fast: Optional[Positive] = None
     beta_slow: Optional[Positive] = None
     mscale: Optional[Positive] = None
-    mscale_all_dim: Optional[float] = None
+    mscale_all_dim: Optional[Real] = None
     truncate: Optional[StrictBool] = None
 
 
 class Rope(Block):
     theta: Positive = Field(description="RoPE base frequency")
-    partial: Annotated[float, Field(gt=0, le=1)] = Field(
+    partial: Annotated[float, Field(strict=True, gt=0, le=1)] = Field(
         1.0, description="fraction of each head's q/k channels that are rotated (partial RoPE)"
     )
     scaling: Optional[RopeScaling] = None
@@ -312,7 +317,9 @@ class Reference(Block):
         "nearest", description="how the publisher rounded: to the nearest last digit, or down (truncated, as Meta does)"
     )
     includes_mtp: StrictBool = Field(False, description="the published figure includes the MTP modules")
-    adjustments: list[Adjustment] = Field(default_factory=list, description="parts outside llmarch's model")
+    adjustments: list[Adjustment] = Field(
+        default_factory=list, max_length=MAX_ADJUSTMENTS, description="parts outside llmarch's model"
+    )
     kv_per_token: Optional[str] = Field(
         None,
         description="published KV cache per token at bf16 over all attention layers, the LLM Architecture Gallery's "
@@ -344,10 +351,12 @@ class Spec(Block):
     display_name: Optional[str] = None
     family: Optional[str] = None
     release_date: Optional[str] = None
-    aliases: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$", max_length=64)]] = Field(default_factory=list)
-    sources: dict[str, str] = Field(default_factory=dict)
+    aliases: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$", max_length=64)]] = Field(
+        default_factory=list, max_length=MAX_ENTRIES
+    )
+    sources: dict[str, str] = Field(default_factory=dict, max_length=MAX_ENTRIES)
     notes: Optional[str] = None
-    reference: Optional[list[Reference]] = None
+    reference: Optional[list[Reference]] = Field(None, max_length=MAX_ENTRIES)
     # shape
     vocab_size: _int(MAX_VOCAB)
     d_model: _int(MAX_D_MODEL)

@@ -55,11 +55,11 @@ class GPU(BaseModel):
 
 def load_gpu(name_or_path: str) -> GPU:
     from .errors import shorten
-    from .registry import is_file
+    from .registry import is_file, looks_like_path
     from .yamlsafe import load_file
 
     path = Path(name_or_path)
-    if not (path.suffix in (".yaml", ".yml") and is_file(path)):
+    if not looks_like_path(name_or_path):
         path = HARDWARE_DIR / f"{name_or_path}.yaml"
         if not is_file(path):
             known = sorted(p.stem for p in HARDWARE_DIR.glob("*.yaml"))

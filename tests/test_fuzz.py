@@ -278,3 +278,52 @@ def test_grafted_mechanism_is_consistent_or_refused(name, path, value, tmp_path)
     ir = load_mutated((name, path, "graft", graft(SEED_DATA[name], path, value)), tmp_path)
     if ir is not None:
         check_consistent(ir)
+
+
+def _spellings(n: int) -> list[str]:
+    """Ways to write the integer n: plain decimal (YAML 1.2) and the YAML 1.1 spellings PyYAML also reads."""
+    out = [str(n), f"0{n:o}", f"0x{n:x}", f"0b{n:b}"]
+    if n >= 60:  # sexagesimal needs a non-zero first part
+        out.append(f"{n // 60}:{n % 60:02d}")
+    if n >= 1000:
+        out.append(f"{n:_}")
+    return out
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    n=st.integers(min_value=1, max_value=100_000),
+    choice=st.integers(min_value=0, max_value=5),
+    field=st.sampled_from(["vocab_size", "ffn.d_ff", "context_length"]),
+    via_set=st.booleans(),
+)
+def test_yaml11_spellings_never_misread(n, choice, field, via_set, tmp_path):
+    """A number means its decimal digits or is refused, naming what YAML 1.1 (PyYAML) would read."""
+    spellings = _spellings(n)
+    text = spellings[choice % len(spellings)]
+    data = dict(SEED_DATA["qwen3-8b"])
+    data["ffn"] = dict(data["ffn"])
+    file = tmp_path / f"fuzz-{uuid.uuid4().hex}.yaml"
+    file.write_text(yaml.safe_dump(data))
+    if via_set:
+        call = lambda: llmarch.load(str(file), sets=[f"{field}={text}"])  # noqa: E731
+    else:
+        lines = file.read_text().splitlines()
+        key = field.split(".")[-1]
+        lines = [f"{line.split(':')[0]}: {text}" if line.strip().startswith(f"{key}:") else line for line in lines]
+        file.write_text("\n".join(lines) + "\n")
+        call = lambda: llmarch.load(str(file))  # noqa: E731
+    try:
+        ir = call()
+    except SpecError as err:
+        if text == str(n):
+            assert "YAML 1.1" not in str(err)  # refused for its size, never for its spelling
+            return
+        assert f"`{text}` would be read as" in str(err) and "YAML 1.1" in str(err)
+        assert str(yaml.safe_load(f"x: {text}")["x"]) in str(err)  # PyYAML's own 1.1 reading, named
+        return
+    assert text == str(n), f"{text} was accepted"
+    value = {"vocab_size": ir.vocab_size, "context_length": ir.context_length}.get(field)
+    if value is None:
+        value = ir.layers[0].dense.d_ff
+    assert value == n

@@ -53,8 +53,14 @@ def test_user_folder_overrides_shipped_with_notice(tmp_path):
 def test_same_precedence_collision(tmp_path, monkeypatch):
     write(tmp_path / "a", "tiny")
     write(tmp_path / "b", "tiny")
+    write(tmp_path / "b", "tiny-two")
+    write(tmp_path / "c", "tiny")  # a lower-precedence spec of the name must not be chosen silently either
+    monkeypatch.setenv("LLMARCH_SPEC_PATH", str(tmp_path / "c"))
+    reg = Registry.discover([str(tmp_path / "a"), str(tmp_path / "b")])  # only this name is broken
+    assert any("defined twice" in n for n in reg.notices)
     with pytest.raises(SpecError, match="defined twice"):
-        Registry.discover([str(tmp_path / "a"), str(tmp_path / "b")])
+        reg.lookup("tiny")
+    assert reg.lookup("tiny-two").path.parent == tmp_path / "b"
 
 
 def test_env_spec_path(tmp_path, monkeypatch):
@@ -66,8 +72,14 @@ def test_env_spec_path(tmp_path, monkeypatch):
 def test_alias_collision(tmp_path):
     write(tmp_path, "one", TINY.format(name="one") + "aliases: [x1]\n")
     write(tmp_path, "two", TINY.format(name="two") + "aliases: [x1]\n")
-    with pytest.raises(SpecError, match="alias `x1`"):
-        Registry.discover([str(tmp_path)])
+    write(tmp_path, "three", TINY.format(name="three") + "aliases: [gpt2]\n")
+    reg = Registry.discover([str(tmp_path)])  # the clashing alias and spec are unusable, nothing else
+    with pytest.raises(SpecError, match="alias `x1` is also declared by"):
+        reg.lookup("x1")
+    assert reg.lookup("one").name == "one" and reg.lookup("two").name == "two"
+    with pytest.raises(SpecError, match="alias `gpt2` is already the name of the spec"):
+        reg.lookup("three")
+    assert reg.lookup("gpt2").path.parent != tmp_path
 
 
 def test_extends_deep_merge_and_metadata_not_inherited(tmp_path):
