@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable
 from . import flops as F
 from .api import compare, envelope, load
 from .conventions import PARAMS
-from .errors import LlmarchError
+from .errors import LlmarchError, shorten
 from .ir import ModelIR
 from .kvcache import CONVENTIONS as KV_CONVENTIONS
 from .kvcache import kv_cache
@@ -101,7 +101,7 @@ def build_report(
         try:
             ir = load(t, spec_paths)
         except LlmarchError as exc:
-            errors.append({"target": t, "error": str(exc)})
+            errors.append({"target": shorten(t), "error": str(exc)})
             continue
         rows.append(summary_row(ir, ctx, seq))
         if progress:

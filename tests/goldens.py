@@ -12,6 +12,7 @@ the files do not depend on where the checkout lives.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -89,7 +90,8 @@ def model_cases(name: str) -> list[Case]:
         cases += _tables(f"{d}/serve-{gpu}", args)
     if (CONFIGS / f"{name}.json").is_file():
         cases.append(
-            Case(f"{d}/import-hf.yaml", ("import-hf", f"<repo>/tests/data/configs/{name}.json", "--name", name))
+            # relative to the repository (cases run there): the YAML quotes the path and wraps lines around it
+            Case(f"{d}/import-hf.yaml", ("import-hf", f"tests/data/configs/{name}.json", "--name", name))
         )
     if name in TRACED_SPECS:
         traced = ("flops", name, "--counter", "all", "--seq", "256", "--ctx", "1k")
@@ -130,7 +132,7 @@ def run_case(case: Case, spec_path: str = "") -> Result:
 
     from llmarch.cli import app
 
-    with tempfile.TemporaryDirectory() as out:
+    with tempfile.TemporaryDirectory() as out, _working_directory(ROOT):
         args = ["--no-color"] + [a.replace("<repo>", str(ROOT)).replace("<out>", out) for a in case.args]
         env = {"COLUMNS": str(case.width), "LINES": "50", "LLMARCH_SPEC_PATH": spec_path, "LLMARCH_NO_CACHE": "1"}
         result = CliRunner().invoke(app, args, env=env, catch_exceptions=False)
@@ -141,6 +143,16 @@ def run_case(case: Case, spec_path: str = "") -> Result:
         else:
             text = result.stdout
     return Result(text=normalise(text), exit_code=result.exit_code, stderr=result.stderr)
+
+
+@contextlib.contextmanager
+def _working_directory(path: Path):
+    before = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
 
 
 def normalise(text: str) -> str:

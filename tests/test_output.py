@@ -139,7 +139,7 @@ def test_a_folder_or_a_missing_folder_as_target(tmp_path):
     out = error_of(invoke("show", "gpt2", "-f", "json", "-o", str(tmp_path)))
     assert "cannot write" in out and "directory" in out
     out = error_of(invoke("show", "gpt2", "-o", str(tmp_path / "missing" / "a.json")))
-    assert "cannot write" in out and "No such file or directory" in out
+    assert "cannot write" in out and f"folder `{tmp_path / 'missing'}` does not exist" in out
 
 
 # ---------------------------------------------------------------------------
@@ -459,4 +459,7 @@ HUGE = "a" * 131_000
 )
 def test_a_131000_character_argument_gets_a_short_clear_error(args):
     out = error_of(invoke(*args))
+    if args[0] == "report":  # report lists the bad target beside the (empty) summary: each line stays short
+        assert max(len(line) for line in out.splitlines()) < 1_000 and "(131,0" in out
+        return
     assert len(out) < 1_000 and "(131,0" in out
