@@ -77,6 +77,7 @@ GALLERY_SPECS: dict[str, str] = {
     "MiniMax-M2.5 (230B)": "minimax-m2.5",
     "Qwen3.5 (397B)": "qwen3.5-397b-a17b",
     "GLM-5.1 (744B)": "glm-5.1",
+    "MiniMax M2.7 (230B)": "minimax-m2.7",
     "Qwen3.6 (35B-A3B)": "qwen3.6-35b-a3b",
     "Qwen3.6 (27B)": "qwen3.6-27b",
     "Tencent Hy3-preview (295B-A21B)": "hy3-preview",

@@ -430,6 +430,7 @@ GALLERY_TITLES = {
     "kimi-k2.5": "Kimi K2.5 (1T)",
     "minimax-m2.5": "MiniMax-M2.5 (230B)",
     "glm-4.7": "GLM-4.7 (355B)",
+    "minimax-m2.7": "MiniMax M2.7 (230B)",
 }
 
 
