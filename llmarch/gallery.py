@@ -79,6 +79,7 @@ GALLERY_SPECS: dict[str, str] = {
     "GLM-5.1 (744B)": "glm-5.1",
     "MiniMax M2.7 (230B)": "minimax-m2.7",
     "Qwen3.6 (35B-A3B)": "qwen3.6-35b-a3b",
+    "Kimi K2.6 (1T)": "kimi-k2.6",
     "Qwen3.6 (27B)": "qwen3.6-27b",
     "Tencent Hy3-preview (295B-A21B)": "hy3-preview",
     "Laguna XS.2 (33B)": "laguna-xs.2",

@@ -431,6 +431,7 @@ GALLERY_TITLES = {
     "minimax-m2.5": "MiniMax-M2.5 (230B)",
     "glm-4.7": "GLM-4.7 (355B)",
     "minimax-m2.7": "MiniMax M2.7 (230B)",
+    "kimi-k2.6": "Kimi K2.6 (1T)",
 }
 
 
