@@ -61,6 +61,7 @@ GALLERY_SPECS: dict[str, str] = {
     "Qwen3 Coder Flash (30B-A3B)": "qwen3-coder-30b-a3b",
     "GPT-OSS (120B)": "gpt-oss-120b",
     "GPT-OSS (20B)": "gpt-oss-20b",
+    "Gemma 3 (270M)": "gemma-3-270m",
     "Grok 2.5 (270B)": "grok-2.5",
     "Qwen3 Next (80B-A3B)": "qwen3-next-80b-a3b",
     "MiniMax M2 (230B)": "minimax-m2",

@@ -432,6 +432,7 @@ GALLERY_TITLES = {
     "glm-4.7": "GLM-4.7 (355B)",
     "minimax-m2.7": "MiniMax M2.7 (230B)",
     "kimi-k2.6": "Kimi K2.6 (1T)",
+    "gemma-3-270m": "Gemma 3 (270M)",
 }
 
 
