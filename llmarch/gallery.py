@@ -78,6 +78,7 @@ GALLERY_SPECS: dict[str, str] = {
     "MiniMax-M2.5 (230B)": "minimax-m2.5",
     "Qwen3.5 (397B)": "qwen3.5-397b-a17b",
     "GLM-5.1 (744B)": "glm-5.1",
+    "Nemotron 3 Nano (4B)": "nemotron-3-nano-4b",
     "MiniMax M2.7 (230B)": "minimax-m2.7",
     "Qwen3.6 (35B-A3B)": "qwen3.6-35b-a3b",
     "Kimi K2.6 (1T)": "kimi-k2.6",

@@ -433,6 +433,7 @@ GALLERY_TITLES = {
     "minimax-m2.7": "MiniMax M2.7 (230B)",
     "kimi-k2.6": "Kimi K2.6 (1T)",
     "gemma-3-270m": "Gemma 3 (270M)",
+    "nemotron-3-nano-4b": "Nemotron 3 Nano (4B)",
 }
 
 
