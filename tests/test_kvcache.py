@@ -434,6 +434,13 @@ GALLERY_TITLES = {
     "kimi-k2.6": "Kimi K2.6 (1T)",
     "gemma-3-270m": "Gemma 3 (270M)",
     "nemotron-3-nano-4b": "Nemotron 3 Nano (4B)",
+    "glm-5": "GLM-5 (744B)",
+    "glm-5.1": "GLM-5.1 (744B)",
+    "qwen3.5-397b-a17b": "Qwen3.5 (397B)",
+    "qwen3.6-35b-a3b": "Qwen3.6 (35B-A3B)",
+    "qwen3.6-27b": "Qwen3.6 (27B)",
+    "hy3-preview": "Tencent Hy3-preview (295B-A21B)",
+    "laguna-xs.2": "Laguna XS.2 (33B)",
 }
 
 
