@@ -1,4 +1,5 @@
-"""The article's side-by-side figures, as pairs of shipped specs; `make gallery` writes docs/gallery.md.
+"""The article's side-by-side figures, as pairs of shipped specs, and the LLM Architecture Gallery's models;
+`make gallery` writes docs/gallery.md.
 
 Each pair names the figure of "The Big LLM Architecture Comparison" it reproduces
 (numbering of the December 2025 version, figures 53 on of its 2026 revision; see shared/research/article.md
@@ -6,6 +7,8 @@ section 24).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 ARTICLE_PAIRS: list[tuple[str, str, str]] = [
     ("Fig. 10", "llama-3-8b", "olmo-2-7b"),
@@ -30,6 +33,124 @@ ARTICLE_PAIRS: list[tuple[str, str, str]] = [
     ("Fig. 52", "mimo-v2-flash", "deepseek-v3.2-exp"),
     ("Fig. 56", "glm-5", "glm-4.5"),  # the panel's values: tests/data/article/fig-56.yaml
 ]
+
+
+# The gallery's model titles (its fact sheet, tests/data/gallery/llm-list.tsv) and the shipped spec of each.
+# A title left out has no spec yet and shows as "not shipped" in the table.
+GALLERY_SPECS: dict[str, str] = {
+    "GPT-2 XL (1.5B)": "gpt2-xl",
+    "Llama 3 (8B)": "llama-3-8b",
+    "Llama 3.2 (1B)": "llama-3.2-1b",
+    "Llama 3.2 (3B)": "llama-3.2-3b",
+    "OLMo 2 (7B)": "olmo-2-7b",
+    "DeepSeek V3 (671B)": "deepseek-v3",
+    "DeepSeek R1 (671B)": "deepseek-r1",
+    "Gemma 3 (27B)": "gemma-3-27b",
+    "Mistral Small 3.1 (24B)": "mistral-small-3.1-24b",
+    "Llama 4 Maverick (400B)": "llama-4-maverick",
+    "Qwen3 (0.6B)": "qwen3-0.6b",
+    "Qwen3 (235B-A22B)": "qwen3-235b-a22b",
+    "Qwen3 (30B-A3B)": "qwen3-30b-a3b",
+    "Qwen3 (32B)": "qwen3-32b",
+    "Qwen3 (4B)": "qwen3-4b",
+    "Qwen3 (8B)": "qwen3-8b",
+    "SmolLM3 (3B)": "smollm3-3b",
+    "Kimi K2 (1T)": "kimi-k2",
+    "GLM-4.5 (355B)": "glm-4.5",
+    "GLM-4.5-Air (106B)": "glm-4.5-air",
+    "Qwen3 Coder Flash (30B-A3B)": "qwen3-coder-30b-a3b",
+    "GPT-OSS (120B)": "gpt-oss-120b",
+    "GPT-OSS (20B)": "gpt-oss-20b",
+    "Gemma 3 (270M)": "gemma-3-270m",
+    "Grok 2.5 (270B)": "grok-2.5",
+    "Qwen3 Next (80B-A3B)": "qwen3-next-80b-a3b",
+    "MiniMax M2 (230B)": "minimax-m2",
+    "Kimi Linear (48B-A3B)": "kimi-linear-48b-a3b",
+    "OLMo 3 (32B)": "olmo-3-32b",
+    "OLMo 3 (7B)": "olmo-3-7b",
+    "DeepSeek V3.2 (671B)": "deepseek-v3.2-exp",  # the gallery lists V3.2; same attention and layers
+    "Mistral Large 3 (673B)": "mistral-large-3",
+    "Nemotron 3 Nano (30B-A3B)": "nemotron-3-nano-30b-a3b",
+    "Xiaomi MiMo-V2-Flash (309B)": "mimo-v2-flash",
+    "GLM-4.7 (355B)": "glm-4.7",
+    "Kimi K2.5 (1T)": "kimi-k2.5",
+    "GLM-5 (744B)": "glm-5",
+    "MiniMax-M2.5 (230B)": "minimax-m2.5",
+    "Qwen3.5 (397B)": "qwen3.5-397b-a17b",
+    "GLM-5.1 (744B)": "glm-5.1",
+    "Nemotron 3 Nano (4B)": "nemotron-3-nano-4b",
+    "MiniMax M2.7 (230B)": "minimax-m2.7",
+    "Qwen3.6 (35B-A3B)": "qwen3.6-35b-a3b",
+    "Kimi K2.6 (1T)": "kimi-k2.6",
+    "Qwen3.6 (27B)": "qwen3.6-27b",
+    "Tencent Hy3-preview (295B-A21B)": "hy3-preview",
+    "Laguna XS.2 (33B)": "laguna-xs.2",
+}
+
+# The vendored fact sheet (tests/data/gallery/source.yaml): `make gallery` runs in a checkout, never from a wheel.
+GALLERY_FACT_SHEET = Path(__file__).resolve().parent.parent / "tests" / "data" / "gallery" / "llm-list.tsv"
+KV_COLUMN = "KV cache / token (bf16) info"
+
+
+def gallery_rows(path: Path = GALLERY_FACT_SHEET) -> list[dict[str, str]]:
+    """The fact sheet's rows in the gallery's order."""
+    import csv
+
+    with path.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def gallery_kv_figure(row: dict[str, str]) -> str:
+    """'68.6 KiB · Low' -> '68.6 KiB' (the figure, without the gallery's size class)."""
+    return row[KV_COLUMN].split(" · ")[0]
+
+
+def kv_agreement(ir, computed: int, figure: str) -> str:
+    """Whether llmarch's gallery-style KV per token is the gallery's figure to its printed precision; where the
+    spec documents a disagreement (`kv_per_token_config`), that figure is named."""
+    from .reference import _holds
+    from .resolve import parse_bytes
+
+    value, unit = parse_bytes(figure)
+    if _holds(computed, value, unit, "nearest"):
+        return "yes"
+    documented = next((r.kv_per_token_config for r in ir.references if r.kv_per_token_config), None)
+    if documented is not None:
+        return f"no: the config gives {documented} (documented in the spec)"
+    return "**no**"
+
+
+def gallery_table() -> str:
+    """One row per gallery model: llmarch's figures for a shipped spec, "not shipped" otherwise."""
+    from .api import count_params, load, registry
+    from .facts import attention_label, layer_mix
+    from .kvcache import kv_cache
+    from .render import fmt
+
+    names = set(registry().names())
+    lines = [
+        "| Gallery model | Spec | Released | Total | Active | Layer mix | Attention | KV / token (bf16) "
+        "| Gallery's KV | Agrees |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in gallery_rows():
+        title, figure = row["title"], gallery_kv_figure(row)
+        name = GALLERY_SPECS.get(title)
+        if name is None or name not in names:
+            lines.append(f"| {title} | — | {row['Date']} | — | — | — | — | — | {figure} | not shipped |")
+            continue
+        ir = load(name)
+        count = count_params(ir)
+        attention = " + ".join(
+            dict.fromkeys(attention_label(layer.attention) for layer in ir.layers if layer.attention is not None)
+        )
+        kv = kv_cache(ir, 1, kv_dtype="bf16").per_token_bytes_all_layers
+        lines.append(
+            f"| {title} | `{name}` | {row['Date']} | {fmt.params(count.total)} | {fmt.params(count.active)} "
+            f"| {layer_mix(ir)} | {attention or '—'} | {kv:,} B ({kv / 1024:.1f} KiB) | {figure} "
+            f"| {kv_agreement(ir, kv, figure)} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def available_pairs(names: set[str]) -> list[tuple[str, str, str]]:
@@ -77,6 +198,19 @@ def gallery_markdown() -> str:
             "",
             to_markdown(doc),
         ]
+    parts += [
+        "## Every model of the LLM Architecture Gallery",
+        "",
+        "One row per model of Sebastian Raschka's LLM Architecture Gallery",
+        "(https://sebastianraschka.com/llm-architecture-gallery/), in its order, from the vendored fact sheet",
+        "(tests/data/gallery/llm-list.tsv; release dates and the KV figures are the gallery's). Total and active",
+        "parameters, layer mix and attention are llmarch's, from the shipped spec (active without the embedding",
+        "tables, as `show` counts it). KV / token is llmarch's gallery-style figure at bf16 (all layers, no",
+        "sliding-window cap, no DSA indexer keys, no recurrent state; see `llmarch kvcache`); it agrees when it",
+        "equals the gallery's figure to the figure's printed precision.",
+        "",
+        gallery_table(),
+    ]
     missing = [f"{fig} ({a} vs {b})" for fig, a, b in ARTICLE_PAIRS if (fig, a, b) not in available_pairs(names)]
     if missing:
         parts += ["## Not yet shipped", "", "; ".join(missing) + ".", ""]

@@ -330,3 +330,61 @@ def test_gallery_is_current():
     figures = gallery_figures()
     on_disk = {p.name: p.read_text() for p in (ROOT / "docs" / "figures").glob("*.svg")}
     assert on_disk == figures, "docs/figures is stale: run `make gallery`"
+
+
+def _gallery_table_rows() -> dict[str, list[str]]:
+    from llmarch.gallery import gallery_table
+
+    lines = gallery_table().splitlines()[2:]
+    return {cells[0]: cells[1:] for cells in ([c.strip() for c in line.strip("|").split("|")] for line in lines)}
+
+
+def test_gallery_table_has_every_fact_sheet_model():
+    """One row per row of the vendored fact sheet (72 at its pinned commit), in its order, each with the
+    gallery's KV figure; a row shows llmarch's figures exactly when its spec ships."""
+    from llmarch.gallery import GALLERY_SPECS, gallery_rows
+
+    sheet = gallery_rows()
+    table = _gallery_table_rows()
+    assert list(table) == [row["title"] for row in sheet] and len(table) == 72
+    assert set(GALLERY_SPECS) <= set(table), set(GALLERY_SPECS) - set(table)
+    assert set(GALLERY_SPECS.values()) <= SHIPPED, set(GALLERY_SPECS.values()) - SHIPPED
+    for row in sheet:
+        cells = table[row["title"]]
+        assert cells[1] == row["Date"]
+        assert cells[7] == row["KV cache / token (bf16) info"].split(" · ")[0]
+        shipped = row["title"] in GALLERY_SPECS
+        assert (cells[0] == f"`{GALLERY_SPECS[row['title']]}`") if shipped else (cells[8] == "not shipped")
+
+
+def test_gallery_map_agrees_with_the_kv_references():
+    from test_kvcache import GALLERY_TITLES
+
+    from llmarch.gallery import GALLERY_SPECS
+
+    assert {title: name for name, title in GALLERY_TITLES.items()}.items() <= GALLERY_SPECS.items()
+
+
+def test_gallery_table_kv_by_hand():
+    """GLM-5: 78 MLA layers x (kv rank 512 + rope 64) x 2 B = 89,856 B = 87.75 KiB, the gallery's 87.8 KiB;
+    MiMo-V2-Flash: the config's 217.5 KiB against the gallery's 144 KiB, the disagreement its spec documents."""
+    table = _gallery_table_rows()
+    assert table["GLM-5 (744B)"][6:] == [f"{78 * (512 + 64) * 2:,} B (87.8 KiB)", "87.8 KiB", "yes"]
+    mimo = table["Xiaomi MiMo-V2-Flash (309B)"]
+    assert mimo[6:8] == ["222,720 B (217.5 KiB)", "144 KiB"] and mimo[8].startswith("no: the config gives 217.5 KiB")
+
+
+def test_every_shipped_gallery_model_agrees_or_documents_why_not():
+    table = _gallery_table_rows()
+    assert not [title for title, cells in table.items() if cells[8] == "**no**"]
+
+
+def test_gallery_kv_agreement_precision():
+    """Half a unit of the figure's last digit: 68.6 KiB holds for 70,195..70,297 B (68.55..68.65 KiB)."""
+    from llmarch.gallery import kv_agreement
+
+    ir = llmarch.load("deepseek-v3")
+    assert kv_agreement(ir, 70_272, "68.6 KiB") == "yes"
+    assert kv_agreement(ir, 70_297, "68.6 KiB") == "yes"
+    assert kv_agreement(ir, 70_298, "68.6 KiB") == "**no**"
+    assert kv_agreement(ir, 70_272, "69 KiB") == "yes" and kv_agreement(ir, 70_272, "68 KiB") == "**no**"

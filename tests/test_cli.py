@@ -10,6 +10,7 @@ from pathlib import Path
 import jsonschema
 from typer.testing import CliRunner
 
+import llmarch
 from llmarch.cli import app
 from llmarch.output_schema import OUTPUT_SCHEMA
 
@@ -96,6 +97,23 @@ def test_list_all_and_family_filter():
     assert {"qwen3-0.6b", "qwen3-8b", "qwen3-235b-a22b", "deepseek-v3", "llama-3-8b", "gpt2"} <= names
     result = invoke("list", "--family", "qwen3", "--format", "json")
     assert {m["family"] for m in json.loads(result.output)["models"]} == {"qwen3"}
+
+
+def test_list_family_finds_every_gallery_model():
+    """Each gallery model llmarch ships has a family, and `list --family` of that family lists it."""
+    from llmarch.gallery import GALLERY_SPECS
+
+    families: dict[str, set[str]] = {}
+    for name in GALLERY_SPECS.values():
+        family = llmarch.load(name).family
+        assert family, f"{name} has no family"
+        families.setdefault(family, set()).add(name)
+    for family, names in families.items():
+        result = invoke("list", "--family", family, "--format", "json")
+        assert result.exit_code == 0, result.output
+        listed = json.loads(result.output)["models"]
+        assert {m["family"] for m in listed} == {family}
+        assert names <= {m["name"] for m in listed}, (family, names)
 
 
 def test_unknown_name_suggests_and_exits_2():

@@ -257,6 +257,16 @@ def test_gemma_3n_published_figure_adjustments():
 # decoder layer plus the MTP wrapper's parts (enorm, hnorm, eh_proj 2d -> d, a final norm), and against the card.
 
 
+def test_minimax_m27_total_equals_the_checkpoint_tensors():
+    """A model report of a MiniMax-M2.7 checkout (tests/data/configs/minimax-m2.7.source.yaml) sums its
+    safetensors to 228,703,644,928 elements, no MTP weights among them. Less what is not a parameter: the FP8
+    weight_scale_inv tensors (one per 128x128 block: experts' w1/w3 [12, 24] and w2 [24, 12]; q [48, 24],
+    k and v [8, 24], o [24, 48]) and the router's e_score_correction_bias [256], a buffer."""
+    scales = 62 * 256 * 3 * (12 * 24) + 62 * (48 * 24 + 2 * 8 * 24 + 24 * 48)
+    count = llmarch.count_params(llmarch.load("minimax-m2.7"))
+    assert count.total == 228_703_644_928 - scales - 62 * 256
+
+
 def test_hy3_mtp_layer_equals_transformers_layer_plus_wrapper():
     import torch
     import yaml

@@ -189,6 +189,7 @@ WRAPPED = [
     and c.values[0] not in NOT_IMPORTABLE
     and "text_config" in _values(c.values[0])
     and _values(c.values[0]).get("model_type") != "gemma3n"
+    and import_hf.WRAPPER_TYPES[_values(c.values[0])["model_type"]].vision_types  # as for verbatim configs
 ]
 
 
