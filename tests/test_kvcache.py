@@ -97,6 +97,21 @@ def test_hy3_preview_gqa():
     assert r.total_bytes == per_token * K128
 
 
+def test_phi_4_gqa():
+    """No verbatim config: the arithmetic reads the collected values (tests/data/configs/phi-4.values.yaml)."""
+    import yaml
+
+    from conftest import CONFIGS
+
+    c = yaml.safe_load((CONFIGS / "phi-4.values.yaml").read_text())["values"]
+    head_dim = c["hidden_size"] // c["num_attention_heads"]
+    per_token = c["num_hidden_layers"] * c["num_key_value_heads"] * 2 * head_dim * BF16
+    assert per_token == 40 * 10 * (128 + 128) * 2 == 200 * 1024  # the gallery's 200 KiB
+    r = kv("phi-4", c["max_position_embeddings"])
+    assert r.per_token_bytes_all_layers == per_token
+    assert r.total_bytes == per_token * 16384
+
+
 @pytest.mark.parametrize("ctx", [300, 4096, K128])
 def test_laguna_xs2_sliding_and_per_layer_heads(ctx):
     """Per-layer query-head counts change no cache (8 KV heads everywhere); sliding layers hold the window."""
@@ -430,6 +445,7 @@ GALLERY_TITLES = {
     "kimi-k2.5": "Kimi K2.5 (1T)",
     "minimax-m2.5": "MiniMax-M2.5 (230B)",
     "glm-4.7": "GLM-4.7 (355B)",
+    "phi-4": "Phi-4 (14B)",
 }
 
 
