@@ -112,6 +112,20 @@ def test_phi_4_gqa():
     assert r.total_bytes == per_token * 16384
 
 
+def test_nanbeige_4_1_3b_gqa():
+    """No verbatim config: the arithmetic reads the collected values (tests/data/configs/nanbeige-4.1-3b.values.yaml)."""
+    import yaml
+
+    from conftest import CONFIGS
+
+    c = yaml.safe_load((CONFIGS / "nanbeige-4.1-3b.values.yaml").read_text())["values"]
+    per_token = c["num_hidden_layers"] * c["num_key_value_heads"] * 2 * c["head_dim"] * BF16
+    assert per_token == 32 * 4 * (128 + 128) * 2 == 64 * 1024  # the gallery's 64 KiB
+    r = kv("nanbeige-4.1-3b")
+    assert r.per_token_bytes_all_layers == per_token
+    assert r.total_bytes == per_token * K128
+
+
 @pytest.mark.parametrize("ctx", [300, 4096, K128])
 def test_laguna_xs2_sliding_and_per_layer_heads(ctx):
     """Per-layer query-head counts change no cache (8 KV heads everywhere); sliding layers hold the window."""
@@ -446,6 +460,7 @@ GALLERY_TITLES = {
     "minimax-m2.5": "MiniMax-M2.5 (230B)",
     "glm-4.7": "GLM-4.7 (355B)",
     "phi-4": "Phi-4 (14B)",
+    "nanbeige-4.1-3b": "Nanbeige 4.1 (3B)",
 }
 
 
