@@ -1157,3 +1157,30 @@ def test_laguna_gate_widths_equal_transformers():
         a = to_ir(validate(located), located).layers[1].attention
         extra = {"headwise": a.n_heads, "elementwise": a.n_heads * a.head_dim}[a.output_gate]
         assert extra == hf.g_proj.out_features
+
+
+def _phi_4_config() -> dict:
+    return dict(_values("phi-4"))
+
+
+def test_phi3_attention_bias_is_refused(tmp_path):
+    """transformers' Phi3Attention builds qkv_proj and o_proj with bias=False whatever the config says."""
+    out = _error(invoke("import-hf", _write(tmp_path, dict(_phi_4_config(), attention_bias=True))))
+    assert "attention_bias: true" in out and "without biases" in out
+
+
+def test_phi3_longrope_is_refused_not_half_read(tmp_path):
+    """Phi-3.5's LongRoPE reads original_max_position_embeddings and per-dimension factors, which no spec
+    field holds: refused with the key named, exit code 2."""
+    factors = [1.0] * 64  # head_dim 128 / 2
+    config = dict(_phi_4_config(), rope_scaling={"type": "longrope", "short_factor": factors, "long_factor": factors})
+    result = invoke("import-hf", _write(tmp_path, config))
+    out = _error(result)
+    assert "rope_scaling" in out and "phi3" in out and "Traceback" not in out
+
+
+def test_phi3_sliding_window_covers_every_layer():
+    """Phi-3-medium's sliding_window 2047 applies to every layer (transformers' phi3 masks all of them)."""
+    spec = import_config(dict(_phi_4_config(), sliding_window=2047), name="x", source="c.json").spec
+    assert spec["attention"]["window"] == 2047
+    assert spec["layers"]["mixer"] == "L"
