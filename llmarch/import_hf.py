@@ -768,6 +768,11 @@ def build_llama(cfg: Config) -> dict:
     return _llama_like(cfg, mlp_bias_key="mlp_bias")
 
 
+def build_granite(cfg: Config) -> dict:
+    """Granite 3 and 4.1 dense: Llama's layers; its μP multipliers scale activations and weigh nothing."""
+    return _llama_like(cfg, mlp_bias_key="mlp_bias")
+
+
 def build_mistral(cfg: Config) -> dict:
     return _llama_like(cfg, window_key="sliding_window", bias_key=None)
 
@@ -1709,6 +1714,24 @@ LLAMA_KEYS = {
     **_rope_keys(10000.0),
     **_QUANT,
 }
+# transformers' GraniteConfig (Granite 3.x dense, Granite 4.1)
+GRANITE_KEYS = {
+    "vocab_size": 32000,
+    "hidden_size": 4096,
+    "intermediate_size": 11008,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 32,
+    "num_key_value_heads": KV_FROM_HEADS,
+    "head_dim": HEAD_DIM_FROM_WIDTH,
+    "hidden_act": "silu",
+    "max_position_embeddings": 2048,
+    "rms_norm_eps": 1e-6,
+    "tie_word_embeddings": False,
+    "attention_bias": False,
+    "mlp_bias": False,
+    **_rope_keys(10000.0),
+    **_QUANT,
+}
 # transformers' Phi3Config (Phi-3, Phi-3.5, Phi-4)
 PHI3_KEYS = {
     "vocab_size": 32064,
@@ -2356,6 +2379,14 @@ TEXT_TYPES: dict[str, TextType] = {
     for t in [
         TextType("llama", "llama", _keys(LLAMA_KEYS, "pretraining_tp"), build_llama),
         TextType("mistral", "mistral", _keys(MISTRAL_KEYS), build_mistral),
+        TextType(
+            "granite",
+            "granite",
+            # μP scalars: the embedding, each residual branch and the logits are multiplied, attention's softmax
+            # scale is set; no parameters, no cache
+            _keys(GRANITE_KEYS, "embedding_multiplier residual_multiplier attention_multiplier logits_scaling"),
+            build_granite,
+        ),
         TextType(
             "phi3",
             "phi",
@@ -3044,7 +3075,7 @@ class ModuleNames:
 MODULE_NAMES: dict[str, ModuleNames] = {
     **{
         t: ModuleNames(_DENSE_NAMES)
-        for t in ("llama", "mistral", "ministral3", "qwen3", "olmo2", "olmo3", "smollm3", "gemma3_text")
+        for t in ("llama", "mistral", "ministral3", "qwen3", "olmo2", "olmo3", "smollm3", "gemma3_text", "granite")
     },
     # Phi-3's checkpoints fuse q/k/v into qkv_proj and gate/up into gate_up_proj
     "phi3": ModuleNames(
