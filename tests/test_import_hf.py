@@ -1184,3 +1184,20 @@ def test_phi3_sliding_window_covers_every_layer():
     spec = import_config(dict(_phi_4_config(), sliding_window=2047), name="x", source="c.json").spec
     assert spec["attention"]["window"] == 2047
     assert spec["layers"]["mixer"] == "L"
+
+
+@pytest.mark.parametrize("name", ["phi-4", "granite-4.1-30b"])
+def test_every_key_of_the_new_types_at_every_bad_value_fails_cleanly(name):
+    """The same sweep for the model types added for the gallery (phi3, granite), from their collected values:
+    each key at each of null, [], "x", {}, 0, -1, 1.5, true imports to a spec that loads, or raises
+    LlmarchError — never any other exception."""
+    base = _values(name)
+    for path in _key_paths(base):
+        for value in SWEEP_VALUES:
+            config = _set(base, path, value)
+            try:
+                spec = import_config(config, name="x", source="c.json").spec
+            except LlmarchError:
+                continue
+            located = load_text(yaml.safe_dump(spec, sort_keys=False), "x.yaml")
+            to_ir(validate(located), located)
