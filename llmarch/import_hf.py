@@ -829,8 +829,28 @@ def build_llama(cfg: Config) -> dict:
     return _llama_like(cfg, mlp_bias_key="mlp_bias")
 
 
+def build_granite(cfg: Config) -> dict:
+    """Granite 3 and 4.1 dense: Llama's layers; its μP multipliers scale activations and weigh nothing."""
+    return _llama_like(cfg, mlp_bias_key="mlp_bias")
+
+
 def build_mistral(cfg: Config) -> dict:
     return _llama_like(cfg, window_key="sliding_window", bias_key=None)
+
+
+def build_phi3(cfg: Config) -> dict:
+    """Phi-3 / Phi-4: Llama's layers with q/k/v and gate/up each fused into one matrix (the same weights), no
+    biases; `sliding_window`, when set, applies to every layer."""
+    spec = _llama_like(cfg, window_key="sliding_window", bias_key=None)
+    if "scaling" in spec["attention"]["rope"]:
+        # transformers' LongRoPE for phi3 reads original_max_position_embeddings and per-dimension factors;
+        # the spec format states neither, so a scaled config is refused rather than imported half-read
+        raise cfg.error(
+            "rope_scaling" if cfg.mapping("rope_scaling") is not None else "rope_parameters",
+            "RoPE scaling is not supported for model type `phi3` (LongRoPE's factors have no spec field)",
+            "import a config without rope_scaling, or write the spec by hand",
+        )
+    return spec
 
 
 def build_mixtral(cfg: Config) -> dict:
@@ -1761,6 +1781,42 @@ LLAMA_KEYS = {
     **_rope_keys(10000.0),
     **_QUANT,
 }
+# transformers' GraniteConfig (Granite 3.x dense, Granite 4.1)
+GRANITE_KEYS = {
+    "vocab_size": 32000,
+    "hidden_size": 4096,
+    "intermediate_size": 11008,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 32,
+    "num_key_value_heads": KV_FROM_HEADS,
+    "head_dim": HEAD_DIM_FROM_WIDTH,
+    "hidden_act": "silu",
+    "max_position_embeddings": 2048,
+    "rms_norm_eps": 1e-6,
+    "tie_word_embeddings": False,
+    "attention_bias": False,
+    "mlp_bias": False,
+    **_rope_keys(10000.0),
+    **_QUANT,
+}
+# transformers' Phi3Config (Phi-3, Phi-3.5, Phi-4)
+PHI3_KEYS = {
+    "vocab_size": 32064,
+    "hidden_size": 3072,
+    "intermediate_size": 8192,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 32,
+    "num_key_value_heads": KV_FROM_HEADS,
+    "head_dim": HEAD_DIM_FROM_WIDTH,
+    "hidden_act": "silu",
+    "max_position_embeddings": 4096,
+    "rms_norm_eps": 1e-5,
+    "tie_word_embeddings": False,
+    "sliding_window": None,
+    "partial_rotary_factor": 1.0,
+    **_rope_keys(10000.0),
+    **_QUANT,
+}
 MISTRAL_KEYS = {
     "vocab_size": 32000,
     "hidden_size": 4096,
@@ -2390,6 +2446,30 @@ TEXT_TYPES: dict[str, TextType] = {
     for t in [
         TextType("llama", "llama", _keys(LLAMA_KEYS, "pretraining_tp"), build_llama),
         TextType("mistral", "mistral", _keys(MISTRAL_KEYS), build_mistral),
+        TextType(
+            "granite",
+            "granite",
+            # μP scalars: the embedding, each residual branch and the logits are multiplied, attention's softmax
+            # scale is set; no parameters, no cache
+            _keys(GRANITE_KEYS, "embedding_multiplier residual_multiplier attention_multiplier logits_scaling"),
+            build_granite,
+        ),
+        TextType(
+            "phi3",
+            "phi",
+            _keys(
+                PHI3_KEYS,
+                # resid_pdrop, embd_pdrop: dropout; original_max_position_embeddings: read by LongRoPE only, which
+                # build_phi3 refuses
+                "resid_pdrop embd_pdrop original_max_position_embeddings",
+                {
+                    "attention_bias": Reject(
+                        "transformers' phi3 builds its fused qkv_proj and o_proj without biases", _only(False)
+                    )
+                },
+            ),
+            build_phi3,
+        ),
         TextType("ministral3", "mistral", _keys(MINISTRAL3_KEYS), build_mistral),
         TextType("mixtral", "mistral", _keys(MIXTRAL_KEYS), build_mixtral),
         TextType("qwen3", "qwen3", _keys(QWEN3_KEYS), build_qwen3),
@@ -3062,8 +3142,16 @@ class ModuleNames:
 MODULE_NAMES: dict[str, ModuleNames] = {
     **{
         t: ModuleNames(_DENSE_NAMES)
-        for t in ("llama", "mistral", "ministral3", "qwen3", "olmo2", "olmo3", "smollm3", "gemma3_text")
+        for t in ("llama", "mistral", "ministral3", "qwen3", "olmo2", "olmo3", "smollm3", "gemma3_text", "granite")
     },
+    # Phi-3's checkpoints fuse q/k/v into qkv_proj and gate/up into gate_up_proj
+    "phi3": ModuleNames(
+        {
+            "attention": ("self_attn.qkv_proj", "self_attn.o_proj"),
+            "dense_ffn": ("mlp.gate_up_proj", "mlp.down_proj"),
+            "other": ("input_layernorm", "post_attention_layernorm"),
+        }
+    ),
     "gemma3n_text": ModuleNames(
         _DENSE_NAMES
         | {

@@ -95,9 +95,10 @@ KNOWN_DIFFERENCES = {
         "weight_overrides": "the vendored config is a BF16 port's copy without the upstream FP8 quantization_config",
     },
     "mimo-v2-flash": {"mtp": "the config has no key for MTP modules; the spec's three come from the technical report"},
+    "nanbeige-4.1-3b": {"family": "the checkpoint is model_type llama (family llama); the spec names family nanbeige"},
 }
 # The analysis figures each known difference moves
-ANALYSIS_MOVED = {"weight_overrides": {"weights_shipped"}, "mtp": {"params.mtp"}}
+ANALYSIS_MOVED = {"weight_overrides": {"weights_shipped"}, "mtp": {"params.mtp"}, "family": set()}
 
 
 def _pattern(path: str) -> re.Pattern:
@@ -1157,3 +1158,47 @@ def test_laguna_gate_widths_equal_transformers():
         a = to_ir(validate(located), located).layers[1].attention
         extra = {"headwise": a.n_heads, "elementwise": a.n_heads * a.head_dim}[a.output_gate]
         assert extra == hf.g_proj.out_features
+
+
+def _phi_4_config() -> dict:
+    return dict(_values("phi-4"))
+
+
+def test_phi3_attention_bias_is_refused(tmp_path):
+    """transformers' Phi3Attention builds qkv_proj and o_proj with bias=False whatever the config says."""
+    out = _error(invoke("import-hf", _write(tmp_path, dict(_phi_4_config(), attention_bias=True))))
+    assert "attention_bias: true" in out and "without biases" in out
+
+
+def test_phi3_longrope_is_refused_not_half_read(tmp_path):
+    """Phi-3.5's LongRoPE reads original_max_position_embeddings and per-dimension factors, which no spec
+    field holds: refused with the key named, exit code 2."""
+    factors = [1.0] * 64  # head_dim 128 / 2
+    config = dict(_phi_4_config(), rope_scaling={"type": "longrope", "short_factor": factors, "long_factor": factors})
+    result = invoke("import-hf", _write(tmp_path, config))
+    out = _error(result)
+    assert "field `rope_scaling`" in out and "not supported for model type `phi3`" in out
+
+
+def test_phi3_sliding_window_covers_every_layer():
+    """Phi-3-medium's sliding_window 2047 applies to every layer (transformers' phi3 masks all of them)."""
+    spec = import_config(dict(_phi_4_config(), sliding_window=2047), name="x", source="c.json").spec
+    assert spec["attention"]["window"] == 2047
+    assert spec["layers"]["mixer"] == "L"
+
+
+@pytest.mark.parametrize("name", ["phi-4", "granite-4.1-30b"])
+def test_every_key_of_the_new_types_at_every_bad_value_fails_cleanly(name):
+    """The same sweep for the model types added for the gallery (phi3, granite), from their collected values:
+    each key at each of null, [], "x", {}, 0, -1, 1.5, true imports to a spec that loads, or raises
+    LlmarchError — never any other exception."""
+    base = _values(name)
+    for path in _key_paths(base):
+        for value in SWEEP_VALUES:
+            config = _set(base, path, value)
+            try:
+                spec = import_config(config, name="x", source="c.json").spec
+            except LlmarchError:
+                continue
+            located = load_text(yaml.safe_dump(spec, sort_keys=False), "x.yaml")
+            to_ir(validate(located), located)

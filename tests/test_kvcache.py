@@ -97,6 +97,50 @@ def test_hy3_preview_gqa():
     assert r.total_bytes == per_token * K128
 
 
+def test_phi_4_gqa():
+    """No verbatim config: the arithmetic reads the collected values (tests/data/configs/phi-4.values.yaml)."""
+    import yaml
+
+    from conftest import CONFIGS
+
+    c = yaml.safe_load((CONFIGS / "phi-4.values.yaml").read_text())["values"]
+    head_dim = c["hidden_size"] // c["num_attention_heads"]
+    per_token = c["num_hidden_layers"] * c["num_key_value_heads"] * 2 * head_dim * BF16
+    assert per_token == 40 * 10 * (128 + 128) * 2 == 200 * 1024  # the gallery's 200 KiB
+    r = kv("phi-4", c["max_position_embeddings"])
+    assert r.per_token_bytes_all_layers == per_token
+    assert r.total_bytes == per_token * 16384
+
+
+def test_nanbeige_4_1_3b_gqa():
+    """No verbatim config: the arithmetic reads the collected values (tests/data/configs/nanbeige-4.1-3b.values.yaml)."""
+    import yaml
+
+    from conftest import CONFIGS
+
+    c = yaml.safe_load((CONFIGS / "nanbeige-4.1-3b.values.yaml").read_text())["values"]
+    per_token = c["num_hidden_layers"] * c["num_key_value_heads"] * 2 * c["head_dim"] * BF16
+    assert per_token == 32 * 4 * (128 + 128) * 2 == 64 * 1024  # the gallery's 64 KiB
+    r = kv("nanbeige-4.1-3b")
+    assert r.per_token_bytes_all_layers == per_token
+    assert r.total_bytes == per_token * K128
+
+
+def test_granite_4_1_30b_gqa():
+    """No verbatim config: the arithmetic reads the collected values (tests/data/configs/granite-4.1-30b.values.yaml)."""
+    import yaml
+
+    from conftest import CONFIGS
+
+    c = yaml.safe_load((CONFIGS / "granite-4.1-30b.values.yaml").read_text())["values"]
+    head_dim = c["hidden_size"] // c["num_attention_heads"]
+    per_token = c["num_hidden_layers"] * c["num_key_value_heads"] * 2 * head_dim * BF16
+    assert per_token == 64 * 8 * (128 + 128) * 2 == 256 * 1024  # the gallery's 256 KiB
+    r = kv("granite-4.1-30b")
+    assert r.per_token_bytes_all_layers == per_token
+    assert r.total_bytes == per_token * K128
+
+
 @pytest.mark.parametrize("ctx", [300, 4096, K128])
 def test_laguna_xs2_sliding_and_per_layer_heads(ctx):
     """Per-layer query-head counts change no cache (8 KV heads everywhere); sliding layers hold the window."""
@@ -441,6 +485,9 @@ GALLERY_TITLES = {
     "qwen3.6-27b": "Qwen3.6 (27B)",
     "hy3-preview": "Tencent Hy3-preview (295B-A21B)",
     "laguna-xs.2": "Laguna XS.2 (33B)",
+    "phi-4": "Phi-4 (14B)",
+    "nanbeige-4.1-3b": "Nanbeige 4.1 (3B)",
+    "granite-4.1-30b": "Granite 4.1 (30B)",
 }
 
 
