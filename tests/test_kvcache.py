@@ -83,6 +83,48 @@ def test_glm_5_latent_and_indexer_key(name):
     assert kv(name).total_bytes == per_token * K128
 
 
+@pytest.mark.parametrize("name", ["glm-5", "glm-5.1"])
+def test_glm_5_gallery_figure_leaves_the_indexer_key_out(name):
+    """The gallery's 87.8 KiB is the latent alone: 78 x (512 + 64) x 2 B = 87.75 KiB, printed rounded half up."""
+    c = text(name)
+    per_token = c["num_hidden_layers"] * (c["kv_lora_rank"] + c["qk_rope_head_dim"]) * BF16
+    assert per_token == 78 * 576 * 2 == 89_856
+    assert kv(name).per_token_bytes_all_layers == per_token
+    assert f"{per_token / 1024:.2f}" == "87.75"
+
+
+@pytest.mark.parametrize(
+    "name,values,per_token_kib",
+    [
+        ("qwen3-coder-30b-a3b", False, 48 * 4 * 2 * 128 * 2 / 1024),  # the gallery's Qwen3 Coder Flash: 96 KiB
+        ("minimax-m2.5", True, 62 * 8 * 2 * 128 * 2 / 1024),  # the gallery's MiniMax-M2.5: 248 KiB
+        ("glm-4.7", True, 92 * 8 * 2 * 128 * 2 / 1024),  # the gallery's GLM-4.7: 368 KiB
+    ],
+)
+def test_2026_gqa_specs(name, values, per_token_kib):
+    """Every layer full attention: layers x KV heads x (K + V) x head_dim, from the config (or, with no verbatim
+    config, its collected values). GLM-4.7's num_hidden_layers (92) leaves its MTP layer out, as the gallery does."""
+    c = collected_values(name) if values else text(name)
+    assert not has_config(name) if values else has_config(name)
+    per_token = c["num_hidden_layers"] * c["num_key_value_heads"] * 2 * c["head_dim"] * BF16
+    assert per_token == per_token_kib * 1024
+    for ctx in (4096, K128):
+        r = kv(name, ctx)
+        assert r.per_token_bytes_all_layers == per_token
+        assert r.total_bytes == per_token * ctx
+
+
+def test_kimi_k25_latent_inside_its_wrapper():
+    """Kimi K2.5's config wraps Kimi K2's text model (text_config): MLA's latent and rotary key per layer."""
+    c = text("kimi-k2.5")
+    assert upstream_config("kimi-k2.5")["model_type"] == "kimi_k25"
+    per_token = c["num_hidden_layers"] * (c["kv_lora_rank"] + c["qk_rope_head_dim"]) * BF16
+    assert per_token == 61 * 576 * 2  # the gallery's Kimi K2.5: 68.6 KiB
+    r = kv("kimi-k2.5")
+    assert r.per_token_bytes_all_layers == per_token
+    assert r.total_bytes == per_token * K128
+
+
 def test_hy3_preview_gqa():
     """No verbatim config: the arithmetic reads the collected values (tests/data/configs/hy3-preview.values.yaml)."""
     import yaml
@@ -430,6 +472,13 @@ GALLERY_TITLES = {
     "kimi-k2.5": "Kimi K2.5 (1T)",
     "minimax-m2.5": "MiniMax-M2.5 (230B)",
     "glm-4.7": "GLM-4.7 (355B)",
+    "glm-5": "GLM-5 (744B)",
+    "glm-5.1": "GLM-5.1 (744B)",
+    "qwen3.5-397b-a17b": "Qwen3.5 (397B)",
+    "qwen3.6-35b-a3b": "Qwen3.6 (35B-A3B)",
+    "qwen3.6-27b": "Qwen3.6 (27B)",
+    "hy3-preview": "Tencent Hy3-preview (295B-A21B)",
+    "laguna-xs.2": "Laguna XS.2 (33B)",
 }
 
 
