@@ -791,6 +791,20 @@ SWEEP_CONFIGS = [
 SWEEP_VALUES = [None, [], "x", {}, 0, -1, 1.5, True]
 
 
+def test_readme_counts_and_types():
+    """The README's shipped-spec count, its count of specs without a verbatim config, its sweep count and its list
+    of import-hf types follow the files and the importer."""
+    text = (CONFIGS.parent.parent.parent / "README.md").read_text()
+    assert f"({len(SPEC_NAMES)} shipped: `llmarch list`)" in text
+    without_config = [n for n in SPEC_NAMES if not has_config(n)]
+    assert all(n in VALUES for n in without_config)
+    assert f"For {len(without_config)} checkpoints no verbatim copy could be found here" in text
+    assert f"sweeps every key of {len(SWEEP_CONFIGS)} configs" in text
+    listed = text[text.index("Supported `model_type`s:") : text.index("The name defaults")]
+    words = set(re.findall(r"\b[a-z][a-z0-9_]*\b", listed))
+    assert set(import_hf.TEXT_TYPES) | set(import_hf.WRAPPER_TYPES) <= words
+
+
 def _key_paths(node: dict, prefix: tuple = ()):
     for key, value in node.items():
         yield prefix + (key,)
