@@ -332,6 +332,21 @@ def test_hy3_mtp_layer_equals_transformers_layer_plus_wrapper():
     assert abs(mtp - 3.8e9) <= 0.05e9
 
 
+# GLM-4.7, GLM-5 and GLM-5.1's MTP layer (num_nextn_predict_layers: 1), reported apart from total and active:
+# transformers builds none, so it is checked against transformers' own sparse decoder layer (GLM-5's with its
+# indexer) plus the DeepSeek-style wrapper (enorm, hnorm, eh_proj 2d -> d without bias, shared_head.norm); the
+# embedding and head the checkpoint's MTP layer refers to are the model's own, not counted again.
+@pytest.mark.parametrize("name", ["glm-4.7", "glm-5", "glm-5.1"])
+def test_glm_mtp_layer_equals_transformers_layer_plus_wrapper(name):
+    cfg, model = transformers_model(name) if has_config(name) else collected_values_model(name)
+    layer = model.model.layers[cfg.first_k_dense_replace]  # the first sparse (MoE) layer, as the MTP layer is
+    assert ".experts." in "".join(f".{n}" for n, _ in layer.named_parameters())
+    d = cfg.hidden_size
+    expected = cfg.num_nextn_predict_layers * (unique_params(layer) + 2 * d * d + 3 * d)
+    assert cfg.num_nextn_predict_layers == 1
+    assert llmarch.count_params(llmarch.load(name)).mtp == expected
+
+
 # ---------------------------------------------------------------------------
 # Laguna XS.2: query heads per layer, a head-wise gate, a router correction bias that is a parameter
 
