@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 
 import llmarch
@@ -125,6 +127,7 @@ def test_adjustments_are_machine_checked(name):
                         p.dim() < 2
                         or pname.split(".")[-2:-1] == ["router"]
                         or any(s in pname for s in ("embed_tokens", "lm_head", "eh_proj", ".head."))
+                        or (pname.startswith("mtp.") and not ref.includes_mtp)  # a checkpoint without MTP weights
                     ):
                         continue
                     experts = p.shape[0] if p.dim() == 3 else 1
@@ -132,6 +135,8 @@ def test_adjustments_are_machine_checked(name):
                 assert params == blocks, what
             elif kind == "vision_tower":
                 assert params == multimodal_params(name), what
+            elif "e_score_correction_bias" in what:  # buffers a checkpoint stores beside its parameters
+                assert params == llmarch.count_params(ir).buffers, what
 
 
 VALUES = sorted(n for n in (p.name[: -len(".values.yaml")] for p in CONFIGS.glob("*.values.yaml")) if n in SPEC_NAMES)
@@ -141,15 +146,23 @@ VALUES = sorted(n for n in (p.name[: -len(".values.yaml")] for p in CONFIGS.glob
 def test_total_equals_transformers_from_collected_values(name):
     """Specs without a verbatim upstream config: transformers built from the values collected, with their
     sources, in tests/data/configs/<name>.values.yaml (a weaker check than a verbatim config)."""
+    import yaml
+
+    collected = yaml.safe_load((CONFIGS / f"{name}.values.yaml").read_text())
+    if collected.get("no_transformers_implementation"):
+        pytest.skip("transformers does not implement this architecture")
+    _, model = collected_values_model(name)
+    assert llmarch.count_params(llmarch.load(name)).total == unique_params(model)
+
+
+def collected_values_model(name: str):
+    """transformers' model on meta from the values collected in tests/data/configs/<name>.values.yaml."""
     import torch
     import yaml
     from transformers import AutoModelForCausalLM
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
-    collected = yaml.safe_load((CONFIGS / f"{name}.values.yaml").read_text())
-    if collected.get("no_transformers_implementation"):
-        pytest.skip("transformers does not implement this architecture")
-    values = collected["values"]
+    values = yaml.safe_load((CONFIGS / f"{name}.values.yaml").read_text())["values"]
     raw = values.get("text_config", values)
     model_type = {"kimi_k2": "deepseek_v3"}.get(raw.get("model_type"), raw.get("model_type") or "deepseek_v3")
     cfg = CONFIG_MAPPING[model_type](**{k: v for k, v in raw.items() if k != "model_type"})
@@ -157,7 +170,50 @@ def test_total_equals_transformers_from_collected_values(name):
         cfg.tie_word_embeddings = values["tie_word_embeddings"]
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(cfg)
-    assert llmarch.count_params(llmarch.load(name)).total == unique_params(model)
+    return cfg, model
+
+
+# The models issue 18 ships. Active parameters are checked exactly against transformers' own model under the
+# convention llmarch states (llmarch/conventions.py): every parameter once, a routed expert's at top_k / n_experts,
+# the input lookup table left out unless it is the tied LM head. Shared experts, routers and Laguna's router
+# correction bias (a parameter there) count fully; DeepSeek-style correction biases are buffers, not counted.
+ISSUE_18 = ["glm-4.7", "glm-5", "glm-5.1", "hy3-preview", "kimi-k2.5", "laguna-xs.2", "minimax-m2.5"]
+ISSUE_18 += ["qwen3-coder-30b-a3b", "qwen3.5-397b-a17b", "qwen3.6-27b", "qwen3.6-35b-a3b"]
+
+
+def active_by_convention(cfg, model) -> Fraction:
+    import re
+
+    n_experts = next(
+        (getattr(cfg, k) for k in ("n_routed_experts", "num_local_experts", "num_experts") if getattr(cfg, k, None)),
+        None,
+    )
+    top_k = getattr(cfg, "num_experts_per_tok", None)
+    lookup = model.get_input_embeddings().weight
+    tied = lookup is model.get_output_embeddings().weight
+    routed = re.compile(r"\.experts\.")  # not shared_experts / shared_expert
+    seen, active = set(), Fraction(0)
+    for pname, p in model.named_parameters():
+        if id(p) in seen:
+            continue
+        seen.add(id(p))
+        if p is lookup and not tied:
+            continue
+        active += Fraction(p.numel() * top_k, n_experts) if routed.search(pname) else p.numel()
+    return active
+
+
+@pytest.mark.parametrize("name", ISSUE_18)
+def test_active_equals_transformers_under_the_stated_convention(name):
+    cfg, model = transformers_model(name) if has_config(name) else collected_values_model(name)
+    expect = active_by_convention(cfg, model)
+    assert expect.denominator == 1
+    # the routed experts are found by name in every MoE family here (a renamed module would count fully)
+    routed = any(".experts." in pname for pname, _ in model.named_parameters())
+    assert routed == bool(getattr(cfg, "num_experts_per_tok", None))
+    count = llmarch.count_params(llmarch.load(name))
+    assert count.active == expect
+    assert count.active < count.total or not getattr(cfg, "num_experts_per_tok", None)
 
 
 # ---------------------------------------------------------------------------
@@ -284,6 +340,21 @@ def test_hy3_mtp_layer_equals_transformers_layer_plus_wrapper():
     assert mtp == expected
     # Hy3's card: "3.8B MTP layer parameters"
     assert abs(mtp - 3.8e9) <= 0.05e9
+
+
+# GLM-4.7, GLM-5 and GLM-5.1's MTP layer (num_nextn_predict_layers: 1), reported apart from total and active:
+# transformers builds none, so it is checked against transformers' own sparse decoder layer (GLM-5's with its
+# indexer) plus the DeepSeek-style wrapper (enorm, hnorm, eh_proj 2d -> d without bias, shared_head.norm); the
+# embedding and head the checkpoint's MTP layer refers to are the model's own, not counted again.
+@pytest.mark.parametrize("name", ["glm-4.7", "glm-5", "glm-5.1"])
+def test_glm_mtp_layer_equals_transformers_layer_plus_wrapper(name):
+    cfg, model = transformers_model(name) if has_config(name) else collected_values_model(name)
+    layer = model.model.layers[cfg.first_k_dense_replace]  # the first sparse (MoE) layer, as the MTP layer is
+    assert ".experts." in "".join(f".{n}" for n, _ in layer.named_parameters())
+    d = cfg.hidden_size
+    expected = cfg.num_nextn_predict_layers * (unique_params(layer) + 2 * d * d + 3 * d)
+    assert cfg.num_nextn_predict_layers == 1
+    assert llmarch.count_params(llmarch.load(name)).mtp == expected
 
 
 # ---------------------------------------------------------------------------

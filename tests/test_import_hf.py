@@ -492,14 +492,37 @@ def test_qwen_training_keys_only_at_what_transformers_builds(tmp_path, key, valu
     assert f"{key}: {json.dumps(value)}" in out and reason in out
 
 
+RELATED = CONFIGS / "related"  # real configs of models the project does not ship, read by import-hf's tests
+
+
 def test_fp8_format_named_by_torch_dtype(tmp_path):
-    """MiniMax's configs write fmt as torch's dtype name; the weights are fp8 blocks either way."""
-    quant = _values("minimax-m2.5")["quantization_config"]
-    assert quant["fmt"] == "float8_e4m3fn"
-    config = dict(upstream_config("minimax-m2"), quantization_config=quant)
-    spec = import_config(config, name="x", source="c.json").spec
+    """MiniMax's configs write fmt as torch's dtype name; the weights are fp8 blocks either way. The config is a
+    real one of the M2 line with its quantisation block (MiniMax-M2.7, tests/data/configs/related/), imported as a
+    user would: no verbatim M2 or M2.5 config with that block was found."""
+    import hashlib
+
+    path = RELATED / "minimax-m2.7.json"
+    source = yaml.safe_load((RELATED / "minimax-m2.7.source.yaml").read_text())
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == source["sha256"]
+    config = json.loads(path.read_text())
+    assert config["quantization_config"]["fmt"] == "float8_e4m3fn"
+    out = tmp_path / "minimax-m2.7.yaml"
+    result = invoke("import-hf", str(path), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    spec = yaml.safe_load(out.read_text())
     assert spec["weights"]["overrides"] == {"attention": "fp8_block128", "routed_experts": "fp8_block128"}
-    config["quantization_config"] = dict(quant, fmt="float8_e8m0")
+    # MiniMax-M2.5's architecture (its shipped spec, from collected values), at M2.7's context
+    assert spec["context_length"] == config["max_position_embeddings"] == 204_800
+    located = load_text(out.read_text(), str(out))
+    ir, shipped = to_ir(validate(located), located), llmarch.load("minimax-m2.5")
+    assert shipped.context_length == 196_608
+    excluded = tuple(_pattern(p) for p in (*METADATA, "context_length"))
+    assert first_difference(ir, shipped, excluded=excluded) is None
+    assert llmarch.count_params(ir).total == llmarch.count_params(shipped).total
+    # and MiniMax-M2's spec, fp8 weights included: what its vendored BF16-port copy cannot give (KNOWN_DIFFERENCES)
+    assert first_difference(ir, llmarch.load("minimax-m2"), excluded=excluded) is None
+    assert "weight_overrides" in KNOWN_DIFFERENCES["minimax-m2"]
+    config["quantization_config"] = dict(config["quantization_config"], fmt="float8_e8m0")
     out = _error(invoke("import-hf", _write(tmp_path, config)))
     assert "float8_e8m0" in out and "float8_e4m3fn" in out
 
@@ -768,6 +791,20 @@ SWEEP_CONFIGS = [
     "laguna-xs.2",
 ]
 SWEEP_VALUES = [None, [], "x", {}, 0, -1, 1.5, True]
+
+
+def test_readme_counts_and_types():
+    """The README's shipped-spec count, its count of specs without a verbatim config, its sweep count and its list
+    of import-hf types follow the files and the importer."""
+    text = (CONFIGS.parent.parent.parent / "README.md").read_text()
+    assert f"({len(SPEC_NAMES)} shipped: `llmarch list`)" in text
+    without_config = [n for n in SPEC_NAMES if not has_config(n)]
+    assert all(n in VALUES for n in without_config)
+    assert f"For {len(without_config)} checkpoints no verbatim copy could be found here" in text
+    assert f"sweeps every key of {len(SWEEP_CONFIGS)} configs" in text
+    listed = text[text.index("Supported `model_type`s:") : text.index("The name defaults")]
+    words = set(re.findall(r"\b[a-z][a-z0-9_]*\b", listed))
+    assert set(import_hf.TEXT_TYPES) | set(import_hf.WRAPPER_TYPES) <= words
 
 
 def _key_paths(node: dict, prefix: tuple = ()):

@@ -83,6 +83,48 @@ def test_glm_5_latent_and_indexer_key(name):
     assert kv(name).total_bytes == per_token * K128
 
 
+@pytest.mark.parametrize("name", ["glm-5", "glm-5.1"])
+def test_glm_5_gallery_figure_leaves_the_indexer_key_out(name):
+    """The gallery's 87.8 KiB is the latent alone: 78 x (512 + 64) x 2 B = 87.75 KiB, printed rounded half up."""
+    c = text(name)
+    per_token = c["num_hidden_layers"] * (c["kv_lora_rank"] + c["qk_rope_head_dim"]) * BF16
+    assert per_token == 78 * 576 * 2 == 89_856
+    assert kv(name).per_token_bytes_all_layers == per_token
+    assert f"{per_token / 1024:.2f}" == "87.75"
+
+
+@pytest.mark.parametrize(
+    "name,values,per_token_kib",
+    [
+        ("qwen3-coder-30b-a3b", False, 48 * 4 * 2 * 128 * 2 / 1024),  # the gallery's Qwen3 Coder Flash: 96 KiB
+        ("minimax-m2.5", True, 62 * 8 * 2 * 128 * 2 / 1024),  # the gallery's MiniMax-M2.5: 248 KiB
+        ("glm-4.7", True, 92 * 8 * 2 * 128 * 2 / 1024),  # the gallery's GLM-4.7: 368 KiB
+    ],
+)
+def test_2026_gqa_specs(name, values, per_token_kib):
+    """Every layer full attention: layers x KV heads x (K + V) x head_dim, from the config (or, with no verbatim
+    config, its collected values). GLM-4.7's num_hidden_layers (92) leaves its MTP layer out, as the gallery does."""
+    c = collected_values(name) if values else text(name)
+    assert not has_config(name) if values else has_config(name)
+    per_token = c["num_hidden_layers"] * c["num_key_value_heads"] * 2 * c["head_dim"] * BF16
+    assert per_token == per_token_kib * 1024
+    for ctx in (4096, K128):
+        r = kv(name, ctx)
+        assert r.per_token_bytes_all_layers == per_token
+        assert r.total_bytes == per_token * ctx
+
+
+def test_kimi_k25_latent_inside_its_wrapper():
+    """Kimi K2.5's config wraps Kimi K2's text model (text_config): MLA's latent and rotary key per layer."""
+    c = text("kimi-k2.5")
+    assert upstream_config("kimi-k2.5")["model_type"] == "kimi_k25"
+    per_token = c["num_hidden_layers"] * (c["kv_lora_rank"] + c["qk_rope_head_dim"]) * BF16
+    assert per_token == 61 * 576 * 2  # the gallery's Kimi K2.5: 68.6 KiB
+    r = kv("kimi-k2.5")
+    assert r.per_token_bytes_all_layers == per_token
+    assert r.total_bytes == per_token * K128
+
+
 def test_hy3_preview_gqa():
     """No verbatim config: the arithmetic reads the collected values (tests/data/configs/hy3-preview.values.yaml)."""
     import yaml
@@ -149,6 +191,7 @@ def test_laguna_xs2_sliding_and_per_layer_heads(ctx):
     n_local = c["layer_types"].count("sliding_attention")
     n_global = c["layer_types"].count("full_attention")
     assert (n_local, n_global) == (30, 10)
+    assert kv("laguna-xs.2", ctx).per_token_bytes_all_layers == (n_local + n_global) * per_layer  # windows ignored
     expect = (n_local * min(ctx, c["sliding_window"]) + n_global * ctx) * per_layer
     assert kv("laguna-xs.2", ctx).total_bytes == expect
     assert kv("laguna-xs.2", ctx, kv_dtype="fp8").total_bytes == expect // 2  # its kv_cache_scheme: 8 bits
@@ -491,6 +534,19 @@ GALLERY_TITLES = {
 }
 
 
+# Every other gallery row, audited by hand: no shipped spec is that model (Gemma 3 270M, Kimi K2.6, MiniMax M2.7 and
+# the rest are not shipped). A spec added for one of them moves its title to GALLERY_TITLES with a kv_per_token.
+GALLERY_NOT_SHIPPED = {
+    "xLSTM (7B)", "INTELLECT-3 (106B)", "Arcee AI Trinity Large (400B)",
+    "LongCat-Flash-Lite (68.5B-A3B)", "Step 3.5 Flash (196B)", "Tiny Aya (3.35B)",
+    "Ling 2.5 (1T)", "Sarvam (105B)", "Sarvam (30B)", "Nemotron 3 Super (120B-A12B)", "Mistral Small 4 (119B)",
+    "Gemma 4 (26B-A4B)", "Gemma 4 (31B)", "Gemma 4 (E2B)",
+    "Gemma 4 (E4B)", "Xiaomi MiMo-V2.5 (310B)", "Xiaomi MiMo-V2.5-Pro (1.02T)", "Ling 2.6 (1T)",
+    "DeepSeek V4-Flash (284B)", "DeepSeek V4-Pro (1.6T)", "ZAYA1-8B (8.4B)",
+    "Command A+ (218B-A25B)",
+}  # fmt: skip
+
+
 def gallery_rows() -> dict[str, dict]:
     import csv
 
@@ -529,6 +585,13 @@ def test_gallery_kv_reference(name):
     assert check.reference.source == GALLERY_URL
     assert GALLERY_TITLES[name] in check.reference.note
     assert check.ok, f"{name}: computed {check.computed:,} B vs the gallery's {check.published}"
+
+
+def test_every_gallery_row_is_a_shipped_spec_or_audited():
+    titles = list(GALLERY_TITLES.values())
+    assert len(set(titles)) == len(titles)
+    assert set(titles).isdisjoint(GALLERY_NOT_SHIPPED)
+    assert set(titles) | GALLERY_NOT_SHIPPED == set(gallery_rows())
 
 
 def test_every_kv_reference_is_a_gallery_row():
@@ -584,7 +647,7 @@ def test_show_prints_the_kv_reference():
 
 
 # Window semantics per family. transformers 5.23 masks a sliding-window layer with `kv > q - sliding_window`
-# (masking_utils.sliding_window_overlay) on every shipped family (Gemma 3, Gemma 3n, gpt-oss, Mistral, OLMo 3,
+# (masking_utils.sliding_window_overlay) on every shipped family (Gemma 3, Gemma 3n, gpt-oss, Mistral, OLMo 3, Laguna,
 # MiMo-V2-Flash), so a query attends `sliding_window` keys, itself included; MiMo-V2-Flash's config class turns
 # the hub's sliding_window_size (earlier tokens only) into sliding_window = size + 1. Llama 4's chunked layers
 # (chunked_overlay) attend at most `attention_chunk_size` keys. llmarch must cache and attend exactly that.
