@@ -258,9 +258,12 @@ class Block:
 def blocks_of(ir: ModelIR) -> list[Block]:
     groups: dict[tuple, list[LayerIR]] = {}
     for layer in ir.layers:
-        groups.setdefault((layer.mixer, layer.ffn, layer.kv_shared_from is not None), []).append(layer)
+        # layers of one kind with different sizes are different blocks: each block is drawn from its first layer
+        sizes = (layer.attention, layer.gated_deltanet, layer.kda, layer.mamba2, layer.dense, layer.moe)
+        groups.setdefault((layer.mixer, layer.ffn, layer.kv_shared_from is not None, sizes), []).append(layer)
     out = []
-    for key, layers in groups.items():
+    for (*kind, _sizes), layers in groups.items():
+        key = tuple(kind)
         idx = [l.index for l in layers]
         prefix = len(groups) > 1 and idx == list(range(len(idx))) and len(idx) * 4 <= ir.n_layers
         out.append(Block(key, "prefix" if prefix else "main", layers, ir))
@@ -910,7 +913,7 @@ def _block_head_lines(block: Block, calls: list[str], width: float) -> int:
 
 
 def _block_index(block: Block) -> int:
-    return next(i for i, b in enumerate(blocks_of(block.ir)) if b.key == block.key)
+    return next(i for i, b in enumerate(blocks_of(block.ir)) if b.layers[0].index == block.layers[0].index)
 
 
 def _component(slot: Slot) -> str:
@@ -1085,9 +1088,21 @@ def to_svg(fig: Figure) -> str:
     return "\n".join(out) + "\n"
 
 
+PNG_MAX_PIXELS = 64_000_000  # about a dozen models side by side; the RGBA canvas alone is 4 bytes a pixel
+
+
 def to_png(fig: Figure, scale: float = 2.0) -> bytes:
     """The same layout drawn by matplotlib with the same font file: no system font, no SVG rasteriser."""
     import io
+
+    pixels = round(fig.width * scale) * round(fig.height * scale)
+    if pixels > PNG_MAX_PIXELS:
+        from .errors import LlmarchError
+
+        raise LlmarchError(
+            f"the PNG of {fig.title} would be {round(fig.width * scale):,} x {round(fig.height * scale):,} pixels, "
+            f"over the {PNG_MAX_PIXELS:,} llmarch draws; write .svg or .html (no limit) or compare fewer models"
+        )
 
     from matplotlib.figure import Figure as MplFigure
     from matplotlib.font_manager import FontProperties

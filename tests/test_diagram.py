@@ -290,3 +290,27 @@ def test_png_asks_for_no_system_font(monkeypatch):
     monkeypatch.setattr(fm.FontManager, "findfont", record)
     assert render_png([llmarch.load("gpt2")])[:4] == b"\x89PNG"
     assert found and set(found) <= {str(font_path(False)), str(font_path(True))}
+
+
+def test_layers_of_one_kind_with_other_sizes_are_drawn_as_their_own_block():
+    from dataclasses import replace
+
+    ir = llmarch.load("gpt2")
+    wide = replace(ir.layers[5].dense, d_ff=4096)
+    layers = tuple(replace(l, dense=wide) if l.index == 5 else l for l in ir.layers)
+    ir = replace(ir, layers=layers)
+    assert [[l.index for l in b.layers] for b in blocks_of(ir)] == [[0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11], [5]]
+    g = groups(render_svg([ir]))
+    assert "hidden size 3,072" in text_of(g["gpt2/block-0/ffn/notes"])
+    assert "hidden size 4,096" in text_of(g["gpt2/block-1/ffn/notes"])
+    assert "11×" in text_of(g["gpt2/block-0"]) and "1×" in text_of(g["gpt2/block-1"])
+
+
+def test_a_png_too_large_to_draw_is_a_clear_error(tmp_path, monkeypatch):
+    import llmarch.diagram
+
+    monkeypatch.setattr(llmarch.diagram, "PNG_MAX_PIXELS", 1_000_000)  # gpt2 twice is about 2,400 x 2,700
+    target = tmp_path / "fig.png"
+    result = CliRunner().invoke(app, ["diagram", "gpt2", "gpt2", "-o", str(target)])
+    assert result.exit_code == 2 and "pixels" in result.output and ".svg" in result.output
+    assert "Traceback" not in result.output and not target.exists()
