@@ -397,6 +397,16 @@ def callouts(row: list[Optional[Block]]) -> list[list[str]]:
     feats = [_features(b) if b is not None else None for b in row]
     out: list[list[str]] = [[] for _ in row]
     present = [f for f in feats if f is not None]
+    if len(present) == 1 and len(row) > 1:  # a block kind the other models lack
+        j = next(j for j, f in enumerate(feats) if f is not None)
+        block = row[j]
+        if block.role == "prefix" and block.key[1] == "dense":
+            out[j].append(
+                f"dense FFN in the first {len(block.layers)} " + ("layer" if len(block.layers) == 1 else "layers")
+            )
+        else:
+            out[j].append("a block kind the other " + ("model lacks" if len(row) == 2 else "models lack"))
+        return out
     if len(present) < 2:
         return out
     ref = {k: _reference([f.get(k) if f else None for f in feats]) for k in present[0]}

@@ -144,6 +144,8 @@ def test_shared_expert_callout_and_legend():
     g = groups(svg_of("qwen3-235b-a22b", "deepseek-v3"))
     calls = text_of(g["deepseek-v3/block-1"])
     assert "MLA instead of GQA" in calls and "shared expert" in calls
+    assert "dense FFN in the first 3 layers" in text_of(g["deepseek-v3/block-0"])
+    assert "the other model lacks" in text_of(groups(svg_of("gpt2", "gpt-oss-120b"))["gpt-oss-120b/block-0"])
     legend = text_of(g["legend"])
     assert "majority" in legend and "architectural difference" in legend
 
