@@ -681,7 +681,7 @@ def diagram(
     spec_path: Optional[List[str]] = SpecPathOpt,
     sets: Optional[List[str]] = SetOpt,
 ) -> None:
-    """Side-by-side block diagrams like the article's figures; boxes that differ are highlighted.
+    """Side-by-side block diagrams like the article's figures; blocks matched by kind, differences highlighted.
 
     Example: llmarch diagram deepseek-v3 llama-4-maverick -o fig.svg
     """
@@ -694,10 +694,8 @@ def diagram(
         )
     _registry(spec_path)
     irs = [load(n, spec_path, sets) for n in names]
-    try:
-        figure = render_figure(irs, ".svg" if is_stdout(output) else output)
-    except ImportError:
-        raise LlmarchError("PNG output needs cairosvg (pip install cairosvg); .svg and .html need nothing") from None
+    # PNG is drawn by matplotlib (a dependency) from the same layout as the SVG: no optional package
+    figure = render_figure(irs, ".svg" if is_stdout(output) else output)
     _write(figure, output)
 
 

@@ -199,3 +199,51 @@ def _extras(a: AttentionIR) -> list[str]:
     if a.output_gate != "none":
         out.append(f"{a.output_gate} output gate")
     return out
+
+
+PATTERN_WORDS = {
+    "global": "global",
+    "local": "local",
+    "chunked": "chunked",
+    "nope": "NoPE",
+    "gated_deltanet": "Gated DeltaNet",
+    "kda": "KDA",
+    "mamba2": "Mamba-2",
+}
+
+
+def _ratio(seq: list[str], words: dict[str, str]) -> str:
+    """'5 local : 1 global' for a repeating sequence (a different first layer or two, and one odd layer in
+    the last repeat, are said as such), else the counts in order of first appearance."""
+    for p in range(2, len(seq) // 3 + 1):  # the shortest unit that repeats at least three times
+        for lead in range(3):
+            rest = seq[lead:]
+            unit = rest[:p]
+            odd = [i for i in range(len(rest)) if rest[i] != unit[i % p]]
+            if len(set(unit)) < 2 or len(odd) > 1 or (odd and odd[0] < len(rest) - p):
+                continue
+            text = " : ".join(f"{n} {words[k]}" for k, n in Counter(unit).items())
+            if odd:  # say the exact counts too
+                text += " (" + " : ".join(str(Counter(rest)[k]) for k in Counter(unit)) + ")"
+            if lead:
+                text = " ".join(f"{n} {words[k]}" for k, n in Counter(seq[:lead]).items()) + " first, then " + text
+            return text
+    return ", ".join(f"{n} {words[k]}" for k, n in Counter(seq).items())
+
+
+def layer_pattern(ir: ModelIR) -> str:
+    """The layer pattern as people say it: '5 local : 1 global, 62 blocks', 'first 3 dense, 61 blocks'."""
+    parts = []
+    mixers = [l.mixer if l.mixer != "none" else f"none-{l.ffn}" for l in ir.layers]
+    words = dict(PATTERN_WORDS, **{"none-moe": "MoE-only", "none-dense": "FFN-only"})
+    if len(set(mixers)) > 1:
+        parts.append(_ratio(mixers, words))
+    ffns = [l.ffn for l in ir.layers]
+    if len(set(ffns)) > 1 and "none" not in ffns and not any(m.startswith("none") for m in mixers):
+        n_lead = next(i for i, f in enumerate(ffns) if f != ffns[0])
+        if len(set(ffns[n_lead:])) == 1:
+            parts.append(f"first {n_lead} {'dense' if ffns[0] == 'dense' else 'MoE'}")
+        else:
+            parts.append(_ratio(ffns, {"dense": "dense", "moe": "MoE"}))
+    parts.append(f"{ir.n_layers} blocks")
+    return ", ".join(parts)

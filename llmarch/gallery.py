@@ -165,12 +165,25 @@ def figure_name(fig: str, a: str, b: str) -> str:
 
 
 def gallery_figures() -> dict[str, str]:
-    """docs/figures/*.svg: the diagram of every shipped pair (compared as SVG text by the staleness test)."""
+    """docs/figures/*.svg: the diagram of every shipped pair (compared as SVG text by the staleness test;
+    the PNGs beside them are rasterised from the same layout)."""
     from .api import load, registry
     from .diagram import render_svg
 
     names = set(registry().names())
     return {figure_name(fig, a, b): render_svg([load(a), load(b)]) for fig, a, b in available_pairs(names)}
+
+
+def gallery_pngs() -> dict[str, bytes]:
+    """docs/figures/*.png beside the SVGs: the same layout, drawn by matplotlib."""
+    from .api import load, registry
+    from .diagram import render_png
+
+    names = set(registry().names())
+    return {
+        figure_name(fig, a, b).removesuffix(".svg") + ".png": render_png([load(a), load(b)])
+        for fig, a, b in available_pairs(names)
+    }
 
 
 def gallery_markdown() -> str:
@@ -226,10 +239,12 @@ def write_gallery(docs: str = "docs") -> None:
 
     folder = Path(docs) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.svg"):
+    for old in [*folder.glob("*.svg"), *folder.glob("*.png")]:
         old.unlink()
     for name, svg in gallery_figures().items():
         (folder / name).write_text(svg)
+    for name, png in gallery_pngs().items():
+        (folder / name).write_bytes(png)
     (Path(docs) / "gallery.md").write_text(gallery_markdown())
 
 
