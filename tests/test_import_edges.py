@@ -321,6 +321,8 @@ FAMILIES = (
     Family("glm_moe_dsa", "glm-5", DEEPSEEK_PREFIX),
     Family("hy_v3", "hy3-preview"),
     Family("laguna", "laguna-xs.2"),
+    Family("phi3", "phi-4", (Edit("window on every layer", 2, {"sliding_window": 2048}),)),
+    Family("granite", "granite-4.1-30b", (Edit("untied", 2, {"tie_word_embeddings": False}),)),
     Family("kimi_k25", "kimi-k2.5", DEEPSEEK_PREFIX, wrapper=True, drop=("quantization_config",)),
     Family(
         "mimo_v2_flash",
