@@ -58,6 +58,7 @@ GALLERY_SPECS: dict[str, str] = {
     "Kimi K2 (1T)": "kimi-k2",
     "GLM-4.5 (355B)": "glm-4.5",
     "GLM-4.5-Air (106B)": "glm-4.5-air",
+    "INTELLECT-3 (106B)": "intellect-3",
     "Qwen3 Coder Flash (30B-A3B)": "qwen3-coder-30b-a3b",
     "GPT-OSS (120B)": "gpt-oss-120b",
     "GPT-OSS (20B)": "gpt-oss-20b",

@@ -126,6 +126,16 @@ def test_nanbeige_4_1_3b_gqa():
     assert r.total_bytes == per_token * K128
 
 
+def test_intellect_3_gqa():
+    """No verbatim config: the arithmetic reads the collected values (tests/data/configs/intellect-3.values.yaml)."""
+    c = collected_values("intellect-3")
+    per_token = c["num_hidden_layers"] * c["num_key_value_heads"] * 2 * c["head_dim"] * BF16
+    assert per_token == 46 * 8 * (128 + 128) * 2 == 184 * 1024  # the gallery's 184 KiB
+    r = kv("intellect-3")
+    assert r.per_token_bytes_all_layers == per_token
+    assert r.total_bytes == per_token * K128
+
+
 def test_granite_4_1_30b_gqa():
     """No verbatim config: the arithmetic reads the collected values (tests/data/configs/granite-4.1-30b.values.yaml)."""
     import yaml
@@ -488,6 +498,7 @@ GALLERY_TITLES = {
     "phi-4": "Phi-4 (14B)",
     "nanbeige-4.1-3b": "Nanbeige 4.1 (3B)",
     "granite-4.1-30b": "Granite 4.1 (30B)",
+    "intellect-3": "INTELLECT-3 (106B)",
 }
 
 
