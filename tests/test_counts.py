@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 import llmarch
-from conftest import CONFIGS, SPEC_NAMES, has_config, multimodal_params, transformers_model, unique_params
+from conftest import (
+    CONFIGS,
+    SPEC_NAMES,
+    collected_values,
+    has_config,
+    multimodal_params,
+    transformers_model,
+    unique_params,
+)
 from llmarch.reference import check_references
 
 # llmarch's mixer kinds as transformers' `layer_types` names them
@@ -306,3 +314,62 @@ def test_laguna_per_layer_attention_equals_transformers():
     hf_router = sum(p.numel() for n, p in model.named_parameters() if ".mlp.gate." in n)
     assert count.by_component["router"] == hf_router
     assert count.buffers == 0
+
+
+# ---------------------------------------------------------------------------
+# Sarvam 30B: model_type sarvam_moe is Sarvam's remote code, which transformers 5.23 lacks. Its modules, as the
+# publisher's modelling file builds them (tests/data/configs/sarvam-30b.values.yaml quotes it), are counted by
+# hand, and by transformers' GLM-4.5 MoE classes, which build the same modules (per-head QK-norm, a dense first
+# layer, a sigmoid router, one shared expert) except that GLM keeps the expert bias as a buffer where Sarvam's
+# code holds an nn.Parameter.
+
+
+def test_sarvam_30b_total_equals_the_publisher_code_by_hand():
+    c = collected_values("sarvam-30b")
+    d, v, n, hd = c["hidden_size"], c["vocab_size"], c["num_hidden_layers"], c["head_dim"]
+    heads, kv, e = c["num_attention_heads"], c["num_key_value_heads"], c["num_experts"]
+    n_moe = n - c["first_k_dense_replace"]
+    attention = d * (heads + 2 * kv) * hd + heads * hd * d + 2 * hd  # query_key_value, dense, q/k layernorms
+    mlp = lambda width: 3 * d * width  # noqa: E731 - gate, up, down projections, no biases
+    moe = e * mlp(c["moe_intermediate_size"]) + mlp(c["moe_intermediate_size"] * c["num_shared_experts"])
+    router = e * d + e  # gate.weight and gate.expert_bias, both nn.Parameter
+    total = (
+        2 * v * d  # word_embeddings and the untied lm_head
+        + n * (attention + 2 * d)  # input_layernorm, post_attention_layernorm
+        + c["first_k_dense_replace"] * mlp(c["intermediate_size"])
+        + n_moe * (moe + router)
+        + d  # final norm
+    )
+    assert total == 32_152_650_368
+    count = llmarch.count_params(llmarch.load("sarvam-30b"))
+    assert count.total == total
+    assert count.buffers == 0  # the expert bias is a parameter, not a buffer
+
+
+def test_sarvam_30b_total_equals_transformers_twin_plus_the_bias_parameter():
+    import torch
+    from transformers import AutoModelForCausalLM, Glm4MoeConfig
+
+    c = collected_values("sarvam-30b")
+    twin = Glm4MoeConfig(
+        vocab_size=c["vocab_size"],
+        hidden_size=c["hidden_size"],
+        intermediate_size=c["intermediate_size"],
+        num_hidden_layers=c["num_hidden_layers"],
+        num_attention_heads=c["num_attention_heads"],
+        num_key_value_heads=c["num_key_value_heads"],
+        head_dim=c["head_dim"],
+        use_qk_norm=c["use_qk_norm"],
+        attention_bias=c["use_qkv_bias"],
+        moe_intermediate_size=c["moe_intermediate_size"],
+        n_routed_experts=c["num_experts"],
+        num_experts_per_tok=c["num_experts_per_tok"],
+        n_shared_experts=c["num_shared_experts"],
+        first_k_dense_replace=c["first_k_dense_replace"],
+        tie_word_embeddings=c["tie_word_embeddings"],
+    )
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(twin)
+    bias = sum(b.numel() for name, b in model.named_buffers() if name.endswith("e_score_correction_bias"))
+    assert bias == (c["num_hidden_layers"] - c["first_k_dense_replace"]) * c["num_experts"]
+    assert llmarch.count_params(llmarch.load("sarvam-30b")).total == unique_params(model) + bias

@@ -136,6 +136,16 @@ def test_intellect_3_gqa():
     assert r.total_bytes == per_token * K128
 
 
+def test_sarvam_30b_gqa():
+    """No verbatim config: the arithmetic reads the collected values (tests/data/configs/sarvam-30b.values.yaml)."""
+    c = collected_values("sarvam-30b")
+    per_token = c["num_hidden_layers"] * c["num_key_value_heads"] * 2 * c["head_dim"] * BF16
+    assert per_token == 19 * 4 * (64 + 64) * 2 == 19 * 1024  # the gallery's 19 KiB
+    r = kv("sarvam-30b")
+    assert r.per_token_bytes_all_layers == per_token
+    assert r.total_bytes == per_token * K128
+
+
 def test_granite_4_1_30b_gqa():
     """No verbatim config: the arithmetic reads the collected values (tests/data/configs/granite-4.1-30b.values.yaml)."""
     import yaml
@@ -499,6 +509,7 @@ GALLERY_TITLES = {
     "nanbeige-4.1-3b": "Nanbeige 4.1 (3B)",
     "granite-4.1-30b": "Granite 4.1 (30B)",
     "intellect-3": "INTELLECT-3 (106B)",
+    "sarvam-30b": "Sarvam (30B)",
 }
 
 
