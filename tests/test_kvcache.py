@@ -146,6 +146,16 @@ def test_sarvam_30b_gqa():
     assert r.total_bytes == per_token * K128
 
 
+def test_sarvam_105b_mla_latent():
+    """No verbatim config: the arithmetic reads the collected values (tests/data/configs/sarvam-105b.values.yaml)."""
+    c = collected_values("sarvam-105b")
+    per_token = c["num_hidden_layers"] * (c["kv_lora_rank"] + c["qk_rope_head_dim"]) * BF16
+    assert per_token == 32 * (512 + 64) * 2 == 36 * 1024  # the gallery's 36 KiB
+    r = kv("sarvam-105b")
+    assert r.per_token_bytes_all_layers == per_token
+    assert r.total_bytes == per_token * K128
+
+
 def test_granite_4_1_30b_gqa():
     """No verbatim config: the arithmetic reads the collected values (tests/data/configs/granite-4.1-30b.values.yaml)."""
     import yaml
@@ -510,6 +520,7 @@ GALLERY_TITLES = {
     "granite-4.1-30b": "Granite 4.1 (30B)",
     "intellect-3": "INTELLECT-3 (106B)",
     "sarvam-30b": "Sarvam (30B)",
+    "sarvam-105b": "Sarvam (105B)",
 }
 
 
