@@ -73,6 +73,7 @@ GALLERY_SPECS: dict[str, str] = {
     "Mistral Large 3 (673B)": "mistral-large-3",
     "Nemotron 3 Nano (30B-A3B)": "nemotron-3-nano-30b-a3b",
     "Xiaomi MiMo-V2-Flash (309B)": "mimo-v2-flash",
+    "Xiaomi MiMo-V2.5 (310B)": "mimo-v2.5",
     "GLM-4.7 (355B)": "glm-4.7",
     "Kimi K2.5 (1T)": "kimi-k2.5",
     "GLM-5 (744B)": "glm-5",

@@ -159,7 +159,9 @@ def test_total_equals_transformers_from_collected_values(name):
         pytest.skip("transformers does not implement this architecture")
     values = collected["values"]
     raw = values.get("text_config", values)
-    model_type = {"kimi_k2": "deepseek_v3"}.get(raw.get("model_type"), raw.get("model_type") or "deepseek_v3")
+    # Kimi K2 ships DeepSeek-V3's code; transformers implements Xiaomi's mimo_v2 (MiMo-V2.5) as mimo_v2_flash
+    renamed = {"kimi_k2": "deepseek_v3", "mimo_v2": "mimo_v2_flash"}
+    model_type = renamed.get(raw.get("model_type"), raw.get("model_type") or "deepseek_v3")
     cfg = CONFIG_MAPPING[model_type](**{k: v for k, v in raw.items() if k != "model_type"})
     if "tie_word_embeddings" in values and "text_config" in values:
         cfg.tie_word_embeddings = values["tie_word_embeddings"]

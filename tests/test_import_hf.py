@@ -48,6 +48,7 @@ NOT_IMPORTABLE = {
     "mistral-large-3": "no model_type (vLLM's MistralLarge3ForCausalLM)",
     "sarvam-30b": "model_type `sarvam_moe` (Sarvam's remote code; transformers 5.23 has no implementation)",
     "sarvam-105b": "model_type `sarvam_mla` (Sarvam's remote code; transformers 5.23 has no implementation)",
+    "mimo-v2.5": "model_type `mimo_v2` (Xiaomi's omnimodal remote code; import-hf reads mimo_v2_flash only)",
 }
 
 
