@@ -48,7 +48,6 @@ NOT_IMPORTABLE = {
     "mistral-large-3": "no model_type (vLLM's MistralLarge3ForCausalLM)",
     "sarvam-30b": "model_type `sarvam_moe` (Sarvam's remote code; transformers 5.23 has no implementation)",
     "sarvam-105b": "model_type `sarvam_mla` (Sarvam's remote code; transformers 5.23 has no implementation)",
-    "mimo-v2.5": "model_type `mimo_v2` (Xiaomi's omnimodal remote code; import-hf reads mimo_v2_flash only)",
 }
 
 
@@ -98,6 +97,7 @@ KNOWN_DIFFERENCES = {
         "weight_overrides": "the vendored config is a BF16 port's copy without the upstream FP8 quantization_config",
     },
     "mimo-v2-flash": {"mtp": "the config has no key for MTP modules; the spec's three come from the technical report"},
+    "mimo-v2.5": {"mtp": "the config has no key for MTP modules; the spec's three are in the checkpoint's index"},
     "nanbeige-4.1-3b": {"family": "the checkpoint is model_type llama (family llama); the spec names family nanbeige"},
 }
 # The analysis figures each known difference moves
@@ -226,7 +226,8 @@ def test_shipped_vision_adjustments_agree():
 # ---------------------------------------------------------------------------
 # The hard-coded defaults are transformers' (config classes at test time; none at run time)
 
-TRANSFORMERS_CLASS = {"kimi_k2": "deepseek_v3"}  # Kimi K2 ships DeepSeek-V3's code
+# Kimi K2 ships DeepSeek-V3's code; transformers implements Xiaomi's mimo_v2 (MiMo-V2.5) as mimo_v2_flash
+TRANSFORMERS_CLASS = {"kimi_k2": "deepseek_v3", "mimo_v2": "mimo_v2_flash"}
 
 
 def _rope_parameters(cfg, layer_type: str = "full_attention") -> dict:
@@ -803,6 +804,7 @@ def test_every_key_at_every_bad_value_imports_or_fails_cleanly(name):
 # Types whose configs carry keys only the vendor's remote code reads, which transformers' class does not write
 TRANSFORMERS_CANNOT_WRITE = {
     "mimo_v2_flash": "Xiaomi's keys (hybrid_layer_pattern, swa_* ...) are read by its remote code only",
+    "mimo_v2": "Xiaomi's keys (hybrid_layer_pattern, swa_* ...) are read by its remote code only",
     "minimax_m2": "use_mtp and num_mtp_modules are read by MiniMax's remote code only",
 }
 
