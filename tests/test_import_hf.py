@@ -1192,9 +1192,9 @@ def test_phi3_sliding_window_covers_every_layer():
     assert spec["layers"]["mixer"] == "L"
 
 
-@pytest.mark.parametrize("name", ["phi-4", "granite-4.1-30b"])
+@pytest.mark.parametrize("name", ["phi-4", "granite-4.1-30b", "mimo-v2.5"])
 def test_every_key_of_the_new_types_at_every_bad_value_fails_cleanly(name):
-    """The same sweep for the model types added for the gallery (phi3, granite), from their collected values:
+    """The same sweep for the model types added for the gallery (phi3, granite, mimo_v2), from their collected values:
     each key at each of null, [], "x", {}, 0, -1, 1.5, true imports to a spec that loads, or raises
     LlmarchError — never any other exception."""
     base = _values(name)
