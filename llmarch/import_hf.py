@@ -2773,6 +2773,25 @@ TEXT_TYPES: dict[str, TextType] = {
             build_mimo_v2_flash,
             note="MiMo-V2-Flash configs have no key for MTP modules; add an `mtp:` block if the checkpoint holds them",
         ),
+        TextType(
+            "mimo_v2",
+            "mimo",
+            _keys(
+                MIMO_V2_FLASH_KEYS,
+                # MiMo-V2.5's config is MiMo-V2-Flash's with these: q/k/v stored as one fused tensor (the same
+                # parameters), the router's compute dtype; the encoders' configs and the tokens that mark their
+                # input (the encoders are not counted: the note says so)
+                "scoring_func topk_method n_group topk_group routed_scaling_factor norm_topk_prob sliding_window "
+                "attention_chunk_size attention_value_scale attention_projection_layout moe_router_dtype "
+                "vision_config audio_config image_token_id video_token_id audio_token_id",
+            ),
+            build_mimo_v2_flash,
+            note=(
+                "model_type mimo_v2 (MiMo-V2.5) is MiMo-V2-Flash's text model; its vision and audio encoders "
+                "(vision_config, audio_config) are not counted. The config has no key for MTP modules; add an "
+                "`mtp:` block if the checkpoint holds them"
+            ),
+        ),
     ]
 }
 
@@ -3252,7 +3271,7 @@ MODULE_NAMES: dict[str, ModuleNames] = {
             "other": _DEEPSEEK_NAMES["other"] + ("self_attn.indexer.k_norm",),
         }
     ),
-    "mimo_v2_flash": ModuleNames(_DEEPSEEK_NAMES | {"attention": _ATTN}),
+    **{t: ModuleNames(_DEEPSEEK_NAMES | {"attention": _ATTN}) for t in ("mimo_v2_flash", "mimo_v2")},
     "kimi_linear": ModuleNames(
         _DEEPSEEK_NAMES
         | {

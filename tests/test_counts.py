@@ -7,7 +7,15 @@ from fractions import Fraction
 import pytest
 
 import llmarch
-from conftest import CONFIGS, SPEC_NAMES, has_config, multimodal_params, transformers_model, unique_params
+from conftest import (
+    CONFIGS,
+    SPEC_NAMES,
+    collected_values,
+    has_config,
+    multimodal_params,
+    transformers_model,
+    unique_params,
+)
 from llmarch.reference import check_references
 
 # llmarch's mixer kinds as transformers' `layer_types` names them
@@ -164,7 +172,9 @@ def collected_values_model(name: str):
 
     values = yaml.safe_load((CONFIGS / f"{name}.values.yaml").read_text())["values"]
     raw = values.get("text_config", values)
-    model_type = {"kimi_k2": "deepseek_v3"}.get(raw.get("model_type"), raw.get("model_type") or "deepseek_v3")
+    # Kimi K2 ships DeepSeek-V3's code; transformers implements Xiaomi's mimo_v2 (MiMo-V2.5) as mimo_v2_flash
+    renamed = {"kimi_k2": "deepseek_v3", "mimo_v2": "mimo_v2_flash"}
+    model_type = renamed.get(raw.get("model_type"), raw.get("model_type") or "deepseek_v3")
     cfg = CONFIG_MAPPING[model_type](**{k: v for k, v in raw.items() if k != "model_type"})
     if "tie_word_embeddings" in values and "text_config" in values:
         cfg.tie_word_embeddings = values["tie_word_embeddings"]
@@ -377,3 +387,127 @@ def test_laguna_per_layer_attention_equals_transformers():
     hf_router = sum(p.numel() for n, p in model.named_parameters() if ".mlp.gate." in n)
     assert count.by_component["router"] == hf_router
     assert count.buffers == 0
+
+
+# ---------------------------------------------------------------------------
+# Sarvam 30B: model_type sarvam_moe is Sarvam's remote code, which transformers 5.23 lacks. Its modules, as the
+# publisher's modelling file builds them (tests/data/configs/sarvam-30b.values.yaml quotes it), are counted by
+# hand, and by transformers' GLM-4.5 MoE classes, which build the same modules (per-head QK-norm, a dense first
+# layer, a sigmoid router, one shared expert) except that GLM keeps the expert bias as a buffer where Sarvam's
+# code holds an nn.Parameter.
+
+
+def test_sarvam_30b_total_equals_the_publisher_code_by_hand():
+    c = collected_values("sarvam-30b")
+    d, v, n, hd = c["hidden_size"], c["vocab_size"], c["num_hidden_layers"], c["head_dim"]
+    heads, kv, e = c["num_attention_heads"], c["num_key_value_heads"], c["num_experts"]
+    n_moe = n - c["first_k_dense_replace"]
+    attention = d * (heads + 2 * kv) * hd + heads * hd * d + 2 * hd  # query_key_value, dense, q/k layernorms
+    mlp = lambda width: 3 * d * width  # noqa: E731 - gate, up, down projections, no biases
+    moe = e * mlp(c["moe_intermediate_size"]) + mlp(c["moe_intermediate_size"] * c["num_shared_experts"])
+    router = e * d + e  # gate.weight and gate.expert_bias, both nn.Parameter
+    total = (
+        2 * v * d  # word_embeddings and the untied lm_head
+        + n * (attention + 2 * d)  # input_layernorm, post_attention_layernorm
+        + c["first_k_dense_replace"] * mlp(c["intermediate_size"])
+        + n_moe * (moe + router)
+        + d  # final norm
+    )
+    assert total == 32_152_650_368
+    count = llmarch.count_params(llmarch.load("sarvam-30b"))
+    assert count.total == total
+    assert count.buffers == 0  # the expert bias is a parameter, not a buffer
+
+
+def test_sarvam_30b_total_equals_transformers_twin_plus_the_bias_parameter():
+    import torch
+    from transformers import AutoModelForCausalLM, Glm4MoeConfig
+
+    c = collected_values("sarvam-30b")
+    twin = Glm4MoeConfig(
+        vocab_size=c["vocab_size"],
+        hidden_size=c["hidden_size"],
+        intermediate_size=c["intermediate_size"],
+        num_hidden_layers=c["num_hidden_layers"],
+        num_attention_heads=c["num_attention_heads"],
+        num_key_value_heads=c["num_key_value_heads"],
+        head_dim=c["head_dim"],
+        use_qk_norm=c["use_qk_norm"],
+        attention_bias=c["use_qkv_bias"],
+        moe_intermediate_size=c["moe_intermediate_size"],
+        n_routed_experts=c["num_experts"],
+        num_experts_per_tok=c["num_experts_per_tok"],
+        n_shared_experts=c["num_shared_experts"],
+        first_k_dense_replace=c["first_k_dense_replace"],
+        tie_word_embeddings=c["tie_word_embeddings"],
+    )
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(twin)
+    bias = sum(b.numel() for name, b in model.named_buffers() if name.endswith("e_score_correction_bias"))
+    assert bias == (c["num_hidden_layers"] - c["first_k_dense_replace"]) * c["num_experts"]
+    assert llmarch.count_params(llmarch.load("sarvam-30b")).total == unique_params(model) + bias
+
+
+# Sarvam 105B: model_type sarvam_mla, Sarvam's remote code as well; its attention is DeepSeek-V2's MLA without query
+# compression, so transformers' DeepSeek-V3 classes build the same modules, the expert bias again aside.
+
+
+def test_sarvam_105b_total_equals_the_publisher_code_by_hand():
+    c = collected_values("sarvam-105b")
+    d, v, n, heads = c["hidden_size"], c["vocab_size"], c["num_hidden_layers"], c["num_attention_heads"]
+    latent, rope, nope, vd = c["kv_lora_rank"], c["qk_rope_head_dim"], c["qk_nope_head_dim"], c["v_head_dim"]
+    e, n_moe = c["num_experts"], n - c["first_k_dense_replace"]
+    attention = (
+        d * heads * (nope + rope)  # q_proj (q_lora_rank null)
+        + d * (latent + rope)  # kv_a_proj_with_mqa
+        + latent  # kv_a_layernorm
+        + latent * heads * (nope + vd)  # kv_b_proj
+        + heads * vd * d  # o_proj
+    )
+    mlp = lambda width: 3 * d * width  # noqa: E731 - gate, up, down projections, no biases
+    moe = e * mlp(c["moe_intermediate_size"]) + mlp(c["moe_intermediate_size"] * c["num_shared_experts"])
+    router = e * d + e  # gate.weight and gate.e_score_correction_bias, both nn.Parameter
+    total = (
+        2 * v * d  # embed_tokens and the untied lm_head
+        + n * (attention + 2 * d)  # input_layernorm, post_attention_layernorm
+        + c["first_k_dense_replace"] * mlp(c["intermediate_size"])
+        + n_moe * (moe + router)
+        + d  # final norm
+    )
+    assert total == 106_031_767_424
+    count = llmarch.count_params(llmarch.load("sarvam-105b"))
+    assert count.total == total
+    assert count.buffers == 0
+
+
+def test_sarvam_105b_total_equals_transformers_twin_plus_the_bias_parameter():
+    import torch
+    from transformers import AutoModelForCausalLM, DeepseekV3Config
+
+    c = collected_values("sarvam-105b")
+    twin = DeepseekV3Config(
+        vocab_size=c["vocab_size"],
+        hidden_size=c["hidden_size"],
+        intermediate_size=c["intermediate_size"],
+        moe_intermediate_size=c["moe_intermediate_size"],
+        num_hidden_layers=c["num_hidden_layers"],
+        num_attention_heads=c["num_attention_heads"],
+        num_key_value_heads=c["num_attention_heads"],
+        n_routed_experts=c["num_experts"],
+        n_shared_experts=c["num_shared_experts"],
+        num_experts_per_tok=c["num_experts_per_tok"],
+        first_k_dense_replace=c["first_k_dense_replace"],
+        q_lora_rank=c["q_lora_rank"],
+        kv_lora_rank=c["kv_lora_rank"],
+        qk_nope_head_dim=c["qk_nope_head_dim"],
+        qk_rope_head_dim=c["qk_rope_head_dim"],
+        v_head_dim=c["v_head_dim"],
+        tie_word_embeddings=c["tie_word_embeddings"],
+        n_group=1,
+        topk_group=1,
+    )
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(twin)
+    bias = sum(b.numel() for name, b in model.named_buffers() if name.endswith("e_score_correction_bias"))
+    assert bias == (c["num_hidden_layers"] - c["first_k_dense_replace"]) * c["num_experts"]
+    assert llmarch.count_params(llmarch.load("sarvam-105b")).total == unique_params(model) + bias

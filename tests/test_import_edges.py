@@ -335,6 +335,15 @@ FAMILIES = (
             Edit("all experts", 2, {"moe_layer_freq": [1, 1]}),
         ),
     ),
+    Family(
+        "mimo_v2",
+        "mimo-v2.5",
+        for_transformers=mimo_layer_types,
+        edits=(
+            Edit("all global", 2, {"hybrid_layer_pattern": [0, 0]}),
+            Edit("all dense", 2, {"moe_layer_freq": [0, 0]}),
+        ),
+    ),
 )
 
 
@@ -378,8 +387,10 @@ def edited(family: Family, edit: Edit) -> dict:
 def _hf_config(raw: dict):
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
-    # Kimi K2 ships DeepSeek-V3's code (auto_map), which transformers names deepseek_v3
-    model_type = {"kimi_k2": "deepseek_v3"}.get(raw["model_type"], raw["model_type"])
+    # Kimi K2 ships DeepSeek-V3's code (auto_map), which transformers names deepseek_v3; transformers implements
+    # Xiaomi's mimo_v2 (MiMo-V2.5) as mimo_v2_flash
+    renamed = {"kimi_k2": "deepseek_v3", "mimo_v2": "mimo_v2_flash"}
+    model_type = renamed.get(raw["model_type"], raw["model_type"])
     return CONFIG_MAPPING[model_type](**{k: v for k, v in raw.items() if k != "model_type"})
 
 

@@ -46,6 +46,8 @@ ANNOTATIONS = {
 NOT_IMPORTABLE = {
     "grok-2.5": "model_type `git` (xAI's own code; no transformers implementation)",
     "mistral-large-3": "no model_type (vLLM's MistralLarge3ForCausalLM)",
+    "sarvam-30b": "model_type `sarvam_moe` (Sarvam's remote code; transformers 5.23 has no implementation)",
+    "sarvam-105b": "model_type `sarvam_mla` (Sarvam's remote code; transformers 5.23 has no implementation)",
 }
 
 
@@ -95,6 +97,7 @@ KNOWN_DIFFERENCES = {
         "weight_overrides": "the vendored config is a BF16 port's copy without the upstream FP8 quantization_config",
     },
     "mimo-v2-flash": {"mtp": "the config has no key for MTP modules; the spec's three come from the technical report"},
+    "mimo-v2.5": {"mtp": "the config has no key for MTP modules; the spec's three are in the checkpoint's index"},
     "nanbeige-4.1-3b": {"family": "the checkpoint is model_type llama (family llama); the spec names family nanbeige"},
 }
 # The analysis figures each known difference moves
@@ -223,7 +226,8 @@ def test_shipped_vision_adjustments_agree():
 # ---------------------------------------------------------------------------
 # The hard-coded defaults are transformers' (config classes at test time; none at run time)
 
-TRANSFORMERS_CLASS = {"kimi_k2": "deepseek_v3"}  # Kimi K2 ships DeepSeek-V3's code
+# Kimi K2 ships DeepSeek-V3's code; transformers implements Xiaomi's mimo_v2 (MiMo-V2.5) as mimo_v2_flash
+TRANSFORMERS_CLASS = {"kimi_k2": "deepseek_v3", "mimo_v2": "mimo_v2_flash"}
 
 
 def _rope_parameters(cfg, layer_type: str = "full_attention") -> dict:
@@ -837,6 +841,7 @@ def test_every_key_at_every_bad_value_imports_or_fails_cleanly(name):
 # Types whose configs carry keys only the vendor's remote code reads, which transformers' class does not write
 TRANSFORMERS_CANNOT_WRITE = {
     "mimo_v2_flash": "Xiaomi's keys (hybrid_layer_pattern, swa_* ...) are read by its remote code only",
+    "mimo_v2": "Xiaomi's keys (hybrid_layer_pattern, swa_* ...) are read by its remote code only",
     "minimax_m2": "use_mtp and num_mtp_modules are read by MiniMax's remote code only",
 }
 
@@ -1224,9 +1229,9 @@ def test_phi3_sliding_window_covers_every_layer():
     assert spec["layers"]["mixer"] == "L"
 
 
-@pytest.mark.parametrize("name", ["phi-4", "granite-4.1-30b"])
+@pytest.mark.parametrize("name", ["phi-4", "granite-4.1-30b", "mimo-v2.5"])
 def test_every_key_of_the_new_types_at_every_bad_value_fails_cleanly(name):
-    """The same sweep for the model types added for the gallery (phi3, granite), from their collected values:
+    """The same sweep for the model types added for the gallery (phi3, granite, mimo_v2), from their collected values:
     each key at each of null, [], "x", {}, 0, -1, 1.5, true imports to a spec that loads, or raises
     LlmarchError — never any other exception."""
     base = _values(name)

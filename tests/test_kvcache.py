@@ -168,6 +168,36 @@ def test_nanbeige_4_1_3b_gqa():
     assert r.total_bytes == per_token * K128
 
 
+def test_intellect_3_gqa():
+    """No verbatim config: the arithmetic reads the collected values (tests/data/configs/intellect-3.values.yaml)."""
+    c = collected_values("intellect-3")
+    per_token = c["num_hidden_layers"] * c["num_key_value_heads"] * 2 * c["head_dim"] * BF16
+    assert per_token == 46 * 8 * (128 + 128) * 2 == 184 * 1024  # the gallery's 184 KiB
+    r = kv("intellect-3")
+    assert r.per_token_bytes_all_layers == per_token
+    assert r.total_bytes == per_token * K128
+
+
+def test_sarvam_30b_gqa():
+    """No verbatim config: the arithmetic reads the collected values (tests/data/configs/sarvam-30b.values.yaml)."""
+    c = collected_values("sarvam-30b")
+    per_token = c["num_hidden_layers"] * c["num_key_value_heads"] * 2 * c["head_dim"] * BF16
+    assert per_token == 19 * 4 * (64 + 64) * 2 == 19 * 1024  # the gallery's 19 KiB
+    r = kv("sarvam-30b")
+    assert r.per_token_bytes_all_layers == per_token
+    assert r.total_bytes == per_token * K128
+
+
+def test_sarvam_105b_mla_latent():
+    """No verbatim config: the arithmetic reads the collected values (tests/data/configs/sarvam-105b.values.yaml)."""
+    c = collected_values("sarvam-105b")
+    per_token = c["num_hidden_layers"] * (c["kv_lora_rank"] + c["qk_rope_head_dim"]) * BF16
+    assert per_token == 32 * (512 + 64) * 2 == 36 * 1024  # the gallery's 36 KiB
+    r = kv("sarvam-105b")
+    assert r.per_token_bytes_all_layers == per_token
+    assert r.total_bytes == per_token * K128
+
+
 def test_granite_4_1_30b_gqa():
     """No verbatim config: the arithmetic reads the collected values (tests/data/configs/granite-4.1-30b.values.yaml)."""
     import yaml
@@ -531,6 +561,10 @@ GALLERY_TITLES = {
     "phi-4": "Phi-4 (14B)",
     "nanbeige-4.1-3b": "Nanbeige 4.1 (3B)",
     "granite-4.1-30b": "Granite 4.1 (30B)",
+    "intellect-3": "INTELLECT-3 (106B)",
+    "sarvam-30b": "Sarvam (30B)",
+    "sarvam-105b": "Sarvam (105B)",
+    "mimo-v2.5": "Xiaomi MiMo-V2.5 (310B)",
 }
 
 
@@ -637,6 +671,22 @@ def test_mimo_documented_kv_disagreement():
     assert not replace(check, documented="200 KiB").ok
 
 
+def test_mimo_v2_5_documented_kv_disagreement():
+    """MiMo-V2.5 keeps MiMo-V2-Flash's attention; the gallery applies the same 48 x 4 x (192 + 192) x 2 B."""
+    c = collected_values("mimo-v2.5")
+    assert gallery_kv(GALLERY_TITLES["mimo-v2.5"]) == "144 KiB" == f"{48 * 4 * (192 + 192) * 2 // 1024} KiB"
+    pattern = c["hybrid_layer_pattern"]
+    assert (pattern.count(1), pattern.count(0)) == (39, 9)
+    local = c["swa_num_key_value_heads"] * (c["swa_head_dim"] + c["swa_v_head_dim"]) * BF16
+    glob = c["num_key_value_heads"] * (c["head_dim"] + c["v_head_dim"]) * BF16
+    (check,) = kv_checks("mimo-v2.5")
+    assert check.computed == 39 * local + 9 * glob == 222_720
+    assert check.documented == "217.5 KiB" and check.ok and not check.matches_published
+    r = kv("mimo-v2.5", ctx=c["max_position_embeddings"])
+    window = c["sliding_window_size"] + 1  # 128 earlier tokens + the query, as MiMo-V2-Flash
+    assert r.total_bytes == 39 * local * window + 9 * glob * c["max_position_embeddings"]
+
+
 def test_show_prints_the_kv_reference():
     result = CliRunner().invoke(app, ["show", "deepseek-v3.2-exp", "--format", "json"])
     assert result.exit_code == 0, result.output
@@ -662,7 +712,9 @@ def reference_text_config(name: str):
         raw = upstream_config(name)
     else:
         raw = yaml.safe_load((CONFIGS / f"{name}.values.yaml").read_text())["values"]
-    cfg = CONFIG_MAPPING[raw["model_type"]](**{k: v for k, v in raw.items() if k != "model_type"})
+    # transformers implements Xiaomi's mimo_v2 (MiMo-V2.5) as mimo_v2_flash
+    model_type = {"mimo_v2": "mimo_v2_flash"}.get(raw["model_type"], raw["model_type"])
+    cfg = CONFIG_MAPPING[model_type](**{k: v for k, v in raw.items() if k != "model_type"})
     return cfg.get_text_config()
 
 
@@ -675,6 +727,7 @@ def keys_seen(mask_function, q: int) -> int:
 WINDOWED = ["gemma-3-1b", "gemma-3-4b", "gemma-3-12b", "gemma-3-27b", "gemma-3n-e4b", "gpt-oss-20b"]
 WINDOWED += ["gpt-oss-120b", "mistral-7b", "olmo-3-7b", "olmo-3-32b", "mimo-v2-flash", "laguna-xs.2"]
 WINDOWED += ["gemma-3-270m"]  # its values file, as Gemma 3 1B: window 512
+WINDOWED += ["mimo-v2.5"]  # its values file, as MiMo-V2-Flash: 128 earlier tokens + the query
 
 
 def test_every_windowed_spec_is_checked_against_its_family():
