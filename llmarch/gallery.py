@@ -112,10 +112,10 @@ def kv_agreement(ir, computed: int, figure: str) -> str:
     """Whether llmarch's gallery-style KV per token is the gallery's figure to its printed precision; where the
     spec documents a disagreement (`kv_per_token_config`), that figure is named."""
     from .reference import _holds
-    from .resolve import parse_bytes
+    from .resolve import published_bytes
 
-    value, unit = parse_bytes(figure)
-    if _holds(computed, value, unit, "nearest"):
+    published = published_bytes(figure)
+    if _holds(computed, published.value, published.last_digit, "nearest"):
         return "yes"
     documented = next((r.kv_per_token_config for r in ir.references if r.kv_per_token_config), None)
     if documented is not None:
