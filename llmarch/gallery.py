@@ -2,7 +2,7 @@
 `make gallery` writes docs/gallery.md.
 
 Each pair names the figure of "The Big LLM Architecture Comparison" it reproduces
-(numbering of the December 2025 version, figures 53 on of its 2026 revision; see shared/research/article.md
+(numbering of the December 2025 version, figures 53 on of its 2026 revision; see docs/sources/article.md
 section 24).
 """
 

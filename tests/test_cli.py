@@ -56,7 +56,7 @@ def test_compare_json_validates_and_lists_differences():
     assert data["command"] == "compare"
     a, b = data["models"]
     assert a["name"] == "qwen3-235b-a22b" and b["name"] == "deepseek-v3"
-    # article Fig 19 panel values (shared/research/article.md section 24.6), read from the configs
+    # article Fig 19 panel values (docs/sources/article.md section 24, item 6), read from the configs
     assert a["architecture"]["n_layers"] == 94 and b["architecture"]["n_layers"] == 61
     assert a["architecture"]["d_model"] == 4096 and b["architecture"]["d_model"] == 7168
     assert a["architecture"]["n_experts"] == 128 and b["architecture"]["n_experts"] == 256

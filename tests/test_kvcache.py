@@ -256,7 +256,7 @@ def test_qwen3_next_linear_state():
     value_dim = c["linear_num_value_heads"] * c["linear_value_head_dim"]
     state = c["linear_num_value_heads"] * c["linear_key_head_dim"] * c["linear_value_head_dim"] * 4  # fp32
     conv = (c["linear_conv_kernel_dim"] - 1) * (2 * key_dim + value_dim) * BF16
-    assert state + conv == 2_146_304  # vLLM's Gated DeltaNet page for this model (shared/research/peers.md)
+    assert state + conv == 2_146_304  # vLLM's Gated DeltaNet page for this model (docs/sources/kv-engines.md)
     r = kv("qwen3-next-80b-a3b")
     assert r.total_bytes == attn * K128 + n_linear * (state + conv)
     assert r.per_token_bytes_all_layers == attn == 24 * 1024  # gallery: 24 KiB
