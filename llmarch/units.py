@@ -71,15 +71,14 @@ class Quantity:
 
 def parse(text: str | int, table: dict[str, int], parameter: str, *, unit_required: bool = False) -> Quantity:
     """`text` read exactly against one unit table; `parameter` names it in errors (e.g. "context")."""
-    if isinstance(text, int) and not isinstance(text, bool):
-        text = str(text)
     text = str(text)
     m = _NUMBER.fullmatch(text)
-    digits, unit = (m.group(1).replace(",", ""), m.group(2)) if m else ("", "")
+    written, unit = (m.group(1), m.group(2)) if m else ("", "")
+    digits = written.replace(",", "")
     scale = _lookup(table, unit)
-    if not digits.strip(".") or scale is None or (unit_required and not unit) or digits.startswith(","):
-        raise UnitError(parameter, f"is not {_DESCRIBED[id(table)]}", text)
-    if table is TOKENS and "." in digits:
+    # a token count is whole, and takes no thousands comma (`--sweep 1,024` is two contexts)
+    whole = table is not TOKENS or written.isdigit()
+    if not digits.strip(".") or scale is None or (unit_required and not unit) or not whole:
         raise UnitError(parameter, f"is not {_DESCRIBED[id(table)]}", text)
     significant = digits.replace(".", "").lstrip("0")
     if len(significant) > MAX_DIGITS:
@@ -101,8 +100,8 @@ def parse_tokens(text: str | int, parameter: str = "context") -> int:
     if isinstance(text, int) and not isinstance(text, bool):
         value = text
     else:
-        leading = re.match(r"\s*0*([0-9,]*)", str(text)).group(1)
-        if len(leading.replace(",", "")) > 12:  # 5,000 digits are no context: say so before reading them
+        leading = re.match(r"\s*0*([0-9]*)", str(text)).group(1)
+        if len(leading) > 12:  # 5,000 digits are no context: say so before reading them
             raise UnitError(parameter, "is larger than 2^34 tokens", text)
         quantity = parse(text, TOKENS, parameter)
         if quantity.value > MAX_TOKENS:

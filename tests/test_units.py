@@ -75,7 +75,7 @@ def test_tokens():
     assert parse_tokens(" 1M ") == 1048576
     assert parse_tokens(4096) == 4096
     assert parse_tokens(str(1 << 34)) == 1 << 34
-    for bad in ("12q", "-1", "0", "1.5k", "", "0k", str((1 << 34) + 1), "9" * 5000):
+    for bad in ("12q", "-1", "0", "1.5k", "1,024", "", "0k", str((1 << 34) + 1), "9" * 5000):
         with pytest.raises(OptionError):
             parse_tokens(bad)
     with pytest.raises(UnitError, match="^context `9{10}"):
