@@ -121,3 +121,23 @@ def test_cli_errors_name_flags(args, flag):
     result = runner.invoke(app, args)
     assert result.exit_code == 2 and flag in result.output, result.output
     assert "Traceback" not in result.output
+
+
+def test_every_worded_flag_is_an_option_of_a_command():
+    """The CLI's parameter-to-flag table names only flags the commands have (a renamed option shows here)."""
+    import typer.main
+
+    from llmarch.cli import FLAGS
+
+    commands = typer.main.get_command(app).commands.values()
+    options = {opt for command in commands for param in command.params for opt in getattr(param, "opts", [])}
+    assert set(FLAGS.values()) <= options, set(FLAGS.values()) - options
+
+
+def test_cli_lines_fit_120_characters():
+    from pathlib import Path
+
+    import llmarch.cli
+
+    long = [i for i, line in enumerate(Path(llmarch.cli.__file__).read_text().splitlines(), 1) if len(line) > 120]
+    assert not long, f"cli.py lines over 120 characters: {long}"
