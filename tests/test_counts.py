@@ -195,6 +195,11 @@ def test_layer_kinds_equal_collected_values(name):
     assert [layer_type(l) for l in ir.layers] == config_layer_types(collected_values_config(name))
 
 
+def test_layer_kind_check_covers_every_spec():
+    """Every shipped spec has its layer kinds checked: from a verbatim config or from collected values."""
+    assert set(WITH_CONFIG) | set(VALUES) == set(SPEC_NAMES)
+
+
 def collected_values_config(name: str):
     """transformers' config from the values collected in tests/data/configs/<name>.values.yaml."""
     import yaml
