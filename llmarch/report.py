@@ -141,7 +141,7 @@ def report_doc(data: dict[str, Any], spec_paths: list[str] | None = None):
                 Cell(fmt.params(r["active"]), r["active"]),
                 Cell(fmt.nbytes(r["weights_bf16_bytes"]), r["weights_bf16_bytes"]),
                 Cell(fmt.nbytes(r["kv_bytes"]), r["kv_bytes"]),
-                Cell(f"{r['prefill_flops_per_token'] / 1e9:,.2f} G", r["prefill_flops_per_token"]),
+                Cell(fmt.flops(r["prefill_flops_per_token"]), r["prefill_flops_per_token"]),
             ]
         )
     doc = Doc([t], notes=[f"{k}: {v}" for k, v in data["conventions"].items()])

@@ -136,3 +136,12 @@ def format_bytes(n: int | None) -> str:
         if abs(n) >= div:
             return f"{n / div:.1f} {suffix}"
     return f"{n} B"
+
+
+def format_flops(n: int | None) -> str:
+    """Decimal FLOPs, two decimals, G below 10^12 and T above: 12.35 G, 1.20 T."""
+    if n is None:
+        return "—"
+    if abs(n) >= 10**12:
+        return f"{n / 10**12:,.2f} T"
+    return f"{n / 10**9:,.2f} G"

@@ -12,7 +12,17 @@ from typer.testing import CliRunner
 
 from llmarch.cli import app
 from llmarch.errors import OptionError, ParameterError
-from llmarch.units import BYTES, COUNT, TOKENS, UnitError, format_bytes, format_count, parse, parse_tokens
+from llmarch.units import (
+    BYTES,
+    COUNT,
+    TOKENS,
+    UnitError,
+    format_bytes,
+    format_count,
+    format_flops,
+    parse,
+    parse_tokens,
+)
 
 runner = CliRunner()
 
@@ -141,3 +151,9 @@ def test_cli_lines_fit_120_characters():
 
     long = [i for i, line in enumerate(Path(llmarch.cli.__file__).read_text().splitlines(), 1) if len(line) > 120]
     assert not long, f"cli.py lines over 120 characters: {long}"
+
+
+def test_format_flops():
+    assert format_flops(12_345_678_901) == "12.35 G"
+    assert format_flops(1_204_000_000_000) == "1.20 T"
+    assert format_flops(None) == "—"

@@ -7,5 +7,6 @@ from __future__ import annotations
 
 from ..units import format_bytes as nbytes
 from ..units import format_count as params
+from ..units import format_flops as flops
 
-__all__ = ["nbytes", "params"]
+__all__ = ["flops", "nbytes", "params"]
