@@ -18,9 +18,10 @@ from functools import wraps
 from typing import List, Optional
 
 import typer
+from typer.core import TyperCommand
 
 from . import __version__
-from .errors import LlmarchError, shorten
+from .errors import LlmarchError, ParameterError, shorten
 from .output import is_stdout, printable
 
 app = typer.Typer(
@@ -117,7 +118,7 @@ def guarded(fn):
         except LlmarchError as exc:
             if _State.debug:
                 traceback.print_exc()
-            typer.echo(f"error: {printable(str(exc))}", err=True)
+            typer.echo(f"error: {printable(_worded(exc))}", err=True)
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt, BrokenPipeError):
             raise
@@ -132,6 +133,28 @@ def guarded(fn):
             raise _internal_error(exc) from None
 
     return wrapper
+
+
+# The library names its parameters (`context`); a user typed flags (`--ctx`), so errors say the flag.
+FLAGS = {
+    "context": "--ctx",
+    "sequence": "--seq",
+    "sweep": "--sweep",
+    "batch": "--batch",
+    "kv_dtype": "--kv-dtype",
+    "state_dtype": "--state-dtype",
+    "baseline": "--baseline",
+    "gpu": "--gpu",
+    "gpus": "--gpus",
+    "tp": "--tp",
+    "ep": "--ep",
+    "weights": "--weights",
+    "pairs": "--pairs",
+}
+
+
+def _worded(exc: LlmarchError) -> str:
+    return exc.worded(FLAGS) if isinstance(exc, ParameterError) else str(exc)
 
 
 # what a shell reports for a command that SIGPIPE ended (`yes | head -1`), as C tools end
@@ -241,6 +264,19 @@ def _registry(spec_path: Optional[List[str]]):
     return reg
 
 
+def _models(names: List[str], spec_path: Optional[List[str]], sets: Optional[List[str]] = None) -> list:
+    """The prelude of every command over named models: the registry (its notices on stderr), then each IR."""
+    from .api import load
+
+    _registry(spec_path)
+    return [load(n, spec_path, sets) for n in names]
+
+
+def _answer(format: Optional[Format], output: Optional[str], data: dict, doc_fn, title: str) -> None:
+    """Emit one answer in the format asked for, or the one -o's extension names."""
+    _emit(_resolve_format(format, output), output, data, doc_fn, title)
+
+
 @app.command("list")
 @guarded
 def list_cmd(
@@ -287,7 +323,7 @@ def list_cmd(
         raise LlmarchError(f"no spec of family `{shorten(family)}`; families: {', '.join(f for f in families if f)}")
     from .render.table import list_doc
 
-    _emit(_resolve_format(format, output), output, envelope("list", rows), lambda: list_doc(rows), "llmarch list")
+    _answer(format, output, envelope("list", rows), lambda: list_doc(rows), "llmarch list")
 
 
 @app.command()
@@ -305,12 +341,11 @@ def show(
 
     Example: llmarch show deepseek-v3 --layers
     """
-    from .api import checked_params, describe, envelope, load
+    from .api import checked_params, describe, envelope
     from .reference import check_references
     from .render.table import layer_map
 
-    _registry(spec_path)
-    ir = load(name, spec_path, sets)
+    (ir,) = _models([name], spec_path, sets)
     count = checked_params(ir, use_cache=not no_cache)
     model = describe(ir, count)
     model["references"] = [
@@ -329,8 +364,8 @@ def show(
         model["layer_map"] = layer_map(ir)
     from .render.table import show_doc
 
-    _emit(
-        _resolve_format(format, output),
+    _answer(
+        format,
         output,
         envelope("show", [model]),
         lambda: show_doc(ir, count, model, layers=layers),
@@ -352,19 +387,18 @@ def compare(
 
     Example: llmarch compare qwen3-235b deepseek-v3
     """
-    from .api import checked_params, load
+    from .api import checked_params
     from .api import compare as compare_models
 
     if len(names) < 2:
         raise LlmarchError("compare needs at least two models, e.g. `llmarch compare qwen3-235b deepseek-v3`")
-    _registry(spec_path)
-    irs = [load(n, spec_path, sets) for n in names]
+    irs = _models(names, spec_path, sets)
     counts = [checked_params(ir, use_cache=not no_cache) for ir in irs]
     result = compare_models(irs, counts)
     from .render.table import compare_doc
 
-    _emit(
-        _resolve_format(format, output),
+    _answer(
+        format,
         output,
         result,
         lambda: compare_doc(irs, result),
@@ -403,20 +437,20 @@ def kvcache(
 
     Example: llmarch kvcache gemma3 --ctx 128k --baseline global
     """
-    from .api import envelope, load
-    from .kvcache import CONVENTIONS, baseline, dtype_bytes, kv_cache, parse_tokens
+    from .api import envelope
+    from .kvcache import CONVENTIONS, baseline, dtype_bytes, kv_cache
+    from .units import parse_tokens
 
-    ctx_tokens = parse_tokens(ctx, "--ctx")
+    ctx_tokens = parse_tokens(ctx, "context")
     _check_count(batch, "--batch", MAX_BATCH)
     dtype_bytes(kv_dtype)
-    dtype_bytes(state_dtype, "--state-dtype")
+    dtype_bytes(state_dtype, "state_dtype")
     if state_dtype not in ("fp32", "bf16"):
         raise LlmarchError(f"--state-dtype must be fp32 or bf16, got `{state_dtype}`")
-    sweep_tokens = [parse_tokens(t, "--sweep") for t in sweep.split(",") if t.strip()] if sweep else []
+    sweep_tokens = [parse_tokens(t, "sweep") for t in sweep.split(",") if t.strip()] if sweep else []
     if plot and not plot.endswith((".png", ".svg")):
         raise LlmarchError(f"--plot `{plot}`: the file must end in .png or .svg")
-    _registry(spec_path)
-    irs = [load(n, spec_path, sets) for n in names]
+    irs = _models(names, spec_path, sets)
     results = []
     for ir in irs:
         r = kv_cache(ir, ctx_tokens, batch, kv_dtype, state_dtype)
@@ -436,8 +470,8 @@ def kvcache(
     models = [{"name": ir.name, "display_name": ir.display_name, **r.as_dict()} for ir, r in zip(irs, results)]
     from .render.kv import kv_doc
 
-    _emit(
-        _resolve_format(format, output),
+    _answer(
+        format,
         output,
         envelope("kvcache", models, conventions=dict(CONVENTIONS)),
         lambda: kv_doc(irs, results, explain=explain),
@@ -479,20 +513,19 @@ def flops(
 
     Example: llmarch flops deepseek-v3 qwen3-235b --seq 4096 --counter all
     """
-    from .api import envelope, load
+    from .api import envelope
     from .flops_report import flops_model
-    from .kvcache import parse_tokens
+    from .units import parse_tokens
 
-    seq_tokens, ctx_tokens = parse_tokens(seq, "--seq"), parse_tokens(ctx, "--ctx")
+    seq_tokens, ctx_tokens = parse_tokens(seq, "sequence"), parse_tokens(ctx, "context")
     _check_count(batch, "--batch", MAX_BATCH)
     if seq_tokens > 1 << 20:
         raise LlmarchError(f"--seq {seq_tokens:,} is above the limit of 1,048,576 tokens")
-    sweep_tokens = [parse_tokens(t, "--sweep") for t in sweep.split(",") if t.strip()] if sweep else []
+    sweep_tokens = [parse_tokens(t, "sweep") for t in sweep.split(",") if t.strip()] if sweep else []
     counters = (
         ["torch", "fvcore"] if counter == Counter.all else ([] if counter == Counter.analytic else [counter.value])
     )
-    _registry(spec_path)
-    irs = [load(n, spec_path, sets) for n in names]
+    irs = _models(names, spec_path, sets)
     models = [
         flops_model(ir, seq_tokens, ctx_tokens, batch, last_token_logits, counters, sweep_tokens, not no_cache)
         for ir in irs
@@ -500,8 +533,8 @@ def flops(
     from .flops import CONVENTIONS
     from .render.flops import flops_doc
 
-    _emit(
-        _resolve_format(format, output),
+    _answer(
+        format,
         output,
         envelope("flops", models, conventions=dict(CONVENTIONS)),
         lambda: flops_doc(irs, models, explain=explain),
@@ -528,12 +561,12 @@ def report(
 
     Example: llmarch report specs/ --pairs deepseek-v3:kimi-k2 --format markdown >> "$GITHUB_STEP_SUMMARY"
     """
-    from .kvcache import parse_tokens
     from .report import build_report, expand_targets, parse_pairs, report_doc
+    from .units import parse_tokens
 
     reg = _registry(spec_path)
     names = expand_targets(list(targets or []), spec_path, warn=lambda notice: typer.echo(notice, err=True))
-    ctx_tokens, seq_tokens = parse_tokens(ctx, "--ctx"), parse_tokens(seq, "--seq")
+    ctx_tokens, seq_tokens = parse_tokens(ctx, "context"), parse_tokens(seq, "sequence")
     pair_list = parse_pairs(pairs)
     if sys.stderr is not None and sys.stderr.isatty() and len(names) > 10:
         from rich.progress import Progress
@@ -585,13 +618,12 @@ def check(
     Budgets come from the options, a --budgets file and the spec's own `budgets:` block (options win).
     Example: llmarch check my-model.yaml --max-total 8B --max-kv 4GiB@128k
     """
-    from .api import envelope, load
+    from .api import envelope
     from .budgets import KINDS, parse_budget
     from .budgets import check as run_check
     from .render.doc import Cell, Doc, DocTable
 
-    _registry(spec_path)
-    ir = load(spec, spec_path)
+    (ir,) = _models([spec], spec_path)
     texts: dict[str, str] = dict(ir.budgets)
     if budgets_file:
         from pathlib import Path
@@ -663,7 +695,7 @@ def check(
             ],
         )
 
-    _emit(_resolve_format(format, output), output, data, doc, f"llmarch check {ir.name}")
+    _answer(format, output, data, doc, f"llmarch check {ir.name}")
     if not all(v.ok for v in verdicts):
         raise typer.Exit(1)
 
@@ -685,15 +717,13 @@ def diagram(
 
     Example: llmarch diagram deepseek-v3 llama-4-maverick -o fig.svg
     """
-    from .api import load
     from .diagram import render_figure
 
     if not is_stdout(output) and not output.endswith((".svg", ".png", ".html")):
         raise LlmarchError(
             f"`{shorten(output)}`: the figure must end in .svg, .png or .html (or `-o -` for SVG on stdout)"
         )
-    _registry(spec_path)
-    irs = [load(n, spec_path, sets) for n in names]
+    irs = _models(names, spec_path, sets)
     # PNG is drawn by matplotlib (a dependency) from the same layout as the SVG: no optional package
     figure = render_figure(irs, ".svg" if is_stdout(output) else output)
     _write(figure, output)
@@ -706,7 +736,8 @@ def serve(
     gpu: str = typer.Option(
         "h100-sxm",
         "--gpu",
-        help="Hardware profile name or YAML file (h100-sxm, h200, b200, a100-80gb, mi300x, l40s, rtx-4090, m3-max, m4-max).",
+        help="Hardware profile name or YAML file "
+        "(h100-sxm, h200, b200, a100-80gb, mi300x, l40s, rtx-4090, m3-max, m4-max).",
     ),
     gpus: int = typer.Option(1, "--gpus", help="GPUs holding one model replica."),
     tp: Optional[int] = typer.Option(None, "--tp", help="Tensor-parallel degree (default: --gpus / --ep)."),
@@ -724,12 +755,12 @@ def serve(
 
     Example: llmarch serve deepseek-v3 --gpu h100-sxm --gpus 8 --ctx 128k --batch 8
     """
-    from .api import envelope, load
-    from .kvcache import parse_tokens
+    from .api import envelope
     from .render import fmt as f
     from .render.doc import Cell, Doc, DocTable
     from .serve import CONVENTIONS, Plan, load_gpu
     from .serve import serve as run_serve
+    from .units import parse_tokens
 
     _check_count(batch, "--batch", MAX_BATCH)
     _check_count(gpus, "--gpus", MAX_GPUS)
@@ -738,9 +769,8 @@ def serve(
         _check_count(tp, "--tp", MAX_GPUS)
     profile = load_gpu(gpu)
     plan = Plan(gpus=gpus, tp=tp if tp is not None else max(1, gpus // ep), ep=ep)
-    ctx_tokens = parse_tokens(ctx, "--ctx")
-    _registry(spec_path)
-    irs = [load(n, spec_path, sets) for n in names]
+    ctx_tokens = parse_tokens(ctx, "context")
+    irs = _models(names, spec_path, sets)
     models = [run_serve(ir, profile, plan, ctx_tokens, batch, weights, kv_dtype) for ir in irs]
 
     def doc():
@@ -822,8 +852,8 @@ def serve(
         )
         return Doc([t], notes=[f"{k}: {v}" for k, v in CONVENTIONS.items()] + [f"hardware: {profile.source}"])
 
-    _emit(
-        _resolve_format(format, output),
+    _answer(
+        format,
         output,
         envelope("serve", models, conventions=dict(CONVENTIONS)),
         doc,
@@ -907,26 +937,42 @@ def import_hf(
     _write(spec_yaml(imported), output)
 
 
-@app.command()
+class _SchemaCommand(TyperCommand):
+    """`schema --output` without a file once chose the answers' schema (--output was a flag); until the
+    next release a bare --output still does, with a deprecation warning, and `--output FILE` writes FILE."""
+
+    def parse_args(self, ctx, args):
+        for i, arg in enumerate(args):
+            if arg == "--output" and (i + 1 == len(args) or args[i + 1].startswith("-") and args[i + 1] != "-"):
+                typer.echo("warning: `schema --output` without a file is deprecated; use `schema --answers`", err=True)
+                args = args[:i] + ["--answers"] + args[i + 1 :]
+                break
+        return super().parse_args(ctx, args)
+
+
+@app.command(cls=_SchemaCommand)
 @guarded
 def schema(
-    output: bool = typer.Option(False, "--output", help="The schema of the JSON answers instead of the spec format."),
+    answers: bool = typer.Option(False, "--answers", help="The schema of `--format json` answers instead."),
+    output: Optional[str] = typer.Option(
+        None, "--output", "-o", help="Write to FILE instead of stdout, atomically; `-o -` is stdout."
+    ),
 ) -> None:
-    """Print a JSON Schema: of the spec format (default), or of `--format json` answers.
+    """Print a JSON Schema: of the spec format (default), or of `--format json` answers (--answers).
 
-    Example: llmarch schema > llmarch-spec.schema.json
+    Example: llmarch schema -o llmarch-spec.schema.json
     """
-    if output:
+    if answers:
         from .output_schema import OUTPUT_SCHEMA
 
-        _emit_json(OUTPUT_SCHEMA)
-        return
-    from .schema import Spec
+        data = OUTPUT_SCHEMA
+    else:
+        from .schema import Spec
 
-    data = Spec.model_json_schema()
-    data["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    data["title"] = "llmarch spec"
-    _emit_json(data)
+        data = Spec.model_json_schema()
+        data["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        data["title"] = "llmarch spec"
+    _write(json.dumps(data, indent=2) + "\n", output)
 
 
 def _reserve_standard_streams() -> None:

@@ -8,7 +8,8 @@ what was expected, with a suggestion when one exists.  The CLI prints
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import string
+from collections.abc import Iterable, Mapping
 
 
 class LlmarchError(Exception):
@@ -59,6 +60,28 @@ class NameError_(LlmarchError):
 
 class OptionError(LlmarchError):
     """A command-line option with an impossible value."""
+
+
+class ParameterError(OptionError):
+    """A library call's parameter with an impossible value, worded with the parameter's name.
+
+    `template` marks each parameter's name in braces (`"{tp} {tp_value} does not divide ..."`); the other
+    braces are `values`, user text inserted as is.  `str()` words a parameter by its own name (`tp`); the
+    CLI words it by its flag (`--tp`) through `worded`, so the library never names a command's options.
+    """
+
+    def __init__(self, template: str, **values: object) -> None:
+        self.template = template
+        self.values = values
+        super().__init__(self.worded({}))
+
+    @property
+    def parameters(self) -> list[str]:
+        return [f for _, f, _, _ in string.Formatter().parse(self.template) if f and f not in self.values]
+
+    def worded(self, names: Mapping[str, str]) -> str:
+        """The message with each parameter called by `names` (a parameter not in `names` by its own name)."""
+        return self.template.format(**{p: names.get(p, p) for p in self.parameters}, **self.values)
 
 
 def shorten(text: str, limit: int = 120) -> str:

@@ -2,7 +2,7 @@
 `make gallery` writes docs/gallery.md.
 
 Each pair names the figure of "The Big LLM Architecture Comparison" it reproduces
-(numbering of the December 2025 version, figures 53 on of its 2026 revision; see shared/research/article.md
+(numbering of the December 2025 version, figures 53 on of its 2026 revision; see docs/sources/article.md
 section 24).
 """
 
@@ -116,10 +116,10 @@ def kv_agreement(ir, computed: int, figure: str) -> str:
     """Whether llmarch's gallery-style KV per token is the gallery's figure to its printed precision; where the
     spec documents a disagreement (`kv_per_token_config`), that figure is named."""
     from .reference import _holds
-    from .resolve import parse_bytes
+    from .resolve import published_bytes
 
-    value, unit = parse_bytes(figure)
-    if _holds(computed, value, unit, "nearest"):
+    published = published_bytes(figure)
+    if _holds(computed, published.value, published.last_digit, "nearest"):
         return "yes"
     documented = next((r.kv_per_token_config for r in ir.references if r.kv_per_token_config), None)
     if documented is not None:

@@ -22,13 +22,12 @@ No torch here.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Optional
 
 from .conventions import KV_PER_TOKEN_ALL_LAYERS
-from .errors import OptionError, shorten
+from .errors import ParameterError, shorten
 from .ir import LayerIR, ModelIR
 
 DTYPE_BYTES: dict[str, Fraction] = {
@@ -52,32 +51,13 @@ CONVENTIONS = {
 }
 
 
-def parse_tokens(text: str | int, option: str = "context") -> int:
-    """'128k' -> 131072, '1m' -> 1048576, '4096' -> 4096 (k = 1024); errors name `option` (e.g. `--seq`)."""
-    if isinstance(text, int):
-        value = text
-    else:
-        m = re.fullmatch(r"\s*(\d+)\s*([kKmM]?)\s*", str(text))
-        if not m:
-            raise OptionError(
-                f"{option} `{shorten(str(text))}` is not a token count: use an integer or a k/m suffix (k = 1024), "
-                "e.g. 4096, 128k, 1m"
-            )
-        if len(m.group(1).lstrip("0")) > 12:  # before int(): 5,000 digits would be a ValueError
-            raise OptionError(f"{option} `{shorten(str(text))}` is larger than 2^34 tokens")
-        value = int(m.group(1)) * {"": 1, "k": 1024, "m": 1024 * 1024}[m.group(2).lower()]
-    if value <= 0:
-        raise OptionError(f"{option} `{text}` must be a positive number of tokens")
-    if value > 1 << 34:
-        raise OptionError(f"{option} `{text}` is larger than 2^34 tokens")
-    return value
-
-
-def dtype_bytes(name: str, what: str = "--kv-dtype") -> Fraction:
+def dtype_bytes(name: str, parameter: str = "kv_dtype") -> Fraction:
     try:
         return DTYPE_BYTES[name]
     except KeyError:
-        raise OptionError(f"unknown {what} `{name}`; one of: {', '.join(DTYPE_BYTES)}") from None
+        raise ParameterError(
+            f"unknown {{{parameter}}} `{{name}}`; one of: {', '.join(DTYPE_BYTES)}", name=shorten(name)
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -205,9 +185,9 @@ def _state_layer(layer: LayerIR, kv: Fraction, state: Fraction) -> tuple[tuple, 
 
 def kv_cache(ir: ModelIR, ctx: int, batch: int = 1, kv_dtype: str = "bf16", state_dtype: str = "fp32") -> KVResult:
     """The cache of `batch` sequences of `ctx` tokens, one row per layer kind."""
-    kv, state = dtype_bytes(kv_dtype), dtype_bytes(state_dtype, "--state-dtype")
+    kv, state = dtype_bytes(kv_dtype), dtype_bytes(state_dtype, "state_dtype")
     if batch < 1:
-        raise OptionError("--batch must be at least 1")
+        raise ParameterError("{batch} must be at least 1")
     groups: dict[tuple, dict] = {}
     per_token_all = Fraction(0)
     for layer in ir.layers:
@@ -272,7 +252,7 @@ def baseline(ir: ModelIR, result: KVResult, kind: str) -> dict:
     kv = dtype_bytes(result.kv_dtype)
     attn = [l.attention for l in ir.layers if l.attention is not None]
     if not attn and kind == "global":
-        raise OptionError(f"{ir.name} has no attention layers to take a global baseline from")
+        raise ParameterError("{ir} has no attention layers to take a global baseline from", ir=ir.name)
     ref = next((a for a in attn if a.window is None and a.chunk is None), attn[0] if attn else None)
     per_token = Fraction(0)
     for layer in ir.layers:
@@ -290,7 +270,7 @@ def baseline(ir: ModelIR, result: KVResult, kind: str) -> dict:
                 continue
             elems = a.n_heads * (a.head_dim + a.v_head_dim)
         else:
-            raise OptionError(f"unknown --baseline `{kind}`; one of: global, mha")
+            raise ParameterError("unknown {baseline} `{kind}`; one of: global, mha", kind=shorten(kind))
         per_token += elems * kv
     total = int(per_token * result.ctx_tokens) * result.batch
     return {

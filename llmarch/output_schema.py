@@ -221,7 +221,7 @@ Every `--format json` answer is one object, the common envelope:
   (bytes and FLOPs per step per GPU, step-time lower bound, binding resource, tokens/s upper bound), `prefill_roofline`.
 - `differences` (compare): the keys, architecture or parameter, whose values differ.
 
-Integers are exact. The schema below (also printed by `llmarch schema --output`) is what the tests
+Integers are exact. The schema below (also printed by `llmarch schema --answers`) is what the tests
 validate every answer against:
 
 ```json

@@ -17,12 +17,13 @@ still differs from the published one, so that a fix on either side is noticed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Optional
 
 from .ir import ModelIR, ReferenceIR
 from .kvcache import kv_cache
 from .params import ParamCount
-from .resolve import parse_bytes, parse_count
+from .resolve import published_bytes, published_count
 
 KV_CONVENTION = "gallery-style, bf16"
 
@@ -32,8 +33,8 @@ class ReferenceCheck:
     reference: ReferenceIR
     key: str  # "total" | "active" | "kv_per_token"
     published: str
-    published_value: float
-    unit: float  # of the last published digit
+    published_value: Decimal  # exact, as written (units.py)
+    unit: Decimal  # of the last published digit
     computed: int  # in the reference's convention, adjustments applied
     documented: Optional[str] = None  # llmarch's side of a documented disagreement (kv_per_token_config)
 
@@ -44,7 +45,7 @@ class ReferenceCheck:
         return self.reference.convention if self.key == "total" else self.reference.active_convention
 
     @property
-    def tolerance(self) -> float:
+    def tolerance(self) -> Decimal:
         return _tolerance(self.published_value, self.unit, self.reference.rounding)
 
     @property
@@ -55,15 +56,16 @@ class ReferenceCheck:
     def ok(self) -> bool:
         if self.documented is None:
             return self.matches_published
-        value, unit = parse_bytes(self.documented)
-        return _holds(self.computed, value, unit, "nearest") and not self.matches_published
+        documented = published_bytes(self.documented)
+        return _holds(self.computed, documented.value, documented.last_digit, "nearest") and not self.matches_published
 
 
-def _tolerance(value: float, unit: float, rounding: str) -> float:
-    return min(unit if rounding == "down" else unit / 2, 0.05 * value)
+def _tolerance(value: Decimal, unit: Decimal, rounding: str) -> Decimal:
+    # exact decimal arithmetic: a count exactly half a unit away holds, whatever a float would round it to
+    return min(unit if rounding == "down" else unit / 2, Decimal("0.05") * value)
 
 
-def _holds(computed: int, value: float, unit: float, rounding: str) -> bool:
+def _holds(computed: int, value: Decimal, unit: Decimal, rounding: str) -> bool:
     tolerance = _tolerance(value, unit, rounding)
     if rounding == "down":
         return value <= computed < value + tolerance
@@ -94,18 +96,24 @@ def check_references(ir: ModelIR, count: ParamCount) -> list[ReferenceCheck]:
             published = getattr(ref, key)
             if published is None:
                 continue
-            value, unit = parse_count(published)
+            figure = published_count(published)
             convention = ref.convention if key == "total" else ref.active_convention
             computed = in_convention(count, key, convention)
             if key == "total":
                 computed += extra + (count.mtp if ref.includes_mtp else 0)
-            out.append(ReferenceCheck(ref, key, published, value, unit, computed))
+            out.append(ReferenceCheck(ref, key, published, figure.value, figure.last_digit, computed))
         if ref.kv_per_token is not None:
-            value, unit = parse_bytes(ref.kv_per_token)
+            figure = published_bytes(ref.kv_per_token)
             computed = kv_cache(ir, 1, kv_dtype="bf16").per_token_bytes_all_layers
             out.append(
                 ReferenceCheck(
-                    ref, "kv_per_token", ref.kv_per_token, value, unit, computed, documented=ref.kv_per_token_config
+                    ref,
+                    "kv_per_token",
+                    ref.kv_per_token,
+                    figure.value,
+                    figure.last_digit,
+                    computed,
+                    documented=ref.kv_per_token_config,
                 )
             )
     return out

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable
 from . import flops as F
 from .api import compare, envelope, load
 from .conventions import PARAMS
-from .errors import LlmarchError, shorten
+from .errors import LlmarchError, ParameterError, shorten
 from .ir import ModelIR
 from .kvcache import CONVENTIONS as KV_CONVENTIONS
 from .kvcache import kv_cache
@@ -65,7 +65,7 @@ def parse_pairs(text: str | None) -> list[tuple[str, str]]:
     for item in text.split(","):
         a, sep, b = item.strip().partition(":")
         if not sep or not a or not b:
-            raise LlmarchError(f"--pairs item `{item}` is not `a:b`")
+            raise ParameterError("{pairs} item `{item}` is not `a:b`", item=shorten(item))
         pairs.append((a, b))
     return pairs
 
@@ -141,7 +141,7 @@ def report_doc(data: dict[str, Any], spec_paths: list[str] | None = None):
                 Cell(fmt.params(r["active"]), r["active"]),
                 Cell(fmt.nbytes(r["weights_bf16_bytes"]), r["weights_bf16_bytes"]),
                 Cell(fmt.nbytes(r["kv_bytes"]), r["kv_bytes"]),
-                Cell(f"{r['prefill_flops_per_token'] / 1e9:,.2f} G", r["prefill_flops_per_token"]),
+                Cell(fmt.flops(r["prefill_flops_per_token"]), r["prefill_flops_per_token"]),
             ]
         )
     doc = Doc([t], notes=[f"{k}: {v}" for k, v in data["conventions"].items()])

@@ -10,7 +10,6 @@ each layer kind against the block that defines it.
 from __future__ import annotations
 
 import dataclasses
-import re
 import typing
 from typing import Any, Optional
 
@@ -35,6 +34,7 @@ from .ir import (
     ReferenceIR,
     RopeIR,
 )
+from .units import BINARY_BYTES, COUNT, Quantity, UnitError, parse
 from .yamlsafe import Located
 
 _TYPE_WORDS = {
@@ -296,12 +296,12 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
             raise err(("budgets", kind), str(e)) from None
     if ir.references:
         for i, r in enumerate(ir.references):
-            for key, parse in REFERENCE_FIGURES.items():
+            for key, read in REFERENCE_FIGURES.items():
                 value = getattr(r, key)
                 if value is not None:
                     try:
-                        parse(value)
-                    except ValueError as e:
+                        read(value)
+                    except UnitError as e:
                         raise err(("reference", i, key), str(e)) from None
             if r.kv_per_token_config is not None and r.kv_per_token is None:
                 raise err(
@@ -650,43 +650,23 @@ def _moe(spec: S.Spec, located: Located) -> MoEIR:
     )
 
 
-_SUFFIX = {"K": 10**3, "M": 10**6, "B": 10**9, "T": 10**12}
-_BYTE_UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+def published_count(text: str) -> Quantity:
+    """A published figure ("671B", "116.83B", "1T"), exact, with the worth of its last digit.
 
-
-def parse_bytes(text: str) -> tuple[float, float]:
-    """A published byte figure ("68.6 KiB", "6 KiB", "300 KiB") -> (bytes, bytes of its last digit's unit)."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB)\s*", str(text))
-    if not m:
-        raise ValueError(f"published byte figure `{text}` must be a number and B, KiB, MiB or GiB (e.g. 68.6 KiB)")
-    number, unit = m.groups()
-    decimals = len(number.split(".")[1]) if "." in number else 0
-    scale = _BYTE_UNITS[unit]
-    return float(number) * scale, 10**-decimals * scale
-
-
-def parse_count(text: str) -> tuple[float, float]:
-    """A published figure ("671B", "116.83B", "1T") -> (value, unit of its last digit).
-
-    A figure rounded to nearest holds within half a unit (see `reference.py`).
+    A figure rounded to nearest holds within half a unit of its last digit (see `reference.py`).
     """
-    t = str(text).strip().upper().replace(",", "")
-    if not t or t[-1] not in _SUFFIX:
-        raise ValueError(f"published figure `{text}` must end in K, M, B or T (e.g. 671B)")
-    number = t[:-1]
-    try:
-        value = float(number)
-    except ValueError:
-        raise ValueError(f"published figure `{text}` is not a number with a suffix") from None
-    decimals = len(number.split(".")[1]) if "." in number else 0
-    scale = _SUFFIX[t[-1]]
-    return value * scale, 10**-decimals * scale
+    return parse(text, COUNT, "published figure", unit_required=True)
+
+
+def published_bytes(text: str) -> Quantity:
+    """A published byte figure ("68.6 KiB", "6 KiB", "300 KiB"), exact, with the worth of its last digit."""
+    return parse(text, BINARY_BYTES, "published byte figure", unit_required=True)
 
 
 # a reference block's figures and how each is read
 REFERENCE_FIGURES = {
-    "total": parse_count,
-    "active": parse_count,
-    "kv_per_token": parse_bytes,
-    "kv_per_token_config": parse_bytes,
+    "total": published_count,
+    "active": published_count,
+    "kv_per_token": published_bytes,
+    "kv_per_token_config": published_bytes,
 }

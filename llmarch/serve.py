@@ -23,7 +23,7 @@ from typing import Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import flops as F
-from .errors import OptionError, did_you_mean
+from .errors import ParameterError, did_you_mean, shorten
 from .ir import ModelIR
 from .kvcache import dtype_bytes, kv_cache
 from .params import LOOKUP_COMPONENTS, count_params
@@ -54,7 +54,6 @@ class GPU(BaseModel):
 
 
 def load_gpu(name_or_path: str) -> GPU:
-    from .errors import shorten
     from .registry import is_file, looks_like_path
     from .yamlsafe import load_file
 
@@ -64,10 +63,11 @@ def load_gpu(name_or_path: str) -> GPU:
         if not is_file(path):
             known = sorted(p.stem for p in HARDWARE_DIR.glob("*.yaml"))
             hint = did_you_mean(name_or_path, known, n=2)
-            raise OptionError(
-                f"unknown --gpu `{shorten(name_or_path)}`"
-                + (f"; {hint}" if hint else "")
-                + f" (known: {', '.join(known)}; or a YAML profile file)"
+            raise ParameterError(
+                "unknown {gpu} `{name}`{hint} (known: {known}; or a YAML profile file)",
+                name=shorten(name_or_path),
+                hint=f"; {hint}" if hint else "",
+                known=", ".join(known),
             )
     located = load_file(path)
     for key, value in located.data.items():
@@ -99,19 +99,23 @@ class Plan:
 
 def check_plan(ir: ModelIR, plan: Plan) -> None:
     if plan.tp < 1 or plan.ep < 1 or plan.gpus < 1:
-        raise OptionError("--gpus, --tp and --ep must be at least 1")
+        raise ParameterError("{gpus}, {tp} and {ep} must be at least 1")
+    # parameter names in braces: the CLI words them as its flags (`tp` -> `--tp`)
     if plan.tp * plan.ep != plan.gpus:
-        raise OptionError(f"--tp {plan.tp} x --ep {plan.ep} must equal --gpus {plan.gpus} (one model replica)")
+        raise ParameterError(f"{{tp}} {plan.tp} x {{ep}} {plan.ep} must equal {{gpus}} {plan.gpus} (one model replica)")
     for layer in ir.layers:
         a = layer.attention
         if a is not None and a.n_heads % plan.tp:
-            raise OptionError(
-                f"--tp {plan.tp} does not divide {ir.name}'s {a.n_heads} attention heads ({layer.mixer} layers)"
+            raise ParameterError(
+                f"{{tp}} {plan.tp} does not divide {{model}}'s {a.n_heads} attention heads ({layer.mixer} layers)",
+                model=ir.name,
             )
         if layer.moe is not None and layer.moe.n_experts % plan.ep:
-            raise OptionError(f"--ep {plan.ep} does not divide {ir.name}'s {layer.moe.n_experts} experts")
+            raise ParameterError(
+                f"{{ep}} {plan.ep} does not divide {{model}}'s {layer.moe.n_experts} experts", model=ir.name
+            )
     if plan.ep > 1 and all(layer.moe is None for layer in ir.layers):
-        raise OptionError(f"--ep {plan.ep}: {ir.name} has no experts to split")
+        raise ParameterError(f"{{ep}} {plan.ep}: {{model}} has no experts to split", model=ir.name)
 
 
 def kv_per_gpu(ir: ModelIR, ctx: int, batch: int, kv_dtype: str, tp: int) -> int:
@@ -163,7 +167,9 @@ def serve(
     check_plan(ir, plan)
     fmt = None if weights == "shipped" else {"int4": "int4_g32"}.get(weights, weights)
     if fmt is not None and fmt not in BYTES_PER_PARAM:
-        raise OptionError(f"unknown --weights `{weights}`; one of: shipped, bf16, fp8, mxfp4, int4")
+        raise ParameterError(
+            "unknown {weights} `{text}`; one of: shipped, bf16, fp8, mxfp4, int4", text=shorten(weights)
+        )
     dtype_bytes(kv_dtype)
     w = weights_per_gpu(ir, fmt, plan)
     weight_total = sum(w.values())

@@ -117,7 +117,7 @@ def global_cases() -> list[Case]:
         cases.append(Case(f"check-{verdict}.json", ("check", *args, "-f", "json")))
         cases += _tables(f"check-{verdict}", ("check", *args))
     cases.append(Case("schema-spec.json", ("schema",)))
-    cases.append(Case("schema-answers.json", ("schema", "--output")))
+    cases.append(Case("schema-answers.json", ("schema", "--answers")))
     return cases
 
 

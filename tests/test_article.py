@@ -1,8 +1,8 @@
 """The article's side-by-side figures: each shipped pair's compare JSON holds the panel values.
 
-Panel values are copied from shared/research/article.md section 24 ("Every explicit pairwise
+Panel values are copied from docs/sources/article.md section 24 ("Every explicit pairwise
 comparison"), which reads them off Raschka's figures.  Where a panel and the checkpoint's config
-disagree (article.md section 25: Mistral Small 3.1's 40 heads and 256k vocabulary), the spec follows the
+disagree (the same file, section 25: Mistral Small 3.1's 40 heads and 256k vocabulary), the spec follows the
 config and the test asserts the config value, saying so.  Panels round vocabularies and contexts
 ("151k", "128k"); `k(x)` accepts either rounding (x // 1000 or x // 1024).
 """

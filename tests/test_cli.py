@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import jsonschema
+import pytest
 from typer.testing import CliRunner
 
 import llmarch
@@ -55,7 +56,7 @@ def test_compare_json_validates_and_lists_differences():
     assert data["command"] == "compare"
     a, b = data["models"]
     assert a["name"] == "qwen3-235b-a22b" and b["name"] == "deepseek-v3"
-    # article Fig 19 panel values (shared/research/article.md section 24.6), read from the configs
+    # article Fig 19 panel values (docs/sources/article.md section 24, item 6), read from the configs
     assert a["architecture"]["n_layers"] == 94 and b["architecture"]["n_layers"] == 61
     assert a["architecture"]["d_model"] == 4096 and b["architecture"]["d_model"] == 7168
     assert a["architecture"]["n_experts"] == 128 and b["architecture"]["n_experts"] == 256
@@ -148,8 +149,25 @@ def test_schema_commands():
     assert result.exit_code == 0
     spec_schema = json.loads(result.output)
     assert "attention" in spec_schema["properties"]
-    result = invoke("schema", "--output")
-    assert json.loads(result.output) == OUTPUT_SCHEMA
+    result = invoke("schema", "--answers")
+    assert json.loads(result.stdout) == OUTPUT_SCHEMA
+
+
+def test_schema_output_is_a_file_like_every_command(tmp_path):
+    written = tmp_path / "answers.schema.json"
+    result = invoke("schema", "--answers", "-o", str(written))
+    assert result.exit_code == 0 and result.stdout == "", result.output
+    assert json.loads(written.read_text()) == OUTPUT_SCHEMA
+    result = invoke("schema", "--output", str(tmp_path / "spec.json"))
+    assert result.exit_code == 0 and "attention" in json.loads((tmp_path / "spec.json").read_text())["properties"]
+
+
+@pytest.mark.parametrize("args", [("--output",), ("--output", "-o", "-"), ("--answers", "--output")])
+def test_schema_bare_output_still_means_answers_for_one_release(args):
+    result = invoke("schema", *args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == OUTPUT_SCHEMA
+    assert "deprecated; use `schema --answers`" in result.stderr
 
 
 def test_help_and_list_import_no_torch():

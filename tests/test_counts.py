@@ -78,14 +78,38 @@ def test_embedding_and_head_equal_transformers(name):
     assert count.by_component["lm_head"] == (0 if tied else head.numel())
 
 
+def config_layer_types(cfg) -> list[str]:
+    """transformers' kind of every layer: the config's `layer_types`, else what its modelling code reads.
+
+    A family whose config lists no `layer_types` (Llama, Mistral, Mixtral, Ministral 3, Qwen3 MoE, OLMo 2,
+    OLMoE, GPT-2, DeepSeek V3, GLM-4.5, MiniMax M2) builds one mask for all its layers: a sliding-window
+    mask when the built config has a `sliding_window` (`create_sliding_window_causal_mask`), else a causal
+    one (Qwen3 MoE's config drops the window unless `use_sliding_window`).
+    """
+    if getattr(cfg, "layer_types", None):
+        return list(cfg.layer_types)
+    if getattr(cfg, "attn_type_list", None) is not None:
+        # MiniMax M2 lists 1 (softmax attention) per layer; its modelling code has no other kind
+        assert set(cfg.attn_type_list) == {1}, cfg.attn_type_list
+    kind = "full_attention" if getattr(cfg, "sliding_window", None) is None else "sliding_attention"
+    return [kind] * cfg.num_hidden_layers
+
+
+def test_config_layer_types_reads_windows():
+    """The derivation can tell the kinds apart: Mistral 7B's 4096 window makes every layer sliding."""
+    from transformers import MistralConfig, Qwen3MoeConfig
+
+    assert config_layer_types(MistralConfig(num_hidden_layers=3, sliding_window=4096)) == ["sliding_attention"] * 3
+    assert config_layer_types(MistralConfig(num_hidden_layers=2, sliding_window=None)) == ["full_attention"] * 2
+    unused = Qwen3MoeConfig(num_hidden_layers=2, sliding_window=4096, use_sliding_window=False)
+    assert config_layer_types(unused) == ["full_attention"] * 2
+
+
 @pytest.mark.parametrize("name", WITH_CONFIG)
 def test_layer_kinds_equal_config(name):
     ir = llmarch.load(name)
     cfg, _ = transformers_model(name)
-    layer_types = getattr(cfg, "layer_types", None)
-    if not layer_types:
-        pytest.skip("config has no layer_types")
-    assert [layer_type(l) for l in ir.layers] == list(layer_types)
+    assert [layer_type(l) for l in ir.layers] == config_layer_types(cfg)
 
 
 @pytest.mark.parametrize("name", WITH_CONFIG)
@@ -163,11 +187,30 @@ def test_total_equals_transformers_from_collected_values(name):
     assert llmarch.count_params(llmarch.load(name)).total == unique_params(model)
 
 
-def collected_values_model(name: str):
-    """transformers' model on meta from the values collected in tests/data/configs/<name>.values.yaml."""
-    import torch
+@pytest.mark.parametrize("name", VALUES)
+def test_layer_kinds_equal_collected_values(name):
+    """The layer-kind check for specs without a verbatim config, from the values collected (as above)."""
     import yaml
-    from transformers import AutoModelForCausalLM
+
+    collected = yaml.safe_load((CONFIGS / f"{name}.values.yaml").read_text())
+    ir = llmarch.load(name)
+    if collected.get("no_transformers_implementation"):
+        # Grok 2.5 (SGLang's Grok1): `sliding_window_size: -1` is no window, so every layer is global
+        values = collected["values"]
+        assert values["sliding_window_size"] == -1 and values.get("global_attn_every_n", 1) == 1
+        assert [layer_type(l) for l in ir.layers] == ["full_attention"] * values["num_hidden_layers"]
+        return
+    assert [layer_type(l) for l in ir.layers] == config_layer_types(collected_values_config(name))
+
+
+def test_layer_kind_check_covers_every_spec():
+    """Every shipped spec has its layer kinds checked: from a verbatim config or from collected values."""
+    assert set(WITH_CONFIG) | set(VALUES) == set(SPEC_NAMES)
+
+
+def collected_values_config(name: str):
+    """transformers' config from the values collected in tests/data/configs/<name>.values.yaml."""
+    import yaml
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
     values = yaml.safe_load((CONFIGS / f"{name}.values.yaml").read_text())["values"]
@@ -178,6 +221,15 @@ def collected_values_model(name: str):
     cfg = CONFIG_MAPPING[model_type](**{k: v for k, v in raw.items() if k != "model_type"})
     if "tie_word_embeddings" in values and "text_config" in values:
         cfg.tie_word_embeddings = values["tie_word_embeddings"]
+    return cfg
+
+
+def collected_values_model(name: str):
+    """transformers' model on meta from the values collected in tests/data/configs/<name>.values.yaml."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    cfg = collected_values_config(name)
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(cfg)
     return cfg, model

@@ -319,7 +319,7 @@ def test_budgets_file_type_errors_are_located(tmp_path):
             "max_total: 9B\nmax_active: true\n",
             "field `max_active`: expected a budget such as `8B` or `4GiB@128k`, got True",
         ),
-        ("max_total: 9B\nmax_active: 2X\n", "field `max_active`: budget `2X`: expected a number with a unit"),
+        ("max_total: 9B\nmax_active: 2X\n", "field `max_active`: budget max_active `2X` is not a count"),
         ("max_total: 9B\nmax_kv: 4GiB\n", "field `max_kv`: budget max_kv `4GiB` needs a context"),
     ]:
         budgets.write_text(text)

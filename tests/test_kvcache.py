@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ import llmarch
 from conftest import collected_values, has_config, transformers_model, upstream_config
 from llmarch.cli import app
 from llmarch.errors import OptionError
-from llmarch.kvcache import baseline, kv_cache, parse_tokens
+from llmarch.kvcache import baseline, kv_cache
+from llmarch.units import parse_tokens
 
 K128 = 131072
 BF16 = 2
@@ -284,7 +286,7 @@ def test_qwen3_next_linear_state():
     value_dim = c["linear_num_value_heads"] * c["linear_value_head_dim"]
     state = c["linear_num_value_heads"] * c["linear_key_head_dim"] * c["linear_value_head_dim"] * 4  # fp32
     conv = (c["linear_conv_kernel_dim"] - 1) * (2 * key_dim + value_dim) * BF16
-    assert state + conv == 2_146_304  # vLLM's Gated DeltaNet page for this model (shared/research/peers.md)
+    assert state + conv == 2_146_304  # vLLM's Gated DeltaNet page for this model (docs/sources/kv-engines.md)
     r = kv("qwen3-next-80b-a3b")
     assert r.total_bytes == attn * K128 + n_linear * (state + conv)
     assert r.per_token_bytes_all_layers == attn == 24 * 1024  # gallery: 24 KiB
@@ -638,10 +640,10 @@ def test_gallery_kv_precision():
     """A figure holds within half a unit of its last printed digit: 68.6 KiB is 68.55..68.65 KiB."""
     (check,) = kv_checks("deepseek-v3")
     assert check.computed == 61 * (512 + 64) * 2 == 70_272  # 68.625 KiB
-    assert check.tolerance == 1024 * 0.1 / 2
+    assert check.tolerance == Decimal(1024) / 10 / 2  # 51.2 bytes exactly
     from dataclasses import replace
 
-    assert not replace(check, published_value=68.7 * 1024).ok
+    assert not replace(check, published_value=Decimal("68.7") * 1024).ok
     assert not replace(check, computed=70_272 + 52).ok
     assert replace(check, computed=70_272 - 51).ok
 

@@ -80,7 +80,7 @@ def test_plan_errors():
         serve(llmarch.load("gpt2"), gpu, Plan(8, 8, 1), ctx=1024, batch=1)  # 12 heads
     with pytest.raises(OptionError, match="must equal"):
         serve(llmarch.load("gpt2"), gpu, Plan(8, 2, 1), ctx=1024, batch=1)
-    with pytest.raises(OptionError, match="unknown --gpu"):
+    with pytest.raises(OptionError, match="^unknown gpu `h1000`"):
         load_gpu("h1000")
 
 

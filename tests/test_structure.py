@@ -7,6 +7,7 @@ lazily, and a lazy import is still a dependency). See docs/architecture.md.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "llmarch"
@@ -106,3 +107,27 @@ def test_the_cycle_finder_finds_cycles():
     assert imports_of("llmarch.a", lazy, False, known) == {"llmarch.b", "llmarch.render.doc"}
     assert imports_of("llmarch.render.doc", "from .. import a\n", False, known) == {"llmarch.a"}
     assert imports_of("llmarch.render", "from .doc import Doc\n", True, known) == {"llmarch.render.doc"}
+
+
+# research notes outside the repository (the project's shared folder), which a clone does not have
+OUTSIDE = ("shared/research", "shared/design", "../shared/")
+
+
+def cited_outside(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if any(o in line for o in OUTSIDE)]
+
+
+def test_tests_and_library_cite_only_the_repository():
+    """A source a test or the library cites is vendored under docs/ or tests/data/ (issue 17), and exists."""
+    root = PACKAGE.parent
+    files = [*PACKAGE.rglob("*.py"), *(root / "tests").glob("*.py"), *(root / "tests" / "data").rglob("*.yaml")]
+    outside = {str(p.relative_to(root)): cited_outside(p.read_text()) for p in files}
+    assert not {p: lines for p, lines in outside.items() if lines and p != "tests/test_structure.py"}
+    cited = {m for p in files for m in re.findall(r"docs/sources/[\w.-]+\.md", p.read_text())}
+    assert cited and all((root / c).is_file() for c in cited), cited
+
+
+def test_the_outside_finder_finds_outside_citations():
+    cited = "x = 1  # see shared/research/article.md section 24\ny = 2\n"
+    assert cited_outside(cited) == ["x = 1  # see shared/research/article.md section 24"]
+    assert not cited_outside("# see docs/sources/article.md section 24 (shared experts)")

@@ -22,16 +22,8 @@ FORMULAS = [
 ]
 
 
-def gflops(n: int | None) -> str:
-    if n is None:
-        return "—"
-    if abs(n) >= 10**12:
-        return f"{n / 10**12:,.2f} T"
-    return f"{n / 10**9:,.2f} G"
-
-
 def _c(n: int | None) -> Cell:
-    return Cell(gflops(n), n)
+    return Cell(fmt.flops(n), n)
 
 
 def flops_doc(irs: list[ModelIR], models: list[dict[str, Any]], explain: bool = False) -> Doc:
@@ -90,8 +82,8 @@ def flops_doc(irs: list[ModelIR], models: list[dict[str, Any]], explain: bool = 
                     [
                         Cell(m["name"]),
                         Cell(name),
-                        Cell(gflops(entry["raw"]) + unit, entry["raw"]),
-                        Cell(gflops(entry["normalised"]), entry["normalised"]),
+                        Cell(fmt.flops(entry["raw"]) + unit, entry["raw"]),
+                        Cell(fmt.flops(entry["normalised"]), entry["normalised"]),
                         Cell(diff, agreement),
                     ]
                 )

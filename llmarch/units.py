@@ -1,0 +1,147 @@
+"""Quantities written with units: one table per quantity, parsed exactly, formatted one way.
+
+  COUNT   parameters and FLOPs, decimal: K = 10^3, M = 10^6, B = G = 10^9, T = 10^12, P = 10^15
+          ("8B" parameters and "20G" FLOPs are both 10^9: people say B for parameters, G for FLOPs)
+  BYTES   binary KiB/MiB/GiB/TiB (2^10 ...) and decimal KB/MB/GB/TB (10^3 ...); B is one byte
+          (BINARY_BYTES, its binary half, reads published figures: a publisher's "KB" may mean either)
+  TOKENS  k = 1024, m = 1024^2, as context lengths are said (128k = 131,072)
+
+Units are matched without regard to case ("4gib", "128K"); B means billions in COUNT and bytes in BYTES,
+so a text is always read against the one table of its quantity.  Numbers are read as Decimal, never
+through a float, so "32.856305664B" is 32,856,305,664 to the unit.  Thousands commas are allowed
+("1,000B").  Errors name the parameter being read (`context`, `budget`, `published figure`); the CLI
+words them with its own flags.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, localcontext
+
+from .errors import ParameterError, shorten
+
+COUNT = {"K": 10**3, "M": 10**6, "B": 10**9, "G": 10**9, "T": 10**12, "P": 10**15}
+BYTES = {
+    "B": 1,
+    "KiB": 2**10,
+    "MiB": 2**20,
+    "GiB": 2**30,
+    "TiB": 2**40,
+    "KB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "TB": 10**12,
+}
+TOKENS = {"k": 2**10, "m": 2**20}
+# published byte figures: binary only, since a publisher's "KB" may mean either
+BINARY_BYTES = {unit: scale for unit, scale in BYTES.items() if unit == "B" or unit.endswith("iB")}
+
+# what each table reads, for error messages
+_DESCRIBED = {
+    id(COUNT): "a count: use a number and K, M, B, G, T or P (decimal, B = G = 10^9), e.g. 671B",
+    id(BYTES): "a size in bytes: use a number and B, KiB, MiB, GiB, TiB (binary) or KB, MB, GB, TB (decimal), "
+    "e.g. 4GiB",
+    id(BINARY_BYTES): "a size in bytes: use a number and B, KiB, MiB, GiB or TiB (a published KB may mean "
+    "either 1000 or 1024), e.g. 68.6 KiB",
+    id(TOKENS): "a token count: use an integer or a k/m suffix (k = 1024), e.g. 4096, 128k, 1m",
+}
+# a number of more digits than this is a typo, not a quantity (and bounds the work of reading it)
+MAX_DIGITS = 40
+MAX_TOKENS = 1 << 34
+
+_NUMBER = re.compile(r"\s*((?:[0-9][0-9,]*)?(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*")
+
+
+class UnitError(ParameterError):
+    """A text that is not a quantity of the expected kind, worded with the parameter being read."""
+
+    def __init__(self, parameter: str, problem: str, text: object) -> None:
+        # the parameter's name in braces: the CLI words it as its flag (`context` -> `--ctx`)
+        super().__init__(f"{{{parameter}}} `{{text}}` {problem}", text=shorten(str(text)))
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """An exact quantity and the precision it was written with ("68.6 KiB": 70,246.4 bytes, to 102.4)."""
+
+    value: Decimal
+    last_digit: Decimal  # the worth of one unit in the last written digit
+
+
+def parse(text: str | int, table: dict[str, int], parameter: str, *, unit_required: bool = False) -> Quantity:
+    """`text` read exactly against one unit table; `parameter` names it in errors (e.g. "context")."""
+    text = str(text)
+    m = _NUMBER.fullmatch(text)
+    written, unit = (m.group(1), m.group(2)) if m else ("", "")
+    digits = written.replace(",", "")
+    scale = _lookup(table, unit)
+    # a token count is whole, and takes no thousands comma (`--sweep 1,024` is two contexts)
+    whole = table is not TOKENS or written.isdigit()
+    if not digits.strip(".") or scale is None or (unit_required and not unit) or not whole:
+        raise UnitError(parameter, f"is not {_DESCRIBED[id(table)]}", text)
+    significant = digits.replace(".", "").lstrip("0")
+    if len(significant) > MAX_DIGITS:
+        raise UnitError(parameter, f"has {len(significant):,} digits; no model measures that", text)
+    decimals = len(digits.partition(".")[2])
+    with localcontext() as exact:
+        exact.prec = 2 * MAX_DIGITS  # the default 28 significant digits would round a long number
+        return Quantity(Decimal(digits) * scale, Decimal(scale).scaleb(-decimals))
+
+
+def _lookup(table: dict[str, int], unit: str) -> int | None:
+    if not unit:
+        return 1
+    return next((scale for name, scale in table.items() if name.upper() == unit.upper()), None)
+
+
+def parse_tokens(text: str | int, parameter: str = "context") -> int:
+    """'128k' -> 131072, '1m' -> 1048576, '4096' -> 4096: a positive whole number of tokens up to 2^34."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        value = text
+    else:
+        leading = re.match(r"\s*0*([0-9]*)", str(text)).group(1)
+        if len(leading) > 12:  # 5,000 digits are no context: say so before reading them
+            raise UnitError(parameter, "is larger than 2^34 tokens", text)
+        quantity = parse(text, TOKENS, parameter)
+        if quantity.value > MAX_TOKENS:
+            raise UnitError(parameter, "is larger than 2^34 tokens", text)
+        value = int(quantity.value)
+    if value <= 0:
+        raise UnitError(parameter, "must be a positive number of tokens", text)
+    if value > MAX_TOKENS:
+        raise UnitError(parameter, "is larger than 2^34 tokens", text)
+    return value
+
+
+# ---------------------------------------------------------------------------
+# Formatting for people (JSON always carries the exact integers)
+
+
+def format_count(n: int | None) -> str:
+    """Decimal suffixes, one decimal (three for T): 235.1B, 22.2B, 596.0M, 1.043T."""
+    if n is None:
+        return "—"
+    for div, suffix in ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "K")):
+        if abs(n) >= div:
+            return f"{n / div:.{3 if suffix == 'T' else 1}f}{suffix}"
+    return str(n)
+
+
+def format_bytes(n: int | None) -> str:
+    """Binary units, one decimal: 10.4 GiB."""
+    if n is None:
+        return "—"
+    for div, suffix in ((1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
+        if abs(n) >= div:
+            return f"{n / div:.1f} {suffix}"
+    return f"{n} B"
+
+
+def format_flops(n: int | None) -> str:
+    """Decimal FLOPs, two decimals, G below 10^12 and T above: 12.35 G, 1.20 T."""
+    if n is None:
+        return "—"
+    if abs(n) >= 10**12:
+        return f"{n / 10**12:,.2f} T"
+    return f"{n / 10**9:,.2f} G"

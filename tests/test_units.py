@@ -1,0 +1,159 @@
+"""units.py: one table per quantity, read exactly; library errors name parameters, the CLI its flags.
+
+Expected values are hand arithmetic written here (10^9, 2^30, 1024 x 128), never llmarch's own output.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from typer.testing import CliRunner
+
+from llmarch.cli import app
+from llmarch.errors import OptionError, ParameterError
+from llmarch.units import (
+    BYTES,
+    COUNT,
+    TOKENS,
+    UnitError,
+    format_bytes,
+    format_count,
+    format_flops,
+    parse,
+    parse_tokens,
+)
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    "text, table, value",
+    [
+        ("8B", COUNT, 8 * 10**9),
+        ("20G", COUNT, 20 * 10**9),  # FLOPs say G, parameters say B: the same 10^9
+        ("1.5K", COUNT, 1500),
+        ("2M", COUNT, 2 * 10**6),
+        ("1T", COUNT, 10**12),
+        ("3P", COUNT, 3 * 10**15),
+        ("671b", COUNT, 671 * 10**9),  # any case
+        ("1,000B", COUNT, 10**12),  # thousands commas, as publishers write
+        (".5B", COUNT, 5 * 10**8),
+        ("32.856305664B", COUNT, 32_856_305_664),  # through a float: 32,856,305,663.999996
+        ("123456789.123456789123456789B", COUNT, Decimal("123456789123456789.123456789")),
+        ("4GiB", BYTES, 4 * 2**30),
+        ("68.6 KiB", BYTES, Decimal("68.6") * 1024),
+        ("4.35GiB", BYTES, Decimal(435 * 2**30) / 100),
+        ("1TiB", BYTES, 2**40),
+        ("3MB", BYTES, 3 * 10**6),  # decimal bytes stay decimal
+        ("2GB", BYTES, 2 * 10**9),
+        ("7 B", BYTES, 7),  # in the bytes table B is a byte, not a billion
+        ("128k", TOKENS, 128 * 1024),
+        ("1m", TOKENS, 1024 * 1024),
+        ("4K", TOKENS, 4096),
+    ],
+)
+def test_each_table_reads_exactly(text, table, value):
+    quantity = parse(text, table, "x")
+    assert isinstance(quantity.value, Decimal) and quantity.value == value
+
+
+def test_last_digit_is_the_written_precision():
+    assert parse("68.6 KiB", BYTES, "x").last_digit == Decimal("102.4")  # 0.1 x 1024
+    assert parse("116.83B", COUNT, "x").last_digit == 10**7
+    assert parse("671B", COUNT, "x").last_digit == 10**9
+
+
+@pytest.mark.parametrize(
+    "text, table",
+    [("2X", COUNT), ("1e9", COUNT), ("-5B", COUNT), ("nanB", COUNT), ("", COUNT), ("B", COUNT), ("4Gb x", BYTES)],
+)
+def test_not_a_quantity(text, table):
+    with pytest.raises(UnitError, match="^budget `"):
+        parse(text, table, "budget")
+
+
+def test_unit_required_and_digit_limit():
+    with pytest.raises(UnitError, match="is not a size in bytes"):
+        parse("4096", BYTES, "x", unit_required=True)
+    with pytest.raises(UnitError, match="41 digits"):
+        parse("1" * 41 + "B", COUNT, "x")
+
+
+def test_tokens():
+    assert parse_tokens("128k") == 131072
+    assert parse_tokens(" 1M ") == 1048576
+    assert parse_tokens(4096) == 4096
+    assert parse_tokens(str(1 << 34)) == 1 << 34
+    for bad in ("12q", "-1", "0", "1.5k", "1,024", "", "0k", str((1 << 34) + 1), "9" * 5000):
+        with pytest.raises(OptionError):
+            parse_tokens(bad)
+    with pytest.raises(UnitError, match="^context `9{10}"):
+        parse_tokens("9" * 5000)
+
+
+def test_formatting():
+    assert format_count(235_093_634_560) == "235.1B"
+    assert format_count(1_043_000_000_000) == "1.043T"
+    assert format_count(596_049_920) == "596.0M"
+    assert format_count(999) == "999"
+    assert format_bytes(10 * 2**30 + 2**29) == "10.5 GiB"
+    assert format_bytes(1023) == "1023 B"
+    assert format_count(None) == format_bytes(None) == "—"
+
+
+def test_library_errors_name_parameters_the_cli_names_flags():
+    with pytest.raises(ParameterError) as info:
+        parse_tokens("abc", "context")
+    assert str(info.value).startswith("context `abc` is not a token count")
+    assert info.value.worded({"context": "--ctx"}).startswith("--ctx `abc` is not a token count")
+    # user text is never read as a parameter's name
+    err = ParameterError("{tp} `{text}` bad", text="{tp}")
+    assert str(err) == "tp `{tp}` bad" and err.worded({"tp": "--tp"}) == "--tp `{tp}` bad"
+
+
+@pytest.mark.parametrize(
+    "args, flag",
+    [
+        (["kvcache", "gpt2", "--ctx", "12q"], "error: --ctx `12q` is not a token count"),
+        (["kvcache", "gpt2", "--sweep", "1k,zz"], "error: --sweep `zz` is not a token count"),
+        (["kvcache", "gpt2", "--kv-dtype", "fp7"], "error: unknown --kv-dtype `fp7`"),
+        (["kvcache", "gpt2", "--baseline", "nope"], "error: unknown --baseline `nope`"),
+        (["flops", "gpt2", "--seq", "0"], "error: --seq `0` must be a positive number of tokens"),
+        (["report", "gpt2", "--pairs", "gpt2"], "error: --pairs item `gpt2` is not `a:b`"),
+        (["serve", "gpt2", "--gpus", "2", "--tp", "3"], "error: --tp 3 x --ep 1 must equal --gpus 2"),
+        (["serve", "gpt2", "--ep", "2", "--gpus", "2"], "error: --ep 2: gpt2 has no experts to split"),
+        (["serve", "gpt2", "--weights", "fp3"], "error: unknown --weights `fp3`"),
+        (["serve", "gpt2", "--gpu", "h1000"], "error: unknown --gpu `h1000`"),
+    ],
+)
+def test_cli_errors_name_flags(args, flag):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and flag in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+def test_every_worded_flag_is_an_option_of_a_command():
+    """The CLI's parameter-to-flag table names only flags the commands have (a renamed option shows here)."""
+    import typer.main
+
+    from llmarch.cli import FLAGS
+
+    commands = typer.main.get_command(app).commands.values()
+    options = {opt for command in commands for param in command.params for opt in getattr(param, "opts", [])}
+    assert set(FLAGS.values()) <= options, set(FLAGS.values()) - options
+
+
+def test_cli_lines_fit_120_characters():
+    from pathlib import Path
+
+    import llmarch.cli
+
+    long = [i for i, line in enumerate(Path(llmarch.cli.__file__).read_text().splitlines(), 1) if len(line) > 120]
+    assert not long, f"cli.py lines over 120 characters: {long}"
+
+
+def test_format_flops():
+    assert format_flops(12_345_678_901) == "12.35 G"
+    assert format_flops(1_204_000_000_000) == "1.20 T"
+    assert format_flops(None) == "—"
