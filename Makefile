@@ -18,8 +18,10 @@ install: $(BIN)/python
 demo: install
 	$(BIN)/llmarch compare qwen3-235b deepseek-v3
 
+# pytest-xdist spreads the suite over the machine's cores (TEST_WORKERS=0 runs it in one process).
+TEST_WORKERS ?= auto
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 bench: install
 	$(BIN)/python bench/bench.py

@@ -195,9 +195,13 @@ def test_layer_kinds_equal_collected_values(name):
     collected = yaml.safe_load((CONFIGS / f"{name}.values.yaml").read_text())
     ir = llmarch.load(name)
     if collected.get("no_transformers_implementation"):
-        # Grok 2.5 (SGLang's Grok1): `sliding_window_size: -1` is no window, so every layer is global
         values = collected["values"]
-        assert values["sliding_window_size"] == -1 and values.get("global_attn_every_n", 1) == 1
+        if "sliding_window_size" in values:
+            # Grok 2.5 (SGLang's Grok1): `sliding_window_size: -1` is no window, so every layer is global
+            assert values["sliding_window_size"] == -1 and values.get("global_attn_every_n", 1) == 1
+        else:
+            # Sarvam's remote code (sarvam_moe, sarvam_mla) has no sliding-window attention: no window key is set
+            assert not {k for k in values if k in ("sliding_window", "layer_types", "attention_chunk_size")}
         assert [layer_type(l) for l in ir.layers] == ["full_attention"] * values["num_hidden_layers"]
         return
     assert [layer_type(l) for l in ir.layers] == config_layer_types(collected_values_config(name))
