@@ -866,6 +866,50 @@ def cache_cmd(
     typer.echo(f"entries  {data['entries']:,} ({data['bytes']:,} bytes; trimmed to {data['max_bytes']:,})")
 
 
+@app.command()
+@guarded
+def verify(
+    spec: str = typer.Argument(..., help="Spec name, alias or file path."),
+    checkpoint: str = typer.Argument(
+        ..., help="A checkpoint folder, its model.safetensors.index.json, or one .safetensors."
+    ),
+    model_type: Optional[str] = typer.Option(
+        None, "--model-type", help="The checkpoint's tensor naming, where no config.json beside it names it."
+    ),
+    limit: int = typer.Option(
+        20, "--limit", help="Tensors listed per kind of difference in the table (JSON lists all)."
+    ),
+    spec_path: Optional[List[str]] = SpecPathOpt,
+    sets: Optional[List[str]] = SetOpt,
+    format: Optional[Format] = FormatOpt,
+    output: Optional[str] = OutputOpt,
+) -> None:
+    """Hold a spec against a safetensors checkpoint, reading only the shards' headers (never the weights).
+
+    Exit 0 when they agree, 1 when they differ (each difference listed), 2 on bad input.
+    Example: llmarch verify qwen3-8b ~/models/Qwen3-8B
+    """
+    from .api import envelope, load
+    from .verify import read_checkpoint
+    from .verify import verify as run_verify
+    from .verify.report import verify_doc
+
+    _check_count(limit, "--limit", 1 << 20)
+    _registry(spec_path)
+    ir = load(spec, spec_path, sets)
+    ckpt = read_checkpoint(checkpoint)
+    model = run_verify(ir, ckpt, model_type)
+    _emit(
+        _resolve_format(format, output),
+        output,
+        envelope("verify", [model]),
+        lambda: verify_doc(model, limit),
+        f"llmarch verify {ir.name}",
+    )
+    if not model["agree"]:
+        raise typer.Exit(1)
+
+
 @app.command("import-hf")
 @guarded
 def import_hf(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import transformers_model, upstream_config
 from llmarch.errors import LlmarchError
 from llmarch.verify.safetensors import MAX_HEADER_BYTES, read_checkpoint, read_header
 
@@ -149,3 +150,259 @@ def test_index_shards_and_errors(tmp_path):
     _index(tmp_path, {"a": "s2.safetensors", "b": "s2.safetensors"})
     with pytest.raises(LlmarchError, match="does not"):
         read_checkpoint(str(tmp_path))
+
+
+# ---------------------------------------------------------------------------
+# checkpoints written from transformers' build of each vendored config
+
+
+def _dtype(raw: dict) -> str:
+    name = raw.get("torch_dtype") or raw.get("dtype") or "bfloat16"
+    return {"bfloat16": "BF16", "float16": "F16", "float32": "F32"}[name]
+
+
+def _per_expert(name: str, shape: tuple, model_type: str) -> dict[str, tuple] | None:
+    """transformers 5's stacked experts as the Hub's checkpoints store them: one matrix per expert."""
+    if model_type == "mixtral":
+        parts = {"gate_up_proj": ("w1", "w3"), "down_proj": ("w2",)}
+        base = name.replace("mlp.experts.", "block_sparse_moe.experts.{e}.")
+    else:
+        parts = {"gate_up_proj": ("gate_proj", "up_proj"), "down_proj": ("down_proj",)}
+        base = name.replace("mlp.experts.", "mlp.experts.{e}.")
+    for stacked, names in parts.items():
+        if name.endswith("mlp.experts." + stacked):
+            n, width, d = shape
+            prefix = base[: -len(stacked)]
+            return {f"{prefix.format(e=e)}{part}.weight": (width // len(names), d) for e in range(n) for part in names}
+    return None
+
+
+def transformers_checkpoint(name: str, layout: str = "per_expert") -> dict[str, tuple[str, tuple]]:
+    """Tensor name -> (dtype, shape) of a checkpoint of vendored config `name`, from transformers' build.
+
+    Quantised as its quantization_config says, by the formats' own definitions: fp8 with 128x128 blocks puts
+    every nn.Linear but the LM head in F8_E4M3 beside an F32 `weight_scale_inv` of ceil(out/128) x
+    ceil(in/128) blocks (DeepSeek-V3's README_WEIGHTS); MXFP4 stores gpt-oss's experts as U8 `_blocks`
+    (two 4-bit values a byte, 32 a block: [n, out, in/32, 16]) and one U8 `_scales` per block.
+    """
+    from torch import nn
+
+    raw = upstream_config(name)
+    raw = raw.get("text_config", raw)
+    model_type = raw["model_type"]
+    quant = (raw.get("quantization_config") or {}).get("quant_method")
+    cfg, model = transformers_model(name)
+    dtype = _dtype(raw)
+    linear = {f"{n}.weight" for n, m in model.named_modules() if isinstance(m, nn.Linear) and n != "lm_head"}
+    out: dict[str, tuple[str, tuple]] = {}
+    seen: set[int] = set()
+    for tname, t in model.state_dict(keep_vars=True).items():
+        if id(t) in seen:
+            continue  # a tied LM head: save_pretrained stores the matrix once
+        seen.add(id(t))
+        shape = tuple(t.shape)
+        if model_type == "mixtral" and layout == "per_expert":
+            tname = tname.replace(".mlp.gate.", ".block_sparse_moe.gate.")
+        if quant == "mxfp4" and tname.endswith(("experts.gate_up_proj", "experts.down_proj")):
+            n, d_in, d_out = shape  # transformers holds gpt-oss's experts [n, in, out]
+            out[tname + "_blocks"] = ("U8", (n, d_out, d_in // 32, 16))
+            out[tname + "_scales"] = ("U8", (n, d_out, d_in // 32))
+            continue
+        per_expert = _per_expert(tname, shape, model_type) if layout == "per_expert" else None
+        matrices = per_expert or {tname: shape}
+        for mname, mshape in matrices.items():
+            if quant == "fp8" and (mname in linear or per_expert):
+                out[mname] = ("F8_E4M3", mshape)
+                out[mname + "_scale_inv"] = ("F32", (math.ceil(mshape[0] / 128), math.ceil(mshape[1] / 128)))
+            else:
+                out[mname] = ("F32" if "e_score_correction_bias" in mname else dtype, mshape)
+    return out
+
+
+def deepseek_mtp(raw: dict, tensors: dict, layer_template: dict) -> None:
+    """DeepSeek-V3's MTP module as README_WEIGHTS describes it: layer `num_hidden_layers` holds a full
+    decoder layer plus embed_tokens, enorm, hnorm, eh_proj and shared_head.{norm,head}."""
+    d, v, n = raw["hidden_size"], raw["vocab_size"], raw["num_hidden_layers"]
+    for k in range(raw.get("num_nextn_predict_layers", 0)):
+        base = f"model.layers.{n + k}."
+        for tname, (dtype, shape) in layer_template.items():
+            tensors[base + tname] = (dtype, shape)
+        tensors[base + "embed_tokens.weight"] = ("BF16", (v, d))
+        tensors[base + "enorm.weight"] = ("BF16", (d,))
+        tensors[base + "hnorm.weight"] = ("BF16", (d,))
+        tensors[base + "eh_proj.weight"] = ("BF16", (d, 2 * d))
+        tensors[base + "shared_head.norm.weight"] = ("BF16", (d,))
+        tensors[base + "shared_head.head.weight"] = ("BF16", (v, d))
+
+
+def last_layer(tensors: dict, n_layers: int) -> dict:
+    prefix = f"model.layers.{n_layers - 1}."
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def checkpoint(tmp_path: Path, tensors: dict, shards: int = 2) -> Path:
+    """`tensors` written as a sharded checkpoint with its index (sparse data regions)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    names = list(tensors)
+    size = math.ceil(len(names) / shards)
+    weight_map = {}
+    for i in range(shards):
+        shard = f"model-{i + 1:05d}-of-{shards:05d}.safetensors"
+        part = {n: tensors[n] for n in names[i * size : (i + 1) * size]}
+        write_shard(tmp_path / shard, part)
+        weight_map.update(dict.fromkeys(part, shard))
+    _index(tmp_path, weight_map)
+    return tmp_path
+
+
+# (spec, expert layout of the checkpoint): dense, tied, sandwich and post norms, MoE stacked and per
+# expert, Mixtral's w1/w2/w3, DeepSeek-V3 with fp8 scales and MTP, gpt-oss with MXFP4, a hybrid
+FAMILY_CASES = [
+    ("qwen3-0.6b", "per_expert"),
+    ("llama-3-8b", "per_expert"),
+    ("gemma-3-1b", "per_expert"),
+    ("olmo-2-7b", "per_expert"),
+    ("qwen3-30b-a3b", "per_expert"),
+    ("qwen3-30b-a3b", "stacked"),
+    ("mixtral-8x7b", "per_expert"),
+    ("deepseek-v3", "per_expert"),
+    ("gpt-oss-20b", "per_expert"),
+    ("qwen3-next-80b-a3b", "stacked"),
+]
+
+
+def family_checkpoint(tmp_path: Path, spec: str, layout: str) -> Path:
+    tensors = transformers_checkpoint(spec, layout)
+    raw = upstream_config(spec)
+    raw = raw.get("text_config", raw)
+    if raw.get("num_nextn_predict_layers") and raw["model_type"] in ("deepseek_v3", "kimi_k2", "glm4_moe"):
+        deepseek_mtp(raw, tensors, last_layer(tensors, raw["num_hidden_layers"]))
+    folder = checkpoint(tmp_path, tensors)
+    (folder / "config.json").write_text(json.dumps(upstream_config(spec)))
+    return folder
+
+
+@pytest.mark.parametrize("spec, layout", FAMILY_CASES, ids=[f"{s}-{lay}" for s, lay in FAMILY_CASES])
+def test_family_agrees_and_catches_each_difference(tmp_path, spec, layout):
+    import llmarch
+    from llmarch.verify import verify
+
+    ir = llmarch.load(spec)
+    folder = family_checkpoint(tmp_path / "ok", spec, layout)
+    answer = verify(ir, read_checkpoint(str(folder)))
+    assert answer["missing"] == [] and answer["unexpected"] == [], (answer["missing"][:5], answer["unexpected"][:5])
+    assert answer["shape_differences"] == [] and answer["dtype_differences"] == []
+    assert answer["agree"]
+    tensors = transformers_checkpoint(spec, layout)
+    victim = next(n for n in tensors if "layers.1." in n and n.endswith("proj.weight") or n.endswith("_blocks"))
+
+    def mutated(change) -> dict:
+        edited = dict(tensors)
+        change(edited)
+        (tmp_path / "bad").mkdir(exist_ok=True)
+        for f in (tmp_path / "bad").iterdir():
+            f.unlink()
+        raw = upstream_config(spec)
+        raw = raw.get("text_config", raw)
+        if raw.get("num_nextn_predict_layers") and raw["model_type"] in ("deepseek_v3", "kimi_k2", "glm4_moe"):
+            deepseek_mtp(raw, edited, last_layer(tensors, raw["num_hidden_layers"]))
+        checkpoint(tmp_path / "bad", edited)
+        (tmp_path / "bad" / "config.json").write_text(json.dumps(upstream_config(spec)))
+        return verify(ir, read_checkpoint(str(tmp_path / "bad")))
+
+    removed = mutated(lambda t: t.pop(victim))
+    assert removed["missing"] == [victim] and not removed["agree"]
+    dtype, shape = tensors[victim]
+    wider = mutated(lambda t: t.__setitem__(victim, (dtype, (shape[0] + 1,) + shape[1:])))
+    assert [d["tensor"] for d in wider["shape_differences"]] == [victim] and not wider["agree"]
+    assert wider["shape_differences"][0]["field"]
+    other = "F16" if dtype != "F16" else "BF16"
+    retyped = mutated(lambda t: t.__setitem__(victim, (other, shape)))
+    assert [d["tensor"] for d in retyped["dtype_differences"]] == [victim] and not retyped["agree"]
+
+
+def test_bytes_explained_by_hand_gpt_oss(tmp_path):
+    """gpt-oss-20b's MXFP4 experts: `show` prices every routed-expert parameter at 17/32 byte, but the
+    experts' biases are stored in BF16: 24 layers x 32 experts x (5760 + 2880) biases x (2 - 17/32) bytes."""
+    import llmarch
+    from llmarch.verify import verify
+
+    answer = verify(
+        llmarch.load("gpt-oss-20b"), read_checkpoint(str(family_checkpoint(tmp_path, "gpt-oss-20b", "per_expert")))
+    )
+    b = answer["bytes"]
+    assert b["explained"]["format_layout"] == 24 * 32 * (5760 + 2880) * 47 // 32
+    assert b["difference"] == b["explained"]["format_layout"] and b["explained"]["mtp"] == 0
+
+
+def test_bytes_explained_by_hand_deepseek_v3(tmp_path):
+    """DeepSeek-V3's MTP layer (README_WEIGHTS: embedding, enorm, hnorm, eh_proj, shared_head and one MoE
+    decoder layer, its linears fp8 with F32 block scales) and its F32 routing biases, by hand."""
+    import llmarch
+    from llmarch.verify import verify
+
+    d, v, q, kv, rope, nope, vd, h = 7168, 129280, 1536, 512, 64, 128, 128, 128
+    n, f = 256, 2048
+
+    def fp8(o, i):  # the matrix plus its F32 scale per 128 x 128 block
+        return o * i + 4 * math.ceil(o / 128) * math.ceil(i / 128)
+
+    attn = fp8(q, d) + fp8(h * (nope + rope), q) + fp8(kv + rope, d) + fp8(h * (nope + vd), kv) + fp8(d, h * vd)
+    attn += 2 * (q + kv)  # q_a and kv_a norms, bf16
+    experts = n * (2 * fp8(f, d) + fp8(d, f)) + 2 * fp8(f, d) + fp8(d, f)  # routed + one shared
+    router = 2 * n * d + 2 * n  # bf16 gate; its correction bias at the spec's bf16 (F32 on disk: below)
+    layer = attn + experts + router + 2 * 2 * d  # two norms
+    mtp = layer + 2 * (2 * v * d) + 2 * (2 * d * 2 * d) // 2 + 3 * 2 * d  # embed + head, eh_proj, 3 norms
+    answer = verify(
+        llmarch.load("deepseek-v3"), read_checkpoint(str(family_checkpoint(tmp_path, "deepseek-v3", "per_expert")))
+    )
+    b = answer["bytes"]
+    assert answer["agree"]
+    assert b["explained"]["mtp"] == mtp
+    assert b["explained"]["buffers"] == 58 * n * 2  # 58 MoE layers, at the spec's bf16
+    assert b["explained"]["stored_differently"] == 59 * n * 2  # stored F32: 2 more bytes each, MTP layer too
+    assert sum(b["explained"].values()) == b["difference"]
+
+
+# ---------------------------------------------------------------------------
+# the command
+
+
+def test_cli_exit_codes_json_and_table(tmp_path):
+    import jsonschema
+    from typer.testing import CliRunner
+
+    from llmarch.cli import app
+    from llmarch.output_schema import OUTPUT_SCHEMA
+
+    runner = CliRunner()
+    tensors = transformers_checkpoint("qwen3-0.6b")
+    good = checkpoint(tmp_path / "good", tensors, shards=1)
+    (good / "config.json").write_text(json.dumps(upstream_config("qwen3-0.6b")))
+    ok = runner.invoke(app, ["--no-color", "verify", "qwen3-0.6b", str(good), "--format", "json"])
+    assert ok.exit_code == 0, ok.output
+    data = json.loads(ok.stdout)
+    jsonschema.validate(data, OUTPUT_SCHEMA)
+    assert data["command"] == "verify" and data["models"][0]["agree"]
+    # a spec that differs: another head count is every attention layer's q/o shape, exit 1, each listed
+    differs = runner.invoke(app, ["--no-color", "verify", "qwen3-0.6b", str(good), "--set", "attention.n_heads=8"])
+    assert differs.exit_code == 1 and "attention.n_heads" in differs.stdout and "DIFFER" in differs.stdout
+    md = runner.invoke(app, ["verify", "qwen3-0.6b", str(good), "--format", "markdown"])
+    assert md.exit_code == 0 and "| model type (naming) |" in md.stdout
+    # a single shard without config.json: the naming comes from --model-type
+    (tmp_path / "lone").mkdir()
+    shard = tmp_path / "lone" / "model.safetensors"
+    write_shard(shard, tensors)
+    single = runner.invoke(app, ["--no-color", "verify", "qwen3-0.6b", str(shard), "--model-type", "qwen3"])
+    assert single.exit_code == 0 and "agree" in single.stdout
+    no_type = runner.invoke(app, ["--no-color", "verify", "qwen3-0.6b", str(shard)])
+    assert no_type.exit_code == 2 and "--model-type" in no_type.output
+    unknown = runner.invoke(app, ["--no-color", "verify", "qwen3-0.6b", str(shard), "--model-type", "bert"])
+    assert unknown.exit_code == 2 and "verify knows" in unknown.output
+    # bad input: one paragraph, exit 2
+    raw_shard(shard, {"w": {"dtype": "BF16", "shape": [4], "data_offsets": [0, 8]}}, 2)
+    bad = runner.invoke(app, ["--no-color", "verify", "qwen3-0.6b", str(shard), "--model-type", "qwen3"])
+    assert bad.exit_code == 2 and bad.output.startswith("error: ") and "Traceback" not in bad.output
+    (good / "model-00001-of-00001.safetensors").unlink()
+    gone = runner.invoke(app, ["--no-color", "verify", "qwen3-0.6b", str(good)])
+    assert gone.exit_code == 2 and "incomplete" in gone.output
