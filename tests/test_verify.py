@@ -268,14 +268,25 @@ FAMILY_CASES = [
     ("deepseek-v3", "per_expert"),
     ("gpt-oss-20b", "per_expert"),
     ("qwen3-next-80b-a3b", "stacked"),
+    ("llama-3.2-1b", "per_expert"),
+    ("mistral-7b", "per_expert"),
+    ("ministral-3-8b", "per_expert"),
+    ("olmo-3-7b", "per_expert"),
+    ("smollm3-3b", "per_expert"),
+    ("olmoe-1b-7b", "stacked"),
+    ("kimi-k2", "per_expert"),
+    ("deepseek-v3.2-exp", "per_expert"),
 ]
+
+
+DEEPSEEK_MTP = ("deepseek_v3", "kimi_k2", "deepseek_v32")
 
 
 def family_checkpoint(tmp_path: Path, spec: str, layout: str) -> Path:
     tensors = transformers_checkpoint(spec, layout)
     raw = upstream_config(spec)
     raw = raw.get("text_config", raw)
-    if raw.get("num_nextn_predict_layers") and raw["model_type"] in ("deepseek_v3", "kimi_k2", "glm4_moe"):
+    if raw.get("num_nextn_predict_layers") and raw["model_type"] in DEEPSEEK_MTP:
         deepseek_mtp(raw, tensors, last_layer(tensors, raw["num_hidden_layers"]))
     folder = checkpoint(tmp_path, tensors)
     (folder / "config.json").write_text(json.dumps(upstream_config(spec)))
@@ -304,7 +315,7 @@ def test_family_agrees_and_catches_each_difference(tmp_path, spec, layout):
             f.unlink()
         raw = upstream_config(spec)
         raw = raw.get("text_config", raw)
-        if raw.get("num_nextn_predict_layers") and raw["model_type"] in ("deepseek_v3", "kimi_k2", "glm4_moe"):
+        if raw.get("num_nextn_predict_layers") and raw["model_type"] in DEEPSEEK_MTP:
             deepseek_mtp(raw, edited, last_layer(tensors, raw["num_hidden_layers"]))
         checkpoint(tmp_path / "bad", edited)
         (tmp_path / "bad" / "config.json").write_text(json.dumps(upstream_config(spec)))
@@ -406,3 +417,23 @@ def test_cli_exit_codes_json_and_table(tmp_path):
     (good / "model-00001-of-00001.safetensors").unlink()
     gone = runner.invoke(app, ["--no-color", "verify", "qwen3-0.6b", str(good)])
     assert gone.exit_code == 2 and "incomplete" in gone.output
+
+
+def test_multimodal_wrapper_prefix_and_tower(tmp_path):
+    """Gemma 3 4B as its Hub checkpoint lays it out: the text model under `model.language_model.`, a vision
+    tower and projector beside it (outside the spec: listed and priced, not a difference)."""
+    import llmarch
+    from llmarch.verify import verify
+
+    text = transformers_checkpoint("gemma-3-4b")
+    tensors = {n.replace("model.", "model.language_model.", 1): v for n, v in text.items()}
+    tower = {
+        "model.vision_tower.vision_model.embeddings.patch_embedding.weight": ("BF16", (1152, 3, 14, 14)),
+        "model.multi_modal_projector.mm_input_projection_weight": ("BF16", (1152, 2560)),
+    }
+    folder = checkpoint(tmp_path, tensors | tower)
+    (folder / "config.json").write_text(json.dumps(upstream_config("gemma-3-4b")))
+    answer = verify(llmarch.load("gemma-3-4b"), read_checkpoint(str(folder)))
+    assert answer["agree"] and answer["layout"]["prefix"] == "model.language_model."
+    assert answer["outside_text_model"] == sorted(tower)
+    assert answer["bytes"]["explained"]["towers"] == 2 * (1152 * 3 * 14 * 14 + 1152 * 2560)

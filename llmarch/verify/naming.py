@@ -78,6 +78,12 @@ MLA: Rules = (
     (r"attn\.kv_a_proj\.weight", to("self_attn.kv_a_proj_with_mqa.weight")),
     (r"attn\.(q_a|kv_a)_norm\.weight", to("self_attn.{0}_layernorm.weight")),
 )
+# DeepSeek V3.2's lightning indexer (GLM-5's too), inside the attention block
+INDEXER: Rules = (
+    (r"attn\.indexer\.wq\.weight", to("self_attn.indexer.wq_b.weight")),
+    (r"attn\.indexer\.(wk|weights_proj)\.weight", to("self_attn.indexer.{0}.weight")),
+    (r"attn\.indexer\.k_norm\.(weight|bias)", to("self_attn.indexer.k_norm.{0}")),
+)
 MLP: Rules = (
     (r"ffn\.gate_up\.weight", split("mlp.gate_proj.weight", "mlp.up_proj.weight")),
     (r"ffn\.down\.weight", to("mlp.down_proj.weight")),
@@ -158,6 +164,7 @@ FAMILIES: dict[str, Family] = {
     "gpt_oss": Family(ATTENTION + GPT_OSS_MOE, layouts=("mxfp4", "stacked")),
     "qwen3_next": Family(ATTENTION + GATED_DELTANET + MLP + moe("shared_expert"), mtp="qwen"),
     **{t: Family(MLA + MLP + moe(), mtp="deepseek") for t in ("deepseek_v3", "kimi_k2")},
+    "deepseek_v32": Family(MLA + INDEXER + MLP + moe(), mtp="deepseek"),
     "glm4_moe": Family(ATTENTION + MLP + moe(), mtp="deepseek"),
 }
 # a multimodal wrapper's model type -> the family of its text model
