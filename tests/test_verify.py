@@ -437,3 +437,29 @@ def test_multimodal_wrapper_prefix_and_tower(tmp_path):
     assert answer["agree"] and answer["layout"]["prefix"] == "model.language_model."
     assert answer["outside_text_model"] == sorted(tower)
     assert answer["bytes"]["explained"]["towers"] == 2 * (1152 * 3 * 14 * 14 + 1152 * 2560)
+
+
+def test_import_hf_given_a_checkpoint_folder_verifies_its_spec(tmp_path):
+    from typer.testing import CliRunner
+
+    from llmarch.cli import app
+
+    runner = CliRunner()
+    folder = family_checkpoint(tmp_path / "Qwen3-30B-A3B", "qwen3-30b-a3b", "per_expert")
+    result = runner.invoke(app, ["import-hf", str(folder), "-o", str(tmp_path / "qwen3-30b-a3b.yaml")])
+    assert result.exit_code == 0, result.output
+    assert (
+        "all 18,867 tensors agree" in result.output
+    )  # 48 layers x (128 experts x 3 + 4 projections + 2 qk-norms + 2 norms + router) + 3
+    assert (tmp_path / "qwen3-30b-a3b.yaml").is_file()
+    # a shard that lost a layer's router: the spec is still written, the difference named, exit 1
+    shard = folder / "model-00001-of-00002.safetensors"
+    tensors, _ = read_header(shard)
+    kept = {n: (t.dtype, t.shape) for n, t in tensors.items() if n != "model.layers.0.mlp.gate.weight"}
+    write_shard(shard, kept)
+    index = json.loads((folder / "model.safetensors.index.json").read_text())
+    del index["weight_map"]["model.layers.0.mlp.gate.weight"]
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    differs = runner.invoke(app, ["import-hf", str(folder)])
+    assert differs.exit_code == 1 and "model.layers.0.mlp.gate.weight" in differs.output
+    assert differs.stdout.startswith("# Imported by")
