@@ -8,11 +8,12 @@ import json
 import math
 import os
 import struct
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
 
-from conftest import transformers_model, upstream_config
+from conftest import collected_values, has_config, text_config, transformers_model, upstream_config
 from llmarch.errors import LlmarchError
 from llmarch.verify.safetensors import MAX_HEADER_BYTES, read_checkpoint, read_header
 
@@ -177,6 +178,24 @@ def _per_expert(name: str, shape: tuple, model_type: str) -> dict[str, tuple] | 
     return None
 
 
+def raw_config(name: str) -> dict:
+    """The vendored config.json, or the values collected where no verbatim copy exists."""
+    return upstream_config(name) if has_config(name) else collected_values(name)
+
+
+@lru_cache(maxsize=2)
+def values_model(name: str):
+    """transformers' build on meta of a spec's collected config values (as conftest's transformers_model)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    raw = text_config(collected_values(name))
+    cfg = CONFIG_MAPPING[raw["model_type"]](**{k: v for k, v in raw.items() if k != "model_type"})
+    with torch.device("meta"):
+        return cfg, AutoModelForCausalLM.from_config(cfg)
+
+
 def transformers_checkpoint(name: str, layout: str = "per_expert") -> dict[str, tuple[str, tuple]]:
     """Tensor name -> (dtype, shape) of a checkpoint of vendored config `name`, from transformers' build.
 
@@ -187,11 +206,10 @@ def transformers_checkpoint(name: str, layout: str = "per_expert") -> dict[str, 
     """
     from torch import nn
 
-    raw = upstream_config(name)
-    raw = raw.get("text_config", raw)
+    raw = text_config(raw_config(name))
     model_type = raw["model_type"]
     quant = (raw.get("quantization_config") or {}).get("quant_method")
-    cfg, model = transformers_model(name)
+    cfg, model = transformers_model(name) if has_config(name) else values_model(name)
     dtype = _dtype(raw)
     linear = {f"{n}.weight" for n, m in model.named_modules() if isinstance(m, nn.Linear) and n != "lm_head"}
     out: dict[str, tuple[str, tuple]] = {}
@@ -276,6 +294,8 @@ FAMILY_CASES = [
     ("olmoe-1b-7b", "stacked"),
     ("kimi-k2", "per_expert"),
     ("deepseek-v3.2-exp", "per_expert"),
+    ("phi-4", "per_expert"),
+    ("granite-4.1-30b", "per_expert"),
 ]
 
 
@@ -284,12 +304,11 @@ DEEPSEEK_MTP = ("deepseek_v3", "kimi_k2", "deepseek_v32")
 
 def family_checkpoint(tmp_path: Path, spec: str, layout: str) -> Path:
     tensors = transformers_checkpoint(spec, layout)
-    raw = upstream_config(spec)
-    raw = raw.get("text_config", raw)
+    raw = text_config(raw_config(spec))
     if raw.get("num_nextn_predict_layers") and raw["model_type"] in DEEPSEEK_MTP:
         deepseek_mtp(raw, tensors, last_layer(tensors, raw["num_hidden_layers"]))
     folder = checkpoint(tmp_path, tensors)
-    (folder / "config.json").write_text(json.dumps(upstream_config(spec)))
+    (folder / "config.json").write_text(json.dumps(raw_config(spec)))
     return folder
 
 
@@ -313,12 +332,11 @@ def test_family_agrees_and_catches_each_difference(tmp_path, spec, layout):
         (tmp_path / "bad").mkdir(exist_ok=True)
         for f in (tmp_path / "bad").iterdir():
             f.unlink()
-        raw = upstream_config(spec)
-        raw = raw.get("text_config", raw)
+        raw = text_config(raw_config(spec))
         if raw.get("num_nextn_predict_layers") and raw["model_type"] in DEEPSEEK_MTP:
             deepseek_mtp(raw, edited, last_layer(tensors, raw["num_hidden_layers"]))
         checkpoint(tmp_path / "bad", edited)
-        (tmp_path / "bad" / "config.json").write_text(json.dumps(upstream_config(spec)))
+        (tmp_path / "bad" / "config.json").write_text(json.dumps(raw_config(spec)))
         return verify(ir, read_checkpoint(str(tmp_path / "bad")))
 
     removed = mutated(lambda t: t.pop(victim))

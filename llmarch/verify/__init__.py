@@ -122,28 +122,38 @@ def expected_tensors(ir: ModelIR, family: Family, prefix: str, head: str, layout
     overrides = dict(ir.weight_overrides)
     default = ir.weight_dtype
     loose = tuple(dict.fromkeys((_dtype_name(default), "F32")))  # norms, biases, vectors: either
-    out: dict[str, Expected] = {}
     unmapped: list[str] = []
     seen: set[int] = set()
     buffers = {name for name, _ in model.named_buffers()}
     weights = list(model.named_parameters(remove_duplicate=False)) + list(model.named_buffers())
+    planned: dict[str, list] = {}  # checkpoint name -> [shape, (out, in) or None, llmarch name]
     for name, tensor in weights:
         if id(tensor) in seen:
             continue  # a tied matrix is stored once
         seen.add(id(tensor))
-        shape = tuple(tensor.shape)
-        entries = checkpoint_names(family, name, shape, ir.n_layers, prefix, head, layout, ir.norm.placement)
+        entries = checkpoint_names(
+            family, name, tuple(tensor.shape), ir.n_layers, prefix, head, layout, ir.norm.placement
+        )
         if entries is None:
             unmapped.append(name)
             continue
+        for ckpt, cshape, oi in entries:
+            if ckpt in planned:
+                # a fused checkpoint tensor (Phi-3's qkv_proj): llmarch's parts stacked along the output dimension
+                part = planned[ckpt]
+                part[0] = (part[0][0] + cshape[0],) + cshape[1:]
+                part[1] = None if oi is None else (part[1][0] + oi[0],) + oi[1:]
+            else:
+                planned[ckpt] = [cshape, oi, name]
+    out: dict[str, Expected] = {}
+    for ckpt, (cshape, oi, name) in planned.items():
         comp = _component(name)
         fmt = overrides.get(comp, default)
-        for ckpt, cshape, oi in entries:
-            if oi is not None and _is_matrix(name):
-                for n, s, d in _companions(ckpt, cshape, oi, fmt, default):
-                    out[n] = Expected(n, s, d, comp, name, name.startswith("mtp."), name in buffers)
-            else:
-                out[ckpt] = Expected(ckpt, cshape, loose, comp, name, name.startswith("mtp."), name in buffers)
+        if oi is not None and _is_matrix(name):
+            for n, s, d in _companions(ckpt, cshape, oi, fmt, default):
+                out[n] = Expected(n, s, d, comp, name, name.startswith("mtp."), name in buffers)
+        else:
+            out[ckpt] = Expected(ckpt, cshape, loose, comp, name, name.startswith("mtp."), name in buffers)
     return out, unmapped
 
 

@@ -156,9 +156,20 @@ class Family:
 
 
 DENSE = Family(ATTENTION + MLP)
+# Phi-3 fuses q, k and v into one `qkv_proj` (llmarch's three parts, stacked in that order) and keeps
+# gate/up fused as llmarch does
+PHI3 = Family(
+    (
+        (r"attn\.(q|k|v)_proj\.weight", to("self_attn.qkv_proj.weight")),
+        (r"attn\.o_proj\.weight", to("self_attn.o_proj.weight")),
+        (r"ffn\.gate_up\.weight", to("mlp.gate_up_proj.weight")),
+        (r"ffn\.down\.weight", to("mlp.down_proj.weight")),
+    )
+)
 FAMILIES: dict[str, Family] = {
     **{t: DENSE for t in ("llama", "mistral", "ministral3", "qwen3", "olmo2", "olmo3", "smollm3", "granite")},
     "gemma3_text": DENSE,
+    "phi3": PHI3,
     **{t: Family(ATTENTION + MLP + moe()) for t in ("qwen3_moe", "olmoe")},
     "mixtral": Family(ATTENTION + MIXTRAL_MOE),
     "gpt_oss": Family(ATTENTION + GPT_OSS_MOE, layouts=("mxfp4", "stacked")),
