@@ -481,3 +481,24 @@ def test_import_hf_given_a_checkpoint_folder_verifies_its_spec(tmp_path):
     differs = runner.invoke(app, ["import-hf", str(folder)])
     assert differs.exit_code == 1 and "model.layers.0.mlp.gate.weight" in differs.output
     assert differs.stdout.startswith("# Imported by")
+
+
+def test_a_fifo_or_a_device_is_refused_not_read(tmp_path):
+    fifo = tmp_path / "model.safetensors"
+    os.mkfifo(fifo)
+    with pytest.raises(LlmarchError, match="not a regular file"):
+        read_checkpoint(str(fifo))
+    with pytest.raises(LlmarchError, match="not a regular file"):
+        read_checkpoint(str(tmp_path))  # the folder's only shard is the FIFO
+    with pytest.raises(LlmarchError, match="not a regular file"):
+        read_header("/dev/zero")
+
+
+def test_a_config_whose_model_type_is_not_a_name(tmp_path):
+    import llmarch
+    from llmarch.verify import verify
+
+    write_shard(tmp_path / "model.safetensors", {"w": ("BF16", (2,))})
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": ["qwen3"]}))
+    with pytest.raises(LlmarchError, match="--model-type"):
+        verify(llmarch.load("qwen3-0.6b"), read_checkpoint(str(tmp_path)))

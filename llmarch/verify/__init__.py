@@ -163,6 +163,8 @@ def _family(ckpt: Checkpoint, model_type: Optional[str]) -> tuple[str, Family]:
         text = ckpt.config.get("text_config")
         if isinstance(text, dict) and isinstance(text.get("model_type"), str):
             model_type = text["model_type"]
+        if not isinstance(model_type, str):
+            model_type = None
     if model_type is None:
         raise LlmarchError(
             f"`{ckpt.path}` has no config.json naming its model_type, so verify cannot tell its tensor naming; "

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,10 +92,11 @@ def read_header(path: Path | str) -> tuple[dict[str, TensorInfo], int]:
     """The tensors of one shard and its size in bytes; reads 8 bytes plus the header, nothing else."""
     path = Path(path)
     try:
+        # a FIFO or a device would block or never end: only a regular file is opened
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise _error(path, "is not a regular file; give a .safetensors file")
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
-            if not os.path.isfile(path):
-                raise _error(path, "is not a regular file; give a .safetensors file")
             head = f.read(8)
             if len(head) < 8:
                 raise _error(path, f"is {size} bytes long, too short for a safetensors header (8-byte length first)")
