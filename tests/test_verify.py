@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import struct
 from functools import lru_cache
 from pathlib import Path
@@ -191,15 +192,27 @@ def values_model(name: str):
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
     raw = text_config(collected_values(name))
-    cfg = CONFIG_MAPPING[raw["model_type"]](**{k: v for k, v in raw.items() if k != "model_type"})
+    # as conftest: Kimi K2's configs say kimi_k2 but use DeepSeek-V3's code, which transformers names deepseek_v3
+    model_type = {"kimi_k2": "deepseek_v3"}.get(raw["model_type"], raw["model_type"])
+    cfg = CONFIG_MAPPING[model_type](**{k: v for k, v in raw.items() if k != "model_type"})
     with torch.device("meta"):
         return cfg, AutoModelForCausalLM.from_config(cfg)
+
+
+def ignored(weight: str, qcfg: dict) -> bool:
+    """compressed-tensors' `ignore`: module names, or `re:` patterns matched from the name's start."""
+    module = weight[: -len(".weight")]
+    return any(
+        re.match(entry[3:], module) if entry.startswith("re:") else entry == module for entry in qcfg.get("ignore", [])
+    )
 
 
 def transformers_checkpoint(name: str, layout: str = "per_expert") -> dict[str, tuple[str, tuple]]:
     """Tensor name -> (dtype, shape) of a checkpoint of vendored config `name`, from transformers' build.
 
-    Quantised as its quantization_config says, by the formats' own definitions: fp8 with 128x128 blocks puts
+    Quantised as its quantization_config says, by the formats' own definitions: compressed-tensors'
+    pack-quantized int4 stores each targeted, unignored Linear as `weight_packed` (I32, eight values each),
+    `weight_scale` (BF16, one per group) and `weight_shape`; fp8 with 128x128 blocks puts
     every nn.Linear but the LM head in F8_E4M3 beside an F32 `weight_scale_inv` of ceil(out/128) x
     ceil(in/128) blocks (DeepSeek-V3's README_WEIGHTS); MXFP4 stores gpt-oss's experts as U8 `_blocks`
     (two 4-bit values a byte, 32 a block: [n, out, in/32, 16]) and one U8 `_scales` per block.
@@ -208,7 +221,8 @@ def transformers_checkpoint(name: str, layout: str = "per_expert") -> dict[str, 
 
     raw = text_config(raw_config(name))
     model_type = raw["model_type"]
-    quant = (raw.get("quantization_config") or {}).get("quant_method")
+    qcfg = raw.get("quantization_config") or {}
+    quant = qcfg.get("quant_method")
     cfg, model = transformers_model(name) if has_config(name) else values_model(name)
     dtype = _dtype(raw)
     linear = {f"{n}.weight" for n, m in model.named_modules() if isinstance(m, nn.Linear) and n != "lm_head"}
@@ -229,7 +243,12 @@ def transformers_checkpoint(name: str, layout: str = "per_expert") -> dict[str, 
         per_expert = _per_expert(tname, shape, model_type) if layout == "per_expert" else None
         matrices = per_expert or {tname: shape}
         for mname, mshape in matrices.items():
-            if quant == "fp8" and (mname in linear or per_expert):
+            if quant == "compressed-tensors" and (mname in linear or per_expert) and not ignored(mname, qcfg):
+                group = qcfg["config_groups"]["group_0"]["weights"]["group_size"]
+                out[mname + "_packed"] = ("I32", (mshape[0], mshape[1] * 4 // 32))  # eight 4-bit values an int32
+                out[mname + "_scale"] = ("BF16", (mshape[0], mshape[1] // group))
+                out[mname + "_shape"] = ("I32", (2,))
+            elif quant == "fp8" and (mname in linear or per_expert):
                 out[mname] = ("F8_E4M3", mshape)
                 out[mname + "_scale_inv"] = ("F32", (math.ceil(mshape[0] / 128), math.ceil(mshape[1] / 128)))
             else:
@@ -296,6 +315,7 @@ FAMILY_CASES = [
     ("deepseek-v3.2-exp", "per_expert"),
     ("phi-4", "per_expert"),
     ("granite-4.1-30b", "per_expert"),
+    ("kimi-k2-thinking", "per_expert"),
 ]
 
 
