@@ -114,26 +114,54 @@ def _dtype_name(fmt: str) -> str:
     return FORMAT_DTYPES.get(fmt, ("BF16",))[0]
 
 
-def expected_tensors(ir: ModelIR, family: Family, prefix: str, head: str, layout: str) -> tuple[dict, list[str]]:
-    """Every tensor a checkpoint of `ir` in this family's naming holds, and llmarch weights the table lacks."""
-    from ..api import build
+def _weights(model) -> list:
+    """Every stored tensor of llmarch's build: parameters (a tied matrix once) and buffers."""
+    seen: set[int] = set()
+    out = []
+    for named, buffer in ((model.named_parameters(remove_duplicate=False), False), (model.named_buffers(), True)):
+        for name, tensor in named:
+            if id(tensor) not in seen:  # a tied matrix is stored once
+                seen.add(id(tensor))
+                out.append((name, tuple(tensor.shape), buffer))
+    return out
 
-    model = build(ir)
+
+def _layout(ir: ModelIR, weights: list, family: Family, found: dict) -> tuple[str, str, str]:
+    """The prefix, LM-head name and expert layout whose names match most of the checkpoint's, judged on the
+    weights outside the layers, the first layer and the first MoE layer (the rest repeat them)."""
+    moe = next((n.split(".")[1] for n, _, _ in weights if n.startswith("layers.") and ".ffn.experts." in n), "0")
+    probe = [
+        (n, s)
+        for n, s, _ in weights
+        if not n.startswith(("layers.", "mtp.")) or n.startswith(("layers.0.", f"layers.{moe}."))
+    ]
+    best = None
+    for prefix, head in family.prefixes:
+        for layout in family.layouts:
+            names = set()
+            for n, s in probe:
+                for ckpt, _, _ in (
+                    checkpoint_names(family, n, s, ir.n_layers, prefix, head, layout, ir.norm.placement) or ()
+                ):
+                    names |= {ckpt, ckpt + "_scale_inv", ckpt + "_packed", ckpt[: -len(".weight")] + "_blocks"}
+            score = len(names & found.keys())
+            if best is None or score > best[0]:
+                best = (score, prefix, head, layout)
+    return best[1:]
+
+
+def expected_tensors(
+    ir: ModelIR, weights: list, family: Family, prefix: str, head: str, layout: str
+) -> tuple[dict, list[str]]:
+    """Every tensor a checkpoint of `ir` in this family's naming holds, and llmarch weights the table lacks."""
     overrides = dict(ir.weight_overrides)
     default = ir.weight_dtype
     loose = tuple(dict.fromkeys((_dtype_name(default), "F32")))  # norms, biases, vectors: either
     unmapped: list[str] = []
-    seen: set[int] = set()
-    buffers = {name for name, _ in model.named_buffers()}
-    weights = list(model.named_parameters(remove_duplicate=False)) + list(model.named_buffers())
+    buffers = {name for name, _, buffer in weights if buffer}
     planned: dict[str, list] = {}  # checkpoint name -> [shape, (out, in) or None, llmarch name]
-    for name, tensor in weights:
-        if id(tensor) in seen:
-            continue  # a tied matrix is stored once
-        seen.add(id(tensor))
-        entries = checkpoint_names(
-            family, name, tuple(tensor.shape), ir.n_layers, prefix, head, layout, ir.norm.placement
-        )
+    for name, shape, _ in weights:
+        entries = checkpoint_names(family, name, shape, ir.n_layers, prefix, head, layout, ir.norm.placement)
         if entries is None:
             unmapped.append(name)
             continue
@@ -193,14 +221,11 @@ def verify(ir: ModelIR, ckpt: Checkpoint, model_type: Optional[str] = None) -> d
 
     type_name, family = _family(ckpt, model_type)
     found = ckpt.tensors
-    best = None
-    for prefix, head in family.prefixes:
-        for layout in family.layouts:
-            expected, unmapped = expected_tensors(ir, family, prefix, head, layout)
-            score = len(expected.keys() & found.keys())
-            if best is None or score > best[0]:
-                best = (score, expected, unmapped, prefix, layout)
-    _, expected, unmapped, prefix, layout = best
+    from ..api import build
+
+    weights = _weights(build(ir))
+    prefix, head, layout = _layout(ir, weights, family, found)
+    expected, unmapped = expected_tensors(ir, weights, family, prefix, head, layout)
     if unmapped:
         raise LlmarchError(
             f"verify's `{type_name}` table has no checkpoint name for llmarch's weight `{unmapped[0]}` "
