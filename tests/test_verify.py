@@ -243,8 +243,16 @@ def transformers_checkpoint(name: str, layout: str = "per_expert") -> dict[str, 
         per_expert = _per_expert(tname, shape, model_type) if layout == "per_expert" else None
         matrices = per_expert or {tname: shape}
         for mname, mshape in matrices.items():
-            if quant == "compressed-tensors" and (mname in linear or per_expert) and not ignored(mname, qcfg):
-                group = qcfg["config_groups"]["group_0"]["weights"]["group_size"]
+            scheme = (qcfg.get("config_groups") or {}).get("group_0", {}).get("weights", {})
+            if quant == "compressed-tensors" and scheme["type"] == "float" and (mname in linear or per_expert):
+                if ignored(mname, qcfg):
+                    out[mname] = (dtype, mshape)
+                    continue
+                # float-quantized fp8 in 128 x 128 blocks: the scale beside it is named `weight_scale`
+                out[mname] = ("F8_E4M3", mshape)
+                out[mname + "_scale"] = ("BF16", (math.ceil(mshape[0] / 128), math.ceil(mshape[1] / 128)))
+            elif quant == "compressed-tensors" and (mname in linear or per_expert) and not ignored(mname, qcfg):
+                group = scheme["group_size"]
                 out[mname + "_packed"] = ("I32", (mshape[0], mshape[1] * 4 // 32))  # eight 4-bit values an int32
                 out[mname + "_scale"] = ("BF16", (mshape[0], mshape[1] // group))
                 out[mname + "_shape"] = ("I32", (2,))
@@ -316,6 +324,7 @@ FAMILY_CASES = [
     ("phi-4", "per_expert"),
     ("granite-4.1-30b", "per_expert"),
     ("kimi-k2-thinking", "per_expert"),
+    ("laguna-xs.2", "per_expert"),
 ]
 
 

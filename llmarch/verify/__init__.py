@@ -80,7 +80,7 @@ def _component(name: str) -> str:
     return component_of(name)
 
 
-def _companions(name: str, shape, oi, fmt: str, default: str) -> list[tuple[str, tuple, tuple[str, ...]]]:
+def _companions(name: str, shape, oi, fmt: str, scale: str) -> list[tuple[str, tuple, tuple[str, ...]]]:
     """A matrix stored at `fmt`: the tensor itself and what the format stores beside it."""
     if fmt in FORMAT_DTYPES and fmt != "fp8_block128" and fmt != "fp8":
         return [(name, shape, FORMAT_DTYPES[fmt])]
@@ -88,7 +88,7 @@ def _companions(name: str, shape, oi, fmt: str, default: str) -> list[tuple[str,
     if fmt == "fp8_block128":
         return [
             (name, shape, FORMAT_DTYPES[fmt]),
-            (name + "_scale_inv", lead + (math.ceil(o / 128), math.ceil(i / 128)), SCALE_DTYPES),
+            (name + scale, lead + (math.ceil(o / 128), math.ceil(i / 128)), SCALE_DTYPES),
         ]
     if fmt == "fp8":
         return [(name, shape, FORMAT_DTYPES[fmt]), (name + "_scale", (), SCALE_DTYPES)]
@@ -151,7 +151,7 @@ def _layout(ir: ModelIR, weights: list, family: Family, found: dict) -> tuple[st
 
 
 def expected_tensors(
-    ir: ModelIR, weights: list, family: Family, prefix: str, head: str, layout: str
+    ir: ModelIR, weights: list, family: Family, prefix: str, head: str, layout: str, scale: str = "_scale_inv"
 ) -> tuple[dict, list[str]]:
     """Every tensor a checkpoint of `ir` in this family's naming holds, and llmarch weights the table lacks."""
     overrides = dict(ir.weight_overrides)
@@ -178,7 +178,7 @@ def expected_tensors(
         comp = _component(name)
         fmt = overrides.get(comp, default)
         if oi is not None and _is_matrix(name):
-            for n, s, d in _companions(ckpt, cshape, oi, fmt, default):
+            for n, s, d in _companions(ckpt, cshape, oi, fmt, scale):
                 out[n] = Expected(n, s, d, comp, name, name.startswith("mtp."), name in buffers)
         else:
             out[ckpt] = Expected(ckpt, cshape, loose, comp, name, name.startswith("mtp."), name in buffers)
@@ -225,7 +225,9 @@ def verify(ir: ModelIR, ckpt: Checkpoint, model_type: Optional[str] = None) -> d
 
     weights = _weights(build(ir))
     prefix, head, layout = _layout(ir, weights, family, found)
-    expected, unmapped = expected_tensors(ir, weights, family, prefix, head, layout)
+    # fp8 block scales: DeepSeek's (and transformers') `weight_scale_inv`, compressed-tensors' `weight_scale`
+    scale = "_scale" if not any(n.endswith("_scale_inv") for n in found) and ir.weight_overrides else "_scale_inv"
+    expected, unmapped = expected_tensors(ir, weights, family, prefix, head, layout, scale)
     if unmapped:
         raise LlmarchError(
             f"verify's `{type_name}` table has no checkpoint name for llmarch's weight `{unmapped[0]}` "

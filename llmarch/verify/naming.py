@@ -177,6 +177,16 @@ FAMILIES: dict[str, Family] = {
     **{t: Family(MLA + MLP + moe(), mtp="deepseek") for t in ("deepseek_v3", "kimi_k2")},
     "deepseek_v32": Family(MLA + INDEXER + MLP + moe(), mtp="deepseek"),
     "glm4_moe": Family(ATTENTION + MLP + moe(), mtp="deepseek"),
+    # Laguna: a per-head output gate `g_proj`; its routing bias a (frozen) parameter under DeepSeek's name
+    "laguna": Family(
+        ATTENTION
+        + (
+            (r"attn\.gate_proj\.weight", to("self_attn.g_proj.weight")),
+            (r"ffn\.router_correction", to("mlp.gate.e_score_correction_bias")),
+        )
+        + MLP
+        + moe()
+    ),
 }
 # a multimodal wrapper's model type -> the family of its text model
 WRAPPERS = {"gemma3": "gemma3_text", "mistral3": "ministral3", "qwen3_5": "qwen3_5_text"}
