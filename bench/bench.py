@@ -57,6 +57,40 @@ def generated_specs(folder: Path, n: int = 200) -> Path:
     return folder
 
 
+def sparse_checkpoint(folder: Path, shards: int = 64) -> Path:
+    """A 1T-parameter checkpoint laid out as Kimi K2's (61 layers of 384 fp8 experts, one matrix and one
+    block-scale tensor per expert and projection, 64 shards and an index), its data regions sparse holes."""
+    import math
+    import struct
+
+    d, f, experts, layers = 7168, 2048, 384, 61
+    tensors = {}
+    for i in range(layers):
+        for e in range(experts):
+            for proj, shape in (("gate_proj", (f, d)), ("up_proj", (f, d)), ("down_proj", (d, f))):
+                name = f"model.layers.{i}.mlp.experts.{e}.{proj}.weight"
+                tensors[name] = ("F8_E4M3", shape, shape[0] * shape[1])
+                scales = (math.ceil(shape[0] / 128), math.ceil(shape[1] / 128))
+                tensors[name + "_scale_inv"] = ("F32", scales, 4 * scales[0] * scales[1])
+    names = list(tensors)
+    per = math.ceil(len(names) / shards)
+    weight_map = {}
+    for k in range(shards):
+        shard = f"model-{k + 1:05d}-of-{shards:05d}.safetensors"
+        header, offset = {}, 0
+        for name in names[k * per : (k + 1) * per]:
+            dtype, shape, size = tensors[name]
+            header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + size]}
+            offset += size
+            weight_map[name] = shard
+        raw = json.dumps(header).encode()
+        with open(folder / shard, "wb") as out:
+            out.write(struct.pack("<Q", len(raw)) + raw)
+            out.truncate(8 + len(raw) + offset)
+    (folder / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    return folder
+
+
 def build_snippet(name: str) -> str:
     return (
         "import time, resource, torch; m0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
@@ -105,6 +139,10 @@ def main() -> None:
             median_seconds(LLMARCH + ["report", str(specs), "-o", "/dev/null", "--format", "markdown"]),
             0.5,
         )
+    with tempfile.TemporaryDirectory() as folder:
+        ckpt = sparse_checkpoint(Path(folder))
+        read = f"from llmarch.verify import read_checkpoint; read_checkpoint({str(ckpt)!r})"
+        record("verify: read a 1T-parameter checkpoint's headers (64 shards)", median_seconds([PY, "-c", read]), 0.5)
     show = LLMARCH + ["show", "deepseek-v3"]
     record("llmarch show deepseek-v3 (no cache)", median_seconds(show), None)
     record("llmarch show deepseek-v3 (warm cache)", warm_seconds(show), 0.3)

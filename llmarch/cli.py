@@ -896,10 +896,56 @@ def cache_cmd(
     typer.echo(f"entries  {data['entries']:,} ({data['bytes']:,} bytes; trimmed to {data['max_bytes']:,})")
 
 
+@app.command()
+@guarded
+def verify(
+    spec: str = typer.Argument(..., help="Spec name, alias or file path."),
+    checkpoint: str = typer.Argument(
+        ..., help="A checkpoint folder, its model.safetensors.index.json, or one .safetensors."
+    ),
+    model_type: Optional[str] = typer.Option(
+        None, "--model-type", help="The checkpoint's tensor naming, where no config.json beside it names it."
+    ),
+    limit: int = typer.Option(
+        20, "--limit", help="Tensors listed per kind of difference in the table (JSON lists all)."
+    ),
+    spec_path: Optional[List[str]] = SpecPathOpt,
+    sets: Optional[List[str]] = SetOpt,
+    format: Optional[Format] = FormatOpt,
+    output: Optional[str] = OutputOpt,
+) -> None:
+    """Hold a spec against a safetensors checkpoint, reading only the shards' headers (never the weights).
+
+    Exit 0 when they agree, 1 when they differ (each difference listed), 2 on bad input.
+    Example: llmarch verify qwen3-8b ~/models/Qwen3-8B
+    """
+    from .api import envelope, load
+    from .verify import read_checkpoint
+    from .verify import verify as run_verify
+    from .verify.report import verify_doc
+
+    _check_count(limit, "--limit", 1 << 20)
+    _registry(spec_path)
+    ir = load(spec, spec_path, sets)
+    ckpt = read_checkpoint(checkpoint)
+    model = run_verify(ir, ckpt, model_type)
+    _emit(
+        _resolve_format(format, output),
+        output,
+        envelope("verify", [model]),
+        lambda: verify_doc(model, limit),
+        f"llmarch verify {ir.name}",
+    )
+    if not model["agree"]:
+        raise typer.Exit(1)
+
+
 @app.command("import-hf")
 @guarded
 def import_hf(
-    config: str = typer.Argument(..., help="A Hugging Face config.json."),
+    config: str = typer.Argument(
+        ..., help="A Hugging Face config.json, or a checkpoint folder (its spec is then verified against the shards)."
+    ),
     output: Optional[str] = typer.Option(
         None, "--output", "-o", help="Write the spec to FILE (YAML) instead of stdout."
     ),
@@ -912,6 +958,7 @@ def import_hf(
     """Turn a Hugging Face config.json into a llmarch spec (YAML), recording every default it applied.
 
     Unknown keys, unsupported model types and features llmarch cannot represent are errors (exit 2).
+    Given a checkpoint folder, the spec written is held against its shards' headers (exit 1 when they differ).
     Example: llmarch import-hf Qwen3-8B/config.json -o qwen3-8b.yaml && llmarch show qwen3-8b.yaml
     """
     from pathlib import Path
@@ -933,8 +980,44 @@ def import_hf(
                 f"-o `{shorten(path.name)}`: the file name is not a spec name: {rule}; use -o {suggestion}"
             )
         name = stem
+    folder = Path(config) if Path(config).is_dir() else None
+    if folder is not None:
+        config = str(folder / "config.json")
     imported = import_file(config, name=name)
-    _write(spec_yaml(imported), output)
+    text = spec_yaml(imported)
+    _write(text, output)
+    if folder is not None and _has_shards(folder):
+        _verify_imported(text, imported.spec["name"], folder)
+
+
+def _has_shards(folder) -> bool:
+    from .verify.safetensors import INDEX_NAME
+
+    return (folder / INDEX_NAME).is_file() or any(folder.glob("*.safetensors"))
+
+
+def _verify_imported(text: str, name: str, folder) -> None:
+    """import-hf given a checkpoint folder: the spec it wrote, held against the shards there (stderr; exit 1
+    when they differ, the spec having been written all the same)."""
+    from .resolve import to_ir, validate
+    from .verify import read_checkpoint
+    from .verify import verify as run_verify
+    from .yamlsafe import load_text
+
+    located = load_text(text, f"{name}.yaml")
+    answer = run_verify(to_ir(validate(located), located), read_checkpoint(str(folder)))
+    counts = {k: len(answer[k]) for k in ("missing", "unexpected", "shape_differences", "dtype_differences")}
+    if answer["agree"]:
+        typer.echo(f"verified against {folder}: all {answer['tensors']['expected']:,} tensors agree", err=True)
+        return
+    detail = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items() if n)
+    first = (answer["missing"] + answer["unexpected"] + [d["tensor"] for d in answer["shape_differences"]])[:3]
+    typer.echo(
+        f"the spec differs from the checkpoint in {folder}: {detail} (first: {', '.join(first) or 'dtypes'}); "
+        f"run `llmarch verify SPEC {folder}` for the list",
+        err=True,
+    )
+    raise typer.Exit(1)
 
 
 class _SchemaCommand(TyperCommand):

@@ -150,6 +150,52 @@ MODEL = {
                 },
             },
         },
+        "agree": {"type": "boolean"},
+        "missing": {"type": "array", "items": {"type": "string"}},
+        "unexpected": {"type": "array", "items": {"type": "string"}},
+        "outside_text_model": {"type": "array", "items": {"type": "string"}},
+        "shape_differences": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["tensor", "expected", "found", "field"],
+                "properties": {
+                    "tensor": {"type": "string"},
+                    "expected": {"type": "array", "items": _INT},
+                    "found": {"type": "array", "items": _INT},
+                    "field": {"type": "string"},
+                },
+            },
+        },
+        "dtype_differences": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["tensor", "expected", "found", "component"],
+                "properties": {
+                    "tensor": {"type": "string"},
+                    "expected": {"type": "array", "items": {"type": "string"}},
+                    "found": {"type": "string"},
+                    "component": {"type": "string"},
+                },
+            },
+        },
+        "dtypes_by_component": {
+            "type": "object",
+            "additionalProperties": {"type": "object", "additionalProperties": _INT},
+        },
+        "bytes": {
+            "type": "object",
+            "required": ["on_disk", "weights_as_shipped", "difference", "explained"],
+            "properties": {
+                "on_disk": _INT,
+                "file_bytes": _INT,
+                "weights_as_shipped": _INT,
+                "shipped_format": {"type": "string"},
+                "difference": _INT,
+                "explained": {"type": "object", "additionalProperties": _INT},
+            },
+        },
         "baseline": {
             "type": "object",
             "required": ["kind", "total_bytes", "factor"],
@@ -169,7 +215,7 @@ OUTPUT_SCHEMA = {
     "required": ["schema_version", "command", "conventions", "models"],
     "properties": {
         "schema_version": {"const": 1},
-        "command": {"enum": ["list", "show", "compare", "kvcache", "flops", "report", "check", "serve"]},
+        "command": {"enum": ["list", "show", "compare", "kvcache", "flops", "report", "check", "serve", "verify"]},
         "conventions": {"type": "object", "additionalProperties": {"type": "string"}},
         "models": {"type": "array", "items": MODEL},
         "differences": {"type": "array", "items": {"type": "string"}},
@@ -219,6 +265,14 @@ Every `--format json` answer is one object, the common envelope:
   the exit code is then 2). `check`: per model `ok` and `budgets` (`budget`, `limit`, `at_tokens`,
   `measured`, `ok`). `serve`: `memory_per_gpu`, `fits`, `max_batch_at_ctx`, `max_ctx_at_batch`, `decode_roofline`
   (bytes and FLOPs per step per GPU, step-time lower bound, binding resource, tokens/s upper bound), `prefill_roofline`.
+  `verify`: `checkpoint`, `model_type` (the naming table used), `layout` (`prefix`, `experts`), `agree`,
+  `tensors` (`expected`, `found`, `shards`), `missing`, `unexpected`, `outside_text_model` (vision/audio
+  towers, projectors: not differences), `shape_differences` (`tensor`, `expected`, `found`, `field`: the spec
+  fields deciding that shape), `dtype_differences` (`tensor`, `expected`, `found`, `component`),
+  `dtypes_by_component` (component -> dtype -> tensors), `bytes` (`on_disk`: tensor data; `file_bytes`:
+  headers included; `weights_as_shipped`: `show`'s figure; `difference`; `explained`: `mtp`, `buffers`,
+  `format_layout` (the format's exact tensors against its per-parameter allowance), `stored_differently`,
+  `missing` (negative), `towers`, `unexpected`, summing exactly to `difference`).
 - `differences` (compare): the keys, architecture or parameter, whose values differ.
 
 Integers are exact. The schema below (also printed by `llmarch schema --answers`) is what the tests

@@ -1,0 +1,77 @@
+"""verify's answer for people: a summary, the differences (at most `limit` of each kind), dtypes, bytes."""
+
+from __future__ import annotations
+
+from ..render.doc import Cell, Doc, DocTable
+
+
+def verify_doc(model: dict, limit: int) -> Doc:
+    b = model["bytes"]
+    verdict = "agree" if model["agree"] else "DIFFER"
+    summary = DocTable(f"{model['display_name']} against {model['checkpoint']}: {verdict}", ["", "value"], right={1})
+    summary.add("model type (naming)", model["model_type"])
+    summary.add("layout", f"prefix `{model['layout']['prefix']}`, experts {model['layout']['experts']}")
+    summary.add("tensors expected", Cell(f"{model['tensors']['expected']:,}", model["tensors"]["expected"]))
+    summary.add("tensors found", Cell(f"{model['tensors']['found']:,}", model["tensors"]["found"]))
+    summary.add("shards", model["tensors"]["shards"])
+    for key, label in (
+        ("missing", "missing"),
+        ("unexpected", "unexpected"),
+        ("shape_differences", "shapes that differ"),
+        ("dtype_differences", "dtypes that differ"),
+        ("outside_text_model", "outside the text model (towers)"),
+    ):
+        summary.add(
+            label,
+            Cell(
+                f"{len(model[key]):,}",
+                len(model[key]),
+                style="bold red" if model[key] and key != "outside_text_model" else "",
+            ),
+        )
+    tables = [summary]
+
+    diffs = DocTable("Differences", ["kind", "tensor", "expected", "found", "decided by"])
+    for name in model["missing"][:limit]:
+        diffs.add("missing", name, "present", "absent", "")
+    for name in model["unexpected"][:limit]:
+        diffs.add("unexpected", name, "absent", "present", "")
+    for d in model["shape_differences"][:limit]:
+        diffs.add("shape", d["tensor"], str(tuple(d["expected"])), str(tuple(d["found"])), d["field"])
+    for d in model["dtype_differences"][:limit]:
+        diffs.add("dtype", d["tensor"], " or ".join(d["expected"]), d["found"], f"weights: {d['component']}")
+    if diffs.rows:
+        tables.append(diffs)
+
+    dtypes = DocTable("Dtypes by component (tensors)", ["component", "dtypes"])
+    for comp, counts in model["dtypes_by_component"].items():
+        dtypes.add(comp, ", ".join(f"{d} x{n:,}" for d, n in counts.items()))
+    tables.append(dtypes)
+
+    size = DocTable("Bytes", ["", "bytes"], right={1})
+    size.add("tensor data on disk", Cell(f"{b['on_disk']:,}", b["on_disk"]))
+    size.add(
+        f"weights as shipped ({b['shipped_format']})", Cell(f"{b['weights_as_shipped']:,}", b["weights_as_shipped"])
+    )
+    size.add("difference", Cell(f"{b['difference']:,}", b["difference"]))
+    labels = {
+        "mtp": "  MTP modules",
+        "buffers": "  buffers (routing correction biases)",
+        "format_layout": "  the format's exact layout against its per-parameter allowance",
+        "stored_differently": "  tensors stored at another dtype or shape (F32 norms)",
+        "missing": "  missing tensors",
+        "towers": "  vision/audio towers, projectors",
+        "unexpected": "  unexpected tensors",
+    }
+    for key, value in b["explained"].items():
+        if value:
+            size.add(labels[key], Cell(f"{value:,}", value))
+    tables.append(size)
+    return Doc(
+        tables,
+        notes=[
+            "read from the shards' headers only; expected tensors from llmarch's build on the meta device, "
+            "named as the model type's checkpoints name them; norms, biases and vectors may be stored at the "
+            "spec's dtype or F32"
+        ],
+    )

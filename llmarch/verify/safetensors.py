@@ -1,0 +1,303 @@
+"""Safetensors headers, read without a byte of tensor data and with bounded memory.
+
+A shard is an 8-byte little-endian header length, a JSON header (`name -> {dtype, shape, data_offsets}`,
+offsets relative to the end of the header, plus an optional `__metadata__` of strings), then the data.
+Only the length and the header are read.  A header that lies is refused with one paragraph naming the
+file and the tensor: a length past the sane limit or the file end, offsets past the end, overlapping
+regions, a region whose size disagrees with its shape and dtype, duplicate names.
+
+A checkpoint is a directory (its `model.safetensors.index.json`, else every `*.safetensors` in it), an
+index file, or one `.safetensors` file.  An index naming a shard that is not there, or a tensor its shard
+does not hold, is refused too.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import stat
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+from ..errors import SpecError
+
+# the safetensors library's own ceiling (MAX_HEADER_SIZE, 100 MB): a 1T-parameter checkpoint's largest
+# shard header is a few hundred KB, so anything near this is a lie, and reading it stays bounded
+MAX_HEADER_BYTES = 100_000_000
+MAX_INDEX_BYTES = 100_000_000
+MAX_RANK = 8  # no checkpoint tensor has more dimensions (MXFP4 blocks have 4)
+
+# bits per element of every dtype safetensors defines
+DTYPE_BITS = {
+    "BOOL": 8,
+    "U8": 8,
+    "I8": 8,
+    "F8_E4M3": 8,
+    "F8_E5M2": 8,
+    "F8_E8M0": 8,
+    "I16": 16,
+    "U16": 16,
+    "F16": 16,
+    "BF16": 16,
+    "I32": 32,
+    "U32": 32,
+    "F32": 32,
+    "I64": 64,
+    "U64": 64,
+    "F64": 64,
+    "F4": 4,
+    "F6_E2M3": 6,
+    "F6_E3M2": 6,
+}
+INDEX_NAME = "model.safetensors.index.json"
+
+
+class TensorInfo(NamedTuple):  # a tuple: a 1T checkpoint has 140,000 of them to make quickly
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    nbytes: int
+    shard: str  # file name of the shard holding it
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    path: str  # what the user named
+    shards: tuple[str, ...]
+    tensors: dict[str, TensorInfo]
+    file_bytes: int  # every shard's size on disk, headers included
+    config: dict | None  # config.json beside the shards, when there is one and it parses
+
+
+_new = tuple.__new__  # TensorInfo's own constructor without its Python frame (a third of the reading time)
+
+
+def _error(path: Path | str, message: str, tensor: str | None = None, suggestion: str | None = None) -> SpecError:
+    return SpecError(message, file=str(path), field=tensor, suggestion=suggestion)
+
+
+def _no_duplicates(pairs):
+    out = dict(pairs)
+    if len(out) < len(pairs):
+        seen = set()
+        key = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"the name `{str(key)[:120]}` appears twice")
+    return out
+
+
+def read_header(path: Path | str) -> tuple[dict[str, TensorInfo], int]:
+    """The tensors of one shard and its size in bytes; reads 8 bytes plus the header, nothing else."""
+    path = Path(path)
+    try:
+        # a FIFO or a device would block or never end: only a regular file is opened
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise _error(path, "is not a regular file; give a .safetensors file")
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            head = f.read(8)
+            if len(head) < 8:
+                raise _error(path, f"is {size} bytes long, too short for a safetensors header (8-byte length first)")
+            (length,) = struct.unpack("<Q", head)
+            if length > MAX_HEADER_BYTES:
+                raise _error(
+                    path,
+                    f"declares a {length:,}-byte header, over the {MAX_HEADER_BYTES:,}-byte limit safetensors "
+                    "itself sets: not a safetensors file, or a corrupt one",
+                )
+            if 8 + length > size:
+                raise _error(
+                    path,
+                    f"declares a {length:,}-byte header but the file is {size:,} bytes: the shard is truncated "
+                    "(an interrupted download?)",
+                )
+            raw = f.read(length)
+    except IsADirectoryError:
+        raise _error(path, "is a directory, not a .safetensors file") from None
+    except FileNotFoundError:
+        raise _error(path, "no such file") from None
+    except PermissionError:
+        raise _error(path, "cannot be read (permission denied)") from None
+    except OSError as exc:
+        raise _error(path, f"cannot be read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+        header = json.loads(text)
+        # JSON keeps the last of two equal names: each tensor entry has one `"data_offsets"` (a name holding
+        # that text has its quotes escaped), so fewer entries than occurrences means a name came twice;
+        # only then is the header parsed again, slowly, to name it
+        if isinstance(header, dict) and text.count('"data_offsets"') > len(header) - ("__metadata__" in header):
+            json.loads(text, object_pairs_hook=_no_duplicates)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _error(path, f"its header is not valid JSON ({str(exc)[:200]}): not a safetensors file") from None
+    try:
+        return _tensors(path, header, text, size - 8 - length), size
+    except ValueError as exc:  # the slow parse's repeated name
+        raise _error(path, f"its header is not valid JSON ({str(exc)[:200]}): not a safetensors file") from None
+
+
+def _tensors(path: Path, header: object, text: str, data_bytes: int) -> dict[str, TensorInfo]:
+    if not isinstance(header, dict):
+        raise _error(path, f"its header is a JSON {type(header).__name__}, not an object of tensors")
+    shard = path.name
+    tensors: dict[str, TensorInfo] = {}
+    regions: list[tuple[int, int, str]] = []
+    for name, entry in header.items():
+        if name == "__metadata__":
+            if not isinstance(entry, dict) or not all(isinstance(v, str) for v in entry.values()):
+                raise _error(path, "`__metadata__` must map names to strings", name)
+            continue
+        try:
+            dtype, shape, (begin, end) = entry["dtype"], entry["shape"], entry["data_offsets"]
+            # one pass of cheap checks (140,000 entries in a 1T checkpoint); `_refuse` says which one failed.
+            # A float dimension makes the product a float; a JSON `true` counts as 1, which is what it holds
+            numel = math.prod(shape) if type(shape) is list and len(shape) <= MAX_RANK else -1.0
+            good = (
+                type(numel) is int
+                and len(entry) == 3
+                and type(begin) is int
+                and type(end) is int
+                and 0 <= begin <= end <= data_bytes
+                and min(shape, default=0) >= 0
+                and (numel * DTYPE_BITS[dtype] + 7) // 8 == end - begin
+            )
+        except (TypeError, KeyError, ValueError, AttributeError):
+            good = False
+        if not good:
+            json.loads(text, object_pairs_hook=_no_duplicates)  # a repeated name is the likelier story
+            _refuse(path, name, entry, data_bytes)
+        tensors[name] = _new(TensorInfo, (name, dtype, tuple(shape), end - begin, shard))
+        regions.append((begin, end, name))
+    regions.sort()
+    for (b1, e1, n1), (b2, e2, n2) in zip(regions, regions[1:]):
+        if b2 < e1 and e2 > b2:
+            raise _error(path, f"its data [{b2:,}, {e2:,}) overlaps that of `{n1}` [{b1:,}, {e1:,})", n2)
+    return tensors
+
+
+def _refuse(path: Path, name: str, entry: object, data_bytes: int) -> None:
+    """The error for a tensor entry the fast check refused: which rule it breaks."""
+    if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
+        raise _error(path, "expected an object with exactly `dtype`, `shape` and `data_offsets`", name)
+    dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+    if not isinstance(dtype, str) or dtype not in DTYPE_BITS:
+        raise _error(path, f"unknown dtype {str(dtype)[:40]!r}", name, f"safetensors dtypes: {', '.join(DTYPE_BITS)}")
+    if (
+        not isinstance(shape, list)
+        or len(shape) > MAX_RANK
+        or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
+    ):
+        raise _error(path, f"shape {str(shape)[:80]} is not a list of at most {MAX_RANK} non-negative integers", name)
+    if (
+        not isinstance(offsets, list)
+        or len(offsets) != 2
+        or not all(isinstance(o, int) and not isinstance(o, bool) and o >= 0 for o in offsets)
+        or offsets[0] > offsets[1]
+    ):
+        raise _error(path, f"data_offsets {str(offsets)[:80]} is not [begin, end] with 0 <= begin <= end", name)
+    begin, end = offsets
+    if end > data_bytes:
+        raise _error(
+            path,
+            f"its data ends at byte {end:,} of the data region, past the {data_bytes:,} bytes the file holds "
+            "after its header: the shard is truncated or its header lies",
+            name,
+        )
+    expected = (math.prod(shape) * DTYPE_BITS[dtype] + 7) // 8
+    raise _error(
+        path, f"shape {shape} at {dtype} needs {expected:,} bytes but its data_offsets span {end - begin:,}", name
+    )
+
+
+def _read_json(path: Path, limit: int) -> object:
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(limit + 1)
+    except OSError as exc:
+        raise _error(path, f"cannot be read: {exc.strerror or exc}") from None
+    if len(raw) > limit:
+        raise _error(path, f"is over {limit:,} bytes: not an index of a checkpoint")
+    try:
+        return json.loads(raw.decode("utf-8"))  # an index's repeated name changes nothing: headers decide
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _error(path, f"is not valid JSON ({str(exc)[:200]})") from None
+
+
+def _first(weight_map: dict[str, str], shard: str) -> str:
+    """The field an error about `shard` points at: the first tensor the index puts in it."""
+    return "weight_map." + next(t for t, s in weight_map.items() if s == shard)
+
+
+def _from_index(index: Path) -> tuple[list[Path], dict[str, str]]:
+    data = _read_json(index, MAX_INDEX_BYTES)
+    weight_map = data.get("weight_map") if isinstance(data, dict) else None
+    if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+        raise _error(index, "has no `weight_map` object of tensor name -> shard file", "weight_map")
+    shards = []
+    for shard in dict.fromkeys(weight_map.values()):
+        # a shard is a file beside the index: a path elsewhere (`../x`, `/etc/x`) is not a checkpoint's
+        if Path(shard).name != shard or shard in (".", ".."):
+            raise _error(index, f"shard `{shard[:120]}` is not a file name beside the index", _first(weight_map, shard))
+        if not (index.parent / shard).is_file():
+            raise _error(
+                index,
+                f"names shard `{shard[:120]}`, which is not in {index.parent}: the download is incomplete",
+                _first(weight_map, shard),
+            )
+        shards.append(shard)
+    return [index.parent / s for s in shards], weight_map
+
+
+def _config(folder: Path) -> dict | None:
+    path = folder / "config.json"
+    if not path.is_file():
+        return None
+    data = _read_json(path, 10_000_000)
+    return data if isinstance(data, dict) else None
+
+
+def read_checkpoint(path: str) -> Checkpoint:
+    """Every tensor's name, dtype, shape and size, from the headers of a checkpoint's shards."""
+    p = Path(path)
+    weight_map: dict[str, str] | None = None
+    if p.is_dir():
+        folder = p
+        if (p / INDEX_NAME).is_file():
+            files, weight_map = _from_index(p / INDEX_NAME)
+        else:
+            files = sorted(p.glob("*.safetensors"))
+            if not files:
+                raise _error(p, f"holds no `*.safetensors` file and no {INDEX_NAME}")
+    elif p.name.endswith(".json"):
+        folder = p.parent
+        if not p.is_file():
+            raise _error(p, "no such file")
+        files, weight_map = _from_index(p)
+    elif p.exists() or p.name.endswith(".safetensors"):
+        folder, files = p.parent, [p]
+    else:
+        raise _error(
+            p, "no such file or directory", suggestion="give a checkpoint folder, its index or a .safetensors file"
+        )
+    tensors: dict[str, TensorInfo] = {}
+    total = 0
+    for file in files:
+        found, size = read_header(file)
+        total += size
+        for name, info in found.items():
+            if name in tensors:
+                raise _error(file, f"holds a tensor that `{tensors[name].shard}` holds too", name)
+            tensors[name] = info
+    if weight_map is not None:
+        index = folder / INDEX_NAME if p.is_dir() else p
+        held = {name: info.shard for name, info in tensors.items()}
+        if weight_map.items() <= held.items():  # the usual case, compared in C
+            return Checkpoint(str(path), tuple(f.name for f in files), tensors, total, _config(folder))
+        for name, shard in weight_map.items():
+            if held.get(name) != shard:
+                raise _error(
+                    index, f"says shard `{shard}` holds this tensor, but its header does not", f"weight_map.{name}"
+                )
+    return Checkpoint(str(path), tuple(f.name for f in files), tensors, total, _config(folder))

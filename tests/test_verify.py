@@ -1,0 +1,533 @@
+"""`llmarch verify`: the header reader against hand-made files, and the family tables against checkpoints
+whose headers are written from transformers' own build of each vendored config (its state-dict names,
+shapes and dtypes; data regions left as sparse holes), never from llmarch's build."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import struct
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+from conftest import collected_values, has_config, text_config, transformers_model, upstream_config
+from llmarch.errors import LlmarchError
+from llmarch.verify.safetensors import MAX_HEADER_BYTES, read_checkpoint, read_header
+
+BITS = {"BF16": 16, "F16": 16, "F32": 32, "F8_E4M3": 8, "U8": 8, "I32": 32}
+TORCH_DTYPES = {"torch.bfloat16": "BF16", "torch.float16": "F16", "torch.float32": "F32"}
+
+
+def write_shard(path: Path, tensors: dict[str, tuple[str, tuple]], pad_to: int | None = None) -> None:
+    """A safetensors file: header, then the data region as a sparse hole (truncate, no bytes written)."""
+    header, offset = {}, 0
+    for name, (dtype, shape) in tensors.items():
+        n = (math.prod(shape) * BITS[dtype] + 7) // 8
+        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + n]}
+        offset += n
+    raw = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(raw)) + raw)
+        f.truncate(8 + len(raw) + (offset if pad_to is None else pad_to))
+
+
+def raw_shard(path: Path, header: dict | bytes, data_bytes: int, length: int | None = None) -> None:
+    raw = header if isinstance(header, bytes) else json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(raw) if length is None else length) + raw)
+        f.truncate(8 + len(raw) + data_bytes)
+
+
+# ---------------------------------------------------------------------------
+# the header reader
+
+
+def test_reads_names_shapes_dtypes_and_sizes(tmp_path):
+    write_shard(tmp_path / "a.safetensors", {"w": ("BF16", (3, 4)), "b": ("F32", (5,))})
+    tensors, size = read_header(tmp_path / "a.safetensors")
+    assert tensors["w"].shape == (3, 4) and tensors["w"].dtype == "BF16" and tensors["w"].nbytes == 3 * 4 * 2
+    assert tensors["b"].nbytes == 5 * 4
+    assert size == os.path.getsize(tmp_path / "a.safetensors")
+
+
+def test_a_trillion_parameter_header_costs_no_disk(tmp_path):
+    # 1T bf16 parameters: 2 TB of data as a sparse hole (st_blocks stays tiny)
+    n_layers, per_layer = 100, 10**10
+    tensors = {f"model.layers.{i}.w": ("BF16", (per_layer // 10**5, 10**5)) for i in range(n_layers)}
+    write_shard(tmp_path / "big.safetensors", tensors)
+    st = os.stat(tmp_path / "big.safetensors")
+    assert st.st_size > 2 * 10**12 and st.st_blocks * 512 < 10**7
+    found, _ = read_header(tmp_path / "big.safetensors")
+    assert sum(math.prod(t.shape) for t in found.values()) == 10**12
+
+
+@pytest.mark.parametrize(
+    "header, data_bytes, length, says",
+    [
+        ({"w": {"dtype": "BF16", "shape": [4], "data_offsets": [0, 8]}}, 4, None, "past the 4 bytes"),
+        (
+            {
+                "a": {"dtype": "BF16", "shape": [4], "data_offsets": [0, 8]},
+                "b": {"dtype": "BF16", "shape": [4], "data_offsets": [4, 12]},
+            },
+            12,
+            None,
+            "overlaps",
+        ),
+        ({"w": {"dtype": "BF16", "shape": [10**15, 10**15], "data_offsets": [0, 8]}}, 8, None, "needs"),
+        ({"w": {"dtype": "BF16", "shape": [-1], "data_offsets": [0, 8]}}, 8, None, "non-negative"),
+        ({"w": {"dtype": "Q9", "shape": [4], "data_offsets": [0, 8]}}, 8, None, "unknown dtype"),
+        ({"w": {"dtype": "BF16", "shape": [4], "data_offsets": [8, 0]}}, 8, None, "begin <= end"),
+        ({"w": {"dtype": "BF16", "shape": [4]}}, 8, None, "exactly `dtype`"),
+        (b'{"w": {"dtype": "BF16", "shape": [4], "data_offsets": [0, 8]}, "w": {}}', 8, None, "twice"),
+        (b"\xff\xfe not json", 0, None, "not valid JSON"),
+        (b"[1, 2]", 0, None, "not an object"),
+        (b"{}", 0, 2 * 10**9, "over the"),
+        (b"{}", 0, 10**6, "truncated"),
+    ],
+    ids=[
+        "past-end",
+        "overlap",
+        "absurd-shape",
+        "negative",
+        "dtype",
+        "offsets",
+        "keys",
+        "duplicate",
+        "json",
+        "list",
+        "2GB-header",
+        "truncated-header",
+    ],
+)
+def test_lying_headers_are_refused(tmp_path, header, data_bytes, length, says):
+    path = tmp_path / "bad.safetensors"
+    raw_shard(path, header, data_bytes, length)
+    with pytest.raises(LlmarchError) as err:
+        read_header(path)
+    message = str(err.value)
+    assert says in message and "bad.safetensors" in message and "\n" not in message
+
+
+def test_header_limit_is_safetensors_own():
+    assert MAX_HEADER_BYTES == 100_000_000
+
+
+def test_short_file_and_directory(tmp_path):
+    (tmp_path / "short.safetensors").write_bytes(b"\x01\x02")
+    with pytest.raises(LlmarchError, match="too short"):
+        read_header(tmp_path / "short.safetensors")
+    with pytest.raises(LlmarchError, match="no such file or directory"):
+        read_checkpoint(str(tmp_path / "nothing-here"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(LlmarchError, match="holds no `\\*.safetensors`"):
+        read_checkpoint(str(tmp_path / "empty"))
+
+
+def _index(folder: Path, weight_map: dict) -> Path:
+    path = folder / "model.safetensors.index.json"
+    path.write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    return path
+
+
+def test_index_shards_and_errors(tmp_path):
+    write_shard(tmp_path / "s1.safetensors", {"a": ("BF16", (2,))})
+    write_shard(tmp_path / "s2.safetensors", {"b": ("BF16", (3,))})
+    _index(tmp_path, {"a": "s1.safetensors", "b": "s2.safetensors"})
+    for given in (tmp_path, tmp_path / "model.safetensors.index.json"):
+        ckpt = read_checkpoint(str(given))
+        assert set(ckpt.tensors) == {"a", "b"} and ckpt.shards == ("s1.safetensors", "s2.safetensors")
+    single = read_checkpoint(str(tmp_path / "s2.safetensors"))
+    assert set(single.tensors) == {"b"}
+    _index(tmp_path, {"a": "s1.safetensors", "b": "s3.safetensors"})
+    with pytest.raises(LlmarchError, match="s3.safetensors.*incomplete"):
+        read_checkpoint(str(tmp_path))
+    _index(tmp_path, {"a": "s1.safetensors", "b": "../s2.safetensors"})
+    with pytest.raises(LlmarchError, match="not a file name beside"):
+        read_checkpoint(str(tmp_path))
+    _index(tmp_path, {"a": "s2.safetensors", "b": "s2.safetensors"})
+    with pytest.raises(LlmarchError, match="does not"):
+        read_checkpoint(str(tmp_path))
+
+
+# ---------------------------------------------------------------------------
+# checkpoints written from transformers' build of each vendored config
+
+
+def _dtype(raw: dict) -> str:
+    name = raw.get("torch_dtype") or raw.get("dtype") or "bfloat16"
+    return {"bfloat16": "BF16", "float16": "F16", "float32": "F32"}[name]
+
+
+def _per_expert(name: str, shape: tuple, model_type: str) -> dict[str, tuple] | None:
+    """transformers 5's stacked experts as the Hub's checkpoints store them: one matrix per expert."""
+    if model_type == "mixtral":
+        parts = {"gate_up_proj": ("w1", "w3"), "down_proj": ("w2",)}
+        base = name.replace("mlp.experts.", "block_sparse_moe.experts.{e}.")
+    else:
+        parts = {"gate_up_proj": ("gate_proj", "up_proj"), "down_proj": ("down_proj",)}
+        base = name.replace("mlp.experts.", "mlp.experts.{e}.")
+    for stacked, names in parts.items():
+        if name.endswith("mlp.experts." + stacked):
+            n, width, d = shape
+            prefix = base[: -len(stacked)]
+            return {f"{prefix.format(e=e)}{part}.weight": (width // len(names), d) for e in range(n) for part in names}
+    return None
+
+
+def raw_config(name: str) -> dict:
+    """The vendored config.json, or the values collected where no verbatim copy exists."""
+    return upstream_config(name) if has_config(name) else collected_values(name)
+
+
+@lru_cache(maxsize=2)
+def values_model(name: str):
+    """transformers' build on meta of a spec's collected config values (as conftest's transformers_model)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    raw = text_config(collected_values(name))
+    # as conftest: Kimi K2's configs say kimi_k2 but use DeepSeek-V3's code, which transformers names deepseek_v3
+    model_type = {"kimi_k2": "deepseek_v3"}.get(raw["model_type"], raw["model_type"])
+    cfg = CONFIG_MAPPING[model_type](**{k: v for k, v in raw.items() if k != "model_type"})
+    with torch.device("meta"):
+        return cfg, AutoModelForCausalLM.from_config(cfg)
+
+
+def ignored(weight: str, qcfg: dict) -> bool:
+    """compressed-tensors' `ignore`: module names, or `re:` patterns matched from the name's start."""
+    module = weight[: -len(".weight")]
+    return any(
+        re.match(entry[3:], module) if entry.startswith("re:") else entry == module for entry in qcfg.get("ignore", [])
+    )
+
+
+def transformers_checkpoint(name: str, layout: str = "per_expert") -> dict[str, tuple[str, tuple]]:
+    """Tensor name -> (dtype, shape) of a checkpoint of vendored config `name`, from transformers' build.
+
+    Quantised as its quantization_config says, by the formats' own definitions: compressed-tensors'
+    pack-quantized int4 stores each targeted, unignored Linear as `weight_packed` (I32, eight values each),
+    `weight_scale` (BF16, one per group) and `weight_shape`; fp8 with 128x128 blocks puts
+    every nn.Linear but the LM head in F8_E4M3 beside an F32 `weight_scale_inv` of ceil(out/128) x
+    ceil(in/128) blocks (DeepSeek-V3's README_WEIGHTS); MXFP4 stores gpt-oss's experts as U8 `_blocks`
+    (two 4-bit values a byte, 32 a block: [n, out, in/32, 16]) and one U8 `_scales` per block.
+    """
+    from torch import nn
+
+    raw = text_config(raw_config(name))
+    model_type = raw["model_type"]
+    qcfg = raw.get("quantization_config") or {}
+    quant = qcfg.get("quant_method")
+    cfg, model = transformers_model(name) if has_config(name) else values_model(name)
+    dtype = _dtype(raw)
+    linear = {f"{n}.weight" for n, m in model.named_modules() if isinstance(m, nn.Linear) and n != "lm_head"}
+    out: dict[str, tuple[str, tuple]] = {}
+    seen: set[int] = set()
+    for tname, t in model.state_dict(keep_vars=True).items():
+        if id(t) in seen:
+            continue  # a tied LM head: save_pretrained stores the matrix once
+        seen.add(id(t))
+        shape = tuple(t.shape)
+        if model_type == "mixtral" and layout == "per_expert":
+            tname = tname.replace(".mlp.gate.", ".block_sparse_moe.gate.")
+        if quant == "mxfp4" and tname.endswith(("experts.gate_up_proj", "experts.down_proj")):
+            n, d_in, d_out = shape  # transformers holds gpt-oss's experts [n, in, out]
+            out[tname + "_blocks"] = ("U8", (n, d_out, d_in // 32, 16))
+            out[tname + "_scales"] = ("U8", (n, d_out, d_in // 32))
+            continue
+        per_expert = _per_expert(tname, shape, model_type) if layout == "per_expert" else None
+        matrices = per_expert or {tname: shape}
+        for mname, mshape in matrices.items():
+            scheme = (qcfg.get("config_groups") or {}).get("group_0", {}).get("weights", {})
+            if quant == "compressed-tensors" and scheme["type"] == "float" and (mname in linear or per_expert):
+                if ignored(mname, qcfg):
+                    out[mname] = (dtype, mshape)
+                    continue
+                # float-quantized fp8 in 128 x 128 blocks: the scale beside it is named `weight_scale`
+                out[mname] = ("F8_E4M3", mshape)
+                out[mname + "_scale"] = ("BF16", (math.ceil(mshape[0] / 128), math.ceil(mshape[1] / 128)))
+            elif quant == "compressed-tensors" and (mname in linear or per_expert) and not ignored(mname, qcfg):
+                group = scheme["group_size"]
+                out[mname + "_packed"] = ("I32", (mshape[0], mshape[1] * 4 // 32))  # eight 4-bit values an int32
+                out[mname + "_scale"] = ("BF16", (mshape[0], mshape[1] // group))
+                out[mname + "_shape"] = ("I32", (2,))
+            elif quant == "fp8" and (mname in linear or per_expert):
+                out[mname] = ("F8_E4M3", mshape)
+                out[mname + "_scale_inv"] = ("F32", (math.ceil(mshape[0] / 128), math.ceil(mshape[1] / 128)))
+            else:
+                out[mname] = ("F32" if "e_score_correction_bias" in mname else dtype, mshape)
+    return out
+
+
+def deepseek_mtp(raw: dict, tensors: dict, layer_template: dict) -> None:
+    """DeepSeek-V3's MTP module as README_WEIGHTS describes it: layer `num_hidden_layers` holds a full
+    decoder layer plus embed_tokens, enorm, hnorm, eh_proj and shared_head.{norm,head}."""
+    d, v, n = raw["hidden_size"], raw["vocab_size"], raw["num_hidden_layers"]
+    for k in range(raw.get("num_nextn_predict_layers", 0)):
+        base = f"model.layers.{n + k}."
+        for tname, (dtype, shape) in layer_template.items():
+            tensors[base + tname] = (dtype, shape)
+        tensors[base + "embed_tokens.weight"] = ("BF16", (v, d))
+        tensors[base + "enorm.weight"] = ("BF16", (d,))
+        tensors[base + "hnorm.weight"] = ("BF16", (d,))
+        tensors[base + "eh_proj.weight"] = ("BF16", (d, 2 * d))
+        tensors[base + "shared_head.norm.weight"] = ("BF16", (d,))
+        tensors[base + "shared_head.head.weight"] = ("BF16", (v, d))
+
+
+def last_layer(tensors: dict, n_layers: int) -> dict:
+    prefix = f"model.layers.{n_layers - 1}."
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def checkpoint(tmp_path: Path, tensors: dict, shards: int = 2) -> Path:
+    """`tensors` written as a sharded checkpoint with its index (sparse data regions)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    names = list(tensors)
+    size = math.ceil(len(names) / shards)
+    weight_map = {}
+    for i in range(shards):
+        shard = f"model-{i + 1:05d}-of-{shards:05d}.safetensors"
+        part = {n: tensors[n] for n in names[i * size : (i + 1) * size]}
+        write_shard(tmp_path / shard, part)
+        weight_map.update(dict.fromkeys(part, shard))
+    _index(tmp_path, weight_map)
+    return tmp_path
+
+
+# (spec, expert layout of the checkpoint): dense, tied, sandwich and post norms, MoE stacked and per
+# expert, Mixtral's w1/w2/w3, DeepSeek-V3 with fp8 scales and MTP, gpt-oss with MXFP4, a hybrid
+FAMILY_CASES = [
+    ("qwen3-0.6b", "per_expert"),
+    ("llama-3-8b", "per_expert"),
+    ("gemma-3-1b", "per_expert"),
+    ("olmo-2-7b", "per_expert"),
+    ("qwen3-30b-a3b", "per_expert"),
+    ("qwen3-30b-a3b", "stacked"),
+    ("mixtral-8x7b", "per_expert"),
+    ("deepseek-v3", "per_expert"),
+    ("gpt-oss-20b", "per_expert"),
+    ("qwen3-next-80b-a3b", "stacked"),
+    ("llama-3.2-1b", "per_expert"),
+    ("mistral-7b", "per_expert"),
+    ("ministral-3-8b", "per_expert"),
+    ("olmo-3-7b", "per_expert"),
+    ("smollm3-3b", "per_expert"),
+    ("olmoe-1b-7b", "stacked"),
+    ("kimi-k2", "per_expert"),
+    ("deepseek-v3.2-exp", "per_expert"),
+    ("phi-4", "per_expert"),
+    ("granite-4.1-30b", "per_expert"),
+    ("kimi-k2-thinking", "per_expert"),
+    ("laguna-xs.2", "per_expert"),
+]
+
+
+DEEPSEEK_MTP = ("deepseek_v3", "kimi_k2", "deepseek_v32")
+
+
+def family_checkpoint(tmp_path: Path, spec: str, layout: str) -> Path:
+    tensors = transformers_checkpoint(spec, layout)
+    raw = text_config(raw_config(spec))
+    if raw.get("num_nextn_predict_layers") and raw["model_type"] in DEEPSEEK_MTP:
+        deepseek_mtp(raw, tensors, last_layer(tensors, raw["num_hidden_layers"]))
+    folder = checkpoint(tmp_path, tensors)
+    (folder / "config.json").write_text(json.dumps(raw_config(spec)))
+    return folder
+
+
+@pytest.mark.parametrize("spec, layout", FAMILY_CASES, ids=[f"{s}-{lay}" for s, lay in FAMILY_CASES])
+def test_family_agrees_and_catches_each_difference(tmp_path, spec, layout):
+    import llmarch
+    from llmarch.verify import verify
+
+    ir = llmarch.load(spec)
+    folder = family_checkpoint(tmp_path / "ok", spec, layout)
+    answer = verify(ir, read_checkpoint(str(folder)))
+    assert answer["missing"] == [] and answer["unexpected"] == [], (answer["missing"][:5], answer["unexpected"][:5])
+    assert answer["shape_differences"] == [] and answer["dtype_differences"] == []
+    assert answer["agree"]
+    tensors = transformers_checkpoint(spec, layout)
+    victim = next(n for n in tensors if "layers.1." in n and n.endswith("proj.weight") or n.endswith("_blocks"))
+
+    def mutated(change) -> dict:
+        edited = dict(tensors)
+        change(edited)
+        (tmp_path / "bad").mkdir(exist_ok=True)
+        for f in (tmp_path / "bad").iterdir():
+            f.unlink()
+        raw = text_config(raw_config(spec))
+        if raw.get("num_nextn_predict_layers") and raw["model_type"] in DEEPSEEK_MTP:
+            deepseek_mtp(raw, edited, last_layer(tensors, raw["num_hidden_layers"]))
+        checkpoint(tmp_path / "bad", edited)
+        (tmp_path / "bad" / "config.json").write_text(json.dumps(raw_config(spec)))
+        return verify(ir, read_checkpoint(str(tmp_path / "bad")))
+
+    removed = mutated(lambda t: t.pop(victim))
+    assert removed["missing"] == [victim] and not removed["agree"]
+    dtype, shape = tensors[victim]
+    wider = mutated(lambda t: t.__setitem__(victim, (dtype, (shape[0] + 1,) + shape[1:])))
+    assert [d["tensor"] for d in wider["shape_differences"]] == [victim] and not wider["agree"]
+    assert wider["shape_differences"][0]["field"]
+    other = "F16" if dtype != "F16" else "BF16"
+    retyped = mutated(lambda t: t.__setitem__(victim, (other, shape)))
+    assert [d["tensor"] for d in retyped["dtype_differences"]] == [victim] and not retyped["agree"]
+
+
+def test_bytes_explained_by_hand_gpt_oss(tmp_path):
+    """gpt-oss-20b's MXFP4 experts: `show` prices every routed-expert parameter at 17/32 byte, but the
+    experts' biases are stored in BF16: 24 layers x 32 experts x (5760 + 2880) biases x (2 - 17/32) bytes."""
+    import llmarch
+    from llmarch.verify import verify
+
+    answer = verify(
+        llmarch.load("gpt-oss-20b"), read_checkpoint(str(family_checkpoint(tmp_path, "gpt-oss-20b", "per_expert")))
+    )
+    b = answer["bytes"]
+    assert b["explained"]["format_layout"] == 24 * 32 * (5760 + 2880) * 47 // 32
+    assert b["difference"] == b["explained"]["format_layout"] and b["explained"]["mtp"] == 0
+
+
+def test_bytes_explained_by_hand_deepseek_v3(tmp_path):
+    """DeepSeek-V3's MTP layer (README_WEIGHTS: embedding, enorm, hnorm, eh_proj, shared_head and one MoE
+    decoder layer, its linears fp8 with F32 block scales) and its F32 routing biases, by hand."""
+    import llmarch
+    from llmarch.verify import verify
+
+    d, v, q, kv, rope, nope, vd, h = 7168, 129280, 1536, 512, 64, 128, 128, 128
+    n, f = 256, 2048
+
+    def fp8(o, i):  # the matrix plus its F32 scale per 128 x 128 block
+        return o * i + 4 * math.ceil(o / 128) * math.ceil(i / 128)
+
+    attn = fp8(q, d) + fp8(h * (nope + rope), q) + fp8(kv + rope, d) + fp8(h * (nope + vd), kv) + fp8(d, h * vd)
+    attn += 2 * (q + kv)  # q_a and kv_a norms, bf16
+    experts = n * (2 * fp8(f, d) + fp8(d, f)) + 2 * fp8(f, d) + fp8(d, f)  # routed + one shared
+    router = 2 * n * d + 2 * n  # bf16 gate; its correction bias at the spec's bf16 (F32 on disk: below)
+    layer = attn + experts + router + 2 * 2 * d  # two norms
+    mtp = layer + 2 * (2 * v * d) + 2 * (2 * d * 2 * d) // 2 + 3 * 2 * d  # embed + head, eh_proj, 3 norms
+    answer = verify(
+        llmarch.load("deepseek-v3"), read_checkpoint(str(family_checkpoint(tmp_path, "deepseek-v3", "per_expert")))
+    )
+    b = answer["bytes"]
+    assert answer["agree"]
+    assert b["explained"]["mtp"] == mtp
+    assert b["explained"]["buffers"] == 58 * n * 2  # 58 MoE layers, at the spec's bf16
+    assert b["explained"]["stored_differently"] == 59 * n * 2  # stored F32: 2 more bytes each, MTP layer too
+    assert sum(b["explained"].values()) == b["difference"]
+
+
+# ---------------------------------------------------------------------------
+# the command
+
+
+def test_cli_exit_codes_json_and_table(tmp_path):
+    import jsonschema
+    from typer.testing import CliRunner
+
+    from llmarch.cli import app
+    from llmarch.output_schema import OUTPUT_SCHEMA
+
+    runner = CliRunner()
+    tensors = transformers_checkpoint("qwen3-0.6b")
+    good = checkpoint(tmp_path / "good", tensors, shards=1)
+    (good / "config.json").write_text(json.dumps(upstream_config("qwen3-0.6b")))
+    ok = runner.invoke(app, ["--no-color", "verify", "qwen3-0.6b", str(good), "--format", "json"])
+    assert ok.exit_code == 0, ok.output
+    data = json.loads(ok.stdout)
+    jsonschema.validate(data, OUTPUT_SCHEMA)
+    assert data["command"] == "verify" and data["models"][0]["agree"]
+    # a spec that differs: another head count is every attention layer's q/o shape, exit 1, each listed
+    differs = runner.invoke(app, ["--no-color", "verify", "qwen3-0.6b", str(good), "--set", "attention.n_heads=8"])
+    assert differs.exit_code == 1 and "attention.n_heads" in differs.stdout and "DIFFER" in differs.stdout
+    md = runner.invoke(app, ["verify", "qwen3-0.6b", str(good), "--format", "markdown"])
+    assert md.exit_code == 0 and "| model type (naming) |" in md.stdout
+    # a single shard without config.json: the naming comes from --model-type
+    (tmp_path / "lone").mkdir()
+    shard = tmp_path / "lone" / "model.safetensors"
+    write_shard(shard, tensors)
+    single = runner.invoke(app, ["--no-color", "verify", "qwen3-0.6b", str(shard), "--model-type", "qwen3"])
+    assert single.exit_code == 0 and "agree" in single.stdout
+    no_type = runner.invoke(app, ["--no-color", "verify", "qwen3-0.6b", str(shard)])
+    assert no_type.exit_code == 2 and "--model-type" in no_type.output
+    unknown = runner.invoke(app, ["--no-color", "verify", "qwen3-0.6b", str(shard), "--model-type", "bert"])
+    assert unknown.exit_code == 2 and "verify knows" in unknown.output
+    # bad input: one paragraph, exit 2
+    raw_shard(shard, {"w": {"dtype": "BF16", "shape": [4], "data_offsets": [0, 8]}}, 2)
+    bad = runner.invoke(app, ["--no-color", "verify", "qwen3-0.6b", str(shard), "--model-type", "qwen3"])
+    assert bad.exit_code == 2 and bad.output.startswith("error: ") and "Traceback" not in bad.output
+    (good / "model-00001-of-00001.safetensors").unlink()
+    gone = runner.invoke(app, ["--no-color", "verify", "qwen3-0.6b", str(good)])
+    assert gone.exit_code == 2 and "incomplete" in gone.output
+
+
+def test_multimodal_wrapper_prefix_and_tower(tmp_path):
+    """Gemma 3 4B as its Hub checkpoint lays it out: the text model under `model.language_model.`, a vision
+    tower and projector beside it (outside the spec: listed and priced, not a difference)."""
+    import llmarch
+    from llmarch.verify import verify
+
+    text = transformers_checkpoint("gemma-3-4b")
+    tensors = {n.replace("model.", "model.language_model.", 1): v for n, v in text.items()}
+    tower = {
+        "model.vision_tower.vision_model.embeddings.patch_embedding.weight": ("BF16", (1152, 3, 14, 14)),
+        "model.multi_modal_projector.mm_input_projection_weight": ("BF16", (1152, 2560)),
+    }
+    folder = checkpoint(tmp_path, tensors | tower)
+    (folder / "config.json").write_text(json.dumps(upstream_config("gemma-3-4b")))
+    answer = verify(llmarch.load("gemma-3-4b"), read_checkpoint(str(folder)))
+    assert answer["agree"] and answer["layout"]["prefix"] == "model.language_model."
+    assert answer["outside_text_model"] == sorted(tower)
+    assert answer["bytes"]["explained"]["towers"] == 2 * (1152 * 3 * 14 * 14 + 1152 * 2560)
+
+
+def test_import_hf_given_a_checkpoint_folder_verifies_its_spec(tmp_path):
+    from typer.testing import CliRunner
+
+    from llmarch.cli import app
+
+    runner = CliRunner()
+    folder = family_checkpoint(tmp_path / "Qwen3-30B-A3B", "qwen3-30b-a3b", "per_expert")
+    result = runner.invoke(app, ["import-hf", str(folder), "-o", str(tmp_path / "qwen3-30b-a3b.yaml")])
+    assert result.exit_code == 0, result.output
+    assert (
+        "all 18,867 tensors agree" in result.output
+    )  # 48 layers x (128 experts x 3 + 4 projections + 2 qk-norms + 2 norms + router) + 3
+    assert (tmp_path / "qwen3-30b-a3b.yaml").is_file()
+    # a shard that lost a layer's router: the spec is still written, the difference named, exit 1
+    shard = folder / "model-00001-of-00002.safetensors"
+    tensors, _ = read_header(shard)
+    kept = {n: (t.dtype, t.shape) for n, t in tensors.items() if n != "model.layers.0.mlp.gate.weight"}
+    write_shard(shard, kept)
+    index = json.loads((folder / "model.safetensors.index.json").read_text())
+    del index["weight_map"]["model.layers.0.mlp.gate.weight"]
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    differs = runner.invoke(app, ["import-hf", str(folder)])
+    assert differs.exit_code == 1 and "model.layers.0.mlp.gate.weight" in differs.output
+    assert differs.stdout.startswith("# Imported by")
+
+
+def test_a_fifo_or_a_device_is_refused_not_read(tmp_path):
+    fifo = tmp_path / "model.safetensors"
+    os.mkfifo(fifo)
+    with pytest.raises(LlmarchError, match="not a regular file"):
+        read_checkpoint(str(fifo))
+    with pytest.raises(LlmarchError, match="not a regular file"):
+        read_checkpoint(str(tmp_path))  # the folder's only shard is the FIFO
+    with pytest.raises(LlmarchError, match="not a regular file"):
+        read_header("/dev/zero")
+
+
+def test_a_config_whose_model_type_is_not_a_name(tmp_path):
+    import llmarch
+    from llmarch.verify import verify
+
+    write_shard(tmp_path / "model.safetensors", {"w": ("BF16", (2,))})
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": ["qwen3"]}))
+    with pytest.raises(LlmarchError, match="--model-type"):
+        verify(llmarch.load("qwen3-0.6b"), read_checkpoint(str(tmp_path)))
