@@ -63,12 +63,16 @@ def source_digest() -> str:
 
 @lru_cache(maxsize=1)
 def torch_version() -> str:
+    """torch's version and fvcore's (the second traced counter), from package metadata: no import."""
     from importlib import metadata
 
-    try:
-        return metadata.version("torch")
-    except metadata.PackageNotFoundError:
-        return "none"
+    versions = []
+    for package in ("torch", "fvcore"):
+        try:
+            versions.append(metadata.version(package))
+        except metadata.PackageNotFoundError:
+            versions.append("none")
+    return " ".join(versions)
 
 
 def ir_digest(ir: Any) -> str:

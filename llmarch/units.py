@@ -50,7 +50,8 @@ _DESCRIBED = {
 MAX_DIGITS = 40
 MAX_TOKENS = 1 << 34
 
-_NUMBER = re.compile(r"\s*((?:[0-9][0-9,]*)?(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*")
+# A comma only as a thousands separator ("1,000B"): "1,5B" is a decimal comma, never read as 15B.
+_NUMBER = re.compile(r"\s*((?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)?(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*")
 
 
 class UnitError(ParameterError):
@@ -92,6 +93,9 @@ def parse(text: str | int, table: dict[str, int], parameter: str, *, unit_requir
 def _lookup(table: dict[str, int], unit: str) -> int | None:
     if not unit:
         return 1
+    if table is BYTES or table is BINARY_BYTES:
+        if unit[-1] == "b":  # a lowercase b is bits (4Gb is 0.5 GB): never read as bytes
+            return None
     return next((scale for name, scale in table.items() if name.upper() == unit.upper()), None)
 
 

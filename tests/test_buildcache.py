@@ -135,7 +135,7 @@ def test_a_new_torch_or_llmarch_source_misses(cache, monkeypatch):
     # the torch version comes from package metadata, without importing torch
     from importlib import metadata
 
-    assert buildcache.torch_version() == metadata.version("torch")
+    assert buildcache.torch_version() == f"{metadata.version('torch')} {metadata.version('fvcore')}"
 
 
 def test_source_digest_covers_llmarch_source(tmp_path, monkeypatch):

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from typer.testing import CliRunner
 
+from llmarch import units
 from llmarch.cli import app
 from llmarch.errors import OptionError, ParameterError
 from llmarch.units import (
@@ -157,3 +158,23 @@ def test_format_flops():
     assert format_flops(12_345_678_901) == "12.35 G"
     assert format_flops(1_204_000_000_000) == "1.20 T"
     assert format_flops(None) == "—"
+
+
+@pytest.mark.parametrize("text", ["1,5B", "1,,0B", "5,B", "1,0000B", ",100B"])
+def test_a_comma_is_only_a_thousands_separator(text):
+    """A decimal comma ("1,5B") was once read as 15B: a budget ten times too high passed silently."""
+    with pytest.raises(units.UnitError):
+        units.parse(text, units.COUNT, "budget")
+    result = CliRunner().invoke(app, ["check", "qwen3-8b", "--max-total", text])
+    assert result.exit_code == 2, result.output
+
+
+def test_thousands_separators_read_exactly():
+    assert units.parse("1,000B", units.COUNT, "x").value == 1000 * 10**9
+    assert units.parse("12,345,678", units.COUNT, "x").value == 12_345_678
+
+
+@pytest.mark.parametrize("text", ["4Gb", "4gib", "68.6 kib", "1mb"])
+def test_a_lowercase_b_is_bits_never_bytes(text):
+    with pytest.raises(units.UnitError):
+        units.parse(text, units.BYTES, "size")
