@@ -1,8 +1,6 @@
 """Build a real `torch.nn.Module` from the IR on the meta device.
 
-Parameters are created with `torch.empty(..., device="meta")` and never
-initialised: default initialisation on meta goes through `torch._refs` and
-imports `torch._dynamo` (about 1.7 s), more than the build itself.  Routed
+Parameters are the uninitialised meta tensors of `mechanisms/primitives.py`.  Routed
 experts are stacked tensors, `[n_experts, ...]`, one parameter per projection
 per layer, as in gpt-fast, so a 1T-parameter model is a few thousand tensors.
 
@@ -28,35 +26,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from .ir import FFNIR, AttentionIR, GatedDeltaNetIR, LayerIR, ModelIR, MoEIR
-
-META = torch.device("meta")
-
-
-def _param(*shape: int) -> nn.Parameter:
-    return nn.Parameter(torch.empty(*shape, device=META))
-
-
-class Linear(nn.Module):
-    def __init__(self, d_in: int, d_out: int, bias: bool = False) -> None:
-        super().__init__()
-        self.weight = _param(d_out, d_in)
-        self.bias = _param(d_out) if bias else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return nn.functional.linear(x, self.weight, self.bias)
-
-
-class Norm(nn.Module):
-    def __init__(self, dim: int, bias: bool = False) -> None:
-        super().__init__()
-        self.weight = _param(dim)
-        self.bias = _param(dim) if bias else None
-
-
-class Embedding(nn.Module):
-    def __init__(self, n: int, dim: int) -> None:
-        super().__init__()
-        self.weight = _param(n, dim)
+from .mechanisms.primitives import META, Embedding, Linear, Norm
+from .mechanisms.primitives import param as _param
 
 
 class Attention(nn.Module):
