@@ -1,0 +1,109 @@
+"""Softmax attention: MHA, GQA and MQA with their options (QK-norm, biases, sinks, output gate,
+sliding window, chunks, no positions), a sparse-attention indexer as a part, and cross-layer KV
+sharing (a layer that reuses an earlier layer's keys and values, Gemma 3n).
+
+Which keys a query sees is a property of the kind, stated once here (`keys_seen`, `prefill_pairs`).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from ..ir import AttentionIR
+from .base import Mechanism, Weight, linear, norm, vector
+from .indexer import Indexer
+
+
+def keys_seen(a: AttentionIR, t: int) -> int:
+    """Keys the t-th token (1-based) attends to in the main attention."""
+    if a.window:
+        return min(t, a.window_keys)
+    if a.chunk:
+        return (t - 1) % a.chunk + 1
+    if a.indexer_topk:
+        return min(t, a.indexer_topk)
+    return t
+
+
+def prefill_pairs(a: AttentionIR, S: int) -> int:
+    """Sum over the S prefill tokens of `keys_seen` (closed forms, no loop over S)."""
+    if a.window:
+        w = min(a.window_keys, S)
+        return w * (w + 1) // 2 + (S - w) * a.window_keys
+    if a.chunk:
+        full, rest = divmod(S, a.chunk)
+        return full * a.chunk * (a.chunk + 1) // 2 + rest * (rest + 1) // 2
+    if a.indexer_topk:
+        k = min(a.indexer_topk, S)
+        return k * (k + 1) // 2 + (S - k) * a.indexer_topk
+    return S * (S + 1) // 2
+
+
+def qk_norm_weights(prefix: str, a: AttentionIR, key_norm: bool = True) -> list[Weight]:
+    """QK-norm weights; `key_norm=False` where the layer computes no keys (it reuses another layer's KV)."""
+    if a.qk_norm == "per_head":
+        dims = [("q_norm", a.head_dim)] + ([("k_norm", a.head_dim)] if key_norm else [])
+    elif a.qk_norm == "whole":
+        dims = [("q_norm", a.n_heads * a.head_dim)] + ([("k_norm", a.n_kv_heads * a.head_dim)] if key_norm else [])
+    else:  # none, or an L2 norm without weights
+        dims = []
+    return [w for name, dim in dims for w in norm(f"{prefix}{name}", dim, "attention")]
+
+
+class Attention(Mechanism):
+    """MHA / GQA / MQA.  With `kv_shared` the layer reuses an earlier layer's keys and values: it has
+    no key/value projections and no key norm."""
+
+    slot = "attn"
+    norm_prefix = "attn"
+
+    def __init__(self, a: AttentionIR, kv_shared: bool = False) -> None:
+        self.ir = a
+        self.kv_shared = kv_shared
+        self.indexer: Optional[Indexer] = Indexer(a) if a.indexer_heads else None
+
+    def _projections(self, d: int, p: str) -> list[Weight]:
+        a = self.ir
+        q_out = a.n_heads * a.head_dim * (2 if a.output_gate == "elementwise" else 1)  # the gate rides on q
+        out = linear(f"{p}q_proj", d, q_out, "attention", a.qkv_bias)
+        if not self.kv_shared:
+            out += linear(f"{p}k_proj", d, a.n_kv_heads * a.head_dim, "attention", a.qkv_bias)
+            out += linear(f"{p}v_proj", d, a.n_kv_heads * a.v_head_dim, "attention", a.qkv_bias)
+        out += linear(f"{p}o_proj", a.n_heads * a.v_head_dim, d, "attention", a.o_bias, split="row")
+        if a.output_gate == "headwise":
+            out += linear(f"{p}gate_proj", d, a.n_heads, "attention")
+        return out + qk_norm_weights(p, a, key_norm=not self.kv_shared)
+
+    def weights(self, d_model: int) -> list[Weight]:
+        p = f"{self.slot}."
+        out = self._projections(d_model, p)
+        if self.ir.sinks:
+            out += vector(f"{p}sinks", (self.ir.n_heads,), "attention", split="column")
+        if self.indexer is not None:
+            out += self.indexer.weights(d_model, f"{p}indexer.")
+        return out
+
+    def pair_macs(self) -> int:
+        """Multiply-adds of one (query, key) pair: a q.k dot product and a weighted v, per head."""
+        return self.ir.n_heads * (self.ir.head_dim + self.ir.v_head_dim)
+
+    def _indexer_pair_macs(self) -> int:
+        return self.indexer.pair_macs() if self.indexer is not None else 0
+
+    def score_macs(self, t: int) -> int:
+        """Scores and values of the t-th query; the indexer (if any) scores all t keys."""
+        return keys_seen(self.ir, t) * self.pair_macs() + t * self._indexer_pair_macs()
+
+    def sequence_macs(self, S: int, ctx: int) -> dict[str, int]:
+        if S == 1:
+            return {"attention_scores": self.score_macs(ctx)}
+        causal = S * (S + 1) // 2
+        return {"attention_scores": prefill_pairs(self.ir, S) * self.pair_macs() + causal * self._indexer_pair_macs()}
+
+    def traced_excess_macs(self, S: int) -> int:
+        # the traced forward computes the full S x S square of scores and values (S x min(S, top-k)
+        # for sparse attention, plus its indexer's S x S)
+        traced_keys = min(S, self.ir.indexer_topk) if self.ir.indexer_topk else S
+        return (S * traced_keys - prefill_pairs(self.ir, S)) * self.pair_macs() + (
+            S * S - S * (S + 1) // 2
+        ) * self._indexer_pair_macs()

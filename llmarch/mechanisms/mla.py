@@ -1,0 +1,30 @@
+"""DeepSeek's multi-head latent attention: a low-rank query, one latent shared by keys and values,
+and a decoupled RoPE key.  Counted in its naive form (K and V decompressed once per token); which
+keys a query sees is the attention's rule (`attention.keys_seen`)."""
+
+from __future__ import annotations
+
+from ..ir import AttentionIR
+from .attention import Attention, qk_norm_weights
+from .base import Weight, linear, norm
+
+
+class MultiHeadLatentAttention(Attention):
+    def __init__(self, a: AttentionIR) -> None:
+        super().__init__(a)  # a latent is not shared across layers
+
+    def _projections(self, d: int, p: str) -> list[Weight]:
+        a = self.ir
+        q_out = a.n_heads * a.head_dim
+        if a.q_lora_rank:
+            out = linear(f"{p}q_a_proj", d, a.q_lora_rank, "attention", split="replicated")
+            out += norm(f"{p}q_a_norm", a.q_lora_rank, "attention")
+            out += linear(f"{p}q_b_proj", a.q_lora_rank, q_out, "attention")
+        else:
+            out = linear(f"{p}q_proj", d, q_out, "attention")
+        # the latent and the shared rope key come out of one projection
+        out += linear(f"{p}kv_a_proj", d, a.kv_lora_rank + a.qk_rope_head_dim, "attention", split="replicated")
+        out += norm(f"{p}kv_a_norm", a.kv_lora_rank, "attention")
+        out += linear(f"{p}kv_b_proj", a.kv_lora_rank, a.n_heads * (a.qk_nope_head_dim + a.v_head_dim), "attention")
+        out += linear(f"{p}o_proj", a.n_heads * a.v_head_dim, d, "attention", a.o_bias, split="row")
+        return out + qk_norm_weights(p, a)
