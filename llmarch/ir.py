@@ -58,6 +58,8 @@ class AttentionIR:
     indexer_heads: Optional[int] = None
     indexer_head_dim: Optional[int] = None
     indexer_topk: Optional[int] = None
+    # values are the keys (no V projection): what the cache stores, "k_and_v" or "one" tensor
+    k_eq_v: Optional[str] = None
 
     @property
     def is_mla(self) -> bool:

@@ -30,6 +30,7 @@ from typing import Optional
 from .conventions import KV_PER_TOKEN_ALL_LAYERS
 from .errors import OptionError, shorten
 from .ir import LayerIR, ModelIR
+from .mechanisms.layers import attention_mechanism
 
 DTYPE_BYTES: dict[str, Fraction] = {
     "fp32": Fraction(4),
@@ -140,31 +141,16 @@ class KVResult:
 def gallery_elements_per_token(layer: LayerIR) -> int:
     """Elements per token one attention layer adds to the gallery-style figure: what the engine caches
     for it less a DSA indexer's key (see conventions.KV_PER_TOKEN_ALL_LAYERS)."""
-    a = layer.attention
-    assert a is not None
-    if a.is_mla:
-        return a.kv_lora_rank + a.qk_rope_head_dim
-    return a.n_kv_heads * (a.head_dim + a.v_head_dim)
+    assert layer.attention is not None
+    return attention_mechanism(layer.attention).gallery_elements_per_token()
 
 
 def _attention_layer(layer: LayerIR, ctx: int) -> tuple[tuple, str, int, int, str]:
     """(key, label, elements per token, tokens cached, element formula) of an attention layer."""
     a = layer.attention
     assert a is not None
-    if a.is_mla:
-        elems = a.kv_lora_rank + a.qk_rope_head_dim + (a.indexer_head_dim or 0)
-        label = "MLA latent" + (" + indexer key" if a.indexer_head_dim else "")
-        formula = (
-            f"({a.kv_lora_rank} + {a.qk_rope_head_dim}"
-            + (f" + {a.indexer_head_dim}" if a.indexer_head_dim else "")
-            + ")"
-        )
-    else:
-        elems = a.n_kv_heads * (a.head_dim + a.v_head_dim)
-        kind = "MHA" if a.n_kv_heads == a.n_heads else ("MQA" if a.n_kv_heads == 1 else "GQA")
-        dims = f"{a.head_dim}" if a.head_dim == a.v_head_dim else f"(K {a.head_dim} + V {a.v_head_dim})"
-        label = f"{kind} {a.n_kv_heads} KV x {dims}"
-        formula = f"{a.n_kv_heads} x ({a.head_dim} + {a.v_head_dim})"
+    mechanism = attention_mechanism(a)  # what it caches is a property of the kind
+    elems, label, formula = mechanism.cache_elements_per_token(), mechanism.cache_label(), mechanism.cache_formula()
     limit = a.window_keys or a.chunk
     tokens = min(ctx, limit) if limit else ctx
     if a.window:
@@ -280,11 +266,7 @@ def baseline(ir: ModelIR, result: KVResult, kind: str) -> dict:
         if layer.attention is None and layer.mixer == "none":
             continue
         if kind == "global":
-            elems = (
-                (a.kv_lora_rank + a.qk_rope_head_dim + (a.indexer_head_dim or 0))
-                if a.is_mla
-                else a.n_kv_heads * (a.head_dim + a.v_head_dim)
-            )
+            elems = attention_mechanism(a).cache_elements_per_token()
         elif kind == "mha":
             if a is None:
                 continue

@@ -42,7 +42,8 @@ class Attention(nn.Module):
         self.q_proj = Linear(d, q_out, a.qkv_bias)
         if not kv_shared:
             self.k_proj = Linear(d, a.n_kv_heads * a.head_dim, a.qkv_bias)
-            self.v_proj = Linear(d, a.n_kv_heads * a.v_head_dim, a.qkv_bias)
+            if a.k_eq_v is None:  # otherwise the keys serve as the values
+                self.v_proj = Linear(d, a.n_kv_heads * a.v_head_dim, a.qkv_bias)
         self.o_proj = Linear(a.n_heads * a.v_head_dim, d, a.o_bias)
         if a.output_gate == "headwise":
             self.gate_proj = Linear(d, a.n_heads)
@@ -385,7 +386,8 @@ def _attention_forward(self, x: torch.Tensor, ctx: int) -> torch.Tensor:
         k = x.new_empty(B, S, a.n_kv_heads * a.head_dim)
         v = x.new_empty(B, S, a.n_kv_heads * a.v_head_dim)
     else:
-        k, v = self.k_proj(x), self.v_proj(x)
+        k = self.k_proj(x)
+        v = k if a.k_eq_v is not None else self.v_proj(x)
     n_keys = keys_traced(a, S, ctx)
     q = _split_heads(q, a.n_heads, a.head_dim)
     k = _repeat_heads(_with_cache(_split_heads(k, a.n_kv_heads, a.head_dim), n_keys), B, a.n_kv_heads, a.n_heads)

@@ -87,6 +87,16 @@ class Indexer(Block):
     )
 
 
+class KEqV(Block):
+    """Attention whose values are its keys: no V projection (Gemma 4's attention_k_eq_v, DeepSeek V4)."""
+
+    cache: Literal["k_and_v", "one"] = Field(
+        "k_and_v",
+        description="what the cache stores per KV head: k_and_v, keys and values apart (Gemma 4: they differ "
+        "after the key's norm and RoPE); one, a single tensor serving as both (DeepSeek V4)",
+    )
+
+
 _ATTN_FIELDS_DOC = {
     "kind": "mha | gqa | mqa | mla",
     "n_heads": "query heads",
@@ -137,6 +147,7 @@ class AttentionFields(Block):
     )
     rope: Optional[Rope] = None
     indexer: Optional[Indexer] = None
+    k_eq_v: Optional[KEqV] = Field(None, description="the values are the keys: no V projection")
 
 
 class Attention(AttentionFields):

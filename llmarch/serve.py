@@ -15,7 +15,6 @@ Conventions (printed under every table):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -26,6 +25,7 @@ from . import flops as F
 from .errors import OptionError, did_you_mean
 from .ir import ModelIR
 from .kvcache import dtype_bytes, kv_cache
+from .mechanisms.layers import layer_mixer
 from .params import LOOKUP_COMPONENTS, count_params
 from .weights import BYTES_PER_PARAM
 
@@ -120,13 +120,7 @@ def kv_per_gpu(ir: ModelIR, ctx: int, batch: int, kv_dtype: str, tp: int) -> int
         if row.key[0] == "shared":
             continue  # layers that reuse another layer's KV hold none of their own
         layer = next(l for l in ir.layers if l.mixer == row.key[0])  # rows are keyed by mixer kind first
-        a = layer.attention
-        if a is not None and not a.is_mla:
-            share = math.ceil(a.n_kv_heads / tp) / a.n_kv_heads  # replicated when fewer heads than ranks
-        elif a is not None:
-            share = 1.0  # MLA's latent is the same on every rank
-        else:
-            share = 1 / tp  # linear / SSM state split by heads
+        share = layer_mixer(ir, layer).cache_share(tp)  # how the kind splits its cache across ranks
         total += int(row.bytes * batch * share)
     return total
 

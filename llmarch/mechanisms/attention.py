@@ -7,6 +7,7 @@ Which keys a query sees is a property of the kind, stated once here (`keys_seen`
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 from ..ir import AttentionIR
@@ -68,7 +69,8 @@ class Attention(Mechanism):
         out = linear(f"{p}q_proj", d, q_out, "attention", a.qkv_bias)
         if not self.kv_shared:
             out += linear(f"{p}k_proj", d, a.n_kv_heads * a.head_dim, "attention", a.qkv_bias)
-            out += linear(f"{p}v_proj", d, a.n_kv_heads * a.v_head_dim, "attention", a.qkv_bias)
+            if a.k_eq_v is None:  # otherwise the keys serve as the values
+                out += linear(f"{p}v_proj", d, a.n_kv_heads * a.v_head_dim, "attention", a.qkv_bias)
         out += linear(f"{p}o_proj", a.n_heads * a.v_head_dim, d, "attention", a.o_bias, split="row")
         if a.output_gate == "headwise":
             out += linear(f"{p}gate_proj", d, a.n_heads, "attention")
@@ -82,6 +84,38 @@ class Attention(Mechanism):
         if self.indexer is not None:
             out += self.indexer.weights(d_model, f"{p}indexer.")
         return out
+
+    def cache_elements_per_token(self) -> int:
+        """Elements one token adds to this layer's cache: K and V per KV head, or one tensor where the
+        values are the keys and the kind caches them once (DeepSeek V4; Gemma 4 caches both, since its
+        keys are normed and rotated and its values are not)."""
+        a = self.ir
+        if a.k_eq_v == "one":
+            return a.n_kv_heads * a.head_dim
+        return a.n_kv_heads * (a.head_dim + a.v_head_dim)
+
+    def gallery_elements_per_token(self) -> int:
+        """What the gallery-style figure counts for this layer (conventions.KV_PER_TOKEN_ALL_LAYERS)."""
+        return self.cache_elements_per_token()
+
+    def cache_formula(self) -> str:
+        a = self.ir
+        if a.k_eq_v == "one":
+            return f"{a.n_kv_heads} x {a.head_dim}"
+        return f"{a.n_kv_heads} x ({a.head_dim} + {a.v_head_dim})"
+
+    def cache_label(self) -> str:
+        a = self.ir
+        kind = "MHA" if a.n_kv_heads == a.n_heads else ("MQA" if a.n_kv_heads == 1 else "GQA")
+        if a.k_eq_v == "one":
+            return f"{kind} {a.n_kv_heads} KV x {a.head_dim}, V = K cached once"
+        dims = f"{a.head_dim}" if a.head_dim == a.v_head_dim else f"(K {a.head_dim} + V {a.v_head_dim})"
+        return f"{kind} {a.n_kv_heads} KV x {dims}" + (", V = K" if a.k_eq_v else "")
+
+    def cache_share(self, tp: int) -> float:
+        """The part of the cache one of `tp` ranks holds: its KV heads (all of them replicated when
+        there are fewer heads than ranks)."""
+        return math.ceil(self.ir.n_kv_heads / tp) / self.ir.n_kv_heads
 
     def pair_macs(self) -> int:
         """Multiply-adds of one (query, key) pair: a q.k dot product and a weighted v, per head."""

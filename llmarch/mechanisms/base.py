@@ -128,6 +128,10 @@ class Mechanism:
         a prefill from 0 when S > 1, else one decode step as the ctx-th token."""
         return {}
 
+    def cache_share(self, tp: int) -> float:
+        """The part of its cache one of `tp` tensor-parallel ranks holds (split by heads by default)."""
+        return 1 / tp
+
     def traced_excess_macs(self, S: int) -> int:
         """Multiply-adds a traced prefill of S tokens computes beyond `sequence_macs` (masked keys)."""
         return 0

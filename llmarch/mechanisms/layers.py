@@ -4,7 +4,9 @@ Analyzers loop over what these functions return and never name a mechanism."""
 
 from __future__ import annotations
 
-from ..ir import LayerIR, ModelIR
+from typing import Optional
+
+from ..ir import AttentionIR, LayerIR, ModelIR
 from .altup import AltUp
 from .attention import Attention
 from .base import Mechanism, Weight, norm
@@ -16,6 +18,17 @@ from .mamba2 import Mamba2
 from .mla import MultiHeadLatentAttention
 from .moe import MoE
 from .per_layer_inputs import PerLayerInputs
+
+
+def attention_mechanism(a: AttentionIR, kv_shared: bool = False) -> Attention:
+    """The attention kind of `a`: MLA or MHA/GQA/MQA with its options."""
+    return MultiHeadLatentAttention(a) if a.is_mla else Attention(a, kv_shared)
+
+
+def layer_mixer(ir: ModelIR, layer: LayerIR) -> Optional[Mechanism]:
+    """The mixer of one layer (attention, a linear mixer), or None for an FFN-only layer."""
+    mechanisms = layer_mechanisms(ir, layer)
+    return mechanisms[0] if mechanisms and mechanisms[0].slot in ("attn", "mixer") else None
 
 
 def model_mechanisms(ir: ModelIR) -> list[Mechanism]:
@@ -34,8 +47,7 @@ def layer_mechanisms(ir: ModelIR, layer: LayerIR) -> list[Mechanism]:
     """The mechanisms of one layer: its mixer, its FFN, then the model's per-layer extras."""
     out: list[Mechanism] = []
     if layer.attention is not None:
-        a = layer.attention
-        out.append(MultiHeadLatentAttention(a) if a.is_mla else Attention(a, layer.kv_shared_from is not None))
+        out.append(attention_mechanism(layer.attention, layer.kv_shared_from is not None))
     elif layer.gated_deltanet is not None:
         out.append(GatedDeltaNet(layer.gated_deltanet))
     elif layer.kda is not None:

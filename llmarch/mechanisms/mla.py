@@ -28,3 +28,26 @@ class MultiHeadLatentAttention(Attention):
         out += linear(f"{p}kv_b_proj", a.kv_lora_rank, a.n_heads * (a.qk_nope_head_dim + a.v_head_dim), "attention")
         out += linear(f"{p}o_proj", a.n_heads * a.v_head_dim, d, "attention", a.o_bias, split="row")
         return out + qk_norm_weights(p, a)
+
+    def cache_elements_per_token(self) -> int:
+        """The compressed latent and the shared rope key, as inference engines cache them (not the
+        decompressed K and V), and a sparse-attention indexer's key."""
+        a = self.ir
+        return a.kv_lora_rank + a.qk_rope_head_dim + (a.indexer_head_dim or 0)
+
+    def gallery_elements_per_token(self) -> int:
+        return self.ir.kv_lora_rank + self.ir.qk_rope_head_dim  # the gallery leaves the indexer key out
+
+    def cache_formula(self) -> str:
+        a = self.ir
+        return (
+            f"({a.kv_lora_rank} + {a.qk_rope_head_dim}"
+            + (f" + {a.indexer_head_dim}" if a.indexer_head_dim else "")
+            + ")"
+        )
+
+    def cache_label(self) -> str:
+        return "MLA latent" + (" + indexer key" if self.ir.indexer_head_dim else "")
+
+    def cache_share(self, tp: int) -> float:
+        return 1.0  # the latent is the same on every rank
