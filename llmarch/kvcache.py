@@ -30,6 +30,7 @@ from typing import Optional
 from .conventions import KV_PER_TOKEN_ALL_LAYERS
 from .errors import OptionError, shorten
 from .ir import LayerIR, ModelIR
+from .kinds import LINEAR_MIXER_KINDS
 from .mechanisms.layers import attention_mechanism
 
 DTYPE_BYTES: dict[str, Fraction] = {
@@ -227,7 +228,7 @@ def kv_cache(ir: ModelIR, ctx: int, batch: int = 1, kv_dtype: str = "bf16", stat
                 },
             )
             g["n"] += 1
-        elif layer.mixer in ("gated_deltanet", "kda", "mamba2"):
+        elif layer.mixer in LINEAR_MIXER_KINDS:
             key, label, fixed, formula = _state_layer(layer, kv, state)
             g = groups.setdefault(
                 key, {"label": label, "n": 0, "elems": 0, "tokens": 0, "fixed": fixed, "formula": formula}

@@ -19,10 +19,7 @@ from pydantic import BaseModel, ValidationError
 from . import schema as S
 from .errors import SpecError, did_you_mean, shorten
 from .ir import (
-    ATTENTION_KINDS,
-    FFN_LETTERS,
     FFNIR,
-    MIXER_LETTERS,
     AttentionIR,
     GatedDeltaNetIR,
     KdaIR,
@@ -35,6 +32,7 @@ from .ir import (
     ReferenceIR,
     RopeIR,
 )
+from .kinds import ATTENTION_KINDS, FFN_LETTERS, MIXER_LETTERS
 from .yamlsafe import Located
 
 _TYPE_WORDS = {
