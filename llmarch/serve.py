@@ -25,7 +25,7 @@ from . import flops as F
 from .errors import OptionError, did_you_mean
 from .ir import ModelIR
 from .kvcache import dtype_bytes, kv_cache
-from .mechanisms.layers import layer_mixer
+from .mechanisms.layers import layer_mechanisms, layer_mixer
 from .params import LOOKUP_COMPONENTS, count_params
 from .weights import BYTES_PER_PARAM
 
@@ -103,15 +103,17 @@ def check_plan(ir: ModelIR, plan: Plan) -> None:
     if plan.tp * plan.ep != plan.gpus:
         raise OptionError(f"--tp {plan.tp} x --ep {plan.ep} must equal --gpus {plan.gpus} (one model replica)")
     for layer in ir.layers:
-        a = layer.attention
-        if a is not None and a.n_heads % plan.tp:
-            raise OptionError(
-                f"--tp {plan.tp} does not divide {ir.name}'s {a.n_heads} attention heads ({layer.mixer} layers)"
-            )
-        if layer.moe is not None and layer.moe.n_experts % plan.ep:
-            raise OptionError(f"--ep {plan.ep} does not divide {ir.name}'s {layer.moe.n_experts} experts")
-    if plan.ep > 1 and all(layer.moe is None for layer in ir.layers):
+        for mechanism in layer_mechanisms(ir, layer):
+            problem = mechanism.parallel_error(plan.tp, plan.ep, ir.name, layer.mixer)
+            if problem:
+                raise OptionError(problem)
+    if plan.ep > 1 and not _routed(ir):
         raise OptionError(f"--ep {plan.ep}: {ir.name} has no experts to split")
+
+
+def _routed(ir: ModelIR) -> list:
+    """The mechanisms with routed experts, one per layer that has them, in layer order."""
+    return [m for layer in ir.layers for m in layer_mechanisms(ir, layer) if m.experts]
 
 
 def kv_per_gpu(ir: ModelIR, ctx: int, batch: int, kv_dtype: str, tp: int) -> int:
@@ -138,10 +140,6 @@ def weights_per_gpu(ir: ModelIR, fmt: str | None, plan: Plan) -> dict[str, int]:
             b /= plan.tp
         out[comp] = int(b)
     return out
-
-
-def expected_experts(n: int, k: int, batch: int) -> float:
-    return n * (1 - (1 - k / n) ** batch)
 
 
 def serve(
@@ -175,11 +173,10 @@ def serve(
     if ir.tie_embeddings:
         dense_bytes += w["token_embedding"]
     expert_read = 0
-    moe_layers = [l for l in ir.layers if l.moe is not None]
-    if moe_layers:
-        m = moe_layers[0].moe
-        hit = expected_experts(m.n_experts, m.top_k, batch)
-        expert_read = int(w["routed_experts"] * hit / m.n_experts)
+    routed = _routed(ir)
+    if routed:  # the first expert layer's routing stands for all of them
+        hit = routed[0].experts_hit(batch)
+        expert_read = int(w["routed_experts"] * hit / routed[0].experts)
     step_bytes = dense_bytes + expert_read + kv
     dec = F.decode(ir, ctx, batch)
     step_flops = dec.flops / plan.gpus
@@ -224,11 +221,7 @@ def serve(
             "binding": "memory bandwidth" if t_mem >= t_compute else "compute",
             "arithmetic_intensity": step_flops / step_bytes if step_bytes else None,
             "tokens_per_s_upper_bound": batch / step if step else None,
-            "experts_read_per_layer": round(
-                expected_experts(moe_layers[0].moe.n_experts, moe_layers[0].moe.top_k, batch), 3
-            )
-            if moe_layers
-            else None,
+            "experts_read_per_layer": round(routed[0].experts_hit(batch), 3) if routed else None,
         },
         "prefill_roofline": {
             "tokens": prefill_tokens,

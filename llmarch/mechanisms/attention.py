@@ -11,7 +11,7 @@ import math
 from typing import Optional
 
 from ..ir import AttentionIR
-from .base import Mechanism, Weight, linear, norm, vector
+from .base import CacheRow, Mechanism, Weight, linear, norm, vector
 from .indexer import Indexer
 
 
@@ -57,10 +57,12 @@ class Attention(Mechanism):
 
     slot = "attn"
     norm_prefix = "attn"
+    attends = True
 
-    def __init__(self, a: AttentionIR, kv_shared: bool = False) -> None:
+    def __init__(self, a: AttentionIR, kv_shared_from: Optional[int] = None) -> None:
         self.ir = a
-        self.kv_shared = kv_shared
+        self.kv_shared_from = kv_shared_from  # the earlier layer whose keys and values it reuses
+        self.kv_shared = kv_shared_from is not None
         self.indexer: Optional[Indexer] = Indexer(a) if a.indexer_heads else None
 
     def _projections(self, d: int, p: str) -> list[Weight]:
@@ -111,6 +113,42 @@ class Attention(Mechanism):
             return f"{kind} {a.n_kv_heads} KV x {a.head_dim}, V = K cached once"
         dims = f"{a.head_dim}" if a.head_dim == a.v_head_dim else f"(K {a.head_dim} + V {a.v_head_dim})"
         return f"{kind} {a.n_kv_heads} KV x {dims}" + (", V = K" if a.k_eq_v else "")
+
+    @property
+    def cache_limit(self) -> Optional[int]:
+        """The most tokens its cache holds (a window's keys, a chunk), or None: the whole context."""
+        return self.ir.window_keys or self.ir.chunk
+
+    def parallel_error(self, tp: int, ep: int, model: str, kind: str) -> Optional[str]:
+        if self.ir.n_heads % tp:
+            return f"--tp {tp} does not divide {model}'s {self.ir.n_heads} attention heads ({kind} layers)"
+        return None
+
+    def mha_elements_per_token(self) -> int:
+        """What the layer would cache as plain MHA: keys and values of every query head (a baseline)."""
+        return self.ir.n_heads * (self.ir.head_dim + self.ir.v_head_dim)
+
+    def cache_row(self, kind: str, ctx: int, kv_bytes, state_bytes) -> CacheRow:
+        if self.kv_shared:  # keys and values live in the earlier layer's cache
+            src = self.kv_shared_from
+            return CacheRow(("shared", kind, src), f"{kind} reusing layer {src}'s KV", 0, 0, 0, "0")
+        a = self.ir
+        elems = self.cache_elements_per_token()
+        limit = self.cache_limit
+        tokens = min(ctx, limit) if limit else ctx
+        if a.window:
+            where = f"local({a.window:,} + query)" if a.window_excludes_query else f"local({a.window:,})"
+        else:
+            where = f"chunked({a.chunk:,})" if a.chunk else kind
+        return CacheRow(
+            key=(kind, elems, limit),
+            label=f"{where} {self.cache_label()}",
+            elements_per_token=elems,
+            tokens=tokens,
+            fixed_bytes=0,
+            formula=f"{self.cache_formula()} x {kv_bytes} B x {tokens:,}",
+            gallery_elements_per_token=self.gallery_elements_per_token(),
+        )
 
     def cache_share(self, tp: int) -> float:
         """The part of the cache one of `tp` ranks holds: its KV heads (all of them replicated when

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Optional
 
 # How a weight is laid out across tensor-parallel ranks (Megatron's vocabulary): `column` splits
 # the output features, `row` the input features, `expert` whole experts, `replicated` nothing.
@@ -86,6 +86,19 @@ def matrix_macs(weights: list[Weight]) -> dict[str, int]:
     return out
 
 
+@dataclass(frozen=True)
+class CacheRow:
+    """What one layer of a mechanism keeps for one sequence at a context, as the KV table shows it."""
+
+    key: tuple  # what makes two layers one row
+    label: str
+    elements_per_token: int
+    tokens: int  # tokens cached
+    fixed_bytes: int  # a state whatever the context
+    formula: str  # per layer
+    gallery_elements_per_token: int = 0  # what the gallery-style all-layers figure counts for it
+
+
 class Mechanism:
     """The protocol: one kind of mixer, FFN or extra, stating once what every analyzer needs.
 
@@ -98,6 +111,8 @@ class Mechanism:
     norm_prefix: str = ""
     sublayer: bool = True
     label: str = ""
+    attends: bool = False  # a softmax attention: its cache grows with the context (the KV baselines use it)
+    experts: int = 0  # routed experts, which expert parallelism splits
 
     def weights(self, d_model: int) -> list[Weight]:
         """Its parameters in one layer, named relative to the layer (`attn.q_proj.weight`)."""
@@ -127,6 +142,19 @@ class Mechanism:
         """Multiply-adds of what is not a weight (attention scores, recurrences) for S new tokens:
         a prefill from 0 when S > 1, else one decode step as the ctx-th token."""
         return {}
+
+    def cache_row(self, kind: str, ctx: int, kv_bytes, state_bytes) -> Optional[CacheRow]:
+        """Its cache at `ctx` tokens with elements of `kv_bytes` (and a recurrent state of `state_bytes`),
+        on a layer of `kind` (a kinds.MixerKind); None when it caches nothing."""
+        return None
+
+    def parallel_error(self, tp: int, ep: int, model: str, kind: str) -> Optional[str]:
+        """Why `tp` tensor-parallel and `ep` expert-parallel ranks cannot split it, or None."""
+        return None
+
+    def experts_hit(self, batch: int) -> float:
+        """How many of its routed experts a decode step of `batch` sequences reads."""
+        return 0.0
 
     def cache_share(self, tp: int) -> float:
         """The part of its cache one of `tp` tensor-parallel ranks holds (split by heads by default)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..ir import GatedDeltaNetIR
-from .base import Mechanism, Weight, linear, norm, vector
+from .base import CacheRow, Mechanism, Weight, linear, norm, vector
 from .recurrence import chunks, delta_rule_chunk
 
 
@@ -27,6 +27,18 @@ class GatedDeltaNet(Mechanism):
             *norm(f"{p}norm", g.head_v_dim, "linear_mixer"),  # gated RMSNorm over each head
             *linear(f"{p}out_proj", value_dim, d_model, "linear_mixer", split="row"),
         ]
+
+    def cache_row(self, kind: str, ctx: int, kv_bytes, state_bytes) -> CacheRow:
+        g = self.ir
+        rec = g.n_v_heads * g.head_k_dim * g.head_v_dim
+        channels = 2 * g.n_k_heads * g.head_k_dim + g.n_v_heads * g.head_v_dim  # q, k and v through the conv
+        conv = (g.conv_kernel - 1) * channels  # a kernel of 1 keeps no past tokens
+        formula = (
+            f"{g.n_v_heads} x {g.head_k_dim} x {g.head_v_dim} x {state_bytes} B"
+            f" + {g.conv_kernel - 1} x {channels} x {kv_bytes} B"
+        )
+        fixed = int(rec * state_bytes + conv * kv_bytes)
+        return CacheRow((kind, rec, conv), "Gated DeltaNet state", 0, 0, fixed, formula)
 
     def sequence_macs(self, S: int, ctx: int) -> dict[str, int]:
         g = self.ir

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..ir import KdaIR
-from .base import Mechanism, Weight, linear, norm, vector
+from .base import CacheRow, Mechanism, Weight, linear, norm, vector
 from .recurrence import chunks, delta_rule_chunk
 
 
@@ -32,6 +32,18 @@ class KimiDeltaAttention(Mechanism):
             *norm(f"{p}o_norm", k.head_dim, "linear_mixer"),  # gated RMSNorm over each head
             *linear(f"{p}o_proj", inner, d, "linear_mixer", split="row"),
         ]
+
+    def cache_row(self, kind: str, ctx: int, kv_bytes, state_bytes) -> CacheRow:
+        k = self.ir
+        rec = k.n_heads * k.head_dim * k.head_dim
+        channels = 3 * k.n_heads * k.head_dim  # q, k and v each have a short conv
+        conv = (k.conv_kernel - 1) * channels
+        formula = (
+            f"{k.n_heads} x {k.head_dim} x {k.head_dim} x {state_bytes} B"
+            f" + {k.conv_kernel - 1} x {channels} x {kv_bytes} B"
+        )
+        fixed = int(rec * state_bytes + conv * kv_bytes)
+        return CacheRow((kind, rec, conv), "Kimi Delta Attention state", 0, 0, fixed, formula)
 
     def sequence_macs(self, S: int, ctx: int) -> dict[str, int]:
         k = self.ir

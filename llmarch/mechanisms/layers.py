@@ -20,9 +20,9 @@ from .moe import MoE
 from .per_layer_inputs import PerLayerInputs
 
 
-def attention_mechanism(a: AttentionIR, kv_shared: bool = False) -> Attention:
-    """The attention kind of `a`: MLA or MHA/GQA/MQA with its options."""
-    return MultiHeadLatentAttention(a) if a.is_mla else Attention(a, kv_shared)
+def attention_mechanism(a: AttentionIR, kv_shared_from: Optional[int] = None) -> Attention:
+    """The attention kind of `a`: MLA or MHA/GQA/MQA with its options (and the layer it reuses KV from)."""
+    return MultiHeadLatentAttention(a) if a.is_mla else Attention(a, kv_shared_from)
 
 
 def layer_mixer(ir: ModelIR, layer: LayerIR) -> Optional[Mechanism]:
@@ -47,7 +47,7 @@ def layer_mechanisms(ir: ModelIR, layer: LayerIR) -> list[Mechanism]:
     """The mechanisms of one layer: its mixer, its FFN, then the model's per-layer extras."""
     out: list[Mechanism] = []
     if layer.attention is not None:
-        out.append(attention_mechanism(layer.attention, layer.kv_shared_from is not None))
+        out.append(attention_mechanism(layer.attention, layer.kv_shared_from))
     elif layer.gated_deltanet is not None:
         out.append(GatedDeltaNet(layer.gated_deltanet))
     elif layer.kda is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..ir import Mamba2IR
-from .base import Mechanism, Weight, linear, norm, vector
+from .base import CacheRow, Mechanism, Weight, linear, norm, vector
 from .recurrence import chunks, ssd_chunk
 
 
@@ -27,6 +27,18 @@ class Mamba2(Mechanism):
             out += vector(f"{p}{name}", (m.n_heads,), "linear_mixer", "column")
         out += norm(f"{p}norm", inner, "linear_mixer")  # gated RMSNorm
         return out + linear(f"{p}out_proj", inner, d_model, "linear_mixer", m.bias, split="row")
+
+    def cache_row(self, kind: str, ctx: int, kv_bytes, state_bytes) -> CacheRow:
+        m = self.ir
+        rec = m.n_heads * m.head_dim * m.state_dim
+        channels = m.n_heads * m.head_dim + 2 * m.n_groups * m.state_dim  # x, B and C through the conv
+        conv = (m.conv_kernel - 1) * channels
+        formula = (
+            f"{m.n_heads} x {m.head_dim} x {m.state_dim} x {state_bytes} B"
+            f" + {m.conv_kernel - 1} x {channels} x {kv_bytes} B"
+        )
+        fixed = int(rec * state_bytes + conv * kv_bytes)
+        return CacheRow((kind, rec, conv), "Mamba-2 state", 0, 0, fixed, formula)
 
     def sequence_macs(self, S: int, ctx: int) -> dict[str, int]:
         m = self.ir

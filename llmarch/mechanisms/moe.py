@@ -3,6 +3,8 @@ of them per token), optional shared experts (one FFN) with an optional sigmoid g
 
 from __future__ import annotations
 
+from typing import Optional
+
 from ..ir import MoEIR
 from .base import Mechanism, Weight, linear, matrix_macs, vector
 from .ffn import ffn_weights
@@ -14,6 +16,17 @@ class MoE(Mechanism):
 
     def __init__(self, m: MoEIR) -> None:
         self.ir = m
+        self.experts = m.n_experts
+
+    def parallel_error(self, tp: int, ep: int, model: str, kind: str) -> Optional[str]:
+        if self.experts % ep:
+            return f"--ep {ep} does not divide {model}'s {self.experts} experts"
+        return None
+
+    def experts_hit(self, batch: int) -> float:
+        """Experts a decode step of `batch` sequences reads: E (1 - (1 - k/E)^B), uniform independent routing."""
+        n, k = self.experts, self.ir.top_k
+        return n * (1 - (1 - k / n) ** batch)
 
     def weights(self, d_model: int) -> list[Weight]:
         m, p, d = self.ir, f"{self.slot}.", d_model
