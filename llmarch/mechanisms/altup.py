@@ -39,3 +39,6 @@ class AltUp(Mechanism):
         # coefficients is d x n^2 more; no weight holds either
         out["altup"] += d_model * self.n + d_model * self.n * self.n
         return out
+
+    def panel_extra(self) -> tuple[str, int]:
+        return "AltUp streams", self.n

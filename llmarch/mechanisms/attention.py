@@ -65,6 +65,45 @@ class Attention(Mechanism):
         self.kv_shared = kv_shared_from is not None
         self.indexer: Optional[Indexer] = Indexer(a) if a.indexer_heads else None
 
+    @property
+    def label(self) -> str:
+        """The words people use for its heads: MHA, GQA or MQA."""
+        a = self.ir
+        return "MHA" if a.n_kv_heads == a.n_heads else ("MQA" if a.n_kv_heads == 1 else "GQA")
+
+    def mix_name(self, kind: str) -> str:
+        if self.ir.chunk:
+            return f"chunked({self.ir.chunk:,})"
+        if self.ir.window:
+            return f"local({self.ir.window:,})"
+        return kind
+
+    def position_label(self) -> str:
+        a = self.ir
+        if a.position != "rope":
+            return {"nope": "NoPE", "absolute": "learned absolute"}[a.position]
+        text = "RoPE"
+        if a.rope and a.rope.partial < 1:
+            text = f"partial RoPE ({a.rope.partial:g})"
+        if a.rope and a.rope.scaling:
+            text += f" + {a.rope.scaling}"
+        return text
+
+    def option_labels(self) -> list[str]:
+        """The panel's attention extras: biases, sinks, an output gate."""
+        a, out = self.ir, []
+        if a.qkv_bias or a.o_bias:
+            out.append("bias")
+        if a.sinks:
+            out.append("sinks")
+        if a.output_gate != "none":
+            out.append(f"{a.output_gate} output gate")
+        return out
+
+    def latent_ranks(self) -> Optional[dict[str, Optional[int]]]:
+        """An MLA's ranks for the panel; None for attention without a latent."""
+        return None
+
     def _projections(self, d: int, p: str) -> list[Weight]:
         a = self.ir
         q_out = a.n_heads * a.head_dim * (2 if a.output_gate == "elementwise" else 1)  # the gate rides on q
@@ -107,8 +146,7 @@ class Attention(Mechanism):
         return f"{a.n_kv_heads} x ({a.head_dim} + {a.v_head_dim})"
 
     def cache_label(self) -> str:
-        a = self.ir
-        kind = "MHA" if a.n_kv_heads == a.n_heads else ("MQA" if a.n_kv_heads == 1 else "GQA")
+        a, kind = self.ir, self.label
         if a.k_eq_v == "one":
             return f"{kind} {a.n_kv_heads} KV x {a.head_dim}, V = K cached once"
         dims = f"{a.head_dim}" if a.head_dim == a.v_head_dim else f"(K {a.head_dim} + V {a.v_head_dim})"

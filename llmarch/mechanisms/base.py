@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 # How a weight is laid out across tensor-parallel ranks (Megatron's vocabulary): `column` splits
 # the output features, `row` the input features, `expert` whole experts, `replicated` nothing.
@@ -113,6 +113,15 @@ class Mechanism:
     label: str = ""
     attends: bool = False  # a softmax attention: its cache grows with the context (the KV baselines use it)
     experts: int = 0  # routed experts, which expert parallelism splits
+    kv_shared: bool = False  # it reuses an earlier layer's cache instead of keeping its own
+
+    def mix_name(self, kind: str) -> str:
+        """How the panel's layer mix names a layer of `kind` holding it (`local(1,024)` for a window)."""
+        return kind
+
+    def panel_extra(self) -> Optional[tuple[str, Any]]:
+        """A model-level extra's entry in the panel's layer extras: (words, value)."""
+        return None
 
     def weights(self, d_model: int) -> list[Weight]:
         """Its parameters in one layer, named relative to the layer (`attn.q_proj.weight`)."""

@@ -23,5 +23,13 @@ class DenseFFN(Mechanism):
     def __init__(self, f: FFNIR) -> None:
         self.ir = f
 
+    @property
+    def ffn_kind(self) -> str:
+        return self.ir.kind
+
+    @property
+    def d_ff(self) -> int:
+        return self.ir.d_ff
+
     def weights(self, d_model: int) -> list[Weight]:
         return ffn_weights(f"{self.slot}.", d_model, self.ir, "dense_ffn")

@@ -19,3 +19,6 @@ class Laurel(Mechanism):
             *linear(f"{p}left", d_model, self.rank, "laurel", split="replicated"),
             *linear(f"{p}right", self.rank, d_model, "laurel", split="replicated"),
         ]
+
+    def panel_extra(self) -> tuple[str, int]:
+        return "LAuReL rank", self.rank

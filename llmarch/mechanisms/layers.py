@@ -25,6 +25,11 @@ def attention_mechanism(a: AttentionIR, kv_shared_from: Optional[int] = None) ->
     return MultiHeadLatentAttention(a) if a.is_mla else Attention(a, kv_shared_from)
 
 
+def layer_ffn(ir: ModelIR, layer: LayerIR) -> Optional[Mechanism]:
+    """The FFN of one layer (dense or experts), or None."""
+    return next((m for m in layer_mechanisms(ir, layer) if m.slot == "ffn"), None)
+
+
 def layer_mixer(ir: ModelIR, layer: LayerIR) -> Optional[Mechanism]:
     """The mixer of one layer (attention, a linear mixer), or None for an FFN-only layer."""
     mechanisms = layer_mechanisms(ir, layer)
@@ -34,12 +39,12 @@ def layer_mixer(ir: ModelIR, layer: LayerIR) -> Optional[Mechanism]:
 def model_mechanisms(ir: ModelIR) -> list[Mechanism]:
     """The extras present in every layer of the model (and holding model-level weights), in layer order."""
     out: list[Mechanism] = []
+    if ir.per_layer_embedding_dim:
+        out.append(PerLayerInputs(ir.per_layer_embedding_dim, ir.per_layer_embedding_vocab, ir.n_layers, ir.norm.bias))
     if ir.altup_inputs:
         out.append(AltUp(ir.altup_inputs))
     if ir.laurel_rank:
         out.append(Laurel(ir.laurel_rank))
-    if ir.per_layer_embedding_dim:
-        out.append(PerLayerInputs(ir.per_layer_embedding_dim, ir.per_layer_embedding_vocab, ir.n_layers, ir.norm.bias))
     return out
 
 

@@ -4,6 +4,8 @@ keys a query sees is the attention's rule (`attention.keys_seen`)."""
 
 from __future__ import annotations
 
+from typing import Optional
+
 from ..ir import AttentionIR
 from .attention import Attention, qk_norm_weights
 from .base import Weight, linear, norm
@@ -12,6 +14,14 @@ from .base import Weight, linear, norm
 class MultiHeadLatentAttention(Attention):
     def __init__(self, a: AttentionIR) -> None:
         super().__init__(a)  # a latent is not shared across layers
+
+    @property
+    def label(self) -> str:
+        return "MLA" + (" + DSA indexer" if self.indexer is not None else "")
+
+    def latent_ranks(self) -> dict[str, Optional[int]]:
+        a = self.ir
+        return {"q_lora_rank": a.q_lora_rank, "kv_lora_rank": a.kv_lora_rank, "qk_rope_head_dim": a.qk_rope_head_dim}
 
     def _projections(self, d: int, p: str) -> list[Weight]:
         a = self.ir

@@ -18,6 +18,21 @@ class MoE(Mechanism):
         self.ir = m
         self.experts = m.n_experts
 
+    @property
+    def ffn_kind(self) -> str:
+        return self.ir.expert.kind  # the kind of one routed expert
+
+    def panel(self) -> dict:
+        """The article panel's expert slots."""
+        m = self.ir
+        return {
+            "n_experts": m.n_experts,
+            "shared": m.n_shared_experts,
+            "routed": m.top_k,
+            "d_expert": m.expert.d_ff,
+            "d_shared": m.shared.d_ff if m.shared else None,
+        }
+
     def parallel_error(self, tp: int, ep: int, model: str, kind: str) -> Optional[str]:
         if self.experts % ep:
             return f"--ep {ep} does not divide {model}'s {self.experts} experts"

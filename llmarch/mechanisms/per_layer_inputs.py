@@ -29,3 +29,6 @@ class PerLayerInputs(Mechanism):
             *linear("per_layer_input", d_model, width, "per_layer_input"),  # the token embedding to every slot
             *norm("per_layer_input_norm", self.dim, "norms", self.norm_bias),
         ]
+
+    def panel_extra(self) -> tuple[str, int]:
+        return "per-layer embeddings", self.dim
