@@ -54,7 +54,6 @@ NOT_YET_MIGRATED = {
     "diagram.py",  # one adapter per mechanism kind for its boxes (to become the protocol's box data)
     "meta.py",  # the torch modules, still to move beside each mechanism's weight table
     "params_module.py",  # the module walk reads a MoE's top_k to scale its routed experts
-    "render/table.py",  # `show --layers` notes a layer that reuses another's KV
 }
 
 

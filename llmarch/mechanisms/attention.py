@@ -71,6 +71,9 @@ class Attention(Mechanism):
         a = self.ir
         return "MHA" if a.n_kv_heads == a.n_heads else ("MQA" if a.n_kv_heads == 1 else "GQA")
 
+    def layer_note(self) -> str:
+        return f" KV of L{self.kv_shared_from}" if self.kv_shared else ""
+
     def mix_name(self, kind: str) -> str:
         if self.ir.chunk:
             return f"chunked({self.ir.chunk:,})"

@@ -119,6 +119,10 @@ class Mechanism:
         """How the panel's layer mix names a layer of `kind` holding it (`local(1,024)` for a window)."""
         return kind
 
+    def layer_note(self) -> str:
+        """What `show --layers` adds after a layer's kind for it ('' for nothing)."""
+        return ""
+
     def panel_extra(self) -> Optional[tuple[str, Any]]:
         """A model-level extra's entry in the panel's layer extras: (words, value)."""
         return None
