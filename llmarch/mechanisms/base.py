@@ -36,15 +36,6 @@ class Weight:
         return math.prod(self.shape)
 
 
-@dataclass(frozen=True)
-class CacheSize:
-    """What a mechanism keeps per sequence: elements per cached token and a fixed state."""
-
-    elements_per_token: int
-    fixed_elements: int = 0
-    split: Split = "replicated"
-
-
 def linear(
     name: str, d_in: int, d_out: int, component: str, bias: bool = False, split: Split = "column"
 ) -> list[Weight]:
