@@ -306,7 +306,7 @@ def list_cmd(
         if family and (ir.family or "") != family:
             continue
         c = count_params(ir)
-        attention = next((f.text for f in facts(ir) if f.key == "attention"), "—")
+        attention_text = next((f.text for f in facts(ir) if f.key == "attention"), "—")
         rows.append(
             {
                 "name": name,
@@ -314,7 +314,7 @@ def list_cmd(
                 "family": ir.family,
                 "total": c.total,
                 "active": c.active,
-                "attention": attention,
+                "attention": attention_text,
                 "aliases": list(ir.aliases),
             }
         )

@@ -20,8 +20,9 @@ from typing import Callable, Optional
 from xml.sax.saxutils import escape, quoteattr
 
 from .diagram_font import FAMILY, font_face_css, text_width, wrap
-from .facts import attention_label, layer_pattern
+from .facts import layer_pattern
 from .ir import FFNIR, AttentionIR, GatedDeltaNetIR, KdaIR, LayerIR, Mamba2IR, ModelIR, MoEIR
+from .mechanisms.layers import attention_mechanism
 from .render import fmt
 
 # sizes in px (the PNG draws them at twice the scale)
@@ -81,7 +82,7 @@ def attention_slot(a: AttentionIR, layer: LayerIR) -> Slot:
     if a.is_mla:
         title = "Multi-head latent attention" + (" with sparse indexer" if a.indexer_heads else "")
     else:
-        title = f"Masked {names[attention_label(a)]} attention"
+        title = f"Masked {names[attention_mechanism(a).label]} attention"
     if a.window:
         title = "Sliding-window " + title[0].lower() + title[1:]
     elif a.chunk:
@@ -325,7 +326,7 @@ def block_title(block: Block) -> str:
     parts = []
     if first.attention is not None:
         a = first.attention
-        parts.append(("sliding-window " if a.window else "chunked " if a.chunk else "") + attention_label(a))
+        parts.append(("sliding-window " if a.window else "chunked " if a.chunk else "") + attention_mechanism(a).label)
         if a.position == "nope":
             parts[-1] += " without RoPE"
     elif slot is not None:
@@ -371,7 +372,7 @@ def _features(block: Block) -> dict[str, str]:
     first = block.layers[0]
     a = first.attention
     linear = {"gated_deltanet": "Gated DeltaNet", "kda": "KDA", "mamba2": "Mamba-2", "none": "none"}
-    out = {"mixer": attention_label(a) if a is not None else linear.get(first.mixer, first.mixer)}
+    out = {"mixer": attention_mechanism(a).label if a is not None else linear.get(first.mixer, first.mixer)}
     out["ffn"] = "MoE" if first.moe is not None else "dense FFN" if first.dense is not None else "none"
     out["shared"] = "yes" if first.moe is not None and first.moe.n_shared_experts else "no"
     if a is not None:

@@ -10,7 +10,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from .ir import AttentionIR, ModelIR
+from .ir import ModelIR
+from .mechanisms.layers import layer_ffn, layer_mechanisms, layer_mixer, model_mechanisms
 
 
 @dataclass(frozen=True)
@@ -34,33 +35,20 @@ def _per_kind(values: dict[str, Any], fmt) -> tuple[Any, str]:
     return dict(values), "; ".join(f"{k}: {fmt(v)}" for k, v in values.items())
 
 
-def attention_label(a: AttentionIR) -> str:
-    if a.is_mla:
-        return "MLA" + (" + DSA indexer" if a.indexer_heads else "")
-    if a.kind == "mha" or a.n_kv_heads == a.n_heads:
-        return "MHA"
-    if a.n_kv_heads == 1:
-        return "MQA"
-    return "GQA"
-
-
 def layer_mix(ir: ModelIR) -> str:
     counts = Counter()
     for layer in ir.layers:
-        name = layer.mixer
-        if layer.attention is not None and layer.attention.window:
-            name = f"local({layer.attention.window:,})"
-        if layer.attention is not None and layer.attention.chunk:
-            name = f"chunked({layer.attention.chunk:,})"
-        counts[name] += 1
+        mixer = layer_mixer(ir, layer)
+        counts[mixer.mix_name(layer.mixer) if mixer is not None else layer.mixer] += 1
     return " + ".join(f"{n} {k}" for k, n in counts.items())
 
 
 def facts(ir: ModelIR) -> list[Fact]:
-    attn = {}
+    attn = {}  # the first attention of each layer kind
     for layer in ir.layers:
-        if layer.attention is not None:
-            attn.setdefault(layer.mixer, layer.attention)
+        mixer = layer_mixer(ir, layer)
+        if mixer is not None and mixer.attends:
+            attn.setdefault(layer.mixer, mixer)
     out = [
         Fact("vocab_size", "Vocabulary", ir.vocab_size, _n(ir.vocab_size)),
         Fact("context_length", "Context length", ir.context_length, _n(ir.context_length)),
@@ -69,73 +57,59 @@ def facts(ir: ModelIR) -> list[Fact]:
         Fact("layer_mix", "Layer mix", layer_mix(ir), layer_mix(ir)),
     ]
     if attn:
-        v, t = _per_kind({k: attention_label(a) for k, a in attn.items()}, str)
+        v, t = _per_kind({k: m.label for k, m in attn.items()}, str)
         out.append(Fact("attention", "Attention", v, t))
-        v, t = _per_kind({k: [a.n_heads, a.n_kv_heads] for k, a in attn.items()}, lambda x: f"{x[0]} / {x[1]}")
+        v, t = _per_kind({k: [m.ir.n_heads, m.ir.n_kv_heads] for k, m in attn.items()}, lambda x: f"{x[0]} / {x[1]}")
         out.append(Fact("heads", "Heads / KV heads", v, t))
         v, t = _per_kind(
-            {k: [a.head_dim, a.v_head_dim] for k, a in attn.items()},
+            {k: [m.ir.head_dim, m.ir.v_head_dim] for k, m in attn.items()},
             lambda x: str(x[0]) if x[0] == x[1] else f"qk {x[0]} / v {x[1]}",
         )
         out.append(Fact("head_dim", "Head dim", v, t))
-        mla = next((a for a in attn.values() if a.is_mla), None)
-        if mla:
-            text = f"q rank {mla.q_lora_rank or '—'}, kv rank {mla.kv_lora_rank}, rope {mla.qk_rope_head_dim}"
-            out.append(
-                Fact(
-                    "mla",
-                    "MLA ranks",
-                    {
-                        "q_lora_rank": mla.q_lora_rank,
-                        "kv_lora_rank": mla.kv_lora_rank,
-                        "qk_rope_head_dim": mla.qk_rope_head_dim,
-                    },
-                    text,
-                )
-            )
-        v, t = _per_kind({k: _position(a) for k, a in attn.items()}, str)
+        ranks = next((m.latent_ranks() for m in attn.values() if m.latent_ranks()), None)
+        if ranks:
+            text = f"q rank {ranks['q_lora_rank'] or '—'}, kv rank {ranks['kv_lora_rank']}, rope {ranks['qk_rope_head_dim']}"
+            out.append(Fact("mla", "MLA ranks", ranks, text))
+        v, t = _per_kind({k: m.position_label() for k, m in attn.items()}, str)
         out.append(Fact("position", "Positional encoding", v, t))
-        v, t = _per_kind({k: a.qk_norm for k, a in attn.items()}, str)
+        v, t = _per_kind({k: m.ir.qk_norm for k, m in attn.items()}, str)
         out.append(Fact("qk_norm", "QK-norm", v, t))
-        extras = sorted({x for a in attn.values() for x in _extras(a)})
+        extras = sorted({x for m in attn.values() for x in m.option_labels()})
         out.append(Fact("attention_extras", "Attention extras", extras, ", ".join(extras) or "—"))
     norm_text = f"{ir.norm.placement} {'LayerNorm' if ir.norm.kind == 'layernorm' else 'RMSNorm'}"
     out.append(Fact("norm", "Norm placement", ir.norm.placement, norm_text))
-    dense = next((l.dense for l in ir.layers if l.dense is not None), None)
-    moe = next((l.moe for l in ir.layers if l.moe is not None), None)
+    ffns = [f for f in (layer_ffn(ir, layer) for layer in ir.layers) if f is not None]
+    first_dense = next((f for f in ffns if not f.experts), None)
+    routed = next((f for f in ffns if f.experts), None)
+    kind = (first_dense or routed).ffn_kind if (first_dense or routed) else None
+    out.append(Fact("ffn_kind", "FFN kind", kind, kind or "—"))
+    n_dense = sum(1 for f in ffns if not f.experts)
+    n_routed = len(ffns) - n_dense
     out.append(
         Fact(
-            "ffn_kind",
-            "FFN kind",
-            (dense or (moe.expert if moe else None)).kind if (dense or moe) else None,
-            (dense or (moe.expert if moe else None)).kind if (dense or moe) else "—",
+            "d_ff",
+            "Dense FFN size",
+            first_dense.d_ff if first_dense else None,
+            _n(first_dense.d_ff) if first_dense else "—",
         )
     )
-    n_dense = sum(1 for l in ir.layers if l.dense is not None)
-    n_moe = sum(1 for l in ir.layers if l.moe is not None)
-    out.append(Fact("d_ff", "Dense FFN size", dense.d_ff if dense else None, _n(dense.d_ff) if dense else "—"))
-    out.append(Fact("n_dense_layers", "Dense FFN blocks", n_dense, _dense_blocks(ir, n_dense, n_moe)))
-    if moe:
-        out.append(Fact("n_experts", "Experts", moe.n_experts, _n(moe.n_experts)))
-        shared = moe.n_shared_experts
+    out.append(Fact("n_dense_layers", "Dense FFN blocks", n_dense, _dense_blocks(ir, n_dense, n_routed)))
+    if routed:
+        panel = routed.panel()
+        out.append(Fact("n_experts", "Experts", panel["n_experts"], _n(panel["n_experts"])))
+        shared, top_k = panel["shared"], panel["routed"]
         out.append(
             Fact(
                 "experts_active",
                 "Experts active",
-                {"shared": shared, "routed": moe.top_k},
-                (f"{shared} shared + {moe.top_k}" if shared else f"{moe.top_k}"),
+                {"shared": shared, "routed": top_k},
+                (f"{shared} shared + {top_k}" if shared else f"{top_k}"),
             )
         )
-        out.append(Fact("d_expert", "Expert size", moe.expert.d_ff, _n(moe.expert.d_ff)))
-        out.append(
-            Fact(
-                "d_shared",
-                "Shared expert size",
-                moe.shared.d_ff if moe.shared else None,
-                _n(moe.shared.d_ff) if moe.shared else "—",
-            )
-        )
-        out.append(Fact("n_moe_layers", "MoE blocks", n_moe, _n(n_moe)))
+        out.append(Fact("d_expert", "Expert size", panel["d_expert"], _n(panel["d_expert"])))
+        d_shared = panel["d_shared"]
+        out.append(Fact("d_shared", "Shared expert size", d_shared, _n(d_shared) if d_shared else "—"))
+        out.append(Fact("n_moe_layers", "MoE blocks", n_routed, _n(n_routed)))
     else:
         for key, label in (
             ("n_experts", "Experts"),
@@ -156,14 +130,8 @@ def facts(ir: ModelIR) -> list[Fact]:
 
 
 def _layer_extras(ir: ModelIR) -> dict[str, Any]:
-    extras: dict[str, Any] = {}
-    if ir.per_layer_embedding_dim:
-        extras["per-layer embeddings"] = ir.per_layer_embedding_dim
-    if ir.altup_inputs:
-        extras["AltUp streams"] = ir.altup_inputs
-    if ir.laurel_rank:
-        extras["LAuReL rank"] = ir.laurel_rank
-    shared = sum(1 for l in ir.layers if l.kv_shared_from is not None)
+    extras: dict[str, Any] = dict(m.panel_extra() for m in model_mechanisms(ir) if m.panel_extra())
+    shared = sum(1 for layer in ir.layers if any(m.kv_shared for m in layer_mechanisms(ir, layer)))
     if shared:
         extras["KV-sharing layers"] = shared
     return extras
@@ -177,28 +145,6 @@ def _dense_blocks(ir: ModelIR, n_dense: int, n_moe: int) -> str:
     if prefix == n_dense:
         return f"first {prefix}"
     return f"{n_dense} (interleaved)"
-
-
-def _position(a: AttentionIR) -> str:
-    if a.position != "rope":
-        return {"nope": "NoPE", "absolute": "learned absolute"}[a.position]
-    text = "RoPE"
-    if a.rope and a.rope.partial < 1:
-        text = f"partial RoPE ({a.rope.partial:g})"
-    if a.rope and a.rope.scaling:
-        text += f" + {a.rope.scaling}"
-    return text
-
-
-def _extras(a: AttentionIR) -> list[str]:
-    out = []
-    if a.qkv_bias or a.o_bias:
-        out.append("bias")
-    if a.sinks:
-        out.append("sinks")
-    if a.output_gate != "none":
-        out.append(f"{a.output_gate} output gate")
-    return out
 
 
 PATTERN_WORDS = {

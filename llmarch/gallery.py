@@ -130,8 +130,9 @@ def kv_agreement(ir, computed: int, figure: str) -> str:
 def gallery_table() -> str:
     """One row per gallery model: llmarch's figures for a shipped spec, "not shipped" otherwise."""
     from .api import count_params, load, registry
-    from .facts import attention_label, layer_mix
+    from .facts import layer_mix
     from .kvcache import kv_cache
+    from .mechanisms.layers import layer_mixer
     from .render import fmt
 
     names = set(registry().names())
@@ -148,13 +149,15 @@ def gallery_table() -> str:
             continue
         ir = load(name)
         count = count_params(ir)
-        attention = " + ".join(
-            dict.fromkeys(attention_label(layer.attention) for layer in ir.layers if layer.attention is not None)
+        attention_kinds = " + ".join(
+            dict.fromkeys(
+                m.label for m in (layer_mixer(ir, layer) for layer in ir.layers) if m is not None and m.attends
+            )
         )
         kv = kv_cache(ir, 1, kv_dtype="bf16").per_token_bytes_all_layers
         lines.append(
             f"| {title} | `{name}` | {row['Date']} | {fmt.params(count.total)} | {fmt.params(count.active)} "
-            f"| {layer_mix(ir)} | {attention or '—'} | {kv:,} B ({kv / 1024:.1f} KiB) | {figure} "
+            f"| {layer_mix(ir)} | {attention_kinds or '—'} | {kv:,} B ({kv / 1024:.1f} KiB) | {figure} "
             f"| {kv_agreement(ir, kv, figure)} |"
         )
     return "\n".join(lines) + "\n"

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
 from .errors import LlmarchError, SpecError, did_you_mean
+from .kinds import ATTENTION_KINDS, LINEAR_MIXER_KINDS, MIXER_LETTERS
 from .schema import MAX_CONTEXT, MAX_D_FF, MAX_D_MODEL, MAX_HEAD_DIM, MAX_HEADS, MAX_LAYERS, MAX_VOCAB
 from .yamlsafe import MAX_INT_DIGITS, Located, format_path, read_bounded
 
@@ -484,9 +485,10 @@ def _layers(mixers: list[str], ffns: list[str], explicit: bool = False) -> _Lett
     return _Letters(tuple(mixers), tuple(ffns), explicit)
 
 
-# the attention kind of each mixer letter (the override keys of `attention.overrides`)
-ATTENTION_LETTERS = {"G": "global", "L": "local", "C": "chunked", "N": "nope"}
-LINEAR_BLOCKS = {"D": "gated_deltanet", "K": "kda", "M": "mamba2"}
+# the attention kind of each mixer letter (the override keys of `attention.overrides`), and the spec
+# block of each linear mixer's letter, from the kinds registry
+ATTENTION_LETTERS = {letter: kind for letter, kind in MIXER_LETTERS.items() if kind in ATTENTION_KINDS}
+LINEAR_BLOCKS = {letter: kind for letter, kind in MIXER_LETTERS.items() if kind in LINEAR_MIXER_KINDS}
 
 
 def _settle(spec: dict) -> None:
@@ -614,20 +616,21 @@ SCALING_IRRELEVANT = frozenset(
         "mrope_interleaved",
     }
 )
-ATTENTION_TYPES = {"full_attention": "full", "sliding_attention": "sliding", "chunked_attention": "full"}
+# transformers' layer types as the IR's attention kinds (chunked layers take the full-attention RoPE)
+ATTENTION_TYPES = {"full_attention": "global", "sliding_attention": "local", "chunked_attention": "global"}
 
 
 def _rope(
     cfg: Config,
     *,
     local_theta: Optional[str] = None,
-    scaled: tuple[str, ...] = ("full", "sliding"),
+    scaled: tuple[str, ...] = ("global", "local"),
     partial: Optional[float] = None,
-    kinds: tuple[str, ...] = ("full", "sliding"),
+    kinds: tuple[str, ...] = ("global", "local"),
     nested_only: bool = False,
     ignored_keys: tuple[str, ...] = (),
 ) -> dict[str, dict]:
-    """The spec `rope:` block of full-attention ("full") and sliding-window ("sliding") layers.
+    """The spec `rope:` block of full-attention ("global") and sliding-window ("local") layers, by IR kind.
 
     Reads transformers 5's `rope_parameters` (flat, or nested by layer type) and the older `rope_theta`,
     `rope_scaling` and `partial_rotary_factor`; `rope_scaling` (older key) applies to the kinds in `scaled`.
@@ -666,7 +669,7 @@ def _rope(
             scaling_source, scaling_path = legacy, ("rope_scaling",)
         theta = given.get("rope_theta")
         if theta is None:
-            theta = cfg.number(local_theta) if kind == "sliding" and local_theta else cfg.number("rope_theta")
+            theta = cfg.number(local_theta) if kind == "local" and local_theta else cfg.number("rope_theta")
         block: dict[str, Any] = {"theta": _number(cfg, path + ("rope_theta",), theta)}
         p = given.get("partial_rotary_factor", partial)
         if p is not None and p != 1:
@@ -754,9 +757,9 @@ def _scaling(cfg: Config, path: tuple, given: Mapping[str, Any]) -> Optional[dic
 def _attention_with_rope(attn: dict, rope: dict[str, dict], kinds_used: set[str]) -> dict:
     """Put the full-attention RoPE on the block and the sliding one in `overrides.local` when it differs."""
     attn = dict(attn)
-    attn["rope"] = rope["full"] if "global" in kinds_used or "local" not in kinds_used else rope["sliding"]
-    if "local" in kinds_used and rope["sliding"] != attn["rope"]:
-        attn.setdefault("overrides", {}).setdefault("local", {})["rope"] = rope["sliding"]
+    attn["rope"] = rope["global"] if "global" in kinds_used or "local" not in kinds_used else rope["local"]
+    if "local" in kinds_used and rope["local"] != attn["rope"]:
+        attn.setdefault("overrides", {}).setdefault("local", {})["rope"] = rope["local"]
     return attn
 
 
@@ -793,7 +796,7 @@ def _llama_like(
     mlp_bias_key: Optional[str] = None,
     window_key: Optional[str] = None,
     layer_types: bool = False,
-    rope_scaled: tuple[str, ...] = ("full", "sliding"),
+    rope_scaled: tuple[str, ...] = ("global", "local"),
 ) -> dict:
     """Dense decoder: GQA/MHA + gated FFN (Llama, Mistral, Ministral 3, OLMo 2 and 3).
 
@@ -874,7 +877,7 @@ def build_olmo2(cfg: Config) -> dict:
 
 def build_olmo3(cfg: Config) -> dict:
     # Olmo 3 scales RoPE (YaRN) on full-attention layers only; sliding layers keep the plain base
-    return _llama_like(cfg, qk_norm="whole", norm="post", layer_types=True, rope_scaled=("full",))
+    return _llama_like(cfg, qk_norm="whole", norm="post", layer_types=True, rope_scaled=("global",))
 
 
 def _qwen3_mixers(cfg: Config, n: int) -> list[str]:
@@ -917,7 +920,7 @@ def build_qwen3_moe(cfg: Config) -> dict:
     spec["attention"] = (
         _heads(cfg, spec["d_model"])
         | _biases(cfg)
-        | {"qk_norm": "per_head", "rope": _rope(cfg, kinds=("full",))["full"]}
+        | {"qk_norm": "per_head", "rope": _rope(cfg, kinds=("global",))["global"]}
     )
     kind = _ffn_kind(cfg, "hidden_act", GATED_FFN)
     ffns = _sparse_layers(cfg, spec["n_layers"])
@@ -1003,7 +1006,7 @@ def _gated_deltanet_hybrid(cfg: Config) -> tuple[dict, list[str]]:
             f"({_show(cfg.get('partial_rotary_factor'))})",
             "state the rotary fraction once",
         )
-    attn["rope"] = _rope(cfg, kinds=("full",))["full"]
+    attn["rope"] = _rope(cfg, kinds=("global",))["global"]
     spec["attention"] = attn
     spec["gated_deltanet"] = {
         "n_k_heads": cfg.int("linear_num_key_heads"),
@@ -1104,7 +1107,7 @@ def build_deepseek_v3(cfg: Config) -> dict:
     spec = _base(cfg)
     spec["norm"] = _rmsnorm(cfg)
     attn = {k: v for k, v in _mla(cfg).items() if v is not None}
-    attn["rope"] = _rope(cfg, kinds=("full",))["full"]
+    attn["rope"] = _rope(cfg, kinds=("global",))["global"]
     spec["attention"] = attn
     _deepseek_moe(cfg, spec, n_shared=cfg.opt_int("n_shared_experts", 0) or 0)
     n_mtp = cfg.int("num_nextn_predict_layers", 0)
@@ -1285,7 +1288,7 @@ def _gemma_decoder(cfg: Config, d_ff: Callable[[Config, int], int]) -> dict:
         attn["window"] = cfg.int("sliding_window", 1, MAX_CONTEXT)
     cfg.touch("sliding_window")
     # Gemma 3 scales RoPE on global layers only; local layers use rope_local_base_freq
-    rope = _rope(cfg, local_theta="rope_local_base_freq", scaled=("full",), nested_only=True)
+    rope = _rope(cfg, local_theta="rope_local_base_freq", scaled=("global",), nested_only=True)
     spec["attention"] = _global_local(attn, rope, mixers)
     spec["ffn"] = {"kind": _ffn_kind(cfg, "hidden_activation", GATED_FFN), "d_ff": d_ff(cfg, n)}
     spec["layers"] = _layers(mixers, ["D"] * n)
@@ -1365,7 +1368,9 @@ def build_olmoe(cfg: Config) -> dict:
     spec = _base(cfg)
     spec["norm"] = _rmsnorm(cfg)
     spec["attention"] = (
-        _heads(cfg, spec["d_model"]) | _biases(cfg) | {"qk_norm": "whole", "rope": _rope(cfg, kinds=("full",))["full"]}
+        _heads(cfg, spec["d_model"])
+        | _biases(cfg)
+        | {"qk_norm": "whole", "rope": _rope(cfg, kinds=("global",))["global"]}
     )
     spec["moe"] = _moe(
         cfg.int("num_experts"),
@@ -1390,7 +1395,7 @@ def build_smollm3(cfg: Config) -> dict:
     uses_rope = cfg.int_list("no_rope_layers", 0, 1, n)
     cfg.touch("no_rope_layer_interval")
     mixers = ["G" if r else "N" for r in uses_rope]
-    spec["attention"] = attn | {"rope": _rope(cfg, kinds=("full",))["full"]}
+    spec["attention"] = attn | {"rope": _rope(cfg, kinds=("global",))["global"]}
     spec["ffn"] = {"kind": _ffn_kind(cfg, "hidden_act", GATED_FFN), "d_ff": cfg.int("intermediate_size")}
     if cfg.bool("mlp_bias"):
         spec["ffn"]["bias"] = True
@@ -1431,7 +1436,7 @@ def build_llama4_text(cfg: Config) -> dict:
         attn["qk_norm"] = "l2"  # a weightless L2 norm, on RoPE layers only
         if "N" in mixers:
             attn.setdefault("overrides", {})["nope"] = {"qk_norm": "none"}
-    attn["rope"] = _rope(cfg, kinds=("full",))["full"]
+    attn["rope"] = _rope(cfg, kinds=("global",))["global"]
     spec["attention"] = attn
     moe_layers = set(cfg.int_list("moe_layers", 0, n - 1))
     cfg.touch("interleave_moe_layer_step")
@@ -1454,7 +1459,7 @@ def build_glm4_moe(cfg: Config) -> dict:
     attn = _heads(cfg, spec["d_model"]) | _biases(cfg, o_bias=False)  # GLM's o_proj never has a bias
     if cfg.bool("use_qk_norm"):
         attn["qk_norm"] = "per_head"
-    attn["rope"] = _rope(cfg, kinds=("full",))["full"]
+    attn["rope"] = _rope(cfg, kinds=("global",))["global"]
     spec["attention"] = attn
     _deepseek_moe(cfg, spec, n_shared=cfg.int("n_shared_experts", 0))
     n_mtp = cfg.int("num_nextn_predict_layers", 0)
@@ -1475,7 +1480,7 @@ def build_hy_v3(cfg: Config) -> dict:
     n = spec["n_layers"]
     spec["norm"] = _rmsnorm(cfg)
     attn = _heads(cfg, spec["d_model"]) | _biases(cfg) | {"qk_norm": "per_head"}
-    attn["rope"] = _rope(cfg, kinds=("full",))["full"]
+    attn["rope"] = _rope(cfg, kinds=("global",))["global"]
     spec["attention"] = attn
     kind = _ffn_kind(cfg, "hidden_act", GATED_FFN)
     ffns = _mlp_layer_ffns(cfg, spec, kind)
@@ -1581,7 +1586,7 @@ def build_minimax_m2(cfg: Config) -> dict:
     rotary = cfg.int("rotary_dim")
     if rotary > head_dim:
         raise cfg.error("rotary_dim", f"is larger than head_dim ({head_dim})")
-    attn["rope"] = _rope(cfg, partial=rotary / head_dim, kinds=("full",))["full"]
+    attn["rope"] = _rope(cfg, partial=rotary / head_dim, kinds=("global",))["global"]
     spec["attention"] = attn
     spec["moe"] = _moe(
         cfg.int("num_local_experts"),
@@ -1733,8 +1738,8 @@ def build_mimo_v2_flash(cfg: Config) -> dict:
     attn["window"] = cfg.int("sliding_window_size")
     attn["window_excludes_query"] = True
     rope = _rope(cfg, local_theta="swa_rope_theta")
-    attn["rope"] = rope["full"]
-    local["rope"] = rope["sliding"]
+    attn["rope"] = rope["global"]
+    local["rope"] = rope["local"]
     if "L" in mixers:
         attn["overrides"] = {"local": local}
     spec["attention"] = attn

@@ -10,19 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-# Mixer kinds of a layer, with the letters used in layer patterns.
-MIXER_LETTERS = {
-    "G": "global",  # full causal attention
-    "L": "local",  # sliding-window attention
-    "C": "chunked",  # attention within fixed chunks (Llama 4)
-    "N": "nope",  # full attention without positional encoding
-    "D": "gated_deltanet",
-    "K": "kda",
-    "M": "mamba2",
-    "-": "none",
-}
-ATTENTION_KINDS = ("global", "local", "chunked", "nope")
-FFN_LETTERS = {"D": "dense", "E": "moe", "-": "none"}
+from .kinds import GATED_FFN_KINDS
 
 
 @dataclass(frozen=True)
@@ -58,6 +46,8 @@ class AttentionIR:
     indexer_heads: Optional[int] = None
     indexer_head_dim: Optional[int] = None
     indexer_topk: Optional[int] = None
+    # values are the keys (no V projection): what the cache stores, "k_and_v" or "one" tensor
+    k_eq_v: Optional[str] = None
 
     @property
     def is_mla(self) -> bool:
@@ -106,7 +96,7 @@ class FFNIR:
 
     @property
     def gated(self) -> bool:
-        return self.kind in ("swiglu", "swiglu_clamped", "geglu")
+        return self.kind in GATED_FFN_KINDS
 
 
 @dataclass(frozen=True)
@@ -126,8 +116,8 @@ class MoEIR:
 @dataclass(frozen=True)
 class LayerIR:
     index: int
-    mixer: str  # a value of MIXER_LETTERS
-    ffn: str  # a value of FFN_LETTERS
+    mixer: str  # a kinds.MixerKind (a word; the pattern letters stay in resolve)
+    ffn: str  # a kinds.FFNSlotKind
     attention: Optional[AttentionIR] = None
     gated_deltanet: Optional[GatedDeltaNetIR] = None
     kda: Optional[KdaIR] = None

@@ -28,7 +28,8 @@ from typing import Optional
 
 from .conventions import KV_PER_TOKEN_ALL_LAYERS
 from .errors import ParameterError, shorten
-from .ir import LayerIR, ModelIR
+from .ir import ModelIR
+from .mechanisms.layers import layer_mixer
 
 DTYPE_BYTES: dict[str, Fraction] = {
     "fp32": Fraction(4),
@@ -117,72 +118,6 @@ class KVResult:
         return out
 
 
-def gallery_elements_per_token(layer: LayerIR) -> int:
-    """Elements per token one attention layer adds to the gallery-style figure: what the engine caches
-    for it less a DSA indexer's key (see conventions.KV_PER_TOKEN_ALL_LAYERS)."""
-    a = layer.attention
-    assert a is not None
-    if a.is_mla:
-        return a.kv_lora_rank + a.qk_rope_head_dim
-    return a.n_kv_heads * (a.head_dim + a.v_head_dim)
-
-
-def _attention_layer(layer: LayerIR, ctx: int) -> tuple[tuple, str, int, int, str]:
-    """(key, label, elements per token, tokens cached, element formula) of an attention layer."""
-    a = layer.attention
-    assert a is not None
-    if a.is_mla:
-        elems = a.kv_lora_rank + a.qk_rope_head_dim + (a.indexer_head_dim or 0)
-        label = "MLA latent" + (" + indexer key" if a.indexer_head_dim else "")
-        formula = (
-            f"({a.kv_lora_rank} + {a.qk_rope_head_dim}"
-            + (f" + {a.indexer_head_dim}" if a.indexer_head_dim else "")
-            + ")"
-        )
-    else:
-        elems = a.n_kv_heads * (a.head_dim + a.v_head_dim)
-        kind = "MHA" if a.n_kv_heads == a.n_heads else ("MQA" if a.n_kv_heads == 1 else "GQA")
-        dims = f"{a.head_dim}" if a.head_dim == a.v_head_dim else f"(K {a.head_dim} + V {a.v_head_dim})"
-        label = f"{kind} {a.n_kv_heads} KV x {dims}"
-        formula = f"{a.n_kv_heads} x ({a.head_dim} + {a.v_head_dim})"
-    limit = a.window_keys or a.chunk
-    tokens = min(ctx, limit) if limit else ctx
-    if a.window:
-        where = f"local({a.window:,} + query)" if a.window_excludes_query else f"local({a.window:,})"
-    else:
-        where = f"chunked({a.chunk:,})" if a.chunk else layer.mixer
-    return (layer.mixer, elems, limit), f"{where} {label}", elems, tokens, formula
-
-
-def _state_layer(layer: LayerIR, kv: Fraction, state: Fraction) -> tuple[tuple, str, int, str]:
-    """(key, label, fixed bytes per layer, formula) of a linear-attention / SSM layer."""
-    if layer.gated_deltanet is not None:
-        g = layer.gated_deltanet
-        rec = g.n_v_heads * g.head_k_dim * g.head_v_dim
-        channels = 2 * g.n_k_heads * g.head_k_dim + g.n_v_heads * g.head_v_dim  # q, k and v through the conv
-        conv = (g.conv_kernel - 1) * channels  # a kernel of 1 keeps no past tokens
-        label = "Gated DeltaNet state"
-        formula = (
-            f"{g.n_v_heads} x {g.head_k_dim} x {g.head_v_dim} x {state} B + {g.conv_kernel - 1} x {channels} x {kv} B"
-        )
-    elif layer.kda is not None:
-        k = layer.kda
-        rec = k.n_heads * k.head_dim * k.head_dim
-        conv = (k.conv_kernel - 1) * 3 * k.n_heads * k.head_dim  # q, k and v each have a short conv
-        label = "Kimi Delta Attention state"
-        formula = f"{k.n_heads} x {k.head_dim} x {k.head_dim} x {state} B + {k.conv_kernel - 1} x {3 * k.n_heads * k.head_dim} x {kv} B"
-    elif layer.mamba2 is not None:
-        m = layer.mamba2
-        rec = m.n_heads * m.head_dim * m.state_dim
-        channels = m.n_heads * m.head_dim + 2 * m.n_groups * m.state_dim
-        conv = (m.conv_kernel - 1) * channels
-        label = "Mamba-2 state"
-        formula = f"{m.n_heads} x {m.head_dim} x {m.state_dim} x {state} B + {m.conv_kernel - 1} x {channels} x {kv} B"
-    else:
-        raise ValueError(f"layer {layer.index} holds no state")
-    return (layer.mixer, rec, conv), label, int(rec * state + conv * kv), formula
-
-
 def kv_cache(ir: ModelIR, ctx: int, batch: int = 1, kv_dtype: str = "bf16", state_dtype: str = "fp32") -> KVResult:
     """The cache of `batch` sequences of `ctx` tokens, one row per layer kind."""
     kv, state = dtype_bytes(kv_dtype), dtype_bytes(state_dtype, "state_dtype")
@@ -191,42 +126,23 @@ def kv_cache(ir: ModelIR, ctx: int, batch: int = 1, kv_dtype: str = "bf16", stat
     groups: dict[tuple, dict] = {}
     per_token_all = Fraction(0)
     for layer in ir.layers:
-        if layer.attention is not None:
-            if layer.kv_shared_from is not None:
-                key = ("shared", layer.mixer, layer.kv_shared_from)
-                g = groups.setdefault(
-                    key,
-                    {
-                        "label": f"{layer.mixer} reusing layer {layer.kv_shared_from}'s KV",
-                        "n": 0,
-                        "elems": 0,
-                        "tokens": 0,
-                        "fixed": 0,
-                        "formula": "0",
-                    },
-                )
-                g["n"] += 1
-                continue
-            key, label, elems, tokens, formula = _attention_layer(layer, ctx)
-            per_token_all += gallery_elements_per_token(layer) * kv
-            g = groups.setdefault(
-                key,
-                {
-                    "label": label,
-                    "n": 0,
-                    "elems": elems,
-                    "tokens": tokens,
-                    "fixed": 0,
-                    "formula": f"{formula} x {kv} B x {tokens:,}",
-                },
-            )
-            g["n"] += 1
-        elif layer.mixer in ("gated_deltanet", "kda", "mamba2"):
-            key, label, fixed, formula = _state_layer(layer, kv, state)
-            g = groups.setdefault(
-                key, {"label": label, "n": 0, "elems": 0, "tokens": 0, "fixed": fixed, "formula": formula}
-            )
-            g["n"] += 1
+        mixer = layer_mixer(ir, layer)
+        row = mixer.cache_row(layer.mixer, ctx, kv, state) if mixer is not None else None
+        if row is None:
+            continue
+        per_token_all += row.gallery_elements_per_token * kv
+        g = groups.setdefault(
+            row.key,
+            {
+                "label": row.label,
+                "n": 0,
+                "elems": row.elements_per_token,
+                "tokens": row.tokens,
+                "fixed": row.fixed_bytes,
+                "formula": row.formula,
+            },
+        )
+        g["n"] += 1
     rows = []
     for key, g in groups.items():
         per_layer = int(g["elems"] * kv * g["tokens"]) + g["fixed"]
@@ -250,25 +166,21 @@ def baseline(ir: ModelIR, result: KVResult, kind: str) -> dict:
     """The same model's cache without its savings: `global` (no windows, linear layers as full
     attention) or `mha` (n_heads x (d_qk + d_v) per token on every layer)."""
     kv = dtype_bytes(result.kv_dtype)
-    attn = [l.attention for l in ir.layers if l.attention is not None]
+    mixers = [m for m in (layer_mixer(ir, layer) for layer in ir.layers) if m is not None]
+    attn = [m for m in mixers if m.attends]
     if not attn and kind == "global":
         raise ParameterError("{ir} has no attention layers to take a global baseline from", ir=ir.name)
-    ref = next((a for a in attn if a.window is None and a.chunk is None), attn[0] if attn else None)
+    # a linear layer counts as the model's full attention (its first layer without a window or chunk)
+    ref = next((m for m in attn if m.cache_limit is None), attn[0] if attn else None)
     per_token = Fraction(0)
-    for layer in ir.layers:
-        a = layer.attention or ref
-        if layer.attention is None and layer.mixer == "none":
-            continue
+    for mixer in mixers:
+        a = mixer if mixer.attends else ref
         if kind == "global":
-            elems = (
-                (a.kv_lora_rank + a.qk_rope_head_dim + (a.indexer_head_dim or 0))
-                if a.is_mla
-                else a.n_kv_heads * (a.head_dim + a.v_head_dim)
-            )
+            elems = a.cache_elements_per_token()
         elif kind == "mha":
             if a is None:
                 continue
-            elems = a.n_heads * (a.head_dim + a.v_head_dim)
+            elems = a.mha_elements_per_token()
         else:
             raise ParameterError("unknown {baseline} `{kind}`; one of: global, mha", kind=shorten(kind))
         per_token += elems * kv

@@ -1,8 +1,6 @@
 """Build a real `torch.nn.Module` from the IR on the meta device.
 
-Parameters are created with `torch.empty(..., device="meta")` and never
-initialised: default initialisation on meta goes through `torch._refs` and
-imports `torch._dynamo` (about 1.7 s), more than the build itself.  Routed
+Parameters are the uninitialised meta tensors of `mechanisms/primitives.py`.  Routed
 experts are stacked tensors, `[n_experts, ...]`, one parameter per projection
 per layer, as in gpt-fast, so a 1T-parameter model is a few thousand tensors.
 
@@ -28,35 +26,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from .ir import FFNIR, AttentionIR, GatedDeltaNetIR, LayerIR, ModelIR, MoEIR
-
-META = torch.device("meta")
-
-
-def _param(*shape: int) -> nn.Parameter:
-    return nn.Parameter(torch.empty(*shape, device=META))
-
-
-class Linear(nn.Module):
-    def __init__(self, d_in: int, d_out: int, bias: bool = False) -> None:
-        super().__init__()
-        self.weight = _param(d_out, d_in)
-        self.bias = _param(d_out) if bias else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return nn.functional.linear(x, self.weight, self.bias)
-
-
-class Norm(nn.Module):
-    def __init__(self, dim: int, bias: bool = False) -> None:
-        super().__init__()
-        self.weight = _param(dim)
-        self.bias = _param(dim) if bias else None
-
-
-class Embedding(nn.Module):
-    def __init__(self, n: int, dim: int) -> None:
-        super().__init__()
-        self.weight = _param(n, dim)
+from .mechanisms.primitives import META, Embedding, Linear, Norm
+from .mechanisms.primitives import param as _param
 
 
 class Attention(nn.Module):
@@ -71,7 +42,8 @@ class Attention(nn.Module):
         self.q_proj = Linear(d, q_out, a.qkv_bias)
         if not kv_shared:
             self.k_proj = Linear(d, a.n_kv_heads * a.head_dim, a.qkv_bias)
-            self.v_proj = Linear(d, a.n_kv_heads * a.v_head_dim, a.qkv_bias)
+            if a.k_eq_v is None:  # otherwise the keys serve as the values
+                self.v_proj = Linear(d, a.n_kv_heads * a.v_head_dim, a.qkv_bias)
         self.o_proj = Linear(a.n_heads * a.v_head_dim, d, a.o_bias)
         if a.output_gate == "headwise":
             self.gate_proj = Linear(d, a.n_heads)
@@ -414,7 +386,8 @@ def _attention_forward(self, x: torch.Tensor, ctx: int) -> torch.Tensor:
         k = x.new_empty(B, S, a.n_kv_heads * a.head_dim)
         v = x.new_empty(B, S, a.n_kv_heads * a.v_head_dim)
     else:
-        k, v = self.k_proj(x), self.v_proj(x)
+        k = self.k_proj(x)
+        v = k if a.k_eq_v is not None else self.v_proj(x)
     n_keys = keys_traced(a, S, ctx)
     q = _split_heads(q, a.n_heads, a.head_dim)
     k = _repeat_heads(_with_cache(_split_heads(k, a.n_kv_heads, a.head_dim), n_keys), B, a.n_kv_heads, a.n_heads)

@@ -18,10 +18,7 @@ from pydantic import BaseModel, ValidationError
 from . import schema as S
 from .errors import SpecError, did_you_mean, shorten
 from .ir import (
-    ATTENTION_KINDS,
-    FFN_LETTERS,
     FFNIR,
-    MIXER_LETTERS,
     AttentionIR,
     GatedDeltaNetIR,
     KdaIR,
@@ -34,6 +31,7 @@ from .ir import (
     ReferenceIR,
     RopeIR,
 )
+from .kinds import ATTENTION_KINDS, FFN_LETTERS, MIXER_LETTERS
 from .units import BINARY_BYTES, COUNT, Quantity, UnitError, parse
 from .yamlsafe import Located
 
@@ -577,6 +575,15 @@ def _attention(spec: S.Spec, kind: str, located: Located, warnings: list[str]) -
             f"an elementwise output gate needs v_head_dim ({v_head_dim}) == head_dim ({head_dim})",
             "use output_gate: headwise",
         )
+    k_eq_v = fields.get("k_eq_v")
+    if k_eq_v is not None and (akind == "mla" or v_head_dim != head_dim):
+        # the keys serve as values unchanged: one width for both, and MLA's values come out of its latent
+        raise located.error(
+            at("k_eq_v"),
+            f"values that are the keys need kind mha, gqa or mqa and v_head_dim == head_dim "
+            f"(kind {akind}, head_dim {head_dim}, v_head_dim {v_head_dim})",
+            "drop k_eq_v, or v_head_dim",
+        )
     idx = fields.get("indexer")
     if idx and akind != "mla":
         # the lightning indexer scores keys cached beside MLA's latent (DeepSeek V3.2); llmarch models it
@@ -601,6 +608,7 @@ def _attention(spec: S.Spec, kind: str, located: Located, warnings: list[str]) -
         indexer_heads=idx["n_heads"] if idx else None,
         indexer_head_dim=idx["head_dim"] if idx else None,
         indexer_topk=idx["topk"] if idx else None,
+        k_eq_v=k_eq_v.get("cache", "k_and_v") if k_eq_v is not None else None,
         **mla,
     )
 

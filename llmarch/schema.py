@@ -17,6 +17,17 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
+from .kinds import (
+    AttentionLayerKind,
+    AttentionVariant,
+    FFNKind,
+    KEqVCache,
+    NormKind,
+    NormPlacement,
+    OutputGate,
+    Position,
+    QKNorm,
+)
 from .params import COMPONENTS
 
 # Upper bounds, documented in docs/spec-format.md ("Limits").
@@ -87,6 +98,16 @@ class Indexer(Block):
     )
 
 
+class KEqV(Block):
+    """Attention whose values are its keys: no V projection (Gemma 4's attention_k_eq_v, DeepSeek V4)."""
+
+    cache: KEqVCache = Field(
+        "k_and_v",
+        description="what the cache stores per KV head: k_and_v, keys and values apart (Gemma 4: they differ "
+        "after the key's norm and RoPE); one, a single tensor serving as both (DeepSeek V4)",
+    )
+
+
 _ATTN_FIELDS_DOC = {
     "kind": "mha | gqa | mqa | mla",
     "n_heads": "query heads",
@@ -99,7 +120,7 @@ _ATTN_FIELDS_DOC = {
 class AttentionFields(Block):
     """Every attention key, all optional: used as-is for per-kind overrides."""
 
-    kind: Optional[Literal["mha", "gqa", "mqa", "mla"]] = Field(None, description=_ATTN_FIELDS_DOC["kind"])
+    kind: Optional[AttentionVariant] = Field(None, description=_ATTN_FIELDS_DOC["kind"])
     n_heads: Optional[Heads] = Field(None, description=_ATTN_FIELDS_DOC["n_heads"])
     n_kv_heads: Optional[Heads] = Field(None, description=_ATTN_FIELDS_DOC["n_kv_heads"])
     head_dim: Optional[HeadDim] = Field(None, description=_ATTN_FIELDS_DOC["head_dim"])
@@ -110,7 +131,7 @@ class AttentionFields(Block):
     qk_nope_head_dim: Optional[HeadDim] = Field(None, description="MLA per-head q/k channels without RoPE")
     qk_rope_head_dim: Optional[HeadDim] = Field(None, description="MLA decoupled RoPE channels (shared key)")
     # details
-    qk_norm: Optional[Literal["none", "per_head", "whole", "l2"]] = Field(
+    qk_norm: Optional[QKNorm] = Field(
         None,
         description="RMSNorm on q and k: per head (shared over heads), over the whole projection, "
         "or l2 (a weightless L2 norm, Llama 4)",
@@ -118,7 +139,7 @@ class AttentionFields(Block):
     qkv_bias: Optional[StrictBool] = Field(None, description="bias on the q, k and v projections")
     o_bias: Optional[StrictBool] = Field(None, description="bias on the output projection")
     sinks: Optional[StrictBool] = Field(None, description="learned per-head attention-sink logits")
-    output_gate: Optional[Literal["none", "elementwise", "headwise"]] = Field(
+    output_gate: Optional[OutputGate] = Field(
         None, description="sigmoid gate on the attention output, from an extra query-side projection"
     )
     window: Optional[_int(MAX_CONTEXT)] = Field(
@@ -132,17 +153,18 @@ class AttentionFields(Block):
         "(MiMo-V2-Flash's sliding_window_size 128 = 129 keys, as its transformers config class states)",
     )
     chunk: Optional[_int(MAX_CONTEXT)] = Field(None, description="chunk size in tokens (chunked layers)")
-    position: Optional[Literal["rope", "nope", "absolute"]] = Field(
+    position: Optional[Position] = Field(
         None, description="rope; nope (no positional signal); absolute (learned positions added to the input)"
     )
     rope: Optional[Rope] = None
     indexer: Optional[Indexer] = None
+    k_eq_v: Optional[KEqV] = Field(None, description="the values are the keys: no V projection")
 
 
 class Attention(AttentionFields):
     """The attention of every attention layer, with per-kind overrides."""
 
-    overrides: Optional[dict[Literal["global", "local", "chunked", "nope"], AttentionFields]] = Field(
+    overrides: Optional[dict[AttentionLayerKind, AttentionFields]] = Field(
         None, description="per layer kind, keys that differ from the block above"
     )
 
@@ -187,9 +209,6 @@ class Mamba2(Block):
         if self.n_heads % self.n_groups:
             raise ValueError(f"n_heads ({self.n_heads}) is not a multiple of n_groups ({self.n_groups})")
         return self
-
-
-FFNKind = Literal["swiglu", "swiglu_clamped", "geglu", "gelu_mlp", "relu2_mlp"]
 
 
 class FFN(Block):
@@ -238,9 +257,9 @@ class MoE(Block):
 
 
 class Norm(Block):
-    kind: Literal["rmsnorm", "layernorm"] = "rmsnorm"
+    kind: NormKind = "rmsnorm"
     bias: StrictBool = False
-    placement: Literal["pre", "post", "sandwich"] = Field(
+    placement: NormPlacement = Field(
         "pre", description="pre: before each sublayer; post: after it, inside the residual; sandwich: both"
     )
     eps: Optional[Positive] = None

@@ -15,7 +15,6 @@ Conventions (printed under every table):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -26,6 +25,7 @@ from . import flops as F
 from .errors import ParameterError, did_you_mean, shorten
 from .ir import ModelIR
 from .kvcache import dtype_bytes, kv_cache
+from .mechanisms.layers import layer_mechanisms, layer_mixer
 from .params import LOOKUP_COMPONENTS, count_params
 from .weights import BYTES_PER_PARAM
 
@@ -104,18 +104,17 @@ def check_plan(ir: ModelIR, plan: Plan) -> None:
     if plan.tp * plan.ep != plan.gpus:
         raise ParameterError(f"{{tp}} {plan.tp} x {{ep}} {plan.ep} must equal {{gpus}} {plan.gpus} (one model replica)")
     for layer in ir.layers:
-        a = layer.attention
-        if a is not None and a.n_heads % plan.tp:
-            raise ParameterError(
-                f"{{tp}} {plan.tp} does not divide {{model}}'s {a.n_heads} attention heads ({layer.mixer} layers)",
-                model=ir.name,
-            )
-        if layer.moe is not None and layer.moe.n_experts % plan.ep:
-            raise ParameterError(
-                f"{{ep}} {plan.ep} does not divide {{model}}'s {layer.moe.n_experts} experts", model=ir.name
-            )
-    if plan.ep > 1 and all(layer.moe is None for layer in ir.layers):
+        for mechanism in layer_mechanisms(ir, layer):
+            problem = mechanism.parallel_error(plan.tp, plan.ep, ir.name, layer.mixer)
+            if problem:  # a template: {tp}/{ep} are worded as the CLI's flags, {model} is the model's name
+                raise ParameterError(problem, model=ir.name)
+    if plan.ep > 1 and not _routed(ir):
         raise ParameterError(f"{{ep}} {plan.ep}: {{model}} has no experts to split", model=ir.name)
+
+
+def _routed(ir: ModelIR) -> list:
+    """The mechanisms with routed experts, one per layer that has them, in layer order."""
+    return [m for layer in ir.layers for m in layer_mechanisms(ir, layer) if m.experts]
 
 
 def kv_per_gpu(ir: ModelIR, ctx: int, batch: int, kv_dtype: str, tp: int) -> int:
@@ -124,13 +123,7 @@ def kv_per_gpu(ir: ModelIR, ctx: int, batch: int, kv_dtype: str, tp: int) -> int
         if row.key[0] == "shared":
             continue  # layers that reuse another layer's KV hold none of their own
         layer = next(l for l in ir.layers if l.mixer == row.key[0])  # rows are keyed by mixer kind first
-        a = layer.attention
-        if a is not None and not a.is_mla:
-            share = math.ceil(a.n_kv_heads / tp) / a.n_kv_heads  # replicated when fewer heads than ranks
-        elif a is not None:
-            share = 1.0  # MLA's latent is the same on every rank
-        else:
-            share = 1 / tp  # linear / SSM state split by heads
+        share = layer_mixer(ir, layer).cache_share(tp)  # how the kind splits its cache across ranks
         total += int(row.bytes * batch * share)
     return total
 
@@ -148,10 +141,6 @@ def weights_per_gpu(ir: ModelIR, fmt: str | None, plan: Plan) -> dict[str, int]:
             b /= plan.tp
         out[comp] = int(b)
     return out
-
-
-def expected_experts(n: int, k: int, batch: int) -> float:
-    return n * (1 - (1 - k / n) ** batch)
 
 
 def serve(
@@ -187,11 +176,10 @@ def serve(
     if ir.tie_embeddings:
         dense_bytes += w["token_embedding"]
     expert_read = 0
-    moe_layers = [l for l in ir.layers if l.moe is not None]
-    if moe_layers:
-        m = moe_layers[0].moe
-        hit = expected_experts(m.n_experts, m.top_k, batch)
-        expert_read = int(w["routed_experts"] * hit / m.n_experts)
+    routed = _routed(ir)
+    if routed:  # the first expert layer's routing stands for all of them
+        hit = routed[0].experts_hit(batch)
+        expert_read = int(w["routed_experts"] * hit / routed[0].experts)
     step_bytes = dense_bytes + expert_read + kv
     dec = F.decode(ir, ctx, batch)
     step_flops = dec.flops / plan.gpus
@@ -236,11 +224,7 @@ def serve(
             "binding": "memory bandwidth" if t_mem >= t_compute else "compute",
             "arithmetic_intensity": step_flops / step_bytes if step_bytes else None,
             "tokens_per_s_upper_bound": batch / step if step else None,
-            "experts_read_per_layer": round(
-                expected_experts(moe_layers[0].moe.n_experts, moe_layers[0].moe.top_k, batch), 3
-            )
-            if moe_layers
-            else None,
+            "experts_read_per_layer": round(routed[0].experts_hit(batch), 3) if routed else None,
         },
         "prefill_roofline": {
             "tokens": prefill_tokens,

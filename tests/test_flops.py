@@ -11,6 +11,7 @@ import llmarch
 from llmarch import flops
 from llmarch.cli import app
 from llmarch.flop_counters import count_fvcore, count_torch
+from llmarch.mechanisms.attention import prefill_pairs
 
 
 def test_qwen3_8b_prefill_hand_formula():
@@ -47,11 +48,11 @@ def test_traced_excess_hand_formula():
     global_pairs = S * (S + 1) // 2
     expect = 2 * pair * (52 * (S * S - local_pairs) + 10 * (S * S - global_pairs))
     assert flops.traced_excess(ir, S) == expect
-    assert flops.prefill_pairs(ir.layers[0].attention, S) == sum(min(t, W) for t in range(1, S + 1))
+    assert prefill_pairs(ir.layers[0].attention, S) == sum(min(t, W) for t in range(1, S + 1))
     scout = llmarch.load("llama-4-scout").layers[0].attention  # chunked, 8192
-    assert flops.prefill_pairs(scout, 20000) == sum((t - 1) % 8192 + 1 for t in range(1, 20001))
+    assert prefill_pairs(scout, 20000) == sum((t - 1) % 8192 + 1 for t in range(1, 20001))
     v32 = llmarch.load("deepseek-v3.2-exp").layers[0].attention
-    assert flops.prefill_pairs(v32, 5000) == sum(min(t, 2048) for t in range(1, 5001))
+    assert prefill_pairs(v32, 5000) == sum(min(t, 2048) for t in range(1, 5001))
 
 
 def test_moe_router_and_experts():

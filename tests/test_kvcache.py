@@ -745,7 +745,7 @@ def test_every_windowed_spec_is_checked_against_its_family():
 def test_window_holds_what_transformers_attends(name):
     from transformers.masking_utils import sliding_window_causal_mask_function
 
-    from llmarch.flops import attention_keys
+    from llmarch.mechanisms.attention import keys_seen as attention_keys
 
     cfg = reference_text_config(name)
     keys = keys_seen(sliding_window_causal_mask_function(cfg.sliding_window), q=3 * cfg.sliding_window)

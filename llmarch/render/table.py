@@ -11,6 +11,7 @@ from .. import conventions
 from ..api import PARAM_ROWS
 from ..facts import facts
 from ..ir import ModelIR
+from ..mechanisms.layers import layer_mechanisms
 from ..params import COMPONENTS, ParamCount
 from ..reference import check_references
 from . import fmt
@@ -119,7 +120,7 @@ def layer_map(ir: ModelIR) -> str:
     layer's KV says which ('local/dense KV of L18')."""
     runs: list[tuple[int, int, str]] = []
     for layer in ir.layers:
-        label = layer.label + (f" KV of L{layer.kv_shared_from}" if layer.kv_shared_from is not None else "")
+        label = layer.label + "".join(m.layer_note() for m in layer_mechanisms(ir, layer))
         if runs and runs[-1][2] == label and runs[-1][1] == layer.index - 1:
             runs[-1] = (runs[-1][0], layer.index, label)
         else:

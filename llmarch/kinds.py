@@ -1,0 +1,50 @@
+"""The kinds, defined once: every vocabulary of mechanism kinds the schema, the IR and import-hf share.
+
+The IR holds the words below, never a pattern letter.  The letters are what users write in the YAML
+layer patterns, one table per pattern (`D` is Gated DeltaNet in `mixer:` and dense in `ffn:`; the
+patterns stay as users know them), and only resolve reads them.  No imports from llmarch.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+# A layer's mixer: an attention layer kind, a linear mixer, or none
+AttentionLayerKind = Literal["global", "local", "chunked", "nope"]  # full causal, sliding window, chunks, no positions
+LinearMixerKind = Literal["gated_deltanet", "kda", "mamba2"]
+MixerKind = Literal[AttentionLayerKind, LinearMixerKind, "none"]
+# A layer's FFN
+FFNSlotKind = Literal["dense", "moe", "none"]
+
+ATTENTION_KINDS: tuple[str, ...] = get_args(AttentionLayerKind)
+LINEAR_MIXER_KINDS: tuple[str, ...] = get_args(LinearMixerKind)
+
+# Options of the attention mechanism
+AttentionVariant = Literal["mha", "gqa", "mqa", "mla"]
+QKNorm = Literal["none", "per_head", "whole", "l2"]
+OutputGate = Literal["none", "elementwise", "headwise"]
+Position = Literal["rope", "nope", "absolute"]
+KEqVCache = Literal["k_and_v", "one"]  # values that are the keys: cached apart, or as one tensor
+
+# Kinds of feed-forward network (dense, a routed expert, the shared experts)
+FFNKind = Literal["swiglu", "swiglu_clamped", "geglu", "gelu_mlp", "relu2_mlp"]
+GATED_FFN_KINDS: tuple[str, ...] = ("swiglu", "swiglu_clamped", "geglu")  # gate and up projections
+
+# The block's residual norms
+NormKind = Literal["rmsnorm", "layernorm"]
+NormPlacement = Literal["pre", "post", "sandwich"]
+
+# The letters of the YAML layer patterns, per pattern
+MIXER_LETTERS: dict[str, str] = {
+    "G": "global",
+    "L": "local",
+    "C": "chunked",  # attention within fixed chunks (Llama 4)
+    "N": "nope",
+    "D": "gated_deltanet",
+    "K": "kda",
+    "M": "mamba2",
+    "-": "none",
+}
+FFN_LETTERS: dict[str, str] = {"D": "dense", "E": "moe", "-": "none"}
+assert set(MIXER_LETTERS.values()) == set(get_args(MixerKind))
+assert set(FFN_LETTERS.values()) == set(get_args(FFNSlotKind))

@@ -1,0 +1,1 @@
+"""One module per mechanism kind, behind the protocol of `base.py` (see docs/architecture.md)."""

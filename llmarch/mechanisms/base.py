@@ -1,0 +1,169 @@
+"""The floor every mechanism stands on: the protocol, its records and the count helpers.
+
+No torch here (the CLI's counting commands must not load it); the torch primitives the meta build
+shares (`Linear`, `Norm`, `Embedding`, uninitialised parameters) are in `primitives.py`, on the
+same floor.  Nothing here imports a mechanism or an analyzer, so mechanisms, the model builder and
+the analyzers all import downwards and never in a circle.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal, Optional
+
+# How a weight is laid out across tensor-parallel ranks (Megatron's vocabulary): `column` splits
+# the output features, `row` the input features, `expert` whole experts, `replicated` nothing.
+Split = Literal["column", "row", "expert", "replicated"]
+
+# The analyzers' FLOP component of each parameter component that holds matrices a token multiplies.
+FLOP_COMPONENT = {"attention": "attention_proj", "linear_mixer": "linear_mixer_proj"}
+
+
+@dataclass(frozen=True)
+class Weight:
+    """One parameter tensor of a mechanism, named as the meta build names it (relative to the layer,
+    or to the model for model-level weights)."""
+
+    name: str
+    shape: tuple[int, ...]
+    matrix: bool  # a linear map a token's activations multiply; norms, biases, sinks, convolutions, lookups are not
+    component: str  # a value of params.COMPONENTS
+    split: Split = "replicated"
+
+    @property
+    def entries(self) -> int:
+        return math.prod(self.shape)
+
+
+def linear(
+    name: str, d_in: int, d_out: int, component: str, bias: bool = False, split: Split = "column"
+) -> list[Weight]:
+    """A `Linear(d_in, d_out)`: its weight is stored (d_out, d_in), as torch stores it."""
+    out = [Weight(f"{name}.weight", (d_out, d_in), True, component, split)]
+    if bias:
+        out.append(Weight(f"{name}.bias", (d_out,), False, component, "replicated" if split == "row" else split))
+    return out
+
+
+def norm(name: str, dim: int, component: str, bias: bool = False) -> list[Weight]:
+    """A `Norm(dim)`: a scale, and a shift when the spec asks for one."""
+    out = [Weight(f"{name}.weight", (dim,), False, component)]
+    if bias:
+        out.append(Weight(f"{name}.bias", (dim,), False, component))
+    return out
+
+
+def vector(name: str, shape: tuple[int, ...], component: str, split: Split = "replicated") -> list[Weight]:
+    """A parameter no token multiplies as a matrix (sinks, decays, gates' biases, short convolutions)."""
+    return [Weight(name, shape, False, component, split)]
+
+
+def by_component(weights: list[Weight]) -> dict[str, int]:
+    """Parameters of `weights`, summed per component."""
+    out: dict[str, int] = {}
+    for w in weights:
+        out[w.component] = out.get(w.component, 0) + w.entries
+    return out
+
+
+def matrix_macs(weights: list[Weight]) -> dict[str, int]:
+    """Multiply-adds of one token through `weights`: the entries of every matrix, per FLOP component."""
+    out: dict[str, int] = {}
+    for w in weights:
+        if w.matrix:
+            key = FLOP_COMPONENT.get(w.component, w.component)
+            out[key] = out.get(key, 0) + w.entries
+    return out
+
+
+@dataclass(frozen=True)
+class CacheRow:
+    """What one layer of a mechanism keeps for one sequence at a context, as the KV table shows it."""
+
+    key: tuple  # what makes two layers one row
+    label: str
+    elements_per_token: int
+    tokens: int  # tokens cached
+    fixed_bytes: int  # a state whatever the context
+    formula: str  # per layer
+    gallery_elements_per_token: int = 0  # what the gallery-style all-layers figure counts for it
+
+
+class Mechanism:
+    """The protocol: one kind of mixer, FFN or extra, stating once what every analyzer needs.
+
+    `slot` is the attribute its torch module takes in the layer (`attn`, `mixer`, `ffn`, ...),
+    `norm_prefix` the name of the residual norms the block gives it (`attn_norm`, `attn_post_norm`),
+    and `sublayer` whether those norms follow the block's placement (pre, post, sandwich: one or two)
+    or are a single norm of its own (the Gemma 3n extras)."""
+
+    slot: str = ""
+    norm_prefix: str = ""
+    sublayer: bool = True
+    label: str = ""
+    attends: bool = False  # a softmax attention: its cache grows with the context (the KV baselines use it)
+    experts: int = 0  # routed experts, which expert parallelism splits
+    kv_shared: bool = False  # it reuses an earlier layer's cache instead of keeping its own
+
+    def mix_name(self, kind: str) -> str:
+        """How the panel's layer mix names a layer of `kind` holding it (`local(1,024)` for a window)."""
+        return kind
+
+    def layer_note(self) -> str:
+        """What `show --layers` adds after a layer's kind for it ('' for nothing)."""
+        return ""
+
+    def panel_extra(self) -> Optional[tuple[str, Any]]:
+        """A model-level extra's entry in the panel's layer extras: (words, value)."""
+        return None
+
+    def weights(self, d_model: int) -> list[Weight]:
+        """Its parameters in one layer, named relative to the layer (`attn.q_proj.weight`)."""
+        raise NotImplementedError
+
+    def model_weights(self, d_model: int) -> list[Weight]:
+        """Its parameters stored once per model, outside the layers (named relative to the model)."""
+        return []
+
+    def active(self, params: dict[str, int]) -> dict[str, int]:
+        """The part of its per-component `params` one token multiplies (a MoE's top-k experts)."""
+        return dict(params)
+
+    def buffers(self) -> int:
+        """Elements of its buffers: state that is loaded with the weights but is not a parameter."""
+        return 0
+
+    def token_macs(self, d_model: int) -> dict[str, int]:
+        """Multiply-adds of one token through its weights, per FLOP component: the matrix entries."""
+        return matrix_macs(self.weights(d_model))
+
+    def model_token_macs(self, d_model: int) -> dict[str, int]:
+        """Multiply-adds of one token through its model-level weights (lookups are not products)."""
+        return matrix_macs(self.model_weights(d_model))
+
+    def sequence_macs(self, S: int, ctx: int) -> dict[str, int]:
+        """Multiply-adds of what is not a weight (attention scores, recurrences) for S new tokens:
+        a prefill from 0 when S > 1, else one decode step as the ctx-th token."""
+        return {}
+
+    def cache_row(self, kind: str, ctx: int, kv_bytes, state_bytes) -> Optional[CacheRow]:
+        """Its cache at `ctx` tokens with elements of `kv_bytes` (and a recurrent state of `state_bytes`),
+        on a layer of `kind` (a kinds.MixerKind); None when it caches nothing."""
+        return None
+
+    def parallel_error(self, tp: int, ep: int, model: str, kind: str) -> Optional[str]:
+        """Why `tp` tensor-parallel and `ep` expert-parallel ranks cannot split it, or None."""
+        return None
+
+    def experts_hit(self, batch: int) -> float:
+        """How many of its routed experts a decode step of `batch` sequences reads."""
+        return 0.0
+
+    def cache_share(self, tp: int) -> float:
+        """The part of its cache one of `tp` tensor-parallel ranks holds (split by heads by default)."""
+        return 1 / tp
+
+    def traced_excess_macs(self, S: int) -> int:
+        """Multiply-adds a traced prefill of S tokens computes beyond `sequence_macs` (masked keys)."""
+        return 0

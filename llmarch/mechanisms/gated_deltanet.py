@@ -1,0 +1,48 @@
+"""Gated DeltaNet (Qwen3-Next, Qwen3.5): linear attention with the gated delta rule."""
+
+from __future__ import annotations
+
+from ..ir import GatedDeltaNetIR
+from .base import CacheRow, Mechanism, Weight, linear, norm, vector
+from .recurrence import chunks, delta_rule_chunk
+
+
+class GatedDeltaNet(Mechanism):
+    slot = "mixer"
+    norm_prefix = "mixer"
+
+    def __init__(self, g: GatedDeltaNetIR) -> None:
+        self.ir = g
+
+    def weights(self, d_model: int) -> list[Weight]:
+        g, p = self.ir, f"{self.slot}."
+        key_dim, value_dim = g.n_k_heads * g.head_k_dim, g.n_v_heads * g.head_v_dim
+        conv_dim = 2 * key_dim + value_dim  # q, k and v go through the short convolution
+        return [
+            *linear(f"{p}in_proj_qkvz", d_model, 2 * key_dim + 2 * value_dim, "linear_mixer"),  # q, k, v, gate z
+            *linear(f"{p}in_proj_ba", d_model, 2 * g.n_v_heads, "linear_mixer"),  # beta and the decay input a
+            *vector(f"{p}conv1d.weight", (conv_dim, 1, g.conv_kernel), "linear_mixer", "column"),  # depthwise
+            *vector(f"{p}dt_bias", (g.n_v_heads,), "linear_mixer", "column"),
+            *vector(f"{p}A_log", (g.n_v_heads,), "linear_mixer", "column"),
+            *norm(f"{p}norm", g.head_v_dim, "linear_mixer"),  # gated RMSNorm over each head
+            *linear(f"{p}out_proj", value_dim, d_model, "linear_mixer", split="row"),
+        ]
+
+    def cache_row(self, kind: str, ctx: int, kv_bytes, state_bytes) -> CacheRow:
+        g = self.ir
+        rec = g.n_v_heads * g.head_k_dim * g.head_v_dim
+        channels = 2 * g.n_k_heads * g.head_k_dim + g.n_v_heads * g.head_v_dim  # q, k and v through the conv
+        conv = (g.conv_kernel - 1) * channels  # a kernel of 1 keeps no past tokens
+        formula = (
+            f"{g.n_v_heads} x {g.head_k_dim} x {g.head_v_dim} x {state_bytes} B"
+            f" + {g.conv_kernel - 1} x {channels} x {kv_bytes} B"
+        )
+        fixed = int(rec * state_bytes + conv * kv_bytes)
+        return CacheRow((kind, rec, conv), "Gated DeltaNet state", 0, 0, fixed, formula)
+
+    def sequence_macs(self, S: int, ctx: int) -> dict[str, int]:
+        g = self.ir
+        if S == 1:  # the recurrent step
+            return {"linear_recurrence": g.n_v_heads * 3 * g.head_k_dim * g.head_v_dim}
+        per_head = sum(n * delta_rule_chunk(c, g.head_k_dim, g.head_v_dim) for c, n in chunks(S))
+        return {"linear_recurrence": g.n_v_heads * per_head}

@@ -1,0 +1,83 @@
+"""The one place that reads the IR's mechanism fields and returns protocol objects: a layer's mixer,
+FFN and per-layer extras, the model-level mechanisms, and the residual norms the block gives each.
+Analyzers loop over what these functions return and never name a mechanism."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from ..ir import AttentionIR, LayerIR, ModelIR
+from .altup import AltUp
+from .attention import Attention
+from .base import Mechanism, Weight, norm
+from .ffn import DenseFFN
+from .gated_deltanet import GatedDeltaNet
+from .kda import KimiDeltaAttention
+from .laurel import Laurel
+from .mamba2 import Mamba2
+from .mla import MultiHeadLatentAttention
+from .moe import MoE
+from .per_layer_inputs import PerLayerInputs
+
+
+def attention_mechanism(a: AttentionIR, kv_shared_from: Optional[int] = None) -> Attention:
+    """The attention kind of `a`: MLA or MHA/GQA/MQA with its options (and the layer it reuses KV from)."""
+    return MultiHeadLatentAttention(a) if a.is_mla else Attention(a, kv_shared_from)
+
+
+def layer_ffn(ir: ModelIR, layer: LayerIR) -> Optional[Mechanism]:
+    """The FFN of one layer (dense or experts), or None."""
+    return next((m for m in layer_mechanisms(ir, layer) if m.slot == "ffn"), None)
+
+
+def layer_mixer(ir: ModelIR, layer: LayerIR) -> Optional[Mechanism]:
+    """The mixer of one layer (attention, a linear mixer), or None for an FFN-only layer."""
+    mechanisms = layer_mechanisms(ir, layer)
+    return mechanisms[0] if mechanisms and mechanisms[0].slot in ("attn", "mixer") else None
+
+
+def model_mechanisms(ir: ModelIR) -> list[Mechanism]:
+    """The extras present in every layer of the model (and holding model-level weights), in layer order."""
+    out: list[Mechanism] = []
+    if ir.per_layer_embedding_dim:
+        out.append(PerLayerInputs(ir.per_layer_embedding_dim, ir.per_layer_embedding_vocab, ir.n_layers, ir.norm.bias))
+    if ir.altup_inputs:
+        out.append(AltUp(ir.altup_inputs))
+    if ir.laurel_rank:
+        out.append(Laurel(ir.laurel_rank))
+    return out
+
+
+def layer_mechanisms(ir: ModelIR, layer: LayerIR) -> list[Mechanism]:
+    """The mechanisms of one layer: its mixer, its FFN, then the model's per-layer extras."""
+    out: list[Mechanism] = []
+    if layer.attention is not None:
+        out.append(attention_mechanism(layer.attention, layer.kv_shared_from))
+    elif layer.gated_deltanet is not None:
+        out.append(GatedDeltaNet(layer.gated_deltanet))
+    elif layer.kda is not None:
+        out.append(KimiDeltaAttention(layer.kda))
+    elif layer.mamba2 is not None:
+        out.append(Mamba2(layer.mamba2))
+    if layer.dense is not None:
+        out.append(DenseFFN(layer.dense))
+    elif layer.moe is not None:
+        out.append(MoE(layer.moe))
+    return out + model_mechanisms(ir)
+
+
+def block_norms(ir: ModelIR, mechanism: Mechanism) -> list[Weight]:
+    """The residual norms the block puts around `mechanism`: by the model's placement for a mixer or FFN
+    (pre: `attn_norm`; post: `attn_post_norm`; sandwich: both), one norm of its own for an extra."""
+    d, bias, place, prefix = ir.d_model, ir.norm.bias, ir.norm.placement, mechanism.norm_prefix
+    out: list[Weight] = []
+    if not mechanism.sublayer or place in ("pre", "sandwich"):
+        out += norm(f"{prefix}_norm", d, "norms", bias)
+    if mechanism.sublayer and place in ("post", "sandwich"):
+        out += norm(f"{prefix}_post_norm", d, "norms", bias)
+    return out
+
+
+def layer_weights(ir: ModelIR, layer: LayerIR) -> list[Weight]:
+    """Every parameter of one layer, named as the meta build names it under `layers.N.`."""
+    return [w for m in layer_mechanisms(ir, layer) for w in m.weights(ir.d_model) + block_norms(ir, m)]

@@ -1,0 +1,48 @@
+"""Mamba-2 (SSD): a selective state-space mixer with a short convolution over x, B and C."""
+
+from __future__ import annotations
+
+from ..ir import Mamba2IR
+from .base import CacheRow, Mechanism, Weight, linear, norm, vector
+from .recurrence import chunks, ssd_chunk
+
+
+class Mamba2(Mechanism):
+    slot = "mixer"
+    norm_prefix = "mixer"
+
+    def __init__(self, m: Mamba2IR) -> None:
+        self.ir = m
+
+    def weights(self, d_model: int) -> list[Weight]:
+        m, p = self.ir, f"{self.slot}."
+        inner = m.n_heads * m.head_dim
+        groups = 2 * m.n_groups * m.state_dim  # B and C
+        conv_dim = inner + groups  # x, B and C go through the short convolution
+        out = linear(f"{p}in_proj", d_model, 2 * inner + groups + m.n_heads, "linear_mixer", m.bias)  # z, x, B, C, dt
+        out += vector(f"{p}conv1d.weight", (conv_dim, 1, m.conv_kernel), "linear_mixer", "column")
+        if m.conv_bias:
+            out += vector(f"{p}conv1d.bias", (conv_dim,), "linear_mixer", "column")
+        for name in ("dt_bias", "A_log", "D"):
+            out += vector(f"{p}{name}", (m.n_heads,), "linear_mixer", "column")
+        out += norm(f"{p}norm", inner, "linear_mixer")  # gated RMSNorm
+        return out + linear(f"{p}out_proj", inner, d_model, "linear_mixer", m.bias, split="row")
+
+    def cache_row(self, kind: str, ctx: int, kv_bytes, state_bytes) -> CacheRow:
+        m = self.ir
+        rec = m.n_heads * m.head_dim * m.state_dim
+        channels = m.n_heads * m.head_dim + 2 * m.n_groups * m.state_dim  # x, B and C through the conv
+        conv = (m.conv_kernel - 1) * channels
+        formula = (
+            f"{m.n_heads} x {m.head_dim} x {m.state_dim} x {state_bytes} B"
+            f" + {m.conv_kernel - 1} x {channels} x {kv_bytes} B"
+        )
+        fixed = int(rec * state_bytes + conv * kv_bytes)
+        return CacheRow((kind, rec, conv), "Mamba-2 state", 0, 0, fixed, formula)
+
+    def sequence_macs(self, S: int, ctx: int) -> dict[str, int]:
+        m = self.ir
+        if S == 1:
+            return {"linear_recurrence": m.n_heads * 2 * m.state_dim * m.head_dim}
+        per_head = sum(n * ssd_chunk(c, m.state_dim, m.head_dim) for c, n in chunks(S))
+        return {"linear_recurrence": m.n_heads * per_head}

@@ -1,0 +1,63 @@
+"""DeepSeek's multi-head latent attention: a low-rank query, one latent shared by keys and values,
+and a decoupled RoPE key.  Counted in its naive form (K and V decompressed once per token); which
+keys a query sees is the attention's rule (`attention.keys_seen`)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from ..ir import AttentionIR
+from .attention import Attention, qk_norm_weights
+from .base import Weight, linear, norm
+
+
+class MultiHeadLatentAttention(Attention):
+    def __init__(self, a: AttentionIR) -> None:
+        super().__init__(a)  # a latent is not shared across layers
+
+    @property
+    def label(self) -> str:
+        return "MLA" + (" + DSA indexer" if self.indexer is not None else "")
+
+    def latent_ranks(self) -> dict[str, Optional[int]]:
+        a = self.ir
+        return {"q_lora_rank": a.q_lora_rank, "kv_lora_rank": a.kv_lora_rank, "qk_rope_head_dim": a.qk_rope_head_dim}
+
+    def _projections(self, d: int, p: str) -> list[Weight]:
+        a = self.ir
+        q_out = a.n_heads * a.head_dim
+        if a.q_lora_rank:
+            out = linear(f"{p}q_a_proj", d, a.q_lora_rank, "attention", split="replicated")
+            out += norm(f"{p}q_a_norm", a.q_lora_rank, "attention")
+            out += linear(f"{p}q_b_proj", a.q_lora_rank, q_out, "attention")
+        else:
+            out = linear(f"{p}q_proj", d, q_out, "attention")
+        # the latent and the shared rope key come out of one projection
+        out += linear(f"{p}kv_a_proj", d, a.kv_lora_rank + a.qk_rope_head_dim, "attention", split="replicated")
+        out += norm(f"{p}kv_a_norm", a.kv_lora_rank, "attention")
+        out += linear(f"{p}kv_b_proj", a.kv_lora_rank, a.n_heads * (a.qk_nope_head_dim + a.v_head_dim), "attention")
+        out += linear(f"{p}o_proj", a.n_heads * a.v_head_dim, d, "attention", a.o_bias, split="row")
+        return out + qk_norm_weights(p, a)
+
+    def cache_elements_per_token(self) -> int:
+        """The compressed latent and the shared rope key, as inference engines cache them (not the
+        decompressed K and V), and a sparse-attention indexer's key."""
+        a = self.ir
+        return a.kv_lora_rank + a.qk_rope_head_dim + (a.indexer_head_dim or 0)
+
+    def gallery_elements_per_token(self) -> int:
+        return self.ir.kv_lora_rank + self.ir.qk_rope_head_dim  # the gallery leaves the indexer key out
+
+    def cache_formula(self) -> str:
+        a = self.ir
+        return (
+            f"({a.kv_lora_rank} + {a.qk_rope_head_dim}"
+            + (f" + {a.indexer_head_dim}" if a.indexer_head_dim else "")
+            + ")"
+        )
+
+    def cache_label(self) -> str:
+        return "MLA latent" + (" + indexer key" if self.ir.indexer_head_dim else "")
+
+    def cache_share(self, tp: int) -> float:
+        return 1.0  # the latent is the same on every rank

@@ -1,0 +1,80 @@
+"""Mixture of experts: a learned router, routed experts stacked as `[n_experts, ...]` tensors (top-k
+of them per token), optional shared experts (one FFN) with an optional sigmoid gate."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from ..ir import MoEIR
+from .base import Mechanism, Weight, linear, matrix_macs, vector
+from .ffn import ffn_weights
+
+
+class MoE(Mechanism):
+    slot = "ffn"
+    norm_prefix = "ffn"
+
+    def __init__(self, m: MoEIR) -> None:
+        self.ir = m
+        self.experts = m.n_experts
+
+    @property
+    def ffn_kind(self) -> str:
+        return self.ir.expert.kind  # the kind of one routed expert
+
+    def panel(self) -> dict:
+        """The article panel's expert slots."""
+        m = self.ir
+        return {
+            "n_experts": m.n_experts,
+            "shared": m.n_shared_experts,
+            "routed": m.top_k,
+            "d_expert": m.expert.d_ff,
+            "d_shared": m.shared.d_ff if m.shared else None,
+        }
+
+    def parallel_error(self, tp: int, ep: int, model: str, kind: str) -> Optional[str]:
+        if self.experts % ep:
+            return f"{{ep}} {ep} does not divide {{model}}'s {self.experts} experts"
+        return None
+
+    def experts_hit(self, batch: int) -> float:
+        """Experts a decode step of `batch` sequences reads: E (1 - (1 - k/E)^B), uniform independent routing."""
+        n, k = self.experts, self.ir.top_k
+        return n * (1 - (1 - k / n) ** batch)
+
+    def weights(self, d_model: int) -> list[Weight]:
+        m, p, d = self.ir, f"{self.slot}.", d_model
+        f, n = m.expert, m.n_experts
+        width = (2 if f.gated else 1) * f.d_ff
+        out = linear(f"{p}router", d, n, "router", m.router_bias, split="replicated")
+        if m.score_correction_parameter:
+            # Laguna's checkpoint keeps the routing bias as a parameter (frozen), so it is counted
+            out += vector(f"{p}router_correction", (n,), "router")
+        e = f"{p}experts."
+        out += [
+            Weight(f"{e}gate_up", (n, width, d), True, "routed_experts", "expert"),
+            Weight(f"{e}down", (n, d, f.d_ff), True, "routed_experts", "expert"),
+        ]
+        if f.bias:
+            out += vector(f"{e}gate_up_bias", (n, width), "routed_experts", "expert")
+            out += vector(f"{e}down_bias", (n, d), "routed_experts", "expert")
+        if m.shared is not None:
+            out += ffn_weights(f"{p}shared.", d, m.shared, "shared_experts")
+            if m.shared_gate:
+                out += linear(f"{p}shared_gate", d, 1, "shared_experts", split="replicated")
+        return out
+
+    def active(self, params: dict[str, int]) -> dict[str, int]:
+        out = dict(params)
+        out["routed_experts"] = params["routed_experts"] // self.ir.n_experts * self.ir.top_k
+        return out
+
+    def buffers(self) -> int:
+        # DeepSeek's e_score_correction_bias: set by load balancing, not by gradients
+        return self.ir.n_experts if self.ir.score_correction_bias else 0
+
+    def token_macs(self, d_model: int) -> dict[str, int]:
+        out = matrix_macs(self.weights(d_model))
+        out["routed_experts"] = out["routed_experts"] // self.ir.n_experts * self.ir.top_k  # a token meets top_k
+        return out

@@ -1,0 +1,21 @@
+"""The chunked algorithms the linear mixers share (chunk 64 in prefill), as multiply-add counts."""
+
+from __future__ import annotations
+
+CHUNK = 64
+
+
+def chunks(S: int) -> list[tuple[int, int]]:
+    """(chunk length, how many) covering S tokens."""
+    full, rest = divmod(S, CHUNK)
+    return [(CHUNK, full)] + ([(rest, 1)] if rest else [])
+
+
+def delta_rule_chunk(c: int, dk: int, dv: int) -> int:
+    """One head's chunk of c tokens in the chunked delta rule, the triangular solve excluded."""
+    return 3 * c * c * dk + 2 * c * c * dv + 3 * c * dk * dv
+
+
+def ssd_chunk(c: int, n: int, p: int) -> int:
+    """One head's chunk of c tokens in Mamba-2's SSD (state N, head P)."""
+    return c * c * n + c * c * p + 2 * c * n * p

@@ -1,0 +1,95 @@
+"""The mechanism protocol (llmarch/mechanisms/): each kind's weight table is what the meta build
+holds, name for name and shape for shape, and the protocol's sums are hand-checkable."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+import llmarch
+from conftest import SPEC_NAMES
+from llmarch.mechanisms.layers import layer_weights, model_mechanisms
+
+
+@pytest.mark.parametrize("name", SPEC_NAMES)
+def test_weight_tables_are_the_meta_build(name):
+    """Every layer's weight table (its mechanisms' weights and the block's norms) names exactly the
+    parameters the meta build creates, with their shapes; the model-level weights are the model's."""
+    ir = llmarch.load(name)
+    model = llmarch.build(ir, with_mtp=False)
+    seen = set()
+    for layer in ir.layers:
+        key = dataclasses.replace(layer, index=0)
+        if key in seen:
+            continue
+        seen.add(key)
+        built = {n: tuple(p.shape) for n, p in model.layers[layer.index].named_parameters()}
+        table = {w.name: w.shape for w in layer_weights(ir, layer)}
+        assert table == built, f"layer {layer.index} ({layer.label})"
+    built = {n: tuple(p.shape) for n, p in model.named_parameters()}
+    for mechanism in model_mechanisms(ir):
+        for w in mechanism.model_weights(ir.d_model):
+            assert built.get(w.name) == w.shape, w.name
+
+
+KEQV_SPEC = """name: keys-as-values
+vocab_size: 1000
+d_model: 256
+n_layers: 2
+context_length: 4096
+attention:
+  n_heads: 4
+  n_kv_heads: 2
+  head_dim: 64
+  rope: {{theta: 10000}}
+  k_eq_v: {{cache: {cache}}}
+ffn: {{d_ff: 512}}
+"""
+
+
+@pytest.mark.parametrize(
+    "cache, kv_bytes_per_token_per_layer",
+    [
+        ("k_and_v", 2 * (64 + 64) * 2),  # Gemma 4: keys normed and rotated, values not: 2 KV heads x (K + V), bf16
+        ("one", 2 * 64 * 2),  # DeepSeek V4: one tensor is both
+    ],
+)
+def test_values_are_keys_by_hand(tmp_path, cache, kv_bytes_per_token_per_layer):
+    """k_eq_v drops the V projection from the weights, the FLOPs and the meta build; what the cache
+    holds is the kind's: K and V, or one tensor."""
+    from llmarch.flops import decode
+    from llmarch.kvcache import kv_cache
+
+    path = tmp_path / "keys-as-values.yaml"
+    path.write_text(KEQV_SPEC.format(cache=cache))
+    ir = llmarch.load(str(path))
+    # q (256 -> 4 x 64), k (256 -> 2 x 64), no v, o (4 x 64 -> 256), per layer
+    per_layer = 256 * 256 + 256 * 128 + 256 * 256
+    assert llmarch.count_params(ir).by_component["attention"] == 2 * per_layer == 327_680
+    built = llmarch.build(ir, with_mtp=False)
+    names = {n for n, _ in built.named_parameters()}
+    assert "layers.0.attn.k_proj.weight" in names and not any("v_proj" in n for n in names)
+    assert llmarch.module_params(built).by_component["attention"] == 2 * per_layer
+    assert decode(ir, ctx=100).by_component["attention_proj"] == 2 * 2 * per_layer  # 2 FLOPs per entry, 2 layers
+    kv = kv_cache(ir, ctx=1000)
+    assert kv.total_bytes == 2 * kv_bytes_per_token_per_layer * 1000
+    assert kv.per_token_bytes_all_layers == 2 * kv_bytes_per_token_per_layer
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "  v_head_dim: 32\n",
+        "  kind: mla\n  kv_lora_rank: 64\n  qk_nope_head_dim: 32\n  qk_rope_head_dim: 32\n  v_head_dim: 64\n",
+    ],
+)
+def test_values_are_keys_needs_one_width(tmp_path, edit):
+    from llmarch.errors import SpecError
+
+    path = tmp_path / "bad.yaml"
+    text = KEQV_SPEC.format(cache="one").replace("  head_dim: 64\n", "  head_dim: 64\n" + edit)
+    path.write_text(text.replace("  head_dim: 64\n", "") if "mla" in edit else text)
+    with pytest.raises(SpecError) as err:
+        llmarch.load(str(path))
+    assert "k_eq_v" in str(err.value) and "bad.yaml" in str(err.value)
