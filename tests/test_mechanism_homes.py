@@ -54,6 +54,10 @@ NOT_YET_MIGRATED = {
     "diagram.py",  # one adapter per mechanism kind for its boxes (to become the protocol's box data)
     "meta.py",  # the torch modules, still to move beside each mechanism's weight table
     "params_module.py",  # the module walk reads a MoE's top_k to scale its routed experts
+    # verify (issue 28, written beside this issue): its checkpoint naming tables find the MoE layers by name;
+    # to read every weight's shape and deciding field from each kind's weight table instead
+    "verify/__init__.py",
+    "verify/naming.py",
 }
 
 
