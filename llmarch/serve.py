@@ -48,7 +48,9 @@ class GPU(BaseModel):
     name: str
     display_name: str
     memory_bytes: int = Field(gt=0)
-    bandwidth_bytes_per_s: float = Field(gt=0)
+    # at least 1 MB/s and 1 MFLOP/s: anything slower is a typo, and far smaller values overflow the roofline's
+    # times to infinity, which is not valid JSON
+    bandwidth_bytes_per_s: float = Field(ge=1e6)
     peak_flops: dict[str, float]
     source: str
 
@@ -81,8 +83,8 @@ def load_gpu(name_or_path: str) -> GPU:
         e = exc.errors(include_url=False)[0]
         got = f", got {e['input']!r}" if e["type"] not in ("missing", "extra_forbidden") else ""
         raise located.error(tuple(e["loc"]), e["msg"].lower() + got) from None
-    if any(v <= 0 for v in gpu.peak_flops.values()) or "bf16" not in gpu.peak_flops and "fp16" not in gpu.peak_flops:
-        raise located.error(("peak_flops",), "needs positive dense peaks, at least bf16 or fp16")
+    if any(v < 1e6 for v in gpu.peak_flops.values()) or "bf16" not in gpu.peak_flops and "fp16" not in gpu.peak_flops:
+        raise located.error(("peak_flops",), "needs dense peaks of at least 1e6 FLOP/s, at least bf16 or fp16")
     return gpu
 
 

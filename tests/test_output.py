@@ -369,6 +369,9 @@ def _profile(tmp_path: Path, field: str, value: str) -> str:
         ("peak_flops.bf16", ".NaN", 5),
         ("peak_flops.fp8", "-.inf", 5),
         ("peak_flops.fp8", "false", 5),
+        # tiny positive values overflowed the roofline's times to Infinity, which is not valid JSON
+        ("bandwidth_bytes_per_s", "1.0e-300", 4),
+        ("peak_flops.bf16", "1.0e-300", 5),
     ],
 )
 def test_gpu_profile_refuses_nan_infinity_and_booleans(tmp_path, field, value, line):
