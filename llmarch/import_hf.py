@@ -1786,24 +1786,9 @@ LLAMA_KEYS = {
     **_rope_keys(10000.0),
     **_QUANT,
 }
-# transformers' GraniteConfig (Granite 3.x dense, Granite 4.1)
-GRANITE_KEYS = {
-    "vocab_size": 32000,
-    "hidden_size": 4096,
-    "intermediate_size": 11008,
-    "num_hidden_layers": 32,
-    "num_attention_heads": 32,
-    "num_key_value_heads": KV_FROM_HEADS,
-    "head_dim": HEAD_DIM_FROM_WIDTH,
-    "hidden_act": "silu",
-    "max_position_embeddings": 2048,
-    "rms_norm_eps": 1e-6,
-    "tie_word_embeddings": False,
-    "attention_bias": False,
-    "mlp_bias": False,
-    **_rope_keys(10000.0),
-    **_QUANT,
-}
+# transformers' GraniteConfig (Granite 3.x dense, Granite 4.1): its defaults for these keys are LlamaConfig's
+# (the defaults test holds each table to its own config class); its multipliers are irrelevant keys
+GRANITE_KEYS = dict(LLAMA_KEYS)
 # transformers' Phi3Config (Phi-3, Phi-3.5, Phi-4)
 PHI3_KEYS = {
     "vocab_size": 32064,
