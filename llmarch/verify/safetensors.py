@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..errors import SpecError
+from ..yamlsafe import read_bounded
 
 # the safetensors library's own ceiling (MAX_HEADER_SIZE, 100 MB): a 1T-parameter checkpoint's largest
 # shard header is a few hundred KB, so anything near this is a lie, and reading it stays bounded
@@ -212,13 +213,8 @@ def _refuse(path: Path, name: str, entry: object, data_bytes: int) -> None:
 
 
 def _read_json(path: Path, limit: int) -> object:
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(limit + 1)
-    except OSError as exc:
-        raise _error(path, f"cannot be read: {exc.strerror or exc}") from None
-    if len(raw) > limit:
-        raise _error(path, f"is over {limit:,} bytes: not an index of a checkpoint")
+    # the spec files' bounded reader: regular files only, opened without blocking, at most `limit` bytes read
+    raw = read_bounded(path, limit, "a checkpoint's index or config.json is a few MB")
     try:
         return json.loads(raw.decode("utf-8"))  # an index's repeated name changes nothing: headers decide
     except (UnicodeDecodeError, ValueError) as exc:
