@@ -13,7 +13,7 @@ keyed by a digest of all three, and a second run answers without importing torch
   the folder is bounded (`MAX_BYTES`, oldest entries dropped first); a missing, unwritable or unusable
   cache folder never fails a command (it is only slower).
 - The key holds llmarch's source digest, not its version number: an editable install keeps one version
-  across commits.  torch's version is read from package metadata, without importing torch.
+  across commits.  torch's and fvcore's versions are read from package metadata, without importing either.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def source_digest() -> str:
 
 
 @lru_cache(maxsize=1)
-def torch_version() -> str:
+def counter_versions() -> str:
     """torch's version and fvcore's (the second traced counter), from package metadata: no import."""
     from importlib import metadata
 
@@ -90,7 +90,7 @@ def key(kind: str, ir: Any, **params: Any) -> str:
             "ir": ir_digest(ir),
             "params": params,
             "source": source_digest(),
-            "torch": torch_version(),
+            "counters": counter_versions(),
         },
         sort_keys=True,
     )

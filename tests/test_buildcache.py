@@ -125,7 +125,7 @@ def test_a_new_torch_or_llmarch_source_misses(cache, monkeypatch):
 
     ir = llmarch.load("qwen3-8b")
     k = buildcache.key("module_params", ir)
-    monkeypatch.setattr(buildcache, "torch_version", lambda: "99.0")
+    monkeypatch.setattr(buildcache, "counter_versions", lambda: "99.0")
     assert buildcache.key("module_params", ir) != k
     monkeypatch.undo()
     monkeypatch.setattr(buildcache, "source_digest", lambda: "edited")
@@ -135,7 +135,7 @@ def test_a_new_torch_or_llmarch_source_misses(cache, monkeypatch):
     # the torch version comes from package metadata, without importing torch
     from importlib import metadata
 
-    assert buildcache.torch_version() == f"{metadata.version('torch')} {metadata.version('fvcore')}"
+    assert buildcache.counter_versions() == f"{metadata.version('torch')} {metadata.version('fvcore')}"
 
 
 def test_source_digest_covers_llmarch_source(tmp_path, monkeypatch):
