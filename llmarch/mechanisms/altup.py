@@ -15,6 +15,16 @@ class AltUp(Mechanism):
     def __init__(self, n_inputs: int) -> None:
         self.n = n_inputs
 
+    def module(self, d_model: int):
+        from .altup_torch import AltUpModule
+
+        return AltUpModule(d_model, self.n)
+
+    def model_module(self, d_model: int):
+        from .altup_torch import AltUpStreams
+
+        return AltUpStreams(d_model, self.n)
+
     def weights(self, d_model: int) -> list[Weight]:
         n, p = self.n, f"{self.slot}."
         return [

@@ -120,6 +120,11 @@ class Attention(Mechanism):
             out += linear(f"{p}gate_proj", d, a.n_heads, "attention")
         return out + qk_norm_weights(p, a, key_norm=not self.kv_shared)
 
+    def module(self, d_model: int):
+        from .attention_torch import AttentionModule
+
+        return AttentionModule(d_model, self.ir, kv_shared=self.kv_shared)
+
     def weights(self, d_model: int) -> list[Weight]:
         p = f"{self.slot}."
         out = self._projections(d_model, p)

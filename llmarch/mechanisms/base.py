@@ -122,6 +122,16 @@ class Mechanism:
         """Its parameters in one layer, named relative to the layer (`attn.q_proj.weight`)."""
         raise NotImplementedError
 
+    def module(self, d_model: int) -> Any:
+        """Its torch module for the meta build: a `primitives.Part` whose parameters are `weights`, named
+        alike, with `forward` beside `__init__`.  It lives in the kind's `<kind>_torch.py`, imported here
+        when called, so that the counting commands never load torch."""
+        raise NotImplementedError
+
+    def model_module(self, d_model: int) -> Any:
+        """The torch modules of its `model_weights` as a `primitives.ModelPart`, or None."""
+        return None
+
     def model_weights(self, d_model: int) -> list[Weight]:
         """Its parameters stored once per model, outside the layers (named relative to the model)."""
         return []

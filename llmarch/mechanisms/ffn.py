@@ -31,5 +31,10 @@ class DenseFFN(Mechanism):
     def d_ff(self) -> int:
         return self.ir.d_ff
 
+    def module(self, d_model: int):
+        from .ffn_torch import FeedForwardModule
+
+        return FeedForwardModule(d_model, self.ir)
+
     def weights(self, d_model: int) -> list[Weight]:
         return ffn_weights(f"{self.slot}.", d_model, self.ir, "dense_ffn")

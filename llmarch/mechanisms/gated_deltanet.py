@@ -14,6 +14,11 @@ class GatedDeltaNet(Mechanism):
     def __init__(self, g: GatedDeltaNetIR) -> None:
         self.ir = g
 
+    def module(self, d_model: int):
+        from .gated_deltanet_torch import GatedDeltaNetModule
+
+        return GatedDeltaNetModule(d_model, self.ir)
+
     def weights(self, d_model: int) -> list[Weight]:
         g, p = self.ir, f"{self.slot}."
         key_dim, value_dim = g.n_k_heads * g.head_k_dim, g.n_v_heads * g.head_v_dim

@@ -14,6 +14,11 @@ class KimiDeltaAttention(Mechanism):
     def __init__(self, k: KdaIR) -> None:
         self.ir = k
 
+    def module(self, d_model: int):
+        from .kda_torch import KimiDeltaAttentionModule
+
+        return KimiDeltaAttentionModule(d_model, self.ir)
+
     def weights(self, d_model: int) -> list[Weight]:
         k, p, d = self.ir, f"{self.slot}.", d_model
         inner = k.n_heads * k.head_dim

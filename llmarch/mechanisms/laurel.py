@@ -13,6 +13,11 @@ class Laurel(Mechanism):
     def __init__(self, rank: int) -> None:
         self.rank = rank
 
+    def module(self, d_model: int):
+        from .laurel_torch import LaurelModule
+
+        return LaurelModule(d_model, self.rank)
+
     def weights(self, d_model: int) -> list[Weight]:
         p = f"{self.slot}."
         return [

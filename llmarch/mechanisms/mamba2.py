@@ -14,6 +14,11 @@ class Mamba2(Mechanism):
     def __init__(self, m: Mamba2IR) -> None:
         self.ir = m
 
+    def module(self, d_model: int):
+        from .mamba2_torch import Mamba2Module
+
+        return Mamba2Module(d_model, self.ir)
+
     def weights(self, d_model: int) -> list[Weight]:
         m, p = self.ir, f"{self.slot}."
         inner = m.n_heads * m.head_dim

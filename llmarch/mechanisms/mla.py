@@ -23,6 +23,11 @@ class MultiHeadLatentAttention(Attention):
         a = self.ir
         return {"q_lora_rank": a.q_lora_rank, "kv_lora_rank": a.kv_lora_rank, "qk_rope_head_dim": a.qk_rope_head_dim}
 
+    def module(self, d_model: int):
+        from .mla_torch import MultiHeadLatentAttentionModule
+
+        return MultiHeadLatentAttentionModule(d_model, self.ir)
+
     def _projections(self, d: int, p: str) -> list[Weight]:
         a = self.ir
         q_out = a.n_heads * a.head_dim

@@ -43,6 +43,11 @@ class MoE(Mechanism):
         n, k = self.experts, self.ir.top_k
         return n * (1 - (1 - k / n) ** batch)
 
+    def module(self, d_model: int):
+        from .moe_torch import MoEModule
+
+        return MoEModule(d_model, self.ir)
+
     def weights(self, d_model: int) -> list[Weight]:
         m, p, d = self.ir, f"{self.slot}.", d_model
         f, n = m.expert, m.n_experts

@@ -15,6 +15,16 @@ class PerLayerInputs(Mechanism):
     def __init__(self, dim: int, vocab: int, n_layers: int, norm_bias: bool) -> None:
         self.dim, self.vocab, self.n_layers, self.norm_bias = dim, vocab, n_layers, norm_bias
 
+    def module(self, d_model: int):
+        from .per_layer_inputs_torch import PerLayerInputModule
+
+        return PerLayerInputModule(d_model, self.dim)
+
+    def model_module(self, d_model: int):
+        from .per_layer_inputs_torch import PerLayerEmbeddings
+
+        return PerLayerEmbeddings(d_model, self.dim, self.vocab, self.n_layers, self.norm_bias)
+
     def weights(self, d_model: int) -> list[Weight]:
         p = f"{self.slot}."
         return [
