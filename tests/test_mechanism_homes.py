@@ -49,9 +49,9 @@ MECHANISM_NAMES = {
 HOMES = {"mechanisms", "schema.py", "ir.py", "resolve.py", "kinds.py", "import_hf.py"}
 
 # Analyzers, renderers and builders that still dispatch on mechanisms themselves (issue 16 moved params,
-# flops, kvcache, serve, facts, the gallery, the meta build and the module walk onto the protocol).  Emptying it is the goal.
+# flops, kvcache, serve, facts, the gallery, the diagram, the meta build and the module walk onto the
+# protocol).  Emptying it is the goal.
 NOT_YET_MIGRATED = {
-    "diagram.py",  # one adapter per mechanism kind for its boxes (to become the protocol's box data)
     # verify (issue 28, written beside this issue): its checkpoint naming tables find the MoE layers by name;
     # to read every weight's shape and deciding field from each kind's weight table instead
     "verify/__init__.py",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Mechanism, Weight, linear
+from .base import Box, Mechanism, Weight, linear
 
 
 class Laurel(Mechanism):
@@ -24,6 +24,9 @@ class Laurel(Mechanism):
             *linear(f"{p}left", d_model, self.rank, "laurel", split="replicated"),
             *linear(f"{p}right", self.rank, d_model, "laurel", split="replicated"),
         ]
+
+    def box(self) -> Box:
+        return Box("extras", notes=(("laurel", f"LAuReL residual, rank {self.rank}"),), place="beside_mixer")
 
     def panel_extra(self) -> tuple[str, int]:
         return "LAuReL rank", self.rank
