@@ -135,3 +135,21 @@ def test_the_torch_import_check_can_fail(tmp_path):
         "import torch.nn\nfrom .attention_torch import X\n\ndef f():\n    from .primitives import Linear\n"
     )
     assert loads_torch(module_level_imports(sample)) == {"torch.nn", ".attention_torch"}
+
+
+def test_counting_and_drawing_commands_load_no_torch(tmp_path):
+    """The analytic side of every kind is imported by these commands; its torch module is not."""
+    import subprocess
+    import sys
+
+    svg = tmp_path / "fig.svg"
+    code = (
+        "import sys; from typer.testing import CliRunner; from llmarch.cli import app\n"
+        f"for args in (['kvcache', 'gemma-3n-e4b'], ['flops', 'deepseek-v3.2-exp'], ['serve', 'qwen3-next-80b-a3b'],\n"
+        f"             ['diagram', 'gemma-3n-e4b', 'kimi-linear-48b-a3b', '-o', {str(svg)!r}]):\n"
+        "    r = CliRunner().invoke(app, args); assert r.exit_code == 0, r.output\n"
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    assert svg.read_text().startswith("<svg")
