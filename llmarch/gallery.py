@@ -92,6 +92,7 @@ GALLERY_SPECS: dict[str, str] = {
     "Qwen3.6 (27B)": "qwen3.6-27b",
     "Tencent Hy3-preview (295B-A21B)": "hy3-preview",
     "Laguna XS.2 (33B)": "laguna-xs.2",
+    "Mistral Small 4 (119B)": "mistral-small-4-119b",
 }
 
 # The vendored fact sheet (tests/data/gallery/source.yaml): `make gallery` runs in a checkout, never from a wheel.

@@ -116,6 +116,19 @@ def test_2026_gqa_specs(name, values, per_token_kib):
         assert r.total_bytes == per_token * ctx
 
 
+def test_mistral_small_4_mla_latent():
+    """Mistral Small 4 (collected values, no verbatim config): each of its 36 MLA layers caches the latent
+    (kv_lora_rank) and the rotary key (qk_rope_head_dim); the gallery's 22.5 KiB."""
+    c = collected_values("mistral-small-4-119b")["text_config"]
+    assert not has_config("mistral-small-4-119b")
+    per_token = c["num_hidden_layers"] * (c["kv_lora_rank"] + c["qk_rope_head_dim"]) * BF16
+    assert per_token == 36 * (256 + 64) * 2 == 22.5 * 1024
+    for ctx in (4096, K128):
+        r = kv("mistral-small-4-119b", ctx)
+        assert r.per_token_bytes_all_layers == per_token
+        assert r.total_bytes == per_token * ctx
+
+
 def test_kimi_k25_latent_inside_its_wrapper():
     """Kimi K2.5's config wraps Kimi K2's text model (text_config): MLA's latent and rotary key per layer."""
     c = text("kimi-k2.5")
@@ -567,6 +580,7 @@ GALLERY_TITLES = {
     "sarvam-30b": "Sarvam (30B)",
     "sarvam-105b": "Sarvam (105B)",
     "mimo-v2.5": "Xiaomi MiMo-V2.5 (310B)",
+    "mistral-small-4-119b": "Mistral Small 4 (119B)",
 }
 
 
@@ -575,7 +589,7 @@ GALLERY_TITLES = {
 GALLERY_NOT_SHIPPED = {
     "xLSTM (7B)", "Arcee AI Trinity Large (400B)",
     "LongCat-Flash-Lite (68.5B-A3B)", "Step 3.5 Flash (196B)", "Tiny Aya (3.35B)",
-    "Ling 2.5 (1T)", "Nemotron 3 Super (120B-A12B)", "Mistral Small 4 (119B)",
+    "Ling 2.5 (1T)", "Nemotron 3 Super (120B-A12B)",
     "Gemma 4 (26B-A4B)", "Gemma 4 (31B)", "Gemma 4 (E2B)",
     "Gemma 4 (E4B)", "Xiaomi MiMo-V2.5-Pro (1.02T)", "Ling 2.6 (1T)",
     "DeepSeek V4-Flash (284B)", "DeepSeek V4-Pro (1.6T)", "ZAYA1-8B (8.4B)",
