@@ -93,6 +93,7 @@ GALLERY_SPECS: dict[str, str] = {
     "Tencent Hy3-preview (295B-A21B)": "hy3-preview",
     "Laguna XS.2 (33B)": "laguna-xs.2",
     "Mistral Small 4 (119B)": "mistral-small-4-119b",
+    "Step 3.5 Flash (196B)": "step-3.5-flash",
 }
 
 # The vendored fact sheet (tests/data/gallery/source.yaml): `make gallery` runs in a checkout, never from a wheel.

@@ -56,15 +56,32 @@ def causal_lm_on_meta(cfg):
     """transformers' causal LM for a text config, on the meta device.
 
     transformers 5.23's AutoModelForCausalLM does not map mistral4 (its pretraining and image-text-to-text tables
-    name Mistral4ForCausalLM), so that class is named here.
+    name Mistral4ForCausalLM), so that class is named here. Step 3.5 (step3p5) has no causal LM class at all:
+    its text model sits inside Step3p7ForConditionalGeneration, whose LM head is a bias-free Linear(d_model,
+    vocab); the text model gets that head here, without the vision tower.
     """
     import torch
     from transformers import AutoModelForCausalLM
     from transformers.models.mistral4.modeling_mistral4 import Mistral4ForCausalLM
+    from transformers.models.step3p7.modeling_step3p7 import Step3p7TextModel
+
+    class Step3p5WithHead(torch.nn.Module):
+        def __init__(self, cfg):
+            super().__init__()
+            self.model = Step3p7TextModel(cfg)
+            self.lm_head = torch.nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
+
+        def get_input_embeddings(self):
+            return self.model.embed_tokens
+
+        def get_output_embeddings(self):
+            return self.lm_head
 
     with torch.device("meta"):
         if cfg.model_type == "mistral4":
             return Mistral4ForCausalLM(cfg)
+        if cfg.model_type == "step3p5":
+            return Step3p5WithHead(cfg)
         return AutoModelForCausalLM.from_config(cfg)
 
 

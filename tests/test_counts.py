@@ -242,7 +242,7 @@ def collected_values_model(name: str):
 ISSUE_18 = ["glm-4.7", "glm-5", "glm-5.1", "hy3-preview", "kimi-k2.5", "laguna-xs.2", "minimax-m2.5"]
 ISSUE_18 += ["qwen3-coder-30b-a3b", "qwen3.5-397b-a17b", "qwen3.6-27b", "qwen3.6-35b-a3b"]
 # and issue 21's
-ISSUE_18 += ["mistral-small-4-119b"]
+ISSUE_18 += ["mistral-small-4-119b", "step-3.5-flash"]
 
 
 def active_by_convention(cfg, model) -> Fraction:

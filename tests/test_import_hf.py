@@ -47,6 +47,7 @@ NOT_IMPORTABLE = {
     "grok-2.5": "model_type `git` (xAI's own code; no transformers implementation)",
     "mistral-large-3": "no model_type (vLLM's MistralLarge3ForCausalLM)",
     "mistral-small-4-119b": "text model_type `mistral4`: import-hf support is issue 21's last step",
+    "step-3.5-flash": "model_type `step3p5`: import-hf support is issue 21's last step",
     "sarvam-30b": "model_type `sarvam_moe` (Sarvam's remote code; transformers 5.23 has no implementation)",
     "sarvam-105b": "model_type `sarvam_mla` (Sarvam's remote code; transformers 5.23 has no implementation)",
 }
