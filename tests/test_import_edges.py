@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 import llmarch
-from conftest import CONFIGS, upstream_config
+from conftest import CONFIGS, causal_lm_on_meta, upstream_config
 from llmarch import import_hf
 from llmarch.errors import SpecError
 from llmarch.import_hf import import_config, spec_yaml
@@ -146,6 +146,8 @@ FAMILIES = (
     ),
     Family("ministral3", "ministral-3-8b", (Edit("window", 2, {"sliding_window": 4096}),), wrapper=True),
     Family("mistral3", "mistral-small-3.1-24b", (Edit("window", 2, {"sliding_window": 4096}),), wrapper=True),
+    # Mistral Small 4's text model from its collected values (transformers builds Mistral4ForCausalLM alone)
+    Family("mistral4", "mistral-small-4-119b", (*DEEPSEEK_PREFIX, NO_SHARED)),
     Family("olmo2", "olmo-2-7b"),
     Family(
         "olmo3",
@@ -413,13 +415,16 @@ def transformers_counts(raw: dict) -> tuple[int, int]:
     """
     import torch
     from torch import nn
-    from transformers import AutoModelForCausalLM, AutoModelForImageTextToText
+    from transformers import AutoModelForImageTextToText
 
     cfg = _hf_config(raw)
     text_cfg = cfg.get_text_config()
     wrapper = text_cfg is not cfg
-    with torch.device("meta"):
-        model = (AutoModelForImageTextToText if wrapper else AutoModelForCausalLM).from_config(cfg)
+    if wrapper:
+        with torch.device("meta"):
+            model = AutoModelForImageTextToText.from_config(cfg)
+    else:
+        model = causal_lm_on_meta(cfg)  # AutoModelForCausalLM, or the class it does not map (Mistral 4, Step 3.5)
     head = model.get_output_embeddings().weight
 
     def in_text_model(name: str) -> bool:

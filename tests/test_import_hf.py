@@ -46,7 +46,6 @@ ANNOTATIONS = {
 NOT_IMPORTABLE = {
     "grok-2.5": "model_type `git` (xAI's own code; no transformers implementation)",
     "mistral-large-3": "no model_type (vLLM's MistralLarge3ForCausalLM)",
-    "mistral-small-4-119b": "text model_type `mistral4`: import-hf support is issue 21's last step",
     "step-3.5-flash": "model_type `step3p5`: import-hf support is issue 21's last step",
     "sarvam-30b": "model_type `sarvam_moe` (Sarvam's remote code; transformers 5.23 has no implementation)",
     "sarvam-105b": "model_type `sarvam_mla` (Sarvam's remote code; transformers 5.23 has no implementation)",
@@ -101,9 +100,17 @@ KNOWN_DIFFERENCES = {
     "mimo-v2-flash": {"mtp": "the config has no key for MTP modules; the spec's three come from the technical report"},
     "mimo-v2.5": {"mtp": "the config has no key for MTP modules; the spec's three are in the checkpoint's index"},
     "nanbeige-4.1-3b": {"family": "the checkpoint is model_type llama (family llama); the spec names family nanbeige"},
+    "mistral-small-4-119b": {
+        "context_length": "the config advertises 1,048,576 positions; Mistral announces and serves 256k (262,144)",
+    },
 }
 # The analysis figures each known difference moves
-ANALYSIS_MOVED = {"weight_overrides": {"weights_shipped"}, "mtp": {"params.mtp"}, "family": set()}
+ANALYSIS_MOVED = {
+    "weight_overrides": {"weights_shipped"},
+    "mtp": {"params.mtp"},
+    "family": set(),
+    "context_length": set(),
+}
 
 
 def _pattern(path: str) -> re.Pattern:
@@ -251,7 +258,11 @@ PROBES = {
     "sliding_window_pattern": lambda c: _period(c.layer_types),
     "full_attention_interval": lambda c: _period(c.layer_types),
     "head_dim": lambda c: getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads,  # modeling's fallback
-    "first_k_dense_replace": lambda c: getattr(c, "first_k_dense_replace", None) or c.mlp_layer_types.index("sparse"),
+    "first_k_dense_replace": lambda c: (  # 0 is a default too (Mistral 4)
+        c.first_k_dense_replace
+        if getattr(c, "first_k_dense_replace", None) is not None
+        else c.mlp_layer_types.index("sparse")
+    ),
     "linear_attn_config": lambda c: {
         "head_dim": c.linear_head_dim,
         "num_heads": c.linear_num_heads,
@@ -819,7 +830,7 @@ def test_each_family_module_registers_its_types_once_with_module_names(monkeypat
     from llmarch.import_hf import families
 
     registered = [t.name for f in families.FAMILIES for t in f.TYPES]
-    assert len(registered) == len(set(registered)) == len(import_hf.TEXT_TYPES) == 32
+    assert len(registered) == len(set(registered)) == len(import_hf.TEXT_TYPES) == 33
     assert set(import_hf.MODULE_NAMES) == set(import_hf.TEXT_TYPES)
     monkeypatch.setattr(families, "FAMILIES", families.FAMILIES + (families.llama,))
     with pytest.raises(RuntimeError, match="model type llama is registered twice"):
@@ -1252,9 +1263,22 @@ def test_phi3_sliding_window_covers_every_layer():
     assert spec["layers"]["mixer"] == "L"
 
 
-@pytest.mark.parametrize("name", ["phi-4", "granite-4.1-30b", "mimo-v2.5"])
+@pytest.mark.parametrize("name", ["phi-4", "granite-4.1-30b", "mimo-v2.5", "mistral-small-4-119b"])
 def test_every_key_of_the_new_types_at_every_bad_value_fails_cleanly(name):
-    """The same sweep for the model types added for the gallery (phi3, granite, mimo_v2), from their collected values:
+    """The same sweep for the model types added for the gallery (phi3, granite, mimo_v2, mistral4 in its mistral3
+    wrapper), from their collected values:
     each key at each of null, [], "x", {}, 0, -1, 1.5, true imports to a spec that loads, or raises
     LlmarchError — never any other exception."""
     _sweep(_values(name))
+
+
+def test_mistral4_rotary_factor_must_be_mlas_rope_share(tmp_path):
+    """Mistral 4 rotates head_dim x partial_rotary_factor channels of each query/key head; MLA rotates its
+    qk_rope_head_dim channels (64 of 64 + 64). Any other factor is refused, naming the key (exit code 2)."""
+    values = _values("mistral-small-4-119b")
+    text = dict(values["text_config"], rope_parameters=dict(values["text_config"]["rope_parameters"]))
+    text["rope_parameters"]["partial_rotary_factor"] = 0.5  # what Mistral4Config sets itself: accepted
+    import_config(dict(values, text_config=text), name="x", source="c.json")
+    text["rope_parameters"]["partial_rotary_factor"] = 1.0
+    out = _error(invoke("import-hf", _write(tmp_path, dict(values, text_config=text))))
+    assert "rope_parameters.partial_rotary_factor" in out and "qk_rope_head_dim (64)" in out and "use 0.5" in out
