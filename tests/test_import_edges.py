@@ -323,6 +323,42 @@ FAMILIES = (
     Family("glm_moe_dsa", "glm-5", DEEPSEEK_PREFIX),
     Family("hy_v3", "hy3-preview"),
     Family("laguna", "laguna-xs.2"),
+    # Step 3.5 Flash's collected values: the hub's legacy keys (moe_layers_enum, attention_other_setting, per-layer
+    # rope lists padded with the 3 MTP layers); transformers builds its step3p7 text model plus the LM head
+    Family(
+        "step3p5",
+        "step-3.5-flash",
+        (
+            kinds("one sliding layer", "layer_types", [S]),
+            kinds("full then sliding", "layer_types", [F, S]),
+            Edit("experts from layer 1", 3, {"moe_layers_enum": "1,2"}),
+            Edit("every layer dense", 2, {"moe_layers_enum": ""}),
+            Edit("3 dense MTP layers", 2, {"num_nextn_predict_layers": 3, "moe_layers_enum": "1"}),
+            Edit(
+                "MTP layers of two FFN kinds",
+                2,
+                {"num_nextn_predict_layers": 3, "moe_layers_enum": "1,2"},
+                refused="mlp_layer_types",
+            ),
+            Edit("no shared expert", 4, {"share_expert_dim": 0}),
+            Edit(
+                "transformers' own keys",
+                4,
+                {
+                    "layer_types": [F, S, S, S],
+                    "mlp_layer_types": ["dense", "sparse", "sparse", "sparse"],
+                    "num_sliding_attention_heads": 32,
+                    "rope_parameters": {
+                        "full_attention": {"rope_type": "default", "rope_theta": 5e6, "partial_rotary_factor": 0.5},
+                        "sliding_attention": {"rope_type": "default", "rope_theta": 1e4},
+                    },
+                },
+            ),
+        ),
+        # the MTP layers continue moe_layers_enum past a trimmed stack (layers 3 on are experts), which would mix
+        # their FFN kinds; the two MTP edits above set them
+        drop=("num_nextn_predict_layers",),
+    ),
     Family("phi3", "phi-4", (Edit("window on every layer", 2, {"sliding_window": 2048}),)),
     Family("granite", "granite-4.1-30b", (Edit("untied", 2, {"tie_word_embeddings": False}),)),
     Family("kimi_k25", "kimi-k2.5", DEEPSEEK_PREFIX, wrapper=True, drop=("quantization_config",)),
