@@ -334,6 +334,7 @@ FAMILIES = (
             Edit("experts from layer 1", 3, {"moe_layers_enum": "1,2"}),
             Edit("every layer dense", 2, {"moe_layers_enum": ""}),
             Edit("3 dense MTP layers", 2, {"num_nextn_predict_layers": 3, "moe_layers_enum": "1"}),
+            Edit("MTP layers without moe_layers_enum", 4, {"num_nextn_predict_layers": 2, "moe_layers_enum": None}),
             Edit(
                 "MTP layers of two FFN kinds",
                 2,

@@ -62,12 +62,12 @@ def _letters(cfg: Config, key: str, table: dict[str, str], values: list, offset:
     return out
 
 
-def _moe_set(cfg: Config, padded: int) -> set[int]:
-    """The MoE layers of the legacy `moe_layers_enum` (a comma-separated string or a list of indices), as
-    transformers reads it; layers 3 on when it is absent."""
+def _moe_set(cfg: Config) -> set[int]:
+    """The MoE layers of the legacy `moe_layers_enum` (a comma-separated string or a list of indices, which may
+    name MTP layers), as transformers reads it; the model's layers 3 on when it is absent (MTP layers dense)."""
     value = cfg.get("moe_layers_enum")
     if value is None:
-        return set(range(3, padded))
+        return set(range(3, cfg.int("num_hidden_layers", 1, MAX_LAYERS)))
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list):
         raise cfg.error(
@@ -94,7 +94,7 @@ def _ffn_letters(cfg: Config, n: int, n_mtp: int) -> tuple[list[str], list[str]]
         if mtp is None and cfg.get("mtp_mlp_layer_types") is not None:
             return ffns, _letters(cfg, "mtp_mlp_layer_types", FFNS, cfg.list("mtp_mlp_layer_types", n_mtp))
         return ffns, _letters(cfg, "mlp_layer_types", FFNS, mtp, n) if mtp else ["D"] * n_mtp
-    moe = _moe_set(cfg, n + n_mtp)
+    moe = _moe_set(cfg)
     letters = ["E" if i in moe else "D" for i in range(n + n_mtp)]
     return letters[:n], letters[n:]
 
@@ -289,6 +289,11 @@ def build_step3p5(cfg: Config) -> dict:
     return spec
 
 
+def _mlp_layer_types_default(r: Config) -> list[str]:
+    moe = _moe_set(r)
+    return ["sparse" if i in moe else "dense" for i in range(r.int("num_hidden_layers"))]
+
+
 def _sliding_heads_default(r: Config) -> int:
     other = r.mapping("attention_other_setting") or {}
     return other.get("num_attention_heads", r.int("num_attention_heads"))
@@ -319,13 +324,7 @@ STEP3P5_KEYS = {
     "attention_other_setting": None,
     "per_layer_config": None,
     "layer_types": Derived("every layer full attention", lambda r: ["full_attention"] * r.int("num_hidden_layers")),
-    "mlp_layer_types": Derived(
-        "moe_layers_enum's layers, else layers 3 on, as experts",
-        lambda r: [
-            "sparse" if i in _moe_set(r, r.int("num_hidden_layers")) else "dense"
-            for i in range(r.int("num_hidden_layers"))
-        ],
-    ),
+    "mlp_layer_types": Derived("moe_layers_enum's layers, else layers 3 on, as experts", _mlp_layer_types_default),
     "mtp_layer_types": None,
     "mtp_mlp_layer_types": None,
     "moe_layers_enum": None,
