@@ -198,13 +198,15 @@ class Registry:
         located = load_file(spec) if isinstance(spec, Path) else spec.located
         return self._with_parents(located)
 
-    def parent_file(self, child_file: str, parent_ref: str) -> Optional[str]:
-        """The real path of the file `extends: parent_ref` in `child_file` names, or None when it names none."""
+    def parent_path(self, child_path: str, parent_ref: str) -> Optional[str]:
+        """The path a load reads for `extends: parent_ref` in the file read as `child_path` (a file relative
+        to that path's folder, symlinks not resolved first: the loader does not resolve them; a name through
+        this registry), or None when it names none."""
         if parent_ref.endswith((".yaml", ".yml")):
-            return os.path.realpath(Path(child_file).parent / parent_ref)
+            return str(Path(child_path).parent / parent_ref)
         key = parent_ref.strip().lower()
         entry = self.entries.get(self.aliases.get(key, key))
-        return os.path.realpath(entry.path) if entry is not None else None
+        return str(entry.path) if entry is not None else None
 
     def notify(self, notice: str) -> None:
         """A notice found while loading: to the sink when there is one, else kept with the discovery notices."""
@@ -238,7 +240,7 @@ class Registry:
 
     def _parent(self, child: Located, parent_ref: str) -> Located:
         if parent_ref.endswith((".yaml", ".yml")):
-            parent_path = Path(child.file).parent / parent_ref
+            parent_path = Path(self.parent_path(child.file, parent_ref))  # the build cache checks the same path
             if not os.path.lexists(parent_path):
                 raise child.error(("extends",), f"parent file `{parent_ref}` does not exist")
             try:

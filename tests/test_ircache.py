@@ -168,3 +168,23 @@ def test_a_warm_show_imports_neither_torch_nor_the_schema(cache):
     assert cold == warm
     assert cold_modules == "['llmarch.resolve', 'llmarch.schema', 'torch']"
     assert warm_modules == "[]"
+
+
+def test_a_parent_is_found_from_the_childs_path_as_read_not_from_its_symlinks_target(cache, tmp_path):
+    """`extends: base.yaml` in a spec read through a symlink means the base beside the link (the loader
+    does not resolve the link first); the cache must check that file, not the one beside the link's target.
+    Story: a workspace of links to shared specs; the user replaces the link to the base by an edited copy."""
+    shared, work = tmp_path / "shared", tmp_path / "work"
+    shared.mkdir()
+    work.mkdir()
+    (shared / "child.yaml").write_text("name: child\nextends: base.yaml\nd_model: 2048\n")
+    (shared / "base.yaml").write_text("name: base\nextends: qwen3-8b\nn_layers: 30\n")
+    (work / "child.yaml").symlink_to(shared / "child.yaml")
+    (work / "base.yaml").symlink_to(shared / "base.yaml")
+    child = str(work / "child.yaml")
+    assert through_cache(child).n_layers == 30 == fresh(child).n_layers
+
+    (work / "base.yaml").unlink()
+    (work / "base.yaml").write_text("name: base\nextends: qwen3-8b\nn_layers: 12\n")  # shared/base.yaml unchanged
+    assert fresh(child).n_layers == 12
+    assert through_cache(child).n_layers == 12, "the warm load used the base beside the link's target"
