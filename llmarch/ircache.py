@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import types
 import typing
 from functools import lru_cache
 from pathlib import Path
@@ -118,7 +119,7 @@ def _value(hint: Any, value: Any) -> Any:
     if value is None:
         return None
     origin = typing.get_origin(hint)
-    if origin is typing.Union:  # Optional[X]
+    if origin is typing.Union or origin is types.UnionType:  # Optional[X], X | None
         (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
         return _value(inner, value)
     if origin is tuple:
@@ -126,6 +127,12 @@ def _value(hint: Any, value: Any) -> Any:
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_value(args[0], v) for v in value)
         return tuple(_value(a, v) for a, v in zip(args, value, strict=True))
+    if origin is typing.Literal:
+        return value
+    if origin is not None:
+        # a dict, list or set field: JSON would give back string keys and lists; refused (a miss, and the
+        # round-trip test of every shipped IR fails) rather than rebuilt as something else
+        raise TypeError(f"the IR cache cannot rebuild a field of type {hint}")
     if dataclasses.is_dataclass(hint):
         return _build(hint, value)
     return value

@@ -7,6 +7,7 @@ LLMARCH_NO_CACHE=1, as the suite runs).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import os
@@ -188,3 +189,27 @@ def test_a_parent_is_found_from_the_childs_path_as_read_not_from_its_symlinks_ta
     (work / "base.yaml").write_text("name: base\nextends: qwen3-8b\nn_layers: 12\n")  # shared/base.yaml unchanged
     assert fresh(child).n_layers == 12
     assert through_cache(child).n_layers == 12, "the warm load used the base beside the link's target"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Inner:
+    width: int
+
+
+@dataclasses.dataclass(frozen=True)
+class _Outer:  # IR-like fields written the other ways Python allows
+    inner: _Inner | None
+    pairs: tuple[_Inner, ...] | None
+    ratio: float
+    table: dict[int, str] | None = None
+
+
+def test_fields_written_with_a_bar_are_rebuilt_and_unrebuildable_ones_are_refused():
+    """`X | None` is the same hint as `Optional[X]` but not the same typing object: a dataclass inside it came
+    back as a dict.  A dict field cannot come back exactly (JSON keys are strings): refused, never rebuilt
+    as something else."""
+    value = _Outer(inner=_Inner(4), pairs=(_Inner(1), _Inner(2)), ratio=0.5)
+    plain = json.loads(json.dumps(dataclasses.asdict(value)))
+    assert ircache._build(_Outer, plain) == value
+    with pytest.raises(TypeError, match="cannot rebuild"):
+        ircache._build(_Outer, {**plain, "table": {"1": "a"}})
