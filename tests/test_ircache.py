@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -213,3 +214,34 @@ def test_fields_written_with_a_bar_are_rebuilt_and_unrebuildable_ones_are_refuse
     assert ircache._build(_Outer, plain) == value
     with pytest.raises(TypeError, match="cannot rebuild"):
         ircache._build(_Outer, {**plain, "table": {"1": "a"}})
+
+
+def test_an_edit_within_one_tick_of_the_file_clock_is_seen(cache, tmp_path, monkeypatch):
+    """On a file system with one-second times (ext3, HFS+, some network mounts) an in-place edit of the same
+    size within the second keeps the file's whole identity (size, times, inode): the folder index must not
+    keep the old aliases.  The coarse clock is simulated by flooring the times the index reads."""
+    real = registry._FolderIndex._identity
+
+    def one_second_clock(path):
+        ident = real(path)
+        return ident and [ident[0], ident[1] // 10**9 * 10**9, ident[2] // 10**9 * 10**9, *ident[3:]]
+
+    monkeypatch.setattr(registry._FolderIndex, "_identity", staticmethod(one_second_clock))
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    spec = specs / "edited-model.yaml"
+    Registry.discover([str(specs)], use_env=False)  # the shipped folder's index is filled before the clock races
+    for _ in range(5):  # the two writes must fall within one second of the simulated clock
+        time.sleep(1.0 - time.time() % 1.0 + 0.01)
+        spec.write_text("name: edited-model\nextends: qwen3-8b\naliases: [first-alias]\n")
+        before = one_second_clock(spec)
+        assert Registry.discover([str(specs)], use_env=False).lookup("first-alias").name == "edited-model"
+        with open(spec, "r+") as f:  # in place: the same inode
+            f.write("name: edited-model\nextends: qwen3-8b\naliases: [other-alias]\n")
+        if one_second_clock(spec) == before:
+            break
+    else:
+        pytest.fail("could not edit the file twice within one second")
+    reg = Registry.discover([str(specs)], use_env=False)
+    assert reg.lookup("other-alias").name == "edited-model", "the folder index kept the aliases read before the edit"
+    assert not reg.knows("first-alias")
