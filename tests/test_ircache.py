@@ -245,3 +245,20 @@ def test_an_edit_within_one_tick_of_the_file_clock_is_seen(cache, tmp_path, monk
     reg = Registry.discover([str(specs)], use_env=False)
     assert reg.lookup("other-alias").name == "edited-model", "the folder index kept the aliases read before the edit"
     assert not reg.knows("first-alias")
+
+
+def test_one_relative_argument_from_two_working_directories(cache, tmp_path, monkeypatch):
+    """`./child.yaml` from two folders, each a link to one shared file (one real path, one digest, one
+    argument: one cache key) whose `extends: base.yaml` is each folder's own base: each run gets its own."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "child.yaml").write_text("name: child\nextends: base.yaml\n")
+    for layers in (30, 12):
+        work = tmp_path / f"work-{layers}"
+        work.mkdir()
+        (work / "child.yaml").symlink_to(shared / "child.yaml")
+        (work / "base.yaml").write_text(f"name: base\nextends: qwen3-8b\nn_layers: {layers}\n")
+    for layers in (30, 12, 30):
+        monkeypatch.chdir(tmp_path / f"work-{layers}")
+        assert fresh("./child.yaml").n_layers == layers
+        assert through_cache("./child.yaml").n_layers == layers
