@@ -92,6 +92,27 @@ GALLERY_SPECS: dict[str, str] = {
     "Qwen3.6 (27B)": "qwen3.6-27b",
     "Tencent Hy3-preview (295B-A21B)": "hy3-preview",
     "Laguna XS.2 (33B)": "laguna-xs.2",
+    "Mistral Small 4 (119B)": "mistral-small-4-119b",
+    "Step 3.5 Flash (196B)": "step-3.5-flash",
+}
+
+# Gallery models whose layers llmarch can express but whose count-deciding values no source found pins; each says
+# where it was searched, so that the next search starts from there (docs/gallery.md prints it under the table).
+NOT_SHIPPED_UNSOURCED: dict[str, str] = {
+    "Xiaomi MiMo-V2.5-Pro (1.02T)": (
+        "MiMo-V2-Flash's layers at a larger size (70 layers: 1 dense + 69 MoE of 384 experts, 8 active; hidden 6144; "
+        "128 query and 8 KV heads, K 192 / V 128; sliding window 128 at 6:1, 60 sliding + 10 global; 3 MTP layers; "
+        "1.02T total, 42B active), but two count-deciding values have no source: which 10 layers are global "
+        "(hybrid_layer_pattern) and the expert and dense FFN widths (moe_intermediate_size, intermediate_size). "
+        "Searched (issue 22, second attempt): the Hugging Face card and config of XiaomiMiMo/MiMo-V2.5-Pro (no "
+        "verbatim copy of config.json in the code or pages corpora, nor in HF mirror pages); the vLLM recipe "
+        "(vllm-project/recipes models/XiaomiMiMo/MiMo-V2.5-Pro.yaml: 70 layers, 1 dense + 69 MoE, 384 experts top-8, "
+        "SWA 128 at 6:1, 3-layer MTP, FP8 128x128 blocks, 1M context); the SGLang cookbook (1.02T / 42B); "
+        "aiconfigurator's model_configs at 095f58a5 (MiMo-V2-Flash only); a model-card summary (akmaier.substack.com: "
+        "hidden 6144, 128 / 8 heads, 192 / 128 head dims, '60 of the 70' layers sliding); find_string on "
+        "mimo_v2 configs with hidden_size 6144 and 384 experts (a MiMo V2.6 Pro test dict only: a different "
+        "checkpoint, whose widths, 2048 and 16384, are not evidence for V2.5-Pro)."
+    ),
 }
 
 # The vendored fact sheet (tests/data/gallery/source.yaml): `make gallery` runs in a checkout, never from a wheel.
@@ -234,6 +255,8 @@ def gallery_markdown() -> str:
         "",
         gallery_table(),
     ]
+    for title, searched in NOT_SHIPPED_UNSOURCED.items():
+        parts += [f"**{title}, not shipped.** {searched}", ""]
     missing = [f"{fig} ({a} vs {b})" for fig, a, b in ARTICLE_PAIRS if (fig, a, b) not in available_pairs(names)]
     if missing:
         parts += ["## Not yet shipped", "", "; ".join(missing) + ".", ""]

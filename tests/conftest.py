@@ -42,8 +42,6 @@ def text_config(cfg: dict) -> dict:
 @lru_cache(maxsize=4)
 def transformers_model(name: str):
     """transformers' own implementation, built on the meta device from the verbatim upstream config."""
-    import torch
-    from transformers import AutoModelForCausalLM
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
     raw = text_config(upstream_config(name))
@@ -51,9 +49,40 @@ def transformers_model(name: str):
     model_type = {"kimi_k2": "deepseek_v3"}.get(raw["model_type"], raw["model_type"])
     cfg_class = CONFIG_MAPPING[model_type]
     cfg = cfg_class(**{k: v for k, v in raw.items() if k != "model_type"})
+    return cfg, causal_lm_on_meta(cfg)
+
+
+def causal_lm_on_meta(cfg):
+    """transformers' causal LM for a text config, on the meta device.
+
+    transformers 5.23's AutoModelForCausalLM does not map mistral4 (its pretraining and image-text-to-text tables
+    name Mistral4ForCausalLM), so that class is named here. Step 3.5 (step3p5) has no causal LM class at all:
+    its text model sits inside Step3p7ForConditionalGeneration, whose LM head is a bias-free Linear(d_model,
+    vocab); the text model gets that head here, without the vision tower.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM
+    from transformers.models.mistral4.modeling_mistral4 import Mistral4ForCausalLM
+    from transformers.models.step3p7.modeling_step3p7 import Step3p7TextModel
+
+    class Step3p5WithHead(torch.nn.Module):
+        def __init__(self, cfg):
+            super().__init__()
+            self.model = Step3p7TextModel(cfg)
+            self.lm_head = torch.nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
+
+        def get_input_embeddings(self):
+            return self.model.embed_tokens
+
+        def get_output_embeddings(self):
+            return self.lm_head
+
     with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(cfg)
-    return cfg, model
+        if cfg.model_type == "mistral4":
+            return Mistral4ForCausalLM(cfg)
+        if cfg.model_type == "step3p5":
+            return Step3p5WithHead(cfg)
+        return AutoModelForCausalLM.from_config(cfg)
 
 
 def multimodal_params(name: str) -> int:
@@ -105,4 +134,12 @@ def spec_name(request) -> str:
     return request.param
 
 
-__all__ = ["llmarch", "SPEC_NAMES", "has_config", "upstream_config", "transformers_model", "unique_params"]
+__all__ = [
+    "llmarch",
+    "SPEC_NAMES",
+    "has_config",
+    "upstream_config",
+    "transformers_model",
+    "unique_params",
+    "causal_lm_on_meta",
+]

@@ -79,6 +79,12 @@ def test_traced_counters_agree_at_full_size(name):
 
 # Qwen3.6-27B's combination, a Gated DeltaNet hybrid with a dense FFN in every layer, shrunk to 8 layers
 QWEN3_6_27B_SMALL = ["n_layers=8", "d_model=512", "ffn.d_ff=1024", "vocab_size=1000"]
+# Step 3.5 Flash and Mistral Small 4 shrunk (their 288 and 128 experts per layer trace too slowly here): the first
+# global layer, sliding ones with a 64-token window, the dense prefix, experts after it
+STEP_3_5_SMALL = ["n_layers=5", "d_model=512", "vocab_size=1000", "ffn.d_ff=1024", "attention.window=64"]
+STEP_3_5_SMALL += ["moe.n_experts=16", "moe.d_expert=128", "moe.d_shared=128"]
+MISTRAL_SMALL_4_SMALL = ["n_layers=3", "d_model=512", "vocab_size=1000"]
+MISTRAL_SMALL_4_SMALL += ["moe.n_experts=16", "moe.d_expert=128", "moe.d_shared=128"]
 
 
 @pytest.mark.parametrize(
@@ -94,6 +100,8 @@ QWEN3_6_27B_SMALL = ["n_layers=8", "d_model=512", "ffn.d_ff=1024", "vocab_size=1
         ("gemma-3n-e4b", None),
         ("qwen3.6-27b", QWEN3_6_27B_SMALL),
         ("laguna-xs.2", None),  # query heads per layer kind, a head-wise output gate
+        ("step-3.5-flash", STEP_3_5_SMALL),  # as Laguna, with a sigmoid gate; 3 dense blocks, then experts
+        ("mistral-small-4-119b", MISTRAL_SMALL_4_SMALL),  # MLA, experts without a routing bias on every layer
     ],
 )
 def test_traced_counters_agree_other_mechanisms(name, sets):

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 import llmarch
-from conftest import CONFIGS, upstream_config
+from conftest import CONFIGS, causal_lm_on_meta, upstream_config
 from llmarch import import_hf
 from llmarch.errors import SpecError
 from llmarch.import_hf import import_config, spec_yaml
@@ -146,6 +146,8 @@ FAMILIES = (
     ),
     Family("ministral3", "ministral-3-8b", (Edit("window", 2, {"sliding_window": 4096}),), wrapper=True),
     Family("mistral3", "mistral-small-3.1-24b", (Edit("window", 2, {"sliding_window": 4096}),), wrapper=True),
+    # Mistral Small 4's text model from its collected values (transformers builds Mistral4ForCausalLM alone)
+    Family("mistral4", "mistral-small-4-119b", (*DEEPSEEK_PREFIX, NO_SHARED)),
     Family("olmo2", "olmo-2-7b"),
     Family(
         "olmo3",
@@ -321,6 +323,43 @@ FAMILIES = (
     Family("glm_moe_dsa", "glm-5", DEEPSEEK_PREFIX),
     Family("hy_v3", "hy3-preview"),
     Family("laguna", "laguna-xs.2"),
+    # Step 3.5 Flash's collected values: the hub's legacy keys (moe_layers_enum, attention_other_setting, per-layer
+    # rope lists padded with the 3 MTP layers); transformers builds its step3p7 text model plus the LM head
+    Family(
+        "step3p5",
+        "step-3.5-flash",
+        (
+            kinds("one sliding layer", "layer_types", [S]),
+            kinds("full then sliding", "layer_types", [F, S]),
+            Edit("experts from layer 1", 3, {"moe_layers_enum": "1,2"}),
+            Edit("every layer dense", 2, {"moe_layers_enum": ""}),
+            Edit("3 dense MTP layers", 2, {"num_nextn_predict_layers": 3, "moe_layers_enum": "1"}),
+            Edit("MTP layers without moe_layers_enum", 4, {"num_nextn_predict_layers": 2, "moe_layers_enum": None}),
+            Edit(
+                "MTP layers of two FFN kinds",
+                2,
+                {"num_nextn_predict_layers": 3, "moe_layers_enum": "1,2"},
+                refused="mlp_layer_types",
+            ),
+            Edit("no shared expert", 4, {"share_expert_dim": 0}),
+            Edit(
+                "transformers' own keys",
+                4,
+                {
+                    "layer_types": [F, S, S, S],
+                    "mlp_layer_types": ["dense", "sparse", "sparse", "sparse"],
+                    "num_sliding_attention_heads": 32,
+                    "rope_parameters": {
+                        "full_attention": {"rope_type": "default", "rope_theta": 5e6, "partial_rotary_factor": 0.5},
+                        "sliding_attention": {"rope_type": "default", "rope_theta": 1e4},
+                    },
+                },
+            ),
+        ),
+        # the MTP layers continue moe_layers_enum past a trimmed stack (layers 3 on are experts), which would mix
+        # their FFN kinds; the two MTP edits above set them
+        drop=("num_nextn_predict_layers",),
+    ),
     Family("phi3", "phi-4", (Edit("window on every layer", 2, {"sliding_window": 2048}),)),
     Family("granite", "granite-4.1-30b", (Edit("untied", 2, {"tie_word_embeddings": False}),)),
     Family("kimi_k25", "kimi-k2.5", DEEPSEEK_PREFIX, wrapper=True, drop=("quantization_config",)),
@@ -413,13 +452,16 @@ def transformers_counts(raw: dict) -> tuple[int, int]:
     """
     import torch
     from torch import nn
-    from transformers import AutoModelForCausalLM, AutoModelForImageTextToText
+    from transformers import AutoModelForImageTextToText
 
     cfg = _hf_config(raw)
     text_cfg = cfg.get_text_config()
     wrapper = text_cfg is not cfg
-    with torch.device("meta"):
-        model = (AutoModelForImageTextToText if wrapper else AutoModelForCausalLM).from_config(cfg)
+    if wrapper:
+        with torch.device("meta"):
+            model = AutoModelForImageTextToText.from_config(cfg)
+    else:
+        model = causal_lm_on_meta(cfg)  # AutoModelForCausalLM, or the class it does not map (Mistral 4, Step 3.5)
     head = model.get_output_embeddings().weight
 
     def in_text_model(name: str) -> bool:

@@ -99,9 +99,17 @@ KNOWN_DIFFERENCES = {
     "mimo-v2-flash": {"mtp": "the config has no key for MTP modules; the spec's three come from the technical report"},
     "mimo-v2.5": {"mtp": "the config has no key for MTP modules; the spec's three are in the checkpoint's index"},
     "nanbeige-4.1-3b": {"family": "the checkpoint is model_type llama (family llama); the spec names family nanbeige"},
+    "mistral-small-4-119b": {
+        "context_length": "the config advertises 1,048,576 positions; Mistral announces and serves 256k (262,144)",
+    },
 }
 # The analysis figures each known difference moves
-ANALYSIS_MOVED = {"weight_overrides": {"weights_shipped"}, "mtp": {"params.mtp"}, "family": set()}
+ANALYSIS_MOVED = {
+    "weight_overrides": {"weights_shipped"},
+    "mtp": {"params.mtp"},
+    "family": set(),
+    "context_length": set(),
+}
 
 
 def _pattern(path: str) -> re.Pattern:
@@ -249,7 +257,11 @@ PROBES = {
     "sliding_window_pattern": lambda c: _period(c.layer_types),
     "full_attention_interval": lambda c: _period(c.layer_types),
     "head_dim": lambda c: getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads,  # modeling's fallback
-    "first_k_dense_replace": lambda c: getattr(c, "first_k_dense_replace", None) or c.mlp_layer_types.index("sparse"),
+    "first_k_dense_replace": lambda c: (  # 0 is a default too (Mistral 4)
+        c.first_k_dense_replace
+        if getattr(c, "first_k_dense_replace", None) is not None
+        else c.mlp_layer_types.index("sparse")
+    ),
     "linear_attn_config": lambda c: {
         "head_dim": c.linear_head_dim,
         "num_heads": c.linear_num_heads,
@@ -272,6 +284,8 @@ PROBES_BY_TYPE = {
     ("glm_moe_dsa", "index_topk_pattern"): lambda c: None,
     ("glm_moe_dsa", "index_topk_freq"): lambda c: 1,
     ("glm_moe_dsa", "index_skip_topk_offset"): lambda c: 2,
+    # Step3p7TextConfig keeps per_layer_config as a view; as written out it is empty (no sliding layer by default)
+    ("step3p5", "per_layer_config"): lambda c: c.to_dict()["per_layer_config"] or None,
 }
 # Keys whose default only applies with another key set (transformers nulls them otherwise)
 PROBE_WITH = {("qwen3", "sliding_window"): {"use_sliding_window": True}}
@@ -283,6 +297,10 @@ NOT_A_TRANSFORMERS_ATTRIBUTE = {
     "experts_per_token": "OpenAI's duplicate of num_experts_per_tok, which transformers reads",
     "layers_block_type": "transformers 5's list form of hybrid_override_pattern (whose default is checked)",
     "mtp_num_hidden_layers": "Qwen3.5's count of MTP modules: transformers has no such key and builds none",
+    # Step 3.5's hub keys, which Step3p7TextConfig reads in __post_init__ and does not keep
+    "attention_other_setting": "Step 3.5's sliding-layer heads: kept as num_sliding_attention_heads (checked)",
+    "moe_layers_enum": "Step 3.5's MoE layers: kept as mlp_layer_types (layers 3 on by default, checked)",
+    "partial_rotary_factors": "Step 3.5's per-layer rotary shares: kept in rope_parameters per layer kind",
 }
 
 
@@ -817,7 +835,7 @@ def test_each_family_module_registers_its_types_once_with_module_names(monkeypat
     from llmarch.import_hf import families
 
     registered = [t.name for f in families.FAMILIES for t in f.TYPES]
-    assert len(registered) == len(set(registered)) == len(import_hf.TEXT_TYPES) == 32
+    assert len(registered) == len(set(registered)) == len(import_hf.TEXT_TYPES) == 34
     assert set(import_hf.MODULE_NAMES) == set(import_hf.TEXT_TYPES)
     monkeypatch.setattr(families, "FAMILIES", families.FAMILIES + (families.llama,))
     with pytest.raises(RuntimeError, match="model type llama is registered twice"):
@@ -1250,9 +1268,52 @@ def test_phi3_sliding_window_covers_every_layer():
     assert spec["layers"]["mixer"] == "L"
 
 
-@pytest.mark.parametrize("name", ["phi-4", "granite-4.1-30b", "mimo-v2.5"])
+@pytest.mark.parametrize("name", ["phi-4", "granite-4.1-30b", "mimo-v2.5", "mistral-small-4-119b", "step-3.5-flash"])
 def test_every_key_of_the_new_types_at_every_bad_value_fails_cleanly(name):
-    """The same sweep for the model types added for the gallery (phi3, granite, mimo_v2), from their collected values:
+    """The same sweep for the model types added for the gallery (phi3, granite, mimo_v2, mistral4 in its mistral3
+    wrapper, step3p5), from their collected values:
     each key at each of null, [], "x", {}, 0, -1, 1.5, true imports to a spec that loads, or raises
     LlmarchError — never any other exception."""
     _sweep(_values(name))
+
+
+def test_mistral4_rotary_factor_must_be_mlas_rope_share(tmp_path):
+    """Mistral 4 rotates head_dim x partial_rotary_factor channels of each query/key head; MLA rotates its
+    qk_rope_head_dim channels (64 of 64 + 64). Any other factor is refused, naming the key (exit code 2)."""
+    values = _values("mistral-small-4-119b")
+    text = dict(values["text_config"], rope_parameters=dict(values["text_config"]["rope_parameters"]))
+    text["rope_parameters"]["partial_rotary_factor"] = 0.5  # what Mistral4Config sets itself: accepted
+    import_config(dict(values, text_config=text), name="x", source="c.json")
+    text["rope_parameters"]["partial_rotary_factor"] = 1.0
+    out = _error(invoke("import-hf", _write(tmp_path, dict(values, text_config=text))))
+    assert "rope_parameters.partial_rotary_factor" in out and "qk_rope_head_dim (64)" in out and "use 0.5" in out
+
+
+def test_step3p5_config_transformers_writes_imports_to_its_count():
+    """A Step 3.5 config as transformers 5.23 writes it (rope_parameters nested by layer type, per_layer_config
+    giving each sliding layer its query heads, JSON's string keys) imports to transformers' own count."""
+    from transformers.models.step3p7.configuration_step3p7 import Step3p7TextConfig
+
+    from conftest import causal_lm_on_meta
+
+    kinds = ["full_attention", "sliding_attention", "sliding_attention", "sliding_attention"]
+    written = Step3p7TextConfig(
+        num_hidden_layers=4,
+        layer_types=kinds,
+        mlp_layer_types=["dense", "sparse", "sparse", "sparse"],
+        num_sliding_attention_heads=32,
+        sliding_window=512,
+        n_routed_experts=16,
+    ).to_dict()
+    raw = json.loads(json.dumps(written))
+    assert raw["per_layer_config"] == {str(i): {"num_attention_heads": 32} for i in (1, 2, 3)}
+    spec = import_config(raw, name="x", source="c.json").spec
+    assert spec["attention"]["n_heads"] == 64 and spec["attention"]["overrides"]["local"]["n_heads"] == 32
+    located = load_text(spec_yaml(import_config(raw, name="x", source="c.json")), "x.yaml")
+    count = llmarch.count_params(to_ir(validate(located), located))
+    model = causal_lm_on_meta(Step3p7TextConfig(**{k: v for k, v in written.items() if k != "model_type"}))
+    assert count.total == sum(p.numel() for p in model.parameters())
+    # one sliding layer with another head count is refused at its per_layer_config entry
+    raw["per_layer_config"]["2"] = {"num_attention_heads": 16}
+    with pytest.raises(SpecError, match=r"per_layer_config.*query heads per layer kind"):
+        import_config(raw, name="x", source="c.json")

@@ -116,6 +116,39 @@ def test_2026_gqa_specs(name, values, per_token_kib):
         assert r.total_bytes == per_token * ctx
 
 
+def test_mistral_small_4_mla_latent():
+    """Mistral Small 4 (collected values, no verbatim config): each of its 36 MLA layers caches the latent
+    (kv_lora_rank) and the rotary key (qk_rope_head_dim); the gallery's 22.5 KiB."""
+    c = collected_values("mistral-small-4-119b")["text_config"]
+    assert not has_config("mistral-small-4-119b")
+    per_token = c["num_hidden_layers"] * (c["kv_lora_rank"] + c["qk_rope_head_dim"]) * BF16
+    assert per_token == 36 * (256 + 64) * 2 == 22.5 * 1024
+    for ctx in (4096, K128):
+        r = kv("mistral-small-4-119b", ctx)
+        assert r.per_token_bytes_all_layers == per_token
+        assert r.total_bytes == per_token * ctx
+
+
+@pytest.mark.parametrize("ctx", [4096, K128])
+def test_step_3_5_flash_sliding_and_per_kind_heads(ctx):
+    """Step 3.5 Flash (collected values, no verbatim config): 8 KV heads of 128 on every layer (query heads differ
+    per kind, KV heads do not); full-attention layers where layer_types says so (every 4th), the others hold the
+    512-token window. layer_types lists 48 kinds: the 45 layers and the 3 MTP layers, which the gallery counts."""
+    c = collected_values("step-3.5-flash")
+    assert not has_config("step-3.5-flash")
+    n = c["num_hidden_layers"]
+    kinds = c["layer_types"][:n]
+    other = c["attention_other_setting"]
+    assert other["num_attention_groups"] == c["num_attention_groups"] and other["head_dim"] == c["head_dim"]
+    per_layer = c["num_attention_groups"] * 2 * c["head_dim"] * BF16
+    n_global, n_local = kinds.count("full_attention"), kinds.count("sliding_attention")
+    assert (n_global, n_local) == (12, 33)
+    r = kv("step-3.5-flash", ctx)
+    assert r.per_token_bytes_all_layers == n * per_layer == 180 * 1024  # the model's layers, windows ignored
+    assert len(c["layer_types"]) * per_layer == 192 * 1024  # the gallery's figure: MTP layers included
+    assert r.total_bytes == (n_global * ctx + n_local * min(ctx, c["sliding_window"])) * per_layer
+
+
 def test_kimi_k25_latent_inside_its_wrapper():
     """Kimi K2.5's config wraps Kimi K2's text model (text_config): MLA's latent and rotary key per layer."""
     c = text("kimi-k2.5")
@@ -567,6 +600,8 @@ GALLERY_TITLES = {
     "sarvam-30b": "Sarvam (30B)",
     "sarvam-105b": "Sarvam (105B)",
     "mimo-v2.5": "Xiaomi MiMo-V2.5 (310B)",
+    "mistral-small-4-119b": "Mistral Small 4 (119B)",
+    "step-3.5-flash": "Step 3.5 Flash (196B)",
 }
 
 
@@ -574,8 +609,8 @@ GALLERY_TITLES = {
 # the rest are not shipped). A spec added for one of them moves its title to GALLERY_TITLES with a kv_per_token.
 GALLERY_NOT_SHIPPED = {
     "xLSTM (7B)", "Arcee AI Trinity Large (400B)",
-    "LongCat-Flash-Lite (68.5B-A3B)", "Step 3.5 Flash (196B)", "Tiny Aya (3.35B)",
-    "Ling 2.5 (1T)", "Nemotron 3 Super (120B-A12B)", "Mistral Small 4 (119B)",
+    "LongCat-Flash-Lite (68.5B-A3B)", "Tiny Aya (3.35B)",
+    "Ling 2.5 (1T)", "Nemotron 3 Super (120B-A12B)",
     "Gemma 4 (26B-A4B)", "Gemma 4 (31B)", "Gemma 4 (E2B)",
     "Gemma 4 (E4B)", "Xiaomi MiMo-V2.5-Pro (1.02T)", "Ling 2.6 (1T)",
     "DeepSeek V4-Flash (284B)", "DeepSeek V4-Pro (1.6T)", "ZAYA1-8B (8.4B)",
@@ -628,6 +663,13 @@ def test_every_gallery_row_is_a_shipped_spec_or_audited():
     assert len(set(titles)) == len(titles)
     assert set(titles).isdisjoint(GALLERY_NOT_SHIPPED)
     assert set(titles) | GALLERY_NOT_SHIPPED == set(gallery_rows())
+
+
+def test_unsourced_notes_name_unshipped_gallery_rows():
+    """docs/gallery.md's notes on models left out for want of sources name gallery rows that no spec ships."""
+    from llmarch.gallery import NOT_SHIPPED_UNSOURCED
+
+    assert NOT_SHIPPED_UNSOURCED and set(NOT_SHIPPED_UNSOURCED) <= GALLERY_NOT_SHIPPED
 
 
 def test_every_kv_reference_is_a_gallery_row():
@@ -700,9 +742,10 @@ def test_show_prints_the_kv_reference():
 
 # Window semantics per family. transformers 5.23 masks a sliding-window layer with `kv > q - sliding_window`
 # (masking_utils.sliding_window_overlay) on every shipped family (Gemma 3, Gemma 3n, gpt-oss, Mistral, OLMo 3, Laguna,
-# MiMo-V2-Flash), so a query attends `sliding_window` keys, itself included; MiMo-V2-Flash's config class turns
-# the hub's sliding_window_size (earlier tokens only) into sliding_window = size + 1. Llama 4's chunked layers
-# (chunked_overlay) attend at most `attention_chunk_size` keys. llmarch must cache and attend exactly that.
+# MiMo-V2-Flash, Step 3.5's step3p7), so a query attends `sliding_window` keys, itself included; MiMo-V2-Flash's
+# config class turns the hub's sliding_window_size (earlier tokens only) into sliding_window = size + 1. Llama 4's
+# chunked layers (chunked_overlay) attend at most `attention_chunk_size` keys. llmarch must cache and attend exactly
+# that.
 def reference_text_config(name: str):
     """transformers' text config of a shipped spec, built by its config class from the vendored config."""
     import yaml
@@ -730,6 +773,7 @@ WINDOWED = ["gemma-3-1b", "gemma-3-4b", "gemma-3-12b", "gemma-3-27b", "gemma-3n-
 WINDOWED += ["gpt-oss-120b", "mistral-7b", "olmo-3-7b", "olmo-3-32b", "mimo-v2-flash", "laguna-xs.2"]
 WINDOWED += ["gemma-3-270m"]  # its values file, as Gemma 3 1B: window 512
 WINDOWED += ["mimo-v2.5"]  # its values file, as MiMo-V2-Flash: 128 earlier tokens + the query
+WINDOWED += ["step-3.5-flash"]  # its values file; transformers' step3p7 masks as every family above
 
 
 def test_every_windowed_spec_is_checked_against_its_family():

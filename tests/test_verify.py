@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import collected_values, has_config, text_config, transformers_model, upstream_config
+from conftest import causal_lm_on_meta, collected_values, has_config, text_config, transformers_model, upstream_config
 from llmarch.errors import LlmarchError
 from llmarch.verify.safetensors import MAX_HEADER_BYTES, read_checkpoint, read_header
 
@@ -187,16 +187,13 @@ def raw_config(name: str) -> dict:
 @lru_cache(maxsize=2)
 def values_model(name: str):
     """transformers' build on meta of a spec's collected config values (as conftest's transformers_model)."""
-    import torch
-    from transformers import AutoModelForCausalLM
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
     raw = text_config(collected_values(name))
     # as conftest: Kimi K2's configs say kimi_k2 but use DeepSeek-V3's code, which transformers names deepseek_v3
     model_type = {"kimi_k2": "deepseek_v3"}.get(raw["model_type"], raw["model_type"])
     cfg = CONFIG_MAPPING[model_type](**{k: v for k, v in raw.items() if k != "model_type"})
-    with torch.device("meta"):
-        return cfg, AutoModelForCausalLM.from_config(cfg)
+    return cfg, causal_lm_on_meta(cfg)
 
 
 def ignored(weight: str, qcfg: dict) -> bool:
@@ -325,6 +322,7 @@ FAMILY_CASES = [
     ("granite-4.1-30b", "per_expert"),
     ("kimi-k2-thinking", "per_expert"),
     ("laguna-xs.2", "per_expert"),
+    ("mistral-small-4-119b", "per_expert"),
 ]
 
 

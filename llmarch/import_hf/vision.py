@@ -241,7 +241,7 @@ WRAPPER_TYPES: dict[str, WrapperType] = {
                 "image_token_index projector_hidden_act",
                 MISTRAL3_DEFAULT_TEXT,
             ),
-            ("mistral", "ministral3"),
+            ("mistral", "ministral3", "mistral4"),
             ("pixtral",),
             mistral3_projector,
         ),

@@ -175,6 +175,8 @@ FAMILIES: dict[str, Family] = {
     "gpt_oss": Family(ATTENTION + GPT_OSS_MOE, layouts=("mxfp4", "stacked")),
     "qwen3_next": Family(ATTENTION + GATED_DELTANET + MLP + moe("shared_expert"), mtp="qwen"),
     **{t: Family(MLA + MLP + moe(), mtp="deepseek") for t in ("deepseek_v3", "kimi_k2")},
+    # Mistral 4 (Mistral Small 4's text model): DeepSeek-V3's module names, no MTP module
+    "mistral4": Family(MLA + MLP + moe()),
     "deepseek_v32": Family(MLA + INDEXER + MLP + moe(), mtp="deepseek"),
     "glm4_moe": Family(ATTENTION + MLP + moe(), mtp="deepseek"),
     # Laguna: a per-head output gate `g_proj`; its routing bias a (frozen) parameter under DeepSeek's name

@@ -24,6 +24,7 @@ from . import (
     phi,
     qwen,
     smollm,
+    step,
 )
 
 FAMILIES = (
@@ -44,6 +45,7 @@ FAMILIES = (
     nemotron,
     gpt2,
     mimo,
+    step,
 )
 
 
