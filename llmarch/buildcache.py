@@ -22,6 +22,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -129,21 +130,30 @@ def get(name: str) -> Any | None:
         return None
     path = folder / (name + SUFFIX)
     try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_BYTES + 1)
+        raw = _read_regular(path)
     except OSError:
         return None
     try:
         entry = json.loads(raw)
         if entry["format"] == FORMAT and entry["key"] == name and entry["digest"] == _payload_digest(entry["value"]):
             return entry["value"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: JSON nested too deep
         pass
     try:
         path.unlink()  # never trusted again; the caller rebuilds it
     except OSError:
         pass
     return None
+
+
+def _read_regular(path: Path) -> bytes:
+    """At most MAX_BYTES + 1 bytes of a regular file; OSError for anything else.  Opened without blocking:
+    a FIFO in the entry's place would otherwise hang the command."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        return f.read(MAX_BYTES + 1)
 
 
 def put(name: str, value: Any) -> None:

@@ -4,8 +4,8 @@ validates the schema (pydantic alone costs a tenth of a second to import and set
 An entry is keyed by what decides the IR: the argument as given, the spec file it names (its path as the
 registry spells it, its real path and the digest of its bytes), the `--set` edits and llmarch's source
 digest.  The entry lists the rest of the `extends:` chain (each parent's real path, the digest of its bytes
-and how its child names it); a hit is used only when every parent still has those bytes and the registry
-still resolves each name to that file.  Anything else, or any error on the way, is a miss: the spec is
+and how its child names it); a hit is used only when every parent, found as a load finds it now (a relative
+path from the child's path as read, a name through the registry), is still that file with those bytes.  Anything else, or any error on the way, is a miss: the spec is
 loaded as usual, so errors are always those of a fresh load and never come from the cache.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import types
 import typing
 from functools import lru_cache
 from pathlib import Path
@@ -51,10 +52,14 @@ def get(reg: Registry, name_or_path: str, spec: Path | Entry, sets: tuple[str, .
         chain = [Link(*link) for link in value["chain"]]
         if chain[0].file != top[1] or chain[0].sha256 != top[2]:
             return None
+        # each parent found as a load would find it now: relative to the child's path as read (through a
+        # symlinked child, its link's folder, not its target's), or by name through this registry
+        path = top[0]
         for child, parent in zip(chain, chain[1:]):
-            if child.extends is None or reg.parent_file(child.file, child.extends) != parent.file:
+            path = reg.parent_path(path, child.extends) if child.extends is not None else None
+            if path is None or os.path.realpath(path) != parent.file:
                 return None
-            raw = read_bounded(Path(parent.file), MAX_FILE_BYTES, "a spec is a few KiB")
+            raw = read_bounded(Path(path), MAX_FILE_BYTES, "a spec is a few KiB")
             if hashlib.sha256(raw).hexdigest() != parent.sha256:
                 return None
         return decode(value["ir"])
@@ -114,7 +119,7 @@ def _value(hint: Any, value: Any) -> Any:
     if value is None:
         return None
     origin = typing.get_origin(hint)
-    if origin is typing.Union:  # Optional[X]
+    if origin is typing.Union or origin is types.UnionType:  # Optional[X], X | None
         (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
         return _value(inner, value)
     if origin is tuple:
@@ -122,6 +127,12 @@ def _value(hint: Any, value: Any) -> Any:
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_value(args[0], v) for v in value)
         return tuple(_value(a, v) for a, v in zip(args, value, strict=True))
+    if origin is typing.Literal:
+        return value
+    if origin is not None:
+        # a dict, list or set field: JSON would give back string keys and lists; refused (a miss, and the
+        # round-trip test of every shipped IR fails) rather than rebuilt as something else
+        raise TypeError(f"the IR cache cannot rebuild a field of type {hint}")
     if dataclasses.is_dataclass(hint):
         return _build(hint, value)
     return value

@@ -17,13 +17,15 @@ recursion, at most MAX_EXTENDS deep, and cycles are found by comparing files.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 from .errors import LlmarchError, SpecError, did_you_mean, shorten
-from .yamlsafe import Located, file_kind, load_file
+from .yamlsafe import MAX_FILE_BYTES, Located, file_kind, load_file, read_bounded
 
 ENV_VAR = "LLMARCH_SPEC_PATH"
 MAX_EXTENDS = 16  # parents in one `extends:` chain; real specs use one or two
@@ -198,13 +200,15 @@ class Registry:
         located = load_file(spec) if isinstance(spec, Path) else spec.located
         return self._with_parents(located)
 
-    def parent_file(self, child_file: str, parent_ref: str) -> Optional[str]:
-        """The real path of the file `extends: parent_ref` in `child_file` names, or None when it names none."""
+    def parent_path(self, child_path: str, parent_ref: str) -> Optional[str]:
+        """The path a load reads for `extends: parent_ref` in the file read as `child_path` (a file relative
+        to that path's folder, symlinks not resolved first: the loader does not resolve them; a name through
+        this registry), or None when it names none."""
         if parent_ref.endswith((".yaml", ".yml")):
-            return os.path.realpath(Path(child_file).parent / parent_ref)
+            return str(Path(child_path).parent / parent_ref)
         key = parent_ref.strip().lower()
         entry = self.entries.get(self.aliases.get(key, key))
-        return os.path.realpath(entry.path) if entry is not None else None
+        return str(entry.path) if entry is not None else None
 
     def notify(self, notice: str) -> None:
         """A notice found while loading: to the sink when there is one, else kept with the discovery notices."""
@@ -238,7 +242,7 @@ class Registry:
 
     def _parent(self, child: Located, parent_ref: str) -> Located:
         if parent_ref.endswith((".yaml", ".yml")):
-            parent_path = Path(child.file).parent / parent_ref
+            parent_path = Path(self.parent_path(child.file, parent_ref))  # the build cache checks the same path
             if not os.path.lexists(parent_path):
                 raise child.error(("extends",), f"parent file `{parent_ref}` does not exist")
             try:
@@ -258,11 +262,20 @@ class _FolderIndex:
     """The name and aliases of each valid spec file of a folder, kept in the build cache by the file's
     identity (size, times, inode, mode), so that naming a model parses one file instead of every one.
     A file whose identity changed is parsed again; a broken file is never kept (its error is re-found
-    each run); with the cache off or unwritable this is an index of one run."""
+    each run); with the cache off or unwritable this is an index of one run.
+
+    An identity proves nothing about an edit made around when the file was read: file times are coarse
+    (a clock tick; a whole second on ext3, HFS+ and some network mounts, two on FAT), so an in-place edit
+    of the same size within one tick keeps every field.  Each row therefore also keeps the digest of the
+    bytes and when they were read; a file whose times are within RACY_NS of that moment is checked by
+    digest (read, not parsed), as git does with a racily clean index."""
+
+    RACY_NS = 2_000_000_000  # at least the coarsest file-time granularity trusted here (FAT: 2 s)
 
     def __init__(self, folder: Path) -> None:
         from . import buildcache
 
+        self._now = time.time_ns()  # before any file of the folder is read: when this run's rows were read
         self._cache = buildcache
         self._key = buildcache.plain_key("spec-folder-index", folder=os.path.realpath(folder))
         cached = buildcache.get(self._key)
@@ -281,20 +294,36 @@ class _FolderIndex:
     def lookup(self, path: Path) -> Optional[tuple[str, list[str]]]:
         ident = self._identity(path)
         row = self._known.get(path.name)
-        if ident is None or not isinstance(row, list) or len(row) != 3 or row[0] != ident:
+        if ident is None or not isinstance(row, list) or len(row) != 5 or row[0] != ident:
             self._changed = True
             return None
-        name, aliases = row[1], row[2]
-        if name != path.stem or not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        name, aliases, digest, read_ns = row[1:]
+        if (
+            name != path.stem
+            or not isinstance(aliases, list)
+            or not all(isinstance(a, str) for a in aliases)
+            or not isinstance(digest, str)
+            or not isinstance(read_ns, int)
+        ):
             self._changed = True  # an entry that fails what `_read` checks is not trusted
             return None
+        if max(ident[1], ident[2]) >= read_ns - self.RACY_NS:  # changed around when it was read?
+            try:
+                raw = read_bounded(path, MAX_FILE_BYTES, "a spec is a few KiB")
+            except SpecError:
+                raw = None
+            self._changed = True
+            if raw is None or hashlib.sha256(raw).hexdigest() != digest:
+                return None
+            row = [ident, name, aliases, digest, self._now]  # the same bytes, read again now
         self._seen[path.name] = row
         return name, aliases
 
     def record(self, path: Path, located: Located) -> None:
-        ident = self._identity(path)
-        if ident is not None:
-            self._seen[path.name] = [ident, located.data["name"], list(located.data.get("aliases") or [])]
+        ident = self._identity(path)  # taken after the read: an edit in between looks recent, so is checked
+        if ident is not None and located.sha256:
+            aliases = list(located.data.get("aliases") or [])
+            self._seen[path.name] = [ident, located.data["name"], aliases, located.sha256, self._now]
             self._changed = True
 
     def save(self) -> None:

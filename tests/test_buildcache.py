@@ -219,3 +219,35 @@ def test_cache_info_and_clear(cache):
     out, _ = cli("cache", "clear")
     assert "removed 3 cache entries" in out
     assert entries(cache, None) == []
+
+
+def test_an_entry_nested_too_deep_or_not_a_regular_file_is_a_miss(cache):
+    """Damage that is not a parse error: JSON nested past the interpreter's recursion limit (json raises
+    RecursionError), a folder, and a FIFO in an entry's place (opening it for reading waits for a writer:
+    the command would hang).  Each is a miss, at once; the entry is then rebuilt."""
+    import threading
+
+    name = "module_params-" + "0" * 64
+    cache.mkdir()
+    path = cache / (name + buildcache.SUFFIX)
+    path.write_text("[" * 100_000)
+    assert buildcache.get(name) is None
+    buildcache.put(name, {"total": 1})
+    assert buildcache.get(name) == {"total": 1}
+
+    path.unlink()
+    path.mkdir()
+    assert buildcache.get(name) is None
+    path.rmdir()
+
+    os.mkfifo(path)
+    answers = []
+    reader = threading.Thread(target=lambda: answers.append(buildcache.get(name)), daemon=True)
+    reader.start()
+    reader.join(5)
+    if reader.is_alive():  # release the blocked open before failing
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(5)
+    assert answers == [None], "reading a FIFO in an entry's place blocked"
+    buildcache.put(name, {"total": 2})  # replaced by a regular entry
+    assert buildcache.get(name) == {"total": 2}

@@ -7,11 +7,13 @@ LLMARCH_NO_CACHE=1, as the suite runs).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -168,3 +170,95 @@ def test_a_warm_show_imports_neither_torch_nor_the_schema(cache):
     assert cold == warm
     assert cold_modules == "['llmarch.resolve', 'llmarch.schema', 'torch']"
     assert warm_modules == "[]"
+
+
+def test_a_parent_is_found_from_the_childs_path_as_read_not_from_its_symlinks_target(cache, tmp_path):
+    """`extends: base.yaml` in a spec read through a symlink means the base beside the link (the loader
+    does not resolve the link first); the cache must check that file, not the one beside the link's target.
+    Story: a workspace of links to shared specs; the user replaces the link to the base by an edited copy."""
+    shared, work = tmp_path / "shared", tmp_path / "work"
+    shared.mkdir()
+    work.mkdir()
+    (shared / "child.yaml").write_text("name: child\nextends: base.yaml\nd_model: 2048\n")
+    (shared / "base.yaml").write_text("name: base\nextends: qwen3-8b\nn_layers: 30\n")
+    (work / "child.yaml").symlink_to(shared / "child.yaml")
+    (work / "base.yaml").symlink_to(shared / "base.yaml")
+    child = str(work / "child.yaml")
+    assert through_cache(child).n_layers == 30 == fresh(child).n_layers
+
+    (work / "base.yaml").unlink()
+    (work / "base.yaml").write_text("name: base\nextends: qwen3-8b\nn_layers: 12\n")  # shared/base.yaml unchanged
+    assert fresh(child).n_layers == 12
+    assert through_cache(child).n_layers == 12, "the warm load used the base beside the link's target"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Inner:
+    width: int
+
+
+@dataclasses.dataclass(frozen=True)
+class _Outer:  # IR-like fields written the other ways Python allows
+    inner: _Inner | None
+    pairs: tuple[_Inner, ...] | None
+    ratio: float
+    table: dict[int, str] | None = None
+
+
+def test_fields_written_with_a_bar_are_rebuilt_and_unrebuildable_ones_are_refused():
+    """`X | None` is the same hint as `Optional[X]` but not the same typing object: a dataclass inside it came
+    back as a dict.  A dict field cannot come back exactly (JSON keys are strings): refused, never rebuilt
+    as something else."""
+    value = _Outer(inner=_Inner(4), pairs=(_Inner(1), _Inner(2)), ratio=0.5)
+    plain = json.loads(json.dumps(dataclasses.asdict(value)))
+    assert ircache._build(_Outer, plain) == value
+    with pytest.raises(TypeError, match="cannot rebuild"):
+        ircache._build(_Outer, {**plain, "table": {"1": "a"}})
+
+
+def test_an_edit_within_one_tick_of_the_file_clock_is_seen(cache, tmp_path, monkeypatch):
+    """On a file system with one-second times (ext3, HFS+, some network mounts) an in-place edit of the same
+    size within the second keeps the file's whole identity (size, times, inode): the folder index must not
+    keep the old aliases.  The coarse clock is simulated by flooring the times the index reads."""
+    real = registry._FolderIndex._identity
+
+    def one_second_clock(path):
+        ident = real(path)
+        return ident and [ident[0], ident[1] // 10**9 * 10**9, ident[2] // 10**9 * 10**9, *ident[3:]]
+
+    monkeypatch.setattr(registry._FolderIndex, "_identity", staticmethod(one_second_clock))
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    spec = specs / "edited-model.yaml"
+    Registry.discover([str(specs)], use_env=False)  # the shipped folder's index is filled before the clock races
+    for _ in range(5):  # the two writes must fall within one second of the simulated clock
+        time.sleep(1.0 - time.time() % 1.0 + 0.01)
+        spec.write_text("name: edited-model\nextends: qwen3-8b\naliases: [first-alias]\n")
+        before = one_second_clock(spec)
+        assert Registry.discover([str(specs)], use_env=False).lookup("first-alias").name == "edited-model"
+        with open(spec, "r+") as f:  # in place: the same inode
+            f.write("name: edited-model\nextends: qwen3-8b\naliases: [other-alias]\n")
+        if one_second_clock(spec) == before:
+            break
+    else:
+        pytest.fail("could not edit the file twice within one second")
+    reg = Registry.discover([str(specs)], use_env=False)
+    assert reg.lookup("other-alias").name == "edited-model", "the folder index kept the aliases read before the edit"
+    assert not reg.knows("first-alias")
+
+
+def test_one_relative_argument_from_two_working_directories(cache, tmp_path, monkeypatch):
+    """`./child.yaml` from two folders, each a link to one shared file (one real path, one digest, one
+    argument: one cache key) whose `extends: base.yaml` is each folder's own base: each run gets its own."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "child.yaml").write_text("name: child\nextends: base.yaml\n")
+    for layers in (30, 12):
+        work = tmp_path / f"work-{layers}"
+        work.mkdir()
+        (work / "child.yaml").symlink_to(shared / "child.yaml")
+        (work / "base.yaml").write_text(f"name: base\nextends: qwen3-8b\nn_layers: {layers}\n")
+    for layers in (30, 12, 30):
+        monkeypatch.chdir(tmp_path / f"work-{layers}")
+        assert fresh("./child.yaml").n_layers == layers
+        assert through_cache("./child.yaml").n_layers == layers

@@ -131,3 +131,65 @@ def test_the_outside_finder_finds_outside_citations():
     cited = "x = 1  # see shared/research/article.md section 24\ny = 2\n"
     assert cited_outside(cited) == ["x = 1  # see shared/research/article.md section 24"]
     assert not cited_outside("# see docs/sources/article.md section 24 (shared experts)")
+
+
+# import-hf's layers, bottom first (docs/architecture.md, "import-hf: one module per model family"): a module
+# imports only modules of lower layers; a family may build on another family's type (GLM-5 on DeepSeek V3.2)
+IMPORT_HF = "llmarch.import_hf"
+IMPORT_HF_LAYERS = (
+    {"keys"},
+    {"config"},
+    {"rope", "jsonfile", "writer", "quant", "vision"},
+    {"common"},
+    {"families"},  # the package and every module under it
+    {"driver"},
+    {""},  # llmarch.import_hf itself: re-exports
+)
+
+
+def import_hf_layer(module: str) -> int | None:
+    """The layer of a module of import-hf (None for a module outside it, or one no layer names)."""
+    if module != IMPORT_HF and not module.startswith(IMPORT_HF + "."):
+        return None
+    first = module[len(IMPORT_HF) + 1 :].split(".")[0]
+    return next((i for i, names in enumerate(IMPORT_HF_LAYERS) if first in names), None)
+
+
+def layering_violations(graph: dict[str, set[str]]) -> list[str]:
+    found = []
+    for module, targets in graph.items():
+        if not module.startswith(IMPORT_HF):
+            continue
+        layer = import_hf_layer(module)
+        if layer is None:
+            found.append(f"{module} is in no layer of IMPORT_HF_LAYERS: place it (and in docs/architecture.md)")
+            continue
+        for target in sorted(targets):
+            other = import_hf_layer(target)
+            if other is None:
+                continue  # the rest of llmarch (schema, errors, yamlsafe, ...)
+            families = IMPORT_HF_LAYERS[layer] == IMPORT_HF_LAYERS[other] == {"families"}
+            if other >= layer and not families:
+                found.append(f"{module} imports {target}, which is not below it")
+    return found
+
+
+def test_import_hf_modules_import_only_lower_layers():
+    """The bottom modules never import a family or the driver, families never import the driver, and a new
+    module must be given its layer; lazy imports count."""
+    assert not layering_violations(import_graph())
+
+
+def test_the_layering_check_finds_an_upward_import():
+    graph = {
+        "llmarch.import_hf.keys": set(),
+        "llmarch.import_hf.quant": {"llmarch.import_hf.families.qwen", "llmarch.errors"},
+        "llmarch.import_hf.families.glm": {"llmarch.import_hf.families.deepseek", "llmarch.import_hf.common"},
+        "llmarch.import_hf.families.qwen": {"llmarch.import_hf.driver"},
+        "llmarch.import_hf.cache": set(),
+    }
+    assert layering_violations(graph) == [
+        "llmarch.import_hf.quant imports llmarch.import_hf.families.qwen, which is not below it",
+        "llmarch.import_hf.families.qwen imports llmarch.import_hf.driver, which is not below it",
+        "llmarch.import_hf.cache is in no layer of IMPORT_HF_LAYERS: place it (and in docs/architecture.md)",
+    ]

@@ -17,16 +17,17 @@ instead of yielding a silently wrong spec.  Multimodal wrappers (gemma3, llama4,
 No transformers or torch here: the defaults are transformers 5's, written out per type, and
 tests/test_import_hf.py checks them against transformers' config classes.
 
-The package, bottom to top (each module imports only the ones above it in this list):
+The package, bottom to top (each module imports only the ones above it in this list; tests/test_structure.py
+checks it with its `IMPORT_HF_LAYERS`):
 
 - `keys`: the key tables (`KeyTable`, `Derived`, `Reject`, `REQUIRED`) and the keys every type shares;
 - `config`: `Config`, one config mapping read through its key table, with located errors;
 - `rope`: RoPE and its scaling block; `jsonfile`: reading a config.json (bounded, located); `writer`: the
-  result (`Imported`) and the YAML it is written as;
+  result (`Imported`) and the YAML it is written as; `quant`: `quantization_config` -> the spec's `weights:`
+  block, read against a type's `ModuleNames`; `vision`: the multimodal wrappers and their vision towers and
+  projectors, counted in closed form;
 - `common`: the spec pieces several families build with (heads, norms, layer patterns, MoE, MLA),
   `TextType`, and the checkpoint module names several families share;
-- `quant`: `quantization_config` -> the spec's `weights:` block, read against a type's `ModuleNames`;
-- `vision`: the multimodal wrappers and their vision towers and projectors, counted in closed form;
 - `families/`: one module per model family: its key tables, builders, `MODULE_NAMES` and `TYPES`;
   `families/__init__.py` lists the families and merges their registrations into `TEXT_TYPES`;
 - `driver`: dispatch by `model_type`, wrappers, the spec's notes and order (`import_config`, `import_file`).
