@@ -20,7 +20,7 @@ from typing import Any
 from . import conventions as _conventions
 from .facts import facts
 from .ir import ModelIR
-from .params import ParamCount, count_params
+from .params import ParamCount, check_size, count_params
 from .registry import ENV_VAR, Registry
 from .resolve import to_ir, validate
 from .weights import shipped_label, weight_bytes
@@ -44,7 +44,9 @@ def _load(name_or_path: str, spec_paths: tuple[str, ...], env: str | None, sets:
         from .registry import apply_sets
 
         located = apply_sets(located, list(sets))
-    return to_ir(validate(located), located)
+    ir = to_ir(validate(located), located)
+    check_size(ir, located)
+    return ir
 
 
 def load(name_or_path: str, spec_paths: list[str] | None = None, sets: list[str] | None = None) -> ModelIR:

@@ -99,6 +99,30 @@ def test_no_import_cycle_between_modules():
     )
 
 
+# The spec layer: reading, validating and resolving a spec into the IR, and the vocabularies it shares
+# (kinds, units, budgets' text).  The analyzers, the builder and the mechanisms sit above it.
+SPEC_LAYER = {
+    "llmarch.errors",
+    "llmarch.yamlsafe",
+    "llmarch.kinds",
+    "llmarch.units",
+    "llmarch.budget_text",
+    "llmarch.schema",
+    "llmarch.ir",
+    "llmarch.resolve",
+    "llmarch.registry",
+}
+
+
+def test_the_spec_layer_imports_nothing_above_it():
+    """schema read params.COMPONENTS and resolve called count_params and parse_budget (issue 17): the
+    shared vocabularies moved down into kinds and budget_text, and the size check up into params."""
+    graph = import_graph()
+    assert SPEC_LAYER <= set(graph)
+    above = {m: sorted(graph[m] - SPEC_LAYER) for m in sorted(SPEC_LAYER) if graph[m] - SPEC_LAYER}
+    assert not above, f"spec-layer modules importing analysis modules: {above}"
+
+
 def test_the_cycle_finder_finds_cycles():
     """The check can fail: a cycle is found, and a lazy import inside a function is an edge."""
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
