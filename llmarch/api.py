@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from . import conventions as _conventions
-from .facts import facts
+from .facts import Fact, facts, layer_map
 from .ir import ModelIR
 from .params import ParamCount, check_size, count_params
+from .reference import ReferenceCheck, check_references
 from .registry import ENV_VAR, Registry
 from .resolve import to_ir, validate
 from .weights import shipped_label, weight_bytes
@@ -117,16 +119,65 @@ PARAM_ROWS = (
 )
 
 
-def compare(irs: list[ModelIR], counts: list[ParamCount] | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Description:
+    """`show`'s answer for one model: its JSON object, and the facts and reference checks its tables print."""
+
+    model: dict[str, Any]  # describe()'s object, with `references` (and `layer_map` when asked)
+    count: ParamCount
+    facts: list[Fact]
+    references: list[ReferenceCheck]
+    layer_map: str | None = None
+
+
+def description(ir: ModelIR, count: ParamCount, layers: bool = False) -> Description:
+    checks = check_references(ir, count)
+    model = describe(ir, count)
+    model["references"] = [
+        {
+            "figure": c.key,
+            "published": c.published,
+            "computed": c.computed,
+            "convention": c.convention,
+            "ok": c.ok,
+            "source": c.reference.source,
+        }
+        | ({"kv_per_token_config": c.documented} if c.documented else {})
+        for c in checks
+    ]
+    runs = layer_map(ir) if layers else None
+    if runs is not None:
+        model["layer_map"] = runs
+    return Description(model, count, facts(ir), checks, runs)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """`compare`'s answer: the JSON envelope, and each model's facts (the table's rows) in order."""
+
+    data: dict[str, Any]
+    facts: list[list[Fact]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.data
+
+
+def comparison(irs: list[ModelIR], counts: list[ParamCount] | None = None) -> Comparison:
     """Side-by-side facts and parameters, with the keys whose values differ."""
     counts = counts or [count_params(ir) for ir in irs]
     models = [describe(ir, c) for ir, c in zip(irs, counts)]
-    keys = [f.key for f in facts(irs[0])]
-    for ir in irs[1:]:
-        keys += [f.key for f in facts(ir) if f.key not in keys]
+    per_model = [facts(ir) for ir in irs]
+    keys = [f.key for f in per_model[0]]
+    for model_facts in per_model[1:]:
+        keys += [f.key for f in model_facts if f.key not in keys]
     differences = [k for k in keys if len({repr(m["architecture"].get(k)) for m in models}) > 1]
     differences += [k for k, _ in PARAM_ROWS if len({m["params"][k] for m in models}) > 1]
-    return envelope("compare", models, differences=differences)
+    return Comparison(envelope("compare", models, differences=differences), per_model)
+
+
+def compare(irs: list[ModelIR], counts: list[ParamCount] | None = None) -> dict[str, Any]:
+    """Side-by-side facts and parameters, with the keys whose values differ (the JSON of `comparison`)."""
+    return comparison(irs, counts).as_dict()
 
 
 def envelope(command: str, models: list[dict], conventions: dict | None = None, **extra: Any) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from .ir import ModelIR
 from .kvcache import kv_cache
 from .params import count_params
 
-__all__ = ["KINDS", "MAX_LIMIT", "Budget", "Verdict", "check", "measure", "parse_budget"]
+__all__ = ["KINDS", "MAX_LIMIT", "Budget", "CheckResult", "Verdict", "check", "judge", "measure", "parse_budget"]
 
 
 @dataclass(frozen=True)
@@ -50,3 +50,38 @@ def measure(ir: ModelIR, budget: Budget) -> int:
 
 def check(ir: ModelIR, budgets: list[Budget]) -> list[Verdict]:
     return [Verdict(b, measure(ir, b)) for b in budgets]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """`llmarch check`'s answer for one model: each budget's verdict."""
+
+    name: str
+    display_name: str
+    verdicts: list[Verdict]
+
+    @property
+    def ok(self) -> bool:
+        return all(v.ok for v in self.verdicts)
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "display_name": self.display_name,
+            "ok": self.ok,
+            "budgets": [
+                {
+                    "budget": v.budget.kind,
+                    "limit": v.budget.limit,
+                    "at_tokens": v.budget.at_tokens,
+                    "text": v.budget.text,
+                    "measured": v.measured,
+                    "ok": v.ok,
+                }
+                for v in self.verdicts
+            ],
+        }
+
+
+def judge(ir: ModelIR, budgets: list[Budget]) -> CheckResult:
+    return CheckResult(ir.name, ir.display_name, check(ir, budgets))

@@ -341,34 +341,16 @@ def show(
 
     Example: llmarch show deepseek-v3 --layers
     """
-    from .api import checked_params, describe, envelope
-    from .reference import check_references
-    from .render.table import layer_map
-
-    (ir,) = _models([name], spec_path, sets)
-    count = checked_params(ir, use_cache=not no_cache)
-    model = describe(ir, count)
-    model["references"] = [
-        {
-            "figure": c.key,
-            "published": c.published,
-            "computed": c.computed,
-            "convention": c.convention,
-            "ok": c.ok,
-            "source": c.reference.source,
-        }
-        | ({"kv_per_token_config": c.documented} if c.documented else {})
-        for c in check_references(ir, count)
-    ]
-    if layers:
-        model["layer_map"] = layer_map(ir)
+    from .api import checked_params, description, envelope
     from .render.table import show_doc
 
+    (ir,) = _models([name], spec_path, sets)
+    shown = description(ir, checked_params(ir, use_cache=not no_cache), layers=layers)
     _answer(
         format,
         output,
-        envelope("show", [model]),
-        lambda: show_doc(ir, count, model, layers=layers),
+        envelope("show", [shown.model]),
+        lambda: show_doc(ir, shown),
         f"llmarch show {ir.name}",
     )
 
@@ -387,21 +369,19 @@ def compare(
 
     Example: llmarch compare qwen3-235b deepseek-v3
     """
-    from .api import checked_params
-    from .api import compare as compare_models
+    from .api import checked_params, comparison
+    from .render.table import compare_doc
 
     if len(names) < 2:
         raise LlmarchError("compare needs at least two models, e.g. `llmarch compare qwen3-235b deepseek-v3`")
     irs = _models(names, spec_path, sets)
     counts = [checked_params(ir, use_cache=not no_cache) for ir in irs]
-    result = compare_models(irs, counts)
-    from .render.table import compare_doc
-
+    result = comparison(irs, counts)
     _answer(
         format,
         output,
-        result,
-        lambda: compare_doc(irs, result),
+        result.as_dict(),
+        lambda: compare_doc(result),
         "llmarch compare " + " vs ".join(ir.name for ir in irs),
     )
 
@@ -561,7 +541,8 @@ def report(
 
     Example: llmarch report specs/ --pairs deepseek-v3:kimi-k2 --format markdown >> "$GITHUB_STEP_SUMMARY"
     """
-    from .report import build_report, expand_targets, parse_pairs, report_doc
+    from .render.report import report_doc
+    from .report import build_report, expand_targets, parse_pairs
     from .units import parse_tokens
 
     reg = _registry(spec_path)
@@ -580,19 +561,18 @@ def report(
         data = build_report(names, pair_list, ctx_tokens, seq_tokens, spec_path)
     if not targets and reg.broken:
         # every known name was asked for: the files skipped while scanning the spec folders failed too
-        skipped = [{"target": str(exc.file), "error": str(exc)} for exc in reg.broken.values()]
-        data["errors"] = data.get("errors", []) + skipped
+        data.errors += [{"target": str(exc.file), "error": str(exc)} for exc in reg.broken.values()]
     fmt = _resolve_format(format, output)
     _emit(
         Format.markdown if fmt == Format.table and is_stdout(output) and not _stdout().isatty() else fmt,
         output,
-        data,
-        lambda: report_doc(data, spec_path),
+        data.as_dict(),
+        lambda: report_doc(data),
         "llmarch report",
     )
-    if data.get("errors"):
+    if data.errors:
         # the good specs are reported above; a failed one still fails the run (a CI gate must notice)
-        for failure in data["errors"]:
+        for failure in data.errors:
             typer.echo(f"error: {failure['error']}", err=True)
         raise typer.Exit(2)
 
@@ -619,9 +599,8 @@ def check(
     Example: llmarch check my-model.yaml --max-total 8B --max-kv 4GiB@128k
     """
     from .api import envelope
-    from .budgets import KINDS, parse_budget
-    from .budgets import check as run_check
-    from .render.doc import Cell, Doc, DocTable
+    from .budgets import KINDS, judge, parse_budget
+    from .render.check import check_doc
 
     (ir,) = _models([spec], spec_path)
     texts: dict[str, str] = dict(ir.budgets)
@@ -652,51 +631,11 @@ def check(
             "no budgets: give --max-total, --max-active, --max-kv, --max-prefill-flops-per-token, "
             "--max-decode-flops-per-token, --budgets FILE, or a `budgets:` block in the spec"
         )
-    verdicts = run_check(ir, [parse_budget(k, v) for k, v in texts.items()])
-    data = envelope(
-        "check",
-        [
-            {
-                "name": ir.name,
-                "display_name": ir.display_name,
-                "ok": all(v.ok for v in verdicts),
-                "budgets": [
-                    {
-                        "budget": v.budget.kind,
-                        "limit": v.budget.limit,
-                        "at_tokens": v.budget.at_tokens,
-                        "text": v.budget.text,
-                        "measured": v.measured,
-                        "ok": v.ok,
-                    }
-                    for v in verdicts
-                ],
-            }
-        ],
+    result = judge(ir, [parse_budget(k, v) for k, v in texts.items()])
+    _answer(
+        format, output, envelope("check", [result.as_dict()]), lambda: check_doc(result), f"llmarch check {ir.name}"
     )
-
-    def doc():
-        t = DocTable(f"{ir.display_name}: budgets", ["budget", "limit", "measured", "verdict"], right={2})
-        for v in verdicts:
-            verdict = "ok" if v.ok else f"FAIL: over by {v.over_by:.1%}"
-            t.rows.append(
-                [
-                    Cell(v.budget.kind),
-                    Cell(v.budget.text),
-                    Cell(f"{v.measured:,}", v.measured),
-                    Cell(verdict, style="green" if v.ok else "bold red"),
-                ]
-            )
-        return Doc(
-            [t],
-            notes=[
-                "parameter and FLOP suffixes decimal (B = 1e9, G = 1e9); bytes binary (GiB = 1024^3); "
-                "k = 1024 tokens; measures are closed form (see `llmarch flops` / `kvcache`)"
-            ],
-        )
-
-    _answer(format, output, data, doc, f"llmarch check {ir.name}")
-    if not all(v.ok for v in verdicts):
+    if not result.ok:
         raise typer.Exit(1)
 
 
@@ -756,8 +695,7 @@ def serve(
     Example: llmarch serve deepseek-v3 --gpu h100-sxm --gpus 8 --ctx 128k --batch 8
     """
     from .api import envelope
-    from .render import fmt as f
-    from .render.doc import Cell, Doc, DocTable
+    from .render.serve import serve_doc
     from .serve import CONVENTIONS, Plan, load_gpu
     from .serve import serve as run_serve
     from .units import parse_tokens
@@ -771,94 +709,9 @@ def serve(
     plan = Plan(gpus=gpus, tp=tp if tp is not None else max(1, gpus // ep), ep=ep)
     ctx_tokens = parse_tokens(ctx, "context")
     irs = _models(names, spec_path, sets)
-    models = [run_serve(ir, profile, plan, ctx_tokens, batch, weights, kv_dtype) for ir in irs]
-
-    def doc():
-        t = DocTable(
-            f"Serving on {plan.gpus} x {profile.display_name} (TP {plan.tp}, EP {plan.ep}), "
-            f"batch {batch} x {ctx_tokens:,} tokens",
-            [""] + [m["name"] for m in models],
-            right=set(range(1, len(models) + 1)),
-        )
-
-        def row(label, fn):
-            t.rows.append([Cell(label)] + [fn(m) for m in models])
-
-        row(
-            "weights / GPU",
-            lambda m: Cell(f.nbytes(m["memory_per_gpu"]["weights_bytes"]), m["memory_per_gpu"]["weights_bytes"]),
-        )
-        row(
-            "KV cache / GPU", lambda m: Cell(f.nbytes(m["memory_per_gpu"]["kv_bytes"]), m["memory_per_gpu"]["kv_bytes"])
-        )
-        row(
-            "allowance / GPU",
-            lambda m: Cell(f.nbytes(m["memory_per_gpu"]["allowance_bytes"]), m["memory_per_gpu"]["allowance_bytes"]),
-        )
-        row(
-            "total / capacity",
-            lambda m: Cell(
-                f"{f.nbytes(m['memory_per_gpu']['total_bytes'])} / {f.nbytes(m['memory_per_gpu']['capacity_bytes'])}",
-                m["memory_per_gpu"]["total_bytes"],
-            ),
-        )
-        row(
-            "verdict",
-            lambda m: Cell("fits" if m["fits"] else "does not fit", style="green" if m["fits"] else "bold red"),
-        )
-        row(
-            "largest batch at this context",
-            lambda m: Cell(
-                f"{m['max_batch_at_ctx']:,}" if m["max_batch_at_ctx"] is not None else "unbounded",
-                m["max_batch_at_ctx"],
-            ),
-        )
-        row("longest context at this batch", lambda m: Cell(f"{m['max_ctx_at_batch']:,}", m["max_ctx_at_batch"]))
-        t.section()
-        row(
-            "decode: bytes / step / GPU",
-            lambda m: Cell(
-                f.nbytes(m["decode_roofline"]["bytes_per_step_per_gpu"]), m["decode_roofline"]["bytes_per_step_per_gpu"]
-            ),
-        )
-        row(
-            "decode: FLOPs / step / GPU",
-            lambda m: Cell(
-                f"{m['decode_roofline']['flops_per_step_per_gpu'] / 1e9:,.1f} G",
-                m["decode_roofline"]["flops_per_step_per_gpu"],
-            ),
-        )
-        row(
-            "decode: step time >=",
-            lambda m: Cell(
-                f"{m['decode_roofline']['step_time_lower_bound_s'] * 1e3:,.2f} ms ({m['decode_roofline']['binding']})"
-            ),
-        )
-        row("decode: tokens/s <=", lambda m: Cell(f"{m['decode_roofline']['tokens_per_s_upper_bound']:,.0f}"))
-        row("arithmetic intensity", lambda m: Cell(f"{m['decode_roofline']['arithmetic_intensity']:,.1f} FLOP/B"))
-        row(
-            "experts read / MoE layer",
-            lambda m: Cell(
-                "—"
-                if m["decode_roofline"]["experts_read_per_layer"] is None
-                else f"{m['decode_roofline']['experts_read_per_layer']:.1f}"
-            ),
-        )
-        row(
-            f"prefill {models[0]['prefill_roofline']['tokens']:,} tokens >=",
-            lambda m: Cell(
-                f"{m['prefill_roofline']['time_lower_bound_s']:,.2f} s ({m['prefill_roofline']['binding']})"
-            ),
-        )
-        return Doc([t], notes=[f"{k}: {v}" for k, v in CONVENTIONS.items()] + [f"hardware: {profile.source}"])
-
-    _answer(
-        format,
-        output,
-        envelope("serve", models, conventions=dict(CONVENTIONS)),
-        doc,
-        "llmarch serve",
-    )
+    results = [run_serve(ir, profile, plan, ctx_tokens, batch, weights, kv_dtype) for ir in irs]
+    data = envelope("serve", [r.as_dict() for r in results], conventions=dict(CONVENTIONS))
+    _answer(format, output, data, lambda: serve_doc(results, profile), "llmarch serve")
 
 
 class CacheAction(str, Enum):

@@ -123,6 +123,27 @@ def test_the_spec_layer_imports_nothing_above_it():
     assert not above, f"spec-layer modules importing analysis modules: {above}"
 
 
+# What a renderer must not call: it formats a result, it does not analyse or load (issue 17)
+ANALYSES = {"facts", "check_references", "count_params", "kv_cache", "load", "prefill", "decode", "serve"}
+
+
+def calls_in(source: str) -> set[str]:
+    calls = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call):
+            f = node.func
+            calls.add(f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else "")
+    return calls
+
+
+def test_renderers_compute_nothing():
+    """render/ formats typed results: facts, reference checks and comparisons come in the result (report's
+    pairs included, so report loads no spec twice)."""
+    found = {p.name: sorted(calls_in(p.read_text()) & ANALYSES) for p in sorted((PACKAGE / "render").glob("*.py"))}
+    assert not {name: calls for name, calls in found.items() if calls}
+    assert calls_in("x = facts(ir)\ny = api.load(n)\n") & ANALYSES == {"facts", "load"}
+
+
 def test_the_cycle_finder_finds_cycles():
     """The check can fail: a cycle is found, and a lazy import inside a function is an edge."""
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
