@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from . import conventions as _conventions
+from .errors import LlmarchError, shorten
 from .facts import Fact, facts, layer_map
 from .ir import ModelIR
 from .params import ParamCount, check_size, count_params
@@ -117,6 +118,42 @@ PARAM_ROWS = (
     ("non_embedding", "Non-embedding"),
     ("mtp", "MTP modules (separate)"),
 )
+
+
+def listing(
+    names: list[str], spec_paths: list[str] | None = None, family: str | None = None, warn=None
+) -> list[dict[str, Any]]:
+    """`list`'s rows: each named spec (of `family`, when given) with its counts and attention.  A spec that
+    fails to load is skipped, told to `warn`: one broken spec does not hide the others."""
+    rows = []
+    good = []
+    for name in names:
+        try:
+            ir = load(name, spec_paths)
+        except LlmarchError as exc:
+            if warn:
+                warn(f"warning: skipped {exc}")
+            continue
+        good.append(ir)
+        if family and (ir.family or "") != family:
+            continue
+        c = count_params(ir)
+        attention_text = next((f.text for f in facts(ir) if f.key == "attention"), "—")
+        rows.append(
+            {
+                "name": name,
+                "display_name": ir.display_name,
+                "family": ir.family,
+                "total": c.total,
+                "active": c.active,
+                "attention": attention_text,
+                "aliases": list(ir.aliases),
+            }
+        )
+    if family and not rows:
+        families = sorted({ir.family or "" for ir in good})
+        raise LlmarchError(f"no spec of family `{shorten(family)}`; families: {', '.join(f for f in families if f)}")
+    return rows
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,27 @@ No torch: every measure is closed form.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from .budget_text import KINDS, MAX_LIMIT, Budget, parse_budget
+from .errors import LlmarchError, did_you_mean
 from .ir import ModelIR
 from .kvcache import kv_cache
 from .params import count_params
+from .yamlsafe import load_file
 
-__all__ = ["KINDS", "MAX_LIMIT", "Budget", "CheckResult", "Verdict", "check", "judge", "measure", "parse_budget"]
+__all__ = [
+    "KINDS",
+    "MAX_LIMIT",
+    "Budget",
+    "CheckResult",
+    "Verdict",
+    "check",
+    "judge",
+    "measure",
+    "parse_budget",
+    "read_budgets",
+]
 
 
 @dataclass(frozen=True)
@@ -85,3 +99,21 @@ class CheckResult:
 
 def judge(ir: ModelIR, budgets: list[Budget]) -> CheckResult:
     return CheckResult(ir.name, ir.display_name, check(ir, budgets))
+
+
+def read_budgets(path: str) -> dict[str, str]:
+    """A YAML file of budgets (the keys of a spec's `budgets:` block) -> kind -> text, each checked and located."""
+    texts: dict[str, str] = {}
+    located = load_file(Path(path))
+    for key, value in located.data.items():
+        if str(key).replace("-", "_") not in KINDS:
+            raise located.error((key,), f"unknown budget `{key}`", did_you_mean(str(key), KINDS))
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            # a YAML float has already lost digits (and `true` is no budget): ask for the text
+            raise located.error((key,), f"expected a budget such as `8B` or `4GiB@128k`, got {value!r}")
+        try:
+            parse_budget(str(key), str(value))
+        except LlmarchError as exc:
+            raise located.error((key,), str(exc)) from None
+        texts[str(key).replace("-", "_")] = str(value)
+    return texts

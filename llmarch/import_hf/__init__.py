@@ -41,7 +41,15 @@ from .common import TextType, _pattern
 from .config import Config, _Source
 from .driver import NAME_RE, SUPPORTED_TYPES, import_config, import_file
 from .families import FAMILIES, MODULE_NAMES, TEXT_TYPES
-from .jsonfile import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_CONFIG_VALUES, clean_name, default_name, read_config
+from .jsonfile import (
+    MAX_CONFIG_BYTES,
+    MAX_CONFIG_DEPTH,
+    MAX_CONFIG_VALUES,
+    clean_name,
+    default_name,
+    read_config,
+    spec_name,
+)
 from .keys import REQUIRED, Derived, KeyTable, Reject
 from .quant import QUANT_METHODS, ModuleNames
 from .vision import VISION_TYPES, WRAPPER_TYPES, VisionType, WrapperType
@@ -77,5 +85,6 @@ __all__ = [
     "import_config",
     "import_file",
     "read_config",
+    "spec_name",
     "spec_yaml",
 ]
