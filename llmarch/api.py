@@ -25,7 +25,8 @@ from .ir import ModelIR
 from .params import ParamCount, check_size, count_params
 from .reference import ReferenceCheck, check_references
 from .registry import ENV_VAR, Registry
-from .resolve import to_ir, validate
+from .resolve import to_ir
+from .validate import validate
 from .weights import shipped_label, weight_bytes
 
 SCHEMA_VERSION = 1

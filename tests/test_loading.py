@@ -9,7 +9,8 @@ import pytest
 import llmarch
 from llmarch.errors import LlmarchError, SpecError
 from llmarch.registry import Registry
-from llmarch.resolve import to_ir, validate
+from llmarch.resolve import to_ir
+from llmarch.validate import validate
 
 TINY = """\
 name: {name}

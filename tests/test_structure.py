@@ -108,6 +108,7 @@ SPEC_LAYER = {
     "llmarch.units",
     "llmarch.budget_text",
     "llmarch.schema",
+    "llmarch.validate",
     "llmarch.ir",
     "llmarch.resolve",
     "llmarch.registry",
@@ -142,6 +143,19 @@ def test_renderers_compute_nothing():
     found = {p.name: sorted(calls_in(p.read_text()) & ANALYSES) for p in sorted((PACKAGE / "render").glob("*.py"))}
     assert not {name: calls for name, calls in found.items() if calls}
     assert calls_in("x = facts(ir)\ny = api.load(n)\n") & ANALYSES == {"facts", "load"}
+
+
+# Modules still over the size limit, owned by other work now: the diagram's per-kind adapters (to become the
+# protocol's box data) and the torch modules (to move beside each mechanism).  Emptying it is the goal.
+OVER_600_LINES = {"diagram.py", "meta.py"}
+
+
+def test_no_library_module_over_600_lines():
+    """A module that outgrows 600 lines is split by what it holds (issue 17: import_hf became a package,
+    cli.py kept the commands only, resolve.py gave validation to validate.py)."""
+    sizes = {p.relative_to(PACKAGE).as_posix(): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
+    over = {name for name, n in sizes.items() if n > 600}
+    assert over <= OVER_600_LINES, {name: sizes[name] for name in over - OVER_600_LINES}
 
 
 def test_the_cycle_finder_finds_cycles():

@@ -14,7 +14,8 @@ def has_shards(folder: Path) -> bool:
 def held_against_shards(text: str, name: str, folder: Path) -> tuple[bool, str]:
     """Whether the spec `text` agrees with the checkpoint in `folder`, and the line that says so (or, when they
     differ, how many tensors of each kind and the first few)."""
-    from ..resolve import to_ir, validate
+    from ..resolve import to_ir
+    from ..validate import validate
     from ..verify import read_checkpoint
     from ..verify import verify as run_verify
     from ..yamlsafe import load_text

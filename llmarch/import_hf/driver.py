@@ -189,7 +189,8 @@ def _vision(wrapper: Config, wrapper_type: WrapperType, src: _Source) -> Config:
 def _resolve(spec: dict, source: str):
     """The spec's IR; a spec llmarch rejects is reported by the spec field and the config it came from."""
     from ..params import check_size
-    from ..resolve import to_ir, validate
+    from ..resolve import to_ir
+    from ..validate import validate
 
     located = Located(data=spec, file=f"<spec imported from {source}>")
     try:
