@@ -26,6 +26,7 @@ from .cli_shared import (
     SetOpt,
     SpecPathOpt,
     State,
+    bypass_cache,
     check_count,
     emit,
     emit_answer,
@@ -107,6 +108,7 @@ def show(
     from .api import checked_params, description, envelope
     from .render.table import show_doc
 
+    bypass_cache(no_cache)
     (ir,) = load_models([name], spec_path, sets)
     shown = description(ir, checked_params(ir, use_cache=not no_cache), layers=layers)
     emit_answer(
@@ -137,6 +139,7 @@ def compare(
 
     if len(names) < 2:
         raise LlmarchError("compare needs at least two models, e.g. `llmarch compare qwen3-235b deepseek-v3`")
+    bypass_cache(no_cache)
     irs = load_models(names, spec_path, sets)
     counts = [checked_params(ir, use_cache=not no_cache) for ir in irs]
     result = comparison(irs, counts)
@@ -261,6 +264,7 @@ def flops(
     counters = (
         ["torch", "fvcore"] if counter == Counter.all else ([] if counter == Counter.analytic else [counter.value])
     )
+    bypass_cache(no_cache)
     irs = load_models(names, spec_path, sets)
     models = [
         flops_model(ir, seq_tokens, ctx_tokens, batch, last_token_logits, counters, sweep_tokens, not no_cache)

@@ -87,6 +87,9 @@ def guarded(fn):
             try:
                 return fn(*args, **kwargs)
             finally:
+                cache = sys.modules.get("llmarch.buildcache")  # not imported by commands that never use it
+                if cache is not None:
+                    cache.end_bypass()  # `--no-cache` holds for one command (tests run many in one process)
                 if sys.stdout is not None:
                     sys.stdout.flush()  # a reader that went away shows here, not at interpreter exit
         except BrokenPipeError:
@@ -254,6 +257,14 @@ def load_registry(spec_path: Optional[List[str]]):
         typer.echo(notice, err=True)
     reg.sink = lambda notice: typer.echo(notice, err=True)
     return reg
+
+
+def bypass_cache(no_cache: bool) -> None:
+    """`--no-cache`: the whole build cache is off for this run (resolved IRs and folder indexes too)."""
+    if no_cache:
+        from . import buildcache
+
+        buildcache.bypass()
 
 
 def load_models(names: List[str], spec_path: Optional[List[str]], sets: Optional[List[str]] = None) -> list:

@@ -21,8 +21,9 @@ from xml.sax.saxutils import escape, quoteattr
 
 from .diagram_font import FAMILY, font_face_css, text_width, wrap
 from .facts import layer_pattern
-from .ir import FFNIR, AttentionIR, GatedDeltaNetIR, KdaIR, LayerIR, Mamba2IR, ModelIR, MoEIR
-from .mechanisms.layers import attention_mechanism
+from .ir import LayerIR, ModelIR
+from .mechanisms.base import EXTRA_PLACES, Mechanism, Routing
+from .mechanisms.layers import layer_ffn, layer_mixer, model_mechanisms
 from .render import fmt
 
 # sizes in px (the PNG draws them at twice the scale)
@@ -56,7 +57,7 @@ FILL = {
 
 
 # ---------------------------------------------------------------------------------------------------
-# what each slot shows: one adapter per mechanism kind (the mechanism protocol can supply these later)
+# what each slot shows: each mechanism's box data (`Mechanism.box`), drawn here
 
 
 @dataclass
@@ -73,141 +74,16 @@ class Slot:
     kind: str  # colour key, "add" for the residual add node
     title: str  # the box's text
     notes: list[Note] = field(default_factory=list)
-    moe: Optional[MoEIR] = None
+    routing: Optional[Routing] = None  # a router over expert boxes
     skip_from: Optional[str] = None  # add nodes: the role of the slot where the skip arrow leaves
 
 
-def attention_slot(a: AttentionIR, layer: LayerIR) -> Slot:
-    names = {"MHA": "multi-head", "GQA": "grouped-query", "MQA": "multi-query"}
-    if a.is_mla:
-        title = "Multi-head latent attention" + (" with sparse indexer" if a.indexer_heads else "")
-    else:
-        title = f"Masked {names[attention_mechanism(a).label]} attention"
-    if a.window:
-        title = "Sliding-window " + title[0].lower() + title[1:]
-    elif a.chunk:
-        title = "Chunked " + title[0].lower() + title[1:]
-    notes = [Note("heads", f"{a.n_heads} heads, {a.n_kv_heads} KV heads")]
-    notes.append(
-        Note("head_dim", f"head dim {a.head_dim}" + (f", value {a.v_head_dim}" if a.v_head_dim != a.head_dim else ""))
-    )
-    if a.is_mla:
-        notes.append(
-            Note(
-                "mla",
-                f"KV rank {a.kv_lora_rank:,}, query rank {f'{a.q_lora_rank:,}' if a.q_lora_rank else '—'}, RoPE dim {a.qk_rope_head_dim}",
-            )
-        )
-    if a.indexer_heads:
-        notes.append(Note("indexer", f"indexer {a.indexer_heads} heads x {a.indexer_head_dim}, top {a.indexer_topk:,}"))
-    if a.window:
-        notes.append(Note("window", f"window {a.window_keys:,} tokens"))
-    if a.chunk:
-        notes.append(Note("chunk", f"chunks of {a.chunk:,} tokens"))
-    notes.append(Note("position", _position(a)))
-    extras = (["QK-norm"] if a.qk_norm != "none" else []) + (["sinks"] if a.sinks else [])
-    extras += [f"{a.output_gate} output gate"] if a.output_gate != "none" else []
-    extras += ["bias"] if a.qkv_bias or a.o_bias else []
-    if extras:
-        notes.append(Note("attention_extras", ", ".join(extras)))
-    if layer.kv_shared_from is not None:
-        notes.append(Note("kv", f"reuses layer {layer.kv_shared_from}'s KV cache"))
-    else:
-        per_layer = (
-            a.kv_lora_rank + a.qk_rope_head_dim if a.is_mla else a.n_kv_heads * (a.head_dim + a.v_head_dim)
-        ) * 2
-        notes.append(Note("kv", f"KV cache {per_layer:,} B/token/layer (bf16)"))
-    return Slot("mixer", "attention", title, notes)
-
-
-def _position(a: AttentionIR) -> str:
-    if a.position == "nope":
-        return "no positional encoding (NoPE)"
-    if a.position == "absolute":
-        return "learned absolute positions"
-    if a.rope and a.rope.partial < 1:
-        return f"partial RoPE ({a.rope.partial:g} of each head)"
-    return "RoPE"
-
-
-def gated_deltanet_slot(g: GatedDeltaNetIR) -> Slot:
-    notes = [
-        Note("heads", f"{g.n_k_heads} key heads, {g.n_v_heads} value heads"),
-        Note("head_dim", f"head dims {g.head_k_dim} / {g.head_v_dim}"),
-        Note("conv", f"conv kernel {g.conv_kernel}"),
-        Note("kv", "fixed-size state, no KV cache"),
-    ]
-    return Slot("mixer", "mixer", "Gated DeltaNet", notes)
-
-
-def kda_slot(k: KdaIR) -> Slot:
-    notes = [
-        Note("heads", f"{k.n_heads} heads"),
-        Note("head_dim", f"head dim {k.head_dim}"),
-        Note("conv", f"conv kernel {k.conv_kernel}"),
-        Note("kv", "fixed-size state, no KV cache"),
-    ]
-    return Slot("mixer", "mixer", "Kimi Delta Attention", notes)
-
-
-def mamba2_slot(m: Mamba2IR) -> Slot:
-    notes = [
-        Note("heads", f"{m.n_heads} heads"),
-        Note("head_dim", f"head dim {m.head_dim}"),
-        Note("state", f"state {m.state_dim}, {m.n_groups} groups"),
-        Note("conv", f"conv kernel {m.conv_kernel}"),
-        Note("kv", "fixed-size state, no KV cache"),
-    ]
-    return Slot("mixer", "mixer", "Mamba-2", notes)
-
-
-FFN_NAMES = {
-    "swiglu": "SwiGLU",
-    "swiglu_clamped": "clamped SwiGLU",
-    "geglu": "GeGLU",
-    "gelu_mlp": "GELU MLP",
-    "relu2_mlp": "squared-ReLU MLP",
-}
-
-
-def dense_slot(f: FFNIR) -> Slot:
-    notes = [
-        Note("d_ff", f"hidden size {f.d_ff:,}"),
-        Note("ffn_kind", FFN_NAMES.get(f.kind, f.kind) + (", bias" if f.bias else "")),
-    ]
-    return Slot("ffn", "ffn", "Feed forward", notes)
-
-
-def moe_slot(m: MoEIR) -> Slot:
-    active = f"{m.top_k} routed + {m.n_shared_experts} shared active" if m.n_shared_experts else f"{m.top_k} active"
-    notes = [
-        Note("n_experts", f"{m.n_experts} experts, {active}"),
-        Note("d_expert", f"expert hidden size {m.expert.d_ff:,}"),
-        Note("ffn_kind", FFN_NAMES.get(m.expert.kind, m.expert.kind)),
-    ]
-    if m.shared is not None:
-        notes.append(Note("d_shared", f"shared expert hidden size {m.shared.d_ff:,}"))
-    return Slot("ffn", "moe", "Mixture of experts", notes, moe=m)
-
-
-def mixer_slot(layer: LayerIR) -> Optional[Slot]:
-    if layer.attention is not None:
-        return attention_slot(layer.attention, layer)
-    if layer.gated_deltanet is not None:
-        return gated_deltanet_slot(layer.gated_deltanet)
-    if layer.kda is not None:
-        return kda_slot(layer.kda)
-    if layer.mamba2 is not None:
-        return mamba2_slot(layer.mamba2)
-    return None
-
-
-def ffn_slot(layer: LayerIR) -> Optional[Slot]:
-    if layer.moe is not None:
-        return moe_slot(layer.moe)
-    if layer.dense is not None:
-        return dense_slot(layer.dense)
-    return None
+def mechanism_slot(role: str, mechanism: Optional[Mechanism]) -> Optional[Slot]:
+    """The slot of a layer's mixer or FFN, from its box data; None where the layer has none."""
+    if mechanism is None:
+        return None
+    box = mechanism.box()
+    return Slot(role, box.kind, box.title, [Note(k, t) for k, t in box.notes], routing=box.routing)
 
 
 def norm_name(ir: ModelIR) -> str:
@@ -215,14 +91,9 @@ def norm_name(ir: ModelIR) -> str:
 
 
 def extras_slot(ir: ModelIR) -> Optional[Slot]:
-    """Gemma 3n's per-layer additions around the mixer and FFN."""
-    notes = []
-    if ir.altup_inputs:
-        notes.append(Note("altup", f"AltUp: predict and correct {ir.altup_inputs} streams"))
-    if ir.laurel_rank:
-        notes.append(Note("laurel", f"LAuReL residual, rank {ir.laurel_rank}"))
-    if ir.per_layer_embedding_dim:
-        notes.append(Note("ple", f"per-layer input {ir.per_layer_embedding_dim} wide"))
+    """The per-layer additions around the mixer and FFN (Gemma 3n's), in the order the block runs them."""
+    boxes = sorted((m.box() for m in model_mechanisms(ir)), key=lambda b: EXTRA_PLACES.index(b.place))
+    notes = [Note(k, t) for box in boxes for k, t in box.notes]
     return Slot("extras", "extras", "Per-layer extras", notes) if notes else None
 
 
@@ -239,7 +110,8 @@ class Block:
 
     def tiers(self) -> list[tuple]:
         mixer, ffn, shared = self.key
-        linear = "attention" if self.layers[0].attention is not None else "linear"
+        first = layer_mixer(self.ir, self.layers[0])
+        linear = "attention" if first is not None and first.attends else "linear"
         # full attention with or without RoPE; attention restricted to a window or a chunk
         span = {"global": "full", "nope": "full", "local": "restricted", "chunked": "restricted"}.get(mixer, mixer)
         return [
@@ -260,8 +132,10 @@ def blocks_of(ir: ModelIR) -> list[Block]:
     groups: dict[tuple, list[LayerIR]] = {}
     for layer in ir.layers:
         # layers of one kind with different sizes are different blocks: each block is drawn from its first layer
-        sizes = (layer.attention, layer.gated_deltanet, layer.kda, layer.mamba2, layer.dense, layer.moe)
-        groups.setdefault((layer.mixer, layer.ffn, layer.kv_shared_from is not None, sizes), []).append(layer)
+        parts = [m for m in (layer_mixer(ir, layer), layer_ffn(ir, layer)) if m is not None]
+        sizes = tuple(m.identity for m in parts)
+        shared = any(m.kv_shared for m in parts)
+        groups.setdefault((layer.mixer, layer.ffn, shared, sizes), []).append(layer)
     out = []
     for (*kind, _sizes), layers in groups.items():
         key = tuple(kind)
@@ -304,7 +178,8 @@ def block_slots(block: Block) -> list[Slot]:
     ir, first = block.ir, block.layers[0]
     norm, place = norm_name(ir), ir.norm.placement
     out: list[Slot] = []
-    for i, sub in enumerate((mixer_slot(first), ffn_slot(first)), 1):
+    subs = (mechanism_slot("mixer", layer_mixer(ir, first)), mechanism_slot("ffn", layer_ffn(ir, first)))
+    for i, sub in enumerate(subs, 1):
         if sub is None:
             continue
         start = len(out)
@@ -321,20 +196,8 @@ def block_slots(block: Block) -> list[Slot]:
 
 
 def block_title(block: Block) -> str:
-    first = block.layers[0]
-    slot = mixer_slot(first)
-    parts = []
-    if first.attention is not None:
-        a = first.attention
-        parts.append(("sliding-window " if a.window else "chunked " if a.chunk else "") + attention_mechanism(a).label)
-        if a.position == "nope":
-            parts[-1] += " without RoPE"
-    elif slot is not None:
-        parts.append(slot.title)
-    if first.moe is not None:
-        parts.append("MoE")
-    elif first.dense is not None:
-        parts.append("dense FFN")
+    ir, first = block.ir, block.layers[0]
+    parts = [m.box().block_words for m in (layer_mixer(ir, first), layer_ffn(ir, first)) if m is not None]
     return " + ".join(parts) + " block"
 
 
@@ -369,19 +232,12 @@ def _reference(values: list):
 
 
 def _features(block: Block) -> dict[str, str]:
-    first = block.layers[0]
-    a = first.attention
-    linear = {"gated_deltanet": "Gated DeltaNet", "kda": "KDA", "mamba2": "Mamba-2", "none": "none"}
-    out = {"mixer": attention_mechanism(a).label if a is not None else linear.get(first.mixer, first.mixer)}
-    out["ffn"] = "MoE" if first.moe is not None else "dense FFN" if first.dense is not None else "none"
-    out["shared"] = "yes" if first.moe is not None and first.moe.n_shared_experts else "no"
-    if a is not None:
-        out["position"] = a.position
-        out["window"] = "yes" if a.window else "no"
-        out["qk_norm"] = "no" if a.qk_norm == "none" else "yes"
-        out["sinks"] = "yes" if a.sinks else "no"
-        out["gate"] = "yes" if a.output_gate != "none" else "no"
-    out["norm"] = block.ir.norm.placement
+    ir, first = block.ir, block.layers[0]
+    out = {"mixer": "none", "ffn": "none", "shared": "no"}
+    for m in (layer_mixer(ir, first), layer_ffn(ir, first)):
+        if m is not None:
+            out.update(m.box().features)
+    out["norm"] = ir.norm.placement
     return out
 
 
@@ -401,7 +257,7 @@ def callouts(row: list[Optional[Block]]) -> list[list[str]]:
     if len(present) == 1 and len(row) > 1:  # a block kind the other models lack
         j = next(j for j, f in enumerate(feats) if f is not None)
         block = row[j]
-        if block.role == "prefix" and block.key[1] == "dense":
+        if block.role == "prefix" and feats[j]["ffn"] == "dense FFN":
             out[j].append(
                 f"dense FFN in the first {len(block.layers)} " + ("layer" if len(block.layers) == 1 else "layers")
             )
@@ -544,7 +400,7 @@ def _box(slot: Slot, group_id: str, highlight: bool) -> Placed:
             ]
 
         return Placed(18, add)
-    if slot.kind == "moe":
+    if slot.routing is not None:
         return _moe_box(slot, group_id, highlight)
     lines = wrap(slot.title, BOX_SIZE, FLOW_W - 16)
     height = 10 + len(lines) * 15
@@ -561,7 +417,7 @@ def _box(slot: Slot, group_id: str, highlight: bool) -> Placed:
 
 
 def _moe_box(slot: Slot, group_id: str, highlight: bool) -> Placed:
-    m = slot.moe
+    m = slot.routing
     height = 96
 
     def draw(x: float, top: float) -> list:
@@ -571,7 +427,7 @@ def _moe_box(slot: Slot, group_id: str, highlight: bool) -> Placed:
         items.append(_centered(x + FLOW_W / 2, top + 16, slot.title, BOX_SIZE, fit))
         # the router at the bottom, the experts above it: routed on the left, shared ones apart on the right
         router_y = top + height - 28
-        shared_w = 44 if m.n_shared_experts else 0
+        shared_w = 44 if m.n_shared else 0
         routed_w = FLOW_W - 20 - (shared_w + 10 if shared_w else 0)
         items.append(Rect(x + 10, router_y, routed_w, 20, FILL["router"], GREY, 1.0, 3))
         router_text = f"Router: top-{m.top_k} of {m.n_experts}"
@@ -602,7 +458,7 @@ def _moe_box(slot: Slot, group_id: str, highlight: bool) -> Placed:
         if shared_w:
             sx = x + FLOW_W - 10 - shared_w
             items.append(Rect(sx, ex_y, shared_w, ex_h + router_y + 20 - ex_y - ex_h, FILL["shared"], GREY, 0.8, 3))
-            label = "shared" if m.n_shared_experts == 1 else f"{m.n_shared_experts} shared"
+            label = "shared" if m.n_shared == 1 else f"{m.n_shared} shared"
             fitbox = (sx, ex_y, sx + shared_w, router_y + 20)
             items.append(_centered(sx + shared_w / 2, ex_y + 30, label, SMALL, fitbox, fill="#ffffff"))
         return [Group(group_id, "box differs" if highlight else "box", items)]
@@ -946,13 +802,7 @@ def _embedding_notes(ir: ModelIR) -> list[Note]:
     ]
     if ir.learned_positions:
         notes.append(Note("learned_positions", f"learned positions {ir.learned_positions:,}"))
-    if ir.per_layer_embedding_dim:
-        notes.append(
-            Note(
-                "ple",
-                f"per-layer embeddings {ir.per_layer_embedding_vocab:,} x {ir.n_layers} x {ir.per_layer_embedding_dim}",
-            )
-        )
+    notes += [Note(k, t) for m in model_mechanisms(ir) for k, t in m.box().embedding_notes]
     return notes
 
 

@@ -20,7 +20,6 @@ from .ir import LayerIR, ModelIR
 from .kinds import PARAMETER_COMPONENTS
 from .mechanisms.base import by_component
 from .mechanisms.layers import block_norms, layer_mechanisms, model_mechanisms
-from .schema import MAX_TOTAL_PARAMS
 from .yamlsafe import Located
 
 COMPONENTS = PARAMETER_COMPONENTS
@@ -133,13 +132,13 @@ def count_params(ir: ModelIR) -> ParamCount:
             total[k] += v
             if k not in LOOKUP_COMPONENTS:
                 active[k] += v
-    for layer in ir.layers:
+    for layer, n in ir.layer_groups:  # equal layers counted once, times how many there are
         layer_total, layer_active = layer_counts(ir, layer)
         for k, v in layer_active.items():
-            active[k] += v
+            active[k] += n * v
         for k, v in layer_total.items():
-            total[k] += v
-        buffers += sum(m.buffers() for m in layer_mechanisms(ir, layer))
+            total[k] += n * v
+        buffers += n * sum(m.buffers() for m in layer_mechanisms(ir, layer))
     final_norm = norm_params(ir, d)
     total["norms"] += final_norm
     active["norms"] += final_norm
@@ -158,6 +157,8 @@ def check_size(ir: ModelIR, located: Located) -> None:
     by it) and a reference adjustment that removes more than the whole model (which would turn any published
     figure into a pass or a nonsense fail).  Run on every resolved spec (api.load, import-hf, verify): resolve,
     in the spec layer, cannot count."""
+    from .schema import MAX_TOTAL_PARAMS  # the schema (pydantic) only where a spec was just resolved
+
     err = located.error
     total = count_params(ir).total
     if total > MAX_TOTAL_PARAMS:

@@ -66,8 +66,8 @@ def module_params(model) -> ParamCount:
             continue
         total[comp] += n
         if comp == "routed_experts":
-            moe = model.get_submodule(".".join(name.split(".")[:3]))
-            active[comp] += n // moe.n_experts * moe.top_k
+            # the module holding the stacked experts says how much of them a token multiplies
+            active[comp] += model.get_submodule(name.rpartition(".")[0]).active(n)
         else:
             active[comp] += n
     tied = model.lm_head.weight is model.embed_tokens.weight

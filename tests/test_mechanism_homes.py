@@ -49,11 +49,9 @@ MECHANISM_NAMES = {
 HOMES = {"mechanisms", "schema.py", "ir.py", "resolve.py", "kinds.py", "import_hf"}
 
 # Analyzers, renderers and builders that still dispatch on mechanisms themselves (issue 16 moved params,
-# flops, kvcache, serve, facts and the gallery onto the protocol; these are next).  Emptying it is the goal.
+# flops, kvcache, serve, facts, the gallery, the diagram, the meta build and the module walk onto the
+# protocol).  Emptying it is the goal.
 NOT_YET_MIGRATED = {
-    "diagram.py",  # one adapter per mechanism kind for its boxes (to become the protocol's box data)
-    "meta.py",  # the torch modules, still to move beside each mechanism's weight table
-    "params_module.py",  # the module walk reads a MoE's top_k to scale its routed experts
     # verify (issue 28, written beside this issue): its checkpoint naming tables find the MoE layers by name;
     # to read every weight's shape and deciding field from each kind's weight table instead
     "verify/__init__.py",
@@ -93,3 +91,65 @@ def test_the_grep_can_fail(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text('"""layer.attention in a docstring is prose"""\n# layer.kda\nx = layer.kda  # code\n')
     assert names_in(sample) == {"kda"}
+
+
+MECHANISMS = PACKAGE / "mechanisms"
+TORCH_FLOOR = {"primitives"}  # the torch primitives every `_torch` module builds on
+
+
+def module_level_imports(path: Path) -> set[str]:
+    """The modules a file imports at import time (not inside a function): `torch`, `.attention_torch`."""
+    import ast
+
+    out = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Import):
+            out |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            out.add("." * node.level + (node.module or ""))
+    return out
+
+
+def loads_torch(imports: set[str]) -> set[str]:
+    return {
+        i for i in imports if i.split(".")[0] == "torch" or i.endswith("_torch") or i.rpartition(".")[2] in TORCH_FLOOR
+    }
+
+
+def test_a_kinds_torch_module_is_reached_lazily_beside_it():
+    """A kind is `<kind>.py` (no torch at import: the counting commands import it) and its torch module
+    `<kind>_torch.py`, which imports no analytic mechanism module (so the lazy import is no cycle)."""
+    analytic = {p.stem for p in MECHANISMS.glob("*.py") if not p.stem.endswith("_torch")} - TORCH_FLOOR
+    torch_side = {p.stem for p in MECHANISMS.glob("*_torch.py")}
+    assert torch_side and {s.removesuffix("_torch") for s in torch_side} <= analytic
+    eager = {s: loads_torch(module_level_imports(MECHANISMS / f"{s}.py")) for s in analytic}
+    assert not {s: i for s, i in eager.items() if i}, "analytic mechanism modules importing torch"
+    for stem in torch_side:
+        relative = {i.lstrip(".") for i in module_level_imports(MECHANISMS / f"{stem}.py") if i.startswith(".")}
+        assert not relative & analytic - {"recurrence"}, (stem, relative & analytic)
+
+
+def test_the_torch_import_check_can_fail(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "import torch.nn\nfrom .attention_torch import X\n\ndef f():\n    from .primitives import Linear\n"
+    )
+    assert loads_torch(module_level_imports(sample)) == {"torch.nn", ".attention_torch"}
+
+
+def test_counting_and_drawing_commands_load_no_torch(tmp_path):
+    """The analytic side of every kind is imported by these commands; its torch module is not."""
+    import subprocess
+    import sys
+
+    svg = tmp_path / "fig.svg"
+    code = (
+        "import sys; from typer.testing import CliRunner; from llmarch.cli import app\n"
+        f"for args in (['kvcache', 'gemma-3n-e4b'], ['flops', 'deepseek-v3.2-exp'], ['serve', 'qwen3-next-80b-a3b'],\n"
+        f"             ['diagram', 'gemma-3n-e4b', 'kimi-linear-48b-a3b', '-o', {str(svg)!r}]):\n"
+        "    r = CliRunner().invoke(app, args); assert r.exit_code == 0, r.output\n"
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    assert svg.read_text().startswith("<svg")

@@ -93,3 +93,28 @@ def test_values_are_keys_needs_one_width(tmp_path, edit):
     with pytest.raises(SpecError) as err:
         llmarch.load(str(path))
     assert "k_eq_v" in str(err.value) and "bad.yaml" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "cache, kv_note", [("k_and_v", "KV cache 512 B/token/layer (bf16)"), ("one", "KV cache 256 B/token/layer (bf16)")]
+)
+def test_values_are_keys_box_says_what_the_kind_caches(tmp_path, cache, kv_note):
+    """The diagram's box data is the kind's: 2 KV heads x (64 + 64) x 2 bytes, or 2 x 64 x 2 cached once."""
+    from llmarch.mechanisms.layers import layer_mixer
+
+    path = tmp_path / "keys-as-values.yaml"
+    path.write_text(KEQV_SPEC.format(cache=cache))
+    ir = llmarch.load(str(path))
+    box = layer_mixer(ir, ir.layers[0]).box()
+    assert box.title == "Masked grouped-query attention" and box.block_words == "GQA"
+    assert dict(box.notes)["kv"] == kv_note
+
+
+def test_extras_box_lists_them_in_the_order_the_block_runs_them():
+    """Gemma 3n: AltUp wraps the block, LAuReL runs beside the attention, the per-layer input after the FFN
+    (the protocol lists them per-layer input first)."""
+    from llmarch.diagram import extras_slot
+
+    ir = llmarch.load("gemma-3n-e4b")
+    assert [type(m).__name__ for m in model_mechanisms(ir)] == ["PerLayerInputs", "AltUp", "Laurel"]
+    assert [n.key for n in extras_slot(ir).notes] == ["altup", "laurel", "ple"]

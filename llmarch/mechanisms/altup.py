@@ -4,7 +4,7 @@ computes (router d -> n, prediction coefficients n -> n x n) and corrects them a
 
 from __future__ import annotations
 
-from .base import Mechanism, Weight, linear, matrix_macs, vector
+from .base import Box, Mechanism, Weight, linear, matrix_macs, vector
 
 
 class AltUp(Mechanism):
@@ -14,6 +14,16 @@ class AltUp(Mechanism):
 
     def __init__(self, n_inputs: int) -> None:
         self.n = n_inputs
+
+    def module(self, d_model: int):
+        from .altup_torch import AltUpModule
+
+        return AltUpModule(d_model, self.n)
+
+    def model_module(self, d_model: int):
+        from .altup_torch import AltUpStreams
+
+        return AltUpStreams(d_model, self.n)
 
     def weights(self, d_model: int) -> list[Weight]:
         n, p = self.n, f"{self.slot}."
@@ -39,6 +49,9 @@ class AltUp(Mechanism):
         # coefficients is d x n^2 more; no weight holds either
         out["altup"] += d_model * self.n + d_model * self.n * self.n
         return out
+
+    def box(self) -> Box:
+        return Box("extras", notes=(("altup", f"AltUp: predict and correct {self.n} streams"),), place="around")
 
     def panel_extra(self) -> tuple[str, int]:
         return "AltUp streams", self.n

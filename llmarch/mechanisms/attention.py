@@ -11,7 +11,7 @@ import math
 from typing import Optional
 
 from ..ir import AttentionIR
-from .base import CacheRow, Mechanism, Weight, linear, norm, vector
+from .base import Box, CacheRow, Mechanism, Weight, linear, norm, vector
 from .indexer import Indexer
 
 
@@ -107,6 +107,74 @@ class Attention(Mechanism):
         """An MLA's ranks for the panel; None for attention without a latent."""
         return None
 
+    @property
+    def identity(self) -> tuple:
+        return (type(self).__name__, self.ir, self.kv_shared)
+
+    def box_title(self) -> str:
+        """The box's words for its heads, before a window or chunk qualifies them."""
+        names = {"MHA": "multi-head", "GQA": "grouped-query", "MQA": "multi-query"}
+        return f"Masked {names[self.label]} attention"
+
+    def box_rank_notes(self) -> list[tuple[str, str]]:
+        """An MLA's ranks in its box; none for attention without a latent."""
+        return []
+
+    def box_position(self) -> str:
+        a = self.ir
+        if a.position == "nope":
+            return "no positional encoding (NoPE)"
+        if a.position == "absolute":
+            return "learned absolute positions"
+        if a.rope and a.rope.partial < 1:
+            return f"partial RoPE ({a.rope.partial:g} of each head)"
+        return "RoPE"
+
+    def box(self) -> Box:
+        a = self.ir
+        title = self.box_title()
+        if a.window:
+            title = "Sliding-window " + title[0].lower() + title[1:]
+        elif a.chunk:
+            title = "Chunked " + title[0].lower() + title[1:]
+        notes = [("heads", f"{a.n_heads} heads, {a.n_kv_heads} KV heads")]
+        notes.append(
+            ("head_dim", f"head dim {a.head_dim}" + (f", value {a.v_head_dim}" if a.v_head_dim != a.head_dim else ""))
+        )
+        notes += self.box_rank_notes()
+        if self.indexer is not None:
+            notes.append(("indexer", self.indexer.box_note()))
+        if a.window:
+            notes.append(("window", f"window {a.window_keys:,} tokens"))
+        if a.chunk:
+            notes.append(("chunk", f"chunks of {a.chunk:,} tokens"))
+        notes.append(("position", self.box_position()))
+        extras = (["QK-norm"] if a.qk_norm != "none" else []) + (["sinks"] if a.sinks else [])
+        extras += [f"{a.output_gate} output gate"] if a.output_gate != "none" else []
+        extras += ["bias"] if a.qkv_bias or a.o_bias else []
+        if extras:
+            notes.append(("attention_extras", ", ".join(extras)))
+        if self.kv_shared:
+            notes.append(("kv", f"reuses layer {self.kv_shared_from}'s KV cache"))
+        else:
+            notes.append(("kv", f"KV cache {self.gallery_elements_per_token() * 2:,} B/token/layer (bf16)"))
+        words = ("sliding-window " if a.window else "chunked " if a.chunk else "") + self.label
+        features = {
+            "mixer": self.label,
+            "position": a.position,
+            "window": "yes" if a.window else "no",
+            "qk_norm": "no" if a.qk_norm == "none" else "yes",
+            "sinks": "yes" if a.sinks else "no",
+            "gate": "yes" if a.output_gate != "none" else "no",
+        }
+        return Box(
+            "attention",
+            title,
+            tuple(notes),
+            block_words=words + (" without RoPE" if a.position == "nope" else ""),
+            features=tuple(features.items()),
+        )
+
     def _projections(self, d: int, p: str) -> list[Weight]:
         a = self.ir
         q_out = a.n_heads * a.head_dim * (2 if a.output_gate == "elementwise" else 1)  # the gate rides on q
@@ -119,6 +187,11 @@ class Attention(Mechanism):
         if a.output_gate == "headwise":
             out += linear(f"{p}gate_proj", d, a.n_heads, "attention")
         return out + qk_norm_weights(p, a, key_norm=not self.kv_shared)
+
+    def module(self, d_model: int):
+        from .attention_torch import AttentionModule
+
+        return AttentionModule(d_model, self.ir, kv_shared=self.kv_shared)
 
     def weights(self, d_model: int) -> list[Weight]:
         p = f"{self.slot}."

@@ -90,6 +90,41 @@ class CacheRow:
     gallery_elements_per_token: int = 0  # what the gallery-style all-layers figure counts for it
 
 
+# Where an extra acts in its block, in the order the block runs them: around it (before the mixer and
+# after the FFN), beside the mixer, after the FFN.
+EXTRA_PLACES = ("around", "beside_mixer", "after_ffn")
+
+
+@dataclass(frozen=True)
+class Routing:
+    """A router over expert boxes: how many experts, how many a token meets, how many shared ones."""
+
+    n_experts: int
+    top_k: int
+    n_shared: int
+
+
+@dataclass(frozen=True)
+class Box:
+    """What a mechanism's box in the block diagram shows: data, no drawing code.
+
+    `kind` is its colour (`attention`, `mixer`, `ffn`, `moe`, `extras`); `notes` are its annotation lines,
+    each (key, text), the key naming what the line shows so that it is compared with its peers in other
+    models; `block_words` names it in the block's title ("sliding-window GQA", "MoE"); `features` are the
+    values the callouts compare across models (`mixer`, `ffn`, `shared`, attention's options); `routing`
+    draws a router over experts; an extra's notes join the block's extras box at its `place`, and its
+    `embedding_notes` the embedding's."""
+
+    kind: str
+    title: str = ""
+    notes: tuple[tuple[str, str], ...] = ()
+    block_words: str = ""
+    features: tuple[tuple[str, str], ...] = ()
+    routing: Optional[Routing] = None
+    place: str = ""  # an extra's: one of EXTRA_PLACES
+    embedding_notes: tuple[tuple[str, str], ...] = ()
+
+
 class Mechanism:
     """The protocol: one kind of mixer, FFN or extra, stating once what every analyzer needs.
 
@@ -118,9 +153,29 @@ class Mechanism:
         """A model-level extra's entry in the panel's layer extras: (words, value)."""
         return None
 
+    def box(self) -> Box:
+        """What its box in the block diagram shows."""
+        raise NotImplementedError
+
+    @property
+    def identity(self) -> tuple:
+        """What tells two layers' instances of the kind apart (the diagram draws one block per distinct
+        mixer and FFN): its kind and its IR block."""
+        return (type(self).__name__, self.ir)
+
     def weights(self, d_model: int) -> list[Weight]:
         """Its parameters in one layer, named relative to the layer (`attn.q_proj.weight`)."""
         raise NotImplementedError
+
+    def module(self, d_model: int) -> Any:
+        """Its torch module for the meta build: a `primitives.Part` whose parameters are `weights`, named
+        alike, with `forward` beside `__init__`.  It lives in the kind's `<kind>_torch.py`, imported here
+        when called, so that the counting commands never load torch."""
+        raise NotImplementedError
+
+    def model_module(self, d_model: int) -> Any:
+        """The torch modules of its `model_weights` as a `primitives.ModelPart`, or None."""
+        return None
 
     def model_weights(self, d_model: int) -> list[Weight]:
         """Its parameters stored once per model, outside the layers (named relative to the model)."""

@@ -4,7 +4,7 @@ and plain two-matrix MLPs (GELU, ReLU^2)."""
 from __future__ import annotations
 
 from ..ir import FFNIR
-from .base import Mechanism, Weight, linear
+from .base import Box, Mechanism, Weight, linear
 
 
 def ffn_weights(prefix: str, d_model: int, f: FFNIR, component: str) -> list[Weight]:
@@ -14,6 +14,16 @@ def ffn_weights(prefix: str, d_model: int, f: FFNIR, component: str) -> list[Wei
         *linear(f"{prefix}gate_up", d_model, width, component, f.bias),
         *linear(f"{prefix}down", f.d_ff, d_model, component, f.bias, split="row"),
     ]
+
+
+# The FFN kinds' words in the diagram's boxes
+FFN_NAMES = {
+    "swiglu": "SwiGLU",
+    "swiglu_clamped": "clamped SwiGLU",
+    "geglu": "GeGLU",
+    "gelu_mlp": "GELU MLP",
+    "relu2_mlp": "squared-ReLU MLP",
+}
 
 
 class DenseFFN(Mechanism):
@@ -30,6 +40,19 @@ class DenseFFN(Mechanism):
     @property
     def d_ff(self) -> int:
         return self.ir.d_ff
+
+    def module(self, d_model: int):
+        from .ffn_torch import FeedForwardModule
+
+        return FeedForwardModule(d_model, self.ir)
+
+    def box(self) -> Box:
+        f = self.ir
+        notes = (
+            ("d_ff", f"hidden size {f.d_ff:,}"),
+            ("ffn_kind", FFN_NAMES.get(f.kind, f.kind) + (", bias" if f.bias else "")),
+        )
+        return Box("ffn", "Feed forward", notes, "dense FFN", (("ffn", "dense FFN"), ("shared", "no")))
 
     def weights(self, d_model: int) -> list[Weight]:
         return ffn_weights(f"{self.slot}.", d_model, self.ir, "dense_ffn")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..ir import GatedDeltaNetIR
-from .base import CacheRow, Mechanism, Weight, linear, norm, vector
+from .base import Box, CacheRow, Mechanism, Weight, linear, norm, vector
 from .recurrence import chunks, delta_rule_chunk
 
 
@@ -13,6 +13,21 @@ class GatedDeltaNet(Mechanism):
 
     def __init__(self, g: GatedDeltaNetIR) -> None:
         self.ir = g
+
+    def module(self, d_model: int):
+        from .gated_deltanet_torch import GatedDeltaNetModule
+
+        return GatedDeltaNetModule(d_model, self.ir)
+
+    def box(self) -> Box:
+        g = self.ir
+        notes = (
+            ("heads", f"{g.n_k_heads} key heads, {g.n_v_heads} value heads"),
+            ("head_dim", f"head dims {g.head_k_dim} / {g.head_v_dim}"),
+            ("conv", f"conv kernel {g.conv_kernel}"),
+            ("kv", "fixed-size state, no KV cache"),
+        )
+        return Box("mixer", "Gated DeltaNet", notes, "Gated DeltaNet", (("mixer", "Gated DeltaNet"),))
 
     def weights(self, d_model: int) -> list[Weight]:
         g, p = self.ir, f"{self.slot}."

@@ -27,6 +27,10 @@ class Indexer:
             *linear(f"{prefix}weights_proj", d_model, self.heads, "attention"),
         ]
 
+    def box_note(self) -> str:
+        """Its line in its attention's diagram box."""
+        return f"indexer {self.heads} heads x {self.head_dim}, top {self.topk:,}"
+
     def pair_macs(self) -> int:
         """Multiply-adds of scoring one (query, key) pair: one dot product of head_dim per head."""
         return self.heads * self.head_dim

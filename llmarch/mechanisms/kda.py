@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..ir import KdaIR
-from .base import CacheRow, Mechanism, Weight, linear, norm, vector
+from .base import Box, CacheRow, Mechanism, Weight, linear, norm, vector
 from .recurrence import chunks, delta_rule_chunk
 
 
@@ -13,6 +13,21 @@ class KimiDeltaAttention(Mechanism):
 
     def __init__(self, k: KdaIR) -> None:
         self.ir = k
+
+    def module(self, d_model: int):
+        from .kda_torch import KimiDeltaAttentionModule
+
+        return KimiDeltaAttentionModule(d_model, self.ir)
+
+    def box(self) -> Box:
+        k = self.ir
+        notes = (
+            ("heads", f"{k.n_heads} heads"),
+            ("head_dim", f"head dim {k.head_dim}"),
+            ("conv", f"conv kernel {k.conv_kernel}"),
+            ("kv", "fixed-size state, no KV cache"),
+        )
+        return Box("mixer", "Kimi Delta Attention", notes, "Kimi Delta Attention", (("mixer", "KDA"),))
 
     def weights(self, d_model: int) -> list[Weight]:
         k, p, d = self.ir, f"{self.slot}.", d_model

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Mechanism, Weight, linear
+from .base import Box, Mechanism, Weight, linear
 
 
 class Laurel(Mechanism):
@@ -13,12 +13,20 @@ class Laurel(Mechanism):
     def __init__(self, rank: int) -> None:
         self.rank = rank
 
+    def module(self, d_model: int):
+        from .laurel_torch import LaurelModule
+
+        return LaurelModule(d_model, self.rank)
+
     def weights(self, d_model: int) -> list[Weight]:
         p = f"{self.slot}."
         return [
             *linear(f"{p}left", d_model, self.rank, "laurel", split="replicated"),
             *linear(f"{p}right", self.rank, d_model, "laurel", split="replicated"),
         ]
+
+    def box(self) -> Box:
+        return Box("extras", notes=(("laurel", f"LAuReL residual, rank {self.rank}"),), place="beside_mixer")
 
     def panel_extra(self) -> tuple[str, int]:
         return "LAuReL rank", self.rank

@@ -66,16 +66,21 @@ def layer_mechanisms(ir: ModelIR, layer: LayerIR) -> list[Mechanism]:
     return out + model_mechanisms(ir)
 
 
-def block_norms(ir: ModelIR, mechanism: Mechanism) -> list[Weight]:
+def block_norm_names(ir: ModelIR, mechanism: Mechanism) -> list[str]:
     """The residual norms the block puts around `mechanism`: by the model's placement for a mixer or FFN
     (pre: `attn_norm`; post: `attn_post_norm`; sandwich: both), one norm of its own for an extra."""
-    d, bias, place, prefix = ir.d_model, ir.norm.bias, ir.norm.placement, mechanism.norm_prefix
-    out: list[Weight] = []
+    place, prefix = ir.norm.placement, mechanism.norm_prefix
+    out: list[str] = []
     if not mechanism.sublayer or place in ("pre", "sandwich"):
-        out += norm(f"{prefix}_norm", d, "norms", bias)
+        out.append(f"{prefix}_norm")
     if mechanism.sublayer and place in ("post", "sandwich"):
-        out += norm(f"{prefix}_post_norm", d, "norms", bias)
+        out.append(f"{prefix}_post_norm")
     return out
+
+
+def block_norms(ir: ModelIR, mechanism: Mechanism) -> list[Weight]:
+    """The weights of `block_norm_names`: each a norm over d_model."""
+    return [w for name in block_norm_names(ir, mechanism) for w in norm(name, ir.d_model, "norms", ir.norm.bias)]
 
 
 def layer_weights(ir: ModelIR, layer: LayerIR) -> list[Weight]:

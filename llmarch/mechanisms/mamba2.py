@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..ir import Mamba2IR
-from .base import CacheRow, Mechanism, Weight, linear, norm, vector
+from .base import Box, CacheRow, Mechanism, Weight, linear, norm, vector
 from .recurrence import chunks, ssd_chunk
 
 
@@ -13,6 +13,22 @@ class Mamba2(Mechanism):
 
     def __init__(self, m: Mamba2IR) -> None:
         self.ir = m
+
+    def module(self, d_model: int):
+        from .mamba2_torch import Mamba2Module
+
+        return Mamba2Module(d_model, self.ir)
+
+    def box(self) -> Box:
+        m = self.ir
+        notes = (
+            ("heads", f"{m.n_heads} heads"),
+            ("head_dim", f"head dim {m.head_dim}"),
+            ("state", f"state {m.state_dim}, {m.n_groups} groups"),
+            ("conv", f"conv kernel {m.conv_kernel}"),
+            ("kv", "fixed-size state, no KV cache"),
+        )
+        return Box("mixer", "Mamba-2", notes, "Mamba-2", (("mixer", "Mamba-2"),))
 
     def weights(self, d_model: int) -> list[Weight]:
         m, p = self.ir, f"{self.slot}."

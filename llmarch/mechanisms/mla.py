@@ -19,9 +19,22 @@ class MultiHeadLatentAttention(Attention):
     def label(self) -> str:
         return "MLA" + (" + DSA indexer" if self.indexer is not None else "")
 
+    def box_title(self) -> str:
+        return "Multi-head latent attention" + (" with sparse indexer" if self.indexer is not None else "")
+
+    def box_rank_notes(self) -> list[tuple[str, str]]:
+        a = self.ir
+        q_rank = f"{a.q_lora_rank:,}" if a.q_lora_rank else "—"
+        return [("mla", f"KV rank {a.kv_lora_rank:,}, query rank {q_rank}, RoPE dim {a.qk_rope_head_dim}")]
+
     def latent_ranks(self) -> dict[str, Optional[int]]:
         a = self.ir
         return {"q_lora_rank": a.q_lora_rank, "kv_lora_rank": a.kv_lora_rank, "qk_rope_head_dim": a.qk_rope_head_dim}
+
+    def module(self, d_model: int):
+        from .mla_torch import MultiHeadLatentAttentionModule
+
+        return MultiHeadLatentAttentionModule(d_model, self.ir)
 
     def _projections(self, d: int, p: str) -> list[Weight]:
         a = self.ir

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Optional
 
 from ..ir import MoEIR
-from .base import Mechanism, Weight, linear, matrix_macs, vector
-from .ffn import ffn_weights
+from .base import Box, Mechanism, Routing, Weight, linear, matrix_macs, vector
+from .ffn import FFN_NAMES, ffn_weights
 
 
 class MoE(Mechanism):
@@ -33,6 +33,20 @@ class MoE(Mechanism):
             "d_shared": m.shared.d_ff if m.shared else None,
         }
 
+    def box(self) -> Box:
+        m = self.ir
+        k, shared = m.top_k, m.n_shared_experts
+        active = f"{k} routed + {shared} shared active" if shared else f"{k} active"
+        notes = [
+            ("n_experts", f"{m.n_experts} experts, {active}"),
+            ("d_expert", f"expert hidden size {m.expert.d_ff:,}"),
+            ("ffn_kind", FFN_NAMES.get(m.expert.kind, m.expert.kind)),
+        ]
+        if m.shared is not None:
+            notes.append(("d_shared", f"shared expert hidden size {m.shared.d_ff:,}"))
+        features = (("ffn", "MoE"), ("shared", "yes" if shared else "no"))
+        return Box("moe", "Mixture of experts", tuple(notes), "MoE", features, Routing(m.n_experts, k, shared))
+
     def parallel_error(self, tp: int, ep: int, model: str, kind: str) -> Optional[str]:
         if self.experts % ep:
             return f"{{ep}} {ep} does not divide {{model}}'s {self.experts} experts"
@@ -42,6 +56,11 @@ class MoE(Mechanism):
         """Experts a decode step of `batch` sequences reads: E (1 - (1 - k/E)^B), uniform independent routing."""
         n, k = self.experts, self.ir.top_k
         return n * (1 - (1 - k / n) ** batch)
+
+    def module(self, d_model: int):
+        from .moe_torch import MoEModule
+
+        return MoEModule(d_model, self.ir)
 
     def weights(self, d_model: int) -> list[Weight]:
         m, p, d = self.ir, f"{self.slot}.", d_model

@@ -4,7 +4,7 @@ projects it back (dim -> d), followed by a norm of its own."""
 
 from __future__ import annotations
 
-from .base import Mechanism, Weight, linear, norm
+from .base import Box, Mechanism, Weight, linear, norm
 
 
 class PerLayerInputs(Mechanism):
@@ -14,6 +14,16 @@ class PerLayerInputs(Mechanism):
 
     def __init__(self, dim: int, vocab: int, n_layers: int, norm_bias: bool) -> None:
         self.dim, self.vocab, self.n_layers, self.norm_bias = dim, vocab, n_layers, norm_bias
+
+    def module(self, d_model: int):
+        from .per_layer_inputs_torch import PerLayerInputModule
+
+        return PerLayerInputModule(d_model, self.dim)
+
+    def model_module(self, d_model: int):
+        from .per_layer_inputs_torch import PerLayerEmbeddings
+
+        return PerLayerEmbeddings(d_model, self.dim, self.vocab, self.n_layers, self.norm_bias)
 
     def weights(self, d_model: int) -> list[Weight]:
         p = f"{self.slot}."
@@ -29,6 +39,15 @@ class PerLayerInputs(Mechanism):
             *linear("per_layer_input", d_model, width, "per_layer_input"),  # the token embedding to every slot
             *norm("per_layer_input_norm", self.dim, "norms", self.norm_bias),
         ]
+
+    def box(self) -> Box:
+        table = f"per-layer embeddings {self.vocab:,} x {self.n_layers} x {self.dim}"
+        return Box(
+            "extras",
+            notes=(("ple", f"per-layer input {self.dim} wide"),),
+            place="after_ffn",
+            embedding_notes=(("ple", table),),
+        )
 
     def panel_extra(self) -> tuple[str, int]:
         return "per-layer embeddings", self.dim

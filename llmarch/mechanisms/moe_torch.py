@@ -1,0 +1,71 @@
+"""The mixture of experts' torch module for the meta build, reached through `MoE.module`: routed
+experts stacked as `[n_experts, ...]` tensors, one parameter per projection per layer (as in
+gpt-fast), so a 1T-parameter model is a few thousand tensors."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..ir import FFNIR, MoEIR
+from .ffn_torch import FeedForwardModule
+from .primitives import META, FeedForwardPart, Linear, param
+
+
+class Experts(nn.Module):
+    """All routed experts of a layer as stacked tensors, of which a token meets `top_k`."""
+
+    def __init__(self, d: int, n: int, top_k: int, f: FFNIR) -> None:
+        super().__init__()
+        self.n, self.top_k = n, top_k
+        width = (2 if f.gated else 1) * f.d_ff
+        self.gate_up = param(n, width, d)
+        self.down = param(n, d, f.d_ff)
+        if f.bias:
+            self.gate_up_bias = param(n, width)
+            self.down_bias = param(n, d)
+
+    def active(self, numel: int) -> int:
+        """The part of one of its stacked tensors (`numel` elements) a token multiplies: top_k of n experts."""
+        return numel // self.n * self.top_k
+
+
+class MoEModule(FeedForwardPart):
+    def __init__(self, d: int, m: MoEIR) -> None:
+        super().__init__()
+        self.top_k, self.gated = m.top_k, m.expert.gated
+        self.router = Linear(d, m.n_experts, m.router_bias)
+        self.experts = Experts(d, m.n_experts, m.top_k, m.expert)
+        if m.shared is not None:
+            self.shared = FeedForwardModule(d, m.shared)
+            if m.shared_gate:
+                self.shared_gate = Linear(d, 1)
+        if m.score_correction_parameter:
+            # Laguna's checkpoint keeps the routing bias as a parameter (frozen), so it is counted
+            self.router_correction = param(m.n_experts)
+        if m.score_correction_bias:
+            # a buffer, as in DeepSeek's and transformers' code: set by load balancing, not by gradients
+            self.register_buffer("e_score_correction_bias", torch.empty(m.n_experts, device=META))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Top-k routing, then a gather of the chosen experts' stacked weights and one bmm per projection."""
+        B, S, d = x.shape
+        tokens = x.reshape(B * S, d)
+        weights, idx = torch.topk(self.router(tokens), self.top_k, dim=-1)
+        flat = idx.reshape(-1)  # (T*k,)
+        xk = tokens.unsqueeze(1).expand(B * S, self.top_k, d).reshape(-1, d, 1)  # (T*k, d, 1)
+        h = torch.bmm(self.experts.gate_up[flat], xk)  # (T*k, width, 1)
+        if self.gated:
+            gate, up = h.chunk(2, dim=1)
+            h = F.silu(gate) * up
+        else:
+            h = F.relu(h)
+        out = torch.bmm(self.experts.down[flat], h).reshape(B * S, self.top_k, d)
+        out = (out * weights.softmax(-1).unsqueeze(-1)).sum(1).reshape(B, S, d)
+        if hasattr(self, "shared"):
+            shared = self.shared(x)
+            if hasattr(self, "shared_gate"):
+                shared = shared * torch.sigmoid(self.shared_gate(x))
+            out = out + shared
+        return out
