@@ -149,9 +149,9 @@ def test_renderers_compute_nothing():
     assert calls_in("x = facts(ir)\ny = api.load(n)\n") & ANALYSES == {"facts", "load"}
 
 
-# Modules still over the size limit, owned by other work now: the diagram's per-kind adapters (to become the
-# protocol's box data) and the torch modules (to move beside each mechanism).  Emptying it is the goal.
-OVER_600_LINES = {"diagram.py", "meta.py"}
+# Modules still over the size limit, owned by other work now: the diagram's drawing (to split by what it
+# draws).  Emptying it is the goal; a module may leave it, none may join it.
+OVER_600_LINES = {"diagram.py"}
 
 
 def test_no_library_module_over_600_lines():
