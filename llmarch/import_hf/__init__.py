@@ -21,15 +21,16 @@ The package, bottom to top (each module imports only the ones above it in this l
 
 - `keys`: the key tables (`KeyTable`, `Derived`, `Reject`, `REQUIRED`) and the keys every type shares;
 - `config`: `Config`, one config mapping read through its key table, with located errors;
-- `rope`: RoPE and its scaling block; `jsonfile`: reading a config.json (bounded, located); `writer`: the
-  result (`Imported`) and the YAML it is written as;
+- `rope`: RoPE and its scaling block; `jsonfile`: reading a config.json (bounded, located) and the spec name a
+  path gives; `writer`: the result (`Imported`) and the YAML it is written as;
 - `common`: the spec pieces several families build with (heads, norms, layer patterns, MoE, MLA),
   `TextType`, and the checkpoint module names several families share;
 - `quant`: `quantization_config` -> the spec's `weights:` block, read against a type's `ModuleNames`;
 - `vision`: the multimodal wrappers and their vision towers and projectors, counted in closed form;
 - `families/`: one module per model family: its key tables, builders, `MODULE_NAMES` and `TYPES`;
   `families/__init__.py` lists the families and merges their registrations into `TEXT_TYPES`;
-- `driver`: dispatch by `model_type`, wrappers, the spec's notes and order (`import_config`, `import_file`).
+- `driver`: dispatch by `model_type`, wrappers, the spec's notes and order (`import_config`, `import_file`);
+  `checkpoint`: given a checkpoint folder, the spec written held against its shards (through `verify`).
 
 Adding a model type: docs/architecture.md ("Adding a model type").
 """
