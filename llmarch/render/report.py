@@ -1,0 +1,39 @@
+"""The `report` document: the summary table, the failed specs, then each pair compared (no spec re-loaded)."""
+
+from __future__ import annotations
+
+from ..report import Report
+from . import fmt
+from .doc import Cell, Doc, DocTable
+from .table import compare_doc
+
+
+def report_doc(report: Report) -> Doc:
+    rows = report.rows
+    ctx = rows[0]["ctx_tokens"] if rows else 0
+    t = DocTable(
+        "Summary",
+        ["model", "total", "active", "weights (bf16)", f"KV at {ctx:,}" if rows else "KV", "prefill FLOPs/token"],
+        right={1, 2, 3, 4, 5},
+    )
+    for r in rows:
+        t.rows.append(
+            [
+                Cell(r["name"]),
+                Cell(fmt.params(r["total"]), r["total"]),
+                Cell(fmt.params(r["active"]), r["active"]),
+                Cell(fmt.nbytes(r["weights_bf16_bytes"]), r["weights_bf16_bytes"]),
+                Cell(fmt.nbytes(r["kv_bytes"]), r["kv_bytes"]),
+                Cell(fmt.flops(r["prefill_flops_per_token"]), r["prefill_flops_per_token"]),
+            ]
+        )
+    doc = Doc([t], notes=[f"{k}: {v}" for k, v in report.conventions.items()])
+    if report.errors:
+        failed = DocTable("Specs that could not be analysed", ["spec", "error"])
+        failed.rows += [[Cell(e["target"]), Cell(e["error"])] for e in report.errors]
+        doc.tables.append(failed)
+    for comparison in report.comparisons:
+        sub = compare_doc(comparison)
+        sub.tables[0].title = " vs ".join(m["display_name"] for m in comparison.as_dict()["models"])
+        doc.tables += sub.tables
+    return doc
