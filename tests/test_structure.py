@@ -205,7 +205,7 @@ IMPORT_HF_LAYERS = (
     {"rope", "jsonfile", "writer", "quant", "vision"},
     {"common"},
     {"families"},  # the package and every module under it
-    {"driver"},
+    {"driver", "checkpoint"},  # checkpoint: the written spec held against a checkpoint's shards (verify)
     {""},  # llmarch.import_hf itself: re-exports
 )
 
