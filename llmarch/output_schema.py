@@ -154,6 +154,7 @@ MODEL = {
         "missing": {"type": "array", "items": {"type": "string"}},
         "unexpected": {"type": "array", "items": {"type": "string"}},
         "outside_text_model": {"type": "array", "items": {"type": "string"}},
+        "mtp_unchecked": {"type": "array", "items": {"type": "string"}},
         "shape_differences": {
             "type": "array",
             "items": {
@@ -267,12 +268,13 @@ Every `--format json` answer is one object, the common envelope:
   (bytes and FLOPs per step per GPU, step-time lower bound, binding resource, tokens/s upper bound), `prefill_roofline`.
   `verify`: `checkpoint`, `model_type` (the naming table used), `layout` (`prefix`, `experts`), `agree`,
   `tensors` (`expected`, `found`, `shards`), `missing`, `unexpected`, `outside_text_model` (vision/audio
-  towers, projectors: not differences), `shape_differences` (`tensor`, `expected`, `found`, `field`: the spec
+  towers, projectors: not differences), `mtp_unchecked` (MTP tensors of a family whose checkpoints' MTP
+  naming verify does not know: listed, not judged), `shape_differences` (`tensor`, `expected`, `found`, `field`: the spec
   fields deciding that shape), `dtype_differences` (`tensor`, `expected`, `found`, `component`),
   `dtypes_by_component` (component -> dtype -> tensors), `bytes` (`on_disk`: tensor data; `file_bytes`:
   headers included; `weights_as_shipped`: `show`'s figure; `difference`; `explained`: `mtp`, `buffers`,
   `format_layout` (the format's exact tensors against its per-parameter allowance), `stored_differently`,
-  `missing` (negative), `towers`, `unexpected`, summing exactly to `difference`).
+  `missing` (negative), `towers`, `mtp_unchecked`, `unexpected`, summing exactly to `difference`).
 - `differences` (compare): the keys, architecture or parameter, whose values differ.
 
 Integers are exact. The schema below (also printed by `llmarch schema --answers`) is what the tests

@@ -61,6 +61,7 @@ def verify_doc(model: dict, limit: int) -> Doc:
         "stored_differently": "  tensors stored at another dtype or shape (F32 norms)",
         "missing": "  missing tensors",
         "towers": "  vision/audio towers, projectors",
+        "mtp_unchecked": "  MTP tensors (this family's MTP naming is not checked)",
         "unexpected": "  unexpected tensors",
     }
     for key, value in b["explained"].items():
