@@ -96,11 +96,17 @@ def hf_state(spec: str) -> dict[str, tuple]:
 
 
 def qwen3_gguf(spec: str) -> tuple[str, dict, dict]:
-    """Qwen3 (dense, `qwen3`) or Qwen3-MoE (`qwen3moe`) as convert_hf_to_gguf.py writes it."""
+    """Qwen3 (dense, `qwen3`), Qwen3-MoE (`qwen3moe`) or Llama (`llama`) as convert_hf_to_gguf.py writes it;
+    Llama 3.1+'s llama3 RoPE scaling adds `rope_freqs.weight` (head_dim / 2 factors) beside the weights."""
     raw = text_config(upstream_config(spec))
     moe = raw["model_type"] == "qwen3_moe"
-    arch = gguf.MODEL_ARCH.QWEN3MOE if moe else gguf.MODEL_ARCH.QWEN3
+    arch = {"qwen3_moe": gguf.MODEL_ARCH.QWEN3MOE, "qwen3": gguf.MODEL_ARCH.QWEN3, "llama": gguf.MODEL_ARCH.LLAMA}[
+        raw["model_type"]
+    ]
     tensors = _gguf_names(arch, raw["num_hidden_layers"], hf_state(spec))
+    if (raw.get("rope_scaling") or {}).get("rope_type") == "llama3":
+        head_dim = raw.get("head_dim") or raw["hidden_size"] // raw["num_attention_heads"]
+        tensors["rope_freqs.weight"] = (head_dim // 2,)
     metadata = {
         "block_count": raw["num_hidden_layers"],
         "context_length": raw["max_position_embeddings"],
@@ -156,6 +162,7 @@ def nemotron_gguf(spec: str) -> tuple[str, dict, dict]:
 CASES = {
     "qwen3-0.6b": qwen3_gguf,  # dense, tied embedding, qk-norm
     "qwen3-30b-a3b": qwen3_gguf,  # MoE
+    "llama-3.2-1b": qwen3_gguf,  # dense, llama3 RoPE factors beside the weights
     "nemotron-3-nano-30b-a3b": nemotron_gguf,  # hybrid: Mamba-2, attention, MoE layers
 }
 
@@ -178,6 +185,7 @@ def test_gguf_agrees_and_catches_each_difference(tmp_path, spec):
     assert ok["shape_differences"] == [], ok["shape_differences"][:3]
     assert [m for m in ok["metadata"] if not m["agree"]] == [] and len(ok["metadata"]) >= 5
     assert ok["agree"] and ok["model_type"] == arch
+    assert ok["outside_text_model"] == (["rope_freqs.weight"] if "rope_freqs.weight" in tensors else [])
     # every tensor's quantisation is reported with its bits per weight, never held against the spec
     assert ok["bits_per_weight"].get("Q8_0") == 8.5 or ok["bits_per_weight"].get("Q4_K") == 4.5
     victim = next(n for n, s in tensors.items() if n.startswith("blk.1.") and len(s) >= 2)
