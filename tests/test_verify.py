@@ -613,6 +613,7 @@ def hub_family_tensors(spec: str) -> dict[str, tuple[str, tuple]]:
 
 
 HUB_CASES = [
+    "gemma-3n-e4b",
     "glm-5",
     "qwen3.6-27b",
     "qwen3.6-35b-a3b",

@@ -364,6 +364,32 @@ FAMILIES: dict[str, Family] = {
         norms={"mixer_norm": "norm", "attn_norm": "norm", "ffn_norm": "norm"},
         outer={"embed_tokens.weight": "embeddings.weight", "norm.weight": "norm_f.weight"},
     ),
+    # Gemma 3n: AltUp, LAuReL and the per-layer inputs under transformers' names (the model keeps
+    # altup_inputs - 1 AltUp projections each way: 3 for Gemma 3n's 4 inputs)
+    "gemma3n_text": Family(
+        ATTENTION
+        + MLP
+        + (
+            (r"altup\.output_scale", to("altup.correct_output_scale")),
+            (r"altup\.router\.weight", to("altup.modality_router.weight")),
+            (r"altup\.(prediction|correction)_coefs\.weight", to("altup.{0}_coefs.weight")),
+            (r"laurel\.(left|right)\.weight", to("laurel.linear_{0}.weight")),
+            (r"per_layer_input\.gate\.weight", to("per_layer_input_gate.weight")),
+            (r"per_layer_input\.proj\.weight", to("per_layer_projection.weight")),
+        ),
+        norms={
+            "altup_norm": "altup.router_norm",
+            "laurel_norm": "laurel.post_laurel_norm",
+            "per_layer_input_norm": "post_per_layer_input_norm",
+        },
+        outer={
+            "per_layer_embed.weight": "embed_tokens_per_layer.weight",
+            "per_layer_input.weight": "per_layer_model_projection.weight",
+            "per_layer_input_norm.weight": "per_layer_projection_norm.weight",
+            **{f"altup_in.{k}.weight": f"altup_projections.{k}.weight" for k in range(8)},
+            **{f"altup_out.{k}.weight": f"altup_unembed_projections.{k}.weight" for k in range(8)},
+        },
+    ),
     "gpt2": Family(
         GPT2,
         prefixes=(("transformer.", "lm_head"), ("", "lm_head")),
@@ -380,6 +406,7 @@ FAMILIES: dict[str, Family] = {
 # a multimodal wrapper's model type -> the family of its text model
 WRAPPERS = {
     "gemma3": "gemma3_text",
+    "gemma3n": "gemma3n_text",
     "mistral3": "ministral3",
     "qwen3_5": "qwen3_5_text",
     "qwen3_5_moe": "qwen3_5_moe_text",
