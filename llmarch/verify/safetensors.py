@@ -147,7 +147,8 @@ def _tensors(path: Path, header: object, text: str, data_bytes: int) -> dict[str
         raise _error(path, f"its header is a JSON {type(header).__name__}, not an object of tensors")
     shard = path.name
     tensors: dict[str, TensorInfo] = {}
-    regions: list[tuple[int, int, str]] = []
+    begins: list[int] = []
+    ends: list[int] = []
     # a negative dimension anywhere, found in one scan of the text (a name's quotes are escaped, so only a
     # `shape` key matches): without one, the per-tensor check need not look at each dimension
     negative = NEGATIVE_DIM.search(text) is not None
@@ -176,13 +177,15 @@ def _tensors(path: Path, header: object, text: str, data_bytes: int) -> dict[str
             json.loads(text, object_pairs_hook=_no_duplicates)  # a repeated name is the likelier story
             _refuse(path, name, entry, data_bytes)
         tensors[name] = _new(TensorInfo, (name, dtype, tuple(shape), end - begin, shard))
-        regions.append((begin, end, name))
-    regions.sort()
-    # no region ends past the next one's start: checked in C; only when that fails are the pairs walked (an
-    # empty tensor may sit anywhere)
-    ends, begins = list(map(operator.itemgetter(1), regions)), list(map(operator.itemgetter(0), regions))
-    if all(map(operator.le, ends[:-1], begins[1:])):
+        begins.append(begin)
+        ends.append(end)
+    # begins and ends sorted apart (ints sort far faster than tuples): the k-th smallest end is at most the
+    # (k+1)-th smallest begin for every k exactly when no two non-empty regions overlap; only when that
+    # fails are the regions paired up and walked to name the two (an empty tensor may sit anywhere)
+    starts, stops = sorted(begins), sorted(ends)
+    if all(map(operator.le, stops[:-1], starts[1:])):
         return tensors
+    regions = sorted(zip(begins, ends, tensors))
     for (b1, e1, n1), (b2, e2, n2) in zip(regions, regions[1:]):
         if b2 < e1 and e2 > b2:
             raise _error(path, f"its data [{b2:,}, {e2:,}) overlaps that of `{n1}` [{b1:,}, {e1:,})", n2)
