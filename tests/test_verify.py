@@ -658,3 +658,19 @@ def test_later_family_agrees_and_catches_each_difference(tmp_path, spec):
     other = "F16" if dtype != "F16" else "BF16"
     retyped = answer(tensors | {victim: (other, shape)}, tmp_path / "retyped")
     assert [d["tensor"] for d in retyped["dtype_differences"]] == [victim] and not retyped["agree"]
+
+
+def test_mtp_tensors_of_an_unchecked_family_are_listed_apart(tmp_path):
+    """MiniMax-M2's checkpoints' MTP naming is not known to verify: tensors named `mtp` are listed and
+    priced apart (not differences), and the spec's MTP modules are not expected."""
+    import llmarch
+    from llmarch.verify import verify
+
+    tensors = hub_family_tensors("minimax-m2")
+    extra = {"model.mtp.layers.0.eh_proj.weight": ("BF16", (3072, 6144))}
+    folder = checkpoint(tmp_path, tensors | extra)
+    (folder / "config.json").write_text(json.dumps(raw_config("minimax-m2")))
+    answer = verify(llmarch.load("minimax-m2"), read_checkpoint(str(folder)))
+    assert answer["agree"] and answer["mtp_unchecked"] == list(extra)
+    assert answer["bytes"]["explained"]["mtp_unchecked"] == 2 * 3072 * 6144
+    assert answer["bytes"]["explained"]["mtp"] == 0

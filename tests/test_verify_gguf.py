@@ -210,9 +210,11 @@ def test_bits_per_weight_of_ggml_types():
 
 
 def test_cli_reads_a_gguf(tmp_path):
+    import jsonschema
     from typer.testing import CliRunner
 
     from llmarch.cli import app
+    from llmarch.output_schema import OUTPUT_SCHEMA
 
     arch, metadata, tensors = qwen3_gguf("qwen3-0.6b")
     path = tmp_path / "Qwen3-0.6B-Q4_K_M.gguf"
@@ -221,6 +223,7 @@ def test_cli_reads_a_gguf(tmp_path):
     ok = runner.invoke(app, ["--no-color", "verify", "qwen3-0.6b", str(path), "--format", "json"])
     assert ok.exit_code == 0, ok.output
     data = json.loads(ok.stdout)
+    jsonschema.validate(data, OUTPUT_SCHEMA)
     assert data["models"][0]["agree"] and data["models"][0]["format"] == "gguf"
     table = runner.invoke(app, ["--no-color", "verify", "qwen3-0.6b", str(path)])
     assert table.exit_code == 0 and "Q4_K" in table.stdout and "qwen3.block_count" in table.stdout
