@@ -197,6 +197,7 @@ MODEL = {
                 "explained": {"type": "object", "additionalProperties": _INT},
                 "parameters_in_file": _INT,
                 "spec_parameters": _INT,
+                "spec_weights_at_file_types": _INT,
                 "bits_per_weight": {"type": "number"},
                 "by_component": {"type": "object", "additionalProperties": _INT},
             },
@@ -298,7 +299,9 @@ Every `--format json` answer is one object, the common envelope:
   GGUF file: `format` `gguf`, `model_type` its llama.cpp architecture, `metadata` (`key`, `expected`,
   `found`, `field`, `agree`: the file's hyperparameters against the spec), `dtypes_by_component` (component
   -> ggml type -> tensors), `bits_per_weight` (ggml type -> bits per weight, block scales included), `bytes`
-  (`on_disk`, `file_bytes`, `parameters_in_file`, `spec_parameters`, `bits_per_weight`, `by_component`).
+  (`on_disk`, `file_bytes`, `parameters_in_file`, `spec_parameters`, `bits_per_weight`,
+  `spec_weights_at_file_types`: the spec's tensors each at the type the file stores it in, `difference`,
+  `by_component`).
 - `differences` (compare): the keys, architecture or parameter, whose values differ.
 
 Integers are exact. The schema below (also printed by `llmarch schema --answers`) is what the tests

@@ -192,8 +192,13 @@ def test_gguf_agrees_and_catches_each_difference(tmp_path, spec):
     removed = answer(metadata, {k: v for k, v in tensors.items() if k != victim}, "removed")
     assert removed["missing"] == [victim] and not removed["agree"]
     shape = tensors[victim]
+    extras = sum(4 * math.prod(s) for n, s in tensors.items() if n == "rope_freqs.weight")  # F32
+    assert ok["bytes"]["difference"] == extras
     wider = answer(metadata, tensors | {victim: (shape[0] + 1,) + shape[1:]}, "wider")
     assert [d["tensor"] for d in wider["shape_differences"]] == [victim] and not wider["agree"]
+    # the extra row of the victim, at its type (ggml's block layout, gguf-py's table)
+    block, size = gguf.GGML_QUANT_SIZES[_quant(victim, (shape[0] + 1,) + shape[1:])]
+    assert wider["bytes"]["difference"] == extras + math.prod(shape[1:]) // block * size
     more = answer(metadata | {"block_count": metadata["block_count"] + 1}, tensors, "meta")
     bad = [m for m in more["metadata"] if not m["agree"]]
     assert [m["key"] for m in bad] == [f"{arch}.block_count"] and bad[0]["field"] == "n_layers"

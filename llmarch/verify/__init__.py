@@ -393,11 +393,13 @@ def verify_gguf(ir: ModelIR, gguf) -> dict:
     types: dict[str, dict[str, int]] = {}
     component_bytes: dict[str, int] = {}
     params_in_file = 0
+    spec_at_types = 0  # the spec's tensors, each at the ggml type the file stores it in
     for name, (shape, comp, source) in expected.items():
         t = found.get(name)
         if t is None:
             continue
         params_in_file += math.prod(t.shape)
+        spec_at_types += t.nbytes * math.prod(shape) // max(math.prod(t.shape), 1)
         types.setdefault(comp, {}).setdefault(t.type_name, 0)
         types[comp][t.type_name] += 1
         component_bytes[comp] = component_bytes.get(comp, 0) + t.nbytes
@@ -434,6 +436,9 @@ def verify_gguf(ir: ModelIR, gguf) -> dict:
             "parameters_in_file": params_in_file,
             "spec_parameters": spec_params,
             "bits_per_weight": round(disk * 8 / params_in_file, 4) if params_in_file else 0,
+            # disk - spec_weights_at_file_types: shapes that differ, unexpected tensors, converter extras
+            "spec_weights_at_file_types": spec_at_types,
+            "difference": disk - spec_at_types,
             "by_component": dict(sorted(component_bytes.items())),
         },
     }

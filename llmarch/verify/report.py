@@ -127,6 +127,11 @@ def verify_gguf_doc(model: dict, limit: int) -> Doc:
     size.add("parameters in the file", Cell(f"{b['parameters_in_file']:,}", b["parameters_in_file"]))
     size.add("parameters of the spec (no MTP)", Cell(f"{b['spec_parameters']:,}", b["spec_parameters"]))
     size.add("bits per weight, whole file", Cell(f"{b['bits_per_weight']:g}", b["bits_per_weight"]))
+    size.add(
+        "the spec's weights at the file's types",
+        Cell(f"{b['spec_weights_at_file_types']:,}", b["spec_weights_at_file_types"]),
+    )
+    size.add("difference (other shapes, unexpected tensors, extras)", Cell(f"{b['difference']:,}", b["difference"]))
     for comp, n in b["by_component"].items():
         size.add(f"  {comp}", Cell(f"{n:,}", n))
     tables.append(size)
