@@ -922,13 +922,13 @@ def verify(
     from .api import envelope, load
     from .verify import read_checkpoint, verify_gguf
     from .verify import verify as run_verify
-    from .verify.gguf import read_gguf
+    from .verify.gguf import is_gguf, read_gguf
     from .verify.report import verify_doc, verify_gguf_doc
 
     _check_count(limit, "--limit", 1 << 20)
     _registry(spec_path)
     ir = load(spec, spec_path, sets)
-    if checkpoint.endswith(".gguf"):
+    if is_gguf(checkpoint):
         model = verify_gguf(ir, read_gguf(checkpoint))
         doc = verify_gguf_doc
     else:

@@ -234,6 +234,8 @@ def test_cli_reads_a_gguf(tmp_path):
     assert table.exit_code == 0 and "Q4_K" in table.stdout and "qwen3.block_count" in table.stdout
     differs = runner.invoke(app, ["--no-color", "verify", "qwen3-0.6b", str(path), "--set", "n_layers=27"])
     assert differs.exit_code == 1 and "qwen3.block_count" in differs.stdout
+    renamed = path.rename(tmp_path / "model.bin")  # told apart by its magic, not its name
+    assert runner.invoke(app, ["--no-color", "verify", "qwen3-0.6b", str(renamed)]).exit_code == 0
 
 
 # ---------------------------------------------------------------------------

@@ -245,6 +245,20 @@ def _value(r: _Reader, vtype: int, key: str):
     raise _error(r.path, f"`{key}` has value type {vtype}, which GGUF does not define", key)
 
 
+def is_gguf(path: str | Path) -> bool:
+    """A `.gguf` name, or a regular file starting with the GGUF magic (a GGUF saved under another name)."""
+    path = Path(path)
+    if path.name.endswith(".gguf"):
+        return True
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
+        with open(path, "rb") as f:
+            return f.read(4) == MAGIC
+    except OSError:
+        return False
+
+
 def read_gguf(path: str | Path) -> GgufFile:
     """The metadata and tensor infos of a GGUF file; reads nothing of the tensor data."""
     path = Path(path)
