@@ -484,7 +484,7 @@ def cache_cmd(
 def verify(
     spec: str = typer.Argument(..., help="Spec name, alias or file path."),
     checkpoint: str = typer.Argument(
-        ..., help="A checkpoint folder, its model.safetensors.index.json, or one .safetensors."
+        ..., help="A checkpoint folder, its model.safetensors.index.json, one .safetensors, or a .gguf file."
     ),
     model_type: Optional[str] = typer.Option(
         None, "--model-type", help="The checkpoint's tensor naming, where no config.json beside it names it."
@@ -497,24 +497,27 @@ def verify(
     format: Optional[Format] = FormatOpt,
     output: Optional[str] = OutputOpt,
 ) -> None:
-    """Hold a spec against a safetensors checkpoint, reading only the shards' headers (never the weights).
+    """Hold a spec against a safetensors checkpoint or a GGUF file, reading only headers (never the weights).
 
     Exit 0 when they agree, 1 when they differ (each difference listed), 2 on bad input.
     Example: llmarch verify qwen3-8b ~/models/Qwen3-8B
     """
     from .api import envelope, load
-    from .verify import read_checkpoint
+    from .verify import read_checkpoint, verify_gguf
     from .verify import verify as run_verify
-    from .verify.report import verify_doc
+    from .verify.gguf import is_gguf, read_gguf
+    from .verify.report import verify_doc, verify_gguf_doc
 
     check_count(limit, "--limit", 1 << 20)
     load_registry(spec_path)
     ir = load(spec, spec_path, sets)
-    ckpt = read_checkpoint(checkpoint)
-    model = run_verify(ir, ckpt, model_type)
-    emit_answer(
-        format, output, envelope("verify", [model]), lambda: verify_doc(model, limit), f"llmarch verify {ir.name}"
-    )
+    if is_gguf(checkpoint):
+        model = verify_gguf(ir, read_gguf(checkpoint))
+        doc = verify_gguf_doc
+    else:
+        model = run_verify(ir, read_checkpoint(checkpoint), model_type)
+        doc = verify_doc
+    emit_answer(format, output, envelope("verify", [model]), lambda: doc(model, limit), f"llmarch verify {ir.name}")
     if not model["agree"]:
         raise typer.Exit(1)
 
