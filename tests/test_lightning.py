@@ -2,12 +2,16 @@
 from the publisher's code (inclusionAI/Ring-V2.5 models/modeling_bailing_moe_v2_5.py, whose
 `BailingMoeV2_5LinearAttention` is excerpted in docs/sources/ling-2.5-lightning.md).
 
-transformers has no class for this family (its `bailing_hybrid` is Ling 3.0's KDA + MLA model) and the
-publisher's module imports flash-linear-attention's kernels at import time, so the counts below are
-written out from its `__init__` rather than built from it.
+transformers has no class for this family (its `bailing_hybrid` is Ling 3.0's KDA + MLA model): the
+first tests write the counts out from the publisher's `__init__`, the last ones build the publisher's
+vendored `BailingMoeV2_5ForCausalLM` (tests/data/publisher/bailing_moe_v2_5) on the meta device.
 """
 
 from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
 
 import pytest
 
@@ -142,3 +146,132 @@ def test_unused_block_is_refused(tmp_path):
     with pytest.raises(SpecError) as err:
         llmarch.load(str(path))
     assert "no layer uses the `lightning:` block" in str(err.value) and "letter T" in str(err.value)
+
+
+# The publisher's code, built on the meta device: BailingMoeV2_5ForCausalLM from the vendored files
+PUBLISHER = Path(__file__).parent / "data" / "publisher" / "bailing_moe_v2_5"
+
+
+@pytest.fixture
+def publisher(monkeypatch):
+    """The vendored modelling module, imported with shims that change no parameter (see its source.yaml):
+    flash-linear-attention's kernels stubbed (forward only) and four names transformers 5 dropped."""
+    import torch
+    import transformers.modeling_rope_utils as rope_utils
+    import transformers.pytorch_utils as pytorch_utils
+    import transformers.utils.import_utils as import_utils
+
+    for name in (
+        "fla",
+        "fla.ops",
+        "fla.ops.simple_gla",
+        "fla.ops.simple_gla.fused_recurrent",
+        "fla.ops.simple_gla.chunk",
+    ):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    sys.modules["fla.ops.simple_gla.fused_recurrent"].fused_recurrent_simple_gla = None
+    sys.modules["fla.ops.simple_gla.chunk"].chunk_simple_gla = None
+    monkeypatch.setattr(import_utils, "is_torch_fx_available", lambda: False, raising=False)
+    monkeypatch.setattr(pytorch_utils, "ALL_LAYERNORM_LAYERS", [], raising=False)
+    monkeypatch.setattr(pytorch_utils, "is_torch_greater_or_equal_than_1_13", True, raising=False)
+
+    def default_rope(config, device=None, *args, **kwargs):  # the buffer only: no parameter
+        dim = int(config.head_dim * config.partial_rotary_factor)
+        return 1.0 / (config.rope_theta ** (torch.arange(0, dim, 2, dtype=torch.float) / dim)), 1.0
+
+    monkeypatch.setitem(rope_utils.ROPE_INIT_FUNCTIONS, "default", default_rope)
+    package = types.ModuleType("bailing_publisher")
+    package.__path__ = []
+    monkeypatch.setitem(sys.modules, "bailing_publisher", package)
+    for stem in ("configuration_bailing_moe_v2_5", "modeling_bailing_moe_v2_5"):
+        module = types.ModuleType(f"bailing_publisher.{stem}")
+        module.__package__ = "bailing_publisher"
+        monkeypatch.setitem(sys.modules, module.__name__, module)
+        source = PUBLISHER / f"{stem}.py.txt"  # its real path: transformers' docstring decorators read the source
+        exec(compile(source.read_text(), str(source), "exec"), module.__dict__)
+    return sys.modules["bailing_publisher.modeling_bailing_moe_v2_5"]
+
+
+# A small config of the publisher's class (its defaults, shrunk) and the spec that describes it: 7 layers in
+# groups of 3, so layers 2 and 5 are MLA and so is layer 6, past the last whole group
+SMALL_CONFIG = dict(
+    vocab_size=1000,
+    pad_token_id=0,  # the default, 156892, is past this vocabulary
+    eos_token_id=0,
+    hidden_size=512,
+    intermediate_size=768,
+    num_hidden_layers=7,
+    layer_group_size=3,
+    num_attention_heads=4,
+    head_dim=96,
+    group_norm_size=4,
+    num_experts=16,
+    num_experts_per_tok=4,
+    n_group=4,
+    topk_group=2,
+    num_shared_experts=1,
+    moe_intermediate_size=64,
+    first_k_dense_replace=1,
+    kv_lora_rank=64,
+    q_lora_rank=None,
+    qk_rope_head_dim=16,
+    qk_nope_head_dim=32,
+    v_head_dim=32,
+)
+SMALL_SPEC = """name: bailing-small
+vocab_size: 1000
+d_model: 512
+n_layers: 7
+context_length: 4096
+norm: {kind: rmsnorm, placement: pre, eps: 1.0e-6}
+attention:
+  kind: mla
+  n_heads: 4
+  q_lora_rank: null
+  kv_lora_rank: 64
+  qk_nope_head_dim: 32
+  qk_rope_head_dim: 16
+  v_head_dim: 32
+  rope: {theta: 600000}
+lightning: {n_heads: 4, head_dim: 96, norm_groups: 4}
+ffn: {d_ff: 768}
+moe: {n_experts: 16, top_k: 4, d_expert: 64, n_shared_experts: 1, d_shared: 64, score_correction_bias: true}
+layers:
+  mixer: [lightning, lightning, global, lightning, lightning, global, global]
+  ffn: E
+  dense_prefix: 1
+"""
+
+
+def _publisher_model(publisher, **overrides):
+    import torch
+
+    config_class = sys.modules["bailing_publisher.configuration_bailing_moe_v2_5"].BailingMoeV2_5Config
+    config = config_class(**{**SMALL_CONFIG, **overrides})
+    config.rope_scaling = None  # transformers 5 made None a dict, which the MLA __init__ would read as YaRN
+    with torch.device("meta"):
+        return publisher.BailingMoeV2_5ForCausalLM(config)
+
+
+def test_total_equals_the_publishers_build(publisher, tmp_path):
+    model = _publisher_model(publisher)
+    kinds = [layer.attention_layer_type for layer in model.model.layers]
+    assert kinds == ["linear_attention"] * 2 + ["attention"] + ["linear_attention"] * 2 + ["attention"] * 2
+    path = tmp_path / "bailing-small.yaml"
+    path.write_text(SMALL_SPEC)
+    ir = llmarch.load(str(path))
+    assert llmarch.count_params(ir).total == sum(p.numel() for p in model.parameters())
+    linear = sum(p.numel() for n, p in model.named_parameters() if ".attention." in n and "layers.0." in n)
+    assert llmarch.count_params(ir).by_component["linear_mixer"] == 4 * linear
+
+
+def test_mtp_equals_the_publishers_build(publisher, tmp_path):
+    """num_nextn_predict_layers: 1 appends an MTP layer (MLA + MoE, enorm, hnorm, eh_proj, final norm)."""
+    model = _publisher_model(publisher, num_nextn_predict_layers=1)
+    mtp = sum(p.numel() for p in model.model.layers[7].parameters())
+    path = tmp_path / "bailing-small-mtp.yaml"
+    path.write_text(SMALL_SPEC + "mtp: {n_modules: 1, ffn: moe}\n")
+    ir = llmarch.load(str(path))
+    counts = llmarch.count_params(ir)
+    assert counts.mtp == mtp
+    assert counts.total + counts.mtp == sum(p.numel() for p in model.parameters())
