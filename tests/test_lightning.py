@@ -132,6 +132,16 @@ def test_box_and_layer_mix(ir):
     assert layer_pattern(ir) == "6 Lightning, 2 global, first 1 dense, 8 blocks"
 
 
+def test_tensor_parallel_needs_whole_heads(ir):
+    from llmarch.errors import ParameterError
+    from llmarch.serve import Plan, check_plan
+
+    check_plan(ir, Plan(gpus=4, tp=4, ep=1))
+    with pytest.raises(ParameterError) as err:
+        check_plan(ir, Plan(gpus=3, tp=3, ep=1))
+    assert "4 Lightning attention heads" in str(err.value)
+
+
 def test_norm_groups_must_divide_the_width(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(SPEC.replace("norm_groups: 4", "norm_groups: 3"))

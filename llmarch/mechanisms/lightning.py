@@ -10,6 +10,8 @@ the recurrent state alone: no short convolution.
 
 from __future__ import annotations
 
+from typing import Optional
+
 from ..ir import LightningIR
 from .base import Box, CacheRow, Mechanism, Weight, linear, norm
 from .recurrence import chunks, linear_attention_chunk
@@ -56,6 +58,11 @@ class LightningAttention(Mechanism):
         rec = a.n_heads * a.head_dim * a.head_dim  # a key-by-value state per head
         formula = f"{a.n_heads} x {a.head_dim} x {a.head_dim} x {state_bytes} B"
         return CacheRow((kind, rec), "Lightning attention state", 0, 0, int(rec * state_bytes), formula)
+
+    def parallel_error(self, tp: int, ep: int, model: str, kind: str) -> Optional[str]:
+        if self.ir.n_heads % tp:  # vLLM's port asserts it: each rank holds whole heads and their states
+            return f"{{tp}} {tp} does not divide {{model}}'s {self.ir.n_heads} Lightning attention heads"
+        return None
 
     def sequence_macs(self, S: int, ctx: int) -> dict[str, int]:
         a = self.ir
