@@ -114,9 +114,11 @@ NOT_SHIPPED_UNSOURCED: dict[str, str] = {
         "checkpoint, whose widths, 2048 and 16384, are not evidence for V2.5-Pro)."
     ),
     "Ling 2.5 (1T)": (
-        "80 layers, 10 MLA + 70 Lightning (layer_group_size 8: layer i is MLA when (i + 1) % 8 == 0), 256 "
-        "experts, 8 active; 1T total, 63B active (model card).  The Lightning layers' shape has one third-party "
-        "witness only (an SGL-JAX test helper: hidden 8192, 64 heads of 128, group_norm_size 8, 80 layers), not "
+        "80 layers, 10 MLA + 70 Lightning (the gallery; '1:7 MLA + Lightning Linear Attention', SGLang's cookbook), "
+        "which the publisher's rule makes layer_group_size 8 (layer i is MLA when (i + 1) % 8 == 0); 256 experts, "
+        "8 active (SGL-JAX's Ling 2.5 recipe); 1T total, 63B active (inclusionAI/Ling-V2.5 README).  The "
+        "Lightning layers' shape has one third-party witness only (an SGL-JAX test helper: hidden 8192, 64 heads "
+        "of 128, group_norm_size 8, 80 layers), not "
         "the config.  "
         "Lightning attention itself is in llmarch (the `lightning:` block, issue 23: weights from the publisher's "
         "BailingMoeV2_5LinearAttention, vendored in docs/sources/ling-2.5-lightning.md); what is missing is the "
