@@ -4,8 +4,8 @@ from __future__ import annotations
 
 PARAMS = {
     "total": "every parameter once; a tied embedding/LM-head matrix once; buffers (e.g. DeepSeek's e_score_correction_bias) excluded",
-    "embedding": "lookup tables: token, learned-position and per-layer embeddings",
-    "active": "parameters one token multiplies: routed experts x top_k / n_experts, everything else fully, lookup tables excluded, LM head included (a tied matrix counts once, as the LM head)",
+    "embedding": "lookup tables: token, learned-position, per-layer and n-gram embeddings",
+    "active": "parameters one token multiplies: routed experts x top_k / n_experts (with zero-computation experts, top_k real ones: the most a token meets), everything else fully, lookup tables excluded, LM head included (a tied matrix counts once, as the LM head)",
     "active_incl_embeddings": "active + the lookup tables",
     "mtp": "multi-token-prediction modules are counted separately, outside total and active",
     "suffixes": "parameter counts: K = 1e3, M = 1e6, B = 1e9, T = 1e12 (decimal); bytes: KiB/MiB/GiB = 1024^1/2/3 (binary)",

@@ -94,6 +94,7 @@ GALLERY_SPECS: dict[str, str] = {
     "Laguna XS.2 (33B)": "laguna-xs.2",
     "Mistral Small 4 (119B)": "mistral-small-4-119b",
     "Step 3.5 Flash (196B)": "step-3.5-flash",
+    "LongCat-Flash-Lite (68.5B-A3B)": "longcat-flash-lite",
 }
 
 # Gallery models whose layers llmarch can express but whose count-deciding values no source found pins; each says
@@ -253,7 +254,7 @@ def gallery_pngs() -> dict[str, bytes]:
 
 def gallery_markdown() -> str:
     """docs/gallery.md: every article pair whose two specs ship, as compare tables."""
-    from .api import compare, load, registry
+    from .api import comparison, load, registry
     from .conventions import params_lines
     from .render.doc import to_markdown
     from .render.table import compare_doc
@@ -270,7 +271,7 @@ def gallery_markdown() -> str:
     ]
     for fig, a, b in available_pairs(names):
         irs = [load(a), load(b)]
-        doc = compare_doc(irs, compare(irs))
+        doc = compare_doc(comparison(irs))
         doc.tables[0].title, doc.notes = "", []
         parts += [
             f"## {fig}: {irs[0].display_name} vs {irs[1].display_name}",

@@ -111,6 +111,19 @@ class FFNIR:
 
 
 @dataclass(frozen=True)
+class NgramEmbeddingIR:
+    """LongCat's N-gram embeddings (see schema.NgramEmbedding)."""
+
+    vocab_ratio: int
+    neighbors: int
+    splits: int
+
+    @property
+    def tables(self) -> int:
+        return self.splits * (self.neighbors - 1)
+
+
+@dataclass(frozen=True)
 class MoEIR:
     n_experts: int
     top_k: int
@@ -122,6 +135,8 @@ class MoEIR:
     expert_bias: bool
     score_correction_bias: bool
     score_correction_parameter: bool = False  # Laguna keeps it as a parameter (requires_grad=False)
+    zero_experts: int = 0  # LongCat's identity experts: router outputs, no weights
+    beside: Optional[FFNIR] = None  # LongCat's shortcut MoE: the layer's dense FFN, on the same input
 
 
 @dataclass(frozen=True)
@@ -206,6 +221,7 @@ class ModelIR:
     weight_overrides: tuple[tuple[str, str], ...]
     references: tuple[ReferenceIR, ...] = ()
     budgets: tuple[tuple[str, str], ...] = ()  # (kind, text) from the spec's `budgets:` block
+    ngram_embedding: Optional[NgramEmbeddingIR] = None
     warnings: tuple[str, ...] = ()
     path: Optional[str] = None  # the spec file
     notes: Optional[str] = field(default=None, compare=False)

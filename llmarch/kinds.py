@@ -40,6 +40,8 @@ PARAMETER_COMPONENTS: tuple[str, ...] = (
     "token_embedding",
     "position_embedding",
     "per_layer_embedding",
+    "ngram_embedding",  # LongCat's hashed n-gram tables (lookups)
+    "ngram_projection",  # their projections back to d_model (products, once per token)
     "attention",
     "linear_mixer",
     "dense_ffn",

@@ -2,7 +2,7 @@
 
 Conventions (also in `conventions.py`, printed under every table):
 - `total` counts every parameter once; a tied embedding/LM-head matrix once.
-- `embedding` = the lookup tables: token, learned-position and per-layer embeddings.
+- `embedding` = the lookup tables: token, learned-position, per-layer and n-gram embeddings.
 - `active` = the parameters one token multiplies: everything but the lookup
   tables, routed experts scaled by top_k / n_experts, the LM head (a tied
   matrix counts here, once, as the LM head).  MTP modules are excluded.
@@ -23,7 +23,7 @@ from .mechanisms.layers import block_norms, layer_mechanisms, model_mechanisms
 from .yamlsafe import Located
 
 COMPONENTS = PARAMETER_COMPONENTS
-LOOKUP_COMPONENTS = ("token_embedding", "position_embedding", "per_layer_embedding")
+LOOKUP_COMPONENTS = ("token_embedding", "position_embedding", "per_layer_embedding", "ngram_embedding")
 
 
 @dataclass
@@ -76,7 +76,8 @@ def norm_params(ir: ModelIR, dim: int) -> int:
     return dim * (2 if ir.norm.bias else 1)  # weight, and a bias when the spec asks for one (any norm kind)
 
 
-LAYER_COMPONENTS = COMPONENTS[3:-1]  # what a layer can hold: neither the lookup tables nor the LM head
+# what a layer can hold: neither the lookup tables, nor the n-gram projections (model-level), nor the LM head
+LAYER_COMPONENTS = tuple(c for c in COMPONENTS if c not in (*LOOKUP_COMPONENTS, "ngram_projection", "lm_head"))
 
 
 def layer_counts(ir: ModelIR, layer: LayerIR) -> tuple[dict[str, int], dict[str, int]]:

@@ -18,6 +18,10 @@ def component_of(name: str) -> str:
         return "position_embedding"
     if head == "per_layer_embed":
         return "per_layer_embedding"
+    if head == "ngram_embed":
+        return "ngram_embedding"
+    if head == "ngram_proj":
+        return "ngram_projection"
     if head == "lm_head":
         return "lm_head"
     if head == "norm" or head.endswith("_norm"):
@@ -73,6 +77,7 @@ def module_params(model) -> ParamCount:
     tied = model.lm_head.weight is model.embed_tokens.weight
     if tied:
         active["lm_head"] = active["token_embedding"]
-    active["token_embedding"] = active["position_embedding"] = active["per_layer_embedding"] = 0
+    for lookup in ("token_embedding", "position_embedding", "per_layer_embedding", "ngram_embedding"):
+        active[lookup] = 0
     buffers = sum(b.numel() for n, b in model.named_buffers() if not n.startswith("mtp."))
     return ParamCount(by_component=total, active_by_component=active, mtp=mtp, buffers=buffers, tied=tied)

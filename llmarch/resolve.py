@@ -24,6 +24,7 @@ from .ir import (
     ModelIR,
     MoEIR,
     MtpIR,
+    NgramEmbeddingIR,
     NormIR,
     ReferenceIR,
     RopeIR,
@@ -119,6 +120,7 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
         per_layer_embedding_vocab=(ple.vocab_size or spec.vocab_size) if ple else None,
         altup_inputs=spec.altup.n_inputs if spec.altup else None,
         laurel_rank=spec.laurel.rank if spec.laurel else None,
+        ngram_embedding=_ngram(spec, located),
         norm=NormIR(kind=spec.norm.kind, bias=spec.norm.bias, placement=spec.norm.placement),
         layers=tuple(layers),
         mtp=mtp,
@@ -510,7 +512,42 @@ def _moe(spec: S.Spec, located: Located) -> MoEIR:
         expert_bias=m.expert_bias,
         score_correction_bias=m.score_correction_bias,
         score_correction_parameter=m.score_correction_parameter,
+        zero_experts=m.zero_experts,
+        beside=_shortcut_ffn(spec, located),
     )
+
+
+def _shortcut_ffn(spec: S.Spec, located: Located) -> Optional[FFNIR]:
+    """The dense FFN a shortcut-connected MoE runs beside its experts (LongCat), or None."""
+    assert spec.moe is not None
+    if not spec.moe.shortcut:
+        return None
+    if spec.ffn is None:
+        raise located.error(
+            ("moe", "shortcut"),
+            "shortcut: true runs the layer's dense FFN beside the experts, but the spec has no `ffn:` block; "
+            "add one (LongCat: ffn_hidden_size) or remove shortcut",
+        )
+    return _ffn(spec.ffn)
+
+
+def _ngram(spec: S.Spec, located: Located) -> Optional[NgramEmbeddingIR]:
+    n = spec.ngram_embedding
+    if n is None:
+        return None
+    out = NgramEmbeddingIR(vocab_ratio=n.vocab_ratio, neighbors=n.neighbors, splits=n.splits)
+    if spec.d_model % out.tables:
+        raise located.error(
+            ("ngram_embedding",),
+            f"d_model ({spec.d_model}) is not a multiple of the {out.tables} n-gram tables "
+            f"(splits {n.splits} x (neighbors {n.neighbors} - 1)): each table is d_model / tables wide",
+        )
+    if spec.tie_embeddings:
+        raise located.error(
+            ("ngram_embedding",),
+            "n-gram embeddings with tie_embeddings: true are not supported (no such checkpoint is known)",
+        )
+    return out
 
 
 # a reference block's figures and how each is read

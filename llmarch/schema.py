@@ -256,6 +256,16 @@ class MoE(Block):
         False,
         description="the same per-expert routing bias kept as a parameter, counted with the router (Laguna)",
     )
+    zero_experts: _int(MAX_EXPERTS, ge=0) = Field(
+        0,
+        description="zero-computation (identity) experts the router may also choose (LongCat): router outputs, "
+        "no weights; a token meets between 0 and top_k real experts",
+    )
+    shortcut: StrictBool = Field(
+        False,
+        description="LongCat's shortcut-connected MoE: the layer's dense FFN (`ffn:`) runs beside the experts "
+        "on the same input, and the experts' output joins the residual one layer later",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> "MoE":
@@ -302,6 +312,16 @@ class PerLayerEmbeddings(Block):
 
     dim: HeadDim
     vocab_size: Optional[_int(MAX_VOCAB)] = Field(None, description="rows of the per-layer table (default vocab_size)")
+
+
+class NgramEmbedding(Block):
+    """LongCat's N-gram embeddings: splits x (neighbors - 1) hashed tables of the n-grams ending at each
+    token (orders 2..neighbors), table i of vocab_ratio x vocab_size + 2i + 1 rows and d_model / tables
+    columns, each projected back to d_model and added to the token embedding."""
+
+    vocab_ratio: _int(1000)
+    neighbors: _int(16, ge=2) = Field(description="the longest n-gram (LongCat's emb_neighbor_num)")
+    splits: _int(64) = Field(description="hashed tables per n-gram order (LongCat's emb_split_num)")
 
 
 class AltUp(Block):
@@ -407,6 +427,7 @@ class Spec(Block):
     )
     per_layer_embeddings: Optional[PerLayerEmbeddings] = None
     altup: Optional[AltUp] = None
+    ngram_embedding: Optional[NgramEmbedding] = None
     laurel: Optional[Laurel] = None
     kv_shared_layers: _int(MAX_LAYERS, ge=0) = Field(
         0, description="the last k layers reuse the KV of the last earlier layer of their kind (Gemma 3n)"

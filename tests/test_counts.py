@@ -203,7 +203,9 @@ def test_layer_kinds_equal_collected_values(name):
         else:
             # Sarvam's remote code (sarvam_moe, sarvam_mla) has no sliding-window attention: no window key is set
             assert not {k for k in values if k in ("sliding_window", "layer_types", "attention_chunk_size")}
-        assert [layer_type(l) for l in ir.layers] == ["full_attention"] * values["num_hidden_layers"]
+        # LongCat's num_layers counts decoder layers of two attention sublayers (transformers: 2 x num_layers)
+        n_layers = values["num_hidden_layers"] if "num_hidden_layers" in values else 2 * values["num_layers"]
+        assert [layer_type(l) for l in ir.layers] == ["full_attention"] * n_layers
         return
     assert [layer_type(l) for l in ir.layers] == config_layer_types(collected_values_config(name))
 
@@ -565,3 +567,69 @@ def test_sarvam_105b_total_equals_transformers_twin_plus_the_bias_parameter():
     bias = sum(b.numel() for name, b in model.named_buffers() if name.endswith("e_score_correction_bias"))
     assert bias == (c["num_hidden_layers"] - c["first_k_dense_replace"]) * c["num_experts"]
     assert llmarch.count_params(llmarch.load("sarvam-105b")).total == unique_params(model) + bias
+
+
+def _longcat_flash_on_meta(c: dict):
+    """transformers 5.23's longcat_flash (LongCat-Flash without n-gram embeddings) built on meta from the collected
+    LongCat-Flash-Lite values: the n-gram keys are left out, the rest passed as transformers names them."""
+    import torch
+    from transformers import AutoModelForCausalLM, LongcatFlashConfig
+
+    keys = ("vocab_size", "hidden_size", "ffn_hidden_size", "expert_ffn_hidden_size", "num_layers")
+    keys += ("num_attention_heads", "kv_lora_rank", "q_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim")
+    keys += ("v_head_dim", "n_routed_experts", "moe_topk", "zero_expert_num", "max_position_embeddings")
+    cfg = LongcatFlashConfig(**{k: c[k] for k in keys})
+    with torch.device("meta"):
+        return AutoModelForCausalLM.from_config(cfg)
+
+
+def _longcat_ngram_by_hand(c: dict) -> tuple[int, int]:
+    """LongCat's n-gram embeddings (modeling_longcat_ngram.py; llama.cpp's port writes the same shapes out):
+    k = emb_split_num tables per order, orders 2..n (n = emb_neighbor_num), so k (n - 1) tables; table i is
+    Embedding(m + 2i + 1, d / (k (n - 1))) with m = ngram_vocab_size_ratio x vocab_size, each followed by a
+    bias-free Linear(d / (k (n - 1)), d).  Returns (lookup-table entries, projection entries)."""
+    tables = c["emb_split_num"] * (c["emb_neighbor_num"] - 1)
+    dim = c["hidden_size"] // tables
+    m = c["ngram_vocab_size_ratio"] * c["vocab_size"]
+    return sum((m + 2 * i + 1) * dim for i in range(tables)), tables * dim * c["hidden_size"]
+
+
+def test_longcat_flash_lite_total_equals_transformers_plus_ngram_tables():
+    """LongCat-Flash-Lite = transformers 5.23's longcat_flash of the same values (every MLA sublayer, dense MLP,
+    router, norm, embedding and head as transformers builds them), less the gate_up_proj rows transformers gives
+    the zero experts, plus the n-gram tables and projections by hand.  transformers' LongcatFlashExperts sizes
+    gate_up_proj over n_routed_experts + zero_expert_num (its down_proj over n_routed_experts only); a zero
+    expert is an identity (its forward never reads those rows) and the checkpoint holds 256 experts per layer."""
+    c = collected_values("longcat-flash-lite")
+    model = _longcat_flash_on_meta(c)
+    phantom = c["num_layers"] * c["zero_expert_num"] * 2 * c["expert_ffn_hidden_size"] * c["hidden_size"]
+    assert phantom == 14 * 128 * 2 * 1024 * 3072
+    gate_up = model.model.layers[0].mlp.experts.gate_up_proj
+    assert tuple(gate_up.shape) == (256 + 128, 2 * 1024, 3072)  # the phantom rows are there
+    tables, projections = _longcat_ngram_by_hand(c)
+    assert (tables, projections) == (31_406_985_216, 9_437_184)
+    count = llmarch.count_params(llmarch.load("longcat-flash-lite"))
+    assert count.total == unique_params(model) - phantom + tables + projections
+    assert count.by_component["ngram_embedding"] == tables
+    assert count.by_component["ngram_projection"] == projections
+    # the router scores the real and the zero experts; its correction bias (a buffer) covers both
+    router = model.model.layers[0].mlp.router
+    assert router.classifier.weight.numel() == count.by_component["router"] // c["num_layers"]
+    assert count.buffers == c["num_layers"] * router.e_score_correction_bias.numel() == 14 * 384
+
+
+def test_longcat_flash_lite_active_range_by_hand():
+    """Active under llmarch's convention (lookup tables out, LM head in): a token's 12 router slots may all be
+    zero experts (128 >= 12) or all real ones, so routed experts contribute 0 to 12 of 256; `active` is the
+    upper end.  By hand: per MoE layer a real expert is 3 x 3072 x 1024 (SwiGLU), 14 MoE layers."""
+    c = collected_values("longcat-flash-lite")
+    count = llmarch.count_params(llmarch.load("longcat-flash-lite"))
+    expert = 3 * c["hidden_size"] * c["expert_ffn_hidden_size"]
+    always = count.active - count.active_by_component["routed_experts"]
+    assert count.active_by_component["routed_experts"] == c["num_layers"] * c["moe_topk"] * expert
+    assert count.active == always + 14 * 12 * 3 * 3072 * 1024
+    # what a token always multiplies, by hand: 28 MLA sublayers, 28 dense MLPs, 14 routers, the norms,
+    # the 12 n-gram projections and the LM head
+    d, h = 3072, 32
+    mla = d * 1536 + 1536 + 1536 * h * 192 + d * (512 + 64) + 512 + 512 * h * (128 + 128) + h * 128 * d
+    assert always == (28 * mla + 28 * 3 * d * 6144 + 14 * d * 384 + (2 * 28 + 1) * d + 12 * 256 * d + 131072 * d)

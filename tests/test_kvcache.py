@@ -130,6 +130,21 @@ def test_mistral_small_4_mla_latent():
 
 
 @pytest.mark.parametrize("ctx", [4096, K128])
+def test_longcat_flash_lite_two_mla_sublayers_per_layer(ctx):
+    """LongCat-Flash-Lite (collected values): each of num_layers (14) decoder layers holds two MLA sublayers, each
+    caching its latent (kv_lora_rank 512) and the shared RoPE key (64), as transformers' cache layers do
+    (layer_idx 2i and 2i + 1): 28 x 576 elements per token.  The gallery's 63 KiB is 56 x 576 x 2 B: it reads
+    "28 logical layers / 56 MLA sublayers", twice the config's; the spec documents the difference."""
+    c = collected_values("longcat-flash-lite")
+    per_token = 2 * c["num_layers"] * (c["kv_lora_rank"] + c["qk_rope_head_dim"]) * BF16
+    assert per_token == 28 * 576 * 2 == 31.5 * 1024
+    assert 56 * 576 * 2 == 63 * 1024
+    r = kv("longcat-flash-lite", ctx)
+    assert r.per_token_bytes_all_layers == per_token
+    assert r.total_bytes == per_token * ctx
+
+
+@pytest.mark.parametrize("ctx", [4096, K128])
 def test_step_3_5_flash_sliding_and_per_kind_heads(ctx):
     """Step 3.5 Flash (collected values, no verbatim config): 8 KV heads of 128 on every layer (query heads differ
     per kind, KV heads do not); full-attention layers where layer_types says so (every 4th), the others hold the
@@ -602,6 +617,7 @@ GALLERY_TITLES = {
     "mimo-v2.5": "Xiaomi MiMo-V2.5 (310B)",
     "mistral-small-4-119b": "Mistral Small 4 (119B)",
     "step-3.5-flash": "Step 3.5 Flash (196B)",
+    "longcat-flash-lite": "LongCat-Flash-Lite (68.5B-A3B)",
 }
 
 
@@ -609,7 +625,7 @@ GALLERY_TITLES = {
 # the rest are not shipped). A spec added for one of them moves its title to GALLERY_TITLES with a kv_per_token.
 GALLERY_NOT_SHIPPED = {
     "xLSTM (7B)", "Arcee AI Trinity Large (400B)",
-    "LongCat-Flash-Lite (68.5B-A3B)", "Tiny Aya (3.35B)",
+    "Tiny Aya (3.35B)",
     "Ling 2.5 (1T)", "Nemotron 3 Super (120B-A12B)",
     "Gemma 4 (26B-A4B)", "Gemma 4 (31B)", "Gemma 4 (E2B)",
     "Gemma 4 (E4B)", "Xiaomi MiMo-V2.5-Pro (1.02T)", "Ling 2.6 (1T)",

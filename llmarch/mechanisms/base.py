@@ -140,6 +140,7 @@ class Mechanism:
     attends: bool = False  # a softmax attention: its cache grows with the context (the KV baselines use it)
     experts: int = 0  # routed experts, which expert parallelism splits
     kv_shared: bool = False  # it reuses an earlier layer's cache instead of keeping its own
+    in_layers: bool = True  # a model-level mechanism that is also in every layer (False: model weights only)
 
     def mix_name(self, kind: str) -> str:
         """How the panel's layer mix names a layer of `kind` holding it (`local(1,024)` for a window)."""

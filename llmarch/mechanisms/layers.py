@@ -18,6 +18,7 @@ from .lightning import LightningAttention
 from .mamba2 import Mamba2
 from .mla import MultiHeadLatentAttention
 from .moe import MoE
+from .ngram_embedding import NgramEmbedding
 from .per_layer_inputs import PerLayerInputs
 
 
@@ -46,6 +47,8 @@ def model_mechanisms(ir: ModelIR) -> list[Mechanism]:
         out.append(AltUp(ir.altup_inputs))
     if ir.laurel_rank:
         out.append(Laurel(ir.laurel_rank))
+    if ir.ngram_embedding is not None:
+        out.append(NgramEmbedding(ir.ngram_embedding, ir.vocab_size))
     return out
 
 
@@ -66,7 +69,7 @@ def layer_mechanisms(ir: ModelIR, layer: LayerIR) -> list[Mechanism]:
         out.append(DenseFFN(layer.dense))
     elif layer.moe is not None:
         out.append(MoE(layer.moe))
-    return out + model_mechanisms(ir)
+    return out + [m for m in model_mechanisms(ir) if m.in_layers]
 
 
 def block_norm_names(ir: ModelIR, mechanism: Mechanism) -> list[str]:

@@ -1,5 +1,11 @@
 """Mixture of experts: a learned router, routed experts stacked as `[n_experts, ...]` tensors (top-k
-of them per token), optional shared experts (one FFN) with an optional sigmoid gate."""
+of them per token), optional shared experts (one FFN) with an optional sigmoid gate.
+
+LongCat's options: zero-computation experts (identity experts the router may choose: router outputs, no
+weights, so a token meets between 0 and top_k real experts; `active` and `token_macs` count the
+configured maximum, top_k real experts, and `active_range` states both ends), and the shortcut-connected
+MoE (the layer's dense FFN beside the experts on the same input, counted as `dense_ffn`; the experts'
+output joins the residual one layer later, which changes no count)."""
 
 from __future__ import annotations
 
@@ -37,13 +43,16 @@ class MoE(Mechanism):
         m = self.ir
         k, shared = m.top_k, m.n_shared_experts
         active = f"{k} routed + {shared} shared active" if shared else f"{k} active"
+        zero = f" + {m.zero_experts} zero-computation" if m.zero_experts else ""
         notes = [
-            ("n_experts", f"{m.n_experts} experts, {active}"),
+            ("n_experts", f"{m.n_experts} experts{zero}, {active}"),
             ("d_expert", f"expert hidden size {m.expert.d_ff:,}"),
             ("ffn_kind", FFN_NAMES.get(m.expert.kind, m.expert.kind)),
         ]
         if m.shared is not None:
             notes.append(("d_shared", f"shared expert hidden size {m.shared.d_ff:,}"))
+        if m.beside is not None:
+            notes.append(("shortcut", f"shortcut MoE beside a dense FFN of {m.beside.d_ff:,}"))
         features = (("ffn", "MoE"), ("shared", "yes" if shared else "no"))
         return Box("moe", "Mixture of experts", tuple(notes), "MoE", features, Routing(m.n_experts, k, shared))
 
@@ -66,7 +75,7 @@ class MoE(Mechanism):
         m, p, d = self.ir, f"{self.slot}.", d_model
         f, n = m.expert, m.n_experts
         width = (2 if f.gated else 1) * f.d_ff
-        out = linear(f"{p}router", d, n, "router", m.router_bias, split="replicated")
+        out = linear(f"{p}router", d, n + m.zero_experts, "router", m.router_bias, split="replicated")
         if m.score_correction_parameter:
             # Laguna's checkpoint keeps the routing bias as a parameter (frozen), so it is counted
             out += vector(f"{p}router_correction", (n,), "router")
@@ -82,6 +91,8 @@ class MoE(Mechanism):
             out += ffn_weights(f"{p}shared.", d, m.shared, "shared_experts")
             if m.shared_gate:
                 out += linear(f"{p}shared_gate", d, 1, "shared_experts", split="replicated")
+        if m.beside is not None:
+            out += ffn_weights(f"{p}dense.", d, m.beside, "dense_ffn")
         return out
 
     def active(self, params: dict[str, int]) -> dict[str, int]:
@@ -89,9 +100,16 @@ class MoE(Mechanism):
         out["routed_experts"] = params["routed_experts"] // self.ir.n_experts * self.ir.top_k
         return out
 
+    def active_range(self, params: dict[str, int]) -> tuple[int, int]:
+        """The routed-expert parameters one token multiplies, fewest and most: with zero experts a token
+        may fill its top_k slots with as many identities as there are (max(0, top_k - zero_experts) real
+        experts) or with real ones only (top_k); without zero experts, top_k always."""
+        one = params["routed_experts"] // self.ir.n_experts
+        return one * max(0, self.ir.top_k - self.ir.zero_experts), one * self.ir.top_k
+
     def buffers(self) -> int:
-        # DeepSeek's e_score_correction_bias: set by load balancing, not by gradients
-        return self.ir.n_experts if self.ir.score_correction_bias else 0
+        # DeepSeek's e_score_correction_bias: set by load balancing, not by gradients (one per router output)
+        return self.ir.n_experts + self.ir.zero_experts if self.ir.score_correction_bias else 0
 
     def token_macs(self, d_model: int) -> dict[str, int]:
         out = matrix_macs(self.weights(d_model))

@@ -34,8 +34,8 @@ class Experts(nn.Module):
 class MoEModule(FeedForwardPart):
     def __init__(self, d: int, m: MoEIR) -> None:
         super().__init__()
-        self.top_k, self.gated = m.top_k, m.expert.gated
-        self.router = Linear(d, m.n_experts, m.router_bias)
+        self.top_k, self.gated, self.n_experts = m.top_k, m.expert.gated, m.n_experts
+        self.router = Linear(d, m.n_experts + m.zero_experts, m.router_bias)  # zero experts: outputs only
         self.experts = Experts(d, m.n_experts, m.top_k, m.expert)
         if m.shared is not None:
             self.shared = FeedForwardModule(d, m.shared)
@@ -46,14 +46,18 @@ class MoEModule(FeedForwardPart):
             self.router_correction = param(m.n_experts)
         if m.score_correction_bias:
             # a buffer, as in DeepSeek's and transformers' code: set by load balancing, not by gradients
-            self.register_buffer("e_score_correction_bias", torch.empty(m.n_experts, device=META))
+            self.register_buffer("e_score_correction_bias", torch.empty(m.n_experts + m.zero_experts, device=META))
+        if m.beside is not None:
+            self.dense = FeedForwardModule(d, m.beside)  # LongCat's shortcut MoE: the dense FFN beside it
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Top-k routing, then a gather of the chosen experts' stacked weights and one bmm per projection."""
         B, S, d = x.shape
         tokens = x.reshape(B * S, d)
         weights, idx = torch.topk(self.router(tokens), self.top_k, dim=-1)
-        flat = idx.reshape(-1)  # (T*k,)
+        # a zero expert (an index past the real ones) is the identity; the trace counts the configured
+        # maximum, every slot a real expert, as `MoE.token_macs` does
+        flat = torch.remainder(idx.reshape(-1), self.n_experts)  # (T*k,)
         xk = tokens.unsqueeze(1).expand(B * S, self.top_k, d).reshape(-1, d, 1)  # (T*k, d, 1)
         h = torch.bmm(self.experts.gate_up[flat], xk)  # (T*k, width, 1)
         if self.gated:
@@ -68,4 +72,6 @@ class MoEModule(FeedForwardPart):
             if hasattr(self, "shared_gate"):
                 shared = shared * torch.sigmoid(self.shared_gate(x))
             out = out + shared
+        if hasattr(self, "dense"):
+            out = out + self.dense(x)
         return out
