@@ -41,6 +41,7 @@ COMPONENTS = (
     "per_layer_input",
     "altup",
     "laurel",
+    "ngram_projection",  # LongCat's n-gram rows projected back to d_model (the lookups are not products)
     "lm_head",
 )
 

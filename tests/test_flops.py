@@ -85,6 +85,9 @@ STEP_3_5_SMALL = ["n_layers=5", "d_model=512", "vocab_size=1000", "ffn.d_ff=1024
 STEP_3_5_SMALL += ["moe.n_experts=16", "moe.d_expert=128", "moe.d_shared=128"]
 MISTRAL_SMALL_4_SMALL = ["n_layers=3", "d_model=512", "vocab_size=1000"]
 MISTRAL_SMALL_4_SMALL += ["moe.n_experts=16", "moe.d_expert=128", "moe.d_shared=128"]
+# 12 n-gram tables of 32 columns at d_model 384; 16 real and 8 zero experts, 4 chosen
+LONGCAT_SMALL = ["n_layers=4", "d_model=384", "vocab_size=1000", "ffn.d_ff=512", "ngram_embedding.vocab_ratio=2"]
+LONGCAT_SMALL += ["moe.n_experts=16", "moe.zero_experts=8", "moe.top_k=4", "moe.d_expert=128"]
 
 
 @pytest.mark.parametrize(
@@ -102,6 +105,9 @@ MISTRAL_SMALL_4_SMALL += ["moe.n_experts=16", "moe.d_expert=128", "moe.d_shared=
         ("laguna-xs.2", None),  # query heads per layer kind, a head-wise output gate
         ("step-3.5-flash", STEP_3_5_SMALL),  # as Laguna, with a sigmoid gate; 3 dense blocks, then experts
         ("mistral-small-4-119b", MISTRAL_SMALL_4_SMALL),  # MLA, experts without a routing bias on every layer
+        # zero experts (the trace counts every slot a real expert, the configured maximum), the dense FFN beside
+        # the shortcut MoE, the n-gram tables (lookups) and their projections
+        ("longcat-flash-lite", LONGCAT_SMALL),
     ],
 )
 def test_traced_counters_agree_other_mechanisms(name, sets):
