@@ -47,7 +47,10 @@ ZERO_BASED_INDICES = ("mlp_only_layers", "moe_layers")
 
 def trim(raw: dict, n: int) -> None:
     """Keep the first `n` layers: the layer count and every per-layer key that follows it."""
-    raw["n_layer" if "n_layer" in raw else "num_hidden_layers"] = n
+    if "num_layers" in raw:  # LongCat: decoder layers of two sublayers (transformers: num_hidden_layers = 2 x n)
+        raw["num_layers"] = n
+    else:
+        raw["n_layer" if "n_layer" in raw else "num_hidden_layers"] = n
     for key in PER_LAYER_LISTS:
         if isinstance(raw.get(key), list) and raw[key]:
             raw[key] = raw[key][:n]
@@ -108,6 +111,44 @@ class Family:
     # text-config keys removed before editing: a quantisation ignore list names modules (shared experts)
     # that a stack trimmed below its dense prefix no longer has, which import-hf rightly refuses
     drop: tuple = ()
+    retype: bool = False  # import the config as `model_type` (a family of a type the vendored config does not name)
+    # (total, active) transformers' build leaves out or miscounts, by hand, where no transformers class builds it all
+    by_hand: Optional[Callable[[dict], tuple[int, int]]] = None
+
+
+NGRAM_KEYS = ("ngram_vocab_size_ratio", "emb_neighbor_num", "emb_split_num")
+
+
+def longcat_for_transformers(raw: dict) -> dict:
+    """LongCat in what transformers' longcat_flash builds right: no n-gram keys (transformers has none), and no
+    zero experts, whose gate_up_proj rows transformers adds although a zero expert is the identity (its
+    LongcatFlashExperts sizes gate_up_proj over n_routed_experts + zero_expert_num, down_proj over
+    n_routed_experts); `longcat_by_hand` adds back the router rows the zero experts do have."""
+    out = {k: v for k, v in raw.items() if k not in NGRAM_KEYS}
+    return dict(out, model_type="longcat_flash", zero_expert_num=0)
+
+
+def longcat_by_hand(raw: dict) -> tuple[int, int]:
+    """What `longcat_for_transformers` leaves out: the router's zero_expert_num output rows (d each) in each of
+    num_layers MoE blocks, multiplied by every token; and the n-gram embeddings (publisher's
+    modeling_longcat_ngram.py): k (n - 1) tables, table i of ratio x vocab + 2i + 1 rows of d / (k (n - 1))
+    (lookups, not active), each projected back to d by a bias-free Linear (active)."""
+    d = raw["hidden_size"]
+    router = raw["num_layers"] * raw.get("zero_expert_num", 256) * d
+    if raw.get("ngram_vocab_size_ratio") is None:
+        return router, router
+    tables = raw["emb_split_num"] * (raw["emb_neighbor_num"] - 1)
+    dim = d // tables
+    rows = sum(raw["ngram_vocab_size_ratio"] * raw["vocab_size"] + 2 * i + 1 for i in range(tables))
+    projections = tables * dim * d
+    return router + rows * dim + projections, router + projections
+
+
+LONGCAT_EDITS = (
+    Edit("no zero experts", 2, {"zero_expert_num": 0}),
+    Edit("more zero experts than top_k", 1, {"zero_expert_num": 300}),
+    Edit("2 experts of 1", 2, {"n_routed_experts": 2, "moe_topk": 1}),
+)
 
 
 def mimo_layer_types(raw: dict) -> dict:
@@ -324,6 +365,29 @@ FAMILIES = (
     Family("glm_moe_dsa", "glm-5", DEEPSEEK_PREFIX),
     Family("hy_v3", "hy3-preview"),
     Family("laguna", "laguna-xs.2"),
+    # LongCat-Flash-Lite's collected values; transformers' longcat_flash builds it less the n-gram embeddings,
+    # with phantom zero-expert rows (see longcat_for_transformers)
+    Family(
+        "longcat_flash_ngram",
+        "longcat-flash-lite",
+        (
+            *LONGCAT_EDITS,
+            Edit("no n-gram embeddings", 2, dict.fromkeys(NGRAM_KEYS)),
+            Edit("2 tables of order 2", 1, {"emb_neighbor_num": 2, "emb_split_num": 2, "ngram_vocab_size_ratio": 3}),
+            Edit("n-gram keys partly given", 1, {"emb_split_num": None}, refused="emb_split_num"),
+        ),
+        for_transformers=longcat_for_transformers,
+        by_hand=longcat_by_hand,
+    ),
+    Family(
+        "longcat_flash",
+        "longcat-flash-lite",
+        LONGCAT_EDITS,
+        for_transformers=longcat_for_transformers,
+        by_hand=longcat_by_hand,
+        drop=NGRAM_KEYS,
+        retype=True,
+    ),
     # Step 3.5 Flash's collected values: the hub's legacy keys (moe_layers_enum, attention_other_setting, per-layer
     # rope lists padded with the 3 MTP layers); transformers builds its step3p7 text model plus the LM head
     Family(
@@ -416,7 +480,7 @@ def edited(family: Family, edit: Edit) -> dict:
     elif family.wrapper:  # a text type whose vendored config is a wrapper's: import its text config alone
         raw = edit.apply(dict(raw["text_config"], model_type=family.model_type))
     else:
-        raw = edit.apply(raw)
+        raw = edit.apply(dict(raw, model_type=family.model_type) if family.retype else raw)
     return raw
 
 
@@ -512,6 +576,9 @@ def test_edited_config_imports_to_transformers_counts(family, edit):
         return
     total, active = imported_counts(raw, family)
     hf_total, hf_active = transformers_counts(family.for_transformers(raw) if family.for_transformers else raw)
+    if family.by_hand:
+        extra_total, extra_active = family.by_hand(raw)
+        hf_total, hf_active = hf_total + extra_total, hf_active + extra_active
     assert total == hf_total, f"total: import-hf {total:,}, transformers {hf_total:,}"
     assert active == hf_active, f"active: import-hf {active:,}, transformers {hf_active:,}"
 

@@ -236,7 +236,8 @@ def test_shipped_vision_adjustments_agree():
 # The hard-coded defaults are transformers' (config classes at test time; none at run time)
 
 # Kimi K2 ships DeepSeek-V3's code; transformers implements Xiaomi's mimo_v2 (MiMo-V2.5) as mimo_v2_flash
-TRANSFORMERS_CLASS = {"kimi_k2": "deepseek_v3", "mimo_v2": "mimo_v2_flash"}
+# LongCat-Flash-Lite's longcat_flash_ngram has no transformers class: its layers are transformers' longcat_flash
+TRANSFORMERS_CLASS = {"kimi_k2": "deepseek_v3", "mimo_v2": "mimo_v2_flash", "longcat_flash_ngram": "longcat_flash"}
 
 
 def _rope_parameters(cfg, layer_type: str = "full_attention") -> dict:
@@ -302,6 +303,10 @@ NOT_A_TRANSFORMERS_ATTRIBUTE = {
     "attention_other_setting": "Step 3.5's sliding-layer heads: kept as num_sliding_attention_heads (checked)",
     "moe_layers_enum": "Step 3.5's MoE layers: kept as mlp_layer_types (layers 3 on by default, checked)",
     "partial_rotary_factors": "Step 3.5's per-layer rotary shares: kept in rope_parameters per layer kind",
+    # LongCat-Flash-Lite's n-gram keys: absent (None) is no n-gram embedding; transformers has no such key
+    "ngram_vocab_size_ratio": "LongCat's n-gram tables, read by the publisher's remote code only",
+    "emb_neighbor_num": "LongCat's n-gram orders, read by the publisher's remote code only",
+    "emb_split_num": "LongCat's n-gram tables per order, read by the publisher's remote code only",
 }
 
 
@@ -836,7 +841,7 @@ def test_each_family_module_registers_its_types_once_with_module_names(monkeypat
     from llmarch.import_hf import families
 
     registered = [t.name for f in families.FAMILIES for t in f.TYPES]
-    assert len(registered) == len(set(registered)) == len(import_hf.TEXT_TYPES) == 34
+    assert len(registered) == len(set(registered)) == len(import_hf.TEXT_TYPES) == 36
     assert set(import_hf.MODULE_NAMES) == set(import_hf.TEXT_TYPES)
     monkeypatch.setattr(families, "FAMILIES", families.FAMILIES + (families.llama,))
     with pytest.raises(RuntimeError, match="model type llama is registered twice"):

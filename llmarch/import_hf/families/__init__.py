@@ -16,6 +16,7 @@ from . import (
     kimi,
     laguna,
     llama,
+    longcat,
     mimo,
     minimax,
     mistral,
@@ -46,6 +47,7 @@ FAMILIES = (
     gpt2,
     mimo,
     step,
+    longcat,
 )
 
 
