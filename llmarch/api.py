@@ -125,6 +125,7 @@ PARAM_ROWS = (
     ("total", "Total parameters"),
     ("active", "Active parameters"),
     ("active_incl_embeddings", "Active incl. embeddings"),
+    ("active_fewest", "Active, fewest experts"),
     ("embedding", "Embedding (lookup tables)"),
     ("non_embedding", "Non-embedding"),
     ("mtp", "MTP modules (separate)"),

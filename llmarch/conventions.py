@@ -7,6 +7,7 @@ PARAMS = {
     "embedding": "lookup tables: token, learned-position, per-layer and n-gram embeddings",
     "active": "parameters one token multiplies: routed experts x top_k / n_experts (with zero-computation experts, top_k real ones: the most a token meets), everything else fully, lookup tables excluded, LM head included (a tied matrix counts once, as the LM head)",
     "active_incl_embeddings": "active + the lookup tables",
+    "active_fewest": "active when a token meets the fewest real experts its routing allows: with zero-computation experts, max(0, top_k - zero_experts) of them; otherwise equal to active",
     "mtp": "multi-token-prediction modules are counted separately, outside total and active",
     "suffixes": "parameter counts: K = 1e3, M = 1e6, B = 1e9, T = 1e12 (decimal); bytes: KiB/MiB/GiB = 1024^1/2/3 (binary)",
     "weight_memory": "bytes per parameter: fp32 4, bf16/fp16 2, fp8/int8 1, fp8_block128 1 + a 4-byte scale per 128x128 block, mxfp4 4.25 bits, int4_g32 4 bits + a 2-byte scale per 32",

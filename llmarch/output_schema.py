@@ -12,6 +12,7 @@ PARAMS = {
         "total": _INT,
         "active": _INT,
         "active_incl_embeddings": _INT,
+        "active_fewest": _INT,
         "embedding": _INT,
         "non_embedding": _INT,
         "mtp": _INT,

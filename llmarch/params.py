@@ -7,6 +7,8 @@ Conventions (also in `conventions.py`, printed under every table):
   tables, routed experts scaled by top_k / n_experts, the LM head (a tied
   matrix counts here, once, as the LM head).  MTP modules are excluded.
 - `active_incl_embeddings` = active + the lookup tables (a tied matrix still once).
+- `active_fewest` = active when a token meets the fewest real experts its routing allows (with zero-computation
+  experts, top_k - zero_experts or none; `active` counts top_k real ones).
 - Buffers such as DeepSeek's `e_score_correction_bias` are not parameters (as in
   transformers); they are reported separately under `buffers`.
 The module walk in `params_module.py` must agree with this file exactly.
@@ -15,6 +17,7 @@ The module walk in `params_module.py` must agree with this file exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 from .ir import LayerIR, ModelIR
 from .kinds import PARAMETER_COMPONENTS
@@ -33,6 +36,13 @@ class ParamCount:
     mtp: int = 0
     buffers: int = 0
     tied: bool = False
+    # the active parameters when a token meets the fewest real experts its routing allows (zero-computation
+    # experts, LongCat): `active` is the most; None where the two are equal
+    fewest: Optional[int] = None
+
+    @property
+    def active_fewest(self) -> int:
+        return self.active if self.fewest is None else self.fewest
 
     @property
     def total(self) -> int:
@@ -62,6 +72,7 @@ class ParamCount:
             "total": self.total,
             "active": self.active,
             "active_incl_embeddings": self.active_incl_embeddings,
+            "active_fewest": self.active_fewest,
             "embedding": self.embedding,
             "non_embedding": self.non_embedding,
             "by_component": dict(self.by_component),
@@ -124,7 +135,7 @@ def count_params(ir: ModelIR) -> ParamCount:
     d = ir.d_model
     total = dict.fromkeys(COMPONENTS, 0)
     active = dict.fromkeys(COMPONENTS, 0)
-    buffers = 0
+    buffers = below = 0  # below: what a token meeting the fewest real experts multiplies less
     total["token_embedding"] = ir.vocab_size * d
     if ir.learned_positions:
         total["position_embedding"] = ir.learned_positions * d
@@ -140,6 +151,9 @@ def count_params(ir: ModelIR) -> ParamCount:
         for k, v in layer_total.items():
             total[k] += n * v
         buffers += n * sum(m.buffers() for m in layer_mechanisms(ir, layer))
+        for mechanism in layer_mechanisms(ir, layer):
+            own = by_component(mechanism.weights(d))
+            below += n * (sum(mechanism.active(own).values()) - sum(mechanism.active_fewest(own).values()))
     final_norm = norm_params(ir, d)
     total["norms"] += final_norm
     active["norms"] += final_norm
@@ -149,7 +163,12 @@ def count_params(ir: ModelIR) -> ParamCount:
         total["lm_head"] = ir.vocab_size * d
         active["lm_head"] = total["lm_head"]
     return ParamCount(
-        by_component=total, active_by_component=active, mtp=mtp_params(ir), buffers=buffers, tied=ir.tie_embeddings
+        by_component=total,
+        active_by_component=active,
+        mtp=mtp_params(ir),
+        buffers=buffers,
+        tied=ir.tie_embeddings,
+        fewest=sum(active.values()) - below if below else None,
     )
 
 

@@ -57,7 +57,7 @@ def module_params(model) -> ParamCount:
     """Count a model built by `meta.build` (or any module using its naming)."""
     total = dict.fromkeys(COMPONENTS, 0)
     active = dict.fromkeys(COMPONENTS, 0)
-    mtp = 0
+    mtp = below = 0  # below: what a token meeting the fewest real experts multiplies less
     seen: set[int] = set()
     for name, p in model.named_parameters(remove_duplicate=False):
         if id(p) in seen:
@@ -71,7 +71,9 @@ def module_params(model) -> ParamCount:
         total[comp] += n
         if comp == "routed_experts":
             # the module holding the stacked experts says how much of them a token multiplies
-            active[comp] += model.get_submodule(name.rpartition(".")[0]).active(n)
+            experts = model.get_submodule(name.rpartition(".")[0])
+            active[comp] += experts.active(n)
+            below += experts.active(n) - experts.fewest(n)
         else:
             active[comp] += n
     tied = model.lm_head.weight is model.embed_tokens.weight
@@ -80,4 +82,7 @@ def module_params(model) -> ParamCount:
     for lookup in ("token_embedding", "position_embedding", "per_layer_embedding", "ngram_embedding"):
         active[lookup] = 0
     buffers = sum(b.numel() for n, b in model.named_buffers() if not n.startswith("mtp."))
-    return ParamCount(by_component=total, active_by_component=active, mtp=mtp, buffers=buffers, tied=tied)
+    fewest = sum(active.values()) - below if below else None
+    return ParamCount(
+        by_component=total, active_by_component=active, mtp=mtp, buffers=buffers, tied=tied, fewest=fewest
+    )

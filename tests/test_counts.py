@@ -49,6 +49,7 @@ def test_closed_form_equals_module_walk(name):
     assert walked.active_by_component == closed.active_by_component
     assert walked.mtp == closed.mtp
     assert walked.buffers == closed.buffers
+    assert walked.active_fewest == closed.active_fewest
     assert closed.total == sum(closed.by_component.values())
     assert closed.active <= closed.total
 
@@ -628,6 +629,7 @@ def test_longcat_flash_lite_active_range_by_hand():
     always = count.active - count.active_by_component["routed_experts"]
     assert count.active_by_component["routed_experts"] == c["num_layers"] * c["moe_topk"] * expert
     assert count.active == always + 14 * 12 * 3 * 3072 * 1024
+    assert count.active_fewest == always  # 12 zero experts chosen in every MoE layer
     # what a token always multiplies, by hand: 28 MLA sublayers, 28 dense MLPs, 14 routers, the norms,
     # the 12 n-gram projections and the LM head
     d, h = 3072, 32

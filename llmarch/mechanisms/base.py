@@ -186,6 +186,10 @@ class Mechanism:
         """The part of its per-component `params` one token multiplies (a MoE's top-k experts)."""
         return dict(params)
 
+    def active_fewest(self, params: dict[str, int]) -> dict[str, int]:
+        """`active` when a token meets the fewest experts its routing allows (LongCat's zero experts)."""
+        return self.active(params)
+
     def buffers(self) -> int:
         """Elements of its buffers: state that is loaded with the weights but is not a parameter."""
         return 0

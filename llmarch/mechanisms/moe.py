@@ -3,7 +3,7 @@ of them per token), optional shared experts (one FFN) with an optional sigmoid g
 
 LongCat's options: zero-computation experts (identity experts the router may choose: router outputs, no
 weights, so a token meets between 0 and top_k real experts; `active` and `token_macs` count the
-configured maximum, top_k real experts, and `active_range` states both ends), and the shortcut-connected
+configured maximum, top_k real experts, and `active_fewest` the other end), and the shortcut-connected
 MoE (the layer's dense FFN beside the experts on the same input, counted as `dense_ffn`; the experts'
 output joins the residual one layer later, which changes no count)."""
 
@@ -100,12 +100,13 @@ class MoE(Mechanism):
         out["routed_experts"] = params["routed_experts"] // self.ir.n_experts * self.ir.top_k
         return out
 
-    def active_range(self, params: dict[str, int]) -> tuple[int, int]:
-        """The routed-expert parameters one token multiplies, fewest and most: with zero experts a token
-        may fill its top_k slots with as many identities as there are (max(0, top_k - zero_experts) real
-        experts) or with real ones only (top_k); without zero experts, top_k always."""
-        one = params["routed_experts"] // self.ir.n_experts
-        return one * max(0, self.ir.top_k - self.ir.zero_experts), one * self.ir.top_k
+    def active_fewest(self, params: dict[str, int]) -> dict[str, int]:
+        """With zero experts a token may fill its top_k slots with as many identities as there are:
+        max(0, top_k - zero_experts) real experts (`active`: top_k real ones)."""
+        out = dict(params)
+        real = max(0, self.ir.top_k - self.ir.zero_experts)
+        out["routed_experts"] = params["routed_experts"] // self.ir.n_experts * real
+        return out
 
     def buffers(self) -> int:
         # DeepSeek's e_score_correction_bias: set by load balancing, not by gradients (one per router output)

@@ -16,9 +16,9 @@ from .primitives import META, FeedForwardPart, Linear, param
 class Experts(nn.Module):
     """All routed experts of a layer as stacked tensors, of which a token meets `top_k`."""
 
-    def __init__(self, d: int, n: int, top_k: int, f: FFNIR) -> None:
+    def __init__(self, d: int, n: int, top_k: int, f: FFNIR, zero: int = 0) -> None:
         super().__init__()
-        self.n, self.top_k = n, top_k
+        self.n, self.top_k, self.zero = n, top_k, zero
         width = (2 if f.gated else 1) * f.d_ff
         self.gate_up = param(n, width, d)
         self.down = param(n, d, f.d_ff)
@@ -30,13 +30,17 @@ class Experts(nn.Module):
         """The part of one of its stacked tensors (`numel` elements) a token multiplies: top_k of n experts."""
         return numel // self.n * self.top_k
 
+    def fewest(self, numel: int) -> int:
+        """The same when the router fills as many of the top_k slots as it can with zero (identity) experts."""
+        return numel // self.n * max(0, self.top_k - self.zero)
+
 
 class MoEModule(FeedForwardPart):
     def __init__(self, d: int, m: MoEIR) -> None:
         super().__init__()
         self.top_k, self.gated, self.n_experts = m.top_k, m.expert.gated, m.n_experts
         self.router = Linear(d, m.n_experts + m.zero_experts, m.router_bias)  # zero experts: outputs only
-        self.experts = Experts(d, m.n_experts, m.top_k, m.expert)
+        self.experts = Experts(d, m.n_experts, m.top_k, m.expert, m.zero_experts)
         if m.shared is not None:
             self.shared = FeedForwardModule(d, m.shared)
             if m.shared_gate:

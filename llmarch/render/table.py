@@ -15,6 +15,13 @@ from . import fmt
 from .doc import Cell, Doc, DocTable
 
 
+def _param_rows(models: list[dict]) -> list[tuple[str, str]]:
+    """The parameter rows of a table: `active_fewest` only where a model's routing lets it differ from `active`
+    (zero-computation experts); the JSON always holds it."""
+    varies = any(m["params"]["active_fewest"] != m["params"]["active"] for m in models)
+    return [(k, label) for k, label in PARAM_ROWS if k != "active_fewest" or varies]
+
+
 def compare_doc(comparison: Comparison) -> Doc:
     result = comparison.as_dict()
     models = result["models"]
@@ -34,7 +41,7 @@ def compare_doc(comparison: Comparison) -> Doc:
             row.append(Cell(f.text if f else "—", value, key in diffs))
         t.rows.append(row)
     t.section()
-    for key, label in PARAM_ROWS:
+    for key, label in _param_rows(models):
         t.rows.append(
             [Cell(label)] + [Cell(fmt.params(m["params"][key]), m["params"][key], key in diffs) for m in models]
         )
@@ -67,7 +74,7 @@ def show_doc(ir: ModelIR, description: Description) -> Doc:
         if n or a:
             parts.rows.append([Cell(comp), Cell(fmt.params(n), n), Cell(fmt.params(a), a), Cell(f"{n:,}", n)])
     parts.section()
-    for key, label in PARAM_ROWS:
+    for key, label in _param_rows([model]):
         v = model["params"][key]
         parts.rows.append([Cell(label), Cell(fmt.params(v), v), Cell(""), Cell(f"{v:,}", v)])
     w = model["weights"]
