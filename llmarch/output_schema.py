@@ -273,7 +273,8 @@ Every `--format json` answer is one object, the common envelope:
 - `models`: one object per model. `show`/`compare`: `name`, `display_name`, `family`, `architecture`
   (the panel facts keyed `vocab_size`, `context_length`, `n_layers`, `d_model`, `heads`, `head_dim`,
   `n_experts`, `experts_active`, `d_expert`, `d_ff`, `n_dense_layers`, ...; values that vary by layer kind
-  are objects keyed by kind), `params` (`total`, `active`, `active_incl_embeddings`, `embedding`,
+  are objects keyed by kind), `params` (`total`, `active`, `active_incl_embeddings`, `active_fewest` (active
+  when a token meets the fewest real experts: below `active` only with zero-computation experts), `embedding`,
   `non_embedding`, `by_component`, `active_by_component`, `mtp`, `buffers`), `weights`, `layers`; `show`
   adds `references` (each published figure: `total`, `active` or the gallery's `kv_per_token` in bytes at
   bf16; computed value and verdict; `kv_per_token_config` where the spec documents a disagreement with the
