@@ -77,5 +77,7 @@ class MoEModule(FeedForwardPart):
                 shared = shared * torch.sigmoid(self.shared_gate(x))
             out = out + shared
         if hasattr(self, "dense"):
+            # LongCat adds the experts' output to the residual one layer later; the meta forward adds it here,
+            # which multiplies the same matrices (no count, FLOP or cache depends on where the sum happens)
             out = out + self.dense(x)
         return out
