@@ -84,6 +84,7 @@ GALLERY_SPECS: dict[str, str] = {
     "Phi-4 (14B)": "phi-4",
     "Nanbeige 4.1 (3B)": "nanbeige-4.1-3b",
     "Granite 4.1 (30B)": "granite-4.1-30b",
+    "Tiny Aya (3.35B)": "tiny-aya",
     "Sarvam (105B)": "sarvam-105b",
     "Sarvam (30B)": "sarvam-30b",
     "MiniMax M2.7 (230B)": "minimax-m2.7",

@@ -137,6 +137,7 @@ class NormIR:
     kind: str  # "rmsnorm" | "layernorm"
     bias: bool
     placement: str  # "pre" | "post" | "sandwich"
+    residual: str = "sequential"  # a kinds.ResidualKind: "parallel" is one norm read by mixer and FFN at once
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,8 @@ GATED_FFN_KINDS: tuple[str, ...] = ("swiglu", "swiglu_clamped", "geglu")  # gate
 # The block's residual norms
 NormKind = Literal["rmsnorm", "layernorm"]
 NormPlacement = Literal["pre", "post", "sandwich"]
+# The block's residual: the mixer and then the FFN, each added in turn, or both from one norm added together
+ResidualKind = Literal["sequential", "parallel"]
 
 # The letters of the YAML layer patterns, per pattern
 MIXER_LETTERS: dict[str, str] = {

@@ -232,6 +232,8 @@ class Layer(nn.Module):
         self.kind = layer.label
 
         def norms(prefix: str) -> None:
+            if norm.residual == "parallel":
+                return  # the one norm of a parallel block is ParallelLayer's
             if place in ("pre", "sandwich"):
                 setattr(self, f"{prefix}_norm", Norm(d, norm.bias))
             if place in ("post", "sandwich"):
@@ -269,6 +271,25 @@ class Layer(nn.Module):
             self.per_layer_input_norm = Norm(d, norm.bias)
 
 
+class ParallelLayer(Layer):
+    """The parallel block (Cohere): the mixer and the FFN read one normed input, `input_norm`, and
+    both add to the residual together: x + mixer(norm(x)) + ffn(norm(x))."""
+
+    def __init__(self, ir: ModelIR, layer: LayerIR) -> None:
+        super().__init__(ir, layer)  # the mixer and the FFN, without sequential norms
+        self.input_norm = Norm(ir.d_model, ir.norm.bias)
+
+    def forward(self, x: torch.Tensor, ctx: int, per_layer_embedding: torch.Tensor | None = None) -> torch.Tensor:
+        # the norm is element-wise and left out (no counter counts it): both branches read x itself
+        mixer = self.attn if hasattr(self, "attn") else self.mixer
+        return x + mixer(x, ctx) + self.ffn(x)
+
+
+def layer_module(ir: ModelIR, layer: LayerIR) -> Layer:
+    """The torch module of one layer under the block's residual mechanism."""
+    return (ParallelLayer if ir.norm.residual == "parallel" else Layer)(ir, layer)
+
+
 class MTPModule(nn.Module):
     def __init__(self, ir: ModelIR) -> None:
         super().__init__()
@@ -277,7 +298,7 @@ class MTPModule(nn.Module):
         self.enorm = Norm(d, ir.norm.bias)
         self.hnorm = Norm(d, ir.norm.bias)
         self.eh_proj = Linear(2 * d, d)
-        self.layer = Layer(ir, ir.mtp.layer)
+        self.layer = layer_module(ir, ir.mtp.layer)
         self.final_norm = Norm(d, ir.norm.bias)
         if ir.mtp.stores_embedding:
             self.embed_tokens = Embedding(ir.vocab_size, d)
@@ -302,7 +323,7 @@ class Model(nn.Module):
             # AltUp's extra residual streams: projected from the embedding, and back before the final norm
             self.altup_in = nn.ModuleList(Linear(d, d) for _ in range(ir.altup_inputs - 1))
             self.altup_out = nn.ModuleList(Linear(d, d) for _ in range(ir.altup_inputs - 1))
-        self.layers = nn.ModuleList(Layer(ir, layer) for layer in ir.layers)
+        self.layers = nn.ModuleList(layer_module(ir, layer) for layer in ir.layers)
         self.norm = Norm(d, ir.norm.bias)
         self.lm_head = Linear(d, ir.vocab_size)
         if ir.tie_embeddings:

@@ -232,6 +232,8 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
         )
 
     _refuse_unused(spec, layers, mtp, located, warnings)
+    if spec.block.residual == "parallel":
+        _check_parallel(spec, layers + ([mtp.layer] if mtp else []), located)
     ple = spec.per_layer_embeddings
     ir = ModelIR(
         name=spec.name,
@@ -250,7 +252,9 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
         per_layer_embedding_vocab=(ple.vocab_size or spec.vocab_size) if ple else None,
         altup_inputs=spec.altup.n_inputs if spec.altup else None,
         laurel_rank=spec.laurel.rank if spec.laurel else None,
-        norm=NormIR(kind=spec.norm.kind, bias=spec.norm.bias, placement=spec.norm.placement),
+        norm=NormIR(
+            kind=spec.norm.kind, bias=spec.norm.bias, placement=spec.norm.placement, residual=spec.block.residual
+        ),
         layers=tuple(layers),
         mtp=mtp,
         weight_dtype=spec.weights.dtype,
@@ -375,6 +379,34 @@ def _refuse_unused(
             "no layer uses the learned position table (every attention layer has position rope or nope)",
             "remove learned_positions, or set attention.position: absolute",
         )
+
+
+def _check_parallel(spec: S.Spec, stack: list[LayerIR], located: Located) -> None:
+    """A parallel block adds its mixer and its FFN to the residual together, both from one pre-norm: every
+    layer needs both, the norm must come before them, and the Gemma 3n extras (which hook between the
+    mixer and the FFN) have no place in it."""
+    path = ("block", "residual")
+    if spec.norm.placement != "pre":
+        raise located.error(
+            path,
+            f"a parallel block reads one norm before its mixer and FFN, but norm.placement is {spec.norm.placement}",
+            "set norm.placement: pre, or block.residual: sequential",
+        )
+    for layer in stack:
+        if layer.mixer == "none" or layer.ffn == "none":
+            missing = "mixer" if layer.mixer == "none" else "FFN"
+            raise located.error(
+                path,
+                f"a parallel block runs a mixer and an FFN side by side, but layer {layer.index} has no {missing}",
+                "give every layer both in `layers.mixer` and `layers.ffn`, or set block.residual: sequential",
+            )
+    for key in ("per_layer_embeddings", "altup", "laurel"):
+        if getattr(spec, key) is not None:
+            raise located.error(
+                path,
+                f"`{key}` hooks into a sequential block (between mixer and FFN); a parallel block has no such place",
+                f"remove `{key}`, or set block.residual: sequential",
+            )
 
 
 def _share_kv(spec: S.Spec, layers: list[LayerIR], located: Located) -> list[LayerIR]:

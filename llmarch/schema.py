@@ -27,6 +27,7 @@ from .kinds import (
     OutputGate,
     Position,
     QKNorm,
+    ResidualKind,
 )
 from .params import COMPONENTS
 
@@ -265,6 +266,16 @@ class Norm(Block):
     eps: Optional[Positive] = None
 
 
+class BlockLayout(Block):
+    """How a layer's mixer and FFN meet the residual stream."""
+
+    residual: ResidualKind = Field(
+        "sequential",
+        description="sequential: x + mixer(norm(x)), then + ffn(norm(.)); parallel: x + mixer(norm(x)) + "
+        "ffn(norm(x)), one norm read by both (Cohere's Command R / Command A / Tiny Aya block)",
+    )
+
+
 class Layers(Block):
     mixer: Union[Annotated[str, Field(min_length=1, max_length=MAX_LAYERS)], list[str]] = Field(
         "G",
@@ -392,6 +403,7 @@ class Spec(Block):
         0, description="the last k layers reuse the KV of the last earlier layer of their kind (Gemma 3n)"
     )
     norm: Norm = Norm()
+    block: BlockLayout = BlockLayout()
     attention: Optional[Attention] = None
     gated_deltanet: Optional[GatedDeltaNet] = None
     kda: Optional[KimiDeltaAttention] = None

@@ -42,6 +42,7 @@ MECHANISM_NAMES = {
     "altup_inputs",
     "laurel_rank",
     "k_eq_v",
+    "residual",
 }
 
 # Where a mechanism's name belongs: its own module, the schema, the IR and what builds it from a

@@ -17,6 +17,7 @@ from .laurel import Laurel
 from .mamba2 import Mamba2
 from .mla import MultiHeadLatentAttention
 from .moe import MoE
+from .parallel_block import ParallelBlock
 from .per_layer_inputs import PerLayerInputs
 
 
@@ -66,10 +67,19 @@ def layer_mechanisms(ir: ModelIR, layer: LayerIR) -> list[Mechanism]:
     return out + model_mechanisms(ir)
 
 
+def block_residual(ir: ModelIR) -> Optional[ParallelBlock]:
+    """The block's residual mechanism when it is not the sequential one (the parallel block), or None."""
+    return ParallelBlock() if ir.norm.residual == "parallel" else None
+
+
 def block_norms(ir: ModelIR, mechanism: Mechanism) -> list[Weight]:
     """The residual norms the block puts around `mechanism`: by the model's placement for a mixer or FFN
-    (pre: `attn_norm`; post: `attn_post_norm`; sandwich: both), one norm of its own for an extra."""
+    (pre: `attn_norm`; post: `attn_post_norm`; sandwich: both), one norm of its own for an extra; in a
+    parallel block the mixer's slot holds the layer's one norm and the FFN none."""
     d, bias, place, prefix = ir.d_model, ir.norm.bias, ir.norm.placement, mechanism.norm_prefix
+    parallel = block_residual(ir)
+    if parallel is not None and mechanism.sublayer:
+        return parallel.norms(d, bias) if mechanism.slot in ("attn", "mixer") else []
     out: list[Weight] = []
     if not mechanism.sublayer or place in ("pre", "sandwich"):
         out += norm(f"{prefix}_norm", d, "norms", bias)

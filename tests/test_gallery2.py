@@ -1,0 +1,137 @@
+"""The LLM Architecture Gallery, part 2 (issue 23): the models that needed a new mechanism.
+
+Totals are held to transformers' build of each config by tests/test_counts.py (collected values where no verbatim
+config was found); here: the hand counts, the KV cache by hand over the config values, the new mechanisms' FLOPs
+traced == analytic at a small size, and their bad input.
+"""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+import llmarch
+from conftest import collected_values
+from llmarch import flops
+from llmarch.cli import app
+from llmarch.errors import SpecError
+from llmarch.flop_counters import count_fvcore, count_torch
+from llmarch.kvcache import kv_cache
+from llmarch.resolve import to_ir, validate
+from llmarch.yamlsafe import load_text
+
+BF16 = 2
+
+
+def _load_text(text: str):
+    located = load_text(text, "x.yaml")
+    return to_ir(validate(located), located)
+
+
+# ---------------------------------------------------------------------------
+# The parallel block (Cohere): attention and FFN read one norm and add to the residual together
+
+
+def test_tiny_aya_total_by_hand():
+    """The from-scratch notebook prints 3,349,227,520 (tests/data/configs/tiny-aya.values.yaml, [A]); by hand:"""
+    c = collected_values("tiny-aya")
+    d, heads, kv_heads, ff, n = 2048, 16, 4, 11008, 36
+    assert (c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"]) == (d, heads, kv_heads)
+    assert (c["intermediate_size"], c["num_hidden_layers"], c["tie_word_embeddings"]) == (ff, n, True)
+    head_dim = d // heads  # Cohere2Config: always hidden_size / heads
+    attention = 2 * d * heads * head_dim + 2 * d * kv_heads * head_dim
+    mlp = 3 * d * ff
+    one_norm = d  # a LayerNorm without a shift: one per parallel block (two in a sequential one)
+    embedding = c["vocab_size"] * d  # tied with the LM head: once
+    total = embedding + n * (attention + mlp + one_norm) + d  # the final norm
+    assert total == 3_349_227_520
+    assert llmarch.count_params(llmarch.load("tiny-aya")).total == total
+
+
+def test_parallel_block_has_one_norm_per_layer():
+    """The same model as a sequential block has a second norm per layer: 36 x 2,048 more parameters, and the
+    meta build names the parallel block's one norm `input_norm`."""
+    parallel = llmarch.load("tiny-aya")
+    sequential = llmarch.load("tiny-aya", sets=["block.residual=sequential"])
+    assert llmarch.count_params(sequential).total - llmarch.count_params(parallel).total == 36 * 2048
+    names = {n for n, _ in llmarch.build(parallel).named_parameters() if n.startswith("layers.0.")}
+    assert {n for n in names if "norm" in n} == {"layers.0.input_norm.weight"}
+
+
+def test_tiny_aya_kv_by_hand():
+    """36 layers x 4 KV heads x (128 + 128) x 2 B = 72 KiB per token, the gallery's figure; at 8,192 tokens the 27
+    sliding layers hold their 4,096-token window and the 9 global ones every token."""
+    c = collected_values("tiny-aya")
+    head_dim = c["hidden_size"] // c["num_attention_heads"]
+    per_layer = c["num_key_value_heads"] * 2 * head_dim * BF16
+    r = kv_cache(llmarch.load("tiny-aya"), 8192)
+    assert r.per_token_bytes_all_layers == c["num_hidden_layers"] * per_layer == 72 * 1024
+    n_sliding = c["layer_types"].count("sliding_attention")
+    n_full = c["layer_types"].count("full_attention")
+    assert (n_sliding, n_full) == (27, 9)
+    assert r.total_bytes == per_layer * (n_sliding * c["sliding_window"] + n_full * 8192)
+
+
+# Tiny Aya shrunk: the parallel block with both attention kinds and the window inside the sequence
+TINY_AYA_SMALL = ["n_layers=4", "d_model=256", "ffn.d_ff=512", "vocab_size=1000", "attention.window=64"]
+
+
+def test_parallel_block_flops_traced_equal_analytic():
+    """The parallel block changes no matrix: both counters trace exactly the analytic FLOPs, prefill and decode."""
+    ir = llmarch.load("tiny-aya", sets=TINY_AYA_SMALL)
+    assert [layer.mixer for layer in ir.layers] == ["local", "local", "local", "nope"]
+    model = llmarch.build(ir, with_mtp=False)
+    S = 300
+    analytic = flops.prefill(ir, S).flops
+    for fn in (count_torch, count_fvcore):
+        assert fn(model, ir, S).normalised == analytic, fn.__name__
+    assert count_fvcore(model, ir, S, decode_ctx=5000).normalised == flops.decode(ir, 5000).flops
+
+
+PARALLEL_SPEC = """\
+name: x
+vocab_size: 100
+d_model: 64
+n_layers: 2
+context_length: 128
+norm: {kind: layernorm, placement: pre}
+block: {residual: parallel}
+attention: {kind: gqa, n_heads: 4, n_kv_heads: 2, rope: {theta: 10000}}
+ffn: {kind: swiglu, d_ff: 128}
+"""
+
+
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        ({"norm": {"kind": "layernorm", "placement": "post"}}, "norm.placement is post"),
+        ({"layers": {"mixer": "G", "ffn": "D-"}}, "layer 1 has no FFN"),
+        ({"layers": {"mixer": "-G"}}, "layer 0 has no mixer"),
+        ({"laurel": {"rank": 8}}, "`laurel` hooks into a sequential block"),
+    ],
+)
+def test_parallel_block_bad_input_is_located(edit, message):
+    spec = dict(yaml.safe_load(PARALLEL_SPEC), **edit)
+    with pytest.raises(SpecError) as e:
+        _load_text(yaml.safe_dump(spec, sort_keys=False))
+    text = str(e.value)
+    assert "x.yaml:" in text and "block.residual" in text and message in text
+
+
+def test_parallel_block_cli_error_exit_2():
+    result = CliRunner().invoke(app, ["show", "tiny-aya", "--set", "block.residual=diagonal"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "block.residual" in result.output and "parallel" in result.output
+
+
+def test_parallel_block_panel_and_diagram():
+    ir = llmarch.load("tiny-aya")
+    assert llmarch.describe(ir)["architecture"]["block"] == "parallel"
+    assert "block" not in llmarch.describe(llmarch.load("qwen3-4b"))["architecture"]
+    from llmarch.diagram import block_slots, blocks_of
+
+    slots = block_slots(blocks_of(ir)[0])
+    assert [s.role for s in slots] == ["norm-1", "mixer", "ffn", "add-1"]
+    mixer, ffn = slots[1], slots[2]
+    assert ffn.fed_from == "norm-1" and mixer.joins == "add-1"
