@@ -135,3 +135,55 @@ def test_parallel_block_panel_and_diagram():
     assert [s.role for s in slots] == ["norm-1", "mixer", "ffn", "add-1"]
     mixer, ffn = slots[1], slots[2]
     assert ffn.fed_from == "norm-1" and mixer.joins == "add-1"
+
+
+def test_command_a_plus_total_and_active_by_hand():
+    """Cohere's 218B total and 25B active, by hand over the collected values (command-a-plus.values.yaml)."""
+    c = collected_values("command-a-plus")["text_config"]
+    d, heads, kv_heads, head_dim = c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"], c["head_dim"]
+    assert (d, heads, kv_heads, head_dim) == (4096, 128, 8, 128)
+    e, k, width, shared = c["num_experts"], c["num_experts_per_tok"], c["intermediate_size"], c["num_shared_experts"]
+    assert (e, k, width, shared) == (128, 8, 4096, 4)
+    attention = 2 * d * heads * head_dim + 2 * d * kv_heads * head_dim
+    expert = 3 * d * width
+    shared_ffn = 3 * d * width * shared  # Cohere2MoeMLP(intermediate_size x num_shared_experts)
+    router, one_norm = e * d, d
+    embedding = c["vocab_size"] * d
+    n = c["num_hidden_layers"]
+    total = embedding + n * (attention + e * expert + shared_ffn + router + one_norm) + d
+    active = embedding + n * (attention + k * expert + shared_ffn + router + one_norm) + d  # the tied head counts
+    assert total == 218_254_938_112 and active == 24_981_409_792
+    count = llmarch.count_params(llmarch.load("command-a-plus"))
+    assert (count.total, count.active) == (total, active)
+
+
+def test_command_a_plus_active_equals_transformers_under_the_stated_convention():
+    from test_counts import active_by_convention, collected_values_model
+
+    cfg, model = collected_values_model("command-a-plus")
+    assert type(model).__name__ == "Cohere2MoeForCausalLM"
+    assert llmarch.count_params(llmarch.load("command-a-plus")).active == active_by_convention(cfg, model)
+
+
+def test_command_a_plus_kv_by_hand():
+    """32 layers x 8 KV heads x (128 + 128) x 2 B = 128 KiB per token, the gallery's figure."""
+    c = collected_values("command-a-plus")["text_config"]
+    per_layer = c["num_key_value_heads"] * 2 * c["head_dim"] * BF16
+    r = kv_cache(llmarch.load("command-a-plus"), 131072)
+    assert r.per_token_bytes_all_layers == c["num_hidden_layers"] * per_layer == 128 * 1024
+    n_full = c["layer_types"].count("full_attention")
+    n_sliding = c["num_hidden_layers"] - n_full
+    assert r.total_bytes == per_layer * (n_sliding * c["sliding_window"] + n_full * 131072)
+
+
+def test_parallel_block_with_experts_flops_traced_equal_analytic():
+    """Command A+ shrunk: the parallel block around a MoE with shared experts."""
+    sets = ["n_layers=4", "d_model=256", "vocab_size=1000", "attention.n_heads=8", "attention.n_kv_heads=2"]
+    sets += ["attention.head_dim=32", "attention.window=64", "moe.n_experts=8", "moe.top_k=2", "moe.d_expert=64"]
+    sets += ["moe.d_shared=256", "ffn.d_ff=64"]
+    ir = llmarch.load("command-a-plus", sets=sets)
+    model = llmarch.build(ir, with_mtp=False)
+    S = 300
+    for fn in (count_torch, count_fvcore):
+        assert fn(model, ir, S).normalised == flops.prefill(ir, S).flops, fn.__name__
+    assert count_fvcore(model, ir, S, decode_ctx=5000).normalised == flops.decode(ir, 5000).flops
