@@ -187,3 +187,77 @@ def test_parallel_block_with_experts_flops_traced_equal_analytic():
     for fn in (count_torch, count_fvcore):
         assert fn(model, ir, S).normalised == flops.prefill(ir, S).flops, fn.__name__
     assert count_fvcore(model, ir, S, decode_ctx=5000).normalised == flops.decode(ir, 5000).flops
+
+
+# ---------------------------------------------------------------------------
+# import-hf: cohere2, cohere2_moe and the cohere2_vision wrapper (round trips: tests/test_import_hf.py; edited
+# configs against transformers' counts: tests/test_import_edges.py)
+
+
+def _imported_ir(raw: dict):
+    from llmarch.import_hf import import_config, spec_yaml
+
+    return _load_text(spec_yaml(import_config(raw, name="x", source="c.json")))
+
+
+def _tiny(raw: dict, **edits) -> dict:
+    shape = dict(num_hidden_layers=4, hidden_size=256, intermediate_size=128, num_attention_heads=4, head_dim=64)
+    return dict(raw, **shape, num_key_value_heads=2, **edits)
+
+
+COHERE_CASES = {
+    "tiny-aya": dict(layer_types=None, sliding_window_pattern=4),
+    "command-a-plus": dict(layer_types=None, num_experts=4, num_experts_per_tok=2, first_k_dense_replace=0),
+    "command-a-plus dense prefix": dict(
+        layer_types=None, num_experts=4, num_experts_per_tok=2, first_k_dense_replace=2
+    ),
+    "command-a-plus dense prefix, sliding": dict(
+        layer_types=None,
+        num_experts=4,
+        num_experts_per_tok=2,
+        first_k_dense_replace=2,
+        prefix_dense_sliding_window_pattern=2,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", COHERE_CASES)
+def test_cohere_rotary_layers_equal_transformers(case):
+    """Which layers rotate (RoPE) and which are NoPE or windowed, as transformers' attention modules decide:
+    sliding layers rotate; cohere2_moe's dense layers too when prefix_dense_sliding_window_pattern is 1."""
+    import torch
+    from transformers import AutoModelForCausalLM
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    name = case.split()[0]
+    raw = collected_values(name)
+    raw = dict(raw["text_config"], tie_word_embeddings=True) if "text_config" in raw else dict(raw)
+    raw = {k: v for k, v in _tiny(raw, **COHERE_CASES[case]).items() if v is not None}
+    cfg = CONFIG_MAPPING[raw["model_type"]](**{k: v for k, v in raw.items() if k != "model_type"})
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(cfg)
+    ir = _imported_ir(raw)
+    for layer, hf in zip(ir.layers, model.model.layers):
+        attn = hf.self_attn
+        rotates = attn.sliding_window is not None or getattr(attn, "force_rope", False)
+        assert (layer.attention.position == "rope") == rotates, layer.index
+        assert (layer.mixer == "local") == (attn.sliding_window is not None), layer.index
+    assert llmarch.count_params(ir).total == sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize(
+    "key,value", [("use_parallel_block", False), ("use_qk_norm", True), ("rotary_pct", 0.5), ("layer_norm_bias", True)]
+)
+def test_cohere_training_switches_only_at_what_transformers_builds(key, value):
+    raw = dict(collected_values("tiny-aya"), **{key: value})
+    with pytest.raises(SpecError, match=key):
+        _imported_ir(raw)
+    assert _imported_ir(dict(collected_values("tiny-aya"), use_parallel_block=True)).norm.residual == "parallel"
+
+
+@pytest.mark.parametrize("name", ["tiny-aya", "command-a-plus"])
+def test_every_key_of_the_cohere_types_at_every_bad_value_fails_cleanly(name):
+    """Each key at each of null, [], "x", {}, 0, -1, 1.5, true: a spec that loads, or LlmarchError."""
+    from test_import_hf import _sweep, _values
+
+    _sweep(_values(name))

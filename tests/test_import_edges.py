@@ -325,6 +325,33 @@ FAMILIES = (
     Family("granite", "granite-4.1-30b", (Edit("untied", 2, {"tie_word_embeddings": False}),)),
     Family("kimi_k25", "kimi-k2.5", DEEPSEEK_PREFIX, wrapper=True, drop=("quantization_config",)),
     Family(
+        "cohere2",
+        "tiny-aya",
+        (
+            kinds("one full layer", "layer_types", [F]),
+            kinds("all sliding", "layer_types", [S, S]),
+            Edit("layer_types from sliding_window_pattern 2", 4, {"layer_types": None, "sliding_window_pattern": 2}),
+            Edit("untied", 2, {"tie_word_embeddings": False}),
+        ),
+    ),
+    Family(
+        "cohere2_moe",
+        "command-a-plus",
+        (
+            Edit("dense prefix 1", 3, {"first_k_dense_replace": 1, "layer_types": None}),
+            Edit(
+                "dense prefix 2 of its own width",
+                3,
+                {"first_k_dense_replace": 2, "prefix_dense_intermediate_size": 1024, "layer_types": None},
+            ),
+            Edit("no shared experts", 2, {"num_shared_experts": 0}),
+            Edit("RMSNorm", 2, {"rms_norm_eps": 1e-6}),
+        ),
+    ),
+    Family(
+        "cohere2_vision", "command-a-plus", (Edit("one shared expert", 2, {"num_shared_experts": 1}),), wrapper=True
+    ),
+    Family(
         "mimo_v2_flash",
         "mimo-v2-flash",
         for_transformers=mimo_layer_types,
