@@ -325,6 +325,8 @@ FAMILY_CASES = [
     ("granite-4.1-30b", "per_expert"),
     ("kimi-k2-thinking", "per_expert"),
     ("laguna-xs.2", "per_expert"),
+    ("tiny-aya", "per_expert"),  # the parallel block: one norm per layer
+    ("command-a-plus", "stacked"),  # its cohere2_vision wrapper names the text model's type
 ]
 
 
