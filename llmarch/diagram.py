@@ -21,7 +21,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from .diagram_font import FAMILY, font_face_css, text_width, wrap
 from .facts import layer_pattern
-from .ir import FFNIR, AttentionIR, GatedDeltaNetIR, KdaIR, LayerIR, Mamba2IR, ModelIR, MoEIR
+from .ir import FFNIR, AttentionIR, GatedDeltaNetIR, KdaIR, LayerIR, Mamba2IR, MlstmIR, ModelIR, MoEIR
 from .mechanisms.layers import attention_mechanism, block_residual
 from .render import fmt
 
@@ -165,6 +165,16 @@ def mamba2_slot(m: Mamba2IR) -> Slot:
     return Slot("mixer", "mixer", "Mamba-2", notes)
 
 
+def mlstm_slot(m: MlstmIR) -> Slot:
+    notes = [
+        Note("heads", f"{m.n_heads} heads"),
+        Note("head_dim", f"head dim qk {m.qk_head_dim} / v {m.v_head_dim}"),
+        Note("state", f"matrix memory {m.qk_head_dim} x {m.v_head_dim} per head, input and forget gates"),
+        Note("kv", "fixed-size state, no KV cache"),
+    ]
+    return Slot("mixer", "mixer", "mLSTM (matrix memory)", notes)
+
+
 FFN_NAMES = {
     "swiglu": "SwiGLU",
     "swiglu_clamped": "clamped SwiGLU",
@@ -203,6 +213,8 @@ def mixer_slot(layer: LayerIR) -> Optional[Slot]:
         return kda_slot(layer.kda)
     if layer.mamba2 is not None:
         return mamba2_slot(layer.mamba2)
+    if layer.mlstm is not None:
+        return mlstm_slot(layer.mlstm)
     return None
 
 
@@ -264,7 +276,7 @@ def blocks_of(ir: ModelIR) -> list[Block]:
     groups: dict[tuple, list[LayerIR]] = {}
     for layer in ir.layers:
         # layers of one kind with different sizes are different blocks: each block is drawn from its first layer
-        sizes = (layer.attention, layer.gated_deltanet, layer.kda, layer.mamba2, layer.dense, layer.moe)
+        sizes = (layer.attention, layer.gated_deltanet, layer.kda, layer.mamba2, layer.mlstm, layer.dense, layer.moe)
         groups.setdefault((layer.mixer, layer.ffn, layer.kv_shared_from is not None, sizes), []).append(layer)
     out = []
     for (*kind, _sizes), layers in groups.items():
@@ -382,7 +394,7 @@ def _reference(values: list):
 def _features(block: Block) -> dict[str, str]:
     first = block.layers[0]
     a = first.attention
-    linear = {"gated_deltanet": "Gated DeltaNet", "kda": "KDA", "mamba2": "Mamba-2", "none": "none"}
+    linear = {"gated_deltanet": "Gated DeltaNet", "kda": "KDA", "mamba2": "Mamba-2", "mlstm": "mLSTM", "none": "none"}
     out = {"mixer": attention_mechanism(a).label if a is not None else linear.get(first.mixer, first.mixer)}
     out["ffn"] = "MoE" if first.moe is not None else "dense FFN" if first.dense is not None else "none"
     out["shared"] = "yes" if first.moe is not None and first.moe.n_shared_experts else "no"

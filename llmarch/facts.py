@@ -159,6 +159,7 @@ PATTERN_WORDS = {
     "gated_deltanet": "Gated DeltaNet",
     "kda": "KDA",
     "mamba2": "Mamba-2",
+    "mlstm": "mLSTM",
 }
 
 

@@ -85,6 +85,7 @@ GALLERY_SPECS: dict[str, str] = {
     "Nanbeige 4.1 (3B)": "nanbeige-4.1-3b",
     "Granite 4.1 (30B)": "granite-4.1-30b",
     "Tiny Aya (3.35B)": "tiny-aya",
+    "xLSTM (7B)": "xlstm-7b",
     "Command A+ (218B-A25B)": "command-a-plus",
     "Sarvam (105B)": "sarvam-105b",
     "Sarvam (30B)": "sarvam-30b",

@@ -153,6 +153,52 @@ class Mamba2(nn.Module):
         self.out_proj = Linear(inner, d, m.bias)
 
 
+class MatrixLSTM(nn.Module):
+    """xLSTM's mLSTM: q, k, v, a sigmoid output gate over the values, scalar input and forget gates per
+    head, a per-head norm and the output projection.  The forward runs the chunked form (Mamba-2's SSD with
+    the normaliser n as one more value column) in prefill and the recurrent step in decode; the gates,
+    their soft cap, the exponential stabiliser and the norm are element-wise and left out."""
+
+    def __init__(self, d: int, m) -> None:
+        super().__init__()
+        self.ir = m
+        qk, v = m.n_heads * m.qk_head_dim, m.n_heads * m.v_head_dim
+        self.q, self.k = Linear(d, qk, m.bias), Linear(d, qk, m.bias)
+        self.v, self.ogate = Linear(d, v, m.bias), Linear(d, v, m.bias)
+        self.igate, self.fgate = Linear(d, m.n_heads, True), Linear(d, m.n_heads, True)
+        self.head_norm = Norm(v, m.bias)
+        self.out_proj = Linear(v, d, m.bias)
+
+    def forward(self, x: torch.Tensor, ctx: int) -> torch.Tensor:
+        m = self.ir
+        B, S, _ = x.shape
+        BH, dk, dv = B * m.n_heads, m.qk_head_dim, m.v_head_dim
+        q = _split_heads(self.q(x), m.n_heads, dk)  # (BH, S, dk)
+        k = _split_heads(self.k(x), m.n_heads, dk)
+        v = _split_heads(self.v(x), m.n_heads, dv)
+        v1 = torch.cat([v, v.new_ones(BH, S, 1)], dim=-1)  # (BH, S, dv + 1): the last column builds n
+        gates = (self.igate(x), self.fgate(x))
+        state = torch.empty(BH, dk, dv + 1, device=x.device, dtype=x.dtype)  # [C n]
+        if S == 1:
+            state = state + torch.bmm(k.transpose(1, 2), v1)  # (BH, dk, dv + 1)
+            y = torch.bmm(q, state)  # (BH, 1, dv + 1)
+        else:
+            # as Mamba-2's SSD: the chunk increments K^T [V 1] do not depend on the carried state (the
+            # decays are element-wise), so they run batched and the carried state is a running sum
+            outs = []
+            for start, c, n in _chunk_groups(S):
+                qc, kc, vc = (_to_chunks(t, start, c, n) for t in (q, k, v1))  # (n*BH, c, dk | dv + 1)
+                intra = torch.bmm(torch.bmm(qc, kc.transpose(1, 2)).tril(), vc)  # (n*BH, c, dv + 1)
+                increments = torch.bmm(kc.transpose(1, 2), vc).reshape(n, BH, dk, dv + 1)
+                carried = increments.cumsum(0) - increments + state  # the state before each chunk
+                outs.append(_from_chunks(torch.baddbmm(intra, qc, carried.reshape(n * BH, dk, dv + 1)), n))
+                state = carried[-1] + increments[-1]
+            y = torch.cat(outs, dim=1)  # (BH, S, dv + 1)
+        h = y[..., :dv] / y[..., dv:]  # C^T q over n . q (element-wise)
+        h = _merge_heads(h.contiguous(), B, m.n_heads)  # (B, S, v)
+        return self.out_proj(_keep(torch.sigmoid(self.ogate(x)) * h, state, *gates))
+
+
 class FeedForward(nn.Module):
     """Gated (SwiGLU/GeGLU: gate and up fused) or plain two-matrix MLP."""
 
@@ -253,6 +299,9 @@ class Layer(nn.Module):
             norms("mixer")
         elif layer.kda is not None:
             self.mixer = KimiDeltaAttention(d, layer.kda)
+            norms("mixer")
+        elif layer.mlstm is not None:
+            self.mixer = MatrixLSTM(d, layer.mlstm)
             norms("mixer")
         if layer.dense is not None:
             self.ffn = FeedForward(d, layer.dense)

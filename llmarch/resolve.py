@@ -24,6 +24,7 @@ from .ir import (
     KdaIR,
     LayerIR,
     Mamba2IR,
+    MlstmIR,
     ModelIR,
     MoEIR,
     MtpIR,
@@ -201,6 +202,7 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
                 gated_deltanet=_linear(spec, "gated_deltanet", mixer, located),
                 kda=_linear(spec, "kda", mixer, located),
                 mamba2=_linear(spec, "mamba2", mixer, located),
+                mlstm=_linear(spec, "mlstm", mixer, located),
                 dense=dense if ffn == "dense" else None,
                 moe=moe if ffn == "moe" else None,
             )
@@ -329,7 +331,7 @@ def _refuse_unused(
     block) change a default silently, and usually means a pattern or a block is wrong."""
     err = located.error
     stack = layers + ([mtp.layer] if mtp else [])
-    for block, letter in (("gated_deltanet", "D"), ("kda", "K"), ("mamba2", "M"), ("moe", "E")):
+    for block, letter in (("gated_deltanet", "D"), ("kda", "K"), ("mamba2", "M"), ("mlstm", "X"), ("moe", "E")):
         if getattr(spec, block) is not None and not any(getattr(l, block) is not None for l in stack):
             where = "layers.ffn" if block == "moe" else "layers.mixer"
             raise err(
@@ -664,6 +666,8 @@ def _linear(spec: S.Spec, block: str, mixer: str, located: Located):
         return GatedDeltaNetIR(**value.model_dump())
     if block == "kda":
         return KdaIR(**value.model_dump())
+    if block == "mlstm":
+        return MlstmIR(value.n_heads, value.qk_dim // value.n_heads, value.v_dim // value.n_heads, value.bias)
     return Mamba2IR(**value.model_dump())
 
 

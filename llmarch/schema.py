@@ -212,6 +212,24 @@ class Mamba2(Block):
         return self
 
 
+class MLSTM(Block):
+    """xLSTM's mLSTM (xLSTM 7B): a matrix memory per head, C_t = f_t C_{t-1} + i_t v_t k_t^T, read by the
+    query and normalised by n_t = f_t n_{t-1} + i_t k_t; scalar input and forget gates per head, a sigmoid
+    output gate over the values, a per-head norm."""
+
+    n_heads: Heads
+    qk_dim: Width = Field(description="query/key width over all heads (d_model x qk_dim_factor)")
+    v_dim: Width = Field(description="value width over all heads (d_model x v_dim_factor)")
+    bias: StrictBool = Field(False, description="biases on q, k, v, the output gate, out_proj and the head norm")
+
+    @model_validator(mode="after")
+    def _check(self) -> "MLSTM":
+        for key in ("qk_dim", "v_dim"):
+            if getattr(self, key) % self.n_heads:
+                raise ValueError(f"{key} ({getattr(self, key)}) is not a multiple of n_heads ({self.n_heads})")
+        return self
+
+
 class FFN(Block):
     kind: FFNKind = "swiglu"
     d_ff: Width
@@ -408,6 +426,7 @@ class Spec(Block):
     gated_deltanet: Optional[GatedDeltaNet] = None
     kda: Optional[KimiDeltaAttention] = None
     mamba2: Optional[Mamba2] = None
+    mlstm: Optional[MLSTM] = None
     ffn: Optional[FFN] = None
     moe: Optional[MoE] = None
     layers: Layers = Layers()

@@ -255,9 +255,76 @@ def test_cohere_training_switches_only_at_what_transformers_builds(key, value):
     assert _imported_ir(dict(collected_values("tiny-aya"), use_parallel_block=True)).norm.residual == "parallel"
 
 
-@pytest.mark.parametrize("name", ["tiny-aya", "command-a-plus"])
-def test_every_key_of_the_cohere_types_at_every_bad_value_fails_cleanly(name):
+@pytest.mark.parametrize("name", ["tiny-aya", "command-a-plus", "xlstm-7b"])
+def test_every_key_of_the_new_types_at_every_bad_value_fails_cleanly(name):
     """Each key at each of null, [], "x", {}, 0, -1, 1.5, true: a spec that loads, or LlmarchError."""
     from test_import_hf import _sweep, _values
 
     _sweep(_values(name))
+
+
+# ---------------------------------------------------------------------------
+# xLSTM 7B: the mLSTM, a matrix memory per head (a fixed recurrent state)
+
+
+def test_xlstm_7b_total_by_hand():
+    c = collected_values("xlstm-7b")
+    d, heads, n, vocab = c["embedding_dim"], c["num_heads"], c["num_blocks"], c["vocab_size"]
+    qk, v = int(d * c["qk_dim_factor"]), int(d * c["v_dim_factor"])
+    multiple = c["ffn_round_up_to_multiple_of"]
+    ffn = -(-int(d * c["ffn_proj_factor"]) // multiple) * multiple
+    assert (qk, v, ffn) == (2048, 4096, 10944)
+    mlstm = 2 * d * qk + 3 * d * v + 2 * (heads * d + heads) + v  # q, k; v, output gate, out_proj; gates; head norm
+    block = mlstm + 3 * d * ffn + 2 * d  # SwiGLU and the two RMSNorms
+    total = 2 * vocab * d + n * block + d  # untied embedding and head, the final norm
+    assert total == 6_865_424_896
+    assert llmarch.count_params(llmarch.load("xlstm-7b")).total == total
+
+
+def test_xlstm_7b_state_by_hand():
+    """No KV cache: per layer and sequence 8 heads x (256 x 512 memory + 256 normaliser + 1 max) fp32 elements,
+    whatever the context; the gallery-style per-token figure is 0 B, the gallery's."""
+    heads, dk, dv = 8, 2048 // 8, 4096 // 8
+    per_layer = heads * (dk * dv + dk + 1) * 4
+    for ctx in (8192, 131072):
+        r = kv_cache(llmarch.load("xlstm-7b"), ctx)
+        assert r.per_token_bytes_all_layers == 0
+        assert r.total_bytes == 32 * per_layer == 134_480_896
+
+
+XLSTM_SMALL = ["n_layers=2", "d_model=256", "mlstm.n_heads=4", "mlstm.qk_dim=128", "mlstm.v_dim=256"]
+XLSTM_SMALL += ["ffn.d_ff=512", "vocab_size=1000"]
+
+
+def test_mlstm_flops_traced_equal_analytic():
+    """The chunked mLSTM (SSD with the normaliser as one more value column) and its decode step, both counters."""
+    ir = llmarch.load("xlstm-7b", sets=XLSTM_SMALL)
+    model = llmarch.build(ir, with_mtp=False)
+    S = 300  # not a multiple of the 64-token chunk
+    for fn in (count_torch, count_fvcore):
+        assert fn(model, ir, S).normalised == flops.prefill(ir, S).flops, fn.__name__
+    assert count_fvcore(model, ir, S, decode_ctx=5000).normalised == flops.decode(ir, 5000).flops
+
+
+def test_mlstm_recurrence_by_hand():
+    """Per head and chunk of c tokens: Q K^T (c^2 dk), its product with [V 1] (c^2 (dv + 1)), the memory read and
+    the chunk's increment (c dk (dv + 1) each); decode 2 dk (dv + 1)."""
+    ir = llmarch.load("xlstm-7b", sets=XLSTM_SMALL)
+    heads, dk, dv = 4, 32, 64
+    chunk = lambda c: c * c * dk + c * c * (dv + 1) + 2 * c * dk * (dv + 1)  # noqa: E731
+    per_layer = heads * (4 * chunk(64) + chunk(300 - 256))
+    assert flops.prefill(ir, 300).by_component["linear_recurrence"] == 2 * 2 * per_layer
+    assert flops.decode(ir, 5000).by_component["linear_recurrence"] == 2 * 2 * heads * 2 * dk * (dv + 1)
+
+
+def test_mlstm_bad_input_is_located():
+    spec = dict(yaml.safe_load(PARALLEL_SPEC), mlstm={"n_heads": 3, "qk_dim": 64, "v_dim": 63}, layers={"mixer": "X"})
+    spec.pop("block"), spec.pop("attention")
+    with pytest.raises(SpecError) as e:
+        _load_text(yaml.safe_dump(spec, sort_keys=False))
+    assert "x.yaml:" in str(e.value) and "mlstm" in str(e.value) and "not a multiple of n_heads" in str(e.value)
+    spec["mlstm"] = {"n_heads": 4, "qk_dim": 64, "v_dim": 64}
+    spec["layers"] = {"mixer": "G"}
+    spec["attention"] = {"kind": "gqa", "n_heads": 4, "n_kv_heads": 2, "rope": {"theta": 10000}}
+    with pytest.raises(SpecError, match="no layer uses the `mlstm:` block"):
+        _load_text(yaml.safe_dump(spec, sort_keys=False))

@@ -46,7 +46,8 @@ ZERO_BASED_INDICES = ("mlp_only_layers", "moe_layers")
 
 def trim(raw: dict, n: int) -> None:
     """Keep the first `n` layers: the layer count and every per-layer key that follows it."""
-    raw["n_layer" if "n_layer" in raw else "num_hidden_layers"] = n
+    # the layer count under the config's own name (GPT-2's n_layer, xLSTM's num_blocks)
+    raw[next((k for k in ("n_layer", "num_blocks") if k in raw), "num_hidden_layers")] = n
     for key in PER_LAYER_LISTS:
         if isinstance(raw.get(key), list) and raw[key]:
             raw[key] = raw[key][:n]
@@ -346,6 +347,20 @@ FAMILIES = (
             ),
             Edit("no shared experts", 2, {"num_shared_experts": 0}),
             Edit("RMSNorm", 2, {"rms_norm_eps": 1e-6}),
+        ),
+    ),
+    Family(
+        "xlstm",
+        "xlstm-7b",
+        (
+            Edit(
+                "tied: refused (transformers keeps a separate head)",
+                2,
+                {"tie_word_embeddings": True},
+                "tie_word_embeddings",
+            ),
+            Edit("wider keys, rounded FFN", 2, {"qk_dim_factor": 1.0, "ffn_proj_factor": 1.3}),
+            Edit("hidden_size and num_hidden_layers by their config names", 2, {"hidden_size": 4096}),
         ),
     ),
     Family(

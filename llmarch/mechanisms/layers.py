@@ -16,6 +16,7 @@ from .kda import KimiDeltaAttention
 from .laurel import Laurel
 from .mamba2 import Mamba2
 from .mla import MultiHeadLatentAttention
+from .mlstm import MatrixLSTM
 from .moe import MoE
 from .parallel_block import ParallelBlock
 from .per_layer_inputs import PerLayerInputs
@@ -60,6 +61,8 @@ def layer_mechanisms(ir: ModelIR, layer: LayerIR) -> list[Mechanism]:
         out.append(KimiDeltaAttention(layer.kda))
     elif layer.mamba2 is not None:
         out.append(Mamba2(layer.mamba2))
+    elif layer.mlstm is not None:
+        out.append(MatrixLSTM(layer.mlstm))
     if layer.dense is not None:
         out.append(DenseFFN(layer.dense))
     elif layer.moe is not None:

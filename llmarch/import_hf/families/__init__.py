@@ -25,6 +25,7 @@ from . import (
     phi,
     qwen,
     smollm,
+    xlstm,
 )
 
 FAMILIES = (
@@ -46,6 +47,7 @@ FAMILIES = (
     gpt2,
     mimo,
     cohere,
+    xlstm,
 )
 
 
