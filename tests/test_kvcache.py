@@ -732,6 +732,7 @@ WINDOWED = ["gemma-3-1b", "gemma-3-4b", "gemma-3-12b", "gemma-3-27b", "gemma-3n-
 WINDOWED += ["gpt-oss-120b", "mistral-7b", "olmo-3-7b", "olmo-3-32b", "mimo-v2-flash", "laguna-xs.2"]
 WINDOWED += ["gemma-3-270m"]  # its values file, as Gemma 3 1B: window 512
 WINDOWED += ["mimo-v2.5"]  # its values file, as MiMo-V2-Flash: 128 earlier tokens + the query
+WINDOWED += ["tiny-aya", "command-a-plus"]  # their values files: Cohere's 4,096-token window (cohere2, cohere2_moe)
 
 
 def test_every_windowed_spec_is_checked_against_its_family():
