@@ -19,3 +19,10 @@ def delta_rule_chunk(c: int, dk: int, dv: int) -> int:
 def ssd_chunk(c: int, n: int, p: int) -> int:
     """One head's chunk of c tokens in Mamba-2's SSD (state N, head P)."""
     return c * c * n + c * c * p + 2 * c * n * p
+
+
+def mlstm_chunk(c: int, dk: int, dv: int) -> int:
+    """One head's chunk of c tokens of the mLSTM: the SSD products with the normaliser carried as one more
+    value column (its state n beside the matrix memory C): Q K^T (c^2 dk), its product with [V 1]
+    (c^2 (dv + 1)), the carried memory read Q [C n] and the chunk's increment K^T [V 1] (c dk (dv + 1) each)."""
+    return ssd_chunk(c, dk, dv + 1)

@@ -189,6 +189,10 @@ FAMILIES: dict[str, Family] = {
         + MLP
         + moe()
     ),
+    # Cohere's parallel block: one `input_layernorm` per layer (llmarch's `input_norm`); Command A+'s experts
+    # stacked as transformers' cohere2_moe stores them, its shared experts one MLP
+    "cohere2": DENSE,
+    "cohere2_moe": Family(ATTENTION + MLP + moe()),
 }
 # a multimodal wrapper's model type -> the family of its text model
 WRAPPERS = {"gemma3": "gemma3_text", "mistral3": "ministral3", "qwen3_5": "qwen3_5_text"}
@@ -199,6 +203,7 @@ def norm_name(name: str, placement: str) -> Optional[str]:
     return {
         "attn_norm": "input_layernorm",
         "mixer_norm": "input_layernorm",
+        "input_norm": "input_layernorm",  # the parallel block's one norm
         "attn_post_norm": "post_attention_layernorm",
         "ffn_norm": "post_attention_layernorm" if placement == "pre" else "pre_feedforward_layernorm",
         "ffn_post_norm": "post_feedforward_layernorm",
