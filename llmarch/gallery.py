@@ -242,7 +242,7 @@ def gallery_pngs() -> dict[str, bytes]:
 
 def gallery_markdown() -> str:
     """docs/gallery.md: every article pair whose two specs ship, as compare tables."""
-    from .api import compare, load, registry
+    from .api import comparison, load, registry
     from .conventions import params_lines
     from .render.doc import to_markdown
     from .render.table import compare_doc
@@ -259,7 +259,7 @@ def gallery_markdown() -> str:
     ]
     for fig, a, b in available_pairs(names):
         irs = [load(a), load(b)]
-        doc = compare_doc(irs, compare(irs))
+        doc = compare_doc(comparison(irs))
         doc.tables[0].title, doc.notes = "", []
         parts += [
             f"## {fig}: {irs[0].display_name} vs {irs[1].display_name}",
