@@ -41,6 +41,7 @@ COMPONENTS = (
     "per_layer_input",
     "altup",
     "laurel",
+    "hyper_connections",
     "lm_head",
 )
 

@@ -70,6 +70,8 @@ GALLERY_SPECS: dict[str, str] = {
     "OLMo 3 (32B)": "olmo-3-32b",
     "OLMo 3 (7B)": "olmo-3-7b",
     "DeepSeek V3.2 (671B)": "deepseek-v3.2-exp",  # the gallery lists V3.2; same attention and layers
+    "DeepSeek V4-Flash (284B)": "deepseek-v4-flash",
+    "DeepSeek V4-Pro (1.6T)": "deepseek-v4-pro",
     "Mistral Large 3 (673B)": "mistral-large-3",
     "Nemotron 3 Nano (30B-A3B)": "nemotron-3-nano-30b-a3b",
     "Xiaomi MiMo-V2-Flash (309B)": "mimo-v2-flash",

@@ -140,12 +140,13 @@ def kv_cache(ir: ModelIR, ctx: int, batch: int = 1, kv_dtype: str = "bf16", stat
                 "tokens": row.tokens,
                 "fixed": row.fixed_bytes,
                 "formula": row.formula,
+                "extra": row.extra_bytes,
             },
         )
         g["n"] += 1
     rows = []
     for key, g in groups.items():
-        per_layer = int(g["elems"] * kv * g["tokens"]) + g["fixed"]
+        per_layer = int(g["elems"] * kv * g["tokens"]) + g["fixed"] + g["extra"]
         rows.append(
             KindRow(
                 kind=f"{g['n']} x {g['label']}",

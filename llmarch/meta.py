@@ -88,6 +88,144 @@ class Indexer(nn.Module):
         self.weights_proj = Linear(d, a.indexer_heads)
 
 
+class Compressor(nn.Module):
+    """DeepSeek V4's compressor of a csa / hca layer, and on csa its lightning indexer (with the indexer's own
+    compressor at its head dim).  The pooling (a softmax over each window, per channel) is element-wise and
+    left out: what a counter sees are the projections of the new tokens and, in the indexer, the scores."""
+
+    def __init__(self, d: int, a: AttentionIR, width: int, dim: int, ratio: int, indexer: bool = False) -> None:
+        super().__init__()
+        self.kv_proj = Linear(d, width)
+        self.gate_proj = Linear(d, width)
+        self.position_bias = _param(ratio, width)
+        self.kv_norm = Norm(dim)
+        if indexer:
+            self.indexer = Compressor(d, a, 2 * a.indexer_head_dim, a.indexer_head_dim, ratio)
+            self.indexer.q_b_proj = Linear(a.q_lora_rank, a.indexer_heads * a.indexer_head_dim)
+            self.indexer.weights_proj = Linear(d, a.indexer_heads)
+
+    def forward(self, x: torch.Tensor, entries: int) -> torch.Tensor:
+        """The `entries` compressed entries the attention reads (B, entries, dim): the closed windows of this
+        prefill, or the cache's in decode; tied to this step's projections."""
+        B = x.shape[0]
+        pooled = x.new_empty(B, entries, self.kv_norm.weight.shape[0])
+        return _keep(pooled, self.kv_proj(x), self.gate_proj(x))
+
+    def select(self, x: torch.Tensor, latent: torch.Tensor, entries: int, keep: int) -> torch.Tensor:
+        """The indexer: scores of every query against every entry, summed over its heads with weights from
+        x; returns the `keep` entries each query sees (B, S, keep)."""
+        B, S, _ = x.shape
+        heads, dim = self.weights_proj.weight.shape[0], self.kv_norm.weight.shape[0]
+        keys = self(x, entries)  # (B, entries, dim)
+        q = self.q_b_proj(latent).reshape(B, S * heads, dim)  # (B, S*heads, dim)
+        scores = torch.bmm(q, keys.transpose(1, 2)).relu().reshape(B, S, heads, entries)
+        weights = self.weights_proj(x).unsqueeze(-1)  # (B, S, heads, 1): element-wise from here
+        return torch.topk((scores * weights).sum(2), keep, dim=-1).indices
+
+
+class CompressedAttention(nn.Module):
+    """DeepSeek V4's attention (mechanisms/compressed_attention.py): a query latent, one K=V head over a window,
+    on csa / hca layers compressed entries (csa: the indexer's top-k of them), sinks, and the grouped low-rank
+    output projection.  Prefill scores every query against all S window keys (the square, as kernels do before
+    masking) and all S // ratio entries (csa: top-k of them); decode against min(ctx, window) keys and
+    ctx // ratio entries."""
+
+    def __init__(self, d: int, a: AttentionIR) -> None:
+        super().__init__()
+        self.ir = a
+        q_out = a.n_heads * a.head_dim
+        self.q_a_proj = Linear(d, a.q_lora_rank)
+        self.q_a_norm = Norm(a.q_lora_rank)
+        self.q_b_proj = Linear(a.q_lora_rank, q_out)
+        self.kv_proj = Linear(d, a.head_dim)
+        self.kv_norm = Norm(a.head_dim)
+        self.o_a_proj = Linear(q_out // a.o_groups, a.o_groups * a.o_lora_rank)  # one block per group
+        self.o_b_proj = Linear(a.o_groups * a.o_lora_rank, d)
+        self.sinks = _param(a.n_heads)
+        if a.compress_ratio:
+            width = (2 if a.compress_overlap else 1) * a.head_dim  # csa: two overlapping series per token
+            indexer = bool(a.indexer_heads)
+            self.compressor = Compressor(d, a, width, a.head_dim, a.compress_ratio, indexer)
+
+    def forward(self, x: torch.Tensor, ctx: int) -> torch.Tensor:
+        a: AttentionIR = self.ir
+        B, S, _ = x.shape
+        H, hd = a.n_heads, a.head_dim
+        latent = self.q_a_proj(x)  # (B, S, q_lora_rank)
+        q = _split_heads(self.q_b_proj(latent), H, hd)  # (B*H, S, hd)
+        kv = _with_cache(self.kv_proj(x), S if S > 1 else min(ctx, a.window))  # (B, keys, hd): K = V
+        kv = _repeat_heads(kv, B, 1, H)  # (B*H, keys, hd)
+        scores = [torch.bmm(q, kv.transpose(1, 2))]  # (B*H, S, keys)
+        values = [kv]
+        entries = (S if S > 1 else ctx) // a.compress_ratio if a.compress_ratio else 0
+        unused: list[torch.Tensor] = []  # projections of tokens whose window has not closed: state, not scores
+        if a.compress_ratio and not entries:
+            unused.append(self.compressor(x, 0))
+            if a.indexer_heads:
+                ix = self.compressor.indexer
+                unused += [ix(x, 0), ix.q_b_proj(latent), ix.weights_proj(x)]
+        if entries:
+            pooled = self.compressor(x, entries)  # (B, entries, hd)
+            if a.indexer_heads:
+                keep = min(entries, a.indexer_topk)
+                idx = self.compressor.indexer.select(x, latent, entries, keep)  # (B, S, keep)
+                index = idx.reshape(B, S * keep, 1).expand(B, S * keep, hd)
+                chosen = torch.gather(pooled, 1, index).reshape(B, 1, S, keep, hd)
+                chosen = chosen.expand(B, H, S, keep, hd).reshape(B * H * S, keep, hd)  # per query, per head
+                one = q.reshape(B * H * S, 1, hd)
+                scores.append(torch.bmm(one, chosen.transpose(1, 2)).reshape(B * H, S, keep))
+                values.append(chosen)
+            else:
+                pooled = _repeat_heads(pooled, B, 1, H)  # (B*H, entries, hd)
+                scores.append(torch.bmm(q, pooled.transpose(1, 2)))
+                values.append(pooled)
+        probs = torch.cat(scores, dim=-1).softmax(-1).split([s.shape[-1] for s in scores], dim=-1)
+        out = torch.bmm(probs[0], values[0])  # (B*H, S, hd)
+        if len(values) > 1 and a.indexer_heads:
+            keep = probs[1].shape[-1]
+            out = out + torch.bmm(probs[1].reshape(B * H * S, 1, keep), values[1]).reshape(B * H, S, hd)
+        elif len(values) > 1:
+            out = out + torch.bmm(probs[1], values[1])
+        g = a.o_groups
+        grouped = _merge_heads(out, B, H).reshape(B * S, g, H * hd // g).transpose(0, 1)  # (g, B*S, H*hd/g)
+        blocks = self.o_a_proj.weight.reshape(g, a.o_lora_rank, H * hd // g).transpose(1, 2)  # (g, H*hd/g, r)
+        low = torch.bmm(grouped, blocks).transpose(0, 1).reshape(B, S, g * a.o_lora_rank)  # (B, S, g*r)
+        return _keep(self.o_b_proj(low), *unused)
+
+
+class HyperConnection(nn.Module):
+    """One manifold-constrained hyper-connection (DeepSeek V4): from the flattened streams, the weights that
+    collapse them into a sublayer's input, expand its output back and mix the streams.  The Sinkhorn
+    normalisation, sigmoids and scales are element-wise and left out."""
+
+    def __init__(self, d: int, n: int, rows: int, scales: int) -> None:
+        super().__init__()
+        self.n = n
+        self.fn = _param(rows, n * d)
+        self.base = _param(rows)
+        self.scale = _param(scales)
+
+    def forward(self, streams: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """streams (B, S, n, d) -> the collapsed input (B, S, d), and the expand (B*S, n, 1) and mix
+        (B*S, n, n) weights."""
+        B, S, n, d = streams.shape
+        mixes = F.linear(streams.reshape(B, S, n * d), self.fn).reshape(B * S, -1)  # (B*S, rows)
+        pre = mixes[:, :n].unsqueeze(1)  # (B*S, 1, n)
+        collapsed = torch.bmm(pre, streams.reshape(B * S, n, d)).reshape(B, S, d)
+        if mixes.shape[1] == n:  # the final head: collapse only
+            return collapsed, pre, pre
+        post = mixes[:, n : 2 * n].unsqueeze(-1)  # (B*S, n, 1)
+        comb = mixes[:, 2 * n :].reshape(B * S, n, n)
+        return collapsed, post, comb
+
+    def merge(self, streams: torch.Tensor, out: torch.Tensor, post: torch.Tensor, comb: torch.Tensor) -> torch.Tensor:
+        """The new streams: the sublayer's output expanded (n x d) plus the mixed old streams (n^2 x d)."""
+        B, S, n, d = streams.shape
+        expanded = torch.bmm(post, out.reshape(B * S, 1, d))  # (B*S, n, d)
+        mixed = torch.bmm(comb.transpose(1, 2), streams.reshape(B * S, n, d))  # (B*S, n, d)
+        return (expanded + mixed).reshape(B, S, n, d)
+
+
 def _qk_norms(module: nn.Module, a: AttentionIR, key_norm: bool = True) -> None:
     """QK-norm weights; `key_norm=False` where the layer computes no keys (it reuses another layer's KV)."""
     if a.qk_norm == "per_head":
@@ -222,6 +360,9 @@ class MoE(nn.Module):
         if m.score_correction_bias:
             # a buffer, as in DeepSeek's and transformers' code: set by load balancing, not by gradients
             self.register_buffer("e_score_correction_bias", torch.empty(m.n_experts, device=META))
+        if m.hash_table_rows is not None:
+            # hash routing: a frozen token -> top_k experts table, loaded with the weights, never trained
+            self.register_buffer("tid2eid", torch.empty(m.hash_table_rows, m.top_k, dtype=torch.long, device=META))
 
 
 class Layer(nn.Module):
@@ -239,9 +380,12 @@ class Layer(nn.Module):
 
         if layer.attention is not None:
             a = layer.attention
-            self.attn = (
-                MultiHeadLatentAttention(d, a) if a.is_mla else Attention(d, a, layer.kv_shared_from is not None)
-            )
+            if a.kind == "compressed":
+                self.attn = CompressedAttention(d, a)
+            elif a.is_mla:
+                self.attn = MultiHeadLatentAttention(d, a)
+            else:
+                self.attn = Attention(d, a, layer.kv_shared_from is not None)
             norms("attn")
         elif layer.gated_deltanet is not None:
             self.mixer = GatedDeltaNet(d, layer.gated_deltanet)
@@ -267,6 +411,10 @@ class Layer(nn.Module):
         if ir.per_layer_embedding_dim:
             self.per_layer_input = PerLayerInput(d, ir.per_layer_embedding_dim)
             self.per_layer_input_norm = Norm(d, norm.bias)
+        if ir.hc_streams:
+            n = ir.hc_streams
+            self.attn_hc = HyperConnection(d, n, (n + 2) * n, 3)
+            self.ffn_hc = HyperConnection(d, n, (n + 2) * n, 3)
 
 
 class MTPModule(nn.Module):
@@ -304,6 +452,8 @@ class Model(nn.Module):
             self.altup_out = nn.ModuleList(Linear(d, d) for _ in range(ir.altup_inputs - 1))
         self.layers = nn.ModuleList(Layer(ir, layer) for layer in ir.layers)
         self.norm = Norm(d, ir.norm.bias)
+        if ir.hc_streams:
+            self.hc_head = HyperConnection(d, ir.hc_streams, ir.hc_streams, 1)
         self.lm_head = Linear(d, ir.vocab_size)
         if ir.tie_embeddings:
             self.lm_head.weight = self.embed_tokens.weight  # one matrix, counted once
@@ -649,8 +799,14 @@ PerLayerInput.forward = lambda self, x, embedding: self.proj(F.gelu(self.gate(x)
 
 
 def _layer_forward(self, x: torch.Tensor, ctx: int, per_layer_embedding: torch.Tensor | None = None) -> torch.Tensor:
-    """x is (B, S, d), or (B, S, n, d) AltUp streams whose first is the one the layer runs on."""
+    """x is (B, S, d), or (B, S, n, d) AltUp streams whose first is the one the layer runs on, or (B, S, n, d)
+    hyper-connection streams."""
     # norms are element-wise and left out: no counter counts them
+    if hasattr(self, "attn_hc"):
+        h, post, comb = self.attn_hc(x)
+        x = self.attn_hc.merge(x, self.attn(h, ctx), post, comb)
+        h, post, comb = self.ffn_hc(x)
+        return self.ffn_hc.merge(x, self.ffn(h), post, comb)
     streams = None
     if hasattr(self, "altup"):
         streams = self.altup.predict(x)
@@ -689,8 +845,12 @@ def _model_forward(self, input_ids: torch.Tensor, ctx: int | None = None, last_t
         per_layer = table.reshape(B, S, len(self.layers), -1).unbind(2)
     if hasattr(self, "altup_in"):
         x = torch.stack([x] + [p(x) for p in self.altup_in], dim=2)
+    if hasattr(self, "hc_head"):  # hyper-connections: the embedding copied to every stream
+        x = x.unsqueeze(2).expand(B, S, self.hc_head.n, x.shape[-1])
     for layer, embedding in zip(self.layers, per_layer):
         x = layer(x, ctx, embedding)
+    if hasattr(self, "hc_head"):
+        x = self.hc_head(x)[0]
     if hasattr(self, "altup_out"):
         x = torch.stack([x[:, :, 0]] + [p(x[:, :, i + 1]) for i, p in enumerate(self.altup_out)], dim=2).mean(2)
     if last_token_logits:

@@ -33,6 +33,7 @@ COMPONENTS = (
     "per_layer_input",
     "altup",
     "laurel",
+    "hyper_connections",
     "norms",
     "lm_head",
 )

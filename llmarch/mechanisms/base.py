@@ -88,6 +88,7 @@ class CacheRow:
     fixed_bytes: int  # a state whatever the context
     formula: str  # per layer
     gallery_elements_per_token: int = 0  # what the gallery-style all-layers figure counts for it
+    extra_bytes: int = 0  # cache that grows with the context but not per cached token (compressed entries)
 
 
 class Mechanism:

@@ -10,8 +10,10 @@ from ..ir import AttentionIR, LayerIR, ModelIR
 from .altup import AltUp
 from .attention import Attention
 from .base import Mechanism, Weight, norm
+from .compressed_attention import CompressedAttention
 from .ffn import DenseFFN
 from .gated_deltanet import GatedDeltaNet
+from .hyper_connections import HyperConnections
 from .kda import KimiDeltaAttention
 from .laurel import Laurel
 from .mamba2 import Mamba2
@@ -21,7 +23,10 @@ from .per_layer_inputs import PerLayerInputs
 
 
 def attention_mechanism(a: AttentionIR, kv_shared_from: Optional[int] = None) -> Attention:
-    """The attention kind of `a`: MLA or MHA/GQA/MQA with its options (and the layer it reuses KV from)."""
+    """The attention kind of `a`: MLA, DeepSeek V4's compressed attention, or MHA/GQA/MQA with its options
+    (and the layer it reuses KV from)."""
+    if a.kind == "compressed":
+        return CompressedAttention(a)
     return MultiHeadLatentAttention(a) if a.is_mla else Attention(a, kv_shared_from)
 
 
@@ -45,6 +50,8 @@ def model_mechanisms(ir: ModelIR) -> list[Mechanism]:
         out.append(AltUp(ir.altup_inputs))
     if ir.laurel_rank:
         out.append(Laurel(ir.laurel_rank))
+    if ir.hc_streams:
+        out.append(HyperConnections(ir.hc_streams, ir.hc_sinkhorn_iters))
     return out
 
 
@@ -71,6 +78,8 @@ def block_norms(ir: ModelIR, mechanism: Mechanism) -> list[Weight]:
     (pre: `attn_norm`; post: `attn_post_norm`; sandwich: both), one norm of its own for an extra."""
     d, bias, place, prefix = ir.d_model, ir.norm.bias, ir.norm.placement, mechanism.norm_prefix
     out: list[Weight] = []
+    if not prefix:  # a mechanism whose norms are its own (hyper-connections: weightless)
+        return out
     if not mechanism.sublayer or place in ("pre", "sandwich"):
         out += norm(f"{prefix}_norm", d, "norms", bias)
     if mechanism.sublayer and place in ("post", "sandwich"):
