@@ -77,7 +77,42 @@ class Slot:
     skip_from: Optional[str] = None  # add nodes: the role of the slot where the skip arrow leaves
 
 
+def compressed_attention_slot(a: AttentionIR, layer: LayerIR) -> Slot:
+    """DeepSeek V4's attention: its window, its compressed entries (csa: the indexer's top-k), one K=V head."""
+    if a.compress_ratio is None:
+        title = "Sliding-window attention, one K=V head"
+    elif a.compress_overlap:
+        title = f"Compressed sparse attention (1/{a.compress_ratio})"
+    else:
+        title = f"Heavily compressed attention (1/{a.compress_ratio})"
+    notes = [
+        Note("heads", f"{a.n_heads} heads, 1 K=V head"),
+        Note("head_dim", f"head dim {a.head_dim}, query rank {a.q_lora_rank:,}"),
+        Note("window", f"window {a.window_keys:,} tokens"),
+    ]
+    if a.compress_ratio:
+        pooled = f"windows of {2 * a.compress_ratio}, stride {a.compress_ratio}" if a.compress_overlap else "disjoint"
+        notes.append(Note("compress", f"1 entry per {a.compress_ratio} tokens ({pooled})"))
+        if a.indexer_heads:
+            notes.append(Note("indexer", f"indexer {a.indexer_heads} x {a.indexer_head_dim}, top {a.indexer_topk:,}"))
+        else:
+            notes.append(Note("indexer", "every entry attended"))
+    notes.append(Note("output", f"output: {a.o_groups} groups x rank {a.o_lora_rank:,}"))
+    notes.append(Note("position", _position(a)))
+    if a.sinks:
+        notes.append(Note("attention_extras", "sinks"))
+    window = f"window's last {a.window - 1} tokens"
+    if a.compress_ratio:
+        per_token = a.head_dim * 2 / a.compress_ratio
+        notes.append(Note("kv", f"KV cache {per_token:g} B/token/layer (bf16) + the {window}"))
+    else:
+        notes.append(Note("kv", f"KV cache: the {window} only"))
+    return Slot("mixer", "attention", title, notes)
+
+
 def attention_slot(a: AttentionIR, layer: LayerIR) -> Slot:
+    if a.kind == "compressed":
+        return compressed_attention_slot(a, layer)
     names = {"MHA": "multi-head", "GQA": "grouped-query", "MQA": "multi-query"}
     if a.is_mla:
         title = "Multi-head latent attention" + (" with sparse indexer" if a.indexer_heads else "")
@@ -187,6 +222,8 @@ def moe_slot(m: MoEIR) -> Slot:
     ]
     if m.shared is not None:
         notes.append(Note("d_shared", f"shared expert hidden size {m.shared.d_ff:,}"))
+    if m.hash_table_rows is not None:
+        notes.append(Note("routing", "experts from a frozen token table (hash routing)"))
     return Slot("ffn", "moe", "Mixture of experts", notes, moe=m)
 
 
@@ -223,6 +260,8 @@ def extras_slot(ir: ModelIR) -> Optional[Slot]:
         notes.append(Note("laurel", f"LAuReL residual, rank {ir.laurel_rank}"))
     if ir.per_layer_embedding_dim:
         notes.append(Note("ple", f"per-layer input {ir.per_layer_embedding_dim} wide"))
+    if ir.hc_streams:
+        notes.append(Note("hc", f"hyper-connections: {ir.hc_streams} residual streams, mixed before each sublayer"))
     return Slot("extras", "extras", "Per-layer extras", notes) if notes else None
 
 
@@ -242,6 +281,7 @@ class Block:
         linear = "attention" if self.layers[0].attention is not None else "linear"
         # full attention with or without RoPE; attention restricted to a window or a chunk
         span = {"global": "full", "nope": "full", "local": "restricted", "chunked": "restricted"}.get(mixer, mixer)
+        span = "compressed" if mixer in ("csa", "hca") else span  # a window plus compressed entries of the past
         return [
             (mixer, ffn, shared, self.role),
             (mixer, ffn, self.role),
@@ -326,7 +366,12 @@ def block_title(block: Block) -> str:
     parts = []
     if first.attention is not None:
         a = first.attention
-        parts.append(("sliding-window " if a.window else "chunked " if a.chunk else "") + attention_mechanism(a).label)
+        if a.kind == "compressed":  # its label says its window and its entries
+            parts.append(attention_mechanism(a).label)
+        else:
+            parts.append(
+                ("sliding-window " if a.window else "chunked " if a.chunk else "") + attention_mechanism(a).label
+            )
         if a.position == "nope":
             parts[-1] += " without RoPE"
     elif slot is not None:
@@ -575,6 +620,8 @@ def _moe_box(slot: Slot, group_id: str, highlight: bool) -> Placed:
         routed_w = FLOW_W - 20 - (shared_w + 10 if shared_w else 0)
         items.append(Rect(x + 10, router_y, routed_w, 20, FILL["router"], GREY, 1.0, 3))
         router_text = f"Router: top-{m.top_k} of {m.n_experts}"
+        if m.hash_table_rows is not None:  # the experts come from a token table; the router only weights them
+            router_text = f"Hash: {m.top_k} of {m.n_experts} by token"
         items.append(
             _centered(
                 x + 10 + routed_w / 2,
