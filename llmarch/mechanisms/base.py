@@ -105,6 +105,7 @@ class Mechanism:
     label: str = ""
     attends: bool = False  # a softmax attention: its cache grows with the context (the KV baselines use it)
     experts: int = 0  # routed experts, which expert parallelism splits
+    hash_routed: bool = False  # its experts come from a frozen token table, not from the router (DeepSeek V4)
     kv_shared: bool = False  # it reuses an earlier layer's cache instead of keeping its own
 
     def mix_name(self, kind: str) -> str:

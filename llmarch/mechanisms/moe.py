@@ -71,14 +71,14 @@ class MoE(Mechanism):
         return out
 
     @property
-    def hashed(self) -> bool:
+    def hash_routed(self) -> bool:
         """Hash routing: the experts come from a frozen token -> top_k table (DeepSeek V4's first layers)."""
         return self.ir.hash_table_rows is not None
 
     def buffers(self) -> int:
         # DeepSeek's e_score_correction_bias: set by load balancing, not by gradients; a hash-routed layer's
         # token -> experts table (tid2eid), loaded with the weights and never trained
-        table = self.ir.hash_table_rows * self.ir.top_k if self.hashed else 0
+        table = self.ir.hash_table_rows * self.ir.top_k if self.hash_routed else 0
         return table + (self.ir.n_experts if self.ir.score_correction_bias else 0)
 
     def token_macs(self, d_model: int) -> dict[str, int]:
