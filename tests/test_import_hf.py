@@ -99,6 +99,14 @@ KNOWN_DIFFERENCES = {
     "mimo-v2-flash": {"mtp": "the config has no key for MTP modules; the spec's three come from the technical report"},
     "mimo-v2.5": {"mtp": "the config has no key for MTP modules; the spec's three are in the checkpoint's index"},
     "nanbeige-4.1-3b": {"family": "the checkpoint is model_type llama (family llama); the spec names family nanbeige"},
+    "deepseek-v4-flash": {
+        "weight_overrides": "the config has no expert_dtype (the checkpoint's experts are fp4, its tensor list "
+        "shows; the spec says mxfp4) and cannot say that the hyper-connections are stored in fp32",
+    },
+    "deepseek-v4-pro": {
+        "weight_overrides": "the config has no expert_dtype (the checkpoint's experts are fp4, its tensor list "
+        "shows; the spec says mxfp4) and cannot say that the hyper-connections are stored in fp32",
+    },
 }
 # The analysis figures each known difference moves
 ANALYSIS_MOVED = {"weight_overrides": {"weights_shipped"}, "mtp": {"params.mtp"}, "family": set()}
@@ -272,6 +280,9 @@ PROBES_BY_TYPE = {
     ("glm_moe_dsa", "index_topk_pattern"): lambda c: None,
     ("glm_moe_dsa", "index_topk_freq"): lambda c: 1,
     ("glm_moe_dsa", "index_skip_topk_offset"): lambda c: 2,
+    # DeepSeek V4 nests its RoPE by kind: `main` (sliding-only layers, rope_theta) and `compress` (CSA / HCA)
+    ("deepseek_v4", "rope_theta"): lambda c: c.rope_parameters["main"]["rope_theta"],
+    ("deepseek_v4", "partial_rotary_factor"): lambda c: c.rope_parameters["main"]["partial_rotary_factor"],
 }
 # Keys whose default only applies with another key set (transformers nulls them otherwise)
 PROBE_WITH = {("qwen3", "sliding_window"): {"use_sliding_window": True}}
@@ -283,6 +294,13 @@ NOT_A_TRANSFORMERS_ATTRIBUTE = {
     "experts_per_token": "OpenAI's duplicate of num_experts_per_tok, which transformers reads",
     "layers_block_type": "transformers 5's list form of hybrid_override_pattern (whose default is checked)",
     "mtp_num_hidden_layers": "Qwen3.5's count of MTP modules: transformers has no such key and builds none",
+    # DeepSeek V4's legacy spellings: DeepseekV4Config pops them in __post_init__ and folds them into layer_types,
+    # compress_rates and mlp_layer_types (whose defaults are checked); expert_dtype moves into quantization_config
+    "compress_ratios": "DeepSeek V4's legacy per-layer ratios, folded into layer_types",
+    "compress_rate_csa": "DeepSeek V4's legacy CSA ratio, folded into compress_rates",
+    "compress_rate_hca": "DeepSeek V4's legacy HCA ratio, folded into compress_rates",
+    "num_hash_layers": "DeepSeek V4's legacy hash-layer count, folded into mlp_layer_types",
+    "expert_dtype": "DeepSeek V4's expert format, moved into quantization_config when given",
 }
 
 
@@ -793,6 +811,7 @@ SWEEP_CONFIGS = [
     "qwen3.6-27b",
     "glm-5",
     "laguna-xs.2",
+    "deepseek-v4-flash",  # legacy and current spellings of the same fields
 ]
 SWEEP_VALUES = [None, [], "x", {}, 0, -1, 1.5, True]
 
