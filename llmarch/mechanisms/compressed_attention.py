@@ -152,11 +152,13 @@ class CompressedAttention(Attention):
         formula = f"{a.head_dim} x {kv_bytes} B x {tokens:,} window"
         if self.ratio is not None:
             n = ctx // self.ratio
-            idx = f" + {a.indexer_head_dim}" if a.indexer_heads else ""
-            formula += f" + ({a.head_dim}{idx}) x {kv_bytes} B x {n:,} entries + {state:,} x {state_bytes} B state"
+            width = f"({a.head_dim} + {a.indexer_head_dim})" if a.indexer_heads else f"{a.head_dim}"
+            formula += f" + {width} x {kv_bytes} B x {n:,} entries + {state:,} x {state_bytes} B state"
         return CacheRow(
             key=(kind, a.head_dim, self.ratio, a.indexer_head_dim, a.window),
-            label=f"{self.mix_name(kind)} {self.label} x {a.head_dim}, window {a.window - 1}",
+            label=f"{self.mix_name(kind)} K=V x {a.head_dim}"
+            + (f" + indexer x {a.indexer_head_dim}" if a.indexer_heads else "")
+            + f", last {a.window - 1} tokens",
             elements_per_token=a.head_dim,
             tokens=tokens,
             fixed_bytes=int(state * state_bytes),
