@@ -558,7 +558,8 @@ def _attention(spec: S.Spec, kind: str, located: Located, warnings: list[str]) -
             raise located.error(path, "kind compressed needs `q_lora_rank` (its queries come from a latent)")
         for key in latent_keys:
             if fields.get(key) is not None:
-                raise located.error(at(key), f"`{key}` applies only to kind mla (kind is {akind})")
+                kinds = "mla or compressed" if key == "q_lora_rank" else "mla"
+                raise located.error(at(key), f"`{key}` applies only to kind {kinds} (kind is {akind})")
         head_dim = fields.get("head_dim")
         if head_dim is None:
             if spec.d_model % n_heads:
