@@ -254,3 +254,32 @@ def test_scores_by_hand():
     assert hca.sequence_macs(S, S)["attention_scores"] == hca_prefill
     assert csa.sequence_macs(1, 5000)["attention_scores"] == (16 + 8) * pair + 1250 * ipair
     assert hca.sequence_macs(1, 5000)["attention_scores"] == (16 + 312) * pair
+
+
+def test_flash_components_and_shipped_bytes_by_hand():
+    """Flash's components from its config by hand, and its weights as shipped: fp4 experts (mxfp4: 4 bits and a
+    ue8m0 scale per 32) beside fp8 128 x 128 blocks (attention, shared expert), hyper-connections in fp32, the
+    rest (embedding, head, routers, norms) bf16."""
+    from fractions import Fraction
+
+    from llmarch.weights import weight_bytes
+
+    d, L, V, H, hd, q, g, r = 4096, 43, 129280, 64, 512, 1024, 8, 1024
+    sliding = d * q + q + q * H * hd + d * hd + hd + (H * hd // g) * g * r + g * r * d + H
+    csa_extra = 2 * d * 2 * hd + 4 * 2 * hd + hd  # kv and gate projections, position bias, norm
+    csa_extra += 2 * d * 2 * 128 + 4 * 2 * 128 + 128 + q * 64 * 128 + d * 64  # the indexer
+    hca_extra = 2 * d * hd + 128 * hd + hd
+    attention = L * sliding + 21 * csa_extra + 20 * hca_extra
+    routed = L * 256 * 3 * d * 2048
+    shared = L * 3 * d * 2048
+    router = L * 256 * d
+    hc = L * 2 * (24 * 4 * d + 24 + 3) + (4 * 4 * d + 4 + 1)
+    norms = L * 2 * d + d
+    count = llmarch.count_params(llmarch.load("deepseek-v4-flash"))
+    c = count.by_component
+    assert (c["attention"], c["routed_experts"], c["shared_experts"]) == (attention, routed, shared)
+    assert (c["router"], c["hyper_connections"], c["norms"]) == (router, hc, norms)
+    assert c["token_embedding"] == c["lm_head"] == V * d
+    fp8_block = Fraction(1) + Fraction(4, 128 * 128)
+    by_hand = routed * Fraction(17, 32) + (attention + shared) * fp8_block + hc * 4 + (2 * V * d + router + norms) * 2
+    assert weight_bytes(llmarch.load("deepseek-v4-flash"), count) == int(by_hand)
