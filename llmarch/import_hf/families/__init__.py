@@ -8,6 +8,7 @@ from ..common import TextType
 from ..quant import ModuleNames
 from . import (
     deepseek,
+    deepseek_v4,
     gemma,
     glm,
     gpt2,
@@ -33,6 +34,7 @@ FAMILIES = (
     phi,
     qwen,
     deepseek,
+    deepseek_v4,
     glm,
     kimi,
     gemma,
