@@ -49,6 +49,12 @@ class AttentionIR:
     indexer_topk: Optional[int] = None
     # values are the keys (no V projection): what the cache stores, "k_and_v" or "one" tensor
     k_eq_v: Optional[str] = None
+    # DeepSeek V4 (kind "compressed"): one compressed entry per `compress_ratio` tokens, pooled over overlapping
+    # windows of 2 x ratio when `compress_overlap` (csa layers); the grouped low-rank output projection
+    compress_ratio: Optional[int] = None
+    compress_overlap: bool = False
+    o_groups: Optional[int] = None
+    o_lora_rank: Optional[int] = None
 
     @property
     def is_mla(self) -> bool:
@@ -130,6 +136,7 @@ class MoEIR:
     expert_bias: bool
     score_correction_bias: bool
     score_correction_parameter: bool = False  # Laguna keeps it as a parameter (requires_grad=False)
+    hash_table_rows: Optional[int] = None  # hash routing: a frozen token -> top_k experts table of this many rows
 
 
 @dataclass(frozen=True)
@@ -215,6 +222,8 @@ class ModelIR:
     weight_dtype: str
     weight_overrides: tuple[tuple[str, str], ...]
     references: tuple[ReferenceIR, ...] = ()
+    hc_streams: Optional[int] = None  # hyper-connections: residual streams (DeepSeek V4)
+    hc_sinkhorn_iters: Optional[int] = None
     budgets: tuple[tuple[str, str], ...] = ()  # (kind, text) from the spec's `budgets:` block
     warnings: tuple[str, ...] = ()
     path: Optional[str] = None  # the spec file

@@ -9,6 +9,7 @@ from ..quant import ModuleNames
 from . import (
     cohere,
     deepseek,
+    deepseek_v4,
     gemma,
     glm,
     gpt2,
@@ -35,6 +36,7 @@ FAMILIES = (
     phi,
     qwen,
     deepseek,
+    deepseek_v4,
     glm,
     kimi,
     gemma,
