@@ -17,6 +17,7 @@ from .kinds import GATED_FFN_KINDS
 class RopeIR:
     theta: float
     partial: float = 1.0
+    frequency_fraction: float = 1.0  # p-RoPE: the head's frequency pairs that rotate, the rest at frequency zero
     scaling: Optional[str] = None  # e.g. "yarn x40 from 4096"
 
 

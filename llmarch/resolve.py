@@ -546,9 +546,18 @@ def _attention(spec: S.Spec, kind: str, located: Located, warnings: list[str]) -
         if r is None:
             raise located.error(path, "RoPE attention needs `rope: {theta: ...}`", "or set position: nope")
         scaling = r.get("scaling")
+        if r.get("partial", 1.0) < 1 and r.get("frequency_fraction", 1.0) < 1:
+            # two different ways to leave channels unrotated; a config states one (rope_type proportional or not)
+            raise located.error(
+                at("rope") + ("frequency_fraction",),
+                "`partial` (the first channels rotate at frequencies of their own) and `frequency_fraction` "
+                "(p-RoPE: a fraction of the whole head's frequency pairs rotate) are two different RoPEs",
+                "keep the one the config's rope_type states (proportional: frequency_fraction)",
+            )
         rope = RopeIR(
             theta=float(r["theta"]),
             partial=float(r.get("partial", 1.0)),
+            frequency_fraction=float(r.get("frequency_fraction", 1.0)),
             scaling=_scaling_text(scaling) if scaling else None,
         )
 

@@ -82,6 +82,12 @@ class Rope(Block):
     partial: Annotated[float, Field(strict=True, gt=0, le=1)] = Field(
         1.0, description="fraction of each head's q/k channels that are rotated (partial RoPE)"
     )
+    frequency_fraction: Annotated[float, Field(strict=True, gt=0, le=1)] = Field(
+        1.0,
+        description="p-RoPE (Gemma 4's proportional RoPE): the fraction of the head's frequency pairs that rotate; "
+        "the frequencies are the whole head's and the other pairs have frequency zero (no rotation), unlike "
+        "`partial`, which rotates the first channels at frequencies of their own",
+    )
     scaling: Optional[RopeScaling] = None
 
 

@@ -88,6 +88,8 @@ class Attention(Mechanism):
         text = "RoPE"
         if a.rope and a.rope.partial < 1:
             text = f"partial RoPE ({a.rope.partial:g})"
+        if a.rope and a.rope.frequency_fraction < 1:
+            text = f"p-RoPE ({a.rope.frequency_fraction:.0%})"
         if a.rope and a.rope.scaling:
             text += f" + {a.rope.scaling}"
         return text
@@ -101,6 +103,8 @@ class Attention(Mechanism):
             out.append("sinks")
         if a.output_gate != "none":
             out.append(f"{a.output_gate} output gate")
+        if a.k_eq_v is not None:
+            out.append("values = keys")
         return out
 
     def latent_ranks(self) -> Optional[dict[str, Optional[int]]]:
@@ -139,7 +143,11 @@ class Attention(Mechanism):
         return a.n_kv_heads * (a.head_dim + a.v_head_dim)
 
     def gallery_elements_per_token(self) -> int:
-        """What the gallery-style figure counts for this layer (conventions.KV_PER_TOKEN_ALL_LAYERS)."""
+        """What the gallery-style figure counts for this layer (conventions.KV_PER_TOKEN_ALL_LAYERS): a layer
+        whose values are its keys counts one tensor, whatever its cache stores (Gemma 4 31B: 840 KiB)."""
+        a = self.ir
+        if a.k_eq_v is not None:
+            return a.n_kv_heads * a.head_dim
         return self.cache_elements_per_token()
 
     def cache_formula(self) -> str:
