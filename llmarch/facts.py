@@ -131,9 +131,14 @@ def facts(ir: ModelIR) -> list[Fact]:
 
 def _layer_extras(ir: ModelIR) -> dict[str, Any]:
     extras: dict[str, Any] = dict(m.panel_extra() for m in model_mechanisms(ir) if m.panel_extra())
-    shared = sum(1 for layer in ir.layers if any(m.kv_shared for m in layer_mechanisms(ir, layer)))
+    shared = [layer for layer in ir.layers if any(m.kv_shared for m in layer_mechanisms(ir, layer))]
     if shared:
-        extras["KV-sharing layers"] = shared
+        extras["KV-sharing layers"] = len(shared)
+        widths = {f.d_ff for f in (layer_ffn(ir, layer) for layer in shared) if f is not None and not f.experts}
+        first = layer_ffn(ir, ir.layers[0])
+        if first is not None and not first.experts and widths - {first.d_ff}:
+            # Gemma 4 E2B's double-wide FFN on its KV-sharing layers
+            extras["their dense FFN size"] = ", ".join(f"{w:,}" for w in sorted(widths))
     return extras
 
 

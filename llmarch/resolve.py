@@ -381,6 +381,12 @@ def _share_kv(spec: S.Spec, layers: list[LayerIR], located: Located) -> list[Lay
     """Point each of the last `kv_shared_layers` layers at the layer whose KV it reuses: the last
     earlier unshared layer of the same kind (as Gemma 3n and transformers' `kv_sharing_modes` do)."""
     n_shared = spec.kv_shared_layers
+    if spec.kv_shared_d_ff is not None and not n_shared:
+        raise located.error(
+            ("kv_shared_d_ff",),
+            "is the FFN width of the KV-sharing layers, and kv_shared_layers is 0",
+            "remove kv_shared_d_ff, or set kv_shared_layers",
+        )
     if not n_shared:
         return layers
     path = ("kv_shared_layers",)
@@ -404,6 +410,14 @@ def _share_kv(spec: S.Spec, layers: list[LayerIR], located: Located) -> list[Lay
                 path, f"layer {i} ({layer.mixer}) has no earlier unshared {layer.mixer} layer to reuse KV from"
             )
         out[i] = dataclasses.replace(layer, kv_shared_from=producer)
+        if spec.kv_shared_d_ff is not None:
+            if layer.dense is None:
+                raise located.error(
+                    ("kv_shared_d_ff",),
+                    f"layer {i} shares KV but has no dense FFN to widen (its FFN is {layer.ffn})",
+                    "remove kv_shared_d_ff",
+                )
+            out[i] = dataclasses.replace(out[i], dense=dataclasses.replace(layer.dense, d_ff=spec.kv_shared_d_ff))
     return out
 
 

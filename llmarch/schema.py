@@ -397,6 +397,11 @@ class Spec(Block):
     kv_shared_layers: _int(MAX_LAYERS, ge=0) = Field(
         0, description="the last k layers reuse the KV of the last earlier layer of their kind (Gemma 3n)"
     )
+    kv_shared_d_ff: Optional[Width] = Field(
+        None,
+        description="the dense FFN's width on the KV-sharing layers when it differs from ffn.d_ff (Gemma 4 E2B's "
+        "use_double_wide_mlp: twice intermediate_size)",
+    )
     norm: Norm = Norm()
     attention: Optional[Attention] = None
     gated_deltanet: Optional[GatedDeltaNet] = None

@@ -131,3 +131,127 @@ def test_p_rope_fraction_is_a_fraction(tmp_path, value):
     with pytest.raises(SpecError) as err:
         llmarch.load(str(path))
     assert "frequency_fraction" in str(err.value)
+
+
+def test_e2b_kv_by_hand():
+    """Layers from num_hidden_layers - num_kv_shared_layers on reuse an earlier layer's KV and cache nothing; the
+    others cache K and V of one KV head (head_dim locally, global_head_dim on full layers: attention_k_eq_v is
+    false here, so no num_global_key_value_heads and no values = keys). The gallery's 35 KiB counts all 35 layers
+    with values = keys on global ones; the spec documents that disagreement (kv_per_token_config 18 KiB)."""
+    c = text("gemma-4-e2b")
+    assert c["attention_k_eq_v"] is False and c["num_global_key_value_heads"] is None
+    own = c["layer_types"][: c["num_hidden_layers"] - c["num_kv_shared_layers"]]
+    n_local, n_global = own.count("sliding_attention"), own.count("full_attention")
+    assert (n_local, n_global) == (12, 3)
+    kv_heads = c["num_key_value_heads"]
+    local = kv_heads * c["head_dim"] * 2 * BF16
+    glob = kv_heads * c["global_head_dim"] * 2 * BF16
+    ir = llmarch.load("gemma-4-e2b")
+    r = kv_cache(ir, 131072)
+    assert r.per_token_bytes_all_layers == n_local * local + n_global * glob == 18 * 1024
+    assert r.total_bytes == n_local * local * c["sliding_window"] + n_global * glob * 131072
+    # the gallery's reading: every layer, global ones counted once
+    all_local, all_global = kinds(c)
+    assert all_local * local + all_global * kv_heads * c["global_head_dim"] * BF16 == 35 * 1024
+    from llmarch.reference import check_references
+
+    checks = {x.key: x for x in check_references(ir, llmarch.count_params(ir))}
+    assert checks["kv_per_token"].ok and not checks["kv_per_token"].matches_published
+
+
+def test_e2b_double_wide_ffn_by_hand():
+    """use_double_wide_mlp: the KV-sharing layers' GeGLU has 2 x intermediate_size (gate, up and down)."""
+    c = text("gemma-4-e2b")
+    assert c["use_double_wide_mlp"] is True
+    d, width, n, shared = c["hidden_size"], c["intermediate_size"], c["num_hidden_layers"], c["num_kv_shared_layers"]
+    ir = llmarch.load("gemma-4-e2b")
+    assert (
+        llmarch.count_params(ir).by_component["dense_ffn"] == (n - shared) * 3 * d * width + shared * 3 * d * 2 * width
+    )
+    assert panel(ir)["layer_extras"] == "per-layer embeddings 256, KV-sharing layers 20, their dense FFN size 12,288"
+
+
+def test_e2b_components_equal_transformers():
+    """Per-layer embeddings, KV sharing and the double-wide FFN against the transformers modules implementing them."""
+    from conftest import transformers_model
+
+    cfg, model = transformers_model("gemma-4-e2b")
+    ir = llmarch.load("gemma-4-e2b")
+    count = llmarch.count_params(ir)
+    by_name: dict[str, int] = {}
+    for name, p in model.named_parameters():
+        parts = name.split(".")
+        key = parts[3] if parts[1] == "layers" else parts[1]
+        by_name[key] = by_name.get(key, 0) + p.numel()
+    assert count.by_component["per_layer_embedding"] == by_name["embed_tokens_per_layer"]
+    assert count.by_component["attention"] == by_name["self_attn"]
+    assert count.by_component["dense_ffn"] == by_name["mlp"]
+    assert count.by_component["per_layer_input"] == (
+        by_name["per_layer_input_gate"] + by_name["per_layer_projection"] + by_name["per_layer_model_projection"]
+    )
+    assert count.by_component["norms"] == sum(
+        v for k, v in by_name.items() if k.endswith("norm") or k.endswith("layernorm")
+    )
+    modes = cfg.kv_sharing_modes
+    assert [l.kv_shared_from is not None for l in ir.layers] == [m == "reuse" for m in modes]
+    assert {l.kv_shared_from for l in ir.layers if l.kv_shared_from is not None} == {
+        i for i, m in enumerate(modes) if m == "store"
+    }
+    for layer in ir.layers:
+        mlp = model.model.layers[layer.index].mlp
+        assert layer.dense.d_ff == mlp.intermediate_size
+
+
+@pytest.mark.parametrize(
+    "edit, words",
+    [
+        ("kv_shared_layers: 20\n", "kv_shared_layers is 0"),
+        ("", "no dense FFN to widen"),
+    ],
+)
+def test_kv_shared_d_ff_is_refused_where_it_widens_nothing(tmp_path, edit, words):
+    from llmarch.registry import shipped_dir
+
+    text_ = (shipped_dir() / "gemma-4-e2b.yaml").read_text().replace("name: gemma-4-e2b", "name: bad")
+    if edit:
+        text_ = text_.replace(edit, "")
+    else:
+        text_ = text_.replace("layers: {mixer: LLLLG}", "layers: {mixer: LLLLG, ffn: DDDDDDDDDDDDDDD-}")
+    path = tmp_path / "bad.yaml"
+    path.write_text(text_)
+    with pytest.raises(SpecError) as err:
+        llmarch.load(str(path))
+    assert "kv_shared_d_ff" in str(err.value) and words in str(err.value) and "bad.yaml" in str(err.value)
+
+
+# Gemma 4's mechanisms shrunk to a size the traced counters run exactly (FLOPs traced == analytic)
+SMALL = {
+    "gemma-4-31b": ["n_layers=12", "d_model=512", "ffn.d_ff=1024", "vocab_size=1000"],
+    "gemma-4-e2b": [
+        "n_layers=10",
+        "kv_shared_layers=4",
+        "d_model=256",
+        "ffn.d_ff=512",
+        "kv_shared_d_ff=1024",
+        "vocab_size=1000",
+        "per_layer_embeddings.vocab_size=1000",
+        "reference=null",  # its "effective" figure removes the full-size per-layer table
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_traced_counters_agree_small(name):
+    """Values = keys (no V projection, 4 global KV heads of 512), KV sharing with a double-wide FFN, per-layer
+    inputs: the meta build's traced forward equals the analytic count exactly, prefill and decode."""
+    from llmarch import flops
+    from llmarch.flop_counters import count_fvcore, count_torch
+
+    ir = llmarch.load(name, sets=SMALL[name])
+    assert {l.mixer for l in ir.layers} == {"local", "global"}
+    model = llmarch.build(ir, with_mtp=False)
+    S = 300
+    analytic = flops.prefill(ir, S).flops
+    for fn in (count_torch, count_fvcore):
+        assert fn(model, ir, S).normalised == analytic, fn.__name__
+    assert count_fvcore(model, ir, S, decode_ctx=5000).normalised == flops.decode(ir, 5000).flops
