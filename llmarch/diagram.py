@@ -15,6 +15,7 @@ Every box is a `<g>` whose id names its model and component (`deepseek-v3/block-
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 from xml.sax.saxutils import escape, quoteattr
@@ -108,6 +109,7 @@ def attention_slot(a: AttentionIR, layer: LayerIR) -> Slot:
     extras = (["QK-norm"] if a.qk_norm != "none" else []) + (["sinks"] if a.sinks else [])
     extras += [f"{a.output_gate} output gate"] if a.output_gate != "none" else []
     extras += ["bias"] if a.qkv_bias or a.o_bias else []
+    extras += ["values = keys"] if a.k_eq_v else []
     if extras:
         notes.append(Note("attention_extras", ", ".join(extras)))
     if layer.kv_shared_from is not None:
@@ -127,6 +129,8 @@ def _position(a: AttentionIR) -> str:
         return "learned absolute positions"
     if a.rope and a.rope.partial < 1:
         return f"partial RoPE ({a.rope.partial:g} of each head)"
+    if a.rope and a.rope.frequency_fraction < 1:
+        return f"p-RoPE ({a.rope.frequency_fraction:.0%} of the frequency pairs)"
     return "RoPE"
 
 
@@ -202,7 +206,22 @@ def mixer_slot(layer: LayerIR) -> Optional[Slot]:
     return None
 
 
+def parallel_slot(f: FFNIR, m: MoEIR) -> Slot:
+    """Gemma 4 26B-A4B's dense FFN beside the experts, drawn as the article draws it: as one shared expert,
+    with a note that it is a dense FFN in parallel (norms of its own), not an expert."""
+    notes = [
+        Note("n_experts", f"{m.n_experts} experts, {m.top_k} routed + 1 shared active"),
+        Note("d_expert", f"expert hidden size {m.expert.d_ff:,}"),
+        Note("ffn_kind", FFN_NAMES.get(m.expert.kind, m.expert.kind)),
+        Note("d_shared", f"shared = dense FFN in parallel, hidden size {f.d_ff:,}"),
+    ]
+    drawn = dataclasses.replace(m, n_shared_experts=1, shared=f)
+    return Slot("ffn", "moe", "Mixture of experts + dense FFN", notes, moe=drawn)
+
+
 def ffn_slot(layer: LayerIR) -> Optional[Slot]:
+    if layer.moe is not None and layer.dense is not None:
+        return parallel_slot(layer.dense, layer.moe)
     if layer.moe is not None:
         return moe_slot(layer.moe)
     if layer.dense is not None:
@@ -374,7 +393,8 @@ def _features(block: Block) -> dict[str, str]:
     linear = {"gated_deltanet": "Gated DeltaNet", "kda": "KDA", "mamba2": "Mamba-2", "none": "none"}
     out = {"mixer": attention_mechanism(a).label if a is not None else linear.get(first.mixer, first.mixer)}
     out["ffn"] = "MoE" if first.moe is not None else "dense FFN" if first.dense is not None else "none"
-    out["shared"] = "yes" if first.moe is not None and first.moe.n_shared_experts else "no"
+    parallel = first.moe is not None and first.dense is not None  # drawn with its dense FFN as the shared expert
+    out["shared"] = "yes" if first.moe is not None and (first.moe.n_shared_experts or parallel) else "no"
     if a is not None:
         out["position"] = a.position
         out["window"] = "yes" if a.window else "no"

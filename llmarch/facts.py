@@ -110,6 +110,8 @@ def facts(ir: ModelIR) -> list[Fact]:
         d_shared = panel["d_shared"]
         out.append(Fact("d_shared", "Shared expert size", d_shared, _n(d_shared) if d_shared else "—"))
         out.append(Fact("n_moe_layers", "MoE blocks", n_routed, _n(n_routed)))
+        if panel.get("note"):  # absent elsewhere, so other panels stay as the article's
+            out.append(Fact("experts_note", "Experts note", panel["note"], panel["note"]))
     else:
         for key, label in (
             ("n_experts", "Experts"),
@@ -195,6 +197,6 @@ def layer_pattern(ir: ModelIR) -> str:
         if len(set(ffns[n_lead:])) == 1:
             parts.append(f"first {n_lead} {'dense' if ffns[0] == 'dense' else 'MoE'}")
         else:
-            parts.append(_ratio(ffns, {"dense": "dense", "moe": "MoE"}))
+            parts.append(_ratio(ffns, {"dense": "dense", "moe": "MoE", "parallel": "dense + MoE"}))
     parts.append(f"{ir.n_layers} blocks")
     return ", ".join(parts)

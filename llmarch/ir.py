@@ -112,6 +112,8 @@ class MoEIR:
     expert_bias: bool
     score_correction_bias: bool
     score_correction_parameter: bool = False  # Laguna keeps it as a parameter (requires_grad=False)
+    router_scale: bool = False  # Gemma 4: a weightless norm and a learned per-channel scale on the router input
+    per_expert_scale: bool = False  # Gemma 4: a learned scale per expert on the routing weights
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ class LayerIR:
     gated_deltanet: Optional[GatedDeltaNetIR] = None
     kda: Optional[KdaIR] = None
     mamba2: Optional[Mamba2IR] = None
-    dense: Optional[FFNIR] = None
+    dense: Optional[FFNIR] = None  # with `moe` too on a `parallel` layer: both run on the input, summed
     moe: Optional[MoEIR] = None
     kv_shared_from: Optional[int] = None  # reuses the KV cache of this earlier layer (Gemma 3n)
 

@@ -222,6 +222,29 @@ class MoE(nn.Module):
         if m.score_correction_bias:
             # a buffer, as in DeepSeek's and transformers' code: set by load balancing, not by gradients
             self.register_buffer("e_score_correction_bias", torch.empty(m.n_experts, device=META))
+        if m.router_scale:  # Gemma 4: element-wise on the router's input, so the forward leaves it out
+            self.router_scale = _param(d)
+        if m.per_expert_scale:  # Gemma 4: element-wise on the routing weights
+            self.per_expert_scale = _param(m.n_experts)
+
+
+class ParallelFFN(nn.Module):
+    """A dense FFN and the experts side by side, summed (Gemma 4 26B-A4B): the experts read the layer's input
+    through `moe_norm`; with post-norms each branch has its own (`dense_post_norm`, `moe_post_norm`) and the
+    block's `ffn_post_norm` norms the sum."""
+
+    def __init__(self, d: int, dense: FFNIR, m: MoEIR, post_norms: bool, norm_bias: bool) -> None:
+        super().__init__()
+        self.dense = FeedForward(d, dense)
+        self.moe = MoE(d, m)
+        self.moe_norm = Norm(d, norm_bias)
+        if post_norms:
+            self.dense_post_norm = Norm(d, norm_bias)
+            self.moe_post_norm = Norm(d, norm_bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x (B, S, d) -> (B, S, d); the norms are element-wise, which no counter counts
+        return self.dense(x) + self.moe(x)
 
 
 class Layer(nn.Module):
@@ -252,7 +275,10 @@ class Layer(nn.Module):
         elif layer.kda is not None:
             self.mixer = KimiDeltaAttention(d, layer.kda)
             norms("mixer")
-        if layer.dense is not None:
+        if layer.dense is not None and layer.moe is not None:
+            self.ffn = ParallelFFN(d, layer.dense, layer.moe, place in ("post", "sandwich"), norm.bias)
+            norms("ffn")
+        elif layer.dense is not None:
             self.ffn = FeedForward(d, layer.dense)
             norms("ffn")
         elif layer.moe is not None:

@@ -186,10 +186,18 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
 
     layers = []
     for i, (mixer, ffn) in enumerate(zip(mixers, ffns)):
-        if ffn == "dense" and dense is None:
+        if ffn in ("dense", "parallel") and dense is None:
             raise err(("ffn",), f"layer {i} uses a dense FFN but the spec has no `ffn:` block")
-        if ffn == "moe" and moe is None:
+        if ffn in ("moe", "parallel") and moe is None:
             raise err(("moe",), f"layer {i} uses experts but the spec has no `moe:` block")
+        if ffn == "parallel" and moe is not None and moe.shared is not None:
+            # the dense FFN beside the experts is what a shared expert would be; both would count it twice
+            raise err(
+                ("moe", "n_shared_experts"),
+                f"layer {i} runs a dense FFN in parallel with the experts (letter P) and the experts have a shared "
+                "expert too",
+                "model the parallel dense FFN as `ffn:` with letter P, or as a shared expert with letter E, not both",
+            )
         if mixer == "none" and ffn == "none":
             raise err(("layers",), f"layer {i} holds neither a mixer nor an FFN")
         layers.append(
@@ -201,8 +209,8 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
                 gated_deltanet=_linear(spec, "gated_deltanet", mixer, located),
                 kda=_linear(spec, "kda", mixer, located),
                 mamba2=_linear(spec, "mamba2", mixer, located),
-                dense=dense if ffn == "dense" else None,
-                moe=moe if ffn == "moe" else None,
+                dense=dense if ffn in ("dense", "parallel") else None,
+                moe=moe if ffn in ("moe", "parallel") else None,
             )
         )
     layers = _share_kv(spec, layers, located)
@@ -678,6 +686,8 @@ def _moe(spec: S.Spec, located: Located) -> MoEIR:
         expert_bias=m.expert_bias,
         score_correction_bias=m.score_correction_bias,
         score_correction_parameter=m.score_correction_parameter,
+        router_scale=m.router_scale,
+        per_expert_scale=m.per_expert_scale,
     )
 
 

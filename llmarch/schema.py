@@ -242,6 +242,14 @@ class MoE(Block):
         False,
         description="the same per-expert routing bias kept as a parameter, counted with the router (Laguna)",
     )
+    router_scale: StrictBool = Field(
+        False,
+        description="the router reads its input through a weightless RMSNorm and a learned per-channel scale "
+        "(Gemma 4's router.scale)",
+    )
+    per_expert_scale: StrictBool = Field(
+        False, description="a learned scale per expert on the routing weights (Gemma 4's router.per_expert_scale)"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> "MoE":
@@ -277,7 +285,9 @@ class Layers(Block):
         description="pattern of mixer letters tiled from layer 0, or a per-layer list of kind names",
     )
     ffn: Optional[Union[Annotated[str, Field(min_length=1, max_length=MAX_LAYERS)], list[str]]] = Field(
-        None, description="pattern of FFN letters (D dense, E experts, - none); default E with moe, else D"
+        None,
+        description="pattern of FFN letters (D dense, E experts, P the dense FFN and the experts in parallel, "
+        "their outputs summed (Gemma 4 26B-A4B), - none); default E with moe, else D",
     )
     dense_prefix: _int(MAX_LAYERS, ge=0) = Field(0, description="the first k layers use the dense FFN")
 

@@ -237,13 +237,22 @@ SMALL = {
         "per_layer_embeddings.vocab_size=1000",
         "reference=null",  # its "effective" figure removes the full-size per-layer table
     ],
+    "gemma-4-26b-a4b": [
+        "n_layers=6",
+        "d_model=256",
+        "ffn.d_ff=512",
+        "moe.d_expert=128",
+        "moe.n_experts=8",
+        "moe.top_k=2",
+        "vocab_size=1000",
+    ],
 }
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_traced_counters_agree_small(name):
     """Values = keys (no V projection, 4 global KV heads of 512), KV sharing with a double-wide FFN, per-layer
-    inputs: the meta build's traced forward equals the analytic count exactly, prefill and decode."""
+    inputs, a dense FFN beside the experts: the meta build's traced forward equals the analytic count exactly, prefill and decode."""
     from llmarch import flops
     from llmarch.flop_counters import count_fvcore, count_torch
 
@@ -255,3 +264,125 @@ def test_traced_counters_agree_small(name):
     for fn in (count_torch, count_fvcore):
         assert fn(model, ir, S).normalised == analytic, fn.__name__
     assert count_fvcore(model, ir, S, decode_ctx=5000).normalised == flops.decode(ir, 5000).flops
+
+
+# ---------------------------------------------------------------------------
+# 26B-A4B: a dense MLP and the experts in parallel (collected values: no verbatim config could be vendored)
+
+
+def moe_values() -> dict:
+    from conftest import collected_values
+
+    return collected_values("gemma-4-26b-a4b")["text_config"]
+
+
+@pytest.fixture(scope="module")
+def gemma_4_moe():
+    import torch
+    from transformers import Gemma4ForCausalLM, Gemma4TextConfig
+
+    cfg = Gemma4TextConfig(**{k: v for k, v in moe_values().items() if k != "model_type"})
+    with torch.device("meta"):
+        model = Gemma4ForCausalLM(cfg)
+    return cfg, model
+
+
+def test_26b_components_equal_transformers(gemma_4_moe):
+    """Each part of the parallel FFN against the transformers modules that implement it: the dense MLP, the
+    experts, the router (projection, scale, per-expert scale; its norm has no weight) and the three extra norms."""
+    cfg, model = gemma_4_moe
+    count = llmarch.count_params(llmarch.load("gemma-4-26b-a4b"))
+    by_name: dict[str, int] = {}
+    for name, p in model.named_parameters():
+        parts = name.split(".")
+        key = parts[3] if parts[1] == "layers" else parts[1]
+        by_name[key] = by_name.get(key, 0) + p.numel()
+    assert count.by_component["dense_ffn"] == by_name["mlp"]
+    assert count.by_component["routed_experts"] == by_name["experts"]
+    assert count.by_component["router"] == by_name["router"]
+    assert count.by_component["attention"] == by_name["self_attn"]
+    assert count.by_component["norms"] == sum(v for k, v in by_name.items() if "norm" in k)
+    # by hand: the parts a shared-expert reading misses, 3 norms, the router's scale and per-expert scale per layer
+    c = moe_values()
+    d, n = c["hidden_size"], c["num_hidden_layers"]
+    assert n * (3 * d + d + c["num_experts"]) == 341_760
+    assert count.by_component["router"] == n * (c["num_experts"] * d + d + c["num_experts"])
+
+
+def test_26b_active_equals_transformers_under_the_stated_convention(gemma_4_moe):
+    """Routed experts at top_k / n_experts, the dense MLP, router and everything else fully, the tied
+    embedding once as the LM head: 3.8B, the gallery's figure."""
+    from fractions import Fraction
+
+    cfg, model = gemma_4_moe
+    seen, active = set(), Fraction(0)
+    for pname, p in model.named_parameters():
+        if id(p) in seen:
+            continue
+        seen.add(id(p))
+        routed = ".experts." in pname
+        active += Fraction(p.numel() * cfg.top_k_experts, cfg.num_experts) if routed else p.numel()
+    count = llmarch.count_params(llmarch.load("gemma-4-26b-a4b"))
+    assert count.active == active
+    assert round(count.active / 1e8) == 38
+
+
+def test_26b_kv_by_hand():
+    c = moe_values()
+    n_local, n_global = kinds(c)
+    local = c["num_key_value_heads"] * c["head_dim"] * 2 * BF16
+    glob = c["num_global_key_value_heads"] * c["global_head_dim"] * BF16  # values = keys: counted once
+    r = kv_cache(llmarch.load("gemma-4-26b-a4b"), 4096)
+    assert r.per_token_bytes_all_layers == n_local * local + n_global * glob == 210 * 1024
+    assert r.total_bytes == (n_local * local * c["sliding_window"] + n_global * 2 * glob * 4096)
+
+
+def test_26b_panel_reads_as_the_article():
+    """Fig. 60: "128 experts, 8 + 1 shared", the dense MLP drawn as the shared expert, with a note that it is not one."""
+    facts = panel(llmarch.load("gemma-4-26b-a4b"))
+    assert (facts["n_experts"], facts["experts_active"], facts["d_expert"]) == ("128", "1 shared + 8", "704")
+    assert facts["d_shared"] == "2,112"
+    assert "not an expert" in facts["experts_note"] and "parallel" in facts["experts_note"]
+
+
+def test_parallel_ffn_by_hand(tmp_path):
+    """A small parallel FFN: dense (gate, up, down) + router (d x E, scale d, per-expert E) + experts + three norms."""
+    path = tmp_path / "par.yaml"
+    path.write_text(
+        "name: par\nvocab_size: 100\nd_model: 64\nn_layers: 2\ncontext_length: 1024\n"
+        "norm: {placement: sandwich}\n"
+        "attention: {n_heads: 4, n_kv_heads: 2, rope: {theta: 10000}}\n"
+        "ffn: {kind: geglu, d_ff: 96}\n"
+        "moe: {n_experts: 8, top_k: 2, d_expert: 32, router_scale: true, per_expert_scale: true}\n"
+        "layers: {ffn: P}\n"
+    )
+    ir = llmarch.load(str(path))
+    count = llmarch.count_params(ir)
+    assert count.by_component["dense_ffn"] == 2 * 3 * 64 * 96
+    assert count.by_component["routed_experts"] == 2 * 8 * 3 * 64 * 32
+    assert count.by_component["router"] == 2 * (64 * 8 + 64 + 8)
+    # per layer: attn pre/post, ffn pre/post, the experts' pre-norm and both branches' post-norms; the final norm
+    assert count.by_component["norms"] == 2 * 7 * 64 + 64
+    # active: all but the (untied) lookup table and 6 of every 8 experts' weights
+    assert count.active == count.total - 100 * 64 - 2 * 6 * 3 * 64 * 32
+    walked = llmarch.module_params(llmarch.build(ir))
+    assert walked.by_component == count.by_component and walked.active_by_component == count.active_by_component
+
+
+@pytest.mark.parametrize(
+    "edit, words",
+    [
+        ("moe: {n_experts: 8, top_k: 2, d_expert: 32, n_shared_experts: 1, d_shared: 32}", "shared expert too"),
+        ("moe: null", "no `moe:` block"),
+    ],
+)
+def test_parallel_ffn_refuses_what_it_cannot_count(tmp_path, edit, words):
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "name: bad\nvocab_size: 100\nd_model: 64\nn_layers: 2\ncontext_length: 1024\n"
+        "attention: {n_heads: 4, n_kv_heads: 2, rope: {theta: 10000}}\n"
+        f"ffn: {{d_ff: 96}}\n{edit}\nlayers: {{ffn: P}}\n"
+    )
+    with pytest.raises(SpecError) as err:
+        llmarch.load(str(path))
+    assert words in str(err.value) and "bad.yaml" in str(err.value)

@@ -17,6 +17,7 @@ from .laurel import Laurel
 from .mamba2 import Mamba2
 from .mla import MultiHeadLatentAttention
 from .moe import MoE
+from .parallel_ffn import ParallelFFN
 from .per_layer_inputs import PerLayerInputs
 
 
@@ -59,7 +60,10 @@ def layer_mechanisms(ir: ModelIR, layer: LayerIR) -> list[Mechanism]:
         out.append(KimiDeltaAttention(layer.kda))
     elif layer.mamba2 is not None:
         out.append(Mamba2(layer.mamba2))
-    if layer.dense is not None:
+    if layer.dense is not None and layer.moe is not None:
+        post_norms = ir.norm.placement in ("post", "sandwich")
+        out.append(ParallelFFN(layer.dense, layer.moe, post_norms, ir.norm.bias))
+    elif layer.dense is not None:
         out.append(DenseFFN(layer.dense))
     elif layer.moe is not None:
         out.append(MoE(layer.moe))
