@@ -386,3 +386,60 @@ def test_parallel_ffn_refuses_what_it_cannot_count(tmp_path, edit, words):
     with pytest.raises(SpecError) as err:
         llmarch.load(str(path))
     assert words in str(err.value) and "bad.yaml" in str(err.value)
+
+
+# ---------------------------------------------------------------------------
+# E4B (collected values: no verbatim config could be vendored)
+
+
+def e4b_values() -> dict:
+    from conftest import collected_values
+
+    return collected_values("gemma-4-e4b")["text_config"]
+
+
+def test_e4b_kv_by_hand():
+    """As E2B's: 42 - 18 layers keep a cache; K and V of 2 KV heads, 256 locally and 512 on global layers."""
+    c = e4b_values()
+    own = c["layer_types"][: c["num_hidden_layers"] - c["num_kv_shared_layers"]]
+    n_local, n_global = own.count("sliding_attention"), own.count("full_attention")
+    assert (n_local, n_global) == (20, 4) and c["attention_k_eq_v"] is False
+    local = c["num_key_value_heads"] * c["head_dim"] * 2 * BF16
+    glob = c["num_key_value_heads"] * c["global_head_dim"] * 2 * BF16
+    r = kv_cache(llmarch.load("gemma-4-e4b"), 131072)
+    assert r.per_token_bytes_all_layers == n_local * local + n_global * glob == 56 * 1024
+    assert r.total_bytes == n_local * local * c["sliding_window"] + n_global * glob * 131072
+    all_local, all_global = kinds(c)  # the gallery's reading: every layer, global ones counted once
+    assert all_local * local + all_global * c["num_key_value_heads"] * c["global_head_dim"] * BF16 == 84 * 1024
+
+
+def test_e4b_published_figure_towers():
+    """The 8B figure's towers: transformers' vision and audio towers of E2B's verbatim config, built beside
+    E4B's text config (the embedders project to its width), as the spec's adjustment says."""
+    import copy
+
+    from conftest import multimodal_params_of
+
+    wrapper = copy.deepcopy(upstream_config("gemma-4-e2b"))
+    wrapper["text_config"] = {**wrapper["text_config"], **e4b_values()}
+    towers = multimodal_params_of(wrapper)
+    ref = llmarch.load("gemma-4-e4b").references[0]
+    assert [p for _, _, p in ref.adjustments] == [towers]
+
+
+def test_e4b_components_equal_transformers():
+    from test_counts import collected_values_model
+
+    cfg, model = collected_values_model("gemma-4-e4b")
+    ir = llmarch.load("gemma-4-e4b")
+    count = llmarch.count_params(ir)
+    by_name: dict[str, int] = {}
+    for name, p in model.named_parameters():
+        parts = name.split(".")
+        key = parts[3] if parts[1] == "layers" else parts[1]
+        by_name[key] = by_name.get(key, 0) + p.numel()
+    assert count.by_component["per_layer_embedding"] == by_name["embed_tokens_per_layer"]
+    assert count.by_component["attention"] == by_name["self_attn"]
+    assert count.by_component["dense_ffn"] == by_name["mlp"]
+    modes = cfg.kv_sharing_modes
+    assert [l.kv_shared_from is not None for l in ir.layers] == [m == "reuse" for m in modes]
