@@ -443,3 +443,12 @@ def test_e4b_components_equal_transformers():
     assert count.by_component["dense_ffn"] == by_name["mlp"]
     modes = cfg.kv_sharing_modes
     assert [l.kv_shared_from is not None for l in ir.layers] == [m == "reuse" for m in modes]
+
+
+def test_fig_60_published_active_figures():
+    """Fig. 60's "Active params" row: 3.8B for the 26B-A4B, a figure its spec publishes and checks."""
+    from llmarch.reference import check_references
+
+    ir = llmarch.load("gemma-4-26b-a4b")
+    checks = [c for c in check_references(ir, llmarch.count_params(ir)) if c.key == "active"]
+    assert [c.published for c in checks] == ["3.8B"] and all(c.ok for c in checks)
