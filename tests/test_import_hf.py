@@ -272,6 +272,14 @@ PROBES_BY_TYPE = {
     ("glm_moe_dsa", "index_topk_pattern"): lambda c: None,
     ("glm_moe_dsa", "index_topk_freq"): lambda c: 1,
     ("glm_moe_dsa", "index_skip_topk_offset"): lambda c: 2,
+    # keyword arguments Gemma4TextConfig reads in __post_init__ into per_layer_config and does not keep
+    ("gemma4_text", "global_head_dim"): lambda c: c.per_layer_config[c.layer_types.index("full_attention")].head_dim,
+    ("gemma4_text", "num_global_key_value_heads"): lambda c: None,
+    # Gemma 4's per-kind geometry: head_dim and num_key_value_heads are per-layer attributes (a sliding layer's)
+    ("gemma4_text", "head_dim"): lambda c: c.per_layer_config[c.layer_types.index("sliding_attention")].head_dim,
+    ("gemma4_text", "num_key_value_heads"): lambda c: (
+        c.per_layer_config[c.layer_types.index("sliding_attention")].num_key_value_heads
+    ),
 }
 # Keys whose default only applies with another key set (transformers nulls them otherwise)
 PROBE_WITH = {("qwen3", "sliding_window"): {"use_sliding_window": True}}
@@ -283,6 +291,8 @@ NOT_A_TRANSFORMERS_ATTRIBUTE = {
     "experts_per_token": "OpenAI's duplicate of num_experts_per_tok, which transformers reads",
     "layers_block_type": "transformers 5's list form of hybrid_override_pattern (whose default is checked)",
     "mtp_num_hidden_layers": "Qwen3.5's count of MTP modules: transformers has no such key and builds none",
+    "per_layer_config": "Gemma 4's per-layer overrides: absent, transformers builds them from global_head_dim and "
+    "num_global_key_value_heads (whose defaults are checked)",
 }
 
 
@@ -352,7 +362,9 @@ def test_wrapper_without_text_config_gets_transformers_default_text_model(wrappe
         attn.get("n_kv_heads", attn["n_heads"]),
         attn.get("head_dim", spec["d_model"] // attn["n_heads"]),
     )
-    assert heads == (text.num_attention_heads, text.num_key_value_heads, text.head_dim)
+    # Gemma 4 keeps head_dim and num_key_value_heads per layer: the first (sliding) layer's, the spec's block's
+    first = text.per_layer_config[0] if getattr(text, "per_layer_config", None) is not None else text
+    assert heads == (text.num_attention_heads, first.num_key_value_heads, first.head_dim)
 
 
 def test_gemma3n_towers_are_named_not_counted():
@@ -793,6 +805,7 @@ SWEEP_CONFIGS = [
     "qwen3.6-27b",
     "glm-5",
     "laguna-xs.2",
+    "gemma-4-e2b",
 ]
 SWEEP_VALUES = [None, [], "x", {}, 0, -1, 1.5, True]
 
@@ -817,7 +830,7 @@ def test_each_family_module_registers_its_types_once_with_module_names(monkeypat
     from llmarch.import_hf import families
 
     registered = [t.name for f in families.FAMILIES for t in f.TYPES]
-    assert len(registered) == len(set(registered)) == len(import_hf.TEXT_TYPES) == 32
+    assert len(registered) == len(set(registered)) == len(import_hf.TEXT_TYPES) == 33
     assert set(import_hf.MODULE_NAMES) == set(import_hf.TEXT_TYPES)
     monkeypatch.setattr(families, "FAMILIES", families.FAMILIES + (families.llama,))
     with pytest.raises(RuntimeError, match="model type llama is registered twice"):
