@@ -148,6 +148,7 @@ class NormIR:
     kind: str  # "rmsnorm" | "layernorm"
     bias: bool
     placement: str  # "pre" | "post" | "sandwich"
+    layer_scalar: bool = False  # Gemma 4: a learned scalar on each block's output, a buffer (not a parameter)
 
 
 @dataclass(frozen=True)

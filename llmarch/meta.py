@@ -293,6 +293,9 @@ class Layer(nn.Module):
         if ir.per_layer_embedding_dim:
             self.per_layer_input = PerLayerInput(d, ir.per_layer_embedding_dim)
             self.per_layer_input_norm = Norm(d, norm.bias)
+        if norm.layer_scalar:
+            # Gemma 4: a learned scalar on the block's output, a buffer as in transformers (element-wise, untraced)
+            self.register_buffer("layer_scalar", torch.empty(1, device=META))
 
 
 class MTPModule(nn.Module):

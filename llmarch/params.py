@@ -152,6 +152,8 @@ def count_params(ir: ModelIR) -> ParamCount:
         for k, v in layer_total.items():
             total[k] += n * v
         buffers += n * sum(m.buffers() for m in layer_mechanisms(ir, layer))
+    if ir.norm.layer_scalar:
+        buffers += ir.n_layers  # Gemma 4's per-block output scalar, stored as a buffer
     final_norm = norm_params(ir, d)
     total["norms"] += final_norm
     active["norms"] += final_norm

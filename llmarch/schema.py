@@ -277,6 +277,11 @@ class Norm(Block):
         "pre", description="pre: before each sublayer; post: after it, inside the residual; sandwich: both"
     )
     eps: Optional[Positive] = None
+    layer_scalar: StrictBool = Field(
+        False,
+        description="each block's output is multiplied by a learned scalar that the checkpoint keeps as a buffer "
+        "(Gemma 4's layer_scalar): one buffer element per layer, reported under buffers, not parameters",
+    )
 
 
 class Layers(Block):

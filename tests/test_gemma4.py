@@ -452,3 +452,16 @@ def test_fig_60_published_active_figures():
     ir = llmarch.load("gemma-4-26b-a4b")
     checks = [c for c in check_references(ir, llmarch.count_params(ir)) if c.key == "active"]
     assert [c.published for c in checks] == ["3.8B"] and all(c.ok for c in checks)
+
+
+@pytest.mark.parametrize("name", ["gemma-4-31b", "gemma-4-e2b"])
+def test_layer_scalar_is_a_buffer_as_in_transformers(name):
+    """Gemma4TextDecoderLayer.layer_scalar: one persistent buffer element per layer, in the checkpoint and not a
+    parameter; llmarch reports the same elements under buffers (the rotary and embedding scales are not persistent)."""
+    from conftest import transformers_model
+
+    _, model = transformers_model(name)
+    persistent = set(model.state_dict()) - {n for n, _ in model.named_parameters(remove_duplicate=False)}
+    held = sum(b.numel() for n, b in model.named_buffers() if n in persistent)
+    assert held == text(name)["num_hidden_layers"] and all(n.endswith("layer_scalar") for n in persistent)
+    assert llmarch.count_params(llmarch.load(name)).buffers == held

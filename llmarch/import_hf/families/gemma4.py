@@ -126,7 +126,7 @@ def _global_geometry(cfg: Config, mixers: list[str], attn: dict, k_eq_v: bool) -
 def build_gemma4_text(cfg: Config) -> dict:
     spec = _base(cfg)
     n, d = spec["n_layers"], spec["d_model"]
-    spec["norm"] = _rmsnorm(cfg, "sandwich")
+    spec["norm"] = _rmsnorm(cfg, "sandwich") | {"layer_scalar": True}  # every Gemma 4 layer has the buffer
     attn = _heads(cfg, d) | _biases(cfg) | {"qk_norm": "per_head"}  # v_norm has no weight
     mixers = _layer_kinds(cfg, "layer_types", {"full_attention": "G", "sliding_attention": "L"}, n)
     if mixers[-1] != "G":
