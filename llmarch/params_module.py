@@ -30,7 +30,7 @@ def component_of(name: str) -> str:
         return "altup"
     if head == "layers":
         sub = parts[2]
-        if sub.endswith("_norm"):
+        if sub.endswith("_norm") or sub == "layer_scalar":  # Gemma 4's block output scalar (a buffer)
             return "norms"
         if sub == "attn":
             return "attention"

@@ -166,9 +166,35 @@ PHI3 = Family(
         (r"ffn\.down\.weight", to("mlp.down_proj.weight")),
     )
 )
+# Gemma 4: the dense MLP beside the experts (26B-A4B: `ffn.dense` / `ffn.moe` in llmarch, `mlp` / `router` /
+# `experts` beside it in the checkpoint, stacked experts only), per-layer inputs (E2B, E4B), the layer's scalar
+GEMMA4: Rules = (
+    (r"ffn\.dense\.gate_up\.weight", split("mlp.gate_proj.weight", "mlp.up_proj.weight")),
+    (r"ffn\.dense\.down\.weight", to("mlp.down_proj.weight")),
+    (r"ffn\.moe\.router\.weight", to("router.proj.weight")),
+    (r"ffn\.moe\.router_scale", to("router.scale")),
+    (r"ffn\.moe\.per_expert_scale", to("router.per_expert_scale")),
+    (r"ffn\.moe\.experts\.(gate_up|down)", to("experts.{0}_proj")),
+    (r"ffn\.moe_norm\.weight", to("pre_feedforward_layernorm_2.weight")),
+    (r"ffn\.dense_post_norm\.weight", to("post_feedforward_layernorm_1.weight")),
+    (r"ffn\.moe_post_norm\.weight", to("post_feedforward_layernorm_2.weight")),
+    (r"per_layer_input\.gate\.weight", to("per_layer_input_gate.weight")),
+    (r"per_layer_input\.proj\.weight", to("per_layer_projection.weight")),
+    (r"per_layer_input_norm\.weight", to("post_per_layer_input_norm.weight")),
+    (r"layer_scalar", to("layer_scalar")),
+)
+# Per-layer embeddings' model-level weights (Gemma 3n's and Gemma 4's names)
+PER_LAYER_TOP = {
+    "per_layer_embed.weight": "embed_tokens_per_layer.weight",
+    "per_layer_input.weight": "per_layer_model_projection.weight",
+    "per_layer_input_norm.weight": "per_layer_projection_norm.weight",
+}
+
+
 FAMILIES: dict[str, Family] = {
     **{t: DENSE for t in ("llama", "mistral", "ministral3", "qwen3", "olmo2", "olmo3", "smollm3", "granite")},
     "gemma3_text": DENSE,
+    "gemma4_text": Family(ATTENTION + MLP + GEMMA4, layouts=("stacked",)),
     "phi3": PHI3,
     **{t: Family(ATTENTION + MLP + moe()) for t in ("qwen3_moe", "olmoe")},
     "mixtral": Family(ATTENTION + MIXTRAL_MOE),
@@ -189,7 +215,7 @@ FAMILIES: dict[str, Family] = {
     ),
 }
 # a multimodal wrapper's model type -> the family of its text model
-WRAPPERS = {"gemma3": "gemma3_text", "mistral3": "ministral3", "qwen3_5": "qwen3_5_text"}
+WRAPPERS = {"gemma3": "gemma3_text", "gemma4": "gemma4_text", "mistral3": "ministral3", "qwen3_5": "qwen3_5_text"}
 
 
 def norm_name(name: str, placement: str) -> Optional[str]:
@@ -249,6 +275,8 @@ def checkpoint_names(
         return [(f"{head}.weight", shape, shape)]
     if parts[0] in ("embed_tokens", "norm") and len(parts) == 2:
         return [(prefix + name, shape, shape if parts[0] == "embed_tokens" else None)]
+    if name in PER_LAYER_TOP:
+        return [(prefix + PER_LAYER_TOP[name], shape, shape if len(shape) == 2 else None)]
     if parts[0] == "layers":
         inner = in_layer(family, ".".join(parts[2:]), shape, layout, placement)
         return None if inner is None else [(f"{prefix}layers.{parts[1]}.{n}", s, oi) for n, s, oi in inner]
