@@ -465,3 +465,23 @@ def test_layer_scalar_is_a_buffer_as_in_transformers(name):
     held = sum(b.numel() for n, b in model.named_buffers() if n in persistent)
     assert held == text(name)["num_hidden_layers"] and all(n.endswith("layer_scalar") for n in persistent)
     assert llmarch.count_params(llmarch.load(name)).buffers == held
+
+
+@pytest.mark.parametrize("name", ["gemma-4-31b", "gemma-4-e2b", "gemma-4-e4b"])
+def test_dense_active_equals_transformers_under_the_stated_convention(name):
+    """Active: every parameter of transformers' model once but the lookup tables, the tied embedding counted once
+    as the LM head; the per-layer embedding table (embed_tokens_per_layer) is a lookup, so it is left out."""
+    from test_counts import collected_values_model
+
+    from conftest import has_config, transformers_model
+
+    _, model = transformers_model(name) if has_config(name) else collected_values_model(name)
+    tied = model.get_input_embeddings().weight is model.get_output_embeddings().weight
+    assert tied
+    seen, active = set(), 0
+    for pname, p in model.named_parameters():
+        if id(p) in seen or pname.endswith("embed_tokens_per_layer.weight"):
+            continue
+        seen.add(id(p))
+        active += p.numel()
+    assert llmarch.count_params(llmarch.load(name)).active == active
