@@ -18,6 +18,7 @@ from .kinds import GATED_FFN_KINDS
 class RopeIR:
     theta: float
     partial: float = 1.0
+    frequency_fraction: float = 1.0  # p-RoPE: the head's frequency pairs that rotate, the rest at frequency zero
     scaling: Optional[str] = None  # e.g. "yarn x40 from 4096"
 
 
@@ -122,6 +123,8 @@ class MoEIR:
     expert_bias: bool
     score_correction_bias: bool
     score_correction_parameter: bool = False  # Laguna keeps it as a parameter (requires_grad=False)
+    router_scale: bool = False  # Gemma 4: a weightless norm and a learned per-channel scale on the router input
+    per_expert_scale: bool = False  # Gemma 4: a learned scale per expert on the routing weights
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,7 @@ class LayerIR:
     kda: Optional[KdaIR] = None
     mamba2: Optional[Mamba2IR] = None
     lightning: Optional[LightningIR] = None
-    dense: Optional[FFNIR] = None
+    dense: Optional[FFNIR] = None  # with `moe` too on a `parallel` layer: both run on the input, summed
     moe: Optional[MoEIR] = None
     kv_shared_from: Optional[int] = None  # reuses the KV cache of this earlier layer (Gemma 3n)
 
@@ -156,6 +159,7 @@ class NormIR:
     kind: str  # "rmsnorm" | "layernorm"
     bias: bool
     placement: str  # "pre" | "post" | "sandwich"
+    layer_scalar: bool = False  # Gemma 4: a learned scalar on each block's output, a buffer (not a parameter)
 
 
 @dataclass(frozen=True)

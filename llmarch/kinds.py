@@ -14,7 +14,7 @@ AttentionLayerKind = Literal["global", "local", "chunked", "nope"]  # full causa
 LinearMixerKind = Literal["gated_deltanet", "kda", "mamba2", "lightning"]
 MixerKind = Literal[AttentionLayerKind, LinearMixerKind, "none"]
 # A layer's FFN
-FFNSlotKind = Literal["dense", "moe", "none"]
+FFNSlotKind = Literal["dense", "moe", "parallel", "none"]  # parallel: a dense FFN beside the experts, summed
 
 ATTENTION_KINDS: tuple[str, ...] = get_args(AttentionLayerKind)
 LINEAR_MIXER_KINDS: tuple[str, ...] = get_args(LinearMixerKind)
@@ -65,6 +65,6 @@ MIXER_LETTERS: dict[str, str] = {
     "T": "lightning",  # Lightning attention (Ling 2.5); L is taken by local attention
     "-": "none",
 }
-FFN_LETTERS: dict[str, str] = {"D": "dense", "E": "moe", "-": "none"}
+FFN_LETTERS: dict[str, str] = {"D": "dense", "E": "moe", "P": "parallel", "-": "none"}
 assert set(MIXER_LETTERS.values()) == set(get_args(MixerKind))
 assert set(FFN_LETTERS.values()) == set(get_args(FFNSlotKind))

@@ -287,6 +287,14 @@ PROBES_BY_TYPE = {
     ("glm_moe_dsa", "index_skip_topk_offset"): lambda c: 2,
     # Step3p7TextConfig keeps per_layer_config as a view; as written out it is empty (no sliding layer by default)
     ("step3p5", "per_layer_config"): lambda c: c.to_dict()["per_layer_config"] or None,
+    # keyword arguments Gemma4TextConfig reads in __post_init__ into per_layer_config and does not keep
+    ("gemma4_text", "global_head_dim"): lambda c: c.per_layer_config[c.layer_types.index("full_attention")].head_dim,
+    ("gemma4_text", "num_global_key_value_heads"): lambda c: None,
+    # Gemma 4's per-kind geometry: head_dim and num_key_value_heads are per-layer attributes (a sliding layer's)
+    ("gemma4_text", "head_dim"): lambda c: c.per_layer_config[c.layer_types.index("sliding_attention")].head_dim,
+    ("gemma4_text", "num_key_value_heads"): lambda c: (
+        c.per_layer_config[c.layer_types.index("sliding_attention")].num_key_value_heads
+    ),
 }
 # Keys whose default only applies with another key set (transformers nulls them otherwise)
 PROBE_WITH = {("qwen3", "sliding_window"): {"use_sliding_window": True}}
@@ -302,6 +310,8 @@ NOT_A_TRANSFORMERS_ATTRIBUTE = {
     "attention_other_setting": "Step 3.5's sliding-layer heads: kept as num_sliding_attention_heads (checked)",
     "moe_layers_enum": "Step 3.5's MoE layers: kept as mlp_layer_types (layers 3 on by default, checked)",
     "partial_rotary_factors": "Step 3.5's per-layer rotary shares: kept in rope_parameters per layer kind",
+    "per_layer_config": "Gemma 4's per-layer overrides: absent, transformers builds them from global_head_dim and "
+    "num_global_key_value_heads (whose defaults are checked)",
 }
 
 
@@ -371,7 +381,9 @@ def test_wrapper_without_text_config_gets_transformers_default_text_model(wrappe
         attn.get("n_kv_heads", attn["n_heads"]),
         attn.get("head_dim", spec["d_model"] // attn["n_heads"]),
     )
-    assert heads == (text.num_attention_heads, text.num_key_value_heads, text.head_dim)
+    # Gemma 4 keeps head_dim and num_key_value_heads per layer: the first (sliding) layer's, the spec's block's
+    first = text.per_layer_config[0] if getattr(text, "per_layer_config", None) is not None else text
+    assert heads == (text.num_attention_heads, first.num_key_value_heads, first.head_dim)
 
 
 def test_gemma3n_towers_are_named_not_counted():
@@ -812,6 +824,7 @@ SWEEP_CONFIGS = [
     "qwen3.6-27b",
     "glm-5",
     "laguna-xs.2",
+    "gemma-4-e2b",
 ]
 SWEEP_VALUES = [None, [], "x", {}, 0, -1, 1.5, True]
 
@@ -836,7 +849,7 @@ def test_each_family_module_registers_its_types_once_with_module_names(monkeypat
     from llmarch.import_hf import families
 
     registered = [t.name for f in families.FAMILIES for t in f.TYPES]
-    assert len(registered) == len(set(registered)) == len(import_hf.TEXT_TYPES) == 34
+    assert len(registered) == len(set(registered)) == len(import_hf.TEXT_TYPES) == 35
     assert set(import_hf.MODULE_NAMES) == set(import_hf.TEXT_TYPES)
     monkeypatch.setattr(families, "FAMILIES", families.FAMILIES + (families.llama,))
     with pytest.raises(RuntimeError, match="model type llama is registered twice"):

@@ -602,6 +602,10 @@ GALLERY_TITLES = {
     "mimo-v2.5": "Xiaomi MiMo-V2.5 (310B)",
     "mistral-small-4-119b": "Mistral Small 4 (119B)",
     "step-3.5-flash": "Step 3.5 Flash (196B)",
+    "gemma-4-26b-a4b": "Gemma 4 (26B-A4B)",
+    "gemma-4-31b": "Gemma 4 (31B)",
+    "gemma-4-e2b": "Gemma 4 (E2B)",  # the config's 18 KiB against the gallery's 35 KiB, documented in the spec
+    "gemma-4-e4b": "Gemma 4 (E4B)",  # the config's 56 KiB against the gallery's 84 KiB, documented in the spec
 }
 
 
@@ -611,8 +615,7 @@ GALLERY_NOT_SHIPPED = {
     "xLSTM (7B)", "Arcee AI Trinity Large (400B)",
     "LongCat-Flash-Lite (68.5B-A3B)", "Tiny Aya (3.35B)",
     "Ling 2.5 (1T)", "Nemotron 3 Super (120B-A12B)",
-    "Gemma 4 (26B-A4B)", "Gemma 4 (31B)", "Gemma 4 (E2B)",
-    "Gemma 4 (E4B)", "Xiaomi MiMo-V2.5-Pro (1.02T)", "Ling 2.6 (1T)",
+    "Xiaomi MiMo-V2.5-Pro (1.02T)", "Ling 2.6 (1T)",
     "DeepSeek V4-Flash (284B)", "DeepSeek V4-Pro (1.6T)", "ZAYA1-8B (8.4B)",
     "Command A+ (218B-A25B)",
 }  # fmt: skip
@@ -774,6 +777,7 @@ WINDOWED += ["gpt-oss-120b", "mistral-7b", "olmo-3-7b", "olmo-3-32b", "mimo-v2-f
 WINDOWED += ["gemma-3-270m"]  # its values file, as Gemma 3 1B: window 512
 WINDOWED += ["mimo-v2.5"]  # its values file, as MiMo-V2-Flash: 128 earlier tokens + the query
 WINDOWED += ["step-3.5-flash"]  # its values file; transformers' step3p7 masks as every family above
+WINDOWED += ["gemma-4-31b", "gemma-4-e2b", "gemma-4-26b-a4b", "gemma-4-e4b"]  # text causal ("vision" or null)
 
 
 def test_every_windowed_spec_is_checked_against_its_family():

@@ -373,6 +373,10 @@ FAMILY_CASES = [
     ("kimi-k2-thinking", "per_expert"),
     ("laguna-xs.2", "per_expert"),
     ("mistral-small-4-119b", "per_expert"),
+    # Gemma 4: values = keys (no v_proj on global layers), per-layer inputs and KV-sharing layers without k/v
+    ("gemma-4-31b", "stacked"),
+    ("gemma-4-e2b", "stacked"),
+    ("gemma-4-26b-a4b", "stacked"),  # the dense MLP beside the experts, the router's scales, three extra norms
 ]
 
 

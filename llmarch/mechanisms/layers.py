@@ -14,10 +14,12 @@ from .ffn import DenseFFN
 from .gated_deltanet import GatedDeltaNet
 from .kda import KimiDeltaAttention
 from .laurel import Laurel
+from .layer_scalar import LayerScalar
 from .lightning import LightningAttention
 from .mamba2 import Mamba2
 from .mla import MultiHeadLatentAttention
 from .moe import MoE
+from .parallel_ffn import ParallelFFN
 from .per_layer_inputs import PerLayerInputs
 
 
@@ -62,10 +64,15 @@ def layer_mechanisms(ir: ModelIR, layer: LayerIR) -> list[Mechanism]:
         out.append(Mamba2(layer.mamba2))
     elif layer.lightning is not None:
         out.append(LightningAttention(layer.lightning))
-    if layer.dense is not None:
+    if layer.dense is not None and layer.moe is not None:
+        post_norms = ir.norm.placement in ("post", "sandwich")
+        out.append(ParallelFFN(layer.dense, layer.moe, post_norms, ir.norm.bias))
+    elif layer.dense is not None:
         out.append(DenseFFN(layer.dense))
     elif layer.moe is not None:
         out.append(MoE(layer.moe))
+    if ir.norm.layer_scalar:
+        out.append(LayerScalar())  # after the FFN: its `leave` scales the block's output last
     return out + model_mechanisms(ir)
 
 
@@ -74,6 +81,8 @@ def block_norm_names(ir: ModelIR, mechanism: Mechanism) -> list[str]:
     (pre: `attn_norm`; post: `attn_post_norm`; sandwich: both), one norm of its own for an extra."""
     place, prefix = ir.norm.placement, mechanism.norm_prefix
     out: list[str] = []
+    if not mechanism.normed:
+        return out
     if not mechanism.sublayer or place in ("pre", "sandwich"):
         out.append(f"{prefix}_norm")
     if mechanism.sublayer and place in ("post", "sandwich"):

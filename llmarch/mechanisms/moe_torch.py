@@ -47,6 +47,10 @@ class MoEModule(FeedForwardPart):
         if m.score_correction_bias:
             # a buffer, as in DeepSeek's and transformers' code: set by load balancing, not by gradients
             self.register_buffer("e_score_correction_bias", torch.empty(m.n_experts, device=META))
+        if m.router_scale:  # Gemma 4: element-wise on the router's input, so the forward leaves it out
+            self.router_scale = param(d)
+        if m.per_expert_scale:  # Gemma 4: element-wise on the routing weights, so the forward leaves it out
+            self.per_expert_scale = param(m.n_experts)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Top-k routing, then a gather of the chosen experts' stacked weights and one bmm per projection."""

@@ -9,6 +9,7 @@ from ..quant import ModuleNames
 from . import (
     deepseek,
     gemma,
+    gemma4,
     glm,
     gpt2,
     gpt_oss,
@@ -36,6 +37,7 @@ FAMILIES = (
     glm,
     kimi,
     gemma,
+    gemma4,
     gpt_oss,
     olmo,
     smollm,
