@@ -114,6 +114,8 @@ def facts(ir: ModelIR) -> list[Fact]:
         d_shared = panel["d_shared"]
         out.append(Fact("d_shared", "Shared expert size", d_shared, _n(d_shared) if d_shared else "—"))
         out.append(Fact("n_moe_layers", "MoE blocks", n_routed, _n(n_routed)))
+        if panel.get("note"):  # absent elsewhere, so other panels stay as the article's
+            out.append(Fact("experts_note", "Experts note", panel["note"], panel["note"]))
     else:
         for key, label in (
             ("n_experts", "Experts"),
@@ -135,9 +137,14 @@ def facts(ir: ModelIR) -> list[Fact]:
 
 def _layer_extras(ir: ModelIR) -> dict[str, Any]:
     extras: dict[str, Any] = dict(m.panel_extra() for m in model_mechanisms(ir) if m.panel_extra())
-    shared = sum(1 for layer in ir.layers if any(m.kv_shared for m in layer_mechanisms(ir, layer)))
+    shared = [layer for layer in ir.layers if any(m.kv_shared for m in layer_mechanisms(ir, layer))]
     if shared:
-        extras["KV-sharing layers"] = shared
+        extras["KV-sharing layers"] = len(shared)
+        widths = {f.d_ff for f in (layer_ffn(ir, layer) for layer in shared) if f is not None and not f.experts}
+        first = layer_ffn(ir, ir.layers[0])
+        if first is not None and not first.experts and widths - {first.d_ff}:
+            # Gemma 4 E2B's double-wide FFN on its KV-sharing layers
+            extras["their dense FFN size"] = ", ".join(f"{w:,}" for w in sorted(widths))
     hashed = sum(1 for layer in ir.layers if any(m.hash_routed for m in layer_mechanisms(ir, layer)))
     if hashed:  # DeepSeek V4: experts from a frozen token table in the first MoE layers
         extras["hash-routed MoE blocks"] = hashed
@@ -201,7 +208,7 @@ def layer_pattern(ir: ModelIR) -> str:
         if len(set(ffns[n_lead:])) == 1:
             parts.append(f"first {n_lead} {'dense' if ffns[0] == 'dense' else 'MoE'}")
         else:
-            parts.append(_ratio(ffns, {"dense": "dense", "moe": "MoE"}))
+            parts.append(_ratio(ffns, {"dense": "dense", "moe": "MoE", "parallel": "dense + MoE"}))
     parts.append(f"{ir.n_layers} blocks")
     return ", ".join(parts)
 

@@ -32,6 +32,8 @@ ARTICLE_PAIRS: list[tuple[str, str, str]] = [
     ("Fig. 50", "deepseek-v3", "mistral-large-3"),
     ("Fig. 52", "mimo-v2-flash", "deepseek-v3.2-exp"),
     ("Fig. 56", "glm-5", "glm-4.5"),  # the panel's values: tests/data/article/fig-56.yaml
+    ("Fig. 58", "gemma-4-31b", "gemma-3-27b"),
+    ("Fig. 60", "gemma-4-26b-a4b", "qwen3-coder-30b-a3b"),
 ]
 
 
@@ -106,6 +108,10 @@ GALLERY_SPECS: dict[str, str] = {
     "Laguna XS.2 (33B)": "laguna-xs.2",
     "Mistral Small 4 (119B)": "mistral-small-4-119b",
     "Step 3.5 Flash (196B)": "step-3.5-flash",
+    "Gemma 4 (26B-A4B)": "gemma-4-26b-a4b",
+    "Gemma 4 (31B)": "gemma-4-31b",
+    "Gemma 4 (E2B)": "gemma-4-e2b",
+    "Gemma 4 (E4B)": "gemma-4-e4b",
 }
 
 # Gallery models whose layers llmarch can express but whose count-deciding values no source found pins; each says

@@ -18,6 +18,7 @@ from .kinds import GATED_FFN_KINDS
 class RopeIR:
     theta: float
     partial: float = 1.0
+    frequency_fraction: float = 1.0  # p-RoPE: the head's frequency pairs that rotate, the rest at frequency zero
     scaling: Optional[str] = None  # e.g. "yarn x40 from 4096"
 
 
@@ -137,6 +138,8 @@ class MoEIR:
     score_correction_bias: bool
     score_correction_parameter: bool = False  # Laguna keeps it as a parameter (requires_grad=False)
     hash_table_rows: Optional[int] = None  # hash routing: a frozen token -> top_k experts table of this many rows
+    router_scale: bool = False  # Gemma 4: a weightless norm and a learned per-channel scale on the router input
+    per_expert_scale: bool = False  # Gemma 4: a learned scale per expert on the routing weights
 
 
 @dataclass(frozen=True)
@@ -150,7 +153,7 @@ class LayerIR:
     mamba2: Optional[Mamba2IR] = None
     lightning: Optional[LightningIR] = None
     mlstm: Optional[MlstmIR] = None
-    dense: Optional[FFNIR] = None
+    dense: Optional[FFNIR] = None  # with `moe` too on a `parallel` layer: both run on the input, summed
     moe: Optional[MoEIR] = None
     kv_shared_from: Optional[int] = None  # reuses the KV cache of this earlier layer (Gemma 3n)
 
@@ -173,6 +176,7 @@ class NormIR:
     bias: bool
     placement: str  # "pre" | "post" | "sandwich"
     residual: str = "sequential"  # a kinds.ResidualKind: "parallel" is one norm read by mixer and FFN at once
+    layer_scalar: bool = False  # Gemma 4: a learned scalar on each block's output, a buffer (not a parameter)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ AttentionLayerKind = Literal["global", "local", "chunked", "nope", "csa", "hca"]
 LinearMixerKind = Literal["gated_deltanet", "kda", "mamba2", "lightning", "mlstm"]
 MixerKind = Literal[AttentionLayerKind, LinearMixerKind, "none"]
 # A layer's FFN
-FFNSlotKind = Literal["dense", "moe", "none"]
+FFNSlotKind = Literal["dense", "moe", "parallel", "none"]  # parallel: a dense FFN beside the experts, summed
 
 ATTENTION_KINDS: tuple[str, ...] = get_args(AttentionLayerKind)
 LINEAR_MIXER_KINDS: tuple[str, ...] = get_args(LinearMixerKind)
@@ -73,6 +73,6 @@ MIXER_LETTERS: dict[str, str] = {
     "X": "mlstm",  # xLSTM's matrix-memory LSTM
     "-": "none",
 }
-FFN_LETTERS: dict[str, str] = {"D": "dense", "E": "moe", "-": "none"}
+FFN_LETTERS: dict[str, str] = {"D": "dense", "E": "moe", "P": "parallel", "-": "none"}
 assert set(MIXER_LETTERS.values()) == set(get_args(MixerKind))
 assert set(FFN_LETTERS.values()) == set(get_args(FFNSlotKind))

@@ -32,7 +32,7 @@ def component_of(name: str) -> str:
         return "hyper_connections"
     if head == "layers":
         sub = parts[2]
-        if sub.endswith("_norm"):
+        if sub.endswith("_norm") or sub == "layer_scalar":  # Gemma 4's block output scalar (a buffer)
             return "norms"
         if sub == "attn":
             return "attention"
@@ -43,11 +43,16 @@ def component_of(name: str) -> str:
         if sub == "hc":
             return "hyper_connections"
         if sub == "ffn":
-            if len(parts) > 3 and parts[3] in ("router", "router_correction"):
+            rest = parts[3:]
+            if rest and rest[0] == "moe":  # the experts beside a dense FFN (Gemma 4's parallel FFN)
+                rest = rest[1:]
+            if rest and rest[0].endswith("_norm"):
+                return "norms"
+            if rest and rest[0] in ("router", "router_correction", "router_scale", "per_expert_scale"):
                 return "router"
-            if len(parts) > 3 and parts[3] == "experts":
+            if rest and rest[0] == "experts":
                 return "routed_experts"
-            if len(parts) > 3 and parts[3] in ("shared", "shared_gate"):
+            if rest and rest[0] in ("shared", "shared_gate"):
                 return "shared_experts"
             return "dense_ffn"
     raise ValueError(f"parameter `{name}` has no component")

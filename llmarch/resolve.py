@@ -55,10 +55,18 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
 
     layers = []
     for i, (mixer, ffn) in enumerate(zip(mixers, ffns)):
-        if ffn == "dense" and dense is None:
+        if ffn in ("dense", "parallel") and dense is None:
             raise err(("ffn",), f"layer {i} uses a dense FFN but the spec has no `ffn:` block")
-        if ffn == "moe" and moe is None:
+        if ffn in ("moe", "parallel") and moe is None:
             raise err(("moe",), f"layer {i} uses experts but the spec has no `moe:` block")
+        if ffn == "parallel" and moe is not None and moe.shared is not None:
+            # the dense FFN beside the experts is what a shared expert would be; both would count it twice
+            raise err(
+                ("moe", "n_shared_experts"),
+                f"layer {i} runs a dense FFN in parallel with the experts (letter P) and the experts have a shared "
+                "expert too",
+                "model the parallel dense FFN as `ffn:` with letter P, or as a shared expert with letter E, not both",
+            )
         if mixer == "none" and ffn == "none":
             raise err(("layers",), f"layer {i} holds neither a mixer nor an FFN")
         layers.append(
@@ -72,8 +80,8 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
                 mamba2=_linear(spec, "mamba2", mixer, located),
                 lightning=_linear(spec, "lightning", mixer, located),
                 mlstm=_linear(spec, "mlstm", mixer, located),
-                dense=dense if ffn == "dense" else None,
-                moe=moe if ffn == "moe" else None,
+                dense=dense if ffn in ("dense", "parallel") else None,
+                moe=moe if ffn in ("moe", "parallel") else None,
             )
         )
     layers = _share_kv(spec, layers, located)
@@ -127,7 +135,11 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
         hc_streams=spec.hyper_connections.n_streams if spec.hyper_connections else None,
         hc_sinkhorn_iters=spec.hyper_connections.sinkhorn_iters if spec.hyper_connections else None,
         norm=NormIR(
-            kind=spec.norm.kind, bias=spec.norm.bias, placement=spec.norm.placement, residual=spec.block.residual
+            kind=spec.norm.kind,
+            bias=spec.norm.bias,
+            placement=spec.norm.placement,
+            layer_scalar=spec.norm.layer_scalar,
+            residual=spec.block.residual,
         ),
         layers=tuple(layers),
         mtp=mtp,
@@ -282,6 +294,12 @@ def _share_kv(spec: S.Spec, layers: list[LayerIR], located: Located) -> list[Lay
     """Point each of the last `kv_shared_layers` layers at the layer whose KV it reuses: the last
     earlier unshared layer of the same kind (as Gemma 3n and transformers' `kv_sharing_modes` do)."""
     n_shared = spec.kv_shared_layers
+    if spec.kv_shared_d_ff is not None and not n_shared:
+        raise located.error(
+            ("kv_shared_d_ff",),
+            "is the FFN width of the KV-sharing layers, and kv_shared_layers is 0",
+            "remove kv_shared_d_ff, or set kv_shared_layers",
+        )
     if not n_shared:
         return layers
     path = ("kv_shared_layers",)
@@ -305,6 +323,14 @@ def _share_kv(spec: S.Spec, layers: list[LayerIR], located: Located) -> list[Lay
                 path, f"layer {i} ({layer.mixer}) has no earlier unshared {layer.mixer} layer to reuse KV from"
             )
         out[i] = dataclasses.replace(layer, kv_shared_from=producer)
+        if spec.kv_shared_d_ff is not None:
+            if layer.dense is None:
+                raise located.error(
+                    ("kv_shared_d_ff",),
+                    f"layer {i} shares KV but has no dense FFN to widen (its FFN is {layer.ffn})",
+                    "remove kv_shared_d_ff",
+                )
+            out[i] = dataclasses.replace(out[i], dense=dataclasses.replace(layer.dense, d_ff=spec.kv_shared_d_ff))
     return out
 
 
@@ -474,9 +500,18 @@ def _attention(spec: S.Spec, kind: str, located: Located, warnings: list[str]) -
         if r is None:
             raise located.error(path, "RoPE attention needs `rope: {theta: ...}`", "or set position: nope")
         scaling = r.get("scaling")
+        if r.get("partial", 1.0) < 1 and r.get("frequency_fraction", 1.0) < 1:
+            # two different ways to leave channels unrotated; a config states one (rope_type proportional or not)
+            raise located.error(
+                at("rope") + ("frequency_fraction",),
+                "`partial` (the first channels rotate at frequencies of their own) and `frequency_fraction` "
+                "(p-RoPE: a fraction of the whole head's frequency pairs rotate) are two different RoPEs",
+                "keep the one the config's rope_type states (proportional: frequency_fraction)",
+            )
         rope = RopeIR(
             theta=float(r["theta"]),
             partial=float(r.get("partial", 1.0)),
+            frequency_fraction=float(r.get("frequency_fraction", 1.0)),
             scaling=_scaling_text(scaling) if scaling else None,
         )
 
@@ -632,6 +667,8 @@ def _moe(spec: S.Spec, located: Located) -> MoEIR:
         expert_bias=m.expert_bias,
         score_correction_bias=m.score_correction_bias,
         score_correction_parameter=m.score_correction_parameter,
+        router_scale=m.router_scale,
+        per_expert_scale=m.per_expert_scale,
     )
 
 

@@ -83,6 +83,12 @@ class Rope(Block):
     partial: Annotated[float, Field(strict=True, gt=0, le=1)] = Field(
         1.0, description="fraction of each head's q/k channels that are rotated (partial RoPE)"
     )
+    frequency_fraction: Annotated[float, Field(strict=True, gt=0, le=1)] = Field(
+        1.0,
+        description="p-RoPE (Gemma 4's proportional RoPE): the fraction of the head's frequency pairs that rotate; "
+        "the frequencies are the whole head's and the other pairs have frequency zero (no rotation), unlike "
+        "`partial`, which rotates the first channels at frequencies of their own",
+    )
     scaling: Optional[RopeScaling] = None
 
 
@@ -304,6 +310,14 @@ class MoE(Block):
         "vocab_size x top_k, not a parameter) instead of the router's top-k; the router still weights them "
         "(DeepSeek V4's hash routing); those layers have no score correction bias",
     )
+    router_scale: StrictBool = Field(
+        False,
+        description="the router reads its input through a weightless RMSNorm and a learned per-channel scale "
+        "(Gemma 4's router.scale)",
+    )
+    per_expert_scale: StrictBool = Field(
+        False, description="a learned scale per expert on the routing weights (Gemma 4's router.per_expert_scale)"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> "MoE":
@@ -331,6 +345,11 @@ class Norm(Block):
         "pre", description="pre: before each sublayer; post: after it, inside the residual; sandwich: both"
     )
     eps: Optional[Positive] = None
+    layer_scalar: StrictBool = Field(
+        False,
+        description="each block's output is multiplied by a learned scalar that the checkpoint keeps as a buffer "
+        "(Gemma 4's layer_scalar): one buffer element per layer, reported under buffers, not parameters",
+    )
 
 
 class BlockLayout(Block):
@@ -349,7 +368,9 @@ class Layers(Block):
         description="pattern of mixer letters tiled from layer 0, or a per-layer list of kind names",
     )
     ffn: Optional[Union[Annotated[str, Field(min_length=1, max_length=MAX_LAYERS)], list[str]]] = Field(
-        None, description="pattern of FFN letters (D dense, E experts, - none); default E with moe, else D"
+        None,
+        description="pattern of FFN letters (D dense, E experts, P the dense FFN and the experts in parallel, "
+        "their outputs summed (Gemma 4 26B-A4B), - none); default E with moe, else D",
     )
     dense_prefix: _int(MAX_LAYERS, ge=0) = Field(0, description="the first k layers use the dense FFN")
 
@@ -481,6 +502,11 @@ class Spec(Block):
     hyper_connections: Optional[HyperConnections] = None
     kv_shared_layers: _int(MAX_LAYERS, ge=0) = Field(
         0, description="the last k layers reuse the KV of the last earlier layer of their kind (Gemma 3n)"
+    )
+    kv_shared_d_ff: Optional[Width] = Field(
+        None,
+        description="the dense FFN's width on the KV-sharing layers when it differs from ffn.d_ff (Gemma 4 E2B's "
+        "use_double_wide_mlp: twice intermediate_size)",
     )
     norm: Norm = Norm()
     block: BlockLayout = BlockLayout()

@@ -253,6 +253,45 @@ PANELS = [
         "deepseek-v3.2-exp",
         {"d_model": (4096, 7168), "n_experts": (256, 256), "d_expert": (2048, 2048)},
     ),
+    (
+        # the article draws Gemma 3 on the left; `compare gemma-4-31b gemma-3-27b` as issue 19 asks. Panel: 60 vs 62
+        # blocks, global-layer KV heads 4 (values = keys in global layers) vs 16, p-RoPE 25% vs RoPE, 262k vs 256k
+        # vocabulary, 256k vs 128k context; the same 5,376 embedding and FFN 21,504. Gemma 3's global RoPE is
+        # linearly scaled x8 in its config, which the panel does not say.
+        "Fig. 58",
+        "gemma-4-31b",
+        "gemma-3-27b",
+        {
+            "n_layers": (60, 62),
+            "heads": ({"local": [32, 16], "global": [32, 4]}, [32, 16]),
+            "attention_extras": (["values = keys"], []),
+            "position": (
+                {"local": "RoPE", "global": "p-RoPE (25%)"},
+                {"local": "RoPE", "global": "RoPE + linear x8"},
+            ),
+            "vocab_k": (262, 256),
+            "context_k": (256, 128),
+            "d_model": (5376, 5376),
+            "d_ff": (21504, 21504),
+        },
+    ),
+    (
+        # Qwen3 Coder Flash on the article's left; the 26B-A4B's dense MLP in parallel is its "1 shared" expert.
+        # Both 256k context; Gemma 4 has pre + post norms
+        "Fig. 60",
+        "gemma-4-26b-a4b",
+        "qwen3-coder-30b-a3b",
+        {
+            "n_layers": (30, 48),
+            "d_model": (2816, 2048),
+            "n_experts": (128, 128),
+            "experts_active": ({"shared": 1, "routed": 8}, {"shared": 0, "routed": 8}),
+            "d_expert": (704, 768),
+            "vocab_k": (262, 151),
+            "context_k": (256, 256),
+            "norm": ("sandwich", "pre"),
+        },
+    ),
 ]
 
 

@@ -289,6 +289,39 @@ FAMILIES = (
     ),
     Family("gemma3n", "gemma-3n-e4b", wrapper=True, skip="the timm vision tower needs torchvision"),
     Family(
+        "gemma4",
+        "gemma-4-31b",
+        (
+            kinds("all full", "layer_types", [F, F]),
+            Edit("values are not keys (num_global_key_value_heads unread)", 2, {"attention_k_eq_v": False}),
+            Edit("transformers' per_layer_config stated", 2, {"per_layer_config": {"1": {"head_dim": 256}}}),
+            Edit("bidirectional", 2, {"use_bidirectional_attention": "all"}, refused="use_bidirectional_attention"),
+        ),
+        wrapper=True,
+    ),
+    Family(
+        "gemma4_text",
+        "gemma-4-26b-a4b",
+        (
+            Edit("no MoE block", 2, {"enable_moe_block": False}),
+            Edit("top-1 of 4 experts", 2, {"num_experts": 4, "top_k_experts": 1}),
+            # E2B's mechanisms on the same stack: per-layer embeddings, 2 of 4 layers sharing KV, double-wide MLP
+            Edit(
+                "per-layer embeddings, KV sharing, double-wide MLP",
+                4,
+                {
+                    "layer_types": [S, F, S, F],
+                    "enable_moe_block": False,
+                    "hidden_size_per_layer_input": 64,
+                    "vocab_size_per_layer_input": 1000,
+                    "num_kv_shared_layers": 2,
+                    "use_double_wide_mlp": True,
+                    "attention_k_eq_v": False,
+                },
+            ),
+        ),
+    ),
+    Family(
         "gpt_oss",
         "gpt-oss-20b",
         (
@@ -505,7 +538,7 @@ def _experts(cfg) -> tuple[int, int]:
     n = next(getattr(cfg, k) for k in ("num_local_experts", "n_routed_experts", "num_experts") if hasattr(cfg, k))
     top_k = next(
         getattr(cfg, k)
-        for k in ("num_experts_per_tok", "num_experts_per_token", "experts_per_token")
+        for k in ("num_experts_per_tok", "num_experts_per_token", "experts_per_token", "top_k_experts")
         if hasattr(cfg, k)
     )
     return n, top_k

@@ -298,6 +298,14 @@ PROBES_BY_TYPE = {
     # DeepSeek V4 nests its RoPE by kind: `main` (sliding-only layers, rope_theta) and `compress` (CSA / HCA)
     ("deepseek_v4", "rope_theta"): lambda c: c.rope_parameters["main"]["rope_theta"],
     ("deepseek_v4", "partial_rotary_factor"): lambda c: c.rope_parameters["main"]["partial_rotary_factor"],
+    # keyword arguments Gemma4TextConfig reads in __post_init__ into per_layer_config and does not keep
+    ("gemma4_text", "global_head_dim"): lambda c: c.per_layer_config[c.layer_types.index("full_attention")].head_dim,
+    ("gemma4_text", "num_global_key_value_heads"): lambda c: None,
+    # Gemma 4's per-kind geometry: head_dim and num_key_value_heads are per-layer attributes (a sliding layer's)
+    ("gemma4_text", "head_dim"): lambda c: c.per_layer_config[c.layer_types.index("sliding_attention")].head_dim,
+    ("gemma4_text", "num_key_value_heads"): lambda c: (
+        c.per_layer_config[c.layer_types.index("sliding_attention")].num_key_value_heads
+    ),
 }
 # Keys whose default only applies with another key set (transformers nulls them otherwise)
 PROBE_WITH = {("qwen3", "sliding_window"): {"use_sliding_window": True}}
@@ -320,6 +328,8 @@ NOT_A_TRANSFORMERS_ATTRIBUTE = {
     "compress_rate_hca": "DeepSeek V4's legacy HCA ratio, folded into compress_rates",
     "num_hash_layers": "DeepSeek V4's legacy hash-layer count, folded into mlp_layer_types",
     "expert_dtype": "DeepSeek V4's expert format, moved into quantization_config when given",
+    "per_layer_config": "Gemma 4's per-layer overrides: absent, transformers builds them from global_head_dim and "
+    "num_global_key_value_heads (whose defaults are checked)",
 }
 
 
@@ -389,7 +399,9 @@ def test_wrapper_without_text_config_gets_transformers_default_text_model(wrappe
         attn.get("n_kv_heads", attn["n_heads"]),
         attn.get("head_dim", spec["d_model"] // attn["n_heads"]),
     )
-    assert heads == (text.num_attention_heads, text.num_key_value_heads, text.head_dim)
+    # Gemma 4 keeps head_dim and num_key_value_heads per layer: the first (sliding) layer's, the spec's block's
+    first = text.per_layer_config[0] if getattr(text, "per_layer_config", None) is not None else text
+    assert heads == (text.num_attention_heads, first.num_key_value_heads, first.head_dim)
 
 
 def test_gemma3n_towers_are_named_not_counted():
@@ -831,6 +843,7 @@ SWEEP_CONFIGS = [
     "glm-5",
     "laguna-xs.2",
     "deepseek-v4-flash",  # legacy and current spellings of the same fields
+    "gemma-4-e2b",
 ]
 SWEEP_VALUES = [None, [], "x", {}, 0, -1, 1.5, True]
 
@@ -855,7 +868,7 @@ def test_each_family_module_registers_its_types_once_with_module_names(monkeypat
     from llmarch.import_hf import families
 
     registered = [t.name for f in families.FAMILIES for t in f.TYPES]
-    assert len(registered) == len(set(registered)) == len(import_hf.TEXT_TYPES) == 38
+    assert len(registered) == len(set(registered)) == len(import_hf.TEXT_TYPES) == 39
     assert set(import_hf.MODULE_NAMES) == set(import_hf.TEXT_TYPES)
     monkeypatch.setattr(families, "FAMILIES", families.FAMILIES + (families.llama,))
     with pytest.raises(RuntimeError, match="model type llama is registered twice"):

@@ -607,6 +607,10 @@ GALLERY_TITLES = {
     "xlstm-7b": "xLSTM (7B)",
     "deepseek-v4-flash": "DeepSeek V4-Flash (284B)",
     "deepseek-v4-pro": "DeepSeek V4-Pro (1.6T)",
+    "gemma-4-26b-a4b": "Gemma 4 (26B-A4B)",
+    "gemma-4-31b": "Gemma 4 (31B)",
+    "gemma-4-e2b": "Gemma 4 (E2B)",  # the config's 18 KiB against the gallery's 35 KiB, documented in the spec
+    "gemma-4-e4b": "Gemma 4 (E4B)",  # the config's 56 KiB against the gallery's 84 KiB, documented in the spec
 }
 
 
@@ -616,8 +620,7 @@ GALLERY_NOT_SHIPPED = {
     "Arcee AI Trinity Large (400B)",
     "LongCat-Flash-Lite (68.5B-A3B)",
     "Ling 2.5 (1T)", "Nemotron 3 Super (120B-A12B)",
-    "Gemma 4 (26B-A4B)", "Gemma 4 (31B)", "Gemma 4 (E2B)",
-    "Gemma 4 (E4B)", "Xiaomi MiMo-V2.5-Pro (1.02T)", "Ling 2.6 (1T)",
+    "Xiaomi MiMo-V2.5-Pro (1.02T)", "Ling 2.6 (1T)",
     "ZAYA1-8B (8.4B)",
 }  # fmt: skip
 
@@ -784,6 +787,7 @@ WINDOWED += ["tiny-aya", "command-a-plus"]  # their values files: Cohere's 4,096
 # DeepSeek V4's window (every layer) is checked in tests/test_deepseek_v4.py: it attends `sliding_window` keys
 # as the others do, but its cache keeps the window's last sliding_window - 1 tokens, as issue 20 defines it
 COMPRESSED_WINDOWED = ["deepseek-v4-flash", "deepseek-v4-pro"]
+WINDOWED += ["gemma-4-31b", "gemma-4-e2b", "gemma-4-26b-a4b", "gemma-4-e4b"]  # text causal ("vision" or null)
 
 
 def test_every_windowed_spec_is_checked_against_its_family():

@@ -375,6 +375,10 @@ FAMILY_CASES = [
     ("mistral-small-4-119b", "per_expert"),
     ("tiny-aya", "per_expert"),  # the parallel block: one norm per layer
     ("command-a-plus", "stacked"),  # its cohere2_vision wrapper names the text model's type
+    # Gemma 4: values = keys (no v_proj on global layers), per-layer inputs and KV-sharing layers without k/v
+    ("gemma-4-31b", "stacked"),
+    ("gemma-4-e2b", "stacked"),
+    ("gemma-4-26b-a4b", "stacked"),  # the dense MLP beside the experts, the router's scales, three extra norms
 ]
 
 

@@ -261,6 +261,20 @@ WRAPPER_TYPES: dict[str, WrapperType] = {
             "import-hf has no closed form for them; add them by hand as a reference adjustment",
         ),
         WrapperType(
+            "gemma4",
+            "gemma",
+            _wrapper_keys(
+                {"tie_word_embeddings": True, "audio_config": {}},
+                "vision_soft_tokens_per_image boi_token_id eoi_token_id boa_token_id eoa_token_id eoa_token_index "
+                "image_token_id audio_token_id video_token_id",
+            ),
+            ("gemma4_text",),
+            (),
+            towers_note="Its vision tower, audio encoder (E2B, E4B) and their embedders are not counted: import-hf "
+            "has no closed form for them; add them by hand as reference adjustments (transformers' "
+            "Gemma4ForConditionalGeneration counts them)",
+        ),
+        WrapperType(
             "gemma3n",
             "gemma",
             _wrapper_keys(

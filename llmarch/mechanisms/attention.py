@@ -88,6 +88,8 @@ class Attention(Mechanism):
         text = "RoPE"
         if a.rope and a.rope.partial < 1:
             text = f"partial RoPE ({a.rope.partial:g})"
+        if a.rope and a.rope.frequency_fraction < 1:
+            text = f"p-RoPE ({a.rope.frequency_fraction:.0%})"
         if a.rope and a.rope.scaling:
             text += f" + {a.rope.scaling}"
         return text
@@ -101,6 +103,8 @@ class Attention(Mechanism):
             out.append("sinks")
         if a.output_gate != "none":
             out.append(f"{a.output_gate} output gate")
+        if a.k_eq_v is not None:
+            out.append("values = keys")
         return out
 
     def latent_ranks(self) -> Optional[dict[str, Optional[int]]]:
@@ -128,6 +132,8 @@ class Attention(Mechanism):
             return "learned absolute positions"
         if a.rope and a.rope.partial < 1:
             return f"partial RoPE ({a.rope.partial:g} of each head)"
+        if a.rope and a.rope.frequency_fraction < 1:
+            return f"p-RoPE ({a.rope.frequency_fraction:.0%} of the frequency pairs)"
         return "RoPE"
 
     def box(self) -> Box:
@@ -152,12 +158,15 @@ class Attention(Mechanism):
         extras = (["QK-norm"] if a.qk_norm != "none" else []) + (["sinks"] if a.sinks else [])
         extras += [f"{a.output_gate} output gate"] if a.output_gate != "none" else []
         extras += ["bias"] if a.qkv_bias or a.o_bias else []
+        extras += ["values = keys"] if a.k_eq_v else []
         if extras:
             notes.append(("attention_extras", ", ".join(extras)))
         if self.kv_shared:
             notes.append(("kv", f"reuses layer {self.kv_shared_from}'s KV cache"))
         else:
-            notes.append(("kv", f"KV cache {self.gallery_elements_per_token() * 2:,} B/token/layer (bf16)"))
+            # what the layer's cache stores (Gemma 4's values-are-keys layers keep both), not the gallery's count
+            stored = self.cache_elements_per_token() if a.k_eq_v is not None else self.gallery_elements_per_token()
+            notes.append(("kv", f"KV cache {stored * 2:,} B/token/layer (bf16)"))
         words = ("sliding-window " if a.window else "chunked " if a.chunk else "") + self.label
         features = {
             "mixer": self.label,
@@ -212,7 +221,11 @@ class Attention(Mechanism):
         return a.n_kv_heads * (a.head_dim + a.v_head_dim)
 
     def gallery_elements_per_token(self) -> int:
-        """What the gallery-style figure counts for this layer (conventions.KV_PER_TOKEN_ALL_LAYERS)."""
+        """What the gallery-style figure counts for this layer (conventions.KV_PER_TOKEN_ALL_LAYERS): a layer
+        whose values are its keys counts one tensor, whatever its cache stores (Gemma 4 31B: 840 KiB)."""
+        a = self.ir
+        if a.k_eq_v is not None:
+            return a.n_kv_heads * a.head_dim
         return self.cache_elements_per_token()
 
     def cache_formula(self) -> str:

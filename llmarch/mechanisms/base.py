@@ -136,11 +136,13 @@ class Mechanism:
     `slot` is the attribute its torch module takes in the layer (`attn`, `mixer`, `ffn`, ...),
     `norm_prefix` the name of the residual norms the block gives it (`attn_norm`, `attn_post_norm`),
     and `sublayer` whether those norms follow the block's placement (pre, post, sandwich: one or two)
-    or are a single norm of its own (the Gemma 3n extras)."""
+    or are a single norm of its own (the Gemma 3n extras); `normed` False where the block gives it no
+    norm at all (Gemma 4's layer scalar)."""
 
     slot: str = ""
     norm_prefix: str = ""
     sublayer: bool = True
+    normed: bool = True
     label: str = ""
     attends: bool = False  # a softmax attention: its cache grows with the context (the KV baselines use it)
     experts: int = 0  # routed experts, which expert parallelism splits

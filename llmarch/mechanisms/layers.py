@@ -17,12 +17,14 @@ from .gated_deltanet import GatedDeltaNet
 from .hyper_connections import HyperConnections
 from .kda import KimiDeltaAttention
 from .laurel import Laurel
+from .layer_scalar import LayerScalar
 from .lightning import LightningAttention
 from .mamba2 import Mamba2
 from .mla import MultiHeadLatentAttention
 from .mlstm import MatrixLSTM
 from .moe import MoE
 from .parallel_block import ParallelBlock
+from .parallel_ffn import ParallelFFN
 from .per_layer_inputs import PerLayerInputs
 
 
@@ -75,13 +77,18 @@ def layer_mechanisms(ir: ModelIR, layer: LayerIR) -> list[Mechanism]:
         out.append(LightningAttention(layer.lightning))
     elif layer.mlstm is not None:
         out.append(MatrixLSTM(layer.mlstm))
-    if layer.dense is not None:
+    if layer.dense is not None and layer.moe is not None:
+        post_norms = ir.norm.placement in ("post", "sandwich")
+        out.append(ParallelFFN(layer.dense, layer.moe, post_norms, ir.norm.bias))
+    elif layer.dense is not None:
         out.append(DenseFFN(layer.dense))
     elif layer.moe is not None:
         out.append(MoE(layer.moe))
     block = block_residual(ir)
     if block is not None:
         out.append(block)
+    if ir.norm.layer_scalar:
+        out.append(LayerScalar())  # after the FFN: its `leave` scales the block's output last
     return out + model_mechanisms(ir)
 
 
@@ -110,7 +117,7 @@ def block_norm_names(ir: ModelIR, mechanism: Mechanism) -> list[str]:
     if mechanism.sublayer and block_residual(ir) is not None:
         return []
     out: list[str] = []
-    if not prefix:  # a mechanism whose norms are its own (hyper-connections: weightless)
+    if not prefix or not mechanism.normed:  # norms of its own (hyper-connections: weightless), or none
         return out
     if not mechanism.sublayer or place in ("pre", "sandwich"):
         out.append(f"{prefix}_norm")

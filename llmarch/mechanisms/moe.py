@@ -1,5 +1,6 @@
 """Mixture of experts: a learned router, routed experts stacked as `[n_experts, ...]` tensors (top-k
-of them per token), optional shared experts (one FFN) with an optional sigmoid gate."""
+of them per token), optional shared experts (one FFN) with an optional sigmoid gate, and Gemma 4's
+router options (a learned scale on the router's input, a learned scale per expert)."""
 
 from __future__ import annotations
 
@@ -73,6 +74,11 @@ class MoE(Mechanism):
         if m.score_correction_parameter:
             # Laguna's checkpoint keeps the routing bias as a parameter (frozen), so it is counted
             out += vector(f"{p}router_correction", (n,), "router")
+        if m.router_scale:
+            # Gemma 4: the router's input is RMS-normed without a weight, then scaled per channel
+            out += vector(f"{p}router_scale", (d,), "router")
+        if m.per_expert_scale:
+            out += vector(f"{p}per_expert_scale", (n,), "router")
         e = f"{p}experts."
         out += [
             Weight(f"{e}gate_up", (n, width, d), True, "routed_experts", "expert"),

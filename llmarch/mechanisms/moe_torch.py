@@ -51,6 +51,10 @@ class MoEModule(FeedForwardPart):
             # hash routing: a frozen token -> top_k experts table, loaded with the weights, never trained; the
             # router still weights the experts the table picks, so the forward is the same products
             self.register_buffer("tid2eid", torch.empty(m.hash_table_rows, m.top_k, dtype=torch.long, device=META))
+        if m.router_scale:  # Gemma 4: element-wise on the router's input, so the forward leaves it out
+            self.router_scale = param(d)
+        if m.per_expert_scale:  # Gemma 4: element-wise on the routing weights, so the forward leaves it out
+            self.per_expert_scale = param(m.n_experts)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Top-k routing, then a gather of the chosen experts' stacked weights and one bmm per projection."""

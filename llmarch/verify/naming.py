@@ -319,9 +319,32 @@ PHI3 = Family(
         (r"ffn\.down\.weight", to("mlp.down_proj.weight")),
     )
 )
+# Gemma 4: the dense MLP beside the experts (26B-A4B: `ffn.dense` / `ffn.moe` in llmarch, `mlp` / `router` /
+# `experts` beside it in the checkpoint, stacked experts only), per-layer inputs (E2B, E4B), the layer's scalar
+GEMMA4: Rules = (
+    (r"ffn\.dense\.gate_up\.weight", split("mlp.gate_proj.weight", "mlp.up_proj.weight")),
+    (r"ffn\.dense\.down\.weight", to("mlp.down_proj.weight")),
+    (r"ffn\.moe\.router\.weight", to("router.proj.weight")),
+    (r"ffn\.moe\.router_scale", to("router.scale")),
+    (r"ffn\.moe\.per_expert_scale", to("router.per_expert_scale")),
+    (r"ffn\.moe\.experts\.(gate_up|down)", to("experts.{0}_proj")),
+    (r"ffn\.moe_norm\.weight", to("pre_feedforward_layernorm_2.weight")),
+    (r"ffn\.dense_post_norm\.weight", to("post_feedforward_layernorm_1.weight")),
+    (r"ffn\.moe_post_norm\.weight", to("post_feedforward_layernorm_2.weight")),
+    (r"per_layer_input\.gate\.weight", to("per_layer_input_gate.weight")),
+    (r"per_layer_input\.proj\.weight", to("per_layer_projection.weight")),
+    (r"layer_scalar\.scalar", to("layer_scalar")),  # llmarch's LayerScalar part holds it as `scalar`
+)
+PER_LAYER_TOP = {  # per-layer embeddings' model-level weights (Gemma 3n's and Gemma 4's names)
+    "per_layer_embed.weight": "embed_tokens_per_layer.weight",
+    "per_layer_input.weight": "per_layer_model_projection.weight",
+    "per_layer_input_norm.weight": "per_layer_projection_norm.weight",
+}
+
 FAMILIES: dict[str, Family] = {
     **{t: DENSE for t in ("llama", "mistral", "ministral3", "qwen3", "olmo2", "olmo3", "smollm3", "granite")},
     "gemma3_text": DENSE,
+    "gemma4_text": Family(ATTENTION + MLP + GEMMA4, layouts=("stacked",), outer=PER_LAYER_TOP),
     "phi3": PHI3,
     **{t: Family(ATTENTION + MLP + moe()) for t in ("qwen3_moe", "olmoe")},
     "mixtral": Family(ATTENTION + MIXTRAL_MOE),
@@ -382,12 +405,9 @@ FAMILIES: dict[str, Family] = {
         norms={
             "altup_norm": "altup.router_norm",
             "laurel_norm": "laurel.post_laurel_norm",
-            "per_layer_input_norm": "post_per_layer_input_norm",
         },
         outer={
-            "per_layer_embed.weight": "embed_tokens_per_layer.weight",
-            "per_layer_input.weight": "per_layer_model_projection.weight",
-            "per_layer_input_norm.weight": "per_layer_projection_norm.weight",
+            **PER_LAYER_TOP,
             **{f"altup_in.{k}.weight": f"altup_projections.{k}.weight" for k in range(8)},
             **{f"altup_out.{k}.weight": f"altup_unembed_projections.{k}.weight" for k in range(8)},
         },
@@ -413,6 +433,7 @@ FAMILIES: dict[str, Family] = {
 WRAPPERS = {
     "gemma3": "gemma3_text",
     "gemma3n": "gemma3n_text",
+    "gemma4": "gemma4_text",
     "mistral3": "ministral3",
     "qwen3_5": "qwen3_5_text",
     "qwen3_5_moe": "qwen3_5_moe_text",
@@ -433,6 +454,7 @@ def norm_name(family: Family, name: str, placement: str) -> Optional[str]:
         "attn_post_norm": "post_attention_layernorm",
         "ffn_norm": "post_attention_layernorm" if placement == "pre" else "pre_feedforward_layernorm",
         "ffn_post_norm": "post_feedforward_layernorm",
+        "per_layer_input_norm": "post_per_layer_input_norm",  # Gemma 3n's and Gemma 4's
     }.get(name)
 
 
