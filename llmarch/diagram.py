@@ -185,9 +185,12 @@ def moe_slot(m: MoEIR) -> Slot:
         Note("d_expert", f"expert hidden size {m.expert.d_ff:,}"),
         Note("ffn_kind", FFN_NAMES.get(m.expert.kind, m.expert.kind)),
     ]
+    if m.latent_dim:
+        notes.append(Note("expert_latent", f"experts in a {m.latent_dim:,} latent (projected down and up)"))
     if m.shared is not None:
         notes.append(Note("d_shared", f"shared expert hidden size {m.shared.d_ff:,}"))
-    return Slot("ffn", "moe", "Mixture of experts", notes, moe=m)
+    title = "Latent mixture of experts" if m.latent_dim else "Mixture of experts"
+    return Slot("ffn", "moe", title, notes, moe=m)
 
 
 def mixer_slot(layer: LayerIR) -> Optional[Slot]:

@@ -107,6 +107,11 @@ def facts(ir: ModelIR) -> list[Fact]:
             )
         )
         out.append(Fact("d_expert", "Expert size", panel["d_expert"], _n(panel["d_expert"])))
+        if panel.get("latent_dim"):  # a latent MoE only; absent (not "—") elsewhere so other panels stay as they were
+            latent = panel["latent_dim"]
+            out.append(
+                Fact("expert_latent", "Expert latent", latent, f"{_n(ir.d_model)} → {_n(latent)} → {_n(ir.d_model)}")
+            )
         d_shared = panel["d_shared"]
         out.append(Fact("d_shared", "Shared expert size", d_shared, _n(d_shared) if d_shared else "—"))
         out.append(Fact("n_moe_layers", "MoE blocks", n_routed, _n(n_routed)))

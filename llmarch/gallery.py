@@ -72,6 +72,7 @@ GALLERY_SPECS: dict[str, str] = {
     "DeepSeek V3.2 (671B)": "deepseek-v3.2-exp",  # the gallery lists V3.2; same attention and layers
     "Mistral Large 3 (673B)": "mistral-large-3",
     "Nemotron 3 Nano (30B-A3B)": "nemotron-3-nano-30b-a3b",
+    "Nemotron 3 Super (120B-A12B)": "nemotron-3-super-120b-a12b",
     "Xiaomi MiMo-V2-Flash (309B)": "mimo-v2-flash",
     "Xiaomi MiMo-V2.5 (310B)": "mimo-v2.5",
     "GLM-4.7 (355B)": "glm-4.7",

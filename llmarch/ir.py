@@ -111,6 +111,8 @@ class MoEIR:
     expert_bias: bool
     score_correction_bias: bool
     score_correction_parameter: bool = False  # Laguna keeps it as a parameter (requires_grad=False)
+    latent_dim: Optional[int] = None  # latent MoE: the routed experts' width in and out (Nemotron 3 Super)
+    latent_bias: bool = False
 
 
 @dataclass(frozen=True)

@@ -224,6 +224,41 @@ class MoE(nn.Module):
             self.register_buffer("e_score_correction_bias", torch.empty(m.n_experts, device=META))
 
 
+class LatentMoE(nn.Module):
+    """Nemotron 3 Super's latent MoE: the router and the shared expert read the token at d; the routed
+    experts run in a latent of width l, between `latent_down` (d -> l) and `latent_up` (l -> d)."""
+
+    def __init__(self, d: int, m: MoEIR) -> None:
+        super().__init__()
+        assert m.latent_dim is not None
+        self.n_experts, self.top_k, self.gated = m.n_experts, m.top_k, m.expert.gated
+        self.router = Linear(d, m.n_experts, m.router_bias)
+        if m.score_correction_parameter:
+            self.router_correction = _param(m.n_experts)
+        self.latent_down = Linear(d, m.latent_dim, m.latent_bias)
+        self.experts = Experts(m.latent_dim, m.n_experts, m.expert)
+        self.latent_up = Linear(m.latent_dim, d, m.latent_bias)
+        if m.shared is not None:
+            self.shared = FeedForward(d, m.shared)
+            if m.shared_gate:
+                self.shared_gate = Linear(d, 1)
+        if m.score_correction_bias:
+            self.register_buffer("e_score_correction_bias", torch.empty(m.n_experts, device=META))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, S, d = x.shape
+        tokens = x.reshape(B * S, d)
+        latent = self.latent_down(tokens)  # (B*S, l): the routed experts' input
+        routed = _routed(self.experts, latent, self.router(tokens), self.top_k, self.gated)  # (B*S, l)
+        out = self.latent_up(routed).reshape(B, S, d)
+        if hasattr(self, "shared"):
+            shared = self.shared(x)
+            if hasattr(self, "shared_gate"):
+                shared = shared * torch.sigmoid(self.shared_gate(x))
+            out = out + shared
+        return out
+
+
 class Layer(nn.Module):
     def __init__(self, ir: ModelIR, layer: LayerIR) -> None:
         super().__init__()
@@ -256,7 +291,7 @@ class Layer(nn.Module):
             self.ffn = FeedForward(d, layer.dense)
             norms("ffn")
         elif layer.moe is not None:
-            self.ffn = MoE(d, layer.moe)
+            self.ffn = LatentMoE(d, layer.moe) if layer.moe.latent_dim else MoE(d, layer.moe)
             norms("ffn")
         if ir.altup_inputs:
             self.altup = AltUp(d, ir.altup_inputs)
@@ -601,21 +636,28 @@ def _ffn_forward(self, x: torch.Tensor) -> torch.Tensor:
 FeedForward.forward = _ffn_forward
 
 
-def _moe_forward(self, x: torch.Tensor) -> torch.Tensor:
-    """Top-k routing, then a gather of the chosen experts' stacked weights and one bmm per projection."""
-    B, S, d = x.shape
-    tokens = x.reshape(B * S, d)
-    weights, idx = torch.topk(self.router(tokens), self.top_k, dim=-1)
+def _routed(experts: Experts, tokens: torch.Tensor, logits: torch.Tensor, top_k: int, gated: bool) -> torch.Tensor:
+    """tokens (T, w) through their top-k experts by `logits` (T, n): a gather of the chosen experts'
+    stacked weights and one bmm per projection; (T, w) out, the experts' outputs mixed by their scores."""
+    T, w = tokens.shape
+    weights, idx = torch.topk(logits, top_k, dim=-1)
     flat = idx.reshape(-1)  # (T*k,)
-    xk = tokens.unsqueeze(1).expand(B * S, self.top_k, d).reshape(-1, d, 1)  # (T*k, d, 1)
-    h = torch.bmm(self.experts.gate_up[flat], xk)  # (T*k, width, 1)
-    if self.gated:
+    xk = tokens.unsqueeze(1).expand(T, top_k, w).reshape(-1, w, 1)  # (T*k, w, 1)
+    h = torch.bmm(experts.gate_up[flat], xk)  # (T*k, width, 1)
+    if gated:
         gate, up = h.chunk(2, dim=1)
         h = F.silu(gate) * up
     else:
         h = F.relu(h)
-    out = torch.bmm(self.experts.down[flat], h).reshape(B * S, self.top_k, d)
-    out = (out * weights.softmax(-1).unsqueeze(-1)).sum(1).reshape(B, S, d)
+    out = torch.bmm(experts.down[flat], h).reshape(T, top_k, w)
+    return (out * weights.softmax(-1).unsqueeze(-1)).sum(1)
+
+
+def _moe_forward(self, x: torch.Tensor) -> torch.Tensor:
+    """Top-k routing, then a gather of the chosen experts' stacked weights and one bmm per projection."""
+    B, S, d = x.shape
+    tokens = x.reshape(B * S, d)
+    out = _routed(self.experts, tokens, self.router(tokens), self.top_k, self.gated).reshape(B, S, d)
     if hasattr(self, "shared"):
         shared = self.shared(x)
         if hasattr(self, "shared_gate"):

@@ -655,6 +655,8 @@ def _moe(spec: S.Spec, located: Located) -> MoEIR:
         expert_bias=m.expert_bias,
         score_correction_bias=m.score_correction_bias,
         score_correction_parameter=m.score_correction_parameter,
+        latent_dim=m.latent_dim,
+        latent_bias=m.latent_bias,
     )
 
 

@@ -236,6 +236,13 @@ class MoE(Block):
         False,
         description="the same per-expert routing bias kept as a parameter, counted with the router (Laguna)",
     )
+    latent_dim: Optional[Width] = Field(
+        None,
+        description="latent MoE (Nemotron 3 Super's moe_latent_size): the routed experts run in a latent of this "
+        "width, between a d_model -> latent_dim projection and a latent_dim -> d_model one that every token "
+        "passes through; the router and the shared experts stay at d_model",
+    )
+    latent_bias: StrictBool = Field(False, description="biases on the two latent projections (Nemotron's mlp_bias)")
 
     @model_validator(mode="after")
     def _check(self) -> "MoE":
@@ -248,6 +255,8 @@ class MoE(Block):
                 "score_correction_bias (a buffer) and score_correction_parameter (a parameter) are the same "
                 "bias; set the one the checkpoint holds"
             )
+        if self.latent_bias and self.latent_dim is None:
+            raise ValueError("latent_bias is set but latent_dim is not; remove it or set latent_dim")
         if not self.n_shared_experts:
             # a shared-expert size or gate with no shared expert would be counted nowhere
             for key in ("d_shared", "shared_gate"):

@@ -332,17 +332,18 @@ def test_kimi_linear_kda_state_and_mla():
     assert round(mla / 1024, 1) == 7.9
 
 
-def test_nemotron_mamba_state():
-    c = text("nemotron-3-nano-30b-a3b")
+@pytest.mark.parametrize("name,per_token_kib", [("nemotron-3-nano-30b-a3b", 6), ("nemotron-3-super-120b-a12b", 8)])
+def test_nemotron_mamba_state(name, per_token_kib):
+    c = text(name)
     pattern = c["hybrid_override_pattern"]
     n_attn, n_mamba = pattern.count("*"), pattern.count("M")
     attn = n_attn * c["num_key_value_heads"] * 2 * c["head_dim"] * BF16
     inner = c["mamba_num_heads"] * c["mamba_head_dim"]
     state = c["mamba_num_heads"] * c["mamba_head_dim"] * c["ssm_state_size"] * 4
     conv = (c["conv_kernel"] - 1) * (inner + 2 * c["n_groups"] * c["ssm_state_size"]) * BF16
-    r = kv("nemotron-3-nano-30b-a3b")
+    r = kv(name)
     assert r.total_bytes == attn * K128 + n_mamba * (state + conv)
-    assert r.per_token_bytes_all_layers == attn == 6 * 1024  # gallery: 6 KiB
+    assert r.per_token_bytes_all_layers == attn == per_token_kib * 1024  # the gallery's 6 KiB (Nano), 8 KiB (Super)
 
 
 def test_dtypes_batch_and_state_dtype():
@@ -544,6 +545,7 @@ GALLERY_TITLES = {
     "deepseek-v3.2-exp": "DeepSeek V3.2 (671B)",  # the gallery lists V3.2; same attention and layers
     "mistral-large-3": "Mistral Large 3 (673B)",
     "nemotron-3-nano-30b-a3b": "Nemotron 3 Nano (30B-A3B)",
+    "nemotron-3-super-120b-a12b": "Nemotron 3 Super (120B-A12B)",
     "mimo-v2-flash": "Xiaomi MiMo-V2-Flash (309B)",
     "qwen3-coder-30b-a3b": "Qwen3 Coder Flash (30B-A3B)",
     "kimi-k2.5": "Kimi K2.5 (1T)",
@@ -575,7 +577,7 @@ GALLERY_TITLES = {
 GALLERY_NOT_SHIPPED = {
     "xLSTM (7B)", "Arcee AI Trinity Large (400B)",
     "LongCat-Flash-Lite (68.5B-A3B)", "Step 3.5 Flash (196B)", "Tiny Aya (3.35B)",
-    "Ling 2.5 (1T)", "Nemotron 3 Super (120B-A12B)", "Mistral Small 4 (119B)",
+    "Ling 2.5 (1T)", "Mistral Small 4 (119B)",
     "Gemma 4 (26B-A4B)", "Gemma 4 (31B)", "Gemma 4 (E2B)",
     "Gemma 4 (E4B)", "Xiaomi MiMo-V2.5-Pro (1.02T)", "Ling 2.6 (1T)",
     "DeepSeek V4-Flash (284B)", "DeepSeek V4-Pro (1.6T)", "ZAYA1-8B (8.4B)",
