@@ -22,7 +22,6 @@ from .facts import facts
 from .ir import ModelIR
 from .params import ParamCount, count_params
 from .registry import ENV_VAR, Registry
-from .resolve import to_ir, validate
 from .weights import shipped_label, weight_bytes
 
 SCHEMA_VERSION = 1
@@ -39,12 +38,24 @@ def registry(spec_paths: list[str] | None = None) -> Registry:
 
 @lru_cache(maxsize=256)
 def _load(name_or_path: str, spec_paths: tuple[str, ...], env: str | None, sets: tuple[str, ...] = ()) -> ModelIR:
-    located = _registry(spec_paths, env).load(name_or_path)
+    from . import ircache
+
+    reg = _registry(spec_paths, env)
+    spec = reg.spec_file(name_or_path)
+    cached = ircache.get(reg, name_or_path, spec, sets)
+    if cached is not None:
+        return cached
+    # resolving imports the schema (pydantic): only when the IR is not in the build cache
+    from .resolve import to_ir, validate
+
+    located, chain = reg.load_chain(spec)
     if sets:
         from .registry import apply_sets
 
         located = apply_sets(located, list(sets))
-    return to_ir(validate(located), located)
+    ir = to_ir(validate(located), located)
+    ircache.put(name_or_path, spec, sets, chain, ir)
+    return ir
 
 
 def load(name_or_path: str, spec_paths: list[str] | None = None, sets: list[str] | None = None) -> ModelIR:

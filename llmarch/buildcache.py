@@ -34,8 +34,23 @@ MAX_BYTES = 32 * 1024 * 1024  # the folder is trimmed to this after each write
 SUFFIX = ".json"
 
 
+_bypassed = False  # `--no-cache` on this run's command
+
+
+def bypass() -> None:
+    """Neither read nor write the cache for the rest of this process (a command's `--no-cache`)."""
+    global _bypassed
+    _bypassed = True
+
+
+def end_bypass() -> None:
+    """The command that asked for `--no-cache` is over (the CLI calls this after each command)."""
+    global _bypassed
+    _bypassed = False
+
+
 def enabled() -> bool:
-    return os.environ.get(ENV_OFF, "") in ("", "0")
+    return not _bypassed and os.environ.get(ENV_OFF, "") in ("", "0")
 
 
 def cache_dir() -> Path | None:
@@ -94,7 +109,13 @@ def key(kind: str, ir: Any, **params: Any) -> str:
         },
         sort_keys=True,
     )
-    return hashlib.sha256(parts.encode()).hexdigest()
+    return f"{kind}-{hashlib.sha256(parts.encode()).hexdigest()}"
+
+
+def plain_key(kind: str, **params: Any) -> str:
+    """The name of an entry that depends on no IR and no counter: what, for which inputs, by which code."""
+    parts = json.dumps({"format": FORMAT, "kind": kind, "params": params, "source": source_digest()}, sort_keys=True)
+    return f"{kind}-{hashlib.sha256(parts.encode()).hexdigest()}"
 
 
 def _payload_digest(value: Any) -> str:

@@ -111,6 +111,9 @@ def guarded(fn):
             try:
                 return fn(*args, **kwargs)
             finally:
+                cache = sys.modules.get("llmarch.buildcache")  # not imported by commands that never use it
+                if cache is not None:
+                    cache.end_bypass()  # `--no-cache` holds for one command (tests run many in one process)
                 if sys.stdout is not None:
                     sys.stdout.flush()  # a reader that went away shows here, not at interpreter exit
         except BrokenPipeError:
@@ -264,6 +267,14 @@ def _registry(spec_path: Optional[List[str]]):
     return reg
 
 
+def _bypass_cache(no_cache: bool) -> None:
+    """`--no-cache`: the whole build cache is off for this run (resolved IRs and folder indexes too)."""
+    if no_cache:
+        from . import buildcache
+
+        buildcache.bypass()
+
+
 def _models(names: List[str], spec_path: Optional[List[str]], sets: Optional[List[str]] = None) -> list:
     """The prelude of every command over named models: the registry (its notices on stderr), then each IR."""
     from .api import load
@@ -345,6 +356,7 @@ def show(
     from .reference import check_references
     from .render.table import layer_map
 
+    _bypass_cache(no_cache)
     (ir,) = _models([name], spec_path, sets)
     count = checked_params(ir, use_cache=not no_cache)
     model = describe(ir, count)
@@ -392,6 +404,7 @@ def compare(
 
     if len(names) < 2:
         raise LlmarchError("compare needs at least two models, e.g. `llmarch compare qwen3-235b deepseek-v3`")
+    _bypass_cache(no_cache)
     irs = _models(names, spec_path, sets)
     counts = [checked_params(ir, use_cache=not no_cache) for ir in irs]
     result = compare_models(irs, counts)
@@ -525,6 +538,7 @@ def flops(
     counters = (
         ["torch", "fvcore"] if counter == Counter.all else ([] if counter == Counter.analytic else [counter.value])
     )
+    _bypass_cache(no_cache)
     irs = _models(names, spec_path, sets)
     models = [
         flops_model(ir, seq_tokens, ctx_tokens, batch, last_token_logits, counters, sweep_tokens, not no_cache)

@@ -81,9 +81,9 @@ def layer_macs(ir: ModelIR, layer: LayerIR, S: int, ctx: int) -> dict[str, int]:
 
 def _count(ir: ModelIR, S: int, ctx: int, lm_tokens: int) -> FlopCount:
     result = FlopCount(tokens=S)
-    for layer in ir.layers:
+    for layer, n in ir.layer_groups:  # equal layers cost the same: one of each, times how many
         for k, v in layer_macs(ir, layer, S, ctx).items():
-            result.by_component[k] += 2 * v
+            result.by_component[k] += 2 * n * v
     result.by_component["lm_head"] = 2 * lm_tokens * ir.d_model * ir.vocab_size
     for mechanism in model_mechanisms(ir):  # weights a token meets once, outside the layers
         for k, v in mechanism.model_token_macs(ir.d_model).items():

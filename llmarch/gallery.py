@@ -117,7 +117,7 @@ def kv_agreement(ir, computed: int, figure: str) -> str:
     """Whether llmarch's gallery-style KV per token is the gallery's figure to its printed precision; where the
     spec documents a disagreement (`kv_per_token_config`), that figure is named."""
     from .reference import _holds
-    from .resolve import published_bytes
+    from .units import published_bytes
 
     published = published_bytes(figure)
     if _holds(computed, published.value, published.last_digit, "nearest"):

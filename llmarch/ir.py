@@ -7,7 +7,8 @@ re-derive them, and never look at a model's name.  No torch here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from functools import cached_property
 from typing import Optional
 
 from .kinds import GATED_FFN_KINDS
@@ -133,6 +134,13 @@ class LayerIR:
         """Short kind label, e.g. 'local/moe'."""
         return f"{self.mixer}/{self.ffn}"
 
+    def shape_key(self) -> tuple:
+        """Every field but the layer's position: layers equal here have the same weights, cost and cache."""
+        return tuple(getattr(self, name) for name in _LAYER_SHAPE_FIELDS)
+
+
+_LAYER_SHAPE_FIELDS = tuple(f.name for f in fields(LayerIR) if f.name != "index")  # all but the position
+
 
 @dataclass(frozen=True)
 class NormIR:
@@ -192,6 +200,22 @@ class ModelIR:
     warnings: tuple[str, ...] = ()
     path: Optional[str] = None  # the spec file
     notes: Optional[str] = field(default=None, compare=False)
+
+    @cached_property
+    def layer_groups(self) -> tuple[tuple[LayerIR, int], ...]:
+        """Each distinct layer (its first occurrence) and how many layers equal it but for their position.
+
+        Equal layers have the same weights, cost and cache, so the analyzers count one of each and
+        multiply: a 61-layer model has two or three.  (A cached property is kept outside the fields:
+        equality, hashing and `asdict` ignore it.)"""
+        groups: dict[tuple, list] = {}
+        for layer in self.layers:
+            key = layer.shape_key()
+            if key in groups:
+                groups[key][1] += 1
+            else:
+                groups[key] = [layer, 1]
+        return tuple((layer, n) for layer, n in groups.values())
 
     def layer_kinds(self) -> list[tuple[str, list[int]]]:
         """Distinct layer labels in order of first appearance, with their layer indices."""

@@ -125,12 +125,12 @@ def kv_cache(ir: ModelIR, ctx: int, batch: int = 1, kv_dtype: str = "bf16", stat
         raise ParameterError("{batch} must be at least 1")
     groups: dict[tuple, dict] = {}
     per_token_all = Fraction(0)
-    for layer in ir.layers:
+    for layer, n in ir.layer_groups:  # equal layers cache the same: one of each, times how many
         mixer = layer_mixer(ir, layer)
         row = mixer.cache_row(layer.mixer, ctx, kv, state) if mixer is not None else None
         if row is None:
             continue
-        per_token_all += row.gallery_elements_per_token * kv
+        per_token_all += n * row.gallery_elements_per_token * kv
         g = groups.setdefault(
             row.key,
             {
@@ -142,7 +142,7 @@ def kv_cache(ir: ModelIR, ctx: int, batch: int = 1, kv_dtype: str = "bf16", stat
                 "formula": row.formula,
             },
         )
-        g["n"] += 1
+        g["n"] += n
     rows = []
     for key, g in groups.items():
         per_layer = int(g["elems"] * kv * g["tokens"]) + g["fixed"]

@@ -145,13 +145,13 @@ def count_params(ir: ModelIR) -> ParamCount:
             total[k] += v
             if k not in LOOKUP_COMPONENTS:
                 active[k] += v
-    for layer in ir.layers:
+    for layer, n in ir.layer_groups:  # equal layers counted once, times how many there are
         layer_total, layer_active = layer_counts(ir, layer)
         for k, v in layer_active.items():
-            active[k] += v
+            active[k] += n * v
         for k, v in layer_total.items():
-            total[k] += v
-        buffers += sum(m.buffers() for m in layer_mechanisms(ir, layer))
+            total[k] += n * v
+        buffers += n * sum(m.buffers() for m in layer_mechanisms(ir, layer))
     final_norm = norm_params(ir, d)
     total["norms"] += final_norm
     active["norms"] += final_norm

@@ -23,7 +23,7 @@ from typing import Optional
 from .ir import ModelIR, ReferenceIR
 from .kvcache import kv_cache
 from .params import ParamCount
-from .resolve import published_bytes, published_count
+from .units import published_bytes, published_count
 
 KV_CONVENTION = "gallery-style, bf16"
 

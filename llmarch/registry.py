@@ -45,7 +45,23 @@ class Entry:
     path: Path
     aliases: tuple[str, ...]
     level: int  # 0 = --spec-path, 1 = env, 2 = shipped
-    located: Located
+    _located: Optional[Located] = None  # parsed when first needed: the folder index gave name and aliases
+
+    @property
+    def located(self) -> Located:
+        if self._located is None:
+            self._located = _read(self.path)
+        return self._located
+
+
+@dataclass(frozen=True)
+class Link:
+    """One file of a spec's `extends:` chain, as the build cache checks it: the file, the digest of
+    the bytes parsed, and how it names its parent (None for the root)."""
+
+    file: str  # real path
+    sha256: str
+    extends: Optional[str]
 
 
 @dataclass
@@ -72,17 +88,24 @@ class Registry:
             if not os.path.isdir(folder):
                 what = f"is {file_kind(folder, os.stat(folder))}" if os.path.exists(folder) else "does not exist"
                 raise LlmarchError(f"spec folder `{folder}` {what}")
+            index = _FolderIndex(folder)
             for path in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")):
                 if path.stem.lower() in reg.broken:
                     # a broken file of higher or equal precedence claims this name: asking gives its error,
                     # never a silent fall-back to another file (a shipped spec the user meant to replace)
                     continue
                 try:
+                    known = index.lookup(path)
+                    if known is not None:
+                        reg._add(path, level, None, *known)
+                        continue
                     located = _read(path)
-                    reg._add(path, level, located)
+                    reg._add(path, level, located, located.data["name"], located.data.get("aliases") or [])
+                    index.record(path, located)
                 except SpecError as exc:
                     # one broken file must not break every other name: skip it, say so, keep its error
                     reg._skip(path.stem.lower(), exc)
+            index.save()
         # an alias that is another spec's name: the spec declaring it is skipped (which of the two is meant?)
         for entry in list(reg.entries.values()):
             clash = next((a for a in entry.aliases if a in reg.entries and a != entry.name), None)
@@ -108,9 +131,7 @@ class Registry:
                 reg.aliases[alias] = declared[0].name
         return reg
 
-    def _add(self, path: Path, level: int, located: Located) -> None:
-        name = located.data["name"]
-        aliases = located.data.get("aliases") or []
+    def _add(self, path: Path, level: int, located: Optional[Located], name: str, aliases: list[str]) -> None:
         if name in self.entries:
             prev = self.entries[name]
             if prev.level == level:
@@ -156,18 +177,34 @@ class Registry:
 
     def load(self, name_or_path: str) -> Located:
         """The merged spec document for a name, alias or file path, with `extends:` applied."""
+        return self.load_chain(self.spec_file(name_or_path))[0]
+
+    def spec_file(self, name_or_path: str) -> Path | Entry:
+        """The file a name, alias or path means: a path for a path, the registry's entry for a name
+        (with a warning when a file of that name in the current folder is not the one read)."""
         if looks_like_path(name_or_path):
-            located = load_file(Path(name_or_path))
-        else:
-            entry = self.lookup(name_or_path)
-            if os.path.lexists(name_or_path):
-                what = "folder" if os.path.isdir(name_or_path) else "file"
-                self.notify(
-                    f"warning: `{name_or_path}` is the spec {entry.path}, not the {what} `{name_or_path}` in the "
-                    f"current folder (write `./{name_or_path}` to read that {what})"
-                )
-            located = entry.located
+            return Path(name_or_path)
+        entry = self.lookup(name_or_path)
+        if os.path.lexists(name_or_path):
+            what = "folder" if os.path.isdir(name_or_path) else "file"
+            self.notify(
+                f"warning: `{name_or_path}` is the spec {entry.path}, not the {what} `{name_or_path}` in the "
+                f"current folder (write `./{name_or_path}` to read that {what})"
+            )
+        return entry
+
+    def load_chain(self, spec: Path | Entry) -> tuple[Located, list[Link]]:
+        """The merged document of `spec_file`'s answer, and the files of its `extends:` chain, child first."""
+        located = load_file(spec) if isinstance(spec, Path) else spec.located
         return self._with_parents(located)
+
+    def parent_file(self, child_file: str, parent_ref: str) -> Optional[str]:
+        """The real path of the file `extends: parent_ref` in `child_file` names, or None when it names none."""
+        if parent_ref.endswith((".yaml", ".yml")):
+            return os.path.realpath(Path(child_file).parent / parent_ref)
+        key = parent_ref.strip().lower()
+        entry = self.entries.get(self.aliases.get(key, key))
+        return os.path.realpath(entry.path) if entry is not None else None
 
     def notify(self, notice: str) -> None:
         """A notice found while loading: to the sink when there is one, else kept with the discovery notices."""
@@ -176,8 +213,9 @@ class Registry:
         elif notice not in self.notices:
             self.notices.append(notice)
 
-    def _with_parents(self, located: Located) -> Located:
-        """`located` merged over its chain of parents, root first; a loop or an overlong chain is an error."""
+    def _with_parents(self, located: Located) -> tuple[Located, list[Link]]:
+        """`located` merged over its chain of parents, root first, and the chain's files (child first);
+        a loop or an overlong chain is an error."""
         chain = [located]
         files = [_identity(located)]
         while (parent_ref := chain[-1].data.get("extends")) is not None:
@@ -192,10 +230,11 @@ class Registry:
                 raise child.error(("extends",), "extends cycle: " + " -> ".join(names))
             chain.append(parent)
             files.append(_identity(parent))
+        links = [Link(_identity(c), c.sha256 or "", c.data.get("extends")) for c in chain]
         merged = chain.pop()
         while chain:
             merged = merge(merged, chain.pop())
-        return merged
+        return merged, links
 
     def _parent(self, child: Located, parent_ref: str) -> Located:
         if parent_ref.endswith((".yaml", ".yml")):
@@ -213,6 +252,54 @@ class Registry:
             hint = did_you_mean(key, list(self.entries) + list(self.aliases))
             raise child.error(("extends",), f"parent spec `{parent_ref}` not found", hint)
         return self.lookup(parent_ref).located
+
+
+class _FolderIndex:
+    """The name and aliases of each valid spec file of a folder, kept in the build cache by the file's
+    identity (size, times, inode, mode), so that naming a model parses one file instead of every one.
+    A file whose identity changed is parsed again; a broken file is never kept (its error is re-found
+    each run); with the cache off or unwritable this is an index of one run."""
+
+    def __init__(self, folder: Path) -> None:
+        from . import buildcache
+
+        self._cache = buildcache
+        self._key = buildcache.plain_key("spec-folder-index", folder=os.path.realpath(folder))
+        cached = buildcache.get(self._key)
+        self._known: dict[str, list] = cached if isinstance(cached, dict) else {}
+        self._seen: dict[str, list] = {}
+        self._changed = cached is None
+
+    @staticmethod
+    def _identity(path: Path) -> Optional[list[int]]:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, st.st_mode]
+
+    def lookup(self, path: Path) -> Optional[tuple[str, list[str]]]:
+        ident = self._identity(path)
+        row = self._known.get(path.name)
+        if ident is None or not isinstance(row, list) or len(row) != 3 or row[0] != ident:
+            self._changed = True
+            return None
+        name, aliases = row[1], row[2]
+        if name != path.stem or not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+            self._changed = True  # an entry that fails what `_read` checks is not trusted
+            return None
+        self._seen[path.name] = row
+        return name, aliases
+
+    def record(self, path: Path, located: Located) -> None:
+        ident = self._identity(path)
+        if ident is not None:
+            self._seen[path.name] = [ident, located.data["name"], list(located.data.get("aliases") or [])]
+            self._changed = True
+
+    def save(self) -> None:
+        if self._changed or len(self._seen) != len(self._known):
+            self._cache.put(self._key, self._seen)
 
 
 def _read(path: Path) -> Located:

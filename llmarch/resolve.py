@@ -32,7 +32,7 @@ from .ir import (
     RopeIR,
 )
 from .kinds import ATTENTION_KINDS, FFN_LETTERS, MIXER_LETTERS
-from .units import BINARY_BYTES, COUNT, Quantity, UnitError, parse
+from .units import UnitError, published_bytes, published_count
 from .yamlsafe import Located
 
 _TYPE_WORDS = {
@@ -658,19 +658,6 @@ def _moe(spec: S.Spec, located: Located) -> MoEIR:
         latent_dim=m.latent_dim,
         latent_bias=m.latent_bias,
     )
-
-
-def published_count(text: str) -> Quantity:
-    """A published figure ("671B", "116.83B", "1T"), exact, with the worth of its last digit.
-
-    A figure rounded to nearest holds within half a unit of its last digit (see `reference.py`).
-    """
-    return parse(text, COUNT, "published figure", unit_required=True)
-
-
-def published_bytes(text: str) -> Quantity:
-    """A published byte figure ("68.6 KiB", "6 KiB", "300 KiB"), exact, with the worth of its last digit."""
-    return parse(text, BINARY_BYTES, "published byte figure", unit_required=True)
 
 
 # a reference block's figures and how each is read

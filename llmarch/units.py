@@ -149,3 +149,16 @@ def format_flops(n: int | None) -> str:
     if abs(n) >= 10**12:
         return f"{n / 10**12:,.2f} T"
     return f"{n / 10**9:,.2f} G"
+
+
+def published_count(text: str) -> Quantity:
+    """A published figure ("671B", "116.83B", "1T"), exact, with the worth of its last digit.
+
+    A figure rounded to nearest holds within half a unit of its last digit (see `reference.py`).
+    """
+    return parse(text, COUNT, "published figure", unit_required=True)
+
+
+def published_bytes(text: str) -> Quantity:
+    """A published byte figure ("68.6 KiB", "6 KiB", "300 KiB"), exact, with the worth of its last digit."""
+    return parse(text, BINARY_BYTES, "published byte figure", unit_required=True)

@@ -18,6 +18,7 @@ reports size 0 and never ends).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import stat
@@ -62,6 +63,7 @@ class Located:
     data: Any
     file: str
     marks: dict[tuple, tuple[str, int, int]] = field(default_factory=dict)
+    sha256: str | None = None  # of the bytes parsed, for a file read whole (the build cache keys on it)
 
     def where(self, path: tuple) -> tuple[str, int | None, int | None]:
         """Position of `path`, or of its closest located ancestor."""
@@ -327,7 +329,9 @@ def load_file(path: Path) -> Located:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise SpecError(f"file is not UTF-8 text (byte {exc.start})", file=file, line=line) from None
-    return load_text(text, file)
+    located = load_text(text, file)
+    located.sha256 = hashlib.sha256(raw).hexdigest()
+    return located
 
 
 def read_bounded(path: Path, limit: int, typical: str) -> bytes:

@@ -63,8 +63,10 @@ def reference(*args):
     return result.stdout
 
 
-def entries(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.glob("*.json") if not p.name.startswith(".tmp-"))
+def entries(folder: Path, kind: str | None = "module_params") -> list[Path]:
+    """The entries of one kind (the cache also keeps resolved IRs and spec-folder indexes), or all of them."""
+    found = folder.glob(f"{kind}-*.json" if kind else "*.json")
+    return sorted(p for p in found if not p.name.startswith(".tmp-"))
 
 
 def test_second_show_and_compare_never_import_torch_and_answer_the_same(cache):
@@ -188,7 +190,7 @@ def test_the_folder_is_bounded(cache, monkeypatch):
     monkeypatch.setattr(buildcache, "MAX_BYTES", 2000)
     for i in range(20):
         buildcache.put(f"{i:064x}", {"n": i, "pad": "x" * 200})
-    files = entries(cache)
+    files = entries(cache, None)
     assert sum(p.stat().st_size for p in files) <= 2000
     assert 0 < len(files) < 20
     assert buildcache.get(f"{19:064x}") == {"n": 19, "pad": "x" * 200}  # the newest survives
@@ -210,7 +212,10 @@ def test_cache_info_and_clear(cache):
     out, torch_imported = cli("cache", "info", "-f", "json")
     info = json.loads(out)
     assert not torch_imported
-    assert info["folder"] == str(cache) and info["entries"] == 1 and info["bytes"] > 0
+    # the module walk, the resolved IR and the index of the shipped specs' folder
+    kinds = sorted(p.name.rsplit("-", 1)[0] for p in entries(cache, None))
+    assert kinds == ["ir", "module_params", "spec-folder-index"]
+    assert info["folder"] == str(cache) and info["entries"] == 3 and info["bytes"] > 0
     out, _ = cli("cache", "clear")
-    assert "removed 1 cache entry" in out
-    assert entries(cache) == []
+    assert "removed 3 cache entries" in out
+    assert entries(cache, None) == []

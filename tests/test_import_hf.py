@@ -811,6 +811,23 @@ def test_readme_counts_and_types():
     assert set(import_hf.TEXT_TYPES) | set(import_hf.WRAPPER_TYPES) <= words
 
 
+def test_each_family_module_registers_its_types_once_with_module_names(monkeypatch):
+    """A model type is one family module's `TYPES` entry and `MODULE_NAMES` entry; registering a type twice, or
+    without module names, fails when the package loads rather than shadowing a type silently."""
+    from llmarch.import_hf import families
+
+    registered = [t.name for f in families.FAMILIES for t in f.TYPES]
+    assert len(registered) == len(set(registered)) == len(import_hf.TEXT_TYPES) == 32
+    assert set(import_hf.MODULE_NAMES) == set(import_hf.TEXT_TYPES)
+    monkeypatch.setattr(families, "FAMILIES", families.FAMILIES + (families.llama,))
+    with pytest.raises(RuntimeError, match="model type llama is registered twice"):
+        families._registry()
+    monkeypatch.setattr(families, "FAMILIES", (families.llama, families.mistral))
+    monkeypatch.setattr(families.mistral, "MODULE_NAMES", {})
+    with pytest.raises(RuntimeError, match="module names and model types differ"):
+        families._registry()
+
+
 def _key_paths(node: dict, prefix: tuple = ()):
     for key, value in node.items():
         yield prefix + (key,)

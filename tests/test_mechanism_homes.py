@@ -46,7 +46,7 @@ MECHANISM_NAMES = {
 
 # Where a mechanism's name belongs: its own module, the schema, the IR and what builds it from a
 # spec, the kinds registry, the import families.
-HOMES = {"mechanisms", "schema.py", "ir.py", "resolve.py", "kinds.py", "import_hf.py"}
+HOMES = {"mechanisms", "schema.py", "ir.py", "resolve.py", "kinds.py", "import_hf"}
 
 # Analyzers, renderers and builders that still dispatch on mechanisms themselves (issue 16 moved params,
 # flops, kvcache, serve, facts and the gallery onto the protocol; these are next).  Emptying it is the goal.

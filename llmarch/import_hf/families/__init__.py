@@ -1,0 +1,66 @@
+"""The model families import-hf reads: one module per family, each holding its types' key tables, builders,
+checkpoint module names (`MODULE_NAMES`) and registration (`TYPES`).  Adding a family is one module and one
+entry in `FAMILIES`."""
+
+from __future__ import annotations
+
+from ..common import TextType
+from ..quant import ModuleNames
+from . import (
+    deepseek,
+    gemma,
+    glm,
+    gpt2,
+    gpt_oss,
+    hunyuan,
+    kimi,
+    laguna,
+    llama,
+    mimo,
+    minimax,
+    mistral,
+    nemotron,
+    olmo,
+    phi,
+    qwen,
+    smollm,
+)
+
+FAMILIES = (
+    llama,
+    mistral,
+    phi,
+    qwen,
+    deepseek,
+    glm,
+    kimi,
+    gemma,
+    gpt_oss,
+    olmo,
+    smollm,
+    hunyuan,
+    laguna,
+    minimax,
+    nemotron,
+    gpt2,
+    mimo,
+)
+
+
+def _registry() -> tuple[dict[str, TextType], dict[str, ModuleNames]]:
+    """Every family's types by name, and their module names; a type registered twice, or without module
+    names, is a programming error caught on import."""
+    types: dict[str, TextType] = {}
+    names: dict[str, ModuleNames] = {}
+    for family in FAMILIES:
+        for t in family.TYPES:
+            if t.name in types:
+                raise RuntimeError(f"import-hf: model type {t.name} is registered twice ({family.__name__})")
+            types[t.name] = t
+        names |= family.MODULE_NAMES
+    if set(names) != set(types):
+        raise RuntimeError(f"import-hf: module names and model types differ: {sorted(set(names) ^ set(types))}")
+    return types, names
+
+
+TEXT_TYPES, MODULE_NAMES = _registry()

@@ -1,0 +1,127 @@
+"""The resolved IR of a spec, kept in the build cache so that a second run neither parses YAML nor
+validates the schema (pydantic alone costs a tenth of a second to import and set up).
+
+An entry is keyed by what decides the IR: the argument as given, the spec file it names (its path as the
+registry spells it, its real path and the digest of its bytes), the `--set` edits and llmarch's source
+digest.  The entry lists the rest of the `extends:` chain (each parent's real path, the digest of its bytes
+and how its child names it); a hit is used only when every parent still has those bytes and the registry
+still resolves each name to that file.  Anything else, or any error on the way, is a miss: the spec is
+loaded as usual, so errors are always those of a fresh load and never come from the cache.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import typing
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Optional
+
+from . import buildcache
+from .ir import LayerIR, ModelIR
+from .registry import Entry, Link, Registry
+from .yamlsafe import MAX_FILE_BYTES, read_bounded
+
+
+def _file_key(spec: Path | Entry) -> Optional[tuple[str, str, str]]:
+    """(path as given, real path, digest of its bytes) of the top spec file, or None when unreadable."""
+    path = spec if isinstance(spec, Path) else spec.path
+    try:
+        raw = read_bounded(path, MAX_FILE_BYTES, "a spec is a few KiB")
+    except Exception:  # the normal load reports it, with its own words
+        return None
+    return str(path), os.path.realpath(path), hashlib.sha256(raw).hexdigest()
+
+
+def _key(name_or_path: str, top: tuple[str, str, str], sets: tuple[str, ...]) -> str:
+    return buildcache.plain_key("ir", argument=name_or_path, file=list(top), sets=list(sets))
+
+
+def get(reg: Registry, name_or_path: str, spec: Path | Entry, sets: tuple[str, ...]) -> Optional[ModelIR]:
+    """The cached IR of `spec` (what `reg.spec_file(name_or_path)` answered), or None."""
+    if not buildcache.enabled():
+        return None
+    top = _file_key(spec)
+    if top is None:
+        return None
+    value = buildcache.get(_key(name_or_path, top, sets))
+    try:
+        chain = [Link(*link) for link in value["chain"]]
+        if chain[0].file != top[1] or chain[0].sha256 != top[2]:
+            return None
+        for child, parent in zip(chain, chain[1:]):
+            if child.extends is None or reg.parent_file(child.file, child.extends) != parent.file:
+                return None
+            raw = read_bounded(Path(parent.file), MAX_FILE_BYTES, "a spec is a few KiB")
+            if hashlib.sha256(raw).hexdigest() != parent.sha256:
+                return None
+        return decode(value["ir"])
+    except Exception:  # absent, or not what this code wrote: never trusted
+        return None
+
+
+def put(name_or_path: str, spec: Path | Entry, sets: tuple[str, ...], chain: list[Link], ir: ModelIR) -> None:
+    """Keep `ir`, loaded from `spec` through `chain` (whose first file's digest is of the bytes parsed)."""
+    if not buildcache.enabled() or not all(link.sha256 for link in chain):
+        return
+    top = _file_key(spec)
+    if top is None or chain[0].file != top[1] or chain[0].sha256 != top[2]:
+        return  # the file changed while it was loaded: keep nothing
+    buildcache.put(
+        _key(name_or_path, top, sets),
+        {"chain": [dataclasses.astuple(link) for link in chain], "ir": encode(ir)},
+    )
+
+
+def encode(ir: ModelIR) -> dict[str, Any]:
+    """The IR as JSON-able data, each distinct layer written once (layers differ mostly by position)."""
+    data = dataclasses.asdict(ir)
+    distinct: dict[tuple, int] = {}
+    kinds, order = [], []
+    for layer, plain in zip(ir.layers, data["layers"]):
+        key = layer.shape_key()
+        if key not in distinct:
+            distinct[key] = len(kinds)
+            kinds.append({k: v for k, v in plain.items() if k != "index"})
+        order.append(distinct[key])
+    data["layers"] = {"kinds": kinds, "order": order}
+    return data
+
+
+def decode(data: dict[str, Any]) -> ModelIR:
+    """The inverse of `encode`: dataclasses rebuilt from their type hints, tuples from lists."""
+    layers = data["layers"]
+    kinds = [_build(LayerIR, {**kind, "index": 0}) for kind in layers["kinds"]]
+    built = tuple(dataclasses.replace(kinds[k], index=i) for i, k in enumerate(layers["order"]))
+    fields = {k: v for k, v in data.items() if k != "layers"}
+    return _build(ModelIR, fields, layers=built)
+
+
+@lru_cache(maxsize=None)
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _build(cls: type, data: dict[str, Any], **given: Any) -> Any:
+    hints = _hints(cls)
+    kwargs = {name: _value(hints[name], value) for name, value in data.items()}
+    return cls(**kwargs, **given)
+
+
+def _value(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin is typing.Union:  # Optional[X]
+        (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _value(inner, value)
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_value(args[0], v) for v in value)
+        return tuple(_value(a, v) for a, v in zip(args, value, strict=True))
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value)
+    return value
