@@ -77,6 +77,8 @@ def facts(ir: ModelIR) -> list[Fact]:
         extras = sorted({x for m in attn.values() for x in m.option_labels()})
         out.append(Fact("attention_extras", "Attention extras", extras, ", ".join(extras) or "—"))
     norm_text = f"{ir.norm.placement} {'LayerNorm' if ir.norm.kind == 'layernorm' else 'RMSNorm'}"
+    if ir.norm.depth_scaled:
+        norm_text += ", depth-scaled"
     out.append(Fact("norm", "Norm placement", ir.norm.placement, norm_text))
     ffns = [f for f in (layer_ffn(ir, layer) for layer in ir.layers) if f is not None]
     first_dense = next((f for f in ffns if not f.experts), None)

@@ -31,6 +31,7 @@ ARTICLE_PAIRS: list[tuple[str, str, str]] = [
     ("Fig. 45", "olmo-3-32b", "qwen3-32b"),
     ("Fig. 50", "deepseek-v3", "mistral-large-3"),
     ("Fig. 52", "mimo-v2-flash", "deepseek-v3.2-exp"),
+    ("Fig. 54", "trinity-large", "glm-4.5"),  # the panel's values: tests/test_article.py
     ("Fig. 56", "glm-5", "glm-4.5"),  # the panel's values: tests/data/article/fig-56.yaml
 ]
 
@@ -93,6 +94,7 @@ GALLERY_SPECS: dict[str, str] = {
     "Qwen3.6 (27B)": "qwen3.6-27b",
     "Tencent Hy3-preview (295B-A21B)": "hy3-preview",
     "Laguna XS.2 (33B)": "laguna-xs.2",
+    "Arcee AI Trinity Large (400B)": "trinity-large",
 }
 
 # The vendored fact sheet (tests/data/gallery/source.yaml): `make gallery` runs in a checkout, never from a wheel.

@@ -147,6 +147,7 @@ class NormIR:
     kind: str  # "rmsnorm" | "layernorm"
     bias: bool
     placement: str  # "pre" | "post" | "sandwich"
+    depth_scaled: bool = False  # the post-sublayer norms' gains start at ~1/sqrt(L) (Trinity): no parameter
 
 
 @dataclass(frozen=True)

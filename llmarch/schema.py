@@ -272,6 +272,17 @@ class Norm(Block):
         "pre", description="pre: before each sublayer; post: after it, inside the residual; sandwich: both"
     )
     eps: Optional[Positive] = None
+    depth_scaled: StrictBool = Field(
+        False,
+        description="the norms after each sublayer start with gains of about 1/sqrt(n_layers) (Trinity's "
+        "depth-scaled sandwich norm): an initialisation, no parameter; `show` and the diagram name it",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> "Norm":
+        if self.depth_scaled and self.placement == "pre":
+            raise ValueError("depth_scaled scales the norms after each sublayer, and placement `pre` has none")
+        return self
 
 
 class Layers(Block):

@@ -93,6 +93,12 @@ def test_latent_moe_hand_formula():
     assert pre.by_component["shared_experts"] == 2 * S * n_moe * 2 * d * shared
 
 
+# Trinity Large narrowed (its 60 layers kept: 3 sliding + 1 NoPE global, 6 dense then MoE)
+TRINITY_LARGE_SMALL = ["d_model=256", "attention.n_heads=4", "attention.n_kv_heads=2", "attention.head_dim=32"]
+TRINITY_LARGE_SMALL += ["attention.window=128", "ffn.d_ff=512", "moe.n_experts=16", "moe.d_expert=64"]
+TRINITY_LARGE_SMALL += ["moe.d_shared=64", "vocab_size=1000"]
+
+
 # Qwen3.6-27B's combination, a Gated DeltaNet hybrid with a dense FFN in every layer, shrunk to 8 layers
 QWEN3_6_27B_SMALL = ["n_layers=8", "d_model=512", "ffn.d_ff=1024", "vocab_size=1000"]
 
@@ -111,6 +117,7 @@ QWEN3_6_27B_SMALL = ["n_layers=8", "d_model=512", "ffn.d_ff=1024", "vocab_size=1
         ("qwen3.6-27b", QWEN3_6_27B_SMALL),
         ("laguna-xs.2", None),  # query heads per layer kind, a head-wise output gate
         ("nemotron-3-super-120b-a12b", NEMOTRON_3_SUPER_SMALL),  # latent MoE
+        ("trinity-large", TRINITY_LARGE_SMALL),  # sandwich norm, element-wise gate, NoPE global layers, windows
     ],
 )
 def test_traced_counters_agree_other_mechanisms(name, sets):

@@ -335,6 +335,19 @@ FAMILIES = (
     Family("glm_moe_dsa", "glm-5", DEEPSEEK_PREFIX),
     Family("hy_v3", "hy3-preview"),
     Family("laguna", "laguna-xs.2"),
+    Family(
+        "afmoe",
+        "trinity-large",  # collected values: no verbatim config was found
+        (
+            kinds("all sliding", "layer_types", [S, S]),
+            kinds("all global (no RoPE anywhere)", "layer_types", [F, F]),
+            Edit("global every 2nd layer", 4, {"global_attn_every_n_layers": 2}),
+            Edit("dense prefix 0", 3, {"num_dense_layers": 0}),
+            Edit("dense prefix beyond the stack", 2, {"num_dense_layers": 6}),
+            Edit("no shared expert", 8, {"num_shared_experts": 0}),
+            Edit("two shared experts", 8, {"num_shared_experts": 2}),
+        ),
+    ),
     Family("phi3", "phi-4", (Edit("window on every layer", 2, {"sliding_window": 2048}),)),
     Family("granite", "granite-4.1-30b", (Edit("untied", 2, {"tie_word_embeddings": False}),)),
     Family("kimi_k25", "kimi-k2.5", DEEPSEEK_PREFIX, wrapper=True, drop=("quantization_config",)),

@@ -229,6 +229,21 @@ def test_laguna_xs2_sliding_and_per_layer_heads(ctx):
     assert kv("laguna-xs.2", ctx, kv_dtype="fp8").total_bytes == expect // 2  # its kv_cache_scheme: 8 bits
 
 
+@pytest.mark.parametrize("ctx", [300, 4096, K128])
+def test_trinity_large_sliding_and_nope_layers(ctx):
+    """Arithmetic over the collected values (no verbatim config): every fourth layer global (NoPE), the others
+    sliding with a 4,096 window; 8 KV heads x 128 everywhere. The gallery counts all 60 layers, windows ignored."""
+    c = collected_values("trinity-large")
+    n = c["num_hidden_layers"]
+    n_global = sum(1 for i in range(n) if (i + 1) % c["global_attn_every_n_layers"] == 0)  # AfmoeConfig's rule
+    n_local = n - n_global
+    assert (n_local, n_global) == (45, 15)  # the gallery's "45 sliding-window + 15 global"
+    per_layer = c["num_key_value_heads"] * 2 * c["head_dim"] * BF16
+    assert kv("trinity-large", ctx).per_token_bytes_all_layers == n * per_layer == 240 * 1024  # the gallery's 240 KiB
+    expect = (n_local * min(ctx, c["sliding_window"]) + n_global * ctx) * per_layer
+    assert kv("trinity-large", ctx).total_bytes == expect
+
+
 @pytest.mark.parametrize("ctx", [4096, K128])
 def test_gemma_3_27b_sliding(ctx):
     cfg, _ = transformers_model("gemma-3-27b")
@@ -562,6 +577,7 @@ GALLERY_TITLES = {
     "qwen3.6-27b": "Qwen3.6 (27B)",
     "hy3-preview": "Tencent Hy3-preview (295B-A21B)",
     "laguna-xs.2": "Laguna XS.2 (33B)",
+    "trinity-large": "Arcee AI Trinity Large (400B)",
     "phi-4": "Phi-4 (14B)",
     "nanbeige-4.1-3b": "Nanbeige 4.1 (3B)",
     "granite-4.1-30b": "Granite 4.1 (30B)",
@@ -575,7 +591,7 @@ GALLERY_TITLES = {
 # Every other gallery row, audited by hand: no shipped spec is that model (Gemma 3 270M, Kimi K2.6, MiniMax M2.7 and
 # the rest are not shipped). A spec added for one of them moves its title to GALLERY_TITLES with a kv_per_token.
 GALLERY_NOT_SHIPPED = {
-    "xLSTM (7B)", "Arcee AI Trinity Large (400B)",
+    "xLSTM (7B)",
     "LongCat-Flash-Lite (68.5B-A3B)", "Step 3.5 Flash (196B)", "Tiny Aya (3.35B)",
     "Ling 2.5 (1T)", "Mistral Small 4 (119B)",
     "Gemma 4 (26B-A4B)", "Gemma 4 (31B)", "Gemma 4 (E2B)",
@@ -732,6 +748,7 @@ WINDOWED = ["gemma-3-1b", "gemma-3-4b", "gemma-3-12b", "gemma-3-27b", "gemma-3n-
 WINDOWED += ["gpt-oss-120b", "mistral-7b", "olmo-3-7b", "olmo-3-32b", "mimo-v2-flash", "laguna-xs.2"]
 WINDOWED += ["gemma-3-270m"]  # its values file, as Gemma 3 1B: window 512
 WINDOWED += ["mimo-v2.5"]  # its values file, as MiMo-V2-Flash: 128 earlier tokens + the query
+WINDOWED += ["trinity-large"]  # its values file: window 4096 on three layers of four
 
 
 def test_every_windowed_spec_is_checked_against_its_family():

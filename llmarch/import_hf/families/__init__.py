@@ -7,6 +7,7 @@ from __future__ import annotations
 from ..common import TextType
 from ..quant import ModuleNames
 from . import (
+    arcee,
     deepseek,
     gemma,
     glm,
@@ -44,6 +45,7 @@ FAMILIES = (
     nemotron,
     gpt2,
     mimo,
+    arcee,
 )
 
 
