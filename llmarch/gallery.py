@@ -36,6 +36,18 @@ ARTICLE_PAIRS: list[tuple[str, str, str]] = [
 ]
 
 
+# Comparisons the article makes in its text, with no side-by-side figure: (section, specs, what it says), shown as
+# `compare` tables in docs/gallery.md
+ARTICLE_COMPARISONS: list[tuple[str, tuple[str, ...], str]] = [
+    (
+        "§18.2",
+        ("nemotron-3-super-120b-a12b", "qwen3.5-122b-a10b", "gpt-oss-120b"),
+        "Nemotron 3 Super against Qwen3.5 122B-A10B and gpt-oss-120b: comparable benchmarks, with 2x and 2.2x "
+        "their throughput (NVFP4)",
+    ),
+]
+
+
 # The gallery's model titles (its fact sheet, tests/data/gallery/llm-list.tsv) and the shipped spec of each.
 # A title left out has no spec yet and shows as "not shipped" in the table.
 GALLERY_SPECS: dict[str, str] = {
@@ -221,6 +233,19 @@ def gallery_markdown() -> str:
             f"## {fig}: {irs[0].display_name} vs {irs[1].display_name}",
             "",
             f"![{fig}](figures/{figure_name(fig, a, b)})",
+            "",
+            to_markdown(doc),
+        ]
+    for section, specs, said in ARTICLE_COMPARISONS:
+        if not all(name in names for name in specs):
+            continue
+        irs = [load(name) for name in specs]
+        doc = compare_doc(irs, compare(irs))
+        doc.tables[0].title, doc.notes = "", []
+        parts += [
+            f"## {section}: {' vs '.join(ir.display_name for ir in irs)}",
+            "",
+            f"The article's text, no figure: {said}.",
             "",
             to_markdown(doc),
         ]

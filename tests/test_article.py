@@ -425,3 +425,21 @@ def test_fig_54_panel_words():
         spec = llmarch.load(name)
         checks = [c for c in check_references(spec, llmarch.count_params(spec)) if c.key == "active"]
         assert any(c.published == active and c.ok for c in checks), name
+
+
+def test_nemotron_3_super_comparison_in_the_gallery():
+    """Section 18.2's comparison (Nemotron 3 Super vs Qwen3.5 122B-A10B and gpt-oss-120b) is a compare table in
+    docs/gallery.md; its facts are each config's: 88 / 48 / 36 blocks, 512 / 256 / 128 experts with 22 / 8 / 4
+    routed, Super's experts in a 1,024 latent of its 4,096-wide stream."""
+    from llmarch.gallery import ARTICLE_COMPARISONS
+
+    ((section, names, _),) = ARTICLE_COMPARISONS
+    text = (ROOT / "docs" / "gallery.md").read_text()
+    assert f"## {section}: Nemotron 3 Super 120B-A12B vs Qwen3.5 122B-A10B vs" in text
+    result = CliRunner().invoke(app, ["compare", *names, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    archs = [m["architecture"] for m in json.loads(result.output)["models"]]
+    assert [a["n_layers"] for a in archs] == [88, 48, 36]
+    assert [a["n_experts"] for a in archs] == [512, 256, 128]
+    assert [a["experts_active"]["routed"] for a in archs] == [22, 8, 4]
+    assert archs[0]["expert_latent"] == 1024 and "expert_latent" not in archs[1]

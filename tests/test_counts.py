@@ -271,7 +271,7 @@ def active_by_convention(cfg, model) -> Fraction:
 
 
 # Issue 21's models: Nemotron 3 Super (its latent projections count fully, the experts by top_k / n_experts)
-ISSUE_21 = ["nemotron-3-super-120b-a12b", "trinity-large"]
+ISSUE_21 = ["nemotron-3-super-120b-a12b", "trinity-large", "qwen3.5-122b-a10b"]
 
 
 @pytest.mark.parametrize("name", ISSUE_18 + ISSUE_21)

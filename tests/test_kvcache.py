@@ -313,6 +313,7 @@ def test_qwen3_next_linear_state():
         ("qwen3.5-397b-a17b", 15 * 2 * 2 * 256 * 2 / 1024),
         ("qwen3.6-35b-a3b", 10 * 2 * 2 * 256 * 2 / 1024),
         ("qwen3.6-27b", 16 * 4 * 2 * 256 * 2 / 1024),
+        ("qwen3.5-122b-a10b", 12 * 2 * 2 * 256 * 2 / 1024),  # no gallery row: 12 layers x 2 KV heads x 256, K and V
     ],
 )
 def test_qwen3_5_hybrid_linear_state(name, per_token_kib):
