@@ -325,6 +325,8 @@ FAMILY_CASES = [
     ("granite-4.1-30b", "per_expert"),
     ("kimi-k2-thinking", "per_expert"),
     ("laguna-xs.2", "per_expert"),
+    ("trinity-large", "stacked"),  # four norms per block under their own names, the gate its own projection
+    ("trinity-large", "per_expert"),
 ]
 
 

@@ -147,6 +147,7 @@ class Family:
     )
     layouts: tuple[str, ...] = ("per_expert", "stacked")
     mtp: Optional[str] = None  # "deepseek" | "qwen"
+    norms: tuple[tuple[str, str], ...] = ()  # llmarch's norm -> the family's name, where it differs from `norm_name`
     compiled: list = field(default_factory=list, compare=False, repr=False)
 
     def rules(self):
@@ -187,6 +188,16 @@ FAMILIES: dict[str, Family] = {
         + MLP
         + moe()
     ),
+    # Arcee Trinity: the element-wise output gate is its own `gate_proj` (llmarch's q_proj holds the query, then
+    # the gate); the router is `mlp.router.gate` and its expert_bias a parameter; four norms per block by name
+    "afmoe": Family(
+        ((r"attn\.q_proj\.weight", split("self_attn.q_proj.weight", "self_attn.gate_proj.weight")),)
+        + ATTENTION
+        + ((r"ffn\.router_correction", to("mlp.expert_bias")),)
+        + MLP
+        + moe(router="mlp.router.gate"),
+        norms=(("ffn_norm", "pre_mlp_layernorm"), ("ffn_post_norm", "post_mlp_layernorm")),
+    ),
 }
 # a multimodal wrapper's model type -> the family of its text model
 WRAPPERS = {"gemma3": "gemma3_text", "mistral3": "ministral3", "qwen3_5": "qwen3_5_text"}
@@ -207,7 +218,7 @@ def in_layer(family: Family, rest: str, shape: tuple[int, ...], layout: str, pla
     """A weight inside one layer (`rest` follows `layers.{i}.`) as checkpoint names inside that layer."""
     head, _, tail = rest.partition(".")
     if tail == "weight" or tail == "bias":
-        norm = norm_name(head, placement)
+        norm = dict(family.norms).get(head) or norm_name(head, placement)
         if norm:
             return [(f"{norm}.{tail}", shape, None)]
     for pattern, make in family.rules():
