@@ -77,6 +77,8 @@ def facts(ir: ModelIR) -> list[Fact]:
         extras = sorted({x for m in attn.values() for x in m.option_labels()})
         out.append(Fact("attention_extras", "Attention extras", extras, ", ".join(extras) or "—"))
     norm_text = f"{ir.norm.placement} {'LayerNorm' if ir.norm.kind == 'layernorm' else 'RMSNorm'}"
+    if ir.norm.depth_scaled:
+        norm_text += ", depth-scaled"
     out.append(Fact("norm", "Norm placement", ir.norm.placement, norm_text))
     ffns = [f for f in (layer_ffn(ir, layer) for layer in ir.layers) if f is not None]
     first_dense = next((f for f in ffns if not f.experts), None)
@@ -107,6 +109,11 @@ def facts(ir: ModelIR) -> list[Fact]:
             )
         )
         out.append(Fact("d_expert", "Expert size", panel["d_expert"], _n(panel["d_expert"])))
+        if panel.get("latent_dim"):  # a latent MoE only; absent (not "—") elsewhere so other panels stay as they were
+            latent = panel["latent_dim"]
+            out.append(
+                Fact("expert_latent", "Expert latent", latent, f"{_n(ir.d_model)} → {_n(latent)} → {_n(ir.d_model)}")
+            )
         d_shared = panel["d_shared"]
         out.append(Fact("d_shared", "Shared expert size", d_shared, _n(d_shared) if d_shared else "—"))
         out.append(Fact("n_moe_layers", "MoE blocks", n_routed, _n(n_routed)))

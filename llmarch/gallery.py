@@ -31,7 +31,20 @@ ARTICLE_PAIRS: list[tuple[str, str, str]] = [
     ("Fig. 45", "olmo-3-32b", "qwen3-32b"),
     ("Fig. 50", "deepseek-v3", "mistral-large-3"),
     ("Fig. 52", "mimo-v2-flash", "deepseek-v3.2-exp"),
+    ("Fig. 54", "trinity-large", "glm-4.5"),  # the panel's values: tests/test_article.py
     ("Fig. 56", "glm-5", "glm-4.5"),  # the panel's values: tests/data/article/fig-56.yaml
+]
+
+
+# Comparisons the article makes in its text, with no side-by-side figure: (section, specs, what it says), shown as
+# `compare` tables in docs/gallery.md
+ARTICLE_COMPARISONS: list[tuple[str, tuple[str, ...], str]] = [
+    (
+        "§18.2",
+        ("nemotron-3-super-120b-a12b", "qwen3.5-122b-a10b", "gpt-oss-120b"),
+        "Nemotron 3 Super against Qwen3.5 122B-A10B and gpt-oss-120b: comparable benchmarks, with 2x and 2.2x "
+        "their throughput (NVFP4)",
+    ),
 ]
 
 
@@ -72,6 +85,7 @@ GALLERY_SPECS: dict[str, str] = {
     "DeepSeek V3.2 (671B)": "deepseek-v3.2-exp",  # the gallery lists V3.2; same attention and layers
     "Mistral Large 3 (673B)": "mistral-large-3",
     "Nemotron 3 Nano (30B-A3B)": "nemotron-3-nano-30b-a3b",
+    "Nemotron 3 Super (120B-A12B)": "nemotron-3-super-120b-a12b",
     "Xiaomi MiMo-V2-Flash (309B)": "mimo-v2-flash",
     "Xiaomi MiMo-V2.5 (310B)": "mimo-v2.5",
     "GLM-4.7 (355B)": "glm-4.7",
@@ -94,6 +108,7 @@ GALLERY_SPECS: dict[str, str] = {
     "Laguna XS.2 (33B)": "laguna-xs.2",
     "Mistral Small 4 (119B)": "mistral-small-4-119b",
     "Step 3.5 Flash (196B)": "step-3.5-flash",
+    "Arcee AI Trinity Large (400B)": "trinity-large",
 }
 
 # Gallery models whose layers llmarch can express but whose count-deciding values no source found pins; each says
@@ -253,7 +268,7 @@ def gallery_pngs() -> dict[str, bytes]:
 
 def gallery_markdown() -> str:
     """docs/gallery.md: every article pair whose two specs ship, as compare tables."""
-    from .api import compare, load, registry
+    from .api import comparison, load, registry
     from .conventions import params_lines
     from .render.doc import to_markdown
     from .render.table import compare_doc
@@ -270,12 +285,25 @@ def gallery_markdown() -> str:
     ]
     for fig, a, b in available_pairs(names):
         irs = [load(a), load(b)]
-        doc = compare_doc(irs, compare(irs))
+        doc = compare_doc(comparison(irs))
         doc.tables[0].title, doc.notes = "", []
         parts += [
             f"## {fig}: {irs[0].display_name} vs {irs[1].display_name}",
             "",
             f"![{fig}](figures/{figure_name(fig, a, b)})",
+            "",
+            to_markdown(doc),
+        ]
+    for section, specs, said in ARTICLE_COMPARISONS:
+        if not all(name in names for name in specs):
+            continue
+        irs = [load(name) for name in specs]
+        doc = compare_doc(comparison(irs))
+        doc.tables[0].title, doc.notes = "", []
+        parts += [
+            f"## {section}: {' vs '.join(ir.display_name for ir in irs)}",
+            "",
+            f"The article's text, no figure: {said}.",
             "",
             to_markdown(doc),
         ]

@@ -122,6 +122,8 @@ class MoEIR:
     expert_bias: bool
     score_correction_bias: bool
     score_correction_parameter: bool = False  # Laguna keeps it as a parameter (requires_grad=False)
+    latent_dim: Optional[int] = None  # latent MoE: the routed experts' width in and out (Nemotron 3 Super)
+    latent_bias: bool = False
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,7 @@ class NormIR:
     kind: str  # "rmsnorm" | "layernorm"
     bias: bool
     placement: str  # "pre" | "post" | "sandwich"
+    depth_scaled: bool = False  # the post-sublayer norms' gains start at ~1/sqrt(L) (Trinity): no parameter
 
 
 @dataclass(frozen=True)

@@ -119,7 +119,12 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
         per_layer_embedding_vocab=(ple.vocab_size or spec.vocab_size) if ple else None,
         altup_inputs=spec.altup.n_inputs if spec.altup else None,
         laurel_rank=spec.laurel.rank if spec.laurel else None,
-        norm=NormIR(kind=spec.norm.kind, bias=spec.norm.bias, placement=spec.norm.placement),
+        norm=NormIR(
+            kind=spec.norm.kind,
+            bias=spec.norm.bias,
+            placement=spec.norm.placement,
+            depth_scaled=spec.norm.depth_scaled,
+        ),
         layers=tuple(layers),
         mtp=mtp,
         weight_dtype=spec.weights.dtype,
@@ -510,6 +515,8 @@ def _moe(spec: S.Spec, located: Located) -> MoEIR:
         expert_bias=m.expert_bias,
         score_correction_bias=m.score_correction_bias,
         score_correction_parameter=m.score_correction_parameter,
+        latent_dim=m.latent_dim,
+        latent_bias=m.latent_bias,
     )
 
 

@@ -373,6 +373,8 @@ FAMILY_CASES = [
     ("kimi-k2-thinking", "per_expert"),
     ("laguna-xs.2", "per_expert"),
     ("mistral-small-4-119b", "per_expert"),
+    ("trinity-large", "stacked"),  # four norms per block under their own names, the gate its own projection
+    ("trinity-large", "per_expert"),
 ]
 
 
@@ -621,6 +623,7 @@ HUB_CASES = [
     "llama-4-scout",
     "kimi-linear-48b-a3b",
     "nemotron-3-nano-30b-a3b",
+    "nemotron-3-super-120b-a12b",  # the latent MoE's fc1_latent_proj / fc2_latent_proj
     "gpt2",
 ]
 

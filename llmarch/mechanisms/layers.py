@@ -13,6 +13,7 @@ from .base import Mechanism, Weight, norm
 from .ffn import DenseFFN
 from .gated_deltanet import GatedDeltaNet
 from .kda import KimiDeltaAttention
+from .latent_moe import LatentMoE
 from .laurel import Laurel
 from .lightning import LightningAttention
 from .mamba2 import Mamba2
@@ -65,7 +66,7 @@ def layer_mechanisms(ir: ModelIR, layer: LayerIR) -> list[Mechanism]:
     if layer.dense is not None:
         out.append(DenseFFN(layer.dense))
     elif layer.moe is not None:
-        out.append(MoE(layer.moe))
+        out.append(LatentMoE(layer.moe) if layer.moe.latent_dim else MoE(layer.moe))
     return out + model_mechanisms(ir)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from ..common import TextType
 from ..quant import ModuleNames
 from . import (
+    arcee,
     deepseek,
     gemma,
     glm,
@@ -46,6 +47,7 @@ FAMILIES = (
     gpt2,
     mimo,
     step,
+    arcee,
 )
 
 
