@@ -199,7 +199,8 @@ def block_slots(block: Block) -> list[Slot]:
             out.append(Slot(f"norm-{i}", "norm", f"{norm} {i}"))
         out.append(sub)
         if place in ("post", "sandwich"):
-            out.append(Slot(f"post-norm-{i}", "norm", f"{norm} (post {i})"))
+            scaled = ", depth-scaled" if ir.norm.depth_scaled else ""
+            out.append(Slot(f"post-norm-{i}", "norm", f"{norm} (post {i}{scaled})"))
         out.append(Slot(f"add-{i}", "add", "+", skip_from=out[start].role))
     extras = extras_slot(ir)
     if extras is not None:

@@ -77,7 +77,8 @@ def facts(ir: ModelIR) -> list[Fact]:
         extras = sorted({x for m in attn.values() for x in m.option_labels()})
         out.append(Fact("attention_extras", "Attention extras", extras, ", ".join(extras) or "—"))
     norm_kind = "LayerNorm" if ir.norm.kind == "layernorm" else "RMSNorm"
-    out.append(Fact("norm", "Norm placement", ir.norm.placement, f"{ir.norm.placement} {norm_kind}"))
+    norm_text = f"{ir.norm.placement} {norm_kind}" + (", depth-scaled" if ir.norm.depth_scaled else "")
+    out.append(Fact("norm", "Norm placement", ir.norm.placement, norm_text))
     block = block_residual(ir)
     if block is not None:  # absent (not "—") for the sequential block, so other panels stay as the article's
         value, text = block.panel()
@@ -111,6 +112,11 @@ def facts(ir: ModelIR) -> list[Fact]:
             )
         )
         out.append(Fact("d_expert", "Expert size", panel["d_expert"], _n(panel["d_expert"])))
+        if panel.get("latent_dim"):  # a latent MoE only; absent (not "—") elsewhere so other panels stay as they were
+            latent = panel["latent_dim"]
+            out.append(
+                Fact("expert_latent", "Expert latent", latent, f"{_n(ir.d_model)} → {_n(latent)} → {_n(ir.d_model)}")
+            )
         d_shared = panel["d_shared"]
         out.append(Fact("d_shared", "Shared expert size", d_shared, _n(d_shared) if d_shared else "—"))
         out.append(Fact("n_moe_layers", "MoE blocks", n_routed, _n(n_routed)))

@@ -31,6 +31,7 @@ ARTICLE_PAIRS: list[tuple[str, str, str]] = [
     ("Fig. 45", "olmo-3-32b", "qwen3-32b"),
     ("Fig. 50", "deepseek-v3", "mistral-large-3"),
     ("Fig. 52", "mimo-v2-flash", "deepseek-v3.2-exp"),
+    ("Fig. 54", "trinity-large", "glm-4.5"),  # the panel's values: tests/test_article.py
     ("Fig. 56", "glm-5", "glm-4.5"),  # the panel's values: tests/data/article/fig-56.yaml
     ("Fig. 58", "gemma-4-31b", "gemma-3-27b"),
     ("Fig. 60", "gemma-4-26b-a4b", "qwen3-coder-30b-a3b"),
@@ -41,6 +42,18 @@ ARTICLE_PAIRS: list[tuple[str, str, str]] = [
 # The label names where the comparison comes from.
 OTHER_PAIRS: list[tuple[str, str, str]] = [
     ("Issue 20", "deepseek-v4-flash", "deepseek-v3"),  # what V4's compressed attention changes from V3's MLA
+]
+
+
+# Comparisons the article makes in its text, with no side-by-side figure: (section, specs, what it says), shown as
+# `compare` tables in docs/gallery.md
+ARTICLE_COMPARISONS: list[tuple[str, tuple[str, ...], str]] = [
+    (
+        "§18.2",
+        ("nemotron-3-super-120b-a12b", "qwen3.5-122b-a10b", "gpt-oss-120b"),
+        "Nemotron 3 Super against Qwen3.5 122B-A10B and gpt-oss-120b: comparable benchmarks, with 2x and 2.2x "
+        "their throughput (NVFP4)",
+    ),
 ]
 
 
@@ -83,6 +96,7 @@ GALLERY_SPECS: dict[str, str] = {
     "DeepSeek V4-Pro (1.6T)": "deepseek-v4-pro",
     "Mistral Large 3 (673B)": "mistral-large-3",
     "Nemotron 3 Nano (30B-A3B)": "nemotron-3-nano-30b-a3b",
+    "Nemotron 3 Super (120B-A12B)": "nemotron-3-super-120b-a12b",
     "Xiaomi MiMo-V2-Flash (309B)": "mimo-v2-flash",
     "Xiaomi MiMo-V2.5 (310B)": "mimo-v2.5",
     "GLM-4.7 (355B)": "glm-4.7",
@@ -112,6 +126,7 @@ GALLERY_SPECS: dict[str, str] = {
     "Gemma 4 (31B)": "gemma-4-31b",
     "Gemma 4 (E2B)": "gemma-4-e2b",
     "Gemma 4 (E4B)": "gemma-4-e4b",
+    "Arcee AI Trinity Large (400B)": "trinity-large",
 }
 
 # Gallery models whose layers llmarch can express but whose count-deciding values no source found pins; each says
@@ -323,6 +338,19 @@ def gallery_markdown() -> str:
             + ("" if fig.startswith("Fig. ") else " (no figure of the article; asked for by the issue)"),
             "",
             f"![{fig}](figures/{figure_name(fig, a, b)})",
+            "",
+            to_markdown(doc),
+        ]
+    for section, specs, said in ARTICLE_COMPARISONS:
+        if not all(name in names for name in specs):
+            continue
+        irs = [load(name) for name in specs]
+        doc = compare_doc(comparison(irs))
+        doc.tables[0].title, doc.notes = "", []
+        parts += [
+            f"## {section}: {' vs '.join(ir.display_name for ir in irs)}",
+            "",
+            f"The article's text, no figure: {said}.",
             "",
             to_markdown(doc),
         ]

@@ -140,6 +140,8 @@ class MoEIR:
     hash_table_rows: Optional[int] = None  # hash routing: a frozen token -> top_k experts table of this many rows
     router_scale: bool = False  # Gemma 4: a weightless norm and a learned per-channel scale on the router input
     per_expert_scale: bool = False  # Gemma 4: a learned scale per expert on the routing weights
+    latent_dim: Optional[int] = None  # latent MoE: the routed experts' width in and out (Nemotron 3 Super)
+    latent_bias: bool = False
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,7 @@ class NormIR:
     placement: str  # "pre" | "post" | "sandwich"
     residual: str = "sequential"  # a kinds.ResidualKind: "parallel" is one norm read by mixer and FFN at once
     layer_scalar: bool = False  # Gemma 4: a learned scalar on each block's output, a buffer (not a parameter)
+    depth_scaled: bool = False  # the post-sublayer norms' gains start at ~1/sqrt(L) (Trinity): no parameter
 
 
 @dataclass(frozen=True)

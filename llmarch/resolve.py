@@ -140,6 +140,7 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
             placement=spec.norm.placement,
             layer_scalar=spec.norm.layer_scalar,
             residual=spec.block.residual,
+            depth_scaled=spec.norm.depth_scaled,
         ),
         layers=tuple(layers),
         mtp=mtp,
@@ -669,6 +670,8 @@ def _moe(spec: S.Spec, located: Located) -> MoEIR:
         score_correction_parameter=m.score_correction_parameter,
         router_scale=m.router_scale,
         per_expert_scale=m.per_expert_scale,
+        latent_dim=m.latent_dim,
+        latent_bias=m.latent_bias,
     )
 
 

@@ -318,6 +318,13 @@ class MoE(Block):
     per_expert_scale: StrictBool = Field(
         False, description="a learned scale per expert on the routing weights (Gemma 4's router.per_expert_scale)"
     )
+    latent_dim: Optional[Width] = Field(
+        None,
+        description="latent MoE (Nemotron 3 Super's moe_latent_size): the routed experts run in a latent of this "
+        "width, between a d_model -> latent_dim projection and a latent_dim -> d_model one that every token "
+        "passes through; the router and the shared experts stay at d_model",
+    )
+    latent_bias: StrictBool = Field(False, description="biases on the two latent projections (Nemotron's mlp_bias)")
 
     @model_validator(mode="after")
     def _check(self) -> "MoE":
@@ -330,6 +337,8 @@ class MoE(Block):
                 "score_correction_bias (a buffer) and score_correction_parameter (a parameter) are the same "
                 "bias; set the one the checkpoint holds"
             )
+        if self.latent_bias and self.latent_dim is None:
+            raise ValueError("latent_bias is set but latent_dim is not; remove it or set latent_dim")
         if not self.n_shared_experts:
             # a shared-expert size or gate with no shared expert would be counted nowhere
             for key in ("d_shared", "shared_gate"):
@@ -350,6 +359,17 @@ class Norm(Block):
         description="each block's output is multiplied by a learned scalar that the checkpoint keeps as a buffer "
         "(Gemma 4's layer_scalar): one buffer element per layer, reported under buffers, not parameters",
     )
+    depth_scaled: StrictBool = Field(
+        False,
+        description="the norms after each sublayer start with gains of about 1/sqrt(n_layers) (Trinity's "
+        "depth-scaled sandwich norm): an initialisation, no parameter; `show` and the diagram name it",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> "Norm":
+        if self.depth_scaled and self.placement == "pre":
+            raise ValueError("depth_scaled scales the norms after each sublayer, and placement `pre` has none")
+        return self
 
 
 class BlockLayout(Block):

@@ -16,6 +16,7 @@ from conftest import (
     multimodal_params,
     transformers_model,
     unique_params,
+    upstream_config,
 )
 from llmarch.reference import check_references
 
@@ -277,9 +278,11 @@ def active_by_convention(cfg, model) -> Fraction:
 
 # Issue 20's DeepSeek V4: the hash-routed layers' experts count at top_k / n_experts as the learned layers' do
 ISSUE_20 = ["deepseek-v4-flash", "deepseek-v4-pro"]
+# Issue 21's models: Nemotron 3 Super (its latent projections count fully, the experts by top_k / n_experts)
+ISSUE_21 = ["nemotron-3-super-120b-a12b", "trinity-large", "qwen3.5-122b-a10b"]
 
 
-@pytest.mark.parametrize("name", ISSUE_18 + ISSUE_20)
+@pytest.mark.parametrize("name", ISSUE_18 + ISSUE_20 + ISSUE_21)
 def test_active_equals_transformers_under_the_stated_convention(name):
     cfg, model = transformers_model(name) if has_config(name) else collected_values_model(name)
     expect = active_by_convention(cfg, model)
@@ -577,3 +580,45 @@ def test_sarvam_105b_total_equals_transformers_twin_plus_the_bias_parameter():
     bias = sum(b.numel() for name, b in model.named_buffers() if name.endswith("e_score_correction_bias"))
     assert bias == (c["num_hidden_layers"] - c["first_k_dense_replace"]) * c["num_experts"]
     assert llmarch.count_params(llmarch.load("sarvam-105b")).total == unique_params(model) + bias
+
+
+# ---------------------------------------------------------------------------
+# Nemotron 3 Super (issue 21): latent MoE and the MTP module of the hybrid
+
+
+def test_nemotron_3_super_latent_moe_equals_transformers():
+    """The latent MoE against transformers' NemotronHMoE, module by module: the router and the shared expert
+    at d (4,096), the experts sized in the latent l (1,024), the two projections d -> l and l -> d."""
+    cfg, model = transformers_model("nemotron-3-super-120b-a12b")
+    d, latent, n, width = cfg.hidden_size, cfg.moe_latent_size, cfg.n_routed_experts, cfg.moe_intermediate_size
+    assert (d, latent, n, width) == (4096, 1024, 512, 2688)
+    moe = model.model.layers[cfg.layers_block_type.index("moe")].mixer
+    assert moe.experts.up_proj.numel() == moe.experts.down_proj.numel() == n * width * latent
+    assert moe.fc1_latent_proj.weight.numel() == moe.fc2_latent_proj.weight.numel() == d * latent
+    n_moe = cfg.layers_block_type.count("moe")
+    count = llmarch.count_params(llmarch.load("nemotron-3-super-120b-a12b"))
+    assert count.by_component["routed_experts"] == n_moe * 2 * n * width * latent
+    assert count.by_component["dense_ffn"] == n_moe * 2 * d * latent  # the latent projections: every token's
+    assert count.by_component["shared_experts"] == n_moe * 2 * d * cfg.moe_shared_expert_intermediate_size
+    assert count.by_component["router"] == n_moe * d * n
+    # without the latent the experts would be sized in d: the 458.6B of the issue
+    plain = (
+        count.total - count.by_component["routed_experts"] * (latent - d) // latent - count.by_component["dense_ffn"]
+    )
+    assert round(plain / 1e9, 1) == 458.6
+
+
+def test_nemotron_3_super_mtp_module_by_hand():
+    """One MTP module (num_nextn_predict_layers 1, mtp_hybrid_override_pattern "*E"), as vLLM's NemotronHMTP
+    builds it: enorm and hnorm, eh_proj (2d -> d, no bias), an attention block and a MoE block each as the
+    model's own (transformers' blocks, with their pre-norm), a final norm; the embedding and the LM head are
+    the model's. transformers does not build it, so the blocks are taken from the main stack."""
+    cfg, model = transformers_model("nemotron-3-super-120b-a12b")
+    raw = upstream_config("nemotron-3-super-120b-a12b")
+    assert (raw["num_nextn_predict_layers"], raw["mtp_hybrid_override_pattern"]) == (1, "*E")
+    d, types = cfg.hidden_size, cfg.layers_block_type
+    block = {kind: sum(p.numel() for p in model.model.layers[types.index(kind)].parameters()) for kind in types}
+    expect = 2 * d + 2 * d * d + block["full_attention"] + block["moe"] + d
+    count = llmarch.count_params(llmarch.load("nemotron-3-super-120b-a12b"))
+    assert count.mtp == expect
+    assert count.total == unique_params(model)  # the MTP module is counted apart, never in the total

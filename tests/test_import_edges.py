@@ -362,6 +362,20 @@ FAMILIES = (
             for p in ("M", "E", "*", "-", "M-", "*E", "ME*-", "MM")
         ),
     ),
+    Family(
+        "nemotron_h",
+        "nemotron-3-super-120b-a12b",  # latent MoE and an MTP block (not built by transformers, nor counted in total)
+        (
+            Edit("pattern E", 1, {"hybrid_override_pattern": "E"}),
+            Edit("pattern ME*", 3, {"hybrid_override_pattern": "ME*"}),
+            Edit("no latent", 2, {"moe_latent_size": None}),
+            Edit("latent 512", 2, {"moe_latent_size": 512}),
+            Edit("no MTP", 2, {"num_nextn_predict_layers": 0}),
+            Edit("MTP block as a list", 2, {"mtp_layers_block_type": ["attention", "moe"]}),
+            Edit("MTP block *-", 2, {"mtp_hybrid_override_pattern": "*-"}),
+            Edit("MTP block ME", 2, {"mtp_hybrid_override_pattern": "ME"}, refused="mtp_hybrid_override_pattern"),
+        ),
+    ),
     Family("gpt2", "gpt2", (Edit("n_inner given", 2, {"n_inner": 1000}),)),
     Family(
         "qwen3_5_text",
@@ -418,6 +432,19 @@ FAMILIES = (
         # the MTP layers continue moe_layers_enum past a trimmed stack (layers 3 on are experts), which would mix
         # their FFN kinds; the two MTP edits above set them
         drop=("num_nextn_predict_layers",),
+    ),
+    Family(
+        "afmoe",
+        "trinity-large",  # collected values: no verbatim config was found
+        (
+            kinds("all sliding", "layer_types", [S, S]),
+            kinds("all global (no RoPE anywhere)", "layer_types", [F, F]),
+            Edit("global every 2nd layer", 4, {"global_attn_every_n_layers": 2}),
+            Edit("dense prefix 0", 3, {"num_dense_layers": 0}),
+            Edit("dense prefix beyond the stack", 2, {"num_dense_layers": 6}),
+            Edit("no shared expert", 8, {"num_shared_experts": 0}),
+            Edit("two shared experts", 8, {"num_shared_experts": 2}),
+        ),
     ),
     Family("phi3", "phi-4", (Edit("window on every layer", 2, {"sliding_window": 2048}),)),
     Family("granite", "granite-4.1-30b", (Edit("untied", 2, {"tie_word_embeddings": False}),)),
@@ -593,7 +620,10 @@ def _cases():
     for family in FAMILIES:
         for edit in (*COMMON, *family.edits):
             marks = [pytest.mark.skip(reason=family.skip)] if family.skip else []
-            yield pytest.param(family, edit, id=f"{family.model_type}-{edit.label}", marks=marks)
+            # a model type with two rows (Nemotron-H: Nano, and Super's latent MoE) names its config too
+            twin = sum(f.model_type == family.model_type for f in FAMILIES) > 1
+            name = f"{family.model_type}[{family.config}]" if twin else family.model_type
+            yield pytest.param(family, edit, id=f"{name}-{edit.label}", marks=marks)
 
 
 def imported_counts(raw: dict, family: Family):

@@ -379,6 +379,8 @@ FAMILY_CASES = [
     ("gemma-4-31b", "stacked"),
     ("gemma-4-e2b", "stacked"),
     ("gemma-4-26b-a4b", "stacked"),  # the dense MLP beside the experts, the router's scales, three extra norms
+    ("trinity-large", "stacked"),  # four norms per block under their own names, the gate its own projection
+    ("trinity-large", "per_expert"),
 ]
 
 
@@ -627,6 +629,7 @@ HUB_CASES = [
     "llama-4-scout",
     "kimi-linear-48b-a3b",
     "nemotron-3-nano-30b-a3b",
+    "nemotron-3-super-120b-a12b",  # the latent MoE's fc1_latent_proj / fc2_latent_proj
     "gpt2",
 ]
 

@@ -16,6 +16,7 @@ from .ffn import DenseFFN
 from .gated_deltanet import GatedDeltaNet
 from .hyper_connections import HyperConnections
 from .kda import KimiDeltaAttention
+from .latent_moe import LatentMoE
 from .laurel import Laurel
 from .layer_scalar import LayerScalar
 from .lightning import LightningAttention
@@ -83,7 +84,7 @@ def layer_mechanisms(ir: ModelIR, layer: LayerIR) -> list[Mechanism]:
     elif layer.dense is not None:
         out.append(DenseFFN(layer.dense))
     elif layer.moe is not None:
-        out.append(MoE(layer.moe))
+        out.append(LatentMoE(layer.moe) if layer.moe.latent_dim else MoE(layer.moe))
     block = block_residual(ir)
     if block is not None:
         out.append(block)

@@ -67,30 +67,43 @@ class MoE(Mechanism):
         return MoEModule(d_model, self.ir)
 
     def weights(self, d_model: int) -> list[Weight]:
-        m, p, d = self.ir, f"{self.slot}.", d_model
-        f, n = m.expert, m.n_experts
-        width = (2 if f.gated else 1) * f.d_ff
-        out = linear(f"{p}router", d, n, "router", m.router_bias, split="replicated")
+        return self.router_weights(d_model) + self.expert_weights(d_model) + self.shared_weights(d_model)
+
+    def router_weights(self, d_model: int) -> list[Weight]:
+        """The router (d_model -> n_experts) and, where the checkpoint keeps one, its correction bias."""
+        m, p = self.ir, f"{self.slot}."
+        out = linear(f"{p}router", d_model, m.n_experts, "router", m.router_bias, split="replicated")
         if m.score_correction_parameter:
-            # Laguna's checkpoint keeps the routing bias as a parameter (frozen), so it is counted
-            out += vector(f"{p}router_correction", (n,), "router")
+            # Laguna's and Trinity's checkpoints keep the routing bias as a parameter (frozen), so it is counted
+            out += vector(f"{p}router_correction", (m.n_experts,), "router")
         if m.router_scale:
             # Gemma 4: the router's input is RMS-normed without a weight, then scaled per channel
-            out += vector(f"{p}router_scale", (d,), "router")
+            out += vector(f"{p}router_scale", (d_model,), "router")
         if m.per_expert_scale:
-            out += vector(f"{p}per_expert_scale", (n,), "router")
-        e = f"{p}experts."
-        out += [
-            Weight(f"{e}gate_up", (n, width, d), True, "routed_experts", "expert"),
-            Weight(f"{e}down", (n, d, f.d_ff), True, "routed_experts", "expert"),
+            out += vector(f"{p}per_expert_scale", (m.n_experts,), "router")
+        return out
+
+    def expert_weights(self, width: int) -> list[Weight]:
+        """The routed experts, stacked, reading and writing vectors of `width` (d_model, or a latent)."""
+        m, e = self.ir, f"{self.slot}.experts."
+        f, n = m.expert, m.n_experts
+        gate_up = (2 if f.gated else 1) * f.d_ff
+        out = [
+            Weight(f"{e}gate_up", (n, gate_up, width), True, "routed_experts", "expert"),
+            Weight(f"{e}down", (n, width, f.d_ff), True, "routed_experts", "expert"),
         ]
         if f.bias:
-            out += vector(f"{e}gate_up_bias", (n, width), "routed_experts", "expert")
-            out += vector(f"{e}down_bias", (n, d), "routed_experts", "expert")
-        if m.shared is not None:
-            out += ffn_weights(f"{p}shared.", d, m.shared, "shared_experts")
-            if m.shared_gate:
-                out += linear(f"{p}shared_gate", d, 1, "shared_experts", split="replicated")
+            out += vector(f"{e}gate_up_bias", (n, gate_up), "routed_experts", "expert")
+            out += vector(f"{e}down_bias", (n, width), "routed_experts", "expert")
+        return out
+
+    def shared_weights(self, d_model: int) -> list[Weight]:
+        m, p = self.ir, f"{self.slot}."
+        if m.shared is None:
+            return []
+        out = ffn_weights(f"{p}shared.", d_model, m.shared, "shared_experts")
+        if m.shared_gate:
+            out += linear(f"{p}shared_gate", d_model, 1, "shared_experts", split="replicated")
         return out
 
     def active(self, params: dict[str, int]) -> dict[str, int]:

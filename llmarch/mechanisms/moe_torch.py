@@ -4,6 +4,8 @@ gpt-fast), so a 1T-parameter model is a few thousand tensors."""
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -32,11 +34,13 @@ class Experts(nn.Module):
 
 
 class MoEModule(FeedForwardPart):
-    def __init__(self, d: int, m: MoEIR) -> None:
+    def __init__(self, d: int, m: MoEIR, expert_width: Optional[int] = None) -> None:
+        """`expert_width`: the width the routed experts read and write, d unless a subclass runs them in a
+        latent (the latent MoE)."""
         super().__init__()
         self.top_k, self.gated = m.top_k, m.expert.gated
         self.router = Linear(d, m.n_experts, m.router_bias)
-        self.experts = Experts(d, m.n_experts, m.top_k, m.expert)
+        self.experts = Experts(expert_width or d, m.n_experts, m.top_k, m.expert)
         if m.shared is not None:
             self.shared = FeedForwardModule(d, m.shared)
             if m.shared_gate:
@@ -57,23 +61,31 @@ class MoEModule(FeedForwardPart):
             self.per_expert_scale = param(m.n_experts)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Top-k routing, then a gather of the chosen experts' stacked weights and one bmm per projection."""
         B, S, d = x.shape
         tokens = x.reshape(B * S, d)
-        weights, idx = torch.topk(self.router(tokens), self.top_k, dim=-1)
+        return self.routed(tokens, self.router(tokens)).reshape(B, S, d) + self.shared_out(x)
+
+    def routed(self, tokens: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """tokens (T, w) through their top-k experts by `logits` (T, n): a gather of the chosen experts'
+        stacked weights and one bmm per projection; (T, w) out, the experts' outputs mixed by their scores."""
+        T, w = tokens.shape
+        weights, idx = torch.topk(logits, self.top_k, dim=-1)
         flat = idx.reshape(-1)  # (T*k,)
-        xk = tokens.unsqueeze(1).expand(B * S, self.top_k, d).reshape(-1, d, 1)  # (T*k, d, 1)
+        xk = tokens.unsqueeze(1).expand(T, self.top_k, w).reshape(-1, w, 1)  # (T*k, w, 1)
         h = torch.bmm(self.experts.gate_up[flat], xk)  # (T*k, width, 1)
         if self.gated:
             gate, up = h.chunk(2, dim=1)
             h = F.silu(gate) * up
         else:
             h = F.relu(h)
-        out = torch.bmm(self.experts.down[flat], h).reshape(B * S, self.top_k, d)
-        out = (out * weights.softmax(-1).unsqueeze(-1)).sum(1).reshape(B, S, d)
-        if hasattr(self, "shared"):
-            shared = self.shared(x)
-            if hasattr(self, "shared_gate"):
-                shared = shared * torch.sigmoid(self.shared_gate(x))
-            out = out + shared
-        return out
+        out = torch.bmm(self.experts.down[flat], h).reshape(T, self.top_k, w)
+        return (out * weights.softmax(-1).unsqueeze(-1)).sum(1)
+
+    def shared_out(self, x: torch.Tensor) -> torch.Tensor | int:
+        """The shared experts' output on x (B, S, d), gated where the spec gates it; 0 without them."""
+        if not hasattr(self, "shared"):
+            return 0
+        shared = self.shared(x)
+        if hasattr(self, "shared_gate"):
+            shared = shared * torch.sigmoid(self.shared_gate(x))
+        return shared

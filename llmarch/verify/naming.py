@@ -268,6 +268,9 @@ NEMOTRON_H: Rules = (
     (r"ffn\.e_score_correction_bias", to("mixer.gate.e_score_correction_bias")),
     (r"ffn\.experts\.gate_up", experts(("mixer.experts.{e}.up_proj.weight",), to("mixer.experts.up_proj"))),
     (r"ffn\.experts\.down", experts(("mixer.experts.{e}.down_proj.weight",), to("mixer.experts.down_proj"))),
+    # the latent MoE's projections around the routed experts (Nemotron 3 Super)
+    (r"ffn\.latent_down\.(weight|bias)", to("mixer.fc1_latent_proj.{0}")),
+    (r"ffn\.latent_up\.(weight|bias)", to("mixer.fc2_latent_proj.{0}")),
     (r"ffn\.shared\.gate_up\.weight", to("mixer.shared_experts.up_proj.weight")),
     (r"ffn\.shared\.down\.weight", to("mixer.shared_experts.down_proj.weight")),
     (r"ffn\.gate_up\.weight", to("mixer.up_proj.weight")),
@@ -388,6 +391,9 @@ FAMILIES: dict[str, Family] = {
         prefixes=(("backbone.", "lm_head"), ("model.", "lm_head")),
         norms={"mixer_norm": "norm", "attn_norm": "norm", "ffn_norm": "norm"},
         outer={"embed_tokens.weight": "embeddings.weight", "norm.weight": "norm_f.weight"},
+        # Nemotron 3 Super's MTP block: transformers' NemotronH builds none, so where its checkpoints keep it is
+        # not known here
+        mtp="unchecked",
     ),
     # Gemma 3n: AltUp, LAuReL and the per-layer inputs under transformers' names (the model keeps
     # altup_inputs - 1 AltUp projections each way: 3 for Gemma 3n's 4 inputs)
@@ -428,6 +434,16 @@ FAMILIES: dict[str, Family] = {
     # stacked as transformers' cohere2_moe stores them, its shared experts one MLP
     "cohere2": DENSE,
     "cohere2_moe": Family(ATTENTION + MLP + moe()),
+    # Arcee Trinity: the element-wise output gate is its own `gate_proj` (llmarch's q_proj holds the query, then
+    # the gate); the router is `mlp.router.gate` and its expert_bias a parameter; four norms per block by name
+    "afmoe": Family(
+        ((r"attn\.q_proj\.weight", split("self_attn.q_proj.weight", "self_attn.gate_proj.weight")),)
+        + ATTENTION
+        + ((r"ffn\.router_correction", to("mlp.expert_bias")),)
+        + MLP
+        + moe(router="mlp.router.gate"),
+        norms={"ffn_norm": "pre_mlp_layernorm", "ffn_post_norm": "post_mlp_layernorm"},
+    ),
 }
 # a multimodal wrapper's model type -> the family of its text model
 WRAPPERS = {

@@ -7,6 +7,7 @@ from __future__ import annotations
 from ..common import TextType
 from ..quant import ModuleNames
 from . import (
+    arcee,
     cohere,
     deepseek,
     deepseek_v4,
@@ -52,6 +53,7 @@ FAMILIES = (
     gpt2,
     mimo,
     step,
+    arcee,
     cohere,
     xlstm,
 )
