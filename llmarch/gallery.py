@@ -94,6 +94,7 @@ GALLERY_SPECS: dict[str, str] = {
     "Laguna XS.2 (33B)": "laguna-xs.2",
     "Mistral Small 4 (119B)": "mistral-small-4-119b",
     "Step 3.5 Flash (196B)": "step-3.5-flash",
+    "ZAYA1-8B (8.4B)": "zaya1-8b",
 }
 
 # Gallery models whose layers llmarch can express but whose count-deciding values no source found pins; each says

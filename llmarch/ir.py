@@ -49,6 +49,8 @@ class AttentionIR:
     indexer_topk: Optional[int] = None
     # values are the keys (no V projection): what the cache stores, "k_and_v" or "one" tensor
     k_eq_v: Optional[str] = None
+    # compressed convolutional attention (ZAYA): the depthwise and grouped convolutions' taps
+    cca_kernels: Optional[tuple[int, int]] = None
 
     @property
     def is_mla(self) -> bool:
@@ -122,6 +124,9 @@ class MoEIR:
     expert_bias: bool
     score_correction_bias: bool
     score_correction_parameter: bool = False  # Laguna keeps it as a parameter (requires_grad=False)
+    router_hidden: Optional[int] = None  # ZAYA's MLP router: its width (None: one linear router)
+    skip_expert: bool = False  # ZAYA: one more routing class that runs no expert
+    router_carry: bool = False  # ZAYA: the previous layer's router state is added, scaled by a vector
 
 
 @dataclass(frozen=True)
@@ -209,6 +214,7 @@ class ModelIR:
     warnings: tuple[str, ...] = ()
     path: Optional[str] = None  # the spec file
     notes: Optional[str] = field(default=None, compare=False)
+    residual_scaling: bool = False  # ZAYA's learned scale and shift on both sides of every residual add
 
     @cached_property
     def layer_groups(self) -> tuple[tuple[LayerIR, int], ...]:

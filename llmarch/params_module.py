@@ -20,7 +20,7 @@ def component_of(name: str) -> str:
         return "per_layer_embedding"
     if head == "lm_head":
         return "lm_head"
-    if head == "norm" or head.endswith("_norm"):
+    if head in ("norm", "input_scale") or head.endswith("_norm"):  # input_scale: per-channel scale and shift
         return "norms"
     if head == "mtp":
         return "mtp"
@@ -30,7 +30,7 @@ def component_of(name: str) -> str:
         return "altup"
     if head == "layers":
         sub = parts[2]
-        if sub.endswith("_norm"):
+        if sub.endswith("_norm") or sub == "residual_scale":  # per-channel scales and shifts
             return "norms"
         if sub == "attn":
             return "attention"

@@ -71,7 +71,7 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
                 mamba2=_linear(spec, "mamba2", mixer, located),
                 lightning=_linear(spec, "lightning", mixer, located),
                 dense=dense if ffn == "dense" else None,
-                moe=moe if ffn == "moe" else None,
+                moe=_first_router(moe, i) if ffn == "moe" else None,
             )
         )
     layers = _share_kv(spec, layers, located)
@@ -119,6 +119,7 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
         per_layer_embedding_vocab=(ple.vocab_size or spec.vocab_size) if ple else None,
         altup_inputs=spec.altup.n_inputs if spec.altup else None,
         laurel_rank=spec.laurel.rank if spec.laurel else None,
+        residual_scaling=spec.residual_scaling,
         norm=NormIR(kind=spec.norm.kind, bias=spec.norm.bias, placement=spec.norm.placement),
         layers=tuple(layers),
         mtp=mtp,
@@ -437,6 +438,15 @@ def _attention(spec: S.Spec, kind: str, located: Located, warnings: list[str]) -
             f"(kind {akind}, head_dim {head_dim}, v_head_dim {v_head_dim})",
             "drop k_eq_v, or v_head_dim",
         )
+    cca = fields.get("cca")
+    if cca is not None and (akind == "mla" or v_head_dim != head_dim or head_dim % 2 or k_eq_v is not None):
+        # CCA convolves q and k head by head and splits each value head into a current and a delayed half
+        raise located.error(
+            at("cca"),
+            f"compressed convolutional attention needs kind mha, gqa or mqa, v_head_dim == head_dim, an even "
+            f"head_dim and no k_eq_v (kind {akind}, head_dim {head_dim}, v_head_dim {v_head_dim})",
+            "drop cca",
+        )
     idx = fields.get("indexer")
     if idx and akind != "mla":
         # the lightning indexer scores keys cached beside MLA's latent (DeepSeek V3.2); llmarch models it
@@ -462,6 +472,7 @@ def _attention(spec: S.Spec, kind: str, located: Located, warnings: list[str]) -
         indexer_head_dim=idx["head_dim"] if idx else None,
         indexer_topk=idx["topk"] if idx else None,
         k_eq_v=k_eq_v.get("cache", "k_and_v") if k_eq_v is not None else None,
+        cca_kernels=(cca["depthwise_kernel"], cca["grouped_kernel"]) if cca is not None else None,
         **mla,
     )
 
@@ -494,6 +505,13 @@ def _ffn(f: S.FFN) -> FFNIR:
     return FFNIR(kind=f.kind, d_ff=f.d_ff, bias=f.bias)
 
 
+def _first_router(moe: Optional[MoEIR], index: int) -> Optional[MoEIR]:
+    """The first layer's router has no earlier router state to carry, hence no scale for it (ZAYA)."""
+    if moe is not None and index == 0 and moe.router_carry:
+        return dataclasses.replace(moe, router_carry=False)
+    return moe
+
+
 def _moe(spec: S.Spec, located: Located) -> MoEIR:
     m = spec.moe
     assert m is not None
@@ -510,6 +528,9 @@ def _moe(spec: S.Spec, located: Located) -> MoEIR:
         expert_bias=m.expert_bias,
         score_correction_bias=m.score_correction_bias,
         score_correction_parameter=m.score_correction_parameter,
+        router_hidden=m.router_mlp.hidden if m.router_mlp else None,
+        skip_expert=bool(m.router_mlp and m.router_mlp.skip_expert),
+        router_carry=bool(m.router_mlp and m.router_mlp.carried_state),
     )
 
 

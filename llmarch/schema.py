@@ -108,6 +108,15 @@ class KEqV(Block):
     )
 
 
+class Cca(Block):
+    """ZAYA's compressed convolutional attention (CCA): q and k mixed over time by a depthwise then a
+    grouped causal convolution (biased), half of each value head projected from the previous token, and a
+    learned per-KV-head key temperature after the L2 QK-norm."""
+
+    depthwise_kernel: _int(16) = Field(2, description="cca_time0: the depthwise convolution's taps")
+    grouped_kernel: _int(16) = Field(2, description="cca_time1: the per-head grouped convolution's taps")
+
+
 _ATTN_FIELDS_DOC = {
     "kind": "mha | gqa | mqa | mla",
     "n_heads": "query heads",
@@ -159,6 +168,7 @@ class AttentionFields(Block):
     rope: Optional[Rope] = None
     indexer: Optional[Indexer] = None
     k_eq_v: Optional[KEqV] = Field(None, description="the values are the keys: no V projection")
+    cca: Optional[Cca] = Field(None, description="compressed convolutional attention (ZAYA)")
 
 
 class Attention(AttentionFields):
@@ -237,6 +247,16 @@ class FFN(Block):
     bias: StrictBool = False
 
 
+class RouterMLP(Block):
+    """ZAYA's router: d_model -> hidden (biased), a normed two-layer GELU MLP, logits over the experts
+    and one skip expert that computes nothing; its hidden state is carried to the next layer's router,
+    scaled by a learned vector (every layer but the first)."""
+
+    hidden: Width = Field(description="router_hidden_size")
+    skip_expert: StrictBool = Field(True, description="one more routing class that runs no expert")
+    carried_state: StrictBool = Field(True, description="the previous layer's router state, scaled, is added")
+
+
 class MoE(Block):
     n_experts: _int(MAX_EXPERTS)
     top_k: _int(MAX_EXPERTS)
@@ -256,6 +276,7 @@ class MoE(Block):
         False,
         description="the same per-expert routing bias kept as a parameter, counted with the router (Laguna)",
     )
+    router_mlp: Optional[RouterMLP] = Field(None, description="an MLP router instead of one linear map (ZAYA)")
 
     @model_validator(mode="after")
     def _check(self) -> "MoE":
@@ -408,6 +429,11 @@ class Spec(Block):
     per_layer_embeddings: Optional[PerLayerEmbeddings] = None
     altup: Optional[AltUp] = None
     laurel: Optional[Laurel] = None
+    residual_scaling: StrictBool = Field(
+        False,
+        description="ZAYA's learned residual scaling: each residual add is (out + b) * s + (x + c) * r, four "
+        "vectors per sublayer, and the embedding is scaled and shifted once",
+    )
     kv_shared_layers: _int(MAX_LAYERS, ge=0) = Field(
         0, description="the last k layers reuse the KV of the last earlier layer of their kind (Gemma 3n)"
     )

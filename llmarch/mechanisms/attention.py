@@ -51,6 +51,25 @@ def qk_norm_weights(prefix: str, a: AttentionIR, key_norm: bool = True) -> list[
     return [w for name, dim in dims for w in norm(f"{prefix}{name}", dim, "attention")]
 
 
+def cca_weights(p: str, d: int, a: AttentionIR) -> list[Weight]:
+    """Compressed convolutional attention (ZAYA): the value heads' current and delayed halves, the two
+    causal convolutions over the concatenated q and k channels (depthwise, then grouped by head, each with
+    a bias), and the key temperature per KV head.  The convolutions are not matrices a token multiplies
+    (as the linear mixers' short convolutions)."""
+    half = a.n_kv_heads * a.v_head_dim // 2
+    channels = (a.n_heads + a.n_kv_heads) * a.head_dim
+    depthwise, grouped = a.cca_kernels
+    return [
+        *linear(f"{p}v_proj_current", d, half, "attention", a.qkv_bias),
+        *linear(f"{p}v_proj_delayed", d, half, "attention", a.qkv_bias),
+        *vector(f"{p}conv_qk_depthwise.weight", (channels, 1, depthwise), "attention", "column"),
+        *vector(f"{p}conv_qk_depthwise.bias", (channels,), "attention", "column"),
+        *vector(f"{p}conv_qk_grouped.weight", (channels, a.head_dim, grouped), "attention", "column"),
+        *vector(f"{p}conv_qk_grouped.bias", (channels,), "attention", "column"),
+        *vector(f"{p}temp", (a.n_kv_heads,), "attention", "column"),
+    ]
+
+
 class Attention(Mechanism):
     """MHA / GQA / MQA.  With `kv_shared` the layer reuses an earlier layer's keys and values: it has
     no key/value projections and no key norm."""
@@ -181,7 +200,9 @@ class Attention(Mechanism):
         out = linear(f"{p}q_proj", d, q_out, "attention", a.qkv_bias)
         if not self.kv_shared:
             out += linear(f"{p}k_proj", d, a.n_kv_heads * a.head_dim, "attention", a.qkv_bias)
-            if a.k_eq_v is None:  # otherwise the keys serve as the values
+            if a.cca_kernels is not None:
+                out += cca_weights(p, d, a)
+            elif a.k_eq_v is None:  # otherwise the keys serve as the values
                 out += linear(f"{p}v_proj", d, a.n_kv_heads * a.v_head_dim, "attention", a.qkv_bias)
         out += linear(f"{p}o_proj", a.n_heads * a.v_head_dim, d, "attention", a.o_bias, split="row")
         if a.output_gate == "headwise":

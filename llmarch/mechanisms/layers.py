@@ -19,6 +19,7 @@ from .mamba2 import Mamba2
 from .mla import MultiHeadLatentAttention
 from .moe import MoE
 from .per_layer_inputs import PerLayerInputs
+from .residual_scaling import ResidualScaling
 
 
 def attention_mechanism(a: AttentionIR, kv_shared_from: Optional[int] = None) -> Attention:
@@ -46,6 +47,8 @@ def model_mechanisms(ir: ModelIR) -> list[Mechanism]:
         out.append(AltUp(ir.altup_inputs))
     if ir.laurel_rank:
         out.append(Laurel(ir.laurel_rank))
+    if ir.residual_scaling:
+        out.append(ResidualScaling())
     return out
 
 
@@ -74,7 +77,7 @@ def block_norm_names(ir: ModelIR, mechanism: Mechanism) -> list[str]:
     (pre: `attn_norm`; post: `attn_post_norm`; sandwich: both), one norm of its own for an extra."""
     place, prefix = ir.norm.placement, mechanism.norm_prefix
     out: list[str] = []
-    if not mechanism.sublayer or place in ("pre", "sandwich"):
+    if (not mechanism.sublayer and prefix) or (mechanism.sublayer and place in ("pre", "sandwich")):
         out.append(f"{prefix}_norm")
     if mechanism.sublayer and place in ("post", "sandwich"):
         out.append(f"{prefix}_post_norm")

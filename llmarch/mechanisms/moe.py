@@ -6,8 +6,22 @@ from __future__ import annotations
 from typing import Optional
 
 from ..ir import MoEIR
-from .base import Box, Mechanism, Routing, Weight, linear, matrix_macs, vector
+from .base import Box, Mechanism, Routing, Weight, linear, matrix_macs, norm, vector
 from .ffn import FFN_NAMES, ffn_weights
+
+
+def router_mlp_weights(p: str, d: int, m: MoEIR) -> list[Weight]:
+    """ZAYA's router (ZayaRouter): d -> hidden with a bias, the scale of the router state carried from the
+    previous layer (not on the first), then a normed two-layer GELU MLP and logits over the experts and
+    the skip expert."""
+    r, classes = m.router_hidden, m.n_experts + (1 if m.skip_expert else 0)
+    out = linear(f"{p}down_proj", d, r, "router", True, split="replicated")
+    if m.router_carry:
+        out += vector(f"{p}router_states_scale", (r,), "router")
+    out += norm(f"{p}norm", r, "router")
+    out += linear(f"{p}fc1", r, r, "router", True, split="replicated")
+    out += linear(f"{p}fc2", r, r, "router", True, split="replicated")
+    return out + linear(f"{p}out_proj", r, classes, "router", split="replicated")
 
 
 class MoE(Mechanism):
@@ -66,7 +80,10 @@ class MoE(Mechanism):
         m, p, d = self.ir, f"{self.slot}.", d_model
         f, n = m.expert, m.n_experts
         width = (2 if f.gated else 1) * f.d_ff
-        out = linear(f"{p}router", d, n, "router", m.router_bias, split="replicated")
+        if m.router_hidden is not None:
+            out = router_mlp_weights(f"{p}router.", d, m)
+        else:
+            out = linear(f"{p}router", d, n, "router", m.router_bias, split="replicated")
         if m.score_correction_parameter:
             # Laguna's checkpoint keeps the routing bias as a parameter (frozen), so it is counted
             out += vector(f"{p}router_correction", (n,), "router")
@@ -90,8 +107,12 @@ class MoE(Mechanism):
         return out
 
     def buffers(self) -> int:
-        # DeepSeek's e_score_correction_bias: set by load balancing, not by gradients
-        return self.ir.n_experts if self.ir.score_correction_bias else 0
+        # DeepSeek's e_score_correction_bias: set by load balancing, not by gradients; ZAYA's balancing
+        # biases, one per routing class (the skip expert's included)
+        m = self.ir
+        if m.router_hidden is not None:
+            return m.n_experts + (1 if m.skip_expert else 0)
+        return m.n_experts if m.score_correction_bias else 0
 
     def token_macs(self, d_model: int) -> dict[str, int]:
         out = matrix_macs(self.weights(d_model))
