@@ -602,6 +602,7 @@ GALLERY_TITLES = {
     "mimo-v2.5": "Xiaomi MiMo-V2.5 (310B)",
     "mistral-small-4-119b": "Mistral Small 4 (119B)",
     "step-3.5-flash": "Step 3.5 Flash (196B)",
+    "zaya1-8b": "ZAYA1-8B (8.4B)",
 }
 
 
@@ -613,7 +614,7 @@ GALLERY_NOT_SHIPPED = {
     "Ling 2.5 (1T)", "Nemotron 3 Super (120B-A12B)",
     "Gemma 4 (26B-A4B)", "Gemma 4 (31B)", "Gemma 4 (E2B)",
     "Gemma 4 (E4B)", "Xiaomi MiMo-V2.5-Pro (1.02T)", "Ling 2.6 (1T)",
-    "DeepSeek V4-Flash (284B)", "DeepSeek V4-Pro (1.6T)", "ZAYA1-8B (8.4B)",
+    "DeepSeek V4-Flash (284B)", "DeepSeek V4-Pro (1.6T)",
     "Command A+ (218B-A25B)",
 }  # fmt: skip
 

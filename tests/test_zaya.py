@@ -81,3 +81,12 @@ def test_kv_by_hand(ir):
     """K and V of 2 KV heads x 128 per layer at bf16: 40 x 2 x 256 x 2 B = 40,960 B = the gallery's 40 KiB."""
     kv = kv_cache(ir, ctx=1000)
     assert kv.per_token_bytes_all_layers == 40 * 2 * (128 + 128) * 2 == 40 * 1024
+
+
+def test_cca_state_by_hand(ir):
+    """Each layer also holds CCA's fixed state at bf16, as transformers' cache holds it: the convolutions'
+    last (2 - 1) + (2 - 1) = 2 inputs of the (8 + 2) x 128 q/k channels (update_conv_state) and the previous
+    token's delayed value half, 2 x 128 / 2 (update_recurrent_state)."""
+    state = (2 * (8 + 2) * 128 + 2 * 128 // 2) * 2
+    assert state == 5_376
+    assert kv_cache(ir, ctx=1000).total_bytes == 40 * (2 * 256 * 2 * 1000 + state) == 41_175_040

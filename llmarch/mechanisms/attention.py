@@ -276,15 +276,30 @@ class Attention(Mechanism):
             where = f"local({a.window:,} + query)" if a.window_excludes_query else f"local({a.window:,})"
         else:
             where = f"chunked({a.chunk:,})" if a.chunk else kind
+        state, formula = self.cca_state_elements(), f"{self.cache_formula()} x {kv_bytes} B x {tokens:,}"
+        if state:
+            taps = a.cca_kernels[0] - 1 + a.cca_kernels[1] - 1
+            channels = (a.n_heads + a.n_kv_heads) * a.head_dim
+            formula += f" + ({taps} x {channels:,} + {a.n_kv_heads * a.v_head_dim // 2}) x {kv_bytes} B"
         return CacheRow(
-            key=(kind, elems, limit),
-            label=f"{where} {self.cache_label()}",
+            key=(kind, elems, limit, state),
+            label=f"{where} {self.cache_label()}" + (", CCA state" if state else ""),
             elements_per_token=elems,
             tokens=tokens,
-            fixed_bytes=0,
-            formula=f"{self.cache_formula()} x {kv_bytes} B x {tokens:,}",
+            fixed_bytes=int(state * kv_bytes),
+            formula=formula,
             gallery_elements_per_token=self.gallery_elements_per_token(),
         )
+
+    def cca_state_elements(self) -> int:
+        """Compressed convolutional attention's fixed state (ZAYA's conv and recurrent cache states): the
+        last (depthwise - 1) + (grouped - 1) q/k inputs of the convolutions and the previous token's delayed
+        value half, held at the cache's dtype as transformers holds them; 0 without CCA."""
+        a = self.ir
+        if a.cca_kernels is None:
+            return 0
+        taps = a.cca_kernels[0] - 1 + a.cca_kernels[1] - 1
+        return taps * (a.n_heads + a.n_kv_heads) * a.head_dim + a.n_kv_heads * a.v_head_dim // 2
 
     def cache_share(self, tp: int) -> float:
         """The part of the cache one of `tp` ranks holds: its KV heads (all of them replicated when
