@@ -90,3 +90,81 @@ def test_cca_state_by_hand(ir):
     state = (2 * (8 + 2) * 128 + 2 * 128 // 2) * 2
     assert state == 5_376
     assert kv_cache(ir, ctx=1000).total_bytes == 40 * (2 * 256 * 2 * 1000 + state) == 41_175_040
+
+
+SMALL = """
+name: zaya-small
+vocab_size: 1000
+d_model: 256
+n_layers: 3
+context_length: 4096
+tie_embeddings: true
+attention:
+  kind: gqa
+  n_heads: 4
+  n_kv_heads: 2
+  head_dim: 64
+  qk_norm: l2
+  cca: {depthwise_kernel: 2, grouped_kernel: 2}
+  rope: {theta: 5000000, partial: 0.5}
+moe:
+  n_experts: 4
+  top_k: 1
+  d_expert: 128
+  expert_kind: swiglu
+  router_mlp: {hidden: 32, skip_expert: true, carried_state: true}
+residual_scaling: true
+layers: {mixer: G, ffn: E}
+"""
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    path = tmp_path_factory.mktemp("zaya") / "zaya-small.yaml"
+    path.write_text(SMALL)
+    return llmarch.load(str(path))
+
+
+def test_small_count_is_transformers(small):
+    """The same mechanisms at a small size, against ZayaForCausalLM built from the matching config."""
+    from transformers import ZayaConfig
+
+    cfg = ZayaConfig(
+        vocab_size=1000,
+        hidden_size=256,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=64,
+        moe_intermediate_size=128,
+        num_experts=4,
+        router_hidden_size=32,
+    )
+    assert llmarch.count_params(small).total == unique_params(causal_lm_on_meta(cfg))
+
+
+def test_small_macs_by_hand(small):
+    """One token's multiply-adds per layer: q 256x256, k 256x128, the value halves 2 x 256x64, o 256x256; the
+    router 256x32, 32x32 twice, 32x5 (4 experts + skip); one SwiGLU expert 3 x 256x128.  The convolutions, the
+    residual scaling and the norms are element-wise or short convolutions, outside the FLOP convention."""
+    from llmarch.mechanisms.layers import layer_mechanisms
+
+    macs: dict[str, int] = {}
+    for m in layer_mechanisms(small, small.layers[1]):
+        for k, v in m.token_macs(small.d_model).items():
+            macs[k] = macs.get(k, 0) + v
+    assert macs.get("attention_proj") == 256 * 256 + 256 * 128 + 2 * 256 * 64 + 256 * 256
+    assert macs.get("router") == 256 * 32 + 2 * 32 * 32 + 32 * 5
+    assert macs.get("routed_experts") == 3 * 256 * 128
+
+
+def test_traced_counters_agree(small):
+    """Traced == analytic exactly, prefill of 300 tokens and a decode step at 2000."""
+    from llmarch import flops
+    from llmarch.flop_counters import count_fvcore, count_torch
+
+    model = llmarch.build(small, with_mtp=False)
+    analytic = flops.prefill(small, 300).flops
+    for fn in (count_torch, count_fvcore):
+        assert fn(model, small, 300).normalised == analytic, fn.__name__
+    assert count_fvcore(model, small, 300, decode_ctx=2000).normalised == flops.decode(small, 2000).flops

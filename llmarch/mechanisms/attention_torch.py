@@ -56,20 +56,12 @@ def add_cca(module: nn.Module, d: int, a: AttentionIR) -> None:
 
 
 def cca_qkv(module: nn.Module, a: AttentionIR, x: torch.Tensor, q: torch.Tensor):
-    """q, k and v of compressed convolutional attention: q and k convolved causally over time (the past
-    taps padded, as a fresh prefill), plus a residual of the projections; the values' second half from the
+    """q, k and v of compressed convolutional attention.  Its causal convolutions over q and k (taps 2 and
+    2 in ZAYA) are short convolutions, which the FLOP convention excludes, so the forward holds their weights
+    and does not run them (as the linear mixers' short convolutions); the values' second half comes from the
     previous token's projection.  Returns (B, S, H*hd), (B, S, H_kv*hd), (B, S, H_kv*hd)."""
-    B, S, _ = x.shape
+    B = x.shape[0]
     k = module.k_proj(x)
-    depthwise, grouped = a.cca_kernels
-    qk = torch.cat([q, k], dim=-1).transpose(1, 2)  # (B, channels, S)
-    qk = nn.functional.pad(qk, (depthwise - 1 + grouped - 1, 0))  # causal: past taps before the first token
-    w, b = module.conv_qk_depthwise.weight, module.conv_qk_depthwise.bias
-    qk = nn.functional.conv1d(qk, w, b, groups=w.shape[0])
-    g = module.conv_qk_grouped
-    qk = nn.functional.conv1d(qk, g.weight, g.bias, groups=a.n_heads + a.n_kv_heads).transpose(1, 2)  # (B, S, channels)
-    q_conv, k_conv = qk.split([a.n_heads * a.head_dim, a.n_kv_heads * a.head_dim], dim=-1)
-    q, k = q_conv + q, k_conv + k
     current, delayed = module.v_proj_current(x), module.v_proj_delayed(x)
     delayed = torch.cat([delayed.new_zeros(B, 1, delayed.shape[-1]), delayed[:, :-1]], dim=1)  # shift by one
     return q, k, torch.cat([current, delayed], dim=-1)  # as transformers concatenates them: (B, S, H_kv*hd)
