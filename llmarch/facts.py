@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .ir import ModelIR
-from .mechanisms.layers import layer_ffn, layer_mechanisms, layer_mixer, model_mechanisms
+from .mechanisms.layers import block_residual, layer_ffn, layer_mechanisms, layer_mixer, model_mechanisms
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,12 @@ def facts(ir: ModelIR) -> list[Fact]:
         out.append(Fact("qk_norm", "QK-norm", v, t))
         extras = sorted({x for m in attn.values() for x in m.option_labels()})
         out.append(Fact("attention_extras", "Attention extras", extras, ", ".join(extras) or "—"))
-    norm_text = f"{ir.norm.placement} {'LayerNorm' if ir.norm.kind == 'layernorm' else 'RMSNorm'}"
-    out.append(Fact("norm", "Norm placement", ir.norm.placement, norm_text))
+    norm_kind = "LayerNorm" if ir.norm.kind == "layernorm" else "RMSNorm"
+    out.append(Fact("norm", "Norm placement", ir.norm.placement, f"{ir.norm.placement} {norm_kind}"))
+    block = block_residual(ir)
+    if block is not None:  # absent (not "—") for the sequential block, so other panels stay as the article's
+        value, text = block.panel()
+        out.append(Fact("block", "Block", value, text))
     ffns = [f for f in (layer_ffn(ir, layer) for layer in ir.layers) if f is not None]
     first_dense = next((f for f in ffns if not f.experts), None)
     routed = next((f for f in ffns if f.experts), None)
@@ -156,6 +160,7 @@ PATTERN_WORDS = {
     "kda": "KDA",
     "mamba2": "Mamba-2",
     "lightning": "Lightning",
+    "mlstm": "mLSTM",
 }
 
 

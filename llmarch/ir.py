@@ -102,6 +102,14 @@ class Mamba2IR:
 
 
 @dataclass(frozen=True)
+class MlstmIR:
+    n_heads: int
+    qk_head_dim: int
+    v_head_dim: int
+    bias: bool
+
+
+@dataclass(frozen=True)
 class FFNIR:
     kind: str  # "swiglu" | "swiglu_clamped" | "geglu" | "gelu_mlp" | "relu2_mlp"
     d_ff: int
@@ -139,6 +147,7 @@ class LayerIR:
     kda: Optional[KdaIR] = None
     mamba2: Optional[Mamba2IR] = None
     lightning: Optional[LightningIR] = None
+    mlstm: Optional[MlstmIR] = None
     dense: Optional[FFNIR] = None
     moe: Optional[MoEIR] = None
     kv_shared_from: Optional[int] = None  # reuses the KV cache of this earlier layer (Gemma 3n)
@@ -161,6 +170,7 @@ class NormIR:
     kind: str  # "rmsnorm" | "layernorm"
     bias: bool
     placement: str  # "pre" | "post" | "sandwich"
+    residual: str = "sequential"  # a kinds.ResidualKind: "parallel" is one norm read by mixer and FFN at once
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Literal, get_args
 
 # A layer's mixer: an attention layer kind, a linear mixer, or none
 AttentionLayerKind = Literal["global", "local", "chunked", "nope"]  # full causal, sliding window, chunks, no positions
-LinearMixerKind = Literal["gated_deltanet", "kda", "mamba2", "lightning"]
+LinearMixerKind = Literal["gated_deltanet", "kda", "mamba2", "lightning", "mlstm"]
 MixerKind = Literal[AttentionLayerKind, LinearMixerKind, "none"]
 # A layer's FFN
 FFNSlotKind = Literal["dense", "moe", "none"]
@@ -33,6 +33,8 @@ GATED_FFN_KINDS: tuple[str, ...] = ("swiglu", "swiglu_clamped", "geglu")  # gate
 # The block's residual norms
 NormKind = Literal["rmsnorm", "layernorm"]
 NormPlacement = Literal["pre", "post", "sandwich"]
+# The block's residual: the mixer and then the FFN, each added in turn, or both from one norm added together
+ResidualKind = Literal["sequential", "parallel"]
 
 # The parameter components every count is broken into (params, the spec's `weights.overrides`, the tables),
 # in the order the tables print them
@@ -63,6 +65,7 @@ MIXER_LETTERS: dict[str, str] = {
     "K": "kda",
     "M": "mamba2",
     "T": "lightning",  # Lightning attention (Ling 2.5); L is taken by local attention
+    "X": "mlstm",  # xLSTM's matrix-memory LSTM
     "-": "none",
 }
 FFN_LETTERS: dict[str, str] = {"D": "dense", "E": "moe", "-": "none"}

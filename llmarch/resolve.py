@@ -21,6 +21,7 @@ from .ir import (
     LayerIR,
     LightningIR,
     Mamba2IR,
+    MlstmIR,
     ModelIR,
     MoEIR,
     MtpIR,
@@ -70,6 +71,7 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
                 kda=_linear(spec, "kda", mixer, located),
                 mamba2=_linear(spec, "mamba2", mixer, located),
                 lightning=_linear(spec, "lightning", mixer, located),
+                mlstm=_linear(spec, "mlstm", mixer, located),
                 dense=dense if ffn == "dense" else None,
                 moe=_first_router(moe, i) if ffn == "moe" else None,
             )
@@ -101,6 +103,8 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
         )
 
     _refuse_unused(spec, layers, mtp, located, warnings)
+    if spec.block.residual == "parallel":
+        _check_parallel(spec, layers + ([mtp.layer] if mtp else []), located)
     ple = spec.per_layer_embeddings
     ir = ModelIR(
         name=spec.name,
@@ -120,7 +124,9 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
         altup_inputs=spec.altup.n_inputs if spec.altup else None,
         laurel_rank=spec.laurel.rank if spec.laurel else None,
         residual_scaling=spec.residual_scaling,
-        norm=NormIR(kind=spec.norm.kind, bias=spec.norm.bias, placement=spec.norm.placement),
+        norm=NormIR(
+            kind=spec.norm.kind, bias=spec.norm.bias, placement=spec.norm.placement, residual=spec.block.residual
+        ),
         layers=tuple(layers),
         mtp=mtp,
         weight_dtype=spec.weights.dtype,
@@ -179,7 +185,14 @@ def _refuse_unused(
     block) change a default silently, and usually means a pattern or a block is wrong."""
     err = located.error
     stack = layers + ([mtp.layer] if mtp else [])
-    for block, letter in (("gated_deltanet", "D"), ("kda", "K"), ("mamba2", "M"), ("lightning", "T"), ("moe", "E")):
+    for block, letter in (
+        ("gated_deltanet", "D"),
+        ("kda", "K"),
+        ("mamba2", "M"),
+        ("lightning", "T"),
+        ("mlstm", "X"),
+        ("moe", "E"),
+    ):
         if getattr(spec, block) is not None and not any(getattr(l, block) is not None for l in stack):
             where = "layers.ffn" if block == "moe" else "layers.mixer"
             raise err(
@@ -229,6 +242,34 @@ def _refuse_unused(
             "no layer uses the learned position table (every attention layer has position rope or nope)",
             "remove learned_positions, or set attention.position: absolute",
         )
+
+
+def _check_parallel(spec: S.Spec, stack: list[LayerIR], located: Located) -> None:
+    """A parallel block adds its mixer and its FFN to the residual together, both from one pre-norm: every
+    layer needs both, the norm must come before them, and the Gemma 3n extras (which hook between the
+    mixer and the FFN) have no place in it."""
+    path = ("block", "residual")
+    if spec.norm.placement != "pre":
+        raise located.error(
+            path,
+            f"a parallel block reads one norm before its mixer and FFN, but norm.placement is {spec.norm.placement}",
+            "set norm.placement: pre, or block.residual: sequential",
+        )
+    for layer in stack:
+        if layer.mixer == "none" or layer.ffn == "none":
+            missing = "mixer" if layer.mixer == "none" else "FFN"
+            raise located.error(
+                path,
+                f"a parallel block runs a mixer and an FFN side by side, but layer {layer.index} has no {missing}",
+                "give every layer both in `layers.mixer` and `layers.ffn`, or set block.residual: sequential",
+            )
+    for key in ("per_layer_embeddings", "altup", "laurel"):
+        if getattr(spec, key) is not None:
+            raise located.error(
+                path,
+                f"`{key}` hooks into a sequential block (between mixer and FFN); a parallel block has no such place",
+                f"remove `{key}`, or set block.residual: sequential",
+            )
 
 
 def _share_kv(spec: S.Spec, layers: list[LayerIR], located: Located) -> list[LayerIR]:
@@ -498,6 +539,8 @@ def _linear(spec: S.Spec, block: str, mixer: str, located: Located):
         return KdaIR(**value.model_dump())
     if block == "lightning":
         return LightningIR(**value.model_dump())
+    if block == "mlstm":
+        return MlstmIR(value.n_heads, value.qk_dim // value.n_heads, value.v_dim // value.n_heads, value.bias)
     return Mamba2IR(**value.model_dump())
 
 

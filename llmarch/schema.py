@@ -28,6 +28,7 @@ from .kinds import (
     OutputGate,
     Position,
     QKNorm,
+    ResidualKind,
 )
 
 # Upper bounds, documented in docs/spec-format.md ("Limits").
@@ -241,6 +242,24 @@ class Mamba2(Block):
         return self
 
 
+class MLSTM(Block):
+    """xLSTM's mLSTM (xLSTM 7B): a matrix memory per head, C_t = f_t C_{t-1} + i_t v_t k_t^T, read by the
+    query and normalised by n_t = f_t n_{t-1} + i_t k_t; scalar input and forget gates per head, a sigmoid
+    output gate over the values, a per-head norm."""
+
+    n_heads: Heads
+    qk_dim: Width = Field(description="query/key width over all heads (d_model x qk_dim_factor)")
+    v_dim: Width = Field(description="value width over all heads (d_model x v_dim_factor)")
+    bias: StrictBool = Field(False, description="biases on q, k, v, the output gate, out_proj and the head norm")
+
+    @model_validator(mode="after")
+    def _check(self) -> "MLSTM":
+        for key in ("qk_dim", "v_dim"):
+            if getattr(self, key) % self.n_heads:
+                raise ValueError(f"{key} ({getattr(self, key)}) is not a multiple of n_heads ({self.n_heads})")
+        return self
+
+
 class FFN(Block):
     kind: FFNKind = "swiglu"
     d_ff: Width
@@ -304,6 +323,16 @@ class Norm(Block):
         "pre", description="pre: before each sublayer; post: after it, inside the residual; sandwich: both"
     )
     eps: Optional[Positive] = None
+
+
+class BlockLayout(Block):
+    """How a layer's mixer and FFN meet the residual stream."""
+
+    residual: ResidualKind = Field(
+        "sequential",
+        description="sequential: x + mixer(norm(x)), then + ffn(norm(.)); parallel: x + mixer(norm(x)) + "
+        "ffn(norm(x)), one norm read by both (Cohere's Command R / Command A / Tiny Aya block)",
+    )
 
 
 class Layers(Block):
@@ -438,11 +467,13 @@ class Spec(Block):
         0, description="the last k layers reuse the KV of the last earlier layer of their kind (Gemma 3n)"
     )
     norm: Norm = Norm()
+    block: BlockLayout = BlockLayout()
     attention: Optional[Attention] = None
     gated_deltanet: Optional[GatedDeltaNet] = None
     kda: Optional[KimiDeltaAttention] = None
     mamba2: Optional[Mamba2] = None
     lightning: Optional[LightningAttention] = None
+    mlstm: Optional[MLSTM] = None
     ffn: Optional[FFN] = None
     moe: Optional[MoE] = None
     layers: Layers = Layers()

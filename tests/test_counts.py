@@ -28,6 +28,7 @@ LAYER_TYPE = {
     "gated_deltanet": "linear_attention",
     "kda": "linear_attention",
     "mamba2": "linear_attention",
+    "mlstm": "mlstm",
 }
 
 
@@ -93,6 +94,8 @@ def config_layer_types(cfg) -> list[str]:
         return [kinds[t] for t in cfg.layer_types]
     if getattr(cfg, "layer_types", None):
         return list(cfg.layer_types)
+    if cfg.model_type == "xlstm":  # transformers' xLSTMBlock is an mLSTM block (no sLSTM, no attention)
+        return ["mlstm"] * cfg.num_hidden_layers
     if getattr(cfg, "attn_type_list", None) is not None:
         # MiniMax M2 lists 1 (softmax attention) per layer; its modelling code has no other kind
         assert set(cfg.attn_type_list) == {1}, cfg.attn_type_list

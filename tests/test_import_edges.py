@@ -47,7 +47,8 @@ ZERO_BASED_INDICES = ("mlp_only_layers", "moe_layers")
 
 def trim(raw: dict, n: int) -> None:
     """Keep the first `n` layers: the layer count and every per-layer key that follows it."""
-    raw["n_layer" if "n_layer" in raw else "num_hidden_layers"] = n
+    # the layer count under the config's own name (GPT-2's n_layer, xLSTM's num_blocks)
+    raw[next((k for k in ("n_layer", "num_blocks") if k in raw), "num_hidden_layers")] = n
     for key in PER_LAYER_LISTS:
         if isinstance(raw.get(key), list) and raw[key]:
             raw[key] = raw[key][:n]
@@ -364,6 +365,47 @@ FAMILIES = (
     Family("phi3", "phi-4", (Edit("window on every layer", 2, {"sliding_window": 2048}),)),
     Family("granite", "granite-4.1-30b", (Edit("untied", 2, {"tie_word_embeddings": False}),)),
     Family("kimi_k25", "kimi-k2.5", DEEPSEEK_PREFIX, wrapper=True, drop=("quantization_config",)),
+    Family(
+        "cohere2",
+        "tiny-aya",
+        (
+            kinds("one full layer", "layer_types", [F]),
+            kinds("all sliding", "layer_types", [S, S]),
+            Edit("layer_types from sliding_window_pattern 2", 4, {"layer_types": None, "sliding_window_pattern": 2}),
+            Edit("untied", 2, {"tie_word_embeddings": False}),
+        ),
+    ),
+    Family(
+        "cohere2_moe",
+        "command-a-plus",
+        (
+            Edit("dense prefix 1", 3, {"first_k_dense_replace": 1, "layer_types": None}),
+            Edit(
+                "dense prefix 2 of its own width",
+                3,
+                {"first_k_dense_replace": 2, "prefix_dense_intermediate_size": 1024, "layer_types": None},
+            ),
+            Edit("no shared experts", 2, {"num_shared_experts": 0}),
+            Edit("RMSNorm", 2, {"rms_norm_eps": 1e-6}),
+        ),
+    ),
+    Family(
+        "xlstm",
+        "xlstm-7b",
+        (
+            Edit(
+                "tied: refused (transformers keeps a separate head)",
+                2,
+                {"tie_word_embeddings": True},
+                "tie_word_embeddings",
+            ),
+            Edit("wider keys, rounded FFN", 2, {"qk_dim_factor": 1.0, "ffn_proj_factor": 1.3}),
+            Edit("hidden_size and num_hidden_layers by their config names", 2, {"hidden_size": 4096}),
+        ),
+    ),
+    Family(
+        "cohere2_vision", "command-a-plus", (Edit("one shared expert", 2, {"num_shared_experts": 1}),), wrapper=True
+    ),
     Family(
         "mimo_v2_flash",
         "mimo-v2-flash",

@@ -20,12 +20,14 @@ MECHANISM_NAMES = {
     "GatedDeltaNetIR",
     "KdaIR",
     "Mamba2IR",
+    "MlstmIR",
     "MoEIR",
     "FFNIR",
     "attention",
     "gated_deltanet",
     "kda",
     "mamba2",
+    "mlstm",
     "moe",
     "dense",
     "is_mla",
@@ -42,6 +44,7 @@ MECHANISM_NAMES = {
     "altup_inputs",
     "laurel_rank",
     "k_eq_v",
+    "residual",
 }
 
 # Where a mechanism's name belongs: its own module, the schema, the IR and what builds it from a

@@ -373,6 +373,8 @@ FAMILY_CASES = [
     ("kimi-k2-thinking", "per_expert"),
     ("laguna-xs.2", "per_expert"),
     ("mistral-small-4-119b", "per_expert"),
+    ("tiny-aya", "per_expert"),  # the parallel block: one norm per layer
+    ("command-a-plus", "stacked"),  # its cohere2_vision wrapper names the text model's type
 ]
 
 

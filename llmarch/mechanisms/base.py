@@ -113,7 +113,8 @@ class Box:
     models; `block_words` names it in the block's title ("sliding-window GQA", "MoE"); `features` are the
     values the callouts compare across models (`mixer`, `ffn`, `shared`, attention's options); `routing`
     draws a router over experts; an extra's notes join the block's extras box at its `place`, and its
-    `embedding_notes` the embedding's."""
+    `embedding_notes` the embedding's.  A block residual mechanism with `branches` draws the mixer and
+    the FFN side by side, both fed by its norm (`title`) and meeting in one add (`notes`)."""
 
     kind: str
     title: str = ""
@@ -123,6 +124,7 @@ class Box:
     routing: Optional[Routing] = None
     place: str = ""  # an extra's: one of EXTRA_PLACES
     embedding_notes: tuple[tuple[str, str], ...] = ()
+    branches: bool = False
 
 
 class Mechanism:

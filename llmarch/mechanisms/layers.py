@@ -1,5 +1,6 @@
 """The one place that reads the IR's mechanism fields and returns protocol objects: a layer's mixer,
-FFN and per-layer extras, the model-level mechanisms, and the residual norms the block gives each.
+FFN, the block's residual mechanism and per-layer extras, the model-level mechanisms, and the residual
+norms the block gives each.
 Analyzers loop over what these functions return and never name a mechanism."""
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from .laurel import Laurel
 from .lightning import LightningAttention
 from .mamba2 import Mamba2
 from .mla import MultiHeadLatentAttention
+from .mlstm import MatrixLSTM
 from .moe import MoE
+from .parallel_block import ParallelBlock
 from .per_layer_inputs import PerLayerInputs
 from .residual_scaling import ResidualScaling
 
@@ -53,7 +56,8 @@ def model_mechanisms(ir: ModelIR) -> list[Mechanism]:
 
 
 def layer_mechanisms(ir: ModelIR, layer: LayerIR) -> list[Mechanism]:
-    """The mechanisms of one layer: its mixer, its FFN, then the model's per-layer extras."""
+    """The mechanisms of one layer: its mixer, its FFN, the block's residual mechanism where it is not the
+    sequential one (it runs the FFN beside the mixer), then the model's per-layer extras."""
     out: list[Mechanism] = []
     if layer.attention is not None:
         out.append(attention_mechanism(layer.attention, layer.kv_shared_from))
@@ -65,17 +69,31 @@ def layer_mechanisms(ir: ModelIR, layer: LayerIR) -> list[Mechanism]:
         out.append(Mamba2(layer.mamba2))
     elif layer.lightning is not None:
         out.append(LightningAttention(layer.lightning))
+    elif layer.mlstm is not None:
+        out.append(MatrixLSTM(layer.mlstm))
     if layer.dense is not None:
         out.append(DenseFFN(layer.dense))
     elif layer.moe is not None:
         out.append(MoE(layer.moe))
+    block = block_residual(ir)
+    if block is not None:
+        out.append(block)
     return out + model_mechanisms(ir)
+
+
+def block_residual(ir: ModelIR) -> Optional[ParallelBlock]:
+    """The block's residual mechanism when it is not the sequential one (the parallel block), or None."""
+    return ParallelBlock(ir.norm) if ir.norm.residual == "parallel" else None
 
 
 def block_norm_names(ir: ModelIR, mechanism: Mechanism) -> list[str]:
     """The residual norms the block puts around `mechanism`: by the model's placement for a mixer or FFN
-    (pre: `attn_norm`; post: `attn_post_norm`; sandwich: both), one norm of its own for an extra."""
+    (pre: `attn_norm`; post: `attn_post_norm`; sandwich: both), one norm of its own for an extra or for a
+    block residual mechanism (the parallel block's `input_norm`, which its mixer and FFN read: they have
+    none of their own there)."""
     place, prefix = ir.norm.placement, mechanism.norm_prefix
+    if mechanism.sublayer and block_residual(ir) is not None:
+        return []
     out: list[str] = []
     if (not mechanism.sublayer and prefix) or (mechanism.sublayer and place in ("pre", "sandwich")):
         out.append(f"{prefix}_norm")

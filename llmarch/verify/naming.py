@@ -404,6 +404,10 @@ FAMILIES: dict[str, Family] = {
             "norm.bias": "ln_f.bias",
         },
     ),
+    # Cohere's parallel block: one `input_layernorm` per layer (llmarch's `input_norm`); Command A+'s experts
+    # stacked as transformers' cohere2_moe stores them, its shared experts one MLP
+    "cohere2": DENSE,
+    "cohere2_moe": Family(ATTENTION + MLP + moe()),
 }
 # a multimodal wrapper's model type -> the family of its text model
 WRAPPERS = {
@@ -425,6 +429,7 @@ def norm_name(family: Family, name: str, placement: str) -> Optional[str]:
     return {
         "attn_norm": "input_layernorm",
         "mixer_norm": "input_layernorm",
+        "input_norm": "input_layernorm",  # the parallel block's one norm
         "attn_post_norm": "post_attention_layernorm",
         "ffn_norm": "post_attention_layernorm" if placement == "pre" else "pre_feedforward_layernorm",
         "ffn_post_norm": "post_feedforward_layernorm",

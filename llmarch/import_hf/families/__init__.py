@@ -7,6 +7,7 @@ from __future__ import annotations
 from ..common import TextType
 from ..quant import ModuleNames
 from . import (
+    cohere,
     deepseek,
     gemma,
     glm,
@@ -25,6 +26,7 @@ from . import (
     qwen,
     smollm,
     step,
+    xlstm,
 )
 
 FAMILIES = (
@@ -46,6 +48,8 @@ FAMILIES = (
     gpt2,
     mimo,
     step,
+    cohere,
+    xlstm,
 )
 
 
