@@ -168,3 +168,18 @@ def test_traced_counters_agree(small):
     for fn in (count_torch, count_fvcore):
         assert fn(model, small, 300).normalised == analytic, fn.__name__
     assert count_fvcore(model, small, 300, decode_ctx=2000).normalised == flops.decode(small, 2000).flops
+
+
+def test_import_hf_of_the_collected_values_is_the_shipped_spec(ir):
+    """import-hf reads the collected config into the same model: every layer, its count and its cache."""
+    from llmarch.import_hf import import_config, spec_yaml
+    from llmarch.resolve import to_ir
+    from llmarch.validate import validate
+    from llmarch.yamlsafe import load_text
+
+    imported = import_config(collected_values("zaya1-8b"), name="zaya1-8b", source="zaya1-8b.values.yaml")
+    located = load_text(spec_yaml(imported), "imported.yaml")
+    got = to_ir(validate(located), located)
+    assert got.layers == ir.layers and got.residual_scaling and got.tie_embeddings
+    assert llmarch.count_params(got).total == 8_840_488_784
+    assert kv_cache(got, ctx=1000).total_bytes == kv_cache(ir, ctx=1000).total_bytes

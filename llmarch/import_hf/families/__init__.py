@@ -27,6 +27,7 @@ from . import (
     smollm,
     step,
     xlstm,
+    zaya,
 )
 
 FAMILIES = (
@@ -50,6 +51,7 @@ FAMILIES = (
     step,
     cohere,
     xlstm,
+    zaya,
 )
 
 
