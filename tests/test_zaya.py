@@ -183,3 +183,16 @@ def test_import_hf_of_the_collected_values_is_the_shipped_spec(ir):
     assert got.layers == ir.layers and got.residual_scaling and got.tie_embeddings
     assert llmarch.count_params(got).total == 8_840_488_784
     assert kv_cache(got, ctx=1000).total_bytes == kv_cache(ir, ctx=1000).total_bytes
+
+
+def test_diagram_boxes(ir):
+    """The attention box names CCA, the MoE box its MLP router and skip expert, and the 40 layers are one
+    block (the first router lacks only the carried state's scale)."""
+    from llmarch.mechanisms.layers import layer_ffn, layer_mixer
+
+    attn = dict(layer_mixer(ir, ir.layers[1]).box().notes)
+    assert attn["cca"] == "CCA: q, k convolved (2 + 2 taps), half of V delayed"
+    moe = dict(layer_ffn(ir, ir.layers[1]).box().notes)
+    assert moe["router"] == "MLP router, width 256 + a skip expert"
+    assert layer_ffn(ir, ir.layers[0]).identity == layer_ffn(ir, ir.layers[1]).identity
+    assert ir.layers[0].moe != ir.layers[1].moe  # their weights do differ by that vector

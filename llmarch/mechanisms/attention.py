@@ -167,6 +167,9 @@ class Attention(Mechanism):
             notes.append(("window", f"window {a.window_keys:,} tokens"))
         if a.chunk:
             notes.append(("chunk", f"chunks of {a.chunk:,} tokens"))
+        if a.cca_kernels is not None:
+            taps = f"{a.cca_kernels[0]} + {a.cca_kernels[1]} taps"
+            notes.append(("cca", f"CCA: q, k convolved ({taps}), half of V delayed"))
         notes.append(("position", self.box_position()))
         extras = (["QK-norm"] if a.qk_norm != "none" else []) + (["sinks"] if a.sinks else [])
         extras += [f"{a.output_gate} output gate"] if a.output_gate != "none" else []

@@ -3,6 +3,7 @@ of them per token), optional shared experts (one FFN) with an optional sigmoid g
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional
 
 from ..ir import MoEIR
@@ -58,8 +59,16 @@ class MoE(Mechanism):
         ]
         if m.shared is not None:
             notes.append(("d_shared", f"shared expert hidden size {m.shared.d_ff:,}"))
+        if m.router_hidden is not None:
+            skip = " + a skip expert" if m.skip_expert else ""
+            notes.append(("router", f"MLP router, width {m.router_hidden:,}{skip}"))
         features = (("ffn", "MoE"), ("shared", "yes" if shared else "no"))
         return Box("moe", "Mixture of experts", tuple(notes), "MoE", features, Routing(m.n_experts, k, shared))
+
+    @property
+    def identity(self) -> tuple:
+        # the first layer's router lacks only the carried state's scale (ZAYA): one diagram block for all layers
+        return (type(self).__name__, dataclasses.replace(self.ir, router_carry=False))
 
     def parallel_error(self, tp: int, ep: int, model: str, kind: str) -> Optional[str]:
         if self.experts % ep:
