@@ -308,6 +308,11 @@ class MoE(Block):
                 "score_correction_bias (a buffer) and score_correction_parameter (a parameter) are the same "
                 "bias; set the one the checkpoint holds"
             )
+        if self.router_mlp is not None:
+            # the MLP router holds its own biases and balancing biases; a linear router's flags would be counted nowhere
+            for key in ("router_bias", "score_correction_bias", "score_correction_parameter"):
+                if getattr(self, key):
+                    raise ValueError(f"{key} describes a linear router; router_mlp replaces it: remove {key}")
         if not self.n_shared_experts:
             # a shared-expert size or gate with no shared expert would be counted nowhere
             for key in ("d_shared", "shared_gate"):

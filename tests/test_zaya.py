@@ -196,3 +196,29 @@ def test_diagram_boxes(ir):
     assert moe["router"] == "MLP router, width 256 + a skip expert"
     assert layer_ffn(ir, ir.layers[0]).identity == layer_ffn(ir, ir.layers[1]).identity
     assert ir.layers[0].moe != ir.layers[1].moe  # their weights do differ by that vector
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("head_dim: 64", "head_dim: 64\n  v_head_dim: 32"),  # the value halves need V as wide as K
+        ("head_dim: 64", "head_dim: 63"),  # an odd head cannot be halved
+    ],
+)
+def test_cca_refuses_what_it_cannot_build(tmp_path, change):
+    from llmarch.errors import SpecError
+
+    path = tmp_path / "zaya-bad.yaml"
+    path.write_text(SMALL.replace("name: zaya-small", "name: zaya-bad").replace(*change))
+    with pytest.raises(SpecError, match=r"zaya-bad\.yaml.*cca.*compressed convolutional attention needs"):
+        llmarch.load(str(path))
+
+
+def test_router_mlp_refuses_a_linear_routers_flags(tmp_path):
+    from llmarch.errors import SpecError
+
+    path = tmp_path / "zaya-bias.yaml"
+    text = SMALL.replace("name: zaya-small", "name: zaya-bias").replace("top_k: 1", "top_k: 1\n  router_bias: true")
+    path.write_text(text)
+    with pytest.raises(SpecError, match="router_bias describes a linear router"):
+        llmarch.load(str(path))
