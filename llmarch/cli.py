@@ -184,7 +184,7 @@ def kvcache(
     Example: llmarch kvcache gemma3 --ctx 128k --baseline global
     """
     from .api import envelope
-    from .kvcache import CONVENTIONS, dtype_bytes, kv_answer
+    from .kvcache import CONVENTIONS, dtype_bytes, kv_answer, table_conventions
     from .units import parse_tokens
 
     ctx_tokens = parse_tokens(ctx, "context")
@@ -213,7 +213,7 @@ def kvcache(
         format,
         output,
         envelope("kvcache", models, conventions=dict(CONVENTIONS)),
-        lambda: kv_doc(irs, results, explain=explain),
+        lambda: kv_doc(irs, results, table_conventions(irs), explain=explain),
         "llmarch kvcache",
     )
 
@@ -270,14 +270,14 @@ def flops(
         flops_model(ir, seq_tokens, ctx_tokens, batch, last_token_logits, counters, sweep_tokens, not no_cache)
         for ir in irs
     ]
-    from .flops import CONVENTIONS
+    from .flops import CONVENTIONS, table_conventions
     from .render.flops import flops_doc
 
     emit_answer(
         format,
         output,
         envelope("flops", models, conventions=dict(CONVENTIONS)),
-        lambda: flops_doc(irs, models, explain=explain),
+        lambda: flops_doc(irs, models, table_conventions(irs), explain=explain),
         "llmarch flops",
     )
 

@@ -118,6 +118,7 @@ class Block:
         linear = "attention" if first is not None and first.attends else "linear"
         # full attention with or without RoPE; attention restricted to a window or a chunk
         span = {"global": "full", "nope": "full", "local": "restricted", "chunked": "restricted"}.get(mixer, mixer)
+        span = "compressed" if mixer in ("csa", "hca") else span  # a window plus compressed entries of the past
         return [
             (mixer, ffn, shared, self.role),
             (mixer, ffn, self.role),
@@ -442,6 +443,8 @@ def _moe_box(slot: Slot, group_id: str, highlight: bool) -> Placed:
         routed_w = FLOW_W - 20 - (shared_w + 10 if shared_w else 0)
         items.append(Rect(x + 10, router_y, routed_w, 20, FILL["router"], GREY, 1.0, 3))
         router_text = f"Router: top-{m.top_k} of {m.n_experts}"
+        if m.by_token:  # the experts come from a token table; the router only weights them
+            router_text = f"Hash: {m.top_k} of {m.n_experts} by token"
         items.append(
             _centered(
                 x + 10 + routed_w / 2,

@@ -138,6 +138,9 @@ def _layer_extras(ir: ModelIR) -> dict[str, Any]:
     shared = sum(1 for layer in ir.layers if any(m.kv_shared for m in layer_mechanisms(ir, layer)))
     if shared:
         extras["KV-sharing layers"] = shared
+    hashed = sum(1 for layer in ir.layers if any(m.hash_routed for m in layer_mechanisms(ir, layer)))
+    if hashed:  # DeepSeek V4: experts from a frozen token table in the first MoE layers
+        extras["hash-routed MoE blocks"] = hashed
     return extras
 
 
@@ -156,6 +159,8 @@ PATTERN_WORDS = {
     "local": "local",
     "chunked": "chunked",
     "nope": "NoPE",
+    "csa": "CSA",
+    "hca": "HCA",
     "gated_deltanet": "Gated DeltaNet",
     "kda": "KDA",
     "mamba2": "Mamba-2",

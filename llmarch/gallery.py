@@ -35,6 +35,13 @@ ARTICLE_PAIRS: list[tuple[str, str, str]] = [
 ]
 
 
+# Pairs no figure of the article draws, asked for by an issue: drawn and compared after the article's figures.
+# The label names where the comparison comes from.
+OTHER_PAIRS: list[tuple[str, str, str]] = [
+    ("Issue 20", "deepseek-v4-flash", "deepseek-v3"),  # what V4's compressed attention changes from V3's MLA
+]
+
+
 # The gallery's model titles (its fact sheet, tests/data/gallery/llm-list.tsv) and the shipped spec of each.
 # A title left out has no spec yet and shows as "not shipped" in the table.
 GALLERY_SPECS: dict[str, str] = {
@@ -70,6 +77,8 @@ GALLERY_SPECS: dict[str, str] = {
     "OLMo 3 (32B)": "olmo-3-32b",
     "OLMo 3 (7B)": "olmo-3-7b",
     "DeepSeek V3.2 (671B)": "deepseek-v3.2-exp",  # the gallery lists V3.2; same attention and layers
+    "DeepSeek V4-Flash (284B)": "deepseek-v4-flash",
+    "DeepSeek V4-Pro (1.6T)": "deepseek-v4-pro",
     "Mistral Large 3 (673B)": "mistral-large-3",
     "Nemotron 3 Nano (30B-A3B)": "nemotron-3-nano-30b-a3b",
     "Xiaomi MiMo-V2-Flash (309B)": "mimo-v2-flash",
@@ -247,7 +256,12 @@ def available_pairs(names: set[str]) -> list[tuple[str, str, str]]:
 
 
 def figure_name(fig: str, a: str, b: str) -> str:
-    return f"{fig.replace('Fig. ', 'fig-').replace('.', '-')}-{a}-vs-{b}.svg"
+    return f"{fig.replace('Fig. ', 'fig-').replace('Issue ', 'issue-').replace('.', '-')}-{a}-vs-{b}.svg"
+
+
+def drawn_pairs(names: set[str]) -> list[tuple[str, str, str]]:
+    """The article's pairs that ship, then the other pairs that ship."""
+    return available_pairs(names) + [p for p in OTHER_PAIRS if p[1] in names and p[2] in names]
 
 
 def gallery_figures() -> dict[str, str]:
@@ -257,7 +271,7 @@ def gallery_figures() -> dict[str, str]:
     from .diagram import render_svg
 
     names = set(registry().names())
-    return {figure_name(fig, a, b): render_svg([load(a), load(b)]) for fig, a, b in available_pairs(names)}
+    return {figure_name(fig, a, b): render_svg([load(a), load(b)]) for fig, a, b in drawn_pairs(names)}
 
 
 def gallery_pngs() -> dict[str, bytes]:
@@ -268,7 +282,7 @@ def gallery_pngs() -> dict[str, bytes]:
     names = set(registry().names())
     return {
         figure_name(fig, a, b).removesuffix(".svg") + ".png": render_png([load(a), load(b)])
-        for fig, a, b in available_pairs(names)
+        for fig, a, b in drawn_pairs(names)
     }
 
 
@@ -289,12 +303,13 @@ def gallery_markdown() -> str:
         "Where the article's panel and the checkpoint's config disagree, the spec follows the config.",
         "",
     ]
-    for fig, a, b in available_pairs(names):
+    for fig, a, b in drawn_pairs(names):
         irs = [load(a), load(b)]
         doc = compare_doc(comparison(irs))
         doc.tables[0].title, doc.notes = "", []
         parts += [
-            f"## {fig}: {irs[0].display_name} vs {irs[1].display_name}",
+            f"## {fig}: {irs[0].display_name} vs {irs[1].display_name}"
+            + ("" if fig.startswith("Fig. ") else " (no figure of the article; asked for by the issue)"),
             "",
             f"![{fig}](figures/{figure_name(fig, a, b)})",
             "",

@@ -51,6 +51,12 @@ class AttentionIR:
     k_eq_v: Optional[str] = None
     # compressed convolutional attention (ZAYA): the depthwise and grouped convolutions' taps
     cca_kernels: Optional[tuple[int, int]] = None
+    # DeepSeek V4 (kind "compressed"): one compressed entry per `compress_ratio` tokens, pooled over overlapping
+    # windows of 2 x ratio when `compress_overlap` (csa layers); the grouped low-rank output projection
+    compress_ratio: Optional[int] = None
+    compress_overlap: bool = False
+    o_groups: Optional[int] = None
+    o_lora_rank: Optional[int] = None
 
     @property
     def is_mla(self) -> bool:
@@ -135,6 +141,7 @@ class MoEIR:
     router_hidden: Optional[int] = None  # ZAYA's MLP router: its width (None: one linear router)
     skip_expert: bool = False  # ZAYA: one more routing class that runs no expert
     router_carry: bool = False  # ZAYA: the previous layer's router state is added, scaled by a vector
+    hash_table_rows: Optional[int] = None  # hash routing: a frozen token -> top_k experts table of this many rows
 
 
 @dataclass(frozen=True)
@@ -220,6 +227,8 @@ class ModelIR:
     weight_dtype: str
     weight_overrides: tuple[tuple[str, str], ...]
     references: tuple[ReferenceIR, ...] = ()
+    hc_streams: Optional[int] = None  # hyper-connections: residual streams (DeepSeek V4)
+    hc_sinkhorn_iters: Optional[int] = None
     budgets: tuple[tuple[str, str], ...] = ()  # (kind, text) from the spec's `budgets:` block
     warnings: tuple[str, ...] = ()
     path: Optional[str] = None  # the spec file

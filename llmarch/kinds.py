@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 # A layer's mixer: an attention layer kind, a linear mixer, or none
-AttentionLayerKind = Literal["global", "local", "chunked", "nope"]  # full causal, sliding window, chunks, no positions
+# full causal, sliding window, chunks, no positions; DeepSeek V4's compressed sparse (csa) and heavily compressed
+# (hca) layers: a window plus compressed entries of the whole past
+AttentionLayerKind = Literal["global", "local", "chunked", "nope", "csa", "hca"]
 LinearMixerKind = Literal["gated_deltanet", "kda", "mamba2", "lightning", "mlstm"]
 MixerKind = Literal[AttentionLayerKind, LinearMixerKind, "none"]
 # A layer's FFN
@@ -20,7 +22,7 @@ ATTENTION_KINDS: tuple[str, ...] = get_args(AttentionLayerKind)
 LINEAR_MIXER_KINDS: tuple[str, ...] = get_args(LinearMixerKind)
 
 # Options of the attention mechanism
-AttentionVariant = Literal["mha", "gqa", "mqa", "mla"]
+AttentionVariant = Literal["mha", "gqa", "mqa", "mla", "compressed"]  # compressed: DeepSeek V4's attention
 QKNorm = Literal["none", "per_head", "whole", "l2"]
 OutputGate = Literal["none", "elementwise", "headwise"]
 Position = Literal["rope", "nope", "absolute"]
@@ -51,6 +53,7 @@ PARAMETER_COMPONENTS: tuple[str, ...] = (
     "per_layer_input",
     "altup",
     "laurel",
+    "hyper_connections",
     "norms",
     "lm_head",
 )
@@ -61,6 +64,8 @@ MIXER_LETTERS: dict[str, str] = {
     "L": "local",
     "C": "chunked",  # attention within fixed chunks (Llama 4)
     "N": "nope",
+    "S": "csa",  # compressed sparse attention (DeepSeek V4)
+    "H": "hca",  # heavily compressed attention (DeepSeek V4)
     "D": "gated_deltanet",
     "K": "kda",
     "M": "mamba2",

@@ -28,6 +28,8 @@ def component_of(name: str) -> str:
         return "per_layer_input"
     if head in ("altup_in", "altup_out"):
         return "altup"
+    if head == "hc_head":
+        return "hyper_connections"
     if head == "layers":
         sub = parts[2]
         if sub.endswith("_norm") or sub == "residual_scale":  # per-channel scales and shifts
@@ -38,6 +40,8 @@ def component_of(name: str) -> str:
             return "linear_mixer"
         if sub in ("per_layer_input", "altup", "laurel"):
             return sub
+        if sub == "hc":
+            return "hyper_connections"
         if sub == "ffn":
             if len(parts) > 3 and parts[3] in ("router", "router_correction"):
                 return "router"

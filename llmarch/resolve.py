@@ -78,6 +78,7 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
         )
     layers = _share_kv(spec, layers, located)
     layers = _share_indexers(spec, layers, located)
+    layers = _hash_routing(spec, layers, located)
 
     mtp = None
     if spec.mtp is not None:
@@ -124,6 +125,8 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
         altup_inputs=spec.altup.n_inputs if spec.altup else None,
         laurel_rank=spec.laurel.rank if spec.laurel else None,
         residual_scaling=spec.residual_scaling,
+        hc_streams=spec.hyper_connections.n_streams if spec.hyper_connections else None,
+        hc_sinkhorn_iters=spec.hyper_connections.sinkhorn_iters if spec.hyper_connections else None,
         norm=NormIR(
             kind=spec.norm.kind, bias=spec.norm.bias, placement=spec.norm.placement, residual=spec.block.residual
         ),
@@ -207,6 +210,8 @@ def _refuse_unused(
             # kept a warning: `--set layers.mixer=-` (FFN-only layers) is a what-if that should need no more
             warnings.append("`attention:` is defined but no layer uses it")
         for key, kind in (("window", "local"), ("chunk", "chunked")):
+            if key == "window" and attn.kind == "compressed":
+                continue  # every layer of DeepSeek V4's attention has its window
             if getattr(attn, key) is not None and kind not in kinds:
                 raise err(
                     ("attention", key),
@@ -216,6 +221,8 @@ def _refuse_unused(
                 )
         for kind, over in (attn.overrides or {}).items():
             for key, layer_kind in (("window", "local"), ("chunk", "chunked")):
+                if key == "window" and (over.kind or attn.kind) == "compressed":
+                    continue
                 if getattr(over, key) is not None and kind != layer_kind:
                     raise err(
                         ("attention", "overrides", kind, key),
@@ -299,6 +306,22 @@ def _share_kv(spec: S.Spec, layers: list[LayerIR], located: Located) -> list[Lay
                 path, f"layer {i} ({layer.mixer}) has no earlier unshared {layer.mixer} layer to reuse KV from"
             )
         out[i] = dataclasses.replace(layer, kv_shared_from=producer)
+    return out
+
+
+def _hash_routing(spec: S.Spec, layers: list[LayerIR], located: Located) -> list[LayerIR]:
+    """`moe.hash_layers`: the first k MoE layers pick experts from a frozen token table (DeepSeek V4)."""
+    k = spec.moe.hash_layers if spec.moe is not None else 0
+    if not k:
+        return layers
+    moe_layers = [layer.index for layer in layers if layer.moe is not None]
+    if k > len(moe_layers):
+        raise located.error(("moe", "hash_layers"), f"hash_layers ({k}) is more than the {len(moe_layers)} MoE layers")
+    out = list(layers)
+    for i in moe_layers[:k]:
+        # the table replaces the learned top-k choice, and with it the load balancer's correction bias
+        hashed = dataclasses.replace(layers[i].moe, hash_table_rows=spec.vocab_size, score_correction_bias=False)
+        out[i] = dataclasses.replace(layers[i], moe=hashed)
     return out
 
 
@@ -398,6 +421,11 @@ def _attention(spec: S.Spec, kind: str, located: Located, warnings: list[str]) -
             raise located.error(at("n_kv_heads"), f"kind mqa needs n_kv_heads == 1, got {n_kv}", "use kind: gqa")
     elif akind == "mla":
         n_kv = fields.get("n_kv_heads", n_heads)
+    elif akind == "compressed":
+        n_kv = fields.get("n_kv_heads", 1)
+        if n_kv != 1:
+            # one key head that is also the value head, broadcast to every query head (DeepSeek V4)
+            raise located.error(at("n_kv_heads"), f"kind compressed has one K=V head, got n_kv_heads {n_kv}")
     else:
         n_kv = fields.get("n_kv_heads")
         if n_kv is None:
@@ -418,9 +446,15 @@ def _attention(spec: S.Spec, kind: str, located: Located, warnings: list[str]) -
         v_head_dim = fields["v_head_dim"]
         mla = {k: fields.get(k) for k in ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim")}
     else:
-        for key in ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim"):
+        latent_keys = ("kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim")
+        if akind != "compressed":
+            latent_keys = ("q_lora_rank",) + latent_keys
+        elif fields.get("q_lora_rank") is None:
+            raise located.error(path, "kind compressed needs `q_lora_rank` (its queries come from a latent)")
+        for key in latent_keys:
             if fields.get(key) is not None:
-                raise located.error(at(key), f"`{key}` applies only to kind mla (kind is {akind})")
+                kinds = "mla or compressed" if key == "q_lora_rank" else "mla"
+                raise located.error(at(key), f"`{key}` applies only to kind {kinds} (kind is {akind})")
         head_dim = fields.get("head_dim")
         if head_dim is None:
             if spec.d_model % n_heads:
@@ -447,7 +481,10 @@ def _attention(spec: S.Spec, kind: str, located: Located, warnings: list[str]) -
             scaling=_scaling_text(scaling) if scaling else None,
         )
 
-    window = fields.get("window") if kind == "local" else None
+    compressed = _compressed(spec, kind, akind, fields, n_heads, head_dim, path, at, located)
+    window = fields.get("window") if kind == "local" or akind == "compressed" else None
+    if akind == "compressed" and window is None:
+        raise located.error(path, "kind compressed needs `window`: every layer attends a window of recent tokens")
     chunk = fields.get("chunk") if kind == "chunked" else None
     if kind == "local" and window is None:
         raise located.error(path, "local (sliding-window) layers need `window`")
@@ -480,7 +517,9 @@ def _attention(spec: S.Spec, kind: str, located: Located, warnings: list[str]) -
             "drop k_eq_v, or v_head_dim",
         )
     cca = fields.get("cca")
-    if cca is not None and (akind == "mla" or v_head_dim != head_dim or head_dim % 2 or k_eq_v is not None):
+    if cca is not None and (
+        akind in ("mla", "compressed") or v_head_dim != head_dim or head_dim % 2 or k_eq_v is not None
+    ):
         # CCA convolves q and k head by head and splits each value head into a current and a delayed half
         raise located.error(
             at("cca"),
@@ -489,7 +528,12 @@ def _attention(spec: S.Spec, kind: str, located: Located, warnings: list[str]) -
             "drop cca",
         )
     idx = fields.get("indexer")
-    if idx and akind != "mla":
+    if akind == "compressed":
+        if kind == "csa" and not idx:
+            raise located.error(path, "csa layers need an `indexer` (it picks the compressed entries each query sees)")
+        if kind != "csa" and idx:
+            raise located.error(at("indexer"), f"only csa layers carry an indexer, not {kind} ones")
+    elif idx and akind != "mla":
         # the lightning indexer scores keys cached beside MLA's latent (DeepSeek V3.2); llmarch models it
         # nowhere else, so a parameter count, KV cache and FLOPs would each read it differently
         raise located.error(at("indexer"), f"an indexer needs kind mla (DeepSeek Sparse Attention), not {akind}")
@@ -515,7 +559,44 @@ def _attention(spec: S.Spec, kind: str, located: Located, warnings: list[str]) -
         k_eq_v=k_eq_v.get("cache", "k_and_v") if k_eq_v is not None else None,
         cca_kernels=(cca["depthwise_kernel"], cca["grouped_kernel"]) if cca is not None else None,
         **mla,
+        **compressed,
     )
+
+
+def _compressed(
+    spec: S.Spec, kind: str, akind: str, fields: dict, n_heads: int, head_dim: int, path: tuple, at, located: Located
+) -> dict:
+    """DeepSeek V4's attention fields: compressed entries on csa/hca layers, the grouped output projection."""
+    compress, grouped = fields.get("compress"), fields.get("grouped_output")
+    if akind != "compressed":
+        for key in ("compress", "grouped_output"):
+            if fields.get(key) is not None:
+                raise located.error(at(key), f"`{key}` applies only to kind compressed (kind is {akind})")
+        if kind in ("csa", "hca"):
+            raise located.error(path, f"{kind} layers need attention kind compressed (DeepSeek V4), not {akind}")
+        return {}
+    if kind not in ("local", "csa", "hca"):
+        raise located.error(path, f"kind compressed has local, csa and hca layers, not {kind}", "use letters L, S, H")
+    if kind in ("csa", "hca") and compress is None:
+        raise located.error(path, f"{kind} layers need `compress: {{ratio: ...}}` (in attention.overrides.{kind})")
+    if kind == "local" and compress is not None:
+        raise located.error(at("compress"), "local layers keep no compressed entries", "give it to csa or hca layers")
+    k_eq_v = fields.get("k_eq_v")
+    if k_eq_v is None or k_eq_v.get("cache") != "one":
+        raise located.error(path, "kind compressed caches one tensor as keys and values: set k_eq_v: {cache: one}")
+    if grouped is None:
+        raise located.error(path, "kind compressed needs `grouped_output: {groups: ..., rank: ...}`")
+    if (n_heads * head_dim) % grouped["groups"] or n_heads % grouped["groups"]:
+        raise located.error(
+            at("grouped_output"), f"{grouped['groups']} output groups do not divide the {n_heads} heads"
+        )
+    return {
+        "compress_ratio": compress["ratio"] if compress else None,
+        "compress_overlap": kind == "csa",  # CSA pools overlapping windows of 2 x ratio, HCA disjoint ones
+        "q_lora_rank": fields["q_lora_rank"],
+        "o_groups": grouped["groups"],
+        "o_lora_rank": grouped["rank"],
+    }
 
 
 def _scaling_text(s: dict) -> str:

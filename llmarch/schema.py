@@ -118,8 +118,25 @@ class Cca(Block):
     grouped_kernel: _int(16) = Field(2, description="cca_time1: the per-head grouped convolution's taps")
 
 
+class Compress(Block):
+    """DeepSeek V4's compressor: one cached entry pooled (softmax-gated, with a learned position bias, normed and
+    rotated) from every `ratio` tokens; csa layers pool overlapping windows of 2 x ratio, hca layers disjoint ones."""
+
+    ratio: Annotated[int, Field(strict=True, ge=2, le=MAX_CONTEXT)] = Field(
+        description="tokens per compressed entry (DeepSeek V4: 4 on csa layers, 128 on hca layers)"
+    )
+
+
+class GroupedOutput(Block):
+    """DeepSeek V4's grouped low-rank output projection: the heads in `groups` groups, each projected to `rank`
+    on its own (a block-diagonal matrix), then all groups x rank mixed to d_model."""
+
+    groups: Heads
+    rank: _int(MAX_D_MODEL)
+
+
 _ATTN_FIELDS_DOC = {
-    "kind": "mha | gqa | mqa | mla",
+    "kind": "mha | gqa | mqa | mla | compressed (DeepSeek V4: q-LoRA, one K=V head, windows and compressed entries)",
     "n_heads": "query heads",
     "n_kv_heads": "key/value heads (mha: = n_heads, mqa: 1)",
     "head_dim": "query/key head dimension (default d_model / n_heads)",
@@ -136,7 +153,9 @@ class AttentionFields(Block):
     head_dim: Optional[HeadDim] = Field(None, description=_ATTN_FIELDS_DOC["head_dim"])
     v_head_dim: Optional[HeadDim] = Field(None, description=_ATTN_FIELDS_DOC["v_head_dim"])
     # MLA
-    q_lora_rank: Optional[_int(MAX_D_MODEL)] = Field(None, description="MLA query compression rank (null: none)")
+    q_lora_rank: Optional[_int(MAX_D_MODEL)] = Field(
+        None, description="MLA's (and DeepSeek V4's) query compression rank (null: none)"
+    )
     kv_lora_rank: Optional[_int(MAX_D_MODEL)] = Field(None, description="MLA key/value latent rank")
     qk_nope_head_dim: Optional[HeadDim] = Field(None, description="MLA per-head q/k channels without RoPE")
     qk_rope_head_dim: Optional[HeadDim] = Field(None, description="MLA decoupled RoPE channels (shared key)")
@@ -170,6 +189,10 @@ class AttentionFields(Block):
     indexer: Optional[Indexer] = None
     k_eq_v: Optional[KEqV] = Field(None, description="the values are the keys: no V projection")
     cca: Optional[Cca] = Field(None, description="compressed convolutional attention (ZAYA)")
+    compress: Optional[Compress] = Field(None, description="compressed entries of the past (csa and hca layers)")
+    grouped_output: Optional[GroupedOutput] = Field(
+        None, description="grouped low-rank output projection (kind compressed)"
+    )
 
 
 class Attention(AttentionFields):
@@ -296,6 +319,12 @@ class MoE(Block):
         description="the same per-expert routing bias kept as a parameter, counted with the router (Laguna)",
     )
     router_mlp: Optional[RouterMLP] = Field(None, description="an MLP router instead of one linear map (ZAYA)")
+    hash_layers: _int(MAX_LAYERS, ge=0) = Field(
+        0,
+        description="the first k MoE layers choose their experts from a frozen token -> experts table (a buffer of "
+        "vocab_size x top_k, not a parameter) instead of the router's top-k; the router still weights them "
+        "(DeepSeek V4's hash routing); those layers have no score correction bias",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> "MoE":
@@ -310,7 +339,7 @@ class MoE(Block):
             )
         if self.router_mlp is not None:
             # the MLP router holds its own biases and balancing biases; a linear router's flags would be counted nowhere
-            for key in ("router_bias", "score_correction_bias", "score_correction_parameter"):
+            for key in ("router_bias", "score_correction_bias", "score_correction_parameter", "hash_layers"):
                 if getattr(self, key):
                     raise ValueError(f"{key} describes a linear router; router_mlp replaces it: remove {key}")
         if not self.n_shared_experts:
@@ -372,10 +401,22 @@ class Laurel(Block):
     rank: HeadDim
 
 
+class HyperConnections(Block):
+    """Manifold-constrained hyper-connections (DeepSeek V4): the residual is n_streams copies of d_model; before
+    each attention and FFN a learned projection of the flattened streams gives the weights that collapse them
+    into the sublayer's input, expand its output back, and mix the streams (a Sinkhorn-normalised matrix)."""
+
+    n_streams: _int(16, ge=2)
+    sinkhorn_iters: _int(1_000) = 20
+    eps: Optional[Positive] = None
+
+
 class MTP(Block):
     n_modules: _int(16)
     ffn: Literal["dense", "moe"] = "moe"
-    attention: Literal["global", "local"] = Field("global", description="the attention kind of the MTP layer")
+    attention: Literal["global", "local", "csa", "hca"] = Field(
+        "global", description="the attention kind of the MTP layer"
+    )
     stores_embedding: StrictBool = Field(
         False, description="the checkpoint stores a copy of the token embedding per module"
     )
@@ -468,6 +509,7 @@ class Spec(Block):
         description="ZAYA's learned residual scaling: each residual add is (out + b) * s + (x + c) * r, four "
         "vectors per sublayer, and the embedding is scaled and shifted once",
     )
+    hyper_connections: Optional[HyperConnections] = None
     kv_shared_layers: _int(MAX_LAYERS, ge=0) = Field(
         0, description="the last k layers reuse the KV of the last earlier layer of their kind (Gemma 3n)"
     )

@@ -36,6 +36,8 @@ def layer_type(layer) -> str:
     """transformers' name for a layer; a layer without a mixer is named after its FFN (Nemotron-H)."""
     if layer.mixer == "none":
         return {"moe": "moe", "dense": "mlp"}[layer.ffn]
+    if layer.mixer in ("csa", "hca"):  # DeepSeek V4's compressed layers
+        return {"csa": "compressed_sparse_attention", "hca": "heavily_compressed_attention"}[layer.mixer]
     if layer.attention is not None and layer.attention.indexer_topk:
         return "indexed_attention"  # DeepSeek sparse attention (own or shared indexer)
     return LAYER_TYPE[layer.mixer]
@@ -59,12 +61,14 @@ WITH_CONFIG = [n for n in SPEC_NAMES if has_config(n)]
 
 @pytest.mark.parametrize("name", WITH_CONFIG)
 def test_total_equals_transformers(name):
-    """transformers omits MTP modules and keeps DeepSeek's e_score_correction_bias as a buffer, as llmarch does."""
+    """transformers omits MTP modules and keeps DeepSeek's e_score_correction_bias (and DeepSeek V4's hash-routing
+    table, tid2eid) as buffers, as llmarch does."""
     ir = llmarch.load(name)
     cfg, model = transformers_model(name)
     assert llmarch.count_params(ir).total == unique_params(model)
-    # the same buffers that are not parameters
-    hf_buffers = sum(b.numel() for n, b in model.named_buffers() if n.endswith("e_score_correction_bias"))
+    # the same buffers that are not parameters (RoPE frequencies are computed, not loaded: left out)
+    loaded = ("e_score_correction_bias", "tid2eid")
+    hf_buffers = sum(b.numel() for n, b in model.named_buffers() if n.endswith(loaded))
     assert llmarch.count_params(ir).buffers == hf_buffers
 
 
@@ -274,7 +278,11 @@ def active_by_convention(cfg, model) -> Fraction:
     return active
 
 
-@pytest.mark.parametrize("name", ISSUE_18)
+# Issue 20's DeepSeek V4: the hash-routed layers' experts count at top_k / n_experts as the learned layers' do
+ISSUE_20 = ["deepseek-v4-flash", "deepseek-v4-pro"]
+
+
+@pytest.mark.parametrize("name", ISSUE_18 + ISSUE_20)
 def test_active_equals_transformers_under_the_stated_convention(name):
     cfg, model = transformers_model(name) if has_config(name) else collected_values_model(name)
     expect = active_by_convention(cfg, model)

@@ -128,6 +128,30 @@ DEEPSEEK_PREFIX = (
 )
 NO_SHARED = Edit("no shared experts", 2, {"n_shared_experts": 0, "first_k_dense_replace": 1})
 
+# DeepSeek V4: its configs' legacy spellings (compress_ratios, num_hash_layers, qk_rope_head_dim, rope_scaling)
+# and transformers 5's (layer_types, compress_rates, mlp_layer_types, partial_rotary_factor), each alone
+CSA, HCA = "compressed_sparse_attention", "heavily_compressed_attention"
+V4_MODERN = {
+    "compress_ratios": None,
+    "num_hash_layers": None,
+    "qk_rope_head_dim": None,
+    "layer_types": [S, CSA, HCA],
+    "compress_rates": {CSA: 4, HCA: 128},
+    "mlp_layer_types": ["hash_moe", "moe", "moe"],
+    "partial_rotary_factor": 0.125,
+}
+DEEPSEEK_V4 = (
+    kinds("one layer of each kind", "layer_types", [S, CSA, HCA]),
+    Edit("transformers 5's spellings", 3, V4_MODERN),
+    Edit("other compression rates (legacy scalars)", 3, {"compress_rate_csa": 8, "compress_rate_hca": 64}),
+    Edit("other compression rates (compress_rates)", 3, dict(V4_MODERN, compress_rates={CSA: 2, HCA: 16})),
+    Edit("no ratios: the class's default pattern", 4, {"compress_ratios": None}),
+    Edit("1 hash layer", 3, {"num_hash_layers": 1}),
+    Edit("no hash layer", 3, {"num_hash_layers": 0}),
+    Edit("every layer hash-routed", 3, {"num_hash_layers": 5}),
+    Edit("one shared expert whatever the count", 2, {"n_shared_experts": 2}, refused="n_shared_experts"),
+)
+
 FAMILIES = (
     Family("llama", "llama-3.2-1b", (Edit("untied", 2, {"tie_word_embeddings": False}),)),
     Family(
@@ -435,6 +459,7 @@ FAMILIES = (
             Edit("all experts", 2, {"moe_layer_freq": [1, 1]}),
         ),
     ),
+    Family("deepseek_v4", "deepseek-v4-flash", DEEPSEEK_V4),
     Family(
         "mimo_v2",
         "mimo-v2.5",

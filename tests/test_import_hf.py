@@ -103,6 +103,14 @@ KNOWN_DIFFERENCES = {
     "mistral-small-4-119b": {
         "context_length": "the config advertises 1,048,576 positions; Mistral announces and serves 256k (262,144)",
     },
+    "deepseek-v4-flash": {
+        "weight_overrides": "the config has no expert_dtype (the checkpoint's experts are fp4, its tensor list "
+        "shows; the spec says mxfp4) and cannot say that the hyper-connections are stored in fp32",
+    },
+    "deepseek-v4-pro": {
+        "weight_overrides": "the config has no expert_dtype (the checkpoint's experts are fp4, its tensor list "
+        "shows; the spec says mxfp4) and cannot say that the hyper-connections are stored in fp32",
+    },
 }
 # The analysis figures each known difference moves
 ANALYSIS_MOVED = {
@@ -287,6 +295,9 @@ PROBES_BY_TYPE = {
     ("glm_moe_dsa", "index_skip_topk_offset"): lambda c: 2,
     # Step3p7TextConfig keeps per_layer_config as a view; as written out it is empty (no sliding layer by default)
     ("step3p5", "per_layer_config"): lambda c: c.to_dict()["per_layer_config"] or None,
+    # DeepSeek V4 nests its RoPE by kind: `main` (sliding-only layers, rope_theta) and `compress` (CSA / HCA)
+    ("deepseek_v4", "rope_theta"): lambda c: c.rope_parameters["main"]["rope_theta"],
+    ("deepseek_v4", "partial_rotary_factor"): lambda c: c.rope_parameters["main"]["partial_rotary_factor"],
 }
 # Keys whose default only applies with another key set (transformers nulls them otherwise)
 PROBE_WITH = {("qwen3", "sliding_window"): {"use_sliding_window": True}}
@@ -302,6 +313,13 @@ NOT_A_TRANSFORMERS_ATTRIBUTE = {
     "attention_other_setting": "Step 3.5's sliding-layer heads: kept as num_sliding_attention_heads (checked)",
     "moe_layers_enum": "Step 3.5's MoE layers: kept as mlp_layer_types (layers 3 on by default, checked)",
     "partial_rotary_factors": "Step 3.5's per-layer rotary shares: kept in rope_parameters per layer kind",
+    # DeepSeek V4's legacy spellings: DeepseekV4Config pops them in __post_init__ and folds them into layer_types,
+    # compress_rates and mlp_layer_types (whose defaults are checked); expert_dtype moves into quantization_config
+    "compress_ratios": "DeepSeek V4's legacy per-layer ratios, folded into layer_types",
+    "compress_rate_csa": "DeepSeek V4's legacy CSA ratio, folded into compress_rates",
+    "compress_rate_hca": "DeepSeek V4's legacy HCA ratio, folded into compress_rates",
+    "num_hash_layers": "DeepSeek V4's legacy hash-layer count, folded into mlp_layer_types",
+    "expert_dtype": "DeepSeek V4's expert format, moved into quantization_config when given",
 }
 
 
@@ -814,6 +832,7 @@ SWEEP_CONFIGS = [
     "qwen3.6-27b",
     "glm-5",
     "laguna-xs.2",
+    "deepseek-v4-flash",  # legacy and current spellings of the same fields
 ]
 SWEEP_VALUES = [None, [], "x", {}, 0, -1, 1.5, True]
 
@@ -838,7 +857,7 @@ def test_each_family_module_registers_its_types_once_with_module_names(monkeypat
     from llmarch.import_hf import families
 
     registered = [t.name for f in families.FAMILIES for t in f.TYPES]
-    assert len(registered) == len(set(registered)) == len(import_hf.TEXT_TYPES) == 38
+    assert len(registered) == len(set(registered)) == len(import_hf.TEXT_TYPES) == 39
     assert set(import_hf.MODULE_NAMES) == set(import_hf.TEXT_TYPES)
     monkeypatch.setattr(families, "FAMILIES", families.FAMILIES + (families.llama,))
     with pytest.raises(RuntimeError, match="model type llama is registered twice"):

@@ -45,6 +45,13 @@ MECHANISM_NAMES = {
     "laurel_rank",
     "k_eq_v",
     "residual",
+    "compress_ratio",
+    "compress_overlap",
+    "o_groups",
+    "o_lora_rank",
+    "hash_table_rows",
+    "hc_streams",
+    "hc_sinkhorn_iters",
 }
 
 # Where a mechanism's name belongs: its own module, the schema, the IR and what builds it from a

@@ -339,6 +339,8 @@ class TextType:
     keys: KeyTable
     build: Callable[[Config], dict]
     note: Optional[str] = None  # what the config cannot say, added to the spec's notes
+    # the weights block from quantization_config, adjusted by keys of the type's own (DeepSeek V4's expert_dtype)
+    adjust_weights: Optional[Callable[[Config, Optional[dict]], Optional[dict]]] = None
 
 
 # Module names, as each model type's checkpoints and transformers name them, to read ignore lists against.

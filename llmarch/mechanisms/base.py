@@ -88,6 +88,7 @@ class CacheRow:
     fixed_bytes: int  # a state whatever the context
     formula: str  # per layer
     gallery_elements_per_token: int = 0  # what the gallery-style all-layers figure counts for it
+    extra_bytes: int = 0  # cache that grows with the context but not per cached token (compressed entries)
 
 
 # Where an extra acts in its block, in the order the block runs them: around it (before the mixer and
@@ -97,11 +98,13 @@ EXTRA_PLACES = ("around", "beside_mixer", "after_ffn")
 
 @dataclass(frozen=True)
 class Routing:
-    """A router over expert boxes: how many experts, how many a token meets, how many shared ones."""
+    """A router over expert boxes: how many experts, how many a token meets, how many shared ones, and
+    whether the experts come from a frozen token table (hash routing) rather than from the router."""
 
     n_experts: int
     top_k: int
     n_shared: int
+    by_token: bool = False
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,11 @@ class Mechanism:
     label: str = ""
     attends: bool = False  # a softmax attention: its cache grows with the context (the KV baselines use it)
     experts: int = 0  # routed experts, which expert parallelism splits
+    hash_routed: bool = False  # its experts come from a frozen token table, not from the router (DeepSeek V4)
     kv_shared: bool = False  # it reuses an earlier layer's cache instead of keeping its own
+    # the keys of the convention lines about it alone (DeepSeek V4's "compressed"): a human table prints such a
+    # line only when a model of its answer holds it; JSON keeps every line
+    conventions: tuple[str, ...] = ()
 
     def mix_name(self, kind: str) -> str:
         """How the panel's layer mix names a layer of `kind` holding it (`local(1,024)` for a window)."""

@@ -11,8 +11,10 @@ from ..ir import AttentionIR, LayerIR, ModelIR
 from .altup import AltUp
 from .attention import Attention
 from .base import Mechanism, Weight, norm
+from .compressed_attention import CompressedAttention
 from .ffn import DenseFFN
 from .gated_deltanet import GatedDeltaNet
+from .hyper_connections import HyperConnections
 from .kda import KimiDeltaAttention
 from .laurel import Laurel
 from .lightning import LightningAttention
@@ -26,7 +28,10 @@ from .residual_scaling import ResidualScaling
 
 
 def attention_mechanism(a: AttentionIR, kv_shared_from: Optional[int] = None) -> Attention:
-    """The attention kind of `a`: MLA or MHA/GQA/MQA with its options (and the layer it reuses KV from)."""
+    """The attention kind of `a`: MLA, DeepSeek V4's compressed attention, or MHA/GQA/MQA with its options
+    (and the layer it reuses KV from)."""
+    if a.kind == "compressed":
+        return CompressedAttention(a)
     return MultiHeadLatentAttention(a) if a.is_mla else Attention(a, kv_shared_from)
 
 
@@ -52,6 +57,8 @@ def model_mechanisms(ir: ModelIR) -> list[Mechanism]:
         out.append(Laurel(ir.laurel_rank))
     if ir.residual_scaling:
         out.append(ResidualScaling())
+    if ir.hc_streams:
+        out.append(HyperConnections(ir.hc_streams, ir.hc_sinkhorn_iters))
     return out
 
 
@@ -86,6 +93,17 @@ def block_residual(ir: ModelIR) -> Optional[ParallelBlock]:
     return ParallelBlock(ir.norm) if ir.norm.residual == "parallel" else None
 
 
+def conventions_held(irs: list[ModelIR]) -> set[str]:
+    """The keys of the mechanism-specific convention lines (`Mechanism.conventions`) that some model of
+    `irs` needs: what a human table prints beside the general lines."""
+    held: set[str] = set()
+    for ir in irs:
+        for layer, _ in ir.layer_groups:
+            for m in layer_mechanisms(ir, layer):
+                held.update(m.conventions)
+    return held
+
+
 def block_norm_names(ir: ModelIR, mechanism: Mechanism) -> list[str]:
     """The residual norms the block puts around `mechanism`: by the model's placement for a mixer or FFN
     (pre: `attn_norm`; post: `attn_post_norm`; sandwich: both), one norm of its own for an extra or for a
@@ -95,7 +113,9 @@ def block_norm_names(ir: ModelIR, mechanism: Mechanism) -> list[str]:
     if mechanism.sublayer and block_residual(ir) is not None:
         return []
     out: list[str] = []
-    if (not mechanism.sublayer and prefix) or (mechanism.sublayer and place in ("pre", "sandwich")):
+    if not prefix:  # a mechanism whose norms are its own (hyper-connections: weightless)
+        return out
+    if not mechanism.sublayer or place in ("pre", "sandwich"):
         out.append(f"{prefix}_norm")
     if mechanism.sublayer and place in ("post", "sandwich"):
         out.append(f"{prefix}_post_norm")

@@ -62,8 +62,11 @@ class MoE(Mechanism):
         if m.router_hidden is not None:
             skip = " + a skip expert" if m.skip_expert else ""
             notes.append(("router", f"MLP router, width {m.router_hidden:,}{skip}"))
+        if self.hash_routed:
+            notes.append(("routing", "experts from a frozen token table (hash routing)"))
         features = (("ffn", "MoE"), ("shared", "yes" if shared else "no"))
-        return Box("moe", "Mixture of experts", tuple(notes), "MoE", features, Routing(m.n_experts, k, shared))
+        routing = Routing(m.n_experts, k, shared, by_token=self.hash_routed)
+        return Box("moe", "Mixture of experts", tuple(notes), "MoE", features, routing)
 
     @property
     def identity(self) -> tuple:
@@ -115,13 +118,20 @@ class MoE(Mechanism):
         out["routed_experts"] = params["routed_experts"] // self.ir.n_experts * self.ir.top_k
         return out
 
+    @property
+    def hash_routed(self) -> bool:
+        """Hash routing: the experts come from a frozen token -> top_k table (DeepSeek V4's first layers)."""
+        return self.ir.hash_table_rows is not None
+
     def buffers(self) -> int:
-        # DeepSeek's e_score_correction_bias: set by load balancing, not by gradients; ZAYA's balancing
-        # biases, one per routing class (the skip expert's included)
+        # DeepSeek's e_score_correction_bias: set by load balancing, not by gradients; a hash-routed layer's
+        # token -> experts table (tid2eid), loaded with the weights and never trained; ZAYA's balancing biases,
+        # one per routing class (the skip expert's included)
         m = self.ir
         if m.router_hidden is not None:
             return m.n_experts + (1 if m.skip_expert else 0)
-        return m.n_experts if m.score_correction_bias else 0
+        table = self.ir.hash_table_rows * self.ir.top_k if self.hash_routed else 0
+        return table + (self.ir.n_experts if self.ir.score_correction_bias else 0)
 
     def token_macs(self, d_model: int) -> dict[str, int]:
         out = matrix_macs(self.weights(d_model))

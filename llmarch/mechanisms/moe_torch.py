@@ -71,6 +71,10 @@ class MoEModule(FeedForwardPart):
         if m.score_correction_bias:
             # a buffer, as in DeepSeek's and transformers' code: set by load balancing, not by gradients
             self.register_buffer("e_score_correction_bias", torch.empty(m.n_experts, device=META))
+        if m.hash_table_rows is not None:
+            # hash routing: a frozen token -> top_k experts table, loaded with the weights, never trained; the
+            # router still weights the experts the table picks, so the forward is the same products
+            self.register_buffer("tid2eid", torch.empty(m.hash_table_rows, m.top_k, dtype=torch.long, device=META))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Top-k routing, then a gather of the chosen experts' stacked weights and one bmm per projection."""

@@ -54,9 +54,10 @@ class Embedding(nn.Module):
 class BlockState:
     """What a layer's parts read and write while it runs: the residual stream `x` (B, S, d), the layer's
     input `h` (what the mixer and the parallel residuals read), the context of a decode step, what the
-    model hands this layer (a per-layer embedding), AltUp's streams (B, S, n, d) when there are any, and
-    whether the FFN reads the layer's input beside the mixer (a parallel block) rather than the stream
-    after it."""
+    model hands this layer (a per-layer embedding), the residual streams (B, S, n, d) when there are any
+    (AltUp's, hyper-connections'), whether the FFN reads the layer's input beside the mixer (a parallel
+    block) rather than the stream after it, and `out`, the output of the mixer or FFN that ran last before
+    the residual added it (a part that replaces the plain residual, hyper-connections, reads it)."""
 
     x: torch.Tensor
     ctx: int
@@ -64,6 +65,7 @@ class BlockState:
     h: Optional[torch.Tensor] = None
     streams: Optional[torch.Tensor] = None
     parallel: bool = False
+    out: Optional[torch.Tensor] = None
 
 
 class Part(nn.Module):
@@ -90,7 +92,8 @@ class MixerPart(Part):
     the residual stream."""
 
     def mix(self, s: BlockState) -> None:
-        s.x = s.x + self(s.h, s.ctx)
+        s.out = self(s.h, s.ctx)
+        s.x = s.x + s.out
 
 
 class FeedForwardPart(Part):
@@ -99,11 +102,13 @@ class FeedForwardPart(Part):
 
     def mix(self, s: BlockState) -> None:
         if s.parallel:
-            s.x = s.x + self(s.h)
+            s.out = self(s.h)
+            s.x = s.x + s.out
 
     def feed(self, s: BlockState) -> None:
         if not s.parallel:
-            s.x = s.x + self(s.x)
+            s.out = self(s.x)
+            s.x = s.x + s.out
 
 
 @dataclass

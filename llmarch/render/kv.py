@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from ..ir import ModelIR
-from ..kvcache import CONVENTIONS, KVResult
+from ..kvcache import KVResult
 from . import fmt
 from .doc import Cell, Doc, DocTable
 
 
-def kv_doc(irs: list[ModelIR], results: list[KVResult], explain: bool = False) -> Doc:
-    doc = Doc(notes=[f"{k}: {v}" for k, v in CONVENTIONS.items()])
+def kv_doc(irs: list[ModelIR], results: list[KVResult], conventions: dict[str, str], explain: bool = False) -> Doc:
+    """`conventions`: the lines printed under the tables (`kvcache.table_conventions`)."""
+    doc = Doc(notes=[f"{k}: {v}" for k, v in conventions.items()])
     flat = DocTable(
         "",
         [

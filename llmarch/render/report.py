@@ -27,7 +27,7 @@ def report_doc(report: Report) -> Doc:
                 Cell(fmt.flops(r["prefill_flops_per_token"]), r["prefill_flops_per_token"]),
             ]
         )
-    doc = Doc([t], notes=[f"{k}: {v}" for k, v in report.conventions.items()])
+    doc = Doc([t], notes=[f"{k}: {v}" for k, v in report.table_conventions.items()])
     if report.errors:
         failed = DocTable("Specs that could not be analysed", ["spec", "error"])
         failed.rows += [[Cell(e["target"]), Cell(e["error"])] for e in report.errors]

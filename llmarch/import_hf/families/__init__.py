@@ -9,6 +9,7 @@ from ..quant import ModuleNames
 from . import (
     cohere,
     deepseek,
+    deepseek_v4,
     gemma,
     glm,
     gpt2,
@@ -36,6 +37,7 @@ FAMILIES = (
     phi,
     qwen,
     deepseek,
+    deepseek_v4,
     glm,
     kimi,
     gemma,
