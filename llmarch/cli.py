@@ -393,8 +393,7 @@ def diagram(
             f"`{shorten(output)}`: the figure must end in .svg, .png or .html (or `-o -` for SVG on stdout)"
         )
     irs = load_models(names, spec_path, sets)
-    # PNG is drawn by matplotlib (a dependency) from the same layout as the SVG: no optional package
-    figure = render_figure(irs, ".svg" if is_stdout(output) else output)
+    figure = render_figure(irs, ".svg" if is_stdout(output) else output)  # PNG: matplotlib, the SVG's layout
     write_answer(figure, output)
 
 

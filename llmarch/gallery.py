@@ -127,6 +127,7 @@ GALLERY_SPECS: dict[str, str] = {
     "Gemma 4 (E2B)": "gemma-4-e2b",
     "Gemma 4 (E4B)": "gemma-4-e4b",
     "Arcee AI Trinity Large (400B)": "trinity-large",
+    "ZAYA1-8B (8.4B)": "zaya1-8b",
 }
 
 # Gallery models whose layers llmarch can express but whose count-deciding values no source found pins; each says
@@ -200,12 +201,6 @@ NOT_SHIPPED: dict[str, str] = {
         "find_string on `Ling-2.5-1T` (API routes and news only), the code corpus; no verbatim copy found."
     ),
     "Ling 2.6 (1T)": "Ling 2.5's architecture plus one MTP layer; waits for Ling 2.5 (above). Same searches.",
-    "ZAYA1-8B (8.4B)": (
-        "needs Compressed Convolutional Attention (q/k convolutions, a delayed value path, its own cache), the "
-        "learned residual scaling and ZAYA's router MLP with a skip expert (transformers 5.23 has `zaya`); not "
-        "built yet. Config: a copy of Zyphra/ZAYA1-8B's config.json in its pre-transformers key names is in "
-        'the search index (file id 54807926944); find_string on `"model_type": "zaya"` finds tests only.'
-    ),
 }
 
 # The vendored fact sheet (tests/data/gallery/source.yaml): `make gallery` runs in a checkout, never from a wheel.

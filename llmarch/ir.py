@@ -50,6 +50,8 @@ class AttentionIR:
     indexer_topk: Optional[int] = None
     # values are the keys (no V projection): what the cache stores, "k_and_v" or "one" tensor
     k_eq_v: Optional[str] = None
+    # compressed convolutional attention (ZAYA): the depthwise and grouped convolutions' taps
+    cca_kernels: Optional[tuple[int, int]] = None
     # DeepSeek V4 (kind "compressed"): one compressed entry per `compress_ratio` tokens, pooled over overlapping
     # windows of 2 x ratio when `compress_overlap` (csa layers); the grouped low-rank output projection
     compress_ratio: Optional[int] = None
@@ -137,6 +139,9 @@ class MoEIR:
     expert_bias: bool
     score_correction_bias: bool
     score_correction_parameter: bool = False  # Laguna keeps it as a parameter (requires_grad=False)
+    router_hidden: Optional[int] = None  # ZAYA's MLP router: its width (None: one linear router)
+    skip_expert: bool = False  # ZAYA: one more routing class that runs no expert
+    router_carry: bool = False  # ZAYA: the previous layer's router state is added, scaled by a vector
     hash_table_rows: Optional[int] = None  # hash routing: a frozen token -> top_k experts table of this many rows
     router_scale: bool = False  # Gemma 4: a weightless norm and a learned per-channel scale on the router input
     per_expert_scale: bool = False  # Gemma 4: a learned scale per expert on the routing weights
@@ -235,6 +240,7 @@ class ModelIR:
     warnings: tuple[str, ...] = ()
     path: Optional[str] = None  # the spec file
     notes: Optional[str] = field(default=None, compare=False)
+    residual_scaling: bool = False  # ZAYA's learned scale and shift on both sides of every residual add
 
     @cached_property
     def layer_groups(self) -> tuple[tuple[LayerIR, int], ...]:

@@ -20,7 +20,7 @@ def component_of(name: str) -> str:
         return "per_layer_embedding"
     if head == "lm_head":
         return "lm_head"
-    if head == "norm" or head.endswith("_norm"):
+    if head in ("norm", "input_scale") or head.endswith("_norm"):  # input_scale: per-channel scale and shift
         return "norms"
     if head == "mtp":
         return "mtp"
@@ -32,7 +32,8 @@ def component_of(name: str) -> str:
         return "hyper_connections"
     if head == "layers":
         sub = parts[2]
-        if sub.endswith("_norm") or sub == "layer_scalar":  # Gemma 4's block output scalar (a buffer)
+        if sub.endswith("_norm") or sub in ("layer_scalar", "residual_scale"):  # Gemma 4's output scalar (a
+            # buffer); ZAYA's per-channel residual scales and shifts
             return "norms"
         if sub == "attn":
             return "attention"

@@ -115,6 +115,15 @@ class KEqV(Block):
     )
 
 
+class Cca(Block):
+    """ZAYA's compressed convolutional attention (CCA): q and k mixed over time by a depthwise then a
+    grouped causal convolution (biased), half of each value head projected from the previous token, and a
+    learned per-KV-head key temperature after the L2 QK-norm."""
+
+    depthwise_kernel: _int(16) = Field(2, description="cca_time0: the depthwise convolution's taps")
+    grouped_kernel: _int(16) = Field(2, description="cca_time1: the per-head grouped convolution's taps")
+
+
 class Compress(Block):
     """DeepSeek V4's compressor: one cached entry pooled (softmax-gated, with a learned position bias, normed and
     rotated) from every `ratio` tokens; csa layers pool overlapping windows of 2 x ratio, hca layers disjoint ones."""
@@ -185,6 +194,7 @@ class AttentionFields(Block):
     rope: Optional[Rope] = None
     indexer: Optional[Indexer] = None
     k_eq_v: Optional[KEqV] = Field(None, description="the values are the keys: no V projection")
+    cca: Optional[Cca] = Field(None, description="compressed convolutional attention (ZAYA)")
     compress: Optional[Compress] = Field(None, description="compressed entries of the past (csa and hca layers)")
     grouped_output: Optional[GroupedOutput] = Field(
         None, description="grouped low-rank output projection (kind compressed)"
@@ -285,6 +295,16 @@ class FFN(Block):
     bias: StrictBool = False
 
 
+class RouterMLP(Block):
+    """ZAYA's router: d_model -> hidden (biased), a normed two-layer GELU MLP, logits over the experts
+    and one skip expert that computes nothing; its hidden state is carried to the next layer's router,
+    scaled by a learned vector (every layer but the first)."""
+
+    hidden: Width = Field(description="router_hidden_size")
+    skip_expert: StrictBool = Field(True, description="one more routing class that runs no expert")
+    carried_state: StrictBool = Field(True, description="the previous layer's router state, scaled, is added")
+
+
 class MoE(Block):
     n_experts: _int(MAX_EXPERTS)
     top_k: _int(MAX_EXPERTS)
@@ -304,6 +324,7 @@ class MoE(Block):
         False,
         description="the same per-expert routing bias kept as a parameter, counted with the router (Laguna)",
     )
+    router_mlp: Optional[RouterMLP] = Field(None, description="an MLP router instead of one linear map (ZAYA)")
     hash_layers: _int(MAX_LAYERS, ge=0) = Field(
         0,
         description="the first k MoE layers choose their experts from a frozen token -> experts table (a buffer of "
@@ -339,6 +360,11 @@ class MoE(Block):
             )
         if self.latent_bias and self.latent_dim is None:
             raise ValueError("latent_bias is set but latent_dim is not; remove it or set latent_dim")
+        if self.router_mlp is not None:
+            # the MLP router holds its own biases and balancing biases; a linear router's flags would be counted nowhere
+            for key in ("router_bias", "score_correction_bias", "score_correction_parameter", "hash_layers"):
+                if getattr(self, key):
+                    raise ValueError(f"{key} describes a linear router; router_mlp replaces it: remove {key}")
         if not self.n_shared_experts:
             # a shared-expert size or gate with no shared expert would be counted nowhere
             for key in ("d_shared", "shared_gate"):
@@ -519,6 +545,11 @@ class Spec(Block):
     per_layer_embeddings: Optional[PerLayerEmbeddings] = None
     altup: Optional[AltUp] = None
     laurel: Optional[Laurel] = None
+    residual_scaling: StrictBool = Field(
+        False,
+        description="ZAYA's learned residual scaling: each residual add is (out + b) * s + (x + c) * r, four "
+        "vectors per sublayer, and the embedding is scaled and shifted once",
+    )
     hyper_connections: Optional[HyperConnections] = None
     kv_shared_layers: _int(MAX_LAYERS, ge=0) = Field(
         0, description="the last k layers reuse the KV of the last earlier layer of their kind (Gemma 3n)"

@@ -94,6 +94,10 @@ def config_layer_types(cfg) -> list[str]:
     mask when the built config has a `sliding_window` (`create_sliding_window_causal_mask`), else a causal
     one (Qwen3 MoE's config drops the window unless `use_sliding_window`).
     """
+    if getattr(cfg, "model_type", None) == "zaya":
+        # ZAYA's layers are all attention + MoE ("hybrid"); ZayaAttention gives the window to "hybrid_sliding" only
+        kinds = {"hybrid": "full_attention", "hybrid_sliding": "sliding_attention"}
+        return [kinds[t] for t in cfg.layer_types]
     if getattr(cfg, "layer_types", None):
         return list(cfg.layer_types)
     if cfg.model_type == "xlstm":  # transformers' xLSTMBlock is an mLSTM block (no sLSTM, no attention)

@@ -487,6 +487,24 @@ FAMILIES = (
             Edit("hidden_size and num_hidden_layers by their config names", 2, {"hidden_size": 4096}),
         ),
     ),
+    # ZAYA1-8B's collected values (no verbatim config): CCA, the MLP router with a skip expert, residual scaling
+    Family(
+        "zaya",
+        "zaya1-8b",
+        (
+            Edit(
+                "sliding then full",
+                2,
+                {"layer_types": ["hybrid_sliding", "hybrid"], "sliding_window": 512},
+            ),
+            Edit("attention biases", 2, {"attention_bias": True}),
+            Edit("kernels 3 and 4", 2, {"cca_time0": 3, "cca_time1": 4}),
+            Edit("32 experts, router width 128", 2, {"num_experts": 32, "router_hidden_size": 128}),
+            Edit("MHA, head_dim 64", 2, {"num_key_value_heads": 8, "head_dim": 64}),
+            Edit("untied", 2, {"tie_word_embeddings": False}),
+            Edit("LM head bias: refused", 2, {"lm_head_bias": True}, refused="lm_head_bias"),
+        ),
+    ),
     Family(
         "cohere2_vision", "command-a-plus", (Edit("one shared expert", 2, {"num_shared_experts": 1}),), wrapper=True
     ),

@@ -357,9 +357,11 @@ def test_default_equals_transformers(type_name, keys, key):
     mine = get(key)
     if key in ("rope_scaling", "rope_parameters"):
         # the older key and transformers 5's hold the same thing: the default in effect is whichever is set
-        mine = get("rope_scaling") if get("rope_scaling") is not None else get("rope_parameters")
-        if isinstance(mine, dict) and mine and set(mine) <= {"full_attention", "sliding_attention"}:
-            # a default nested by layer kind (Laguna): each kind's block as transformers keeps it
+        older = get("rope_scaling") if "rope_scaling" in keys.mapped else None  # ZAYA's table has no older key
+        mine = older if older is not None else get("rope_parameters")
+        nested_kinds = {"full_attention", "sliding_attention", "hybrid", "hybrid_sliding"}  # ZAYA's layer types
+        if isinstance(mine, dict) and mine and set(mine) <= nested_kinds:
+            # a default nested by layer kind (Laguna, ZAYA): each kind's block as transformers keeps it
             assert mine == {kind: cfg.rope_parameters[kind] for kind in mine}
             return
         rp = _rope_parameters(cfg)
@@ -868,7 +870,7 @@ def test_each_family_module_registers_its_types_once_with_module_names(monkeypat
     from llmarch.import_hf import families
 
     registered = [t.name for f in families.FAMILIES for t in f.TYPES]
-    assert len(registered) == len(set(registered)) == len(import_hf.TEXT_TYPES) == 40
+    assert len(registered) == len(set(registered)) == len(import_hf.TEXT_TYPES) == 41
     assert set(import_hf.MODULE_NAMES) == set(import_hf.TEXT_TYPES)
     monkeypatch.setattr(families, "FAMILIES", families.FAMILIES + (families.llama,))
     with pytest.raises(RuntimeError, match="model type llama is registered twice"):

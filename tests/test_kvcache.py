@@ -621,6 +621,7 @@ GALLERY_TITLES = {
     "mimo-v2.5": "Xiaomi MiMo-V2.5 (310B)",
     "mistral-small-4-119b": "Mistral Small 4 (119B)",
     "step-3.5-flash": "Step 3.5 Flash (196B)",
+    "zaya1-8b": "ZAYA1-8B (8.4B)",
     "tiny-aya": "Tiny Aya (3.35B)",
     "command-a-plus": "Command A+ (218B-A25B)",
     "xlstm-7b": "xLSTM (7B)",
@@ -639,7 +640,6 @@ GALLERY_NOT_SHIPPED = {
     "LongCat-Flash-Lite (68.5B-A3B)",
     "Ling 2.5 (1T)",
     "Xiaomi MiMo-V2.5-Pro (1.02T)", "Ling 2.6 (1T)",
-    "ZAYA1-8B (8.4B)",
 }  # fmt: skip
 
 

@@ -51,6 +51,25 @@ def qk_norm_weights(prefix: str, a: AttentionIR, key_norm: bool = True) -> list[
     return [w for name, dim in dims for w in norm(f"{prefix}{name}", dim, "attention")]
 
 
+def cca_weights(p: str, d: int, a: AttentionIR) -> list[Weight]:
+    """Compressed convolutional attention (ZAYA): the value heads' current and delayed halves, the two
+    causal convolutions over the concatenated q and k channels (depthwise, then grouped by head, each with
+    a bias), and the key temperature per KV head.  The convolutions are not matrices a token multiplies
+    (as the linear mixers' short convolutions)."""
+    half = a.n_kv_heads * a.v_head_dim // 2
+    channels = (a.n_heads + a.n_kv_heads) * a.head_dim
+    depthwise, grouped = a.cca_kernels
+    return [
+        *linear(f"{p}v_proj_current", d, half, "attention", a.qkv_bias),
+        *linear(f"{p}v_proj_delayed", d, half, "attention", a.qkv_bias),
+        *vector(f"{p}conv_qk_depthwise.weight", (channels, 1, depthwise), "attention", "column"),
+        *vector(f"{p}conv_qk_depthwise.bias", (channels,), "attention", "column"),
+        *vector(f"{p}conv_qk_grouped.weight", (channels, a.head_dim, grouped), "attention", "column"),
+        *vector(f"{p}conv_qk_grouped.bias", (channels,), "attention", "column"),
+        *vector(f"{p}temp", (a.n_kv_heads,), "attention", "column"),
+    ]
+
+
 class Attention(Mechanism):
     """MHA / GQA / MQA.  With `kv_shared` the layer reuses an earlier layer's keys and values: it has
     no key/value projections and no key norm."""
@@ -154,6 +173,9 @@ class Attention(Mechanism):
             notes.append(("window", f"window {a.window_keys:,} tokens"))
         if a.chunk:
             notes.append(("chunk", f"chunks of {a.chunk:,} tokens"))
+        if a.cca_kernels is not None:
+            taps = f"{a.cca_kernels[0]} + {a.cca_kernels[1]} taps"
+            notes.append(("cca", f"CCA: q, k convolved ({taps}), half of V delayed"))
         notes.append(("position", self.box_position()))
         extras = (["QK-norm"] if a.qk_norm != "none" else []) + (["sinks"] if a.sinks else [])
         extras += [f"{a.output_gate} output gate"] if a.output_gate != "none" else []
@@ -190,7 +212,9 @@ class Attention(Mechanism):
         out = linear(f"{p}q_proj", d, q_out, "attention", a.qkv_bias)
         if not self.kv_shared:
             out += linear(f"{p}k_proj", d, a.n_kv_heads * a.head_dim, "attention", a.qkv_bias)
-            if a.k_eq_v is None:  # otherwise the keys serve as the values
+            if a.cca_kernels is not None:
+                out += cca_weights(p, d, a)
+            elif a.k_eq_v is None:  # otherwise the keys serve as the values
                 out += linear(f"{p}v_proj", d, a.n_kv_heads * a.v_head_dim, "attention", a.qkv_bias)
         out += linear(f"{p}o_proj", a.n_heads * a.v_head_dim, d, "attention", a.o_bias, split="row")
         if a.output_gate == "headwise":
@@ -268,15 +292,30 @@ class Attention(Mechanism):
             where = f"local({a.window:,} + query)" if a.window_excludes_query else f"local({a.window:,})"
         else:
             where = f"chunked({a.chunk:,})" if a.chunk else kind
+        state, formula = self.cca_state_elements(), f"{self.cache_formula()} x {kv_bytes} B x {tokens:,}"
+        if state:
+            taps = a.cca_kernels[0] - 1 + a.cca_kernels[1] - 1
+            channels = (a.n_heads + a.n_kv_heads) * a.head_dim
+            formula += f" + ({taps} x {channels:,} + {a.n_kv_heads * a.v_head_dim // 2}) x {kv_bytes} B"
         return CacheRow(
-            key=(kind, elems, limit),
-            label=f"{where} {self.cache_label()}",
+            key=(kind, elems, limit, state),
+            label=f"{where} {self.cache_label()}" + (", CCA state" if state else ""),
             elements_per_token=elems,
             tokens=tokens,
-            fixed_bytes=0,
-            formula=f"{self.cache_formula()} x {kv_bytes} B x {tokens:,}",
+            fixed_bytes=int(state * kv_bytes),
+            formula=formula,
             gallery_elements_per_token=self.gallery_elements_per_token(),
         )
+
+    def cca_state_elements(self) -> int:
+        """Compressed convolutional attention's fixed state (ZAYA's conv and recurrent cache states): the
+        last (depthwise - 1) + (grouped - 1) q/k inputs of the convolutions and the previous token's delayed
+        value half, held at the cache's dtype as transformers holds them; 0 without CCA."""
+        a = self.ir
+        if a.cca_kernels is None:
+            return 0
+        taps = a.cca_kernels[0] - 1 + a.cca_kernels[1] - 1
+        return taps * (a.n_heads + a.n_kv_heads) * a.head_dim + a.n_kv_heads * a.v_head_dim // 2
 
     def cache_share(self, tp: int) -> float:
         """The part of the cache one of `tp` ranks holds: its KV heads (all of them replicated when

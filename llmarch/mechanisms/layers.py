@@ -27,6 +27,7 @@ from .moe import MoE
 from .parallel_block import ParallelBlock
 from .parallel_ffn import ParallelFFN
 from .per_layer_inputs import PerLayerInputs
+from .residual_scaling import ResidualScaling
 
 
 def attention_mechanism(a: AttentionIR, kv_shared_from: Optional[int] = None) -> Attention:
@@ -57,6 +58,8 @@ def model_mechanisms(ir: ModelIR) -> list[Mechanism]:
         out.append(AltUp(ir.altup_inputs))
     if ir.laurel_rank:
         out.append(Laurel(ir.laurel_rank))
+    if ir.residual_scaling:
+        out.append(ResidualScaling())
     if ir.hc_streams:
         out.append(HyperConnections(ir.hc_streams, ir.hc_sinkhorn_iters))
     return out

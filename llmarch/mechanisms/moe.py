@@ -4,11 +4,26 @@ router options (a learned scale on the router's input, a learned scale per exper
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional
 
 from ..ir import MoEIR
-from .base import Box, Mechanism, Routing, Weight, linear, matrix_macs, vector
+from .base import Box, Mechanism, Routing, Weight, linear, matrix_macs, norm, vector
 from .ffn import FFN_NAMES, ffn_weights
+
+
+def router_mlp_weights(p: str, d: int, m: MoEIR) -> list[Weight]:
+    """ZAYA's router (ZayaRouter): d -> hidden with a bias, the scale of the router state carried from the
+    previous layer (not on the first), then a normed two-layer GELU MLP and logits over the experts and
+    the skip expert."""
+    r, classes = m.router_hidden, m.n_experts + (1 if m.skip_expert else 0)
+    out = linear(f"{p}down_proj", d, r, "router", True, split="replicated")
+    if m.router_carry:
+        out += vector(f"{p}router_states_scale", (r,), "router")
+    out += norm(f"{p}norm", r, "router")
+    out += linear(f"{p}fc1", r, r, "router", True, split="replicated")
+    out += linear(f"{p}fc2", r, r, "router", True, split="replicated")
+    return out + linear(f"{p}out_proj", r, classes, "router", split="replicated")
 
 
 class MoE(Mechanism):
@@ -45,11 +60,19 @@ class MoE(Mechanism):
         ]
         if m.shared is not None:
             notes.append(("d_shared", f"shared expert hidden size {m.shared.d_ff:,}"))
+        if m.router_hidden is not None:
+            skip = " + a skip expert" if m.skip_expert else ""
+            notes.append(("router", f"MLP router, width {m.router_hidden:,}{skip}"))
         if self.hash_routed:
             notes.append(("routing", "experts from a frozen token table (hash routing)"))
         features = (("ffn", "MoE"), ("shared", "yes" if shared else "no"))
         routing = Routing(m.n_experts, k, shared, by_token=self.hash_routed)
         return Box("moe", "Mixture of experts", tuple(notes), "MoE", features, routing)
+
+    @property
+    def identity(self) -> tuple:
+        # the first layer's router lacks only the carried state's scale (ZAYA): one diagram block for all layers
+        return (type(self).__name__, dataclasses.replace(self.ir, router_carry=False))
 
     def parallel_error(self, tp: int, ep: int, model: str, kind: str) -> Optional[str]:
         if self.experts % ep:
@@ -70,9 +93,13 @@ class MoE(Mechanism):
         return self.router_weights(d_model) + self.expert_weights(d_model) + self.shared_weights(d_model)
 
     def router_weights(self, d_model: int) -> list[Weight]:
-        """The router (d_model -> n_experts) and, where the checkpoint keeps one, its correction bias."""
+        """The router (d_model -> n_experts, or ZAYA's MLP router) and, where the checkpoint keeps one, its
+        correction bias."""
         m, p = self.ir, f"{self.slot}."
-        out = linear(f"{p}router", d_model, m.n_experts, "router", m.router_bias, split="replicated")
+        if m.router_hidden is not None:
+            out = router_mlp_weights(f"{p}router.", d_model, m)
+        else:
+            out = linear(f"{p}router", d_model, m.n_experts, "router", m.router_bias, split="replicated")
         if m.score_correction_parameter:
             # Laguna's and Trinity's checkpoints keep the routing bias as a parameter (frozen), so it is counted
             out += vector(f"{p}router_correction", (m.n_experts,), "router")
@@ -118,7 +145,11 @@ class MoE(Mechanism):
 
     def buffers(self) -> int:
         # DeepSeek's e_score_correction_bias: set by load balancing, not by gradients; a hash-routed layer's
-        # token -> experts table (tid2eid), loaded with the weights and never trained
+        # token -> experts table (tid2eid), loaded with the weights and never trained; ZAYA's balancing biases,
+        # one per routing class (the skip expert's included)
+        m = self.ir
+        if m.router_hidden is not None:
+            return m.n_experts + (1 if m.skip_expert else 0)
         table = self.ir.hash_table_rows * self.ir.top_k if self.hash_routed else 0
         return table + (self.ir.n_experts if self.ir.score_correction_bias else 0)
 

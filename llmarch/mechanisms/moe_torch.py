@@ -12,7 +12,7 @@ from torch.nn import functional as F
 
 from ..ir import FFNIR, MoEIR
 from .ffn_torch import FeedForwardModule
-from .primitives import META, FeedForwardPart, Linear, param
+from .primitives import META, FeedForwardPart, Linear, Norm, param
 
 
 class Experts(nn.Module):
@@ -33,13 +33,37 @@ class Experts(nn.Module):
         return numel // self.n * self.top_k
 
 
+class RouterMLP(nn.Module):
+    """ZAYA's router: d -> hidden (biased), plus the previous layer's router state scaled (`carry`), then
+    a normed two-layer GELU MLP and logits over the experts and the skip expert."""
+
+    def __init__(self, d: int, m: MoEIR) -> None:
+        super().__init__()
+        r = m.router_hidden
+        self.down_proj = Linear(d, r, True)
+        if m.router_carry:
+            self.router_states_scale = param(r)
+        self.norm = Norm(r)
+        self.fc1 = Linear(r, r, True)
+        self.fc2 = Linear(r, r, True)
+        self.out_proj = Linear(r, m.n_experts + (1 if m.skip_expert else 0))
+        # one balancing bias per routing class: a buffer, set by load balancing
+        self.register_buffer("balancing_biases", torch.empty(self.out_proj.weight.shape[0], device=META))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (T, classes); the carried state is an element-wise add, which no counter counts."""
+        h = F.gelu(self.fc1(self.down_proj(x)))
+        return self.out_proj(F.gelu(self.fc2(h)))
+
+
 class MoEModule(FeedForwardPart):
     def __init__(self, d: int, m: MoEIR, expert_width: Optional[int] = None) -> None:
         """`expert_width`: the width the routed experts read and write, d unless a subclass runs them in a
         latent (the latent MoE)."""
         super().__init__()
         self.top_k, self.gated = m.top_k, m.expert.gated
-        self.router = Linear(d, m.n_experts, m.router_bias)
+        self.n_experts = m.n_experts
+        self.router = RouterMLP(d, m) if m.router_hidden is not None else Linear(d, m.n_experts, m.router_bias)
         self.experts = Experts(expert_width or d, m.n_experts, m.top_k, m.expert)
         if m.shared is not None:
             self.shared = FeedForwardModule(d, m.shared)
@@ -70,6 +94,7 @@ class MoEModule(FeedForwardPart):
         stacked weights and one bmm per projection; (T, w) out, the experts' outputs mixed by their scores."""
         T, w = tokens.shape
         weights, idx = torch.topk(logits, self.top_k, dim=-1)
+        idx = idx.clamp(max=self.n_experts - 1)  # a skip expert's class runs no expert (ZAYA masks it to 0)
         flat = idx.reshape(-1)  # (T*k,)
         xk = tokens.unsqueeze(1).expand(T, self.top_k, w).reshape(-1, w, 1)  # (T*k, w, 1)
         h = torch.bmm(self.experts.gate_up[flat], xk)  # (T*k, width, 1)

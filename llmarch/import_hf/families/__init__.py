@@ -30,6 +30,7 @@ from . import (
     smollm,
     step,
     xlstm,
+    zaya,
 )
 
 FAMILIES = (
@@ -56,6 +57,7 @@ FAMILIES = (
     arcee,
     cohere,
     xlstm,
+    zaya,
 )
 
 
