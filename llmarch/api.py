@@ -138,12 +138,21 @@ def compare(irs: list[ModelIR], counts: list[ParamCount] | None = None) -> dict[
     return envelope("compare", models, differences=differences)
 
 
-def envelope(command: str, models: list[dict], conventions: dict | None = None, **extra: Any) -> dict[str, Any]:
+def envelope(
+    command: str,
+    models: list[dict],
+    conventions: dict | None = None,
+    warnings: list[str] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The common JSON answer; `warnings` (always present, often empty) are the caveats that the CLI also
+    prints on stderr, e.g. a context past a model's context length."""
     out = {
         "schema_version": SCHEMA_VERSION,
         "command": command,
         "conventions": conventions if conventions is not None else dict(_conventions.PARAMS),
         "models": models,
+        "warnings": list(warnings or []),
     }
     out.update(extra)
     return out

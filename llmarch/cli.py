@@ -224,7 +224,10 @@ def _stdout():
 
 
 def _emit(format: Format, output: Optional[str], data: dict, doc_fn, title: str = "llmarch") -> None:
-    """Render one answer: JSON from `data`, every other format from the document `doc_fn()` builds."""
+    """Render one answer: JSON from `data`, every other format from the document `doc_fn()` builds; the
+    answer's warnings go to stderr in every format (JSON carries them in its `warnings` list too)."""
+    for warning in data.get("warnings", []):
+        typer.echo(f"warning: {printable(warning)}", err=True)
     if format == Format.json:
         _write(json.dumps(data, indent=2) + "\n", output)
         return
@@ -281,6 +284,14 @@ def _models(names: List[str], spec_path: Optional[List[str]], sets: Optional[Lis
 
     _registry(spec_path)
     return [load(n, spec_path, sets) for n in names]
+
+
+def _beyond(irs: list, counts: list, sweep_tokens: list | None = None) -> list[str]:
+    """The warnings of every model for every token count past its context length (sweep points included)."""
+    from .caveats import beyond_context
+
+    points = counts + [("sweep point", t) for t in sweep_tokens or []]
+    return [w for ir in irs for w in beyond_context(ir, points)]
 
 
 def _answer(format: Optional[Format], output: Optional[str], data: dict, doc_fn, title: str) -> None:
@@ -486,7 +497,12 @@ def kvcache(
     _answer(
         format,
         output,
-        envelope("kvcache", models, conventions=dict(CONVENTIONS)),
+        envelope(
+            "kvcache",
+            models,
+            conventions=dict(CONVENTIONS),
+            warnings=_beyond(irs, [("context", ctx_tokens)], sweep_tokens),
+        ),
         lambda: kv_doc(irs, results, explain=explain),
         "llmarch kvcache",
     )
@@ -550,7 +566,12 @@ def flops(
     _answer(
         format,
         output,
-        envelope("flops", models, conventions=dict(CONVENTIONS)),
+        envelope(
+            "flops",
+            models,
+            conventions=dict(CONVENTIONS),
+            warnings=_beyond(irs, [("prefill", seq_tokens), ("decode context", ctx_tokens)], sweep_tokens),
+        ),
         lambda: flops_doc(irs, models, explain=explain),
         "llmarch flops",
     )
@@ -827,7 +848,14 @@ def serve(
                 m["max_batch_at_ctx"],
             ),
         )
-        row("longest context at this batch", lambda m: Cell(f"{m['max_ctx_at_batch']:,}", m["max_ctx_at_batch"]))
+        row(
+            "longest context at this batch",
+            lambda m: Cell(
+                f"{m['max_ctx_at_batch']:,}"
+                + (" (context length)" if m["max_ctx_limited_by"] == "context_length" else ""),
+                m["max_ctx_at_batch"],
+            ),
+        )
         t.section()
         row(
             "decode: bytes / step / GPU",
@@ -869,7 +897,7 @@ def serve(
     _answer(
         format,
         output,
-        envelope("serve", models, conventions=dict(CONVENTIONS)),
+        envelope("serve", models, conventions=dict(CONVENTIONS), warnings=_beyond(irs, [("context", ctx_tokens)])),
         doc,
         "llmarch serve",
     )

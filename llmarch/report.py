@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable
 
 from . import flops as F
 from .api import compare, envelope, load
+from .caveats import beyond_context
 from .conventions import PARAMS
 from .errors import LlmarchError, ParameterError, shorten
 from .ir import ModelIR
@@ -82,6 +83,7 @@ def summary_row(ir: ModelIR, ctx: int, seq: int) -> dict[str, Any]:
         "weights_bf16_bytes": weight_bytes(ir, count, "bf16"),
         "kv_bytes": kv_cache(ir, ctx).total_bytes,
         "ctx_tokens": ctx,
+        "context_length": ir.context_length,
         "prefill_flops_per_token": pre.flops // seq,
         "prefill_tokens": seq,
     }
@@ -96,6 +98,7 @@ def build_report(
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     rows = []
+    warnings: list[str] = []
     errors = []  # a spec that fails is listed, not fatal: one typo must not blank a CI summary
     for t in targets:
         try:
@@ -104,6 +107,7 @@ def build_report(
             errors.append({"target": shorten(t), "error": str(exc)})
             continue
         rows.append(summary_row(ir, ctx, seq))
+        warnings += beyond_context(ir, [("KV context", ctx), ("prefill", seq)])
         if progress:
             progress(ir.name)
     comparisons = []
@@ -118,7 +122,7 @@ def build_report(
     conventions.update({f"kv_{k}": v for k, v in KV_CONVENTIONS.items()})
     conventions["prefill_flops_per_token"] = f"analytic prefill of {seq:,} tokens over {seq:,} (see `llmarch flops`)"
     extra = {"errors": errors} if errors else {}
-    return envelope("report", rows, conventions=conventions, pairs=comparisons, **extra)
+    return envelope("report", rows, conventions=conventions, warnings=warnings, pairs=comparisons, **extra)
 
 
 def report_doc(data: dict[str, Any], spec_paths: list[str] | None = None):
@@ -140,11 +144,16 @@ def report_doc(data: dict[str, Any], spec_paths: list[str] | None = None):
                 Cell(fmt.params(r["total"]), r["total"]),
                 Cell(fmt.params(r["active"]), r["active"]),
                 Cell(fmt.nbytes(r["weights_bf16_bytes"]), r["weights_bf16_bytes"]),
-                Cell(fmt.nbytes(r["kv_bytes"]), r["kv_bytes"]),
+                # marked in every format: a CI summary written to a file has no stderr beside it
+                Cell(
+                    fmt.nbytes(r["kv_bytes"]) + (" *" if r["ctx_tokens"] > r["context_length"] else ""), r["kv_bytes"]
+                ),
                 Cell(fmt.flops(r["prefill_flops_per_token"]), r["prefill_flops_per_token"]),
             ]
         )
     doc = Doc([t], notes=[f"{k}: {v}" for k, v in data["conventions"].items()])
+    if any(r["ctx_tokens"] > r["context_length"] for r in rows):
+        doc.remarks.append(f"warning: * {ctx:,} tokens is beyond that model's context length")
     if data.get("errors"):
         failed = DocTable("Specs that could not be analysed", ["spec", "error"])
         failed.rows += [[Cell(e["target"]), Cell(e["error"])] for e in data["errors"]]

@@ -89,10 +89,6 @@ def kv_doc(irs: list[ModelIR], results: list[KVResult], explain: bool = False) -
                 ]
             )
         doc.tables.append(t)
-        if r.ctx_tokens > ir.context_length:
-            doc.remarks.append(
-                f"warning: {r.ctx_tokens:,} tokens is beyond {ir.name}'s context length ({ir.context_length:,})"
-            )
         if explain:
             doc.remarks.append(
                 f"  {ir.name}: per token, all attention layers: {r.per_token_bytes_all_layers:,} B "

@@ -1,0 +1,26 @@
+"""Caveats an answer carries beside its numbers: a context past the model's own context length.
+
+The formulas go on past a model's context length (a KV cache of 2M tokens is well defined arithmetic),
+but the model was not trained, and may not run, there.  Each command that takes a token count says so
+once per model and count: on stderr for people, in the `warnings` list of its JSON answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .ir import ModelIR
+
+
+def beyond_context(ir: ModelIR, counts: Iterable[tuple[str, int]]) -> list[str]:
+    """One warning per (what, tokens) past `ir`'s context length, in the order given, duplicates once."""
+    out: list[str] = []
+    for what, tokens in counts:
+        if tokens > ir.context_length:
+            text = (
+                f"{ir.name}: {what} of {tokens:,} tokens is beyond its context length of "
+                f"{ir.context_length:,} tokens (the numbers there extrapolate the architecture)"
+            )
+            if text not in out:
+                out.append(text)
+    return out
