@@ -619,7 +619,8 @@ def report(
         data["errors"] = data.get("errors", []) + skipped
     fmt = _resolve_format(format, output)
     _emit(
-        Format.markdown if fmt == Format.table and is_stdout(output) and not _stdout().isatty() else fmt,
+        # piped with no --format: markdown, for `>> "$GITHUB_STEP_SUMMARY"`; an explicit `-f table` is a table
+        Format.markdown if format is None and is_stdout(output) and not _stdout().isatty() else fmt,
         output,
         data,
         lambda: report_doc(data, spec_path),

@@ -164,4 +164,5 @@ def report_doc(data: dict[str, Any], spec_paths: list[str] | None = None):
         sub = compare_doc(irs, comparison)
         sub.tables[0].title = " vs ".join(m["display_name"] for m in comparison["models"])
         doc.tables += sub.tables
+        doc.csv_more += sub.tables  # csv's header is the summary's: each pair follows as its own section
     return doc

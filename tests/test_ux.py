@@ -6,6 +6,8 @@ Gemma 3 27B: 128k = 131,072) and hand arithmetic written out here.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import pytest
@@ -92,3 +94,46 @@ def test_report_marks_the_kv_cell_past_the_context_in_files_too():
     assert rows["gpt2"].split("|")[5].strip().endswith("*")
     assert not rows["qwen3-8b"].split("|")[5].strip().endswith("*")  # 40,960 tokens of context
     assert "* 2,048 tokens is beyond" in result.stdout
+
+
+# ---------------------------------------------------------------------------
+# 2. exports are complete
+
+
+def test_show_csv_carries_the_parameter_counts():
+    # GPT-2 124M by hand: token embedding 50,257 x 768 = 38,597,376; positions 1,024 x 768 = 786,432;
+    # per block: attention 4 x 768^2 + 4 x 768 = 2,362,368, MLP 2 x 768 x 3,072 + 3,072 + 768 = 4,722,432,
+    # two LayerNorms 4 x 768 = 3,072, so 7,087,872 x 12 = 85,054,464; final norm 1,536; LM head tied.
+    rows = list(csv.reader(io.StringIO(invoke("show", "gpt2", "-f", "csv").stdout)))
+    assert rows[0] == ["", "value"] and all(len(r) == 2 for r in rows)  # still one header, two columns
+    values = dict(rows[1:])
+    total = 38_597_376 + 786_432 + 85_054_464 + 1_536
+    assert int(values["Total parameters"]) == total == 124_439_808
+    # active: everything but the two lookup tables (the tied matrix counts once, as the LM head)
+    assert int(values["Active parameters"]) == total - 786_432 == 123_653_376
+    assert int(values["Weights (bf16)"]) == 2 * total
+    assert int(values["attention: total"]) == 12 * 2_362_368
+    assert values["Context length"] == "1024"
+
+
+def test_report_csv_carries_the_pairs_sections():
+    text = invoke("report", "gpt2", "qwen3-8b", "--ctx", "1k", "--seq", "1k", "--pairs", "gpt2:qwen3-8b", "-f", "csv")
+    blocks = text.stdout.split("\n\n")
+    assert len(blocks) == 2
+    summary = list(csv.DictReader(io.StringIO(blocks[0])))
+    assert [r["model"] for r in summary] == ["gpt2", "qwen3-8b"]
+    pair = list(csv.reader(io.StringIO(blocks[1])))
+    assert pair[0] == ["GPT-2 (124M) vs Qwen3 8B"]
+    assert pair[1] == ["", "GPT-2 (124M)", "Qwen3 8B"]
+    rows = {r[0]: r[1:] for r in pair[2:]}
+    assert rows["Total parameters"] == ["124439808", "8190735360"]
+    assert rows["Heads / KV heads"] == ["12 / 12", "32 / 8"]
+
+
+def test_report_format_table_prints_a_table_not_markdown():
+    result = invoke("report", "gpt2", "--ctx", "1k", "--seq", "1k", "-f", "table")
+    assert "| model |" not in result.stdout and "### Summary" not in result.stdout
+    assert "━" in result.stdout and "gpt2" in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    # piped with no --format: still markdown, for `>> "$GITHUB_STEP_SUMMARY"`
+    assert "| model |" in invoke("report", "gpt2", "--ctx", "1k", "--seq", "1k").stdout
