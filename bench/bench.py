@@ -100,6 +100,37 @@ def build_snippet(name: str) -> str:
     )
 
 
+def sparse_gguf(folder: Path) -> Path:
+    """A 1T-parameter GGUF laid out as a Q4_K Kimi K2 (61 layers of 384 stacked experts, GGUF's reversed
+    dimensions), with a 163,840-token vocabulary in its metadata; the data region a sparse hole."""
+    import struct
+
+    def string(text: str) -> bytes:
+        raw = text.encode()
+        return struct.pack("<Q", len(raw)) + raw
+
+    d, f, experts, layers = 7168, 2048, 384, 61
+    kv = [
+        string("general.architecture") + struct.pack("<I", 8) + string("deepseek2"),
+        string("deepseek2.block_count") + struct.pack("<II", 4, layers),
+        string("tokenizer.ggml.tokens")
+        + struct.pack("<IIQ", 9, 8, 163840)
+        + b"".join(string(f"tok{i}") for i in range(163840)),
+    ]
+    infos, offset = [], 0
+    for i in range(layers):
+        for proj, dims in (("gate", (d, f, experts)), ("up", (d, f, experts)), ("down", (f, d, experts))):
+            nbytes = dims[0] * dims[1] * dims[2] // 256 * 144  # Q4_K: 144 bytes per 256 weights
+            infos.append(string(f"blk.{i}.ffn_{proj}_exps.weight") + struct.pack("<I3QIQ", 3, *dims, 12, offset))
+            offset += -(-nbytes // 32) * 32
+    head = b"GGUF" + struct.pack("<IQQ", 3, len(infos), len(kv)) + b"".join(kv) + b"".join(infos)
+    path = folder / "model.gguf"
+    with open(path, "wb") as out:
+        out.write(head)
+        out.truncate(-(-len(head) // 32) * 32 + offset)
+    return path
+
+
 def main() -> None:
     torch_import = median_seconds([PY, "-c", "import torch"])
     results = {
@@ -143,6 +174,10 @@ def main() -> None:
         ckpt = sparse_checkpoint(Path(folder))
         read = f"from llmarch.verify import read_checkpoint; read_checkpoint({str(ckpt)!r})"
         record("verify: read a 1T-parameter checkpoint's headers (64 shards)", median_seconds([PY, "-c", read]), 0.5)
+    with tempfile.TemporaryDirectory() as folder:
+        path = sparse_gguf(Path(folder))
+        read = f"from llmarch.verify.gguf import read_gguf; read_gguf({str(path)!r})"
+        record("verify: read a 1T-parameter GGUF's header", median_seconds([PY, "-c", read]), 0.5)
     show = LLMARCH + ["show", "deepseek-v3"]
     record("llmarch show deepseek-v3 (no cache)", median_seconds(show), None)
     record("llmarch show deepseek-v3 (warm cache)", warm_seconds(show), 0.3)

@@ -1,13 +1,56 @@
 """llmarch: compare the architectures of large language models from YAML specs.
 
-See `llmarch.api` for the Python API; nothing here imports torch.
+See `llmarch.api` for the Python API; nothing here imports torch.  The API's names are loaded on first
+use (PEP 562), so a command or tool that imports one submodule (`llmarch.verify.safetensors` reading
+checkpoint headers) does not pay for the spec schema, pydantic and the resolver.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-from .api import build, compare, describe, load, module_params, registry  # noqa: E402
-from .errors import LlmarchError, SpecError  # noqa: E402
-from .params import ParamCount, count_params  # noqa: E402
+# public name -> the submodule defining it
+_EXPORTS = {
+    "build": "api",
+    "compare": "api",
+    "describe": "api",
+    "load": "api",
+    "module_params": "api",
+    "LlmarchError": "errors",
+    "SpecError": "errors",
+    "ParamCount": "params",
+    "count_params": "params",
+}
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value  # later look-ups find it directly
+        return value
+    raise AttributeError(f"module 'llmarch' has no attribute {name!r}")
+
+
+# `llmarch.registry` is the API's function, not the submodule of that name: the submodule is loaded here,
+# before the function is bound, so that loading it later cannot rebind the package's attribute to it
+from . import registry as _registry_module  # noqa: E402
+
+
+def registry(spec_paths: list[str] | None = None) -> _registry_module.Registry:
+    """The registry of shipped specs and those on `spec_paths` and in $LLMARCH_SPEC_PATH (`api.registry`)."""
+    from .api import registry as api_registry
+
+    return api_registry(spec_paths)
+
+
+if TYPE_CHECKING:
+    from .api import build, compare, describe, load, module_params
+    from .errors import LlmarchError, SpecError
+    from .params import ParamCount, count_params
 
 __all__ = [
     "build",

@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from . import conventions as _conventions
-from .facts import facts
+from .caveats import beyond_context, beyond_context_of  # noqa: F401 (the CLI takes them from here)
+from .errors import LlmarchError, shorten
+from .facts import Fact, facts, layer_map
 from .ir import ModelIR
-from .params import ParamCount, count_params
+from .params import ParamCount, check_size, count_params
+from .reference import ReferenceCheck, check_references
 from .registry import ENV_VAR, Registry
 from .weights import shipped_label, weight_bytes
 
@@ -46,7 +50,8 @@ def _load(name_or_path: str, spec_paths: tuple[str, ...], env: str | None, sets:
     if cached is not None:
         return cached
     # resolving imports the schema (pydantic): only when the IR is not in the build cache
-    from .resolve import to_ir, validate
+    from .resolve import to_ir
+    from .validate import validate
 
     located, chain = reg.load_chain(spec)
     if sets:
@@ -54,6 +59,7 @@ def _load(name_or_path: str, spec_paths: tuple[str, ...], env: str | None, sets:
 
         located = apply_sets(located, list(sets))
     ir = to_ir(validate(located), located)
+    check_size(ir, located)  # a cached IR passed it when it was resolved
     ircache.put(name_or_path, spec, sets, chain, ir)
     return ir
 
@@ -126,16 +132,101 @@ PARAM_ROWS = (
 )
 
 
-def compare(irs: list[ModelIR], counts: list[ParamCount] | None = None) -> dict[str, Any]:
+def listing(
+    names: list[str], spec_paths: list[str] | None = None, family: str | None = None, warn=None
+) -> list[dict[str, Any]]:
+    """`list`'s rows: each named spec (of `family`, when given) with its counts and attention.  A spec that
+    fails to load is skipped, told to `warn`: one broken spec does not hide the others."""
+    rows = []
+    good = []
+    for name in names:
+        try:
+            ir = load(name, spec_paths)
+        except LlmarchError as exc:
+            if warn:
+                warn(f"warning: skipped {exc}")
+            continue
+        good.append(ir)
+        if family and (ir.family or "") != family:
+            continue
+        c = count_params(ir)
+        attention_text = next((f.text for f in facts(ir) if f.key == "attention"), "—")
+        rows.append(
+            {
+                "name": name,
+                "display_name": ir.display_name,
+                "family": ir.family,
+                "total": c.total,
+                "active": c.active,
+                "attention": attention_text,
+                "aliases": list(ir.aliases),
+            }
+        )
+    if family and not rows:
+        families = sorted({ir.family or "" for ir in good})
+        raise LlmarchError(f"no spec of family `{shorten(family)}`; families: {', '.join(f for f in families if f)}")
+    return rows
+
+
+@dataclass(frozen=True)
+class Description:
+    """`show`'s answer for one model: its JSON object, and the facts and reference checks its tables print."""
+
+    model: dict[str, Any]  # describe()'s object, with `references` (and `layer_map` when asked)
+    count: ParamCount
+    facts: list[Fact]
+    references: list[ReferenceCheck]
+    layer_map: str | None = None
+
+
+def description(ir: ModelIR, count: ParamCount, layers: bool = False) -> Description:
+    checks = check_references(ir, count)
+    model = describe(ir, count)
+    model["references"] = [
+        {
+            "figure": c.key,
+            "published": c.published,
+            "computed": c.computed,
+            "convention": c.convention,
+            "ok": c.ok,
+            "source": c.reference.source,
+        }
+        | ({"kv_per_token_config": c.documented} if c.documented else {})
+        for c in checks
+    ]
+    runs = layer_map(ir) if layers else None
+    if runs is not None:
+        model["layer_map"] = runs
+    return Description(model, count, facts(ir), checks, runs)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """`compare`'s answer: the JSON envelope, and each model's facts (the table's rows) in order."""
+
+    data: dict[str, Any]
+    facts: list[list[Fact]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.data
+
+
+def comparison(irs: list[ModelIR], counts: list[ParamCount] | None = None) -> Comparison:
     """Side-by-side facts and parameters, with the keys whose values differ."""
     counts = counts or [count_params(ir) for ir in irs]
     models = [describe(ir, c) for ir, c in zip(irs, counts)]
-    keys = [f.key for f in facts(irs[0])]
-    for ir in irs[1:]:
-        keys += [f.key for f in facts(ir) if f.key not in keys]
+    per_model = [facts(ir) for ir in irs]
+    keys = [f.key for f in per_model[0]]
+    for model_facts in per_model[1:]:
+        keys += [f.key for f in model_facts if f.key not in keys]
     differences = [k for k in keys if len({repr(m["architecture"].get(k)) for m in models}) > 1]
     differences += [k for k, _ in PARAM_ROWS if len({m["params"][k] for m in models}) > 1]
-    return envelope("compare", models, differences=differences)
+    return Comparison(envelope("compare", models, differences=differences), per_model)
+
+
+def compare(irs: list[ModelIR], counts: list[ParamCount] | None = None) -> dict[str, Any]:
+    """Side-by-side facts and parameters, with the keys whose values differ (the JSON of `comparison`)."""
+    return comparison(irs, counts).as_dict()
 
 
 def envelope(

@@ -1,4 +1,4 @@
-"""Budgets for CI gating of a proposed architecture (`llmarch check`): parse, measure, judge.
+"""Budgets for CI gating of a proposed architecture (`llmarch check`): measure and judge (budget_text parses).
 
 A budget is a ceiling on one measured quantity (units as in units.py):
   max_total / max_active                 parameter counts, decimal suffixes ("8B")
@@ -6,33 +6,32 @@ A budget is a ceiling on one measured quantity (units as in units.py):
   max_prefill_flops_per_token            FLOPs at a prefill length ("20G@4096")
   max_decode_flops_per_token             FLOPs of one decode step at a context ("20G@32k")
 No torch: every measure is closed form.
-Limits are read exactly (units.parse, never through a float: "32.856305664B" is 32,856,305,664) and
-floored to a whole number, since every measure is one; a budget above 10^30 or of more than 40 digits
-is refused as a typo.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-from .errors import OptionError, shorten
+from .budget_text import KINDS, MAX_LIMIT, Budget, parse_budget
+from .errors import LlmarchError, did_you_mean
 from .ir import ModelIR
 from .kvcache import kv_cache
 from .params import count_params
-from .units import BYTES, COUNT, parse, parse_tokens
+from .yamlsafe import load_file
 
-# A ceiling above any conceivable measure: 10^30 parameters, bytes or FLOPs per token. It keeps the
-# verdict's float ratio finite and turns a mistyped run of digits into an error instead of a pass.
-MAX_LIMIT = 10**30
-KINDS = ("max_total", "max_active", "max_kv", "max_prefill_flops_per_token", "max_decode_flops_per_token")
-
-
-@dataclass(frozen=True)
-class Budget:
-    kind: str
-    limit: int
-    at_tokens: int | None
-    text: str
+__all__ = [
+    "KINDS",
+    "MAX_LIMIT",
+    "Budget",
+    "CheckResult",
+    "Verdict",
+    "check",
+    "judge",
+    "measure",
+    "parse_budget",
+    "read_budgets",
+]
 
 
 @dataclass(frozen=True)
@@ -47,34 +46,6 @@ class Verdict:
     @property
     def over_by(self) -> float:
         return self.measured / self.budget.limit - 1
-
-
-def parse_budget(kind: str, text: str) -> Budget:
-    kind = kind.replace("-", "_")
-    if kind not in KINDS:
-        raise OptionError(f"unknown budget `{kind}`; one of: {', '.join(KINDS)}")
-    text = str(text)
-    needs_at = kind in ("max_kv", "max_prefill_flops_per_token", "max_decode_flops_per_token")
-    value, _, at = text.partition("@")
-    if needs_at and not at:
-        raise OptionError(
-            f"budget {kind} `{shorten(text)}` needs a context, e.g. `{'4GiB@128k' if kind == 'max_kv' else '20G@4096'}`"
-        )
-    if not needs_at and at:
-        raise OptionError(f"budget {kind} `{shorten(text)}` takes no `@context`")
-    if kind == "max_kv":  # a size names its unit: a bare "4096" could mean bytes or KiB
-        exact = parse(value, BYTES, f"budget {kind}", unit_required=True).value
-    else:
-        exact = parse(value, COUNT, f"budget {kind}").value
-    if exact <= 0:
-        raise OptionError(f"budget {kind} `{shorten(text)}` must be positive")
-    if exact > MAX_LIMIT:
-        raise OptionError(f"budget {kind} `{shorten(text)}` is above 10^30, more than any model measures")
-    # measures are whole numbers, so `measured <= exact` exactly when `measured <= floor(exact)`
-    limit = int(exact)
-    if limit < 1:
-        raise OptionError(f"budget {kind} `{shorten(text)}` is less than 1 (every measure is a whole number)")
-    return Budget(kind, limit, parse_tokens(at, f"budget {kind} context") if at else None, text)
 
 
 def measure(ir: ModelIR, budget: Budget) -> int:
@@ -93,3 +64,56 @@ def measure(ir: ModelIR, budget: Budget) -> int:
 
 def check(ir: ModelIR, budgets: list[Budget]) -> list[Verdict]:
     return [Verdict(b, measure(ir, b)) for b in budgets]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """`llmarch check`'s answer for one model: each budget's verdict."""
+
+    name: str
+    display_name: str
+    verdicts: list[Verdict]
+
+    @property
+    def ok(self) -> bool:
+        return all(v.ok for v in self.verdicts)
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "display_name": self.display_name,
+            "ok": self.ok,
+            "budgets": [
+                {
+                    "budget": v.budget.kind,
+                    "limit": v.budget.limit,
+                    "at_tokens": v.budget.at_tokens,
+                    "text": v.budget.text,
+                    "measured": v.measured,
+                    "ok": v.ok,
+                }
+                for v in self.verdicts
+            ],
+        }
+
+
+def judge(ir: ModelIR, budgets: list[Budget]) -> CheckResult:
+    return CheckResult(ir.name, ir.display_name, check(ir, budgets))
+
+
+def read_budgets(path: str) -> dict[str, str]:
+    """A YAML file of budgets (the keys of a spec's `budgets:` block) -> kind -> text, each checked and located."""
+    texts: dict[str, str] = {}
+    located = load_file(Path(path))
+    for key, value in located.data.items():
+        if str(key).replace("-", "_") not in KINDS:
+            raise located.error((key,), f"unknown budget `{key}`", did_you_mean(str(key), KINDS))
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            # a YAML float has already lost digits (and `true` is no budget): ask for the text
+            raise located.error((key,), f"expected a budget such as `8B` or `4GiB@128k`, got {value!r}")
+        try:
+            parse_budget(str(key), str(value))
+        except LlmarchError as exc:
+            raise located.error((key,), str(exc)) from None
+        texts[str(key).replace("-", "_")] = str(value)
+    return texts

@@ -24,3 +24,9 @@ def beyond_context(ir: ModelIR, counts: Iterable[tuple[str, int]]) -> list[str]:
             if text not in out:
                 out.append(text)
     return out
+
+
+def beyond_context_of(irs: Iterable[ModelIR], counts: list[tuple[str, int]], sweep: Iterable[int] = ()) -> list[str]:
+    """`beyond_context` for several models, sweep points included (worded `sweep point`)."""
+    points = counts + [("sweep point", tokens) for tokens in sweep]
+    return [warning for ir in irs for warning in beyond_context(ir, points)]

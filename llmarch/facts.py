@@ -193,3 +193,16 @@ def layer_pattern(ir: ModelIR) -> str:
             parts.append(_ratio(ffns, {"dense": "dense", "moe": "MoE"}))
     parts.append(f"{ir.n_layers} blocks")
     return ", ".join(parts)
+
+
+def layer_map(ir: ModelIR) -> str:
+    """Runs of identical layers: 'L0–L2 global/dense, L3–L60 global/moe'; a layer that reuses another
+    layer's KV says which ('local/dense KV of L18')."""
+    runs: list[tuple[int, int, str]] = []
+    for layer in ir.layers:
+        label = layer.label + "".join(m.layer_note() for m in layer_mechanisms(ir, layer))
+        if runs and runs[-1][2] == label and runs[-1][1] == layer.index - 1:
+            runs[-1] = (runs[-1][0], layer.index, label)
+        else:
+            runs.append((layer.index, layer.index, label))
+    return ", ".join(f"L{a}" + (f"–L{b}" if b != a else "") + f" {label}" for a, b, label in runs)

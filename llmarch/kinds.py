@@ -34,6 +34,25 @@ GATED_FFN_KINDS: tuple[str, ...] = ("swiglu", "swiglu_clamped", "geglu")  # gate
 NormKind = Literal["rmsnorm", "layernorm"]
 NormPlacement = Literal["pre", "post", "sandwich"]
 
+# The parameter components every count is broken into (params, the spec's `weights.overrides`, the tables),
+# in the order the tables print them
+PARAMETER_COMPONENTS: tuple[str, ...] = (
+    "token_embedding",
+    "position_embedding",
+    "per_layer_embedding",
+    "attention",
+    "linear_mixer",
+    "dense_ffn",
+    "routed_experts",
+    "shared_experts",
+    "router",
+    "per_layer_input",
+    "altup",
+    "laurel",
+    "norms",
+    "lm_head",
+)
+
 # The letters of the YAML layer patterns, per pattern
 MIXER_LETTERS: dict[str, str] = {
     "G": "global",

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Optional
+from typing import Optional, Sequence
 
 from .conventions import KV_PER_TOKEN_ALL_LAYERS
 from .errors import ParameterError, shorten
@@ -190,3 +190,21 @@ def baseline(ir: ModelIR, result: KVResult, kind: str) -> dict:
         "total_bytes": total,
         "factor": round(total / result.total_bytes, 3) if result.total_bytes else None,
     }
+
+
+def kv_answer(
+    ir: ModelIR,
+    ctx: int,
+    batch: int = 1,
+    kv_dtype: str = "bf16",
+    state_dtype: str = "fp32",
+    baseline_kind: Optional[str] = None,
+    sweep: Sequence[int] = (),
+) -> KVResult:
+    """`kvcache`'s answer for one model: the cache at `ctx`, with its baseline and its totals over `sweep`."""
+    r = kv_cache(ir, ctx, batch, kv_dtype, state_dtype)
+    if baseline_kind:
+        r.baseline = baseline(ir, r, baseline_kind)
+    for t in sweep:
+        r.sweep.append({"ctx_tokens": t, "total_bytes": kv_cache(ir, t, batch, kv_dtype, state_dtype).total_bytes})
+    return r

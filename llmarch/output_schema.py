@@ -155,6 +155,7 @@ MODEL = {
         "missing": {"type": "array", "items": {"type": "string"}},
         "unexpected": {"type": "array", "items": {"type": "string"}},
         "outside_text_model": {"type": "array", "items": {"type": "string"}},
+        "mtp_unchecked": {"type": "array", "items": {"type": "string"}},
         "shape_differences": {
             "type": "array",
             "items": {
@@ -187,7 +188,7 @@ MODEL = {
         },
         "bytes": {
             "type": "object",
-            "required": ["on_disk", "weights_as_shipped", "difference", "explained"],
+            "required": ["on_disk"],
             "properties": {
                 "on_disk": _INT,
                 "file_bytes": _INT,
@@ -195,8 +196,29 @@ MODEL = {
                 "shipped_format": {"type": "string"},
                 "difference": _INT,
                 "explained": {"type": "object", "additionalProperties": _INT},
+                "parameters_in_file": _INT,
+                "spec_parameters": _INT,
+                "spec_weights_at_file_types": _INT,
+                "bits_per_weight": {"type": "number"},
+                "by_component": {"type": "object", "additionalProperties": _INT},
             },
         },
+        "format": {"enum": ["gguf"]},
+        "metadata": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["key", "expected", "found", "field", "agree"],
+                "properties": {
+                    "key": {"type": "string"},
+                    "expected": {"type": "array"},
+                    "found": {"type": "array"},
+                    "field": {"type": "string"},
+                    "agree": {"type": "boolean"},
+                },
+            },
+        },
+        "bits_per_weight": {"type": "object", "additionalProperties": {"type": "number"}},
         "baseline": {
             "type": "object",
             "required": ["kind", "total_bytes", "factor"],
@@ -274,12 +296,19 @@ Every `--format json` answer is one object, the common envelope:
   (bytes and FLOPs per step per GPU, step-time lower bound, binding resource, tokens/s upper bound), `prefill_roofline`.
   `verify`: `checkpoint`, `model_type` (the naming table used), `layout` (`prefix`, `experts`), `agree`,
   `tensors` (`expected`, `found`, `shards`), `missing`, `unexpected`, `outside_text_model` (vision/audio
-  towers, projectors: not differences), `shape_differences` (`tensor`, `expected`, `found`, `field`: the spec
+  towers, projectors: not differences), `mtp_unchecked` (MTP tensors of a family whose checkpoints' MTP
+  naming verify does not know: listed, not judged), `shape_differences` (`tensor`, `expected`, `found`, `field`: the spec
   fields deciding that shape), `dtype_differences` (`tensor`, `expected`, `found`, `component`),
   `dtypes_by_component` (component -> dtype -> tensors), `bytes` (`on_disk`: tensor data; `file_bytes`:
   headers included; `weights_as_shipped`: `show`'s figure; `difference`; `explained`: `mtp`, `buffers`,
   `format_layout` (the format's exact tensors against its per-parameter allowance), `stored_differently`,
-  `missing` (negative), `towers`, `unexpected`, summing exactly to `difference`).
+  `missing` (negative), `towers`, `mtp_unchecked`, `unexpected`, summing exactly to `difference`). For a
+  GGUF file: `format` `gguf`, `model_type` its llama.cpp architecture, `metadata` (`key`, `expected`,
+  `found`, `field`, `agree`: the file's hyperparameters against the spec), `dtypes_by_component` (component
+  -> ggml type -> tensors), `bits_per_weight` (ggml type -> bits per weight, block scales included), `bytes`
+  (`on_disk`, `file_bytes`, `parameters_in_file`, `spec_parameters`, `bits_per_weight`,
+  `spec_weights_at_file_types`: the spec's tensors each at the type the file stores it in, `difference`,
+  `by_component`).
 - `differences` (compare): the keys, architecture or parameter, whose values differ.
 
 Integers are exact. The schema below (also printed by `llmarch schema --answers`) is what the tests

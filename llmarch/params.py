@@ -17,25 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .ir import LayerIR, ModelIR
+from .kinds import PARAMETER_COMPONENTS
 from .mechanisms.base import by_component
 from .mechanisms.layers import block_norms, layer_mechanisms, model_mechanisms
+from .yamlsafe import Located
 
-COMPONENTS = (
-    "token_embedding",
-    "position_embedding",
-    "per_layer_embedding",
-    "attention",
-    "linear_mixer",
-    "dense_ffn",
-    "routed_experts",
-    "shared_experts",
-    "router",
-    "per_layer_input",
-    "altup",
-    "laurel",
-    "norms",
-    "lm_head",
-)
+COMPONENTS = PARAMETER_COMPONENTS
 LOOKUP_COMPONENTS = ("token_embedding", "position_embedding", "per_layer_embedding")
 
 
@@ -163,3 +150,25 @@ def count_params(ir: ModelIR) -> ParamCount:
     return ParamCount(
         by_component=total, active_by_component=active, mtp=mtp_params(ir), buffers=buffers, tied=ir.tie_embeddings
     )
+
+
+def check_size(ir: ModelIR, located: Located) -> None:
+    """Refuse, at the spec's line, a model of more than MAX_TOTAL_PARAMS parameters (every analysis is bounded
+    by it) and a reference adjustment that removes more than the whole model (which would turn any published
+    figure into a pass or a nonsense fail).  Run on every resolved spec (api.load, import-hf, verify): resolve,
+    in the spec layer, cannot count."""
+    from .schema import MAX_TOTAL_PARAMS  # the schema (pydantic) only where a spec was just resolved
+
+    err = located.error
+    total = count_params(ir).total
+    if total > MAX_TOTAL_PARAMS:
+        raise err((), f"the model would have {total:,} parameters, more than the limit of {MAX_TOTAL_PARAMS:,}")
+    for i, r in enumerate(ir.references):
+        for j, (_, what, params) in enumerate(r.adjustments):
+            # an adjustment removes a part of the model (or adds one outside it); it cannot remove more
+            # than the whole model
+            if params < 0 and -params > total:
+                raise err(
+                    ("reference", i, "adjustments", j, "params"),
+                    f"removes {-params:,} parameters, more than the model's {total:,} (`{what}`)",
+                )

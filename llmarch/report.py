@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import stat
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from . import flops as F
-from .api import compare, envelope, load
+from .api import Comparison, comparison, envelope, load
 from .caveats import beyond_context
 from .conventions import PARAMS
 from .errors import LlmarchError, ParameterError, shorten
@@ -89,6 +90,22 @@ def summary_row(ir: ModelIR, ctx: int, seq: int) -> dict[str, Any]:
     }
 
 
+@dataclass
+class Report:
+    """`report`'s answer: a summary row per spec, the pairs compared, the specs that failed (listed, not fatal)."""
+
+    rows: list[dict[str, Any]]
+    comparisons: list[Comparison]
+    errors: list[dict[str, str]]
+    conventions: dict[str, str]
+    warnings: list[str] = field(default_factory=list)  # counts past a model's context length
+
+    def as_dict(self) -> dict[str, Any]:
+        extra = {"errors": self.errors} if self.errors else {}
+        pairs = [c.as_dict() for c in self.comparisons]
+        return envelope("report", self.rows, conventions=self.conventions, warnings=self.warnings, pairs=pairs, **extra)
+
+
 def build_report(
     targets: Iterable[str],
     pairs: list[tuple[str, str]],
@@ -96,7 +113,7 @@ def build_report(
     seq: int,
     spec_paths: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
+) -> Report:
     rows = []
     warnings: list[str] = []
     errors = []  # a spec that fails is listed, not fatal: one typo must not blank a CI summary
@@ -117,52 +134,8 @@ def build_report(
         except LlmarchError as exc:
             errors.append({"target": f"{a}:{b}", "error": str(exc)})
             continue
-        comparisons.append(compare(irs))
+        comparisons.append(comparison(irs))
     conventions = dict(PARAMS)
     conventions.update({f"kv_{k}": v for k, v in KV_CONVENTIONS.items()})
     conventions["prefill_flops_per_token"] = f"analytic prefill of {seq:,} tokens over {seq:,} (see `llmarch flops`)"
-    extra = {"errors": errors} if errors else {}
-    return envelope("report", rows, conventions=conventions, warnings=warnings, pairs=comparisons, **extra)
-
-
-def report_doc(data: dict[str, Any], spec_paths: list[str] | None = None):
-    from .render import fmt
-    from .render.doc import Cell, Doc, DocTable
-    from .render.table import compare_doc
-
-    rows = data["models"]
-    ctx = rows[0]["ctx_tokens"] if rows else 0
-    t = DocTable(
-        "Summary",
-        ["model", "total", "active", "weights (bf16)", f"KV at {ctx:,}" if rows else "KV", "prefill FLOPs/token"],
-        right={1, 2, 3, 4, 5},
-    )
-    for r in rows:
-        t.rows.append(
-            [
-                Cell(r["name"]),
-                Cell(fmt.params(r["total"]), r["total"]),
-                Cell(fmt.params(r["active"]), r["active"]),
-                Cell(fmt.nbytes(r["weights_bf16_bytes"]), r["weights_bf16_bytes"]),
-                # marked in every format: a CI summary written to a file has no stderr beside it
-                Cell(
-                    fmt.nbytes(r["kv_bytes"]) + (" *" if r["ctx_tokens"] > r["context_length"] else ""), r["kv_bytes"]
-                ),
-                Cell(fmt.flops(r["prefill_flops_per_token"]), r["prefill_flops_per_token"]),
-            ]
-        )
-    doc = Doc([t], notes=[f"{k}: {v}" for k, v in data["conventions"].items()])
-    if any(r["ctx_tokens"] > r["context_length"] for r in rows):
-        doc.remarks.append(f"warning: * {ctx:,} tokens is beyond that model's context length")
-    if data.get("errors"):
-        failed = DocTable("Specs that could not be analysed", ["spec", "error"])
-        failed.rows += [[Cell(e["target"]), Cell(e["error"])] for e in data["errors"]]
-        doc.tables.append(failed)
-    for comparison in data.get("pairs", []):
-        names = [m["name"] for m in comparison["models"]]
-        irs = [load(n, spec_paths) for n in names]
-        sub = compare_doc(irs, comparison)
-        sub.tables[0].title = " vs ".join(m["display_name"] for m in comparison["models"])
-        doc.tables += sub.tables
-        doc.csv_more += sub.tables  # csv's header is the summary's: each pair follows as its own section
-    return doc
+    return Report(rows, comparisons, errors, conventions, warnings)

@@ -18,6 +18,7 @@ from typing import Annotated, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from .kinds import (
+    PARAMETER_COMPONENTS,
     AttentionLayerKind,
     AttentionVariant,
     FFNKind,
@@ -28,7 +29,6 @@ from .kinds import (
     Position,
     QKNorm,
 )
-from .params import COMPONENTS
 
 # Upper bounds, documented in docs/spec-format.md ("Limits").
 MAX_LAYERS = 1_024
@@ -308,7 +308,7 @@ class MTP(Block):
 
 
 WeightFormat = Literal["fp32", "bf16", "fp16", "fp8", "fp8_block128", "int8", "mxfp4", "int4_g32", "int4_g128"]
-Component = Literal[COMPONENTS]  # the parameter components of params.py
+Component = Literal[PARAMETER_COMPONENTS]  # the parameter components (kinds.py)
 
 
 class Weights(Block):

@@ -15,6 +15,7 @@ Conventions (printed under every table):
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -146,6 +147,63 @@ def weights_per_gpu(ir: ModelIR, fmt: str | None, plan: Plan) -> dict[str, int]:
     return out
 
 
+@dataclass(frozen=True)
+class MemoryPerGPU:
+    weights_bytes: int
+    weights_by_component: dict[str, int]
+    kv_bytes: int
+    allowance_bytes: int
+    total_bytes: int
+    capacity_bytes: int
+
+
+@dataclass(frozen=True)
+class DecodeRoofline:
+    bytes_per_step_per_gpu: int
+    flops_per_step_per_gpu: int
+    memory_time_s: float
+    compute_time_s: float
+    step_time_lower_bound_s: float
+    binding: str  # "memory bandwidth" or "compute"
+    arithmetic_intensity: Optional[float]
+    tokens_per_s_upper_bound: Optional[float]
+    experts_read_per_layer: Optional[float]  # None without routed experts
+
+
+@dataclass(frozen=True)
+class PrefillRoofline:
+    tokens: int
+    flops_per_gpu: int
+    time_lower_bound_s: float
+    binding: str
+
+
+@dataclass(frozen=True)
+class ServeResult:
+    """One model served on one hardware profile and plan: memory per GPU, the verdict, the roofline bounds."""
+
+    name: str
+    display_name: str
+    gpu: str
+    gpus: int
+    tp: int
+    ep: int
+    ctx_tokens: int
+    batch: int
+    weight_format: str
+    kv_dtype: str
+    memory_per_gpu: MemoryPerGPU
+    fits: bool
+    max_batch_at_ctx: Optional[int]  # None: the model holds no per-sequence cache (unbounded)
+    max_ctx_at_batch: int  # capped at the model's context length
+    max_ctx_limited_by: str  # "context_length" (the cap) or "memory"
+    decode_roofline: DecodeRoofline
+    prefill_roofline: PrefillRoofline
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
 def serve(
     ir: ModelIR,
     gpu: GPU,
@@ -155,7 +213,7 @@ def serve(
     weights: str = "shipped",
     kv_dtype: str = "bf16",
     seq: Optional[int] = None,
-) -> dict:
+) -> ServeResult:
     check_plan(ir, plan)
     fmt = None if weights == "shipped" else {"int4": "int4_g32"}.get(weights, weights)
     if fmt is not None and fmt not in BYTES_PER_PARAM:
@@ -199,47 +257,47 @@ def serve(
     t_pre_mem = (
         dense_bytes + w["routed_experts"] + kv_per_gpu(ir, prefill_tokens, batch, kv_dtype, plan.tp)
     ) / gpu.bandwidth_bytes_per_s
-    return {
-        "name": ir.name,
-        "display_name": ir.display_name,
-        "gpu": gpu.name,
-        "gpus": plan.gpus,
-        "tp": plan.tp,
-        "ep": plan.ep,
-        "ctx_tokens": ctx,
-        "batch": batch,
-        "weight_format": weights,
-        "kv_dtype": kv_dtype,
-        "memory_per_gpu": {
-            "weights_bytes": weight_total,
-            "weights_by_component": w,
-            "kv_bytes": kv,
-            "allowance_bytes": allowance,
-            "total_bytes": used,
-            "capacity_bytes": gpu.memory_bytes,
-        },
-        "fits": used <= gpu.memory_bytes,
-        "max_batch_at_ctx": max_batch,
-        "max_ctx_at_batch": max_ctx,
-        "max_ctx_limited_by": max_ctx_limit,
-        "decode_roofline": {
-            "bytes_per_step_per_gpu": step_bytes,
-            "flops_per_step_per_gpu": int(step_flops),
-            "memory_time_s": t_mem,
-            "compute_time_s": t_compute,
-            "step_time_lower_bound_s": step,
-            "binding": "memory bandwidth" if t_mem >= t_compute else "compute",
-            "arithmetic_intensity": step_flops / step_bytes if step_bytes else None,
-            "tokens_per_s_upper_bound": batch / step if step else None,
-            "experts_read_per_layer": round(routed[0].experts_hit(batch), 3) if routed else None,
-        },
-        "prefill_roofline": {
-            "tokens": prefill_tokens,
-            "flops_per_gpu": int(pre.flops / plan.gpus),
-            "time_lower_bound_s": max(t_pre_compute, t_pre_mem),
-            "binding": "compute" if t_pre_compute >= t_pre_mem else "memory bandwidth",
-        },
-    }
+    return ServeResult(
+        name=ir.name,
+        display_name=ir.display_name,
+        gpu=gpu.name,
+        gpus=plan.gpus,
+        tp=plan.tp,
+        ep=plan.ep,
+        ctx_tokens=ctx,
+        batch=batch,
+        weight_format=weights,
+        kv_dtype=kv_dtype,
+        memory_per_gpu=MemoryPerGPU(
+            weights_bytes=weight_total,
+            weights_by_component=w,
+            kv_bytes=kv,
+            allowance_bytes=allowance,
+            total_bytes=used,
+            capacity_bytes=gpu.memory_bytes,
+        ),
+        fits=used <= gpu.memory_bytes,
+        max_batch_at_ctx=max_batch,
+        max_ctx_at_batch=max_ctx,
+        max_ctx_limited_by=max_ctx_limit,
+        decode_roofline=DecodeRoofline(
+            bytes_per_step_per_gpu=step_bytes,
+            flops_per_step_per_gpu=int(step_flops),
+            memory_time_s=t_mem,
+            compute_time_s=t_compute,
+            step_time_lower_bound_s=step,
+            binding="memory bandwidth" if t_mem >= t_compute else "compute",
+            arithmetic_intensity=step_flops / step_bytes if step_bytes else None,
+            tokens_per_s_upper_bound=batch / step if step else None,
+            experts_read_per_layer=round(routed[0].experts_hit(batch), 3) if routed else None,
+        ),
+        prefill_roofline=PrefillRoofline(
+            tokens=prefill_tokens,
+            flops_per_gpu=int(pre.flops / plan.gpus),
+            time_lower_bound_s=max(t_pre_compute, t_pre_mem),
+            binding="compute" if t_pre_compute >= t_pre_mem else "memory bandwidth",
+        ),
+    )
 
 
 def _longest_context(ir: ModelIR, batch: int, kv_dtype: str, tp: int, free: int) -> int:

@@ -175,7 +175,8 @@ def test_traced_counters_agree_with_shared_indexer_layers():
 
     from conftest import upstream_config
     from llmarch.import_hf import import_config
-    from llmarch.resolve import to_ir, validate
+    from llmarch.resolve import to_ir
+    from llmarch.validate import validate
     from llmarch.yamlsafe import load_text
 
     config = dict(upstream_config("glm-5"), num_hidden_layers=6, index_topk_freq=2, index_topk=64)

@@ -195,7 +195,7 @@ def check_analyzers(ir, count):
     assert prefill.flops > 0 and prefill2.flops == 2 * prefill.flops
     decodes = [flops.decode(ir, ctx).flops for ctx in (1, 64, 4096, 1 << 20)]
     assert decodes == sorted(decodes) and decodes[0] > 0
-    served = serve(ir, load_gpu("h100-sxm"), Plan(gpus=1, tp=1, ep=1), 4096, 2, weights="bf16")
+    served = serve(ir, load_gpu("h100-sxm"), Plan(gpus=1, tp=1, ep=1), 4096, 2, weights="bf16").as_dict()
     memory = served["memory_per_gpu"]
     assert memory["weights_bytes"] == 2 * count.total  # bf16: two bytes a parameter, nothing dropped
     assert memory["kv_bytes"] == kv.total_bytes

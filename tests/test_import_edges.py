@@ -23,7 +23,8 @@ from conftest import CONFIGS, causal_lm_on_meta, upstream_config
 from llmarch import import_hf
 from llmarch.errors import SpecError
 from llmarch.import_hf import import_config, spec_yaml
-from llmarch.resolve import to_ir, validate
+from llmarch.resolve import to_ir
+from llmarch.validate import validate
 from llmarch.yamlsafe import load_text
 
 # ---------------------------------------------------------------------------

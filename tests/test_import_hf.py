@@ -23,7 +23,8 @@ from llmarch.errors import LlmarchError, SpecError
 from llmarch.flops import decode, prefill
 from llmarch.import_hf import import_config, import_file, spec_yaml
 from llmarch.kvcache import kv_cache
-from llmarch.resolve import to_ir, validate
+from llmarch.resolve import to_ir
+from llmarch.validate import validate
 from llmarch.weights import weight_bytes
 from llmarch.yamlsafe import load_text
 

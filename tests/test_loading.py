@@ -9,7 +9,8 @@ import pytest
 import llmarch
 from llmarch.errors import LlmarchError, SpecError
 from llmarch.registry import Registry
-from llmarch.resolve import to_ir, validate
+from llmarch.resolve import to_ir
+from llmarch.validate import validate
 
 TINY = """\
 name: {name}
@@ -157,3 +158,33 @@ def test_string_for_int_and_float_layers(tmp_path):
     with pytest.raises(SpecError, match="expected an integer") as info:
         llmarch.load(str(path))
     assert (info.value.field, info.value.line) == ("n_layers", 4)
+
+
+def test_a_model_over_the_parameter_limit_is_refused_at_load(tmp_path):
+    """100T parameters is the limit every analysis is sized for: a model over it is refused when it is
+    loaded (api.load runs params.check_size; resolve, in the spec layer, cannot count).  Hand arithmetic: the
+    FFNs alone hold 1,024 layers x 3 x 131,072 x 1,048,576 = 422,212,465,065,984 parameters."""
+    text = (
+        TINY.format(name="huge")
+        .replace("window: 128, ", "")
+        .replace("d_model: 64", "d_model: 131072")
+        .replace("n_layers: 6", "n_layers: 1024")
+    )
+    text = text.replace("n_heads: 4, n_kv_heads: 2", "n_heads: 1024, n_kv_heads: 8").replace(
+        "d_ff: 256", "d_ff: 1048576"
+    )
+    path = write(tmp_path, "huge", text)
+    with pytest.raises(SpecError, match="more than the limit of 100,000,000,000,000") as info:
+        llmarch.load(str(path))
+    assert info.value.file == str(path)
+
+
+def test_an_adjustment_removing_more_than_the_model_is_refused_at_load(tmp_path):
+    text = TINY.format(name="adjusted").replace("window: 128, ", "") + (
+        "reference:\n  - total: 1M\n    source: hand\n    adjustments:\n      - what: a part larger than the model\n"
+        "        params: -1000000000\n"
+    )
+    path = write(tmp_path, "adjusted", text)
+    with pytest.raises(SpecError, match="removes 1,000,000,000 parameters, more than the model's") as info:
+        llmarch.load(str(path))
+    assert (info.value.field, info.value.line) == ("reference[0].adjustments[0].params", 13)

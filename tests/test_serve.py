@@ -20,7 +20,7 @@ H100_BYTES, H100_BW, H100_BF16 = 80 * 2**30, 3.35e12, 989.4e12
 
 def test_dense_single_gpu_hand_formula():
     ir = llmarch.load("llama-3-8b")
-    r = serve(ir, load_gpu("h100-sxm"), Plan(1, 1, 1), ctx=32768, batch=4, weights="bf16")
+    r = serve(ir, load_gpu("h100-sxm"), Plan(1, 1, 1), ctx=32768, batch=4, weights="bf16").as_dict()
     total, embed = 8_030_261_248, 128256 * 4096
     kv_per_seq = 32 * 8 * (128 + 128) * 2 * 32768  # 4 GiB
     allowance = max(2 * 2**30, int(0.08 * H100_BYTES))
@@ -42,7 +42,7 @@ def test_tied_lm_head_is_read_every_step():
     """A tied embedding is looked up for the input but multiplied whole as the LM head; per-layer
     embedding tables (Gemma 3n) are only looked up."""
     ir = llmarch.load("gemma-3n-e4b")
-    r = serve(ir, load_gpu("h100-sxm"), Plan(1, 1, 1), ctx=4096, batch=1, weights="bf16")
+    r = serve(ir, load_gpu("h100-sxm"), Plan(1, 1, 1), ctx=4096, batch=1, weights="bf16").as_dict()
     count = llmarch.count_params(ir)
     kv = r["memory_per_gpu"]["kv_bytes"]
     expect = (count.total - count.by_component["per_layer_embedding"]) * 2 + kv
@@ -53,7 +53,7 @@ def test_tied_lm_head_is_read_every_step():
 
 def test_moe_expected_experts_and_sharding():
     ir = llmarch.load("deepseek-v3")
-    r = serve(ir, load_gpu("h200"), Plan(8, 8, 1), ctx=131072, batch=8)
+    r = serve(ir, load_gpu("h200"), Plan(8, 8, 1), ctx=131072, batch=8).as_dict()
     assert r["decode_roofline"]["experts_read_per_layer"] == pytest.approx(256 * (1 - (1 - 8 / 256) ** 8), abs=1e-3)
     # MLA's latent is replicated on every rank: the whole cache on each GPU
     assert r["memory_per_gpu"]["kv_bytes"] == 8 * 61 * 576 * 2 * 131072
@@ -64,13 +64,13 @@ def test_moe_expected_experts_and_sharding():
 
 def test_sliding_window_and_kv_head_replication():
     ir = llmarch.load("gemma-3-27b")
-    r1 = serve(ir, load_gpu("h100-sxm"), Plan(1, 1, 1), ctx=32768, batch=1)
-    r2 = serve(ir, load_gpu("h100-sxm"), Plan(2, 2, 1), ctx=32768, batch=1)
+    r1 = serve(ir, load_gpu("h100-sxm"), Plan(1, 1, 1), ctx=32768, batch=1).as_dict()
+    r2 = serve(ir, load_gpu("h100-sxm"), Plan(2, 2, 1), ctx=32768, batch=1).as_dict()
     per_layer = 16 * 256 * 2
     assert r1["memory_per_gpu"]["kv_bytes"] == per_layer * (52 * 1024 + 10 * 32768)
     assert r2["memory_per_gpu"]["kv_bytes"] == r1["memory_per_gpu"]["kv_bytes"] // 2
     m = llmarch.load("mistral-7b")  # 8 KV heads over 16 ranks: one head on each, replicated
-    r = serve(m, load_gpu("h100-sxm"), Plan(16, 16, 1), ctx=8192, batch=1)
+    r = serve(m, load_gpu("h100-sxm"), Plan(16, 16, 1), ctx=8192, batch=1).as_dict()
     assert r["memory_per_gpu"]["kv_bytes"] == 32 * 1 * 256 * 2 * 4096
 
 

@@ -261,20 +261,70 @@ def transformers_checkpoint(name: str, layout: str = "per_expert") -> dict[str, 
     return out
 
 
-def deepseek_mtp(raw: dict, tensors: dict, layer_template: dict) -> None:
+def hub_checkpoint(name: str, quantization: dict | None = None) -> dict[str, tuple[str, tuple]]:
+    """Tensor name -> (dtype, shape) of a checkpoint of `name` as transformers itself saves it: its state dict
+    through `revert_weight_conversion`, the inverse of the renamings and expert merges transformers applies
+    when it loads that model type's Hub checkpoints (conversion_mapping.py), so per-expert, split and
+    renamed tensors come out under the checkpoint's own names.  fp8 block quantisation (`quantization`, or
+    the config's) as `transformers_checkpoint`: every nn.Linear but the LM head, and every expert matrix,
+    F8_E4M3 beside an F32 `weight_scale_inv` of ceil(out/128) x ceil(in/128)."""
+    from torch import nn
+    from transformers.core_model_loading import revert_weight_conversion
+
+    raw = text_config(raw_config(name))
+    qcfg = quantization or raw.get("quantization_config") or {}
+    cfg, model = transformers_model(name) if has_config(name) else values_model(name)
+    dtype = _dtype(raw)
+    linear = {f"{n}.weight" for n, m in model.named_modules() if isinstance(m, nn.Linear) and n != "lm_head"}
+    seen: set[int] = set()
+    state = {}
+    for tname, t in model.state_dict(keep_vars=True).items():
+        if id(t) not in seen:  # a tied LM head: save_pretrained stores the matrix once
+            seen.add(id(t))
+            state[tname] = t
+    out: dict[str, tuple[str, tuple]] = {}
+    for tname, t in revert_weight_conversion(model, state).items():
+        shape = tuple(t.shape)
+        if qcfg.get("quant_method") == "fp8" and (tname in linear or re.search(r"\.experts\.\d+\.", tname)):
+            out[tname] = ("F8_E4M3", shape)
+            out[tname + "_scale_inv"] = ("F32", (math.ceil(shape[0] / 128), math.ceil(shape[1] / 128)))
+        else:
+            bias = "e_score_correction_bias" in tname or tname.endswith("expert_bias")
+            out[tname] = ("F32" if bias else dtype, shape)
+    return out
+
+
+def qwen_mtp(raw: dict, tensors: dict, layer_template: dict) -> None:
+    """Qwen3-Next's and Qwen3.5's MTP module as their checkpoints store it (vLLM's qwen3_next_mtp.py loads
+    these names): `mtp.fc` [d, 2d], the two pre-fc norms, `mtp.norm`, and one full-attention decoder layer
+    `mtp.layers.0` (embedding and head shared with the model)."""
+    d = raw["hidden_size"]
+    for k in range(raw.get("mtp_num_hidden_layers", 0)):
+        for tname, (dtype, shape) in layer_template.items():
+            tensors[f"mtp.layers.{k}.{tname}"] = (dtype, shape)
+    tensors["mtp.fc.weight"] = ("BF16", (d, 2 * d))
+    for norm in ("pre_fc_norm_embedding", "pre_fc_norm_hidden", "norm"):
+        tensors[f"mtp.{norm}.weight"] = ("BF16", (d,))
+
+
+def deepseek_mtp(raw: dict, tensors: dict, layer_template: dict, own_embedding: bool = True) -> None:
     """DeepSeek-V3's MTP module as README_WEIGHTS describes it: layer `num_hidden_layers` holds a full
-    decoder layer plus embed_tokens, enorm, hnorm, eh_proj and shared_head.{norm,head}."""
+    decoder layer plus embed_tokens, enorm, hnorm, eh_proj and shared_head.{norm,head}.  GLM-5's checkpoint
+    holds no layer-local embed_tokens or shared_head.head (`own_embedding=False`): serving stacks that
+    expect DeepSeek's layout graft copies of the model's own in (vLLM-Ascend's GLM-5 MTP notes, scripts
+    writing `model.layers.78.embed_tokens.weight` from `model.embed_tokens.weight`)."""
     d, v, n = raw["hidden_size"], raw["vocab_size"], raw["num_hidden_layers"]
     for k in range(raw.get("num_nextn_predict_layers", 0)):
         base = f"model.layers.{n + k}."
         for tname, (dtype, shape) in layer_template.items():
             tensors[base + tname] = (dtype, shape)
-        tensors[base + "embed_tokens.weight"] = ("BF16", (v, d))
+        if own_embedding:
+            tensors[base + "embed_tokens.weight"] = ("BF16", (v, d))
+            tensors[base + "shared_head.head.weight"] = ("BF16", (v, d))
         tensors[base + "enorm.weight"] = ("BF16", (d,))
         tensors[base + "hnorm.weight"] = ("BF16", (d,))
         tensors[base + "eh_proj.weight"] = ("BF16", (d, 2 * d))
         tensors[base + "shared_head.norm.weight"] = ("BF16", (d,))
-        tensors[base + "shared_head.head.weight"] = ("BF16", (v, d))
 
 
 def last_layer(tensors: dict, n_layers: int) -> dict:
@@ -529,3 +579,96 @@ def test_a_config_whose_model_type_is_not_a_name(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": ["qwen3"]}))
     with pytest.raises(LlmarchError, match="--model-type"):
         verify(llmarch.load("qwen3-0.6b"), read_checkpoint(str(tmp_path)))
+
+
+# ---------------------------------------------------------------------------
+# the families import-hf added later: checkpoints as transformers saves them (`hub_checkpoint`), MTP
+# modules where the family's checkpoints are known to hold them
+
+
+def _kimi_linear_dense_mlp(tensors: dict) -> dict:
+    """Moonshot's modeling_kimi.py puts a dense layer's FFN under `mlp` and a MoE layer's under
+    `block_sparse_moe`; transformers' loader renames every `block_sparse_moe` to `mlp`, so its reverse maps
+    the dense layers' `mlp` back to `block_sparse_moe` too: undone here for the dense layers."""
+    dense = re.compile(r"(model\.layers\.\d+\.)block_sparse_moe\.((gate|up|down)_proj\.weight)$")
+    return {dense.sub(r"\1mlp.\2", n): v for n, v in tensors.items()}
+
+
+def hub_family_tensors(spec: str) -> dict[str, tuple[str, tuple]]:
+    raw = text_config(raw_config(spec))
+    n = raw.get("num_hidden_layers") or raw["n_layer"]  # GPT-2's config names it n_layer
+    if spec == "minimax-m2":
+        # the vendored config lost its quantization_config; MiniMax-M2 ships fp8 in 128 x 128 blocks
+        return hub_checkpoint(spec, {"quant_method": "fp8", "weight_block_size": [128, 128]})
+    tensors = hub_checkpoint(spec)
+    if spec == "kimi-linear-48b-a3b":
+        tensors = _kimi_linear_dense_mlp(tensors)
+    if raw["model_type"] == "glm_moe_dsa":
+        deepseek_mtp(raw, tensors, last_layer(tensors, n), own_embedding=False)
+    if raw["model_type"].startswith("qwen3_5"):
+        qwen_mtp(raw, tensors, last_layer(tensors, n))  # the last layer is a full-attention one
+    return tensors
+
+
+HUB_CASES = [
+    "gemma-3n-e4b",
+    "glm-5",
+    "qwen3.6-27b",
+    "qwen3.6-35b-a3b",
+    "minimax-m2",
+    "hy3-preview",
+    "mimo-v2-flash",
+    "llama-4-scout",
+    "kimi-linear-48b-a3b",
+    "nemotron-3-nano-30b-a3b",
+    "gpt2",
+]
+
+
+@pytest.mark.parametrize("spec", HUB_CASES)
+def test_later_family_agrees_and_catches_each_difference(tmp_path, spec):
+    import llmarch
+    from llmarch.verify import verify
+
+    ir = llmarch.load(spec)
+    tensors = hub_family_tensors(spec)
+
+    def answer(edited: dict, folder: Path) -> dict:
+        checkpoint(folder, edited)
+        (folder / "config.json").write_text(json.dumps(raw_config(spec)))
+        return verify(ir, read_checkpoint(str(folder)))
+
+    ok = answer(tensors, tmp_path / "ok")
+    assert ok["missing"] == [] and ok["unexpected"] == [], (ok["missing"][:5], ok["unexpected"][:5])
+    assert ok["shape_differences"] == [] and ok["dtype_differences"] == [], (
+        ok["shape_differences"][:3],
+        ok["dtype_differences"][:3],
+    )
+    assert ok["agree"]
+    # a matrix of the second layer: each layer's tensors are named `<layers>.1.` in every family here
+    victim = next(n for n, (_, s) in tensors.items() if re.search(r"\.(layers|h)\.1\.", n) and len(s) == 2)
+    dtype, shape = tensors[victim]
+    removed = answer({k: v for k, v in tensors.items() if k != victim}, tmp_path / "removed")
+    assert removed["missing"] == [victim] and not removed["agree"]
+    wider = answer(tensors | {victim: (dtype, (shape[0] + 1,) + shape[1:])}, tmp_path / "wider")
+    assert [d["tensor"] for d in wider["shape_differences"]] == [victim] and not wider["agree"]
+    assert wider["shape_differences"][0]["field"]
+    other = "F16" if dtype != "F16" else "BF16"
+    retyped = answer(tensors | {victim: (other, shape)}, tmp_path / "retyped")
+    assert [d["tensor"] for d in retyped["dtype_differences"]] == [victim] and not retyped["agree"]
+
+
+def test_mtp_tensors_of_an_unchecked_family_are_listed_apart(tmp_path):
+    """MiniMax-M2's checkpoints' MTP naming is not known to verify: tensors named `mtp` are listed and
+    priced apart (not differences), and the spec's MTP modules are not expected."""
+    import llmarch
+    from llmarch.verify import verify
+
+    tensors = hub_family_tensors("minimax-m2")
+    extra = {"model.mtp.layers.0.eh_proj.weight": ("BF16", (3072, 6144))}
+    folder = checkpoint(tmp_path, tensors | extra)
+    (folder / "config.json").write_text(json.dumps(raw_config("minimax-m2")))
+    answer = verify(llmarch.load("minimax-m2"), read_checkpoint(str(folder)))
+    assert answer["agree"] and answer["mtp_unchecked"] == list(extra)
+    assert answer["bytes"]["explained"]["mtp_unchecked"] == 2 * 3072 * 6144
+    assert answer["bytes"]["explained"]["mtp"] == 0

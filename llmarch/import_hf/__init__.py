@@ -22,15 +22,16 @@ checks it with its `IMPORT_HF_LAYERS`):
 
 - `keys`: the key tables (`KeyTable`, `Derived`, `Reject`, `REQUIRED`) and the keys every type shares;
 - `config`: `Config`, one config mapping read through its key table, with located errors;
-- `rope`: RoPE and its scaling block; `jsonfile`: reading a config.json (bounded, located); `writer`: the
-  result (`Imported`) and the YAML it is written as; `quant`: `quantization_config` -> the spec's `weights:`
-  block, read against a type's `ModuleNames`; `vision`: the multimodal wrappers and their vision towers and
-  projectors, counted in closed form;
+- `rope`: RoPE and its scaling block; `jsonfile`: reading a config.json (bounded, located) and the spec name a
+  path gives; `writer`: the result (`Imported`) and the YAML it is written as; `quant`:
+  `quantization_config` -> the spec's `weights:` block, read against a type's `ModuleNames`; `vision`: the
+  multimodal wrappers and their vision towers and projectors, counted in closed form;
 - `common`: the spec pieces several families build with (heads, norms, layer patterns, MoE, MLA),
   `TextType`, and the checkpoint module names several families share;
 - `families/`: one module per model family: its key tables, builders, `MODULE_NAMES` and `TYPES`;
   `families/__init__.py` lists the families and merges their registrations into `TEXT_TYPES`;
-- `driver`: dispatch by `model_type`, wrappers, the spec's notes and order (`import_config`, `import_file`).
+- `driver`: dispatch by `model_type`, wrappers, the spec's notes and order (`import_config`, `import_file`);
+  `checkpoint`: given a checkpoint folder, the spec written held against its shards (through `verify`).
 
 Adding a model type: docs/architecture.md ("Adding a model type").
 """
@@ -42,7 +43,15 @@ from .common import TextType, _pattern
 from .config import Config, _Source
 from .driver import NAME_RE, SUPPORTED_TYPES, import_config, import_file
 from .families import FAMILIES, MODULE_NAMES, TEXT_TYPES
-from .jsonfile import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_CONFIG_VALUES, clean_name, default_name, read_config
+from .jsonfile import (
+    MAX_CONFIG_BYTES,
+    MAX_CONFIG_DEPTH,
+    MAX_CONFIG_VALUES,
+    clean_name,
+    default_name,
+    read_config,
+    spec_name,
+)
 from .keys import REQUIRED, Derived, KeyTable, Reject
 from .quant import QUANT_METHODS, ModuleNames
 from .vision import VISION_TYPES, WRAPPER_TYPES, VisionType, WrapperType
@@ -78,5 +87,6 @@ __all__ = [
     "import_config",
     "import_file",
     "read_config",
+    "spec_name",
     "spec_yaml",
 ]

@@ -188,11 +188,15 @@ def _vision(wrapper: Config, wrapper_type: WrapperType, src: _Source) -> Config:
 
 def _resolve(spec: dict, source: str):
     """The spec's IR; a spec llmarch rejects is reported by the spec field and the config it came from."""
-    from ..resolve import to_ir, validate
+    from ..params import check_size
+    from ..resolve import to_ir
+    from ..validate import validate
 
     located = Located(data=spec, file=f"<spec imported from {source}>")
     try:
-        return to_ir(validate(located), located)
+        model = to_ir(validate(located), located)
+        check_size(model, located)
+        return model
     except SpecError as exc:
         where = f"field `{exc.field}` of " if exc.field else ""
         raise LlmarchError(

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Optional
 
-from ..errors import SpecError
+from ..errors import ParameterError, SpecError, shorten
 from ..yamlsafe import MAX_INT_DIGITS, format_path, read_bounded
 
 # Limits, documented in README ("Bad input"): a real config.json is a few KiB with a few hundred values;
@@ -105,6 +105,43 @@ def clean_name(text: str) -> str:
     """A spec name from a file or folder name: lowercase, runs of other characters as `-` (Qwen3_8B -> qwen3-8b)."""
     name = re.sub(r"[^a-z0-9.\-]+", "-", text.lower()).strip("-.")[:64]
     return name or "imported"
+
+
+NAME_RULE = "a spec's name is lowercase letters, digits, `.` and `-` (at most 64), and equals its file name"
+
+
+def spec_name(name: Optional[str], output: Optional[str]) -> Optional[str]:
+    """The name of a spec to be written to the file `output` (None: stdout): `name` when given, else the file's
+    stem.  A spec folder refuses a file whose `name:` differs from its file name, so the two must agree and be
+    a spec name.  Errors name the parameters (`{name}`, `{output}`), which the CLI words as its flags."""
+    if name is not None and clean_name(name) != name:
+        raise ParameterError(
+            "{name} `{given}` is not a spec name: {rule}; e.g. `{example}`",
+            given=shorten(name),
+            rule=NAME_RULE,
+            example=clean_name(name),
+        )
+    if output is None:
+        return name
+    path = Path(output)
+    stem = path.name[: -len(path.suffix)] if path.suffix else path.name
+    suggestion = f"{name or clean_name(stem)}{path.suffix or '.yaml'}"
+    if name is not None and name != stem:
+        raise ParameterError(
+            "{name} `{given}` and {output} `{file}` disagree: {rule}; use {output} {suggestion}",
+            given=name,
+            file=shorten(path.name),
+            rule=NAME_RULE,
+            suggestion=suggestion,
+        )
+    if clean_name(stem) != stem:
+        raise ParameterError(
+            "{output} `{file}`: the file name is not a spec name: {rule}; use {output} {suggestion}",
+            file=shorten(path.name),
+            rule=NAME_RULE,
+            suggestion=suggestion,
+        )
+    return stem
 
 
 def _json_marks(text: str, file: str) -> tuple[dict, Optional[SpecError]]:

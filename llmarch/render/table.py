@@ -8,21 +8,19 @@ from __future__ import annotations
 from typing import Any
 
 from .. import conventions
-from ..api import PARAM_ROWS
-from ..facts import facts
+from ..api import PARAM_ROWS, Comparison, Description
 from ..ir import ModelIR
-from ..mechanisms.layers import layer_mechanisms
-from ..params import COMPONENTS, ParamCount
-from ..reference import check_references
+from ..params import COMPONENTS
 from . import fmt
 from .doc import Cell, Doc, DocTable
 
 
-def compare_doc(irs: list[ModelIR], result: dict[str, Any]) -> Doc:
+def compare_doc(comparison: Comparison) -> Doc:
+    result = comparison.as_dict()
     models = result["models"]
     diffs = set(result["differences"])
     t = DocTable("Architecture comparison", [""] + [m["display_name"] for m in models])
-    per_model = [{f.key: f for f in facts(ir)} for ir in irs]
+    per_model = [{f.key: f for f in model_facts} for model_facts in comparison.facts]
     keys: list[str] = []
     for pm in per_model:
         keys += [k for k in pm if k not in keys]
@@ -57,9 +55,10 @@ def compare_doc(irs: list[ModelIR], result: dict[str, Any]) -> Doc:
     return Doc([t], notes=["highlighted: values that differ"] + conventions.params_lines())
 
 
-def show_doc(ir: ModelIR, count: ParamCount, model: dict[str, Any], layers: bool = False) -> Doc:
+def show_doc(ir: ModelIR, description: Description) -> Doc:
+    count, model = description.count, description.model
     arch = DocTable(f"{ir.display_name}  ({ir.name})", ["", "value"])
-    for f in facts(ir):
+    for f in description.facts:
         value = f.value if isinstance(f.value, int) and not isinstance(f.value, bool) else None
         arch.rows.append([Cell(f.label), Cell(f.text, value)])
     parts = DocTable("Parameters", ["component", "total", "active", "exact total"], right={1, 2, 3})
@@ -102,7 +101,7 @@ def show_doc(ir: ModelIR, count: ParamCount, model: dict[str, Any], layers: bool
         [Cell("Weights (as shipped) format"), Cell(w["shipped_format"])],
     ]
     doc.csv_table = flat
-    checks = check_references(ir, count)
+    checks = description.references
     if checks:
         ref = DocTable("Published figures", ["figure", "published", "computed", "convention", "", "source"])
         for c in checks:
@@ -122,23 +121,10 @@ def show_doc(ir: ModelIR, count: ParamCount, model: dict[str, Any], layers: bool
                 verdict = Cell("ok", style="green")
             ref.rows.append([Cell(c.key), Cell(c.published), computed, Cell(conv), verdict, Cell(c.reference.source)])
         doc.tables.append(ref)
-    if layers:
-        doc.remarks.append("Layers: " + layer_map(ir))
+    if description.layer_map is not None:
+        doc.remarks.append("Layers: " + description.layer_map)
     doc.remarks += [f"warning: {w}" for w in ir.warnings]
     return doc
-
-
-def layer_map(ir: ModelIR) -> str:
-    """Runs of identical layers: 'L0–L2 global/dense, L3–L60 global/moe'; a layer that reuses another
-    layer's KV says which ('local/dense KV of L18')."""
-    runs: list[tuple[int, int, str]] = []
-    for layer in ir.layers:
-        label = layer.label + "".join(m.layer_note() for m in layer_mechanisms(ir, layer))
-        if runs and runs[-1][2] == label and runs[-1][1] == layer.index - 1:
-            runs[-1] = (runs[-1][0], layer.index, label)
-        else:
-            runs.append((layer.index, layer.index, label))
-    return ", ".join(f"L{a}" + (f"–L{b}" if b != a else "") + f" {label}" for a, b, label in runs)
 
 
 def list_doc(rows: list[dict[str, Any]]) -> Doc:

@@ -13,12 +13,14 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from ..errors import LlmarchError
-from ..ir import ModelIR
 from .naming import FAMILIES, WRAPPERS, Family, checkpoint_names
 from .safetensors import DTYPE_BITS, Checkpoint, read_checkpoint
+
+if TYPE_CHECKING:  # annotations only: reading headers need not load the IR's dataclasses
+    from ..ir import ModelIR
 
 __all__ = ["read_checkpoint", "verify", "Checkpoint"]
 
@@ -36,6 +38,8 @@ SCALE_DTYPES = ("F32", "BF16", "F8_E8M0")  # DeepSeek's fp32, others' bf16, ue8m
 TOWER = re.compile(
     r"vision|multi_modal|multimodal|mm_|patch_merger|audio|embed_vision|embed_audio|image|projector|visual"
 )
+
+MTP_NAME = re.compile(r"(^|\.)mtp")
 
 # the spec field deciding each weight's shape, by llmarch name
 SHAPE_FIELDS = (
@@ -140,9 +144,7 @@ def _layout(ir: ModelIR, weights: list, family: Family, found: dict) -> tuple[st
         for layout in family.layouts:
             names = set()
             for n, s in probe:
-                for ckpt, _, _ in (
-                    checkpoint_names(family, n, s, ir.n_layers, prefix, head, layout, ir.norm.placement) or ()
-                ):
+                for ckpt, *_ in checkpoint_names(family, n, s, ir, prefix, head, layout) or ():
                     names |= {ckpt, ckpt + "_scale_inv", ckpt + "_packed", ckpt[: -len(".weight")] + "_blocks"}
             score = len(names & found.keys())
             if best is None or score > best[0]:
@@ -161,15 +163,18 @@ def expected_tensors(
     buffers = {name for name, _, buffer in weights if buffer}
     planned: dict[str, list] = {}  # checkpoint name -> [shape, (out, in) or None, llmarch name]
     for name, shape, _ in weights:
-        entries = checkpoint_names(family, name, shape, ir.n_layers, prefix, head, layout, ir.norm.placement)
+        entries = checkpoint_names(family, name, shape, ir, prefix, head, layout)
         if entries is None:
             unmapped.append(name)
             continue
-        for ckpt, cshape, oi in entries:
+        for ckpt, cshape, oi, axis in entries:
             if ckpt in planned:
-                # a fused checkpoint tensor (Phi-3's qkv_proj): llmarch's parts stacked along the output dimension
+                # a fused checkpoint tensor (Phi-3's qkv_proj, GPT-2's c_attn): llmarch's parts stacked along the
+                # output dimension, which is the last one of a matrix stored transposed (GPT-2's Conv1D)
                 part = planned[ckpt]
-                part[0] = (part[0][0] + cshape[0],) + cshape[1:]
+                stored = list(part[0])
+                stored[axis] += cshape[axis]
+                part[0] = tuple(stored)
                 part[1] = None if oi is None else (part[1][0] + oi[0],) + oi[1:]
             else:
                 planned[ckpt] = [cshape, oi, name]
@@ -236,7 +241,9 @@ def verify(ir: ModelIR, ckpt: Checkpoint, model_type: Optional[str] = None) -> d
     missing = sorted(n for n in expected if n not in found)
     unexpected = sorted(n for n in found if n not in expected)
     towers = [n for n in unexpected if TOWER.search(n)]
-    others = [n for n in unexpected if not TOWER.search(n)]
+    # a family whose checkpoints' MTP naming verify does not know: their MTP tensors are listed, not judged
+    unchecked = [n for n in unexpected if family.mtp == "unchecked" and MTP_NAME.search(n) and n not in towers]
+    others = [n for n in unexpected if not TOWER.search(n) and n not in unchecked]
     shapes, dtypes = [], []
     by_component: dict[str, dict[str, int]] = {}
     for name, e in expected.items():
@@ -276,6 +283,7 @@ def verify(ir: ModelIR, ckpt: Checkpoint, model_type: Optional[str] = None) -> d
         "stored_differently": on_disk(present) - at_spec(present),
         "missing": -at_spec(missing),
         "towers": on_disk(towers),
+        "mtp_unchecked": on_disk(unchecked),
         "unexpected": on_disk(others),
     }
     assert sum(explained.values()) == disk - shipped
@@ -291,6 +299,7 @@ def verify(ir: ModelIR, ckpt: Checkpoint, model_type: Optional[str] = None) -> d
         "missing": missing,
         "unexpected": others,
         "outside_text_model": towers,
+        "mtp_unchecked": unchecked,
         "shape_differences": shapes,
         "dtype_differences": dtypes,
         "dtypes_by_component": {c: dict(sorted(d.items())) for c, d in sorted(by_component.items())},
@@ -301,5 +310,135 @@ def verify(ir: ModelIR, ckpt: Checkpoint, model_type: Optional[str] = None) -> d
             "shipped_format": shipped_label(ir),
             "difference": disk - shipped,
             "explained": explained,
+        },
+    }
+
+
+# ---------------------------------------------------------------------------
+# GGUF files
+
+
+def _gguf_metadata(ir: ModelIR, arch: str, metadata: dict) -> list[dict]:
+    """The GGUF's hyperparameters held against the spec: each key present is compared, none is required
+    (converters omit some); a per-layer array is compared on its non-zero entries."""
+    attn = [layer.attention for layer in ir.layers if layer.attention is not None]
+    moe = [layer.moe for layer in ir.layers if layer.moe is not None]
+    rope = next((a.rope for a in attn if a.rope is not None), None)
+    wanted = [
+        ("block_count", {ir.n_layers}, "n_layers"),
+        ("embedding_length", {ir.d_model}, "d_model"),
+        ("context_length", {ir.context_length}, "context_length"),
+        ("attention.head_count", {a.n_heads for a in attn}, "attention.n_heads"),
+        ("attention.head_count_kv", {a.n_kv_heads for a in attn}, "attention.n_kv_heads"),
+        ("expert_count", {m.n_experts for m in moe}, "moe.n_experts"),
+        ("expert_used_count", {m.top_k for m in moe}, "moe.top_k"),
+        ("rope.freq_base", {rope.theta} if rope else set(), "attention.rope.theta"),
+    ]
+    out = []
+    for key, expected, field in wanted:
+        found = metadata.get(f"{arch}.{key}")
+        if found is None or not expected:
+            continue
+        values = {v for v in found if v} if isinstance(found, list) else {found}
+        agree = all(any(math.isclose(v, e, rel_tol=1e-6) for e in expected) for v in values) and bool(values)
+        out.append(
+            {
+                "key": f"{arch}.{key}",
+                "expected": sorted(expected),
+                "found": found if isinstance(found, list) else [found],
+                "field": field,
+                "agree": agree,
+            }
+        )
+    return out
+
+
+def verify_gguf(ir: ModelIR, gguf) -> dict:
+    """verify's answer for a GGUF file: llama.cpp's names and reversed dimensions, quantisation types per
+    component (reported with their bits per weight, never failed against the spec's format), and the
+    file's metadata against the spec."""
+    from ..api import build
+    from ..params import count_params
+    from .gguf import bits_per_weight
+    from .naming import GGUF_EXTRAS, GGUF_FAMILIES
+
+    arch = gguf.architecture
+    if arch not in GGUF_FAMILIES:
+        raise LlmarchError(
+            f"`{gguf.path}`: GGUF architecture `{arch}` has no naming table in verify yet; "
+            f"verify knows: {', '.join(sorted(GGUF_FAMILIES))}"
+        )
+    family = GGUF_FAMILIES[arch]
+    found = gguf.tensors
+    weights = [w for w in _weights(build(ir)) if not w[0].startswith("mtp.")]  # llama.cpp drops MTP modules
+    expected: dict[str, tuple[tuple[int, ...], str, str]] = {}  # name -> (shape, component, llmarch name)
+    unmapped = []
+    for name, shape, _ in weights:
+        entries = checkpoint_names(family, name, shape, ir, "", "output", "stacked")
+        if entries is None:
+            unmapped.append(name)
+            continue
+        for ckpt, cshape, *_ in entries:
+            expected[ckpt] = (cshape, _component(name), name)
+    if unmapped:
+        raise LlmarchError(
+            f"verify's GGUF `{arch}` table has no tensor name for llmarch's weight `{unmapped[0]}` "
+            f"({len(unmapped)} unmapped): the spec uses a block this architecture's table does not cover"
+        )
+    missing = sorted(n for n in expected if n not in found)
+    unexpected = sorted(n for n in found if n not in expected)
+    extras = [n for n in unexpected if n in GGUF_EXTRAS]
+    others = [n for n in unexpected if n not in GGUF_EXTRAS]
+    shapes = []
+    types: dict[str, dict[str, int]] = {}
+    component_bytes: dict[str, int] = {}
+    params_in_file = 0
+    spec_at_types = 0  # the spec's tensors, each at the ggml type the file stores it in
+    for name, (shape, comp, source) in expected.items():
+        t = found.get(name)
+        if t is None:
+            continue
+        params_in_file += math.prod(t.shape)
+        spec_at_types += t.nbytes * math.prod(shape) // max(math.prod(t.shape), 1)
+        types.setdefault(comp, {}).setdefault(t.type_name, 0)
+        types[comp][t.type_name] += 1
+        component_bytes[comp] = component_bytes.get(comp, 0) + t.nbytes
+        if t.shape != shape:
+            shapes.append(
+                {"tensor": name, "expected": list(shape), "found": list(t.shape), "field": _shape_field(source)}
+            )
+    metadata = _gguf_metadata(ir, arch, gguf.metadata)
+    mismatched = [m for m in metadata if not m["agree"]]
+    disk = sum(t.nbytes for t in found.values())
+    count = count_params(ir)
+    spec_params = count.total  # MTP modules are not in `total` (llama.cpp drops them too)
+    all_types = sorted({t for comp in types.values() for t in comp})
+    return {
+        "name": ir.name,
+        "display_name": ir.display_name,
+        "checkpoint": gguf.path,
+        "format": "gguf",
+        "model_type": arch,
+        "layout": {"prefix": "", "experts": "stacked"},
+        "agree": not (missing or others or shapes or mismatched),
+        "tensors": {"expected": len(expected), "found": len(found), "shards": 1},
+        "missing": missing,
+        "unexpected": others,
+        "outside_text_model": extras,
+        "shape_differences": shapes,
+        "dtype_differences": [],
+        "metadata": metadata,
+        "dtypes_by_component": {c: dict(sorted(d.items())) for c, d in sorted(types.items())},
+        "bits_per_weight": {t: bits_per_weight(t) for t in all_types},
+        "bytes": {
+            "on_disk": disk,
+            "file_bytes": gguf.file_bytes,
+            "parameters_in_file": params_in_file,
+            "spec_parameters": spec_params,
+            "bits_per_weight": round(disk * 8 / params_in_file, 4) if params_in_file else 0,
+            # disk - spec_weights_at_file_types: shapes that differ, unexpected tensors, converter extras
+            "spec_weights_at_file_types": spec_at_types,
+            "difference": disk - spec_at_types,
+            "by_component": dict(sorted(component_bytes.items())),
         },
     }

@@ -21,29 +21,62 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, NamedTuple, Optional
 
-# (checkpoint name, checkpoint shape, the (out, in) orientation when it is a matrix of a linear map)
-Entry = tuple[str, tuple[int, ...], Optional[tuple[int, ...]]]
-Producer = Callable[[tuple, tuple[int, ...], str], list[Entry]]  # (match groups, llmarch shape, layout)
+if TYPE_CHECKING:  # annotations only: reading a checkpoint's headers need not load the IR's dataclasses
+    from ..ir import LayerIR, ModelIR
 
 
-def to(template: str, transpose: bool = False) -> Producer:
-    """One tensor, renamed (and for transformers' gpt-oss experts, stored `[n, in, out]`)."""
+class Entry(NamedTuple):
+    name: str  # the checkpoint's tensor
+    shape: tuple[int, ...]  # as the checkpoint stores it
+    oi: Optional[tuple[int, ...]]  # the (out, in) orientation when it is a matrix of a linear map
+    axis: int = 0  # where llmarch's parts meet when several fill one checkpoint tensor (GPT-2's c_attn: -1)
 
-    def make(groups, shape, layout):
-        out = shape[:-2] + (shape[-1], shape[-2]) if transpose else shape
-        return [(template.format(*groups), out, shape if len(shape) >= 2 else None)]
+
+# (match groups, llmarch shape, expert layout, the layer's IR or None outside the layers)
+Producer = Callable[[tuple, tuple[int, ...], str, "Optional[LayerIR]"], list[Entry]]
+
+
+def to(template: str, transpose: bool = False, shape: Optional[Callable] = None) -> Producer:
+    """One tensor, renamed; stored `[.., in, out]` when `transpose` (transformers' gpt-oss experts, GPT-2's
+    Conv1D), or in the shape `shape(llmarch shape, layer IR)` gives (Kimi Linear's `A_log` `[1, 1, heads, 1]`)."""
+
+    def make(groups, llmarch, layout, layer):
+        out = llmarch[:-2] + (llmarch[-1], llmarch[-2]) if transpose else llmarch
+        oi = llmarch if len(llmarch) >= 2 else None
+        stored = shape(llmarch, layer) if shape else out
+        return [Entry(template.format(*groups), stored, oi, -1 if transpose else 0)]
 
     return make
 
 
-def split(*templates: str) -> Producer:
-    """llmarch's fused tensor (`gate_up` `[2 * d_ff, d]`) as equal parts along its first dimension."""
+def split(*templates: str, axis: int = 0) -> Producer:
+    """llmarch's fused tensor (`gate_up` `[2 * d_ff, d]`) as equal parts along its first dimension (the
+    second for stacked experts `[n, 2 * d_expert, d]`, `axis=1`)."""
 
-    def make(groups, shape, layout):
-        part = (shape[0] // len(templates),) + shape[1:]
-        return [(t.format(*groups), part, part if len(part) >= 2 else None) for t in templates]
+    def make(groups, shape, layout, layer):
+        part = list(shape)
+        part[axis] //= len(templates)
+        part = tuple(part)
+        return [Entry(t.format(*groups), part, part if len(part) >= 2 else None) for t in templates]
+
+    return make
+
+
+def split_at(widths: Callable[[LayerIR], tuple[int, ...]], *templates: str) -> Producer:
+    """llmarch's fused tensor as parts of unequal widths along its first dimension, from the layer's IR
+    (Qwen3.5's `in_proj_qkvz` is `in_proj_qkv` then `in_proj_z`)."""
+
+    def make(groups, shape, layout, layer):
+        sizes = widths(layer)
+        if sum(sizes) != shape[0]:  # the IR and the build disagree: name the whole tensor, let shapes differ
+            return [Entry(templates[0].format(*groups), shape, shape if len(shape) >= 2 else None)]
+        out = []
+        for t, n in zip(templates, sizes):
+            part = (n,) + shape[1:]
+            out.append(Entry(t.format(*groups), part, part if len(part) >= 2 else None))
+        return out
 
     return make
 
@@ -51,18 +84,22 @@ def split(*templates: str) -> Producer:
 def experts(per_expert: tuple[str, ...], stacked: Producer) -> Producer:
     """Stacked experts `[n, width, d]`: one tensor per expert and part, or transformers' stacked tensor."""
 
-    def make(groups, shape, layout):
+    def make(groups, shape, layout, layer):
         if layout == "stacked":
-            return stacked(groups, shape, layout)
+            return stacked(groups, shape, layout, layer)
         n, width = shape[0], shape[1]
         part = (width // len(per_expert),) + shape[2:]
-        return [(t.format(*groups, e=e), part, part if len(part) >= 2 else None) for e in range(n) for t in per_expert]
+        return [
+            Entry(t.format(*groups, e=e), part, part if len(part) >= 2 else None) for e in range(n) for t in per_expert
+        ]
 
     return make
 
 
 def by_layout(per_expert: Producer, stacked: Producer) -> Producer:
-    return lambda groups, shape, layout: (stacked if layout == "stacked" else per_expert)(groups, shape, layout)
+    return lambda groups, shape, layout, layer: (stacked if layout == "stacked" else per_expert)(
+        groups, shape, layout, layer
+    )
 
 
 Rules = tuple[tuple[str, Producer], ...]
@@ -137,6 +174,118 @@ GATED_DELTANET: Rules = (
 )
 
 
+# Qwen3.5 keeps Qwen3-Next's Gated DeltaNet but stores its input projections apart: q, k, v (`in_proj_qkv`)
+# and the gate z, beta and the decay input a
+QWEN3_5_DELTANET: Rules = (
+    (
+        r"mixer\.in_proj_qkvz\.weight",
+        split_at(
+            lambda layer: (
+                2 * layer.gated_deltanet.n_k_heads * layer.gated_deltanet.head_k_dim
+                + layer.gated_deltanet.n_v_heads * layer.gated_deltanet.head_v_dim,
+                layer.gated_deltanet.n_v_heads * layer.gated_deltanet.head_v_dim,
+            ),
+            "linear_attn.in_proj_qkv.weight",
+            "linear_attn.in_proj_z.weight",
+        ),
+    ),
+    (r"mixer\.in_proj_ba\.weight", split("linear_attn.in_proj_b.weight", "linear_attn.in_proj_a.weight")),
+) + GATED_DELTANET
+# MiniMax-M2 names its MoE as Mixtral does, its routing bias beside the gate
+MINIMAX_MOE: Rules = (
+    (
+        r"ffn\.e_score_correction_bias",
+        by_layout(to("block_sparse_moe.e_score_correction_bias"), to("mlp.e_score_correction_bias")),
+    ),
+) + MIXTRAL_MOE
+# Llama 4 ships its routed experts stacked and stored `[n, in, out]`, under `feed_forward`
+LLAMA4_FFN: Rules = (
+    (r"ffn\.router\.weight", to("feed_forward.router.weight")),
+    (r"ffn\.experts\.(gate_up|down)", to("feed_forward.experts.{0}_proj", True)),
+    (
+        r"ffn\.shared\.gate_up\.weight",
+        split("feed_forward.shared_expert.gate_proj.weight", "feed_forward.shared_expert.up_proj.weight"),
+    ),
+    (r"ffn\.shared\.down\.weight", to("feed_forward.shared_expert.down_proj.weight")),
+    (r"ffn\.gate_up\.weight", split("feed_forward.gate_proj.weight", "feed_forward.up_proj.weight")),
+    (r"ffn\.down\.weight", to("feed_forward.down_proj.weight")),
+)
+# Hy3: the router under `mlp.router.gate`, the routing bias `mlp.expert_bias`, the shared expert `shared_mlp`
+# (transformers' own state dict renames them DeepSeek's way)
+HY_V3_MOE: Rules = (
+    (r"ffn\.router\.weight", by_layout(to("mlp.router.gate.weight"), to("mlp.gate.weight"))),
+    (r"ffn\.e_score_correction_bias", by_layout(to("mlp.expert_bias"), to("mlp.e_score_correction_bias"))),
+    (
+        r"ffn\.shared\.gate_up\.weight",
+        by_layout(
+            split("mlp.shared_mlp.gate_proj.weight", "mlp.shared_mlp.up_proj.weight"),
+            split("mlp.shared_experts.gate_proj.weight", "mlp.shared_experts.up_proj.weight"),
+        ),
+    ),
+    (
+        r"ffn\.shared\.down\.weight",
+        by_layout(to("mlp.shared_mlp.down_proj.weight"), to("mlp.shared_experts.down_proj.weight")),
+    ),
+) + moe()
+# Kimi Linear (Moonshot's modeling_kimi.py): the KDA block under `self_attn`, its q/k/v convolutions apart
+# and `A_log` `[1, 1, heads, 1]`; MoE layers' FFN under `block_sparse_moe` (Mixtral's w1/w2/w3 experts,
+# DeepSeek's gate and shared experts), dense layers' under `mlp`
+KIMI_LINEAR: Rules = (
+    (
+        (r"mixer\.(q|k|v|o|f_a|f_b|b|g_a|g_b)_proj\.weight", to("self_attn.{0}_proj.weight")),
+        (
+            r"mixer\.conv1d\.weight",
+            split("self_attn.q_conv1d.weight", "self_attn.k_conv1d.weight", "self_attn.v_conv1d.weight"),
+        ),
+        (r"mixer\.dt_bias", to("self_attn.dt_bias")),
+        (r"mixer\.A_log", to("self_attn.A_log", shape=lambda s, layer: (1, 1) + s + (1,))),
+        (r"mixer\.o_norm\.weight", to("self_attn.o_norm.weight")),
+        (r"ffn\.router\.weight", to("block_sparse_moe.gate.weight")),
+        (r"ffn\.e_score_correction_bias", to("block_sparse_moe.gate.e_score_correction_bias")),
+        (
+            r"ffn\.experts\.gate_up",
+            experts(("block_sparse_moe.experts.{e}.w1.weight", "block_sparse_moe.experts.{e}.w3.weight"), to("")),
+        ),
+        (r"ffn\.experts\.down", experts(("block_sparse_moe.experts.{e}.w2.weight",), to(""))),
+        (
+            r"ffn\.shared\.gate_up\.weight",
+            split("block_sparse_moe.shared_experts.gate_proj.weight", "block_sparse_moe.shared_experts.up_proj.weight"),
+        ),
+        (r"ffn\.shared\.down\.weight", to("block_sparse_moe.shared_experts.down_proj.weight")),
+    )
+    + MLA
+    + MLP
+)
+# Nemotron-H: every block is the layer's `mixer` (Mamba-2, attention, MoE or MLP) behind one `norm`; the
+# FFNs are ungated (relu^2: llmarch's `gate_up` is the up projection alone)
+NEMOTRON_H: Rules = (
+    (r"mixer\.(in_proj|out_proj)\.weight", to("mixer.{0}.weight")),
+    (r"mixer\.conv1d\.(weight|bias)", to("mixer.conv1d.{0}")),
+    (r"mixer\.(dt_bias|A_log|D)", to("mixer.{0}")),
+    (r"mixer\.norm\.weight", to("mixer.norm.weight")),
+    (r"attn\.(q|k|v|o)_proj\.weight", to("mixer.{0}_proj.weight")),
+    (r"ffn\.router\.weight", to("mixer.gate.weight")),
+    (r"ffn\.e_score_correction_bias", to("mixer.gate.e_score_correction_bias")),
+    (r"ffn\.experts\.gate_up", experts(("mixer.experts.{e}.up_proj.weight",), to("mixer.experts.up_proj"))),
+    (r"ffn\.experts\.down", experts(("mixer.experts.{e}.down_proj.weight",), to("mixer.experts.down_proj"))),
+    (r"ffn\.shared\.gate_up\.weight", to("mixer.shared_experts.up_proj.weight")),
+    (r"ffn\.shared\.down\.weight", to("mixer.shared_experts.down_proj.weight")),
+    (r"ffn\.gate_up\.weight", to("mixer.up_proj.weight")),
+    (r"ffn\.down\.weight", to("mixer.down_proj.weight")),
+)
+# GPT-2: `transformer.h.{i}`, q/k/v fused in `c_attn`, every linear a Conv1D stored `[in, out]`
+GPT2: Rules = (
+    (r"attn\.(q|k|v)_proj\.weight", to("attn.c_attn.weight", True)),
+    (r"attn\.(q|k|v)_proj\.bias", to("attn.c_attn.bias")),
+    (r"attn\.o_proj\.weight", to("attn.c_proj.weight", True)),
+    (r"attn\.o_proj\.bias", to("attn.c_proj.bias")),
+    (r"ffn\.gate_up\.weight", to("mlp.c_fc.weight", True)),
+    (r"ffn\.gate_up\.bias", to("mlp.c_fc.bias")),
+    (r"ffn\.down\.weight", to("mlp.c_proj.weight", True)),
+    (r"ffn\.down\.bias", to("mlp.c_proj.bias")),
+)
+
+
 @dataclass(frozen=True)
 class Family:
     layer: Rules
@@ -146,7 +295,11 @@ class Family:
         ("language_model.model.", "language_model.lm_head"),  # the older wrapper layout
     )
     layouts: tuple[str, ...] = ("per_expert", "stacked")
-    mtp: Optional[str] = None  # "deepseek" | "qwen"
+    # "deepseek" | "qwen" | "unchecked" (the checkpoints' MTP naming is not known: MTP weights not held)
+    mtp: Optional[str] = None
+    layers: str = "layers"  # the decoder layers' container (GPT-2's `h`)
+    norms: dict = field(default_factory=dict)  # llmarch's per-layer norm -> the family's, where not transformers'
+    outer: dict = field(default_factory=dict)  # weights outside the layers, where not llmarch's own names
     compiled: list = field(default_factory=list, compare=False, repr=False)
 
     def rules(self):
@@ -189,13 +342,86 @@ FAMILIES: dict[str, Family] = {
         + MLP
         + moe()
     ),
+    "glm_moe_dsa": Family(MLA + INDEXER + MLP + moe(), mtp="deepseek"),
+    "qwen3_5_text": Family(ATTENTION + QWEN3_5_DELTANET + MLP, mtp="qwen"),
+    "qwen3_5_moe_text": Family(ATTENTION + QWEN3_5_DELTANET + MLP + moe("shared_expert"), mtp="qwen"),
+    # where these checkpoints keep their MTP modules is not known here: their MTP weights are not held
+    "minimax_m2": Family(ATTENTION + MINIMAX_MOE, mtp="unchecked"),
+    "hy_v3": Family(ATTENTION + HY_V3_MOE + MLP, mtp="unchecked"),
+    **{
+        t: Family(
+            ((r"attn\.sinks", by_layout(to("self_attn.attention_sink_bias"), to("self_attn.sinks"))),)
+            + ATTENTION
+            + MLP
+            + moe(),
+            mtp="unchecked",
+        )
+        for t in ("mimo_v2_flash", "mimo_v2")
+    },
+    "llama4_text": Family(ATTENTION + LLAMA4_FFN, layouts=("stacked",)),
+    "kimi_linear": Family(KIMI_LINEAR, layouts=("per_expert",)),
+    "nemotron_h": Family(
+        NEMOTRON_H,
+        prefixes=(("backbone.", "lm_head"), ("model.", "lm_head")),
+        norms={"mixer_norm": "norm", "attn_norm": "norm", "ffn_norm": "norm"},
+        outer={"embed_tokens.weight": "embeddings.weight", "norm.weight": "norm_f.weight"},
+    ),
+    # Gemma 3n: AltUp, LAuReL and the per-layer inputs under transformers' names (the model keeps
+    # altup_inputs - 1 AltUp projections each way: 3 for Gemma 3n's 4 inputs)
+    "gemma3n_text": Family(
+        ATTENTION
+        + MLP
+        + (
+            (r"altup\.output_scale", to("altup.correct_output_scale")),
+            (r"altup\.router\.weight", to("altup.modality_router.weight")),
+            (r"altup\.(prediction|correction)_coefs\.weight", to("altup.{0}_coefs.weight")),
+            (r"laurel\.(left|right)\.weight", to("laurel.linear_{0}.weight")),
+            (r"per_layer_input\.gate\.weight", to("per_layer_input_gate.weight")),
+            (r"per_layer_input\.proj\.weight", to("per_layer_projection.weight")),
+        ),
+        norms={
+            "altup_norm": "altup.router_norm",
+            "laurel_norm": "laurel.post_laurel_norm",
+            "per_layer_input_norm": "post_per_layer_input_norm",
+        },
+        outer={
+            "per_layer_embed.weight": "embed_tokens_per_layer.weight",
+            "per_layer_input.weight": "per_layer_model_projection.weight",
+            "per_layer_input_norm.weight": "per_layer_projection_norm.weight",
+            **{f"altup_in.{k}.weight": f"altup_projections.{k}.weight" for k in range(8)},
+            **{f"altup_out.{k}.weight": f"altup_unembed_projections.{k}.weight" for k in range(8)},
+        },
+    ),
+    "gpt2": Family(
+        GPT2,
+        prefixes=(("transformer.", "lm_head"), ("", "lm_head")),
+        layers="h",
+        norms={"attn_norm": "ln_1", "ffn_norm": "ln_2"},
+        outer={
+            "embed_tokens.weight": "wte.weight",
+            "pos_embed.weight": "wpe.weight",
+            "norm.weight": "ln_f.weight",
+            "norm.bias": "ln_f.bias",
+        },
+    ),
 }
 # a multimodal wrapper's model type -> the family of its text model
-WRAPPERS = {"gemma3": "gemma3_text", "mistral3": "ministral3", "qwen3_5": "qwen3_5_text"}
+WRAPPERS = {
+    "gemma3": "gemma3_text",
+    "gemma3n": "gemma3n_text",
+    "mistral3": "ministral3",
+    "qwen3_5": "qwen3_5_text",
+    "qwen3_5_moe": "qwen3_5_moe_text",
+    "llama4": "llama4_text",
+    "kimi_k25": "kimi_k2",
+}
 
 
-def norm_name(name: str, placement: str) -> Optional[str]:
-    """llmarch's per-layer norms under transformers' names (pre-norm, post-norm and sandwich placements)."""
+def norm_name(family: Family, name: str, placement: str) -> Optional[str]:
+    """llmarch's per-layer norms under the family's names (transformers' for pre-norm, post-norm and
+    sandwich placements, unless the family names its own)."""
+    if name in family.norms:
+        return family.norms[name]
     return {
         "attn_norm": "input_layernorm",
         "mixer_norm": "input_layernorm",
@@ -205,17 +431,19 @@ def norm_name(name: str, placement: str) -> Optional[str]:
     }.get(name)
 
 
-def in_layer(family: Family, rest: str, shape: tuple[int, ...], layout: str, placement: str) -> Optional[list[Entry]]:
+def in_layer(
+    family: Family, rest: str, shape: tuple[int, ...], layout: str, placement: str, layer: Optional[LayerIR]
+) -> Optional[list[Entry]]:
     """A weight inside one layer (`rest` follows `layers.{i}.`) as checkpoint names inside that layer."""
     head, _, tail = rest.partition(".")
     if tail == "weight" or tail == "bias":
-        norm = norm_name(head, placement)
+        norm = norm_name(family, head, placement)
         if norm:
-            return [(f"{norm}.{tail}", shape, None)]
+            return [Entry(f"{norm}.{tail}", shape, None)]
     for pattern, make in family.rules():
         m = pattern.match(rest)
         if m:
-            return make(m.groups(), shape, layout)
+            return make(m.groups(), shape, layout, layer)
     return None
 
 
@@ -236,35 +464,115 @@ MTP_QWEN = {
 
 
 def checkpoint_names(
-    family: Family,
-    name: str,
-    shape: tuple[int, ...],
-    n_layers: int,
-    prefix: str,
-    head: str,
-    layout: str,
-    placement: str,
+    family: Family, name: str, shape: tuple[int, ...], ir: ModelIR, prefix: str, head: str, layout: str
 ) -> Optional[list[Entry]]:
-    """llmarch's weight `name` as the checkpoint's tensors, or None where the family's table has no entry."""
+    """llmarch's weight `name` as the checkpoint's tensors, None where the family's table has no entry, and
+    no tensor for an MTP weight of a family whose checkpoints' MTP naming is not known (`mtp="unchecked"`)."""
     parts = name.split(".")
+    placement = ir.norm.placement
     if name == "lm_head.weight":
-        return [(f"{head}.weight", shape, shape)]
-    if parts[0] in ("embed_tokens", "norm") and len(parts) == 2:
-        return [(prefix + name, shape, shape if parts[0] == "embed_tokens" else None)]
+        return [Entry(f"{head}.weight", shape, shape)]
+    if parts[0] != "layers" and parts[0] != "mtp":
+        outer = family.outer.get(name, name if parts[0] in ("embed_tokens", "norm") and len(parts) == 2 else None)
+        return None if outer is None else [Entry(prefix + outer, shape, shape if len(shape) == 2 else None)]
     if parts[0] == "layers":
-        inner = in_layer(family, ".".join(parts[2:]), shape, layout, placement)
-        return None if inner is None else [(f"{prefix}layers.{parts[1]}.{n}", s, oi) for n, s, oi in inner]
+        i = int(parts[1])
+        layer = ir.layers[i] if i < len(ir.layers) else None
+        inner = in_layer(family, ".".join(parts[2:]), shape, layout, placement, layer)
+        base = f"{prefix}{family.layers}.{i}."
+        return None if inner is None else [e._replace(name=base + e.name) for e in inner]
+    if family.mtp == "unchecked":
+        return []
     if parts[0] == "mtp" and family.mtp:
         k, rest = int(parts[1]), ".".join(parts[2:])
         if family.mtp == "deepseek":
-            base = f"{prefix}layers.{n_layers + k}."
+            base = f"{prefix}{family.layers}.{ir.n_layers + k}."
             if rest in MTP_DEEPSEEK:
-                return [(base + MTP_DEEPSEEK[rest], shape, shape if len(shape) == 2 else None)]
+                return [Entry(base + MTP_DEEPSEEK[rest], shape, shape if len(shape) == 2 else None)]
         else:
             base = f"mtp.layers.{k}."
             if rest in MTP_QWEN:
-                return [(MTP_QWEN[rest], shape, shape if len(shape) == 2 else None)]
+                return [Entry(MTP_QWEN[rest], shape, shape if len(shape) == 2 else None)]
         if rest.startswith("layer."):
-            inner = in_layer(family, rest[len("layer.") :], shape, layout, placement)
-            return None if inner is None else [(base + n, s, oi) for n, s, oi in inner]
+            layer = ir.mtp.layer if ir.mtp else None
+            inner = in_layer(family, rest[len("layer.") :], shape, layout, placement, layer)
+            return None if inner is None else [e._replace(name=base + e.name) for e in inner]
     return None
+
+
+# ---------------------------------------------------------------------------
+# GGUF: llama.cpp's tensor names, one table per llama.cpp architecture (gguf-py's MODEL_TENSORS and
+# TENSOR_NAMES), shapes in torch's order (GGUF stores the dimensions reversed: `GgufTensor.shape` undoes it).
+# Experts are always stacked (`ffn_gate_exps` `[n, d_expert, d]`); llama.cpp's converter reshapes a few
+# Mamba-2 vectors (convert_hf_to_gguf.py's Mamba2Model: conv1d squeezed to `[channels, kernel]`, A and D
+# `[heads, 1]`, the gated norm `[groups, d_inner / groups]`).
+
+GGUF_NORMS = {
+    "attn_norm": "attn_norm",
+    "mixer_norm": "attn_norm",
+    "ffn_norm": "ffn_norm",
+    "attn_post_norm": "post_attention_norm",
+    "ffn_post_norm": "post_ffw_norm",
+}
+GGUF_ATTENTION: Rules = (
+    (r"attn\.(q|k|v)_proj\.(weight|bias)", to("attn_{0}.{1}")),
+    (r"attn\.o_proj\.(weight|bias)", to("attn_output.{0}")),
+    (r"attn\.(q|k)_norm\.weight", to("attn_{0}_norm.weight")),
+)
+GGUF_MLP: Rules = (
+    (r"ffn\.gate_up\.weight", split("ffn_gate.weight", "ffn_up.weight")),
+    (r"ffn\.down\.weight", to("ffn_down.weight")),
+)
+GGUF_MOE: Rules = (
+    (r"ffn\.router\.weight", to("ffn_gate_inp.weight")),
+    (r"ffn\.e_score_correction_bias", to("exp_probs_b.bias")),
+    (r"ffn\.experts\.gate_up", split("ffn_gate_exps.weight", "ffn_up_exps.weight", axis=1)),
+    (r"ffn\.experts\.down", to("ffn_down_exps.weight")),
+    (r"ffn\.shared\.gate_up\.weight", split("ffn_gate_shexp.weight", "ffn_up_shexp.weight")),
+    (r"ffn\.shared\.down\.weight", to("ffn_down_shexp.weight")),
+    (r"ffn\.shared_gate\.weight", to("ffn_gate_inp_shexp.weight")),
+)
+# Nemotron-H: one `attn_norm` per layer, ungated (relu^2) FFNs, Mamba-2 blocks as `ssm_*`
+GGUF_NEMOTRON_H: Rules = (
+    (r"mixer\.in_proj\.weight", to("ssm_in.weight")),
+    (r"mixer\.out_proj\.weight", to("ssm_out.weight")),
+    (r"mixer\.conv1d\.weight", to("ssm_conv1d.weight", shape=lambda s, layer: (s[0], s[2]))),
+    (r"mixer\.conv1d\.bias", to("ssm_conv1d.bias")),
+    (r"mixer\.dt_bias", to("ssm_dt.bias")),
+    (r"mixer\.A_log", to("ssm_a", shape=lambda s, layer: s + (1,))),
+    (r"mixer\.D", to("ssm_d", shape=lambda s, layer: s + (1,))),
+    (
+        r"mixer\.norm\.weight",
+        to("ssm_norm.weight", shape=lambda s, layer: (layer.mamba2.n_groups, s[0] // layer.mamba2.n_groups)),
+    ),
+    (r"ffn\.router\.weight", to("ffn_gate_inp.weight")),
+    (r"ffn\.e_score_correction_bias", to("exp_probs_b.bias")),
+    (r"ffn\.experts\.gate_up", to("ffn_up_exps.weight")),
+    (r"ffn\.experts\.down", to("ffn_down_exps.weight")),
+    (r"ffn\.shared\.gate_up\.weight", to("ffn_up_shexp.weight")),
+    (r"ffn\.shared\.down\.weight", to("ffn_down_shexp.weight")),
+    (r"ffn\.gate_up\.weight", to("ffn_up.weight")),
+    (r"ffn\.down\.weight", to("ffn_down.weight")),
+) + GGUF_ATTENTION
+
+
+def gguf_family(rules: Rules, norms: Optional[dict] = None) -> Family:
+    return Family(
+        rules,
+        prefixes=(("", "output"),),
+        layouts=("stacked",),
+        layers="blk",
+        norms=norms or GGUF_NORMS,
+        outer={"embed_tokens.weight": "token_embd.weight", "norm.weight": "output_norm.weight"},
+    )
+
+
+# llama.cpp architecture (a GGUF's `general.architecture`) -> its table
+GGUF_FAMILIES: dict[str, Family] = {
+    "llama": gguf_family(GGUF_ATTENTION + GGUF_MLP),
+    "qwen3": gguf_family(GGUF_ATTENTION + GGUF_MLP),
+    "qwen3moe": gguf_family(GGUF_ATTENTION + GGUF_MOE),
+    "nemotron_h_moe": gguf_family(GGUF_NEMOTRON_H, dict.fromkeys(("attn_norm", "mixer_norm", "ffn_norm"), "attn_norm")),
+}
+# tensors llama.cpp's converter adds beside the model's weights: listed, not differences
+GGUF_EXTRAS = ("rope_freqs.weight",)
