@@ -13,16 +13,17 @@ from .ir import ModelIR
 
 
 def beyond_context(ir: ModelIR, counts: Iterable[tuple[str, int]]) -> list[str]:
-    """One warning per (what, tokens) past `ir`'s context length, in the order given, duplicates once."""
+    """One warning per token count past `ir`'s context length, in the order given, worded as first given."""
     out: list[str] = []
+    warned: set[int] = set()
     for what, tokens in counts:
-        if tokens > ir.context_length:
+        if tokens > ir.context_length and tokens not in warned:  # a sweep point equal to --ctx: said once
+            warned.add(tokens)
             text = (
                 f"{ir.name}: {what} of {tokens:,} tokens is beyond its context length of "
                 f"{ir.context_length:,} tokens (the numbers there extrapolate the architecture)"
             )
-            if text not in out:
-                out.append(text)
+            out.append(text)
     return out
 
 

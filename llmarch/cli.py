@@ -168,7 +168,7 @@ def kvcache(
     ),
     sweep: Optional[str] = typer.Option(None, "--sweep", help="Comma-separated contexts, e.g. 1k,4k,32k,128k,1m."),
     plot: Optional[str] = typer.Option(
-        None, "--plot", help="Write cache size against context to FILE.png or FILE.svg."
+        None, "--plot", help="Write cache size against context to FILE.png or FILE.svg (no --sweep: 1k to --ctx)."
     ),
     baseline_kind: Optional[str] = typer.Option(
         None, "--baseline", help="global (no windows, linear layers as full attention) or mha."
@@ -200,9 +200,10 @@ def kvcache(
     results = [kv_answer(ir, ctx_tokens, batch, kv_dtype, state_dtype, baseline_kind, sweep_tokens) for ir in irs]
     if plot:
         try:
-            from .render.plot import plot_kv
+            from .render.plot import default_contexts, plot_kv
 
-            plot_kv(results, sweep_tokens or [ctx_tokens], plot)
+            points = sweep_tokens or default_contexts(ctx_tokens)  # one context is no plot: sweep up to it
+            plot_kv([kv_answer(ir, ctx_tokens, batch, kv_dtype, state_dtype, None, points) for ir in irs], points, plot)
         except ImportError:
             raise LlmarchError("--plot needs matplotlib (pip install matplotlib)") from None
         typer.echo(f"wrote {printable(plot)}", err=True)

@@ -137,3 +137,43 @@ def test_report_format_table_prints_a_table_not_markdown():
     assert max(len(line) for line in result.stdout.splitlines()) <= 80
     # piped with no --format: still markdown, for `>> "$GITHUB_STEP_SUMMARY"`
     assert "| model |" in invoke("report", "gpt2", "--ctx", "1k", "--seq", "1k").stdout
+
+
+# ---------------------------------------------------------------------------
+# 8. plots that inform
+
+
+def _plotted(tmp_path, monkeypatch, *args):
+    """Run kvcache --plot through the CLI and keep the figure it drew (plt.close made a no-op)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    monkeypatch.setattr(plt, "close", lambda *a, **k: None)
+    path = tmp_path / "kv.png"
+    result = invoke("kvcache", *args, "--plot", str(path))
+    assert result.exit_code == 0, result.output
+    assert path.stat().st_size > 10_000
+    return result, plt.gcf().axes[0]
+
+
+def test_plot_of_one_context_sweeps_up_to_it(tmp_path, monkeypatch):
+    result, ax = _plotted(tmp_path, monkeypatch, "gpt2", "llama-3-8b", "--ctx", "8k")
+    # doubling from 1k: 1,024, 2,048, 4,096, 8,192
+    xs = [1024, 2048, 4096, 8192]
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["gpt2", "llama-3-8b"]
+    assert all(list(line.get_xdata()) == xs for line in lines)
+    # Llama 3 8B: 32 layers x 8 KV heads x 128 x 2 (K and V) x 2 B = 131,072 B a token
+    assert list(lines[1].get_ydata()) == [131_072 * t / 2**30 for t in xs]
+    assert "Sweep" not in result.stdout  # the answer itself is still the one context asked for
+
+
+def test_plot_starts_at_zero_labels_contexts_as_written_and_has_a_title(tmp_path, monkeypatch):
+    _, ax = _plotted(tmp_path, monkeypatch, "gemma3", "deepseek-v3", "--ctx", "1k", "--sweep", "1k,4k,128k,1m")
+    assert ax.get_ylim()[0] == 0
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1k", "4k", "128k", "1M"]
+    assert "KV cache against context" in ax.get_title() and "gemma-3-27b" in ax.get_title()
+    assert "k = 1024" in ax.get_xlabel() and "GiB" in ax.get_ylabel()
