@@ -263,10 +263,13 @@ def flops(
     )
     bypass_cache(no_cache)
     irs = load_models(names, spec_path, sets)
-    models = [
-        flops_model(ir, seq_tokens, ctx_tokens, batch, last_token_logits, counters, sweep_tokens, not no_cache)
-        for ir in irs
-    ]
+    with progress_bar(len(irs) * len(counters), "tracing", many=0) as step:  # each trace takes seconds
+        models = [
+            flops_model(
+                ir, seq_tokens, ctx_tokens, batch, last_token_logits, counters, sweep_tokens, not no_cache, step
+            )
+            for ir in irs
+        ]
     from .flops import CONVENTIONS
     from .render.flops import flops_doc
 
@@ -510,7 +513,8 @@ def verify(
         model = verify_gguf(ir, read_gguf(checkpoint))
         doc = verify_gguf_doc
     else:
-        model = run_verify(ir, read_checkpoint(checkpoint), model_type)
+        with progress_bar(None, "reading shard headers", many=0) as step:
+            model = run_verify(ir, read_checkpoint(checkpoint, step), model_type)
         doc = verify_doc
     emit_answer(format, output, envelope("verify", [model]), lambda: doc(model, limit), f"llmarch verify {ir.name}")
     if not model["agree"]:

@@ -177,3 +177,59 @@ def test_plot_starts_at_zero_labels_contexts_as_written_and_has_a_title(tmp_path
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1k", "4k", "128k", "1M"]
     assert "KV cache against context" in ax.get_title() and "gemma-3-27b" in ax.get_title()
     assert "k = 1024" in ax.get_xlabel() and "GiB" in ax.get_ylabel()
+
+
+# ---------------------------------------------------------------------------
+# 10. long work shows progress, on a terminal's stderr only
+
+
+def _run_with_terminal_stderr(*args: str) -> tuple[int, bytes, bytes]:
+    """llmarch in a subprocess with stdout a pipe and stderr a pseudo-terminal: (status, stdout, stderr)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root), "COLUMNS": "80", "TERM": "xterm", "LLMARCH_NO_CACHE": "1"}
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llmarch", *args], stdout=subprocess.PIPE, stderr=slave, env=env, cwd=root
+    )
+    os.close(slave)
+    err = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the terminal closes when the process ends
+            break
+        if not chunk:
+            break
+        err += chunk
+    out = proc.stdout.read()
+    proc.wait(timeout=300)
+    os.close(master)
+    return proc.returncode, out, err
+
+
+def test_traced_counts_show_progress_on_a_terminal_and_nothing_when_piped():
+    status, out, err = _run_with_terminal_stderr(
+        "flops", "qwen3-0.6b", "--seq", "128", "--counter", "torch", "-f", "json"
+    )
+    assert status == 0, err
+    assert b"tracing" in err
+    assert json.loads(out)["models"][0]["counters"]["torch"]["raw"] > 0  # stdout is the answer alone
+    piped = invoke("flops", "qwen3-0.6b", "--seq", "128", "--counter", "torch", "--no-cache", "-f", "json")
+    assert piped.exit_code == 0 and "tracing" not in piped.stderr
+
+
+def test_reading_shard_headers_reports_each_shard(tmp_path):
+    from llmarch.verify.safetensors import read_checkpoint
+    from tests.test_verify import write_shard
+
+    write_shard(tmp_path / "model-00001-of-00002.safetensors", {"a": ("BF16", (2,))})
+    write_shard(tmp_path / "model-00002-of-00002.safetensors", {"b": ("BF16", (3,))})
+    heard = []
+    read_checkpoint(str(tmp_path), lambda shard, shards: heard.append((shard, shards)))
+    assert heard == [("model-00001-of-00002.safetensors", 2), ("model-00002-of-00002.safetensors", 2)]
