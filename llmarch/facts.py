@@ -155,6 +155,7 @@ PATTERN_WORDS = {
     "gated_deltanet": "Gated DeltaNet",
     "kda": "KDA",
     "mamba2": "Mamba-2",
+    "lightning": "Lightning",
 }
 
 

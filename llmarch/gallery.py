@@ -113,6 +113,43 @@ NOT_SHIPPED_UNSOURCED: dict[str, str] = {
         "mimo_v2 configs with hidden_size 6144 and 384 experts (a MiMo V2.6 Pro test dict only: a different "
         "checkpoint, whose widths, 2048 and 16384, are not evidence for V2.5-Pro)."
     ),
+    "Ling 2.5 (1T)": (
+        "80 layers, 10 MLA + 70 Lightning (the gallery; '1:7 MLA + Lightning Linear Attention', SGLang's cookbook), "
+        "which the publisher's rule makes layer_group_size 8 (layer i is MLA when (i + 1) % 8 == 0); 256 experts, "
+        "8 active (SGL-JAX's Ling 2.5 recipe); 1T total, 63B active (inclusionAI/Ling-V2.5 README).  The "
+        "Lightning layers' shape has one third-party witness only (an SGL-JAX test helper: hidden 8192, 64 heads "
+        "of 128, group_norm_size 8, 80 layers), not "
+        "the config.  "
+        "Lightning attention itself is in llmarch (the `lightning:` block, issue 23: weights from the publisher's "
+        "BailingMoeV2_5LinearAttention, vendored in docs/sources/ling-2.5-lightning.md); what is missing is the "
+        "checkpoint's config.json, whose count-deciding values no source found pins: the MLA ranks and head dims "
+        "(q_lora_rank, kv_lora_rank, qk_nope/qk_rope/v_head_dim), the expert, shared-expert and dense widths "
+        "(moe_intermediate_size, num_shared_experts, intermediate_size, first_k_dense_replace), vocab_size, "
+        "tie_word_embeddings and num_nextn_predict_layers.  "
+        "Searched (issue 23): the Hugging Face card and config of inclusionAI/Ling-2.5-1T (no verbatim copy in the "
+        "code or pages corpora, nor in HF mirror pages); inclusionAI/Ling-V2.5 (README only) and "
+        "inclusionAI/Ring-V2.5 (modelling and configuration code, whose defaults are Ling-mini sized, no "
+        "config.json); aiconfigurator's model_configs (no Ling); the gallery backup "
+        "(qundao/backup-llm-architecture-gallery: images only); SGLang's cookbook and its Ring-2.5-1T accuracy test "
+        "(model path only); the SGL-JAX Ling 2.5 recipe (256 experts, 8 active; model_type bailing_hybrid); vLLM's "
+        "BailingMoeV2_5 port (code only); find_string on layer_group_size, group_norm_size and "
+        "BailingMoeV2_5ForCausalLM (a 2048-wide bailing_moe_linear config and Ling 3.0 test configs only)."
+    ),
+    "Ling 2.6 (1T)": (
+        "Ling 2.5's layers (80 layers, 10 MLA + 70 Lightning) with one MTP layer; 1T total, 63B active "
+        "(gallery), 256 routed experts + 1 shared, top-8 (the Ling 2.6 report, arXiv:2606.15079, as quoted in "
+        "a discussion page).  "
+        "Lightning attention itself is in llmarch (the `lightning:` block, issue 23: weights from the publisher's "
+        "BailingMoeV2_5LinearAttention, vendored in docs/sources/ling-2.5-lightning.md); what is missing is the "
+        "checkpoint's config.json, whose count-deciding values no source found pins: the MLA ranks and head dims "
+        "(q_lora_rank, kv_lora_rank, qk_nope/qk_rope/v_head_dim), the expert, shared-expert and dense widths "
+        "(moe_intermediate_size, num_shared_experts, intermediate_size, first_k_dense_replace), vocab_size, "
+        "tie_word_embeddings and num_nextn_predict_layers.  "
+        "Searched (issue 23): the Hugging Face cards of inclusionAI/Ling-2.6-1T and Ling-2.6-1T-base (their "
+        "model-summary tables are cut off in every stored copy; no config.json in the code or pages corpora, nor "
+        "in HF mirror pages); the Ling-2.6-flash cards and its quantised copies' READMEs (104B: 32 layers, a "
+        "different checkpoint, not evidence for the 1T widths); the places listed for Ling 2.5 above."
+    ),
 }
 
 # The vendored fact sheet (tests/data/gallery/source.yaml): `make gallery` runs in a checkout, never from a wheel.

@@ -79,6 +79,16 @@ class KdaIR:
 
 
 @dataclass(frozen=True)
+class LightningIR:
+    n_heads: int  # query, key and value heads alike
+    head_dim: int
+    qk_norm: bool
+    qkv_bias: bool
+    out_bias: bool
+    norm_groups: int
+
+
+@dataclass(frozen=True)
 class Mamba2IR:
     n_heads: int
     head_dim: int
@@ -123,6 +133,7 @@ class LayerIR:
     gated_deltanet: Optional[GatedDeltaNetIR] = None
     kda: Optional[KdaIR] = None
     mamba2: Optional[Mamba2IR] = None
+    lightning: Optional[LightningIR] = None
     dense: Optional[FFNIR] = None
     moe: Optional[MoEIR] = None
     kv_shared_from: Optional[int] = None  # reuses the KV cache of this earlier layer (Gemma 3n)

@@ -11,7 +11,7 @@ from typing import Literal, get_args
 
 # A layer's mixer: an attention layer kind, a linear mixer, or none
 AttentionLayerKind = Literal["global", "local", "chunked", "nope"]  # full causal, sliding window, chunks, no positions
-LinearMixerKind = Literal["gated_deltanet", "kda", "mamba2"]
+LinearMixerKind = Literal["gated_deltanet", "kda", "mamba2", "lightning"]
 MixerKind = Literal[AttentionLayerKind, LinearMixerKind, "none"]
 # A layer's FFN
 FFNSlotKind = Literal["dense", "moe", "none"]
@@ -62,6 +62,7 @@ MIXER_LETTERS: dict[str, str] = {
     "D": "gated_deltanet",
     "K": "kda",
     "M": "mamba2",
+    "T": "lightning",  # Lightning attention (Ling 2.5); L is taken by local attention
     "-": "none",
 }
 FFN_LETTERS: dict[str, str] = {"D": "dense", "E": "moe", "-": "none"}

@@ -19,6 +19,7 @@ from .ir import (
     GatedDeltaNetIR,
     KdaIR,
     LayerIR,
+    LightningIR,
     Mamba2IR,
     ModelIR,
     MoEIR,
@@ -68,6 +69,7 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
                 gated_deltanet=_linear(spec, "gated_deltanet", mixer, located),
                 kda=_linear(spec, "kda", mixer, located),
                 mamba2=_linear(spec, "mamba2", mixer, located),
+                lightning=_linear(spec, "lightning", mixer, located),
                 dense=dense if ffn == "dense" else None,
                 moe=moe if ffn == "moe" else None,
             )
@@ -176,7 +178,7 @@ def _refuse_unused(
     block) change a default silently, and usually means a pattern or a block is wrong."""
     err = located.error
     stack = layers + ([mtp.layer] if mtp else [])
-    for block, letter in (("gated_deltanet", "D"), ("kda", "K"), ("mamba2", "M"), ("moe", "E")):
+    for block, letter in (("gated_deltanet", "D"), ("kda", "K"), ("mamba2", "M"), ("lightning", "T"), ("moe", "E")):
         if getattr(spec, block) is not None and not any(getattr(l, block) is not None for l in stack):
             where = "layers.ffn" if block == "moe" else "layers.mixer"
             raise err(
@@ -483,6 +485,8 @@ def _linear(spec: S.Spec, block: str, mixer: str, located: Located):
         return GatedDeltaNetIR(**value.model_dump())
     if block == "kda":
         return KdaIR(**value.model_dump())
+    if block == "lightning":
+        return LightningIR(**value.model_dump())
     return Mamba2IR(**value.model_dump())
 
 

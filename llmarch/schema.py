@@ -194,6 +194,26 @@ class KimiDeltaAttention(Block):
     conv_kernel: _int(64) = 4
 
 
+class LightningAttention(Block):
+    """Lightning attention (Ling 2.5, Ling 2.6): linear attention with a fixed per-head decay (ALiBi
+    slopes, a buffer), RoPE and QK-norm on its queries and keys, a grouped RMSNorm and a sigmoid output
+    gate; as many key and value heads as query heads."""
+
+    n_heads: Heads
+    head_dim: HeadDim
+    qk_norm: StrictBool = True
+    qkv_bias: StrictBool = False
+    out_bias: StrictBool = False
+    norm_groups: Heads = Field(1, description="groups of the RMSNorm over the heads' output (group_norm_size)")
+
+    @model_validator(mode="after")
+    def _check(self) -> "LightningAttention":
+        width = self.n_heads * self.head_dim
+        if width % self.norm_groups:
+            raise ValueError(f"n_heads x head_dim ({width}) is not a multiple of norm_groups ({self.norm_groups})")
+        return self
+
+
 class Mamba2(Block):
     n_heads: Heads
     head_dim: HeadDim
@@ -396,6 +416,7 @@ class Spec(Block):
     gated_deltanet: Optional[GatedDeltaNet] = None
     kda: Optional[KimiDeltaAttention] = None
     mamba2: Optional[Mamba2] = None
+    lightning: Optional[LightningAttention] = None
     ffn: Optional[FFN] = None
     moe: Optional[MoE] = None
     layers: Layers = Layers()

@@ -14,6 +14,7 @@ from .ffn import DenseFFN
 from .gated_deltanet import GatedDeltaNet
 from .kda import KimiDeltaAttention
 from .laurel import Laurel
+from .lightning import LightningAttention
 from .mamba2 import Mamba2
 from .mla import MultiHeadLatentAttention
 from .moe import MoE
@@ -59,6 +60,8 @@ def layer_mechanisms(ir: ModelIR, layer: LayerIR) -> list[Mechanism]:
         out.append(KimiDeltaAttention(layer.kda))
     elif layer.mamba2 is not None:
         out.append(Mamba2(layer.mamba2))
+    elif layer.lightning is not None:
+        out.append(LightningAttention(layer.lightning))
     if layer.dense is not None:
         out.append(DenseFFN(layer.dense))
     elif layer.moe is not None:

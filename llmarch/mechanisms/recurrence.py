@@ -19,3 +19,9 @@ def delta_rule_chunk(c: int, dk: int, dv: int) -> int:
 def ssd_chunk(c: int, n: int, p: int) -> int:
     """One head's chunk of c tokens in Mamba-2's SSD (state N, head P)."""
     return c * c * n + c * c * p + 2 * c * n * p
+
+
+def linear_attention_chunk(c: int, dk: int, dv: int) -> int:
+    """One head's chunk of c tokens in chunked linear attention with a decay (Lightning attention-2):
+    tril(Q K^T) V within the chunk, Q S across chunks, S += K^T V (the decay is element-wise)."""
+    return c * c * dk + c * c * dv + 2 * c * dk * dv

@@ -74,3 +74,40 @@ def delta_rule_step(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.
 def delta_rule(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """The chunked algorithm in prefill (S > 1), the recurrent step in decode."""
     return chunked_delta_rule(q, k, v) if q.shape[1] > 1 else delta_rule_step(q, k, v)
+
+
+def chunked_linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Chunked linear attention with a fixed decay per head (Lightning attention-2), per head: q, k
+    (BH, S, dk), v (BH, S, dv).
+
+    Per chunk of c tokens: O = tril(Q K^T) V + Q S, then S += K^T V: c^2 dk + c^2 dv + 2 c dk dv
+    multiply-adds; the decays are element-wise.  No solve ties a chunk to the last one, so every product
+    runs for all chunks in one batch; the state each chunk reads is a running sum of the chunks' K^T V.
+    """
+    BH, S, dk = q.shape
+    dv = v.shape[-1]
+    state = torch.empty(BH, dk, dv, device=q.device, dtype=q.dtype)
+    outs = []
+    for start, c, n in chunk_groups(S):
+        qc, kc, vc = (to_chunks(t, start, c, n) for t in (q, k, v))  # (n*BH, c, d)
+        k_t = kc.transpose(1, 2)  # (n*BH, dk, c)
+        scores = torch.bmm(qc, k_t).tril()  # (n*BH, c, c)
+        kv = torch.bmm(k_t, vc).reshape(n, BH, dk, dv)  # each chunk's K^T V
+        before = torch.cumsum(kv, dim=0) - kv  # the chunks before each one, element-wise
+        read = (before + state).reshape(n * BH, dk, dv)  # the state each chunk reads
+        state = state + kv.sum(dim=0)
+        outs.append(from_chunks(torch.baddbmm(torch.bmm(scores, vc), qc, read), n))  # tril(Q K^T) V + Q S
+    return keep(torch.cat(outs, dim=1), state)  # the final state is what a cache keeps
+
+
+def linear_attention_step(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """One recurrent decode step per head: S = decay S + k^T v, o = q S: 2 dk dv multiply-adds."""
+    BH, _, dk = q.shape
+    state = torch.empty(BH, dk, v.shape[-1], device=q.device, dtype=q.dtype)
+    state = state + torch.bmm(k.transpose(1, 2), v)
+    return keep(torch.bmm(q, state), state)
+
+
+def linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """The chunked algorithm in prefill (S > 1), the recurrent step in decode."""
+    return chunked_linear_attention(q, k, v) if q.shape[1] > 1 else linear_attention_step(q, k, v)
