@@ -139,6 +139,25 @@ def test_report_format_table_prints_a_table_not_markdown():
     assert "| model |" in invoke("report", "gpt2", "--ctx", "1k", "--seq", "1k").stdout
 
 
+def test_kvcache_and_flops_csv_carry_their_sweeps():
+    # KV per token: GPT-2 12 layers x 2 x 768 x 2 B = 36,864 B; Qwen3 8B 36 x 2 x 8 x 128 x 2 B = 147,456 B
+    text = invoke("kvcache", "gpt2", "qwen3-8b", "--ctx", "1k", "--sweep", "1k,2k", "-f", "csv").stdout
+    first, sweep = text.split("\n\n")
+    assert first.splitlines()[0].startswith("model,ctx_tokens,")
+    rows = list(csv.reader(io.StringIO(sweep)))
+    assert rows == [
+        ["Sweep: total bytes against context"],
+        ["context", "GPT-2 (124M)", "Qwen3 8B"],
+        ["1024", str(36_864 * 1024), str(147_456 * 1024)],
+        ["2048", str(36_864 * 2048), str(147_456 * 2048)],
+    ]
+    text = invoke("flops", "gpt2", "--seq", "512", "--ctx", "1k", "--sweep", "512,1k", "-f", "csv").stdout
+    sweep = list(csv.reader(io.StringIO(text.split("\n\n")[1])))
+    assert sweep[0] == ["GPT-2 (124M): decode against context"]
+    assert [r[0] for r in sweep[2:]] == ["512", "1024"]
+    assert [int(r[2]) for r in sweep[2:]] == [36_864 * 512, 36_864 * 1024]  # KV bytes
+
+
 # ---------------------------------------------------------------------------
 # 8. plots that inform
 

@@ -88,6 +88,7 @@ def flops_doc(irs: list[ModelIR], models: list[dict[str, Any]], explain: bool = 
                     ]
                 )
         doc.tables.append(c)
+        doc.csv_more.append(c)  # csv: after the per-component table, as a titled section
         doc.remarks.append(
             "normalised: fvcore x 2 (it counts multiply-adds); the full S x S attention square traced "
             "counters see, minus the causal/window part the analytic count leaves out"
@@ -109,4 +110,5 @@ def flops_doc(irs: list[ModelIR], models: list[dict[str, Any]], explain: bool = 
                     ]
                 )
             doc.tables.append(s)
+            doc.csv_more.append(s)
     return doc

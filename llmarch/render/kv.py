@@ -127,4 +127,5 @@ def kv_doc(irs: list[ModelIR], results: list[KVResult], explain: bool = False) -
                 + [Cell(fmt.nbytes(r.sweep[i]["total_bytes"]), r.sweep[i]["total_bytes"]) for r in results]
             )
         doc.tables.append(sw)
+        doc.csv_more.append(sw)  # csv: after the per-layer-kind table, as a titled section
     return doc
