@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from . import flops as F
 from .api import Comparison, comparison, envelope, load
+from .caveats import beyond_context
 from .conventions import PARAMS
 from .errors import LlmarchError, ParameterError, shorten
 from .ir import ModelIR
@@ -83,6 +84,7 @@ def summary_row(ir: ModelIR, ctx: int, seq: int) -> dict[str, Any]:
         "weights_bf16_bytes": weight_bytes(ir, count, "bf16"),
         "kv_bytes": kv_cache(ir, ctx).total_bytes,
         "ctx_tokens": ctx,
+        "context_length": ir.context_length,
         "prefill_flops_per_token": pre.flops // seq,
         "prefill_tokens": seq,
     }
@@ -99,11 +101,12 @@ class Report:
     errors: list[dict[str, str]]
     conventions: dict[str, str]
     table_conventions: dict[str, str]
+    warnings: list[str] = field(default_factory=list)  # counts past a model's context length
 
     def as_dict(self) -> dict[str, Any]:
         extra = {"errors": self.errors} if self.errors else {}
         pairs = [c.as_dict() for c in self.comparisons]
-        return envelope("report", self.rows, conventions=self.conventions, pairs=pairs, **extra)
+        return envelope("report", self.rows, conventions=self.conventions, warnings=self.warnings, pairs=pairs, **extra)
 
 
 def build_report(
@@ -116,6 +119,7 @@ def build_report(
 ) -> Report:
     rows = []
     loaded: list[ModelIR] = []
+    warnings: list[str] = []
     errors = []  # a spec that fails is listed, not fatal: one typo must not blank a CI summary
     for t in targets:
         try:
@@ -125,6 +129,7 @@ def build_report(
             continue
         rows.append(summary_row(ir, ctx, seq))
         loaded.append(ir)
+        warnings += beyond_context(ir, [("KV context", ctx), ("prefill", seq)])
         if progress:
             progress(ir.name)
     comparisons = []
@@ -143,4 +148,4 @@ def build_report(
         out["prefill_flops_per_token"] = f"analytic prefill of {seq:,} tokens over {seq:,} (see `llmarch flops`)"
         return out
 
-    return Report(rows, comparisons, errors, with_kv(KV_CONVENTIONS), with_kv(table_conventions(loaded)))
+    return Report(rows, comparisons, errors, with_kv(KV_CONVENTIONS), with_kv(table_conventions(loaded)), warnings)

@@ -91,6 +91,7 @@ def flops_doc(
                     ]
                 )
         doc.tables.append(c)
+        doc.csv_more.append(c)  # csv: after the per-component table, as a titled section
         doc.remarks.append(
             "normalised: fvcore x 2 (it counts multiply-adds); the full S x S attention square traced "
             "counters see, minus the causal/window part the analytic count leaves out"
@@ -112,4 +113,5 @@ def flops_doc(
                     ]
                 )
             doc.tables.append(s)
+            doc.csv_more.append(s)
     return doc

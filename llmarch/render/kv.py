@@ -90,10 +90,6 @@ def kv_doc(irs: list[ModelIR], results: list[KVResult], conventions: dict[str, s
                 ]
             )
         doc.tables.append(t)
-        if r.ctx_tokens > ir.context_length:
-            doc.remarks.append(
-                f"warning: {r.ctx_tokens:,} tokens is beyond {ir.name}'s context length ({ir.context_length:,})"
-            )
         if explain:
             doc.remarks.append(
                 f"  {ir.name}: per token, all attention layers: {r.per_token_bytes_all_layers:,} B "
@@ -132,4 +128,5 @@ def kv_doc(irs: list[ModelIR], results: list[KVResult], conventions: dict[str, s
                 + [Cell(fmt.nbytes(r.sweep[i]["total_bytes"]), r.sweep[i]["total_bytes"]) for r in results]
             )
         doc.tables.append(sw)
+        doc.csv_more.append(sw)  # csv: after the per-layer-kind table, as a titled section
     return doc

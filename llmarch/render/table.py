@@ -88,6 +88,19 @@ def show_doc(ir: ModelIR, description: Description) -> Doc:
         ]
     )
     doc = Doc([arch, parts], notes=conventions.params_lines())
+    # csv keeps the architecture table's one header (`,value`) and adds the counts under it, exact
+    flat = DocTable(arch.title, arch.columns, rows=list(arch.rows))
+    for comp in COMPONENTS:
+        n, a = count.by_component[comp], count.active_by_component[comp]
+        if n or a:
+            flat.rows += [[Cell(f"{comp}: total"), Cell(f"{n:,}", n)], [Cell(f"{comp}: active"), Cell(f"{a:,}", a)]]
+    flat.rows += [[Cell(label), Cell(f"{model['params'][key]:,}", model["params"][key])] for key, label in PARAM_ROWS]
+    flat.rows += [
+        [Cell("Weights (bf16)"), Cell(f"{w['bf16_bytes']:,} B", w["bf16_bytes"])],
+        [Cell("Weights (as shipped)"), Cell(f"{w['shipped_bytes']:,} B", w["shipped_bytes"])],
+        [Cell("Weights (as shipped) format"), Cell(w["shipped_format"])],
+    ]
+    doc.csv_table = flat
     checks = description.references
     if checks:
         ref = DocTable("Published figures", ["figure", "published", "computed", "convention", "", "source"])
