@@ -3,6 +3,7 @@ prints the recipe without running it, against a virtual environment that does no
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,8 +17,16 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="no make")
 
 def _recipe(target: str) -> list[str]:
     # A folder that does not exist (make -n creates nothing); not tmp_path, whose name contains "pytest".
+    # Run as a fresh top-level make: under `make test` (CI) the parent's MAKELEVEL/MAKEFLAGS would add
+    # "make[1]: Entering directory" lines around the recipe.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES")}
     done = subprocess.run(
-        ["make", "-n", "VENV=/nonexistent/llmarch-venv", target], cwd=ROOT, capture_output=True, text=True, check=True
+        ["make", "--no-print-directory", "-n", "VENV=/nonexistent/llmarch-venv", target],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
     )
     return done.stdout.splitlines()
 
