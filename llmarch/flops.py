@@ -33,7 +33,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .ir import LayerIR, ModelIR
-from .mechanisms.layers import conventions_held, layer_mechanisms, model_mechanisms
+from .mechanisms.layers import layer_mechanisms, model_mechanisms
+from .mechanisms.layers import table_conventions as mechanism_table_conventions
 
 COMPONENTS = (
     "attention_proj",
@@ -63,15 +64,11 @@ CONVENTIONS = {
     "layer_extras": "Gemma 3n's per-layer inputs, AltUp (router twice, coefficients, the d x n^2 stream mix) and LAuReL are matrix products and counted; KV-sharing layers have no K/V projections",
     "compressed": "DeepSeek V4: query t sees min(t, window) keys plus t // ratio compressed entries (csa: at most top-k, its indexer scoring all), n_heads x 2 head_dim per pair (K = V); the compressors' softmax pooling is element-wise; hyper-connections cost (n + 2) n x n d (their projection) + (n^2 + 2n) d (collapse, mix, expand) per token and sublayer",
 }
-# Lines about one mechanism alone, printed under a human table only when a model of the answer holds it
-MECHANISM_CONVENTIONS = frozenset({"compressed"})
 
 
 def table_conventions(irs: list[ModelIR]) -> dict[str, str]:
-    """The conventions a human table of `irs` prints: every general line, and a line of
-    MECHANISM_CONVENTIONS only where a model holds its mechanism (JSON keeps every line)."""
-    held = conventions_held(irs)
-    return {k: v for k, v in CONVENTIONS.items() if k not in MECHANISM_CONVENTIONS or k in held}
+    """The lines a human table of `irs` prints (a mechanism's own line only where a model holds it)."""
+    return mechanism_table_conventions(CONVENTIONS, list(irs))
 
 
 @dataclass

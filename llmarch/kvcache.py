@@ -36,7 +36,8 @@ from typing import Optional, Sequence
 from .conventions import KV_PER_TOKEN_ALL_LAYERS
 from .errors import ParameterError, shorten
 from .ir import ModelIR
-from .mechanisms.layers import conventions_held, layer_mixer
+from .mechanisms.layers import layer_mixer
+from .mechanisms.layers import table_conventions as mechanism_table_conventions
 
 DTYPE_BYTES: dict[str, Fraction] = {
     "fp32": Fraction(4),
@@ -58,15 +59,11 @@ CONVENTIONS = {
     "bytes": "KiB/MiB/GiB = 1024^1/2/3",
     "per_token_all_layers": KV_PER_TOKEN_ALL_LAYERS,
 }
-# Lines about one mechanism alone, printed under a human table only when a model of the answer holds it
-MECHANISM_CONVENTIONS = frozenset({"compressed"})
 
 
 def table_conventions(irs: Sequence[ModelIR]) -> dict[str, str]:
-    """The conventions a human table of `irs` prints: every general line, and a line of
-    MECHANISM_CONVENTIONS only where a model holds its mechanism (JSON keeps every line)."""
-    held = conventions_held(list(irs))
-    return {k: v for k, v in CONVENTIONS.items() if k not in MECHANISM_CONVENTIONS or k in held}
+    """The lines a human table of `irs` prints (a mechanism's own line only where a model holds it)."""
+    return mechanism_table_conventions(CONVENTIONS, list(irs))
 
 
 def dtype_bytes(name: str, parameter: str = "kv_dtype") -> Fraction:

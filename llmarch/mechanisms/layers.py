@@ -101,6 +101,10 @@ def block_residual(ir: ModelIR) -> Optional[ParallelBlock]:
     return ParallelBlock(ir.norm) if ir.norm.residual == "parallel" else None
 
 
+# Convention keys that concern one mechanism alone (its `conventions`), in kvcache's and flops' tables
+MECHANISM_CONVENTIONS = frozenset({"compressed"})
+
+
 def conventions_held(irs: list[ModelIR]) -> set[str]:
     """The keys of the mechanism-specific convention lines (`Mechanism.conventions`) that some model of
     `irs` needs: what a human table prints beside the general lines."""
@@ -110,6 +114,13 @@ def conventions_held(irs: list[ModelIR]) -> set[str]:
             for m in layer_mechanisms(ir, layer):
                 held.update(m.conventions)
     return held
+
+
+def table_conventions(conventions: dict[str, str], irs: list[ModelIR]) -> dict[str, str]:
+    """The lines of `conventions` a human table of `irs` prints: every general line, and a line of
+    MECHANISM_CONVENTIONS only where a model holds its mechanism (JSON keeps every line)."""
+    held = conventions_held(list(irs))
+    return {k: v for k, v in conventions.items() if k not in MECHANISM_CONVENTIONS or k in held}
 
 
 def block_norm_names(ir: ModelIR, mechanism: Mechanism) -> list[str]:
