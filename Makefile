@@ -8,25 +8,39 @@ TORCH_PIN ?= torch==2.13.0
 .PHONY: install demo test bench lint gallery golden clean
 
 $(BIN)/python:
+	@echo "make: creating the virtual environment $(VENV) ($(PYTHON) -m venv) and upgrading pip"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-install: $(BIN)/python
+# A stamp per layer, so that `make demo` installs only what the demo needs and `make test` adds
+# the test extra once (pip -q is silent for about a minute, hence the echo before each step).
+$(VENV)/.installed-base: $(BIN)/python pyproject.toml
+	@echo "make: installing $(TORCH_PIN) into $(VENV) (the largest download: about a minute)"
 	$(BIN)/pip install -q $(TORCH_PIN)
-	$(BIN)/pip install -q -e ".[test]"
+	@echo "make: installing llmarch (editable) and its dependencies: typer, rich, pyyaml, pydantic, fvcore, matplotlib"
+	$(BIN)/pip install -q -e .
+	@touch $@
 
-demo: install
+$(VENV)/.installed-test: $(VENV)/.installed-base pyproject.toml
+	@echo "make: installing the test extra: pytest, pytest-xdist, jsonschema, hypothesis, transformers, hatchling, ruff"
+	$(BIN)/pip install -q -e ".[test]"
+	@touch $@
+
+install: $(VENV)/.installed-test
+
+demo: $(VENV)/.installed-base
+	@echo "make: running llmarch compare qwen3-235b deepseek-v3"
 	$(BIN)/llmarch compare qwen3-235b deepseek-v3
 
 # pytest-xdist spreads the suite over the machine's cores (TEST_WORKERS=0 runs it in one process).
 TEST_WORKERS ?= auto
-test: install
+test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
-bench: install
+bench: $(VENV)/.installed-base
 	$(BIN)/python bench/bench.py
 
-gallery: install
+gallery: $(VENV)/.installed-base
 	$(BIN)/python -m llmarch.gallery
 	$(BIN)/python -m llmarch.output_schema > docs/json.md
 

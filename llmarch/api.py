@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from . import conventions as _conventions
+from .caveats import beyond_context, beyond_context_of  # noqa: F401 (the CLI takes them from here)
 from .errors import LlmarchError, shorten
 from .facts import Fact, facts, layer_map
 from .ir import ModelIR
@@ -229,12 +230,21 @@ def compare(irs: list[ModelIR], counts: list[ParamCount] | None = None) -> dict[
     return comparison(irs, counts).as_dict()
 
 
-def envelope(command: str, models: list[dict], conventions: dict | None = None, **extra: Any) -> dict[str, Any]:
+def envelope(
+    command: str,
+    models: list[dict],
+    conventions: dict | None = None,
+    warnings: list[str] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The common JSON answer; `warnings` (always present, often empty) are the caveats that the CLI also
+    prints on stderr, e.g. a context past a model's context length."""
     out = {
         "schema_version": SCHEMA_VERSION,
         "command": command,
         "conventions": conventions if conventions is not None else dict(_conventions.PARAMS),
         "models": models,
+        "warnings": list(warnings or []),
     }
     out.update(extra)
     return out

@@ -168,7 +168,7 @@ def kvcache(
     ),
     sweep: Optional[str] = typer.Option(None, "--sweep", help="Comma-separated contexts, e.g. 1k,4k,32k,128k,1m."),
     plot: Optional[str] = typer.Option(
-        None, "--plot", help="Write cache size against context to FILE.png or FILE.svg."
+        None, "--plot", help="Write cache size against context to FILE.png or FILE.svg (no --sweep: 1k to --ctx)."
     ),
     baseline_kind: Optional[str] = typer.Option(
         None, "--baseline", help="global (no windows, linear layers as full attention) or mha."
@@ -183,8 +183,8 @@ def kvcache(
 
     Example: llmarch kvcache gemma3 --ctx 128k --baseline global
     """
-    from .api import envelope
-    from .kvcache import CONVENTIONS, dtype_bytes, kv_answer
+    from .api import beyond_context_of, envelope
+    from .kvcache import CONVENTIONS, dtype_bytes, kv_answer, table_conventions
     from .units import parse_tokens
 
     ctx_tokens = parse_tokens(ctx, "context")
@@ -200,22 +200,20 @@ def kvcache(
     results = [kv_answer(ir, ctx_tokens, batch, kv_dtype, state_dtype, baseline_kind, sweep_tokens) for ir in irs]
     if plot:
         try:
-            from .render.plot import plot_kv
+            from .render.plot import default_contexts, plot_kv
 
-            plot_kv(results, sweep_tokens or [ctx_tokens], plot)
+            points = sweep_tokens or default_contexts(ctx_tokens)  # one context is no plot: sweep up to it
+            plot_kv([kv_answer(ir, ctx_tokens, batch, kv_dtype, state_dtype, None, points) for ir in irs], points, plot)
         except ImportError:
             raise LlmarchError("--plot needs matplotlib (pip install matplotlib)") from None
         typer.echo(f"wrote {printable(plot)}", err=True)
     models = [{"name": ir.name, "display_name": ir.display_name, **r.as_dict()} for ir, r in zip(irs, results)]
     from .render.kv import kv_doc
 
-    emit_answer(
-        format,
-        output,
-        envelope("kvcache", models, conventions=dict(CONVENTIONS)),
-        lambda: kv_doc(irs, results, explain=explain),
-        "llmarch kvcache",
-    )
+    warned = beyond_context_of(irs, [("context", ctx_tokens)], sweep_tokens)
+    data = envelope("kvcache", models, conventions=dict(CONVENTIONS), warnings=warned)
+    doc = lambda: kv_doc(irs, results, table_conventions(irs), explain=explain)  # noqa: E731
+    emit_answer(format, output, data, doc, "llmarch kvcache")
 
 
 class Counter(str, Enum):
@@ -252,7 +250,7 @@ def flops(
 
     Example: llmarch flops deepseek-v3 qwen3-235b --seq 4096 --counter all
     """
-    from .api import envelope
+    from .api import beyond_context_of, envelope
     from .flops_report import flops_model
     from .units import parse_tokens
 
@@ -266,20 +264,20 @@ def flops(
     )
     bypass_cache(no_cache)
     irs = load_models(names, spec_path, sets)
-    models = [
-        flops_model(ir, seq_tokens, ctx_tokens, batch, last_token_logits, counters, sweep_tokens, not no_cache)
-        for ir in irs
-    ]
-    from .flops import CONVENTIONS
+    with progress_bar(len(irs) * len(counters), "tracing", many=0) as step:  # each trace takes seconds
+        models = [
+            flops_model(
+                ir, seq_tokens, ctx_tokens, batch, last_token_logits, counters, sweep_tokens, not no_cache, step
+            )
+            for ir in irs
+        ]
+    from .flops import CONVENTIONS, table_conventions
     from .render.flops import flops_doc
 
-    emit_answer(
-        format,
-        output,
-        envelope("flops", models, conventions=dict(CONVENTIONS)),
-        lambda: flops_doc(irs, models, explain=explain),
-        "llmarch flops",
-    )
+    warned = beyond_context_of(irs, [("prefill", seq_tokens), ("decode context", ctx_tokens)], sweep_tokens)
+    data = envelope("flops", models, conventions=dict(CONVENTIONS), warnings=warned)
+    doc = lambda: flops_doc(irs, models, table_conventions(irs), explain=explain)  # noqa: E731
+    emit_answer(format, output, data, doc, "llmarch flops")
 
 
 @app.command()
@@ -316,7 +314,8 @@ def report(
         data.errors += [{"target": str(exc.file), "error": str(exc)} for exc in reg.broken.values()]
     fmt = resolve_format(format, output)
     emit(
-        Format.markdown if fmt == Format.table and is_stdout(output) and not stdout_stream().isatty() else fmt,
+        # piped with no --format: markdown, for `>> "$GITHUB_STEP_SUMMARY"`; an explicit `-f table` is a table
+        Format.markdown if format is None and is_stdout(output) and not stdout_stream().isatty() else fmt,
         output,
         data.as_dict(),
         lambda: report_doc(data),
@@ -393,8 +392,7 @@ def diagram(
             f"`{shorten(output)}`: the figure must end in .svg, .png or .html (or `-o -` for SVG on stdout)"
         )
     irs = load_models(names, spec_path, sets)
-    # PNG is drawn by matplotlib (a dependency) from the same layout as the SVG: no optional package
-    figure = render_figure(irs, ".svg" if is_stdout(output) else output)
+    figure = render_figure(irs, ".svg" if is_stdout(output) else output)  # PNG: matplotlib, the SVG's layout
     write_answer(figure, output)
 
 
@@ -424,7 +422,7 @@ def serve(
 
     Example: llmarch serve deepseek-v3 --gpu h100-sxm --gpus 8 --ctx 128k --batch 8
     """
-    from .api import envelope
+    from .api import beyond_context_of, envelope
     from .render.serve import serve_doc
     from .serve import CONVENTIONS, Plan, load_gpu
     from .serve import serve as run_serve
@@ -440,7 +438,8 @@ def serve(
     ctx_tokens = parse_tokens(ctx, "context")
     irs = load_models(names, spec_path, sets)
     results = [run_serve(ir, profile, plan, ctx_tokens, batch, weights, kv_dtype) for ir in irs]
-    data = envelope("serve", [r.as_dict() for r in results], conventions=dict(CONVENTIONS))
+    warned = beyond_context_of(irs, [("context", ctx_tokens)])
+    data = envelope("serve", [r.as_dict() for r in results], conventions=dict(CONVENTIONS), warnings=warned)
     emit_answer(format, output, data, lambda: serve_doc(results, profile), "llmarch serve")
 
 
@@ -515,7 +514,8 @@ def verify(
         model = verify_gguf(ir, read_gguf(checkpoint))
         doc = verify_gguf_doc
     else:
-        model = run_verify(ir, read_checkpoint(checkpoint), model_type)
+        with progress_bar(None, "reading shard headers", many=0) as step:
+            model = run_verify(ir, read_checkpoint(checkpoint, step), model_type)
         doc = verify_doc
     emit_answer(format, output, envelope("verify", [model]), lambda: doc(model, limit), f"llmarch verify {ir.name}")
     if not model["agree"]:
@@ -588,8 +588,7 @@ def run() -> None:
 
     reserve_standard_streams()
     use_ascii_fallback()
-    # --no-color and --debug are accepted anywhere on the line, not only before the command
-    argv = sys.argv[1:]
+    argv = sys.argv[1:]  # --no-color and --debug are accepted anywhere on the line, not only before the command
     for flag in ("--no-color", "--debug"):
         if argv and flag in argv[1:] and argv[0] != flag:
             argv = [flag] + [a for a in argv if a != flag]

@@ -202,7 +202,10 @@ def stdout_stream():
 
 
 def emit(format: Format, output: Optional[str], data: dict, doc_fn, title: str = "llmarch") -> None:
-    """Render one answer: JSON from `data`, every other format from the document `doc_fn()` builds."""
+    """Render one answer: JSON from `data`, every other format from the document `doc_fn()` builds; the
+    answer's warnings go to stderr in every format (JSON carries them in its `warnings` list too)."""
+    for warning in data.get("warnings", []):
+        typer.echo(f"warning: {printable(warning)}", err=True)
     if format == Format.json:
         write_answer(json.dumps(data, indent=2) + "\n", output)
         return
@@ -236,17 +239,34 @@ def emit_json(data: dict) -> None:
 
 
 @contextlib.contextmanager
-def progress_bar(total: int, what: str):
-    """A transient progress bar on a terminal's stderr when there are many (more than 10) to go; yields the
-    callback that advances it, or None (no terminal, or few)."""
-    if sys.stderr is None or not sys.stderr.isatty() or total <= 10:
+def progress_bar(total: int | None, what: str, many: int = 10):
+    """A transient progress display on a terminal's stderr when more than `many` steps are to go (0 for
+    steps that each take seconds, as a traced count); yields the callback that advances it, naming the
+    step done, or None (no terminal: pipes, files and JSON consumers get nothing, or few steps).  A spinner
+    and the elapsed time show that work goes on while a long step runs.  A `total` of None is learnt from
+    the first step (`callback(done, total)`: a checkpoint's shard count, known once its index is read)."""
+    if sys.stderr is None or not sys.stderr.isatty() or (total is not None and total <= many):
         yield None
         return
-    from rich.progress import Progress
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    with Progress(transient=True) as bar:
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    from rich.console import Console
+
+    # on stderr: rich's default console is stdout, which holds the answer (and may be a pipe)
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(what, total=total)
-        yield lambda _: bar.advance(task)
+
+        def step(done: str, steps: int | None = None) -> None:
+            bar.update(task, advance=1, total=steps or bar.tasks[0].total, description=f"{what} (done: {done})")
+
+        yield step
 
 
 def load_registry(spec_path: Optional[List[str]]):

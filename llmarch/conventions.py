@@ -4,10 +4,11 @@ from __future__ import annotations
 
 PARAMS = {
     "total": "every parameter once; a tied embedding/LM-head matrix once; buffers (e.g. DeepSeek's e_score_correction_bias) excluded",
-    "embedding": "lookup tables: token, learned-position, per-layer and n-gram embeddings",
-    "active": "parameters one token multiplies: routed experts x top_k / n_experts (with zero-computation experts, top_k real ones: the most a token meets), everything else fully, lookup tables excluded, LM head included (a tied matrix counts once, as the LM head)",
+    "embedding": "lookup tables: token, learned-position and per-layer embeddings",
+    "active": "parameters one token multiplies: routed experts x top_k / n_experts, everything else fully, lookup tables excluded, LM head included (a tied matrix counts once, as the LM head)",
     "active_incl_embeddings": "active + the lookup tables",
-    "active_fewest": "active when a token meets the fewest real experts its routing allows: with zero-computation experts, max(0, top_k - zero_experts) of them; otherwise equal to active",
+    "active_fewest": "with zero-computation experts a token's top_k slots hold between max(0, top_k - zero_experts) and top_k real experts: active counts top_k real ones (the most), active_fewest the fewest; without zero experts the two are equal",
+    "ngram_embedding": "n-gram embeddings (LongCat) are lookup tables: in embedding, out of active; their projections to d_model are active",
     "mtp": "multi-token-prediction modules are counted separately, outside total and active",
     "suffixes": "parameter counts: K = 1e3, M = 1e6, B = 1e9, T = 1e12 (decimal); bytes: KiB/MiB/GiB = 1024^1/2/3 (binary)",
     "weight_memory": "bytes per parameter: fp32 4, bf16/fp16 2, fp8/int8 1, fp8_block128 1 + a 4-byte scale per 128x128 block, mxfp4 4.25 bits, int4_g32 4 bits + a 2-byte scale per 32",
@@ -25,5 +26,12 @@ KV_PER_TOKEN_ALL_LAYERS = (
 )
 
 
-def params_lines() -> list[str]:
-    return [f"{key}: {text}" for key, text in PARAMS.items()]
+# Lines about one mechanism alone: a human table prints them only where a model of it holds the mechanism
+# (`params_lines(held)`); JSON and the gallery keep every line
+MECHANISM_PARAMS = frozenset({"active_fewest", "ngram_embedding"})
+
+
+def params_lines(held: frozenset[str] | set[str] | None = None) -> list[str]:
+    """PARAMS as lines; with `held`, the mechanism lines (MECHANISM_PARAMS) only where their key is in it."""
+    keep = lambda key: held is None or key not in MECHANISM_PARAMS or key in held  # noqa: E731
+    return [f"{key}: {text}" for key, text in PARAMS.items() if keep(key)]

@@ -23,7 +23,7 @@ from .diagram_font import FAMILY, font_face_css, text_width, wrap
 from .facts import layer_pattern
 from .ir import LayerIR, ModelIR
 from .mechanisms.base import EXTRA_PLACES, Mechanism, Routing
-from .mechanisms.layers import layer_ffn, layer_mixer, model_mechanisms
+from .mechanisms.layers import block_residual, layer_ffn, layer_mixer, model_mechanisms
 from .render import fmt
 
 # sizes in px (the PNG draws them at twice the scale)
@@ -76,6 +76,10 @@ class Slot:
     notes: list[Note] = field(default_factory=list)
     routing: Optional[Routing] = None  # a router over expert boxes
     skip_from: Optional[str] = None  # add nodes: the role of the slot where the skip arrow leaves
+    # a parallel block's branches: the FFN reads the norm (`fed_from`) instead of the slot below it, and
+    # the mixer's output goes straight to the add node (`joins`), beside the FFN
+    fed_from: Optional[str] = None
+    joins: Optional[str] = None
 
 
 def mechanism_slot(role: str, mechanism: Optional[Mechanism]) -> Optional[Slot]:
@@ -114,6 +118,7 @@ class Block:
         linear = "attention" if first is not None and first.attends else "linear"
         # full attention with or without RoPE; attention restricted to a window or a chunk
         span = {"global": "full", "nope": "full", "local": "restricted", "chunked": "restricted"}.get(mixer, mixer)
+        span = "compressed" if mixer in ("csa", "hca") else span  # a window plus compressed entries of the past
         return [
             (mixer, ffn, shared, self.role),
             (mixer, ffn, self.role),
@@ -177,8 +182,15 @@ def block_slots(block: Block) -> list[Slot]:
     """The flow inside one block, bottom up, with the residual add nodes."""
     ir, first = block.ir, block.layers[0]
     norm, place = norm_name(ir), ir.norm.placement
-    out: list[Slot] = []
     subs = (mechanism_slot("mixer", layer_mixer(ir, first)), mechanism_slot("ffn", layer_ffn(ir, first)))
+    joint = block_residual(ir)
+    box = joint.box() if joint is not None else None
+    if box is not None and box.branches and None not in subs:  # one norm, mixer and FFN side by side, one add
+        mixer, ffn = subs
+        mixer.joins, ffn.fed_from = "add-1", "norm-1"
+        add = Slot("add-1", "add", "+", [Note(k, t) for k, t in box.notes], skip_from="norm-1")
+        return [Slot("norm-1", "norm", box.title), mixer, ffn, add]
+    out: list[Slot] = []
     for i, sub in enumerate(subs, 1):
         if sub is None:
             continue
@@ -187,7 +199,8 @@ def block_slots(block: Block) -> list[Slot]:
             out.append(Slot(f"norm-{i}", "norm", f"{norm} {i}"))
         out.append(sub)
         if place in ("post", "sandwich"):
-            out.append(Slot(f"post-norm-{i}", "norm", f"{norm} (post {i})"))
+            scaled = ", depth-scaled" if ir.norm.depth_scaled else ""
+            out.append(Slot(f"post-norm-{i}", "norm", f"{norm} (post {i}{scaled})"))
         out.append(Slot(f"add-{i}", "add", "+", skip_from=out[start].role))
     extras = extras_slot(ir)
     if extras is not None:
@@ -431,6 +444,8 @@ def _moe_box(slot: Slot, group_id: str, highlight: bool) -> Placed:
         routed_w = FLOW_W - 20 - (shared_w + 10 if shared_w else 0)
         items.append(Rect(x + 10, router_y, routed_w, 20, FILL["router"], GREY, 1.0, 3))
         router_text = f"Router: top-{m.top_k} of {m.n_experts}"
+        if m.by_token:  # the experts come from a token table; the router only weights them
+            router_text = f"Hash: {m.top_k} of {m.n_experts} by token"
         items.append(
             _centered(
                 x + 10 + routed_w / 2,
@@ -727,11 +742,44 @@ def layout(irs: list[ModelIR]) -> Figure:
                 box_top = top + (p.height - p.box.height) / 2
                 g.items += p.box.draw(col.flow_x, box_top)
                 g.items += _annotation(col, top + (p.height - len(p.lines) * LINE) / 2, p.lines, p.id)
-                g.items.append(_arrow(col, below, box_top + p.box.height))
+                if p.slot.fed_from is None:
+                    g.items.append(_arrow(col, below, box_top + p.box.height))
+                else:  # a parallel FFN: from the norm's output, up the inner left lane, into its left side
+                    out_y = centers[p.slot.fed_from][0]
+                    lane, tap = col.flow_x - 8, col.flow_x + 24
+                    mid = box_top + p.box.height / 2
+                    g.items.append(
+                        Line(
+                            [
+                                (tap, out_y),
+                                (tap, out_y - GAP / 2),
+                                (lane, out_y - GAP / 2),
+                                (lane, mid),
+                                (col.flow_x, mid),
+                            ]
+                        )
+                    )
                 centers[p.slot.role] = (box_top, box_top + p.box.height)
                 entry[p.slot.role] = (below + box_top + p.box.height) / 2
                 below = box_top
                 cursor = top - GAP
+            # a parallel mixer's output: up the right lane, into the add node's right side
+            for p in pieces:
+                if p.slot.joins is not None:
+                    top_y = centers[p.slot.role][0]
+                    add_top, add_bottom = centers[p.slot.joins]
+                    cy, lane, tap = (add_top + add_bottom) / 2, col.flow_x + FLOW_W + 8, col.flow_x + FLOW_W - 24
+                    g.items.append(
+                        Line(
+                            [
+                                (tap, top_y),
+                                (tap, top_y - GAP / 2),
+                                (lane, top_y - GAP / 2),
+                                (lane, cy),
+                                (col.flow_x + FLOW_W / 2 + 9, cy),
+                            ]
+                        )
+                    )
             # skip arrows: from the flow below the sub-block's first slot, around the left, into the add node
             for p in pieces:
                 if p.slot.kind != "add":

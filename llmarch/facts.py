@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .ir import ModelIR
-from .mechanisms.layers import layer_ffn, layer_mechanisms, layer_mixer, model_mechanisms
+from .mechanisms.layers import block_residual, layer_ffn, layer_mechanisms, layer_mixer, model_mechanisms
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,13 @@ def facts(ir: ModelIR) -> list[Fact]:
         out.append(Fact("qk_norm", "QK-norm", v, t))
         extras = sorted({x for m in attn.values() for x in m.option_labels()})
         out.append(Fact("attention_extras", "Attention extras", extras, ", ".join(extras) or "—"))
-    norm_text = f"{ir.norm.placement} {'LayerNorm' if ir.norm.kind == 'layernorm' else 'RMSNorm'}"
+    norm_kind = "LayerNorm" if ir.norm.kind == "layernorm" else "RMSNorm"
+    norm_text = f"{ir.norm.placement} {norm_kind}" + (", depth-scaled" if ir.norm.depth_scaled else "")
     out.append(Fact("norm", "Norm placement", ir.norm.placement, norm_text))
+    block = block_residual(ir)
+    if block is not None:  # absent (not "—") for the sequential block, so other panels stay as the article's
+        value, text = block.panel()
+        out.append(Fact("block", "Block", value, text))
     ffns = [f for f in (layer_ffn(ir, layer) for layer in ir.layers) if f is not None]
     first_dense = next((f for f in ffns if not f.experts), None)
     routed = next((f for f in ffns if f.experts), None)
@@ -107,9 +112,16 @@ def facts(ir: ModelIR) -> list[Fact]:
             )
         )
         out.append(Fact("d_expert", "Expert size", panel["d_expert"], _n(panel["d_expert"])))
+        if panel.get("latent_dim"):  # a latent MoE only; absent (not "—") elsewhere so other panels stay as they were
+            latent = panel["latent_dim"]
+            out.append(
+                Fact("expert_latent", "Expert latent", latent, f"{_n(ir.d_model)} → {_n(latent)} → {_n(ir.d_model)}")
+            )
         d_shared = panel["d_shared"]
         out.append(Fact("d_shared", "Shared expert size", d_shared, _n(d_shared) if d_shared else "—"))
         out.append(Fact("n_moe_layers", "MoE blocks", n_routed, _n(n_routed)))
+        if panel.get("note"):  # absent elsewhere, so other panels stay as the article's
+            out.append(Fact("experts_note", "Experts note", panel["note"], panel["note"]))
     else:
         for key, label in (
             ("n_experts", "Experts"),
@@ -131,9 +143,17 @@ def facts(ir: ModelIR) -> list[Fact]:
 
 def _layer_extras(ir: ModelIR) -> dict[str, Any]:
     extras: dict[str, Any] = dict(m.panel_extra() for m in model_mechanisms(ir) if m.panel_extra())
-    shared = sum(1 for layer in ir.layers if any(m.kv_shared for m in layer_mechanisms(ir, layer)))
+    shared = [layer for layer in ir.layers if any(m.kv_shared for m in layer_mechanisms(ir, layer))]
     if shared:
-        extras["KV-sharing layers"] = shared
+        extras["KV-sharing layers"] = len(shared)
+        widths = {f.d_ff for f in (layer_ffn(ir, layer) for layer in shared) if f is not None and not f.experts}
+        first = layer_ffn(ir, ir.layers[0])
+        if first is not None and not first.experts and widths - {first.d_ff}:
+            # Gemma 4 E2B's double-wide FFN on its KV-sharing layers
+            extras["their dense FFN size"] = ", ".join(f"{w:,}" for w in sorted(widths))
+    hashed = sum(1 for layer in ir.layers if any(m.hash_routed for m in layer_mechanisms(ir, layer)))
+    if hashed:  # DeepSeek V4: experts from a frozen token table in the first MoE layers
+        extras["hash-routed MoE blocks"] = hashed
     return extras
 
 
@@ -152,10 +172,13 @@ PATTERN_WORDS = {
     "local": "local",
     "chunked": "chunked",
     "nope": "NoPE",
+    "csa": "CSA",
+    "hca": "HCA",
     "gated_deltanet": "Gated DeltaNet",
     "kda": "KDA",
     "mamba2": "Mamba-2",
     "lightning": "Lightning",
+    "mlstm": "mLSTM",
 }
 
 
@@ -191,7 +214,7 @@ def layer_pattern(ir: ModelIR) -> str:
         if len(set(ffns[n_lead:])) == 1:
             parts.append(f"first {n_lead} {'dense' if ffns[0] == 'dense' else 'MoE'}")
         else:
-            parts.append(_ratio(ffns, {"dense": "dense", "moe": "MoE"}))
+            parts.append(_ratio(ffns, {"dense": "dense", "moe": "MoE", "parallel": "dense + MoE"}))
     parts.append(f"{ir.n_layers} blocks")
     return ", ".join(parts)
 

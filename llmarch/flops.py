@@ -18,6 +18,12 @@ Conventions (printed under every table):
   AltUp (n streams) 2 (n - 1) d^2 per token once and, per layer, the router twice (2 d n), the
   coefficient projections (n^3 + n^2) and the stream mix (d n^2); LAuReL 2 d x rank per layer.
   A layer that reuses another's KV has no key/value projections.
+- DeepSeek V4: query t (1-based) sees min(t, window) window keys plus the t // ratio compressed entries
+  whose windows have closed (csa: at most top-k of them; its indexer, index heads x index head dim per
+  pair, scores them all), n_heads x 2 head_dim per pair (the keys are the values); the compressors'
+  softmax pooling and the hyper-connections' Sinkhorn iterations are element-wise and excluded; each
+  hyper-connection costs its projection, (n + 2) n x n d, and the collapse, stream mix and expansion,
+  (n^2 + 2n) d, per token; the final head n x n d + n d once.
 - Decode: one token at context `ctx` (it is the ctx-th token).
 The traced counts of `flop_counters.py` must agree with these after `normalise`.
 """
@@ -28,6 +34,7 @@ from dataclasses import dataclass, field
 
 from .ir import LayerIR, ModelIR
 from .mechanisms.layers import layer_mechanisms, model_mechanisms
+from .mechanisms.layers import table_conventions as mechanism_table_conventions
 
 COMPONENTS = (
     "attention_proj",
@@ -41,6 +48,7 @@ COMPONENTS = (
     "per_layer_input",
     "altup",
     "laurel",
+    "hyper_connections",
     "ngram_projection",  # LongCat's n-gram rows projected back to d_model (the lookups are not products)
     "lm_head",
 )
@@ -55,7 +63,13 @@ CONVENTIONS = {
     "suffixes": "G = 1e9, T = 1e12 (decimal)",
     "decode": "one token at context ctx, i.e. the ctx-th token",
     "layer_extras": "Gemma 3n's per-layer inputs, AltUp (router twice, coefficients, the d x n^2 stream mix) and LAuReL are matrix products and counted; KV-sharing layers have no K/V projections",
+    "compressed": "DeepSeek V4: query t sees min(t, window) keys plus t // ratio compressed entries (csa: at most top-k, its indexer scoring all), n_heads x 2 head_dim per pair (K = V); the compressors' softmax pooling is element-wise; hyper-connections cost (n + 2) n x n d (their projection) + (n^2 + 2n) d (collapse, mix, expand) per token and sublayer",
 }
+
+
+def table_conventions(irs: list[ModelIR]) -> dict[str, str]:
+    """The lines a human table of `irs` prints (a mechanism's own line only where a model holds it)."""
+    return mechanism_table_conventions(CONVENTIONS, list(irs))
 
 
 @dataclass

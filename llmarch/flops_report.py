@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from . import flops as F
 from .ir import ModelIR
@@ -19,7 +19,9 @@ def flops_model(
     counters: list[str] | None = None,
     sweep: list[int] | None = None,
     use_cache: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
+    """`flops`' answer for one model; `progress` hears of each traced count done (they take seconds)."""
     pre = F.prefill(ir, seq, batch, last_token_logits)
     dec = F.decode(ir, ctx, batch)
     active = count_params(ir).active
@@ -50,6 +52,8 @@ def flops_model(
             else:
                 entry["agreement"] = round(traced["normalised"] / pre.flops, 6) if pre.flops else None
             out["counters"][name] = entry
+            if progress:
+                progress(f"{ir.name} {name}")
     if sweep:
         rows = []
         weights = 2 * active  # bf16 bytes of the active weights, read once per decode step

@@ -18,6 +18,7 @@ from .kinds import GATED_FFN_KINDS
 class RopeIR:
     theta: float
     partial: float = 1.0
+    frequency_fraction: float = 1.0  # p-RoPE: the head's frequency pairs that rotate, the rest at frequency zero
     scaling: Optional[str] = None  # e.g. "yarn x40 from 4096"
 
 
@@ -49,6 +50,14 @@ class AttentionIR:
     indexer_topk: Optional[int] = None
     # values are the keys (no V projection): what the cache stores, "k_and_v" or "one" tensor
     k_eq_v: Optional[str] = None
+    # compressed convolutional attention (ZAYA): the depthwise and grouped convolutions' taps
+    cca_kernels: Optional[tuple[int, int]] = None
+    # DeepSeek V4 (kind "compressed"): one compressed entry per `compress_ratio` tokens, pooled over overlapping
+    # windows of 2 x ratio when `compress_overlap` (csa layers); the grouped low-rank output projection
+    compress_ratio: Optional[int] = None
+    compress_overlap: bool = False
+    o_groups: Optional[int] = None
+    o_lora_rank: Optional[int] = None
 
     @property
     def is_mla(self) -> bool:
@@ -100,6 +109,14 @@ class Mamba2IR:
 
 
 @dataclass(frozen=True)
+class MlstmIR:
+    n_heads: int
+    qk_head_dim: int
+    v_head_dim: int
+    bias: bool
+
+
+@dataclass(frozen=True)
 class FFNIR:
     kind: str  # "swiglu" | "swiglu_clamped" | "geglu" | "gelu_mlp" | "relu2_mlp"
     d_ff: int
@@ -135,6 +152,14 @@ class MoEIR:
     expert_bias: bool
     score_correction_bias: bool
     score_correction_parameter: bool = False  # Laguna keeps it as a parameter (requires_grad=False)
+    router_hidden: Optional[int] = None  # ZAYA's MLP router: its width (None: one linear router)
+    skip_expert: bool = False  # ZAYA: one more routing class that runs no expert
+    router_carry: bool = False  # ZAYA: the previous layer's router state is added, scaled by a vector
+    hash_table_rows: Optional[int] = None  # hash routing: a frozen token -> top_k experts table of this many rows
+    router_scale: bool = False  # Gemma 4: a weightless norm and a learned per-channel scale on the router input
+    per_expert_scale: bool = False  # Gemma 4: a learned scale per expert on the routing weights
+    latent_dim: Optional[int] = None  # latent MoE: the routed experts' width in and out (Nemotron 3 Super)
+    latent_bias: bool = False
     zero_experts: int = 0  # LongCat's identity experts: router outputs, no weights
     beside: Optional[FFNIR] = None  # LongCat's shortcut MoE: the layer's dense FFN, on the same input
 
@@ -149,7 +174,8 @@ class LayerIR:
     kda: Optional[KdaIR] = None
     mamba2: Optional[Mamba2IR] = None
     lightning: Optional[LightningIR] = None
-    dense: Optional[FFNIR] = None
+    mlstm: Optional[MlstmIR] = None
+    dense: Optional[FFNIR] = None  # with `moe` too on a `parallel` layer: both run on the input, summed
     moe: Optional[MoEIR] = None
     kv_shared_from: Optional[int] = None  # reuses the KV cache of this earlier layer (Gemma 3n)
 
@@ -171,6 +197,9 @@ class NormIR:
     kind: str  # "rmsnorm" | "layernorm"
     bias: bool
     placement: str  # "pre" | "post" | "sandwich"
+    residual: str = "sequential"  # a kinds.ResidualKind: "parallel" is one norm read by mixer and FFN at once
+    layer_scalar: bool = False  # Gemma 4: a learned scalar on each block's output, a buffer (not a parameter)
+    depth_scaled: bool = False  # the post-sublayer norms' gains start at ~1/sqrt(L) (Trinity): no parameter
 
 
 @dataclass(frozen=True)
@@ -220,11 +249,14 @@ class ModelIR:
     weight_dtype: str
     weight_overrides: tuple[tuple[str, str], ...]
     references: tuple[ReferenceIR, ...] = ()
+    hc_streams: Optional[int] = None  # hyper-connections: residual streams (DeepSeek V4)
+    hc_sinkhorn_iters: Optional[int] = None
     budgets: tuple[tuple[str, str], ...] = ()  # (kind, text) from the spec's `budgets:` block
     ngram_embedding: Optional[NgramEmbeddingIR] = None
     warnings: tuple[str, ...] = ()
     path: Optional[str] = None  # the spec file
     notes: Optional[str] = field(default=None, compare=False)
+    residual_scaling: bool = False  # ZAYA's learned scale and shift on both sides of every residual add
 
     @cached_property
     def layer_groups(self) -> tuple[tuple[LayerIR, int], ...]:

@@ -71,9 +71,8 @@ def put(name_or_path: str, spec: Path | Entry, sets: tuple[str, ...], chain: lis
     """Keep `ir`, loaded from `spec` through `chain` (whose first file's digest is of the bytes parsed)."""
     if not buildcache.enabled() or not all(link.sha256 for link in chain):
         return
-    top = _file_key(spec)
-    if top is None or chain[0].file != top[1] or chain[0].sha256 != top[2]:
-        return  # the file changed while it was loaded: keep nothing
+    # keyed by the digest of the bytes parsed (not a second read): a file edited since misses on its next get
+    top = (str(spec if isinstance(spec, Path) else spec.path), chain[0].file, chain[0].sha256)
     buildcache.put(
         _key(name_or_path, top, sets),
         {"chain": [dataclasses.astuple(link) for link in chain], "ir": encode(ir)},

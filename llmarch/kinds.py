@@ -10,17 +10,19 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 # A layer's mixer: an attention layer kind, a linear mixer, or none
-AttentionLayerKind = Literal["global", "local", "chunked", "nope"]  # full causal, sliding window, chunks, no positions
-LinearMixerKind = Literal["gated_deltanet", "kda", "mamba2", "lightning"]
+# full causal, sliding window, chunks, no positions; DeepSeek V4's compressed sparse (csa) and heavily compressed
+# (hca) layers: a window plus compressed entries of the whole past
+AttentionLayerKind = Literal["global", "local", "chunked", "nope", "csa", "hca"]
+LinearMixerKind = Literal["gated_deltanet", "kda", "mamba2", "lightning", "mlstm"]
 MixerKind = Literal[AttentionLayerKind, LinearMixerKind, "none"]
 # A layer's FFN
-FFNSlotKind = Literal["dense", "moe", "none"]
+FFNSlotKind = Literal["dense", "moe", "parallel", "none"]  # parallel: a dense FFN beside the experts, summed
 
 ATTENTION_KINDS: tuple[str, ...] = get_args(AttentionLayerKind)
 LINEAR_MIXER_KINDS: tuple[str, ...] = get_args(LinearMixerKind)
 
 # Options of the attention mechanism
-AttentionVariant = Literal["mha", "gqa", "mqa", "mla"]
+AttentionVariant = Literal["mha", "gqa", "mqa", "mla", "compressed"]  # compressed: DeepSeek V4's attention
 QKNorm = Literal["none", "per_head", "whole", "l2"]
 OutputGate = Literal["none", "elementwise", "headwise"]
 Position = Literal["rope", "nope", "absolute"]
@@ -33,6 +35,8 @@ GATED_FFN_KINDS: tuple[str, ...] = ("swiglu", "swiglu_clamped", "geglu")  # gate
 # The block's residual norms
 NormKind = Literal["rmsnorm", "layernorm"]
 NormPlacement = Literal["pre", "post", "sandwich"]
+# The block's residual: the mixer and then the FFN, each added in turn, or both from one norm added together
+ResidualKind = Literal["sequential", "parallel"]
 
 # The parameter components every count is broken into (params, the spec's `weights.overrides`, the tables),
 # in the order the tables print them
@@ -51,6 +55,7 @@ PARAMETER_COMPONENTS: tuple[str, ...] = (
     "per_layer_input",
     "altup",
     "laurel",
+    "hyper_connections",
     "norms",
     "lm_head",
 )
@@ -61,12 +66,15 @@ MIXER_LETTERS: dict[str, str] = {
     "L": "local",
     "C": "chunked",  # attention within fixed chunks (Llama 4)
     "N": "nope",
+    "S": "csa",  # compressed sparse attention (DeepSeek V4)
+    "H": "hca",  # heavily compressed attention (DeepSeek V4)
     "D": "gated_deltanet",
     "K": "kda",
     "M": "mamba2",
     "T": "lightning",  # Lightning attention (Ling 2.5); L is taken by local attention
+    "X": "mlstm",  # xLSTM's matrix-memory LSTM
     "-": "none",
 }
-FFN_LETTERS: dict[str, str] = {"D": "dense", "E": "moe", "-": "none"}
+FFN_LETTERS: dict[str, str] = {"D": "dense", "E": "moe", "P": "parallel", "-": "none"}
 assert set(MIXER_LETTERS.values()) == set(get_args(MixerKind))
 assert set(FFN_LETTERS.values()) == set(get_args(FFNSlotKind))

@@ -13,6 +13,13 @@ Conventions (printed under every table):
   v_heads x d_k x d_v, Kimi Delta Attention heads x d x d, Mamba-2 heads x head_dim x state_dim, in
   the state dtype (default fp32), plus the short-convolution state, (kernel - 1) x channels, in the
   KV dtype.
+- DeepSeek V4's compressed attention: every layer keeps its window's last `window - 1` tokens of one
+  head_dim tensor that is key and value (as transformers' DeepseekV4 cache does); a csa (hca) layer adds
+  ctx // ratio compressed entries of head_dim (csa: and its indexer's keys of index_head_dim), and its
+  compressor's state in the state dtype: the ctx % ratio pending tokens (key/value and gate at the
+  projection width, 2 x head_dim on csa) and, on csa, the overlap slice (key/value and gate, ratio x
+  head_dim, for the main and the indexer compressor).  The engine total counts all of it, the fixed
+  buffers included; the gallery-style figure counts the entries at their ratio only.
 - Quantised caches count nominal bits per element (no scales).  Batch multiplies the total.
 - Context suffixes: k = 1024 tokens, m = 1024 x 1024 (128k = 131,072).
 - per_token_bytes_all_layers is the gallery's figure, not the engine's: see
@@ -30,6 +37,7 @@ from .conventions import KV_PER_TOKEN_ALL_LAYERS
 from .errors import ParameterError, shorten
 from .ir import ModelIR
 from .mechanisms.layers import layer_mixer
+from .mechanisms.layers import table_conventions as mechanism_table_conventions
 
 DTYPE_BYTES: dict[str, Fraction] = {
     "fp32": Fraction(4),
@@ -45,11 +53,17 @@ CONVENTIONS = {
     "mla": "MLA caches the compressed latent, kv_lora_rank + qk_rope_head_dim per token (not decompressed K/V); a DSA indexer adds its key dim",
     "windows": "sliding-window / chunked layers hold min(context, window or chunk) tokens, a window being the keys one query attends, itself included (window + 1 where a family's window counts earlier tokens only, as MiMo-V2-Flash's)",
     "state": "linear-attention / SSM layers hold a fixed state (state dtype) plus the conv state (kernel - 1) x channels (KV dtype)",
+    "compressed": "DeepSeek V4: every layer keeps its window's last window - 1 tokens of one K=V tensor; csa / hca layers add one entry per ratio tokens (csa: and its indexer's key), and their compressors' state (pending tokens, key/value and gate, and csa's overlap slice, in the state dtype); the total counts it all",
     "quantised": "quantised caches count nominal bits per element, no scales",
     "context": "k = 1024 tokens, m = 1024 x 1024 tokens; tables print exact integers",
     "bytes": "KiB/MiB/GiB = 1024^1/2/3",
     "per_token_all_layers": KV_PER_TOKEN_ALL_LAYERS,
 }
+
+
+def table_conventions(irs: Sequence[ModelIR]) -> dict[str, str]:
+    """The lines a human table of `irs` prints (a mechanism's own line only where a model holds it)."""
+    return mechanism_table_conventions(CONVENTIONS, list(irs))
 
 
 def dtype_bytes(name: str, parameter: str = "kv_dtype") -> Fraction:
@@ -140,12 +154,13 @@ def kv_cache(ir: ModelIR, ctx: int, batch: int = 1, kv_dtype: str = "bf16", stat
                 "tokens": row.tokens,
                 "fixed": row.fixed_bytes,
                 "formula": row.formula,
+                "extra": row.extra_bytes,
             },
         )
         g["n"] += n
     rows = []
     for key, g in groups.items():
-        per_layer = int(g["elems"] * kv * g["tokens"]) + g["fixed"]
+        per_layer = int(g["elems"] * kv * g["tokens"]) + g["fixed"] + g["extra"]
         rows.append(
             KindRow(
                 kind=f"{g['n']} x {g['label']}",

@@ -93,6 +93,7 @@ MODEL = {
         },
         "max_batch_at_ctx": _INT_OR_NULL,
         "max_ctx_at_batch": _INT,
+        "max_ctx_limited_by": {"enum": ["context_length", "memory"]},
         # kvcache
         "ctx_tokens": _INT,
         "batch": _INT,
@@ -235,12 +236,13 @@ OUTPUT_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "llmarch JSON answer",
     "type": "object",
-    "required": ["schema_version", "command", "conventions", "models"],
+    "required": ["schema_version", "command", "conventions", "models", "warnings"],
     "properties": {
         "schema_version": {"const": 1},
         "command": {"enum": ["list", "show", "compare", "kvcache", "flops", "report", "check", "serve", "verify"]},
         "conventions": {"type": "object", "additionalProperties": {"type": "string"}},
         "models": {"type": "array", "items": MODEL},
+        "warnings": {"type": "array", "items": {"type": "string"}},
         "differences": {"type": "array", "items": {"type": "string"}},
         "pairs": {"type": "array", "items": {"type": "object", "required": ["models", "differences"]}},
         "errors": {
@@ -266,10 +268,14 @@ def json_doc() -> str:
 Every `--format json` answer is one object, the common envelope:
 
 ```
-{"schema_version": 1, "command": "compare", "conventions": {...}, "models": [...], "differences": [...]}
+{"schema_version": 1, "command": "compare", "conventions": {...}, "models": [...], "warnings": [...], "differences": [...]}
 ```
 
 - `conventions`: the counting conventions of that command, keyed as in the tables' footers.
+- `warnings`: caveats about the numbers, in every answer (empty when there are none), the same sentences
+  the other formats print on stderr as `warning: ...`. Today: a token count past a model's context length
+  (`kvcache` and its sweep points, `flops` prefill, decode context and sweep points, `serve`, `report`'s
+  KV column), one per model and count, starting with the model's name.
 - `models`: one object per model. `show`/`compare`: `name`, `display_name`, `family`, `architecture`
   (the panel facts keyed `vocab_size`, `context_length`, `n_layers`, `d_model`, `heads`, `head_dim`,
   `n_experts`, `experts_active`, `d_expert`, `d_ff`, `n_dense_layers`, ...; values that vary by layer kind
@@ -287,7 +293,8 @@ Every `--format json` answer is one object, the common envelope:
   `active`, `weights_bf16_bytes`, `kv_bytes` at `ctx_tokens`, `prefill_flops_per_token`; the envelope adds
   `pairs` (compare answers) and, when some specs could not be analysed, `errors` (`target`, `error`;
   the exit code is then 2). `check`: per model `ok` and `budgets` (`budget`, `limit`, `at_tokens`,
-  `measured`, `ok`). `serve`: `memory_per_gpu`, `fits`, `max_batch_at_ctx`, `max_ctx_at_batch`, `decode_roofline`
+  `measured`, `ok`). `serve`: `memory_per_gpu`, `fits`, `max_batch_at_ctx`, `max_ctx_at_batch` (capped at the model's context length;
+  `max_ctx_limited_by` says whether that cap, `context_length`, or `memory` is the limit), `decode_roofline`
   (bytes and FLOPs per step per GPU, step-time lower bound, binding resource, tokens/s upper bound), `prefill_roofline`.
   `verify`: `checkpoint`, `model_type` (the naming table used), `layout` (`prefix`, `experts`), `agree`,
   `tensors` (`expected`, `found`, `shards`), `missing`, `unexpected`, `outside_text_model` (vision/audio

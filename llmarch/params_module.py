@@ -24,7 +24,7 @@ def component_of(name: str) -> str:
         return "ngram_projection"
     if head == "lm_head":
         return "lm_head"
-    if head == "norm" or head.endswith("_norm"):
+    if head in ("norm", "input_scale") or head.endswith("_norm"):  # input_scale: per-channel scale and shift
         return "norms"
     if head == "mtp":
         return "mtp"
@@ -32,9 +32,12 @@ def component_of(name: str) -> str:
         return "per_layer_input"
     if head in ("altup_in", "altup_out"):
         return "altup"
+    if head == "hc_head":
+        return "hyper_connections"
     if head == "layers":
         sub = parts[2]
-        if sub.endswith("_norm"):
+        if sub.endswith("_norm") or sub in ("layer_scalar", "residual_scale"):  # Gemma 4's output scalar (a
+            # buffer); ZAYA's per-channel residual scales and shifts
             return "norms"
         if sub == "attn":
             return "attention"
@@ -42,12 +45,19 @@ def component_of(name: str) -> str:
             return "linear_mixer"
         if sub in ("per_layer_input", "altup", "laurel"):
             return sub
+        if sub == "hc":
+            return "hyper_connections"
         if sub == "ffn":
-            if len(parts) > 3 and parts[3] in ("router", "router_correction"):
+            rest = parts[3:]
+            if rest and rest[0] == "moe":  # the experts beside a dense FFN (Gemma 4's parallel FFN)
+                rest = rest[1:]
+            if rest and rest[0].endswith("_norm"):
+                return "norms"
+            if rest and rest[0] in ("router", "router_correction", "router_scale", "per_expert_scale"):
                 return "router"
-            if len(parts) > 3 and parts[3] == "experts":
+            if rest and rest[0] == "experts":
                 return "routed_experts"
-            if len(parts) > 3 and parts[3] in ("shared", "shared_gate"):
+            if rest and rest[0] in ("shared", "shared_gate"):
                 return "shared_experts"
             return "dense_ffn"
     raise ValueError(f"parameter `{name}` has no component")

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from . import flops as F
 from .api import Comparison, comparison, envelope, load
+from .caveats import beyond_context
 from .conventions import PARAMS
 from .errors import LlmarchError, ParameterError, shorten
 from .ir import ModelIR
 from .kvcache import CONVENTIONS as KV_CONVENTIONS
-from .kvcache import kv_cache
+from .kvcache import kv_cache, table_conventions
 from .params import count_params
 from .registry import looks_like_path
 from .weights import weight_bytes
@@ -83,6 +84,7 @@ def summary_row(ir: ModelIR, ctx: int, seq: int) -> dict[str, Any]:
         "weights_bf16_bytes": weight_bytes(ir, count, "bf16"),
         "kv_bytes": kv_cache(ir, ctx).total_bytes,
         "ctx_tokens": ctx,
+        "context_length": ir.context_length,
         "prefill_flops_per_token": pre.flops // seq,
         "prefill_tokens": seq,
     }
@@ -90,17 +92,21 @@ def summary_row(ir: ModelIR, ctx: int, seq: int) -> dict[str, Any]:
 
 @dataclass
 class Report:
-    """`report`'s answer: a summary row per spec, the pairs compared, the specs that failed (listed, not fatal)."""
+    """`report`'s answer: a summary row per spec, the pairs compared, the specs that failed (listed, not fatal),
+    the conventions (all of them in JSON; `table_conventions` under the human table: a mechanism's own line
+    only where a model of the report holds it)."""
 
     rows: list[dict[str, Any]]
     comparisons: list[Comparison]
     errors: list[dict[str, str]]
     conventions: dict[str, str]
+    table_conventions: dict[str, str]
+    warnings: list[str] = field(default_factory=list)  # counts past a model's context length
 
     def as_dict(self) -> dict[str, Any]:
         extra = {"errors": self.errors} if self.errors else {}
         pairs = [c.as_dict() for c in self.comparisons]
-        return envelope("report", self.rows, conventions=self.conventions, pairs=pairs, **extra)
+        return envelope("report", self.rows, conventions=self.conventions, warnings=self.warnings, pairs=pairs, **extra)
 
 
 def build_report(
@@ -112,6 +118,8 @@ def build_report(
     progress: Callable[[str], None] | None = None,
 ) -> Report:
     rows = []
+    loaded: list[ModelIR] = []
+    warnings: list[str] = []
     errors = []  # a spec that fails is listed, not fatal: one typo must not blank a CI summary
     for t in targets:
         try:
@@ -120,6 +128,8 @@ def build_report(
             errors.append({"target": shorten(t), "error": str(exc)})
             continue
         rows.append(summary_row(ir, ctx, seq))
+        loaded.append(ir)
+        warnings += beyond_context(ir, [("KV context", ctx), ("prefill", seq)])
         if progress:
             progress(ir.name)
     comparisons = []
@@ -130,7 +140,12 @@ def build_report(
             errors.append({"target": f"{a}:{b}", "error": str(exc)})
             continue
         comparisons.append(comparison(irs))
-    conventions = dict(PARAMS)
-    conventions.update({f"kv_{k}": v for k, v in KV_CONVENTIONS.items()})
-    conventions["prefill_flops_per_token"] = f"analytic prefill of {seq:,} tokens over {seq:,} (see `llmarch flops`)"
-    return Report(rows, comparisons, errors, conventions)
+        loaded += irs
+
+    def with_kv(kv: dict[str, str]) -> dict[str, str]:
+        out = dict(PARAMS)
+        out.update({f"kv_{k}": v for k, v in kv.items()})
+        out["prefill_flops_per_token"] = f"analytic prefill of {seq:,} tokens over {seq:,} (see `llmarch flops`)"
+        return out
+
+    return Report(rows, comparisons, errors, with_kv(KV_CONVENTIONS), with_kv(table_conventions(loaded)), warnings)

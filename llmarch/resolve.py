@@ -15,21 +15,21 @@ from .budget_text import parse_budget
 from .errors import OptionError, did_you_mean
 from .ir import (
     FFNIR,
-    AttentionIR,
     GatedDeltaNetIR,
     KdaIR,
     LayerIR,
     LightningIR,
     Mamba2IR,
+    MlstmIR,
     ModelIR,
     MoEIR,
     MtpIR,
     NgramEmbeddingIR,
     NormIR,
     ReferenceIR,
-    RopeIR,
 )
 from .kinds import ATTENTION_KINDS, FFN_LETTERS, MIXER_LETTERS
+from .resolve_attention import attention_ir
 from .units import UnitError, published_bytes, published_count
 from .yamlsafe import Located
 
@@ -49,16 +49,24 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
         )
     ffns = ["dense"] * spec.layers.dense_prefix + ffns[spec.layers.dense_prefix :]
 
-    attn_by_kind = {kind: _attention(spec, kind, located, warnings) for kind in ATTENTION_KINDS if kind in mixers}
+    attn_by_kind = {kind: attention_ir(spec, kind, located, warnings) for kind in ATTENTION_KINDS if kind in mixers}
     dense = _ffn(spec.ffn) if spec.ffn else None
     moe = _moe(spec, located) if spec.moe else None
 
     layers = []
     for i, (mixer, ffn) in enumerate(zip(mixers, ffns)):
-        if ffn == "dense" and dense is None:
+        if ffn in ("dense", "parallel") and dense is None:
             raise err(("ffn",), f"layer {i} uses a dense FFN but the spec has no `ffn:` block")
-        if ffn == "moe" and moe is None:
+        if ffn in ("moe", "parallel") and moe is None:
             raise err(("moe",), f"layer {i} uses experts but the spec has no `moe:` block")
+        if ffn == "parallel" and moe is not None and moe.shared is not None:
+            # the dense FFN beside the experts is what a shared expert would be; both would count it twice
+            raise err(
+                ("moe", "n_shared_experts"),
+                f"layer {i} runs a dense FFN in parallel with the experts (letter P) and the experts have a shared "
+                "expert too",
+                "model the parallel dense FFN as `ffn:` with letter P, or as a shared expert with letter E, not both",
+            )
         if mixer == "none" and ffn == "none":
             raise err(("layers",), f"layer {i} holds neither a mixer nor an FFN")
         layers.append(
@@ -71,12 +79,14 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
                 kda=_linear(spec, "kda", mixer, located),
                 mamba2=_linear(spec, "mamba2", mixer, located),
                 lightning=_linear(spec, "lightning", mixer, located),
-                dense=dense if ffn == "dense" else None,
-                moe=moe if ffn == "moe" else None,
+                mlstm=_linear(spec, "mlstm", mixer, located),
+                dense=dense if ffn in ("dense", "parallel") else None,
+                moe=_first_router(moe, i) if ffn in ("moe", "parallel") else None,
             )
         )
     layers = _share_kv(spec, layers, located)
     layers = _share_indexers(spec, layers, located)
+    layers = _hash_routing(spec, layers, located)
 
     mtp = None
     if spec.mtp is not None:
@@ -86,7 +96,7 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
         if mtp_ffn == "dense" and dense is None:
             raise err(("mtp", "ffn"), "MTP modules use a dense FFN but the spec has no `ffn:` block")
         kind = spec.mtp.attention
-        mtp_attn = attn_by_kind.get(kind) or _attention(spec, kind, located, warnings)
+        mtp_attn = attn_by_kind.get(kind) or attention_ir(spec, kind, located, warnings)
         mtp = MtpIR(
             n_modules=spec.mtp.n_modules,
             layer=LayerIR(
@@ -102,6 +112,8 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
         )
 
     _refuse_unused(spec, layers, mtp, located, warnings)
+    if spec.block.residual == "parallel":
+        _check_parallel(spec, layers + ([mtp.layer] if mtp else []), located)
     ple = spec.per_layer_embeddings
     ir = ModelIR(
         name=spec.name,
@@ -121,7 +133,17 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
         altup_inputs=spec.altup.n_inputs if spec.altup else None,
         laurel_rank=spec.laurel.rank if spec.laurel else None,
         ngram_embedding=_ngram(spec, located),
-        norm=NormIR(kind=spec.norm.kind, bias=spec.norm.bias, placement=spec.norm.placement),
+        residual_scaling=spec.residual_scaling,
+        hc_streams=spec.hyper_connections.n_streams if spec.hyper_connections else None,
+        hc_sinkhorn_iters=spec.hyper_connections.sinkhorn_iters if spec.hyper_connections else None,
+        norm=NormIR(
+            kind=spec.norm.kind,
+            bias=spec.norm.bias,
+            placement=spec.norm.placement,
+            layer_scalar=spec.norm.layer_scalar,
+            residual=spec.block.residual,
+            depth_scaled=spec.norm.depth_scaled,
+        ),
         layers=tuple(layers),
         mtp=mtp,
         weight_dtype=spec.weights.dtype,
@@ -180,7 +202,14 @@ def _refuse_unused(
     block) change a default silently, and usually means a pattern or a block is wrong."""
     err = located.error
     stack = layers + ([mtp.layer] if mtp else [])
-    for block, letter in (("gated_deltanet", "D"), ("kda", "K"), ("mamba2", "M"), ("lightning", "T"), ("moe", "E")):
+    for block, letter in (
+        ("gated_deltanet", "D"),
+        ("kda", "K"),
+        ("mamba2", "M"),
+        ("lightning", "T"),
+        ("mlstm", "X"),
+        ("moe", "E"),
+    ):
         if getattr(spec, block) is not None and not any(getattr(l, block) is not None for l in stack):
             where = "layers.ffn" if block == "moe" else "layers.mixer"
             raise err(
@@ -195,6 +224,8 @@ def _refuse_unused(
             # kept a warning: `--set layers.mixer=-` (FFN-only layers) is a what-if that should need no more
             warnings.append("`attention:` is defined but no layer uses it")
         for key, kind in (("window", "local"), ("chunk", "chunked")):
+            if key == "window" and attn.kind == "compressed":
+                continue  # every layer of DeepSeek V4's attention has its window
             if getattr(attn, key) is not None and kind not in kinds:
                 raise err(
                     ("attention", key),
@@ -204,6 +235,8 @@ def _refuse_unused(
                 )
         for kind, over in (attn.overrides or {}).items():
             for key, layer_kind in (("window", "local"), ("chunk", "chunked")):
+                if key == "window" and (over.kind or attn.kind) == "compressed":
+                    continue
                 if getattr(over, key) is not None and kind != layer_kind:
                     raise err(
                         ("attention", "overrides", kind, key),
@@ -232,10 +265,44 @@ def _refuse_unused(
         )
 
 
+def _check_parallel(spec: S.Spec, stack: list[LayerIR], located: Located) -> None:
+    """A parallel block adds its mixer and its FFN to the residual together, both from one pre-norm: every
+    layer needs both, the norm must come before them, and the Gemma 3n extras (which hook between the
+    mixer and the FFN) have no place in it."""
+    path = ("block", "residual")
+    if spec.norm.placement != "pre":
+        raise located.error(
+            path,
+            f"a parallel block reads one norm before its mixer and FFN, but norm.placement is {spec.norm.placement}",
+            "set norm.placement: pre, or block.residual: sequential",
+        )
+    for layer in stack:
+        if layer.mixer == "none" or layer.ffn == "none":
+            missing = "mixer" if layer.mixer == "none" else "FFN"
+            raise located.error(
+                path,
+                f"a parallel block runs a mixer and an FFN side by side, but layer {layer.index} has no {missing}",
+                "give every layer both in `layers.mixer` and `layers.ffn`, or set block.residual: sequential",
+            )
+    for key in ("per_layer_embeddings", "altup", "laurel"):
+        if getattr(spec, key) is not None:
+            raise located.error(
+                path,
+                f"`{key}` hooks into a sequential block (between mixer and FFN); a parallel block has no such place",
+                f"remove `{key}`, or set block.residual: sequential",
+            )
+
+
 def _share_kv(spec: S.Spec, layers: list[LayerIR], located: Located) -> list[LayerIR]:
     """Point each of the last `kv_shared_layers` layers at the layer whose KV it reuses: the last
     earlier unshared layer of the same kind (as Gemma 3n and transformers' `kv_sharing_modes` do)."""
     n_shared = spec.kv_shared_layers
+    if spec.kv_shared_d_ff is not None and not n_shared:
+        raise located.error(
+            ("kv_shared_d_ff",),
+            "is the FFN width of the KV-sharing layers, and kv_shared_layers is 0",
+            "remove kv_shared_d_ff, or set kv_shared_layers",
+        )
     if not n_shared:
         return layers
     path = ("kv_shared_layers",)
@@ -259,6 +326,30 @@ def _share_kv(spec: S.Spec, layers: list[LayerIR], located: Located) -> list[Lay
                 path, f"layer {i} ({layer.mixer}) has no earlier unshared {layer.mixer} layer to reuse KV from"
             )
         out[i] = dataclasses.replace(layer, kv_shared_from=producer)
+        if spec.kv_shared_d_ff is not None:
+            if layer.dense is None:
+                raise located.error(
+                    ("kv_shared_d_ff",),
+                    f"layer {i} shares KV but has no dense FFN to widen (its FFN is {layer.ffn})",
+                    "remove kv_shared_d_ff",
+                )
+            out[i] = dataclasses.replace(out[i], dense=dataclasses.replace(layer.dense, d_ff=spec.kv_shared_d_ff))
+    return out
+
+
+def _hash_routing(spec: S.Spec, layers: list[LayerIR], located: Located) -> list[LayerIR]:
+    """`moe.hash_layers`: the first k MoE layers pick experts from a frozen token table (DeepSeek V4)."""
+    k = spec.moe.hash_layers if spec.moe is not None else 0
+    if not k:
+        return layers
+    moe_layers = [layer.index for layer in layers if layer.moe is not None]
+    if k > len(moe_layers):
+        raise located.error(("moe", "hash_layers"), f"hash_layers ({k}) is more than the {len(moe_layers)} MoE layers")
+    out = list(layers)
+    for i in moe_layers[:k]:
+        # the table replaces the learned top-k choice, and with it the load balancer's correction bias
+        hashed = dataclasses.replace(layers[i].moe, hash_table_rows=spec.vocab_size, score_correction_bias=False)
+        out[i] = dataclasses.replace(layers[i], moe=hashed)
     return out
 
 
@@ -326,157 +417,6 @@ def _share_indexers(spec: S.Spec, layers: list[LayerIR], located: Located) -> li
     return out
 
 
-def _attention(spec: S.Spec, kind: str, located: Located, warnings: list[str]) -> AttentionIR:
-    base = spec.attention
-    path = ("attention",)
-    if base is None:
-        raise located.error((), f"layers of kind `{kind}` need an `attention:` block")
-    fields = {k: v for k, v in base.model_dump(exclude={"overrides"}).items() if v is not None}
-    over = (base.overrides or {}).get(kind)
-    if over is not None:
-        fields.update({k: v for k, v in over.model_dump().items() if v is not None})
-        opath = path + ("overrides", kind)
-    else:
-        opath = path
-
-    def at(key: str) -> tuple:
-        return opath + (key,) if over is not None and getattr(over, key) is not None else path + (key,)
-
-    akind = fields.get("kind", "gqa")
-    n_heads = fields.get("n_heads")
-    if n_heads is None:
-        raise located.error(path, "`n_heads` is required")
-    if akind == "mha":
-        n_kv = fields.get("n_kv_heads", n_heads)
-        if n_kv != n_heads:
-            raise located.error(
-                at("n_kv_heads"), f"kind mha needs n_kv_heads == n_heads ({n_heads}), got {n_kv}", "use kind: gqa"
-            )
-    elif akind == "mqa":
-        n_kv = fields.get("n_kv_heads", 1)
-        if n_kv != 1:
-            raise located.error(at("n_kv_heads"), f"kind mqa needs n_kv_heads == 1, got {n_kv}", "use kind: gqa")
-    elif akind == "mla":
-        n_kv = fields.get("n_kv_heads", n_heads)
-    else:
-        n_kv = fields.get("n_kv_heads")
-        if n_kv is None:
-            raise located.error(path, "`n_kv_heads` is required for kind gqa")
-    if n_heads % n_kv:
-        raise located.error(at("n_kv_heads"), f"n_heads ({n_heads}) is not divisible by n_kv_heads ({n_kv})")
-
-    mla: dict[str, Optional[int]] = {}
-    if akind == "mla":
-        for key in ("kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"):
-            if fields.get(key) is None:
-                raise located.error(path, f"kind mla needs `{key}`")
-        head_dim = fields["qk_nope_head_dim"] + fields["qk_rope_head_dim"]
-        if fields.get("head_dim") is not None and fields["head_dim"] != head_dim:
-            raise located.error(
-                at("head_dim"), f"for mla, head_dim must equal qk_nope_head_dim + qk_rope_head_dim ({head_dim})"
-            )
-        v_head_dim = fields["v_head_dim"]
-        mla = {k: fields.get(k) for k in ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim")}
-    else:
-        for key in ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim"):
-            if fields.get(key) is not None:
-                raise located.error(at(key), f"`{key}` applies only to kind mla (kind is {akind})")
-        head_dim = fields.get("head_dim")
-        if head_dim is None:
-            if spec.d_model % n_heads:
-                raise located.error(
-                    path, f"d_model ({spec.d_model}) is not divisible by n_heads ({n_heads}); give head_dim"
-                )
-            head_dim = spec.d_model // n_heads
-        v_head_dim = fields.get("v_head_dim", head_dim)
-
-    position = fields.get("position") or ("absolute" if spec.learned_positions else "rope")
-    if kind == "nope":
-        position = "nope"
-    if position == "absolute" and not spec.learned_positions:
-        raise located.error(at("position"), "position `absolute` needs `learned_positions` (the table size)")
-    rope = None
-    if position == "rope":
-        r = fields.get("rope")
-        if r is None:
-            raise located.error(path, "RoPE attention needs `rope: {theta: ...}`", "or set position: nope")
-        scaling = r.get("scaling")
-        rope = RopeIR(
-            theta=float(r["theta"]),
-            partial=float(r.get("partial", 1.0)),
-            scaling=_scaling_text(scaling) if scaling else None,
-        )
-
-    window = fields.get("window") if kind == "local" else None
-    chunk = fields.get("chunk") if kind == "chunked" else None
-    if kind == "local" and window is None:
-        raise located.error(path, "local (sliding-window) layers need `window`")
-    if kind == "chunked" and chunk is None:
-        raise located.error(path, "chunked layers need `chunk`")
-    if window and window > spec.context_length:
-        warnings.append(f"window {window} is larger than the context length {spec.context_length}")
-    excludes_query = fields.get("window_excludes_query", False)
-    if excludes_query and fields.get("window") is None:
-        raise located.error(
-            at("window_excludes_query"),
-            "says how to read `window`, but this attention has no window",
-            "give `window`, or drop window_excludes_query",
-        )
-
-    if fields.get("output_gate") == "elementwise" and v_head_dim != head_dim:
-        # the gate comes out of the query projection, one per query channel, and multiplies the output
-        raise located.error(
-            at("output_gate"),
-            f"an elementwise output gate needs v_head_dim ({v_head_dim}) == head_dim ({head_dim})",
-            "use output_gate: headwise",
-        )
-    k_eq_v = fields.get("k_eq_v")
-    if k_eq_v is not None and (akind == "mla" or v_head_dim != head_dim):
-        # the keys serve as values unchanged: one width for both, and MLA's values come out of its latent
-        raise located.error(
-            at("k_eq_v"),
-            f"values that are the keys need kind mha, gqa or mqa and v_head_dim == head_dim "
-            f"(kind {akind}, head_dim {head_dim}, v_head_dim {v_head_dim})",
-            "drop k_eq_v, or v_head_dim",
-        )
-    idx = fields.get("indexer")
-    if idx and akind != "mla":
-        # the lightning indexer scores keys cached beside MLA's latent (DeepSeek V3.2); llmarch models it
-        # nowhere else, so a parameter count, KV cache and FLOPs would each read it differently
-        raise located.error(at("indexer"), f"an indexer needs kind mla (DeepSeek Sparse Attention), not {akind}")
-    return AttentionIR(
-        kind=akind,
-        n_heads=n_heads,
-        n_kv_heads=n_kv,
-        head_dim=head_dim,
-        v_head_dim=v_head_dim,
-        qk_norm=fields.get("qk_norm", "none"),
-        qkv_bias=fields.get("qkv_bias", False),
-        o_bias=fields.get("o_bias", False),
-        sinks=fields.get("sinks", False),
-        output_gate=fields.get("output_gate", "none"),
-        window=window,
-        window_excludes_query=bool(excludes_query) if window else False,
-        chunk=chunk,
-        position=position,
-        rope=rope,
-        indexer_heads=idx["n_heads"] if idx else None,
-        indexer_head_dim=idx["head_dim"] if idx else None,
-        indexer_topk=idx["topk"] if idx else None,
-        k_eq_v=k_eq_v.get("cache", "k_and_v") if k_eq_v is not None else None,
-        **mla,
-    )
-
-
-def _scaling_text(s: dict) -> str:
-    text = s["kind"]
-    if s.get("factor"):
-        text += f" x{s['factor']:g}"
-    if s.get("original_context_length"):
-        text += f" from {s['original_context_length']:,}"
-    return text
-
-
 def _linear(spec: S.Spec, block: str, mixer: str, located: Located):
     if mixer != block:
         return None
@@ -489,11 +429,20 @@ def _linear(spec: S.Spec, block: str, mixer: str, located: Located):
         return KdaIR(**value.model_dump())
     if block == "lightning":
         return LightningIR(**value.model_dump())
+    if block == "mlstm":
+        return MlstmIR(value.n_heads, value.qk_dim // value.n_heads, value.v_dim // value.n_heads, value.bias)
     return Mamba2IR(**value.model_dump())
 
 
 def _ffn(f: S.FFN) -> FFNIR:
     return FFNIR(kind=f.kind, d_ff=f.d_ff, bias=f.bias)
+
+
+def _first_router(moe: Optional[MoEIR], index: int) -> Optional[MoEIR]:
+    """The first layer's router has no earlier router state to carry, hence no scale for it (ZAYA)."""
+    if moe is not None and index == 0 and moe.router_carry:
+        return dataclasses.replace(moe, router_carry=False)
+    return moe
 
 
 def _moe(spec: S.Spec, located: Located) -> MoEIR:
@@ -512,6 +461,13 @@ def _moe(spec: S.Spec, located: Located) -> MoEIR:
         expert_bias=m.expert_bias,
         score_correction_bias=m.score_correction_bias,
         score_correction_parameter=m.score_correction_parameter,
+        router_scale=m.router_scale,
+        per_expert_scale=m.per_expert_scale,
+        latent_dim=m.latent_dim,
+        latent_bias=m.latent_bias,
+        router_hidden=m.router_mlp.hidden if m.router_mlp else None,
+        skip_expert=bool(m.router_mlp and m.router_mlp.skip_expert),
+        router_carry=bool(m.router_mlp and m.router_mlp.carried_state),
         zero_experts=m.zero_experts,
         beside=_shortcut_ffn(spec, located),
     )
@@ -520,7 +476,16 @@ def _moe(spec: S.Spec, located: Located) -> MoEIR:
 def _shortcut_ffn(spec: S.Spec, located: Located) -> Optional[FFNIR]:
     """The dense FFN a shortcut-connected MoE runs beside its experts (LongCat), or None."""
     assert spec.moe is not None
-    if not spec.moe.shortcut:
+    m = spec.moe
+    # the latent MoE and the MLP router build their own weights, which hold neither LongCat option
+    other = "latent_dim" if m.latent_dim else "router_mlp" if m.router_mlp else None
+    for option in ("shortcut", "zero_experts"):
+        if other and getattr(m, option):
+            raise located.error(
+                ("moe", option),
+                f"{option} is not supported with {other} (no such checkpoint is known); remove one of them",
+            )
+    if not m.shortcut:
         return None
     if spec.ffn is None:
         raise located.error(

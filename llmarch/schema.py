@@ -28,6 +28,7 @@ from .kinds import (
     OutputGate,
     Position,
     QKNorm,
+    ResidualKind,
 )
 
 # Upper bounds, documented in docs/spec-format.md ("Limits").
@@ -82,6 +83,12 @@ class Rope(Block):
     partial: Annotated[float, Field(strict=True, gt=0, le=1)] = Field(
         1.0, description="fraction of each head's q/k channels that are rotated (partial RoPE)"
     )
+    frequency_fraction: Annotated[float, Field(strict=True, gt=0, le=1)] = Field(
+        1.0,
+        description="p-RoPE (Gemma 4's proportional RoPE): the fraction of the head's frequency pairs that rotate; "
+        "the frequencies are the whole head's and the other pairs have frequency zero (no rotation), unlike "
+        "`partial`, which rotates the first channels at frequencies of their own",
+    )
     scaling: Optional[RopeScaling] = None
 
 
@@ -108,8 +115,34 @@ class KEqV(Block):
     )
 
 
+class Cca(Block):
+    """ZAYA's compressed convolutional attention (CCA): q and k mixed over time by a depthwise then a
+    grouped causal convolution (biased), half of each value head projected from the previous token, and a
+    learned per-KV-head key temperature after the L2 QK-norm."""
+
+    depthwise_kernel: _int(16) = Field(2, description="cca_time0: the depthwise convolution's taps")
+    grouped_kernel: _int(16) = Field(2, description="cca_time1: the per-head grouped convolution's taps")
+
+
+class Compress(Block):
+    """DeepSeek V4's compressor: one cached entry pooled (softmax-gated, with a learned position bias, normed and
+    rotated) from every `ratio` tokens; csa layers pool overlapping windows of 2 x ratio, hca layers disjoint ones."""
+
+    ratio: Annotated[int, Field(strict=True, ge=2, le=MAX_CONTEXT)] = Field(
+        description="tokens per compressed entry (DeepSeek V4: 4 on csa layers, 128 on hca layers)"
+    )
+
+
+class GroupedOutput(Block):
+    """DeepSeek V4's grouped low-rank output projection: the heads in `groups` groups, each projected to `rank`
+    on its own (a block-diagonal matrix), then all groups x rank mixed to d_model."""
+
+    groups: Heads
+    rank: _int(MAX_D_MODEL)
+
+
 _ATTN_FIELDS_DOC = {
-    "kind": "mha | gqa | mqa | mla",
+    "kind": "mha | gqa | mqa | mla | compressed (DeepSeek V4: q-LoRA, one K=V head, windows and compressed entries)",
     "n_heads": "query heads",
     "n_kv_heads": "key/value heads (mha: = n_heads, mqa: 1)",
     "head_dim": "query/key head dimension (default d_model / n_heads)",
@@ -126,7 +159,9 @@ class AttentionFields(Block):
     head_dim: Optional[HeadDim] = Field(None, description=_ATTN_FIELDS_DOC["head_dim"])
     v_head_dim: Optional[HeadDim] = Field(None, description=_ATTN_FIELDS_DOC["v_head_dim"])
     # MLA
-    q_lora_rank: Optional[_int(MAX_D_MODEL)] = Field(None, description="MLA query compression rank (null: none)")
+    q_lora_rank: Optional[_int(MAX_D_MODEL)] = Field(
+        None, description="MLA's (and DeepSeek V4's) query compression rank (null: none)"
+    )
     kv_lora_rank: Optional[_int(MAX_D_MODEL)] = Field(None, description="MLA key/value latent rank")
     qk_nope_head_dim: Optional[HeadDim] = Field(None, description="MLA per-head q/k channels without RoPE")
     qk_rope_head_dim: Optional[HeadDim] = Field(None, description="MLA decoupled RoPE channels (shared key)")
@@ -159,6 +194,11 @@ class AttentionFields(Block):
     rope: Optional[Rope] = None
     indexer: Optional[Indexer] = None
     k_eq_v: Optional[KEqV] = Field(None, description="the values are the keys: no V projection")
+    cca: Optional[Cca] = Field(None, description="compressed convolutional attention (ZAYA)")
+    compress: Optional[Compress] = Field(None, description="compressed entries of the past (csa and hca layers)")
+    grouped_output: Optional[GroupedOutput] = Field(
+        None, description="grouped low-rank output projection (kind compressed)"
+    )
 
 
 class Attention(AttentionFields):
@@ -231,10 +271,38 @@ class Mamba2(Block):
         return self
 
 
+class MLSTM(Block):
+    """xLSTM's mLSTM (xLSTM 7B): a matrix memory per head, C_t = f_t C_{t-1} + i_t v_t k_t^T, read by the
+    query and normalised by n_t = f_t n_{t-1} + i_t k_t; scalar input and forget gates per head, a sigmoid
+    output gate over the values, a per-head norm."""
+
+    n_heads: Heads
+    qk_dim: Width = Field(description="query/key width over all heads (d_model x qk_dim_factor)")
+    v_dim: Width = Field(description="value width over all heads (d_model x v_dim_factor)")
+    bias: StrictBool = Field(False, description="biases on q, k, v, the output gate, out_proj and the head norm")
+
+    @model_validator(mode="after")
+    def _check(self) -> "MLSTM":
+        for key in ("qk_dim", "v_dim"):
+            if getattr(self, key) % self.n_heads:
+                raise ValueError(f"{key} ({getattr(self, key)}) is not a multiple of n_heads ({self.n_heads})")
+        return self
+
+
 class FFN(Block):
     kind: FFNKind = "swiglu"
     d_ff: Width
     bias: StrictBool = False
+
+
+class RouterMLP(Block):
+    """ZAYA's router: d_model -> hidden (biased), a normed two-layer GELU MLP, logits over the experts
+    and one skip expert that computes nothing; its hidden state is carried to the next layer's router,
+    scaled by a learned vector (every layer but the first)."""
+
+    hidden: Width = Field(description="router_hidden_size")
+    skip_expert: StrictBool = Field(True, description="one more routing class that runs no expert")
+    carried_state: StrictBool = Field(True, description="the previous layer's router state, scaled, is added")
 
 
 class MoE(Block):
@@ -266,6 +334,28 @@ class MoE(Block):
         description="LongCat's shortcut-connected MoE: the layer's dense FFN (`ffn:`) runs beside the experts "
         "on the same input, and the experts' output joins the residual one layer later",
     )
+    router_mlp: Optional[RouterMLP] = Field(None, description="an MLP router instead of one linear map (ZAYA)")
+    hash_layers: _int(MAX_LAYERS, ge=0) = Field(
+        0,
+        description="the first k MoE layers choose their experts from a frozen token -> experts table (a buffer of "
+        "vocab_size x top_k, not a parameter) instead of the router's top-k; the router still weights them "
+        "(DeepSeek V4's hash routing); those layers have no score correction bias",
+    )
+    router_scale: StrictBool = Field(
+        False,
+        description="the router reads its input through a weightless RMSNorm and a learned per-channel scale "
+        "(Gemma 4's router.scale)",
+    )
+    per_expert_scale: StrictBool = Field(
+        False, description="a learned scale per expert on the routing weights (Gemma 4's router.per_expert_scale)"
+    )
+    latent_dim: Optional[Width] = Field(
+        None,
+        description="latent MoE (Nemotron 3 Super's moe_latent_size): the routed experts run in a latent of this "
+        "width, between a d_model -> latent_dim projection and a latent_dim -> d_model one that every token "
+        "passes through; the router and the shared experts stay at d_model",
+    )
+    latent_bias: StrictBool = Field(False, description="biases on the two latent projections (Nemotron's mlp_bias)")
 
     @model_validator(mode="after")
     def _check(self) -> "MoE":
@@ -278,6 +368,13 @@ class MoE(Block):
                 "score_correction_bias (a buffer) and score_correction_parameter (a parameter) are the same "
                 "bias; set the one the checkpoint holds"
             )
+        if self.latent_bias and self.latent_dim is None:
+            raise ValueError("latent_bias is set but latent_dim is not; remove it or set latent_dim")
+        if self.router_mlp is not None:
+            # the MLP router holds its own biases and balancing biases; a linear router's flags would be counted nowhere
+            for key in ("router_bias", "score_correction_bias", "score_correction_parameter", "hash_layers"):
+                if getattr(self, key):
+                    raise ValueError(f"{key} describes a linear router; router_mlp replaces it: remove {key}")
         if not self.n_shared_experts:
             # a shared-expert size or gate with no shared expert would be counted nowhere
             for key in ("d_shared", "shared_gate"):
@@ -293,6 +390,32 @@ class Norm(Block):
         "pre", description="pre: before each sublayer; post: after it, inside the residual; sandwich: both"
     )
     eps: Optional[Positive] = None
+    layer_scalar: StrictBool = Field(
+        False,
+        description="each block's output is multiplied by a learned scalar that the checkpoint keeps as a buffer "
+        "(Gemma 4's layer_scalar): one buffer element per layer, reported under buffers, not parameters",
+    )
+    depth_scaled: StrictBool = Field(
+        False,
+        description="the norms after each sublayer start with gains of about 1/sqrt(n_layers) (Trinity's "
+        "depth-scaled sandwich norm): an initialisation, no parameter; `show` and the diagram name it",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> "Norm":
+        if self.depth_scaled and self.placement == "pre":
+            raise ValueError("depth_scaled scales the norms after each sublayer, and placement `pre` has none")
+        return self
+
+
+class BlockLayout(Block):
+    """How a layer's mixer and FFN meet the residual stream."""
+
+    residual: ResidualKind = Field(
+        "sequential",
+        description="sequential: x + mixer(norm(x)), then + ffn(norm(.)); parallel: x + mixer(norm(x)) + "
+        "ffn(norm(x)), one norm read by both (Cohere's Command R / Command A / Tiny Aya block)",
+    )
 
 
 class Layers(Block):
@@ -301,7 +424,9 @@ class Layers(Block):
         description="pattern of mixer letters tiled from layer 0, or a per-layer list of kind names",
     )
     ffn: Optional[Union[Annotated[str, Field(min_length=1, max_length=MAX_LAYERS)], list[str]]] = Field(
-        None, description="pattern of FFN letters (D dense, E experts, - none); default E with moe, else D"
+        None,
+        description="pattern of FFN letters (D dense, E experts, P the dense FFN and the experts in parallel, "
+        "their outputs summed (Gemma 4 26B-A4B), - none); default E with moe, else D",
     )
     dense_prefix: _int(MAX_LAYERS, ge=0) = Field(0, description="the first k layers use the dense FFN")
 
@@ -337,10 +462,22 @@ class Laurel(Block):
     rank: HeadDim
 
 
+class HyperConnections(Block):
+    """Manifold-constrained hyper-connections (DeepSeek V4): the residual is n_streams copies of d_model; before
+    each attention and FFN a learned projection of the flattened streams gives the weights that collapse them
+    into the sublayer's input, expand its output back, and mix the streams (a Sinkhorn-normalised matrix)."""
+
+    n_streams: _int(16, ge=2)
+    sinkhorn_iters: _int(1_000) = 20
+    eps: Optional[Positive] = None
+
+
 class MTP(Block):
     n_modules: _int(16)
     ffn: Literal["dense", "moe"] = "moe"
-    attention: Literal["global", "local"] = Field("global", description="the attention kind of the MTP layer")
+    attention: Literal["global", "local", "csa", "hca"] = Field(
+        "global", description="the attention kind of the MTP layer"
+    )
     stores_embedding: StrictBool = Field(
         False, description="the checkpoint stores a copy of the token embedding per module"
     )
@@ -429,15 +566,28 @@ class Spec(Block):
     altup: Optional[AltUp] = None
     ngram_embedding: Optional[NgramEmbedding] = None
     laurel: Optional[Laurel] = None
+    residual_scaling: StrictBool = Field(
+        False,
+        description="ZAYA's learned residual scaling: each residual add is (out + b) * s + (x + c) * r, four "
+        "vectors per sublayer, and the embedding is scaled and shifted once",
+    )
+    hyper_connections: Optional[HyperConnections] = None
     kv_shared_layers: _int(MAX_LAYERS, ge=0) = Field(
         0, description="the last k layers reuse the KV of the last earlier layer of their kind (Gemma 3n)"
     )
+    kv_shared_d_ff: Optional[Width] = Field(
+        None,
+        description="the dense FFN's width on the KV-sharing layers when it differs from ffn.d_ff (Gemma 4 E2B's "
+        "use_double_wide_mlp: twice intermediate_size)",
+    )
     norm: Norm = Norm()
+    block: BlockLayout = BlockLayout()
     attention: Optional[Attention] = None
     gated_deltanet: Optional[GatedDeltaNet] = None
     kda: Optional[KimiDeltaAttention] = None
     mamba2: Optional[Mamba2] = None
     lightning: Optional[LightningAttention] = None
+    mlstm: Optional[MLSTM] = None
     ffn: Optional[FFN] = None
     moe: Optional[MoE] = None
     layers: Layers = Layers()

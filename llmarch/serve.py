@@ -38,6 +38,7 @@ CONVENTIONS = {
     "roofline": "step time >= max(bytes read / bandwidth, FLOPs / dense peak); tokens/s <= batch / step time",
     "bytes_read": "a decode step reads every weight once (experts: those the batch hits) except lookup tables, which are read a row per token; a tied embedding is read whole as the LM head; plus the KV cache",
     "moe_routing": "experts read at batch B: E (1 - (1 - k/E)^B), uniform independent routing",
+    "longest_context": "the longest context whose KV fits beside the weights and allowance, capped at the model's context length (max_ctx_limited_by: context_length or memory)",
     "scope": "inference only; training memory is out of scope",
 }
 
@@ -194,7 +195,8 @@ class ServeResult:
     memory_per_gpu: MemoryPerGPU
     fits: bool
     max_batch_at_ctx: Optional[int]  # None: the model holds no per-sequence cache (unbounded)
-    max_ctx_at_batch: int
+    max_ctx_at_batch: int  # capped at the model's context length
+    max_ctx_limited_by: str  # "context_length" (the cap) or "memory"
     decode_roofline: DecodeRoofline
     prefill_roofline: PrefillRoofline
 
@@ -227,7 +229,10 @@ def serve(
     free_for_kv = gpu.memory_bytes - weight_total - allowance
     per_seq = kv_per_gpu(ir, ctx, 1, kv_dtype, plan.tp)
     max_batch = max(0, free_for_kv // per_seq) if per_seq else None
+    # the cache could hold more tokens than the model reads: the model's context length is then the limit
     max_ctx = _longest_context(ir, batch, kv_dtype, plan.tp, free_for_kv)
+    max_ctx_limit = "context_length" if max_ctx >= ir.context_length else "memory"
+    max_ctx = min(max_ctx, ir.context_length)
 
     # decode step: weights read once per step (experts: those the batch hits), KV read for every sequence
     # lookup tables are read a row per token, not whole; a tied embedding is read whole as the LM head
@@ -274,6 +279,7 @@ def serve(
         fits=used <= gpu.memory_bytes,
         max_batch_at_ctx=max_batch,
         max_ctx_at_batch=max_ctx,
+        max_ctx_limited_by=max_ctx_limit,
         decode_roofline=DecodeRoofline(
             bytes_per_step_per_gpu=step_bytes,
             flops_per_step_per_gpu=int(step_flops),

@@ -253,6 +253,64 @@ PANELS = [
         "deepseek-v3.2-exp",
         {"d_model": (4096, 7168), "n_experts": (256, 256), "d_expert": (2048, 2048)},
     ),
+    (
+        # the article draws Gemma 3 on the left; `compare gemma-4-31b gemma-3-27b` as issue 19 asks. Panel: 60 vs 62
+        # blocks, global-layer KV heads 4 (values = keys in global layers) vs 16, p-RoPE 25% vs RoPE, 262k vs 256k
+        # vocabulary, 256k vs 128k context; the same 5,376 embedding and FFN 21,504. Gemma 3's global RoPE is
+        # linearly scaled x8 in its config, which the panel does not say.
+        "Fig. 58",
+        "gemma-4-31b",
+        "gemma-3-27b",
+        {
+            "n_layers": (60, 62),
+            "heads": ({"local": [32, 16], "global": [32, 4]}, [32, 16]),
+            "attention_extras": (["values = keys"], []),
+            "position": (
+                {"local": "RoPE", "global": "p-RoPE (25%)"},
+                {"local": "RoPE", "global": "RoPE + linear x8"},
+            ),
+            "vocab_k": (262, 256),
+            "context_k": (256, 128),
+            "d_model": (5376, 5376),
+            "d_ff": (21504, 21504),
+        },
+    ),
+    (
+        # Qwen3 Coder Flash on the article's left; the 26B-A4B's dense MLP in parallel is its "1 shared" expert.
+        # Both 256k context; Gemma 4 has pre + post norms
+        "Fig. 60",
+        "gemma-4-26b-a4b",
+        "qwen3-coder-30b-a3b",
+        {
+            "n_layers": (30, 48),
+            "d_model": (2816, 2048),
+            "n_experts": (128, 128),
+            "experts_active": ({"shared": 1, "routed": 8}, {"shared": 0, "routed": 8}),
+            "d_expert": (704, 768),
+            "vocab_k": (262, 151),
+            "context_k": (256, 256),
+            "norm": ("sandwich", "pre"),
+        },
+    ),
+    (
+        # docs/sources/article.md, "Arcee Trinity Large 400B vs GLM-4.5 355B (Fig 54)" and section 20's panel;
+        # the words of the panel (SWA, RoPE + NoPE, gated attention) in test_fig_54_panel_words
+        "Fig. 54",
+        "trinity-large",
+        "glm-4.5",
+        {
+            "n_layers": (60, 92),  # "Blocks"
+            "d_model": (3072, 5120),  # "Embedding"
+            "n_experts": (256, 160),
+            "experts_active": ({"shared": 1, "routed": 4}, {"shared": 1, "routed": 8}),  # "1 + 4", "1 + 8"
+            "d_expert": (3072, 1536),  # "Expert size"
+            "n_dense_layers": (6, 3),  # "Dense prefix 6 x 12,288", "3 x 12,288"
+            "d_ff": (12288, 12288),
+            "norm": ("sandwich", "pre"),  # "sandwich norm", "pre-norm"
+            "vocab_k": (200, 151),
+            "context_k": (512, 128),
+        },
+    ),
 ]
 
 
@@ -388,3 +446,39 @@ def test_gallery_kv_agreement_precision():
     assert kv_agreement(ir, 70_297, "68.6 KiB") == "yes"
     assert kv_agreement(ir, 70_298, "68.6 KiB") == "**no**"
     assert kv_agreement(ir, 70_272, "69 KiB") == "yes" and kv_agreement(ir, 70_272, "68 KiB") == "**no**"
+
+
+def test_fig_54_panel_words():
+    """Fig. 54's words: Trinity Large's 3:1 sliding window (4,096) to global layers, RoPE on the sliding layers and
+    NoPE on the global ones, gated attention, 48 heads, a depth-scaled sandwich norm; GLM-4.5 has none of these,
+    and the panel's 13B / 32B active hold as each spec's published figures."""
+    left, right, differences = compare("trinity-large", "glm-4.5")
+    assert left["layer_mix"] == "45 local(4,096) + 15 nope" and right["layer_mix"] == "92 global"
+    assert left["position"] == {"local": "RoPE", "nope": "NoPE"} and "RoPE" in right["position"]
+    assert "elementwise output gate" in left["attention_extras"]
+    assert not any("gate" in x for x in right["attention_extras"])
+    assert left["heads"][0] == 48
+    ir = llmarch.load("trinity-large")
+    assert (ir.norm.placement, ir.norm.depth_scaled) == ("sandwich", True)
+    for name, active in (("trinity-large", "13B"), ("glm-4.5", "32B")):
+        spec = llmarch.load(name)
+        checks = [c for c in check_references(spec, llmarch.count_params(spec)) if c.key == "active"]
+        assert any(c.published == active and c.ok for c in checks), name
+
+
+def test_nemotron_3_super_comparison_in_the_gallery():
+    """Section 18.2's comparison (Nemotron 3 Super vs Qwen3.5 122B-A10B and gpt-oss-120b) is a compare table in
+    docs/gallery.md; its facts are each config's: 88 / 48 / 36 blocks, 512 / 256 / 128 experts with 22 / 8 / 4
+    routed, Super's experts in a 1,024 latent of its 4,096-wide stream."""
+    from llmarch.gallery import ARTICLE_COMPARISONS
+
+    ((section, names, _),) = ARTICLE_COMPARISONS
+    text = (ROOT / "docs" / "gallery.md").read_text()
+    assert f"## {section}: Nemotron 3 Super 120B-A12B vs Qwen3.5 122B-A10B vs" in text
+    result = CliRunner().invoke(app, ["compare", *names, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    archs = [m["architecture"] for m in json.loads(result.output)["models"]]
+    assert [a["n_layers"] for a in archs] == [88, 48, 36]
+    assert [a["n_experts"] for a in archs] == [512, 256, 128]
+    assert [a["experts_active"]["routed"] for a in archs] == [22, 8, 4]
+    assert archs[0]["expert_latent"] == 1024 and "expert_latent" not in archs[1]

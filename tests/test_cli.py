@@ -235,3 +235,28 @@ def test_set_what_if_edits():
     # "-" is the no-mixer letter, not a YAML block list: every layer keeps only its FFN
     ffn_only = json.loads(invoke("show", "qwen3-8b", "--set", "layers.mixer=-", "--format", "json").stdout)["models"][0]
     assert ffn_only["params"]["by_component"]["attention"] == 0 and ffn_only["params"]["by_component"]["dense_ffn"] > 0
+
+
+def test_longcat_lines_only_where_a_model_holds_them():
+    """LongCat's own rows and convention lines (active_fewest: zero experts; ngram_embedding) are printed under a
+    human table only where a model of it has zero experts or n-gram embeddings; JSON keeps them for every model.
+    LongCat-Flash-Lite by hand: 14 MoE layers x 12 slots x a SwiGLU expert of 3 x 3,072 x 1,024 separate active
+    (12 real experts) from active_fewest (all 12 slots zero experts)."""
+    env = {"COLUMNS": "80"}
+    longcat = runner.invoke(app, ["--no-color", "show", "longcat-flash-lite"], env=env)
+    qwen = runner.invoke(app, ["--no-color", "show", "qwen3-8b"], env=env)
+    both = runner.invoke(app, ["--no-color", "compare", "qwen3-8b", "longcat-flash-lite"], env=env)
+    assert longcat.exit_code == qwen.exit_code == both.exit_code == 0
+    for out in (longcat.output, both.output):
+        assert "Active, fewest" in out
+        assert "  active_fewest: with zero-computation experts" in out
+        assert "  ngram_embedding: n-gram embeddings (LongCat) are lookup tables" in out
+    assert "Active, fewest" not in qwen.output
+    assert "active_fewest:" not in qwen.output and "ngram_embedding:" not in qwen.output
+    assert "active_incl_embeddings: active + the lookup tables" in qwen.output  # the general lines stay
+    docs = [json.loads(invoke("show", name, "-f", "json").output) for name in ("qwen3-8b", "longcat-flash-lite")]
+    for doc in docs:
+        assert {"active_fewest", "ngram_embedding"} <= set(doc["conventions"])
+    q, lc = (d["models"][0]["params"] for d in docs)
+    assert q["active_fewest"] == q["active"] and q["by_component"]["ngram_embedding"] == 0
+    assert lc["active"] - lc["active_fewest"] == 14 * 12 * 3 * 3072 * 1024

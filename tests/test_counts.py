@@ -16,6 +16,7 @@ from conftest import (
     multimodal_params,
     transformers_model,
     unique_params,
+    upstream_config,
 )
 from llmarch.reference import check_references
 
@@ -28,6 +29,7 @@ LAYER_TYPE = {
     "gated_deltanet": "linear_attention",
     "kda": "linear_attention",
     "mamba2": "linear_attention",
+    "mlstm": "mlstm",
 }
 
 
@@ -35,6 +37,8 @@ def layer_type(layer) -> str:
     """transformers' name for a layer; a layer without a mixer is named after its FFN (Nemotron-H)."""
     if layer.mixer == "none":
         return {"moe": "moe", "dense": "mlp"}[layer.ffn]
+    if layer.mixer in ("csa", "hca"):  # DeepSeek V4's compressed layers
+        return {"csa": "compressed_sparse_attention", "hca": "heavily_compressed_attention"}[layer.mixer]
     if layer.attention is not None and layer.attention.indexer_topk:
         return "indexed_attention"  # DeepSeek sparse attention (own or shared indexer)
     return LAYER_TYPE[layer.mixer]
@@ -59,12 +63,15 @@ WITH_CONFIG = [n for n in SPEC_NAMES if has_config(n)]
 
 @pytest.mark.parametrize("name", WITH_CONFIG)
 def test_total_equals_transformers(name):
-    """transformers omits MTP modules and keeps DeepSeek's e_score_correction_bias as a buffer, as llmarch does."""
+    """transformers omits MTP modules and keeps DeepSeek's e_score_correction_bias (and DeepSeek V4's hash-routing
+    table, tid2eid) as buffers, as llmarch does."""
     ir = llmarch.load(name)
     cfg, model = transformers_model(name)
     assert llmarch.count_params(ir).total == unique_params(model)
-    # the same buffers that are not parameters
-    hf_buffers = sum(b.numel() for n, b in model.named_buffers() if n.endswith("e_score_correction_bias"))
+    # the same buffers that are not parameters (RoPE frequencies are computed, not loaded: left out):
+    # DeepSeek's routing bias, DeepSeek V4's hash table, Gemma 4's per-layer output scalar
+    loaded = ("e_score_correction_bias", "tid2eid", "layer_scalar")
+    hf_buffers = sum(b.numel() for n, b in model.named_buffers() if n.endswith(loaded))
     assert llmarch.count_params(ir).buffers == hf_buffers
 
 
@@ -88,8 +95,14 @@ def config_layer_types(cfg) -> list[str]:
     mask when the built config has a `sliding_window` (`create_sliding_window_causal_mask`), else a causal
     one (Qwen3 MoE's config drops the window unless `use_sliding_window`).
     """
+    if getattr(cfg, "model_type", None) == "zaya":
+        # ZAYA's layers are all attention + MoE ("hybrid"); ZayaAttention gives the window to "hybrid_sliding" only
+        kinds = {"hybrid": "full_attention", "hybrid_sliding": "sliding_attention"}
+        return [kinds[t] for t in cfg.layer_types]
     if getattr(cfg, "layer_types", None):
         return list(cfg.layer_types)
+    if cfg.model_type == "xlstm":  # transformers' xLSTMBlock is an mLSTM block (no sLSTM, no attention)
+        return ["mlstm"] * cfg.num_hidden_layers
     if getattr(cfg, "attn_type_list", None) is not None:
         # MiniMax M2 lists 1 (softmax attention) per layer; its modelling code has no other kind
         assert set(cfg.attn_type_list) == {1}, cfg.attn_type_list
@@ -270,7 +283,13 @@ def active_by_convention(cfg, model) -> Fraction:
     return active
 
 
-@pytest.mark.parametrize("name", ISSUE_18)
+# Issue 20's DeepSeek V4: the hash-routed layers' experts count at top_k / n_experts as the learned layers' do
+ISSUE_20 = ["deepseek-v4-flash", "deepseek-v4-pro"]
+# Issue 21's models: Nemotron 3 Super (its latent projections count fully, the experts by top_k / n_experts)
+ISSUE_21 = ["nemotron-3-super-120b-a12b", "trinity-large", "qwen3.5-122b-a10b"]
+
+
+@pytest.mark.parametrize("name", ISSUE_18 + ISSUE_20 + ISSUE_21)
 def test_active_equals_transformers_under_the_stated_convention(name):
     cfg, model = transformers_model(name) if has_config(name) else collected_values_model(name)
     expect = active_by_convention(cfg, model)
@@ -635,3 +654,45 @@ def test_longcat_flash_lite_active_range_by_hand():
     d, h = 3072, 32
     mla = d * 1536 + 1536 + 1536 * h * 192 + d * (512 + 64) + 512 + 512 * h * (128 + 128) + h * 128 * d
     assert always == (28 * mla + 28 * 3 * d * 6144 + 14 * d * 384 + (2 * 28 + 1) * d + 12 * 256 * d + 131072 * d)
+
+
+# ---------------------------------------------------------------------------
+# Nemotron 3 Super (issue 21): latent MoE and the MTP module of the hybrid
+
+
+def test_nemotron_3_super_latent_moe_equals_transformers():
+    """The latent MoE against transformers' NemotronHMoE, module by module: the router and the shared expert
+    at d (4,096), the experts sized in the latent l (1,024), the two projections d -> l and l -> d."""
+    cfg, model = transformers_model("nemotron-3-super-120b-a12b")
+    d, latent, n, width = cfg.hidden_size, cfg.moe_latent_size, cfg.n_routed_experts, cfg.moe_intermediate_size
+    assert (d, latent, n, width) == (4096, 1024, 512, 2688)
+    moe = model.model.layers[cfg.layers_block_type.index("moe")].mixer
+    assert moe.experts.up_proj.numel() == moe.experts.down_proj.numel() == n * width * latent
+    assert moe.fc1_latent_proj.weight.numel() == moe.fc2_latent_proj.weight.numel() == d * latent
+    n_moe = cfg.layers_block_type.count("moe")
+    count = llmarch.count_params(llmarch.load("nemotron-3-super-120b-a12b"))
+    assert count.by_component["routed_experts"] == n_moe * 2 * n * width * latent
+    assert count.by_component["dense_ffn"] == n_moe * 2 * d * latent  # the latent projections: every token's
+    assert count.by_component["shared_experts"] == n_moe * 2 * d * cfg.moe_shared_expert_intermediate_size
+    assert count.by_component["router"] == n_moe * d * n
+    # without the latent the experts would be sized in d: the 458.6B of the issue
+    plain = (
+        count.total - count.by_component["routed_experts"] * (latent - d) // latent - count.by_component["dense_ffn"]
+    )
+    assert round(plain / 1e9, 1) == 458.6
+
+
+def test_nemotron_3_super_mtp_module_by_hand():
+    """One MTP module (num_nextn_predict_layers 1, mtp_hybrid_override_pattern "*E"), as vLLM's NemotronHMTP
+    builds it: enorm and hnorm, eh_proj (2d -> d, no bias), an attention block and a MoE block each as the
+    model's own (transformers' blocks, with their pre-norm), a final norm; the embedding and the LM head are
+    the model's. transformers does not build it, so the blocks are taken from the main stack."""
+    cfg, model = transformers_model("nemotron-3-super-120b-a12b")
+    raw = upstream_config("nemotron-3-super-120b-a12b")
+    assert (raw["num_nextn_predict_layers"], raw["mtp_hybrid_override_pattern"]) == (1, "*E")
+    d, types = cfg.hidden_size, cfg.layers_block_type
+    block = {kind: sum(p.numel() for p in model.model.layers[types.index(kind)].parameters()) for kind in types}
+    expect = 2 * d + 2 * d * d + block["full_attention"] + block["moe"] + d
+    count = llmarch.count_params(llmarch.load("nemotron-3-super-120b-a12b"))
+    assert count.mtp == expect
+    assert count.total == unique_params(model)  # the MTP module is counted apart, never in the total

@@ -17,7 +17,7 @@ import llmarch
 from llmarch.cli import app
 from llmarch.diagram import blocks_of, differing, match_blocks, render_svg
 from llmarch.facts import layer_pattern
-from llmarch.gallery import ARTICLE_PAIRS
+from llmarch.gallery import ARTICLE_PAIRS, OTHER_PAIRS
 
 NS = "{http://www.w3.org/2000/svg}"
 
@@ -217,7 +217,7 @@ def _font(bold: bool):
     return TTFont(str(font_path(bold)))
 
 
-FIGURES = [(a, b) for _, a, b in ARTICLE_PAIRS] + [
+FIGURES = [(a, b) for _, a, b in ARTICLE_PAIRS + OTHER_PAIRS] + [
     ("gemma-3-27b", "mistral-small-3.1-24b", "llama-4-maverick"),
     ("qwen3-next-80b-a3b", "kimi-linear-48b-a3b"),
     ("gpt2", "gpt-oss-120b"),

@@ -77,6 +77,28 @@ def test_traced_counters_agree_at_full_size(name):
     assert count_torch(model, ir, S, decode_ctx=32768).normalised == pytest.approx(decode, rel=0.005)
 
 
+# Nemotron 3 Super's latent MoE, narrowed: 88 layers of which 40 latent MoE (d 512 -> latent 128, 32 experts)
+NEMOTRON_3_SUPER_SMALL = ["d_model=512", "moe.latent_dim=128", "moe.n_experts=32", "moe.top_k=4", "vocab_size=1000"]
+NEMOTRON_3_SUPER_SMALL += ["moe.d_expert=256", "moe.d_shared=512", "mamba2.n_heads=16", "attention.n_heads=8"]
+
+
+def test_latent_moe_hand_formula():
+    """Nemotron 3 Super (config values as literals): the router and the shared expert at d = 4,096, the 22 of 512
+    experts (squared ReLU, up and down) in the latent l = 1,024, the two projections d -> l -> d for every token."""
+    d, latent, n, k, f, shared, n_moe, S = 4096, 1024, 512, 22, 2688, 5376, 40, 16
+    pre = flops.prefill(llmarch.load("nemotron-3-super-120b-a12b"), S)
+    assert pre.by_component["router"] == 2 * S * n_moe * d * n
+    assert pre.by_component["routed_experts"] == 2 * S * n_moe * k * 2 * latent * f
+    assert pre.by_component["dense_ffn"] == 2 * S * n_moe * 2 * d * latent
+    assert pre.by_component["shared_experts"] == 2 * S * n_moe * 2 * d * shared
+
+
+# Trinity Large narrowed (its 60 layers kept: 3 sliding + 1 NoPE global, 6 dense then MoE)
+TRINITY_LARGE_SMALL = ["d_model=256", "attention.n_heads=4", "attention.n_kv_heads=2", "attention.head_dim=32"]
+TRINITY_LARGE_SMALL += ["attention.window=128", "ffn.d_ff=512", "moe.n_experts=16", "moe.d_expert=64"]
+TRINITY_LARGE_SMALL += ["moe.d_shared=64", "vocab_size=1000"]
+
+
 # Qwen3.6-27B's combination, a Gated DeltaNet hybrid with a dense FFN in every layer, shrunk to 8 layers
 QWEN3_6_27B_SMALL = ["n_layers=8", "d_model=512", "ffn.d_ff=1024", "vocab_size=1000"]
 # Step 3.5 Flash and Mistral Small 4 shrunk (their 288 and 128 experts per layer trace too slowly here): the first
@@ -105,6 +127,8 @@ LONGCAT_SMALL += ["moe.n_experts=16", "moe.zero_experts=8", "moe.top_k=4", "moe.
         ("laguna-xs.2", None),  # query heads per layer kind, a head-wise output gate
         ("step-3.5-flash", STEP_3_5_SMALL),  # as Laguna, with a sigmoid gate; 3 dense blocks, then experts
         ("mistral-small-4-119b", MISTRAL_SMALL_4_SMALL),  # MLA, experts without a routing bias on every layer
+        ("nemotron-3-super-120b-a12b", NEMOTRON_3_SUPER_SMALL),  # latent MoE
+        ("trinity-large", TRINITY_LARGE_SMALL),  # sandwich norm, element-wise gate, NoPE global layers, windows
         # zero experts (the trace counts every slot a real expert, the configured maximum), the dense FFN beside
         # the shortcut MoE, the n-gram tables (lookups) and their projections
         ("longcat-flash-lite", LONGCAT_SMALL),

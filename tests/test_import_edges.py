@@ -47,10 +47,9 @@ ZERO_BASED_INDICES = ("mlp_only_layers", "moe_layers")
 
 def trim(raw: dict, n: int) -> None:
     """Keep the first `n` layers: the layer count and every per-layer key that follows it."""
-    if "num_layers" in raw:  # LongCat: decoder layers of two sublayers (transformers: num_hidden_layers = 2 x n)
-        raw["num_layers"] = n
-    else:
-        raw["n_layer" if "n_layer" in raw else "num_hidden_layers"] = n
+    # the layer count under the config's own name (GPT-2's n_layer, xLSTM's num_blocks, LongCat's num_layers:
+    # decoder layers of two sublayers, transformers' num_hidden_layers = 2 x n)
+    raw[next((k for k in ("n_layer", "num_blocks", "num_layers") if k in raw), "num_hidden_layers")] = n
     for key in PER_LAYER_LISTS:
         if isinstance(raw.get(key), list) and raw[key]:
             raw[key] = raw[key][:n]
@@ -167,6 +166,30 @@ DEEPSEEK_PREFIX = (
     Edit("dense prefix 1 of 2", 2, {"first_k_dense_replace": 1}),
 )
 NO_SHARED = Edit("no shared experts", 2, {"n_shared_experts": 0, "first_k_dense_replace": 1})
+
+# DeepSeek V4: its configs' legacy spellings (compress_ratios, num_hash_layers, qk_rope_head_dim, rope_scaling)
+# and transformers 5's (layer_types, compress_rates, mlp_layer_types, partial_rotary_factor), each alone
+CSA, HCA = "compressed_sparse_attention", "heavily_compressed_attention"
+V4_MODERN = {
+    "compress_ratios": None,
+    "num_hash_layers": None,
+    "qk_rope_head_dim": None,
+    "layer_types": [S, CSA, HCA],
+    "compress_rates": {CSA: 4, HCA: 128},
+    "mlp_layer_types": ["hash_moe", "moe", "moe"],
+    "partial_rotary_factor": 0.125,
+}
+DEEPSEEK_V4 = (
+    kinds("one layer of each kind", "layer_types", [S, CSA, HCA]),
+    Edit("transformers 5's spellings", 3, V4_MODERN),
+    Edit("other compression rates (legacy scalars)", 3, {"compress_rate_csa": 8, "compress_rate_hca": 64}),
+    Edit("other compression rates (compress_rates)", 3, dict(V4_MODERN, compress_rates={CSA: 2, HCA: 16})),
+    Edit("no ratios: the class's default pattern", 4, {"compress_ratios": None}),
+    Edit("1 hash layer", 3, {"num_hash_layers": 1}),
+    Edit("no hash layer", 3, {"num_hash_layers": 0}),
+    Edit("every layer hash-routed", 3, {"num_hash_layers": 5}),
+    Edit("one shared expert whatever the count", 2, {"n_shared_experts": 2}, refused="n_shared_experts"),
+)
 
 FAMILIES = (
     Family("llama", "llama-3.2-1b", (Edit("untied", 2, {"tie_word_embeddings": False}),)),
@@ -305,6 +328,39 @@ FAMILIES = (
     ),
     Family("gemma3n", "gemma-3n-e4b", wrapper=True, skip="the timm vision tower needs torchvision"),
     Family(
+        "gemma4",
+        "gemma-4-31b",
+        (
+            kinds("all full", "layer_types", [F, F]),
+            Edit("values are not keys (num_global_key_value_heads unread)", 2, {"attention_k_eq_v": False}),
+            Edit("transformers' per_layer_config stated", 2, {"per_layer_config": {"1": {"head_dim": 256}}}),
+            Edit("bidirectional", 2, {"use_bidirectional_attention": "all"}, refused="use_bidirectional_attention"),
+        ),
+        wrapper=True,
+    ),
+    Family(
+        "gemma4_text",
+        "gemma-4-26b-a4b",
+        (
+            Edit("no MoE block", 2, {"enable_moe_block": False}),
+            Edit("top-1 of 4 experts", 2, {"num_experts": 4, "top_k_experts": 1}),
+            # E2B's mechanisms on the same stack: per-layer embeddings, 2 of 4 layers sharing KV, double-wide MLP
+            Edit(
+                "per-layer embeddings, KV sharing, double-wide MLP",
+                4,
+                {
+                    "layer_types": [S, F, S, F],
+                    "enable_moe_block": False,
+                    "hidden_size_per_layer_input": 64,
+                    "vocab_size_per_layer_input": 1000,
+                    "num_kv_shared_layers": 2,
+                    "use_double_wide_mlp": True,
+                    "attention_k_eq_v": False,
+                },
+            ),
+        ),
+    ),
+    Family(
         "gpt_oss",
         "gpt-oss-20b",
         (
@@ -343,6 +399,20 @@ FAMILIES = (
         tuple(
             Edit(f"pattern {p}", len(p), {"hybrid_override_pattern": p})
             for p in ("M", "E", "*", "-", "M-", "*E", "ME*-", "MM")
+        ),
+    ),
+    Family(
+        "nemotron_h",
+        "nemotron-3-super-120b-a12b",  # latent MoE and an MTP block (not built by transformers, nor counted in total)
+        (
+            Edit("pattern E", 1, {"hybrid_override_pattern": "E"}),
+            Edit("pattern ME*", 3, {"hybrid_override_pattern": "ME*"}),
+            Edit("no latent", 2, {"moe_latent_size": None}),
+            Edit("latent 512", 2, {"moe_latent_size": 512}),
+            Edit("no MTP", 2, {"num_nextn_predict_layers": 0}),
+            Edit("MTP block as a list", 2, {"mtp_layers_block_type": ["attention", "moe"]}),
+            Edit("MTP block *-", 2, {"mtp_hybrid_override_pattern": "*-"}),
+            Edit("MTP block ME", 2, {"mtp_hybrid_override_pattern": "ME"}, refused="mtp_hybrid_override_pattern"),
         ),
     ),
     Family("gpt2", "gpt2", (Edit("n_inner given", 2, {"n_inner": 1000}),)),
@@ -425,9 +495,81 @@ FAMILIES = (
         # their FFN kinds; the two MTP edits above set them
         drop=("num_nextn_predict_layers",),
     ),
+    Family(
+        "afmoe",
+        "trinity-large",  # collected values: no verbatim config was found
+        (
+            kinds("all sliding", "layer_types", [S, S]),
+            kinds("all global (no RoPE anywhere)", "layer_types", [F, F]),
+            Edit("global every 2nd layer", 4, {"global_attn_every_n_layers": 2}),
+            Edit("dense prefix 0", 3, {"num_dense_layers": 0}),
+            Edit("dense prefix beyond the stack", 2, {"num_dense_layers": 6}),
+            Edit("no shared expert", 8, {"num_shared_experts": 0}),
+            Edit("two shared experts", 8, {"num_shared_experts": 2}),
+        ),
+    ),
     Family("phi3", "phi-4", (Edit("window on every layer", 2, {"sliding_window": 2048}),)),
     Family("granite", "granite-4.1-30b", (Edit("untied", 2, {"tie_word_embeddings": False}),)),
     Family("kimi_k25", "kimi-k2.5", DEEPSEEK_PREFIX, wrapper=True, drop=("quantization_config",)),
+    Family(
+        "cohere2",
+        "tiny-aya",
+        (
+            kinds("one full layer", "layer_types", [F]),
+            kinds("all sliding", "layer_types", [S, S]),
+            Edit("layer_types from sliding_window_pattern 2", 4, {"layer_types": None, "sliding_window_pattern": 2}),
+            Edit("untied", 2, {"tie_word_embeddings": False}),
+        ),
+    ),
+    Family(
+        "cohere2_moe",
+        "command-a-plus",
+        (
+            Edit("dense prefix 1", 3, {"first_k_dense_replace": 1, "layer_types": None}),
+            Edit(
+                "dense prefix 2 of its own width",
+                3,
+                {"first_k_dense_replace": 2, "prefix_dense_intermediate_size": 1024, "layer_types": None},
+            ),
+            Edit("no shared experts", 2, {"num_shared_experts": 0}),
+            Edit("RMSNorm", 2, {"rms_norm_eps": 1e-6}),
+        ),
+    ),
+    Family(
+        "xlstm",
+        "xlstm-7b",
+        (
+            Edit(
+                "tied: refused (transformers keeps a separate head)",
+                2,
+                {"tie_word_embeddings": True},
+                "tie_word_embeddings",
+            ),
+            Edit("wider keys, rounded FFN", 2, {"qk_dim_factor": 1.0, "ffn_proj_factor": 1.3}),
+            Edit("hidden_size and num_hidden_layers by their config names", 2, {"hidden_size": 4096}),
+        ),
+    ),
+    # ZAYA1-8B's collected values (no verbatim config): CCA, the MLP router with a skip expert, residual scaling
+    Family(
+        "zaya",
+        "zaya1-8b",
+        (
+            Edit(
+                "sliding then full",
+                2,
+                {"layer_types": ["hybrid_sliding", "hybrid"], "sliding_window": 512},
+            ),
+            Edit("attention biases", 2, {"attention_bias": True}),
+            Edit("kernels 3 and 4", 2, {"cca_time0": 3, "cca_time1": 4}),
+            Edit("32 experts, router width 128", 2, {"num_experts": 32, "router_hidden_size": 128}),
+            Edit("MHA, head_dim 64", 2, {"num_key_value_heads": 8, "head_dim": 64}),
+            Edit("untied", 2, {"tie_word_embeddings": False}),
+            Edit("LM head bias: refused", 2, {"lm_head_bias": True}, refused="lm_head_bias"),
+        ),
+    ),
+    Family(
+        "cohere2_vision", "command-a-plus", (Edit("one shared expert", 2, {"num_shared_experts": 1}),), wrapper=True
+    ),
     Family(
         "mimo_v2_flash",
         "mimo-v2-flash",
@@ -439,6 +581,7 @@ FAMILIES = (
             Edit("all experts", 2, {"moe_layer_freq": [1, 1]}),
         ),
     ),
+    Family("deepseek_v4", "deepseek-v4-flash", DEEPSEEK_V4),
     Family(
         "mimo_v2",
         "mimo-v2.5",
@@ -502,7 +645,7 @@ def _experts(cfg) -> tuple[int, int]:
     n = next(getattr(cfg, k) for k in ("num_local_experts", "n_routed_experts", "num_experts") if hasattr(cfg, k))
     top_k = next(
         getattr(cfg, k)
-        for k in ("num_experts_per_tok", "num_experts_per_token", "experts_per_token")
+        for k in ("num_experts_per_tok", "num_experts_per_token", "experts_per_token", "top_k_experts")
         if hasattr(cfg, k)
     )
     return n, top_k
@@ -557,7 +700,10 @@ def _cases():
     for family in FAMILIES:
         for edit in (*COMMON, *family.edits):
             marks = [pytest.mark.skip(reason=family.skip)] if family.skip else []
-            yield pytest.param(family, edit, id=f"{family.model_type}-{edit.label}", marks=marks)
+            # a model type with two rows (Nemotron-H: Nano, and Super's latent MoE) names its config too
+            twin = sum(f.model_type == family.model_type for f in FAMILIES) > 1
+            name = f"{family.model_type}[{family.config}]" if twin else family.model_type
+            yield pytest.param(family, edit, id=f"{name}-{edit.label}", marks=marks)
 
 
 def imported_counts(raw: dict, family: Family):

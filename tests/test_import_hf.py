@@ -103,6 +103,14 @@ KNOWN_DIFFERENCES = {
     "mistral-small-4-119b": {
         "context_length": "the config advertises 1,048,576 positions; Mistral announces and serves 256k (262,144)",
     },
+    "deepseek-v4-flash": {
+        "weight_overrides": "the config has no expert_dtype (the checkpoint's experts are fp4, its tensor list "
+        "shows; the spec says mxfp4) and cannot say that the hyper-connections are stored in fp32",
+    },
+    "deepseek-v4-pro": {
+        "weight_overrides": "the config has no expert_dtype (the checkpoint's experts are fp4, its tensor list "
+        "shows; the spec says mxfp4) and cannot say that the hyper-connections are stored in fp32",
+    },
 }
 # The analysis figures each known difference moves
 ANALYSIS_MOVED = {
@@ -288,6 +296,17 @@ PROBES_BY_TYPE = {
     ("glm_moe_dsa", "index_skip_topk_offset"): lambda c: 2,
     # Step3p7TextConfig keeps per_layer_config as a view; as written out it is empty (no sliding layer by default)
     ("step3p5", "per_layer_config"): lambda c: c.to_dict()["per_layer_config"] or None,
+    # DeepSeek V4 nests its RoPE by kind: `main` (sliding-only layers, rope_theta) and `compress` (CSA / HCA)
+    ("deepseek_v4", "rope_theta"): lambda c: c.rope_parameters["main"]["rope_theta"],
+    ("deepseek_v4", "partial_rotary_factor"): lambda c: c.rope_parameters["main"]["partial_rotary_factor"],
+    # keyword arguments Gemma4TextConfig reads in __post_init__ into per_layer_config and does not keep
+    ("gemma4_text", "global_head_dim"): lambda c: c.per_layer_config[c.layer_types.index("full_attention")].head_dim,
+    ("gemma4_text", "num_global_key_value_heads"): lambda c: None,
+    # Gemma 4's per-kind geometry: head_dim and num_key_value_heads are per-layer attributes (a sliding layer's)
+    ("gemma4_text", "head_dim"): lambda c: c.per_layer_config[c.layer_types.index("sliding_attention")].head_dim,
+    ("gemma4_text", "num_key_value_heads"): lambda c: (
+        c.per_layer_config[c.layer_types.index("sliding_attention")].num_key_value_heads
+    ),
 }
 # Keys whose default only applies with another key set (transformers nulls them otherwise)
 PROBE_WITH = {("qwen3", "sliding_window"): {"use_sliding_window": True}}
@@ -307,6 +326,15 @@ NOT_A_TRANSFORMERS_ATTRIBUTE = {
     "ngram_vocab_size_ratio": "LongCat's n-gram tables, read by the publisher's remote code only",
     "emb_neighbor_num": "LongCat's n-gram orders, read by the publisher's remote code only",
     "emb_split_num": "LongCat's n-gram tables per order, read by the publisher's remote code only",
+    # DeepSeek V4's legacy spellings: DeepseekV4Config pops them in __post_init__ and folds them into layer_types,
+    # compress_rates and mlp_layer_types (whose defaults are checked); expert_dtype moves into quantization_config
+    "compress_ratios": "DeepSeek V4's legacy per-layer ratios, folded into layer_types",
+    "compress_rate_csa": "DeepSeek V4's legacy CSA ratio, folded into compress_rates",
+    "compress_rate_hca": "DeepSeek V4's legacy HCA ratio, folded into compress_rates",
+    "num_hash_layers": "DeepSeek V4's legacy hash-layer count, folded into mlp_layer_types",
+    "expert_dtype": "DeepSeek V4's expert format, moved into quantization_config when given",
+    "per_layer_config": "Gemma 4's per-layer overrides: absent, transformers builds them from global_head_dim and "
+    "num_global_key_value_heads (whose defaults are checked)",
 }
 
 
@@ -334,9 +362,11 @@ def test_default_equals_transformers(type_name, keys, key):
     mine = get(key)
     if key in ("rope_scaling", "rope_parameters"):
         # the older key and transformers 5's hold the same thing: the default in effect is whichever is set
-        mine = get("rope_scaling") if get("rope_scaling") is not None else get("rope_parameters")
-        if isinstance(mine, dict) and mine and set(mine) <= {"full_attention", "sliding_attention"}:
-            # a default nested by layer kind (Laguna): each kind's block as transformers keeps it
+        older = get("rope_scaling") if "rope_scaling" in keys.mapped else None  # ZAYA's table has no older key
+        mine = older if older is not None else get("rope_parameters")
+        nested_kinds = {"full_attention", "sliding_attention", "hybrid", "hybrid_sliding"}  # ZAYA's layer types
+        if isinstance(mine, dict) and mine and set(mine) <= nested_kinds:
+            # a default nested by layer kind (Laguna, ZAYA): each kind's block as transformers keeps it
             assert mine == {kind: cfg.rope_parameters[kind] for kind in mine}
             return
         rp = _rope_parameters(cfg)
@@ -376,7 +406,9 @@ def test_wrapper_without_text_config_gets_transformers_default_text_model(wrappe
         attn.get("n_kv_heads", attn["n_heads"]),
         attn.get("head_dim", spec["d_model"] // attn["n_heads"]),
     )
-    assert heads == (text.num_attention_heads, text.num_key_value_heads, text.head_dim)
+    # Gemma 4 keeps head_dim and num_key_value_heads per layer: the first (sliding) layer's, the spec's block's
+    first = text.per_layer_config[0] if getattr(text, "per_layer_config", None) is not None else text
+    assert heads == (text.num_attention_heads, first.num_key_value_heads, first.head_dim)
 
 
 def test_gemma3n_towers_are_named_not_counted():
@@ -817,6 +849,8 @@ SWEEP_CONFIGS = [
     "qwen3.6-27b",
     "glm-5",
     "laguna-xs.2",
+    "deepseek-v4-flash",  # legacy and current spellings of the same fields
+    "gemma-4-e2b",
 ]
 SWEEP_VALUES = [None, [], "x", {}, 0, -1, 1.5, True]
 
@@ -841,7 +875,7 @@ def test_each_family_module_registers_its_types_once_with_module_names(monkeypat
     from llmarch.import_hf import families
 
     registered = [t.name for f in families.FAMILIES for t in f.TYPES]
-    assert len(registered) == len(set(registered)) == len(import_hf.TEXT_TYPES) == 36
+    assert len(registered) == len(set(registered)) == len(import_hf.TEXT_TYPES) == 43
     assert set(import_hf.MODULE_NAMES) == set(import_hf.TEXT_TYPES)
     monkeypatch.setattr(families, "FAMILIES", families.FAMILIES + (families.llama,))
     with pytest.raises(RuntimeError, match="model type llama is registered twice"):

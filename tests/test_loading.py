@@ -129,7 +129,7 @@ def test_gemma_phase_matches_formula():
     [
         ("layers: {mixer: LLLLLLLG}\n", "layers.mixer", "longer"),
         ("layers: {mixer: [local, global]}\n", "layers.mixer", "per-layer list has 2 entries"),
-        ("layers: {mixer: GX}\n", "layers.mixer", "unknown letter `X`"),
+        ("layers: {mixer: GQ}\n", "layers.mixer", "unknown letter `Q`"),  # X is the mLSTM (issue 23)
         ("layers: {dense_prefix: 9}\n", "layers.dense_prefix", "exceeds n_layers"),
         ("moe: {n_experts: 4, top_k: 8, d_expert: 32}\n", "moe", "top_k (8) is larger than n_experts (4)"),
         ("moe: {n_experts: 4, top_k: 2, d_expert: 32, n_shared_experts: 1}\n", "moe", "d_shared"),

@@ -20,12 +20,14 @@ MECHANISM_NAMES = {
     "GatedDeltaNetIR",
     "KdaIR",
     "Mamba2IR",
+    "MlstmIR",
     "MoEIR",
     "FFNIR",
     "attention",
     "gated_deltanet",
     "kda",
     "mamba2",
+    "mlstm",
     "moe",
     "dense",
     "is_mla",
@@ -42,11 +44,19 @@ MECHANISM_NAMES = {
     "altup_inputs",
     "laurel_rank",
     "k_eq_v",
+    "residual",
+    "compress_ratio",
+    "compress_overlap",
+    "o_groups",
+    "o_lora_rank",
+    "hash_table_rows",
+    "hc_streams",
+    "hc_sinkhorn_iters",
 }
 
 # Where a mechanism's name belongs: its own module, the schema, the IR and what builds it from a
 # spec, the kinds registry, the import families.
-HOMES = {"mechanisms", "schema.py", "ir.py", "resolve.py", "kinds.py", "import_hf"}
+HOMES = {"mechanisms", "schema.py", "ir.py", "resolve.py", "resolve_attention.py", "kinds.py", "import_hf"}
 
 # Analyzers, renderers and builders that still dispatch on mechanisms themselves (issue 16 moved params,
 # flops, kvcache, serve, facts, the gallery, the diagram, the meta build and the module walk onto the
@@ -56,6 +66,7 @@ NOT_YET_MIGRATED = {
     # to read every weight's shape and deciding field from each kind's weight table instead
     "verify/__init__.py",
     "verify/naming.py",
+    "verify/gguf_naming.py",  # llama.cpp's names, split out of naming.py
 }
 
 

@@ -166,7 +166,13 @@ def test_dash_output_is_stdout(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     "args",
-    [["list"], ["kvcache", "gpt2", "-f", "json"], ["check", "gpt2", "--max-total", "1B"], ["report", "gpt2"]],
+    # contexts within GPT-2's 1,024 tokens: a context past it is warned about on stderr (issue 24)
+    [
+        ["list"],
+        ["kvcache", "gpt2", "--ctx", "1k", "-f", "json"],
+        ["check", "gpt2", "--max-total", "1B"],
+        ["report", "gpt2", "--ctx", "1k", "--seq", "1k"],
+    ],
     ids=lambda a: " ".join(a),
 )
 def test_closed_pipe_exits_quietly(args):
@@ -384,7 +390,7 @@ def test_shipped_gpu_profiles_still_load():
     for path in sorted(HARDWARE_DIR.glob("*.yaml")):
         result = invoke("serve", "qwen3-8b", "--gpu", path.stem, "-f", "json")
         assert result.exit_code == 0, result.output
-        roofline = json.loads(result.output)["models"][0]["decode_roofline"]
+        roofline = json.loads(result.stdout)["models"][0]["decode_roofline"]
         assert all(math.isfinite(v) for v in roofline.values() if isinstance(v, float))
 
 

@@ -111,6 +111,7 @@ SPEC_LAYER = {
     "llmarch.validate",
     "llmarch.ir",
     "llmarch.resolve",
+    "llmarch.resolve_attention",
     "llmarch.registry",
 }
 # Below every layer: storage that imports nothing from llmarch (the registry keeps its folder indexes there)

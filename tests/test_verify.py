@@ -373,6 +373,14 @@ FAMILY_CASES = [
     ("kimi-k2-thinking", "per_expert"),
     ("laguna-xs.2", "per_expert"),
     ("mistral-small-4-119b", "per_expert"),
+    ("tiny-aya", "per_expert"),  # the parallel block: one norm per layer
+    ("command-a-plus", "stacked"),  # its cohere2_vision wrapper names the text model's type
+    # Gemma 4: values = keys (no v_proj on global layers), per-layer inputs and KV-sharing layers without k/v
+    ("gemma-4-31b", "stacked"),
+    ("gemma-4-e2b", "stacked"),
+    ("gemma-4-26b-a4b", "stacked"),  # the dense MLP beside the experts, the router's scales, three extra norms
+    ("trinity-large", "stacked"),  # four norms per block under their own names, the gate its own projection
+    ("trinity-large", "per_expert"),
 ]
 
 
@@ -621,6 +629,7 @@ HUB_CASES = [
     "llama-4-scout",
     "kimi-linear-48b-a3b",
     "nemotron-3-nano-30b-a3b",
+    "nemotron-3-super-120b-a12b",  # the latent MoE's fc1_latent_proj / fc2_latent_proj
     "gpt2",
 ]
 

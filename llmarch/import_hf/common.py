@@ -132,9 +132,10 @@ def _settle(spec: dict) -> None:
         letters = _Letters(("G",) * n, (("E" if "moe" in spec else "D"),) * n)
     mixers, ffns = letters.mixers, letters.ffns
     mtp = spec.get("mtp") or {}
-    if "E" not in ffns and mtp.get("ffn") != "moe":
+    # P: the dense FFN and the experts side by side (Gemma 4 26B-A4B), which reads both blocks
+    if "E" not in ffns and "P" not in ffns and mtp.get("ffn") != "moe":
         spec.pop("moe", None)
-    if "D" not in ffns and (not mtp or mtp.get("ffn") != "dense"):
+    if "D" not in ffns and "P" not in ffns and (not mtp or mtp.get("ffn") != "dense"):
         spec.pop("ffn", None)
     for letter, block in LINEAR_BLOCKS.items():
         if letter not in mixers:
@@ -339,6 +340,8 @@ class TextType:
     keys: KeyTable
     build: Callable[[Config], dict]
     note: Optional[str] = None  # what the config cannot say, added to the spec's notes
+    # the weights block from quantization_config, adjusted by keys of the type's own (DeepSeek V4's expert_dtype)
+    adjust_weights: Optional[Callable[[Config, Optional[dict]], Optional[dict]]] = None
 
 
 # Module names, as each model type's checkpoints and transformers name them, to read ignore lists against.

@@ -155,6 +155,8 @@ def _import(config: dict, name: str, source: str, marks: Optional[dict]) -> Impo
     # the spec must load; resolved once, before the weights block (its formats and components are fixed names)
     model = _resolve(spec, source)
     weights = _weights(quant_reader, model, MODULE_NAMES[text_type.name], text_type.name, model_type)
+    if text_type.adjust_weights is not None:
+        weights = text_type.adjust_weights(cfg, weights)
     if weights:
         spec["weights"] = weights
     if src.defaulted:

@@ -261,6 +261,20 @@ WRAPPER_TYPES: dict[str, WrapperType] = {
             "import-hf has no closed form for them; add them by hand as a reference adjustment",
         ),
         WrapperType(
+            "gemma4",
+            "gemma",
+            _wrapper_keys(
+                {"tie_word_embeddings": True, "audio_config": {}},
+                "vision_soft_tokens_per_image boi_token_id eoi_token_id boa_token_id eoa_token_id eoa_token_index "
+                "image_token_id audio_token_id video_token_id",
+            ),
+            ("gemma4_text",),
+            (),
+            towers_note="Its vision tower, audio encoder (E2B, E4B) and their embedders are not counted: import-hf "
+            "has no closed form for them; add them by hand as reference adjustments (transformers' "
+            "Gemma4ForConditionalGeneration counts them)",
+        ),
+        WrapperType(
             "gemma3n",
             "gemma",
             _wrapper_keys(
@@ -272,6 +286,19 @@ WRAPPER_TYPES: dict[str, WrapperType] = {
             (),
             towers_note="Its MobileNet-V5 vision tower (a timm model), USM audio encoder and their embedders are not "
             "counted: import-hf has no closed form for them; add them by hand as reference adjustments",
+        ),
+        WrapperType(
+            "cohere2_vision",
+            "cohere",
+            # Cohere2VisionConfig builds a cohere2 text model when text_config names none
+            _wrapper_keys(
+                {"tie_word_embeddings": True}, "downsample_factor image_token_id alignment_intermediate_size"
+            ),
+            ("cohere2", "cohere2_moe"),
+            (),
+            towers_note="Its SigLIP vision tower and pixel-shuffle projector (vision_config, "
+            "alignment_intermediate_size) are not counted: import-hf reads the text model only; add them by hand "
+            "as a reference adjustment",
         ),
         *(
             WrapperType(

@@ -51,6 +51,25 @@ def qk_norm_weights(prefix: str, a: AttentionIR, key_norm: bool = True) -> list[
     return [w for name, dim in dims for w in norm(f"{prefix}{name}", dim, "attention")]
 
 
+def cca_weights(p: str, d: int, a: AttentionIR) -> list[Weight]:
+    """Compressed convolutional attention (ZAYA): the value heads' current and delayed halves, the two
+    causal convolutions over the concatenated q and k channels (depthwise, then grouped by head, each with
+    a bias), and the key temperature per KV head.  The convolutions are not matrices a token multiplies
+    (as the linear mixers' short convolutions)."""
+    half = a.n_kv_heads * a.v_head_dim // 2
+    channels = (a.n_heads + a.n_kv_heads) * a.head_dim
+    depthwise, grouped = a.cca_kernels
+    return [
+        *linear(f"{p}v_proj_current", d, half, "attention", a.qkv_bias),
+        *linear(f"{p}v_proj_delayed", d, half, "attention", a.qkv_bias),
+        *vector(f"{p}conv_qk_depthwise.weight", (channels, 1, depthwise), "attention", "column"),
+        *vector(f"{p}conv_qk_depthwise.bias", (channels,), "attention", "column"),
+        *vector(f"{p}conv_qk_grouped.weight", (channels, a.head_dim, grouped), "attention", "column"),
+        *vector(f"{p}conv_qk_grouped.bias", (channels,), "attention", "column"),
+        *vector(f"{p}temp", (a.n_kv_heads,), "attention", "column"),
+    ]
+
+
 class Attention(Mechanism):
     """MHA / GQA / MQA.  With `kv_shared` the layer reuses an earlier layer's keys and values: it has
     no key/value projections and no key norm."""
@@ -88,6 +107,8 @@ class Attention(Mechanism):
         text = "RoPE"
         if a.rope and a.rope.partial < 1:
             text = f"partial RoPE ({a.rope.partial:g})"
+        if a.rope and a.rope.frequency_fraction < 1:
+            text = f"p-RoPE ({a.rope.frequency_fraction:.0%})"
         if a.rope and a.rope.scaling:
             text += f" + {a.rope.scaling}"
         return text
@@ -101,6 +122,8 @@ class Attention(Mechanism):
             out.append("sinks")
         if a.output_gate != "none":
             out.append(f"{a.output_gate} output gate")
+        if a.k_eq_v is not None:
+            out.append("values = keys")
         return out
 
     def latent_ranks(self) -> Optional[dict[str, Optional[int]]]:
@@ -128,6 +151,8 @@ class Attention(Mechanism):
             return "learned absolute positions"
         if a.rope and a.rope.partial < 1:
             return f"partial RoPE ({a.rope.partial:g} of each head)"
+        if a.rope and a.rope.frequency_fraction < 1:
+            return f"p-RoPE ({a.rope.frequency_fraction:.0%} of the frequency pairs)"
         return "RoPE"
 
     def box(self) -> Box:
@@ -148,16 +173,22 @@ class Attention(Mechanism):
             notes.append(("window", f"window {a.window_keys:,} tokens"))
         if a.chunk:
             notes.append(("chunk", f"chunks of {a.chunk:,} tokens"))
+        if a.cca_kernels is not None:
+            taps = f"{a.cca_kernels[0]} + {a.cca_kernels[1]} taps"
+            notes.append(("cca", f"CCA: q, k convolved ({taps}), half of V delayed"))
         notes.append(("position", self.box_position()))
         extras = (["QK-norm"] if a.qk_norm != "none" else []) + (["sinks"] if a.sinks else [])
         extras += [f"{a.output_gate} output gate"] if a.output_gate != "none" else []
         extras += ["bias"] if a.qkv_bias or a.o_bias else []
+        extras += ["values = keys"] if a.k_eq_v else []
         if extras:
             notes.append(("attention_extras", ", ".join(extras)))
         if self.kv_shared:
             notes.append(("kv", f"reuses layer {self.kv_shared_from}'s KV cache"))
         else:
-            notes.append(("kv", f"KV cache {self.gallery_elements_per_token() * 2:,} B/token/layer (bf16)"))
+            # what the layer's cache stores (Gemma 4's values-are-keys layers keep both), not the gallery's count
+            stored = self.cache_elements_per_token() if a.k_eq_v is not None else self.gallery_elements_per_token()
+            notes.append(("kv", f"KV cache {stored * 2:,} B/token/layer (bf16)"))
         words = ("sliding-window " if a.window else "chunked " if a.chunk else "") + self.label
         features = {
             "mixer": self.label,
@@ -181,7 +212,9 @@ class Attention(Mechanism):
         out = linear(f"{p}q_proj", d, q_out, "attention", a.qkv_bias)
         if not self.kv_shared:
             out += linear(f"{p}k_proj", d, a.n_kv_heads * a.head_dim, "attention", a.qkv_bias)
-            if a.k_eq_v is None:  # otherwise the keys serve as the values
+            if a.cca_kernels is not None:
+                out += cca_weights(p, d, a)
+            elif a.k_eq_v is None:  # otherwise the keys serve as the values
                 out += linear(f"{p}v_proj", d, a.n_kv_heads * a.v_head_dim, "attention", a.qkv_bias)
         out += linear(f"{p}o_proj", a.n_heads * a.v_head_dim, d, "attention", a.o_bias, split="row")
         if a.output_gate == "headwise":
@@ -212,7 +245,11 @@ class Attention(Mechanism):
         return a.n_kv_heads * (a.head_dim + a.v_head_dim)
 
     def gallery_elements_per_token(self) -> int:
-        """What the gallery-style figure counts for this layer (conventions.KV_PER_TOKEN_ALL_LAYERS)."""
+        """What the gallery-style figure counts for this layer (conventions.KV_PER_TOKEN_ALL_LAYERS): a layer
+        whose values are its keys counts one tensor, whatever its cache stores (Gemma 4 31B: 840 KiB)."""
+        a = self.ir
+        if a.k_eq_v is not None:
+            return a.n_kv_heads * a.head_dim
         return self.cache_elements_per_token()
 
     def cache_formula(self) -> str:
@@ -255,15 +292,30 @@ class Attention(Mechanism):
             where = f"local({a.window:,} + query)" if a.window_excludes_query else f"local({a.window:,})"
         else:
             where = f"chunked({a.chunk:,})" if a.chunk else kind
+        state, formula = self.cca_state_elements(), f"{self.cache_formula()} x {kv_bytes} B x {tokens:,}"
+        if state:
+            taps = a.cca_kernels[0] - 1 + a.cca_kernels[1] - 1
+            channels = (a.n_heads + a.n_kv_heads) * a.head_dim
+            formula += f" + ({taps} x {channels:,} + {a.n_kv_heads * a.v_head_dim // 2}) x {kv_bytes} B"
         return CacheRow(
-            key=(kind, elems, limit),
-            label=f"{where} {self.cache_label()}",
+            key=(kind, elems, limit, state),
+            label=f"{where} {self.cache_label()}" + (", CCA state" if state else ""),
             elements_per_token=elems,
             tokens=tokens,
-            fixed_bytes=0,
-            formula=f"{self.cache_formula()} x {kv_bytes} B x {tokens:,}",
+            fixed_bytes=int(state * kv_bytes),
+            formula=formula,
             gallery_elements_per_token=self.gallery_elements_per_token(),
         )
+
+    def cca_state_elements(self) -> int:
+        """Compressed convolutional attention's fixed state (ZAYA's conv and recurrent cache states): the
+        last (depthwise - 1) + (grouped - 1) q/k inputs of the convolutions and the previous token's delayed
+        value half, held at the cache's dtype as transformers holds them; 0 without CCA."""
+        a = self.ir
+        if a.cca_kernels is None:
+            return 0
+        taps = a.cca_kernels[0] - 1 + a.cca_kernels[1] - 1
+        return taps * (a.n_heads + a.n_kv_heads) * a.head_dim + a.n_kv_heads * a.v_head_dim // 2
 
     def cache_share(self, tp: int) -> float:
         """The part of the cache one of `tp` ranks holds: its KV heads (all of them replicated when

@@ -39,6 +39,34 @@ def add_qk_norms(module: nn.Module, a: AttentionIR, key_norm: bool = True) -> No
             module.k_norm = Norm(a.n_kv_heads * a.head_dim)
 
 
+def add_cca(module: nn.Module, d: int, a: AttentionIR) -> None:
+    """Compressed convolutional attention's weights (ZAYA's ZayaCCAProjection and ZayaQKNorm.temp)."""
+    half = a.n_kv_heads * a.v_head_dim // 2
+    channels = (a.n_heads + a.n_kv_heads) * a.head_dim
+    depthwise, grouped = a.cca_kernels
+    module.v_proj_current = Linear(d, half, a.qkv_bias)
+    module.v_proj_delayed = Linear(d, half, a.qkv_bias)
+    module.conv_qk_depthwise = nn.Module()
+    module.conv_qk_depthwise.weight = param(channels, 1, depthwise)  # one filter per channel
+    module.conv_qk_depthwise.bias = param(channels)
+    module.conv_qk_grouped = nn.Module()
+    module.conv_qk_grouped.weight = param(channels, a.head_dim, grouped)  # one group per q or k head
+    module.conv_qk_grouped.bias = param(channels)
+    module.temp = param(a.n_kv_heads)
+
+
+def cca_qkv(module: nn.Module, a: AttentionIR, x: torch.Tensor, q: torch.Tensor):
+    """q, k and v of compressed convolutional attention.  Its causal convolutions over q and k (taps 2 and
+    2 in ZAYA) are short convolutions, which the FLOP convention excludes, so the forward holds their weights
+    and does not run them (as the linear mixers' short convolutions); the values' second half comes from the
+    previous token's projection.  Returns (B, S, H*hd), (B, S, H_kv*hd), (B, S, H_kv*hd)."""
+    B = x.shape[0]
+    k = module.k_proj(x)
+    current, delayed = module.v_proj_current(x), module.v_proj_delayed(x)
+    delayed = torch.cat([delayed.new_zeros(B, 1, delayed.shape[-1]), delayed[:, :-1]], dim=1)  # shift by one
+    return q, k, torch.cat([current, delayed], dim=-1)  # as transformers concatenates them: (B, S, H_kv*hd)
+
+
 class AttentionModule(MixerPart):
     """MHA / GQA / MQA with optional QK-norm, biases, sinks and output gate.  A layer that reuses an
     earlier layer's KV (`kv_shared`, Gemma 3n) has no key/value projections and no key norm; where
@@ -52,7 +80,9 @@ class AttentionModule(MixerPart):
         self.q_proj = Linear(d, q_out, a.qkv_bias)
         if not kv_shared:
             self.k_proj = Linear(d, a.n_kv_heads * a.head_dim, a.qkv_bias)
-            if a.k_eq_v is None:  # otherwise the keys serve as the values
+            if a.cca_kernels is not None:
+                add_cca(self, d, a)
+            elif a.k_eq_v is None:  # otherwise the keys serve as the values
                 self.v_proj = Linear(d, a.n_kv_heads * a.v_head_dim, a.qkv_bias)
         self.o_proj = Linear(a.n_heads * a.v_head_dim, d, a.o_bias)
         if a.output_gate == "headwise":
@@ -70,6 +100,8 @@ class AttentionModule(MixerPart):
         if self.kv_shared:  # keys and values come from an earlier layer's cache: no projection here
             k = x.new_empty(B, S, a.n_kv_heads * a.head_dim)
             v = x.new_empty(B, S, a.n_kv_heads * a.v_head_dim)
+        elif a.cca_kernels is not None:
+            q, k, v = cca_qkv(self, a, x, q)
         else:
             k = self.k_proj(x)
             v = k if a.k_eq_v is not None else self.v_proj(x)

@@ -88,6 +88,7 @@ class CacheRow:
     fixed_bytes: int  # a state whatever the context
     formula: str  # per layer
     gallery_elements_per_token: int = 0  # what the gallery-style all-layers figure counts for it
+    extra_bytes: int = 0  # cache that grows with the context but not per cached token (compressed entries)
 
 
 # Where an extra acts in its block, in the order the block runs them: around it (before the mixer and
@@ -97,11 +98,13 @@ EXTRA_PLACES = ("around", "beside_mixer", "after_ffn")
 
 @dataclass(frozen=True)
 class Routing:
-    """A router over expert boxes: how many experts, how many a token meets, how many shared ones."""
+    """A router over expert boxes: how many experts, how many a token meets, how many shared ones, and
+    whether the experts come from a frozen token table (hash routing) rather than from the router."""
 
     n_experts: int
     top_k: int
     n_shared: int
+    by_token: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,8 @@ class Box:
     models; `block_words` names it in the block's title ("sliding-window GQA", "MoE"); `features` are the
     values the callouts compare across models (`mixer`, `ffn`, `shared`, attention's options); `routing`
     draws a router over experts; an extra's notes join the block's extras box at its `place`, and its
-    `embedding_notes` the embedding's."""
+    `embedding_notes` the embedding's.  A block residual mechanism with `branches` draws the mixer and
+    the FFN side by side, both fed by its norm (`title`) and meeting in one add (`notes`)."""
 
     kind: str
     title: str = ""
@@ -123,6 +127,7 @@ class Box:
     routing: Optional[Routing] = None
     place: str = ""  # an extra's: one of EXTRA_PLACES
     embedding_notes: tuple[tuple[str, str], ...] = ()
+    branches: bool = False
 
 
 class Mechanism:
@@ -131,16 +136,22 @@ class Mechanism:
     `slot` is the attribute its torch module takes in the layer (`attn`, `mixer`, `ffn`, ...),
     `norm_prefix` the name of the residual norms the block gives it (`attn_norm`, `attn_post_norm`),
     and `sublayer` whether those norms follow the block's placement (pre, post, sandwich: one or two)
-    or are a single norm of its own (the Gemma 3n extras)."""
+    or are a single norm of its own (the Gemma 3n extras); `normed` False where the block gives it no
+    norm at all (Gemma 4's layer scalar)."""
 
     slot: str = ""
     norm_prefix: str = ""
     sublayer: bool = True
+    normed: bool = True
     label: str = ""
     attends: bool = False  # a softmax attention: its cache grows with the context (the KV baselines use it)
     experts: int = 0  # routed experts, which expert parallelism splits
+    hash_routed: bool = False  # its experts come from a frozen token table, not from the router (DeepSeek V4)
     kv_shared: bool = False  # it reuses an earlier layer's cache instead of keeping its own
     in_layers: bool = True  # a model-level mechanism that is also in every layer (False: model weights only)
+    # the keys of the convention lines about it alone (DeepSeek V4's "compressed"): a human table prints such a
+    # line only when a model of its answer holds it; JSON keeps every line
+    conventions: tuple[str, ...] = ()
 
     def mix_name(self, kind: str) -> str:
         """How the panel's layer mix names a layer of `kind` holding it (`local(1,024)` for a window)."""

@@ -54,13 +54,18 @@ class Embedding(nn.Module):
 class BlockState:
     """What a layer's parts read and write while it runs: the residual stream `x` (B, S, d), the layer's
     input `h` (what the mixer and the parallel residuals read), the context of a decode step, what the
-    model hands this layer (a per-layer embedding), and AltUp's streams (B, S, n, d) when there are any."""
+    model hands this layer (a per-layer embedding), the residual streams (B, S, n, d) when there are any
+    (AltUp's, hyper-connections'), whether the FFN reads the layer's input beside the mixer (a parallel
+    block) rather than the stream after it, and `out`, the output of the mixer or FFN that ran last before
+    the residual added it (a part that replaces the plain residual, hyper-connections, reads it)."""
 
     x: torch.Tensor
     ctx: int
     layer_input: Optional[torch.Tensor] = None
     h: Optional[torch.Tensor] = None
     streams: Optional[torch.Tensor] = None
+    parallel: bool = False
+    out: Optional[torch.Tensor] = None
 
 
 class Part(nn.Module):
@@ -87,14 +92,23 @@ class MixerPart(Part):
     the residual stream."""
 
     def mix(self, s: BlockState) -> None:
-        s.x = s.x + self(s.h, s.ctx)
+        s.out = self(s.h, s.ctx)
+        s.x = s.x + s.out
 
 
 class FeedForwardPart(Part):
-    """An FFN (dense or experts): `forward(x)` on the stream after the mixer, added to it."""
+    """An FFN (dense or experts): `forward(x)` on the stream after the mixer, added to it; in a parallel
+    block on the layer's input, as the mixer reads it, both added to the stream together."""
+
+    def mix(self, s: BlockState) -> None:
+        if s.parallel:
+            s.out = self(s.h)
+            s.x = s.x + s.out
 
     def feed(self, s: BlockState) -> None:
-        s.x = s.x + self(s.x)
+        if not s.parallel:
+            s.out = self(s.x)
+            s.x = s.x + s.out
 
 
 @dataclass

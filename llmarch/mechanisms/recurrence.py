@@ -25,3 +25,10 @@ def linear_attention_chunk(c: int, dk: int, dv: int) -> int:
     """One head's chunk of c tokens in chunked linear attention with a decay (Lightning attention-2):
     tril(Q K^T) V within the chunk, Q S across chunks, S += K^T V (the decay is element-wise)."""
     return c * c * dk + c * c * dv + 2 * c * dk * dv
+
+
+def mlstm_chunk(c: int, dk: int, dv: int) -> int:
+    """One head's chunk of c tokens of the mLSTM: the SSD products with the normaliser carried as one more
+    value column (its state n beside the matrix memory C): Q K^T (c^2 dk), its product with [V 1]
+    (c^2 (dv + 1)), the carried memory read Q [C n] and the chunk's increment K^T [V 1] (c dk (dv + 1) each)."""
+    return ssd_chunk(c, dk, dv + 1)

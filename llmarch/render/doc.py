@@ -59,7 +59,8 @@ class Doc:
     tables: list[DocTable] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # conventions, printed under the tables
     remarks: list[str] = field(default_factory=list)  # warnings and explanations, printed before the notes
-    csv_table: "DocTable | None" = None  # the one table csv writes (default: the first)
+    csv_table: "DocTable | None" = None  # the table csv writes under its one header row (default: the first)
+    csv_more: list[DocTable] = field(default_factory=list)  # sections csv writes after it, each titled
 
 
 HIGHLIGHT = "bold yellow"
@@ -136,13 +137,18 @@ def csv_safe(value: Any) -> Any:
 
 
 def to_csv(doc: Doc) -> str:
-    """The first table, one header row, exact values (integers unrounded), formula-like text escaped."""
+    """The command's csv table (`csv_table`, default the first): one header row, exact values (integers
+    unrounded), formula-like text escaped.  Sections a table cannot hold with that header (`csv_more`,
+    e.g. report's --pairs) follow, each after a blank line: a row holding its title, its header, its rows."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     t = doc.csv_table or (doc.tables[0] if doc.tables else None)
-    if t is not None:
-        writer.writerow([csv_safe(c) for c in t.columns])
-        for row in t.rows:
+    for i, table in enumerate(([t] if t is not None else []) + doc.csv_more):
+        if i:
+            buf.write("\n")
+            writer.writerow([csv_safe(table.title)])
+        writer.writerow([csv_safe(c) for c in table.columns])
+        for row in table.rows:
             writer.writerow([csv_safe(c.exact()) for c in row])
     return buf.getvalue()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..flops import COMPONENTS, CONVENTIONS
+from ..flops import COMPONENTS
 from ..ir import ModelIR
 from . import fmt
 from .doc import Cell, Doc, DocTable
@@ -26,7 +26,10 @@ def _c(n: int | None) -> Cell:
     return Cell(fmt.flops(n), n)
 
 
-def flops_doc(irs: list[ModelIR], models: list[dict[str, Any]], explain: bool = False) -> Doc:
+def flops_doc(
+    irs: list[ModelIR], models: list[dict[str, Any]], conventions: dict[str, str], explain: bool = False
+) -> Doc:
+    """`conventions`: the lines printed under the tables (`flops.table_conventions`)."""
     cols = [""]
     for m in models:
         cols += [f"{m['name']} prefill {m['prefill']['tokens']:,}", f"decode/token at {m['decode']['ctx_tokens']:,}"]
@@ -49,7 +52,7 @@ def flops_doc(irs: list[ModelIR], models: list[dict[str, Any]], explain: bool = 
         for m in models:
             row += [_c(pre(m)), _c(dec(m)) if dec(m) is not None else Cell("")]
         t.rows.append(row)
-    doc = Doc([t], notes=[f"{k}: {v}" for k, v in CONVENTIONS.items()] + (FORMULAS if explain else []))
+    doc = Doc([t], notes=[f"{k}: {v}" for k, v in conventions.items()] + (FORMULAS if explain else []))
     flat = DocTable(
         "", ["model", "component", "prefill_tokens", "prefill_flops", "decode_ctx_tokens", "decode_flops_per_token"]
     )
@@ -88,6 +91,7 @@ def flops_doc(irs: list[ModelIR], models: list[dict[str, Any]], explain: bool = 
                     ]
                 )
         doc.tables.append(c)
+        doc.csv_more.append(c)  # csv: after the per-component table, as a titled section
         doc.remarks.append(
             "normalised: fvcore x 2 (it counts multiply-adds); the full S x S attention square traced "
             "counters see, minus the causal/window part the analytic count leaves out"
@@ -109,4 +113,5 @@ def flops_doc(irs: list[ModelIR], models: list[dict[str, Any]], explain: bool = 
                     ]
                 )
             doc.tables.append(s)
+            doc.csv_more.append(s)
     return doc

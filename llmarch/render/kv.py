@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from ..ir import ModelIR
-from ..kvcache import CONVENTIONS, KVResult
+from ..kvcache import KVResult
 from . import fmt
 from .doc import Cell, Doc, DocTable
 
 
-def kv_doc(irs: list[ModelIR], results: list[KVResult], explain: bool = False) -> Doc:
-    doc = Doc(notes=[f"{k}: {v}" for k, v in CONVENTIONS.items()])
+def kv_doc(irs: list[ModelIR], results: list[KVResult], conventions: dict[str, str], explain: bool = False) -> Doc:
+    """`conventions`: the lines printed under the tables (`kvcache.table_conventions`)."""
+    doc = Doc(notes=[f"{k}: {v}" for k, v in conventions.items()])
     flat = DocTable(
         "",
         [
@@ -89,10 +90,6 @@ def kv_doc(irs: list[ModelIR], results: list[KVResult], explain: bool = False) -
                 ]
             )
         doc.tables.append(t)
-        if r.ctx_tokens > ir.context_length:
-            doc.remarks.append(
-                f"warning: {r.ctx_tokens:,} tokens is beyond {ir.name}'s context length ({ir.context_length:,})"
-            )
         if explain:
             doc.remarks.append(
                 f"  {ir.name}: per token, all attention layers: {r.per_token_bytes_all_layers:,} B "
@@ -131,4 +128,5 @@ def kv_doc(irs: list[ModelIR], results: list[KVResult], explain: bool = False) -
                 + [Cell(fmt.nbytes(r.sweep[i]["total_bytes"]), r.sweep[i]["total_bytes"]) for r in results]
             )
         doc.tables.append(sw)
+        doc.csv_more.append(sw)  # csv: after the per-layer-kind table, as a titled section
     return doc

@@ -23,11 +23,16 @@ def report_doc(report: Report) -> Doc:
                 Cell(fmt.params(r["total"]), r["total"]),
                 Cell(fmt.params(r["active"]), r["active"]),
                 Cell(fmt.nbytes(r["weights_bf16_bytes"]), r["weights_bf16_bytes"]),
-                Cell(fmt.nbytes(r["kv_bytes"]), r["kv_bytes"]),
+                # marked in every format: a CI summary written to a file has no stderr beside it
+                Cell(
+                    fmt.nbytes(r["kv_bytes"]) + (" *" if r["ctx_tokens"] > r["context_length"] else ""), r["kv_bytes"]
+                ),
                 Cell(fmt.flops(r["prefill_flops_per_token"]), r["prefill_flops_per_token"]),
             ]
         )
-    doc = Doc([t], notes=[f"{k}: {v}" for k, v in report.conventions.items()])
+    doc = Doc([t], notes=[f"{k}: {v}" for k, v in report.table_conventions.items()])
+    if any(r["ctx_tokens"] > r["context_length"] for r in rows):
+        doc.remarks.append(f"warning: * {ctx:,} tokens is beyond that model's context length")
     if report.errors:
         failed = DocTable("Specs that could not be analysed", ["spec", "error"])
         failed.rows += [[Cell(e["target"]), Cell(e["error"])] for e in report.errors]
@@ -36,4 +41,5 @@ def report_doc(report: Report) -> Doc:
         sub = compare_doc(comparison)
         sub.tables[0].title = " vs ".join(m["display_name"] for m in comparison.as_dict()["models"])
         doc.tables += sub.tables
+        doc.csv_more += sub.tables  # csv's header is the summary's: each pair follows as its own section
     return doc

@@ -39,7 +39,13 @@ def serve_doc(results: list[ServeResult], profile: GPU) -> Doc:
             f"{m.max_batch_at_ctx:,}" if m.max_batch_at_ctx is not None else "unbounded", m.max_batch_at_ctx
         ),
     )
-    row("longest context at this batch", lambda m: Cell(f"{m.max_ctx_at_batch:,}", m.max_ctx_at_batch))
+    row(
+        "longest context at this batch",
+        lambda m: Cell(
+            f"{m.max_ctx_at_batch:,}" + (" (context length)" if m.max_ctx_limited_by == "context_length" else ""),
+            m.max_ctx_at_batch,
+        ),
+    )
     t.section()
     row(
         "decode: bytes / step / GPU",

@@ -22,6 +22,16 @@ def _param_rows(models: list[dict]) -> list[tuple[str, str]]:
     return [(k, label) for k, label in PARAM_ROWS if k != "active_fewest" or varies]
 
 
+def _params_lines(models: list[dict]) -> list[str]:
+    """The conventions under a table of `models`: a mechanism's own line only where one of them holds it."""
+    held = set()
+    if any(m["params"]["active_fewest"] != m["params"]["active"] for m in models):
+        held.add("active_fewest")
+    if any(m["params"]["by_component"].get("ngram_embedding") for m in models):
+        held.add("ngram_embedding")
+    return conventions.params_lines(held)
+
+
 def compare_doc(comparison: Comparison) -> Doc:
     result = comparison.as_dict()
     models = result["models"]
@@ -59,7 +69,7 @@ def compare_doc(comparison: Comparison) -> Doc:
             for m in models
         ]
     )
-    return Doc([t], notes=["highlighted: values that differ"] + conventions.params_lines())
+    return Doc([t], notes=["highlighted: values that differ"] + _params_lines(models))
 
 
 def show_doc(ir: ModelIR, description: Description) -> Doc:
@@ -94,7 +104,20 @@ def show_doc(ir: ModelIR, description: Description) -> Doc:
             Cell(w["shipped_format"]),
         ]
     )
-    doc = Doc([arch, parts], notes=conventions.params_lines())
+    doc = Doc([arch, parts], notes=_params_lines([model]))
+    # csv keeps the architecture table's one header (`,value`) and adds the counts under it, exact
+    flat = DocTable(arch.title, arch.columns, rows=list(arch.rows))
+    for comp in COMPONENTS:
+        n, a = count.by_component[comp], count.active_by_component[comp]
+        if n or a:
+            flat.rows += [[Cell(f"{comp}: total"), Cell(f"{n:,}", n)], [Cell(f"{comp}: active"), Cell(f"{a:,}", a)]]
+    flat.rows += [[Cell(label), Cell(f"{model['params'][key]:,}", model["params"][key])] for key, label in PARAM_ROWS]
+    flat.rows += [
+        [Cell("Weights (bf16)"), Cell(f"{w['bf16_bytes']:,} B", w["bf16_bytes"])],
+        [Cell("Weights (as shipped)"), Cell(f"{w['shipped_bytes']:,} B", w["shipped_bytes"])],
+        [Cell("Weights (as shipped) format"), Cell(w["shipped_format"])],
+    ]
+    doc.csv_table = flat
     checks = description.references
     if checks:
         ref = DocTable("Published figures", ["figure", "published", "computed", "convention", "", "source"])
@@ -134,4 +157,5 @@ def list_doc(rows: list[dict[str, Any]]) -> Doc:
                 Cell(", ".join(r["aliases"])),
             ]
         )
-    return Doc([t], notes=conventions.params_lines())
+    # list's rows hold no routing or components: the general lines only
+    return Doc([t], notes=conventions.params_lines(set()))

@@ -360,7 +360,7 @@ def verify_gguf(ir: ModelIR, gguf) -> dict:
     from ..api import build
     from ..params import count_params
     from .gguf import bits_per_weight
-    from .naming import GGUF_EXTRAS, GGUF_FAMILIES
+    from .gguf_naming import GGUF_EXTRAS, GGUF_FAMILIES
 
     arch = gguf.architecture
     if arch not in GGUF_FAMILIES:

@@ -268,6 +268,9 @@ NEMOTRON_H: Rules = (
     (r"ffn\.e_score_correction_bias", to("mixer.gate.e_score_correction_bias")),
     (r"ffn\.experts\.gate_up", experts(("mixer.experts.{e}.up_proj.weight",), to("mixer.experts.up_proj"))),
     (r"ffn\.experts\.down", experts(("mixer.experts.{e}.down_proj.weight",), to("mixer.experts.down_proj"))),
+    # the latent MoE's projections around the routed experts (Nemotron 3 Super)
+    (r"ffn\.latent_down\.(weight|bias)", to("mixer.fc1_latent_proj.{0}")),
+    (r"ffn\.latent_up\.(weight|bias)", to("mixer.fc2_latent_proj.{0}")),
     (r"ffn\.shared\.gate_up\.weight", to("mixer.shared_experts.up_proj.weight")),
     (r"ffn\.shared\.down\.weight", to("mixer.shared_experts.down_proj.weight")),
     (r"ffn\.gate_up\.weight", to("mixer.up_proj.weight")),
@@ -319,9 +322,32 @@ PHI3 = Family(
         (r"ffn\.down\.weight", to("mlp.down_proj.weight")),
     )
 )
+# Gemma 4: the dense MLP beside the experts (26B-A4B: `ffn.dense` / `ffn.moe` in llmarch, `mlp` / `router` /
+# `experts` beside it in the checkpoint, stacked experts only), per-layer inputs (E2B, E4B), the layer's scalar
+GEMMA4: Rules = (
+    (r"ffn\.dense\.gate_up\.weight", split("mlp.gate_proj.weight", "mlp.up_proj.weight")),
+    (r"ffn\.dense\.down\.weight", to("mlp.down_proj.weight")),
+    (r"ffn\.moe\.router\.weight", to("router.proj.weight")),
+    (r"ffn\.moe\.router_scale", to("router.scale")),
+    (r"ffn\.moe\.per_expert_scale", to("router.per_expert_scale")),
+    (r"ffn\.moe\.experts\.(gate_up|down)", to("experts.{0}_proj")),
+    (r"ffn\.moe_norm\.weight", to("pre_feedforward_layernorm_2.weight")),
+    (r"ffn\.dense_post_norm\.weight", to("post_feedforward_layernorm_1.weight")),
+    (r"ffn\.moe_post_norm\.weight", to("post_feedforward_layernorm_2.weight")),
+    (r"per_layer_input\.gate\.weight", to("per_layer_input_gate.weight")),
+    (r"per_layer_input\.proj\.weight", to("per_layer_projection.weight")),
+    (r"layer_scalar\.scalar", to("layer_scalar")),  # llmarch's LayerScalar part holds it as `scalar`
+)
+PER_LAYER_TOP = {  # per-layer embeddings' model-level weights (Gemma 3n's and Gemma 4's names)
+    "per_layer_embed.weight": "embed_tokens_per_layer.weight",
+    "per_layer_input.weight": "per_layer_model_projection.weight",
+    "per_layer_input_norm.weight": "per_layer_projection_norm.weight",
+}
+
 FAMILIES: dict[str, Family] = {
     **{t: DENSE for t in ("llama", "mistral", "ministral3", "qwen3", "olmo2", "olmo3", "smollm3", "granite")},
     "gemma3_text": DENSE,
+    "gemma4_text": Family(ATTENTION + MLP + GEMMA4, layouts=("stacked",), outer=PER_LAYER_TOP),
     "phi3": PHI3,
     **{t: Family(ATTENTION + MLP + moe()) for t in ("qwen3_moe", "olmoe")},
     "mixtral": Family(ATTENTION + MIXTRAL_MOE),
@@ -365,6 +391,9 @@ FAMILIES: dict[str, Family] = {
         prefixes=(("backbone.", "lm_head"), ("model.", "lm_head")),
         norms={"mixer_norm": "norm", "attn_norm": "norm", "ffn_norm": "norm"},
         outer={"embed_tokens.weight": "embeddings.weight", "norm.weight": "norm_f.weight"},
+        # Nemotron 3 Super's MTP block: transformers' NemotronH builds none, so where its checkpoints keep it is
+        # not known here
+        mtp="unchecked",
     ),
     # Gemma 3n: AltUp, LAuReL and the per-layer inputs under transformers' names (the model keeps
     # altup_inputs - 1 AltUp projections each way: 3 for Gemma 3n's 4 inputs)
@@ -382,12 +411,9 @@ FAMILIES: dict[str, Family] = {
         norms={
             "altup_norm": "altup.router_norm",
             "laurel_norm": "laurel.post_laurel_norm",
-            "per_layer_input_norm": "post_per_layer_input_norm",
         },
         outer={
-            "per_layer_embed.weight": "embed_tokens_per_layer.weight",
-            "per_layer_input.weight": "per_layer_model_projection.weight",
-            "per_layer_input_norm.weight": "per_layer_projection_norm.weight",
+            **PER_LAYER_TOP,
             **{f"altup_in.{k}.weight": f"altup_projections.{k}.weight" for k in range(8)},
             **{f"altup_out.{k}.weight": f"altup_unembed_projections.{k}.weight" for k in range(8)},
         },
@@ -404,11 +430,26 @@ FAMILIES: dict[str, Family] = {
             "norm.bias": "ln_f.bias",
         },
     ),
+    # Cohere's parallel block: one `input_layernorm` per layer (llmarch's `input_norm`); Command A+'s experts
+    # stacked as transformers' cohere2_moe stores them, its shared experts one MLP
+    "cohere2": DENSE,
+    "cohere2_moe": Family(ATTENTION + MLP + moe()),
+    # Arcee Trinity: the element-wise output gate is its own `gate_proj` (llmarch's q_proj holds the query, then
+    # the gate); the router is `mlp.router.gate` and its expert_bias a parameter; four norms per block by name
+    "afmoe": Family(
+        ((r"attn\.q_proj\.weight", split("self_attn.q_proj.weight", "self_attn.gate_proj.weight")),)
+        + ATTENTION
+        + ((r"ffn\.router_correction", to("mlp.expert_bias")),)
+        + MLP
+        + moe(router="mlp.router.gate"),
+        norms={"ffn_norm": "pre_mlp_layernorm", "ffn_post_norm": "post_mlp_layernorm"},
+    ),
 }
 # a multimodal wrapper's model type -> the family of its text model
 WRAPPERS = {
     "gemma3": "gemma3_text",
     "gemma3n": "gemma3n_text",
+    "gemma4": "gemma4_text",
     "mistral3": "ministral3",
     "qwen3_5": "qwen3_5_text",
     "qwen3_5_moe": "qwen3_5_moe_text",
@@ -425,9 +466,11 @@ def norm_name(family: Family, name: str, placement: str) -> Optional[str]:
     return {
         "attn_norm": "input_layernorm",
         "mixer_norm": "input_layernorm",
+        "input_norm": "input_layernorm",  # the parallel block's one norm
         "attn_post_norm": "post_attention_layernorm",
         "ffn_norm": "post_attention_layernorm" if placement == "pre" else "pre_feedforward_layernorm",
         "ffn_post_norm": "post_feedforward_layernorm",
+        "per_layer_input_norm": "post_per_layer_input_norm",  # Gemma 3n's and Gemma 4's
     }.get(name)
 
 
@@ -498,81 +541,3 @@ def checkpoint_names(
             inner = in_layer(family, rest[len("layer.") :], shape, layout, placement, layer)
             return None if inner is None else [e._replace(name=base + e.name) for e in inner]
     return None
-
-
-# ---------------------------------------------------------------------------
-# GGUF: llama.cpp's tensor names, one table per llama.cpp architecture (gguf-py's MODEL_TENSORS and
-# TENSOR_NAMES), shapes in torch's order (GGUF stores the dimensions reversed: `GgufTensor.shape` undoes it).
-# Experts are always stacked (`ffn_gate_exps` `[n, d_expert, d]`); llama.cpp's converter reshapes a few
-# Mamba-2 vectors (convert_hf_to_gguf.py's Mamba2Model: conv1d squeezed to `[channels, kernel]`, A and D
-# `[heads, 1]`, the gated norm `[groups, d_inner / groups]`).
-
-GGUF_NORMS = {
-    "attn_norm": "attn_norm",
-    "mixer_norm": "attn_norm",
-    "ffn_norm": "ffn_norm",
-    "attn_post_norm": "post_attention_norm",
-    "ffn_post_norm": "post_ffw_norm",
-}
-GGUF_ATTENTION: Rules = (
-    (r"attn\.(q|k|v)_proj\.(weight|bias)", to("attn_{0}.{1}")),
-    (r"attn\.o_proj\.(weight|bias)", to("attn_output.{0}")),
-    (r"attn\.(q|k)_norm\.weight", to("attn_{0}_norm.weight")),
-)
-GGUF_MLP: Rules = (
-    (r"ffn\.gate_up\.weight", split("ffn_gate.weight", "ffn_up.weight")),
-    (r"ffn\.down\.weight", to("ffn_down.weight")),
-)
-GGUF_MOE: Rules = (
-    (r"ffn\.router\.weight", to("ffn_gate_inp.weight")),
-    (r"ffn\.e_score_correction_bias", to("exp_probs_b.bias")),
-    (r"ffn\.experts\.gate_up", split("ffn_gate_exps.weight", "ffn_up_exps.weight", axis=1)),
-    (r"ffn\.experts\.down", to("ffn_down_exps.weight")),
-    (r"ffn\.shared\.gate_up\.weight", split("ffn_gate_shexp.weight", "ffn_up_shexp.weight")),
-    (r"ffn\.shared\.down\.weight", to("ffn_down_shexp.weight")),
-    (r"ffn\.shared_gate\.weight", to("ffn_gate_inp_shexp.weight")),
-)
-# Nemotron-H: one `attn_norm` per layer, ungated (relu^2) FFNs, Mamba-2 blocks as `ssm_*`
-GGUF_NEMOTRON_H: Rules = (
-    (r"mixer\.in_proj\.weight", to("ssm_in.weight")),
-    (r"mixer\.out_proj\.weight", to("ssm_out.weight")),
-    (r"mixer\.conv1d\.weight", to("ssm_conv1d.weight", shape=lambda s, layer: (s[0], s[2]))),
-    (r"mixer\.conv1d\.bias", to("ssm_conv1d.bias")),
-    (r"mixer\.dt_bias", to("ssm_dt.bias")),
-    (r"mixer\.A_log", to("ssm_a", shape=lambda s, layer: s + (1,))),
-    (r"mixer\.D", to("ssm_d", shape=lambda s, layer: s + (1,))),
-    (
-        r"mixer\.norm\.weight",
-        to("ssm_norm.weight", shape=lambda s, layer: (layer.mamba2.n_groups, s[0] // layer.mamba2.n_groups)),
-    ),
-    (r"ffn\.router\.weight", to("ffn_gate_inp.weight")),
-    (r"ffn\.e_score_correction_bias", to("exp_probs_b.bias")),
-    (r"ffn\.experts\.gate_up", to("ffn_up_exps.weight")),
-    (r"ffn\.experts\.down", to("ffn_down_exps.weight")),
-    (r"ffn\.shared\.gate_up\.weight", to("ffn_up_shexp.weight")),
-    (r"ffn\.shared\.down\.weight", to("ffn_down_shexp.weight")),
-    (r"ffn\.gate_up\.weight", to("ffn_up.weight")),
-    (r"ffn\.down\.weight", to("ffn_down.weight")),
-) + GGUF_ATTENTION
-
-
-def gguf_family(rules: Rules, norms: Optional[dict] = None) -> Family:
-    return Family(
-        rules,
-        prefixes=(("", "output"),),
-        layouts=("stacked",),
-        layers="blk",
-        norms=norms or GGUF_NORMS,
-        outer={"embed_tokens.weight": "token_embd.weight", "norm.weight": "output_norm.weight"},
-    )
-
-
-# llama.cpp architecture (a GGUF's `general.architecture`) -> its table
-GGUF_FAMILIES: dict[str, Family] = {
-    "llama": gguf_family(GGUF_ATTENTION + GGUF_MLP),
-    "qwen3": gguf_family(GGUF_ATTENTION + GGUF_MLP),
-    "qwen3moe": gguf_family(GGUF_ATTENTION + GGUF_MOE),
-    "nemotron_h_moe": gguf_family(GGUF_NEMOTRON_H, dict.fromkeys(("attn_norm", "mixer_norm", "ffn_norm"), "attn_norm")),
-}
-# tensors llama.cpp's converter adds beside the model's weights: listed, not differences
-GGUF_EXTRAS = ("rope_freqs.weight",)

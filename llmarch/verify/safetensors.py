@@ -22,7 +22,7 @@ import stat
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 from ..errors import SpecError
 from ..yamlsafe import read_bounded
@@ -268,8 +268,9 @@ def _config(folder: Path) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def read_checkpoint(path: str) -> Checkpoint:
-    """Every tensor's name, dtype, shape and size, from the headers of a checkpoint's shards."""
+def read_checkpoint(path: str, progress: Callable[[str, int], None] | None = None) -> Checkpoint:
+    """Every tensor's name, dtype, shape and size, from the headers of a checkpoint's shards; `progress`
+    hears of each shard read, with the number of shards (a 1T checkpoint has 160 and more)."""
     p = Path(path)
     weight_map: dict[str, str] | None = None
     if p.is_dir():
@@ -297,6 +298,8 @@ def read_checkpoint(path: str) -> Checkpoint:
     for file in files:
         found, size = read_header(file)
         total += size
+        if progress:
+            progress(file.name, len(files))
         if not tensors.keys().isdisjoint(found):  # set operations in C: 140,000 names in a 1T checkpoint
             name = next(n for n in found if n in tensors)
             raise _error(file, f"holds a tensor that `{tensors[name].shard}` holds too", name)

@@ -7,8 +7,12 @@ from __future__ import annotations
 from ..common import TextType
 from ..quant import ModuleNames
 from . import (
+    arcee,
+    cohere,
     deepseek,
+    deepseek_v4,
     gemma,
+    gemma4,
     glm,
     gpt2,
     gpt_oss,
@@ -26,6 +30,8 @@ from . import (
     qwen,
     smollm,
     step,
+    xlstm,
+    zaya,
 )
 
 FAMILIES = (
@@ -34,9 +40,11 @@ FAMILIES = (
     phi,
     qwen,
     deepseek,
+    deepseek_v4,
     glm,
     kimi,
     gemma,
+    gemma4,
     gpt_oss,
     olmo,
     smollm,
@@ -47,6 +55,10 @@ FAMILIES = (
     gpt2,
     mimo,
     step,
+    arcee,
+    cohere,
+    xlstm,
+    zaya,
     longcat,
 )
 

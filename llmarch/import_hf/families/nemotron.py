@@ -1,10 +1,12 @@
-"""NVIDIA's Nemotron-H (`nemotron_h`): Mamba-2, attention and MoE layers from `hybrid_override_pattern`."""
+"""NVIDIA's Nemotron-H (`nemotron_h`): Mamba-2, attention and MoE layers from `hybrid_override_pattern`; Nemotron 3
+Super's latent MoE (`moe_latent_size`) and MTP block (`num_nextn_predict_layers`, `mtp_layers_block_type` or the
+legacy `mtp_hybrid_override_pattern`)."""
 
 from __future__ import annotations
 
 from ..common import PLAIN_FFN, TextType, _base, _ffn_kind, _heads, _layers, _moe, _rmsnorm
 from ..config import Config
-from ..keys import _QUANT, Derived, Reject, _keys, _only
+from ..keys import _QUANT, Derived, Reject, _keys
 from ..quant import ModuleNames
 
 # Nemotron-H's hybrid_override_pattern: each layer holds one mixer or one FFN
@@ -48,7 +50,11 @@ def build_nemotron_h(cfg: Config) -> dict:
     spec["norm"] = _rmsnorm(cfg, eps="layer_norm_epsilon")
     mixers = [NEMOTRON_LETTERS[ch][0] for ch in pattern]
     ffns = [NEMOTRON_LETTERS[ch][1] for ch in pattern]
-    if "G" in mixers:
+    # MTP blocks (Nemotron 3 Super): read only where stated, so a config without them (Nano) imports as before
+    n_mtp = cfg.int("num_nextn_predict_layers", 0) if cfg.has("num_nextn_predict_layers") else 0
+    mtp_ffn = _nemotron_mtp_ffn(cfg) if n_mtp else None
+    cfg.touch("num_nextn_predict_layers", "mtp_layers_block_type", "mtp_hybrid_override_pattern")
+    if "G" in mixers or n_mtp:
         # Nemotron-H's attention layers use no positional encoding
         spec["attention"] = _heads(cfg, spec["d_model"]) | {"position": "nope"}
     cfg.touch("num_attention_heads", "num_key_value_heads", "head_dim")
@@ -66,10 +72,10 @@ def build_nemotron_h(cfg: Config) -> dict:
         "mamba_num_heads", "mamba_head_dim", "ssm_state_size", "n_groups", "conv_kernel", "use_bias", "use_conv_bias"
     )
     kind = _ffn_kind(cfg, "mlp_hidden_act", PLAIN_FFN)
-    if "D" in ffns:
+    if "D" in ffns or mtp_ffn == "D":
         spec["ffn"] = {"kind": kind, "d_ff": cfg.int("intermediate_size")}
     cfg.touch("intermediate_size")
-    if "E" in ffns:
+    if "E" in ffns or mtp_ffn == "E":
         n_shared = cfg.int("n_shared_experts", 0)
         d_shared = cfg.int("moe_shared_expert_intermediate_size") if n_shared else 0  # all shared experts as one MLP
         spec["moe"] = _moe(
@@ -81,15 +87,46 @@ def build_nemotron_h(cfg: Config) -> dict:
             d_shared=d_shared,
             score_correction_bias=True,
         )
+        # read only where stated: a config without it (Nano) imports as before, with no default to note
+        latent = cfg.opt_int("moe_latent_size") if cfg.has("moe_latent_size") else None
+        if latent is not None:
+            # Nemotron 3 Super's latent MoE: the experts run in moe_latent_size, between two projections
+            spec["moe"]["latent_dim"] = latent
     cfg.touch(
         "n_routed_experts",
         "num_experts_per_tok",
         "moe_intermediate_size",
         "n_shared_experts",
         "moe_shared_expert_intermediate_size",
+        "moe_latent_size",
     )
     spec["layers"] = _layers(mixers, ffns, explicit=True)
+    if n_mtp:
+        # one attention block then one FFN block per module, as vLLM's NemotronHMTP runs them
+        spec["mtp"] = {"n_modules": n_mtp, "ffn": "moe" if mtp_ffn == "E" else "dense", "attention": "global"}
     return spec
+
+
+def _nemotron_mtp_ffn(cfg: Config) -> str:
+    """The FFN letter of Nemotron-H's MTP block (E or D), from mtp_layers_block_type, else the legacy
+    mtp_hybrid_override_pattern (transformers reads the pattern only while the list is its default).  llmarch's
+    MTP module holds one attention layer and one FFN, the order vLLM's NemotronHMTP runs them in."""
+    blocks = cfg.get("mtp_layers_block_type") if cfg.has("mtp_layers_block_type") else None
+    if blocks is not None and blocks != ["full_attention", "moe"]:
+        names = cfg.str_list("mtp_layers_block_type")
+        legacy = {"attention": "full_attention", "mamba": "linear_attention"}  # transformers' remap
+        pattern, key = "".join(NEMOTRON_BLOCK_TYPES.get(legacy.get(b, b), "?") for b in names), "mtp_layers_block_type"
+    elif cfg.has("mtp_hybrid_override_pattern"):
+        pattern, key = cfg.str("mtp_hybrid_override_pattern"), "mtp_hybrid_override_pattern"
+    else:
+        pattern, key = "*E", "mtp_layers_block_type"
+    if pattern not in ("*E", "*-"):
+        raise cfg.error(
+            key,
+            f"an MTP block `{pattern}` (as a pattern) is not one llmarch can represent",
+            "llmarch's MTP module holds one attention layer then one FFN: `*E` (MoE) or `*-` (MLP)",
+        )
+    return NEMOTRON_LETTERS[pattern[1]][1]  # E (experts) or D (dense), the FFN pattern's letter
 
 
 NEMOTRON_H_KEYS = {
@@ -118,6 +155,10 @@ NEMOTRON_H_KEYS = {
     "hybrid_override_pattern": "ME*-",  # transformers' default layers_block_type, as a pattern
     "layers_block_type": None,  # transformers 5's name for the same list
     "num_hidden_layers": Derived("the pattern's length", lambda r: len(_nemotron_pattern(r))),
+    "moe_latent_size": None,
+    "num_nextn_predict_layers": 0,
+    "mtp_layers_block_type": ["full_attention", "moe"],
+    "mtp_hybrid_override_pattern": "*E",  # the legacy spelling, read while the list is the default
     **_QUANT,
 }
 
@@ -129,19 +170,16 @@ TYPES = [
         _keys(
             NEMOTRON_H_KEYS,
             # Mamba kernel and init settings; `expand`: transformers sizes the mixer from mamba_num_heads x
-            # mamba_head_dim; rope keys: the attention layers use no positional encoding; MTP layer lists only
-            # matter with num_nextn_predict_layers, rejected below
+            # mamba_head_dim; rope keys: the attention layers use no positional encoding
             "num_logits_to_keep use_mamba_kernels mamba_hidden_act expand time_step_min time_step_max time_step_limit "
             "time_step_floor chunk_size mamba_ssm_cache_dtype routed_scaling_factor n_group topk_group norm_topk_prob "
-            "residual_in_fp32 rescale_prenorm_residual moe_shared_expert_overlap mtp_layers_block_type "
-            "mtp_hybrid_override_pattern norm_eps rope_theta partial_rotary_factor",
+            "residual_in_fp32 rescale_prenorm_residual moe_shared_expert_overlap "
+            "norm_eps rope_theta partial_rotary_factor",
             {
                 "attention_bias": Reject("transformers' Nemotron-H attention has no biases"),
                 "mlp_bias": Reject("llmarch's Nemotron-H MLPs have no biases"),
                 "mamba_proj_bias": Reject("transformers ignores it (use_bias sets the Mamba projections' bias)"),
                 "sliding_window": Reject("Nemotron-H has no sliding-window layers in transformers"),
-                "moe_latent_size": Reject("llmarch has no latent MoE projection"),
-                "num_nextn_predict_layers": Reject("llmarch cannot represent Nemotron-H's MTP layers", _only(0)),
             },
         ),
         build_nemotron_h,
@@ -154,7 +192,8 @@ MODULE_NAMES = {
         {
             "attention": ("mixer.q_proj", "mixer.k_proj", "mixer.v_proj", "mixer.o_proj"),
             "linear_mixer": ("mixer.in_proj", "mixer.out_proj"),
-            "dense_ffn": ("mixer.up_proj", "mixer.down_proj"),
+            # a latent MoE's two projections count with dense_ffn (every token passes through them)
+            "dense_ffn": ("mixer.up_proj", "mixer.down_proj", "mixer.fc1_latent_proj", "mixer.fc2_latent_proj"),
             "routed_experts": ("mixer.experts.{e}.up_proj", "mixer.experts.{e}.down_proj"),
             "shared_experts": ("mixer.shared_experts.up_proj", "mixer.shared_experts.down_proj"),
             "other": ("mixer.gate", "mixer.conv1d", "mixer.norm", "norm"),
