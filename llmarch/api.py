@@ -221,7 +221,10 @@ def comparison(irs: list[ModelIR], counts: list[ParamCount] | None = None) -> Co
     for model_facts in per_model[1:]:
         keys += [f.key for f in model_facts if f.key not in keys]
     differences = [k for k in keys if len({repr(m["architecture"].get(k)) for m in models}) > 1]
-    differences += [k for k, _ in PARAM_ROWS if len({m["params"][k] for m in models}) > 1]
+    # active_fewest differs on its own only where a model has zero experts; elsewhere it repeats active
+    routing_varies = any(c.active_fewest != c.active for c in counts)
+    rows = [k for k, _ in PARAM_ROWS if k != "active_fewest" or routing_varies]
+    differences += [k for k in rows if len({m["params"][k] for m in models}) > 1]
     return Comparison(envelope("compare", models, differences=differences), per_model)
 
 

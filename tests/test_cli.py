@@ -260,3 +260,8 @@ def test_longcat_lines_only_where_a_model_holds_them():
     q, lc = (d["models"][0]["params"] for d in docs)
     assert q["active_fewest"] == q["active"] and q["by_component"]["ngram_embedding"] == 0
     assert lc["active"] - lc["active_fewest"] == 14 * 12 * 3 * 3072 * 1024
+    # compare names active_fewest as a difference only where a model's routing separates it from active
+    plain = json.loads(invoke("compare", "qwen3-8b", "qwen3-4b", "-f", "json").output)["differences"]
+    mixed = json.loads(invoke("compare", "qwen3-8b", "longcat-flash-lite", "-f", "json").output)["differences"]
+    assert "active" in plain and "active_fewest" not in plain
+    assert "active_fewest" in mixed
