@@ -681,3 +681,84 @@ def test_mtp_tensors_of_an_unchecked_family_are_listed_apart(tmp_path):
     assert answer["agree"] and answer["mtp_unchecked"] == list(extra)
     assert answer["bytes"]["explained"]["mtp_unchecked"] == 2 * 3072 * 6144
     assert answer["bytes"]["explained"]["mtp"] == 0
+
+
+# ---------------------------------------------------------------------------
+# LongCat-Flash-Lite (issue 23): two MLA sublayers a checkpoint layer, the shortcut MoE with zero experts, the
+# n-gram tables; no verbatim config.json, so transformers' longcat_flash is built from the collected values
+
+
+def longcat_flash_lite_tensors() -> dict[str, tuple[str, tuple]]:
+    """Tensor name -> (dtype, shape) of a LongCat-Flash-Lite checkpoint: transformers 5.23's longcat_flash of the
+    collected values as it saves it (its state dict through `revert_weight_conversion`, which unstacks the
+    experts per expert, as the Hub's checkpoints hold them), less the gate/up rows transformers' stacked
+    gate_up_proj gives the 128 zero experts (identities: down_proj and the checkpoint hold 256 experts), plus
+    the n-gram tables and projections transformers does not build, under LongcatFlashNgramForCausalLM's names
+    (`model.ngram_embeddings.embedders.{i}` [78 x 131,072 + 2i + 1, 256], `post_projs.{i}` [3,072, 256]: SGLang's
+    and llama.cpp's LongCat-Flash-Lite loaders read them so). BF16, the routing bias F32."""
+    from transformers import LongcatFlashConfig
+    from transformers.core_model_loading import revert_weight_conversion
+
+    c = collected_values("longcat-flash-lite")
+    keys = ("vocab_size", "hidden_size", "ffn_hidden_size", "expert_ffn_hidden_size", "num_layers")
+    keys += ("num_attention_heads", "kv_lora_rank", "q_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim")
+    keys += ("v_head_dim", "n_routed_experts", "moe_topk", "zero_expert_num", "max_position_embeddings")
+    model = causal_lm_on_meta(LongcatFlashConfig(**{k: c[k] for k in keys}))
+    state = dict(model.state_dict(keep_vars=True))
+    out: dict[str, tuple[str, tuple]] = {}
+    real = c["n_routed_experts"]
+    for name, t in revert_weight_conversion(model, state).items():
+        expert = re.search(r"\.mlp\.experts\.(\d+)\.", name)
+        if expert and int(expert.group(1)) >= real:
+            continue  # a zero expert's phantom gate/up rows
+        out[name] = ("F32" if "e_score_correction_bias" in name else "BF16", tuple(t.shape))
+    tables = c["emb_split_num"] * (c["emb_neighbor_num"] - 1)
+    dim = c["hidden_size"] // tables
+    for i in range(tables):
+        rows = c["ngram_vocab_size_ratio"] * c["vocab_size"] + 2 * i + 1
+        out[f"model.ngram_embeddings.embedders.{i}.weight"] = ("BF16", (rows, dim))
+        out[f"model.ngram_embeddings.post_projs.{i}.weight"] = ("BF16", (c["hidden_size"], dim))
+    return out
+
+
+def test_longcat_flash_lite_agrees_and_catches_each_difference(tmp_path):
+    import llmarch
+    from llmarch.verify import verify
+
+    ir = llmarch.load("longcat-flash-lite")
+    tensors = longcat_flash_lite_tensors()
+    # transformers' own names, as the LongCat checkpoints hold them (GPTQModel's longcat_flash module tree too)
+    assert tensors["model.layers.13.self_attn.1.kv_a_proj_with_mqa.weight"] == ("BF16", (512 + 64, 3072))
+    assert tensors["model.layers.0.mlp.router.classifier.weight"] == ("BF16", (256 + 128, 3072))
+    assert tensors["model.layers.0.mlp.experts.255.gate_proj.weight"] == ("BF16", (1024, 3072))
+    assert "model.layers.0.mlp.experts.256.gate_proj.weight" not in tensors
+    assert tensors["model.ngram_embeddings.embedders.11.weight"] == ("BF16", (78 * 131072 + 23, 256))
+    config = {**collected_values("longcat-flash-lite"), "model_type": "longcat_flash_ngram"}
+
+    def answer(edited: dict, folder: Path) -> dict:
+        checkpoint(folder, edited)
+        (folder / "config.json").write_text(json.dumps(config))
+        return verify(ir, read_checkpoint(str(folder)))
+
+    # the checkpoint's MTP block (model.mtp.*, not modelled) is listed apart, not a difference
+    mtp = {"model.mtp.layers.0.eh_proj.weight": ("BF16", (3072, 6144))}
+    ok = answer(tensors | mtp, tmp_path / "ok")
+    assert ok["missing"] == [] and ok["unexpected"] == [], (ok["missing"][:5], ok["unexpected"][:5])
+    assert ok["shape_differences"] == [] and ok["dtype_differences"] == []
+    assert ok["agree"] and ok["mtp_unchecked"] == list(mtp) and ok["layout"]["experts"] == "per_expert"
+    assert ok["tensors"]["expected"] == len(tensors)
+    # sublayer 1 of layer 1 (llmarch's layer 3), where a wrong pairing of llmarch layers with sublayers shows
+    victim = "model.layers.1.self_attn.1.q_b_proj.weight"
+    dtype, shape = tensors[victim]
+    removed = answer({k: v for k, v in tensors.items() if k != victim}, tmp_path / "removed")
+    assert removed["missing"] == [victim] and not removed["agree"]
+    wider = answer(tensors | {victim: (dtype, (shape[0] + 1,) + shape[1:])}, tmp_path / "wider")
+    assert [d["tensor"] for d in wider["shape_differences"]] == [victim] and not wider["agree"]
+    assert wider["shape_differences"][0]["field"]
+    retyped = answer(tensors | {victim: ("F16", shape)}, tmp_path / "retyped")
+    assert [d["tensor"] for d in retyped["dtype_differences"]] == [victim] and not retyped["agree"]
+    # an n-gram table one row short: the spec's vocab_ratio decides its shape
+    table = "model.ngram_embeddings.embedders.3.weight"
+    rows, dim = tensors[table][1]
+    short = answer(tensors | {table: ("BF16", (rows - 1, dim))}, tmp_path / "short")
+    assert [d["tensor"] for d in short["shape_differences"]] == [table] and not short["agree"]

@@ -301,6 +301,9 @@ class Family:
     # "deepseek" | "qwen" | "unchecked" (the checkpoints' MTP naming is not known: MTP weights not held)
     mtp: Optional[str] = None
     layers: str = "layers"  # the decoder layers' container (GPT-2's `h`)
+    # llmarch layers per checkpoint layer: with k > 1 llmarch's layer i is sublayer i % k of the checkpoint's
+    # layer i // k, and the rules see its weights as `sub{i % k}.<name>` (LongCat: two sublayers a layer)
+    sublayers: int = 1
     norms: dict = field(default_factory=dict)  # llmarch's per-layer norm -> the family's, where not transformers'
     outer: dict = field(default_factory=dict)  # weights outside the layers, where not llmarch's own names
     compiled: list = field(default_factory=list, compare=False, repr=False)
@@ -338,6 +341,31 @@ GEMMA4: Rules = (
     (r"per_layer_input\.proj\.weight", to("per_layer_projection.weight")),
     (r"layer_scalar\.scalar", to("layer_scalar")),  # llmarch's LayerScalar part holds it as `scalar`
 )
+# LongCat (longcat_flash, longcat_flash_ngram): a checkpoint layer holds two MLA sublayers (`self_attn.{0,1}`),
+# their norms (`input_layernorm.{0,1}`, `post_attention_layernorm.{0,1}`) and dense MLPs (`mlps.{0,1}`), and one
+# shortcut MoE (`mlp`) whose router scores the real and the zero experts; llmarch's layer 2i holds the MoE,
+# with sublayer 0's MLP beside it (`ffn.dense`), layer 2i + 1 sublayer 1's MLP (`ffn`)
+LONGCAT: Rules = (
+    (r"sub(\d)\.attn\.(q_a|q_b|kv_b|o)_proj\.weight", to("self_attn.{0}.{1}_proj.weight")),
+    (r"sub(\d)\.attn\.kv_a_proj\.weight", to("self_attn.{0}.kv_a_proj_with_mqa.weight")),
+    (r"sub(\d)\.attn\.(q_a|kv_a)_norm\.weight", to("self_attn.{0}.{1}_layernorm.weight")),
+    (r"sub(\d)\.attn_norm\.weight", to("input_layernorm.{0}.weight")),
+    (r"sub(\d)\.ffn_norm\.weight", to("post_attention_layernorm.{0}.weight")),
+    (r"sub(\d)\.ffn\.(?:dense\.)?gate_up\.weight", split("mlps.{0}.gate_proj.weight", "mlps.{0}.up_proj.weight")),
+    (r"sub(\d)\.ffn\.(?:dense\.)?down\.weight", to("mlps.{0}.down_proj.weight")),
+    (r"sub\d\.ffn\.router\.weight", to("mlp.router.classifier.weight")),
+    (r"sub\d\.ffn\.e_score_correction_bias", to("mlp.router.e_score_correction_bias")),
+    # per expert only: transformers' stacked gate_up_proj also holds rows for the zero experts, no checkpoint's
+    (
+        r"sub\d\.ffn\.experts\.gate_up",
+        experts(("mlp.experts.{e}.gate_proj.weight", "mlp.experts.{e}.up_proj.weight"), to("")),
+    ),
+    (r"sub\d\.ffn\.experts\.down", experts(("mlp.experts.{e}.down_proj.weight",), to(""))),
+)
+LONGCAT_NGRAM_TOP = {  # the n-gram tables and their projections (LongcatFlashNgramForCausalLM's names)
+    **{f"ngram_embed.{i}.weight": f"ngram_embeddings.embedders.{i}.weight" for i in range(64)},
+    **{f"ngram_proj.{i}.weight": f"ngram_embeddings.post_projs.{i}.weight" for i in range(64)},
+}
 PER_LAYER_TOP = {  # per-layer embeddings' model-level weights (Gemma 3n's and Gemma 4's names)
     "per_layer_embed.weight": "embed_tokens_per_layer.weight",
     "per_layer_input.weight": "per_layer_model_projection.weight",
@@ -444,6 +472,11 @@ FAMILIES: dict[str, Family] = {
         + moe(router="mlp.router.gate"),
         norms={"ffn_norm": "pre_mlp_layernorm", "ffn_post_norm": "post_mlp_layernorm"},
     ),
+    # LongCat: where its checkpoints keep the MTP module (`model.mtp.*`, which transformers skips) is not modelled
+    **{
+        t: Family(LONGCAT, layouts=("per_expert",), mtp="unchecked", sublayers=2, outer=LONGCAT_NGRAM_TOP)
+        for t in ("longcat_flash", "longcat_flash_ngram")
+    },
 }
 # a multimodal wrapper's model type -> the family of its text model
 WRAPPERS = {
@@ -521,8 +554,12 @@ def checkpoint_names(
     if parts[0] == "layers":
         i = int(parts[1])
         layer = ir.layers[i] if i < len(ir.layers) else None
-        inner = in_layer(family, ".".join(parts[2:]), shape, layout, placement, layer)
-        base = f"{prefix}{family.layers}.{i}."
+        rest, stored = ".".join(parts[2:]), i
+        if family.sublayers > 1:
+            stored, sub = divmod(i, family.sublayers)
+            rest = f"sub{sub}.{rest}"
+        inner = in_layer(family, rest, shape, layout, placement, layer)
+        base = f"{prefix}{family.layers}.{stored}."
         return None if inner is None else [e._replace(name=base + e.name) for e in inner]
     if family.mtp == "unchecked":
         return []
