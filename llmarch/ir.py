@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from functools import cached_property
-from typing import Optional
+from typing import Optional, Union
 
 from .kinds import GATED_FFN_KINDS
 
@@ -165,19 +165,64 @@ class MoEIR:
 
 
 @dataclass(frozen=True)
+class ParallelFFNIR:
+    """A dense MLP and a MoE reading the same input, their outputs summed (Gemma 4's `parallel` layers)."""
+
+    dense: FFNIR
+    moe: MoEIR
+
+
+# The layer as tagged unions: the words `mixer` and `ffn` are the tags, `mixer_ir` and `ffn_ir` what they carry.
+# A new mixer or FFN kind is one more member here (and its mechanism in mechanisms/layers.py's tables).
+MixerIR = Union[AttentionIR, GatedDeltaNetIR, KdaIR, Mamba2IR, LightningIR, MlstmIR]
+FFNBlockIR = Union[FFNIR, MoEIR, ParallelFFNIR]
+
+
+@dataclass(frozen=True)
 class LayerIR:
     index: int
-    mixer: str  # a kinds.MixerKind (a word; the pattern letters stay in resolve)
-    ffn: str  # a kinds.FFNSlotKind
-    attention: Optional[AttentionIR] = None
-    gated_deltanet: Optional[GatedDeltaNetIR] = None
-    kda: Optional[KdaIR] = None
-    mamba2: Optional[Mamba2IR] = None
-    lightning: Optional[LightningIR] = None
-    mlstm: Optional[MlstmIR] = None
-    dense: Optional[FFNIR] = None  # with `moe` too on a `parallel` layer: both run on the input, summed
-    moe: Optional[MoEIR] = None
+    mixer: str  # a kinds.MixerKind (a word; the pattern letters stay in resolve): the mixer's tag
+    ffn: str  # a kinds.FFNSlotKind: the FFN's tag
+    mixer_ir: Optional[MixerIR] = None  # None where `mixer` is "none"
+    ffn_ir: Optional[FFNBlockIR] = None  # None where `ffn` is "none"
     kv_shared_from: Optional[int] = None  # reuses the KV cache of this earlier layer (Gemma 3n)
+
+    # Read-only views of the unions, for readers that ask about one kind (None when the layer holds another)
+    @property
+    def attention(self) -> Optional[AttentionIR]:
+        return self.mixer_ir if isinstance(self.mixer_ir, AttentionIR) else None
+
+    @property
+    def gated_deltanet(self) -> Optional[GatedDeltaNetIR]:
+        return self.mixer_ir if isinstance(self.mixer_ir, GatedDeltaNetIR) else None
+
+    @property
+    def kda(self) -> Optional[KdaIR]:
+        return self.mixer_ir if isinstance(self.mixer_ir, KdaIR) else None
+
+    @property
+    def mamba2(self) -> Optional[Mamba2IR]:
+        return self.mixer_ir if isinstance(self.mixer_ir, Mamba2IR) else None
+
+    @property
+    def lightning(self) -> Optional[LightningIR]:
+        return self.mixer_ir if isinstance(self.mixer_ir, LightningIR) else None
+
+    @property
+    def mlstm(self) -> Optional[MlstmIR]:
+        return self.mixer_ir if isinstance(self.mixer_ir, MlstmIR) else None
+
+    @property
+    def dense(self) -> Optional[FFNIR]:
+        """The layer's dense MLP: its FFN, or the dense half of a parallel FFN."""
+        f = self.ffn_ir
+        return f.dense if isinstance(f, ParallelFFNIR) else f if isinstance(f, FFNIR) else None
+
+    @property
+    def moe(self) -> Optional[MoEIR]:
+        """The layer's experts: its FFN, or the MoE half of a parallel FFN."""
+        f = self.ffn_ir
+        return f.moe if isinstance(f, ParallelFFNIR) else f if isinstance(f, MoEIR) else None
 
     @property
     def label(self) -> str:
@@ -187,6 +232,13 @@ class LayerIR:
     def shape_key(self) -> tuple:
         """Every field but the layer's position: layers equal here have the same weights, cost and cache."""
         return tuple(getattr(self, name) for name in _LAYER_SHAPE_FIELDS)
+
+
+def ffn_block(ffn: str, dense: Optional[FFNIR], moe: Optional[MoEIR]) -> Optional[FFNBlockIR]:
+    """The FFN union member a layer's tag asks for, from the model's dense FFN and MoE."""
+    if ffn == "parallel":
+        return ParallelFFNIR(dense, moe)
+    return {"dense": dense, "moe": moe}.get(ffn)
 
 
 _LAYER_SHAPE_FIELDS = tuple(f.name for f in fields(LayerIR) if f.name != "index")  # all but the position

@@ -81,7 +81,7 @@ def put(name_or_path: str, spec: Path | Entry, sets: tuple[str, ...], chain: lis
 
 def encode(ir: ModelIR) -> dict[str, Any]:
     """The IR as JSON-able data, each distinct layer written once (layers differ mostly by position)."""
-    data = dataclasses.asdict(ir)
+    data = _plain(ir)
     distinct: dict[tuple, int] = {}
     kinds, order = [], []
     for layer, plain in zip(ir.layers, data["layers"]):
@@ -114,13 +114,43 @@ def _build(cls: type, data: dict[str, Any], **given: Any) -> Any:
     return cls(**kwargs, **given)
 
 
+def _members(hint: Any) -> list[Any]:
+    """The members of a union hint other than None (one for Optional[X]); [] for a hint that is no union."""
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        return [a for a in typing.get_args(hint) if a is not type(None)]
+    return []
+
+
+def _plain(obj: Any, hint: Any = None) -> Any:
+    """`dataclasses.asdict`, except that a dataclass in a field that is a union of several (the layer's
+    mixer and FFN) says which member it is, under TAG, so that `decode` can rebuild it."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        hints = _hints(type(obj))
+        out = {f.name: _plain(getattr(obj, f.name), hints[f.name]) for f in dataclasses.fields(obj)}
+        if len(_members(hint)) > 1:
+            out[TAG] = type(obj).__name__
+        return out
+    if isinstance(obj, (tuple, list)):
+        args = typing.get_args(hint)
+        inner = args[0] if len(args) == 2 and args[1] is Ellipsis else None
+        return [_plain(v, inner) for v in obj]
+    return obj
+
+
+TAG = "__member__"  # which member of a union a cached dataclass is
+
+
 def _value(hint: Any, value: Any) -> Any:
     if value is None:
         return None
+    members = _members(hint)
+    if len(members) > 1:  # a tagged union: the member the entry names (an unknown name is a miss)
+        (member,) = [m for m in members if m.__name__ == value[TAG]]
+        return _build(member, {k: v for k, v in value.items() if k != TAG})
+    if members:  # Optional[X], X | None
+        return _value(members[0], value)
     origin = typing.get_origin(hint)
-    if origin is typing.Union or origin is types.UnionType:  # Optional[X], X | None
-        (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _value(inner, value)
     if origin is tuple:
         args = typing.get_args(hint)
         if len(args) == 2 and args[1] is Ellipsis:

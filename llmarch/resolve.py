@@ -26,9 +26,11 @@ from .ir import (
     MtpIR,
     NgramEmbeddingIR,
     NormIR,
+    ParallelFFNIR,
     ReferenceIR,
+    ffn_block,
 )
-from .kinds import ATTENTION_KINDS, FFN_LETTERS, MIXER_LETTERS
+from .kinds import ATTENTION_KINDS, FFN_LETTERS, LINEAR_MIXER_KINDS, MIXER_LETTERS
 from .resolve_attention import attention_ir
 from .units import UnitError, published_bytes, published_count
 from .yamlsafe import Located
@@ -74,14 +76,8 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
                 index=i,
                 mixer=mixer,
                 ffn=ffn,
-                attention=attn_by_kind.get(mixer),
-                gated_deltanet=_linear(spec, "gated_deltanet", mixer, located),
-                kda=_linear(spec, "kda", mixer, located),
-                mamba2=_linear(spec, "mamba2", mixer, located),
-                lightning=_linear(spec, "lightning", mixer, located),
-                mlstm=_linear(spec, "mlstm", mixer, located),
-                dense=dense if ffn in ("dense", "parallel") else None,
-                moe=_first_router(moe, i) if ffn in ("moe", "parallel") else None,
+                mixer_ir=attn_by_kind.get(mixer) or _linear(spec, mixer, located),
+                ffn_ir=ffn_block(ffn, dense, _first_router(moe, i)),
             )
         )
     layers = _share_kv(spec, layers, located)
@@ -103,9 +99,8 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
                 index=spec.n_layers,
                 mixer=kind,
                 ffn=mtp_ffn,
-                attention=mtp_attn,
-                dense=dense if mtp_ffn == "dense" else None,
-                moe=moe if mtp_ffn == "moe" else None,
+                mixer_ir=mtp_attn,
+                ffn_ir=ffn_block(mtp_ffn, dense, moe),
             ),
             stores_embedding=spec.mtp.stores_embedding,
             stores_head=spec.mtp.stores_head,
@@ -333,7 +328,10 @@ def _share_kv(spec: S.Spec, layers: list[LayerIR], located: Located) -> list[Lay
                     f"layer {i} shares KV but has no dense FFN to widen (its FFN is {layer.ffn})",
                     "remove kv_shared_d_ff",
                 )
-            out[i] = dataclasses.replace(out[i], dense=dataclasses.replace(layer.dense, d_ff=spec.kv_shared_d_ff))
+            wider = dataclasses.replace(layer.dense, d_ff=spec.kv_shared_d_ff)
+            f = layer.ffn_ir
+            wider_ffn = dataclasses.replace(f, dense=wider) if isinstance(f, ParallelFFNIR) else wider
+            out[i] = dataclasses.replace(out[i], ffn_ir=wider_ffn)
     return out
 
 
@@ -349,7 +347,10 @@ def _hash_routing(spec: S.Spec, layers: list[LayerIR], located: Located) -> list
     for i in moe_layers[:k]:
         # the table replaces the learned top-k choice, and with it the load balancer's correction bias
         hashed = dataclasses.replace(layers[i].moe, hash_table_rows=spec.vocab_size, score_correction_bias=False)
-        out[i] = dataclasses.replace(layers[i], moe=hashed)
+        f = layers[i].ffn_ir
+        out[i] = dataclasses.replace(
+            layers[i], ffn_ir=dataclasses.replace(f, moe=hashed) if isinstance(f, ParallelFFNIR) else hashed
+        )
     return out
 
 
@@ -412,13 +413,14 @@ def _share_indexers(spec: S.Spec, layers: list[LayerIR], located: Located) -> li
             raise located.error(path, f"layer {layer.index} shares an indexer but no earlier layer runs one")
         else:
             out.append(
-                dataclasses.replace(layer, attention=dataclasses.replace(a, indexer_heads=None, indexer_head_dim=None))
+                dataclasses.replace(layer, mixer_ir=dataclasses.replace(a, indexer_heads=None, indexer_head_dim=None))
             )
     return out
 
 
-def _linear(spec: S.Spec, block: str, mixer: str, located: Located):
-    if mixer != block:
+def _linear(spec: S.Spec, block: str, located: Located):
+    """The linear mixer's IR for a layer of kind `block` (None for a layer without a mixer)."""
+    if block not in LINEAR_MIXER_KINDS:
         return None
     value = getattr(spec, block)
     if value is None:

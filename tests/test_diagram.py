@@ -299,7 +299,7 @@ def test_layers_of_one_kind_with_other_sizes_are_drawn_as_their_own_block():
 
     ir = llmarch.load("gpt2")
     wide = replace(ir.layers[5].dense, d_ff=4096)
-    layers = tuple(replace(l, dense=wide) if l.index == 5 else l for l in ir.layers)
+    layers = tuple(replace(l, ffn_ir=wide) if l.index == 5 else l for l in ir.layers)
     ir = replace(ir, layers=layers)
     assert [[l.index for l in b.layers] for b in blocks_of(ir)] == [[0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11], [5]]
     g = groups(render_svg([ir]))

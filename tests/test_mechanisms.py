@@ -119,3 +119,40 @@ def test_extras_box_lists_them_in_the_order_the_block_runs_them():
     ir = llmarch.load("gemma-3n-e4b")
     assert [type(m).__name__ for m in model_mechanisms(ir)] == ["PerLayerInputs", "AltUp", "Laurel"]
     assert [n.key for n in extras_slot(ir).notes] == ["altup", "laurel", "ple"]
+
+
+def test_a_layer_holds_its_mixer_and_ffn_as_tagged_unions():
+    """Issue 16: no optional slot per kind; a mixer or FFN kind is one union member (ir.MixerIR, ir.FFNBlockIR)."""
+    import dataclasses
+    import typing
+
+    from llmarch import ir as IR
+    from llmarch.kinds import LINEAR_MIXER_KINDS
+    from llmarch.mechanisms.layers import LINEAR_MIXERS
+
+    assert [f.name for f in dataclasses.fields(IR.LayerIR)] == [
+        "index",
+        "mixer",
+        "ffn",
+        "mixer_ir",
+        "ffn_ir",
+        "kv_shared_from",
+    ]
+    members = set(typing.get_args(IR.MixerIR))
+    assert members == {IR.AttentionIR} | set(LINEAR_MIXERS)
+    assert len(LINEAR_MIXERS) == len(LINEAR_MIXER_KINDS)
+    assert set(typing.get_args(IR.FFNBlockIR)) == {IR.FFNIR, IR.MoEIR, IR.ParallelFFNIR}
+    # the tag and the member agree on every layer of every shipped spec with each kind
+    for name, mixer, member in [
+        ("qwen3-next-80b-a3b", "gated_deltanet", IR.GatedDeltaNetIR),
+        ("kimi-linear-48b-a3b", "kda", IR.KdaIR),
+        ("gemma-4-26b-a4b", "global", IR.AttentionIR),
+    ]:
+        layers = [layer for layer in llmarch.load(name).layers if layer.mixer == mixer]
+        assert layers and all(isinstance(layer.mixer_ir, member) for layer in layers)
+    parallel = [layer for layer in llmarch.load("gemma-4-26b-a4b").layers if layer.ffn == "parallel"]
+    assert parallel and all(isinstance(layer.ffn_ir, IR.ParallelFFNIR) for layer in parallel)
+    # the views read the union: the parallel layer's dense half and experts, no attention on a GDN layer
+    assert parallel[0].dense is parallel[0].ffn_ir.dense and parallel[0].moe is parallel[0].ffn_ir.moe
+    gdn = next(layer for layer in llmarch.load("qwen3-next-80b-a3b").layers if layer.mixer == "gated_deltanet")
+    assert gdn.attention is None and gdn.gated_deltanet is gdn.mixer_ir

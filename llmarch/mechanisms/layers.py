@@ -7,7 +7,18 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..ir import AttentionIR, LayerIR, ModelIR
+from ..ir import (
+    AttentionIR,
+    GatedDeltaNetIR,
+    KdaIR,
+    LayerIR,
+    LightningIR,
+    Mamba2IR,
+    MlstmIR,
+    ModelIR,
+    MoEIR,
+    ParallelFFNIR,
+)
 from .altup import AltUp
 from .attention import Attention
 from .base import Mechanism, Weight, norm
@@ -37,6 +48,16 @@ def attention_mechanism(a: AttentionIR, kv_shared_from: Optional[int] = None) ->
     if a.kind == "compressed":
         return CompressedAttention(a)
     return MultiHeadLatentAttention(a) if a.is_mla else Attention(a, kv_shared_from)
+
+
+# The linear mixers by the IR they carry (the attention kinds need the layer's KV sharing: attention_mechanism)
+LINEAR_MIXERS: dict[type, type[Mechanism]] = {
+    GatedDeltaNetIR: GatedDeltaNet,
+    KdaIR: KimiDeltaAttention,
+    Mamba2IR: Mamba2,
+    LightningIR: LightningAttention,
+    MlstmIR: MatrixLSTM,
+}
 
 
 def layer_ffn(ir: ModelIR, layer: LayerIR) -> Optional[Mechanism]:
@@ -72,25 +93,19 @@ def layer_mechanisms(ir: ModelIR, layer: LayerIR) -> list[Mechanism]:
     """The mechanisms of one layer: its mixer, its FFN, the block's residual mechanism where it is not the
     sequential one (it runs the FFN beside the mixer), then the model's per-layer extras."""
     out: list[Mechanism] = []
-    if layer.attention is not None:
-        out.append(attention_mechanism(layer.attention, layer.kv_shared_from))
-    elif layer.gated_deltanet is not None:
-        out.append(GatedDeltaNet(layer.gated_deltanet))
-    elif layer.kda is not None:
-        out.append(KimiDeltaAttention(layer.kda))
-    elif layer.mamba2 is not None:
-        out.append(Mamba2(layer.mamba2))
-    elif layer.lightning is not None:
-        out.append(LightningAttention(layer.lightning))
-    elif layer.mlstm is not None:
-        out.append(MatrixLSTM(layer.mlstm))
-    if layer.dense is not None and layer.moe is not None:
+    m = layer.mixer_ir
+    if isinstance(m, AttentionIR):
+        out.append(attention_mechanism(m, layer.kv_shared_from))
+    elif m is not None:
+        out.append(LINEAR_MIXERS[type(m)](m))
+    f = layer.ffn_ir
+    if isinstance(f, ParallelFFNIR):
         post_norms = ir.norm.placement in ("post", "sandwich")
-        out.append(ParallelFFN(layer.dense, layer.moe, post_norms, ir.norm.bias))
-    elif layer.dense is not None:
-        out.append(DenseFFN(layer.dense))
-    elif layer.moe is not None:
-        out.append(LatentMoE(layer.moe) if layer.moe.latent_dim else MoE(layer.moe))
+        out.append(ParallelFFN(f.dense, f.moe, post_norms, ir.norm.bias))
+    elif isinstance(f, MoEIR):
+        out.append(LatentMoE(f) if f.latent_dim else MoE(f))
+    elif f is not None:
+        out.append(DenseFFN(f))
     block = block_residual(ir)
     if block is not None:
         out.append(block)
