@@ -183,7 +183,7 @@ def kvcache(
 
     Example: llmarch kvcache gemma3 --ctx 128k --baseline global
     """
-    from .api import beyond_context_of, envelope
+    from .api import beyond_context_of, envelope, model_names
     from .kvcache import CONVENTIONS, dtype_bytes, kv_answer, table_conventions
     from .units import parse_tokens
 
@@ -207,7 +207,7 @@ def kvcache(
         except ImportError:
             raise LlmarchError("--plot needs matplotlib (pip install matplotlib)") from None
         typer.echo(f"wrote {printable(plot)}", err=True)
-    models = [{"name": ir.name, "display_name": ir.display_name, **r.as_dict()} for ir, r in zip(irs, results)]
+    models = [{**model_names(ir), **r.as_dict()} for ir, r in zip(irs, results)]
     from .render.kv import kv_doc
 
     warned = beyond_context_of(irs, [("context", ctx_tokens)], sweep_tokens)

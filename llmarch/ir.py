@@ -241,6 +241,9 @@ class ModelIR:
     path: Optional[str] = None  # the spec file
     notes: Optional[str] = field(default=None, compare=False)
     residual_scaling: bool = False  # ZAYA's learned scale and shift on both sides of every residual add
+    # what-if edits applied to the spec (`--set`, `name[key=value]`): (key path, value as written, value as
+    # JSON text), in the order applied; empty for a spec as written.  display_name then carries them too.
+    edits: tuple[tuple[str, str, str], ...] = ()
 
     @cached_property
     def layer_groups(self) -> tuple[tuple[LayerIR, int], ...]:
@@ -257,6 +260,13 @@ class ModelIR:
             else:
                 groups[key] = [layer, 1]
         return tuple((layer, n) for layer, n in groups.values())
+
+    def edit_fields(self) -> dict:
+        """The `edits` field of a JSON model object: `{"edits": {"n_layers": 40}}`, or nothing when unedited
+        (an unedited model's answer is unchanged)."""
+        import json
+
+        return {"edits": {key: json.loads(value) for key, _, value in self.edits}} if self.edits else {}
 
     def layer_kinds(self) -> list[tuple[str, list[int]]]:
         """Distinct layer labels in order of first appearance, with their layer indices."""
