@@ -312,3 +312,18 @@ def test_an_edited_model_never_shares_a_cache_entry(tmp_path):
     assert entries == 2  # the IR as written and the IR with n_layers=40, whichever form wrote it
     assert totals("qwen3-8b[n_layers=41]", "qwen3-8b") == [(QWEN3_8B_TOTAL + 5 * PER_LAYER, {"n_layers": 41}), plain]
     assert len(list(cache.glob("ir-*.json"))) == 3
+
+
+@pytest.mark.parametrize("command", ["show", "compare", "kvcache", "flops", "serve", "report", "check", "diagram"])
+def test_help_names_both_forms(command):
+    # compared without whitespace: click wraps help at 80 columns at spaces and after hyphens
+    text = "".join(invoke(command, "--help").stdout.split())
+    assert "NAME[k=v,...]isawhat-if" in text
+    if command not in ("report", "check"):  # the commands without --set
+        assert "--setattention.n_kv_heads=4" in text and "'qwen3-8b[n_layers=40,attention.n_kv_heads=4]'" in text
+
+
+def test_readme_shows_both_forms():
+    text = (ROOT / "README.md").read_text()
+    assert "llmarch compare qwen3-8b 'qwen3-8b[attention.n_kv_heads=4]'" in text
+    assert "--set attention.n_kv_heads=4" in text and "published figures not checked" in text
