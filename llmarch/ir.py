@@ -261,6 +261,14 @@ class ModelIR:
                 groups[key] = [layer, 1]
         return tuple((layer, n) for layer, n in groups.values())
 
+    @property
+    def edited_name(self) -> str:
+        """The spec name with its edits as written, `qwen3-8b (n_layers=40)`: how a plot's legend tells a
+        model from its what-if; the name alone when unedited."""
+        if not self.edits:
+            return self.name
+        return f"{self.name} ({', '.join(f'{key}={written}' for key, written, _ in self.edits)})"
+
     def edit_fields(self) -> dict:
         """The `edits` field of a JSON model object: `{"edits": {"n_layers": 40}}`, or nothing when unedited
         (an unedited model's answer is unchanged)."""

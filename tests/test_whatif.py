@@ -171,6 +171,15 @@ def test_kvcache_marks_and_counts_the_what_if():
     assert edited["total_bytes"] == 73_728 * 1024
 
 
+def test_a_plot_legend_tells_the_what_if_apart():
+    """kvcache --plot labels each line with its KVResult's name (matplotlib draws text as paths)."""
+    from llmarch.api import load
+    from llmarch.kvcache import kv_answer
+
+    names = [kv_answer(load(n), 1024, 1, "bf16", "fp32", None, [1024]).name for n in ("qwen3-8b", WHATIF)]
+    assert names == ["qwen3-8b", "qwen3-8b (attention.n_kv_heads=4)"]
+
+
 def test_flops_marks_the_what_if():
     result = invoke("flops", "qwen3-8b[n_layers=40]")
     assert result.exit_code == 0, result.output
