@@ -171,6 +171,17 @@ def test_kvcache_marks_and_counts_the_what_if():
     assert edited["total_bytes"] == 73_728 * 1024
 
 
+def test_warnings_name_the_what_if():
+    """Past the context length: the what-if that lengthens the context is not warned about, the spec is, and a
+    warned what-if is named with its edits."""
+    data = answer("kvcache", "qwen3-8b", "qwen3-8b[context_length=131072]", "qwen3-8b[n_layers=40]", "--ctx", "64k")
+    assert data["warnings"] == [
+        f"{name}: context of 65,536 tokens is beyond its context length of 40,960 tokens "
+        "(the numbers there extrapolate the architecture)"
+        for name in ("qwen3-8b", "qwen3-8b (n_layers=40)")
+    ]
+
+
 def test_a_plot_legend_tells_the_what_if_apart():
     """kvcache --plot labels each line with its KVResult's name (matplotlib draws text as paths)."""
     from llmarch.api import load
