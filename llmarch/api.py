@@ -71,10 +71,11 @@ def _load(argument: str, spec_paths: tuple[str, ...], env: str | None, sets: tup
     except SpecError as exc:
         if not applied:
             raise
-        try:
-            _load(name_or_path, spec_paths, env)
-        except LlmarchError:
-            raise exc from None  # the spec fails without the edits too: its own error, at its own line
+        if not any(exc.file == a.edit.label for a in applied):  # blamed on the spec: is it fine as written?
+            try:
+                _load(name_or_path, spec_paths, env)
+            except LlmarchError as own:
+                raise own from None  # the spec fails without the edits too: its own error, at its own line
         raise edit_error(exc, applied, name_or_path) from None
     if applied:
         written = ", ".join(a.edit.text.strip() for a in applied)

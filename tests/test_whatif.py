@@ -347,3 +347,15 @@ def test_readme_shows_both_forms():
     text = (ROOT / "README.md").read_text()
     assert "llmarch compare qwen3-8b 'qwen3-8b[attention.n_kv_heads=4]'" in text
     assert "--set attention.n_kv_heads=4" in text and "published figures not checked" in text
+
+
+def test_a_spec_broken_as_written_gets_its_own_error_not_the_edit_s(tmp_path):
+    """A user spec whose pattern is longer than its layers fails as written: an unrelated edit must not take
+    the blame, and the error keeps the file's line."""
+    spec = (ROOT / "specs" / "gemma-3-27b.yaml").read_text().replace("n_layers: 62", "n_layers: 5")
+    path = tmp_path / "broken.yaml"
+    path.write_text(spec.replace("name: gemma-3-27b", "name: broken"))
+    result = invoke("show", f"{path}[vocab_size=1000]")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {path}:") and "vocab_size" not in result.stderr
+    assert "field `layers.mixer`" in result.stderr
