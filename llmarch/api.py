@@ -13,6 +13,7 @@ The CLI is a thin layer over these functions.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,11 +21,11 @@ from typing import Any
 
 from . import conventions as _conventions
 from .caveats import beyond_context, beyond_context_of  # noqa: F401 (the CLI takes them from here)
-from .errors import LlmarchError, shorten
+from .errors import LlmarchError, SpecError, shorten
 from .facts import Fact, facts, layer_map
 from .ir import ModelIR
 from .params import ParamCount, check_size, count_params
-from .reference import ReferenceCheck, check_references
+from .reference import ReferenceCheck, check_references, references_skipped
 from .registry import ENV_VAR, Registry
 from .weights import shipped_label, weight_bytes
 
@@ -41,12 +42,17 @@ def registry(spec_paths: list[str] | None = None) -> Registry:
 
 
 @lru_cache(maxsize=256)
-def _load(name_or_path: str, spec_paths: tuple[str, ...], env: str | None, sets: tuple[str, ...] = ()) -> ModelIR:
+def _load(argument: str, spec_paths: tuple[str, ...], env: str | None, sets: tuple[str, ...] = ()) -> ModelIR:
     from . import ircache
+    from .registry import Edit, split_edits
 
+    name_or_path, bracketed = split_edits(argument)
+    # `--set` edits apply first, then the model's own: the edit written on the model has the last word
+    edits = [Edit(text) for text in sets] + [Edit(text, name_or_path) for text in bracketed]
+    texts = tuple(e.text for e in edits)  # what decides the IR (an edit reads the same either way)
     reg = _registry(spec_paths, env)
     spec = reg.spec_file(name_or_path)
-    cached = ircache.get(reg, name_or_path, spec, sets)
+    cached = ircache.get(reg, name_or_path, spec, texts)
     if cached is not None:
         return cached
     # resolving imports the schema (pydantic): only when the IR is not in the build cache
@@ -54,20 +60,78 @@ def _load(name_or_path: str, spec_paths: tuple[str, ...], env: str | None, sets:
     from .validate import validate
 
     located, chain = reg.load_chain(spec)
-    if sets:
+    applied = []
+    if edits:
         from .registry import apply_sets
 
-        located = apply_sets(located, list(sets))
-    ir = to_ir(validate(located), located)
-    check_size(ir, located)  # a cached IR passed it when it was resolved
-    ircache.put(name_or_path, spec, sets, chain, ir)
+        located, applied = apply_sets(located, edits)
+    try:
+        ir = to_ir(validate(located), located)
+        check_size(ir, located)  # a cached IR passed it when it was resolved
+    except SpecError as exc:
+        if not applied:
+            raise
+        if not any(exc.file == a.edit.label for a in applied):  # blamed on the spec: is it fine as written?
+            try:
+                _load(name_or_path, spec_paths, env)
+            except LlmarchError as own:
+                raise own from None  # the spec fails without the edits too: its own error, at its own line
+        raise edit_error(exc, applied, name_or_path) from None
+    if applied:
+        written = ", ".join(a.edit.text.strip() for a in applied)
+        ir = dataclasses.replace(
+            ir,
+            display_name=f"{ir.display_name} ({shorten(written, 60)})",
+            edits=tuple(
+                (".".join(a.path), a.edit.text.partition("=")[2].strip(), json.dumps(a.value, default=str))
+                for a in applied
+            ),
+        )
+    ircache.put(name_or_path, spec, texts, chain, ir)
     return ir
+
+
+def edit_error(exc: SpecError, applied: list, model: str) -> SpecError:
+    """An error that what-if edits caused, worded as the edit's: the edit as written, the model it was
+    applied to, the field and the reason (never the spec file's line: the file is fine as shipped)."""
+    from .registry import Edit
+
+    blamed = next((a for a in applied if exc.file == a.edit.label), None)
+    field = exc.field or ""
+    # an edit that had to create its block (`moe.n_experts` on a dense model) fails for what the block
+    # lacks besides the edited key: the edit does not apply to this model (an error on the edited key
+    # itself, an unknown kind or a bad value, is the edit's own)
+    creator = next(
+        (a for a in applied if a.created and _within(field, a.created) and not _on_path(field, a.path)), None
+    )
+    reason = (f"field `{exc.field}`: " if exc.field else "") + exc.message
+    if creator is not None:
+        block = ".".join(creator.created)
+        return SpecError(
+            f"does not apply to {model}: the spec has no `{block}` block (adding one fails: {reason})",
+            file=creator.edit.label,
+            suggestion=f"give the edit only to models that have one, e.g. `MODEL[{creator.edit.text.strip()}]`"
+            if creator.edit.model is None
+            else None,
+        )
+    if blamed is not None:
+        # `--set` edits every model of the command: say which one it failed on
+        message = exc.message + (f" (editing {model})" if blamed.edit.model is None else "")
+        return SpecError(message, file=blamed.edit.label, field=exc.field, suggestion=exc.suggestion)
+    bracketed = [a.edit.text for a in applied if a.edit.model is not None]
+    labels = ", ".join(
+        [a.edit.label for a in applied if a.edit.model is None]
+        + ([Edit(",".join(bracketed), model).label] if bracketed else [])
+    )
+    return SpecError(f"makes {model} invalid: {reason}", file=labels, suggestion=exc.suggestion)
 
 
 def load(name_or_path: str, spec_paths: list[str] | None = None, sets: list[str] | None = None) -> ModelIR:
     """Resolve a spec by name, alias or file path into its IR (parsed once per process).
 
-    `sets` are what-if edits, `key.path=value` (value in YAML), validated like the spec itself.
+    `sets` are what-if edits, `key.path=value` (value in YAML), validated like the spec itself; edits of
+    this model alone may follow its name in brackets, comma-separated: `qwen3-8b[n_layers=40,vocab_size=1000]`.
+    An edited model's display_name lists its edits, and so does its `edits` field.
     """
     return _load(name_or_path, tuple(spec_paths or ()), os.environ.get(ENV_VAR), tuple(sets or ()))
 
@@ -110,6 +174,7 @@ def describe(ir: ModelIR, count: ParamCount | None = None) -> dict[str, Any]:
     return {
         "name": ir.name,
         "display_name": ir.display_name,
+        **ir.edit_fields(),
         "family": ir.family,
         "architecture": {f.key: f.value for f in facts(ir)},
         "params": params,
@@ -120,6 +185,20 @@ def describe(ir: ModelIR, count: ParamCount | None = None) -> dict[str, Any]:
         },
         "layers": [{"kind": label, "layers": idx} for label, idx in ir.layer_kinds()],
     }
+
+
+def _within(field: str, block: tuple[str, ...]) -> bool:
+    return field == ".".join(block) or field.startswith(".".join(block) + ".")
+
+
+def _on_path(field: str, path: tuple[str, ...]) -> bool:
+    """Whether the field is the edited key or a mapping on the way to it."""
+    return any(field == ".".join(path[:i]) for i in range(1, len(path) + 1))
+
+
+def model_names(ir: ModelIR) -> dict[str, Any]:
+    """The fields that name a model in every JSON answer: name, display_name, and its edits when edited."""
+    return {"name": ir.name, "display_name": ir.display_name, **ir.edit_fields()}
 
 
 PARAM_ROWS = (
@@ -178,11 +257,15 @@ class Description:
     facts: list[Fact]
     references: list[ReferenceCheck]
     layer_map: str | None = None
+    references_skipped: str | None = None  # why the published figures were not checked (an edited spec)
 
 
 def description(ir: ModelIR, count: ParamCount, layers: bool = False) -> Description:
     checks = check_references(ir, count)
     model = describe(ir, count)
+    skipped = references_skipped(ir)
+    if skipped:
+        model["references_skipped"] = skipped
     model["references"] = [
         {
             "figure": c.key,
@@ -198,7 +281,7 @@ def description(ir: ModelIR, count: ParamCount, layers: bool = False) -> Descrip
     runs = layer_map(ir) if layers else None
     if runs is not None:
         model["layer_map"] = runs
-    return Description(model, count, facts(ir), checks, runs)
+    return Description(model, count, facts(ir), checks, runs, skipped)
 
 
 @dataclass(frozen=True)

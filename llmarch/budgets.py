@@ -10,7 +10,7 @@ No torch: every measure is closed form.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .budget_text import KINDS, MAX_LIMIT, Budget, parse_budget
@@ -73,6 +73,7 @@ class CheckResult:
     name: str
     display_name: str
     verdicts: list[Verdict]
+    edits: dict = field(default_factory=dict)  # the model's what-if edits (ModelIR.edit_fields)
 
     @property
     def ok(self) -> bool:
@@ -82,6 +83,7 @@ class CheckResult:
         return {
             "name": self.name,
             "display_name": self.display_name,
+            **({"edits": self.edits} if self.edits else {}),
             "ok": self.ok,
             "budgets": [
                 {
@@ -98,7 +100,7 @@ class CheckResult:
 
 
 def judge(ir: ModelIR, budgets: list[Budget]) -> CheckResult:
-    return CheckResult(ir.name, ir.display_name, check(ir, budgets))
+    return CheckResult(ir.name, ir.display_name, check(ir, budgets), ir.edit_fields().get("edits", {}))
 
 
 def read_budgets(path: str) -> dict[str, str]:

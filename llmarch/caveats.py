@@ -20,7 +20,7 @@ def beyond_context(ir: ModelIR, counts: Iterable[tuple[str, int]]) -> list[str]:
         if tokens > ir.context_length and tokens not in warned:  # a sweep point equal to --ctx: said once
             warned.add(tokens)
             text = (
-                f"{ir.name}: {what} of {tokens:,} tokens is beyond its context length of "
+                f"{ir.edited_name}: {what} of {tokens:,} tokens is beyond its context length of "
                 f"{ir.context_length:,} tokens (the numbers there extrapolate the architecture)"
             )
             out.append(text)

@@ -93,7 +93,7 @@ def list_cmd(
 @app.command()
 @guarded
 def show(
-    name: str = typer.Argument(..., help="Spec name, alias or file path."),
+    name: str = typer.Argument(..., help="Spec name, alias or file path; NAME[k=v,...] is a what-if."),
     layers: bool = typer.Option(False, "--layers", help="Print the per-layer map."),
     spec_path: Optional[List[str]] = SpecPathOpt,
     sets: Optional[List[str]] = SetOpt,
@@ -123,7 +123,7 @@ def show(
 @app.command()
 @guarded
 def compare(
-    names: List[str] = typer.Argument(..., help="Two or more spec names, aliases or file paths."),
+    names: List[str] = typer.Argument(..., help="Two or more names, aliases or paths; NAME[k=v,...] is a what-if."),
     spec_path: Optional[List[str]] = SpecPathOpt,
     sets: Optional[List[str]] = SetOpt,
     format: Optional[Format] = FormatOpt,
@@ -155,7 +155,7 @@ def compare(
 @app.command()
 @guarded
 def kvcache(
-    names: List[str] = typer.Argument(..., help="One or more spec names, aliases or file paths."),
+    names: List[str] = typer.Argument(..., help="Spec names, aliases or paths; NAME[k=v,...] is a what-if."),
     ctx: str = typer.Option(
         "128k", "--ctx", help="Context length in tokens: an integer, or k/m suffixes with k = 1024 (128k = 131,072)."
     ),
@@ -183,7 +183,7 @@ def kvcache(
 
     Example: llmarch kvcache gemma3 --ctx 128k --baseline global
     """
-    from .api import beyond_context_of, envelope
+    from .api import beyond_context_of, envelope, model_names
     from .kvcache import CONVENTIONS, dtype_bytes, kv_answer, table_conventions
     from .units import parse_tokens
 
@@ -207,7 +207,7 @@ def kvcache(
         except ImportError:
             raise LlmarchError("--plot needs matplotlib (pip install matplotlib)") from None
         typer.echo(f"wrote {printable(plot)}", err=True)
-    models = [{"name": ir.name, "display_name": ir.display_name, **r.as_dict()} for ir, r in zip(irs, results)]
+    models = [{**model_names(ir), **r.as_dict()} for ir, r in zip(irs, results)]
     from .render.kv import kv_doc
 
     warned = beyond_context_of(irs, [("context", ctx_tokens)], sweep_tokens)
@@ -226,7 +226,7 @@ class Counter(str, Enum):
 @app.command()
 @guarded
 def flops(
-    names: List[str] = typer.Argument(..., help="One or more spec names, aliases or file paths."),
+    names: List[str] = typer.Argument(..., help="Spec names, aliases or paths; NAME[k=v,...] is a what-if."),
     seq: str = typer.Option("4096", "--seq", help="Prefill length in tokens (k = 1024)."),
     ctx: str = typer.Option("32k", "--ctx", help="Context of the decode step in tokens (k = 1024)."),
     batch: int = typer.Option(1, "--batch", help="Sequences."),
@@ -284,7 +284,7 @@ def flops(
 @guarded
 def report(
     targets: Optional[List[str]] = typer.Argument(
-        None, help="Spec names, files or folders (default: every known spec)."
+        None, help="Spec names, files or folders (default: every known spec); NAME[k=v,...] is a what-if."
     ),
     pairs: Optional[str] = typer.Option(
         None, "--pairs", help="Pairwise comparisons, e.g. deepseek-v3:kimi-k2,qwen3-8b:olmo-3-7b."
@@ -331,7 +331,7 @@ def report(
 @app.command()
 @guarded
 def check(
-    spec: str = typer.Argument(..., help="Spec name, alias or file path."),
+    spec: str = typer.Argument(..., help="Spec name, alias or file path; NAME[k=v,...] is a what-if."),
     max_total: Optional[str] = typer.Option(None, "--max-total", help="Ceiling on total parameters, e.g. 8B."),
     max_active: Optional[str] = typer.Option(None, "--max-active", help="Ceiling on active parameters, e.g. 2B."),
     max_kv: Optional[str] = typer.Option(None, "--max-kv", help="KV bytes at a context, e.g. 4GiB@128k."),
@@ -376,7 +376,7 @@ def check(
 @app.command()
 @guarded
 def diagram(
-    names: List[str] = typer.Argument(..., help="One or more spec names, aliases or file paths."),
+    names: List[str] = typer.Argument(..., help="Spec names, aliases or paths; NAME[k=v,...] is a what-if."),
     output: str = output_option("Write FIGURE.svg, FIGURE.png or FIGURE.html", ..., "SVG on stdout"),
     spec_path: Optional[List[str]] = SpecPathOpt,
     sets: Optional[List[str]] = SetOpt,
@@ -399,7 +399,7 @@ def diagram(
 @app.command()
 @guarded
 def serve(
-    names: List[str] = typer.Argument(..., help="One or more spec names, aliases or file paths."),
+    names: List[str] = typer.Argument(..., help="Spec names, aliases or paths; NAME[k=v,...] is a what-if."),
     gpu: str = typer.Option(
         "h100-sxm",
         "--gpu",
@@ -481,7 +481,7 @@ def cache_cmd(
 @app.command()
 @guarded
 def verify(
-    spec: str = typer.Argument(..., help="Spec name, alias or file path."),
+    spec: str = typer.Argument(..., help="Spec name, alias or file path; NAME[k=v,...] is a what-if."),
     checkpoint: str = typer.Argument(
         ..., help="A checkpoint folder, its model.safetensors.index.json, one .safetensors, or a .gguf file."
     ),

@@ -50,7 +50,10 @@ class State:
 
 SpecPathOpt = typer.Option(None, "--spec-path", help="Extra folder of spec files (repeatable); also LLMARCH_SPEC_PATH.")
 SetOpt = typer.Option(
-    None, "--set", help="What-if edit, repeatable: --set attention.n_kv_heads=4 (validated like a spec)."
+    None,
+    "--set",
+    help="What-if edit of every model named, repeatable: --set attention.n_kv_heads=4 (validated like a spec); "
+    "to edit one model, write 'qwen3-8b[n_layers=40,attention.n_kv_heads=4]'.",
 )
 FormatOpt = typer.Option(
     None, "--format", "-f", help="table | markdown | json | csv | html (default: table, or from -o's extension)."

@@ -41,7 +41,8 @@ class SpecError(LlmarchError):
 
     def __str__(self) -> str:
         where = shorten(self.file or "<spec>")
-        if self.line is not None and not where.startswith("--set"):
+        # a what-if edit (`--set x=1`, `qwen3-8b[x=1]`) is one line the user typed: no line or column
+        if self.line is not None and not where.startswith("--set") and not where.endswith("]"):
             where += f":{self.line}"
             if self.column is not None:
                 where += f":{self.column}"

@@ -28,6 +28,7 @@ def flops_model(
     out: dict[str, Any] = {
         "name": ir.name,
         "display_name": ir.display_name,
+        **ir.edit_fields(),
         "prefill": {
             "tokens": pre.tokens,
             "flops": pre.flops,

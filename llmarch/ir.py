@@ -309,6 +309,9 @@ class ModelIR:
     path: Optional[str] = None  # the spec file
     notes: Optional[str] = field(default=None, compare=False)
     residual_scaling: bool = False  # ZAYA's learned scale and shift on both sides of every residual add
+    # what-if edits applied to the spec (`--set`, `name[key=value]`): (key path, value as written, value as
+    # JSON text), in the order applied; empty for a spec as written.  display_name then carries them too.
+    edits: tuple[tuple[str, str, str], ...] = ()
 
     @cached_property
     def layer_groups(self) -> tuple[tuple[LayerIR, int], ...]:
@@ -325,6 +328,21 @@ class ModelIR:
             else:
                 groups[key] = [layer, 1]
         return tuple((layer, n) for layer, n in groups.values())
+
+    @property
+    def edited_name(self) -> str:
+        """The spec name with its edits as written, `qwen3-8b (n_layers=40)`: how a plot's legend tells a
+        model from its what-if; the name alone when unedited."""
+        if not self.edits:
+            return self.name
+        return f"{self.name} ({', '.join(f'{key}={written}' for key, written, _ in self.edits)})"
+
+    def edit_fields(self) -> dict:
+        """The `edits` field of a JSON model object: `{"edits": {"n_layers": 40}}`, or nothing when unedited
+        (an unedited model's answer is unchanged)."""
+        import json
+
+        return {"edits": {key: json.loads(value) for key, _, value in self.edits}} if self.edits else {}
 
     def layer_kinds(self) -> list[tuple[str, list[int]]]:
         """Distinct layer labels in order of first appearance, with their layer indices."""

@@ -2,7 +2,8 @@
 validates the schema (pydantic alone costs a tenth of a second to import and set up).
 
 An entry is keyed by what decides the IR: the argument as given, the spec file it names (its path as the
-registry spells it, its real path and the digest of its bytes), the `--set` edits and llmarch's source
+registry spells it, its real path and the digest of its bytes), the what-if edits (`--set` and the model's
+own `name[key=value]`, as applied: the same edit either way is the same IR) and llmarch's source
 digest.  The entry lists the rest of the `extends:` chain (each parent's real path, the digest of its bytes
 and how its child names it); a hit is used only when every parent, found as a load finds it now (a relative
 path from the child's path as read, a name through the registry), is still that file with those bytes.  Anything else, or any error on the way, is a miss: the spec is

@@ -90,7 +90,7 @@ class KindRow:
 
 @dataclass
 class KVResult:
-    name: str
+    name: str  # with a what-if's edits (`ModelIR.edited_name`): a plot's legend tells a model from its edit
     ctx_tokens: int
     batch: int
     kv_dtype: str
@@ -174,7 +174,7 @@ def kv_cache(ir: ModelIR, ctx: int, batch: int = 1, kv_dtype: str = "bf16", stat
                 formula=f"{g['n']} x {g['formula']}",
             )
         )
-    return KVResult(ir.name, ctx, batch, kv_dtype, state_dtype, rows, int(per_token_all))
+    return KVResult(ir.edited_name, ctx, batch, kv_dtype, state_dtype, rows, int(per_token_all))
 
 
 def baseline(ir: ModelIR, result: KVResult, kind: str) -> dict:

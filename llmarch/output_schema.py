@@ -29,6 +29,8 @@ MODEL = {
     "properties": {
         "name": {"type": "string"},
         "display_name": {"type": "string"},
+        # what-if edits (`--set key=value`, `name[key=value]`): absent for a spec as written
+        "edits": {"type": "object", "minProperties": 1},
         "family": {"type": ["string", "null"]},
         "architecture": {"type": "object"},
         "params": PARAMS,
@@ -59,6 +61,7 @@ MODEL = {
                 },
             },
         },
+        "references_skipped": {"type": "string"},
         "total": _INT,
         "active": _INT,
         "attention": {"type": "string"},
@@ -276,7 +279,11 @@ Every `--format json` answer is one object, the common envelope:
   the other formats print on stderr as `warning: ...`. Today: a token count past a model's context length
   (`kvcache` and its sweep points, `flops` prefill, decode context and sweep points, `serve`, `report`'s
   KV column), one per model and count, starting with the model's name.
-- `models`: one object per model. `show`/`compare`: `name`, `display_name`, `family`, `architecture`
+- `models`: one object per model. Every command's model object starts with `name` and `display_name`; an
+  edited model (a what-if: `--set key.path=value`, or `name[key.path=value,...]` for one model) adds
+  `edits`, each edited key path with its value as applied (`{"n_layers": 40}`), and its `display_name`
+  lists the edits (`Qwen3 8B (n_layers=40)`); an unedited model has no `edits` field.
+  `show`/`compare`: `name`, `display_name`, `family`, `architecture`
   (the panel facts keyed `vocab_size`, `context_length`, `n_layers`, `d_model`, `heads`, `head_dim`,
   `n_experts`, `experts_active`, `d_expert`, `d_ff`, `n_dense_layers`, ...; values that vary by layer kind
   are objects keyed by kind), `params` (`total`, `active`, `active_incl_embeddings`, `active_fewest` (active
@@ -284,7 +291,9 @@ Every `--format json` answer is one object, the common envelope:
   `non_embedding`, `by_component`, `active_by_component`, `mtp`, `buffers`), `weights`, `layers`; `show`
   adds `references` (each published figure: `total`, `active` or the gallery's `kv_per_token` in bytes at
   bf16; computed value and verdict; `kv_per_token_config` where the spec documents a disagreement with the
-  published KV figure, `ok` then meaning that the disagreement still holds). `list`: a short row per model.
+  published KV figure, `ok` then meaning that the disagreement still holds); for an edited model
+  `references` is empty and `references_skipped` says why (`published figures not checked: the spec was
+  edited (n_layers=40)`). `list`: a short row per model.
   `kvcache`: `ctx_tokens`, `batch`, `kv_dtype`, `state_dtype`, `total_bytes`, `per_token_bytes_all_layers`,
   `by_layer_kind` (`kind`, `layers`, `bytes_per_token_per_layer`, `tokens_cached`, `fixed_bytes`, `bytes`),
   and `sweep` / `baseline` when asked. `flops`: `prefill` (`tokens`, `flops`, `by_component`), `decode`

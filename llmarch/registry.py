@@ -395,28 +395,108 @@ def merge(parent: Located, child: Located) -> Located:
     return Located(data=data, file=child.file, marks=marks)
 
 
-def apply_sets(located: Located, sets: list[str]) -> Located:
-    """What-if edits: `attention.n_kv_heads=4` sets that key (the value is parsed as YAML, safely)."""
+@dataclass(frozen=True)
+class Edit:
+    """One what-if edit, `key.path=value`, as the user wrote it: with `--set` (every model of the command;
+    `model` None) or in brackets after one model's name (`qwen3-8b[n_layers=40]`; `model` that argument)."""
+
+    text: str
+    model: Optional[str] = None
+
+    @property
+    def label(self) -> str:
+        """The edit as the user wrote it, for errors: `--set n_layers=40` or `qwen3-8b[n_layers=40]`."""
+        text = self.text if len(self.text) <= 80 else self.text[:77] + "..."
+        return f"--set {text}" if self.model is None else f"{shorten(self.model, 60)}[{text}]"
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What one edit did to a spec: the key path set, its value, and the block it had to create (None when
+    every mapping on the path was already there)."""
+
+    edit: Edit
+    path: tuple[str, ...]
+    value: Any
+    created: Optional[tuple[str, ...]]
+
+
+def split_edits(argument: str) -> tuple[str, tuple[str, ...]]:
+    """A model argument and its bracketed edits: `qwen3-8b[attention.n_kv_heads=4,n_layers=40]` is
+    (`qwen3-8b`, (`attention.n_kv_heads=4`, `n_layers=40`)).  Edits are separated by commas outside
+    brackets, braces and quotes, so a value may be a YAML list (`[a, b]`).  No brackets: no edits."""
+    opened = _edit_bracket(argument)
+    if opened is None or "[" in argument[:opened] and not looks_like_path(argument[:opened]):
+        if "[" in argument and not looks_like_path(argument):
+            raise LlmarchError(
+                f"`{shorten(argument)}`: edits go in brackets at the end of the name, closed with `]`, "
+                "e.g. `qwen3-8b[n_layers=40,attention.n_kv_heads=4]`"
+            )
+        return argument, ()
+    name, inside = argument[:opened], argument[opened + 1 : -1]
+    items, depth, quote, start = [], 0, "", 0
+    for i, ch in enumerate(inside + ","):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[{(":
+            depth += 1
+        elif ch in "]})":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            items.append(inside[start:i].strip())
+            start = i + 1
+    if not name or not all(items):
+        raise LlmarchError(
+            f"`{shorten(argument)}`: write the model's name, then its edits in brackets, comma-separated, "
+            "e.g. `qwen3-8b[n_layers=40,attention.n_kv_heads=4]`"
+        )
+    return name, tuple(items)
+
+
+def _edit_bracket(argument: str) -> Optional[int]:
+    """Where the bracketed edit list that ends `argument` opens (None when it ends in no such list): the
+    first `[` at whose matching `]` the argument ends (a path may hold brackets of its own)."""
+    if not argument.endswith("]"):
+        return None
+    for opened, ch in enumerate(argument):
+        if ch != "[":
+            continue
+        depth = 0
+        for i in range(opened, len(argument)):
+            depth += {"[": 1, "]": -1}.get(argument[i], 0)
+            if depth == 0:
+                break
+        if depth == 0 and i == len(argument) - 1:
+            return opened
+    return None
+
+
+def apply_sets(located: Located, edits: list[Edit]) -> tuple[Located, list[Applied]]:
+    """What-if edits: `attention.n_kv_heads=4` sets that key (the value is parsed as YAML, safely).  Each
+    edit's keys are marked with the edit as written, so that an error there names the edit."""
     import copy
 
     from .yamlsafe import load_value
 
     data = copy.deepcopy(located.data)
     marks = dict(located.marks)
-    for item in sets:
+    applied = []
+    for edit in edits:
+        item, label = edit.text, edit.label
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise SpecError(f"--set `{item}` is not `key.path=value`", file="--set")
+            raise SpecError(f"`{item}` is not `key.path=value`", file=label)
         path = tuple(key.strip().split("."))
         if path[0] == "extends":
             # the parent is merged in when the spec is loaded, before any edit applies: an edit would be ignored
             raise SpecError(
-                "--set cannot change `extends`: the parent is read when the spec is loaded, before --set edits apply",
-                file="--set",
+                "an edit cannot change `extends`: the parent is read when the spec is loaded, before edits apply",
+                file=label,
                 field="extends",
                 suggestion="write a spec file with `extends:` and pass its path",
             )
-        label = f"--set {item if len(item) <= 80 else item[:77] + '...'}"
         # the value reads exactly as it would in a spec file: the same tags, numbers and booleans
         value = load_value(raw, label, path) if raw.strip() else None
         if isinstance(value, list) and not raw.strip().startswith("["):
@@ -424,14 +504,17 @@ def apply_sets(located: Located, sets: list[str]) -> Located:
                 raw.strip()
             )  # block-sequence syntax ("-", "- x") on a command line means the text (a pattern letter)
         node = data
+        created = None
         for depth, part in enumerate(path[:-1], 1):
             if not isinstance(node.get(part), dict):
+                created = created or path[:depth]
                 node[part] = {}
                 # a mapping this edit created is blamed on the edit, not on the spec's nearest block
-                marks[path[:depth]] = (f"--set {item}", None, None)
+                marks[path[:depth]] = (label, None, None)
             node = node[part]
         node[path[-1]] = value
         for p in [p for p in marks if p[: len(path)] == path]:
             del marks[p]
         marks[path] = (label, None, None)
-    return Located(data=data, file=located.file, marks=marks)
+        applied.append(Applied(edit, path, value, created))
+    return Located(data=data, file=located.file, marks=marks), applied

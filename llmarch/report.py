@@ -64,12 +64,25 @@ def parse_pairs(text: str | None) -> list[tuple[str, str]]:
     if not text:
         return []
     pairs = []
-    for item in text.split(","):
-        a, sep, b = item.strip().partition(":")
-        if not sep or not a or not b:
+    for item in _outside_brackets(text, ","):
+        a, *rest = _outside_brackets(item.strip(), ":", most=1)
+        b = rest[0] if rest else ""
+        if not rest or not a or not b:
             raise ParameterError("{pairs} item `{item}` is not `a:b`", item=shorten(item))
         pairs.append((a, b))
     return pairs
+
+
+def _outside_brackets(text: str, sep: str, most: int = -1) -> list[str]:
+    """`text` split at each `sep` outside brackets (a model's edits, `qwen3-8b[n_layers=40,vocab_size=1000]`,
+    hold commas and colons of their own), at most `most` times."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += {"[": 1, "]": -1, "{": 1, "}": -1}.get(ch, 0)
+        if ch == sep and depth == 0 and most != 0:
+            parts.append(text[start:i])
+            start, most = i + 1, most - 1
+    return parts + [text[start:]]
 
 
 def summary_row(ir: ModelIR, ctx: int, seq: int) -> dict[str, Any]:
@@ -78,6 +91,7 @@ def summary_row(ir: ModelIR, ctx: int, seq: int) -> dict[str, Any]:
     return {
         "name": ir.name,
         "display_name": ir.display_name,
+        **ir.edit_fields(),
         "family": ir.family,
         "total": count.total,
         "active": count.active,

@@ -199,9 +199,13 @@ class ServeResult:
     max_ctx_limited_by: str  # "context_length" (the cap) or "memory"
     decode_roofline: DecodeRoofline
     prefill_roofline: PrefillRoofline
+    edits: Optional[dict] = None  # the model's what-if edits (ModelIR.edit_fields); None when unedited
 
     def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        if out["edits"] is None:
+            del out["edits"]  # an unedited model's answer is as it always was
+        return out
 
 
 def serve(
@@ -297,6 +301,7 @@ def serve(
             time_lower_bound_s=max(t_pre_compute, t_pre_mem),
             binding="compute" if t_pre_compute >= t_pre_mem else "memory bandwidth",
         ),
+        edits=ir.edit_fields().get("edits"),
     )
 
 

@@ -116,6 +116,14 @@ def global_cases() -> list[Case]:
     for verdict, args in (("pass", CHECK_PASS), ("fail", CHECK_FAIL)):
         cases.append(Case(f"check-{verdict}.json", ("check", *args, "-f", "json")))
         cases += _tables(f"check-{verdict}", ("check", *args))
+    # what-ifs (issue 24, item 3): a model against its edit, `--set` on one model, an edit a model lacks
+    whatif = ("compare", "qwen3-8b", "qwen3-8b[attention.n_kv_heads=4]")
+    cases.append(Case("whatif/compare.json", whatif + ("-f", "json")))
+    cases += _tables("whatif/compare", whatif)
+    edited = ("show", "qwen3-8b", "--set", "n_layers=40")
+    cases.append(Case("whatif/show-set.json", edited + ("-f", "json")))
+    cases += _tables("whatif/show-set", edited)
+    cases.append(Case("whatif/not-applicable.txt", ("compare", "qwen3-8b", "qwen3-30b", "--set", "moe.n_experts=64")))
     cases.append(Case("schema-spec.json", ("schema",)))
     cases.append(Case("schema-answers.json", ("schema", "--answers")))
     return cases

@@ -8,6 +8,7 @@ from ..flops import COMPONENTS
 from ..ir import ModelIR
 from . import fmt
 from .doc import Cell, Doc, DocTable
+from .names import model_label
 
 FORMULAS = [
     "Formulas (multiply-adds; x 2 for FLOPs):",
@@ -32,7 +33,10 @@ def flops_doc(
     """`conventions`: the lines printed under the tables (`flops.table_conventions`)."""
     cols = [""]
     for m in models:
-        cols += [f"{m['name']} prefill {m['prefill']['tokens']:,}", f"decode/token at {m['decode']['ctx_tokens']:,}"]
+        cols += [
+            f"{model_label(m['name'], m.get('edits'))} prefill {m['prefill']['tokens']:,}",
+            f"decode/token at {m['decode']['ctx_tokens']:,}",
+        ]
     t = DocTable("FLOPs by component (G = 1e9, T = 1e12)", cols, right=set(range(1, len(cols))))
     for comp in COMPONENTS:
         if not any(m["prefill"]["by_component"][comp] or m["decode"]["by_component"][comp] for m in models):
@@ -59,7 +63,7 @@ def flops_doc(
     for m in models:
         for comp in COMPONENTS:
             flat.add(
-                m["name"],
+                model_label(m["name"], m.get("edits")),
                 comp,
                 m["prefill"]["tokens"],
                 m["prefill"]["by_component"][comp],
@@ -76,14 +80,22 @@ def flops_doc(
         for m in models:
             for name, entry in m["counters"].items():
                 if entry.get("error"):
-                    c.rows.append([Cell(m["name"]), Cell(name), Cell("—"), Cell(entry["error"], style="red"), Cell("")])
+                    c.rows.append(
+                        [
+                            Cell(model_label(m["name"], m.get("edits"))),
+                            Cell(name),
+                            Cell("—"),
+                            Cell(entry["error"], style="red"),
+                            Cell(""),
+                        ]
+                    )
                     continue
                 agreement = entry.get("agreement")
                 diff = "" if agreement is None else f"{(agreement - 1) * 100:+.4f}%"
                 unit = " MACs" if name == "fvcore" else ""
                 c.rows.append(
                     [
-                        Cell(m["name"]),
+                        Cell(model_label(m["name"], m.get("edits"))),
                         Cell(name),
                         Cell(fmt.flops(entry["raw"]) + unit, entry["raw"]),
                         Cell(fmt.flops(entry["normalised"]), entry["normalised"]),

@@ -6,6 +6,7 @@ from ..ir import ModelIR
 from ..kvcache import KVResult
 from . import fmt
 from .doc import Cell, Doc, DocTable
+from .names import model_label
 
 
 def kv_doc(irs: list[ModelIR], results: list[KVResult], conventions: dict[str, str], explain: bool = False) -> Doc:
@@ -28,7 +29,7 @@ def kv_doc(irs: list[ModelIR], results: list[KVResult], conventions: dict[str, s
     for ir, r in zip(irs, results):
         for row in r.rows:
             flat.add(
-                ir.name,
+                model_label(ir.name, ir.edit_fields().get("edits")),
                 r.ctx_tokens,
                 row.kind,
                 row.layers,

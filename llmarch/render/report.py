@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..report import Report
 from . import fmt
 from .doc import Cell, Doc, DocTable
+from .names import model_label
 from .table import compare_doc
 
 
@@ -19,7 +20,7 @@ def report_doc(report: Report) -> Doc:
     for r in rows:
         t.rows.append(
             [
-                Cell(r["name"]),
+                Cell(model_label(r["name"], r.get("edits"))),
                 Cell(fmt.params(r["total"]), r["total"]),
                 Cell(fmt.params(r["active"]), r["active"]),
                 Cell(fmt.nbytes(r["weights_bf16_bytes"]), r["weights_bf16_bytes"]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..serve import CONVENTIONS, GPU, ServeResult
 from . import fmt as f
 from .doc import Cell, Doc, DocTable
+from .names import model_label
 
 
 def serve_doc(results: list[ServeResult], profile: GPU) -> Doc:
@@ -12,7 +13,7 @@ def serve_doc(results: list[ServeResult], profile: GPU) -> Doc:
     t = DocTable(
         f"Serving on {first.gpus} x {profile.display_name} (TP {first.tp}, EP {first.ep}), "
         f"batch {first.batch} x {first.ctx_tokens:,} tokens",
-        [""] + [m.name for m in results],
+        [""] + [model_label(m.name, m.edits) for m in results],
         right=set(range(1, len(results) + 1)),
     )
 

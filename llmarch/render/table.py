@@ -138,6 +138,8 @@ def show_doc(ir: ModelIR, description: Description) -> Doc:
                 verdict = Cell("ok", style="green")
             ref.rows.append([Cell(c.key), Cell(c.published), computed, Cell(conv), verdict, Cell(c.reference.source)])
         doc.tables.append(ref)
+    if description.references_skipped:
+        doc.remarks.append(description.references_skipped)
     if description.layer_map is not None:
         doc.remarks.append("Layers: " + description.layer_map)
     doc.remarks += [f"warning: {w}" for w in ir.warnings]
