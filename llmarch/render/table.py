@@ -121,8 +121,8 @@ def show_doc(ir: ModelIR, description: Description) -> Doc:
                 verdict = Cell("ok", style="green")
             ref.rows.append([Cell(c.key), Cell(c.published), computed, Cell(conv), verdict, Cell(c.reference.source)])
         doc.tables.append(ref)
-    if description.layer_map is not None:
-        doc.remarks.append("Layers: " + description.layer_map)
+    for what, pattern in description.layer_patterns or []:
+        doc.remarks.append(f"{what}: {pattern}")
     doc.remarks += [f"warning: {w}" for w in ir.warnings]
     return doc
 
