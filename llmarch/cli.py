@@ -377,7 +377,7 @@ def check(
 @guarded
 def diagram(
     names: List[str] = typer.Argument(..., help="One or more spec names, aliases or file paths."),
-    output: str = output_option("Write FIGURE.svg, FIGURE.png or FIGURE.html", ..., "SVG on stdout"),
+    output: str = output_option("Write FILE.svg, FILE.png or FILE.html", ..., "SVG on stdout"),
     spec_path: Optional[List[str]] = SpecPathOpt,
     sets: Optional[List[str]] = SetOpt,
 ) -> None:

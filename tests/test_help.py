@@ -70,7 +70,7 @@ EXPECTED = {
     "import-hf": ["Usage: llmarch import-hf [OPTIONS] CONFIG", "-o, --output FILE", "--name NAME"],
     "schema": ["-o, --output FILE"],
     "cache": ["Usage: llmarch cache [OPTIONS] [ACTION]"],
-    "diagram": ["-o, --output FILE", "MODEL..."],
+    "diagram": ["-o, --output FILE  Write FILE.svg, FILE.png or FILE.html", "MODEL..."],
 }
 
 
