@@ -111,3 +111,24 @@ def test_top_level_summaries_wrap_rather_than_cut_on_a_narrow_terminal():
     assert "..." not in text
     assert "report One document over many specs: summary, comparisons, conventions." in text
     assert "schema Print the JSON Schema of specs, or of JSON answers (--answers)." in text
+
+
+def test_top_level_help_piped_through_a_real_pipe():
+    """As a user runs it: `COLUMNS=80 llmarch --help | cat` (stdout a pipe, not CliRunner's buffer)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, COLUMNS="80", PYTHONPATH=str(root))
+    out = subprocess.run(
+        [sys.executable, "-m", "llmarch", "--help"], capture_output=True, text=True, env=env, check=True
+    ).stdout
+    rows = _command_rows(out)
+    assert len(rows) == len(COMMANDS) and not any(row.endswith("...") for row in rows), out
+    assert "  serve      Memory per GPU, whether it fits, and how fast it can decode." in rows
+    out = subprocess.run(
+        [sys.executable, "-m", "llmarch", "kvcache", "--help"], capture_output=True, text=True, env=env, check=True
+    ).stdout
+    assert "Usage: llmarch kvcache [OPTIONS] MODEL..." in out and "--ctx CTX" in out and "<str>" not in out
