@@ -22,7 +22,7 @@ from typing import Any
 from . import conventions as _conventions
 from .caveats import beyond_context, beyond_context_of  # noqa: F401 (the CLI takes them from here)
 from .errors import LlmarchError, SpecError, shorten
-from .facts import Fact, facts, layer_map
+from .facts import Fact, facts, layer_map, layer_patterns
 from .ir import ModelIR
 from .params import ParamCount, check_size, count_params
 from .reference import ReferenceCheck, check_references, references_skipped
@@ -230,7 +230,9 @@ def listing(
         if family and (ir.family or "") != family:
             continue
         c = count_params(ir)
-        attention_text = next((f.text for f in facts(ir) if f.key == "attention"), "—")
+        labels = next((f.value for f in facts(ir) if f.key == "attention"), "—")
+        # per layer kind where the kinds differ, keyed by the kinds as JSON names them ('csa: CSA 1/4 ...')
+        attention_text = "; ".join(f"{k}: {v}" for k, v in labels.items()) if isinstance(labels, dict) else labels
         rows.append(
             {
                 "name": name,
@@ -258,6 +260,7 @@ class Description:
     references: list[ReferenceCheck]
     layer_map: str | None = None
     references_skipped: str | None = None  # why the published figures were not checked (an edited spec)
+    layer_patterns: list[tuple[str, str]] | None = None  # what the tables print for `layer_map`
 
 
 def description(ir: ModelIR, count: ParamCount, layers: bool = False) -> Description:
@@ -281,7 +284,7 @@ def description(ir: ModelIR, count: ParamCount, layers: bool = False) -> Descrip
     runs = layer_map(ir) if layers else None
     if runs is not None:
         model["layer_map"] = runs
-    return Description(model, count, facts(ir), checks, runs, skipped)
+    return Description(model, count, facts(ir), checks, runs, skipped, layer_patterns(ir) if layers else None)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import List, Optional
 
 import typer
 
-from . import __version__
+from . import __version__, cli_help
 from .cli_shared import (
     MAX_BATCH,
     MAX_GPUS,
@@ -44,7 +44,7 @@ from .cli_shared import (
 from .errors import LlmarchError, shorten
 from .output import is_stdout, printable
 
-app = typer.Typer(
+app = cli_help.HelpTyper(
     help="Compare LLM architectures from YAML specs: parameters, active parameters, side-by-side tables.",
     no_args_is_help=True,
     add_completion=True,
@@ -77,7 +77,7 @@ def list_cmd(
     format: Optional[Format] = FormatOpt,
     output: Optional[str] = OutputOpt,
 ) -> None:
-    """List the known specs with their total and active parameters (closed form, no torch).
+    """List the known specs with their total and active parameters. Closed form, no torch.
 
     Example: llmarch list --family qwen3
     """
@@ -101,7 +101,7 @@ def show(
     output: Optional[str] = OutputOpt,
     no_cache: bool = NoCacheOpt,
 ) -> None:
-    """Architecture facts and the parameter breakdown of one model (built on the meta device).
+    """One model's architecture facts and parameter breakdown. Built on the meta device.
 
     Example: llmarch show deepseek-v3 --layers
     """
@@ -179,7 +179,7 @@ def kvcache(
     format: Optional[Format] = FormatOpt,
     output: Optional[str] = OutputOpt,
 ) -> None:
-    """KV-cache memory of one sequence at a context length, per layer kind (closed form, no torch).
+    """KV-cache memory at a context length, per layer kind. Closed form, no torch.
 
     Example: llmarch kvcache gemma3 --ctx 128k --baseline global
     """
@@ -246,7 +246,7 @@ def flops(
     output: Optional[str] = OutputOpt,
     no_cache: bool = NoCacheOpt,
 ) -> None:
-    """FLOPs of a prefill and of one decode step, by component; analytic and traced counts side by side.
+    """FLOPs of a prefill and of one decode step, by component. Analytic and traced counts side by side.
 
     Example: llmarch flops deepseek-v3 qwen3-235b --seq 4096 --counter all
     """
@@ -295,7 +295,7 @@ def report(
     format: Optional[Format] = FormatOpt,
     output: Optional[str] = OutputOpt,
 ) -> None:
-    """One document over many specs: summary table, pairwise comparisons, conventions (no torch).
+    """One document over many specs: summary, comparisons, conventions. No torch.
 
     Example: llmarch report specs/ --pairs deepseek-v3:kimi-k2 --format markdown >> "$GITHUB_STEP_SUMMARY"
     """
@@ -344,7 +344,7 @@ def check(
     format: Optional[Format] = FormatOpt,
     output: Optional[str] = OutputOpt,
 ) -> None:
-    """Gate an architecture on budgets: exit 0 when all hold, 1 when one fails, 2 on bad input.
+    """Gate an architecture on budgets. Exit 0 when all hold, 1 when one fails, 2 on bad input.
 
     Budgets come from the options, a --budgets file and the spec's own `budgets:` block (options win).
     Example: llmarch check my-model.yaml --max-total 8B --max-kv 4GiB@128k
@@ -377,11 +377,11 @@ def check(
 @guarded
 def diagram(
     names: List[str] = typer.Argument(..., help="Spec names, aliases or paths; NAME[k=v,...] is a what-if."),
-    output: str = output_option("Write FIGURE.svg, FIGURE.png or FIGURE.html", ..., "SVG on stdout"),
+    output: str = output_option("Write FILE.svg, FILE.png or FILE.html", ..., "SVG on stdout"),
     spec_path: Optional[List[str]] = SpecPathOpt,
     sets: Optional[List[str]] = SetOpt,
 ) -> None:
-    """Side-by-side block diagrams like the article's figures; blocks matched by kind, differences highlighted.
+    """Side-by-side block diagrams like the article's figures. Blocks matched by kind, differences highlighted.
 
     Example: llmarch diagram deepseek-v3 llama-4-maverick -o fig.svg
     """
@@ -418,7 +418,7 @@ def serve(
     format: Optional[Format] = FormatOpt,
     output: Optional[str] = OutputOpt,
 ) -> None:
-    """Will it fit, and how fast can it decode: memory per GPU, verdict, roofline bounds (no torch).
+    """Memory per GPU, whether it fits, and how fast it can decode. Roofline bounds, no torch.
 
     Example: llmarch serve deepseek-v3 --gpu h100-sxm --gpus 8 --ctx 128k --batch 8
     """
@@ -454,7 +454,7 @@ def cache_cmd(
     action: CacheAction = typer.Argument(CacheAction.info, help="info (where, how many entries, how big) or clear."),
     format: Optional[Format] = FormatOpt,
 ) -> None:
-    """Show or empty the build cache: module-walk counts and traced FLOP counts kept between runs.
+    """Show or empty the build cache. It keeps module-walk counts and traced FLOP counts between runs.
 
     The cache lives in $LLMARCH_CACHE_DIR, else $XDG_CACHE_HOME/llmarch, else ~/.cache/llmarch;
     LLMARCH_NO_CACHE=1 or --no-cache on a command bypasses it. Entries are keyed by the resolved spec,
@@ -496,7 +496,7 @@ def verify(
     format: Optional[Format] = FormatOpt,
     output: Optional[str] = OutputOpt,
 ) -> None:
-    """Hold a spec against a safetensors checkpoint or a GGUF file, reading only headers (never the weights).
+    """Hold a spec against a safetensors or GGUF checkpoint. Reads only headers, never the weights.
 
     Exit 0 when they agree, 1 when they differ (each difference listed), 2 on bad input.
     Example: llmarch verify qwen3-8b ~/models/Qwen3-8B
@@ -535,7 +535,7 @@ def import_hf(
         help="The spec's name (default: -o's file name, which must be a valid name, else the config's folder).",
     ),
 ) -> None:
-    """Turn a Hugging Face config.json into a llmarch spec (YAML), recording every default it applied.
+    """Turn a Hugging Face config.json into a llmarch spec (YAML). Records every default it applied.
 
     Unknown keys, unsupported model types and features llmarch cannot represent are errors (exit 2).
     Given a checkpoint folder, the spec written is held against its shards' headers (exit 1 when they differ).
@@ -566,7 +566,7 @@ def schema(
     answers: bool = typer.Option(False, "--answers", help="The schema of `--format json` answers instead."),
     output: Optional[str] = output_option("Write to FILE instead of stdout"),
 ) -> None:
-    """Print a JSON Schema: of the spec format (default), or of `--format json` answers (--answers).
+    """Print the JSON Schema of specs, or of JSON answers (--answers).
 
     Example: llmarch schema -o llmarch-spec.schema.json
     """

@@ -17,8 +17,8 @@ from functools import wraps
 from typing import List, Optional
 
 import typer
-from typer.core import TyperCommand
 
+from .cli_help import HelpCommand
 from .errors import LlmarchError, ParameterError, shorten
 from .output import is_stdout, printable
 
@@ -316,7 +316,7 @@ def reserve_standard_streams() -> None:
                 os.close(null)
 
 
-class SchemaCommand(TyperCommand):
+class SchemaCommand(HelpCommand):
     """`schema --output` without a file once chose the answers' schema (--output was a flag); until the
     next release a bare --output still does, with a deprecation warning, and `--output FILE` writes FILE."""
 

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .ir import ModelIR
+from .kinds import kind_words
 from .mechanisms.layers import block_residual, layer_ffn, layer_mechanisms, layer_mixer, model_mechanisms
+from .patterns import pattern_text
 
 
 @dataclass(frozen=True)
@@ -32,15 +34,76 @@ def _per_kind(values: dict[str, Any], fmt) -> tuple[Any, str]:
     if len(distinct) <= 1:
         v = next(iter(values.values()), None)
         return v, fmt(v) if v is not None else "—"
-    return dict(values), "; ".join(f"{k}: {fmt(v)}" for k, v in values.items())
+    return dict(values), "; ".join(f"{kind_words(k)}: {fmt(v)}" for k, v in values.items())
 
 
 def layer_mix(ir: ModelIR) -> str:
+    """The layer mix as JSON holds it: '52 local(1,024) + 10 global' (tables say `layer_mix_text`)."""
     counts = Counter()
     for layer in ir.layers:
         mixer = layer_mixer(ir, layer)
         counts[mixer.mix_name(layer.mixer) if mixer is not None else layer.mixer] += 1
     return " + ".join(f"{n} {k}" for k, n in counts.items())
+
+
+def _ffn_word(ffn: str) -> str:
+    return "dense FFN" if ffn == "dense" else kind_words(ffn)
+
+
+def _layer_words(ir: ModelIR) -> list[tuple[str, list[str]]]:
+    """The model's layers as words: ('Layer mixers', [...]) and ('Layer FFNs', [...]); or, where some
+    layers have no mixer or no FFN (Nemotron-H's Mamba-2, attention and MoE layers), ('Layers', [...])
+    with each layer the one part it has."""
+    if not any(layer.mixer == "none" or layer.ffn == "none" for layer in ir.layers):
+        return [
+            ("Layer mixers", [kind_words(layer.mixer) for layer in ir.layers]),
+            ("Layer FFNs", [kind_words(layer.ffn) for layer in ir.layers]),
+        ]
+    words = []
+    for layer in ir.layers:
+        if layer.mixer == "none" or layer.ffn == "none":
+            words.append(_ffn_word(layer.ffn) if layer.mixer == "none" else kind_words(layer.mixer))
+        else:
+            words.append(f"{kind_words(layer.mixer)} with {_ffn_word(layer.ffn)}")
+    return [("Layers", words)]
+
+
+def layer_patterns(ir: ModelIR) -> list[tuple[str, str]]:
+    """What `show --layers` prints: each of `_layer_words` as people say it ('(5 local + 1 global) × 10,
+    then 2 local'), then the layers a mechanism notes ('Layers with KV of L18': 'L20–L23, L25–L28')."""
+    out = [(what, pattern_text(words)) for what, words in _layer_words(ir)]
+    noted: dict[str, list[int]] = {}
+    for layer in ir.layers:
+        for m in layer_mechanisms(ir, layer):
+            if m.layer_note():
+                noted.setdefault(m.layer_note().strip(), []).append(layer.index)
+    for note, indices in noted.items():
+        out.append((f"Layers with {note}", ", ".join(_spans(indices))))
+    return out
+
+
+def _spans(indices: list[int]) -> list[str]:
+    spans: list[list[int]] = []
+    for i in indices:
+        if spans and spans[-1][1] == i - 1:
+            spans[-1][1] = i
+        else:
+            spans.append([i, i])
+    return [f"L{a}" + (f"–L{b}" if b != a else "") for a, b in spans]
+
+
+def layer_mix_text(ir: ModelIR) -> str:
+    """The tables' layer mix: the mixers' pattern, then what its words leave out ('local: window 1,024')."""
+    mixers = [(layer.mixer, layer_mixer(ir, layer)) for layer in ir.layers]
+    details = dict.fromkeys(f"{kind_words(k)}: {m.mix_detail()}" for k, m in mixers if m is not None and m.mix_detail())
+    return "; ".join([pattern_text(_layer_words(ir)[0][1]), *details])
+
+
+def layer_pattern(ir: ModelIR) -> str:
+    """The diagrams' header: '62 blocks: (5 local + 1 global) × 10, then 2 local', naming only what varies
+    ('61 blocks: 3 dense, then 58 MoE'; '12 blocks')."""
+    varied = [pattern_text(words) for _, words in _layer_words(ir) if len(set(words)) > 1]
+    return f"{ir.n_layers} blocks" + (": " + "; ".join(varied) if varied else "")
 
 
 def facts(ir: ModelIR) -> list[Fact]:
@@ -54,7 +117,7 @@ def facts(ir: ModelIR) -> list[Fact]:
         Fact("context_length", "Context length", ir.context_length, _n(ir.context_length)),
         Fact("n_layers", "Blocks", ir.n_layers, _n(ir.n_layers)),
         Fact("d_model", "Embedding dimension", ir.d_model, _n(ir.d_model)),
-        Fact("layer_mix", "Layer mix", layer_mix(ir), layer_mix(ir)),
+        Fact("layer_mix", "Layer mix", layer_mix(ir), layer_mix_text(ir)),
     ]
     if attn:
         v, t = _per_kind({k: m.label for k, m in attn.items()}, str)
@@ -72,7 +135,7 @@ def facts(ir: ModelIR) -> list[Fact]:
             out.append(Fact("mla", "MLA ranks", ranks, text))
         v, t = _per_kind({k: m.position_label() for k, m in attn.items()}, str)
         out.append(Fact("position", "Positional encoding", v, t))
-        v, t = _per_kind({k: m.ir.qk_norm for k, m in attn.items()}, str)
+        v, t = _per_kind({k: m.ir.qk_norm for k, m in attn.items()}, kind_words)
         out.append(Fact("qk_norm", "QK-norm", v, t))
         extras = sorted({x for m in attn.values() for x in m.option_labels()})
         out.append(Fact("attention_extras", "Attention extras", extras, ", ".join(extras) or "—"))
@@ -87,7 +150,7 @@ def facts(ir: ModelIR) -> list[Fact]:
     first_dense = next((f for f in ffns if not f.experts), None)
     routed = next((f for f in ffns if f.experts), None)
     kind = (first_dense or routed).ffn_kind if (first_dense or routed) else None
-    out.append(Fact("ffn_kind", "FFN kind", kind, kind or "—"))
+    out.append(Fact("ffn_kind", "FFN kind", kind, kind_words(kind) if kind else "—"))
     n_dense = sum(1 for f in ffns if not f.experts)
     n_routed = len(ffns) - n_dense
     out.append(
@@ -167,61 +230,10 @@ def _dense_blocks(ir: ModelIR, n_dense: int, n_moe: int) -> str:
     return f"{n_dense} (interleaved)"
 
 
-PATTERN_WORDS = {
-    "global": "global",
-    "local": "local",
-    "chunked": "chunked",
-    "nope": "NoPE",
-    "csa": "CSA",
-    "hca": "HCA",
-    "gated_deltanet": "Gated DeltaNet",
-    "kda": "KDA",
-    "mamba2": "Mamba-2",
-    "lightning": "Lightning",
-    "mlstm": "mLSTM",
-}
-
-
-def _ratio(seq: list[str], words: dict[str, str]) -> str:
-    """'5 local : 1 global' for a repeating sequence (a different first layer or two, and one odd layer in
-    the last repeat, are said as such), else the counts in order of first appearance."""
-    for p in range(2, len(seq) // 3 + 1):  # the shortest unit that repeats at least three times
-        for lead in range(3):
-            rest = seq[lead:]
-            unit = rest[:p]
-            odd = [i for i in range(len(rest)) if rest[i] != unit[i % p]]
-            if len(set(unit)) < 2 or len(odd) > 1 or (odd and odd[0] < len(rest) - p):
-                continue
-            text = " : ".join(f"{n} {words[k]}" for k, n in Counter(unit).items())
-            if odd:  # say the exact counts too
-                text += " (" + " : ".join(str(Counter(rest)[k]) for k in Counter(unit)) + ")"
-            if lead:
-                text = " ".join(f"{n} {words[k]}" for k, n in Counter(seq[:lead]).items()) + " first, then " + text
-            return text
-    return ", ".join(f"{n} {words[k]}" for k, n in Counter(seq).items())
-
-
-def layer_pattern(ir: ModelIR) -> str:
-    """The layer pattern as people say it: '5 local : 1 global, 62 blocks', 'first 3 dense, 61 blocks'."""
-    parts = []
-    mixers = [l.mixer if l.mixer != "none" else f"none-{l.ffn}" for l in ir.layers]
-    words = dict(PATTERN_WORDS, **{"none-moe": "MoE-only", "none-dense": "FFN-only"})
-    if len(set(mixers)) > 1:
-        parts.append(_ratio(mixers, words))
-    ffns = [l.ffn for l in ir.layers]
-    if len(set(ffns)) > 1 and "none" not in ffns and not any(m.startswith("none") for m in mixers):
-        n_lead = next(i for i, f in enumerate(ffns) if f != ffns[0])
-        if len(set(ffns[n_lead:])) == 1:
-            parts.append(f"first {n_lead} {'dense' if ffns[0] == 'dense' else 'MoE'}")
-        else:
-            parts.append(_ratio(ffns, {"dense": "dense", "moe": "MoE", "parallel": "dense + MoE"}))
-    parts.append(f"{ir.n_layers} blocks")
-    return ", ".join(parts)
-
-
 def layer_map(ir: ModelIR) -> str:
-    """Runs of identical layers: 'L0–L2 global/dense, L3–L60 global/moe'; a layer that reuses another
-    layer's KV says which ('local/dense KV of L18')."""
+    """JSON's layer map (`show --layers -f json`; the tables print `layer_patterns`): runs of identical
+    layers, 'L0–L2 global/dense, L3–L60 global/moe'; a layer that reuses another layer's KV says which
+    ('local/dense KV of L18')."""
     runs: list[tuple[int, int, str]] = []
     for layer in ir.layers:
         label = layer.label + "".join(m.layer_note() for m in layer_mechanisms(ir, layer))

@@ -234,7 +234,7 @@ def kv_agreement(ir, computed: int, figure: str) -> str:
 def gallery_table() -> str:
     """One row per gallery model: llmarch's figures for a shipped spec, "not shipped" otherwise."""
     from .api import count_params, load, registry
-    from .facts import layer_mix
+    from .facts import layer_mix_text
     from .kvcache import kv_cache
     from .mechanisms.layers import layer_mixer
     from .render import fmt
@@ -261,7 +261,7 @@ def gallery_table() -> str:
         kv = kv_cache(ir, 1, kv_dtype="bf16").per_token_bytes_all_layers
         lines.append(
             f"| {title} | `{name}` | {row['Date']} | {fmt.params(count.total)} | {fmt.params(count.active)} "
-            f"| {layer_mix(ir)} | {attention_kinds or '—'} | {kv:,} B ({kv / 1024:.1f} KiB) | {figure} "
+            f"| {layer_mix_text(ir)} | {attention_kinds or '—'} | {kv:,} B ({kv / 1024:.1f} KiB) | {figure} "
             f"| {kv_agreement(ir, kv, figure)} |"
         )
     return "\n".join(lines) + "\n"

@@ -78,3 +78,35 @@ MIXER_LETTERS: dict[str, str] = {
 FFN_LETTERS: dict[str, str] = {"D": "dense", "E": "moe", "P": "parallel", "-": "none"}
 assert set(MIXER_LETTERS.values()) == set(get_args(MixerKind))
 assert set(FFN_LETTERS.values()) == set(get_args(FFNSlotKind))
+
+# The words people read for the kinds above: every human text (tables, diagrams, `show --layers`) says these,
+# and JSON keeps the kinds themselves. A kind missing here is shown as itself (test_kind_words_cover_the_kinds)
+KIND_WORDS: dict[str, str] = {
+    # layer mixers
+    "nope": "NoPE",
+    "csa": "CSA",
+    "hca": "HCA",
+    "gated_deltanet": "Gated DeltaNet",
+    "kda": "KDA",
+    "mamba2": "Mamba-2",
+    "lightning": "Lightning",
+    "mlstm": "mLSTM",
+    # a layer's FFN
+    "moe": "MoE",
+    "parallel": "dense + MoE",
+    # kinds of FFN
+    "swiglu": "SwiGLU",
+    "swiglu_clamped": "SwiGLU, clamped",
+    "geglu": "GeGLU",
+    "gelu_mlp": "GELU MLP",
+    "relu2_mlp": "ReLU² MLP",
+    # QK-norm
+    "per_head": "per head",
+    "whole": "whole projection",
+    "l2": "L2, weightless",
+}
+
+
+def kind_words(kind: str) -> str:
+    """A kind as people read it: `gated_deltanet` → 'Gated DeltaNet' (the words that need none are themselves)."""
+    return KIND_WORDS.get(kind, kind)

@@ -85,7 +85,7 @@ def test_show_json_and_references():
 def test_show_table_layers():
     result = invoke("show", "gpt2", "--layers")
     assert result.exit_code == 0, result.output
-    assert "L0–L11 global/dense" in result.output
+    assert "Layer mixers: 12 global" in result.output and "Layer FFNs: 12 dense" in result.output
     assert "learned absolute" in result.output
 
 

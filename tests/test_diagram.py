@@ -170,16 +170,19 @@ def test_slots_carry_the_panel_values():
 
 
 def test_layer_pattern_as_people_say_it():
-    # Gemma 3: five sliding-window layers per global one (62 layers); gpt-oss alternates
-    assert layer_pattern(llmarch.load("gemma-3-27b")) == "5 local : 1 global, 62 blocks"
-    assert layer_pattern(llmarch.load("gpt-oss-120b")) == "1 local : 1 global, 36 blocks"
-    assert layer_pattern(llmarch.load("deepseek-v3")) == "first 3 dense, 61 blocks"
-    assert layer_pattern(llmarch.load("qwen3-next-80b-a3b")) == "3 Gated DeltaNet : 1 global, 48 blocks"
-    # Kimi Linear's 3:1 ends on a global layer: 27 = 6 x 4 + 3, 20 KDA and 7 MLA layers
-    assert layer_pattern(llmarch.load("kimi-linear-48b-a3b")) == "3 KDA : 1 global (20 : 7), first 1 dense, 27 blocks"
+    # Gemma 3: five sliding-window layers per global one, 62 = 10 x 6 + 2 local; gpt-oss alternates, 36 = 18 x 2
+    assert layer_pattern(llmarch.load("gemma-3-27b")) == "62 blocks: (5 local + 1 global) × 10, then 2 local"
+    assert layer_pattern(llmarch.load("gpt-oss-120b")) == "36 blocks: (1 local + 1 global) × 18"
+    # every layer attends globally (said by nothing); the FFNs vary: first_k_dense_replace 3, 61 - 3 = 58
+    assert layer_pattern(llmarch.load("deepseek-v3")) == "61 blocks: 3 dense, then 58 MoE"
+    assert layer_pattern(llmarch.load("qwen3-next-80b-a3b")) == "48 blocks: (3 Gated DeltaNet + 1 global) × 12"
+    # Kimi Linear's 3:1 ends on a global layer: 27 = 6 x 4 + 3 (2 KDA, then the last MLA layer)
+    assert layer_pattern(llmarch.load("kimi-linear-48b-a3b")) == (
+        "27 blocks: (3 KDA + 1 global) × 6, then 2 KDA, then 1 global; 1 dense, then 26 MoE"
+    )
     assert layer_pattern(llmarch.load("gpt2")) == "12 blocks"
     g = groups(svg_of("gemma-3-27b", "mistral-small-3.1-24b"))
-    assert "5 local : 1 global, 62 blocks" in text_of(g["gemma-3-27b/header"])
+    assert "62 blocks: (5 local + 1 global) × 10, then 2 local" in text_of(g["gemma-3-27b/header"])
     assert "52×" in text_of(g["gemma-3-27b/block-0"]) and "10×" in text_of(g["gemma-3-27b/block-1"])
 
 
@@ -188,7 +191,11 @@ def test_hybrid_and_single_mixer_layers():
     texts = {k: text_of(v) for k, v in g.items()}
     assert any("Mamba-2" in t for k, t in texts.items() if k.endswith("/mixer"))
     assert any("64 heads" in t for k, t in texts.items() if k.endswith("/mixer/notes"))
-    assert "23 Mamba-2, 23 MoE-only, 6 global, 52 blocks" in texts["nemotron-3-nano-30b-a3b/header"]
+    # its 52 layers said in order (tests/test_patterns.py holds the text against the config's pattern)
+    assert (
+        "52 blocks: ((1 Mamba-2 + 1 MoE) × 2 + 1 Mamba-2 + 1 global + 1 MoE) × 5"
+        in (texts["nemotron-3-nano-30b-a3b/header"])
+    )
 
 
 # --- text fits, the font is embedded, one layout for every format ----------------------------------------

@@ -129,7 +129,8 @@ def test_box_and_layer_mix(ir):
     from llmarch.facts import layer_mix, layer_pattern
 
     assert layer_mix(ir) == "6 lightning + 2 global"
-    assert layer_pattern(ir) == "6 Lightning, 2 global, first 1 dense, 8 blocks"
+    # TTTGTTTG with a dense first layer
+    assert layer_pattern(ir) == "8 blocks: (3 Lightning + 1 global) × 2; 1 dense, then 7 MoE"
 
 
 def test_tensor_parallel_needs_whole_heads(ir):

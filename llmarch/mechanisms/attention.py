@@ -100,6 +100,11 @@ class Attention(Mechanism):
             return f"local({self.ir.window:,})"
         return kind
 
+    def mix_detail(self) -> str:
+        if self.ir.chunk:
+            return f"chunks of {self.ir.chunk:,}"
+        return f"window {self.ir.window:,}" if self.ir.window else ""
+
     def position_label(self) -> str:
         a = self.ir
         if a.position != "rope":

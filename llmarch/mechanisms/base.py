@@ -157,6 +157,10 @@ class Mechanism:
         """How the panel's layer mix names a layer of `kind` holding it (`local(1,024)` for a window)."""
         return kind
 
+    def mix_detail(self) -> str:
+        """What the layer mix's words leave out for a layer holding it ('window 1,024'; '' for nothing)."""
+        return ""
+
     def layer_note(self) -> str:
         """What `show --layers` adds after a layer's kind for it ('' for nothing)."""
         return ""

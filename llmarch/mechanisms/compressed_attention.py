@@ -62,6 +62,9 @@ class CompressedAttention(Attention):
             return f"local({self.ir.window:,})"
         return f"{kind}(1/{self.ratio})"
 
+    def mix_detail(self) -> str:
+        return f"window {self.ir.window:,}" if self.ratio is None else f"1/{self.ratio} compressed"
+
     def option_labels(self) -> list[str]:
         a = self.ir
         out = super().option_labels()

@@ -140,8 +140,8 @@ def show_doc(ir: ModelIR, description: Description) -> Doc:
         doc.tables.append(ref)
     if description.references_skipped:
         doc.remarks.append(description.references_skipped)
-    if description.layer_map is not None:
-        doc.remarks.append("Layers: " + description.layer_map)
+    for what, pattern in description.layer_patterns or []:
+        doc.remarks.append(f"{what}: {pattern}")
     doc.remarks += [f"warning: {w}" for w in ir.warnings]
     return doc
 
