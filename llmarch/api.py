@@ -20,6 +20,7 @@ from typing import Any
 
 from . import conventions as _conventions
 from .caveats import beyond_context, beyond_context_of  # noqa: F401 (the CLI takes them from here)
+from .differences import differing
 from .errors import LlmarchError, shorten
 from .facts import Fact, facts, layer_map
 from .ir import ModelIR
@@ -131,6 +132,13 @@ PARAM_ROWS = (
     ("mtp", "MTP modules (separate)"),
 )
 
+# compare's weight rows, keyed in the JSON `differences` list; the shipped row differs in bytes or format
+WEIGHT_ROWS = (("weights.bf16", "Weights (bf16)"), ("weights.shipped", "Weights (as shipped)"))
+WEIGHT_VALUES = {
+    "weights.bf16": lambda w: w["bf16_bytes"],
+    "weights.shipped": lambda w: (w["shipped_bytes"], w["shipped_format"]),
+}
+
 
 def listing(
     names: list[str], spec_paths: list[str] | None = None, family: str | None = None, warn=None
@@ -202,10 +210,13 @@ def description(ir: ModelIR, count: ParamCount, layers: bool = False) -> Descrip
 
 @dataclass(frozen=True)
 class Comparison:
-    """`compare`'s answer: the JSON envelope, and each model's facts (the table's rows) in order."""
+    """`compare`'s answer: the JSON envelope, each model's facts (the table's rows) in order, and per row
+    key (a fact's, a parameter row's, a weight row's `WEIGHT_ROWS` key) which models' cells differ
+    (`differences.differing`, the one rule; the JSON `differences` lists the keys where one does)."""
 
     data: dict[str, Any]
     facts: list[list[Fact]]
+    differing: dict[str, list[bool]] = dataclasses.field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return self.data
@@ -219,9 +230,13 @@ def comparison(irs: list[ModelIR], counts: list[ParamCount] | None = None) -> Co
     keys = [f.key for f in per_model[0]]
     for model_facts in per_model[1:]:
         keys += [f.key for f in model_facts if f.key not in keys]
-    differences = [k for k in keys if len({repr(m["architecture"].get(k)) for m in models}) > 1]
-    differences += [k for k, _ in PARAM_ROWS if len({m["params"][k] for m in models}) > 1]
-    return Comparison(envelope("compare", models, differences=differences), per_model)
+    # exact values decide (a fact's JSON value, counts and bytes unrounded); a fact a model lacks is a value
+    rows = {k: [repr(m["architecture"].get(k)) for m in models] for k in keys}
+    rows |= {k: [m["params"][k] for m in models] for k, _ in PARAM_ROWS}
+    rows |= {k: [value(m["weights"]) for m in models] for k, value in WEIGHT_VALUES.items()}
+    flags = {k: differing(values) for k, values in rows.items()}
+    differences = [k for k, row in flags.items() if any(row)]
+    return Comparison(envelope("compare", models, differences=differences), per_model, flags)
 
 
 def compare(irs: list[ModelIR], counts: list[ParamCount] | None = None) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import conventions
-from ..api import PARAM_ROWS, Comparison, Description
+from ..api import PARAM_ROWS, WEIGHT_ROWS, Comparison, Description
 from ..ir import ModelIR
 from ..params import COMPONENTS
 from . import fmt
@@ -16,10 +16,9 @@ from .doc import Cell, Doc, DocTable
 
 
 def compare_doc(comparison: Comparison) -> Doc:
-    result = comparison.as_dict()
-    models = result["models"]
-    diffs = set(result["differences"])
-    t = DocTable("Architecture comparison", [""] + [m["display_name"] for m in models])
+    models = comparison.as_dict()["models"]
+    flags = comparison.differing
+    t = DocTable("Architecture comparison", [""] + [m["display_name"] for m in models], compares=True)
     per_model = [{f.key: f for f in model_facts} for model_facts in comparison.facts]
     keys: list[str] = []
     for pm in per_model:
@@ -28,19 +27,27 @@ def compare_doc(comparison: Comparison) -> Doc:
     for key in keys:
         label = next(pm[key].label for pm in per_model if key in pm)
         row = [Cell(label)]
-        for pm in per_model:
+        for j, pm in enumerate(per_model):
             f = pm.get(key)
             value = f.value if f is not None and isinstance(f.value, int) and not isinstance(f.value, bool) else None
-            row.append(Cell(f.text if f else "—", value, key in diffs))
+            row.append(Cell(f.text if f else "—", value, differs=flags[key][j]))
         t.rows.append(row)
     t.section()
     for key, label in PARAM_ROWS:
         t.rows.append(
-            [Cell(label)] + [Cell(fmt.params(m["params"][key]), m["params"][key], key in diffs) for m in models]
+            [Cell(label)]
+            + [
+                Cell(fmt.params(m["params"][key]), m["params"][key], differs=flags[key][j])
+                for j, m in enumerate(models)
+            ]
         )
+    bf16, shipped = (flags[key] for key, _ in WEIGHT_ROWS)
     t.rows.append(
         [Cell("Weights (bf16)")]
-        + [Cell(fmt.nbytes(m["weights"]["bf16_bytes"]), m["weights"]["bf16_bytes"]) for m in models]
+        + [
+            Cell(fmt.nbytes(m["weights"]["bf16_bytes"]), m["weights"]["bf16_bytes"], differs=bf16[j])
+            for j, m in enumerate(models)
+        ]
     )
     t.rows.append(
         [Cell("Weights (as shipped)")]
@@ -48,11 +55,12 @@ def compare_doc(comparison: Comparison) -> Doc:
             Cell(
                 f"{fmt.nbytes(m['weights']['shipped_bytes'])} ({m['weights']['shipped_format']})",
                 m["weights"]["shipped_bytes"],
+                differs=shipped[j],
             )
-            for m in models
+            for j, m in enumerate(models)
         ]
     )
-    return Doc([t], notes=["highlighted: values that differ"] + conventions.params_lines())
+    return Doc([t], notes=conventions.params_lines())
 
 
 def show_doc(ir: ModelIR, description: Description) -> Doc:
