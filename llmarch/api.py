@@ -24,6 +24,7 @@ from .differences import differing
 from .errors import LlmarchError, shorten
 from .facts import Fact, facts, layer_map
 from .ir import ModelIR
+from .mechanisms.layers import conventions_held
 from .params import ParamCount, check_size, count_params
 from .reference import ReferenceCheck, check_references
 from .registry import ENV_VAR, Registry
@@ -185,6 +186,7 @@ class Description:
     facts: list[Fact]
     references: list[ReferenceCheck]
     layer_map: str | None = None
+    table_conventions: dict[str, str] = dataclasses.field(default_factory=dict)  # `params_conventions`
 
 
 def description(ir: ModelIR, count: ParamCount, layers: bool = False) -> Description:
@@ -205,7 +207,14 @@ def description(ir: ModelIR, count: ParamCount, layers: bool = False) -> Descrip
     runs = layer_map(ir) if layers else None
     if runs is not None:
         model["layer_map"] = runs
-    return Description(model, count, facts(ir), checks, runs)
+    return Description(model, count, facts(ir), checks, runs, params_conventions([ir]))
+
+
+def params_conventions(irs: list[ModelIR]) -> dict[str, str]:
+    """The parameter conventions a human table of `irs` prints (JSON keeps them all): the experts' clause of
+    `active` only where a model routes over experts, the MTP line only where a model has MTP modules."""
+    experts = "moe" in conventions_held(irs)
+    return _conventions.params_table(experts=experts, mtp=any(ir.mtp is not None for ir in irs))
 
 
 @dataclass(frozen=True)
@@ -217,6 +226,7 @@ class Comparison:
     data: dict[str, Any]
     facts: list[list[Fact]]
     differing: dict[str, list[bool]] = dataclasses.field(default_factory=dict)
+    table_conventions: dict[str, str] = dataclasses.field(default_factory=dict)  # `params_conventions`
 
     def as_dict(self) -> dict[str, Any]:
         return self.data
@@ -236,7 +246,8 @@ def comparison(irs: list[ModelIR], counts: list[ParamCount] | None = None) -> Co
     rows |= {k: [value(m["weights"]) for m in models] for k, value in WEIGHT_VALUES.items()}
     flags = {k: differing(values) for k, values in rows.items()}
     differences = [k for k, row in flags.items() if any(row)]
-    return Comparison(envelope("compare", models, differences=differences), per_model, flags)
+    data = envelope("compare", models, differences=differences)
+    return Comparison(data, per_model, flags, params_conventions(irs))
 
 
 def compare(irs: list[ModelIR], counts: list[ParamCount] | None = None) -> dict[str, Any]:

@@ -24,5 +24,22 @@ KV_PER_TOKEN_ALL_LAYERS = (
 )
 
 
-def params_lines() -> list[str]:
-    return [f"{key}: {text}" for key, text in PARAMS.items()]
+# `active` under a table whose models route over no experts: the same definition without the experts' clause
+ACTIVE_WITHOUT_EXPERTS = (
+    "parameters one token multiplies: all of them, lookup tables excluded, LM head included "
+    "(a tied matrix counts once, as the LM head)"
+)
+
+
+def params_table(experts: bool = True, mtp: bool = True, shown: frozenset[str] = frozenset(PARAMS)) -> dict[str, str]:
+    """The lines of PARAMS a human table prints, only those its numbers depend on (JSON keeps PARAMS whole):
+    `active` without the experts' clause when no model has routed experts, `mtp` only when a model has MTP
+    modules, and of the others those `shown` (list shows no weights and no context lengths)."""
+    out = {k: v for k, v in PARAMS.items() if k in shown and (k != "mtp" or mtp)}
+    if not experts and "active" in out:
+        out["active"] = ACTIVE_WITHOUT_EXPERTS
+    return out
+
+
+def params_lines(experts: bool = True, mtp: bool = True, shown: frozenset[str] = frozenset(PARAMS)) -> list[str]:
+    return [f"{key}: {text}" for key, text in params_table(experts, mtp, shown).items()]

@@ -60,7 +60,7 @@ def compare_doc(comparison: Comparison) -> Doc:
             for j, m in enumerate(models)
         ]
     )
-    return Doc([t], notes=conventions.params_lines())
+    return Doc([t], notes=[f"{k}: {v}" for k, v in comparison.table_conventions.items()])
 
 
 def show_doc(ir: ModelIR, description: Description) -> Doc:
@@ -95,7 +95,7 @@ def show_doc(ir: ModelIR, description: Description) -> Doc:
             Cell(w["shipped_format"]),
         ]
     )
-    doc = Doc([arch, parts], notes=conventions.params_lines())
+    doc = Doc([arch, parts], notes=[f"{k}: {v}" for k, v in description.table_conventions.items()])
     # csv keeps the architecture table's one header (`,value`) and adds the counts under it, exact
     flat = DocTable(arch.title, arch.columns, rows=list(arch.rows))
     for comp in COMPONENTS:
@@ -148,4 +148,8 @@ def list_doc(rows: list[dict[str, Any]]) -> Doc:
                 Cell(", ".join(r["aliases"])),
             ]
         )
-    return Doc([t], notes=conventions.params_lines())
+    # list shows counts only: no weight bytes, no context lengths
+    return Doc([t], notes=conventions.params_lines(shown=LIST_SHOWS))
+
+
+LIST_SHOWS = frozenset(conventions.PARAMS) - {"weight_memory", "context"}
