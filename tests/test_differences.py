@@ -196,3 +196,15 @@ def test_report_pairs_mark_their_differing_cells():
     assert "| Embedding dimension | 4,096 | 4,096 |" in text
     data = json.loads(invoke("report", "qwen3-8b", "--pairs", "llama-3-8b:qwen3-8b", "-f", "json"))
     assert "weights.bf16" in data["pairs"][0]["differences"]
+
+
+def test_the_mark_has_an_ascii_stand_in():
+    env = dict(os.environ, COLUMNS="80", PYTHONIOENCODING="ascii")
+    out = subprocess.run(
+        [sys.executable, "-m", "llmarch", "compare", "gpt2", "gpt2-xl"], capture_output=True, env=env, timeout=300
+    ).stdout.decode("ascii")
+    split = ([c.strip() for c in line.split("|")[1:-1]] for line in out.splitlines())
+    cells = {row[0]: row[1:] for row in split if row}
+    assert cells["Blocks"] == ["12", "48 <"]
+    assert cells["Vocabulary"] == ["50,257", "50,257"]
+    assert "< differs from its row's majority" in out
