@@ -131,6 +131,13 @@ def test_kvcache_lines_follow_the_mechanisms_of_the_table():
     assert "state" in footer(invoke("kvcache", "qwen3-next-80b-a3b", "--ctx", "8k"))
 
 
+def test_kvcache_prints_the_quantised_line_only_for_a_quantised_cache():
+    assert "quantised" not in footer(invoke("kvcache", "qwen3-8b", "--ctx", "8k"))  # bf16: 16 bits
+    assert "quantised" in footer(invoke("kvcache", "qwen3-8b", "--ctx", "8k", "--kv-dtype", "fp8"))
+    assert "quantised" in footer(invoke("kvcache", "qwen3-8b", "--ctx", "8k", "--kv-dtype", "int4"))
+    assert "quantised" not in footer(invoke("kvcache", "qwen3-8b", "--ctx", "8k", "--kv-dtype", "fp32"))
+
+
 def test_serve_prints_the_routing_line_only_with_experts():
     assert "moe_routing" not in footer(invoke("serve", "qwen3-8b", "--ctx", "8k", "--batch", "1"))
     assert "moe_routing" in footer(invoke("serve", "deepseek-v3", "--gpus", "8", "--ctx", "8k", "--batch", "1"))
