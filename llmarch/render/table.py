@@ -41,16 +41,17 @@ def compare_doc(comparison: Comparison) -> Doc:
                 for j, m in enumerate(models)
             ]
         )
-    bf16, shipped = (flags[key] for key, _ in WEIGHT_ROWS)
+    (bf16_key, bf16_label), (shipped_key, shipped_label) = WEIGHT_ROWS
+    bf16, shipped = flags[bf16_key], flags[shipped_key]
     t.rows.append(
-        [Cell("Weights (bf16)")]
+        [Cell(bf16_label)]
         + [
             Cell(fmt.nbytes(m["weights"]["bf16_bytes"]), m["weights"]["bf16_bytes"], differs=bf16[j])
             for j, m in enumerate(models)
         ]
     )
     t.rows.append(
-        [Cell("Weights (as shipped)")]
+        [Cell(shipped_label)]
         + [
             Cell(
                 f"{fmt.nbytes(m['weights']['shipped_bytes'])} ({m['weights']['shipped_format']})",
