@@ -21,9 +21,11 @@ from typing import Any
 
 from . import conventions as _conventions
 from .caveats import beyond_context, beyond_context_of  # noqa: F401 (the CLI takes them from here)
+from .differences import differing
 from .errors import LlmarchError, SpecError, shorten
 from .facts import Fact, facts, layer_map, layer_patterns
 from .ir import ModelIR
+from .mechanisms.layers import conventions_held
 from .params import ParamCount, check_size, count_params
 from .reference import ReferenceCheck, check_references, references_skipped
 from .registry import ENV_VAR, Registry
@@ -211,6 +213,13 @@ PARAM_ROWS = (
     ("mtp", "MTP modules (separate)"),
 )
 
+# compare's weight rows, keyed in the JSON `differences` list; the shipped row differs in bytes or format
+WEIGHT_ROWS = (("weights.bf16", "Weights (bf16)"), ("weights.shipped", "Weights (as shipped)"))
+WEIGHT_VALUES = {
+    "weights.bf16": lambda w: w["bf16_bytes"],
+    "weights.shipped": lambda w: (w["shipped_bytes"], w["shipped_format"]),
+}
+
 
 def listing(
     names: list[str], spec_paths: list[str] | None = None, family: str | None = None, warn=None
@@ -261,6 +270,7 @@ class Description:
     layer_map: str | None = None
     references_skipped: str | None = None  # why the published figures were not checked (an edited spec)
     layer_patterns: list[tuple[str, str]] | None = None  # what the tables print for `layer_map`
+    table_conventions: dict[str, str] = dataclasses.field(default_factory=dict)  # `params_conventions`
 
 
 def description(ir: ModelIR, count: ParamCount, layers: bool = False) -> Description:
@@ -284,15 +294,42 @@ def description(ir: ModelIR, count: ParamCount, layers: bool = False) -> Descrip
     runs = layer_map(ir) if layers else None
     if runs is not None:
         model["layer_map"] = runs
-    return Description(model, count, facts(ir), checks, runs, skipped, layer_patterns(ir) if layers else None)
+    return Description(
+        model,
+        count,
+        facts(ir),
+        checks,
+        runs,
+        skipped,
+        layer_patterns(ir) if layers else None,
+        params_conventions([ir]),
+    )
+
+
+def params_conventions(irs: list[ModelIR]) -> dict[str, str]:
+    """The parameter conventions a human table of `irs` prints (JSON keeps them all): the experts' clause of
+    `active` only where a model routes over experts, the MTP line only where a model has MTP modules, a
+    mechanism's own line (`conventions.MECHANISM_PARAMS`) only where a model holds the mechanism (zero
+    experts make active_fewest differ from active; an n-gram embedding table)."""
+    experts = "moe" in conventions_held(irs)
+    held = set()
+    if any(layer.moe is not None and layer.moe.zero_experts for ir in irs for layer in ir.layers):
+        held.add("active_fewest")
+    if any(ir.ngram_embedding is not None for ir in irs):
+        held.add("ngram_embedding")
+    return _conventions.params_table(experts=experts, mtp=any(ir.mtp is not None for ir in irs), held=held)
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """`compare`'s answer: the JSON envelope, and each model's facts (the table's rows) in order."""
+    """`compare`'s answer: the JSON envelope, each model's facts (the table's rows) in order, and per row
+    key (a fact's, a parameter row's, a weight row's `WEIGHT_ROWS` key) which models' cells differ
+    (`differences.differing`, the one rule; the JSON `differences` lists the keys where one does)."""
 
     data: dict[str, Any]
     facts: list[list[Fact]]
+    differing: dict[str, list[bool]] = dataclasses.field(default_factory=dict)
+    table_conventions: dict[str, str] = dataclasses.field(default_factory=dict)  # `params_conventions`
 
     def as_dict(self) -> dict[str, Any]:
         return self.data
@@ -306,12 +343,16 @@ def comparison(irs: list[ModelIR], counts: list[ParamCount] | None = None) -> Co
     keys = [f.key for f in per_model[0]]
     for model_facts in per_model[1:]:
         keys += [f.key for f in model_facts if f.key not in keys]
-    differences = [k for k in keys if len({repr(m["architecture"].get(k)) for m in models}) > 1]
+    # exact values decide (a fact's JSON value, counts and bytes unrounded); a fact a model lacks is a value
+    rows = {k: [repr(m["architecture"].get(k)) for m in models] for k in keys}
+    rows |= {k: [m["params"][k] for m in models] for k, _ in PARAM_ROWS}
+    rows |= {k: [value(m["weights"]) for m in models] for k, value in WEIGHT_VALUES.items()}
+    flags = {k: differing(values) for k, values in rows.items()}
     # active_fewest differs on its own only where a model has zero experts; elsewhere it repeats active
     routing_varies = any(c.active_fewest != c.active for c in counts)
-    rows = [k for k, _ in PARAM_ROWS if k != "active_fewest" or routing_varies]
-    differences += [k for k in rows if len({m["params"][k] for m in models}) > 1]
-    return Comparison(envelope("compare", models, differences=differences), per_model)
+    differences = [k for k, row in flags.items() if any(row) and (k != "active_fewest" or routing_varies)]
+    data = envelope("compare", models, differences=differences)
+    return Comparison(data, per_model, flags, params_conventions(irs))
 
 
 def compare(irs: list[ModelIR], counts: list[ParamCount] | None = None) -> dict[str, Any]:

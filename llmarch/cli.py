@@ -22,6 +22,7 @@ from .cli_shared import (
     FormatOpt,
     NoCacheOpt,
     OutputOpt,
+    QuietOpt,
     SchemaCommand,
     SetOpt,
     SpecPathOpt,
@@ -31,6 +32,7 @@ from .cli_shared import (
     emit,
     emit_answer,
     emit_json,
+    global_flags_first,
     guarded,
     load_models,
     load_registry,
@@ -64,9 +66,9 @@ def main(
     no_color: bool = typer.Option(False, "--no-color", help="Plain text without colour (also when not a terminal)."),
     debug: bool = typer.Option(False, "--debug", help="Show a traceback on internal errors."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    quiet: bool = QuietOpt,
 ) -> None:
-    State.no_color = no_color
-    State.debug = debug
+    State.no_color, State.debug, State.quiet = no_color, debug, quiet
 
 
 @app.command("list")
@@ -212,7 +214,7 @@ def kvcache(
 
     warned = beyond_context_of(irs, [("context", ctx_tokens)], sweep_tokens)
     data = envelope("kvcache", models, conventions=dict(CONVENTIONS), warnings=warned)
-    doc = lambda: kv_doc(irs, results, table_conventions(irs), explain=explain)  # noqa: E731
+    doc = lambda: kv_doc(irs, results, table_conventions(irs, kv_dtype), explain=explain)  # noqa: E731
     emit_answer(format, output, data, doc, "llmarch kvcache")
 
 
@@ -588,11 +590,7 @@ def run() -> None:
 
     reserve_standard_streams()
     use_ascii_fallback()
-    argv = sys.argv[1:]  # --no-color and --debug are accepted anywhere on the line, not only before the command
-    for flag in ("--no-color", "--debug"):
-        if argv and flag in argv[1:] and argv[0] != flag:
-            argv = [flag] + [a for a in argv if a != flag]
-    app(args=argv, prog_name="llmarch")
+    app(args=global_flags_first(sys.argv[1:]), prog_name="llmarch")
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ class State:
     spec_path: list[str] = []
     no_color = False
     debug = False
+    quiet = False  # -q: no conventions footer under the tables
 
 
 SpecPathOpt = typer.Option(None, "--spec-path", help="Extra folder of spec files (repeatable); also LLMARCH_SPEC_PATH.")
@@ -58,6 +59,10 @@ SetOpt = typer.Option(
 FormatOpt = typer.Option(
     None, "--format", "-f", help="table | markdown | json | csv | html (default: table, or from -o's extension)."
 )
+# A presentation option, like --no-color: taken before the command or anywhere after it (`run` moves it)
+QuietOpt = typer.Option(
+    False, "--quiet", "-q", help="Leave out the conventions footer under the tables (JSON keeps every convention)."
+)
 NoCacheOpt = typer.Option(
     False, "--no-cache", help="Build and count on meta now instead of using the build cache (see `llmarch cache`)."
 )
@@ -69,6 +74,18 @@ def output_option(what: str, default: object = None, stdout: str = "stdout"):
 
 
 OutputOpt = output_option("Write to FILE instead of stdout (.md, .json, .csv, .html, .txt)")
+
+
+GLOBAL_FLAGS = ("--no-color", "--debug", "--quiet", "-q")
+
+
+def global_flags_first(argv: list[str]) -> list[str]:
+    """The command line with the app's own flags (`GLOBAL_FLAGS`) moved before the command: a user may give
+    them anywhere on the line, not only before the command as click parses them."""
+    for flag in GLOBAL_FLAGS:
+        if argv and flag in argv[1:] and argv[0] != flag:
+            argv = [flag] + [a for a in argv if a != flag]
+    return argv
 
 
 def _internal_error(exc: Exception) -> typer.Exit:
@@ -215,6 +232,8 @@ def emit(format: Format, output: Optional[str], data: dict, doc_fn, title: str =
     from .render import doc as render
 
     doc = doc_fn()
+    if State.quiet:
+        doc.notes = []  # the footer; the marks' legend and the warnings stay
     if format == Format.markdown:
         write_answer(render.to_markdown(doc), output)
     elif format == Format.csv:

@@ -27,11 +27,40 @@ KV_PER_TOKEN_ALL_LAYERS = (
 
 
 # Lines about one mechanism alone: a human table prints them only where a model of it holds the mechanism
-# (`params_lines(held)`); JSON and the gallery keep every line
+# (`held`); JSON and the gallery keep every line
 MECHANISM_PARAMS = frozenset({"active_fewest", "ngram_embedding"})
 
+# `active` under a table whose models route over no experts: the same definition without the experts' clause
+ACTIVE_WITHOUT_EXPERTS = (
+    "parameters one token multiplies: all of them, lookup tables excluded, LM head included "
+    "(a tied matrix counts once, as the LM head)"
+)
 
-def params_lines(held: frozenset[str] | set[str] | None = None) -> list[str]:
-    """PARAMS as lines; with `held`, the mechanism lines (MECHANISM_PARAMS) only where their key is in it."""
-    keep = lambda key: held is None or key not in MECHANISM_PARAMS or key in held  # noqa: E731
-    return [f"{key}: {text}" for key, text in PARAMS.items() if keep(key)]
+
+def params_table(
+    experts: bool = True,
+    mtp: bool = True,
+    shown: frozenset[str] = frozenset(PARAMS),
+    held: frozenset[str] | set[str] | None = None,
+) -> dict[str, str]:
+    """The lines of PARAMS a human table prints, only those its numbers depend on (JSON keeps PARAMS whole):
+    `active` without the experts' clause when no model has routed experts, `mtp` only when a model has MTP
+    modules, a mechanism's own line (MECHANISM_PARAMS) only when its key is `held` (all of them when `held`
+    is None), and of the others those `shown` (list shows no weights and no context lengths)."""
+    out = {
+        k: v
+        for k, v in PARAMS.items()
+        if k in shown and (k != "mtp" or mtp) and (held is None or k not in MECHANISM_PARAMS or k in held)
+    }
+    if not experts and "active" in out:
+        out["active"] = ACTIVE_WITHOUT_EXPERTS
+    return out
+
+
+def params_lines(
+    experts: bool = True,
+    mtp: bool = True,
+    shown: frozenset[str] = frozenset(PARAMS),
+    held: frozenset[str] | set[str] | None = None,
+) -> list[str]:
+    return [f"{key}: {text}" for key, text in params_table(experts, mtp, shown, held).items()]

@@ -5,8 +5,8 @@ block kind once (norms, the attention or mixer, residual skip arrows into add no
 MoE as a router over expert boxes, shared experts apart) framed with its repeat count, the final
 norm and the output layer, with the panel's values annotated beside each slot.  Blocks are matched
 across models by kind and role; an annotation is highlighted where it differs from its row's
-majority (from the first model when there is no majority), and architectural differences get a
-short callout.
+majority (from the first model when there is no majority: `differences`, the tables' rule), and
+architectural differences get a short callout.
 
 One layout is computed once (`layout`), with every text measured in the font llmarch ships
 (`diagram_font`), and written to SVG, HTML or PNG by `to_svg` and `to_png`: never two drawing paths.
@@ -16,10 +16,11 @@ Every box is a `<g>` whose id names its model and component (`deepseek-v3/block-
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 from xml.sax.saxutils import escape, quoteattr
 
 from .diagram_font import FAMILY, font_face_css, text_width, wrap
+from .differences import differing, reference
 from .facts import layer_pattern
 from .ir import LayerIR, ModelIR
 from .mechanisms.base import EXTRA_PLACES, Mechanism, Routing
@@ -62,10 +63,12 @@ FILL = {
 
 @dataclass
 class Note:
-    """One annotation line; `key` names the value it shows, so it is compared with its peers."""
+    """One annotation line; `key` names the value it shows, so it is compared with its peers: by `value`
+    where the text rounds an exact value (`differences`: exact values decide), else by its text."""
 
     key: str
     text: str
+    value: Any = None
 
 
 @dataclass
@@ -227,23 +230,6 @@ def block_where(block: Block) -> str:
 # differences: the majority rule of the tables, and the callouts
 
 
-def differing(values: list[Optional[str]]) -> list[bool]:
-    """Which values differ from the majority of the present ones (from the first present one when no
-    value holds a strict majority); absent values never differ."""
-    present = [v for v in values if v is not None]
-    if len(present) < 2:
-        return [False] * len(values)
-    best = max(present, key=present.count)
-    reference = best if present.count(best) * 2 > len(present) else present[0]
-    return [v is not None and v != reference for v in values]
-
-
-def _reference(values: list):
-    present = [v for v in values if v is not None]
-    best = max(present, key=present.count)
-    return best if present.count(best) * 2 > len(present) else present[0]
-
-
 def _features(block: Block) -> dict[str, str]:
     ir, first = block.ir, block.layers[0]
     out = {"mixer": "none", "ffn": "none", "shared": "no"}
@@ -279,7 +265,7 @@ def callouts(row: list[Optional[Block]]) -> list[list[str]]:
         return out
     if len(present) < 2:
         return out
-    ref = {k: _reference([f.get(k) if f else None for f in feats]) for k in present[0]}
+    ref = {k: reference([f.get(k) if f else None for f in feats]) for k in present[0]}
     for j, f in enumerate(feats):
         if f is None:
             continue
@@ -544,7 +530,7 @@ def _compare_notes(slots: list[Optional[Slot]]) -> tuple[list[bool], list[list[b
             if s is None:
                 values.append(None)
             else:
-                values.append(next((n.text for n in s.notes if n.key == key), "—"))
+                values.append(next((n.text if n.value is None else n.value for n in s.notes if n.key == key), "—"))
         per_key[key] = differing(values)
     return titles, [[per_key[n.key][j] for n in s.notes] if s else [] for j, s in enumerate(slots)]
 
@@ -560,8 +546,12 @@ def layout(irs: list[ModelIR]) -> Figure:
         kv = kv_cache(ir, 1).per_token_bytes_all_layers
         header_notes.append(
             [
-                Note("params", f"{fmt.params(count.total)} parameters, {fmt.params(count.active)} active"),
-                Note("kv_total", f"KV cache {fmt.nbytes(kv)} per token (bf16)"),
+                Note(
+                    "params",
+                    f"{fmt.params(count.total)} parameters, {fmt.params(count.active)} active",
+                    (count.total, count.active),
+                ),
+                Note("kv_total", f"KV cache {fmt.nbytes(kv)} per token (bf16)", kv),
                 Note("pattern", layer_pattern(ir)),
             ]
         )

@@ -366,7 +366,16 @@ def gallery_markdown() -> str:
     missing = [f"{fig} ({a} vs {b})" for fig, a, b in ARTICLE_PAIRS if (fig, a, b) not in available_pairs(names)]
     if missing:
         parts += ["## Not yet shipped", "", "; ".join(missing) + ".", ""]
-    parts += ["## Conventions", "", "Differences in **bold**.", ""] + [f"- {line}" for line in params_lines()] + [""]
+    parts += (
+        [
+            "## Conventions",
+            "",
+            "Differences in **bold** and marked ‹ (off the row's majority, or off the first model when there is none).",
+            "",
+        ]
+        + [f"- {line}" for line in params_lines()]
+        + [""]
+    )
     return "\n".join(parts)
 
 

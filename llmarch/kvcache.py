@@ -61,9 +61,11 @@ CONVENTIONS = {
 }
 
 
-def table_conventions(irs: Sequence[ModelIR]) -> dict[str, str]:
-    """The lines a human table of `irs` prints (a mechanism's own line only where a model holds it)."""
-    return mechanism_table_conventions(CONVENTIONS, list(irs))
+def table_conventions(irs: Sequence[ModelIR], kv_dtype: str = "bf16") -> dict[str, str]:
+    """The lines a human table of `irs` prints (a mechanism's own line only where a model holds it; the
+    quantised-cache line only for a cache below 16 bits)."""
+    lines = mechanism_table_conventions(CONVENTIONS, list(irs))
+    return {k: v for k, v in lines.items() if k != "quantised" or DTYPE_BYTES[kv_dtype] < 2}
 
 
 def dtype_bytes(name: str, parameter: str = "kv_dtype") -> Fraction:

@@ -320,7 +320,10 @@ Every `--format json` answer is one object, the common envelope:
   (`on_disk`, `file_bytes`, `parameters_in_file`, `spec_parameters`, `bits_per_weight`,
   `spec_weights_at_file_types`: the spec's tensors each at the type the file stores it in, `difference`,
   `by_component`).
-- `differences` (compare): the keys, architecture or parameter, whose values differ.
+- `differences` (compare, and each of report's `pairs`): the keys of the rows where a model's value differs
+  from the row's majority (from the first model's when no value has a majority): architecture keys, then
+  parameter keys, then `weights.bf16` and `weights.shipped` (bytes, and the shipped format). Exact values
+  decide, so the tables mark the same rows (a trailing `‹` on each differing cell) whatever their rounding.
 
 Integers are exact. The schema below (also printed by `llmarch schema --answers`) is what the tests
 validate every answer against:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from . import flops as F
-from .api import Comparison, comparison, envelope, load
+from .api import Comparison, comparison, envelope, load, params_conventions
 from .caveats import beyond_context
 from .conventions import PARAMS
 from .errors import LlmarchError, ParameterError, shorten
@@ -156,10 +156,11 @@ def build_report(
         comparisons.append(comparison(irs))
         loaded += irs
 
-    def with_kv(kv: dict[str, str]) -> dict[str, str]:
-        out = dict(PARAMS)
+    def with_kv(kv: dict[str, str], params: dict[str, str] = PARAMS) -> dict[str, str]:
+        out = dict(params)
         out.update({f"kv_{k}": v for k, v in kv.items()})
         out["prefill_flops_per_token"] = f"analytic prefill of {seq:,} tokens over {seq:,} (see `llmarch flops`)"
         return out
 
-    return Report(rows, comparisons, errors, with_kv(KV_CONVENTIONS), with_kv(table_conventions(loaded)), warnings)
+    table = with_kv(table_conventions(loaded), params_conventions(loaded))
+    return Report(rows, comparisons, errors, with_kv(KV_CONVENTIONS), table, warnings)

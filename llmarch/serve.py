@@ -43,6 +43,13 @@ CONVENTIONS = {
 }
 
 
+def table_conventions(results: list[ServeResult]) -> dict[str, str]:
+    """The lines under serve's table (JSON keeps them all): the experts-read line only where a model of it
+    routes over experts (`experts_read_per_layer` is None for the others)."""
+    routed = any(r.decode_roofline.experts_read_per_layer is not None for r in results)
+    return {k: v for k, v in CONVENTIONS.items() if k != "moe_routing" or routed}
+
+
 class GPU(BaseModel):
     # no NaN or infinity: they turn the roofline into NaN and its verdict into whichever comparison NaN
     # happens to lose (booleans, which pydantic would read as 1, are refused in `load_gpu`)

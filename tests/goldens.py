@@ -109,6 +109,11 @@ def global_cases() -> list[Case]:
         cases.append(Case(f"{stem}.json", ("compare", a, b, "-f", "json")))
         cases += _tables(stem, ("compare", a, b))
         cases.append(Case(f"{stem}.svg", ("diagram", a, b, "-o", "<out>/figure.svg"), writes="figure.svg"))
+    # three models (issue 24): only the cells off a row's majority are marked, the first model's included
+    three = ("compare", "llama-3-8b", "qwen3-8b", "gemma-3-27b")
+    cases += [Case("compare/three-llama-3-8b-qwen3-8b-gemma-3-27b.json", three + ("-f", "json"))]
+    cases += [Case("compare/three-llama-3-8b-qwen3-8b-gemma-3-27b.md", three + ("-f", "markdown"))]
+    cases += _tables("compare/three-llama-3-8b-qwen3-8b-gemma-3-27b", three)
     report = ("report", "--pairs", ",".join(f"{a}:{b}" for _, a, b in pairs))
     cases.append(Case("report.json", report + ("-f", "json")))
     cases.append(Case("report.md", report + ("-f", "markdown")))

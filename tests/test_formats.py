@@ -54,7 +54,8 @@ def test_markdown_tables(cmd):
 
 def test_markdown_bold_differences():
     text = run("compare", "deepseek-v3", "kimi-k2", "--format", "markdown")
-    assert "| Experts | **256** | **384** |" in text
+    # two models that differ: the first is the reference, the second's cell is marked (tests/test_differences.py)
+    assert "| Experts | 256 | **384** ‹ |" in text
     assert "| Blocks | 61 | 61 |" in text  # equal values stay plain
 
 

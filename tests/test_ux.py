@@ -124,10 +124,10 @@ def test_report_csv_carries_the_pairs_sections():
     assert [r["model"] for r in summary] == ["gpt2", "qwen3-8b"]
     pair = list(csv.reader(io.StringIO(blocks[1])))
     assert pair[0] == ["GPT-2 (124M) vs Qwen3 8B"]
-    assert pair[1] == ["", "GPT-2 (124M)", "Qwen3 8B"]
+    assert pair[1] == ["", "GPT-2 (124M)", "Qwen3 8B", "differs from the row's majority"]
     rows = {r[0]: r[1:] for r in pair[2:]}
-    assert rows["Total parameters"] == ["124439808", "8190735360"]
-    assert rows["Heads / KV heads"] == ["12 / 12", "32 / 8"]
+    assert rows["Total parameters"] == ["124439808", "8190735360", "Qwen3 8B"]
+    assert rows["Heads / KV heads"] == ["12 / 12", "32 / 8", "Qwen3 8B"]
 
 
 def test_report_format_table_prints_a_table_not_markdown():

@@ -11,6 +11,7 @@ class AltUp(Mechanism):
     slot = "altup"
     norm_prefix = "altup"
     sublayer = False
+    conventions = ("layer_extras",)  # flops' line on Gemma 3n's extras
 
     def __init__(self, n_inputs: int) -> None:
         self.n = n_inputs

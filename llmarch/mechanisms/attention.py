@@ -90,6 +90,11 @@ class Attention(Mechanism):
         a = self.ir
         return "MHA" if a.n_kv_heads == a.n_heads else ("MQA" if a.n_kv_heads == 1 else "GQA")
 
+    @property
+    def conventions(self) -> tuple[str, ...]:
+        """kvcache's window line for a window or chunk; flops' extras line for a layer reusing another's KV."""
+        return ("windows",) * bool(self.ir.window or self.ir.chunk) + ("layer_extras",) * self.kv_shared
+
     def layer_note(self) -> str:
         return f" KV of L{self.kv_shared_from}" if self.kv_shared else ""
 

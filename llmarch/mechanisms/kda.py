@@ -10,6 +10,7 @@ from .recurrence import chunks, delta_rule_chunk
 class KimiDeltaAttention(Mechanism):
     slot = "mixer"
     norm_prefix = "mixer"
+    conventions = ("state", "linear_attention")  # kvcache's fixed-state line, flops' chunked-algorithm line
 
     def __init__(self, k: KdaIR) -> None:
         self.ir = k

@@ -9,6 +9,7 @@ class Laurel(Mechanism):
     slot = "laurel"
     norm_prefix = "laurel"
     sublayer = False
+    conventions = ("layer_extras",)  # flops' line on Gemma 3n's extras
 
     def __init__(self, rank: int) -> None:
         self.rank = rank

@@ -119,8 +119,11 @@ def block_residual(ir: ModelIR) -> Optional[ParallelBlock]:
     return ParallelBlock(ir.norm) if ir.norm.residual == "parallel" else None
 
 
-# Convention keys that concern one mechanism alone (its `conventions`), in kvcache's and flops' tables
-MECHANISM_CONVENTIONS = frozenset({"compressed"})
+# Convention keys that concern one mechanism alone (its `conventions`), in kvcache's, flops' and serve's
+# tables: a table none of whose models holds the mechanism leaves the line out (issue 24)
+MECHANISM_CONVENTIONS = frozenset(
+    {"compressed", "moe", "moe_routing", "mla", "state", "linear_attention", "windows", "layer_extras"}
+)
 
 
 def conventions_held(irs: list[ModelIR]) -> set[str]:

@@ -20,6 +20,7 @@ from .recurrence import chunks, linear_attention_chunk
 class LightningAttention(Mechanism):
     slot = "mixer"
     norm_prefix = "mixer"
+    conventions = ("state", "linear_attention")  # kvcache's fixed-state line, flops' chunked-algorithm line
 
     def __init__(self, a: LightningIR) -> None:
         self.ir = a

@@ -10,6 +10,7 @@ from .recurrence import chunks, ssd_chunk
 class Mamba2(Mechanism):
     slot = "mixer"
     norm_prefix = "mixer"
+    conventions = ("state", "linear_attention")  # kvcache's fixed-state line, flops' chunked-algorithm line
 
     def __init__(self, m: Mamba2IR) -> None:
         self.ir = m

@@ -12,6 +12,8 @@ from .base import Weight, linear, norm
 
 
 class MultiHeadLatentAttention(Attention):
+    conventions = ("mla",)  # kvcache's latent line, flops' naive-form line
+
     def __init__(self, a: AttentionIR) -> None:
         super().__init__(a)  # a latent is not shared across layers
 

@@ -15,6 +15,7 @@ from .recurrence import chunks, mlstm_chunk
 class MatrixLSTM(Mechanism):
     slot = "mixer"
     norm_prefix = "mixer"
+    conventions = ("state", "linear_attention")  # kvcache's fixed-state line, flops' chunked-algorithm line
 
     def __init__(self, m: MlstmIR) -> None:
         self.ir = m

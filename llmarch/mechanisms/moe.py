@@ -35,6 +35,7 @@ def router_mlp_weights(p: str, d: int, m: MoEIR) -> list[Weight]:
 class MoE(Mechanism):
     slot = "ffn"
     norm_prefix = "ffn"
+    conventions = ("moe", "moe_routing")  # flops' top-k line, serve's experts-read line
 
     def __init__(self, m: MoEIR) -> None:
         self.ir = m

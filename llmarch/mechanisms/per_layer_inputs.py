@@ -11,6 +11,7 @@ class PerLayerInputs(Mechanism):
     slot = "per_layer_input"
     norm_prefix = "per_layer_input"
     sublayer = False
+    conventions = ("layer_extras",)  # flops' line on Gemma 3n's extras
 
     def __init__(self, dim: int, vocab: int, n_layers: int, norm_bias: bool) -> None:
         self.dim, self.vocab, self.n_layers, self.norm_bias = dim, vocab, n_layers, norm_bias

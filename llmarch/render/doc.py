@@ -2,7 +2,9 @@
 
 Commands build a `Doc` (titled tables of cells plus notes); `to_rich`, `to_markdown`, `to_csv` and
 `to_html` render it.  A cell carries its display text and, for numbers, the exact value that csv
-writes; `highlight` marks a value that differs between models (bold in markdown, coloured elsewhere).
+writes; `highlight` marks a value (bold in markdown, coloured elsewhere) and `differs` one that differs
+from its row's majority (`differences`): visible without colour too, as a trailing `MARK` that a legend
+under the tables explains, and in csv as a column naming the models that differ.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class Cell:
     value: Any = None  # exact value for csv (an int), else the text is used
     highlight: bool = False
     style: str = ""  # rich style for terminals, e.g. "bold green" for the smallest value
+    differs: bool = False  # differs from its row's majority value (`differences.differing` decided it)
 
     def exact(self) -> Any:
         return self.text if self.value is None else self.value
@@ -46,6 +49,7 @@ class DocTable:
     rows: list[list[Cell]] = field(default_factory=list)
     sections: list[int] = field(default_factory=list)  # row indices before which a rule is drawn
     right: set[int] = field(default_factory=set)  # right-aligned column indices
+    compares: bool = False  # models side by side, cells marked by `differs`: csv adds a column naming them
 
     def add(self, *cells: Any) -> None:
         self.rows.append([cell(c) for c in cells])
@@ -64,6 +68,22 @@ class Doc:
 
 
 HIGHLIGHT = "bold yellow"
+# After a cell that differs, in every format: piped or written to a file, colour is gone
+MARK = "‹"
+LEGEND = (
+    f"{MARK} differs from its row's majority (from the first model when there is none); exact values decide, "
+    "not the rounded text"
+)
+CSV_DIFFERS = "differs from the row's majority"
+
+
+def _marked(c: Cell) -> str:
+    return f"{c.text} {MARK}" if c.differs else c.text
+
+
+def legend(doc: Doc) -> list[str]:
+    """The marker's legend, where a cell of the document is marked."""
+    return [LEGEND] if any(c.differs for t in doc.tables for row in t.rows for c in row) else []
 
 
 def to_rich(doc: Doc):
@@ -86,8 +106,12 @@ def to_rich(doc: Doc):
         for i, row in enumerate(t.rows):
             if i in t.sections and i:
                 rt.add_section()
-            rt.add_row(*[Text(printable(c.text), style=(HIGHLIGHT if c.highlight else c.style) or "") for c in row])
+            rt.add_row(
+                *[Text(printable(_marked(c)), style=(HIGHLIGHT if c.highlight or c.differs else c.style)) for c in row]
+            )
         items.append(rt)
+    for line in legend(doc):
+        items.append(Text(line, style="cyan"))
     for r in doc.remarks:
         items.append(Text(printable(r), style="yellow" if r.startswith("warning") else "cyan"))
     if doc.notes:
@@ -107,9 +131,15 @@ def to_markdown(doc: Doc, heading_level: int = 3) -> str:
         out.append("| " + " | ".join(_md(c) for c in t.columns) + " |")
         out.append("|" + "".join("---:|" if i in t.right else "---|" for i in range(len(t.columns))))
         for row in t.rows:
-            cells = [f"**{_md(c.text)}**" if c.highlight and c.text not in ("", "—") else _md(c.text) for c in row]
+            cells = [
+                f"**{_md(c.text)}**" if (c.highlight or c.differs) and c.text not in ("", "—") else _md(c.text)
+                for c in row
+            ]
+            cells = [f"{text} {MARK}" if c.differs else text for text, c in zip(cells, row)]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
+    for line in legend(doc):
+        out += [_md(line), ""]
     for r in doc.remarks:
         out.append(f"> {_md(r)}")
     if doc.remarks:
@@ -147,9 +177,10 @@ def to_csv(doc: Doc) -> str:
         if i:
             buf.write("\n")
             writer.writerow([csv_safe(table.title)])
-        writer.writerow([csv_safe(c) for c in table.columns])
+        writer.writerow([csv_safe(c) for c in table.columns + ([CSV_DIFFERS] if table.compares else [])])
         for row in table.rows:
-            writer.writerow([csv_safe(c.exact()) for c in row])
+            named = ["; ".join(table.columns[i] for i, c in enumerate(row) if c.differs)] if table.compares else []
+            writer.writerow([csv_safe(c.exact()) for c in row] + [csv_safe(x) for x in named])
     return buf.getvalue()
 
 
@@ -174,11 +205,14 @@ def to_html(doc: Doc, title: str = "llmarch") -> str:
         for row in t.rows:
             tds = []
             for i, c in enumerate(row):
-                classes = " ".join(x for x in ("r" if i in t.right else "", "diff" if c.highlight else "") if x)
+                diff = "diff" if c.highlight or c.differs else ""
+                classes = " ".join(x for x in ("r" if i in t.right else "", diff) if x)
                 attr = f' class="{classes}"' if classes else ""
-                tds.append(f"<td{attr}>{html.escape(c.text)}</td>")
+                tds.append(f"<td{attr}>{html.escape(_marked(c))}</td>")
             parts.append("<tr>" + "".join(tds) + "</tr>")
         parts.append("</tbody></table>")
+    for line in legend(doc):
+        parts.append(f"<p>{html.escape(line)}</p>")
     for r in doc.remarks:
         parts.append(f"<p>{html.escape(r)}</p>")
     if doc.notes:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..serve import CONVENTIONS, GPU, ServeResult
+from ..serve import GPU, ServeResult, table_conventions
 from . import fmt as f
 from .doc import Cell, Doc, DocTable
 from .names import model_label
@@ -76,4 +76,5 @@ def serve_doc(results: list[ServeResult], profile: GPU) -> Doc:
         f"prefill {first.prefill_roofline.tokens:,} tokens >=",
         lambda m: Cell(f"{m.prefill_roofline.time_lower_bound_s:,.2f} s ({m.prefill_roofline.binding})"),
     )
-    return Doc([t], notes=[f"{k}: {v}" for k, v in CONVENTIONS.items()] + [f"hardware: {profile.source}"])
+    conventions = table_conventions(results)
+    return Doc([t], notes=[f"{k}: {v}" for k, v in conventions.items()] + [f"hardware: {profile.source}"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import conventions
-from ..api import PARAM_ROWS, Comparison, Description
+from ..api import PARAM_ROWS, WEIGHT_ROWS, Comparison, Description
 from ..ir import ModelIR
 from ..params import COMPONENTS
 from . import fmt
@@ -22,21 +22,10 @@ def _param_rows(models: list[dict]) -> list[tuple[str, str]]:
     return [(k, label) for k, label in PARAM_ROWS if k != "active_fewest" or varies]
 
 
-def _params_lines(models: list[dict]) -> list[str]:
-    """The conventions under a table of `models`: a mechanism's own line only where one of them holds it."""
-    held = set()
-    if any(m["params"]["active_fewest"] != m["params"]["active"] for m in models):
-        held.add("active_fewest")
-    if any(m["params"]["by_component"].get("ngram_embedding") for m in models):
-        held.add("ngram_embedding")
-    return conventions.params_lines(held)
-
-
 def compare_doc(comparison: Comparison) -> Doc:
-    result = comparison.as_dict()
-    models = result["models"]
-    diffs = set(result["differences"])
-    t = DocTable("Architecture comparison", [""] + [m["display_name"] for m in models])
+    models = comparison.as_dict()["models"]
+    flags = comparison.differing
+    t = DocTable("Architecture comparison", [""] + [m["display_name"] for m in models], compares=True)
     per_model = [{f.key: f for f in model_facts} for model_facts in comparison.facts]
     keys: list[str] = []
     for pm in per_model:
@@ -45,31 +34,41 @@ def compare_doc(comparison: Comparison) -> Doc:
     for key in keys:
         label = next(pm[key].label for pm in per_model if key in pm)
         row = [Cell(label)]
-        for pm in per_model:
+        for j, pm in enumerate(per_model):
             f = pm.get(key)
             value = f.value if f is not None and isinstance(f.value, int) and not isinstance(f.value, bool) else None
-            row.append(Cell(f.text if f else "—", value, key in diffs))
+            row.append(Cell(f.text if f else "—", value, differs=flags[key][j]))
         t.rows.append(row)
     t.section()
     for key, label in _param_rows(models):
         t.rows.append(
-            [Cell(label)] + [Cell(fmt.params(m["params"][key]), m["params"][key], key in diffs) for m in models]
+            [Cell(label)]
+            + [
+                Cell(fmt.params(m["params"][key]), m["params"][key], differs=flags[key][j])
+                for j, m in enumerate(models)
+            ]
         )
+    (bf16_key, bf16_label), (shipped_key, shipped_label) = WEIGHT_ROWS
+    bf16, shipped = flags[bf16_key], flags[shipped_key]
     t.rows.append(
-        [Cell("Weights (bf16)")]
-        + [Cell(fmt.nbytes(m["weights"]["bf16_bytes"]), m["weights"]["bf16_bytes"]) for m in models]
+        [Cell(bf16_label)]
+        + [
+            Cell(fmt.nbytes(m["weights"]["bf16_bytes"]), m["weights"]["bf16_bytes"], differs=bf16[j])
+            for j, m in enumerate(models)
+        ]
     )
     t.rows.append(
-        [Cell("Weights (as shipped)")]
+        [Cell(shipped_label)]
         + [
             Cell(
                 f"{fmt.nbytes(m['weights']['shipped_bytes'])} ({m['weights']['shipped_format']})",
                 m["weights"]["shipped_bytes"],
+                differs=shipped[j],
             )
-            for m in models
+            for j, m in enumerate(models)
         ]
     )
-    return Doc([t], notes=["highlighted: values that differ"] + _params_lines(models))
+    return Doc([t], notes=[f"{k}: {v}" for k, v in comparison.table_conventions.items()])
 
 
 def show_doc(ir: ModelIR, description: Description) -> Doc:
@@ -104,7 +103,7 @@ def show_doc(ir: ModelIR, description: Description) -> Doc:
             Cell(w["shipped_format"]),
         ]
     )
-    doc = Doc([arch, parts], notes=_params_lines([model]))
+    doc = Doc([arch, parts], notes=[f"{k}: {v}" for k, v in description.table_conventions.items()])
     # csv keeps the architecture table's one header (`,value`) and adds the counts under it, exact
     flat = DocTable(arch.title, arch.columns, rows=list(arch.rows))
     for comp in COMPONENTS:
@@ -159,5 +158,9 @@ def list_doc(rows: list[dict[str, Any]]) -> Doc:
                 Cell(", ".join(r["aliases"])),
             ]
         )
-    # list's rows hold no routing or components: the general lines only
-    return Doc([t], notes=conventions.params_lines(set()))
+    # list shows counts only: no weight bytes, no context lengths; its rows hold no routing or components,
+    # so no mechanism's own line
+    return Doc([t], notes=conventions.params_lines(shown=LIST_SHOWS, held=set()))
+
+
+LIST_SHOWS = frozenset(conventions.PARAMS) - {"weight_memory", "context"}
