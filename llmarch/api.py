@@ -311,12 +311,8 @@ def params_conventions(irs: list[ModelIR]) -> dict[str, str]:
     `active` only where a model routes over experts, the MTP line only where a model has MTP modules, a
     mechanism's own line (`conventions.MECHANISM_PARAMS`) only where a model holds the mechanism (zero
     experts make active_fewest differ from active; an n-gram embedding table)."""
-    experts = "moe" in conventions_held(irs)
-    held = set()
-    if any(layer.moe is not None and layer.moe.zero_experts for ir in irs for layer in ir.layers):
-        held.add("active_fewest")
-    if any(ir.ngram_embedding is not None for ir in irs):
-        held.add("ngram_embedding")
+    held = conventions_held(irs)
+    experts = "moe" in held
     return _conventions.params_table(experts=experts, mtp=any(ir.mtp is not None for ir in irs), held=held)
 
 

@@ -143,3 +143,12 @@ def test_kvcache_prints_the_quantised_line_only_for_a_quantised_cache():
 def test_serve_prints_the_routing_line_only_with_experts():
     assert "moe_routing" not in footer(invoke("serve", "qwen3-8b", "--ctx", "8k", "--batch", "1"))
     assert "moe_routing" in footer(invoke("serve", "deepseek-v3", "--gpus", "8", "--ctx", "8k", "--batch", "1"))
+
+
+def test_a_parallel_dense_and_moe_layer_holds_the_experts_lines():
+    """Gemma 4 26B-A4B's experts run beside a dense MLP (a parallel FFN): its tables still state how routed
+    experts count (the active line's experts clause, flops' top-k line)."""
+    show = invoke("show", "gemma-4-26b-a4b")
+    assert "routed experts x top_k / n_experts" in show
+    flops = invoke("flops", "gemma-4-26b-a4b", "--seq", "256")
+    assert "moe:" in flops

@@ -134,6 +134,8 @@ def conventions_held(irs: list[ModelIR]) -> set[str]:
         for layer, _ in ir.layer_groups:
             for m in layer_mechanisms(ir, layer):
                 held.update(m.conventions)
+        for m in model_mechanisms(ir):  # the model-level ones outside the layers (n-gram tables)
+            held.update(m.conventions)
     return held
 
 

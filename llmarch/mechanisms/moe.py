@@ -35,11 +35,15 @@ def router_mlp_weights(p: str, d: int, m: MoEIR) -> list[Weight]:
 class MoE(Mechanism):
     slot = "ffn"
     norm_prefix = "ffn"
-    conventions = ("moe", "moe_routing")  # flops' top-k line, serve's experts-read line
 
     def __init__(self, m: MoEIR) -> None:
         self.ir = m
         self.experts = m.n_experts
+
+    @property
+    def conventions(self) -> tuple[str, ...]:
+        # flops' top-k line, serve's experts-read line; with zero experts, the parameters' active_fewest line
+        return ("moe", "moe_routing") + (("active_fewest",) if self.ir.zero_experts else ())
 
     @property
     def ffn_kind(self) -> str:

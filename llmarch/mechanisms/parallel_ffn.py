@@ -30,6 +30,10 @@ class ParallelFFN(Mechanism):
         return self.moe.ffn_kind
 
     @property
+    def conventions(self) -> tuple[str, ...]:
+        return self.moe.conventions  # the experts' lines: the dense half states none
+
+    @property
     def d_ff(self) -> int:
         return self.dense.d_ff
 
