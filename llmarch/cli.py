@@ -212,7 +212,7 @@ def kvcache(
 
     warned = beyond_context_of(irs, [("context", ctx_tokens)], sweep_tokens)
     data = envelope("kvcache", models, conventions=dict(CONVENTIONS), warnings=warned)
-    doc = lambda: kv_doc(irs, results, table_conventions(irs), explain=explain)  # noqa: E731
+    doc = lambda: kv_doc(irs, results, table_conventions(irs), explain=explain, ctx_text=ctx)  # noqa: E731
     emit_answer(format, output, data, doc, "llmarch kvcache")
 
 

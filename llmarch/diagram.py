@@ -560,8 +560,11 @@ def layout(irs: list[ModelIR]) -> Figure:
         kv = kv_cache(ir, 1).per_token_bytes_all_layers
         header_notes.append(
             [
-                Note("params", f"{fmt.params(count.total)} parameters, {fmt.params(count.active)} active"),
-                Note("kv_total", f"KV cache {fmt.nbytes(kv)} per token (bf16)"),
+                Note(
+                    "params",
+                    f"{fmt.params(count.total, short=True)} parameters, {fmt.params(count.active, short=True)} active",
+                ),
+                Note("kv_total", f"KV cache {fmt.nbytes(kv, short=True)} per token (bf16)"),
                 Note("pattern", layer_pattern(ir)),
             ]
         )

@@ -46,6 +46,8 @@ class DocTable:
     rows: list[list[Cell]] = field(default_factory=list)
     sections: list[int] = field(default_factory=list)  # row indices before which a rule is drawn
     right: set[int] = field(default_factory=set)  # right-aligned column indices
+    optional: list[int] = field(default_factory=list)  # columns a narrow terminal may leave out, first first
+    group: int = 1  # side by side (first header empty): columns per model, kept together when laid out vertically
 
     def add(self, *cells: Any) -> None:
         self.rows.append([cell(c) for c in cells])
@@ -66,32 +68,21 @@ class Doc:
 HIGHLIGHT = "bold yellow"
 
 
-def to_rich(doc: Doc):
-    """For terminals: every text has its control characters made visible (a spec's strings are user input)."""
-    from rich import box
+def to_rich(doc: Doc, width: int = 80):
+    """For terminals, fitted to `width` columns (render/fit.py: names, numbers and URLs never break): every
+    text has its control characters made visible (a spec's strings are user input)."""
     from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
+
+    from .fit import line, paragraph, renderables
 
     items = []
     for t in doc.tables:
-        rt = Table(box=box.SIMPLE_HEAVY, title=printable(t.title), title_justify="left")
-        for i, col in enumerate(t.columns):
-            rt.add_column(
-                printable(col),
-                justify="right" if i in t.right else "left",
-                overflow="fold",
-                style="bold" if i == 0 and not col else None,
-            )
-        for i, row in enumerate(t.rows):
-            if i in t.sections and i:
-                rt.add_section()
-            rt.add_row(*[Text(printable(c.text), style=(HIGHLIGHT if c.highlight else c.style) or "") for c in row])
-        items.append(rt)
+        items += renderables(t, width, lambda c: (HIGHLIGHT if c.highlight else c.style) or "")
     for r in doc.remarks:
-        items.append(Text(printable(r), style="yellow" if r.startswith("warning") else "cyan"))
+        items += [line(x, "yellow" if r.startswith("warning") else "cyan") for x in paragraph(printable(r), width)]
     if doc.notes:
-        items.append(Text("\n".join(["  Conventions:"] + [f"  {printable(n)}" for n in doc.notes]), style="dim"))
+        items.append(line("  Conventions:", "dim"))
+        items += [line(x, "dim") for n in doc.notes for x in paragraph("  " + printable(n), width)]
     return Group(*items)
 
 

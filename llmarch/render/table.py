@@ -11,6 +11,7 @@ from .. import conventions
 from ..api import PARAM_ROWS, Comparison, Description
 from ..ir import ModelIR
 from ..params import COMPONENTS
+from ..units import alike
 from . import fmt
 from .doc import Cell, Doc, DocTable
 
@@ -34,22 +35,19 @@ def compare_doc(comparison: Comparison) -> Doc:
             row.append(Cell(f.text if f else "—", value, key in diffs))
         t.rows.append(row)
     t.section()
+    # one quantity of every model in one unit, so that they compare; a model without MTP modules shows `—`
     for key, label in PARAM_ROWS:
-        t.rows.append(
-            [Cell(label)] + [Cell(fmt.params(m["params"][key]), m["params"][key], key in diffs) for m in models]
-        )
-    t.rows.append(
-        [Cell("Weights (bf16)")]
-        + [Cell(fmt.nbytes(m["weights"]["bf16_bytes"]), m["weights"]["bf16_bytes"]) for m in models]
-    )
+        values = [m["params"][key] for m in models]
+        texts = alike([v if v or key != "mtp" else None for v in values], fmt.params)
+        t.rows.append([Cell(label)] + [Cell(x, v, key in diffs) for x, v in zip(texts, values)])
+    bf16 = [m["weights"]["bf16_bytes"] for m in models]
+    t.rows.append([Cell("Weights (bf16)")] + [Cell(x, v) for x, v in zip(alike(bf16, fmt.nbytes), bf16)])
+    shipped = [m["weights"]["shipped_bytes"] for m in models]
     t.rows.append(
         [Cell("Weights (as shipped)")]
         + [
-            Cell(
-                f"{fmt.nbytes(m['weights']['shipped_bytes'])} ({m['weights']['shipped_format']})",
-                m["weights"]["shipped_bytes"],
-            )
-            for m in models
+            Cell(f"{x} ({m['weights']['shipped_format']})", v)
+            for x, v, m in zip(alike(shipped, fmt.nbytes), shipped, models)
         ]
     )
     return Doc([t], notes=["highlighted: values that differ"] + conventions.params_lines())
@@ -128,7 +126,8 @@ def show_doc(ir: ModelIR, description: Description) -> Doc:
 
 
 def list_doc(rows: list[dict[str, Any]]) -> Doc:
-    t = DocTable("", ["name", "family", "total", "active", "attention", "aliases"], right={2, 3})
+    # a narrow terminal leaves out the aliases, then the attention, then the family: never the names
+    t = DocTable("", ["name", "family", "total", "active", "attention", "aliases"], right={2, 3}, optional=[5, 4, 1])
     for r in rows:
         t.rows.append(
             [
