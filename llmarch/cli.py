@@ -440,7 +440,7 @@ def serve(
     results = [run_serve(ir, profile, plan, ctx_tokens, batch, weights, kv_dtype) for ir in irs]
     warned = beyond_context_of(irs, [("context", ctx_tokens)])
     data = envelope("serve", [r.as_dict() for r in results], conventions=dict(CONVENTIONS), warnings=warned)
-    emit_answer(format, output, data, lambda: serve_doc(results, profile), "llmarch serve")
+    emit_answer(format, output, data, lambda: serve_doc(results, profile, ctx), "llmarch serve")
 
 
 class CacheAction(str, Enum):

@@ -169,3 +169,9 @@ def test_serve_rows_share_one_unit():
     weights = next(line for line in out.splitlines() if "weights / GPU" in line)
     # 2,048,207,104 B / 2^30 = 1.9075 GiB beside 84,331,598,809 B / 2^30 = 78.540 GiB: one unit
     assert weights.split()[-4:] == ["1.908", "GiB", "78.54", "GiB"], weights
+
+
+def test_serve_titles_the_context_as_written():
+    assert "batch 16 x 32k tokens" in table("serve", "qwen3-8b", "--ctx", "32k", columns="200")
+    # a context written as digits stays exact: 32,768
+    assert "batch 16 x 32,768 tokens" in table("serve", "qwen3-8b", "--ctx", "32768", columns="200")

@@ -229,11 +229,9 @@ def renderables(t: Any, width: int, style_of: Callable[[Any], str]) -> list:
                     out.append(line(left, "bold", right, style_of(cell)))
         return out
     header, rows = fitted_cells(t, lay)
-    outer = table_width(lay.widths)
-    title = "\n".join(wrap(t.title, outer)) if t.title and widest_piece(t.title) <= outer else None
-    if t.title and title is None:
-        out += [line(x) for x in wrap(t.title, width)]
-    rt = Table(box=box.SIMPLE_HEAVY, title=title, title_justify="left")
+    # the title is wrapped at the terminal's width, not the table's: a narrow table keeps a long title whole
+    out += [line(x) for x in wrap(t.title, width)] if t.title else []
+    rt = Table(box=box.SIMPLE_HEAVY)
     for c, text, w in zip(lay.keep, header, lay.widths):
         rt.add_column(
             text,

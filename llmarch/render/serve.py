@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from ..serve import CONVENTIONS, GPU, ServeResult
-from ..units import alike
+from ..units import alike, format_tokens
 from . import fmt as f
 from .doc import Cell, Doc, DocTable
 
 
-def serve_doc(results: list[ServeResult], profile: GPU) -> Doc:
+def serve_doc(results: list[ServeResult], profile: GPU, ctx_text: str | None = None) -> Doc:
+    """`ctx_text`: the context as the user wrote it (`128k`), shown so in the title."""
     first = results[0]
     t = DocTable(
         f"Serving on {first.gpus} x {profile.display_name} (TP {first.tp}, EP {first.ep}), "
-        f"batch {first.batch} x {first.ctx_tokens:,} tokens",
+        f"batch {first.batch} x {format_tokens(first.ctx_tokens, ctx_text)} tokens",
         [""] + [m.name for m in results],
         right=set(range(1, len(results) + 1)),
     )
