@@ -152,7 +152,7 @@ def blocks(t: Any) -> list[Block]:
     out = []
     for row in t.rows:
         pairs = [(t.columns[c], row[c]) for c in range(1, len(row)) if row[c].text]
-        out.append(Block(f"{t.columns[0]}: {row[0].text}" if row else "", pairs))
+        out.append(Block(row[0].text if row else "", pairs))
     return out
 
 
@@ -179,7 +179,7 @@ def pair_lines(label: str, value: str, label_width: int, width: int) -> list[tup
     """(label part, value part) lines for one pair: beside each other when they fit, else the value under."""
     room = width - INDENT - label_width - 2
     values = wrap(value, max(room, 1))
-    if label and len(label) <= label_width and room > 0 and max(len(v) for v in values) <= room:
+    if len(label) <= label_width and room > 0 and max(len(v) for v in values) <= room:
         pad = " " * (INDENT + label_width + 2)
         first = " " * INDENT + label.ljust(label_width) + "  "
         return [(first if i == 0 else pad, v) for i, v in enumerate(values)]
