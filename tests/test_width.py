@@ -175,3 +175,9 @@ def test_serve_titles_the_context_as_written():
     assert "batch 16 x 32k tokens" in table("serve", "qwen3-8b", "--ctx", "32k", columns="200")
     # a context written as digits stays exact: 32,768
     assert "batch 16 x 32,768 tokens" in table("serve", "qwen3-8b", "--ctx", "32768", columns="200")
+
+
+def test_a_name_in_a_header_is_shown_as_written_never_as_markup(tmp_path):
+    spec = tmp_path / "markup.yaml"
+    spec.write_text('extends: gpt2\nname: markup\ndisplay_name: "[red]Mark[/red]"\n')
+    assert "[red]Mark[/red]" in table("compare", "gpt2", str(spec), columns="200")

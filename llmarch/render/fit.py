@@ -205,6 +205,7 @@ def renderables(t: Any, width: int, style_of: Callable[[Any], str]) -> list:
     """One table as rich renderables fitted to `width`; `style_of(cell)` is the cell's style."""
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     t = replace(
         t,
@@ -234,14 +235,12 @@ def renderables(t: Any, width: int, style_of: Callable[[Any], str]) -> list:
     rt = Table(box=box.SIMPLE_HEAVY)
     for c, text, w in zip(lay.keep, header, lay.widths):
         rt.add_column(
-            text,
+            Text(text),  # a Text, not a str: a model's name is never read as rich markup (`[bold]`)
             justify="right" if c in t.right else "left",
             no_wrap=True,
             width=w,
             style="bold" if c == 0 and not t.columns[0] else None,
         )
-    from rich.text import Text
-
     for i, row in enumerate(rows):
         if i in t.sections and i:
             rt.add_section()
