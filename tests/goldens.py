@@ -116,6 +116,11 @@ def global_cases() -> list[Case]:
     for verdict, args in (("pass", CHECK_PASS), ("fail", CHECK_FAIL)):
         cases.append(Case(f"check-{verdict}.json", ("check", *args, "-f", "json")))
         cases += _tables(f"check-{verdict}", ("check", *args))
+    # issue 24 item 5: narrow terminals: list leaves out columns, side-by-side tables turn vertical
+    cases.append(Case("narrow/list.40.txt", ("list",), width=40))
+    cases.append(Case("narrow/compare-3.40.txt", ("compare", "qwen3-8b", "deepseek-v3", "kimi-k2"), width=40))
+    cases.append(Case("narrow/flops-3.80.txt", ("flops", "qwen3-8b", "qwen3-30b-a3b", "deepseek-v3"), width=80))
+    cases.append(Case("narrow/serve-2.40.txt", ("serve", "qwen3-8b", "deepseek-v3", "--gpus", "8"), width=40))
     cases.append(Case("schema-spec.json", ("schema",)))
     cases.append(Case("schema-answers.json", ("schema", "--answers")))
     return cases
