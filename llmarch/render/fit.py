@@ -228,7 +228,7 @@ def renderables(t: Any, width: int, style_of: Callable[[Any], str]) -> list:
             for label, cell in block.pairs:
                 for left, right in pair_lines(label, cell.text, labels, width):
                     out.append(line(left, "bold", right, style_of(cell)))
-        return out
+        return out + [line("")]  # a blank line after the last block, as under a table
     header, rows = fitted_cells(t, lay)
     # the title is wrapped at the terminal's width, not the table's: a narrow table keeps a long title whole
     out += [line(x) for x in wrap(t.title, width)] if t.title else []
