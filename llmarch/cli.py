@@ -276,7 +276,7 @@ def flops(
 
     warned = beyond_context_of(irs, [("prefill", seq_tokens), ("decode context", ctx_tokens)], sweep_tokens)
     data = envelope("flops", models, conventions=dict(CONVENTIONS), warnings=warned)
-    doc = lambda: flops_doc(irs, models, table_conventions(irs), explain=explain)  # noqa: E731
+    doc = lambda: flops_doc(irs, models, table_conventions(irs), explain=explain, written=(seq, ctx))  # noqa: E731
     emit_answer(format, output, data, doc, "llmarch flops")
 
 

@@ -181,3 +181,10 @@ def test_a_name_in_a_header_is_shown_as_written_never_as_markup(tmp_path):
     spec = tmp_path / "markup.yaml"
     spec.write_text('extends: gpt2\nname: markup\ndisplay_name: "[red]Mark[/red]"\n')
     assert "[red]Mark[/red]" in table("compare", "gpt2", str(spec), columns="200")
+
+
+def test_flops_heads_its_columns_with_the_lengths_as_written():
+    out = table("flops", "qwen3-8b", "--seq", "2k", "--ctx", "32k", columns="200")
+    assert "qwen3-8b prefill 2k" in out and "decode/token at 32k" in out
+    out = table("flops", "qwen3-8b", "--seq", "2048", "--ctx", "32768", columns="200")
+    assert "qwen3-8b prefill 2,048" in out and "decode/token at 32,768" in out

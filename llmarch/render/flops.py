@@ -6,7 +6,7 @@ from typing import Any
 
 from ..flops import COMPONENTS
 from ..ir import ModelIR
-from ..units import alike
+from ..units import alike, format_tokens
 from . import fmt
 from .doc import Cell, Doc, DocTable
 
@@ -28,12 +28,21 @@ def _c(n: int | None) -> Cell:
 
 
 def flops_doc(
-    irs: list[ModelIR], models: list[dict[str, Any]], conventions: dict[str, str], explain: bool = False
+    irs: list[ModelIR],
+    models: list[dict[str, Any]],
+    conventions: dict[str, str],
+    explain: bool = False,
+    written: tuple[str | None, str | None] = (None, None),
 ) -> Doc:
-    """`conventions`: the lines printed under the tables (`flops.table_conventions`)."""
+    """`conventions`: the lines printed under the tables (`flops.table_conventions`); `written`: the prefill
+    length and the context as the user wrote them (`32k`), shown so."""
     cols = [""]
     for m in models:
-        cols += [f"{m['name']} prefill {m['prefill']['tokens']:,}", f"decode/token at {m['decode']['ctx_tokens']:,}"]
+        seq = format_tokens(m["prefill"]["tokens"], written[0])
+        cols += [
+            f"{m['name']} prefill {seq}",
+            f"decode/token at {format_tokens(m['decode']['ctx_tokens'], written[1])}",
+        ]
     t = DocTable(
         "FLOPs by component (M = 1e6, G = 1e9, T = 1e12, P = 1e15)", cols, right=set(range(1, len(cols))), group=2
     )
