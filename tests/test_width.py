@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -17,6 +18,14 @@ from typer.testing import CliRunner
 from llmarch.cli import app
 
 WIDTHS = ("40", "80", "200")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def piped_env() -> dict:
+    """This checkout's llmarch, no COLUMNS (a pipe's width is rich's default, 80), no build cache."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), LLMARCH_NO_CACHE="1")
+    env.pop("COLUMNS", None)
+    return env
 
 
 def table(*args: str, columns: str = "80") -> str:
@@ -101,9 +110,9 @@ def test_unusable_widths_fall_back_to_80(columns):
 
 
 def test_list_piped_can_be_grepped():
-    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
-    env["LLMARCH_NO_CACHE"] = "1"
-    out = subprocess.run([sys.executable, "-m", "llmarch", "list"], capture_output=True, text=True, env=env).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "llmarch", "list"], capture_output=True, text=True, env=piped_env()
+    ).stdout
     thinking = [line for line in out.splitlines() if "thinking" in line]
     assert len(thinking) == 1 and thinking[0].split()[:2] == ["kimi-k2-thinking", "kimi"]
     # at 80 columns the aliases are left out, and one line says so
@@ -188,3 +197,13 @@ def test_flops_heads_its_columns_with_the_lengths_as_written():
     assert "qwen3-8b prefill 2k" in out and "decode/token at 32k" in out
     out = table("flops", "qwen3-8b", "--seq", "2048", "--ctx", "32768", columns="200")
     assert "qwen3-8b prefill 2,048" in out and "decode/token at 32,768" in out
+
+
+@pytest.mark.parametrize("command", sorted(CASES))
+def test_piped_output_is_the_80_column_table(command):
+    """Through a real pipe, with no COLUMNS: rich sees no terminal, and the answer is laid out at 80."""
+    args, tokens = CASES[command]
+    proc = subprocess.run([sys.executable, "-m", "llmarch", "--no-color", *args], capture_output=True, env=piped_env())
+    out = proc.stdout.decode("utf-8")
+    assert proc.returncode in (0, 1) and broken(out, tokens) == []
+    assert out == table(*args, columns="80")
