@@ -207,3 +207,14 @@ def test_piped_output_is_the_80_column_table(command):
     out = proc.stdout.decode("utf-8")
     assert proc.returncode in (0, 1) and broken(out, tokens) == []
     assert out == table(*args, columns="80")
+
+
+def test_wrapping_keeps_a_number_with_its_unit_and_a_long_word_whole():
+    from llmarch.render.fit import wrap
+
+    assert wrap("44.31 GiB / 80.00 GiB", 12) == ["44.31 GiB /", "80.00 GiB"]
+    assert wrap("see https://example.com/a/very/long/path now", 10) == [
+        "see",
+        "https://example.com/a/very/long/path",
+        "now",
+    ]

@@ -3,9 +3,9 @@
 At a width W (40 to 10,000 columns, else 80: `output.terminal_width`) a table is laid out by the first of:
 
 1. every cell on one line, each column as wide as its widest text;
-2. text columns wrapped at spaces (never inside a word, nor between a number and its unit); the first
-   column and the number columns (right-aligned) keep one line each;
-3. the same with the table's optional columns left out, least important first (`Any.optional`);
+2. cells and headers wrapped at spaces (never inside a word, nor between a number and its unit); the
+   first column (the labels) and the models' names heading a side-by-side table keep one line each;
+3. the same with the table's optional columns left out, least important first (`DocTable.optional`);
    one line under the table names the columns left out;
 4. a vertical layout: one block per model when the table compares models column by column (its first
    header is empty), else one block per row; a value stands beside its label, or under it when both do
@@ -125,10 +125,10 @@ def fitted_cells(t: Any, lay: Layout) -> tuple[list[str], list[list[Any]]]:
     for row in t.rows:
         kept = []
         for c, w in zip(lay.keep, lay.widths):
-            if c >= len(row):
+            if c >= len(row):  # a short row: blank cells, so that the ones after stay in their columns
+                kept.append(replace(row[0], text="", value=None, highlight=False, style=""))
                 continue
-            cell = row[c]
-            kept.append(replace(cell, text="\n".join(wrap(cell.text, w))))
+            kept.append(replace(row[c], text="\n".join(wrap(row[c].text, w))))
         rows.append(kept)
     return header, rows
 
