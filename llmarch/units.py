@@ -213,11 +213,12 @@ def format_as(n: int, written: str, table: dict[str, int]) -> str:
 
 
 def format_tokens(n: int, written: str | None = None) -> str:
-    """A context length as the user wrote it ("128k" stays 128k), else exact: 131,072."""
+    """A context length as the user wrote it, with the exact count tables promise: "128k (131,072)";
+    131,072 when it was written in digits (or not at all)."""
     if written is not None and written.strip().lower().endswith(("k", "m")):
         try:
             if parse_tokens(written) == n:
-                return written.strip()
+                return f"{written.strip()} ({n:,})"
         except UnitError:
             pass
     return f"{n:,}"

@@ -133,7 +133,7 @@ def test_a_number_in_the_unit_the_user_wrote():
     assert format_as(19_327_352_832, "20GB", BYTES) == "19.33 GB"  # decimal, as written
     assert format_as(16_340_000_000, "10G", COUNT) == "16.34G"
     assert format_as(7_568_405_504, "9000000000", COUNT) == "7,568,405,504"  # no unit written: exact
-    assert format_tokens(131_072, "128k") == "128k"
+    assert format_tokens(131_072, "128k") == "128k (131,072)"  # as written, and exact
     assert format_tokens(131_072, "131072") == "131,072"
     assert format_tokens(131_072, "64k") == "131,072"  # not what was written: never a wrong echo
 

@@ -154,7 +154,7 @@ def test_mtp_is_a_dash_in_both_rows_for_a_model_without_it():
 
 def test_kvcache_rows_are_in_human_units_and_the_context_as_written():
     out = table("kvcache", "qwen3-8b", "--ctx", "128k", columns="200")
-    assert "KV cache at 128k tokens" in out
+    assert "KV cache at 128k (131,072) tokens" in out
     assert "19,327,352,832" not in out and "4,096" not in out  # no raw byte integers
     row = next(line for line in out.splitlines() if "36 x global" in line)
     # 4,096 B per token per layer; 131,072 tokens cached; no state; 18 x 2^30 B
@@ -181,7 +181,7 @@ def test_serve_rows_share_one_unit():
 
 
 def test_serve_titles_the_context_as_written():
-    assert "batch 16 x 32k tokens" in table("serve", "qwen3-8b", "--ctx", "32k", columns="200")
+    assert "batch 16 x 32k (32,768) tokens" in table("serve", "qwen3-8b", "--ctx", "32k", columns="200")
     # a context written as digits stays exact: 32,768
     assert "batch 16 x 32,768 tokens" in table("serve", "qwen3-8b", "--ctx", "32768", columns="200")
 
@@ -194,7 +194,7 @@ def test_a_name_in_a_header_is_shown_as_written_never_as_markup(tmp_path):
 
 def test_flops_heads_its_columns_with_the_lengths_as_written():
     out = table("flops", "qwen3-8b", "--seq", "2k", "--ctx", "32k", columns="200")
-    assert "qwen3-8b prefill 2k" in out and "decode/token at 32k" in out
+    assert "qwen3-8b prefill 2k (2,048)" in out and "decode/token at 32k (32,768)" in out
     out = table("flops", "qwen3-8b", "--seq", "2048", "--ctx", "32768", columns="200")
     assert "qwen3-8b prefill 2,048" in out and "decode/token at 32,768" in out
 
