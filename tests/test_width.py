@@ -121,8 +121,9 @@ def test_list_piped_can_be_grepped():
 
 def test_a_three_model_flops_table_at_80_columns_is_one_table_per_model():
     out = table("flops", "qwen3-8b", "qwen3-30b-a3b", "deepseek-v3")
-    headers = [line.split()[:2] for line in out.splitlines() if "decode/token" in line]
+    headers = [line.split()[:2] for line in out.splitlines() if line.split()[1:2] == ["prefill"]]
     assert headers == [["qwen3-8b", "prefill"], ["qwen3-30b-a3b", "prefill"], ["deepseek-v3", "prefill"]]
+    assert out.count("━") >= 3 * 70  # three tables, each with its rule
     assert max(len(line) for line in out.splitlines()) <= 80
 
 

@@ -169,7 +169,7 @@ def groups(t: Any) -> list[Any]:
                 rows=[[row[0]] + [row[c] for c in cols] for row in t.rows],
                 right={i + 1 for i, c in enumerate(cols) if c in t.right},
                 optional=[],
-                group=1,
+                group=0,  # split already; its headers say more than a name, and may wrap
             )
         )
     return out
