@@ -197,8 +197,13 @@ def paragraph(text: str, width: int) -> list[str]:
     """A note or remark wrapped to `width`, its leading indent kept and its later lines indented 2 more."""
     body = text.lstrip(" ")
     indent = " " * (len(text) - len(body))
-    lines = wrap(body, max(width - len(indent) - 2, 1))
-    return [(indent if i == 0 else indent + "  ") + line for i, line in enumerate(lines)]
+    out = []
+    for part in body.split("\n"):
+        first = wrap(part, max(width - len(indent), 1))[0]
+        out.append(indent + first)
+        rest = part[len(first) :].lstrip(" ")
+        out += [indent + "  " + line for line in wrap(rest, max(width - len(indent) - 2, 1))] if rest else []
+    return out
 
 
 def renderables(t: Any, width: int, style_of: Callable[[Any], str]) -> list:
