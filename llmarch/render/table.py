@@ -1,6 +1,7 @@
 """Documents for compare, show and list: the article's panel slots, parameters, published figures.
 
-Human tables show 235.1B / 22.2B / 10.4 GiB; csv and json carry the exact integers.
+Human tables show 235.1B / 22.20B / 10.41 GiB (4 significant digits, one unit a row); csv and json carry the exact
+integers.
 """
 
 from __future__ import annotations
