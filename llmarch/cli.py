@@ -214,7 +214,7 @@ def kvcache(
 
     warned = beyond_context_of(irs, [("context", ctx_tokens)], sweep_tokens)
     data = envelope("kvcache", models, conventions=dict(CONVENTIONS), warnings=warned)
-    doc = lambda: kv_doc(irs, results, table_conventions(irs, kv_dtype), explain=explain)  # noqa: E731
+    doc = lambda: kv_doc(irs, results, table_conventions(irs, kv_dtype), explain=explain, ctx_text=ctx)  # noqa: E731
     emit_answer(format, output, data, doc, "llmarch kvcache")
 
 
@@ -278,7 +278,7 @@ def flops(
 
     warned = beyond_context_of(irs, [("prefill", seq_tokens), ("decode context", ctx_tokens)], sweep_tokens)
     data = envelope("flops", models, conventions=dict(CONVENTIONS), warnings=warned)
-    doc = lambda: flops_doc(irs, models, table_conventions(irs), explain=explain)  # noqa: E731
+    doc = lambda: flops_doc(irs, models, table_conventions(irs), explain=explain, written=(seq, ctx))  # noqa: E731
     emit_answer(format, output, data, doc, "llmarch flops")
 
 
@@ -442,7 +442,7 @@ def serve(
     results = [run_serve(ir, profile, plan, ctx_tokens, batch, weights, kv_dtype) for ir in irs]
     warned = beyond_context_of(irs, [("context", ctx_tokens)])
     data = envelope("serve", [r.as_dict() for r in results], conventions=dict(CONVENTIONS), warnings=warned)
-    emit_answer(format, output, data, lambda: serve_doc(results, profile), "llmarch serve")
+    emit_answer(format, output, data, lambda: serve_doc(results, profile, ctx), "llmarch serve")
 
 
 class CacheAction(str, Enum):

@@ -245,7 +245,7 @@ def emit(format: Format, output: Optional[str], data: dict, doc_fn, title: str =
 
         if not is_stdout(output):
             console = Console(file=io.StringIO(), no_color=True, width=120, highlight=False)
-            console.print(render.to_rich(doc))
+            console.print(render.to_rich(doc, 120), crop=False)
             write_answer(console.file.getvalue(), output)
         else:
             from .output import terminal_width
@@ -253,7 +253,7 @@ def emit(format: Format, output: Optional[str], data: dict, doc_fn, title: str =
             console = Console(file=stdout_stream(), no_color=State.no_color, highlight=False)
             console.width = terminal_width(console.width)
             console.on_broken_pipe = _quiet_exit_on_closed_pipe  # rich's own handler exits 1
-            console.print(render.to_rich(doc))
+            console.print(render.to_rich(doc, console.width), crop=False)
 
 
 def emit_json(data: dict) -> None:

@@ -548,10 +548,10 @@ def layout(irs: list[ModelIR]) -> Figure:
             [
                 Note(
                     "params",
-                    f"{fmt.params(count.total)} parameters, {fmt.params(count.active)} active",
+                    f"{fmt.params(count.total, short=True)} parameters, {fmt.params(count.active, short=True)} active",
                     (count.total, count.active),
                 ),
-                Note("kv_total", f"KV cache {fmt.nbytes(kv)} per token (bf16)", kv),
+                Note("kv_total", f"KV cache {fmt.nbytes(kv, short=True)} per token (bf16)", kv),
                 Note("pattern", layer_pattern(ir)),
             ]
         )

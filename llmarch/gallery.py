@@ -260,7 +260,8 @@ def gallery_table() -> str:
         )
         kv = kv_cache(ir, 1, kv_dtype="bf16").per_token_bytes_all_layers
         lines.append(
-            f"| {title} | `{name}` | {row['Date']} | {fmt.params(count.total)} | {fmt.params(count.active)} "
+            f"| {title} | `{name}` | {row['Date']} | {fmt.params(count.total, short=True)} "
+            f"| {fmt.params(count.active, short=True)} "
             f"| {layer_mix_text(ir)} | {attention_kinds or '—'} | {kv:,} B ({kv / 1024:.1f} KiB) | {figure} "
             f"| {kv_agreement(ir, kv, figure)} |"
         )

@@ -119,36 +119,109 @@ def parse_tokens(text: str | int, parameter: str = "context") -> int:
 
 
 # ---------------------------------------------------------------------------
-# Formatting for people (JSON always carries the exact integers)
+# Formatting for people (JSON and csv always carry the exact integers)
+#
+# One formatter per quantity.  A number shows at least SIGNIFICANT significant digits, so that numbers
+# a table sets side by side compare ("8.191B" against "8.030B", not "8.2B" against "8.0B").  Numbers that
+# compare (one quantity of several models) share a unit: `like` names the value whose unit they take, and
+# `alike` picks it for a group.
+
+SIGNIFICANT = 4
+COUNT_UNITS = ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "K"))
+FLOP_UNITS = ((10**15, " P"), (10**12, " T"), (10**9, " G"), (10**6, " M"))
+BYTE_UNITS = ((1 << 40, " TiB"), (1 << 30, " GiB"), (1 << 20, " MiB"), (1 << 10, " KiB"))
 
 
-def format_count(n: int | None) -> str:
-    """Decimal suffixes, one decimal (three for T): 235.1B, 22.2B, 596.0M, 1.043T."""
-    if n is None:
-        return "—"
-    for div, suffix in ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "K")):
-        if abs(n) >= div:
-            return f"{n / div:.{3 if suffix == 'T' else 1}f}{suffix}"
-    return str(n)
+def _scaled(n: int, units: tuple, plain: str, like: int | None) -> str:
+    reference = abs(like if like else n)
+    for i, (scale, suffix) in enumerate(units):
+        if reference >= scale:
+            # 999.96M rounds to 1,000M: a number alone says 1.000B instead (a group keeps its unit)
+            if like is None and i and _exponent(n / scale) >= 3:
+                scale, suffix = units[i - 1]
+            return _digits(n / scale) + suffix
+    return f"{n:,}{plain}"
 
 
-def format_bytes(n: int | None) -> str:
-    """Binary units, one decimal: 10.4 GiB."""
-    if n is None:
-        return "—"
-    for div, suffix in ((1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
-        if abs(n) >= div:
-            return f"{n / div:.1f} {suffix}"
-    return f"{n} B"
+def _exponent(x: float) -> int:
+    """The power of ten of `x`'s first digit once rounded to SIGNIFICANT digits (999.96 -> 3)."""
+    return int(f"{x:.{SIGNIFICANT - 1}e}".split("e")[1])
 
 
-def format_flops(n: int | None) -> str:
-    """Decimal FLOPs, two decimals, G below 10^12 and T above: 12.35 G, 1.20 T."""
-    if n is None:
-        return "—"
-    if abs(n) >= 10**12:
-        return f"{n / 10**12:,.2f} T"
-    return f"{n / 10**9:,.2f} G"
+def _digits(x: float) -> str:
+    """`x` with at least SIGNIFICANT significant digits and thousands commas: 8.191, 235.1, 1,043, 0.03000."""
+    if x == 0:
+        return "0"
+    return f"{x:,.{max(0, SIGNIFICANT - 1 - _exponent(x))}f}"
+
+
+def format_count(n: int | None, like: int | None = None, *, short: bool = False) -> str:
+    """Parameters, decimal suffixes: 235.1B, 8.191B, 596.0M, 1.043T; `like`: a value whose unit to take.
+    `short`: one decimal (three for T), for a figure's notes, where room is short and nothing sits beside."""
+    if n is not None and short:
+        return _short(n, COUNT_UNITS, "", {"T": 3})
+    return "—" if n is None else _scaled(n, COUNT_UNITS, "", like)
+
+
+def format_bytes(n: int | None, like: int | None = None, *, short: bool = False) -> str:
+    """Bytes, binary units: 10.41 GiB, 144.0 KiB, 512 B; `like`: a value whose unit to take; `short`: one
+    decimal, for a figure's notes."""
+    if n is not None and short:
+        return _short(n, BYTE_UNITS, " B", {})
+    return "—" if n is None else _scaled(n, BYTE_UNITS, " B", like)
+
+
+def _short(n: int, units: tuple, plain: str, decimals: dict[str, int]) -> str:
+    for scale, suffix in units:
+        if abs(n) >= scale:
+            return f"{n / scale:.{decimals.get(suffix.strip(), 1)}f}{suffix}"
+    return f"{n}{plain}"
+
+
+def format_flops(n: int | None, like: int | None = None) -> str:
+    """FLOPs, decimal: 12.37 T, 19.33 G, 103.1 M; `like`: a value whose unit to take."""
+    return "—" if n is None else _scaled(n, FLOP_UNITS, "", like)
+
+
+def alike(values: list[int | None], formatter) -> list[str]:
+    """`values` that compare, formatted by `formatter` in one unit: the largest unit in which the smallest
+    non-zero value still reads 0.1 or more (437.9 GiB beside 1.2 TiB: 0.4276 TiB and 1.200 TiB; 8.2B
+    beside 1.0T: 8.191B and 1,026B, not 0.008191T)."""
+    present = [abs(v) for v in values if v]
+    if not present:
+        return [formatter(v) for v in values]
+    units = {format_count: COUNT_UNITS, format_bytes: BYTE_UNITS, format_flops: FLOP_UNITS}[formatter]
+    like = None
+    for scale, _ in units:
+        if scale <= max(present) and 10 * min(present) >= scale:
+            like = scale
+            break
+    return [formatter(v, like or min(present)) for v in values]
+
+
+def format_as(n: int, written: str, table: dict[str, int]) -> str:
+    """`n` in the unit a person wrote in `written` ("8B", "4GiB", "10G"), as they wrote it; exact when
+    `written` has no unit."""
+    unit = re.sub(r"[0-9.,\s]", "", written)
+    scale = _lookup(table, unit) if unit else None
+    if not scale:  # no unit written (or none of this quantity's): the exact number
+        return f"{n:,}"
+    if scale == 1:  # bytes, written in B
+        return f"{n:,} B"
+    name = next(name for name in table if name.upper() == unit.upper())
+    return _digits(n / scale) + ("" if table is COUNT else " ") + name
+
+
+def format_tokens(n: int, written: str | None = None) -> str:
+    """A context length as the user wrote it, with the exact count tables promise: "128k (131,072)";
+    131,072 when it was written in digits (or not at all)."""
+    if written is not None and written.strip().lower().endswith(("k", "m")):
+        try:
+            if parse_tokens(written) == n:
+                return f"{written.strip()} ({n:,})"
+        except UnitError:
+            pass
+    return f"{n:,}"
 
 
 def published_count(text: str) -> Quantity:

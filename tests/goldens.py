@@ -129,6 +129,11 @@ def global_cases() -> list[Case]:
     cases.append(Case("whatif/show-set.json", edited + ("-f", "json")))
     cases += _tables("whatif/show-set", edited)
     cases.append(Case("whatif/not-applicable.txt", ("compare", "qwen3-8b", "qwen3-30b", "--set", "moe.n_experts=64")))
+    # issue 24 item 5: narrow terminals: list leaves out columns, side-by-side tables turn vertical
+    cases.append(Case("narrow/list.40.txt", ("list",), width=40))
+    cases.append(Case("narrow/compare-3.40.txt", ("compare", "qwen3-8b", "deepseek-v3", "kimi-k2"), width=40))
+    cases.append(Case("narrow/flops-3.80.txt", ("flops", "qwen3-8b", "qwen3-30b-a3b", "deepseek-v3"), width=80))
+    cases.append(Case("narrow/serve-2.40.txt", ("serve", "qwen3-8b", "deepseek-v3", "--gpus", "8"), width=40))
     cases.append(Case("schema-spec.json", ("schema",)))
     cases.append(Case("schema-answers.json", ("schema", "--answers")))
     return cases

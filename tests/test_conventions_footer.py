@@ -69,7 +69,8 @@ def test_quiet_after_the_command_piped():
     full = subprocess.run(args, capture_output=True, text=True, env=env, check=True, timeout=120).stdout
     quiet = subprocess.run(args + ["-q"], capture_output=True, text=True, env=env, check=True, timeout=120).stdout
     assert "Conventions:" in full and "Conventions:" not in quiet
-    assert "1,207,959,552" in quiet  # 36 layers x 8 KV heads x 2 x 128 x 2 B x 8,192 tokens: the table stays
+    # 36 layers x 8 KV heads x 2 x 128 x 2 B x 8,192 tokens = 1,207,959,552 B = 1.125 GiB: the table stays
+    assert "1.125 GiB" in quiet
 
 
 def test_json_keeps_every_convention_quiet_or_not():

@@ -74,7 +74,7 @@ def test_absent_cells_neither_vote_nor_differ():
 
 def test_exact_values_decide_not_the_rounded_text():
     a, b = 8_190_735_360, 8_190_743_552  # Qwen3 8B, and with one more vocabulary row (+ 2 x 4,096)
-    assert format_count(a) == format_count(b) == "8.2B"
+    assert format_count(a) == format_count(b) == "8.191B"
     assert differing([a, b]) == [False, True]
 
 
@@ -177,9 +177,9 @@ def test_cells_equal_after_rounding_are_marked_in_every_format(tmp_path):
     assert data["models"][1]["params"]["total"] - data["models"][0]["params"]["total"] == 8192
     assert {"vocab_size", "total", "weights.bf16"} <= set(data["differences"])
     rows = table_marks(invoke("compare", "qwen3-8b", spec))
-    assert rows["Total parameters"] == [False, True]  # 8.2B and 8.2B ‹
+    assert rows["Total parameters"] == [False, True]  # 8.191B and 8.191B ‹
     markdown = invoke("compare", "qwen3-8b", spec, "-f", "markdown")
-    assert f"| Total parameters | 8.2B | **8.2B** {MARK} |" in markdown
+    assert f"| Total parameters | 8.191B | **8.191B** {MARK} |" in markdown
     assert "| Blocks | 36 | 36 |" in markdown
     table = list(csv.reader(io.StringIO(invoke("compare", "qwen3-8b", spec, "-f", "csv"))))
     by_label = {r[0]: r for r in table}
@@ -187,7 +187,7 @@ def test_cells_equal_after_rounding_are_marked_in_every_format(tmp_path):
     assert by_label["Total parameters"][1:] == ["8190735360", "8190743552", "Qwen3 8B wider"]
     assert by_label["Blocks"][-1] == ""
     page = invoke("compare", "qwen3-8b", spec, "-f", "html")
-    assert f'<td class="diff">8.2B {MARK}</td>' in page and "<td>36</td>" in page
+    assert f'<td class="diff">8.191B {MARK}</td>' in page and "<td>36</td>" in page
 
 
 def test_report_pairs_mark_their_differing_cells():

@@ -134,8 +134,12 @@ def test_no_color_plain_text():
 
 def test_human_suffixes():
     out = run("--no-color", "compare", "qwen3-235b", "deepseek-v3")
-    assert "235.1B" in out and "22.2B" in out  # total; active incl. embeddings
-    assert "437.9 GiB" in out  # bf16 weights, binary units
+    # one unit per row, 4 significant digits: 235,093,634,560 and 671,026,404,352 in B
+    assert "235.1B" in out and "671.0B" in out
+    # bf16 weights, binary units, one unit for the row (the issue saw 437.9 GiB beside 1.2 TiB):
+    # 470,187,269,120 B / 2^40 = 0.42763 TiB; 1,342,052,808,704 B / 2^40 = 1.22059 TiB
+    bf16 = next(line for line in out.splitlines() if "Weights (bf16)" in line)
+    assert bf16.split()[2:] == ["0.4276", "TiB", "1.221", "TiB", "‹"]  # ‹: differs from the first model
 
 
 def test_no_color_after_the_command():

@@ -208,7 +208,7 @@ def test_closed_stdout_is_an_error_and_closed_stdin_is_harmless(tmp_path):
 
 @pytest.mark.parametrize(
     "args",
-    [["show", "qwen3-8b", "--layers"], ["serve", "qwen3-8b"], ["compare", "gpt2", "deepseek-v3"]],
+    [["show", "gemma-3-27b", "--layers"], ["serve", "qwen3-8b"], ["compare", "gpt2", "deepseek-v3"]],
     ids=lambda a: a[0],
 )
 def test_ascii_stdout_gets_ascii_standins(args):
@@ -219,7 +219,7 @@ def test_ascii_stdout_gets_ascii_standins(args):
     assert "?" not in text  # every symbol we print has a stand-in
     assert "+--" in text or "|" in text  # rich's ASCII box
     if args[0] == "show":
-        assert "L0-L35 global/dense" in text  # `–` became `-`
+        assert "(5 local + 1 global) x 10, then 2 local" in text  # `×` became `x`
     if args[0] == "compare":
         assert " - " in text  # `—` (not applicable) became `-`
 

@@ -18,9 +18,12 @@ from llmarch.units import (
     COUNT,
     TOKENS,
     UnitError,
+    alike,
+    format_as,
     format_bytes,
     format_count,
     format_flops,
+    format_tokens,
     parse,
     parse_tokens,
 )
@@ -98,9 +101,41 @@ def test_formatting():
     assert format_count(1_043_000_000_000) == "1.043T"
     assert format_count(596_049_920) == "596.0M"
     assert format_count(999) == "999"
-    assert format_bytes(10 * 2**30 + 2**29) == "10.5 GiB"
-    assert format_bytes(1023) == "1023 B"
-    assert format_count(None) == format_bytes(None) == "—"
+    assert format_bytes(10 * 2**30 + 2**29) == "10.50 GiB"  # 4 significant digits
+    assert format_bytes(1023) == "1,023 B"
+    assert format_count(None) == format_bytes(None) == format_flops(None) == "—"
+
+
+def test_four_significant_digits_and_rounding_up_to_the_next_unit():
+    assert format_count(8_190_735_360) == "8.191B"  # Qwen3 8B's total: 8.2B hid what a budget of 8B needs
+    assert format_count(999_960_000) == "1.000B"  # 999.96M rounds to 1,000M: said in the next unit
+    assert format_count(1_234) == "1.234K"
+    assert format_flops(30_000_000) == "30.00 M"
+    assert format_flops(12_370_000_000_000) == "12.37 T"
+    assert format_bytes(147_456) == "144.0 KiB"  # 147,456 / 1,024
+    assert format_count(0) == "0"
+
+
+def test_numbers_that_compare_share_one_unit():
+    # 437.9 GiB beside 1.2 TiB read as two units: both in TiB, 470,184,984,576 / 2^40 = 0.42764...
+    assert alike([470_184_984_576, 1_319_413_953_331, None], format_bytes) == ["0.4276 TiB", "1.200 TiB", "—"]
+    # not 0.008191T: the smallest must read 0.1 or more, so B
+    assert alike([8_190_735_360, 1_026_000_000_000], format_count) == ["8.191B", "1,026B"]
+    assert alike([25_170_000, 212_900_000], format_flops) == ["25.17 M", "212.9 M"]
+    assert alike([622_300_000, 1_245_000_000], format_flops) == ["0.6223 G", "1.245 G"]
+    assert alike([0, 0], format_count) == ["0", "0"]
+
+
+def test_a_number_in_the_unit_the_user_wrote():
+    assert format_as(8_190_735_360, "8B", COUNT) == "8.191B"
+    assert format_as(19_327_352_832, "4GiB", BYTES) == "18.00 GiB"  # 18 x 2^30
+    assert format_as(19_327_352_832, "20gb", BYTES) == "19,327,352,832"  # gb: bits, no byte unit
+    assert format_as(19_327_352_832, "20GB", BYTES) == "19.33 GB"  # decimal, as written
+    assert format_as(16_340_000_000, "10G", COUNT) == "16.34G"
+    assert format_as(7_568_405_504, "9000000000", COUNT) == "7,568,405,504"  # no unit written: exact
+    assert format_tokens(131_072, "128k") == "128k (131,072)"  # as written, and exact
+    assert format_tokens(131_072, "131072") == "131,072"
+    assert format_tokens(131_072, "64k") == "131,072"  # not what was written: never a wrong echo
 
 
 def test_library_errors_name_parameters_the_cli_names_flags():
@@ -161,7 +196,7 @@ def test_cli_lines_fit_120_characters_and_cli_py_stays_under_600_lines():
 
 def test_format_flops():
     assert format_flops(12_345_678_901) == "12.35 G"
-    assert format_flops(1_204_000_000_000) == "1.20 T"
+    assert format_flops(1_204_000_000_000) == "1.204 T"
     assert format_flops(None) == "—"
 
 

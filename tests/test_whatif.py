@@ -85,7 +85,7 @@ def test_compare_a_model_with_its_what_if_table():
     (heads,) = [line for line in lines if line.strip().startswith("Heads / KV heads")]
     assert heads.split()[-7:] == ["32", "/", "8", "32", "/", "4", "‹"]  # ‹: differs from the first model
     (total,) = [line for line in lines if line.strip().startswith("Total parameters")]
-    assert total.split()[-3:] == ["8.2B", "8.0B", "‹"]
+    assert total.split()[-3:] == ["8.191B", "8.040B", "‹"]  # 8,190,735,360 and 8,039,740,416
 
 
 def test_compare_a_model_with_its_what_if_json():
@@ -160,7 +160,7 @@ def test_markdown_and_csv_carry_the_marked_name():
 def test_kvcache_marks_and_counts_the_what_if():
     result = invoke("kvcache", "qwen3-8b", WHATIF, "--ctx", "1k")
     assert result.exit_code == 0, result.output
-    assert "Qwen3 8B (attention.n_kv_heads=4): KV cache at 1,024 tokens" in " ".join(result.stdout.split())
+    assert "Qwen3 8B (attention.n_kv_heads=4): KV cache at 1k (1,024) tokens" in " ".join(result.stdout.split())
     csv = invoke("kvcache", "qwen3-8b", WHATIF, "--ctx", "1k", "-f", "csv").stdout
     assert "qwen3-8b (attention.n_kv_heads=4)," in csv and "\nqwen3-8b," in csv
     data = answer("kvcache", "qwen3-8b", WHATIF, "--ctx", "1k")
@@ -194,7 +194,7 @@ def test_a_plot_legend_tells_the_what_if_apart():
 def test_flops_marks_the_what_if():
     result = invoke("flops", "qwen3-8b[n_layers=40]")
     assert result.exit_code == 0, result.output
-    assert "qwen3-8b (n_layers=40) prefill 4,096" in " ".join(result.stdout.split())
+    assert "qwen3-8b (n_layers=40)" in result.stdout and "prefill 4,096" in result.stdout
     (model,) = answer("flops", "qwen3-8b[n_layers=40]")["models"]
     assert model["edits"] == {"n_layers": 40}
 
@@ -202,8 +202,8 @@ def test_flops_marks_the_what_if():
 def test_serve_marks_the_what_if():
     result = invoke("serve", "qwen3-8b", WHATIF, "--ctx", "8k", "--batch", "1")
     assert result.exit_code == 0, result.output
-    header = " ".join(" ".join(result.stdout.splitlines()[:6]).split())
-    assert header.count("qwen3-8b") == 2 and "(attention.n_kv_heads=4" in header
+    text = " ".join(result.stdout.split())  # at 80 columns, one block per model
+    assert text.count("qwen3-8b") == 2 and "qwen3-8b (attention.n_kv_heads=4)" in text
     plain, edited = answer("serve", "qwen3-8b", WHATIF, "--ctx", "8k", "--batch", "1")["models"]
     assert "edits" not in plain and edited["edits"] == {"attention.n_kv_heads": 4}
     assert edited["display_name"] == "Qwen3 8B (attention.n_kv_heads=4)"
@@ -224,9 +224,13 @@ def test_report_rows_and_pairs_mark_the_what_if():
     args = ("report", "qwen3-8b", "qwen3-8b[n_layers=40]", "--pairs", f"qwen3-8b:{WHATIF[:-1]},n_layers=40]")
     result = invoke(*args, "-f", "table")
     assert result.exit_code == 0, result.output
-    rows = [line.split() for line in result.stdout.splitlines() if line.startswith("  qwen3-8b")]
-    assert [row[:2] for row in rows] == [["qwen3-8b", "8.2B"], ["qwen3-8b", "9.0B"]]
-    assert "(n_layers=40)" in result.stdout  # under the edited row's name (wrapped at 80 columns)
+    # at 80 columns one block per model: its name, then its rows
+    lines = result.stdout.splitlines()
+    totals = [lines[i - 1 : i + 1] for i, line in enumerate(lines) if line.strip().startswith("total ")]
+    assert [(block[0].strip(), block[1].split()[-1]) for block in totals[:2]] == [
+        ("qwen3-8b", "8.191B"),  # 8,190,735,360
+        ("qwen3-8b (n_layers=40)", "8.963B"),  # 8,962,521,088
+    ]
     assert "Qwen3 8B vs Qwen3 8B (attention.n_kv_heads=4, n_layers=40)" in " ".join(result.stdout.split())
     data = answer(*args)
     assert [m.get("edits") for m in data["models"]] == [None, {"n_layers": 40}]

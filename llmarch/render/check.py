@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from ..budgets import CheckResult
+from ..units import BYTES, COUNT, format_as
 from .doc import Cell, Doc, DocTable
+
+UNITS = {"max_kv": BYTES}  # every other budget is a count of parameters or FLOPs
 
 
 def check_doc(result: CheckResult) -> Doc:
@@ -14,7 +17,8 @@ def check_doc(result: CheckResult) -> Doc:
             [
                 Cell(v.budget.kind),
                 Cell(v.budget.text),
-                Cell(f"{v.measured:,}", v.measured),
+                # in the unit the limit was written in (8B: 8.191B; 4GiB: 18.00 GiB); exact: -f json/csv
+                Cell(format_as(v.measured, v.budget.text.split("@")[0], UNITS.get(v.budget.kind, COUNT)), v.measured),
                 Cell(verdict, style="green" if v.ok else "bold red"),
             ]
         )

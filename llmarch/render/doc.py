@@ -13,7 +13,7 @@ import csv
 import html
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..output import printable
@@ -50,6 +50,8 @@ class DocTable:
     sections: list[int] = field(default_factory=list)  # row indices before which a rule is drawn
     right: set[int] = field(default_factory=set)  # right-aligned column indices
     compares: bool = False  # models side by side, cells marked by `differs`: csv adds a column naming them
+    optional: list[int] = field(default_factory=list)  # columns a narrow terminal may leave out, first first
+    group: int = 1  # side by side (first header empty): columns per model, kept together when laid out vertically
 
     def add(self, *cells: Any) -> None:
         self.rows.append([cell(c) for c in cells])
@@ -86,36 +88,25 @@ def legend(doc: Doc) -> list[str]:
     return [LEGEND] if any(c.differs for t in doc.tables for row in t.rows for c in row) else []
 
 
-def to_rich(doc: Doc):
-    """For terminals: every text has its control characters made visible (a spec's strings are user input)."""
-    from rich import box
+def to_rich(doc: Doc, width: int = 80):
+    """For terminals, fitted to `width` columns (render/fit.py: names, numbers and URLs never break): every
+    text has its control characters made visible (a spec's strings are user input)."""
     from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
+
+    from .fit import line, paragraph, renderables
 
     items = []
     for t in doc.tables:
-        rt = Table(box=box.SIMPLE_HEAVY, title=printable(t.title), title_justify="left")
-        for i, col in enumerate(t.columns):
-            rt.add_column(
-                printable(col),
-                justify="right" if i in t.right else "left",
-                overflow="fold",
-                style="bold" if i == 0 and not col else None,
-            )
-        for i, row in enumerate(t.rows):
-            if i in t.sections and i:
-                rt.add_section()
-            rt.add_row(
-                *[Text(printable(_marked(c)), style=(HIGHLIGHT if c.highlight or c.differs else c.style)) for c in row]
-            )
-        items.append(rt)
-    for line in legend(doc):
-        items.append(Text(line, style="cyan"))
+        # a differing cell carries its mark in the text, so that the fitting measures it and pipes show it
+        marked = replace(t, rows=[[replace(c, text=_marked(c)) for c in row] for row in t.rows])
+        items += renderables(marked, width, lambda c: (HIGHLIGHT if c.highlight or c.differs else c.style) or "")
+    for text in legend(doc):
+        items += [line(x, "cyan") for x in paragraph(text, width)]
     for r in doc.remarks:
-        items.append(Text(printable(r), style="yellow" if r.startswith("warning") else "cyan"))
+        items += [line(x, "yellow" if r.startswith("warning") else "cyan") for x in paragraph(printable(r), width)]
     if doc.notes:
-        items.append(Text("\n".join(["  Conventions:"] + [f"  {printable(n)}" for n in doc.notes]), style="dim"))
+        items.append(line("  Conventions:", "dim"))
+        items += [line(x, "dim") for n in doc.notes for x in paragraph("  " + printable(n), width)]
     return Group(*items)
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from ..flops import COMPONENTS
 from ..ir import ModelIR
+from ..units import alike, format_tokens
 from . import fmt
 from .doc import Cell, Doc, DocTable
 from .names import model_label
@@ -28,34 +29,50 @@ def _c(n: int | None) -> Cell:
 
 
 def flops_doc(
-    irs: list[ModelIR], models: list[dict[str, Any]], conventions: dict[str, str], explain: bool = False
+    irs: list[ModelIR],
+    models: list[dict[str, Any]],
+    conventions: dict[str, str],
+    explain: bool = False,
+    written: tuple[str | None, str | None] = (None, None),
 ) -> Doc:
-    """`conventions`: the lines printed under the tables (`flops.table_conventions`)."""
+    """`conventions`: the lines printed under the tables (`flops.table_conventions`); `written`: the prefill
+    length and the context as the user wrote them (`32k`), shown so."""
     cols = [""]
     for m in models:
+        seq = format_tokens(m["prefill"]["tokens"], written[0])
         cols += [
-            f"{model_label(m['name'], m.get('edits'))} prefill {m['prefill']['tokens']:,}",
-            f"decode/token at {m['decode']['ctx_tokens']:,}",
+            f"{model_label(m['name'], m.get('edits'))} prefill {seq}",
+            f"decode/token at {format_tokens(m['decode']['ctx_tokens'], written[1])}",
         ]
-    t = DocTable("FLOPs by component (G = 1e9, T = 1e12)", cols, right=set(range(1, len(cols))))
+    t = DocTable(
+        "FLOPs by component (M = 1e6, G = 1e9, T = 1e12, P = 1e15)", cols, right=set(range(1, len(cols))), group=2
+    )
+
+    def row(label: str, prefill: list[int | None], decode: list[int | None], absent: str = "") -> None:
+        # the models' prefill numbers share a unit, and so do their decode numbers, so that they compare
+        cells = [Cell(label)]
+        for m, pre, dec, pre_text, dec_text in zip(
+            models, prefill, decode, alike(prefill, fmt.flops), alike(decode, fmt.flops)
+        ):
+            cells += [Cell(pre_text, pre), Cell(dec_text if dec is not None else absent, dec)]
+        t.rows.append(cells)
+
     for comp in COMPONENTS:
         if not any(m["prefill"]["by_component"][comp] or m["decode"]["by_component"][comp] for m in models):
             continue
-        row = [Cell(comp)]
-        for m in models:
-            row += [_c(m["prefill"]["by_component"][comp]), _c(m["decode"]["by_component"][comp])]
-        t.rows.append(row)
+        # a model without the component (0 FLOPs: a dense model's router) shows `—`, not `0.00 G`
+        row(
+            comp,
+            [m["prefill"]["by_component"][comp] or None for m in models],
+            [m["decode"]["by_component"][comp] or None for m in models],
+            absent="—",
+        )
     t.section()
-    for label, pre, dec in (
-        ("total", lambda m: m["prefill"]["flops"], lambda m: m["decode"]["flops_per_token"]),
-        ("per token", lambda m: m["prefill"]["flops_per_token"], lambda m: None),
-        ("2 x active params", lambda m: m["rules_of_thumb"]["2n"], lambda m: m["rules_of_thumb"]["2n"]),
-        ("6 x active (training)", lambda m: m["rules_of_thumb"]["6n"], lambda m: None),
-    ):
-        row = [Cell(label)]
-        for m in models:
-            row += [_c(pre(m)), _c(dec(m)) if dec(m) is not None else Cell("")]
-        t.rows.append(row)
+    row("total", [m["prefill"]["flops"] for m in models], [m["decode"]["flops_per_token"] for m in models])
+    row("per token", [m["prefill"]["flops_per_token"] for m in models], [None] * len(models))
+    n2 = [m["rules_of_thumb"]["2n"] for m in models]
+    row("2 x active params", n2, n2)
+    row("6 x active (training)", [m["rules_of_thumb"]["6n"] for m in models], [None] * len(models))
     doc = Doc([t], notes=[f"{k}: {v}" for k, v in conventions.items()] + (FORMULAS if explain else []))
     flat = DocTable(
         "", ["model", "component", "prefill_tokens", "prefill_flops", "decode_ctx_tokens", "decode_flops_per_token"]

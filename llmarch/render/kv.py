@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from ..ir import ModelIR
 from ..kvcache import KVResult
+from ..units import alike, format_tokens
 from . import fmt
 from .doc import Cell, Doc, DocTable
 from .names import model_label
 
 
-def kv_doc(irs: list[ModelIR], results: list[KVResult], conventions: dict[str, str], explain: bool = False) -> Doc:
-    """`conventions`: the lines printed under the tables (`kvcache.table_conventions`)."""
+def kv_doc(
+    irs: list[ModelIR],
+    results: list[KVResult],
+    conventions: dict[str, str],
+    explain: bool = False,
+    ctx_text: str | None = None,
+) -> Doc:
+    """`conventions`: the lines printed under the tables (`kvcache.table_conventions`); `ctx_text`: the
+    context as the user wrote it (`128k`), shown so."""
     doc = Doc(notes=[f"{k}: {v}" for k, v in conventions.items()])
     flat = DocTable(
         "",
@@ -39,19 +47,20 @@ def kv_doc(irs: list[ModelIR], results: list[KVResult], conventions: dict[str, s
                 row.bytes * r.batch,
             )
         t = DocTable(
-            f"{ir.display_name}: KV cache at {r.ctx_tokens:,} tokens (batch {r.batch}, KV {r.kv_dtype}, "
-            f"state {r.state_dtype})",
-            ["layer kind", "B/tok/layer", "tokens", "state B", "bytes"],
+            f"{ir.display_name}: KV cache at {format_tokens(r.ctx_tokens, ctx_text)} tokens (batch {r.batch}, "
+            f"KV {r.kv_dtype}, state {r.state_dtype})",
+            ["layer kind", "per token per layer", "tokens", "state", "bytes"],
             right={1, 2, 3, 4},
         )
+        # sizes in binary units, 4 significant digits (the exact bytes: -f csv/json, --explain)
         for row in r.rows:
             t.rows.append(
                 [
                     Cell(row.kind),
-                    Cell(f"{row.bytes_per_token_per_layer:,}", row.bytes_per_token_per_layer),
+                    Cell(fmt.nbytes(row.bytes_per_token_per_layer), row.bytes_per_token_per_layer),
                     Cell(f"{row.tokens_cached:,}", row.tokens_cached),
-                    Cell(f"{row.fixed_bytes:,}", row.fixed_bytes),
-                    Cell(f"{row.bytes * r.batch:,}", row.bytes * r.batch),
+                    Cell(fmt.nbytes(row.fixed_bytes) if row.fixed_bytes else "—", row.fixed_bytes),
+                    Cell(fmt.nbytes(row.bytes * r.batch), row.bytes * r.batch),
                 ]
             )
             if explain:
@@ -61,33 +70,26 @@ def kv_doc(irs: list[ModelIR], results: list[KVResult], conventions: dict[str, s
                     + f" = {row.bytes * r.batch:,} B"
                 )
         t.section()
+        t.rows.append([Cell("total"), Cell(""), Cell(""), Cell(""), Cell(fmt.nbytes(r.total_bytes), r.total_bytes)])
+        # in the bytes column: under `per token per layer` a vertical layout would misname it
         t.rows.append(
             [
-                Cell(f"total = {fmt.nbytes(r.total_bytes)}"),
+                Cell("per token, all attention layers"),
                 Cell(""),
                 Cell(""),
                 Cell(""),
-                Cell(f"{r.total_bytes:,}", r.total_bytes),
-            ]
-        )
-        t.rows.append(
-            [
-                Cell(f"per token, all attention layers = {fmt.nbytes(r.per_token_bytes_all_layers)}"),
-                Cell(f"{r.per_token_bytes_all_layers:,}", r.per_token_bytes_all_layers),
-                Cell(""),
-                Cell(""),
-                Cell(""),
+                Cell(fmt.nbytes(r.per_token_bytes_all_layers), r.per_token_bytes_all_layers),
             ]
         )
         if r.baseline:
             b = r.baseline
             t.rows.append(
                 [
-                    Cell(f"baseline {b['kind']} = {fmt.nbytes(b['total_bytes'])}, {b['factor']}x the total"),
+                    Cell(f"baseline {b['kind']}, {b['factor']}x the total"),
                     Cell(""),
                     Cell(""),
                     Cell(""),
-                    Cell(f"{b['total_bytes']:,}", b["total_bytes"]),
+                    Cell(fmt.nbytes(b["total_bytes"]), b["total_bytes"]),
                 ]
             )
         doc.tables.append(t)
@@ -99,21 +101,18 @@ def kv_doc(irs: list[ModelIR], results: list[KVResult], conventions: dict[str, s
     if len(results) > 1:
         smallest = min(r.total_bytes for r in results)
         s = DocTable("Side by side", [""] + [ir.display_name for ir in irs], right=set(range(1, len(irs) + 1)))
+        totals = alike([r.total_bytes for r in results], fmt.nbytes)
         s.rows.append(
             [Cell("total")]
             + [
-                Cell(
-                    fmt.nbytes(r.total_bytes),
-                    r.total_bytes,
-                    r.total_bytes == smallest,
-                    "bold green" if r.total_bytes == smallest else "",
-                )
-                for r in results
+                Cell(text, r.total_bytes, r.total_bytes == smallest, "bold green" if r.total_bytes == smallest else "")
+                for text, r in zip(totals, results)
             ]
         )
+        per_token = alike([r.per_token_bytes_all_layers for r in results], fmt.nbytes)
         s.rows.append(
             [Cell("per token, all attention layers")]
-            + [Cell(fmt.nbytes(r.per_token_bytes_all_layers), r.per_token_bytes_all_layers) for r in results]
+            + [Cell(text, r.per_token_bytes_all_layers) for text, r in zip(per_token, results)]
         )
         doc.tables.append(s)
         doc.notes.insert(0, "highlighted: the smallest cache")
@@ -124,9 +123,10 @@ def kv_doc(irs: list[ModelIR], results: list[KVResult], conventions: dict[str, s
             right=set(range(len(irs) + 1)),
         )
         for i, point in enumerate(results[0].sweep):
+            sizes = [r.sweep[i]["total_bytes"] for r in results]  # one context's sizes share a unit
             sw.rows.append(
                 [Cell(f"{point['ctx_tokens']:,}", point["ctx_tokens"])]
-                + [Cell(fmt.nbytes(r.sweep[i]["total_bytes"]), r.sweep[i]["total_bytes"]) for r in results]
+                + [Cell(text, n) for text, n in zip(alike(sizes, fmt.nbytes), sizes)]
             )
         doc.tables.append(sw)
         doc.csv_more.append(sw)  # csv: after the per-layer-kind table, as a titled section

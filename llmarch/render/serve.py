@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from ..serve import GPU, ServeResult, table_conventions
+from ..units import alike, format_tokens
 from . import fmt as f
 from .doc import Cell, Doc, DocTable
 from .names import model_label
 
 
-def serve_doc(results: list[ServeResult], profile: GPU) -> Doc:
+def serve_doc(results: list[ServeResult], profile: GPU, ctx_text: str | None = None) -> Doc:
+    """`ctx_text`: the context as the user wrote it (`128k`), shown so in the title."""
     first = results[0]
     t = DocTable(
         f"Serving on {first.gpus} x {profile.display_name} (TP {first.tp}, EP {first.ep}), "
-        f"batch {first.batch} x {first.ctx_tokens:,} tokens",
+        f"batch {first.batch} x {format_tokens(first.ctx_tokens, ctx_text)} tokens",
         [""] + [model_label(m.name, m.edits) for m in results],
         right=set(range(1, len(results) + 1)),
     )
@@ -20,16 +22,20 @@ def serve_doc(results: list[ServeResult], profile: GPU) -> Doc:
     def row(label, cell):
         t.rows.append([Cell(label)] + [cell(m) for m in results])
 
-    row("weights / GPU", lambda m: Cell(f.nbytes(m.memory_per_gpu.weights_bytes), m.memory_per_gpu.weights_bytes))
-    row("KV cache / GPU", lambda m: Cell(f.nbytes(m.memory_per_gpu.kv_bytes), m.memory_per_gpu.kv_bytes))
-    row(
-        "allowance / GPU",
-        lambda m: Cell(f.nbytes(m.memory_per_gpu.allowance_bytes), m.memory_per_gpu.allowance_bytes),
-    )
+    def sizes(label, size, formatter=f.nbytes):
+        # the models' numbers of one row share a unit, so that they compare
+        values = [size(m) for m in results]
+        t.rows.append([Cell(label)] + [Cell(x, v) for x, v in zip(alike(values, formatter), values)])
+
+    sizes("weights / GPU", lambda m: m.memory_per_gpu.weights_bytes)
+    sizes("KV cache / GPU", lambda m: m.memory_per_gpu.kv_bytes)
+    sizes("allowance / GPU", lambda m: m.memory_per_gpu.allowance_bytes)
+    both = [v for m in results for v in (m.memory_per_gpu.total_bytes, m.memory_per_gpu.capacity_bytes) if v]
+    like = min(both, default=None)
     row(
         "total / capacity",
         lambda m: Cell(
-            f"{f.nbytes(m.memory_per_gpu.total_bytes)} / {f.nbytes(m.memory_per_gpu.capacity_bytes)}",
+            f"{f.nbytes(m.memory_per_gpu.total_bytes, like)} / {f.nbytes(m.memory_per_gpu.capacity_bytes, like)}",
             m.memory_per_gpu.total_bytes,
         ),
     )
@@ -48,16 +54,8 @@ def serve_doc(results: list[ServeResult], profile: GPU) -> Doc:
         ),
     )
     t.section()
-    row(
-        "decode: bytes / step / GPU",
-        lambda m: Cell(f.nbytes(m.decode_roofline.bytes_per_step_per_gpu), m.decode_roofline.bytes_per_step_per_gpu),
-    )
-    row(
-        "decode: FLOPs / step / GPU",
-        lambda m: Cell(
-            f"{m.decode_roofline.flops_per_step_per_gpu / 1e9:,.1f} G", m.decode_roofline.flops_per_step_per_gpu
-        ),
-    )
+    sizes("decode: bytes / step / GPU", lambda m: m.decode_roofline.bytes_per_step_per_gpu)
+    sizes("decode: FLOPs / step / GPU", lambda m: m.decode_roofline.flops_per_step_per_gpu, f.flops)
     row(
         "decode: step time >=",
         lambda m: Cell(f"{m.decode_roofline.step_time_lower_bound_s * 1e3:,.2f} ms ({m.decode_roofline.binding})"),

@@ -1,6 +1,7 @@
 """Documents for compare, show and list: the article's panel slots, parameters, published figures.
 
-Human tables show 235.1B / 22.2B / 10.4 GiB; csv and json carry the exact integers.
+Human tables show 235.1B / 22.20B / 10.41 GiB (4 significant digits, one unit a row); csv and json carry the exact
+integers.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from .. import conventions
 from ..api import PARAM_ROWS, WEIGHT_ROWS, Comparison, Description
 from ..ir import ModelIR
 from ..params import COMPONENTS
+from ..units import alike
 from . import fmt
 from .doc import Cell, Doc, DocTable
 
@@ -40,32 +42,26 @@ def compare_doc(comparison: Comparison) -> Doc:
             row.append(Cell(f.text if f else "—", value, differs=flags[key][j]))
         t.rows.append(row)
     t.section()
+    # one quantity of every model in one unit, so that they compare; a model without MTP modules shows `—`
     for key, label in _param_rows(models):
+        values = [m["params"][key] for m in models]
+        texts = alike([v if v or key != "mtp" else None for v in values], fmt.params)
         t.rows.append(
-            [Cell(label)]
-            + [
-                Cell(fmt.params(m["params"][key]), m["params"][key], differs=flags[key][j])
-                for j, m in enumerate(models)
-            ]
+            [Cell(label)] + [Cell(x, v, differs=flags[key][j]) for j, (x, v) in enumerate(zip(texts, values))]
         )
     (bf16_key, bf16_label), (shipped_key, shipped_label) = WEIGHT_ROWS
-    bf16, shipped = flags[bf16_key], flags[shipped_key]
+    bf16_flags, shipped_flags = flags[bf16_key], flags[shipped_key]
+    bf16 = [m["weights"]["bf16_bytes"] for m in models]
     t.rows.append(
         [Cell(bf16_label)]
-        + [
-            Cell(fmt.nbytes(m["weights"]["bf16_bytes"]), m["weights"]["bf16_bytes"], differs=bf16[j])
-            for j, m in enumerate(models)
-        ]
+        + [Cell(x, v, differs=bf16_flags[j]) for j, (x, v) in enumerate(zip(alike(bf16, fmt.nbytes), bf16))]
     )
+    shipped = [m["weights"]["shipped_bytes"] for m in models]
     t.rows.append(
         [Cell(shipped_label)]
         + [
-            Cell(
-                f"{fmt.nbytes(m['weights']['shipped_bytes'])} ({m['weights']['shipped_format']})",
-                m["weights"]["shipped_bytes"],
-                differs=shipped[j],
-            )
-            for j, m in enumerate(models)
+            Cell(f"{x} ({m['weights']['shipped_format']})", v, differs=shipped_flags[j])
+            for j, (x, v, m) in enumerate(zip(alike(shipped, fmt.nbytes), shipped, models))
         ]
     )
     return Doc([t], notes=[f"{k}: {v}" for k, v in comparison.table_conventions.items()])
@@ -146,7 +142,8 @@ def show_doc(ir: ModelIR, description: Description) -> Doc:
 
 
 def list_doc(rows: list[dict[str, Any]]) -> Doc:
-    t = DocTable("", ["name", "family", "total", "active", "attention", "aliases"], right={2, 3})
+    # a narrow terminal leaves out the aliases, then the attention, then the family: never the names
+    t = DocTable("", ["name", "family", "total", "active", "attention", "aliases"], right={2, 3}, optional=[5, 4, 1])
     for r in rows:
         t.rows.append(
             [
