@@ -190,8 +190,10 @@ def values_model(name: str):
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
     raw = text_config(collected_values(name))
-    # as conftest: Kimi K2's configs say kimi_k2 but use DeepSeek-V3's code, which transformers names deepseek_v3
-    model_type = {"kimi_k2": "deepseek_v3"}.get(raw["model_type"], raw["model_type"])
+    # as conftest: Kimi K2's configs say kimi_k2 but use DeepSeek-V3's code, which transformers names deepseek_v3;
+    # as test_counts: transformers implements Xiaomi's mimo_v2 (MiMo-V2.5) as mimo_v2_flash
+    renamed = {"kimi_k2": "deepseek_v3", "mimo_v2": "mimo_v2_flash"}
+    model_type = renamed.get(raw["model_type"], raw["model_type"])
     cfg = CONFIG_MAPPING[model_type](**{k: v for k, v in raw.items() if k != "model_type"})
     return cfg, causal_lm_on_meta(cfg)
 
@@ -604,7 +606,8 @@ def _kimi_linear_dense_mlp(tensors: dict) -> dict:
 
 def hub_family_tensors(spec: str) -> dict[str, tuple[str, tuple]]:
     raw = text_config(raw_config(spec))
-    n = raw.get("num_hidden_layers") or raw["n_layer"]  # GPT-2's config names it n_layer
+    # GPT-2's config names the layers n_layer, xLSTM's num_blocks
+    n = raw.get("num_hidden_layers") or raw.get("num_blocks") or raw["n_layer"]
     if spec == "minimax-m2":
         # the vendored config lost its quantization_config; MiniMax-M2 ships fp8 in 128 x 128 blocks
         return hub_checkpoint(spec, {"quant_method": "fp8", "weight_block_size": [128, 128]})
@@ -631,6 +634,10 @@ HUB_CASES = [
     "nemotron-3-nano-30b-a3b",
     "nemotron-3-super-120b-a12b",  # the latent MoE's fc1_latent_proj / fc2_latent_proj
     "gpt2",
+    "step-3.5-flash",  # the per-head output gate `g_proj`; MTP layers unchecked (transformers builds none)
+    "xlstm-7b",  # `backbone.blocks`, the mLSTM cell's gates, the FFN's `proj_up_gate` / `proj_up`
+    "zaya1-8b",  # CCA attention's convolutions, the MLP router, the residual scaling, stacked experts
+    "mimo-v2.5",  # mimo_v2: MiMo-V2-Flash's names (transformers builds it with mimo_v2_flash's classes)
 ]
 
 
@@ -655,7 +662,7 @@ def test_later_family_agrees_and_catches_each_difference(tmp_path, spec):
     )
     assert ok["agree"]
     # a matrix of the second layer: each layer's tensors are named `<layers>.1.` in every family here
-    victim = next(n for n, (_, s) in tensors.items() if re.search(r"\.(layers|h)\.1\.", n) and len(s) == 2)
+    victim = next(n for n, (_, s) in tensors.items() if re.search(r"\.(layers|h|blocks)\.1\.", n) and len(s) == 2)
     dtype, shape = tensors[victim]
     removed = answer({k: v for k, v in tensors.items() if k != victim}, tmp_path / "removed")
     assert removed["missing"] == [victim] and not removed["agree"]

@@ -445,6 +445,49 @@ FAMILIES: dict[str, Family] = {
         norms={"ffn_norm": "pre_mlp_layernorm", "ffn_post_norm": "post_mlp_layernorm"},
     ),
 }
+# Step 3.5 Flash: the per-head output gate is `g_proj`; its MTP layers (num_nextn_predict_layers) are built by
+# neither transformers' step3p5 nor known here: their weights are not held
+FAMILIES["step3p5"] = Family(
+    ((r"attn\.gate_proj\.weight", to("self_attn.g_proj.weight")),) + ATTENTION + MLP + moe(), mtp="unchecked"
+)
+# xLSTM 7B (transformers' xlstm): `backbone.blocks.{i}`, the mLSTM cell under `mlstm_layer` (its gates
+# `*gate_preact`, its per-head norm `multihead_norm`), the gated FFN's halves `proj_up_gate` (the gate) and
+# `proj_up`
+FAMILIES["xlstm"] = Family(
+    (
+        (r"mixer\.(q|k|v|out_proj)\.weight", to("mlstm_layer.{0}.weight")),
+        (r"mixer\.(o|i|f)gate\.(weight|bias)", to("mlstm_layer.{0}gate_preact.{1}")),
+        (r"mixer\.head_norm\.weight", to("mlstm_layer.multihead_norm.weight")),
+        (r"ffn\.gate_up\.weight", split("ffn.proj_up_gate.weight", "ffn.proj_up.weight")),
+        (r"ffn\.down\.weight", to("ffn.proj_down.weight")),
+    ),
+    prefixes=(("backbone.", "lm_head"),),
+    layers="blocks",
+    layouts=("stacked",),
+    norms={"mixer_norm": "norm_mlstm", "ffn_norm": "norm_ffn"},
+    outer={"embed_tokens.weight": "embeddings.weight", "norm.weight": "out_norm.weight"},
+)
+# ZAYA1: the CCA attention's projections and convolutions under `self_attn.qkv_proj`, its temperature under
+# `qk_norm`; the MLP router under `mlp.gate` (`router_mlp` its MLP); experts stacked as transformers' zaya
+# stores them (its loader converts no per-expert layout); each block's residual scaling after attention and MLP
+FAMILIES["zaya"] = Family(
+    (
+        (r"attn\.temp", to("self_attn.qk_norm.temp")),
+        (
+            r"attn\.(q_proj|k_proj|v_proj_current|v_proj_delayed|conv_qk_depthwise|conv_qk_grouped)\.(weight|bias)",
+            to("self_attn.qkv_proj.{0}.{1}"),
+        ),
+        (r"attn\.o_proj\.weight", to("self_attn.o_proj.weight")),
+        (r"ffn\.router\.(router_states_scale|balancing_biases)", to("mlp.gate.{0}")),
+        (r"ffn\.router\.down_proj\.(weight|bias)", to("mlp.gate.down_proj.{0}")),
+        (r"ffn\.router\.(norm|fc1|fc2|out_proj)\.(weight|bias)", to("mlp.gate.router_mlp.{0}.{1}")),
+        (r"ffn\.experts\.(gate_up|down)", to("mlp.experts.{0}_proj")),
+        (r"residual_scale\.mixer\.(\w+)", to("post_attention_residual_scale.{0}")),
+        (r"residual_scale\.ffn\.(\w+)", to("post_mlp_residual_scale.{0}")),
+    ),
+    layouts=("stacked",),
+    outer={"input_scale.scale": "input_hidden_states_scale", "input_scale.bias": "input_hidden_states_bias"},
+)
 # a multimodal wrapper's model type -> the family of its text model
 WRAPPERS = {
     "gemma3": "gemma3_text",
