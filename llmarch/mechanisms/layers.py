@@ -68,19 +68,8 @@ def model_mechanisms(ir: ModelIR) -> list[Mechanism]:
 def layer_mechanisms(ir: ModelIR, layer: LayerIR) -> list[Mechanism]:
     """The mechanisms of one layer: its mixer, its FFN, the block's residual mechanism where it is not the
     sequential one (it runs the FFN beside the mixer), then the model's per-layer extras."""
-    out: list[Mechanism] = []
-    if layer.attention is not None:
-        out.append(attention_mechanism(layer.attention, layer.kv_shared_from))
-    elif layer.gated_deltanet is not None:
-        out.append(GatedDeltaNet(layer.gated_deltanet))
-    elif layer.kda is not None:
-        out.append(KimiDeltaAttention(layer.kda))
-    elif layer.mamba2 is not None:
-        out.append(Mamba2(layer.mamba2))
-    elif layer.lightning is not None:
-        out.append(LightningAttention(layer.lightning))
-    elif layer.mlstm is not None:
-        out.append(MatrixLSTM(layer.mlstm))
+    mixer = mixer_of(layer)
+    out: list[Mechanism] = [] if mixer is None else [mixer]
     if layer.dense is not None and layer.moe is not None:
         post_norms = ir.norm.placement in ("post", "sandwich")
         out.append(ParallelFFN(layer.dense, layer.moe, post_norms, ir.norm.bias))
@@ -94,6 +83,30 @@ def layer_mechanisms(ir: ModelIR, layer: LayerIR) -> list[Mechanism]:
     if ir.norm.layer_scalar:
         out.append(LayerScalar())  # after the FFN: its `leave` scales the block's output last
     return out + model_mechanisms(ir)
+
+
+def mixer_of(layer: LayerIR) -> Optional[Mechanism]:
+    """The kind of a layer's mixer (attention, a linear mixer), or None: read from the layer alone."""
+    if layer.attention is not None:
+        return attention_mechanism(layer.attention, layer.kv_shared_from)
+    if layer.gated_deltanet is not None:
+        return GatedDeltaNet(layer.gated_deltanet)
+    if layer.kda is not None:
+        return KimiDeltaAttention(layer.kda)
+    if layer.mamba2 is not None:
+        return Mamba2(layer.mamba2)
+    if layer.lightning is not None:
+        return LightningAttention(layer.lightning)
+    if layer.mlstm is not None:
+        return MatrixLSTM(layer.mlstm)
+    return None
+
+
+def fused_parts(layer: LayerIR) -> dict[str, tuple[int, ...]]:
+    """The layer's mixer weights that fuse projections of unequal widths (`Mechanism.fused_parts`), by their
+    names under `layers.N.`."""
+    mixer = mixer_of(layer)
+    return {} if mixer is None else mixer.fused_parts()
 
 
 def block_residual(ir: ModelIR) -> Optional[ParallelBlock]:
