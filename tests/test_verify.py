@@ -810,3 +810,50 @@ def test_deepseek_v4_layout_as_shipped():
         + [f"ffn.shared_experts.{w}.{p}" for w in ("w1", "w2", "w3") for p in ("weight", "scale")]
     }
     assert layer0 == listed
+
+
+# openai/gpt-oss-20b's real model.safetensors.index.json, as pasted whole into a public file of the search index
+# (file id 31112482743, a question quoting the model's files; it names no repository or path, so the file is not
+# vendored here): its metadata's total_size, and its weight map: for each of the 24 layers these 19 tensors, then
+# the three outside the layers (459 names)
+GPT_OSS_20B_TOTAL_SIZE = 13_761_264_768
+GPT_OSS_20B_LAYER = (
+    "input_layernorm.weight",
+    "self_attn.o_proj.bias",
+    "self_attn.o_proj.weight",
+    "self_attn.q_proj.bias",
+    "self_attn.k_proj.bias",
+    "self_attn.v_proj.bias",
+    "self_attn.q_proj.weight",
+    "self_attn.k_proj.weight",
+    "self_attn.v_proj.weight",
+    "self_attn.sinks",
+    "mlp.router.bias",
+    "mlp.router.weight",
+    "mlp.experts.gate_up_proj_bias",
+    "mlp.experts.gate_up_proj_blocks",
+    "mlp.experts.gate_up_proj_scales",
+    "mlp.experts.down_proj_bias",
+    "mlp.experts.down_proj_blocks",
+    "mlp.experts.down_proj_scales",
+    "post_attention_layernorm.weight",
+)
+GPT_OSS_20B_TOP = ("model.embed_tokens.weight", "model.norm.weight", "lm_head.weight")
+
+
+def test_gpt_oss_20b_against_its_real_weight_map(tmp_path):
+    """Every name of gpt-oss-20b's real weight map, no other, with the shapes of transformers' build in MXFP4
+    (`transformers_checkpoint`): verify expects exactly these tensors, agrees, and the tensor bytes on disk are the
+    index's total_size to the byte."""
+    import llmarch
+    from llmarch.verify import verify
+
+    names = {f"model.layers.{i}.{n}" for i in range(24) for n in GPT_OSS_20B_LAYER} | set(GPT_OSS_20B_TOP)
+    assert len(names) == 459
+    tensors = transformers_checkpoint("gpt-oss-20b")
+    assert set(tensors) == names
+    folder = checkpoint(tmp_path, tensors)
+    (folder / "config.json").write_text(json.dumps(raw_config("gpt-oss-20b")))
+    answer = verify(llmarch.load("gpt-oss-20b"), read_checkpoint(str(folder)))
+    assert answer["agree"] and answer["tensors"]["expected"] == len(names)
+    assert answer["bytes"]["on_disk"] == GPT_OSS_20B_TOTAL_SIZE
