@@ -9,6 +9,7 @@ from typing import Any, Callable, Mapping, Optional
 
 from ..kinds import ATTENTION_KINDS, LINEAR_MIXER_KINDS, MIXER_LETTERS
 from ..schema import MAX_CONTEXT, MAX_D_MODEL, MAX_HEAD_DIM, MAX_HEADS, MAX_LAYERS, MAX_VOCAB
+from ..verify.naming import Family, Rules, by_layout, experts, split, to
 from .config import Config, _show
 from .keys import Derived, KeyTable, Reject, _only
 from .rope import _global_local, _rope
@@ -388,3 +389,64 @@ _DENSE_NAMES = {
     "dense_ffn": _MLP,
     "other": ("input_layernorm", "post_attention_layernorm", "self_attn.q_norm", "self_attn.k_norm"),
 }
+
+
+# Checkpoint tensor names (verify), as transformers names them, for the rule sets several families share: each
+# rule maps llmarch's weight (its name under `layers.N.`) to the tensors a checkpoint stores (verify/naming.py)
+ATTENTION_TENSORS: Rules = (
+    (r"attn\.(q|k|v|o)_proj\.(weight|bias)", to("self_attn.{0}_proj.{1}")),
+    (r"attn\.(q|k)_norm\.weight", to("self_attn.{0}_norm.weight")),
+    (r"attn\.sinks", to("self_attn.sinks")),
+)
+MLA_TENSORS: Rules = (
+    (r"attn\.(q_a|q_b|kv_b|o)_proj\.weight", to("self_attn.{0}_proj.weight")),
+    (r"attn\.q_proj\.weight", to("self_attn.q_proj.weight")),
+    (r"attn\.kv_a_proj\.weight", to("self_attn.kv_a_proj_with_mqa.weight")),
+    (r"attn\.(q_a|kv_a)_norm\.weight", to("self_attn.{0}_layernorm.weight")),
+)
+# DeepSeek V3.2's lightning indexer (GLM-5's too), inside the attention block
+INDEXER_TENSORS: Rules = (
+    (r"attn\.indexer\.wq\.weight", to("self_attn.indexer.wq_b.weight")),
+    (r"attn\.indexer\.(wk|weights_proj)\.weight", to("self_attn.indexer.{0}.weight")),
+    (r"attn\.indexer\.k_norm\.(weight|bias)", to("self_attn.indexer.k_norm.{0}")),
+)
+MLP_TENSORS: Rules = (
+    (r"ffn\.gate_up\.weight", split("mlp.gate_proj.weight", "mlp.up_proj.weight")),
+    (r"ffn\.down\.weight", to("mlp.down_proj.weight")),
+)
+
+
+def routed_expert_tensors(shared: str = "shared_experts", router: str = "mlp.gate") -> Rules:
+    """Routed experts as Qwen3-MoE, OLMoE and DeepSeek-V3 checkpoints name them."""
+    return (
+        (r"ffn\.router\.weight", to(router + ".weight")),
+        (r"ffn\.e_score_correction_bias", to(router + ".e_score_correction_bias")),
+        (
+            r"ffn\.experts\.gate_up",
+            experts(
+                ("mlp.experts.{e}.gate_proj.weight", "mlp.experts.{e}.up_proj.weight"), to("mlp.experts.gate_up_proj")
+            ),
+        ),
+        (r"ffn\.experts\.down", experts(("mlp.experts.{e}.down_proj.weight",), to("mlp.experts.down_proj"))),
+        (
+            r"ffn\.shared\.gate_up\.weight",
+            split(f"mlp.{shared}.gate_proj.weight", f"mlp.{shared}.up_proj.weight"),
+        ),
+        (r"ffn\.shared\.down\.weight", to(f"mlp.{shared}.down_proj.weight")),
+        (r"ffn\.shared_gate\.weight", to("mlp.shared_expert_gate.weight")),
+    )
+
+
+# Mixtral's experts (MiniMax-M2's too): `block_sparse_moe.experts.{e}.w1/w2/w3`, stacked as transformers 5 saves them
+MIXTRAL_TENSORS: Rules = (
+    (r"ffn\.router\.weight", by_layout(to("block_sparse_moe.gate.weight"), to("mlp.gate.weight"))),
+    (
+        r"ffn\.experts\.gate_up",
+        experts(
+            ("block_sparse_moe.experts.{e}.w1.weight", "block_sparse_moe.experts.{e}.w3.weight"),
+            to("mlp.experts.gate_up_proj"),
+        ),
+    ),
+    (r"ffn\.experts\.down", experts(("block_sparse_moe.experts.{e}.w2.weight",), to("mlp.experts.down_proj"))),
+)
+DENSE_TENSORS = Family(ATTENTION_TENSORS + MLP_TENSORS)

@@ -8,7 +8,7 @@ Which keys a query sees is a property of the kind, stated once here (`keys_seen`
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Any, Optional
 
 from ..ir import AttentionIR
 from .base import Box, CacheRow, Mechanism, Weight, linear, norm, vector
@@ -97,6 +97,13 @@ class Attention(Mechanism):
 
     def layer_note(self) -> str:
         return f" KV of L{self.kv_shared_from}" if self.kv_shared else ""
+
+    def hyperparameters(self) -> dict[str, Any]:
+        a = self.ir
+        out: dict[str, Any] = {"attention.n_heads": a.n_heads, "attention.n_kv_heads": a.n_kv_heads}
+        if a.rope is not None:
+            out["attention.rope.theta"] = a.rope.theta
+        return out
 
     def mix_name(self, kind: str) -> str:
         if self.ir.chunk:

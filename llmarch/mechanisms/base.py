@@ -197,6 +197,16 @@ class Mechanism:
         """Its parameters stored once per model, outside the layers (named relative to the model)."""
         return []
 
+    def fused_parts(self) -> dict[str, tuple[int, ...]]:
+        """Its weights that fuse projections of unequal widths into one matrix (named as `weights` names them),
+        each with its parts' output widths in order: what a checkpoint may store as separate tensors."""
+        return {}
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The spec fields it is built from that a checkpoint's metadata may state (a GGUF's head and expert
+        counts), by the spec's field name (`attention.n_heads`)."""
+        return {}
+
     def active(self, params: dict[str, int]) -> dict[str, int]:
         """The part of its per-component `params` one token multiplies (a MoE's top-k experts)."""
         return dict(params)

@@ -44,6 +44,16 @@ class GatedDeltaNet(Mechanism):
             *linear(f"{p}out_proj", value_dim, d_model, "linear_mixer", split="row"),
         ]
 
+    def fused_parts(self) -> dict[str, tuple[int, ...]]:
+        """`in_proj_qkvz`: q, k and v (through the convolution), then the gate z (Qwen3.5 stores the two apart);
+        `in_proj_ba`: beta, then the decay input a."""
+        g, p = self.ir, f"{self.slot}."
+        key_dim, value_dim = g.n_k_heads * g.head_k_dim, g.n_v_heads * g.head_v_dim
+        return {
+            f"{p}in_proj_qkvz.weight": (2 * key_dim + value_dim, value_dim),
+            f"{p}in_proj_ba.weight": (g.n_v_heads, g.n_v_heads),
+        }
+
     def cache_row(self, kind: str, ctx: int, kv_bytes, state_bytes) -> CacheRow:
         g = self.ir
         rec = g.n_v_heads * g.head_k_dim * g.head_v_dim

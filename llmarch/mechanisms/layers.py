@@ -92,12 +92,8 @@ def model_mechanisms(ir: ModelIR) -> list[Mechanism]:
 def layer_mechanisms(ir: ModelIR, layer: LayerIR) -> list[Mechanism]:
     """The mechanisms of one layer: its mixer, its FFN, the block's residual mechanism where it is not the
     sequential one (it runs the FFN beside the mixer), then the model's per-layer extras."""
-    out: list[Mechanism] = []
-    m = layer.mixer_ir
-    if isinstance(m, AttentionIR):
-        out.append(attention_mechanism(m, layer.kv_shared_from))
-    elif m is not None:
-        out.append(LINEAR_MIXERS[type(m)](m))
+    mixer = mixer_of(layer)
+    out: list[Mechanism] = [] if mixer is None else [mixer]
     f = layer.ffn_ir
     if isinstance(f, ParallelFFNIR):
         post_norms = ir.norm.placement in ("post", "sandwich")
@@ -112,6 +108,21 @@ def layer_mechanisms(ir: ModelIR, layer: LayerIR) -> list[Mechanism]:
     if ir.norm.layer_scalar:
         out.append(LayerScalar())  # after the FFN: its `leave` scales the block's output last
     return out + [m for m in model_mechanisms(ir) if m.in_layers]
+
+
+def mixer_of(layer: LayerIR) -> Optional[Mechanism]:
+    """The kind of a layer's mixer (attention, a linear mixer), or None: read from the layer alone."""
+    m = layer.mixer_ir
+    if isinstance(m, AttentionIR):
+        return attention_mechanism(m, layer.kv_shared_from)
+    return None if m is None else LINEAR_MIXERS[type(m)](m)
+
+
+def fused_parts(layer: LayerIR) -> dict[str, tuple[int, ...]]:
+    """The layer's mixer weights that fuse projections of unequal widths (`Mechanism.fused_parts`), by their
+    names under `layers.N.`."""
+    mixer = mixer_of(layer)
+    return {} if mixer is None else mixer.fused_parts()
 
 
 def block_residual(ir: ModelIR) -> Optional[ParallelBlock]:

@@ -11,7 +11,7 @@ output joins the residual one layer later, which changes no count)."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
+from typing import Any, Optional
 
 from ..ir import MoEIR
 from .base import Box, Mechanism, Routing, Weight, linear, matrix_macs, norm, vector
@@ -48,6 +48,9 @@ class MoE(Mechanism):
     @property
     def ffn_kind(self) -> str:
         return self.ir.expert.kind  # the kind of one routed expert
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {"moe.n_experts": self.ir.n_experts, "moe.top_k": self.ir.top_k}
 
     def panel(self) -> dict:
         """The article panel's expert slots."""

@@ -6,7 +6,7 @@ panel keeps that reading with a note."""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 from ..ir import FFNIR, MoEIR
 from .base import Box, Mechanism, Routing, Weight, matrix_macs, norm
@@ -28,6 +28,9 @@ class ParallelFFN(Mechanism):
     @property
     def ffn_kind(self) -> str:
         return self.moe.ffn_kind
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return self.moe.hyperparameters()  # the dense branch's width is no metadata key
 
     @property
     def conventions(self) -> tuple[str, ...]:

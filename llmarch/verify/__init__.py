@@ -1,7 +1,8 @@
 """`llmarch verify`: hold a spec against a safetensors checkpoint, reading headers only.
 
 The expected tensors come from llmarch's own build of the spec on the meta device (every weight's name
-and shape; nothing materialised), renamed through the family's table (`naming.py`) and given the
+and shape; nothing materialised), renamed through the family's table (each import family's
+`CHECKPOINT_NAMES`, read through `naming.py`) and given the
 companions its `weights:` formats store (fp8 block scales, MXFP4 blocks and scales, int4 packing).  The
 checkpoint's tensors come from its headers (`safetensors.py`).  The answer lists tensors missing,
 tensors unexpected, shapes that differ (with the spec field that decides each), dtypes per component,
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
 from ..errors import LlmarchError
-from .naming import FAMILIES, WRAPPERS, Family, checkpoint_names
+from .naming import WRAPPERS, Family, checkpoint_names
 from .safetensors import DTYPE_BITS, Checkpoint, read_checkpoint
 
 if TYPE_CHECKING:  # annotations only: reading headers need not load the IR's dataclasses
@@ -84,11 +85,22 @@ def _component(name: str) -> str:
     return component_of(name)
 
 
-def _companions(name: str, shape, oi, fmt: str, scale: str) -> list[tuple[str, tuple, tuple[str, ...]]]:
-    """A matrix stored at `fmt`: the tensor itself and what the format stores beside it."""
+def _companions(
+    name: str, shape, oi, fmt: str, scale: str, layout: str = "transformers"
+) -> list[tuple[str, tuple, tuple[str, ...]]]:
+    """A matrix stored at `fmt`: the tensor itself and what the format stores beside it, named as the family's
+    `quant_layout` names them."""
     if fmt in FORMAT_DTYPES and fmt != "fp8_block128" and fmt != "fp8":
         return [(name, shape, FORMAT_DTYPES[fmt])]
     lead, (o, i) = tuple(oi[:-2]), tuple(oi[-2:])
+    if layout == "deepseek" and fmt in ("fp8_block128", "mxfp4"):
+        # DeepSeek V4's own layout (its checkpoint's tensor list): an E8M0 `.scale` beside each matrix, one per
+        # 128 x 128 block of fp8, one per 32 inputs of fp4, whose e2m1 values are packed two to an I8 byte
+        base = name[: -len(".weight")] if name.endswith(".weight") else name
+        if fmt == "fp8_block128":
+            blocks = lead + (math.ceil(o / 128), math.ceil(i / 128))
+            return [(name, shape, FORMAT_DTYPES[fmt]), (base + ".scale", blocks, SCALE_DTYPES)]
+        return [(name, lead + (o, i // 2), ("I8",)), (base + ".scale", lead + (o, i // 32), ("F8_E8M0",))]
     if fmt == "fp8_block128":
         return [
             (name, shape, FORMAT_DTYPES[fmt]),
@@ -133,11 +145,11 @@ def _weights(model) -> list:
 def _layout(ir: ModelIR, weights: list, family: Family, found: dict) -> tuple[str, str, str]:
     """The prefix, LM-head name and expert layout whose names match most of the checkpoint's, judged on the
     weights outside the layers, the first layer and the first MoE layer (the rest repeat them)."""
-    moe = next((n.split(".")[1] for n, _, _ in weights if n.startswith("layers.") and ".ffn.experts." in n), "0")
+    routed = next((n.split(".")[1] for n, _, _ in weights if n.startswith("layers.") and ".ffn.experts." in n), "0")
     probe = [
         (n, s)
         for n, s, _ in weights
-        if not n.startswith(("layers.", "mtp.")) or n.startswith(("layers.0.", f"layers.{moe}."))
+        if not n.startswith(("layers.", "mtp.")) or n.startswith(("layers.0.", f"layers.{routed}."))
     ]
     best = None
     for prefix, head in family.prefixes:
@@ -179,11 +191,15 @@ def expected_tensors(
             else:
                 planned[ckpt] = [cshape, oi, name]
     out: dict[str, Expected] = {}
+    fixed_dtypes = [(re.compile(p), d) for p, d in family.fixed_dtypes]
     for ckpt, (cshape, oi, name) in planned.items():
         comp = _component(name)
         fmt = overrides.get(comp, default)
-        if oi is not None and _is_matrix(name):
-            for n, s, d in _companions(ckpt, cshape, oi, fmt, scale):
+        fixed = next((d for p, d in fixed_dtypes if p.search(ckpt)), None)
+        if fixed is not None:
+            out[ckpt] = Expected(ckpt, cshape, fixed, comp, name, name.startswith("mtp."), name in buffers)
+        elif oi is not None and _is_matrix(name):
+            for n, s, d in _companions(ckpt, cshape, oi, fmt, scale, family.quant_layout):
                 out[n] = Expected(n, s, d, comp, name, name.startswith("mtp."), name in buffers)
         else:
             out[ckpt] = Expected(ckpt, cshape, loose, comp, name, name.startswith("mtp."), name in buffers)
@@ -191,6 +207,9 @@ def expected_tensors(
 
 
 def _family(ckpt: Checkpoint, model_type: Optional[str]) -> tuple[str, Family]:
+    # each model type's table, beside its import family (loaded here: reading headers needs none of them)
+    from ..import_hf.families import CHECKPOINT_NAMES as families
+
     if model_type is None and ckpt.config:
         model_type = ckpt.config.get("model_type")
         text = ckpt.config.get("text_config")
@@ -201,15 +220,15 @@ def _family(ckpt: Checkpoint, model_type: Optional[str]) -> tuple[str, Family]:
     if model_type is None:
         raise LlmarchError(
             f"`{ckpt.path}` has no config.json naming its model_type, so verify cannot tell its tensor naming; "
-            f"give --model-type (one of: {', '.join(sorted(FAMILIES))})"
+            f"give --model-type (one of: {', '.join(sorted(families))})"
         )
     model_type = WRAPPERS.get(model_type, model_type)
-    if model_type not in FAMILIES:
+    if model_type not in families:
         raise LlmarchError(
             f"model type `{model_type}` has no checkpoint naming table in verify yet; "
-            f"verify knows: {', '.join(sorted(FAMILIES))}"
+            f"verify knows: {', '.join(sorted(families))}"
         )
-    return model_type, FAMILIES[model_type]
+    return model_type, families[model_type]
 
 
 def _shape_field(source: str) -> str:
@@ -321,18 +340,24 @@ def verify(ir: ModelIR, ckpt: Checkpoint, model_type: Optional[str] = None) -> d
 def _gguf_metadata(ir: ModelIR, arch: str, metadata: dict) -> list[dict]:
     """The GGUF's hyperparameters held against the spec: each key present is compared, none is required
     (converters omit some); a per-layer array is compared on its non-zero entries."""
-    attn = [layer.attention for layer in ir.layers if layer.attention is not None]
-    moe = [layer.moe for layer in ir.layers if layer.moe is not None]
-    rope = next((a.rope for a in attn if a.rope is not None), None)
+    from ..mechanisms.layers import layer_mechanisms
+
+    # each spec field's values over the layers, from the kinds (`Mechanism.hyperparameters`)
+    stated: dict[str, list] = {}
+    for layer in ir.layers:
+        for m in layer_mechanisms(ir, layer):
+            for spec_field, value in m.hyperparameters().items():
+                stated.setdefault(spec_field, []).append(value)
+    rope = stated.get("attention.rope.theta", [])[:1]  # the first attention layer's, as the converters write it
     wanted = [
         ("block_count", {ir.n_layers}, "n_layers"),
         ("embedding_length", {ir.d_model}, "d_model"),
         ("context_length", {ir.context_length}, "context_length"),
-        ("attention.head_count", {a.n_heads for a in attn}, "attention.n_heads"),
-        ("attention.head_count_kv", {a.n_kv_heads for a in attn}, "attention.n_kv_heads"),
-        ("expert_count", {m.n_experts for m in moe}, "moe.n_experts"),
-        ("expert_used_count", {m.top_k for m in moe}, "moe.top_k"),
-        ("rope.freq_base", {rope.theta} if rope else set(), "attention.rope.theta"),
+        ("attention.head_count", set(stated.get("attention.n_heads", ())), "attention.n_heads"),
+        ("attention.head_count_kv", set(stated.get("attention.n_kv_heads", ())), "attention.n_kv_heads"),
+        ("expert_count", set(stated.get("moe.n_experts", ())), "moe.n_experts"),
+        ("expert_used_count", set(stated.get("moe.top_k", ())), "moe.top_k"),
+        ("rope.freq_base", set(rope), "attention.rope.theta"),
     ]
     out = []
     for key, expected, field in wanted:

@@ -1,4 +1,10 @@
-"""Each model type's checkpoint names for llmarch's weights: one table per family, in one place.
+"""How a family's checkpoint names are written, and how llmarch's weights are named through them.
+
+Each model type's table lives beside its family in `llmarch/import_hf/families/<family>.py`
+(`CHECKPOINT_NAMES`, one place per family with its `MODULE_NAMES`), built from the rule helpers here and the
+rule sets several families share (`import_hf/common.py`); `verify` reads them from the families' registry
+(`import_hf.families.CHECKPOINT_NAMES`).  What a kind fuses (Gated DeltaNet's `in_proj_qkvz`) comes from the
+kind itself (`Mechanism.fused_parts`): nothing here names a mechanism.
 
 llmarch builds every weight on the meta device under its own names (`layers.3.attn.q_proj.weight`,
 `layers.3.ffn.experts.gate_up` stacked `[n_experts, 2 * d_expert, d_model]`, `mtp.0.eh_proj.weight`).  A
@@ -64,13 +70,17 @@ def split(*templates: str, axis: int = 0) -> Producer:
     return make
 
 
-def split_at(widths: Callable[[LayerIR], tuple[int, ...]], *templates: str) -> Producer:
-    """llmarch's fused tensor as parts of unequal widths along its first dimension, from the layer's IR
-    (Qwen3.5's `in_proj_qkvz` is `in_proj_qkv` then `in_proj_z`)."""
+def split_parts(weight: str, *templates: str) -> Producer:
+    """llmarch's fused tensor `weight` (its name under `layers.N.`) as parts of the unequal widths its kind
+    states (`Mechanism.fused_parts`: Qwen3.5 stores Gated DeltaNet's `in_proj_qkvz` as `in_proj_qkv` and
+    `in_proj_z`)."""
 
     def make(groups, shape, layout, layer):
-        sizes = widths(layer)
-        if sum(sizes) != shape[0]:  # the IR and the build disagree: name the whole tensor, let shapes differ
+        from ..mechanisms.layers import fused_parts
+
+        sizes = fused_parts(layer).get(weight, ()) if layer is not None else ()
+        if len(sizes) != len(templates) or sum(sizes) != shape[0]:
+            # the kind and the build disagree: name the whole tensor, let shapes differ
             return [Entry(templates[0].format(*groups), shape, shape if len(shape) >= 2 else None)]
         out = []
         for t, n in zip(templates, sizes):
@@ -104,190 +114,6 @@ def by_layout(per_expert: Producer, stacked: Producer) -> Producer:
 
 Rules = tuple[tuple[str, Producer], ...]
 
-ATTENTION: Rules = (
-    (r"attn\.(q|k|v|o)_proj\.(weight|bias)", to("self_attn.{0}_proj.{1}")),
-    (r"attn\.(q|k)_norm\.weight", to("self_attn.{0}_norm.weight")),
-    (r"attn\.sinks", to("self_attn.sinks")),
-)
-MLA: Rules = (
-    (r"attn\.(q_a|q_b|kv_b|o)_proj\.weight", to("self_attn.{0}_proj.weight")),
-    (r"attn\.q_proj\.weight", to("self_attn.q_proj.weight")),
-    (r"attn\.kv_a_proj\.weight", to("self_attn.kv_a_proj_with_mqa.weight")),
-    (r"attn\.(q_a|kv_a)_norm\.weight", to("self_attn.{0}_layernorm.weight")),
-)
-# DeepSeek V3.2's lightning indexer (GLM-5's too), inside the attention block
-INDEXER: Rules = (
-    (r"attn\.indexer\.wq\.weight", to("self_attn.indexer.wq_b.weight")),
-    (r"attn\.indexer\.(wk|weights_proj)\.weight", to("self_attn.indexer.{0}.weight")),
-    (r"attn\.indexer\.k_norm\.(weight|bias)", to("self_attn.indexer.k_norm.{0}")),
-)
-MLP: Rules = (
-    (r"ffn\.gate_up\.weight", split("mlp.gate_proj.weight", "mlp.up_proj.weight")),
-    (r"ffn\.down\.weight", to("mlp.down_proj.weight")),
-)
-
-
-def moe(shared: str = "shared_experts", router: str = "mlp.gate") -> Rules:
-    """Routed experts as Qwen3-MoE, OLMoE and DeepSeek-V3 checkpoints name them."""
-    return (
-        (r"ffn\.router\.weight", to(router + ".weight")),
-        (r"ffn\.e_score_correction_bias", to(router + ".e_score_correction_bias")),
-        (
-            r"ffn\.experts\.gate_up",
-            experts(
-                ("mlp.experts.{e}.gate_proj.weight", "mlp.experts.{e}.up_proj.weight"), to("mlp.experts.gate_up_proj")
-            ),
-        ),
-        (r"ffn\.experts\.down", experts(("mlp.experts.{e}.down_proj.weight",), to("mlp.experts.down_proj"))),
-        (
-            r"ffn\.shared\.gate_up\.weight",
-            split(f"mlp.{shared}.gate_proj.weight", f"mlp.{shared}.up_proj.weight"),
-        ),
-        (r"ffn\.shared\.down\.weight", to(f"mlp.{shared}.down_proj.weight")),
-        (r"ffn\.shared_gate\.weight", to("mlp.shared_expert_gate.weight")),
-    )
-
-
-MIXTRAL_MOE: Rules = (
-    (r"ffn\.router\.weight", by_layout(to("block_sparse_moe.gate.weight"), to("mlp.gate.weight"))),
-    (
-        r"ffn\.experts\.gate_up",
-        experts(
-            ("block_sparse_moe.experts.{e}.w1.weight", "block_sparse_moe.experts.{e}.w3.weight"),
-            to("mlp.experts.gate_up_proj"),
-        ),
-    ),
-    (r"ffn\.experts\.down", experts(("block_sparse_moe.experts.{e}.w2.weight",), to("mlp.experts.down_proj"))),
-)
-# gpt-oss ships its experts stacked (MXFP4 `_blocks`/`_scales` `[n, out, in/32, 16]`); transformers' own
-# bf16 state dict stores them `[n, in, out]`
-GPT_OSS_MOE: Rules = (
-    (r"ffn\.router\.(weight|bias)", to("mlp.router.{0}")),
-    (r"ffn\.experts\.(gate_up|down)$", by_layout(to("mlp.experts.{0}_proj"), to("mlp.experts.{0}_proj", True))),
-    (r"ffn\.experts\.(gate_up|down)_bias", to("mlp.experts.{0}_proj_bias")),
-)
-GATED_DELTANET: Rules = (
-    (r"mixer\.(in_proj_qkvz|in_proj_ba|out_proj)\.weight", to("linear_attn.{0}.weight")),
-    (r"mixer\.conv1d\.weight", to("linear_attn.conv1d.weight")),
-    (r"mixer\.(dt_bias|A_log)", to("linear_attn.{0}")),
-    (r"mixer\.norm\.weight", to("linear_attn.norm.weight")),
-)
-
-
-# Qwen3.5 keeps Qwen3-Next's Gated DeltaNet but stores its input projections apart: q, k, v (`in_proj_qkv`)
-# and the gate z, beta and the decay input a
-QWEN3_5_DELTANET: Rules = (
-    (
-        r"mixer\.in_proj_qkvz\.weight",
-        split_at(
-            lambda layer: (
-                2 * layer.gated_deltanet.n_k_heads * layer.gated_deltanet.head_k_dim
-                + layer.gated_deltanet.n_v_heads * layer.gated_deltanet.head_v_dim,
-                layer.gated_deltanet.n_v_heads * layer.gated_deltanet.head_v_dim,
-            ),
-            "linear_attn.in_proj_qkv.weight",
-            "linear_attn.in_proj_z.weight",
-        ),
-    ),
-    (r"mixer\.in_proj_ba\.weight", split("linear_attn.in_proj_b.weight", "linear_attn.in_proj_a.weight")),
-) + GATED_DELTANET
-# MiniMax-M2 names its MoE as Mixtral does, its routing bias beside the gate
-MINIMAX_MOE: Rules = (
-    (
-        r"ffn\.e_score_correction_bias",
-        by_layout(to("block_sparse_moe.e_score_correction_bias"), to("mlp.e_score_correction_bias")),
-    ),
-) + MIXTRAL_MOE
-# Llama 4 ships its routed experts stacked and stored `[n, in, out]`, under `feed_forward`
-LLAMA4_FFN: Rules = (
-    (r"ffn\.router\.weight", to("feed_forward.router.weight")),
-    (r"ffn\.experts\.(gate_up|down)", to("feed_forward.experts.{0}_proj", True)),
-    (
-        r"ffn\.shared\.gate_up\.weight",
-        split("feed_forward.shared_expert.gate_proj.weight", "feed_forward.shared_expert.up_proj.weight"),
-    ),
-    (r"ffn\.shared\.down\.weight", to("feed_forward.shared_expert.down_proj.weight")),
-    (r"ffn\.gate_up\.weight", split("feed_forward.gate_proj.weight", "feed_forward.up_proj.weight")),
-    (r"ffn\.down\.weight", to("feed_forward.down_proj.weight")),
-)
-# Hy3: the router under `mlp.router.gate`, the routing bias `mlp.expert_bias`, the shared expert `shared_mlp`
-# (transformers' own state dict renames them DeepSeek's way)
-HY_V3_MOE: Rules = (
-    (r"ffn\.router\.weight", by_layout(to("mlp.router.gate.weight"), to("mlp.gate.weight"))),
-    (r"ffn\.e_score_correction_bias", by_layout(to("mlp.expert_bias"), to("mlp.e_score_correction_bias"))),
-    (
-        r"ffn\.shared\.gate_up\.weight",
-        by_layout(
-            split("mlp.shared_mlp.gate_proj.weight", "mlp.shared_mlp.up_proj.weight"),
-            split("mlp.shared_experts.gate_proj.weight", "mlp.shared_experts.up_proj.weight"),
-        ),
-    ),
-    (
-        r"ffn\.shared\.down\.weight",
-        by_layout(to("mlp.shared_mlp.down_proj.weight"), to("mlp.shared_experts.down_proj.weight")),
-    ),
-) + moe()
-# Kimi Linear (Moonshot's modeling_kimi.py): the KDA block under `self_attn`, its q/k/v convolutions apart
-# and `A_log` `[1, 1, heads, 1]`; MoE layers' FFN under `block_sparse_moe` (Mixtral's w1/w2/w3 experts,
-# DeepSeek's gate and shared experts), dense layers' under `mlp`
-KIMI_LINEAR: Rules = (
-    (
-        (r"mixer\.(q|k|v|o|f_a|f_b|b|g_a|g_b)_proj\.weight", to("self_attn.{0}_proj.weight")),
-        (
-            r"mixer\.conv1d\.weight",
-            split("self_attn.q_conv1d.weight", "self_attn.k_conv1d.weight", "self_attn.v_conv1d.weight"),
-        ),
-        (r"mixer\.dt_bias", to("self_attn.dt_bias")),
-        (r"mixer\.A_log", to("self_attn.A_log", shape=lambda s, layer: (1, 1) + s + (1,))),
-        (r"mixer\.o_norm\.weight", to("self_attn.o_norm.weight")),
-        (r"ffn\.router\.weight", to("block_sparse_moe.gate.weight")),
-        (r"ffn\.e_score_correction_bias", to("block_sparse_moe.gate.e_score_correction_bias")),
-        (
-            r"ffn\.experts\.gate_up",
-            experts(("block_sparse_moe.experts.{e}.w1.weight", "block_sparse_moe.experts.{e}.w3.weight"), to("")),
-        ),
-        (r"ffn\.experts\.down", experts(("block_sparse_moe.experts.{e}.w2.weight",), to(""))),
-        (
-            r"ffn\.shared\.gate_up\.weight",
-            split("block_sparse_moe.shared_experts.gate_proj.weight", "block_sparse_moe.shared_experts.up_proj.weight"),
-        ),
-        (r"ffn\.shared\.down\.weight", to("block_sparse_moe.shared_experts.down_proj.weight")),
-    )
-    + MLA
-    + MLP
-)
-# Nemotron-H: every block is the layer's `mixer` (Mamba-2, attention, MoE or MLP) behind one `norm`; the
-# FFNs are ungated (relu^2: llmarch's `gate_up` is the up projection alone)
-NEMOTRON_H: Rules = (
-    (r"mixer\.(in_proj|out_proj)\.weight", to("mixer.{0}.weight")),
-    (r"mixer\.conv1d\.(weight|bias)", to("mixer.conv1d.{0}")),
-    (r"mixer\.(dt_bias|A_log|D)", to("mixer.{0}")),
-    (r"mixer\.norm\.weight", to("mixer.norm.weight")),
-    (r"attn\.(q|k|v|o)_proj\.weight", to("mixer.{0}_proj.weight")),
-    (r"ffn\.router\.weight", to("mixer.gate.weight")),
-    (r"ffn\.e_score_correction_bias", to("mixer.gate.e_score_correction_bias")),
-    (r"ffn\.experts\.gate_up", experts(("mixer.experts.{e}.up_proj.weight",), to("mixer.experts.up_proj"))),
-    (r"ffn\.experts\.down", experts(("mixer.experts.{e}.down_proj.weight",), to("mixer.experts.down_proj"))),
-    # the latent MoE's projections around the routed experts (Nemotron 3 Super)
-    (r"ffn\.latent_down\.(weight|bias)", to("mixer.fc1_latent_proj.{0}")),
-    (r"ffn\.latent_up\.(weight|bias)", to("mixer.fc2_latent_proj.{0}")),
-    (r"ffn\.shared\.gate_up\.weight", to("mixer.shared_experts.up_proj.weight")),
-    (r"ffn\.shared\.down\.weight", to("mixer.shared_experts.down_proj.weight")),
-    (r"ffn\.gate_up\.weight", to("mixer.up_proj.weight")),
-    (r"ffn\.down\.weight", to("mixer.down_proj.weight")),
-)
-# GPT-2: `transformer.h.{i}`, q/k/v fused in `c_attn`, every linear a Conv1D stored `[in, out]`
-GPT2: Rules = (
-    (r"attn\.(q|k|v)_proj\.weight", to("attn.c_attn.weight", True)),
-    (r"attn\.(q|k|v)_proj\.bias", to("attn.c_attn.bias")),
-    (r"attn\.o_proj\.weight", to("attn.c_proj.weight", True)),
-    (r"attn\.o_proj\.bias", to("attn.c_proj.bias")),
-    (r"ffn\.gate_up\.weight", to("mlp.c_fc.weight", True)),
-    (r"ffn\.gate_up\.bias", to("mlp.c_fc.bias")),
-    (r"ffn\.down\.weight", to("mlp.c_proj.weight", True)),
-    (r"ffn\.down\.bias", to("mlp.c_proj.bias")),
-)
-
 
 @dataclass(frozen=True)
 class Family:
@@ -306,6 +132,12 @@ class Family:
     sublayers: int = 1
     norms: dict = field(default_factory=dict)  # llmarch's per-layer norm -> the family's, where not transformers'
     outer: dict = field(default_factory=dict)  # weights outside the layers, where not llmarch's own names
+    # how a quantised matrix's companions are named and laid out: "transformers" (`weight_scale_inv`, MXFP4
+    # `_blocks`/`_scales`) or "deepseek" (DeepSeek V4's own: a `.scale` beside each matrix, FP4 packed in I8)
+    quant_layout: str = "transformers"
+    # (pattern on the checkpoint's name, dtypes): tensors the checkpoints store at a dtype of their own whatever
+    # the spec's formats (DeepSeek V4's bf16 compressors, its int64 hash-routing table)
+    fixed_dtypes: tuple[tuple[str, tuple[str, ...]], ...] = ()
     compiled: list = field(default_factory=list, compare=False, repr=False)
 
     def rules(self):
@@ -314,170 +146,6 @@ class Family:
         return self.compiled
 
 
-DENSE = Family(ATTENTION + MLP)
-# Phi-3 fuses q, k and v into one `qkv_proj` (llmarch's three parts, stacked in that order) and keeps
-# gate/up fused as llmarch does
-PHI3 = Family(
-    (
-        (r"attn\.(q|k|v)_proj\.weight", to("self_attn.qkv_proj.weight")),
-        (r"attn\.o_proj\.weight", to("self_attn.o_proj.weight")),
-        (r"ffn\.gate_up\.weight", to("mlp.gate_up_proj.weight")),
-        (r"ffn\.down\.weight", to("mlp.down_proj.weight")),
-    )
-)
-# Gemma 4: the dense MLP beside the experts (26B-A4B: `ffn.dense` / `ffn.moe` in llmarch, `mlp` / `router` /
-# `experts` beside it in the checkpoint, stacked experts only), per-layer inputs (E2B, E4B), the layer's scalar
-GEMMA4: Rules = (
-    (r"ffn\.dense\.gate_up\.weight", split("mlp.gate_proj.weight", "mlp.up_proj.weight")),
-    (r"ffn\.dense\.down\.weight", to("mlp.down_proj.weight")),
-    (r"ffn\.moe\.router\.weight", to("router.proj.weight")),
-    (r"ffn\.moe\.router_scale", to("router.scale")),
-    (r"ffn\.moe\.per_expert_scale", to("router.per_expert_scale")),
-    (r"ffn\.moe\.experts\.(gate_up|down)", to("experts.{0}_proj")),
-    (r"ffn\.moe_norm\.weight", to("pre_feedforward_layernorm_2.weight")),
-    (r"ffn\.dense_post_norm\.weight", to("post_feedforward_layernorm_1.weight")),
-    (r"ffn\.moe_post_norm\.weight", to("post_feedforward_layernorm_2.weight")),
-    (r"per_layer_input\.gate\.weight", to("per_layer_input_gate.weight")),
-    (r"per_layer_input\.proj\.weight", to("per_layer_projection.weight")),
-    (r"layer_scalar\.scalar", to("layer_scalar")),  # llmarch's LayerScalar part holds it as `scalar`
-)
-# LongCat (longcat_flash, longcat_flash_ngram): a checkpoint layer holds two MLA sublayers (`self_attn.{0,1}`),
-# their norms (`input_layernorm.{0,1}`, `post_attention_layernorm.{0,1}`) and dense MLPs (`mlps.{0,1}`), and one
-# shortcut MoE (`mlp`) whose router scores the real and the zero experts; llmarch's layer 2i holds the MoE,
-# with sublayer 0's MLP beside it (`ffn.dense`), layer 2i + 1 sublayer 1's MLP (`ffn`)
-LONGCAT: Rules = (
-    (r"sub(\d)\.attn\.(q_a|q_b|kv_b|o)_proj\.weight", to("self_attn.{0}.{1}_proj.weight")),
-    (r"sub(\d)\.attn\.kv_a_proj\.weight", to("self_attn.{0}.kv_a_proj_with_mqa.weight")),
-    (r"sub(\d)\.attn\.(q_a|kv_a)_norm\.weight", to("self_attn.{0}.{1}_layernorm.weight")),
-    (r"sub(\d)\.attn_norm\.weight", to("input_layernorm.{0}.weight")),
-    (r"sub(\d)\.ffn_norm\.weight", to("post_attention_layernorm.{0}.weight")),
-    (r"sub(\d)\.ffn\.(?:dense\.)?gate_up\.weight", split("mlps.{0}.gate_proj.weight", "mlps.{0}.up_proj.weight")),
-    (r"sub(\d)\.ffn\.(?:dense\.)?down\.weight", to("mlps.{0}.down_proj.weight")),
-    (r"sub\d\.ffn\.router\.weight", to("mlp.router.classifier.weight")),
-    (r"sub\d\.ffn\.e_score_correction_bias", to("mlp.router.e_score_correction_bias")),
-    # per expert only: transformers' stacked gate_up_proj also holds rows for the zero experts, no checkpoint's
-    (
-        r"sub\d\.ffn\.experts\.gate_up",
-        experts(("mlp.experts.{e}.gate_proj.weight", "mlp.experts.{e}.up_proj.weight"), to("")),
-    ),
-    (r"sub\d\.ffn\.experts\.down", experts(("mlp.experts.{e}.down_proj.weight",), to(""))),
-)
-LONGCAT_NGRAM_TOP = {  # the n-gram tables and their projections (LongcatFlashNgramForCausalLM's names)
-    **{f"ngram_embed.{i}.weight": f"ngram_embeddings.embedders.{i}.weight" for i in range(64)},
-    **{f"ngram_proj.{i}.weight": f"ngram_embeddings.post_projs.{i}.weight" for i in range(64)},
-}
-PER_LAYER_TOP = {  # per-layer embeddings' model-level weights (Gemma 3n's and Gemma 4's names)
-    "per_layer_embed.weight": "embed_tokens_per_layer.weight",
-    "per_layer_input.weight": "per_layer_model_projection.weight",
-    "per_layer_input_norm.weight": "per_layer_projection_norm.weight",
-}
-
-FAMILIES: dict[str, Family] = {
-    **{t: DENSE for t in ("llama", "mistral", "ministral3", "qwen3", "olmo2", "olmo3", "smollm3", "granite")},
-    "gemma3_text": DENSE,
-    "gemma4_text": Family(ATTENTION + MLP + GEMMA4, layouts=("stacked",), outer=PER_LAYER_TOP),
-    "phi3": PHI3,
-    **{t: Family(ATTENTION + MLP + moe()) for t in ("qwen3_moe", "olmoe")},
-    "mixtral": Family(ATTENTION + MIXTRAL_MOE),
-    "gpt_oss": Family(ATTENTION + GPT_OSS_MOE, layouts=("mxfp4", "stacked")),
-    "qwen3_next": Family(ATTENTION + GATED_DELTANET + MLP + moe("shared_expert"), mtp="qwen"),
-    **{t: Family(MLA + MLP + moe(), mtp="deepseek") for t in ("deepseek_v3", "kimi_k2")},
-    # Mistral 4 (Mistral Small 4's text model): DeepSeek-V3's module names, no MTP module
-    "mistral4": Family(MLA + MLP + moe()),
-    "deepseek_v32": Family(MLA + INDEXER + MLP + moe(), mtp="deepseek"),
-    "glm4_moe": Family(ATTENTION + MLP + moe(), mtp="deepseek"),
-    # Laguna: a per-head output gate `g_proj`; its routing bias a (frozen) parameter under DeepSeek's name
-    "laguna": Family(
-        ATTENTION
-        + (
-            (r"attn\.gate_proj\.weight", to("self_attn.g_proj.weight")),
-            (r"ffn\.router_correction", to("mlp.gate.e_score_correction_bias")),
-        )
-        + MLP
-        + moe()
-    ),
-    "glm_moe_dsa": Family(MLA + INDEXER + MLP + moe(), mtp="deepseek"),
-    "qwen3_5_text": Family(ATTENTION + QWEN3_5_DELTANET + MLP, mtp="qwen"),
-    "qwen3_5_moe_text": Family(ATTENTION + QWEN3_5_DELTANET + MLP + moe("shared_expert"), mtp="qwen"),
-    # where these checkpoints keep their MTP modules is not known here: their MTP weights are not held
-    "minimax_m2": Family(ATTENTION + MINIMAX_MOE, mtp="unchecked"),
-    "hy_v3": Family(ATTENTION + HY_V3_MOE + MLP, mtp="unchecked"),
-    **{
-        t: Family(
-            ((r"attn\.sinks", by_layout(to("self_attn.attention_sink_bias"), to("self_attn.sinks"))),)
-            + ATTENTION
-            + MLP
-            + moe(),
-            mtp="unchecked",
-        )
-        for t in ("mimo_v2_flash", "mimo_v2")
-    },
-    "llama4_text": Family(ATTENTION + LLAMA4_FFN, layouts=("stacked",)),
-    "kimi_linear": Family(KIMI_LINEAR, layouts=("per_expert",)),
-    "nemotron_h": Family(
-        NEMOTRON_H,
-        prefixes=(("backbone.", "lm_head"), ("model.", "lm_head")),
-        norms={"mixer_norm": "norm", "attn_norm": "norm", "ffn_norm": "norm"},
-        outer={"embed_tokens.weight": "embeddings.weight", "norm.weight": "norm_f.weight"},
-        # Nemotron 3 Super's MTP block: transformers' NemotronH builds none, so where its checkpoints keep it is
-        # not known here
-        mtp="unchecked",
-    ),
-    # Gemma 3n: AltUp, LAuReL and the per-layer inputs under transformers' names (the model keeps
-    # altup_inputs - 1 AltUp projections each way: 3 for Gemma 3n's 4 inputs)
-    "gemma3n_text": Family(
-        ATTENTION
-        + MLP
-        + (
-            (r"altup\.output_scale", to("altup.correct_output_scale")),
-            (r"altup\.router\.weight", to("altup.modality_router.weight")),
-            (r"altup\.(prediction|correction)_coefs\.weight", to("altup.{0}_coefs.weight")),
-            (r"laurel\.(left|right)\.weight", to("laurel.linear_{0}.weight")),
-            (r"per_layer_input\.gate\.weight", to("per_layer_input_gate.weight")),
-            (r"per_layer_input\.proj\.weight", to("per_layer_projection.weight")),
-        ),
-        norms={
-            "altup_norm": "altup.router_norm",
-            "laurel_norm": "laurel.post_laurel_norm",
-        },
-        outer={
-            **PER_LAYER_TOP,
-            **{f"altup_in.{k}.weight": f"altup_projections.{k}.weight" for k in range(8)},
-            **{f"altup_out.{k}.weight": f"altup_unembed_projections.{k}.weight" for k in range(8)},
-        },
-    ),
-    "gpt2": Family(
-        GPT2,
-        prefixes=(("transformer.", "lm_head"), ("", "lm_head")),
-        layers="h",
-        norms={"attn_norm": "ln_1", "ffn_norm": "ln_2"},
-        outer={
-            "embed_tokens.weight": "wte.weight",
-            "pos_embed.weight": "wpe.weight",
-            "norm.weight": "ln_f.weight",
-            "norm.bias": "ln_f.bias",
-        },
-    ),
-    # Cohere's parallel block: one `input_layernorm` per layer (llmarch's `input_norm`); Command A+'s experts
-    # stacked as transformers' cohere2_moe stores them, its shared experts one MLP
-    "cohere2": DENSE,
-    "cohere2_moe": Family(ATTENTION + MLP + moe()),
-    # Arcee Trinity: the element-wise output gate is its own `gate_proj` (llmarch's q_proj holds the query, then
-    # the gate); the router is `mlp.router.gate` and its expert_bias a parameter; four norms per block by name
-    "afmoe": Family(
-        ((r"attn\.q_proj\.weight", split("self_attn.q_proj.weight", "self_attn.gate_proj.weight")),)
-        + ATTENTION
-        + ((r"ffn\.router_correction", to("mlp.expert_bias")),)
-        + MLP
-        + moe(router="mlp.router.gate"),
-        norms={"ffn_norm": "pre_mlp_layernorm", "ffn_post_norm": "post_mlp_layernorm"},
-    ),
-    # LongCat: where its checkpoints keep the MTP module (`model.mtp.*`, which transformers skips) is not modelled
-    **{
-        t: Family(LONGCAT, layouts=("per_expert",), mtp="unchecked", sublayers=2, outer=LONGCAT_NGRAM_TOP)
-        for t in ("longcat_flash", "longcat_flash_ngram")
-    },
-}
 # a multimodal wrapper's model type -> the family of its text model
 WRAPPERS = {
     "gemma3": "gemma3_text",

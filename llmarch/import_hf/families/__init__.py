@@ -1,9 +1,10 @@
 """The model families import-hf reads: one module per family, each holding its types' key tables, builders,
-checkpoint module names (`MODULE_NAMES`) and registration (`TYPES`).  Adding a family is one module and one
-entry in `FAMILIES`."""
+checkpoint module names (`MODULE_NAMES`), checkpoint tensor names for verify (`CHECKPOINT_NAMES`) and
+registration (`TYPES`).  Adding a family is one module and one entry in `FAMILIES`."""
 
 from __future__ import annotations
 
+from ...verify.naming import Family
 from ..common import TextType
 from ..quant import ModuleNames
 from . import (
@@ -63,20 +64,25 @@ FAMILIES = (
 )
 
 
-def _registry() -> tuple[dict[str, TextType], dict[str, ModuleNames]]:
-    """Every family's types by name, and their module names; a type registered twice, or without module
-    names, is a programming error caught on import."""
+def _registry() -> tuple[dict[str, TextType], dict[str, ModuleNames], dict[str, Family]]:
+    """Every family's types by name, their module names and their checkpoint tensor names (verify's tables);
+    a type registered twice, without module names, or with a naming table of no registered type is a
+    programming error caught on import."""
     types: dict[str, TextType] = {}
     names: dict[str, ModuleNames] = {}
+    tensors: dict[str, Family] = {}
     for family in FAMILIES:
         for t in family.TYPES:
             if t.name in types:
                 raise RuntimeError(f"import-hf: model type {t.name} is registered twice ({family.__name__})")
             types[t.name] = t
         names |= family.MODULE_NAMES
+        tensors |= getattr(family, "CHECKPOINT_NAMES", {})
     if set(names) != set(types):
         raise RuntimeError(f"import-hf: module names and model types differ: {sorted(set(names) ^ set(types))}")
-    return types, names
+    if set(tensors) - set(types):
+        raise RuntimeError(f"import-hf: checkpoint names of no model type: {sorted(set(tensors) - set(types))}")
+    return types, names, tensors
 
 
-TEXT_TYPES, MODULE_NAMES = _registry()
+TEXT_TYPES, MODULE_NAMES, CHECKPOINT_NAMES = _registry()

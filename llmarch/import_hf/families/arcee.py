@@ -4,11 +4,14 @@ without positions, four RMSNorms per block, a dense prefix, then sigmoid-routed 
 from __future__ import annotations
 
 from ...schema import MAX_LAYERS
+from ...verify.naming import Family, split, to
 from ..common import (
     _ATTN,
     _EXPERTS,
     _MLP,
+    ATTENTION_TENSORS,
     GATED_FFN,
+    MLP_TENSORS,
     TextType,
     _base,
     _biases,
@@ -18,6 +21,7 @@ from ..common import (
     _layers,
     _moe,
     _rmsnorm,
+    routed_expert_tensors,
 )
 from ..config import Config
 from ..keys import _QUANT, KV_FROM_HEADS, Derived, _keys
@@ -137,5 +141,20 @@ MODULE_NAMES = {
                 "self_attn.k_norm",
             ),
         }
+    ),
+}
+
+
+# Checkpoint tensor names (verify). Arcee Trinity: the element-wise output gate is its own `gate_proj` (llmarch's
+# q_proj holds the query, then the gate); the router is `mlp.router.gate` and its expert_bias a parameter; four
+# norms per block by name
+CHECKPOINT_NAMES = {
+    "afmoe": Family(
+        ((r"attn\.q_proj\.weight", split("self_attn.q_proj.weight", "self_attn.gate_proj.weight")),)
+        + ATTENTION_TENSORS
+        + ((r"ffn\.router_correction", to("mlp.expert_bias")),)
+        + MLP_TENSORS
+        + routed_expert_tensors(router="mlp.router.gate"),
+        norms={"ffn_norm": "pre_mlp_layernorm", "ffn_post_norm": "post_mlp_layernorm"},
     ),
 }

@@ -7,7 +7,22 @@ cohere2_moe with `rms_norm_eps` set, an RMSNorm)."""
 from __future__ import annotations
 
 from ...schema import MAX_D_FF, MAX_EXPERTS, MAX_HEADS
-from ..common import GATED_FFN, TextType, _base, _biases, _ffn_kind, _heads, _layer_kinds, _layers, _moe
+from ...verify.naming import Family
+from ..common import (
+    ATTENTION_TENSORS,
+    DENSE_TENSORS,
+    GATED_FFN,
+    MLP_TENSORS,
+    TextType,
+    _base,
+    _biases,
+    _ffn_kind,
+    _heads,
+    _layer_kinds,
+    _layers,
+    _moe,
+    routed_expert_tensors,
+)
 from ..config import Config
 from ..keys import _QUANT, KV_FROM_HEADS, Derived, Reject, _keys, _only
 from ..quant import ModuleNames
@@ -227,4 +242,12 @@ MODULE_NAMES = {
             "other": ("mlp.gate", "input_layernorm"),
         }
     ),
+}
+
+
+# Checkpoint tensor names (verify). Cohere's parallel block: one `input_layernorm` per layer (llmarch's
+# `input_norm`); Command A+'s experts stacked as transformers' cohere2_moe stores them, its shared experts one MLP
+CHECKPOINT_NAMES = {
+    "cohere2": DENSE_TENSORS,
+    "cohere2_moe": Family(ATTENTION_TENSORS + MLP_TENSORS + routed_expert_tensors()),
 }

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from ...verify.naming import Family
 from ..common import (
     _DEEPSEEK_NAMES,
     _MLA,
     DEEPSEEK_IRRELEVANT,
     DEEPSEEK_REJECTED,
+    INDEXER_TENSORS,
     MLA_DERIVED,
+    MLA_TENSORS,
+    MLP_TENSORS,
     TextType,
     _base,
     _deepseek_moe,
@@ -16,6 +20,7 @@ from ..common import (
     _layers,
     _mla,
     _rmsnorm,
+    routed_expert_tensors,
 )
 from ..config import Config
 from ..keys import _QUANT, Derived, Reject, _keys
@@ -131,4 +136,12 @@ MODULE_NAMES = {
         _DEEPSEEK_NAMES
         | {"attention": _MLA + ("self_attn.indexer.wq_b", "self_attn.indexer.wk", "self_attn.indexer.weights_proj")}
     ),
+}
+
+
+# Checkpoint tensor names (verify): DeepSeek's MTP layer `model.layers.{n_layers}` (README_WEIGHTS)
+CHECKPOINT_NAMES = {
+    "deepseek_v3": Family(MLA_TENSORS + MLP_TENSORS + routed_expert_tensors(), mtp="deepseek"),
+    "kimi_k2": Family(MLA_TENSORS + MLP_TENSORS + routed_expert_tensors(), mtp="deepseek"),
+    "deepseek_v32": Family(MLA_TENSORS + INDEXER_TENSORS + MLP_TENSORS + routed_expert_tensors(), mtp="deepseek"),
 }

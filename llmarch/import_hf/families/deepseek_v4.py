@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ...schema import MAX_CONTEXT, MAX_HEAD_DIM, MAX_HEADS
+from ...verify.naming import Family, experts, split, to
 from ..common import TextType, _base, _layers, _moe, _rmsnorm
 from ..config import Config, _show
 from ..keys import _QUANT, Derived, Reject, _keys, _only
@@ -308,4 +309,55 @@ MODULE_NAMES = {
             "other": ("mlp.gate", "input_layernorm", "post_attention_layernorm", "attn_hc", "ffn_hc"),
         }
     )
+}
+
+
+# Checkpoint tensor names (verify). DeepSeek V4 ships DeepSeek's own names (those transformers' conversion
+# mapping renames on load), no `model.` prefix: `embed`, `head`, `hc_head_*`, per layer `attn.wq_a` .. `wo_b`,
+# `attn.kv_norm`, the compressors (`ape`, `wkv`, `wgate`, `norm`; the indexer's compressor under
+# `attn.indexer.compressor`), `ffn.gate` (its bias the routing correction, `tid2eid` the hash table), experts
+# `w1`/`w2`/`w3` one tensor each, `hc_attn_*`/`hc_ffn_*`. Its fp8 and fp4 matrices each carry an E8M0 `.scale`
+# (quant_layout "deepseek"); the compressors and the indexer's weights projection stay bf16, the hash table
+# int64 (a local copy's tensor list, tests/test_verify.py). Where it keeps its MTP module is not known here.
+DEEPSEEK_V4_TENSORS = (
+    (r"attn\.sinks", to("attn.attn_sink")),
+    (r"attn\.(q_a|q_b|o_a|o_b)_proj\.weight", to("attn.w{0}.weight")),
+    (r"attn\.kv_proj\.weight", to("attn.wkv.weight")),
+    (r"attn\.q_a_norm\.weight", to("attn.q_norm.weight")),
+    (r"attn\.kv_norm\.weight", to("attn.kv_norm.weight")),
+    (r"attn\.compressor\.position_bias", to("attn.compressor.ape")),
+    (r"attn\.compressor\.(kv|gate)_proj\.weight", to("attn.compressor.w{0}.weight")),
+    (r"attn\.compressor\.kv_norm\.weight", to("attn.compressor.norm.weight")),
+    (r"attn\.compressor\.indexer\.position_bias", to("attn.indexer.compressor.ape")),
+    (r"attn\.compressor\.indexer\.(kv|gate)_proj\.weight", to("attn.indexer.compressor.w{0}.weight")),
+    (r"attn\.compressor\.indexer\.kv_norm\.weight", to("attn.indexer.compressor.norm.weight")),
+    (r"attn\.compressor\.indexer\.q_b_proj\.weight", to("attn.indexer.wq_b.weight")),
+    (r"attn\.compressor\.indexer\.weights_proj\.weight", to("attn.indexer.weights_proj.weight")),
+    (r"ffn\.router\.weight", to("ffn.gate.weight")),
+    (r"ffn\.e_score_correction_bias", to("ffn.gate.bias")),
+    (r"ffn\.tid2eid", to("ffn.gate.tid2eid")),
+    (r"ffn\.experts\.gate_up", experts(("ffn.experts.{e}.w1.weight", "ffn.experts.{e}.w3.weight"), to(""))),
+    (r"ffn\.experts\.down", experts(("ffn.experts.{e}.w2.weight",), to(""))),
+    (r"ffn\.shared\.gate_up\.weight", split("ffn.shared_experts.w1.weight", "ffn.shared_experts.w3.weight")),
+    (r"ffn\.shared\.down\.weight", to("ffn.shared_experts.w2.weight")),
+    (r"hc\.(attn|ffn)\.(fn|base|scale)", to("hc_{0}_{1}")),
+)
+CHECKPOINT_NAMES = {
+    "deepseek_v4": Family(
+        DEEPSEEK_V4_TENSORS,
+        prefixes=(("", "head"),),
+        layouts=("per_expert",),
+        mtp="unchecked",
+        norms={"attn_norm": "attn_norm", "ffn_norm": "ffn_norm"},
+        outer={
+            "embed_tokens.weight": "embed.weight",
+            **{f"hc_head.{p}": f"hc_head_{p}" for p in ("fn", "base", "scale")},
+        },
+        quant_layout="deepseek",
+        fixed_dtypes=(
+            (r"\.compressor\.(wkv|wgate)\.weight$", ("BF16",)),
+            (r"\.indexer\.weights_proj\.weight$", ("BF16",)),
+            (r"\.tid2eid$", ("I64",)),
+        ),
+    ),
 }

@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import Callable
 
 from ...schema import MAX_CONTEXT, MAX_D_FF
+from ...verify.naming import Family, to
 from ..common import (
     _DENSE_NAMES,
+    ATTENTION_TENSORS,
+    DENSE_TENSORS,
     GATED_FFN,
+    MLP_TENSORS,
     TextType,
     _base,
     _biases,
@@ -183,5 +187,39 @@ MODULE_NAMES = {
             "altup_projections",
             "altup_unembed_projections",
         ),
+    ),
+}
+
+
+# Checkpoint tensor names (verify)
+PER_LAYER_TOP_TENSORS = {  # per-layer embeddings' model-level weights (Gemma 3n's and Gemma 4's names)
+    "per_layer_embed.weight": "embed_tokens_per_layer.weight",
+    "per_layer_input.weight": "per_layer_model_projection.weight",
+    "per_layer_input_norm.weight": "per_layer_projection_norm.weight",
+}
+CHECKPOINT_NAMES = {
+    "gemma3_text": DENSE_TENSORS,
+    # Gemma 3n: AltUp, LAuReL and the per-layer inputs under transformers' names (the model keeps
+    # altup_inputs - 1 AltUp projections each way: 3 for Gemma 3n's 4 inputs)
+    "gemma3n_text": Family(
+        ATTENTION_TENSORS
+        + MLP_TENSORS
+        + (
+            (r"altup\.output_scale", to("altup.correct_output_scale")),
+            (r"altup\.router\.weight", to("altup.modality_router.weight")),
+            (r"altup\.(prediction|correction)_coefs\.weight", to("altup.{0}_coefs.weight")),
+            (r"laurel\.(left|right)\.weight", to("laurel.linear_{0}.weight")),
+            (r"per_layer_input\.gate\.weight", to("per_layer_input_gate.weight")),
+            (r"per_layer_input\.proj\.weight", to("per_layer_projection.weight")),
+        ),
+        norms={
+            "altup_norm": "altup.router_norm",
+            "laurel_norm": "laurel.post_laurel_norm",
+        },
+        outer={
+            **PER_LAYER_TOP_TENSORS,
+            **{f"altup_in.{k}.weight": f"altup_projections.{k}.weight" for k in range(8)},
+            **{f"altup_out.{k}.weight": f"altup_unembed_projections.{k}.weight" for k in range(8)},
+        },
     ),
 }

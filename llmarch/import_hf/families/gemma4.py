@@ -8,10 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from ...schema import MAX_CONTEXT, MAX_D_FF, MAX_EXPERTS, MAX_HEAD_DIM, MAX_HEADS, MAX_VOCAB
+from ...verify.naming import Family, Rules, split, to
 from ..common import (
     _ATTN,
     _MLP,
+    ATTENTION_TENSORS,
     GATED_FFN,
+    MLP_TENSORS,
     TextType,
     _base,
     _biases,
@@ -25,6 +28,7 @@ from ..common import (
 from ..config import Config, _show
 from ..keys import _QUANT, Derived, Reject, _keys, _only
 from ..quant import ModuleNames
+from .gemma import PER_LAYER_TOP_TENSORS
 
 
 def _gemma4_layer_types(r: Config) -> list[str]:
@@ -294,5 +298,29 @@ MODULE_NAMES = {
             "per_layer_model_projection",
             "per_layer_projection_norm",
         ),
+    ),
+}
+
+
+# Checkpoint tensor names (verify). Gemma 4: the dense MLP beside the experts (26B-A4B: `ffn.dense` / `ffn.moe`
+# in llmarch, `mlp` / `router` / `experts` beside it in the checkpoint, stacked experts only), per-layer inputs
+# (E2B, E4B), the layer's scalar
+GEMMA4_TENSORS: Rules = (
+    (r"ffn\.dense\.gate_up\.weight", split("mlp.gate_proj.weight", "mlp.up_proj.weight")),
+    (r"ffn\.dense\.down\.weight", to("mlp.down_proj.weight")),
+    (r"ffn\.moe\.router\.weight", to("router.proj.weight")),
+    (r"ffn\.moe\.router_scale", to("router.scale")),
+    (r"ffn\.moe\.per_expert_scale", to("router.per_expert_scale")),
+    (r"ffn\.moe\.experts\.(gate_up|down)", to("experts.{0}_proj")),
+    (r"ffn\.moe_norm\.weight", to("pre_feedforward_layernorm_2.weight")),
+    (r"ffn\.dense_post_norm\.weight", to("post_feedforward_layernorm_1.weight")),
+    (r"ffn\.moe_post_norm\.weight", to("post_feedforward_layernorm_2.weight")),
+    (r"per_layer_input\.gate\.weight", to("per_layer_input_gate.weight")),
+    (r"per_layer_input\.proj\.weight", to("per_layer_projection.weight")),
+    (r"layer_scalar\.scalar", to("layer_scalar")),  # llmarch's LayerScalar part holds it as `scalar`
+)
+CHECKPOINT_NAMES = {
+    "gemma4_text": Family(
+        ATTENTION_TENSORS + MLP_TENSORS + GEMMA4_TENSORS, layouts=("stacked",), outer=PER_LAYER_TOP_TENSORS
     ),
 }

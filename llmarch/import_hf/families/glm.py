@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from ...verify.naming import Family
 from ..common import (
     _ATTN,
     _DEEPSEEK_NAMES,
     _MLA,
+    ATTENTION_TENSORS,
     DEEPSEEK_IRRELEVANT,
     DEEPSEEK_REJECTED,
+    INDEXER_TENSORS,
     MLA_DERIVED,
+    MLA_TENSORS,
+    MLP_TENSORS,
     TextType,
     _base,
     _biases,
@@ -16,6 +21,7 @@ from ..common import (
     _heads,
     _layer_kinds,
     _rmsnorm,
+    routed_expert_tensors,
 )
 from ..config import Config, _show
 from ..keys import _QUANT, HEAD_DIM_FROM_WIDTH, Derived, Reject, _keys
@@ -171,4 +177,11 @@ MODULE_NAMES = {
             "other": _DEEPSEEK_NAMES["other"] + ("self_attn.indexer.k_norm",),
         }
     ),
+}
+
+
+# Checkpoint tensor names (verify)
+CHECKPOINT_NAMES = {
+    "glm4_moe": Family(ATTENTION_TENSORS + MLP_TENSORS + routed_expert_tensors(), mtp="deepseek"),
+    "glm_moe_dsa": Family(MLA_TENSORS + INDEXER_TENSORS + MLP_TENSORS + routed_expert_tensors(), mtp="deepseek"),
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...verify.naming import Family, to
 from ..common import PLAIN_FFN, TextType, _ffn_kind
 from ..config import Config
 from ..keys import _QUANT, _keys
@@ -68,5 +69,33 @@ MODULE_NAMES = {
         model="transformer.",
         top=("wte", "wpe", "ln_f"),
         layer_list="h",
+    ),
+}
+
+
+# Checkpoint tensor names (verify). GPT-2: `transformer.h.{i}`, q/k/v fused in `c_attn`, every linear a Conv1D
+# stored `[in, out]`
+GPT2_TENSORS = (
+    (r"attn\.(q|k|v)_proj\.weight", to("attn.c_attn.weight", True)),
+    (r"attn\.(q|k|v)_proj\.bias", to("attn.c_attn.bias")),
+    (r"attn\.o_proj\.weight", to("attn.c_proj.weight", True)),
+    (r"attn\.o_proj\.bias", to("attn.c_proj.bias")),
+    (r"ffn\.gate_up\.weight", to("mlp.c_fc.weight", True)),
+    (r"ffn\.gate_up\.bias", to("mlp.c_fc.bias")),
+    (r"ffn\.down\.weight", to("mlp.c_proj.weight", True)),
+    (r"ffn\.down\.bias", to("mlp.c_proj.bias")),
+)
+CHECKPOINT_NAMES = {
+    "gpt2": Family(
+        GPT2_TENSORS,
+        prefixes=(("transformer.", "lm_head"), ("", "lm_head")),
+        layers="h",
+        norms={"attn_norm": "ln_1", "ffn_norm": "ln_2"},
+        outer={
+            "embed_tokens.weight": "wte.weight",
+            "pos_embed.weight": "wpe.weight",
+            "norm.weight": "ln_f.weight",
+            "norm.bias": "ln_f.bias",
+        },
     ),
 }

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from ..common import _ATTN, TextType, _base, _biases, _ffn_kind, _heads, _layer_kinds, _layers, _moe, _rmsnorm
+from ...verify.naming import Family, by_layout, to
+from ..common import (
+    _ATTN,
+    ATTENTION_TENSORS,
+    TextType,
+    _base,
+    _biases,
+    _ffn_kind,
+    _heads,
+    _layer_kinds,
+    _layers,
+    _moe,
+    _rmsnorm,
+)
 from ..config import Config
 from ..keys import _QUANT, Derived, _keys
 from ..quant import ModuleNames
@@ -86,3 +99,13 @@ MODULE_NAMES = {
         }
     ),
 }
+
+
+# Checkpoint tensor names (verify). gpt-oss ships its experts stacked (MXFP4 `_blocks`/`_scales`
+# `[n, out, in/32, 16]`); transformers' own bf16 state dict stores them `[n, in, out]`
+GPT_OSS_EXPERT_TENSORS = (
+    (r"ffn\.router\.(weight|bias)", to("mlp.router.{0}")),
+    (r"ffn\.experts\.(gate_up|down)$", by_layout(to("mlp.experts.{0}_proj"), to("mlp.experts.{0}_proj", True))),
+    (r"ffn\.experts\.(gate_up|down)_bias", to("mlp.experts.{0}_proj_bias")),
+)
+CHECKPOINT_NAMES = {"gpt_oss": Family(ATTENTION_TENSORS + GPT_OSS_EXPERT_TENSORS, layouts=("mxfp4", "stacked"))}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from ...verify.naming import Family, Rules, by_layout, split, to
 from ..common import (
     _ATTN,
     _EXPERTS,
     _MLP,
+    ATTENTION_TENSORS,
     GATED_FFN,
+    MLP_TENSORS,
     ONE_DENSE_THEN_EXPERTS,
     TextType,
     _base,
@@ -18,6 +21,7 @@ from ..common import (
     _mlp_layer_ffns,
     _moe,
     _rmsnorm,
+    routed_expert_tensors,
 )
 from ..config import Config
 from ..keys import _QUANT, Derived, Reject, _keys, _only
@@ -132,3 +136,24 @@ MODULE_NAMES = {
         }
     ),
 }
+
+
+# Checkpoint tensor names (verify). Hy3: the router under `mlp.router.gate`, the routing bias `mlp.expert_bias`,
+# the shared expert `shared_mlp` (transformers' own state dict renames them DeepSeek's way)
+HY_V3_EXPERT_TENSORS: Rules = (
+    (r"ffn\.router\.weight", by_layout(to("mlp.router.gate.weight"), to("mlp.gate.weight"))),
+    (r"ffn\.e_score_correction_bias", by_layout(to("mlp.expert_bias"), to("mlp.e_score_correction_bias"))),
+    (
+        r"ffn\.shared\.gate_up\.weight",
+        by_layout(
+            split("mlp.shared_mlp.gate_proj.weight", "mlp.shared_mlp.up_proj.weight"),
+            split("mlp.shared_experts.gate_proj.weight", "mlp.shared_experts.up_proj.weight"),
+        ),
+    ),
+    (
+        r"ffn\.shared\.down\.weight",
+        by_layout(to("mlp.shared_mlp.down_proj.weight"), to("mlp.shared_experts.down_proj.weight")),
+    ),
+) + routed_expert_tensors()
+# where Hy3's checkpoints keep its MTP modules is not known here: their MTP weights are not held
+CHECKPOINT_NAMES = {"hy_v3": Family(ATTENTION_TENSORS + HY_V3_EXPERT_TENSORS + MLP_TENSORS, mtp="unchecked")}

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from ...errors import did_you_mean
+from ...verify.naming import Family, experts, split, to
 from ..common import (
     _DEEPSEEK_NAMES,
     GATED_FFN,
     MLA_DERIVED,
+    MLA_TENSORS,
+    MLP_TENSORS,
     TextType,
     _base,
     _deepseek_ffns,
@@ -219,3 +222,35 @@ MODULE_NAMES = {
         }
     ),
 }
+
+
+# Checkpoint tensor names (verify). Kimi Linear (Moonshot's modeling_kimi.py): the KDA block under `self_attn`,
+# its q/k/v convolutions apart and `A_log` `[1, 1, heads, 1]`; MoE layers' FFN under `block_sparse_moe`
+# (Mixtral's w1/w2/w3 experts, DeepSeek's gate and shared experts), dense layers' under `mlp`
+KIMI_LINEAR_TENSORS = (
+    (
+        (r"mixer\.(q|k|v|o|f_a|f_b|b|g_a|g_b)_proj\.weight", to("self_attn.{0}_proj.weight")),
+        (
+            r"mixer\.conv1d\.weight",
+            split("self_attn.q_conv1d.weight", "self_attn.k_conv1d.weight", "self_attn.v_conv1d.weight"),
+        ),
+        (r"mixer\.dt_bias", to("self_attn.dt_bias")),
+        (r"mixer\.A_log", to("self_attn.A_log", shape=lambda s, layer: (1, 1) + s + (1,))),
+        (r"mixer\.o_norm\.weight", to("self_attn.o_norm.weight")),
+        (r"ffn\.router\.weight", to("block_sparse_moe.gate.weight")),
+        (r"ffn\.e_score_correction_bias", to("block_sparse_moe.gate.e_score_correction_bias")),
+        (
+            r"ffn\.experts\.gate_up",
+            experts(("block_sparse_moe.experts.{e}.w1.weight", "block_sparse_moe.experts.{e}.w3.weight"), to("")),
+        ),
+        (r"ffn\.experts\.down", experts(("block_sparse_moe.experts.{e}.w2.weight",), to(""))),
+        (
+            r"ffn\.shared\.gate_up\.weight",
+            split("block_sparse_moe.shared_experts.gate_proj.weight", "block_sparse_moe.shared_experts.up_proj.weight"),
+        ),
+        (r"ffn\.shared\.down\.weight", to("block_sparse_moe.shared_experts.down_proj.weight")),
+    )
+    + MLA_TENSORS
+    + MLP_TENSORS
+)
+CHECKPOINT_NAMES = {"kimi_linear": Family(KIMI_LINEAR_TENSORS, layouts=("per_expert",))}

@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from ...schema import MAX_HEAD_DIM, MAX_HEADS
+from ...verify.naming import Family, to
 from ..common import (
     _ATTN,
     _EXPERTS,
     _MLP,
+    ATTENTION_TENSORS,
     GATED_FFN,
+    MLP_TENSORS,
     ONE_DENSE_THEN_EXPERTS,
     TextType,
     _base,
@@ -20,6 +23,7 @@ from ..common import (
     _mlp_layer_ffns,
     _moe,
     _rmsnorm,
+    routed_expert_tensors,
 )
 from ..config import Config, _show
 from ..keys import _QUANT, Derived, Reject, _keys, _only
@@ -170,5 +174,20 @@ MODULE_NAMES = {
                 "self_attn.k_norm",
             ),
         }
+    ),
+}
+
+
+# Checkpoint tensor names (verify). Laguna: a per-head output gate `g_proj`; its routing bias a (frozen)
+# parameter under DeepSeek's name
+CHECKPOINT_NAMES = {
+    "laguna": Family(
+        ATTENTION_TENSORS
+        + (
+            (r"attn\.gate_proj\.weight", to("self_attn.g_proj.weight")),
+            (r"ffn\.router_correction", to("mlp.gate.e_score_correction_bias")),
+        )
+        + MLP_TENSORS
+        + routed_expert_tensors()
     ),
 }

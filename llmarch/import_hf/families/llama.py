@@ -3,9 +3,12 @@ text model (`llama4_text`)."""
 
 from __future__ import annotations
 
+from ...verify.naming import Family, Rules, split, to
 from ..common import (
     _ATTN,
     _DENSE_NAMES,
+    ATTENTION_TENSORS,
+    DENSE_TENSORS,
     GATED_FFN,
     TextType,
     _base,
@@ -176,4 +179,24 @@ MODULE_NAMES = {
             "other": ("feed_forward.router", "input_layernorm", "post_attention_layernorm"),
         }
     ),
+}
+
+
+# Checkpoint tensor names (verify). Llama 4 ships its routed experts stacked and stored `[n, in, out]`, under
+# `feed_forward`
+LLAMA4_FFN_TENSORS: Rules = (
+    (r"ffn\.router\.weight", to("feed_forward.router.weight")),
+    (r"ffn\.experts\.(gate_up|down)", to("feed_forward.experts.{0}_proj", True)),
+    (
+        r"ffn\.shared\.gate_up\.weight",
+        split("feed_forward.shared_expert.gate_proj.weight", "feed_forward.shared_expert.up_proj.weight"),
+    ),
+    (r"ffn\.shared\.down\.weight", to("feed_forward.shared_expert.down_proj.weight")),
+    (r"ffn\.gate_up\.weight", split("feed_forward.gate_proj.weight", "feed_forward.up_proj.weight")),
+    (r"ffn\.down\.weight", to("feed_forward.down_proj.weight")),
+)
+CHECKPOINT_NAMES = {
+    "llama": DENSE_TENSORS,
+    "granite": DENSE_TENSORS,
+    "llama4_text": Family(ATTENTION_TENSORS + LLAMA4_FFN_TENSORS, layouts=("stacked",)),
 }

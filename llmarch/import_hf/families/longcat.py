@@ -5,6 +5,7 @@ remote code does)."""
 from __future__ import annotations
 
 from ...schema import MAX_LAYERS
+from ...verify.naming import Family, Rules, experts, split, to
 from ..common import _MLA, _MLP, GATED_FFN, MLA_DERIVED, TextType, _ffn_kind, _layers, _mla, _moe, _rmsnorm
 from ..config import Config
 from ..keys import _QUANT, Derived, Reject, _keys, _only
@@ -137,4 +138,36 @@ MODULE_NAMES = {
         }
     )
     for t in TYPES
+}
+
+
+# Checkpoint tensor names (verify). LongCat (longcat_flash, longcat_flash_ngram): a checkpoint layer holds two MLA sublayers (`self_attn.{0,1}`),
+# their norms (`input_layernorm.{0,1}`, `post_attention_layernorm.{0,1}`) and dense MLPs (`mlps.{0,1}`), and one
+# shortcut MoE (`mlp`) whose router scores the real and the zero experts; llmarch's layer 2i holds the MoE,
+# with sublayer 0's MLP beside it (`ffn.dense`), layer 2i + 1 sublayer 1's MLP (`ffn`)
+LONGCAT_TENSORS: Rules = (
+    (r"sub(\d)\.attn\.(q_a|q_b|kv_b|o)_proj\.weight", to("self_attn.{0}.{1}_proj.weight")),
+    (r"sub(\d)\.attn\.kv_a_proj\.weight", to("self_attn.{0}.kv_a_proj_with_mqa.weight")),
+    (r"sub(\d)\.attn\.(q_a|kv_a)_norm\.weight", to("self_attn.{0}.{1}_layernorm.weight")),
+    (r"sub(\d)\.attn_norm\.weight", to("input_layernorm.{0}.weight")),
+    (r"sub(\d)\.ffn_norm\.weight", to("post_attention_layernorm.{0}.weight")),
+    (r"sub(\d)\.ffn\.(?:dense\.)?gate_up\.weight", split("mlps.{0}.gate_proj.weight", "mlps.{0}.up_proj.weight")),
+    (r"sub(\d)\.ffn\.(?:dense\.)?down\.weight", to("mlps.{0}.down_proj.weight")),
+    (r"sub\d\.ffn\.router\.weight", to("mlp.router.classifier.weight")),
+    (r"sub\d\.ffn\.e_score_correction_bias", to("mlp.router.e_score_correction_bias")),
+    # per expert only: transformers' stacked gate_up_proj also holds rows for the zero experts, no checkpoint's
+    (
+        r"sub\d\.ffn\.experts\.gate_up",
+        experts(("mlp.experts.{e}.gate_proj.weight", "mlp.experts.{e}.up_proj.weight"), to("")),
+    ),
+    (r"sub\d\.ffn\.experts\.down", experts(("mlp.experts.{e}.down_proj.weight",), to(""))),
+)
+LONGCAT_NGRAM_TOP = {  # the n-gram tables and their projections (LongcatFlashNgramForCausalLM's names)
+    **{f"ngram_embed.{i}.weight": f"ngram_embeddings.embedders.{i}.weight" for i in range(64)},
+    **{f"ngram_proj.{i}.weight": f"ngram_embeddings.post_projs.{i}.weight" for i in range(64)},
+}
+CHECKPOINT_NAMES = {
+    # where its checkpoints keep the MTP module (`model.mtp.*`, which transformers skips) is not modelled
+    t: Family(LONGCAT_TENSORS, layouts=("per_expert",), mtp="unchecked", sublayers=2, outer=LONGCAT_NGRAM_TOP)
+    for t in ("longcat_flash", "longcat_flash_ngram")
 }

@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-from ..common import _ATTN, _DEEPSEEK_NAMES, GATED_FFN, TextType, _base, _biases, _ffn_kind, _layers, _moe, _rmsnorm
+from ...verify.naming import Family, by_layout, to
+from ..common import (
+    _ATTN,
+    _DEEPSEEK_NAMES,
+    ATTENTION_TENSORS,
+    GATED_FFN,
+    MLP_TENSORS,
+    TextType,
+    _base,
+    _biases,
+    _ffn_kind,
+    _layers,
+    _moe,
+    _rmsnorm,
+    routed_expert_tensors,
+)
 from ..config import Config
 from ..keys import _QUANT, REQUIRED, _keys
 from ..quant import ModuleNames
@@ -146,4 +161,18 @@ TYPES = [
 
 MODULE_NAMES = {
     **{t: ModuleNames(_DEEPSEEK_NAMES | {"attention": _ATTN}) for t in ("mimo_v2_flash", "mimo_v2")},
+}
+
+
+# Checkpoint tensor names (verify): the sinks as `attention_sink_bias`; where the checkpoints keep their MTP
+# modules is not known here: their MTP weights are not held
+MIMO_TENSORS = (
+    ((r"attn\.sinks", by_layout(to("self_attn.attention_sink_bias"), to("self_attn.sinks"))),)
+    + ATTENTION_TENSORS
+    + MLP_TENSORS
+    + routed_expert_tensors()
+)
+CHECKPOINT_NAMES = {
+    "mimo_v2_flash": Family(MIMO_TENSORS, mtp="unchecked"),
+    "mimo_v2": Family(MIMO_TENSORS, mtp="unchecked"),
 }

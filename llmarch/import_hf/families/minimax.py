@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from ..common import _ATTN, _W123, GATED_FFN, TextType, _base, _ffn_kind, _heads, _layers, _moe, _rmsnorm
+from ...verify.naming import Family, by_layout, to
+from ..common import (
+    _ATTN,
+    _W123,
+    ATTENTION_TENSORS,
+    GATED_FFN,
+    MIXTRAL_TENSORS,
+    TextType,
+    _base,
+    _ffn_kind,
+    _heads,
+    _layers,
+    _moe,
+    _rmsnorm,
+)
 from ..config import Config
 from ..keys import _QUANT, REQUIRED, Derived, Reject, _keys, _only
 from ..quant import ModuleNames
@@ -100,3 +114,14 @@ MODULE_NAMES = {
         }
     ),
 }
+
+
+# Checkpoint tensor names (verify). MiniMax-M2 names its MoE as Mixtral does, its routing bias beside the gate;
+# where its checkpoints keep their MTP modules is not known here: their MTP weights are not held
+MINIMAX_EXPERT_TENSORS = (
+    (
+        r"ffn\.e_score_correction_bias",
+        by_layout(to("block_sparse_moe.e_score_correction_bias"), to("mlp.e_score_correction_bias")),
+    ),
+) + MIXTRAL_TENSORS
+CHECKPOINT_NAMES = {"minimax_m2": Family(ATTENTION_TENSORS + MINIMAX_EXPERT_TENSORS, mtp="unchecked")}

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from ...schema import MAX_CONTEXT
+from ...verify.naming import Family
 from ..common import (
     _ATTN,
     _DEEPSEEK_NAMES,
     _DENSE_NAMES,
     _W123,
+    ATTENTION_TENSORS,
+    DENSE_TENSORS,
     GATED_FFN,
+    MIXTRAL_TENSORS,
+    MLA_TENSORS,
+    MLP_TENSORS,
     TextType,
     _base,
     _deepseek_ffns,
@@ -18,6 +24,7 @@ from ..common import (
     _mla,
     _moe,
     _rmsnorm,
+    routed_expert_tensors,
 )
 from ..config import Config, _show
 from ..keys import _QUANT, HEAD_DIM_FROM_WIDTH, Derived, Reject, _keys
@@ -224,4 +231,14 @@ MODULE_NAMES = {
     "mixtral": ModuleNames({"attention": _ATTN, "routed_experts": _W123, "other": ("block_sparse_moe.gate",)}),
     # transformers' Mistral4 modules are DeepSeek-V3's
     "mistral4": ModuleNames(_DEEPSEEK_NAMES),
+}
+
+
+# Checkpoint tensor names (verify)
+CHECKPOINT_NAMES = {
+    "mistral": DENSE_TENSORS,
+    "ministral3": DENSE_TENSORS,
+    "mixtral": Family(ATTENTION_TENSORS + MIXTRAL_TENSORS),
+    # Mistral 4 (Mistral Small 4's text model): DeepSeek-V3's module names, no MTP module
+    "mistral4": Family(MLA_TENSORS + MLP_TENSORS + routed_expert_tensors()),
 }

@@ -4,6 +4,7 @@ legacy `mtp_hybrid_override_pattern`)."""
 
 from __future__ import annotations
 
+from ...verify.naming import Family, experts, to
 from ..common import PLAIN_FFN, TextType, _base, _ffn_kind, _heads, _layers, _moe, _rmsnorm
 from ..config import Config
 from ..keys import _QUANT, Derived, Reject, _keys
@@ -200,5 +201,38 @@ MODULE_NAMES = {
         },
         model="backbone.",
         top=("embeddings", "norm_f"),
+    ),
+}
+
+
+# Checkpoint tensor names (verify). Nemotron-H: every block is the layer's `mixer` (Mamba-2, attention, MoE or
+# MLP) behind one `norm`; the FFNs are ungated (relu^2: llmarch's `gate_up` is the up projection alone)
+NEMOTRON_H_TENSORS = (
+    (r"mixer\.(in_proj|out_proj)\.weight", to("mixer.{0}.weight")),
+    (r"mixer\.conv1d\.(weight|bias)", to("mixer.conv1d.{0}")),
+    (r"mixer\.(dt_bias|A_log|D)", to("mixer.{0}")),
+    (r"mixer\.norm\.weight", to("mixer.norm.weight")),
+    (r"attn\.(q|k|v|o)_proj\.weight", to("mixer.{0}_proj.weight")),
+    (r"ffn\.router\.weight", to("mixer.gate.weight")),
+    (r"ffn\.e_score_correction_bias", to("mixer.gate.e_score_correction_bias")),
+    (r"ffn\.experts\.gate_up", experts(("mixer.experts.{e}.up_proj.weight",), to("mixer.experts.up_proj"))),
+    (r"ffn\.experts\.down", experts(("mixer.experts.{e}.down_proj.weight",), to("mixer.experts.down_proj"))),
+    # the latent MoE's projections around the routed experts (Nemotron 3 Super)
+    (r"ffn\.latent_down\.(weight|bias)", to("mixer.fc1_latent_proj.{0}")),
+    (r"ffn\.latent_up\.(weight|bias)", to("mixer.fc2_latent_proj.{0}")),
+    (r"ffn\.shared\.gate_up\.weight", to("mixer.shared_experts.up_proj.weight")),
+    (r"ffn\.shared\.down\.weight", to("mixer.shared_experts.down_proj.weight")),
+    (r"ffn\.gate_up\.weight", to("mixer.up_proj.weight")),
+    (r"ffn\.down\.weight", to("mixer.down_proj.weight")),
+)
+CHECKPOINT_NAMES = {
+    "nemotron_h": Family(
+        NEMOTRON_H_TENSORS,
+        prefixes=(("backbone.", "lm_head"), ("model.", "lm_head")),
+        norms={"mixer_norm": "norm", "attn_norm": "norm", "ffn_norm": "norm"},
+        outer={"embed_tokens.weight": "embeddings.weight", "norm.weight": "norm_f.weight"},
+        # Nemotron 3 Super's MTP block: transformers' NemotronH builds none, so where its checkpoints keep it is
+        # not known here
+        mtp="unchecked",
     ),
 }

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from ...verify.naming import Family
 from ..common import (
     _ATTN,
     _DENSE_NAMES,
     _EXPERTS,
     _MLP,
+    ATTENTION_TENSORS,
+    DENSE_TENSORS,
     GATED_FFN,
+    MLP_TENSORS,
     TextType,
     _base,
     _biases,
@@ -16,6 +20,7 @@ from ..common import (
     _llama_like,
     _moe,
     _rmsnorm,
+    routed_expert_tensors,
 )
 from ..config import Config
 from ..keys import _QUANT, HEAD_DIM_FROM_WIDTH, KV_FROM_HEADS, Derived, Reject, _keys
@@ -117,4 +122,12 @@ MODULE_NAMES = {
             "other": ("mlp.gate", "self_attn.q_norm", "self_attn.k_norm"),
         }
     ),
+}
+
+
+# Checkpoint tensor names (verify)
+CHECKPOINT_NAMES = {
+    "olmo2": DENSE_TENSORS,
+    "olmo3": DENSE_TENSORS,
+    "olmoe": Family(ATTENTION_TENSORS + MLP_TENSORS + routed_expert_tensors()),
 }

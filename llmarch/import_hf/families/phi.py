@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...verify.naming import Family, to
 from ..common import TextType, _llama_like
 from ..config import Config
 from ..keys import _QUANT, HEAD_DIM_FROM_WIDTH, KV_FROM_HEADS, Reject, _keys, _only
@@ -72,5 +73,19 @@ MODULE_NAMES = {
             "dense_ffn": ("mlp.gate_up_proj", "mlp.down_proj"),
             "other": ("input_layernorm", "post_attention_layernorm"),
         }
+    ),
+}
+
+
+# Checkpoint tensor names (verify). Phi-3 fuses q, k and v into one `qkv_proj` (llmarch's three parts, stacked
+# in that order) and keeps gate/up fused as llmarch does
+CHECKPOINT_NAMES = {
+    "phi3": Family(
+        (
+            (r"attn\.(q|k|v)_proj\.weight", to("self_attn.qkv_proj.weight")),
+            (r"attn\.o_proj\.weight", to("self_attn.o_proj.weight")),
+            (r"ffn\.gate_up\.weight", to("mlp.gate_up_proj.weight")),
+            (r"ffn\.down\.weight", to("mlp.down_proj.weight")),
+        )
     ),
 }

@@ -3,12 +3,16 @@ hybrid of Gated DeltaNet and gated attention)."""
 
 from __future__ import annotations
 
+from ...verify.naming import Family, Rules, split, split_parts, to
 from ..common import (
     _ATTN,
     _DENSE_NAMES,
     _EXPERTS,
     _MLP,
+    ATTENTION_TENSORS,
+    DENSE_TENSORS,
     GATED_FFN,
+    MLP_TENSORS,
     TextType,
     _base,
     _biases,
@@ -18,6 +22,7 @@ from ..common import (
     _layers,
     _moe,
     _rmsnorm,
+    routed_expert_tensors,
 )
 from ..config import Config, _show
 from ..keys import _QUANT, HEAD_DIM_FROM_WIDTH, Derived, Reject, _keys, _only
@@ -436,5 +441,35 @@ MODULE_NAMES = {
             "linear_mixer": _QWEN3_5_GDN,
             "other": ("linear_attn.conv1d", "linear_attn.norm", "self_attn.q_norm", "self_attn.k_norm"),
         }
+    ),
+}
+
+
+# Checkpoint tensor names (verify): Qwen3-Next's Gated DeltaNet under `linear_attn`
+GATED_DELTANET_TENSORS: Rules = (
+    (r"mixer\.(in_proj_qkvz|in_proj_ba|out_proj)\.weight", to("linear_attn.{0}.weight")),
+    (r"mixer\.conv1d\.weight", to("linear_attn.conv1d.weight")),
+    (r"mixer\.(dt_bias|A_log)", to("linear_attn.{0}")),
+    (r"mixer\.norm\.weight", to("linear_attn.norm.weight")),
+)
+# Qwen3.5 keeps Qwen3-Next's Gated DeltaNet but stores its input projections apart: q, k, v (`in_proj_qkv`)
+# and the gate z (the widths the kind states), beta and the decay input a
+QWEN3_5_DELTANET_TENSORS: Rules = (
+    (
+        r"mixer\.in_proj_qkvz\.weight",
+        split_parts("mixer.in_proj_qkvz.weight", "linear_attn.in_proj_qkv.weight", "linear_attn.in_proj_z.weight"),
+    ),
+    (r"mixer\.in_proj_ba\.weight", split("linear_attn.in_proj_b.weight", "linear_attn.in_proj_a.weight")),
+) + GATED_DELTANET_TENSORS
+CHECKPOINT_NAMES = {
+    "qwen3": DENSE_TENSORS,
+    "qwen3_moe": Family(ATTENTION_TENSORS + MLP_TENSORS + routed_expert_tensors()),
+    "qwen3_next": Family(
+        ATTENTION_TENSORS + GATED_DELTANET_TENSORS + MLP_TENSORS + routed_expert_tensors("shared_expert"), mtp="qwen"
+    ),
+    "qwen3_5_text": Family(ATTENTION_TENSORS + QWEN3_5_DELTANET_TENSORS + MLP_TENSORS, mtp="qwen"),
+    "qwen3_5_moe_text": Family(
+        ATTENTION_TENSORS + QWEN3_5_DELTANET_TENSORS + MLP_TENSORS + routed_expert_tensors("shared_expert"),
+        mtp="qwen",
     ),
 }

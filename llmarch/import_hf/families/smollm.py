@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..common import (
     _DENSE_NAMES,
+    DENSE_TENSORS,
     GATED_FFN,
     TextType,
     _base,
@@ -83,3 +84,7 @@ TYPES = [
 MODULE_NAMES = {
     "smollm3": ModuleNames(_DENSE_NAMES),
 }
+
+
+# Checkpoint tensor names (verify)
+CHECKPOINT_NAMES = {"smollm3": DENSE_TENSORS}

@@ -5,7 +5,21 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ...schema import MAX_HEAD_DIM, MAX_HEADS, MAX_LAYERS
-from ..common import _ATTN, _EXPERTS, _MLP, TextType, _base, _biases, _layers, _moe, _rmsnorm
+from ...verify.naming import Family, to
+from ..common import (
+    _ATTN,
+    _EXPERTS,
+    _MLP,
+    ATTENTION_TENSORS,
+    MLP_TENSORS,
+    TextType,
+    _base,
+    _biases,
+    _layers,
+    _moe,
+    _rmsnorm,
+    routed_expert_tensors,
+)
 from ..config import Config, _show
 from ..keys import _QUANT, Derived, Reject, _keys, _only
 from ..quant import ModuleNames
@@ -395,5 +409,19 @@ MODULE_NAMES = {
                 "self_attn.k_norm",
             ),
         }
+    ),
+}
+
+
+# Checkpoint tensor names (verify). Step 3.5 Flash: the per-head output gate is `g_proj`, the MoE DeepSeek's
+# names with experts stacked as transformers' step3p5 saves them; its MTP layers (num_nextn_predict_layers) are
+# built by neither transformers nor known here: their weights are not held
+CHECKPOINT_NAMES = {
+    "step3p5": Family(
+        ((r"attn\.gate_proj\.weight", to("self_attn.g_proj.weight")),)
+        + ATTENTION_TENSORS
+        + MLP_TENSORS
+        + routed_expert_tensors(),
+        mtp="unchecked",
     ),
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from ...schema import MAX_CONTEXT, MAX_D_MODEL, MAX_HEADS, MAX_LAYERS, MAX_VOCAB
+from ...verify.naming import Family, split, to
 from ..common import TextType, _layers
 from ..config import Config
 from ..keys import _QUANT, Reject, _keys, _only
@@ -115,5 +116,26 @@ MODULE_NAMES = {
         model="backbone.",
         top=("embeddings", "out_norm"),
         layer_list="blocks",
+    ),
+}
+
+
+# Checkpoint tensor names (verify). xLSTM 7B (transformers' xlstm): `backbone.blocks.{i}`, the mLSTM cell under
+# `mlstm_layer` (its gates `*gate_preact`, its per-head norm `multihead_norm`), the gated FFN's halves
+# `proj_up_gate` (the gate) and `proj_up`
+CHECKPOINT_NAMES = {
+    "xlstm": Family(
+        (
+            (r"mixer\.(q|k|v|out_proj)\.weight", to("mlstm_layer.{0}.weight")),
+            (r"mixer\.(o|i|f)gate\.(weight|bias)", to("mlstm_layer.{0}gate_preact.{1}")),
+            (r"mixer\.head_norm\.weight", to("mlstm_layer.multihead_norm.weight")),
+            (r"ffn\.gate_up\.weight", split("ffn.proj_up_gate.weight", "ffn.proj_up.weight")),
+            (r"ffn\.down\.weight", to("ffn.proj_down.weight")),
+        ),
+        prefixes=(("backbone.", "lm_head"),),
+        layers="blocks",
+        layouts=("stacked",),
+        norms={"mixer_norm": "norm_mlstm", "ffn_norm": "norm_ffn"},
+        outer={"embed_tokens.weight": "embeddings.weight", "norm.weight": "out_norm.weight"},
     ),
 }

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...schema import MAX_CONTEXT, MAX_HEAD_DIM, MAX_HEADS
+from ...verify.naming import Family, to
 from ..common import GATED_FFN, TextType, _base, _biases, _ffn_kind, _layer_kinds, _layers, _rmsnorm
 from ..config import Config, _show
 from ..keys import _QUANT, Derived, Reject, _keys
@@ -149,5 +150,31 @@ MODULE_NAMES = {
                 "post_mlp_residual_scale",
             ),
         }
+    ),
+}
+
+
+# Checkpoint tensor names (verify). ZAYA1: the CCA attention's projections and convolutions under
+# `self_attn.qkv_proj`, its temperature under `qk_norm`; the MLP router under `mlp.gate` (`router_mlp` its MLP);
+# experts stacked as transformers' zaya stores them (its loader converts no per-expert layout); each block's
+# residual scaling after attention and after the MLP
+CHECKPOINT_NAMES = {
+    "zaya": Family(
+        (
+            (r"attn\.temp", to("self_attn.qk_norm.temp")),
+            (
+                r"attn\.(q_proj|k_proj|v_proj_current|v_proj_delayed|conv_qk_depthwise|conv_qk_grouped)\.(weight|bias)",
+                to("self_attn.qkv_proj.{0}.{1}"),
+            ),
+            (r"attn\.o_proj\.weight", to("self_attn.o_proj.weight")),
+            (r"ffn\.router\.(router_states_scale|balancing_biases)", to("mlp.gate.{0}")),
+            (r"ffn\.router\.down_proj\.(weight|bias)", to("mlp.gate.down_proj.{0}")),
+            (r"ffn\.router\.(norm|fc1|fc2|out_proj)\.(weight|bias)", to("mlp.gate.router_mlp.{0}.{1}")),
+            (r"ffn\.experts\.(gate_up|down)", to("mlp.experts.{0}_proj")),
+            (r"residual_scale\.mixer\.(\w+)", to("post_attention_residual_scale.{0}")),
+            (r"residual_scale\.ffn\.(\w+)", to("post_mlp_residual_scale.{0}")),
+        ),
+        layouts=("stacked",),
+        outer={"input_scale.scale": "input_hidden_states_scale", "input_scale.bias": "input_hidden_states_bias"},
     ),
 }
