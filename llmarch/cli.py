@@ -502,7 +502,7 @@ def verify(
     Example: llmarch verify qwen3-8b ~/models/Qwen3-8B
     """
     from .api import envelope, load
-    from .verify import read_checkpoint, verify_gguf
+    from .verify import gguf_verify, read_checkpoint
     from .verify import verify as run_verify
     from .verify.gguf import is_gguf, read_gguf
     from .verify.report import verify_doc, verify_gguf_doc
@@ -511,7 +511,7 @@ def verify(
     load_registry(spec_path)
     ir = load(spec, spec_path, sets)
     if is_gguf(checkpoint):
-        model = verify_gguf(ir, read_gguf(checkpoint))
+        model = gguf_verify.verify_gguf(ir, read_gguf(checkpoint))
         doc = verify_gguf_doc
     else:
         with progress_bar(None, "reading shard headers", many=0) as step:

@@ -66,7 +66,6 @@ NOT_YET_MIGRATED = {
     # to read every weight's shape and deciding field from each kind's weight table instead
     "verify/__init__.py",
     "verify/naming.py",
-    "verify/gguf_naming.py",  # llama.cpp's names, split out of naming.py
 }
 
 
