@@ -44,10 +44,14 @@ class GatedDeltaNet(Mechanism):
         ]
 
     def gguf_parts(self, d_model: int) -> dict[str, tuple[tuple[int, ...], ...]]:
-        # llama.cpp's converter squeezes the depthwise kernel to [channels, kernel]
-        g = self.ir
-        conv_dim = 2 * g.n_k_heads * g.head_k_dim + g.n_v_heads * g.head_v_dim
-        return {f"{self.slot}.conv1d.weight": ((conv_dim, g.conv_kernel),)}
+        # llama.cpp's converter cuts the fused input projection into q, k, v (`attn_qkv`) and the gate z
+        # (`attn_gate`), and squeezes the depthwise kernel to [channels, kernel]
+        g, p = self.ir, f"{self.slot}."
+        qkv = 2 * g.n_k_heads * g.head_k_dim + g.n_v_heads * g.head_v_dim
+        return {
+            f"{p}in_proj_qkvz.weight": ((qkv, d_model), (g.n_v_heads * g.head_v_dim, d_model)),
+            f"{p}conv1d.weight": ((qkv, g.conv_kernel),),
+        }
 
     def gguf_metadata(self) -> list[tuple[str, tuple, str]]:
         g = self.ir

@@ -71,9 +71,10 @@ MAMBA2: tuple[Rule, ...] = (
     rule(r"mixer\.D", "ssm_d"),
     rule(r"mixer\.norm\.weight", "ssm_norm.weight"),
 )
-# Qwen3-Next's Gated DeltaNet: q, k, v and the gate z in `ssm_in`, beta and a in `ssm_ba`
+# Qwen3-Next's Gated DeltaNet as llama.cpp's converter writes it since it cut the fused projection: q, k, v
+# in `attn_qkv`, the gate z in `attn_gate` (the parts' widths from the mechanism), beta and a in `ssm_ba`
 GATED_DELTANET: tuple[Rule, ...] = (
-    rule(r"mixer\.in_proj_qkvz\.weight", "ssm_in.weight"),
+    rule(r"mixer\.in_proj_qkvz\.weight", "attn_qkv.weight", "attn_gate.weight"),
     rule(r"mixer\.in_proj_ba\.weight", "ssm_ba.weight"),
     rule(r"mixer\.out_proj\.weight", "ssm_out.weight"),
     rule(r"mixer\.conv1d\.weight", "ssm_conv1d.weight"),

@@ -1,0 +1,310 @@
+"""`llmarch verify` on GGUF files of each llama.cpp architecture verify maps: files written by the `gguf`
+package from transformers' build of the vendored config (full size, on the meta device), each tensor renamed
+as llama.cpp's convert_hf_to_gguf.py renames it (gguf-py's own TensorNameMap, after the converter's
+reshapes, written out here from its code), the metadata from the config's values under gguf-py's keys.  Each
+file passes; a removed tensor, a wrong shape and a metadata mismatch each fail it."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+from test_verify_gguf import _gguf_names, _quant, write_gguf
+
+from conftest import text_config, transformers_model, upstream_config
+
+gguf = pytest.importorskip("gguf")
+
+
+def state(spec: str) -> dict[str, tuple]:
+    """transformers' state dict of the vendored config, names and shapes (a tied matrix once)."""
+    _, model = transformers_model(spec)
+    seen, out = set(), {}
+    for name, t in model.state_dict(keep_vars=True).items():
+        if id(t) not in seen:
+            seen.add(id(t))
+            out[name] = tuple(t.shape)
+    return out
+
+
+def stacked_experts(name: str, shape: tuple) -> list[tuple[str, tuple]]:
+    """transformers 5's stacked experts `[n, 2 f, d]` / `[n, d, f]` under the names convert_hf_to_gguf.py
+    gives the experts it stacks (`model.layers.{bid}.mlp.experts.gate_proj.weight`, ...) before naming them."""
+    if name.endswith("experts.gate_up_proj"):
+        n, width, d = shape
+        base = name[: -len("gate_up_proj")]
+        return [(base + "gate_proj.weight", (n, width // 2, d)), (base + "up_proj.weight", (n, width // 2, d))]
+    if name.endswith("experts.down_proj"):
+        return [(name + ".weight", shape)]
+    if name.endswith("e_score_correction_bias"):  # the converter's rename, so that `.bias` is a suffix
+        return [(name[: -len("_bias")] + ".bias", shape)]
+    return [(name, shape)]
+
+
+def rope_theta(raw: dict, layer_type: str = "full_attention") -> float:
+    if "rope_theta" in raw:
+        return float(raw["rope_theta"])
+    params = raw["rope_parameters"]
+    return float(params.get(layer_type, params).get("rope_theta"))
+
+
+def common_metadata(raw: dict) -> dict:
+    head_dim = raw.get("head_dim") or raw["hidden_size"] // raw["num_attention_heads"]
+    return {
+        "block_count": raw["num_hidden_layers"],
+        "context_length": raw["max_position_embeddings"],
+        "embedding_length": raw["hidden_size"],
+        "head_count": raw["num_attention_heads"],
+        "head_count_kv": raw["num_key_value_heads"],
+        "key_length": head_dim,
+        "value_length": head_dim,
+    }
+
+
+def config(spec: str) -> dict:
+    """The vendored config's values, transformers' defaults filled in (a wrapper's text config is terse)."""
+    cfg, _ = transformers_model(spec)
+    return cfg.to_dict() | text_config(upstream_config(spec))
+
+
+def convert(spec: str, arch, rename=stacked_experts) -> tuple[dict, dict]:
+    raw = config(spec)
+    hf = {}
+    for name, shape in state(spec).items():
+        hf.update(rename(name, shape))
+    return raw, _gguf_names(arch, raw["num_hidden_layers"], hf)
+
+
+def deepseek2(spec: str):
+    """DeepSeek V3 and Kimi K2 as `deepseek2`: MLA's kv_b cut per head into `attn_k_b` (transposed:
+    `[heads, kv_lora_rank, nope]`) and `attn_v_b` (`[heads, v_head_dim, kv_lora_rank]`), as the converter's MLA
+    absorption does; metadata as it writes it since (one KV head of latent + rope key)."""
+
+    def rename(name, shape):
+        if name.endswith("kv_b_proj.weight"):
+            heads, nope, v = raw["num_attention_heads"], raw["qk_nope_head_dim"], raw["v_head_dim"]
+            assert shape == (heads * (nope + v), raw["kv_lora_rank"])
+            k_b = (heads, raw["kv_lora_rank"], nope)
+            v_b = (heads, v, raw["kv_lora_rank"])
+            return [(name.replace("kv_b_proj", "k_b_proj"), k_b), (name.replace("kv_b_proj", "v_b_proj"), v_b)]
+        return stacked_experts(name, shape)
+
+    raw = config(spec)
+    raw, tensors = convert(spec, gguf.MODEL_ARCH.DEEPSEEK2, rename)
+    metadata = common_metadata(raw) | {
+        "head_count_kv": 1,
+        "key_length": raw["kv_lora_rank"] + raw["qk_rope_head_dim"],
+        "value_length": raw["kv_lora_rank"],
+        "key_length_mla": raw["qk_nope_head_dim"] + raw["qk_rope_head_dim"],
+        "value_length_mla": raw["v_head_dim"],
+        "q_lora_rank": raw["q_lora_rank"],
+        "kv_lora_rank": raw["kv_lora_rank"],
+        "rope_dimension_count": raw["qk_rope_head_dim"],
+        "rope_freq_base": rope_theta(raw),
+        "feed_forward_length": raw["intermediate_size"],
+        "expert_feed_forward_length": raw["moe_intermediate_size"],
+        "expert_count": raw["n_routed_experts"],
+        "expert_used_count": raw["num_experts_per_tok"],
+        "expert_shared_count": raw["n_shared_experts"],
+        "leading_dense_block_count": raw["first_k_dense_replace"],
+        "vocab_size": raw["vocab_size"],
+    }
+    return "deepseek2", metadata, tensors
+
+
+def gemma3(spec: str):
+    """Gemma 3 (`gemma3`): sandwich norms, QK-norm, the local layers' window, the global layers' RoPE base."""
+    raw, tensors = convert(spec, gguf.MODEL_ARCH.GEMMA3)
+    metadata = common_metadata(raw) | {
+        "feed_forward_length": raw["intermediate_size"],
+        "sliding_window": raw["sliding_window"],
+        "rope_freq_base": rope_theta(raw),
+    }
+    return "gemma3", metadata, tensors
+
+
+def gpt_oss(spec: str):
+    """gpt-oss (`gpt-oss`): transformers' experts `[n, in, out]` with interleaved gate and up columns, which
+    the converter de-interleaves and transposes to `[n, out, in]`; biases `[n, out]`; the sinks."""
+
+    def rename(name, shape):
+        if name.endswith("experts.gate_up_proj"):
+            n, d, width = shape
+            base = name[: -len("gate_up_proj")]
+            return [(base + "gate_proj.weight", (n, width // 2, d)), (base + "up_proj.weight", (n, width // 2, d))]
+        if name.endswith("experts.gate_up_proj_bias"):
+            n, width = shape
+            base = name[: -len("gate_up_proj_bias")]
+            return [(base + "gate_proj.bias", (n, width // 2)), (base + "up_proj.bias", (n, width // 2))]
+        if name.endswith("experts.down_proj"):
+            n, f, d = shape
+            return [(name + ".weight", (n, d, f))]
+        if name.endswith("experts.down_proj_bias"):
+            return [(name[: -len("_bias")] + ".bias", shape)]
+        if name.endswith("self_attn.sinks"):  # the converter gives the sinks a `.weight`
+            return [(name + ".weight", shape)]
+        return [(name, shape)]
+
+    raw, tensors = convert(spec, gguf.MODEL_ARCH.GPT_OSS, rename)
+    metadata = common_metadata(raw) | {
+        "sliding_window": raw["sliding_window"],
+        "rope_freq_base": rope_theta(raw),
+        "expert_count": raw["num_local_experts"],
+        "expert_used_count": raw["num_experts_per_tok"],
+        "expert_feed_forward_length": raw["intermediate_size"],
+    }
+    return "gpt-oss", metadata, tensors
+
+
+def glm4moe(spec: str):
+    """GLM-4.5 Air (`glm4moe`): a dense first layer, DeepSeek-style routing; the converter keeps the MTP
+    layer as one more block (`block_count` 47, `nextn_predict_layers` 1) whose tensors transformers does not
+    build: its nextn tensors named from gguf-py's TENSOR_NAMES, shapes by hand (eh_proj `[d, 2 d]`)."""
+    raw, tensors = convert(spec, gguf.MODEL_ARCH.GLM4_MOE)
+    n, d = raw["num_hidden_layers"], raw["hidden_size"]
+    T, names = gguf.MODEL_TENSOR, gguf.TENSOR_NAMES
+    last = {k[len(f"blk.{n - 1}.") :]: s for k, s in tensors.items() if k.startswith(f"blk.{n - 1}.")}
+    tensors |= {f"blk.{n}.{k}": s for k, s in last.items()}  # the MTP block's own layer
+    for t, shape in ((T.NEXTN_EH_PROJ, (d, 2 * d)), (T.NEXTN_ENORM, (d,)), (T.NEXTN_HNORM, (d,))):
+        tensors[names[t].format(bid=n) + ".weight"] = shape
+    metadata = common_metadata(raw) | {
+        "block_count": n + raw["num_nextn_predict_layers"],
+        "nextn_predict_layers": raw["num_nextn_predict_layers"],
+        "rope_freq_base": rope_theta(raw),
+        "feed_forward_length": raw["intermediate_size"],
+        "expert_feed_forward_length": raw["moe_intermediate_size"],
+        "expert_count": raw["n_routed_experts"],
+        "expert_used_count": raw["num_experts_per_tok"],
+        "expert_shared_count": raw["n_shared_experts"],
+        "leading_dense_block_count": raw["first_k_dense_replace"],
+    }
+    return "glm4moe", metadata, tensors
+
+
+def qwen3next(spec: str):
+    """Qwen3-Next (`qwen3next`): the converter cuts the Gated DeltaNet's `in_proj_qkvz` into q, k, v
+    (`attn_qkv`) and the gate z (`attn_gate`), squeezes the depthwise kernel to `[channels, kernel]` and
+    renames `dt_bias` to `dt_proj.bias`; attention's q_proj keeps the output gate fused."""
+
+    def rename(name, shape):
+        if name.endswith("linear_attn.in_proj_qkvz.weight"):  # cut per head group into q, k, v and z
+            key = raw["linear_num_key_heads"] * raw["linear_key_head_dim"]
+            value = raw["linear_num_value_heads"] * raw["linear_value_head_dim"]
+            assert shape[0] == 2 * key + 2 * value
+            base = name[: -len("in_proj_qkvz.weight")]
+            return [
+                (base + "in_proj_qkv.weight", (2 * key + value, shape[1])),
+                (base + "in_proj_z.weight", (value, shape[1])),
+            ]
+        if name.endswith("linear_attn.conv1d.weight"):
+            return [(name, (shape[0], shape[2]))]
+        if name.endswith(".dt_bias"):
+            return [(name[: -len(".dt_bias")] + ".dt_proj.bias", shape)]
+        return stacked_experts(name, shape)
+
+    raw = config(spec)
+    raw, tensors = convert(spec, gguf.MODEL_ARCH.QWEN3NEXT, rename)
+    metadata = common_metadata(raw) | {
+        "rope_freq_base": rope_theta(raw),
+        "rope_dimension_count": int(raw["head_dim"] * raw["partial_rotary_factor"]),
+        "expert_count": raw["num_experts"],
+        "expert_used_count": raw["num_experts_per_tok"],
+        "expert_feed_forward_length": raw["moe_intermediate_size"],
+        "expert_shared_feed_forward_length": raw["shared_expert_intermediate_size"],
+        "ssm_conv_kernel": raw["linear_conv_kernel_dim"],
+        "ssm_state_size": raw["linear_key_head_dim"],
+        "ssm_group_count": raw["linear_num_key_heads"],
+        "ssm_time_step_rank": raw["linear_num_value_heads"],
+        "ssm_inner_size": raw["linear_value_head_dim"] * raw["linear_num_value_heads"],
+    }
+    return "qwen3next", metadata, tensors
+
+
+def dense(arch_name: str):
+    """A dense family whose converter renames only (Llama's, OLMo 2's, SmolLM3's)."""
+
+    def make(spec: str):
+        arch = next(a for a, n in gguf.MODEL_ARCH_NAMES.items() if n == arch_name)
+        raw, tensors = convert(spec, arch)
+        metadata = common_metadata(raw) | {
+            "feed_forward_length": raw["intermediate_size"],
+            "rope_freq_base": rope_theta(raw),
+        }
+        return arch_name, metadata, tensors
+
+    return make
+
+
+def moe(arch_name: str, experts_key: str):
+    """A MoE family whose converter stacks the experts and renames (Mixtral as `llama`, OLMoE, MiniMax-M2)."""
+
+    def make(spec: str):
+        arch = next(a for a, n in gguf.MODEL_ARCH_NAMES.items() if n == arch_name)
+        raw, tensors = convert(spec, arch)
+        metadata = common_metadata(raw) | {
+            "rope_freq_base": rope_theta(raw),
+            "expert_count": raw[experts_key],
+            "expert_used_count": raw["num_experts_per_tok"],
+        }
+        return arch_name, metadata, tensors
+
+    return make
+
+
+CASES = {
+    "deepseek-v3": deepseek2,  # MLA, DeepSeekMoE, dense first layers
+    "kimi-k2": deepseek2,
+    "gemma-3-1b": gemma3,  # sandwich norms, sliding window, tied embedding
+    "gemma-3-27b": gemma3,  # the text model of the multimodal wrapper
+    "gpt-oss-20b": gpt_oss,  # sinks, expert biases
+    "glm-4.5-air": glm4moe,  # MTP kept as an extra block
+    "qwen3-next-80b-a3b": qwen3next,  # hybrid: Gated DeltaNet and gated attention, MoE with a shared expert
+    "olmo-2-7b": dense("olmo2"),  # post-norm
+    "olmo-3-7b": dense("olmo2"),
+    "smollm3-3b": dense("smollm3"),
+    "mistral-7b": dense("llama"),
+    "mixtral-8x7b": moe("llama", "num_local_experts"),
+    "olmoe-1b-7b": moe("olmoe", "num_experts"),
+    "minimax-m2": moe("minimax-m2", "num_local_experts"),
+}
+
+
+@pytest.mark.parametrize("spec", list(CASES))
+def test_gguf_family_agrees_and_catches_each_difference(tmp_path, spec):
+    import llmarch
+    from llmarch.verify.gguf import read_gguf
+    from llmarch.verify.gguf_verify import verify_gguf
+
+    ir = llmarch.load(spec)
+    arch, metadata, tensors = CASES[spec](spec)
+
+    def answer(meta: dict, edited: dict, name: str) -> dict:
+        path = tmp_path / f"{name}.gguf"
+        write_gguf(path, arch, meta, edited)
+        return verify_gguf(ir, read_gguf(path))
+
+    ok = answer(metadata, tensors, "ok")
+    assert ok["missing"] == [] and ok["unexpected"] == [], (ok["missing"][:5], ok["unexpected"][:5])
+    assert ok["shape_differences"] == [], ok["shape_differences"][:3]
+    assert [m for m in ok["metadata"] if not m["agree"]] == [], [m for m in ok["metadata"] if not m["agree"]]
+    compared = {m["key"][len(arch) + 1 :] for m in ok["metadata"]}
+    assert {"block_count", "embedding_length", "attention.head_count"} <= compared
+    assert ok["agree"] and ok["model_type"] == arch
+    n = ir.n_layers
+    beyond = sorted(k for k in tensors if re.match(rf"blk\.{n}\.", k) or k == "rope_freqs.weight")
+    assert ok["outside_text_model"] == beyond
+    victim = next(k for k, s in tensors.items() if k.startswith(f"blk.{n - 1}.") and len(s) >= 2)
+    removed = answer(metadata, {k: v for k, v in tensors.items() if k != victim}, "removed")
+    assert removed["missing"] == [victim] and not removed["agree"]
+    shape = tensors[victim]
+    wider = answer(metadata, tensors | {victim: (shape[0] + 1,) + shape[1:]}, "wider")
+    assert [d["tensor"] for d in wider["shape_differences"]] == [victim] and not wider["agree"]
+    block, size = gguf.GGML_QUANT_SIZES[_quant(victim, (shape[0] + 1,) + shape[1:])]
+    extra = ok["bytes"]["difference"]
+    assert wider["bytes"]["difference"] == extra + math.prod(shape[1:]) // block * size
+    more = answer(metadata | {"block_count": metadata["block_count"] + 1}, tensors, "meta")
+    bad = [m for m in more["metadata"] if not m["agree"]]
+    assert [m["key"] for m in bad] == [f"{arch}.block_count"] and bad[0]["field"].startswith("n_layers")
+    heads = answer(metadata | {"head_count": metadata["head_count"] * 2}, tensors, "heads")
+    assert [m["key"] for m in heads["metadata"] if not m["agree"]] == [f"{arch}.attention.head_count"]
