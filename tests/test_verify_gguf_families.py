@@ -8,18 +8,39 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 
 import pytest
 from test_verify_gguf import _gguf_names, _quant, write_gguf
 
-from conftest import text_config, transformers_model, upstream_config
+from conftest import (
+    causal_lm_on_meta,
+    collected_values,
+    has_config,
+    text_config,
+    transformers_model,
+    upstream_config,
+)
 
 gguf = pytest.importorskip("gguf")
 
 
+@lru_cache(maxsize=2)
+def built(spec: str):
+    """transformers' config and model on meta: from the verbatim config, or from the collected values where
+    no verbatim copy was found (Phi-4, Tiny Aya, Granite 4.1)."""
+    if has_config(spec):
+        return transformers_model(spec)
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    raw = text_config(collected_values(spec))
+    cfg = CONFIG_MAPPING[raw["model_type"]](**{k: v for k, v in raw.items() if k != "model_type"})
+    return cfg, causal_lm_on_meta(cfg)
+
+
 def state(spec: str) -> dict[str, tuple]:
     """transformers' state dict of the vendored config, names and shapes (a tied matrix once)."""
-    _, model = transformers_model(spec)
+    _, model = built(spec)
     seen, out = set(), {}
     for name, t in model.state_dict(keep_vars=True).items():
         if id(t) not in seen:
@@ -64,8 +85,8 @@ def common_metadata(raw: dict) -> dict:
 
 def config(spec: str) -> dict:
     """The vendored config's values, transformers' defaults filled in (a wrapper's text config is terse)."""
-    cfg, _ = transformers_model(spec)
-    return cfg.to_dict() | text_config(upstream_config(spec))
+    cfg, _ = built(spec)
+    return cfg.to_dict() | text_config(upstream_config(spec) if has_config(spec) else collected_values(spec))
 
 
 def convert(spec: str, arch, rename=stacked_experts) -> tuple[dict, dict]:
@@ -221,6 +242,39 @@ def qwen3next(spec: str):
     return "qwen3next", metadata, tensors
 
 
+def nemotron_h(spec: str):
+    """Nemotron-H without experts (`nemotron_h`, Nemotron 3 Nano 4B, from its collected values): the
+    converter's Mamba2Model reshapes (conv1d squeezed, A and D `[heads, 1]`, the gated norm per group) and
+    `dt_bias` renamed to `dt_proj.bias`; llama.cpp's per-layer head counts, 0 where a layer has no attention."""
+    raw = config(spec)
+    groups = raw["n_groups"]
+
+    def rename(name, shape):
+        name = re.sub(r"^model\.", "backbone.", name)
+        if name.endswith(".dt_bias"):
+            return [(name[: -len(".dt_bias")] + ".dt_proj.bias", shape)]
+        if name.endswith("conv1d.weight"):
+            return [(name, (shape[0], shape[2]))]
+        if name.endswith((".A_log", ".D")):
+            return [(name, shape + (1,))]
+        if name.endswith("mixer.norm.weight"):
+            return [(name, (groups, shape[0] // groups))]
+        return [(name, shape)]
+
+    raw, tensors = convert(spec, gguf.MODEL_ARCH.NEMOTRON_H, rename)
+    pattern = raw["hybrid_override_pattern"]
+    metadata = common_metadata(raw) | {
+        "head_count": [raw["num_attention_heads"] if c == "*" else 0 for c in pattern],
+        "head_count_kv": [raw["num_key_value_heads"] if c == "*" else 0 for c in pattern],
+        "ssm_conv_kernel": raw["conv_kernel"],
+        "ssm_state_size": raw["ssm_state_size"],
+        "ssm_group_count": groups,
+        "ssm_time_step_rank": raw["mamba_num_heads"],
+        "ssm_inner_size": raw["mamba_num_heads"] * raw["mamba_head_dim"],
+    }
+    return "nemotron_h", metadata, tensors
+
+
 def dense(arch_name: str):
     """A dense family whose converter renames only (Llama's, OLMo 2's, SmolLM3's)."""
 
@@ -264,6 +318,10 @@ CASES = {
     "olmo-3-7b": dense("olmo2"),
     "smollm3-3b": dense("smollm3"),
     "mistral-7b": dense("llama"),
+    "phi-4": dense("phi3"),  # q, k, v fused in attn_qkv; gate and up in ffn_up
+    "tiny-aya": dense("cohere2"),  # the parallel block's one norm
+    "granite-4.1-30b": dense("granite"),
+    "nemotron-3-nano-4b": nemotron_h,  # hybrid: Mamba-2, attention and MLP layers
     "mixtral-8x7b": moe("llama", "num_local_experts"),
     "olmoe-1b-7b": moe("olmoe", "num_experts"),
     "minimax-m2": moe("minimax-m2", "num_local_experts"),
@@ -306,5 +364,6 @@ def test_gguf_family_agrees_and_catches_each_difference(tmp_path, spec):
     more = answer(metadata | {"block_count": metadata["block_count"] + 1}, tensors, "meta")
     bad = [m for m in more["metadata"] if not m["agree"]]
     assert [m["key"] for m in bad] == [f"{arch}.block_count"] and bad[0]["field"].startswith("n_layers")
-    heads = answer(metadata | {"head_count": metadata["head_count"] * 2}, tensors, "heads")
+    doubled = [h * 2 for h in metadata["head_count"]] if isinstance(metadata["head_count"], list) else None
+    heads = answer(metadata | {"head_count": doubled or metadata["head_count"] * 2}, tensors, "heads")
     assert [m["key"] for m in heads["metadata"] if not m["agree"]] == [f"{arch}.attention.head_count"]

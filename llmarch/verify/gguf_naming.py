@@ -143,12 +143,13 @@ GGUF_TABLES: dict[str, GgufTable] = {
     "olmoe": GgufTable(ATTENTION + MOE),
     "gemma3": GgufTable(ATTENTION + MLP),  # sandwich norms
     "cohere2": GgufTable(ATTENTION + MLP),
-    "phi3": GgufTable(PHI3),
+    "phi3": GgufTable(PHI3, extras=("rope_factors_long.weight", "rope_factors_short.weight")),
     "minimax-m2": GgufTable(ATTENTION + MOE),
     "deepseek2": GgufTable(MLA + MLP + MOE),  # DeepSeek V3, R1, Kimi K2
     "glm4moe": GgufTable(ATTENTION + MLP + MOE, POST_ATTENTION_FFN_NORM),
     "gpt-oss": GgufTable(ATTENTION + MOE, POST_ATTENTION_FFN_NORM),
     "qwen3next": GgufTable(GATED_DELTANET + ATTENTION + MOE, POST_ATTENTION_FFN_NORM),
+    "nemotron_h": GgufTable(MAMBA2 + ATTENTION + UNGATED_MLP, dict.fromkeys(NORMS, "attn_norm")),
     "nemotron_h_moe": GgufTable(MAMBA2 + ATTENTION + UNGATED_MLP + UNGATED_MOE, dict.fromkeys(NORMS, "attn_norm")),
 }
 # model-level weights of the meta build -> llama.cpp's names
