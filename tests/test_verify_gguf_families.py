@@ -336,6 +336,7 @@ def test_gguf_family_agrees_and_catches_each_difference(tmp_path, spec):
 
     ir = llmarch.load(spec)
     arch, metadata, tensors = CASES[spec](spec)
+    assert arch in MODEL_TYPE_ARCH[model_type_of(spec)]  # the architecture README states for it
 
     def answer(meta: dict, edited: dict, name: str) -> dict:
         path = tmp_path / f"{name}.gguf"
@@ -367,3 +368,121 @@ def test_gguf_family_agrees_and_catches_each_difference(tmp_path, spec):
     doubled = [h * 2 for h in metadata["head_count"]] if isinstance(metadata["head_count"], list) else None
     heads = answer(metadata | {"head_count": doubled or metadata["head_count"] * 2}, tensors, "heads")
     assert [m["key"] for m in heads["metadata"] if not m["agree"]] == [f"{arch}.attention.head_count"]
+
+
+# ---------------------------------------------------------------------------
+# Which llama.cpp architecture each shipped model type converts to (convert_hf_to_gguf.py's registrations),
+# checked against gguf-py's MODEL_ARCH_NAMES, every shipped spec and README's table.  None: gguf-py defines
+# no architecture for it; (): which one llama.cpp's converter gives it is not settled here.  Mistral Large 3
+# ships Mistral's own params.json, no model type: its architecture (gguf-py's deepseek2 names list it).
+MODEL_TYPE_ARCH: dict[str, tuple[str, ...] | None] = {
+    "afmoe": ("afmoe",),
+    "cohere2": ("cohere2",),
+    "cohere2_moe": None,
+    "deepseek_v3": ("deepseek2",),
+    "deepseek_v32": (),  # its indexer: deepseek2 has no indexer tensors, glm-dsa has
+    "deepseek_v4": None,
+    "gemma3_text": ("gemma3",),
+    "gemma3n_text": ("gemma3n",),
+    "gemma4_text": ("gemma4",),
+    "git": ("grok",),  # Grok 2.5's config says `git`
+    "glm4_moe": ("glm4moe",),
+    "glm_moe_dsa": ("glm-dsa",),
+    "gpt2": ("gpt2",),
+    "gpt_oss": ("gpt-oss",),
+    "granite": ("granite",),
+    "hy_v3": None,  # only the older hunyuan-moe and hunyuan-dense
+    "kimi_k2": ("deepseek2",),
+    "kimi_linear": ("kimi-linear",),
+    "laguna": None,
+    "llama": ("llama",),
+    "llama4_text": ("llama4",),
+    "mimo_v2": (),  # MiMo-V2-Flash's backbone with towers: mimo2 or not
+    "mimo_v2_flash": ("mimo2",),
+    "minimax_m2": ("minimax-m2",),
+    "ministral3": ("mistral3",),
+    "mistral": ("llama",),
+    "mistral4": ("mistral4",),
+    "MistralLarge3ForCausalLM": ("deepseek2",),
+    "mixtral": ("llama",),
+    "nemotron_h": ("nemotron_h", "nemotron_h_moe"),  # without and with experts
+    "olmo2": ("olmo2",),
+    "olmo3": ("olmo2",),
+    "olmoe": ("olmoe",),
+    "phi3": ("phi3",),
+    "qwen3": ("qwen3",),
+    "qwen3_5_moe_text": ("qwen35moe",),
+    "qwen3_5_text": ("qwen35",),
+    "qwen3_moe": ("qwen3moe",),
+    "qwen3_next": ("qwen3next",),
+    "sarvam_mla": None,
+    "sarvam_moe": None,
+    "smollm3": ("smollm3",),
+    "step3p5": ("step35",),
+    "xlstm": None,
+    "zaya": None,
+}
+
+
+def shipped_model_types() -> dict[str, list[str]]:
+    from conftest import SPEC_NAMES
+
+    out: dict[str, list[str]] = {}
+    for spec in SPEC_NAMES:
+        raw = upstream_config(spec) if has_config(spec) else collected_values(spec)
+        model_type = text_config(raw).get("model_type") or raw["architecture"].split()[0]
+        out.setdefault(model_type, []).append(spec)
+    return out
+
+
+def readme_rows() -> list[str]:
+    from importlib.metadata import version as installed
+
+    from llmarch.verify.gguf_naming import GGUF_TABLES
+
+    version = installed("gguf")
+    rows = ["| model type | llama.cpp architecture | verify | shipped specs |", "|---|---|---|---|"]
+    for model_type, specs in sorted(shipped_model_types().items(), key=lambda kv: kv[0].lower()):
+        archs = MODEL_TYPE_ARCH[model_type]
+        if archs is None:
+            arch, state = "none", f"no GGUF (gguf-py {version} defines no architecture)"
+        elif not archs:
+            arch, state = "not settled", "no table (exit 2)"
+        else:
+            arch = ", ".join(f"`{a}`" for a in archs)
+            state = "tested" if all(a in GGUF_TABLES for a in archs) else "no table yet (exit 2)"
+        rows.append(f"| `{model_type}` | {arch} | {state} | {', '.join(specs)} |")
+    return rows
+
+
+def test_every_shipped_model_type_has_its_llama_cpp_architecture_stated():
+    shipped = shipped_model_types()
+    assert set(shipped) == set(MODEL_TYPE_ARCH), set(shipped) ^ set(MODEL_TYPE_ARCH)
+    names = set(gguf.MODEL_ARCH_NAMES.values())
+    stated = {a for archs in MODEL_TYPE_ARCH.values() if archs for a in archs}
+    assert stated <= names, stated - names
+    squashed = {re.sub(r"[-_]", "", n) for n in names}
+    for model_type, archs in MODEL_TYPE_ARCH.items():
+        if archs is None:  # no architecture of that name, nor one it begins
+            assert not any(n.startswith(re.sub(r"[-_]", "", model_type)) for n in squashed), model_type
+
+
+def test_every_gguf_table_is_tested_on_a_file():
+    import test_verify_gguf
+
+    from llmarch.verify.gguf_naming import GGUF_TABLES
+
+    tested = {a for spec in [*CASES, *test_verify_gguf.CASES] for a in MODEL_TYPE_ARCH[model_type_of(spec)]}
+    assert set(GGUF_TABLES) <= tested, set(GGUF_TABLES) - tested
+
+
+def model_type_of(spec: str) -> str:
+    return next(t for t, specs in shipped_model_types().items() if spec in specs)
+
+
+def test_readme_states_each_model_types_gguf_architecture():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("<!-- gguf-architectures -->")[1].split("<!-- /gguf-architectures -->")[0]
+    assert block.strip().splitlines() == readme_rows(), "\n".join(readme_rows())
