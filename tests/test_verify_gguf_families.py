@@ -242,6 +242,69 @@ def qwen3next(spec: str):
     return "qwen3next", metadata, tensors
 
 
+def qwen35(spec: str):
+    """Qwen3.5 and 3.6 (`qwen35`, `qwen35moe`): transformers' Gated DeltaNet holds q, k, v (`attn_qkv`), z
+    (`attn_gate`), b (`ssm_beta`) and a (`ssm_alpha`) apart; the converter squeezes the depthwise kernel,
+    renames `dt_bias` and reorders value heads (shapes kept); written as with its `--no-mtp`."""
+
+    def rename(name, shape):
+        if name.endswith("linear_attn.conv1d.weight"):
+            return [(name, (shape[0], shape[2]))]
+        if name.endswith(".dt_bias"):
+            return [(name[: -len(".dt_bias")] + ".dt_proj.bias", shape)]
+        return stacked_experts(name, shape)
+
+    raw = config(spec)
+    moe = "num_experts" in raw and raw.get("num_experts")
+    arch = gguf.MODEL_ARCH.QWEN35MOE if moe else gguf.MODEL_ARCH.QWEN35
+    raw, tensors = convert(spec, arch, rename)
+    rope = raw.get("rope_parameters") or {}
+    metadata = common_metadata(raw) | {
+        "rope_freq_base": rope_theta(raw),
+        "rope_dimension_count": int(raw["head_dim"] * rope.get("partial_rotary_factor", 0.25)),
+        "ssm_conv_kernel": raw["linear_conv_kernel_dim"],
+        "ssm_state_size": raw["linear_key_head_dim"],
+        "ssm_group_count": raw["linear_num_key_heads"],
+        "ssm_time_step_rank": raw["linear_num_value_heads"],
+        "ssm_inner_size": raw["linear_value_head_dim"] * raw["linear_num_value_heads"],
+    }
+    if moe:
+        metadata |= {
+            "expert_count": raw["num_experts"],
+            "expert_used_count": raw["num_experts_per_tok"],
+            "expert_feed_forward_length": raw["moe_intermediate_size"],
+            "expert_shared_feed_forward_length": raw["shared_expert_intermediate_size"],
+        }
+    else:
+        metadata["feed_forward_length"] = raw["intermediate_size"]
+    return gguf.MODEL_ARCH_NAMES[arch], metadata, tensors
+
+
+def llama4(spec: str):
+    """Llama 4 (`llama4`): transformers' experts `[n, in, out]`, gate and up in halves of the outputs, which
+    the converter transposes to `[n, out, in]` and cuts in two."""
+
+    def rename(name, shape):
+        if name.endswith("experts.gate_up_proj"):
+            n, d, width = shape
+            base = name[: -len("gate_up_proj")]
+            return [(base + "gate_proj.weight", (n, width // 2, d)), (base + "up_proj.weight", (n, width // 2, d))]
+        if name.endswith("experts.down_proj"):
+            n, f, d = shape
+            return [(name + ".weight", (n, d, f))]
+        return [(name, shape)]
+
+    raw, tensors = convert(spec, gguf.MODEL_ARCH.LLAMA4, rename)
+    metadata = common_metadata(raw) | {
+        "rope_freq_base": rope_theta(raw),
+        "expert_count": raw["num_local_experts"],
+        "expert_used_count": raw["num_experts_per_tok"],
+        "expert_feed_forward_length": raw["intermediate_size"],
+        "feed_forward_length": raw["intermediate_size_mlp"],
+    }
+    return "llama4", metadata, tensors
+
+
 def nemotron_h(spec: str):
     """Nemotron-H without experts (`nemotron_h`, Nemotron 3 Nano 4B, from its collected values): the
     converter's Mamba2Model reshapes (conv1d squeezed, A and D `[heads, 1]`, the gated norm per group) and
@@ -321,7 +384,12 @@ CASES = {
     "phi-4": dense("phi3"),  # q, k, v fused in attn_qkv; gate and up in ffn_up
     "tiny-aya": dense("cohere2"),  # the parallel block's one norm
     "granite-4.1-30b": dense("granite"),
-    "nemotron-3-nano-4b": nemotron_h,  # hybrid: Mamba-2, attention and MLP layers
+    "nemotron-3-nano-4b": nemotron_h,
+    "qwen3.6-27b": qwen35,  # Gated DeltaNet and gated attention, dense FFN
+    "qwen3.5-122b-a10b": qwen35,  # the same with experts and a gated shared expert
+    "llama-4-scout": llama4,  # MoE with a shared expert, chunked and NoPE layers
+    "llama-4-maverick": llama4,  # MoE and dense layers interleaved
+    "ministral-3-8b": dense("mistral3"),  # hybrid: Mamba-2, attention and MLP layers
     "mixtral-8x7b": moe("llama", "num_local_experts"),
     "olmoe-1b-7b": moe("olmoe", "num_experts"),
     "minimax-m2": moe("minimax-m2", "num_local_experts"),

@@ -82,6 +82,10 @@ GATED_DELTANET: tuple[Rule, ...] = (
     rule(r"mixer\.A_log", "ssm_a"),
     rule(r"mixer\.norm\.weight", "ssm_norm.weight"),
 )
+# Qwen3.5's Gated DeltaNet: beta and a apart (`ssm_beta`, `ssm_alpha`)
+QWEN35_DELTANET: tuple[Rule, ...] = (
+    rule(r"mixer\.in_proj_ba\.weight", "ssm_beta.weight", "ssm_alpha.weight"),
+) + GATED_DELTANET
 # Phi-3: q, k and v fused in `attn_qkv`, gate and up in one `ffn_up`
 PHI3: tuple[Rule, ...] = (
     rule(r"attn\.(q|k|v)_proj\.weight", "attn_qkv.weight"),
@@ -149,6 +153,10 @@ GGUF_TABLES: dict[str, GgufTable] = {
     "glm4moe": GgufTable(ATTENTION + MLP + MOE, POST_ATTENTION_FFN_NORM),
     "gpt-oss": GgufTable(ATTENTION + MOE, POST_ATTENTION_FFN_NORM),
     "qwen3next": GgufTable(GATED_DELTANET + ATTENTION + MOE, POST_ATTENTION_FFN_NORM),
+    "qwen35": GgufTable(QWEN35_DELTANET + ATTENTION + MLP, POST_ATTENTION_FFN_NORM),
+    "qwen35moe": GgufTable(QWEN35_DELTANET + ATTENTION + MOE, POST_ATTENTION_FFN_NORM),
+    "llama4": GgufTable(ATTENTION + MLP + MOE),
+    "mistral3": GgufTable(ATTENTION + MLP),  # Ministral 3
     "nemotron_h": GgufTable(MAMBA2 + ATTENTION + UNGATED_MLP, dict.fromkeys(NORMS, "attn_norm")),
     "nemotron_h_moe": GgufTable(MAMBA2 + ATTENTION + UNGATED_MLP + UNGATED_MOE, dict.fromkeys(NORMS, "attn_norm")),
 }
