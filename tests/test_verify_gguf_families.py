@@ -97,6 +97,19 @@ def convert(spec: str, arch, rename=stacked_experts) -> tuple[dict, dict]:
     return raw, _gguf_names(arch, raw["num_hidden_layers"], hf)
 
 
+def with_nextn(tensors: dict, raw: dict) -> dict:
+    """The MTP layer as the converter keeps it after the model's blocks: a block like the last one, and its
+    nextn tensors named from gguf-py's TENSOR_NAMES, shapes by hand (eh_proj `[d, 2 d]`); transformers does
+    not build it."""
+    n, d = raw["num_hidden_layers"], raw["hidden_size"]
+    T, names = gguf.MODEL_TENSOR, gguf.TENSOR_NAMES
+    last = {k[len(f"blk.{n - 1}.") :]: s for k, s in tensors.items() if k.startswith(f"blk.{n - 1}.")}
+    out = tensors | {f"blk.{n}.{k}": s for k, s in last.items()}
+    for t, shape in ((T.NEXTN_EH_PROJ, (d, 2 * d)), (T.NEXTN_ENORM, (d,)), (T.NEXTN_HNORM, (d,))):
+        out[names[t].format(bid=n) + ".weight"] = shape
+    return out
+
+
 def deepseek2(spec: str):
     """DeepSeek V3 and Kimi K2 as `deepseek2`: MLA's kv_b cut per head into `attn_k_b` (transposed:
     `[heads, kv_lora_rank, nope]`) and `attn_v_b` (`[heads, v_head_dim, kv_lora_rank]`), as the converter's MLA
@@ -112,7 +125,8 @@ def deepseek2(spec: str):
         return stacked_experts(name, shape)
 
     raw = config(spec)
-    raw, tensors = convert(spec, gguf.MODEL_ARCH.DEEPSEEK2, rename)
+    glm = raw["model_type"] == "glm_moe_dsa"
+    raw, tensors = convert(spec, gguf.MODEL_ARCH.GLM_DSA if glm else gguf.MODEL_ARCH.DEEPSEEK2, rename)
     metadata = common_metadata(raw) | {
         "head_count_kv": 1,
         "key_length": raw["kv_lora_rank"] + raw["qk_rope_head_dim"],
@@ -131,6 +145,15 @@ def deepseek2(spec: str):
         "leading_dense_block_count": raw["first_k_dense_replace"],
         "vocab_size": raw["vocab_size"],
     }
+    if glm:  # GLM-5 (`glm-dsa`): the indexer's tensors, and the MTP layer kept as one more block
+        mtp = raw["num_nextn_predict_layers"]
+        metadata |= {"block_count": raw["num_hidden_layers"] + mtp, "nextn_predict_layers": mtp}
+        metadata |= {
+            "indexer_head_count": raw["index_n_heads"],
+            "indexer_key_length": raw["index_head_dim"],
+            "indexer_top_k": raw["index_topk"],
+        }
+        return "glm-dsa", metadata, with_nextn(tensors, raw)
     return "deepseek2", metadata, tensors
 
 
@@ -183,12 +206,8 @@ def glm4moe(spec: str):
     layer as one more block (`block_count` 47, `nextn_predict_layers` 1) whose tensors transformers does not
     build: its nextn tensors named from gguf-py's TENSOR_NAMES, shapes by hand (eh_proj `[d, 2 d]`)."""
     raw, tensors = convert(spec, gguf.MODEL_ARCH.GLM4_MOE)
-    n, d = raw["num_hidden_layers"], raw["hidden_size"]
-    T, names = gguf.MODEL_TENSOR, gguf.TENSOR_NAMES
-    last = {k[len(f"blk.{n - 1}.") :]: s for k, s in tensors.items() if k.startswith(f"blk.{n - 1}.")}
-    tensors |= {f"blk.{n}.{k}": s for k, s in last.items()}  # the MTP block's own layer
-    for t, shape in ((T.NEXTN_EH_PROJ, (d, 2 * d)), (T.NEXTN_ENORM, (d,)), (T.NEXTN_HNORM, (d,))):
-        tensors[names[t].format(bid=n) + ".weight"] = shape
+    n = raw["num_hidden_layers"]
+    tensors = with_nextn(tensors, raw)
     metadata = common_metadata(raw) | {
         "block_count": n + raw["num_nextn_predict_layers"],
         "nextn_predict_layers": raw["num_nextn_predict_layers"],
@@ -372,6 +391,7 @@ def moe(arch_name: str, experts_key: str):
 CASES = {
     "deepseek-v3": deepseek2,  # MLA, DeepSeekMoE, dense first layers
     "kimi-k2": deepseek2,
+    "glm-5": deepseek2,  # glm-dsa: DeepSeek's MLA with the sparse-attention indexer, MTP kept
     "gemma-3-1b": gemma3,  # sandwich norms, sliding window, tied embedding
     "gemma-3-27b": gemma3,  # the text model of the multimodal wrapper
     "gpt-oss-20b": gpt_oss,  # sinks, expert biases

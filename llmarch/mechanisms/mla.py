@@ -78,7 +78,7 @@ class MultiHeadLatentAttention(Attention):
             out.append(("attention.q_lora_rank", (a.q_lora_rank,), "attention.q_lora_rank"))
         if a.rope is not None:
             out.append(("rope.freq_base", (a.rope.theta,), "attention.rope.theta"))
-        return out
+        return out + (self.indexer.gguf_metadata() if self.indexer is not None else [])
 
     def cache_elements_per_token(self) -> int:
         """The compressed latent and the shared rope key, as inference engines cache them (not the

@@ -38,6 +38,13 @@ MLA: tuple[Rule, ...] = (
     rule(r"attn\.kv_a_proj\.weight", "attn_kv_a_mqa.weight"),
     rule(r"attn\.kv_b_proj\.weight", "attn_k_b.weight", "attn_v_b.weight"),
 ) + ATTENTION
+# DeepSeek's sparse-attention indexer inside the attention block (GLM-5)
+INDEXER: tuple[Rule, ...] = (
+    rule(r"attn\.indexer\.wq\.weight", "indexer.attn_q_b.weight"),
+    rule(r"attn\.indexer\.wk\.weight", "indexer.attn_k.weight"),
+    rule(r"attn\.indexer\.k_norm\.(weight|bias)", "indexer.k_norm.{0}"),
+    rule(r"attn\.indexer\.weights_proj\.weight", "indexer.proj.weight"),
+)
 MLP: tuple[Rule, ...] = (
     rule(r"ffn\.gate_up\.(weight|bias)", "ffn_gate.{0}", "ffn_up.{0}"),
     rule(r"ffn\.down\.(weight|bias)", "ffn_down.{0}"),
@@ -150,6 +157,7 @@ GGUF_TABLES: dict[str, GgufTable] = {
     "phi3": GgufTable(PHI3, extras=("rope_factors_long.weight", "rope_factors_short.weight")),
     "minimax-m2": GgufTable(ATTENTION + MOE),
     "deepseek2": GgufTable(MLA + MLP + MOE),  # DeepSeek V3, R1, Kimi K2
+    "glm-dsa": GgufTable(MLA + INDEXER + MLP + MOE),  # GLM-5
     "glm4moe": GgufTable(ATTENTION + MLP + MOE, POST_ATTENTION_FFN_NORM),
     "gpt-oss": GgufTable(ATTENTION + MOE, POST_ATTENTION_FFN_NORM),
     "qwen3next": GgufTable(GATED_DELTANET + ATTENTION + MOE, POST_ATTENTION_FFN_NORM),
