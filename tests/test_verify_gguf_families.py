@@ -574,3 +574,34 @@ def test_readme_states_each_model_types_gguf_architecture():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     block = readme.split("<!-- gguf-architectures -->")[1].split("<!-- /gguf-architectures -->")[0]
     assert block.strip().splitlines() == readme_rows(), "\n".join(readme_rows())
+
+
+def test_cli_on_a_deepseek2_gguf_piped_at_80_columns(tmp_path):
+    """The CLI as people run it, piped (no terminal) at 80 columns: the MLA metadata rows, exit 0; a
+    `--set` the file contradicts, exit 1 naming the key; an architecture with no table, exit 2 in one
+    paragraph naming the file and the architectures verify knows."""
+    import os
+    import subprocess
+    import sys
+
+    arch, metadata, tensors = deepseek2("deepseek-v3")
+    path = tmp_path / "DeepSeek-V3-Q4_K_M.gguf"
+    write_gguf(path, arch, metadata, tensors)
+    env = os.environ | {"COLUMNS": "80", "NO_COLOR": "1"}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "llmarch", *args], capture_output=True, text=True, env=env, timeout=300
+        )
+
+    ok = run("verify", "deepseek-v3", str(path))
+    assert ok.returncode == 0, ok.stderr
+    assert "deepseek2.attention.kv_lora_rank" in ok.stdout and "deepseek2.attention.key_length_mla" in ok.stdout
+    assert max(len(line) for line in ok.stdout.splitlines()) <= 80
+    differs = run("verify", "deepseek-v3", str(path), "--set", "attention.kv_lora_rank=256")
+    assert differs.returncode == 1 and "deepseek2.attention.kv_lora_rank" in differs.stdout
+    other = tmp_path / "other.gguf"
+    write_gguf(other, "kimi-linear", {"block_count": 1}, {"token_embd.weight": (8, 32)})
+    refused = run("verify", "deepseek-v3", str(other))
+    assert refused.returncode == 2 and "kimi-linear" in refused.stderr and "deepseek2" in refused.stderr
+    assert "Traceback" not in refused.stderr and "other.gguf" in refused.stderr
