@@ -92,9 +92,10 @@ def config(spec: str) -> dict:
 def convert(spec: str, arch, rename=stacked_experts) -> tuple[dict, dict]:
     raw = config(spec)
     hf = {}
+    layers = raw.get("num_hidden_layers") or raw["n_layer"]
     for name, shape in state(spec).items():
         hf.update(rename(name, shape))
-    return raw, _gguf_names(arch, raw["num_hidden_layers"], hf)
+    return raw, _gguf_names(arch, layers, hf)
 
 
 def with_nextn(tensors: dict, raw: dict) -> dict:
@@ -357,6 +358,28 @@ def nemotron_h(spec: str):
     return "nemotron_h", metadata, tensors
 
 
+def gpt2(spec: str):
+    """GPT-2 (`gpt2`): every linear a Conv1D stored `[in, out]`, which the converter transposes; the
+    attention's causal-mask buffers dropped."""
+
+    def rename(name, shape):
+        if name.endswith((".attn.bias", ".attn.masked_bias")):
+            return []
+        if name.endswith((".c_attn.weight", ".c_proj.weight", ".c_fc.weight")):
+            return [(name, shape[::-1])]
+        return [(name, shape)]
+
+    raw, tensors = convert(spec, gguf.MODEL_ARCH.GPT2, rename)
+    metadata = {
+        "block_count": raw["n_layer"],
+        "context_length": raw["n_ctx"] if "n_ctx" in raw else raw["n_positions"],
+        "embedding_length": raw["n_embd"],
+        "feed_forward_length": 4 * raw["n_embd"],
+        "head_count": raw["n_head"],
+    }
+    return "gpt2", metadata, tensors
+
+
 def dense(arch_name: str):
     """A dense family whose converter renames only (Llama's, OLMo 2's, SmolLM3's)."""
 
@@ -409,7 +432,8 @@ CASES = {
     "qwen3.5-122b-a10b": qwen35,  # the same with experts and a gated shared expert
     "llama-4-scout": llama4,  # MoE with a shared expert, chunked and NoPE layers
     "llama-4-maverick": llama4,  # MoE and dense layers interleaved
-    "ministral-3-8b": dense("mistral3"),  # hybrid: Mamba-2, attention and MLP layers
+    "ministral-3-8b": dense("mistral3"),
+    "gpt2-xl": gpt2,  # learned positions, fused q/k/v, LayerNorm biases  # hybrid: Mamba-2, attention and MLP layers
     "mixtral-8x7b": moe("llama", "num_local_experts"),
     "olmoe-1b-7b": moe("olmoe", "num_experts"),
     "minimax-m2": moe("minimax-m2", "num_local_experts"),

@@ -89,6 +89,11 @@ GATED_DELTANET: tuple[Rule, ...] = (
     rule(r"mixer\.A_log", "ssm_a"),
     rule(r"mixer\.norm\.weight", "ssm_norm.weight"),
 )
+# GPT-2: q, k and v fused in `attn_qkv` (biases too), an ungated MLP, LayerNorms with biases
+GPT2: tuple[Rule, ...] = (
+    rule(r"attn\.(q|k|v)_proj\.(weight|bias)", "attn_qkv.{1}"),
+    rule(r"attn\.o_proj\.(weight|bias)", "attn_output.{0}"),
+) + UNGATED_MLP
 # Qwen3.5's Gated DeltaNet: beta and a apart (`ssm_beta`, `ssm_alpha`)
 QWEN35_DELTANET: tuple[Rule, ...] = (
     rule(r"mixer\.in_proj_ba\.weight", "ssm_beta.weight", "ssm_alpha.weight"),
@@ -165,12 +170,16 @@ GGUF_TABLES: dict[str, GgufTable] = {
     "qwen35moe": GgufTable(QWEN35_DELTANET + ATTENTION + MOE, POST_ATTENTION_FFN_NORM),
     "llama4": GgufTable(ATTENTION + MLP + MOE),
     "mistral3": GgufTable(ATTENTION + MLP),  # Ministral 3
+    # older converters wrote GPT-2's tied head a second time as `output`
+    "gpt2": GgufTable(GPT2, extras=("output.weight",)),
     "nemotron_h": GgufTable(MAMBA2 + ATTENTION + UNGATED_MLP, dict.fromkeys(NORMS, "attn_norm")),
     "nemotron_h_moe": GgufTable(MAMBA2 + ATTENTION + UNGATED_MLP + UNGATED_MOE, dict.fromkeys(NORMS, "attn_norm")),
 }
 # model-level weights of the meta build -> llama.cpp's names
 OUTER = {
     "embed_tokens.weight": "token_embd.weight",
+    "pos_embed.weight": "position_embd.weight",  # GPT-2's learned positions
     "norm.weight": "output_norm.weight",
+    "norm.bias": "output_norm.bias",
     "lm_head.weight": "output.weight",
 }
