@@ -380,6 +380,28 @@ def gpt2(spec: str):
     return "gpt2", metadata, tensors
 
 
+def afmoe(spec: str):
+    """Trinity (`afmoe`, from its collected values): the attention's output gate apart (`attn_gate`),
+    sandwich norms, the routing bias `expert_bias` (given its `.bias`, as llama.cpp loads `exp_probs_b.bias`)."""
+
+    def rename(name, shape):
+        if name.endswith("mlp.expert_bias"):
+            return [(name + ".bias", shape)]
+        return stacked_experts(name, shape)
+
+    raw, tensors = convert(spec, gguf.MODEL_ARCH.AFMOE, rename)
+    metadata = common_metadata(raw) | {
+        "rope_freq_base": rope_theta(raw),
+        "sliding_window": raw["sliding_window"],
+        "feed_forward_length": raw["intermediate_size"],
+        "expert_count": raw["num_experts"],
+        "expert_used_count": raw["num_experts_per_tok"],
+        "expert_feed_forward_length": raw["moe_intermediate_size"],
+        "expert_shared_count": raw["num_shared_experts"],
+    }
+    return "afmoe", metadata, tensors
+
+
 def dense(arch_name: str):
     """A dense family whose converter renames only (Llama's, OLMo 2's, SmolLM3's)."""
 
@@ -433,7 +455,8 @@ CASES = {
     "llama-4-scout": llama4,  # MoE with a shared expert, chunked and NoPE layers
     "llama-4-maverick": llama4,  # MoE and dense layers interleaved
     "ministral-3-8b": dense("mistral3"),
-    "gpt2-xl": gpt2,  # learned positions, fused q/k/v, LayerNorm biases  # hybrid: Mamba-2, attention and MLP layers
+    "gpt2-xl": gpt2,
+    "trinity-large": afmoe,  # gated attention, sandwich norms, MoE with a routing bias  # learned positions, fused q/k/v, LayerNorm biases  # hybrid: Mamba-2, attention and MLP layers
     "mixtral-8x7b": moe("llama", "num_local_experts"),
     "olmoe-1b-7b": moe("olmoe", "num_experts"),
     "minimax-m2": moe("minimax-m2", "num_local_experts"),

@@ -89,6 +89,12 @@ GATED_DELTANET: tuple[Rule, ...] = (
     rule(r"mixer\.A_log", "ssm_a"),
     rule(r"mixer\.norm\.weight", "ssm_norm.weight"),
 )
+# Arcee's AFMoE (Trinity): llmarch's q_proj holds the queries and the elementwise output gate, which llama.cpp
+# stores apart (`attn_gate`); the routing bias is a parameter (`router_correction`)
+AFMOE: tuple[Rule, ...] = (
+    rule(r"attn\.q_proj\.weight", "attn_q.weight", "attn_gate.weight"),
+    rule(r"ffn\.router_correction", "exp_probs_b.bias"),
+)
 # GPT-2: q, k and v fused in `attn_qkv` (biases too), an ungated MLP, LayerNorms with biases
 GPT2: tuple[Rule, ...] = (
     rule(r"attn\.(q|k|v)_proj\.(weight|bias)", "attn_qkv.{1}"),
@@ -170,6 +176,7 @@ GGUF_TABLES: dict[str, GgufTable] = {
     "qwen35moe": GgufTable(QWEN35_DELTANET + ATTENTION + MOE, POST_ATTENTION_FFN_NORM),
     "llama4": GgufTable(ATTENTION + MLP + MOE),
     "mistral3": GgufTable(ATTENTION + MLP),  # Ministral 3
+    "afmoe": GgufTable(AFMOE + ATTENTION + MLP + MOE),  # sandwich norms
     # older converters wrote GPT-2's tied head a second time as `output`
     "gpt2": GgufTable(GPT2, extras=("output.weight",)),
     "nemotron_h": GgufTable(MAMBA2 + ATTENTION + UNGATED_MLP, dict.fromkeys(NORMS, "attn_norm")),
