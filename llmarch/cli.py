@@ -42,6 +42,7 @@ from .cli_shared import (
     write_answer,
 )
 from .errors import LlmarchError, shorten
+from .import_gguf import import_gguf
 from .output import is_stdout, printable
 
 app = typer.Typer(
@@ -511,8 +512,7 @@ def verify(
     load_registry(spec_path)
     ir = load(spec, spec_path, sets)
     if is_gguf(checkpoint):
-        model = gguf_verify.verify_gguf(ir, read_gguf(checkpoint))
-        doc = verify_gguf_doc
+        model, doc = gguf_verify.verify_gguf(ir, read_gguf(checkpoint)), verify_gguf_doc
     else:
         with progress_bar(None, "reading shard headers", many=0) as step:
             model = run_verify(ir, read_checkpoint(checkpoint, step), model_type)
@@ -595,5 +595,6 @@ def run() -> None:
     app(args=argv, prog_name="llmarch")
 
 
+app.command("import-gguf")(guarded(import_gguf))
 if __name__ == "__main__":
     run()
