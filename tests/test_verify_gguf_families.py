@@ -652,3 +652,15 @@ def test_cli_on_a_deepseek2_gguf_piped_at_80_columns(tmp_path):
     refused = run("verify", "deepseek-v3", str(other))
     assert refused.returncode == 2 and "kimi-linear" in refused.stderr and "deepseek2" in refused.stderr
     assert "Traceback" not in refused.stderr and "other.gguf" in refused.stderr
+    bare = tmp_path / "bare.gguf"
+    write_gguf(bare, "llama", {}, {"token_embd.weight": (8, 32)})
+    _strip_architecture(bare)
+    nameless = run("verify", "deepseek-v3", str(bare))
+    assert nameless.returncode == 2 and "general.architecture" in nameless.stderr
+
+
+def _strip_architecture(path) -> None:
+    """Rename the `general.architecture` key in place (same length), as a file that never stated it."""
+    raw = path.read_bytes()
+    assert raw.count(b"general.architecture") == 1
+    path.write_bytes(raw.replace(b"general.architecture", b"general.architectur_"))

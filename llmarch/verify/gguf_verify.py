@@ -108,6 +108,11 @@ def verify_gguf(ir: ModelIR, gguf: GgufFile) -> dict:
     from ..params import count_params
 
     arch = gguf.architecture
+    if arch is None:
+        raise LlmarchError(
+            f"`{gguf.path}` states no `general.architecture`, so verify cannot tell llama.cpp's tensor names "
+            f"in it; GGUF files of a model state one of: {', '.join(sorted(GGUF_TABLES))}"
+        )
     if arch not in GGUF_TABLES:
         raise LlmarchError(
             f"`{gguf.path}`: GGUF architecture `{arch}` has no naming table in verify yet; "
