@@ -67,6 +67,8 @@ MOE: tuple[Rule, ...] = (
 UNGATED_MOE: tuple[Rule, ...] = (
     rule(r"ffn\.experts\.gate_up", "ffn_up_exps.weight"),
     rule(r"ffn\.shared\.gate_up\.weight", "ffn_up_shexp.weight"),
+    # the latent MoE's projections around the routed experts (Nemotron 3 Super)
+    rule(r"ffn\.latent_(down|up)\.(weight|bias)", "ffn_latent_{0}.{1}"),
 ) + MOE
 # Mamba-2 (Nemotron-H, Granite 4 hybrids) as `ssm_*` (the reshapes from the mechanism)
 MAMBA2: tuple[Rule, ...] = (
@@ -176,6 +178,9 @@ GGUF_TABLES: dict[str, GgufTable] = {
     "qwen35moe": GgufTable(QWEN35_DELTANET + ATTENTION + MOE, POST_ATTENTION_FFN_NORM),
     "llama4": GgufTable(ATTENTION + MLP + MOE),
     "mistral3": GgufTable(ATTENTION + MLP),  # Ministral 3
+    # Gemma 4's dense models (31B): sandwich norms, the layer scalar; the global layers' keys are their values
+    # (no attn_v); its proportional RoPE's factors (`rope_freqs`) beside
+    "gemma4": GgufTable(ATTENTION + MLP + (rule(r"layer_scalar\.scalar", "layer_output_scale.weight"),)),
     "afmoe": GgufTable(AFMOE + ATTENTION + MLP + MOE),  # sandwich norms
     # older converters wrote GPT-2's tied head a second time as `output`
     "gpt2": GgufTable(GPT2, extras=("output.weight",)),
