@@ -170,6 +170,8 @@ GGUF_TABLES: dict[str, GgufTable] = {
     "phi3": GgufTable(PHI3, extras=("rope_factors_long.weight", "rope_factors_short.weight")),
     "minimax-m2": GgufTable(ATTENTION + MOE),
     "deepseek2": GgufTable(MLA + MLP + MOE),  # DeepSeek V3, R1, Kimi K2
+    # Mistral Small 4: DeepSeek's MLA and MoE, its experts kept as transformers stacks them (gate and up fused)
+    "mistral4": GgufTable((rule(r"ffn\.experts\.gate_up", "ffn_gate_up_exps.weight"),) + MLA + MLP + MOE),
     "glm-dsa": GgufTable(MLA + INDEXER + MLP + MOE),  # GLM-5
     "glm4moe": GgufTable(ATTENTION + MLP + MOE, POST_ATTENTION_FFN_NORM),
     "gpt-oss": GgufTable(ATTENTION + MOE, POST_ATTENTION_FFN_NORM),
