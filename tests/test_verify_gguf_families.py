@@ -415,6 +415,31 @@ def gemma4(spec: str):
     return "gemma4", metadata, tensors
 
 
+def mimo2(spec: str):
+    """MiMo-V2-Flash (`mimo2`, from its collected values): the sliding-window layers' sinks given a `.weight`
+    as gpt-oss's, the routing bias a `.bias`; keys of 192 and values of 128 per head, 8 KV heads on the
+    sliding-window layers and 4 on the global ones (llama.cpp's per-layer array); its MTP layers dropped."""
+
+    def rename(name, shape):
+        if name.endswith("self_attn.sinks"):
+            return [(name + ".weight", shape)]
+        return stacked_experts(name, shape)
+
+    raw, tensors = convert(spec, gguf.MODEL_ARCH.MIMO2, rename)
+    swa = [t == "sliding_attention" for t in raw["layer_types"]]
+    metadata = common_metadata(raw) | {
+        "value_length": raw["v_head_dim"],
+        "head_count_kv": [raw["swa_num_key_value_heads"] if s else raw["num_key_value_heads"] for s in swa],
+        "sliding_window": raw["sliding_window"],
+        "rope_freq_base": rope_theta(raw),
+        "feed_forward_length": raw["intermediate_size"],
+        "expert_count": raw["n_routed_experts"],
+        "expert_used_count": raw["num_experts_per_tok"],
+        "expert_feed_forward_length": raw["moe_intermediate_size"],
+    }
+    return "mimo2", metadata, tensors
+
+
 def afmoe(spec: str):
     """Trinity (`afmoe`, from its collected values): the attention's output gate apart (`attn_gate`),
     sandwich norms, the routing bias `expert_bias` (given its `.bias`, as llama.cpp loads `exp_probs_b.bias`)."""
@@ -494,6 +519,7 @@ CASES = {
     "ministral-3-8b": dense("mistral3"),
     "gpt2-xl": gpt2,
     "trinity-large": afmoe,
+    "mimo-v2-flash": mimo2,  # sinks on the sliding-window layers, per-layer KV heads
     "gemma-4-31b": gemma4,  # global layers' keys as values, the layer scalar  # gated attention, sandwich norms, MoE with a routing bias  # learned positions, fused q/k/v, LayerNorm biases  # hybrid: Mamba-2, attention and MLP layers
     "mixtral-8x7b": moe("llama", "num_local_experts"),
     "olmoe-1b-7b": moe("olmoe", "num_experts"),

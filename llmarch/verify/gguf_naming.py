@@ -183,6 +183,7 @@ GGUF_TABLES: dict[str, GgufTable] = {
     # Gemma 4's dense models (31B): sandwich norms, the layer scalar; the global layers' keys are their values
     # (no attn_v); its proportional RoPE's factors (`rope_freqs`) beside
     "gemma4": GgufTable(ATTENTION + MLP + (rule(r"layer_scalar\.scalar", "layer_output_scale.weight"),)),
+    "mimo2": GgufTable(ATTENTION + MLP + MOE),  # MiMo-V2-Flash: sinks on the sliding-window layers
     "afmoe": GgufTable(AFMOE + ATTENTION + MLP + MOE),  # sandwich norms
     # older converters wrote GPT-2's tied head a second time as `output`
     "gpt2": GgufTable(GPT2, extras=("output.weight",)),
