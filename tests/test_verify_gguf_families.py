@@ -64,7 +64,8 @@ def stacked_experts(name: str, shape: tuple) -> list[tuple[str, tuple]]:
 
 
 def rope_theta(raw: dict, layer_type: str = "full_attention") -> float:
-    if "rope_theta" in raw:
+    """The global layers' RoPE base, as the converters write `rope.freq_base` (a config may list it per layer)."""
+    if isinstance(raw.get("rope_theta"), (int, float)):
         return float(raw["rope_theta"])
     params = raw["rope_parameters"]
     return float(params.get(layer_type, params).get("rope_theta"))
@@ -440,6 +441,21 @@ def mimo2(spec: str):
     return "mimo2", metadata, tensors
 
 
+def step35(spec: str):
+    """Step 3.5 Flash (`step35`, transformers' step3p7 text model): the head-wise attention gate, 96 heads on
+    the sliding-window layers and 64 on the global ones, MTP dropped; names through gguf-py's map of
+    transformers' names (StepFun's own checkpoints name modules their way, to the same GGUF names)."""
+    raw, tensors = convert(spec, gguf.MODEL_ARCH.STEP35)
+    metadata = common_metadata(raw) | {
+        "sliding_window": raw["sliding_window"],
+        "rope_freq_base": rope_theta(raw),
+        "expert_count": raw["n_routed_experts"],
+        "expert_used_count": raw["num_experts_per_tok"],
+        "expert_feed_forward_length": raw["moe_intermediate_size"],
+    }
+    return "step35", metadata, tensors
+
+
 def afmoe(spec: str):
     """Trinity (`afmoe`, from its collected values): the attention's output gate apart (`attn_gate`),
     sandwich norms, the routing bias `expert_bias` (given its `.bias`, as llama.cpp loads `exp_probs_b.bias`)."""
@@ -520,6 +536,7 @@ CASES = {
     "gpt2-xl": gpt2,
     "trinity-large": afmoe,
     "mimo-v2-flash": mimo2,  # sinks on the sliding-window layers, per-layer KV heads
+    "step-3.5-flash": step35,  # head-wise attention gate
     "gemma-4-31b": gemma4,  # global layers' keys as values, the layer scalar  # gated attention, sandwich norms, MoE with a routing bias  # learned positions, fused q/k/v, LayerNorm biases  # hybrid: Mamba-2, attention and MLP layers
     "mixtral-8x7b": moe("llama", "num_local_experts"),
     "olmoe-1b-7b": moe("olmoe", "num_experts"),

@@ -183,6 +183,8 @@ GGUF_TABLES: dict[str, GgufTable] = {
     # Gemma 4's dense models (31B): sandwich norms, the layer scalar; the global layers' keys are their values
     # (no attn_v); its proportional RoPE's factors (`rope_freqs`) beside
     "gemma4": GgufTable(ATTENTION + MLP + (rule(r"layer_scalar\.scalar", "layer_output_scale.weight"),)),
+    # Step 3.5 Flash: a head-wise attention gate (`attn_gate`, one row per head)
+    "step35": GgufTable((rule(r"attn\.gate_proj\.weight", "attn_gate.weight"),) + ATTENTION + MLP + MOE),
     "mimo2": GgufTable(ATTENTION + MLP + MOE),  # MiMo-V2-Flash: sinks on the sliding-window layers
     "afmoe": GgufTable(AFMOE + ATTENTION + MLP + MOE),  # sandwich norms
     # older converters wrote GPT-2's tied head a second time as `output`
