@@ -44,6 +44,7 @@ from .cli_shared import (
     write_answer,
 )
 from .errors import LlmarchError, shorten
+from .import_gguf import import_gguf
 from .output import is_stdout, printable
 
 app = cli_help.HelpTyper(
@@ -504,7 +505,7 @@ def verify(
     Example: llmarch verify qwen3-8b ~/models/Qwen3-8B
     """
     from .api import envelope, load
-    from .verify import read_checkpoint, verify_gguf
+    from .verify import gguf_verify, read_checkpoint
     from .verify import verify as run_verify
     from .verify.gguf import is_gguf, read_gguf
     from .verify.report import verify_doc, verify_gguf_doc
@@ -513,8 +514,7 @@ def verify(
     load_registry(spec_path)
     ir = load(spec, spec_path, sets)
     if is_gguf(checkpoint):
-        model = verify_gguf(ir, read_gguf(checkpoint))
-        doc = verify_gguf_doc
+        model, doc = gguf_verify.verify_gguf(ir, read_gguf(checkpoint)), verify_gguf_doc
     else:
         with progress_bar(None, "reading shard headers", many=0) as step:
             model = run_verify(ir, read_checkpoint(checkpoint, step), model_type)
@@ -593,5 +593,6 @@ def run() -> None:
     app(args=global_flags_first(sys.argv[1:]), prog_name="llmarch")
 
 
+app.command("import-gguf")(guarded(import_gguf))
 if __name__ == "__main__":
     run()

@@ -61,11 +61,7 @@ HOMES = {"mechanisms", "schema.py", "ir.py", "resolve.py", "resolve_attention.py
 # Analyzers, renderers and builders that still dispatch on mechanisms themselves (issue 16 moved params,
 # flops, kvcache, serve, facts, the gallery, the diagram, the meta build and the module walk onto the
 # protocol).  Emptying it is the goal.
-NOT_YET_MIGRATED = {
-    # verify's llama.cpp names (issue 28; the GGUF work owns it): its Mamba-2 shapes read the IR's block; the
-    # safetensors tables moved beside their import families and the kinds' `fused_parts`
-    "verify/gguf_naming.py",
-}
+NOT_YET_MIGRATED: set[str] = set()  # emptied: verify moved onto the protocol (issues 28, 29)
 
 
 def names_in(path: Path) -> set[str]:

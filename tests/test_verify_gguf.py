@@ -170,7 +170,7 @@ CASES = {
 @pytest.mark.parametrize("spec", list(CASES))
 def test_gguf_agrees_and_catches_each_difference(tmp_path, spec):
     import llmarch
-    from llmarch.verify import verify_gguf
+    from llmarch.verify.gguf_verify import verify_gguf
 
     ir = llmarch.load(spec)
     arch, metadata, tensors = CASES[spec](spec)

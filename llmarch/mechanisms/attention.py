@@ -252,6 +252,21 @@ class Attention(Mechanism):
             out += self.indexer.weights(d_model, f"{p}indexer.")
         return out
 
+    def gguf_metadata(self) -> list[tuple[str, tuple, str]]:
+        a = self.ir
+        out = [
+            ("attention.head_count", (a.n_heads,), "attention.n_heads"),
+            ("attention.head_count_kv", (a.n_kv_heads,), "attention.n_kv_heads"),
+            ("attention.key_length", (a.head_dim,), "attention.head_dim"),
+            ("attention.value_length", (a.v_head_dim,), "attention.v_head_dim"),
+        ]
+        if a.window:
+            out.append(("attention.sliding_window", (a.window,), "attention.window"))
+        if a.rope is not None:
+            out.append(("rope.freq_base", (a.rope.theta,), "attention.rope.theta"))
+            out.append(("rope.dimension_count", (int(a.head_dim * a.rope.partial),), "attention.rope.partial"))
+        return out
+
     def cache_elements_per_token(self) -> int:
         """Elements one token adds to this layer's cache: K and V per KV head, or one tensor where the
         values are the keys and the kind caches them once (DeepSeek V4; Gemma 4 caches both, since its

@@ -249,6 +249,16 @@ class Mechanism:
         """The part of its cache one of `tp` tensor-parallel ranks holds (split by heads by default)."""
         return 1 / tp
 
+    def gguf_parts(self, d_model: int) -> dict[str, tuple[tuple[int, ...], ...]]:
+        """The weights (named as `weights` names them) that llama.cpp's converter stores reshaped or cut in
+        parts, each part's shape in torch's order; every other weight keeps its shape in a GGUF file."""
+        return {}
+
+    def gguf_metadata(self) -> list[tuple[str, tuple, str]]:
+        """What a GGUF file's `<arch>.` metadata states about it: (key, the values that agree with the spec,
+        the spec field deciding them); a key several converters write differently accepts each."""
+        return []
+
     def traced_excess_macs(self, S: int) -> int:
         """Multiply-adds a traced prefill of S tokens computes beyond `sequence_macs` (masked keys)."""
         return 0

@@ -56,3 +56,6 @@ class DenseFFN(Mechanism):
 
     def weights(self, d_model: int) -> list[Weight]:
         return ffn_weights(f"{self.slot}.", d_model, self.ir, "dense_ffn")
+
+    def gguf_metadata(self) -> list[tuple[str, tuple, str]]:
+        return [("feed_forward_length", (self.ir.d_ff,), "ffn.d_ff")]

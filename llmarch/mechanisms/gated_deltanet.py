@@ -54,6 +54,26 @@ class GatedDeltaNet(Mechanism):
             f"{p}in_proj_ba.weight": (g.n_v_heads, g.n_v_heads),
         }
 
+    def gguf_parts(self, d_model: int) -> dict[str, tuple[tuple[int, ...], ...]]:
+        # llama.cpp's converter cuts the fused input projection into q, k, v (`attn_qkv`) and the gate z
+        # (`attn_gate`), and squeezes the depthwise kernel to [channels, kernel]
+        g, p = self.ir, f"{self.slot}."
+        qkv = 2 * g.n_k_heads * g.head_k_dim + g.n_v_heads * g.head_v_dim
+        return {
+            f"{p}in_proj_qkvz.weight": ((qkv, d_model), (g.n_v_heads * g.head_v_dim, d_model)),
+            f"{p}conv1d.weight": ((qkv, g.conv_kernel),),
+        }
+
+    def gguf_metadata(self) -> list[tuple[str, tuple, str]]:
+        g = self.ir
+        return [
+            ("ssm.conv_kernel", (g.conv_kernel,), "gated_deltanet.conv_kernel"),
+            ("ssm.state_size", (g.head_k_dim,), "gated_deltanet.head_k_dim"),
+            ("ssm.group_count", (g.n_k_heads,), "gated_deltanet.n_k_heads"),
+            ("ssm.time_step_rank", (g.n_v_heads,), "gated_deltanet.n_v_heads"),
+            ("ssm.inner_size", (g.n_v_heads * g.head_v_dim,), "gated_deltanet.n_v_heads x head_v_dim"),
+        ]
+
     def cache_row(self, kind: str, ctx: int, kv_bytes, state_bytes) -> CacheRow:
         g = self.ir
         rec = g.n_v_heads * g.head_k_dim * g.head_v_dim

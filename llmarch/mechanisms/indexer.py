@@ -27,6 +27,14 @@ class Indexer:
             *linear(f"{prefix}weights_proj", d_model, self.heads, "attention"),
         ]
 
+    def gguf_metadata(self) -> list[tuple[str, tuple, str]]:
+        """The `<arch>.attention.indexer.` keys a GGUF states about it (its attention adds them to its own)."""
+        return [
+            ("attention.indexer.head_count", (self.heads,), "attention.indexer.n_heads"),
+            ("attention.indexer.key_length", (self.head_dim,), "attention.indexer.head_dim"),
+            ("attention.indexer.top_k", (self.topk,), "attention.indexer.topk"),
+        ]
+
     def box_note(self) -> str:
         """Its line in its attention's diagram box."""
         return f"indexer {self.heads} heads x {self.head_dim}, top {self.topk:,}"

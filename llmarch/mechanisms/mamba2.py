@@ -45,6 +45,28 @@ class Mamba2(Mechanism):
         out += norm(f"{p}norm", inner, "linear_mixer")  # gated RMSNorm
         return out + linear(f"{p}out_proj", inner, d_model, "linear_mixer", m.bias, split="row")
 
+    def gguf_parts(self, d_model: int) -> dict[str, tuple[tuple[int, ...], ...]]:
+        # llama.cpp's converter (Mamba2Model) squeezes the depthwise kernel, stores A and D as columns and the
+        # gated norm per group
+        m, p = self.ir, f"{self.slot}."
+        inner = m.n_heads * m.head_dim
+        return {
+            f"{p}conv1d.weight": ((inner + 2 * m.n_groups * m.state_dim, m.conv_kernel),),
+            f"{p}A_log": ((m.n_heads, 1),),
+            f"{p}D": ((m.n_heads, 1),),
+            f"{p}norm.weight": ((m.n_groups, inner // m.n_groups),),
+        }
+
+    def gguf_metadata(self) -> list[tuple[str, tuple, str]]:
+        m = self.ir
+        return [
+            ("ssm.conv_kernel", (m.conv_kernel,), "mamba2.conv_kernel"),
+            ("ssm.state_size", (m.state_dim,), "mamba2.state_dim"),
+            ("ssm.group_count", (m.n_groups,), "mamba2.n_groups"),
+            ("ssm.time_step_rank", (m.n_heads,), "mamba2.n_heads"),
+            ("ssm.inner_size", (m.n_heads * m.head_dim,), "mamba2.n_heads x head_dim"),
+        ]
+
     def cache_row(self, kind: str, ctx: int, kv_bytes, state_bytes) -> CacheRow:
         m = self.ir
         rec = m.n_heads * m.head_dim * m.state_dim

@@ -54,6 +54,34 @@ class MultiHeadLatentAttention(Attention):
         out += linear(f"{p}o_proj", a.n_heads * a.v_head_dim, d, "attention", a.o_bias, split="row")
         return out + qk_norm_weights(p, a)
 
+    def gguf_parts(self, d_model: int) -> dict[str, tuple[tuple[int, ...], ...]]:
+        # llama.cpp's converter cuts kv_b per head into the key part, transposed for the absorbed product
+        # (`attn_k_b` [heads, kv_lora_rank, nope]), and the value part (`attn_v_b` [heads, v_head_dim, kv_lora_rank])
+        a = self.ir
+        k_b = (a.n_heads, a.kv_lora_rank, a.qk_nope_head_dim)
+        return {f"{self.slot}.kv_b_proj.weight": (k_b, (a.n_heads, a.v_head_dim, a.kv_lora_rank))}
+
+    def gguf_metadata(self) -> list[tuple[str, tuple, str]]:
+        # the converters since llama.cpp's MLA absorption state the cache's view (one KV head of the latent and
+        # the rope key; values the latent) and the per-head sizes under `_mla` keys; older files the per-head sizes
+        a = self.ir
+        latent = a.kv_lora_rank + a.qk_rope_head_dim
+        out = [
+            ("attention.head_count", (a.n_heads,), "attention.n_heads"),
+            ("attention.head_count_kv", (1, a.n_heads), "attention.n_heads (1: the latent, absorbed)"),
+            ("attention.key_length", (latent, a.head_dim), "attention.kv_lora_rank + qk_rope_head_dim"),
+            ("attention.value_length", (a.kv_lora_rank, a.v_head_dim), "attention.kv_lora_rank"),
+            ("attention.key_length_mla", (a.head_dim,), "attention.qk_nope_head_dim + qk_rope_head_dim"),
+            ("attention.value_length_mla", (a.v_head_dim,), "attention.v_head_dim"),
+            ("attention.kv_lora_rank", (a.kv_lora_rank,), "attention.kv_lora_rank"),
+            ("rope.dimension_count", (a.qk_rope_head_dim,), "attention.qk_rope_head_dim"),
+        ]
+        if a.q_lora_rank:
+            out.append(("attention.q_lora_rank", (a.q_lora_rank,), "attention.q_lora_rank"))
+        if a.rope is not None:
+            out.append(("rope.freq_base", (a.rope.theta,), "attention.rope.theta"))
+        return out + (self.indexer.gguf_metadata() if self.indexer is not None else [])
+
     def cache_elements_per_token(self) -> int:
         """The compressed latent and the shared rope key, as inference engines cache them (not the
         decompressed K and V), and a sparse-attention indexer's key."""

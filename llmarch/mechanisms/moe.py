@@ -160,6 +160,18 @@ class MoE(Mechanism):
             out += linear(f"{p}shared_gate", d_model, 1, "shared_experts", split="replicated")
         return out
 
+    def gguf_metadata(self) -> list[tuple[str, tuple, str]]:
+        m = self.ir
+        out = [
+            ("expert_count", (m.n_experts,), "moe.n_experts"),
+            ("expert_used_count", (m.top_k,), "moe.top_k"),
+            ("expert_feed_forward_length", (m.expert.d_ff,), "moe.d_expert"),
+        ]
+        if m.shared is not None:
+            out.append(("expert_shared_count", (m.n_shared_experts,), "moe.n_shared_experts"))
+            out.append(("expert_shared_feed_forward_length", (m.shared.d_ff,), "moe.d_shared"))
+        return out
+
     def active(self, params: dict[str, int]) -> dict[str, int]:
         out = dict(params)
         out["routed_experts"] = params["routed_experts"] // self.ir.n_experts * self.ir.top_k

@@ -1,85 +1,202 @@
-"""GGUF tensor names: llama.cpp's table per architecture, held against llmarch's weights like the
-safetensors families of `naming.py` (split out of it: the same `Family` and rule helpers)."""
+"""GGUF tensor names: llama.cpp's table per architecture (gguf-py's MODEL_TENSORS and TENSOR_NAMES), held
+against llmarch's weights.
+
+Each table maps a weight inside a layer (the part of llmarch's name after `layers.N.`) to the GGUF tensors
+`blk.N.<name>` that hold it: renamed (`attn.q_proj.weight` -> `attn_q.weight`), cut in equal parts (llmarch's
+fused `gate_up` -> `ffn_gate` and `ffn_up`; stacked experts along their second dimension), or several llmarch
+weights fused into one (Phi-3's `attn_qkv`).  Shapes are in torch's order (`GgufTensor.shape` undoes GGUF's
+reversed dimensions); experts are always stacked (`ffn_gate_exps` `[n, d_expert, d]`).  Where llama.cpp's
+converter reshapes a weight or cuts it unequally (Mamba-2's vectors, MLA's `kv_b`), the mechanism says how
+(`Mechanism.gguf_parts`): this module names, it never reads a mechanism's fields.
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
 from typing import Optional
 
-from .naming import Family, Rules, split, to
+# (a regular expression on the weight's name inside its layer, the GGUF names it fills (a template each, the
+# groups of the match filled in), the axis along which several names cut it in equal parts)
+Rule = tuple[str, tuple[str, ...], int]
 
-# ---------------------------------------------------------------------------
-# GGUF: llama.cpp's tensor names, one table per llama.cpp architecture (gguf-py's MODEL_TENSORS and
-# TENSOR_NAMES), shapes in torch's order (GGUF stores the dimensions reversed: `GgufTensor.shape` undoes it).
-# Experts are always stacked (`ffn_gate_exps` `[n, d_expert, d]`); llama.cpp's converter reshapes a few
-# Mamba-2 vectors (convert_hf_to_gguf.py's Mamba2Model: conv1d squeezed to `[channels, kernel]`, A and D
-# `[heads, 1]`, the gated norm `[groups, d_inner / groups]`).
 
-GGUF_NORMS = {
+def rule(pattern: str, *names: str, axis: int = 0) -> Rule:
+    return (pattern, names, axis)
+
+
+ATTENTION: tuple[Rule, ...] = (
+    rule(r"attn\.(q|k|v)_proj\.(weight|bias)", "attn_{0}.{1}"),
+    rule(r"attn\.o_proj\.(weight|bias)", "attn_output.{0}"),
+    rule(r"attn\.(q|k)_norm\.weight", "attn_{0}_norm.weight"),
+    rule(r"attn\.sinks", "attn_sinks.weight"),
+)
+# DeepSeek's MLA; llama.cpp cuts kv_b into `attn_k_b` and `attn_v_b` (the shapes from the mechanism)
+MLA: tuple[Rule, ...] = (
+    rule(r"attn\.(q_a|q_b)_proj\.weight", "attn_{0}.weight"),
+    rule(r"attn\.(q_a|kv_a)_norm\.weight", "attn_{0}_norm.weight"),
+    rule(r"attn\.kv_a_proj\.weight", "attn_kv_a_mqa.weight"),
+    rule(r"attn\.kv_b_proj\.weight", "attn_k_b.weight", "attn_v_b.weight"),
+) + ATTENTION
+# DeepSeek's sparse-attention indexer inside the attention block (GLM-5)
+INDEXER: tuple[Rule, ...] = (
+    rule(r"attn\.indexer\.wq\.weight", "indexer.attn_q_b.weight"),
+    rule(r"attn\.indexer\.wk\.weight", "indexer.attn_k.weight"),
+    rule(r"attn\.indexer\.k_norm\.(weight|bias)", "indexer.k_norm.{0}"),
+    rule(r"attn\.indexer\.weights_proj\.weight", "indexer.proj.weight"),
+)
+MLP: tuple[Rule, ...] = (
+    rule(r"ffn\.gate_up\.(weight|bias)", "ffn_gate.{0}", "ffn_up.{0}"),
+    rule(r"ffn\.down\.(weight|bias)", "ffn_down.{0}"),
+)
+UNGATED_MLP: tuple[Rule, ...] = (  # llmarch's `gate_up` of a relu^2 or GELU MLP is the up projection alone
+    rule(r"ffn\.gate_up\.(weight|bias)", "ffn_up.{0}"),
+    rule(r"ffn\.down\.(weight|bias)", "ffn_down.{0}"),
+)
+MOE: tuple[Rule, ...] = (
+    rule(r"ffn\.router\.(weight|bias)", "ffn_gate_inp.{0}"),
+    rule(r"ffn\.e_score_correction_bias", "exp_probs_b.bias"),
+    rule(r"ffn\.experts\.gate_up", "ffn_gate_exps.weight", "ffn_up_exps.weight", axis=1),
+    rule(r"ffn\.experts\.down", "ffn_down_exps.weight"),
+    rule(r"ffn\.experts\.gate_up_bias", "ffn_gate_exps.bias", "ffn_up_exps.bias", axis=1),
+    rule(r"ffn\.experts\.down_bias", "ffn_down_exps.bias"),
+    rule(r"ffn\.shared\.gate_up\.weight", "ffn_gate_shexp.weight", "ffn_up_shexp.weight"),
+    rule(r"ffn\.shared\.down\.weight", "ffn_down_shexp.weight"),
+    rule(r"ffn\.shared_gate\.weight", "ffn_gate_inp_shexp.weight"),
+)
+UNGATED_MOE: tuple[Rule, ...] = (
+    rule(r"ffn\.experts\.gate_up", "ffn_up_exps.weight"),
+    rule(r"ffn\.shared\.gate_up\.weight", "ffn_up_shexp.weight"),
+    # the latent MoE's projections around the routed experts (Nemotron 3 Super)
+    rule(r"ffn\.latent_(down|up)\.(weight|bias)", "ffn_latent_{0}.{1}"),
+) + MOE
+# Mamba-2 (Nemotron-H, Granite 4 hybrids) as `ssm_*` (the reshapes from the mechanism)
+MAMBA2: tuple[Rule, ...] = (
+    rule(r"mixer\.in_proj\.weight", "ssm_in.weight"),
+    rule(r"mixer\.out_proj\.weight", "ssm_out.weight"),
+    rule(r"mixer\.conv1d\.(weight|bias)", "ssm_conv1d.{0}"),
+    rule(r"mixer\.dt_bias", "ssm_dt.bias"),
+    rule(r"mixer\.A_log", "ssm_a"),
+    rule(r"mixer\.D", "ssm_d"),
+    rule(r"mixer\.norm\.weight", "ssm_norm.weight"),
+)
+# Qwen3-Next's Gated DeltaNet as llama.cpp's converter writes it since it cut the fused projection: q, k, v
+# in `attn_qkv`, the gate z in `attn_gate` (the parts' widths from the mechanism), beta and a in `ssm_ba`
+GATED_DELTANET: tuple[Rule, ...] = (
+    rule(r"mixer\.in_proj_qkvz\.weight", "attn_qkv.weight", "attn_gate.weight"),
+    rule(r"mixer\.in_proj_ba\.weight", "ssm_ba.weight"),
+    rule(r"mixer\.out_proj\.weight", "ssm_out.weight"),
+    rule(r"mixer\.conv1d\.weight", "ssm_conv1d.weight"),
+    rule(r"mixer\.dt_bias", "ssm_dt.bias"),
+    rule(r"mixer\.A_log", "ssm_a"),
+    rule(r"mixer\.norm\.weight", "ssm_norm.weight"),
+)
+# Arcee's AFMoE (Trinity): llmarch's q_proj holds the queries and the elementwise output gate, which llama.cpp
+# stores apart (`attn_gate`); the routing bias is a parameter (`router_correction`)
+AFMOE: tuple[Rule, ...] = (
+    rule(r"attn\.q_proj\.weight", "attn_q.weight", "attn_gate.weight"),
+    rule(r"ffn\.router_correction", "exp_probs_b.bias"),
+)
+# GPT-2: q, k and v fused in `attn_qkv` (biases too), an ungated MLP, LayerNorms with biases
+GPT2: tuple[Rule, ...] = (
+    rule(r"attn\.(q|k|v)_proj\.(weight|bias)", "attn_qkv.{1}"),
+    rule(r"attn\.o_proj\.(weight|bias)", "attn_output.{0}"),
+) + UNGATED_MLP
+# Qwen3.5's Gated DeltaNet: beta and a apart (`ssm_beta`, `ssm_alpha`)
+QWEN35_DELTANET: tuple[Rule, ...] = (
+    rule(r"mixer\.in_proj_ba\.weight", "ssm_beta.weight", "ssm_alpha.weight"),
+) + GATED_DELTANET
+# Phi-3: q, k and v fused in `attn_qkv`, gate and up in one `ffn_up`
+PHI3: tuple[Rule, ...] = (
+    rule(r"attn\.(q|k|v)_proj\.weight", "attn_qkv.weight"),
+    rule(r"attn\.o_proj\.weight", "attn_output.weight"),
+    rule(r"ffn\.gate_up\.weight", "ffn_up.weight"),
+    rule(r"ffn\.down\.weight", "ffn_down.weight"),
+)
+
+# llmarch's per-layer norms (`attn_norm`, `ffn_post_norm`, ...) under llama.cpp's names
+NORMS = {
     "attn_norm": "attn_norm",
     "mixer_norm": "attn_norm",
+    "input_norm": "attn_norm",  # the parallel block's one norm (Cohere 2)
     "ffn_norm": "ffn_norm",
     "attn_post_norm": "post_attention_norm",
     "ffn_post_norm": "post_ffw_norm",
 }
-GGUF_ATTENTION: Rules = (
-    (r"attn\.(q|k|v)_proj\.(weight|bias)", to("attn_{0}.{1}")),
-    (r"attn\.o_proj\.(weight|bias)", to("attn_output.{0}")),
-    (r"attn\.(q|k)_norm\.weight", to("attn_{0}_norm.weight")),
-)
-GGUF_MLP: Rules = (
-    (r"ffn\.gate_up\.weight", split("ffn_gate.weight", "ffn_up.weight")),
-    (r"ffn\.down\.weight", to("ffn_down.weight")),
-)
-GGUF_MOE: Rules = (
-    (r"ffn\.router\.weight", to("ffn_gate_inp.weight")),
-    (r"ffn\.e_score_correction_bias", to("exp_probs_b.bias")),
-    (r"ffn\.experts\.gate_up", split("ffn_gate_exps.weight", "ffn_up_exps.weight", axis=1)),
-    (r"ffn\.experts\.down", to("ffn_down_exps.weight")),
-    (r"ffn\.shared\.gate_up\.weight", split("ffn_gate_shexp.weight", "ffn_up_shexp.weight")),
-    (r"ffn\.shared\.down\.weight", to("ffn_down_shexp.weight")),
-    (r"ffn\.shared_gate\.weight", to("ffn_gate_inp_shexp.weight")),
-)
-# Nemotron-H: one `attn_norm` per layer, ungated (relu^2) FFNs, Mamba-2 blocks as `ssm_*`
-GGUF_NEMOTRON_H: Rules = (
-    (r"mixer\.in_proj\.weight", to("ssm_in.weight")),
-    (r"mixer\.out_proj\.weight", to("ssm_out.weight")),
-    (r"mixer\.conv1d\.weight", to("ssm_conv1d.weight", shape=lambda s, layer: (s[0], s[2]))),
-    (r"mixer\.conv1d\.bias", to("ssm_conv1d.bias")),
-    (r"mixer\.dt_bias", to("ssm_dt.bias")),
-    (r"mixer\.A_log", to("ssm_a", shape=lambda s, layer: s + (1,))),
-    (r"mixer\.D", to("ssm_d", shape=lambda s, layer: s + (1,))),
-    (
-        r"mixer\.norm\.weight",
-        to("ssm_norm.weight", shape=lambda s, layer: (layer.mamba2.n_groups, s[0] // layer.mamba2.n_groups)),
-    ),
-    (r"ffn\.router\.weight", to("ffn_gate_inp.weight")),
-    (r"ffn\.e_score_correction_bias", to("exp_probs_b.bias")),
-    (r"ffn\.experts\.gate_up", to("ffn_up_exps.weight")),
-    (r"ffn\.experts\.down", to("ffn_down_exps.weight")),
-    (r"ffn\.shared\.gate_up\.weight", to("ffn_up_shexp.weight")),
-    (r"ffn\.shared\.down\.weight", to("ffn_down_shexp.weight")),
-    (r"ffn\.gate_up\.weight", to("ffn_up.weight")),
-    (r"ffn\.down\.weight", to("ffn_down.weight")),
-) + GGUF_ATTENTION
+# architectures whose pre-FFN norm is `post_attention_norm` (transformers' `post_attention_layernorm` kept)
+POST_ATTENTION_FFN_NORM = NORMS | {"ffn_norm": "post_attention_norm"}
 
 
-def gguf_family(rules: Rules, norms: Optional[dict] = None) -> Family:
-    return Family(
-        rules,
-        prefixes=(("", "output"),),
-        layouts=("stacked",),
-        layers="blk",
-        norms=norms or GGUF_NORMS,
-        outer={"embed_tokens.weight": "token_embd.weight", "norm.weight": "output_norm.weight"},
-    )
+@dataclass(frozen=True)
+class GgufTable:
+    rules: tuple[Rule, ...]
+    norms: dict[str, str] = field(default_factory=lambda: NORMS)
+    # tensors llama.cpp's converter writes beside the model's weights: listed apart, not differences
+    extras: tuple[str, ...] = ("rope_freqs.weight",)
+
+    def names(
+        self, rest: str, shape: tuple[int, ...], parts: Optional[tuple[tuple[int, ...], ...]] = None
+    ) -> Optional[list[tuple[str, tuple[int, ...]]]]:
+        """A weight inside a layer (`rest` follows `layers.N.`) as (GGUF name inside `blk.N.`, shape) pairs, in
+        the shapes `parts` gives where the converter reshapes it; None where the table has no entry."""
+        head, _, tail = rest.partition(".")
+        if tail in ("weight", "bias") and head in self.norms:
+            return [(f"{self.norms[head]}.{tail}", shape)]
+        for pattern, templates, axis in self.rules:
+            m = re.fullmatch(pattern, rest)
+            if m is None:
+                continue
+            names = [t.format(*m.groups()) for t in templates]
+            if parts is not None and len(parts) == len(names):
+                return list(zip(names, parts))
+            cut = list(shape)
+            cut[axis] //= len(names)
+            return [(n, tuple(cut)) for n in names]
+        return None
 
 
-# llama.cpp architecture (a GGUF's `general.architecture`) -> its table
-GGUF_FAMILIES: dict[str, Family] = {
-    "llama": gguf_family(GGUF_ATTENTION + GGUF_MLP),
-    "qwen3": gguf_family(GGUF_ATTENTION + GGUF_MLP),
-    "qwen3moe": gguf_family(GGUF_ATTENTION + GGUF_MOE),
-    "nemotron_h_moe": gguf_family(GGUF_NEMOTRON_H, dict.fromkeys(("attn_norm", "mixer_norm", "ffn_norm"), "attn_norm")),
+# llama.cpp architecture (a GGUF's `general.architecture`) -> its table; each is tested on a file written by
+# the `gguf` package (tests/test_verify_gguf.py), its names through gguf-py's own TensorNameMap
+GGUF_TABLES: dict[str, GgufTable] = {
+    "llama": GgufTable(ATTENTION + MLP + MOE),  # Llama 3, Mistral 7B, Mixtral (ffn_*_exps)
+    "qwen3": GgufTable(ATTENTION + MLP),
+    "qwen3moe": GgufTable(ATTENTION + MOE),
+    "smollm3": GgufTable(ATTENTION + MLP),
+    "granite": GgufTable(ATTENTION + MLP),
+    "olmo2": GgufTable(ATTENTION + MLP),  # post-norm: post_attention_norm, post_ffw_norm
+    "olmoe": GgufTable(ATTENTION + MOE),
+    "gemma3": GgufTable(ATTENTION + MLP),  # sandwich norms
+    "cohere2": GgufTable(ATTENTION + MLP),
+    "phi3": GgufTable(PHI3, extras=("rope_factors_long.weight", "rope_factors_short.weight")),
+    "minimax-m2": GgufTable(ATTENTION + MOE),
+    "deepseek2": GgufTable(MLA + MLP + MOE),  # DeepSeek V3, R1, Kimi K2
+    # Mistral Small 4: DeepSeek's MLA and MoE, its experts kept as transformers stacks them (gate and up fused)
+    "mistral4": GgufTable((rule(r"ffn\.experts\.gate_up", "ffn_gate_up_exps.weight"),) + MLA + MLP + MOE),
+    "glm-dsa": GgufTable(MLA + INDEXER + MLP + MOE),  # GLM-5
+    "glm4moe": GgufTable(ATTENTION + MLP + MOE, POST_ATTENTION_FFN_NORM),
+    "gpt-oss": GgufTable(ATTENTION + MOE, POST_ATTENTION_FFN_NORM),
+    "qwen3next": GgufTable(GATED_DELTANET + ATTENTION + MOE, POST_ATTENTION_FFN_NORM),
+    "qwen35": GgufTable(QWEN35_DELTANET + ATTENTION + MLP, POST_ATTENTION_FFN_NORM),
+    "qwen35moe": GgufTable(QWEN35_DELTANET + ATTENTION + MOE, POST_ATTENTION_FFN_NORM),
+    "llama4": GgufTable(ATTENTION + MLP + MOE),
+    "mistral3": GgufTable(ATTENTION + MLP),  # Ministral 3
+    # Gemma 4's dense models (31B): sandwich norms, the layer scalar; the global layers' keys are their values
+    # (no attn_v); its proportional RoPE's factors (`rope_freqs`) beside
+    "gemma4": GgufTable(ATTENTION + MLP + (rule(r"layer_scalar\.scalar", "layer_output_scale.weight"),)),
+    # Step 3.5 Flash: a head-wise attention gate (`attn_gate`, one row per head)
+    "step35": GgufTable((rule(r"attn\.gate_proj\.weight", "attn_gate.weight"),) + ATTENTION + MLP + MOE),
+    "mimo2": GgufTable(ATTENTION + MLP + MOE),  # MiMo-V2-Flash: sinks on the sliding-window layers
+    "afmoe": GgufTable(AFMOE + ATTENTION + MLP + MOE),  # sandwich norms
+    # older converters wrote GPT-2's tied head a second time as `output`
+    "gpt2": GgufTable(GPT2, extras=("output.weight",)),
+    "nemotron_h": GgufTable(MAMBA2 + ATTENTION + UNGATED_MLP, dict.fromkeys(NORMS, "attn_norm")),
+    "nemotron_h_moe": GgufTable(MAMBA2 + ATTENTION + UNGATED_MLP + UNGATED_MOE, dict.fromkeys(NORMS, "attn_norm")),
 }
-# tensors llama.cpp's converter adds beside the model's weights: listed, not differences
-GGUF_EXTRAS = ("rope_freqs.weight",)
+# model-level weights of the meta build -> llama.cpp's names
+OUTER = {
+    "embed_tokens.weight": "token_embd.weight",
+    "pos_embed.weight": "position_embd.weight",  # GPT-2's learned positions
+    "norm.weight": "output_norm.weight",
+    "norm.bias": "output_norm.bias",
+    "lm_head.weight": "output.weight",
+}

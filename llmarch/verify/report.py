@@ -93,7 +93,7 @@ def verify_gguf_doc(model: dict, limit: int) -> Doc:
         ("unexpected", model["unexpected"], True),
         ("shapes that differ", model["shape_differences"], True),
         ("metadata that differs", mismatched, True),
-        ("converter extras (rope_freqs)", model["outside_text_model"], False),
+        ("converter extras (rope_freqs, MTP blocks)", model["outside_text_model"], False),
     ):
         summary.add(label, Cell(f"{len(items):,}", len(items), style="bold red" if items and red else ""))
     tables = [summary]
