@@ -35,8 +35,8 @@ from .cli_shared import (
     load_models,
     load_registry,
     output_option,
+    prepare_process,
     progress_bar,
-    reserve_standard_streams,
     resolve_format,
     stdout_stream,
     write_answer,
@@ -586,7 +586,7 @@ def schema(
 def run() -> None:
     from .output import use_ascii_fallback
 
-    reserve_standard_streams()
+    prepare_process()
     use_ascii_fallback()
     argv = sys.argv[1:]  # --no-color and --debug are accepted anywhere on the line, not only before the command
     for flag in ("--no-color", "--debug"):
