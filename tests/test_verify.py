@@ -196,6 +196,16 @@ def test_index_shards_and_errors(tmp_path):
         read_checkpoint(str(tmp_path))
 
 
+@pytest.mark.parametrize("metadata", [None, "pt", {"format": 1}])
+def test_metadata_must_map_names_to_strings(tmp_path, metadata):
+    header = {"__metadata__": metadata, "w": {"dtype": "BF16", "shape": [4], "data_offsets": [0, 8]}}
+    raw_shard(tmp_path / "bad.safetensors", header, 8)
+    with pytest.raises(LlmarchError, match="must map names to strings"):
+        read_header(tmp_path / "bad.safetensors")
+    raw_shard(tmp_path / "ok.safetensors", {**header, "__metadata__": {"format": "pt"}}, 8)
+    assert list(read_header(tmp_path / "ok.safetensors")[0]) == ["w"]
+
+
 def test_a_tensor_in_two_shards_is_refused(tmp_path):
     write_shard(tmp_path / "s1.safetensors", {"a": ("BF16", (2,)), "b": ("BF16", (3,))})
     write_shard(tmp_path / "s2.safetensors", {"c": ("BF16", (2,)), "b": ("BF16", (3,))})
