@@ -144,6 +144,7 @@ def read_header(path: Path | str) -> tuple[dict[str, TensorInfo], int]:
 
 
 _FIELDS = operator.itemgetter("dtype", "shape", "data_offsets")
+_SHARD = operator.itemgetter(TensorInfo._fields.index("shard"))  # C-level field access over 140,000 tuples
 
 
 def _tensors(path: Path, header: object, text: str, data_bytes: int) -> dict[str, TensorInfo]:
@@ -154,23 +155,28 @@ def _tensors(path: Path, header: object, text: str, data_bytes: int) -> dict[str
         raise _error(path, "`__metadata__` must map names to strings", "__metadata__")
     names, entries = list(header), list(header.values())
     # every check runs over whole columns in C (140,000 entries in a 1T checkpoint: a Python statement per
-    # entry costs more than the JSON parse); a size is computed once per distinct (dtype, shape), which
-    # merges only keys equal under `==` (a float dimension is refused before, so `2.0` never stands for `2`;
-    # a JSON `true` counts as the 1 it equals). When any check fails, `_refuse` finds the entry and the rule
+    # entry costs more than the JSON parse). Rank, sign and size are checked once per distinct (dtype, shape):
+    # tuples equal under `==` hold equal values, so that is every entry's check; only the element types can
+    # differ between equal tuples (`[2.0]` equals `[2]`), so those are checked over every dimension, and a
+    # float dimension never passes as the integer shape it equals (a JSON `true` counts as the 1 it holds).
+    # When any check fails, `_refuse` finds the entry and the rule
     try:
         dtypes, shapes, offsets = zip(*map(_FIELDS, entries)) if entries else ((), (), ())
-        dims = list(chain.from_iterable(shapes)) if set(map(type, shapes)) <= {list} else [None]
         begins, ends = zip(*offsets) if entries and set(map(type, offsets)) == {list} else ((), ())
         shape_keys = list(map(tuple, shapes))
         sizes = list(map(operator.sub, ends, begins))
-        nbytes = {key: (math.prod(key[1]) * DTYPE_BITS[key[0]] + 7) // 8 for key in set(zip(dtypes, shape_keys))}
+        nbytes = {
+            key: (math.prod(key[1]) * DTYPE_BITS[key[0]] + 7) // 8
+            if len(key[1]) <= MAX_RANK and min(key[1], default=0) >= 0
+            else None  # never equal to a size
+            for key in set(zip(dtypes, shape_keys))
+        }
         good = (
             set(map(len, entries)) <= {3}
             and len(begins) == len(entries)
             and set(map(len, offsets)) <= {2}
-            and max(map(len, shapes), default=0) <= MAX_RANK
-            and set(map(type, dims)) <= {int, bool}
-            and min(dims, default=0) >= 0
+            and set(map(type, shapes)) <= {list}
+            and set(map(type, chain.from_iterable(shapes))) <= {int, bool}
             and set(map(type, begins)) | set(map(type, ends)) <= {int}
             and min(begins, default=0) >= 0
             and max(ends, default=0) <= data_bytes
@@ -338,7 +344,7 @@ def _read_checkpoint(path: str, progress: Callable[[str, int], None] | None) -> 
             p, "no such file or directory", suggestion="give a checkpoint folder, its index or a .safetensors file"
         )
     tensors: dict[str, TensorInfo] = {}
-    held: dict[str, str] = {}  # tensor -> its shard's file name
+    read: list[dict[str, TensorInfo]] = []  # each shard's tensors, to name the first holder of a repeated name
     total = count = 0
     for file in files:
         found, size = read_header(file)
@@ -346,17 +352,21 @@ def _read_checkpoint(path: str, progress: Callable[[str, int], None] | None) -> 
         if progress:
             progress(file.name, len(files))
         count += len(found)
-        held.update(dict.fromkeys(found, file.name))
-        if len(held) < count:  # a name an earlier shard holds too (counted, not a set made per shard)
-            name = next(n for n in found if n in tensors)
-            raise _error(file, f"holds a tensor that `{tensors[name].shard}` holds too", name)
         tensors.update(found)
+        if len(tensors) < count:  # a name an earlier shard holds too (counted, not a set made per shard)
+            name, holder = next((n, r[n].shard) for n in found for r in read if n in r)
+            raise _error(file, f"holds a tensor that `{holder}` holds too", name)
+        read.append(found)
     if weight_map is not None:
         index = folder / INDEX_NAME if p.is_dir() else p
-        if weight_map.items() <= held.items():  # the usual case, compared in C
+        try:  # the usual case, compared in C: each indexed name's shard as its header says
+            agree = list(map(_SHARD, map(tensors.__getitem__, weight_map))) == list(weight_map.values())
+        except KeyError:
+            agree = False
+        if agree:
             return Checkpoint(str(path), tuple(f.name for f in files), tensors, total, _config(folder))
         for name, shard in weight_map.items():
-            if held.get(name) != shard:
+            if name not in tensors or tensors[name].shard != shard:
                 raise _error(
                     index, f"says shard `{shard}` holds this tensor, but its header does not", f"weight_map.{name}"
                 )
