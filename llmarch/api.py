@@ -159,7 +159,8 @@ def checked_params(ir: ModelIR, use_cache: bool = True) -> ParamCount:
     """
     from . import buildcache
 
-    name = buildcache.key("module_params", ir) if use_cache else None
+    # the key digests the IR, llmarch's source and the counters' versions: not computed when the cache is off
+    name = buildcache.key("module_params", ir) if use_cache and buildcache.enabled() else None
     cached = buildcache.get(name) if name else None
     if cached is not None:
         return ParamCount(**cached)

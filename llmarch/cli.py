@@ -37,8 +37,8 @@ from .cli_shared import (
     load_models,
     load_registry,
     output_option,
+    prepare_process,
     progress_bar,
-    reserve_standard_streams,
     resolve_format,
     stdout_stream,
     write_answer,
@@ -588,7 +588,7 @@ def schema(
 def run() -> None:
     from .output import use_ascii_fallback
 
-    reserve_standard_streams()
+    prepare_process()
     use_ascii_fallback()
     app(args=global_flags_first(sys.argv[1:]), prog_name="llmarch")
 

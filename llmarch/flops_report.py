@@ -80,7 +80,7 @@ def _traced(ir: ModelIR, counter: str, seq: int, batch: int, last_token_logits: 
     from . import buildcache
 
     params = {"counter": counter, "seq": seq, "batch": batch, "last_token_logits": last_token_logits}
-    name = buildcache.key("traced_flops", ir, **params) if use_cache else None
+    name = buildcache.key("traced_flops", ir, **params) if use_cache and buildcache.enabled() else None
     cached = buildcache.get(name) if name else None
     if cached is not None:
         return cached

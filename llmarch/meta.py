@@ -17,13 +17,28 @@ counter counts it.  Norms have no forward for that reason.  MTP modules are not 
 
 from __future__ import annotations
 
-import torch
-from torch import nn
-from torch.nn import functional as F
+import gc
 
-from .ir import LayerIR, ModelIR
-from .mechanisms.layers import block_norm_names, layer_mechanisms, model_mechanisms
-from .mechanisms.primitives import BlockState, Embedding, Linear, ModelState, Norm
+# torch's import makes about a million objects (modules, functions, op registrations) that live as long as
+# the process; the cyclic collector would walk every one of them several times while they are made (each
+# full collection starts when a quarter more objects survive than at the last one), about a tenth of the
+# import's time, so it is paused while torch loads. Frozen afterwards, they are never walked again by the
+# collections that building and walking a model set off. Frozen objects are still freed by reference
+# counting; only cycles that became garbage during the import (a bounded few) are never collected.
+_collecting = gc.isenabled()
+gc.disable()
+try:
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    from .ir import LayerIR, ModelIR
+    from .mechanisms.layers import block_norm_names, layer_mechanisms, model_mechanisms
+    from .mechanisms.primitives import BlockState, Embedding, Linear, ModelState, Norm
+finally:
+    if _collecting:
+        gc.enable()
+gc.freeze()
 
 
 class Layer(nn.Module):

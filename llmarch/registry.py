@@ -277,8 +277,11 @@ class _FolderIndex:
 
         self._now = time.time_ns()  # before any file of the folder is read: when this run's rows were read
         self._cache = buildcache
-        self._key = buildcache.plain_key("spec-folder-index", folder=os.path.realpath(folder))
-        cached = buildcache.get(self._key)
+        # with the cache off, no key (it digests llmarch's source files) and nothing read or saved
+        self._key = (
+            buildcache.plain_key("spec-folder-index", folder=os.path.realpath(folder)) if buildcache.enabled() else None
+        )
+        cached = buildcache.get(self._key) if self._key else None
         self._known: dict[str, list] = cached if isinstance(cached, dict) else {}
         self._seen: dict[str, list] = {}
         self._changed = cached is None
@@ -327,7 +330,7 @@ class _FolderIndex:
             self._changed = True
 
     def save(self) -> None:
-        if self._changed or len(self._seen) != len(self._known):
+        if self._key and (self._changed or len(self._seen) != len(self._known)):
             self._cache.put(self._key, self._seen)
 
 

@@ -229,6 +229,12 @@ class _Builder:
             return float(text)  # `1e6` and `5.3e12`: YAML 1.1 forgot them, YAML 1.2 reads floats
         if tag == "tag:yaml.org,2002:timestamp":
             return str(text)  # dates stay text: `release_date: 2025-04-29`
+        # PyYAML's safe constructor returns a str scalar's text and None for a null (three calls each way:
+        # most of a spec's scalars are keys and names)
+        if tag == "tag:yaml.org,2002:str":
+            return text
+        if tag == "tag:yaml.org,2002:null":
+            return None
         return self.constructor.construct_object(node)
 
     def _tagged(self, node: yaml.Node) -> bool:
@@ -270,6 +276,28 @@ def load_value(text: str, file: str, path: tuple = ()) -> Any:
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
+_RESOLVED: dict[tuple, str] = {}  # (scalar text, implicit flags) -> its tag, for every file parsed
+_RESOLVED_MAX = 10_000
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """The safe loader (libyaml's parser when installed, about 10x faster), with each plain scalar's tag
+    resolved once per distinct text: the safe resolver has no path resolvers, so a scalar's tag depends
+    on its text and its implicit flags alone, and specs repeat the same keys and values. The memo is
+    cleared when full (bounded memory whatever is parsed)."""
+
+    def resolve(self, kind, value, implicit):
+        if kind is not yaml.ScalarNode:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = _RESOLVED.get(key)
+        if tag is None:
+            if len(_RESOLVED) >= _RESOLVED_MAX:
+                _RESOLVED.clear()
+            tag = _RESOLVED[key] = super().resolve(kind, value, implicit)
+        return tag
+
+
 def _parse(text: str, file: str) -> yaml.Node | None:
     """The node tree of the single document in `text`, every syntax error located."""
     bad = _CONTROL.search(text)
@@ -284,8 +312,7 @@ def _parse(text: str, file: str) -> yaml.Node | None:
             column=column,
         )
     try:
-        # libyaml's parser when installed (about 10x faster); the same safe node tree either way
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+        loader = _Loader(text)  # the same safe node tree with libyaml or without
         try:
             return loader.get_single_node()
         finally:

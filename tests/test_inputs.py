@@ -346,6 +346,34 @@ def test_spec_file_size_limit(tmp_path):
         llmarch.load(str(over))
 
 
+def test_scalar_tags_remembered_across_files_keep_each_reading():
+    # the loader remembers each plain scalar's tag by its text and implicit flags: the same text quoted and
+    # plain, or `null` and `~` and `1e6`, must keep their own readings in whichever order they come
+    from llmarch import yamlsafe
+
+    first = "a: '1'\nb: 1\nc: null\nd: '~'\ne: 1e6\nf: \"true\"\ng: true\nh: !!str 7\n"
+    second = "h: !!str 7\ng: true\nf: \"true\"\ne: 1e6\nd: '~'\nc: null\nb: 1\na: '1'\n"
+    expected = {"a": "1", "b": 1, "c": None, "d": "~", "e": 1e6, "f": "true", "g": True, "h": "7"}
+    for text in (first, second, first):
+        data = yamlsafe.load_text(text, "f.yaml").data
+        assert data == expected and [type(data[k]) for k in "abe"] == [str, int, float]
+    # a YAML 1.1 spelling is refused even after its quoted twin was remembered as text
+    yamlsafe.load_text("x: 'yes'\n", "f.yaml")
+    with pytest.raises(SpecError, match="would be read as the boolean true"):
+        yamlsafe.load_text("x: yes\n", "f.yaml")
+
+
+def test_scalar_tag_memo_is_bounded():
+    from llmarch import yamlsafe
+
+    n = yamlsafe._RESOLVED_MAX * 3 // 4  # two documents of this many distinct scalars overflow the memo
+    for doc in range(2):
+        text = "x: [" + ",".join(f"v{doc}-{i}" for i in range(n)) + ", 5]\n"
+        data = yamlsafe.load_text(text, "f.yaml").data
+        assert data["x"][-1] == 5 and data["x"][n - 1] == f"v{doc}-{n - 1}"
+        assert len(yamlsafe._RESOLVED) <= yamlsafe._RESOLVED_MAX
+
+
 def test_spec_value_and_depth_limits():
     from llmarch.yamlsafe import MAX_DEPTH, MAX_NODES, load_text
 

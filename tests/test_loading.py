@@ -188,3 +188,20 @@ def test_an_adjustment_removing_more_than_the_model_is_refused_at_load(tmp_path)
     with pytest.raises(SpecError, match="removes 1,000,000,000 parameters, more than the model's") as info:
         llmarch.load(str(path))
     assert (info.value.field, info.value.line) == ("reference[0].adjustments[0].params", 13)
+
+
+@pytest.mark.parametrize("collecting", [True, False])
+def test_importing_torch_for_a_build_leaves_the_collector_as_it_was(collecting):
+    # meta.py pauses the cyclic collector while torch loads and freezes what exists after; the collector's
+    # on/off state must come back as the caller had it (a library must not switch it on or off for good)
+    import subprocess
+    import sys
+
+    code = (
+        "import gc\n"
+        f"{'gc.enable()' if collecting else 'gc.disable()'}\n"
+        "import llmarch.meta\n"
+        "print(gc.isenabled(), gc.get_freeze_count() > 100_000)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == [str(collecting), "True"]

@@ -113,6 +113,48 @@ def test_lying_headers_are_refused(tmp_path, header, data_bytes, length, says):
     assert says in message and "bad.safetensors" in message and "\n" not in message
 
 
+def _entries(*specs: tuple[str, str, list, int]) -> dict:
+    """Header entries laid end to end: (name, dtype, shape, bytes its region spans)."""
+    header, offset = {}, 0
+    for name, dtype, shape, size in specs:
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + size]}
+        offset += size
+    return header
+
+
+def test_equal_shapes_checked_once_never_merge_what_differs(tmp_path):
+    # sizes are computed once per distinct (dtype, shape): 4 x 4 at BF16 is 32 bytes, at F32 64 bytes, at
+    # F4 (4 bits, 16 elements) 8 bytes, and 3 elements of F4 round up to 2 bytes (12 bits)
+    good = [(f"w{i}", "BF16", [4, 4], 32) for i in range(50)]
+    good += [("f", "F32", [4, 4], 64), ("q", "F4", [4, 4], 8), ("odd", "F4", [3], 2)]
+    raw_shard(tmp_path / "ok.safetensors", _entries(*good), 32 * 50 + 64 + 8 + 2)
+    found, _ = read_header(tmp_path / "ok.safetensors")
+    assert [found[n].nbytes for n in ("w0", "w49", "f", "q", "odd")] == [32, 32, 64, 8, 2]
+    assert found["f"].dtype == "F32" and found["w7"].shape == (4, 4) and found["odd"].shape == (3,)
+
+
+@pytest.mark.parametrize(
+    "bad, says",
+    [
+        # equal to [4, 4] under `==` and by hash, but a float dimension: must not share [4, 4]'s check
+        (("x", "BF16", [4.0, 4], 32), "non-negative integers"),
+        # the shape of the 50 good ones, at a dtype twice as wide: its own size, not theirs
+        (("x", "F32", [4, 4], 32), "needs 64 bytes"),
+        (("x", "BF16", [4, 4], 30), "needs 32 bytes"),
+        (("x", "BF16", [4, -4], 32), "non-negative"),
+    ],
+    ids=["float-dim", "dtype", "size", "negative"],
+)
+def test_one_bad_entry_among_many_equal_ones_is_named(tmp_path, bad, says):
+    specs = (
+        [(f"w{i}", "BF16", [4, 4], 32) for i in range(25)] + [bad] + [(f"v{i}", "BF16", [4, 4], 32) for i in range(25)]
+    )
+    raw_shard(tmp_path / "bad.safetensors", _entries(*specs), 32 * 51)
+    with pytest.raises(LlmarchError) as err:
+        read_header(tmp_path / "bad.safetensors")
+    assert says in str(err.value) and "x" == err.value.field
+
+
 def test_header_limit_is_safetensors_own():
     assert MAX_HEADER_BYTES == 100_000_000
 
@@ -152,6 +194,25 @@ def test_index_shards_and_errors(tmp_path):
     _index(tmp_path, {"a": "s2.safetensors", "b": "s2.safetensors"})
     with pytest.raises(LlmarchError, match="does not"):
         read_checkpoint(str(tmp_path))
+
+
+@pytest.mark.parametrize("metadata", [None, "pt", {"format": 1}])
+def test_metadata_must_map_names_to_strings(tmp_path, metadata):
+    header = {"__metadata__": metadata, "w": {"dtype": "BF16", "shape": [4], "data_offsets": [0, 8]}}
+    raw_shard(tmp_path / "bad.safetensors", header, 8)
+    with pytest.raises(LlmarchError, match="must map names to strings"):
+        read_header(tmp_path / "bad.safetensors")
+    raw_shard(tmp_path / "ok.safetensors", {**header, "__metadata__": {"format": "pt"}}, 8)
+    assert list(read_header(tmp_path / "ok.safetensors")[0]) == ["w"]
+
+
+def test_a_tensor_in_two_shards_is_refused(tmp_path):
+    write_shard(tmp_path / "s1.safetensors", {"a": ("BF16", (2,)), "b": ("BF16", (3,))})
+    write_shard(tmp_path / "s2.safetensors", {"c": ("BF16", (2,)), "b": ("BF16", (3,))})
+    with pytest.raises(LlmarchError) as err:
+        read_checkpoint(str(tmp_path))
+    assert "s2.safetensors" in str(err.value) and "`s1.safetensors` holds too" in str(err.value)
+    assert err.value.field == "b"
 
 
 # ---------------------------------------------------------------------------

@@ -13,14 +13,16 @@ does not hold, is refused too.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import operator
 import os
-import re
 import stat
 import struct
+from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Callable, NamedTuple
 
@@ -56,7 +58,6 @@ DTYPE_BITS = {
     "F6_E3M2": 6,
 }
 INDEX_NAME = "model.safetensors.index.json"
-NEGATIVE_DIM = re.compile(r'"shape"\s*:\s*\[[^\]]*-')
 
 
 class TensorInfo(NamedTuple):  # a tuple: a 1T checkpoint has 140,000 of them to make quickly
@@ -142,43 +143,55 @@ def read_header(path: Path | str) -> tuple[dict[str, TensorInfo], int]:
         raise _error(path, f"its header is not valid JSON ({str(exc)[:200]}): not a safetensors file") from None
 
 
+_FIELDS = operator.itemgetter("dtype", "shape", "data_offsets")
+_SHARD = operator.itemgetter(TensorInfo._fields.index("shard"))  # C-level field access over 140,000 tuples
+
+
 def _tensors(path: Path, header: object, text: str, data_bytes: int) -> dict[str, TensorInfo]:
     if not isinstance(header, dict):
         raise _error(path, f"its header is a JSON {type(header).__name__}, not an object of tensors")
+    metadata = header.pop("__metadata__", {})  # a JSON null there is refused like any other non-object
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise _error(path, "`__metadata__` must map names to strings", "__metadata__")
+    names, entries = list(header), list(header.values())
+    # every check runs over whole columns in C (140,000 entries in a 1T checkpoint: a Python statement per
+    # entry costs more than the JSON parse). Rank, sign and size are checked once per distinct (dtype, shape):
+    # tuples equal under `==` hold equal values, so that is every entry's check; only the element types can
+    # differ between equal tuples (`[2.0]` equals `[2]`), so those are checked over every dimension, and a
+    # float dimension never passes as the integer shape it equals (a JSON `true` counts as the 1 it holds).
+    # When any check fails, `_refuse` finds the entry and the rule
+    try:
+        dtypes, shapes, offsets = zip(*map(_FIELDS, entries)) if entries else ((), (), ())
+        begins, ends = zip(*offsets) if entries and set(map(type, offsets)) == {list} else ((), ())
+        shape_keys = list(map(tuple, shapes))
+        sizes = list(map(operator.sub, ends, begins))
+        nbytes = {
+            key: (math.prod(key[1]) * DTYPE_BITS[key[0]] + 7) // 8
+            if len(key[1]) <= MAX_RANK and min(key[1], default=0) >= 0
+            else None  # never equal to a size
+            for key in set(zip(dtypes, shape_keys))
+        }
+        good = (
+            set(map(len, entries)) <= {3}
+            and len(begins) == len(entries)
+            and set(map(len, offsets)) <= {2}
+            and set(map(type, shapes)) <= {list}
+            and set(map(type, chain.from_iterable(shapes))) <= {int, bool}
+            and set(map(type, begins)) | set(map(type, ends)) <= {int}
+            and min(begins, default=0) >= 0
+            and max(ends, default=0) <= data_bytes
+            and list(map(nbytes.__getitem__, zip(dtypes, shape_keys))) == sizes  # sizes >= 0: begin <= end
+        )
+    except (TypeError, KeyError, ValueError, AttributeError):
+        good = False
+    if not good:
+        json.loads(text, object_pairs_hook=_no_duplicates)  # a repeated name is the likelier story
+        for name, entry in header.items():
+            if not _entry_fine(entry, data_bytes):
+                _refuse(path, name, entry, data_bytes)
+        raise _error(path, "its header could not be checked: an entry is not a safetensors tensor entry")
     shard = path.name
-    tensors: dict[str, TensorInfo] = {}
-    begins: list[int] = []
-    ends: list[int] = []
-    # a negative dimension anywhere, found in one scan of the text (a name's quotes are escaped, so only a
-    # `shape` key matches): without one, the per-tensor check need not look at each dimension
-    negative = NEGATIVE_DIM.search(text) is not None
-    for name, entry in header.items():
-        if name == "__metadata__":
-            if not isinstance(entry, dict) or not all(isinstance(v, str) for v in entry.values()):
-                raise _error(path, "`__metadata__` must map names to strings", name)
-            continue
-        try:
-            dtype, shape, (begin, end) = entry["dtype"], entry["shape"], entry["data_offsets"]
-            # one pass of cheap checks (140,000 entries in a 1T checkpoint); `_refuse` says which one failed.
-            # A float dimension makes the product a float; a JSON `true` counts as 1, which is what it holds
-            numel = math.prod(shape) if type(shape) is list and len(shape) <= MAX_RANK else -1.0
-            good = (
-                type(numel) is int
-                and len(entry) == 3
-                and type(begin) is int
-                and type(end) is int
-                and 0 <= begin <= end <= data_bytes
-                and (not negative or min(shape, default=0) >= 0)
-                and (numel * DTYPE_BITS[dtype] + 7) // 8 == end - begin
-            )
-        except (TypeError, KeyError, ValueError, AttributeError):
-            good = False
-        if not good:
-            json.loads(text, object_pairs_hook=_no_duplicates)  # a repeated name is the likelier story
-            _refuse(path, name, entry, data_bytes)
-        tensors[name] = _new(TensorInfo, (name, dtype, tuple(shape), end - begin, shard))
-        begins.append(begin)
-        ends.append(end)
+    tensors = dict(zip(names, map(_new, repeat(TensorInfo), zip(names, dtypes, shape_keys, sizes, repeat(shard)))))
     # begins and ends sorted apart (ints sort far faster than tuples): the k-th smallest end is at most the
     # (k+1)-th smallest begin for every k exactly when no two non-empty regions overlap; only when that
     # fails are the regions paired up and walked to name the two (an empty tensor may sit anywhere)
@@ -190,6 +203,25 @@ def _tensors(path: Path, header: object, text: str, data_bytes: int) -> dict[str
         if b2 < e1 and e2 > b2:
             raise _error(path, f"its data [{b2:,}, {e2:,}) overlaps that of `{n1}` [{b1:,}, {e1:,})", n2)
     return tensors
+
+
+def _entry_fine(entry: object, data_bytes: int) -> bool:
+    """One entry's checks, the ones `_tensors` makes over whole columns: used only to find the bad one."""
+    try:
+        dtype, shape, (begin, end) = entry["dtype"], entry["shape"], entry["data_offsets"]
+        # a float dimension makes the product a float; a JSON `true` counts as 1, which is what it holds
+        numel = math.prod(shape) if type(shape) is list and len(shape) <= MAX_RANK else -1.0
+        return (
+            type(numel) is int
+            and len(entry) == 3
+            and type(begin) is int
+            and type(end) is int
+            and 0 <= begin <= end <= data_bytes
+            and min(shape, default=0) >= 0
+            and (numel * DTYPE_BITS[dtype] + 7) // 8 == end - begin
+        )
+    except (TypeError, KeyError, ValueError, AttributeError):
+        return False
 
 
 def _refuse(path: Path, name: str, entry: object, data_bytes: int) -> None:
@@ -268,9 +300,28 @@ def _config(folder: Path) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
+@contextmanager
+def _collector_paused():
+    """The cyclic garbage collector off while headers are parsed: JSON builds no reference cycles, but its
+    hundreds of thousands of small dicts and lists set off a collection every 700 of them, each walking
+    everything made so far (half the reading time of a 1T checkpoint); reference counting still frees."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def read_checkpoint(path: str, progress: Callable[[str, int], None] | None = None) -> Checkpoint:
     """Every tensor's name, dtype, shape and size, from the headers of a checkpoint's shards; `progress`
     hears of each shard read, with the number of shards (a 1T checkpoint has 160 and more)."""
+    with _collector_paused():
+        return _read_checkpoint(path, progress)
+
+
+def _read_checkpoint(path: str, progress: Callable[[str, int], None] | None) -> Checkpoint:
     p = Path(path)
     weight_map: dict[str, str] | None = None
     if p.is_dir():
@@ -293,24 +344,29 @@ def read_checkpoint(path: str, progress: Callable[[str, int], None] | None = Non
             p, "no such file or directory", suggestion="give a checkpoint folder, its index or a .safetensors file"
         )
     tensors: dict[str, TensorInfo] = {}
-    held: dict[str, str] = {}  # tensor -> its shard's file name
-    total = 0
+    read: list[dict[str, TensorInfo]] = []  # each shard's tensors, to name the first holder of a repeated name
+    total = count = 0
     for file in files:
         found, size = read_header(file)
         total += size
         if progress:
             progress(file.name, len(files))
-        if not tensors.keys().isdisjoint(found):  # set operations in C: 140,000 names in a 1T checkpoint
-            name = next(n for n in found if n in tensors)
-            raise _error(file, f"holds a tensor that `{tensors[name].shard}` holds too", name)
+        count += len(found)
         tensors.update(found)
-        held.update(dict.fromkeys(found, file.name))
+        if len(tensors) < count:  # a name an earlier shard holds too (counted, not a set made per shard)
+            name, holder = next((n, r[n].shard) for n in found for r in read if n in r)
+            raise _error(file, f"holds a tensor that `{holder}` holds too", name)
+        read.append(found)
     if weight_map is not None:
         index = folder / INDEX_NAME if p.is_dir() else p
-        if weight_map.items() <= held.items():  # the usual case, compared in C
+        try:  # the usual case, compared in C: each indexed name's shard as its header says
+            agree = list(map(_SHARD, map(tensors.__getitem__, weight_map))) == list(weight_map.values())
+        except KeyError:
+            agree = False
+        if agree:
             return Checkpoint(str(path), tuple(f.name for f in files), tensors, total, _config(folder))
         for name, shard in weight_map.items():
-            if held.get(name) != shard:
+            if name not in tensors or tensors[name].shard != shard:
                 raise _error(
                     index, f"says shard `{shard}` holds this tensor, but its header does not", f"weight_map.{name}"
                 )
