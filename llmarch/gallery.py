@@ -128,26 +128,13 @@ GALLERY_SPECS: dict[str, str] = {
     "Gemma 4 (E4B)": "gemma-4-e4b",
     "Arcee AI Trinity Large (400B)": "trinity-large",
     "ZAYA1-8B (8.4B)": "zaya1-8b",
+    "Xiaomi MiMo-V2.5-Pro (1.02T)": "mimo-v2.5-pro",
     "LongCat-Flash-Lite (68.5B-A3B)": "longcat-flash-lite",
 }
 
 # Gallery models whose layers llmarch can express but whose count-deciding values no source found pins; each says
 # where it was searched, so that the next search starts from there (docs/gallery.md prints it under the table).
 NOT_SHIPPED_UNSOURCED: dict[str, str] = {
-    "Xiaomi MiMo-V2.5-Pro (1.02T)": (
-        "MiMo-V2-Flash's layers at a larger size (70 layers: 1 dense + 69 MoE of 384 experts, 8 active; hidden 6144; "
-        "128 query and 8 KV heads, K 192 / V 128; sliding window 128 at 6:1, 60 sliding + 10 global; 3 MTP layers; "
-        "1.02T total, 42B active), but two count-deciding values have no source: which 10 layers are global "
-        "(hybrid_layer_pattern) and the expert and dense FFN widths (moe_intermediate_size, intermediate_size). "
-        "Searched (issue 22, second attempt): the Hugging Face card and config of XiaomiMiMo/MiMo-V2.5-Pro (no "
-        "verbatim copy of config.json in the code or pages corpora, nor in HF mirror pages); the vLLM recipe "
-        "(vllm-project/recipes models/XiaomiMiMo/MiMo-V2.5-Pro.yaml: 70 layers, 1 dense + 69 MoE, 384 experts top-8, "
-        "SWA 128 at 6:1, 3-layer MTP, FP8 128x128 blocks, 1M context); the SGLang cookbook (1.02T / 42B); "
-        "aiconfigurator's model_configs at 095f58a5 (MiMo-V2-Flash only); a model-card summary (akmaier.substack.com: "
-        "hidden 6144, 128 / 8 heads, 192 / 128 head dims, '60 of the 70' layers sliding); find_string on "
-        "mimo_v2 configs with hidden_size 6144 and 384 experts (a MiMo V2.6 Pro test dict only: a different "
-        "checkpoint, whose widths, 2048 and 16384, are not evidence for V2.5-Pro)."
-    ),
     "Ling 2.5 (1T)": (
         "80 layers, 10 MLA + 70 Lightning (the gallery; '1:7 MLA + Lightning Linear Attention', SGLang's cookbook), "
         "which the publisher's rule makes layer_group_size 8 (layer i is MLA when (i + 1) % 8 == 0); 256 experts, "
