@@ -15,12 +15,11 @@ from typing import Any, Callable, Iterable
 from . import flops as F
 from .api import Comparison, comparison, envelope, load
 from .caveats import beyond_context
-from .conventions import MECHANISM_PARAMS, PARAMS
+from .conventions import PARAMS
 from .errors import LlmarchError, ParameterError, shorten
 from .ir import ModelIR
 from .kvcache import CONVENTIONS as KV_CONVENTIONS
 from .kvcache import kv_cache, table_conventions
-from .mechanisms.layers import conventions_held
 from .params import count_params
 from .registry import looks_like_path
 from .weights import weight_bytes
@@ -143,14 +142,10 @@ def build_report(
         comparisons.append(comparison(irs))
         loaded += irs
 
-    held = conventions_held(loaded)
-
-    def with_kv(kv: dict[str, str], table: bool = False) -> dict[str, str]:
-        # the human table prints a mechanism's own parameter line only where a model of the report holds it
-        out = {k: v for k, v in PARAMS.items() if not table or k not in MECHANISM_PARAMS or k in held}
+    def with_kv(kv: dict[str, str]) -> dict[str, str]:
+        out = dict(PARAMS)
         out.update({f"kv_{k}": v for k, v in kv.items()})
         out["prefill_flops_per_token"] = f"analytic prefill of {seq:,} tokens over {seq:,} (see `llmarch flops`)"
         return out
 
-    tables = with_kv(table_conventions(loaded), table=True)
-    return Report(rows, comparisons, errors, with_kv(KV_CONVENTIONS), tables, warnings)
+    return Report(rows, comparisons, errors, with_kv(KV_CONVENTIONS), with_kv(table_conventions(loaded)), warnings)

@@ -116,8 +116,6 @@ def conventions_held(irs: list[ModelIR]) -> set[str]:
         for layer, _ in ir.layer_groups:
             for m in layer_mechanisms(ir, layer):
                 held.update(m.conventions)
-        for m in model_mechanisms(ir):  # those in no layer (n-gram embeddings)
-            held.update(m.conventions)
     return held
 
 

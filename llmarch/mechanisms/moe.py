@@ -39,8 +39,6 @@ class MoE(Mechanism):
     def __init__(self, m: MoEIR) -> None:
         self.ir = m
         self.experts = m.n_experts
-        # zero experts separate active (the most real experts a token meets) from active_fewest
-        self.conventions = ("active_fewest",) if m.zero_experts else ()
 
     @property
     def ffn_kind(self) -> str:

@@ -14,7 +14,6 @@ from .base import Box, Mechanism, Weight, linear
 class NgramEmbedding(Mechanism):
     slot = "ngram_embedding"
     in_layers = False  # model-level weights only
-    conventions = ("ngram_embedding",)  # the parameter conventions' line on n-gram tables
 
     def __init__(self, n: NgramEmbeddingIR, vocab_size: int) -> None:
         self.ir, self.vocab_size = n, vocab_size
