@@ -128,26 +128,13 @@ GALLERY_SPECS: dict[str, str] = {
     "Gemma 4 (E4B)": "gemma-4-e4b",
     "Arcee AI Trinity Large (400B)": "trinity-large",
     "ZAYA1-8B (8.4B)": "zaya1-8b",
+    "Xiaomi MiMo-V2.5-Pro (1.02T)": "mimo-v2.5-pro",
     "LongCat-Flash-Lite (68.5B-A3B)": "longcat-flash-lite",
 }
 
 # Gallery models whose layers llmarch can express but whose count-deciding values no source found pins; each says
 # where it was searched, so that the next search starts from there (docs/gallery.md prints it under the table).
 NOT_SHIPPED_UNSOURCED: dict[str, str] = {
-    "Xiaomi MiMo-V2.5-Pro (1.02T)": (
-        "MiMo-V2-Flash's layers at a larger size (70 layers: 1 dense + 69 MoE of 384 experts, 8 active; hidden 6144; "
-        "128 query and 8 KV heads, K 192 / V 128; sliding window 128 at 6:1, 60 sliding + 10 global; 3 MTP layers; "
-        "1.02T total, 42B active), but two count-deciding values have no source: which 10 layers are global "
-        "(hybrid_layer_pattern) and the expert and dense FFN widths (moe_intermediate_size, intermediate_size). "
-        "Searched (issue 22, second attempt): the Hugging Face card and config of XiaomiMiMo/MiMo-V2.5-Pro (no "
-        "verbatim copy of config.json in the code or pages corpora, nor in HF mirror pages); the vLLM recipe "
-        "(vllm-project/recipes models/XiaomiMiMo/MiMo-V2.5-Pro.yaml: 70 layers, 1 dense + 69 MoE, 384 experts top-8, "
-        "SWA 128 at 6:1, 3-layer MTP, FP8 128x128 blocks, 1M context); the SGLang cookbook (1.02T / 42B); "
-        "aiconfigurator's model_configs at 095f58a5 (MiMo-V2-Flash only); a model-card summary (akmaier.substack.com: "
-        "hidden 6144, 128 / 8 heads, 192 / 128 head dims, '60 of the 70' layers sliding); find_string on "
-        "mimo_v2 configs with hidden_size 6144 and 384 experts (a MiMo V2.6 Pro test dict only: a different "
-        "checkpoint, whose widths, 2048 and 16384, are not evidence for V2.5-Pro)."
-    ),
     "Ling 2.5 (1T)": (
         "80 layers, 10 MLA + 70 Lightning (the gallery; '1:7 MLA + Lightning Linear Attention', SGLang's cookbook), "
         "which the publisher's rule makes layer_group_size 8 (layer i is MLA when (i + 1) % 8 == 0); 256 experts, "
@@ -168,7 +155,18 @@ NOT_SHIPPED_UNSOURCED: dict[str, str] = {
         "(qundao/backup-llm-architecture-gallery: images only); SGLang's cookbook and its Ring-2.5-1T accuracy test "
         "(model path only); the SGL-JAX Ling 2.5 recipe (256 experts, 8 active; model_type bailing_hybrid); vLLM's "
         "BailingMoeV2_5 port (code only); find_string on layer_group_size, group_norm_size and "
-        "BailingMoeV2_5ForCausalLM (a 2048-wide bailing_moe_linear config and Ling 3.0 test configs only)."
+        "BailingMoeV2_5ForCausalLM (a 2048-wide bailing_moe_linear config and Ling 3.0 test configs only).  "
+        'Searched again (issue 23, landing LongCat): find_string on \'"model_type": "bailing_hybrid"\' (Ling 3.0 '
+        "and Ling-2.6-flash fixtures only), on '\"layer_group_size\": 8' (a 4096-wide bailing_moe_linear test dict), "
+        "on '\"num_hidden_layers\": 80,' (Llama, Qwen, Hy3 and Apertus configs), on "
+        "'inclusionAI/Ling-2.5-1T/config.json' (a site's deep-dive page citing the file: 80 layers, 10 MLA + 70 "
+        "Lightning, about 157,000 tokens of vocabulary, no widths), on 'model/inclusionAI/Ling' (Ling-1T serving "
+        "scripts only) and on '\"BailingMoeV2_5ForCausalLM\"' (registries, converters and vLLM's model list); "
+        "the code corpus for bailing configs of hidden 8192 and 80 layers; the pages corpus for ModelScope and HF "
+        "mirror copies (Ling 2.0 and Ling-1T pages only); the issues corpus (Ling-1T and Ling 3.0 threads only); "
+        "inclusionAI/Ling-V2.5 at 3a3eed3b (README, LLaMA-Factory docs and one SFT example, no config); antgroup/sglang "
+        "(its ling_2_5 branch is not stored); model-information reports in the search index such as the one that "
+        "gave MiMo-V2.5-Pro's config (none for Ling)."
     ),
     "Ling 2.6 (1T)": (
         "Ling 2.5's layers (80 layers, 10 MLA + 70 Lightning) with one MTP layer; 1T total, 63B active "
@@ -183,7 +181,16 @@ NOT_SHIPPED_UNSOURCED: dict[str, str] = {
         "Searched (issue 23): the Hugging Face cards of inclusionAI/Ling-2.6-1T and Ling-2.6-1T-base (their "
         "model-summary tables are cut off in every stored copy; no config.json in the code or pages corpora, nor "
         "in HF mirror pages); the Ling-2.6-flash cards and its quantised copies' READMEs (104B: 32 layers, a "
-        "different checkpoint, not evidence for the 1T widths); the places listed for Ling 2.5 above."
+        "different checkpoint, not evidence for the 1T widths); the places listed for Ling 2.5 above.  "
+        "Searched again (issue 23, landing LongCat): a complete copy of the Ling-2.6-1T-base card in the code corpus "
+        "(search-index file id 59977078703) gives its model summary: 80 layers, 64 attention heads, hidden 8192, 256 "
+        "routed experts + 1 shared, 8 active, the first 4 blocks dense, expert width 2048, dense width 18432, "
+        "vocabulary 157,184, partial RoPE, Lightning + MLA at 7:1; still unpinned are the MLA ranks and head dims, "
+        "the Lightning heads' width, tie_word_embeddings and the MTP layers (the gallery's 11.2 KiB fits 10 MLA "
+        "layers caching 576 values, kv_lora_rank + qk_rope_head_dim, which alone decides no count); vllm-project/"
+        "recipes models/inclusionAI/Ling-2.6-1T.yaml at 15dfca42 (FP8, '1T total / 50B active', 262,144 context, "
+        "no config values); ssweens/llama.cpp-ling-2.6 (a port for Ling-2.6-flash, whose config it quotes: 32 "
+        "layers, a different checkpoint); find_string on 'Ling-2.6-1T-' and 'inclusionAI/Ling-2.6-1T' (API routes)."
     ),
 }
 
@@ -191,11 +198,11 @@ NOT_SHIPPED_UNSOURCED: dict[str, str] = {
 # the table, so that a reader of docs/gallery.md sees the gap and the evidence.
 NOT_SHIPPED: dict[str, str] = {
     "Ling 2.5 (1T)": (
-        "needs Lightning linear attention beside MLA from the publisher's remote code (transformers' "
-        "`bailing_hybrid` is Ling 3.0's MLA + delta-rule model, not this one); not built yet. Config searched: "
-        "find_string on `Ling-2.5-1T` (API routes and news only), the code corpus; no verbatim copy found."
+        "Lightning attention beside MLA is built (the `lightning:` block; transformers' `bailing_hybrid` is Ling "
+        "3.0's MLA + delta-rule model, not this one); what is missing is the checkpoint's config.json, searched "
+        "where the note above says."
     ),
-    "Ling 2.6 (1T)": "Ling 2.5's architecture plus one MTP layer; waits for Ling 2.5 (above). Same searches.",
+    "Ling 2.6 (1T)": "Ling 2.5's architecture plus one MTP layer; waits for its config.json, as Ling 2.5 (above).",
 }
 
 # The vendored fact sheet (tests/data/gallery/source.yaml): `make gallery` runs in a checkout, never from a wheel.

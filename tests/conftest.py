@@ -45,11 +45,44 @@ def transformers_model(name: str):
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
     raw = text_config(upstream_config(name))
-    # Kimi K2's configs say kimi_k2 but use DeepSeek-V3's code (auto_map), which transformers names deepseek_v3
-    model_type = {"kimi_k2": "deepseek_v3"}.get(raw["model_type"], raw["model_type"])
+    # Kimi K2's configs say kimi_k2 but use DeepSeek-V3's code (auto_map), which transformers names deepseek_v3;
+    # transformers implements Xiaomi's mimo_v2 (MiMo-V2.5-Pro's remote code) as mimo_v2_flash
+    renamed = {"kimi_k2": "deepseek_v3", "mimo_v2": "mimo_v2_flash"}
+    model_type = renamed.get(raw["model_type"], raw["model_type"])
+    if raw["model_type"] == "mimo_v2":
+        return mimo_v2_on_meta(raw)
     cfg_class = CONFIG_MAPPING[model_type]
     cfg = cfg_class(**{k: v for k, v in raw.items() if k != "model_type"})
     return cfg, causal_lm_on_meta(cfg)
+
+
+def mimo_v2_on_meta(raw: dict):
+    """transformers 5.23's mimo_v2_flash built from a mimo_v2 hub config (Xiaomi's remote code), as that code reads it.
+
+    transformers' MiMoV2FlashConfig reads neither `hybrid_layer_pattern` nor `moe_layer_freq` (it derives a global
+    layer at 0 and every sixth, a dense first layer) nor `swa_num_key_value_heads` (its sliding layers get twice
+    num_key_value_heads): the pattern is passed as layer_types (1 = sliding) and mlp_layer_types (1 = MoE), the model
+    is built with num_key_value_heads = swa_num_key_value_heads / 2, and the global layers' k_proj and v_proj are then
+    rebuilt at the config's num_key_value_heads (MiMo-V2.5-Pro: 8 on every layer)."""
+    import torch
+    from transformers import MiMoV2FlashConfig
+
+    kwargs = {k: v for k, v in raw.items() if k != "model_type"}
+    kwargs["layer_types"] = ["sliding_attention" if p else "full_attention" for p in raw["hybrid_layer_pattern"]]
+    kwargs["mlp_layer_types"] = ["sparse" if f else "dense" for f in raw["moe_layer_freq"]]
+    swa_kv, kv = raw["swa_num_key_value_heads"], raw["num_key_value_heads"]
+    # transformers gives both kinds head_dim and v_head_dim and its sliding layers 2 x num_key_value_heads
+    assert (raw["swa_head_dim"], raw["swa_v_head_dim"]) == (raw["head_dim"], raw["v_head_dim"]) and swa_kv % 2 == 0
+    cfg = MiMoV2FlashConfig(**{**kwargs, "num_key_value_heads": swa_kv // 2})
+    model = causal_lm_on_meta(cfg)
+    with torch.device("meta"):
+        for layer, kind in zip(model.model.layers, cfg.layer_types):
+            if kind == "full_attention":
+                attn = layer.self_attn
+                attn.k_proj = torch.nn.Linear(cfg.hidden_size, kv * raw["head_dim"], bias=cfg.attention_bias)
+                attn.v_proj = torch.nn.Linear(cfg.hidden_size, kv * raw["v_head_dim"], bias=cfg.attention_bias)
+    cfg.num_key_value_heads = kv
+    return cfg, model
 
 
 def causal_lm_on_meta(cfg):

@@ -696,3 +696,34 @@ def test_nemotron_3_super_mtp_module_by_hand():
     count = llmarch.count_params(llmarch.load("nemotron-3-super-120b-a12b"))
     assert count.mtp == expect
     assert count.total == unique_params(model)  # the MTP module is counted apart, never in the total
+
+
+def test_mimo_v2_5_pro_equals_its_checkpoint_tensor_list():
+    """MiMo-V2.5-Pro against its released checkpoint: the tensor families of the model report that quotes the
+    vendored config (tests/data/configs/mimo-v2.5-pro.source.yaml: 34 files, 1,023,244,718,976 elements),
+    written out here by hand. fp8 tensors carry a float32 weight_scale_inv of ceil(out/128) x ceil(in/128); the
+    checkpoint stores q, k and v fused (qkv_proj: 128 x 192 + 8 x 192 + 8 x 128 rows), o_proj in bf16, the
+    router in fp32 beside its e_score_correction_bias, and three MTP layers (model.mtp.layers.0-2)."""
+    h, vocab, experts = 6144, 152576, 384
+    qkv = 128 * 192 + 8 * 192 + 8 * 128
+    assert qkv == 27136
+    families = {  # name: (elements, of which fp8 scales)
+        "embed_tokens + lm_head": (2 * vocab * h, 0),
+        "input/post_attention_layernorm x 70": (2 * 70 * h, 0),
+        "o_proj x 70": (70 * h * 16384, 0),
+        "qkv_proj x 70": (70 * qkv * h + 70 * 216 * 48, 70 * 216 * 48),
+        "layer 0 gate/up/down": (3 * 16384 * h + 3 * 128 * 48, 3 * 128 * 48),
+        "attention_sink_bias x 60": (60 * 128, 0),
+        "experts x 69 x 384": (69 * experts * 3 * 2048 * h + 69 * experts * 3 * 16 * 48, 69 * experts * 3 * 16 * 48),
+        "gate.weight + e_score_correction_bias x 69": (69 * experts * h + 69 * experts, 0),
+        "mtp eh_proj + 5 norms x 3": (3 * h * 2 * h + 3 * 5 * h, 0),
+        "mtp mlp x 3": (3 * 3 * 16384 * h + 3 * 3 * 128 * 48, 3 * 3 * 128 * 48),
+        "mtp attention x 3": (3 * 128 + 3 * h * 16384 + 3 * qkv * h + 3 * 216 * 48, 3 * 216 * 48),
+        "norm": (h, 0),
+    }
+    assert sum(n for n, _ in families.values()) == 1_023_244_718_976  # the report's total
+    scales = sum(s for _, s in families.values())
+    count = llmarch.count_params(llmarch.load("mimo-v2.5-pro"))
+    assert count.buffers == 69 * experts
+    assert count.total + count.mtp + count.buffers == 1_023_244_718_976 - scales
+    assert count.mtp == 3 * (2 * h * h + 5 * h + 3 * 16384 * h + 128 + h * 16384 + qkv * h)

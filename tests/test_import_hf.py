@@ -62,6 +62,17 @@ def _values(name: str) -> dict:
     return values
 
 
+# Verbatim configs import-hf refuses, each with the reason and the key whose removal (from a copy) lets the rest
+# import: the import of that copy is what the tests below compare with the shipped spec
+REFUSED_CONFIGS = {
+    "mimo-v2.5-pro": (
+        ("quantization_config", "ignored_layers"),
+        "its fp8 ignore list keeps every o_proj in bf16 but not the fused qkv_proj (llmarch's weight formats are "
+        "per component) and names model.decoder.self_attn.o_proj, no module of the text model",
+    ),
+}
+
+
 def _cases():
     for name in SPEC_NAMES:
         if has_config(name):
@@ -75,6 +86,14 @@ CASES = list(_cases())
 
 
 def _import(name: str, kind: str) -> import_hf.Imported:
+    if kind == "config" and name in REFUSED_CONFIGS:
+        raw = copy.deepcopy(upstream_config(name))
+        *parents, key = REFUSED_CONFIGS[name][0]
+        node = raw
+        for part in parents:
+            node = node[part]
+        del node[key]
+        return import_config(raw, name=name, source=str(CONFIGS / f"{name}.json"))
     if kind == "config":
         return import_file(str(CONFIGS / f"{name}.json"), name=name)
     return import_config(_values(name), name=name, source=str(CONFIGS / f"{name}.values.yaml"))
@@ -99,6 +118,7 @@ KNOWN_DIFFERENCES = {
     },
     "mimo-v2-flash": {"mtp": "the config has no key for MTP modules; the spec's three come from the technical report"},
     "mimo-v2.5": {"mtp": "the config has no key for MTP modules; the spec's three are in the checkpoint's index"},
+    "mimo-v2.5-pro": {"mtp": "the config has no key for MTP modules; the spec's three are in the checkpoint's index"},
     "nanbeige-4.1-3b": {"family": "the checkpoint is model_type llama (family llama); the spec names family nanbeige"},
     "mistral-small-4-119b": {
         "context_length": "the config advertises 1,048,576 positions; Mistral announces and serves 256k (262,144)",
@@ -1357,3 +1377,14 @@ def test_step3p5_config_transformers_writes_imports_to_its_count():
     raw["per_layer_config"]["2"] = {"num_attention_heads": 16}
     with pytest.raises(SpecError, match=r"per_layer_config.*query heads per layer kind"):
         import_config(raw, name="x", source="c.json")
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED_CONFIGS))
+def test_refused_verbatim_config_is_a_located_error(name):
+    """The real config is refused with one located paragraph (exit 2 in the CLI), never imported approximately;
+    without the named key the same config imports (the cases above)."""
+    path = REFUSED_CONFIGS[name][0]
+    result = runner.invoke(app, ["--no-color", "import-hf", str(CONFIGS / f"{name}.json"), "-o", "-"])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert f"{name}.json:" in result.output and ".".join(path) in result.output

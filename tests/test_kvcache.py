@@ -647,6 +647,7 @@ GALLERY_TITLES = {
     "gemma-4-e2b": "Gemma 4 (E2B)",  # the config's 18 KiB against the gallery's 35 KiB, documented in the spec
     "gemma-4-e4b": "Gemma 4 (E4B)",  # the config's 56 KiB against the gallery's 84 KiB, documented in the spec
     "longcat-flash-lite": "LongCat-Flash-Lite (68.5B-A3B)",
+    "mimo-v2.5-pro": "Xiaomi MiMo-V2.5-Pro (1.02T)",  # 70 layers x 8 KV heads x (192 + 128) x 2 B, as the config
 }
 
 
@@ -654,7 +655,7 @@ GALLERY_TITLES = {
 # the rest are not shipped). A spec added for one of them moves its title to GALLERY_TITLES with a kv_per_token.
 GALLERY_NOT_SHIPPED = {
     "Ling 2.5 (1T)",
-    "Xiaomi MiMo-V2.5-Pro (1.02T)", "Ling 2.6 (1T)",
+    "Ling 2.6 (1T)",
 }  # fmt: skip
 
 
@@ -771,6 +772,22 @@ def test_mimo_v2_5_documented_kv_disagreement():
     assert r.total_bytes == 39 * local * window + 9 * glob * c["max_position_embeddings"]
 
 
+def test_mimo_v2_5_pro_kv_equals_the_gallery():
+    """MiMo-V2.5-Pro has 8 KV heads on its global and its sliding layers alike (num_key_value_heads and
+    swa_num_key_value_heads), so the gallery's every-layer figure is the config's: 70 x 8 x (192 + 128) x 2 B."""
+    c = upstream_config("mimo-v2.5-pro")
+    assert gallery_kv(GALLERY_TITLES["mimo-v2.5-pro"]) == "350 KiB" == f"{70 * 8 * (192 + 128) * 2 // 1024} KiB"
+    pattern = c["hybrid_layer_pattern"]
+    assert (pattern.count(1), pattern.count(0)) == (60, 10)
+    local = c["swa_num_key_value_heads"] * (c["swa_head_dim"] + c["swa_v_head_dim"]) * BF16
+    glob = c["num_key_value_heads"] * (c["head_dim"] + c["v_head_dim"]) * BF16
+    (check,) = kv_checks("mimo-v2.5-pro")
+    assert check.computed == 60 * local + 10 * glob == 358_400 and check.ok and check.matches_published
+    r = kv("mimo-v2.5-pro", ctx=c["max_position_embeddings"])
+    window = c["sliding_window_size"] + 1  # 128 earlier tokens + the query, as MiMo-V2-Flash
+    assert r.total_bytes == 60 * local * window + 10 * glob * c["max_position_embeddings"]
+
+
 def test_show_prints_the_kv_reference():
     result = CliRunner().invoke(app, ["show", "deepseek-v3.2-exp", "--format", "json"])
     assert result.exit_code == 0, result.output
@@ -813,6 +830,7 @@ WINDOWED = ["gemma-3-1b", "gemma-3-4b", "gemma-3-12b", "gemma-3-27b", "gemma-3n-
 WINDOWED += ["gpt-oss-120b", "mistral-7b", "olmo-3-7b", "olmo-3-32b", "mimo-v2-flash", "laguna-xs.2"]
 WINDOWED += ["gemma-3-270m"]  # its values file, as Gemma 3 1B: window 512
 WINDOWED += ["mimo-v2.5"]  # its values file, as MiMo-V2-Flash: 128 earlier tokens + the query
+WINDOWED += ["mimo-v2.5-pro"]  # its config, as MiMo-V2.5
 WINDOWED += ["step-3.5-flash"]  # its values file; transformers' step3p7 masks as every family above
 WINDOWED += ["tiny-aya", "command-a-plus"]  # their values files: Cohere's 4,096-token window (cohere2, cohere2_moe)
 

@@ -151,9 +151,9 @@ TYPES = [
         ),
         build_mimo_v2_flash,
         note=(
-            "model_type mimo_v2 (MiMo-V2.5) is MiMo-V2-Flash's text model; its vision and audio encoders "
-            "(vision_config, audio_config) are not counted. The config has no key for MTP modules; add an "
-            "`mtp:` block if the checkpoint holds them"
+            "model_type mimo_v2 (MiMo-V2.5, MiMo-V2.5-Pro) is MiMo-V2-Flash's text model; vision and audio "
+            "encoders, where the config has them (vision_config, audio_config: MiMo-V2.5), are not counted. The "
+            "config has no key for MTP modules; add an `mtp:` block if the checkpoint holds them"
         ),
     ),
 ]
