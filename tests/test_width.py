@@ -224,3 +224,14 @@ def test_wrapping_keeps_a_number_with_its_unit_and_a_long_word_whole():
         "https://example.com/a/very/long/path",
         "now",
     ]
+
+
+def test_a_mark_stays_with_the_value_it_marks():
+    """A differing cell's `‹` (and report's past-context `*`) never starts a line of its own."""
+    from llmarch.render.fit import wrap
+
+    assert wrap("15.26 GiB ‹", 10) == ["15.26 GiB ‹"]  # 11 wide: whole on its line, past the 10 columns
+    assert wrap("36 global ‹", 9) == ["36", "global ‹"]
+    assert wrap("18.00 GiB *", 9) == ["18.00 GiB *"]
+    out = table("compare", "llama-3-8b", "qwen3-8b", "gemma-3-27b", columns="80")
+    assert not [line for line in out.splitlines() if line.strip() == "‹"]

@@ -32,11 +32,15 @@ INDENT = 2  # the labels of a vertical block
 _UNIT = re.compile(r"(?:[KMBGTP]|[KMGT]i?B|ms|s|FLOP/B|tok/s)[,;)]?")
 
 
+# marks that belong to the value before them: a difference (`‹`, render/doc.MARK) and report's past-context `*`
+_MARKS = ("‹", "*")
+
+
 def chunks(line: str) -> list[str]:
-    """`line`'s unbreakable pieces: words, each number held to its unit."""
+    """`line`'s unbreakable pieces: words, each number held to its unit and each value to its mark."""
     out: list[str] = []
     for word in line.split(" "):
-        if out and _UNIT.fullmatch(word) and re.search(r"\d$", out[-1]):
+        if out and (word in _MARKS or (_UNIT.fullmatch(word) and re.search(r"\d$", out[-1]))):
             out[-1] += " " + word
         else:
             out.append(word)
