@@ -130,6 +130,37 @@ def test_report_csv_carries_the_pairs_sections():
     assert rows["Heads / KV heads"] == ["12 / 12", "32 / 8", "Qwen3 8B"]
 
 
+def test_show_csv_of_an_edited_model_says_its_published_figures_were_not_checked():
+    # Qwen3 8B with 40 blocks: its published 8.2B cannot hold, and the table says why in a remark
+    text = invoke("show", "qwen3-8b[n_layers=40]", "-f", "csv").stdout
+    counts, remarks = text.split("\n\n")
+    assert dict(list(csv.reader(io.StringIO(counts)))[1:])["Blocks"] == "40"
+    assert list(csv.reader(io.StringIO(remarks))) == [
+        ["Remarks"],
+        ["published figures not checked: the spec was edited (n_layers=40)"],
+    ]
+    # the same sentence the table prints, so both formats say the same thing
+    assert "published figures not checked: the spec was edited (n_layers=40)" in invoke(
+        "show", "qwen3-8b[n_layers=40]"
+    ).stdout.replace("\n", " ")
+
+
+def test_show_csv_of_a_shipped_model_has_no_remarks_section():
+    assert "Remarks" not in invoke("show", "gpt2", "-f", "csv").stdout
+
+
+def test_report_csv_names_each_model_past_its_context():
+    # csv holds exact integers, so the table's `*` cannot be there: the remark names the model instead
+    text = invoke("report", "gpt2", "qwen3-8b", "--ctx", "2k", "--seq", "512", "-f", "csv").stdout
+    summary, remarks = text.split("\n\n")
+    rows = list(csv.DictReader(io.StringIO(summary)))
+    # GPT-2 at 2,048 tokens: 12 layers x 2 (K, V) x 768 x 2 B = 36,864 B a token, x 2,048 = 75,497,472 B
+    assert rows[0]["KV at 2,048"] == str(36_864 * 2_048) == "75497472"
+    lines = [r[0] for r in csv.reader(io.StringIO(remarks))]
+    assert lines[0] == "Remarks" and len(lines) == 2  # Qwen3 8B's 40,960 tokens hold 2,048
+    assert lines[1].startswith("warning: gpt2: KV context of 2,048 tokens is beyond its context length of 1,024")
+
+
 def test_report_format_table_prints_a_table_not_markdown():
     result = invoke("report", "gpt2", "--ctx", "1k", "--seq", "1k", "-f", "table")
     assert "| model |" not in result.stdout and "### Summary" not in result.stdout
