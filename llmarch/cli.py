@@ -298,7 +298,7 @@ def report(
     format: Optional[Format] = FormatOpt,
     output: Optional[str] = OutputOpt,
 ) -> None:
-    """One document over many specs: summary, comparisons, conventions. No torch.
+    """One document over many specs: summary, pairs, conventions. No torch.
 
     Example: llmarch report specs/ --pairs deepseek-v3:kimi-k2 --format markdown >> "$GITHUB_STEP_SUMMARY"
     """
