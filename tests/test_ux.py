@@ -283,3 +283,25 @@ def test_reading_shard_headers_reports_each_shard(tmp_path):
     heard = []
     read_checkpoint(str(tmp_path), lambda shard, shards: heard.append((shard, shards)))
     assert heard == [("model-00001-of-00002.safetensors", 2), ("model-00002-of-00002.safetensors", 2)]
+
+
+# ---------------------------------------------------------------------------
+# README's first example is what the CLI prints, piped at 80 columns
+
+
+def test_readme_first_example_is_what_compare_prints():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("```\n", 2)[1]  # the first fenced block, under the title
+    shown = re.split(r"^\$ (.*)\n", block, flags=re.M)[1:]  # command, its output, command, its output
+    assert len(shown) == 4, block
+    printed = [line.rstrip() for line in invoke("compare", "qwen3-235b", "deepseek-v3").stdout.splitlines()]
+    head, grep = shown[0], shown[2]
+    assert head == "llmarch compare qwen3-235b deepseek-v3 | head -12"
+    assert shown[1].splitlines() == printed[:12]
+    pattern = re.fullmatch(r"llmarch compare qwen3-235b deepseek-v3 \| grep -E '(.*)'", grep).group(1)
+    assert shown[3].splitlines() == [line for line in printed if re.search(pattern, line)]
+    # DeepSeek-V3 at 671.0B, as its model card publishes (671B; tests/test_counts.py holds the exact count)
+    assert "  Total parameters            235.1B            671.0B ‹" in shown[3]
