@@ -222,13 +222,24 @@ WEIGHT_VALUES = {
 }
 
 
-def listing(
-    names: list[str], spec_paths: list[str] | None = None, family: str | None = None, warn=None
-) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Listing:
+    """`list`'s answer: its rows (the JSON), and the conventions its table prints: the experts' clause of
+    `active` only where a listed model routes over experts, the MTP line only where one has MTP modules."""
+
+    rows: list[dict[str, Any]]
+    table_conventions: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return envelope("list", self.rows)
+
+
+def listing(names: list[str], spec_paths: list[str] | None = None, family: str | None = None, warn=None) -> Listing:
     """`list`'s rows: each named spec (of `family`, when given) with its counts and attention.  A spec that
     fails to load is skipped, told to `warn`: one broken spec does not hide the others."""
     rows = []
     good = []
+    listed = []
     for name in names:
         try:
             ir = load(name, spec_paths)
@@ -239,6 +250,7 @@ def listing(
         good.append(ir)
         if family and (ir.family or "") != family:
             continue
+        listed.append(ir)
         c = count_params(ir)
         labels = next((f.value for f in facts(ir) if f.key == "attention"), "—")
         # per layer kind where the kinds differ, keyed by the kinds as JSON names them ('csa: CSA 1/4 ...')
@@ -257,7 +269,13 @@ def listing(
     if family and not rows:
         families = sorted({ir.family or "" for ir in good})
         raise LlmarchError(f"no spec of family `{shorten(family)}`; families: {', '.join(f for f in families if f)}")
-    return rows
+    # list shows total and active only: no weight bytes, context lengths, active incl. embeddings or a
+    # mechanism's own line
+    shown = frozenset(_conventions.PARAMS) - {"weight_memory", "context", "active_incl_embeddings"}
+    table = _conventions.params_table(
+        experts="moe" in conventions_held(listed), mtp=any(ir.mtp is not None for ir in listed), shown=shown, held=set()
+    )
+    return Listing(rows, table)
 
 
 @dataclass(frozen=True)

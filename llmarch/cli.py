@@ -84,13 +84,12 @@ def list_cmd(
 
     Example: llmarch list --family qwen3
     """
-    from .api import envelope, listing
-
-    names = load_registry(spec_path).names()
-    rows = listing(names, spec_path, family, warn=lambda notice: typer.echo(notice, err=True))
+    from .api import listing
     from .render.table import list_doc
 
-    emit_answer(format, output, envelope("list", rows), lambda: list_doc(rows), "llmarch list")
+    names = load_registry(spec_path).names()
+    listed = listing(names, spec_path, family, warn=lambda notice: typer.echo(notice, err=True))
+    emit_answer(format, output, listed.as_dict(), lambda: list_doc(listed), "llmarch list")
 
 
 @app.command()
@@ -298,7 +297,7 @@ def report(
     format: Optional[Format] = FormatOpt,
     output: Optional[str] = OutputOpt,
 ) -> None:
-    """One document over many specs: summary, comparisons, conventions. No torch.
+    """One document over many specs: summary, pairs, conventions. No torch.
 
     Example: llmarch report specs/ --pairs deepseek-v3:kimi-k2 --format markdown >> "$GITHUB_STEP_SUMMARY"
     """

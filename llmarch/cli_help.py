@@ -4,12 +4,14 @@ typer words a parameter by its Python type (`--ctx <str>`, `names... <list[str]>
 usage line) and the top-level `--help` cuts every command's summary to fit one line ("KV-cache memory of
 one sequence at a context length, per..."). Here each value is named by what the user types (`--ctx CTX`,
 `MODEL...`, `-o FILE`, `--set KEY=VALUE`), in one table, so that an option means the same word in every
-command, and a command's summary is its first sentence, never cut.
+command, and a command's summary is its first sentence, never cut.  click's wrapper breaks words at hyphens
+and cuts words wider than the column (`--max-` / `total`); here text breaks only at spaces.
 """
 
 from __future__ import annotations
 
 import sys
+import textwrap
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -73,8 +75,68 @@ def argument_metavar(param) -> str:
     return word + ("..." if param.nargs != 1 else "")
 
 
+def wrap_words(text: str, width: int, indent: str = "") -> str:
+    """Help text wrapped as click wraps it, paragraphs kept (a blank line parts them; a paragraph opened by a
+    `\\b` line is kept as written, indented), but breaking lines only at spaces: an option (`--max-total`),
+    an example (`4GiB@128k`) or a spec name stays whole, and a word wider than the column runs past it whole
+    (click breaks at hyphens and cuts long words).  The help holds no colour codes: `len` is the width."""
+    paragraphs, lines = [], []
+    for line in text.expandtabs().splitlines() + [""]:
+        if line:
+            lines.append(line)
+        elif lines:
+            paragraphs.append(lines)
+            lines = []
+    out = []
+    for first, *rest in paragraphs:
+        left = indent + " " * (len(first) - len(first.lstrip()))
+        if first.strip() == "\b":
+            out.append("\n".join(left + line for line in rest))
+            continue
+        wrapper = textwrap.TextWrapper(
+            max(width, len(left) + 1),
+            initial_indent=left,
+            subsequent_indent=left,
+            replace_whitespace=False,
+            break_on_hyphens=False,
+            break_long_words=False,
+        )
+        out.append(wrapper.fill(" ".join([first.lstrip(), *rest])))
+    return "\n\n".join(out)
+
+
+class WholeWordsFormatter(typer.Context.formatter_class):  # the HelpFormatter of the click typer runs on
+    """click's help layout, its text and definition lists wrapped by `wrap_words`."""
+
+    def write_text(self, text: str) -> None:
+        self.write(wrap_words(text, self.width, " " * self.current_indent) + "\n")
+
+    def write_dl(self, rows, col_max: int = 30, col_spacing: int = 2) -> None:
+        rows = list(rows)
+        first_col = min(max((len(first) for first, _ in rows), default=0), col_max) + col_spacing
+        for first, second in rows:
+            self.write(f"{'':>{self.current_indent}}{first}")
+            if not second:
+                self.write("\n")
+                continue
+            if len(first) <= first_col - col_spacing:
+                self.write(" " * (first_col - len(first)))
+            else:  # a long option: its text starts on the next line, in the column
+                self.write("\n" + " " * (first_col + self.current_indent))
+            lines = wrap_words(second, max(self.width - first_col - 2, 10)).splitlines() or [""]
+            self.write(lines[0] + "\n")
+            for line in lines[1:]:
+                self.write(f"{'':>{first_col + self.current_indent}}{line}\n" if line else "\n")
+
+
+class HelpContext(typer.Context):
+    formatter_class = WholeWordsFormatter
+
+
 class HelpCommand(TyperCommand):
     """A command whose usage line and help name each value by what the user types."""
+
+    context_class = HelpContext
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -112,6 +174,8 @@ class HelpCommand(TyperCommand):
 class HelpGroup(TyperGroup):
     """The top level: each command's summary is its first sentence whole, wrapped if the terminal is narrow
     (click cuts it to one line with "..."); the summaries are written to fit one line at 80 columns."""
+
+    context_class = HelpContext
 
     def format_commands(self, ctx, formatter) -> None:
         rows = []

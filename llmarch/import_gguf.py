@@ -152,9 +152,9 @@ def import_gguf(
         None, "--name", help="The spec's name (default: -o's file name, else the GGUF file's name)."
     ),
 ) -> None:
-    """Draft a llmarch spec (YAML) from a GGUF file's metadata and tensor shapes, and verify it against the file.
+    """Draft a spec from a GGUF file and verify it against the file.
 
-    Keys the metadata does not state take transformers' defaults, listed in the spec's header. Exit 1 when
+    The spec (YAML) is read from the file's metadata and tensor shapes. Keys the metadata does not state take transformers' defaults, listed in the spec's header. Exit 1 when
     the file does not agree with the spec drafted from it, 2 on bad input or another architecture.
     Example: llmarch import-gguf Qwen3-8B-Q4_K_M.gguf -o qwen3-8b-q4.yaml
     """

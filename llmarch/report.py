@@ -132,7 +132,7 @@ def build_report(
     progress: Callable[[str], None] | None = None,
 ) -> Report:
     rows = []
-    loaded: list[ModelIR] = []
+    loaded: list[ModelIR] = []  # the summary's models, then the pairs'
     warnings: list[str] = []
     errors = []  # a spec that fails is listed, not fatal: one typo must not blank a CI summary
     for t in targets:
@@ -162,5 +162,9 @@ def build_report(
         out["prefill_flops_per_token"] = f"analytic prefill of {seq:,} tokens over {seq:,} (see `llmarch flops`)"
         return out
 
-    table = with_kv(table_conventions(loaded), params_conventions(loaded))
+    # under the tables, the KV and prefill lines only where a summary row shows those numbers (the pairs'
+    # tables show none), the parameter lines only where a model is shown at all
+    table = params_conventions(loaded) if loaded else {}
+    if rows:
+        table = with_kv(table_conventions(loaded[: len(rows)]), table)
     return Report(rows, comparisons, errors, with_kv(KV_CONVENTIONS), table, warnings)

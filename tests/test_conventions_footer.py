@@ -118,6 +118,44 @@ def test_list_prints_no_weight_or_context_line():
     assert "weight_memory" not in keys and "context" not in keys and "total" in keys
 
 
+def test_list_of_dense_models_has_no_experts_clause_or_mtp_line():
+    # GPT-2 and GPT-2 XL: dense, no MTP head (config.json has neither num_experts nor num_nextn_predict_layers);
+    # list shows total and active only, so no active_incl_embeddings line either
+    text = invoke("list", "--family", "gpt2")
+    assert footer(text) == ["total", "embedding", "active", "suffixes"]
+    assert "expert" not in text.split("Conventions:")[1]
+    piped = subprocess.run(
+        [sys.executable, "-m", "llmarch", "list", "--family", "gpt2"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={k: v for k, v in os.environ.items() if k != "COLUMNS"} | {"LLMARCH_NO_CACHE": "1"},
+    ).stdout
+    assert footer(piped) == ["total", "embedding", "active", "suffixes"]
+
+
+def test_list_with_routed_experts_and_mtp_keeps_both():
+    # DeepSeek-V3: 256 routed experts, 8 per token, and one MTP module (num_nextn_predict_layers: 1)
+    text = invoke("list", "--family", "deepseek")
+    assert footer(text) == ["total", "embedding", "active", "mtp", "suffixes"]
+    assert "routed experts x top_k / n_experts" in " ".join(text.split())
+
+
+def test_report_without_a_summary_row_prints_no_kv_or_prefill_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\n")  # no vocab_size: the spec fails, so the summary has no row
+    result = runner.invoke(app, ["--no-color", "report", str(bad), "--pairs", "gpt2:gpt2-xl", "-f", "table"])
+    assert result.exit_code == 2  # a failed spec still fails the run
+    keys = footer(result.stdout)
+    assert "total" in keys  # the pair's table shows parameter counts
+    assert not [k for k in keys if k.startswith("kv_") or k == "prefill_flops_per_token"], keys
+    alone = runner.invoke(app, ["--no-color", "report", str(bad), "-f", "table"])
+    assert "Conventions:" not in alone.stdout  # nothing shown, nothing to explain
+    # with a summary row the KV lines come back
+    keys = footer(invoke("report", "gpt2", "--ctx", "1k", "--seq", "256", "-f", "table"))
+    assert "kv_attention" in keys and "prefill_flops_per_token" in keys
+
+
 def test_flops_lines_follow_the_mechanisms_of_the_table():
     dense = footer(invoke("flops", "qwen3-8b", "--seq", "256"))
     assert not {"moe", "mla", "linear_attention", "layer_extras", "compressed"} & set(dense)

@@ -29,7 +29,7 @@ TYPE_WORDING = re.compile(r"<[^>\s]*>|\{\w+\}|list\[")
 
 
 def test_every_command_is_checked():
-    assert len(COMMANDS) == 13 and {"show", "compare", "import-hf", "cache"} <= set(COMMANDS)
+    assert len(COMMANDS) == 14 and {"show", "compare", "import-hf", "import-gguf", "cache"} <= set(COMMANDS)
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -101,15 +101,16 @@ def test_top_level_help_has_one_whole_line_per_command_at_80_columns():
     assert len(rows) == len(COMMANDS), rows  # a summary wrapped onto a second line is a row too many
     for row in rows:
         assert len(row) <= 80 and row.endswith(".") and not row.endswith("..."), row
-    assert "  kvcache    KV-cache memory at a context length, per layer kind." in rows
-    assert "  check      Gate an architecture on budgets." in rows
+    # the longest name, import-gguf, sets the column
+    assert "  kvcache      KV-cache memory at a context length, per layer kind." in rows
+    assert "  check        Gate an architecture on budgets." in rows
 
 
 def test_top_level_summaries_wrap_rather_than_cut_on_a_narrow_terminal():
     rows = _command_rows(invoke("--help", columns=50).output)
     text = re.sub(r"\s+", " ", " ".join(rows))
     assert "..." not in text
-    assert "report One document over many specs: summary, comparisons, conventions." in text
+    assert "report One document over many specs: summary, pairs, conventions." in text
     assert "schema Print the JSON Schema of specs, or of JSON answers (--answers)." in text
 
 
@@ -127,8 +128,70 @@ def test_top_level_help_piped_through_a_real_pipe():
     ).stdout
     rows = _command_rows(out)
     assert len(rows) == len(COMMANDS) and not any(row.endswith("...") for row in rows), out
-    assert "  serve      Memory per GPU, whether it fits, and how fast it can decode." in rows
+    assert "  serve        Memory per GPU, whether it fits, and how fast it can decode." in rows
     out = subprocess.run(
         [sys.executable, "-m", "llmarch", "kvcache", "--help"], capture_output=True, text=True, env=env, check=True
     ).stdout
     assert "Usage: llmarch kvcache [OPTIONS] MODEL..." in out and "--ctx CTX" in out and "<str>" not in out
+
+
+# Every command's help, as a terminal of that width shows it piped: one process per width, each help after
+# a `=== command` line.  CliRunner cannot show this: it forces click's help to 80 columns whatever COLUMNS says.
+HELP_AT_WIDTH = """
+import sys
+from llmarch.cli import app
+for command in sys.argv[1:]:
+    print("=== " + command, flush=True)
+    try:
+        app([command, "--help"] if command != "llmarch" else ["--help"], prog_name="llmarch")
+    except SystemExit:
+        pass
+"""
+
+
+def help_pages(columns: int) -> dict[str, str]:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ, COLUMNS=str(columns), PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    out = subprocess.run(
+        [sys.executable, "-c", HELP_AT_WIDTH, "llmarch", *COMMANDS], capture_output=True, text=True, env=env
+    ).stdout
+    pages = dict(re.findall(r"^=== (\S+)\n(.*?)(?=^=== |\Z)", out, flags=re.S | re.M))
+    assert set(pages) == {"llmarch", *COMMANDS} and all("Usage: llmarch" in p for p in pages.values()), out
+    return pages
+
+
+def split_words(page: str) -> list[str]:
+    """`a line's last word / the next line's first` for every word broken at a hyphen across a line end
+    (a lone `-`, as in `-o -`, is a word of its own)."""
+    lines = [line.rstrip() for line in page.splitlines()]
+    return [
+        f"{a.split()[-1]} / {b.split()[0]}"
+        for a, b in zip(lines, lines[1:])
+        if a and b.strip() and a.split()[-1].endswith("-") and a.split()[-1] != "-"
+    ]
+
+
+def test_the_split_word_check_finds_a_word_broken_at_a_hyphen():
+    assert split_words("  llmarch check my-model.yaml --max-\n  total 8B\n") == ["--max- / total"]
+    assert split_words("  `-o -` is\n  stdout; -o -\n  writes\n") == []
+
+
+@pytest.mark.parametrize("columns", [80, 60])
+def test_help_never_breaks_a_word_at_a_hyphen(columns):
+    pages = help_pages(columns)
+    assert {command: split_words(page) for command, page in pages.items() if split_words(page)} == {}
+    # what click broke before: `--max-` / `total` (80 columns), `what-` / `if.`, `deepseek` / `-v3:...` (60)
+    whole = {
+        "check": ["--max-total", "--max-kv", "4GiB@128k"],
+        "report": ["what-if.", "deepseek-v3:kimi-k2,qwen3-8b:olmo-3-7b."],
+        "show": ["'qwen3-8b[n_layers=40,attention.n_kv_heads=4]'."],  # wider than 60's column: whole, past it
+        "import-gguf": ["import-gguf", "Qwen3-8B-Q4_K_M.gguf"],
+    }
+    for command, words in whole.items():
+        lines = pages[command].splitlines()
+        for word in words:
+            assert any(word in line for line in lines), (columns, command, word, pages[command])

@@ -130,6 +130,37 @@ def test_report_csv_carries_the_pairs_sections():
     assert rows["Heads / KV heads"] == ["12 / 12", "32 / 8", "Qwen3 8B"]
 
 
+def test_show_csv_of_an_edited_model_says_its_published_figures_were_not_checked():
+    # Qwen3 8B with 40 blocks: its published 8.2B cannot hold, and the table says why in a remark
+    text = invoke("show", "qwen3-8b[n_layers=40]", "-f", "csv").stdout
+    counts, remarks = text.split("\n\n")
+    assert dict(list(csv.reader(io.StringIO(counts)))[1:])["Blocks"] == "40"
+    assert list(csv.reader(io.StringIO(remarks))) == [
+        ["Remarks"],
+        ["published figures not checked: the spec was edited (n_layers=40)"],
+    ]
+    # the same sentence the table prints, so both formats say the same thing
+    assert "published figures not checked: the spec was edited (n_layers=40)" in invoke(
+        "show", "qwen3-8b[n_layers=40]"
+    ).stdout.replace("\n", " ")
+
+
+def test_show_csv_of_a_shipped_model_has_no_remarks_section():
+    assert "Remarks" not in invoke("show", "gpt2", "-f", "csv").stdout
+
+
+def test_report_csv_names_each_model_past_its_context():
+    # csv holds exact integers, so the table's `*` cannot be there: the remark names the model instead
+    text = invoke("report", "gpt2", "qwen3-8b", "--ctx", "2k", "--seq", "512", "-f", "csv").stdout
+    summary, remarks = text.split("\n\n")
+    rows = list(csv.DictReader(io.StringIO(summary)))
+    # GPT-2 at 2,048 tokens: 12 layers x 2 (K, V) x 768 x 2 B = 36,864 B a token, x 2,048 = 75,497,472 B
+    assert rows[0]["KV at 2,048"] == str(36_864 * 2_048) == "75497472"
+    lines = [r[0] for r in csv.reader(io.StringIO(remarks))]
+    assert lines[0] == "Remarks" and len(lines) == 2  # Qwen3 8B's 40,960 tokens hold 2,048
+    assert lines[1].startswith("warning: gpt2: KV context of 2,048 tokens is beyond its context length of 1,024")
+
+
 def test_report_format_table_prints_a_table_not_markdown():
     result = invoke("report", "gpt2", "--ctx", "1k", "--seq", "1k", "-f", "table")
     assert "| model |" not in result.stdout and "### Summary" not in result.stdout
@@ -252,3 +283,25 @@ def test_reading_shard_headers_reports_each_shard(tmp_path):
     heard = []
     read_checkpoint(str(tmp_path), lambda shard, shards: heard.append((shard, shards)))
     assert heard == [("model-00001-of-00002.safetensors", 2), ("model-00002-of-00002.safetensors", 2)]
+
+
+# ---------------------------------------------------------------------------
+# README's first example is what the CLI prints, piped at 80 columns
+
+
+def test_readme_first_example_is_what_compare_prints():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("```\n", 2)[1]  # the first fenced block, under the title
+    shown = re.split(r"^\$ (.*)\n", block, flags=re.M)[1:]  # command, its output, command, its output
+    assert len(shown) == 4, block
+    printed = [line.rstrip() for line in invoke("compare", "qwen3-235b", "deepseek-v3").stdout.splitlines()]
+    head, grep = shown[0], shown[2]
+    assert head == "llmarch compare qwen3-235b deepseek-v3 | head -12"
+    assert shown[1].splitlines() == printed[:12]
+    pattern = re.fullmatch(r"llmarch compare qwen3-235b deepseek-v3 \| grep -E '(.*)'", grep).group(1)
+    assert shown[3].splitlines() == [line for line in printed if re.search(pattern, line)]
+    # DeepSeek-V3 at 671.0B, as its model card publishes (671B; tests/test_counts.py holds the exact count)
+    assert "  Total parameters            235.1B            671.0B ‹" in shown[3]

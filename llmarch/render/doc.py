@@ -67,6 +67,8 @@ class Doc:
     remarks: list[str] = field(default_factory=list)  # warnings and explanations, printed before the notes
     csv_table: "DocTable | None" = None  # the table csv writes under its one header row (default: the first)
     csv_more: list[DocTable] = field(default_factory=list)  # sections csv writes after it, each titled
+    # the remarks csv ends with (default: `remarks`), where a remark points at a mark csv's exact values lack
+    csv_remarks: "list[str] | None" = None
 
 
 HIGHLIGHT = "bold yellow"
@@ -77,6 +79,7 @@ LEGEND = (
     "not the rounded text"
 )
 CSV_DIFFERS = "differs from the row's majority"
+CSV_REMARKS = "Remarks"
 
 
 def _marked(c: Cell) -> str:
@@ -160,7 +163,9 @@ def csv_safe(value: Any) -> Any:
 def to_csv(doc: Doc) -> str:
     """The command's csv table (`csv_table`, default the first): one header row, exact values (integers
     unrounded), formula-like text escaped.  Sections a table cannot hold with that header (`csv_more`,
-    e.g. report's --pairs) follow, each after a blank line: a row holding its title, its header, its rows."""
+    e.g. report's --pairs) follow, each after a blank line: a row holding its title, its header, its rows.
+    The remarks (an edited model's skipped published figures, warnings) end it as a section titled
+    `Remarks`, one per row: a csv file read on its own has no terminal or stderr beside it."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     t = doc.csv_table or (doc.tables[0] if doc.tables else None)
@@ -172,6 +177,10 @@ def to_csv(doc: Doc) -> str:
         for row in table.rows:
             named = ["; ".join(table.columns[i] for i, c in enumerate(row) if c.differs)] if table.compares else []
             writer.writerow([csv_safe(c.exact()) for c in row] + [csv_safe(x) for x in named])
+    remarks = doc.remarks if doc.csv_remarks is None else doc.csv_remarks
+    if remarks:
+        buf.write("\n")
+        writer.writerows([[CSV_REMARKS]] + [[csv_safe(printable(r).strip())] for r in remarks])
     return buf.getvalue()
 
 

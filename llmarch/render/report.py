@@ -34,6 +34,8 @@ def report_doc(report: Report) -> Doc:
     doc = Doc([t], notes=[f"{k}: {v}" for k, v in report.table_conventions.items()])
     if any(r["ctx_tokens"] > r["context_length"] for r in rows):
         doc.remarks.append(f"warning: * {ctx:,} tokens is beyond that model's context length")
+    # csv's exact values carry no `*`: its remarks name each model instead
+    doc.csv_remarks = [f"warning: {w}" for w in report.warnings]
     if report.errors:
         failed = DocTable("Specs that could not be analysed", ["spec", "error"])
         failed.rows += [[Cell(e["target"]), Cell(e["error"])] for e in report.errors]

@@ -6,10 +6,7 @@ integers.
 
 from __future__ import annotations
 
-from typing import Any
-
-from .. import conventions
-from ..api import PARAM_ROWS, WEIGHT_ROWS, Comparison, Description
+from ..api import PARAM_ROWS, WEIGHT_ROWS, Comparison, Description, Listing
 from ..ir import ModelIR
 from ..params import COMPONENTS
 from ..units import alike
@@ -141,10 +138,10 @@ def show_doc(ir: ModelIR, description: Description) -> Doc:
     return doc
 
 
-def list_doc(rows: list[dict[str, Any]]) -> Doc:
+def list_doc(listed: Listing) -> Doc:
     # a narrow terminal leaves out the aliases, then the attention, then the family: never the names
     t = DocTable("", ["name", "family", "total", "active", "attention", "aliases"], right={2, 3}, optional=[5, 4, 1])
-    for r in rows:
+    for r in listed.rows:
         t.rows.append(
             [
                 Cell(r["name"]),
@@ -155,9 +152,4 @@ def list_doc(rows: list[dict[str, Any]]) -> Doc:
                 Cell(", ".join(r["aliases"])),
             ]
         )
-    # list shows counts only: no weight bytes, no context lengths; its rows hold no routing or components,
-    # so no mechanism's own line
-    return Doc([t], notes=conventions.params_lines(shown=LIST_SHOWS, held=set()))
-
-
-LIST_SHOWS = frozenset(conventions.PARAMS) - {"weight_memory", "context"}
+    return Doc([t], notes=[f"{k}: {v}" for k, v in listed.table_conventions.items()])
