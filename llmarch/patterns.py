@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+MAX_PERIOD = 32  # the longest repeating unit looked for, in layers
+
 
 def runs(words: Sequence[str]) -> list[tuple[str, int]]:
     """Consecutive equal words as (word, how many): ['a', 'a', 'b'] → [('a', 2), ('b', 1)]."""
@@ -38,7 +40,9 @@ def _best_repeat(words: Sequence[str]) -> tuple[int, int, int] | None:
     best, best_key = None, None
     if plain < 3:  # a run or two: no repeat says it shorter
         return None
-    for period in range(2, n // 2 + 1):
+    # a unit of at most MAX_PERIOD layers: the search is cubic in the layers, and 1,024 irregular layers took
+    # half a minute with every period tried; people name units of a few layers (the longest shipped: 11)
+    for period in range(2, min(n // 2, MAX_PERIOD) + 1):
         for lead in range(0, n - 2 * period + 1):
             unit = list(words[lead : lead + period])
             unit_runs = len(runs(unit))

@@ -209,7 +209,21 @@ def format_as(n: int, written: str, table: dict[str, int]) -> str:
     if scale == 1:  # bytes, written in B
         return f"{n:,} B"
     name = next(name for name in table if name.upper() == unit.upper())
-    return _digits(n / scale) + ("" if table is COUNT else " ") + name
+    text = _digits(n / scale)
+    try:
+        limit = parse(written, table, "budget").value
+    except UnitError:
+        limit = None
+    if limit is not None and limit != n:
+        # beside the limit it is measured against, never a text that reads as the limit or past it on the
+        # wrong side (7,568,405,504 against 7.5683B is 7.5684B, not 7.568B): at least the limit's decimals,
+        # more while rounding lands on the limit
+        exact, places = Decimal(n) / scale, len(written.split(unit)[0].partition(".")[2].strip())
+        places = max(places, len(text.partition(".")[2]))
+        while places < len(str(scale)) and round(exact, places) == limit / scale:
+            places += 1
+        text = f"{round(exact, places):,.{places}f}"
+    return text + ("" if table is COUNT else " ") + name
 
 
 def format_tokens(n: int, written: str | None = None) -> str:

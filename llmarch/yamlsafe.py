@@ -278,6 +278,7 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udff
 
 _RESOLVED: dict[tuple, str] = {}  # (scalar text, implicit flags) -> its tag, for every file parsed
 _RESOLVED_MAX = 10_000
+_RESOLVED_CHARS = 100  # keys, numbers and names; a longer scalar is resolved each time
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
@@ -287,7 +288,8 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     cleared when full (bounded memory whatever is parsed)."""
 
     def resolve(self, kind, value, implicit):
-        if kind is not yaml.ScalarNode:
+        # long texts (notes, up to a whole file) are not kept: the memo's bound is in characters too
+        if kind is not yaml.ScalarNode or len(value) > _RESOLVED_CHARS:
             return super().resolve(kind, value, implicit)
         key = (value, implicit)
         tag = _RESOLVED.get(key)

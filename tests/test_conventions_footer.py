@@ -191,3 +191,14 @@ def test_a_parallel_dense_and_moe_layer_holds_the_experts_lines():
     assert "routed experts x top_k / n_experts" in show
     flops = invoke("flops", "gemma-4-26b-a4b", "--seq", "256")
     assert "moe:" in flops
+
+
+def test_a_windowed_mla_layer_keeps_the_window_line():
+    """Review of issue 24: MLA's own line once replaced the attention's, so a model whose MLA layers slide a
+    window (DeepSeek-V3 given local layers by a what-if: every other layer caches 4,096 tokens) printed its
+    windowed rows without the line that says what a window holds."""
+    edited = "deepseek-v3[attention.window=4096,layers.mixer=LG]"
+    out = invoke("kvcache", edited, "--ctx", "128k")
+    assert "4,096" in out  # the local layers' tokens: min(131,072, 4,096)
+    assert {"mla", "windows"} <= set(footer(out))
+    assert "windows" not in footer(invoke("kvcache", "deepseek-v3", "--ctx", "128k"))  # no window: no line

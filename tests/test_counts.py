@@ -727,3 +727,18 @@ def test_mimo_v2_5_pro_equals_its_checkpoint_tensor_list():
     assert count.buffers == 69 * experts
     assert count.total + count.mtp + count.buffers == 1_023_244_718_976 - scales
     assert count.mtp == 3 * (2 * h * h + 5 * h + 3 * 16384 * h + 128 + h * 16384 + qkv * h)
+
+
+def test_parallel_ffn_with_zero_experts_active_fewest_by_hand():
+    """Review of issue 23: a dense FFN in parallel with experts (Gemma 4 26B-A4B, `ffn: P`) that are given
+    zero-computation experts by a what-if: the closed form's active_fewest must drop the routed experts as the
+    module walk does (the parallel FFN once answered `active` for it).  By hand from Gemma 4 26B-A4B's config:
+    30 MoE layers, top_k 8, a GeGLU expert of 3 x 2816 x 704 = 5,947,392; with 8 zero experts a token's 8
+    slots may all be zero experts, so active_fewest = active - 30 x 8 x 5,947,392 = active - 1,427,374,080."""
+    ir = llmarch.load("gemma-4-26b-a4b", sets=["moe.zero_experts=8"])
+    closed = llmarch.count_params(ir)
+    # the shipped spec's 3,822,530,560 plus the router's 8 more outputs in each of 30 layers: 30 x 2816 x 8 = 675,840
+    assert closed.active == 3_822_530_560 + 30 * 2816 * 8 == 3_823_206_400
+    assert closed.active_fewest == 3_823_206_400 - 30 * 8 * 3 * 2816 * 704 == 2_395_832_320
+    walked = llmarch.module_params(llmarch.build(ir))
+    assert walked.active_fewest == closed.active_fewest

@@ -374,6 +374,20 @@ def test_scalar_tag_memo_is_bounded():
         assert len(yamlsafe._RESOLVED) <= yamlsafe._RESOLVED_MAX
 
 
+def test_scalar_tag_memo_holds_no_long_text():
+    """Review of issue 27: the memo kept every scalar's text, so a folder of specs each holding long texts
+    (notes up to the 10,000-character limit) kept up to 10,000 of them alive, 100,000,000 characters.  A long
+    text reads the same and is not kept: 120 documents of a 9,500-character note leave at most 10,000 x 100
+    characters in the memo (1,140,000 were kept before)."""
+    from llmarch import yamlsafe
+
+    for doc in range(120):
+        text = f"notes: {doc:03}" + "x" * 9_497 + "\nn: 1e3\n"
+        data = yamlsafe.load_text(text, "f.yaml").data
+        assert data["n"] == 1000.0 and data["notes"].startswith(f"{doc:03}x") and len(data["notes"]) == 9_500
+    assert sum(len(value) for value, _ in yamlsafe._RESOLVED) <= 10_000 * 100
+
+
 def test_spec_value_and_depth_limits():
     from llmarch.yamlsafe import MAX_DEPTH, MAX_NODES, load_text
 

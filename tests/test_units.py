@@ -218,3 +218,30 @@ def test_thousands_separators_read_exactly():
 def test_a_lowercase_b_is_bits_never_bytes(text):
     with pytest.raises(units.UnitError):
         units.parse(text, units.BYTES, "size")
+
+
+def test_a_measure_beside_its_limit_never_reads_as_the_limit_or_past_it():
+    """Review of issue 24 item 7: `check` prints the measure in the limit's unit; at 4 significant digits
+    Qwen3 8B's active 7,568,405,504 read 7.568B beside a limit of 7.5683B that it exceeds (FAIL), and
+    8,190,735,360 read 8.191B beside 8.1907B.  The measure keeps at least the limit's decimals, and more while
+    it rounds onto the limit: 7,568,405,504 / 10^9 = 7.568405504, so 7.5684B; against 7.5684B (which it also
+    exceeds) 7.56841B.  Limits written with fewer decimals keep the 4-digit reading unless it lands on them."""
+    assert format_as(7_568_405_504, "7.5683B", COUNT) == "7.5684B"
+    assert format_as(7_568_405_504, "7.5684B", COUNT) == "7.56841B"
+    assert format_as(8_190_735_360, "8.1907B", COUNT) == "8.19074B"  # 8.190735360 at 4 decimals is the limit
+    assert format_as(8_190_735_360, "8B", COUNT) == "8.191B"
+    assert format_as(8_190_735_360, "8,190,735,360", COUNT) == "8,190,735,360"
+    # 18 GiB + 1 byte against a limit of exactly 18 GiB written with two decimals: 18.00 would read as equal
+    assert format_as(18 * 2**30 + 1, "18.00GiB", BYTES) == "18.000000001 GiB"  # 18 + 1/2^30 = 18.00000000093
+    assert format_as(7_999_999_999, "8B", COUNT) == "7.999999999B"  # under the limit: never 8.000B
+    assert format_as(18 * 2**30, "18GiB", BYTES) == "18.00 GiB"  # equal to its limit: equal text is right
+
+
+def test_check_prints_the_measure_past_its_limit_at_80_columns():
+    """The same through `check`: Qwen3 8B's active 7,568,405,504 (hand sum in tests/test_whatif.py's notes:
+    8,190,735,360 less the 622,329,856 token embedding) against 7.5683B fails and reads 7.5684B."""
+    result = runner.invoke(
+        app, ["--no-color", "-q", "check", "qwen3-8b", "--max-active", "7.5683B"], env={"COLUMNS": "80"}
+    )
+    row = next(line for line in result.stdout.splitlines() if "max_active" in line)
+    assert row.split()[:4] == ["max_active", "7.5683B", "7.5684B", "FAIL:"]

@@ -12,7 +12,10 @@ from .base import Weight, linear, norm
 
 
 class MultiHeadLatentAttention(Attention):
-    conventions = ("mla",)  # kvcache's latent line, flops' naive-form line
+    @property
+    def conventions(self) -> tuple[str, ...]:
+        # kvcache's latent line, flops' naive-form line, and the attention's own (a window's line)
+        return ("mla",) + super().conventions
 
     def __init__(self, a: AttentionIR) -> None:
         super().__init__(a)  # a latent is not shared across layers

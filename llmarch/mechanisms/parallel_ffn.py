@@ -90,6 +90,9 @@ class ParallelFFN(Mechanism):
     def active(self, params: dict[str, int]) -> dict[str, int]:
         return self.moe.active(params)
 
+    def active_fewest(self, params: dict[str, int]) -> dict[str, int]:
+        return self.moe.active_fewest(params)  # the base's default would answer `active` (zero experts ignored)
+
     def token_macs(self, d_model: int) -> dict[str, int]:
         out = matrix_macs(ffn_weights(f"{self.slot}.dense.", d_model, self.dense, "dense_ffn"))
         for key, value in self.moe.token_macs(d_model).items():
