@@ -394,25 +394,48 @@ def gpt2(spec: str):
 
 
 def gemma4(spec: str):
-    """Gemma 4 31B (`gemma4`, dense): the converter gives the layer scalar a `.weight`, states the global
-    layers' head size as `key_length` (the local ones' as `key_length_swa`), the KV heads per layer, and adds
-    `rope_freqs` for the global layers' proportional RoPE (global_head_dim / 2 factors)."""
+    """Gemma 4 (`gemma4`): the converter gives the layer scalar a `.weight`, states the global layers' head
+    size as `key_length` (the local ones' as `key_length_swa`), the KV heads per layer, and adds `rope_freqs`
+    for the global layers' proportional RoPE (global_head_dim / 2 factors).  26B-A4B's experts beside the
+    dense FFN: stacked experts given a `.weight` (gate and up kept fused), the router's `scale` written as
+    `ffn_gate_inp.scale` and `per_expert_scale` as `ffn_down_exps.scale` (Gemma4Model.modify_tensors, not
+    gguf-py's map, names these two).  E2B and E4B: the per-layer inputs through gguf-py's map."""
+    T, names = gguf.MODEL_TENSOR, gguf.TENSOR_NAMES
+    scales = {}
 
     def rename(name, shape):
-        return [(name + ".weight" if name.endswith("layer_scalar") else name, shape)]
+        layer = re.search(r"layers\.(\d+)\.", name)
+        if name.endswith("router.scale"):
+            scales[names[T.FFN_GATE_INP].format(bid=int(layer[1])) + ".scale"] = shape
+            return []
+        if name.endswith("router.per_expert_scale"):
+            scales[names[T.FFN_DOWN_EXP].format(bid=int(layer[1])) + ".scale"] = shape
+            return []
+        if name.endswith("layer_scalar") or (".experts." in name and not name.endswith(".weight")):
+            return [(name + ".weight", shape)]
+        return [(name, shape)]
 
     raw, tensors = convert(spec, gguf.MODEL_ARCH.GEMMA4, rename)
+    tensors |= scales
     tensors["rope_freqs.weight"] = (raw["global_head_dim"] // 2,)
     swa = [t == "sliding_attention" for t in raw["layer_types"]]
+    global_kv = raw.get("num_global_key_value_heads") or raw["num_key_value_heads"]
     metadata = common_metadata(raw) | {
         "key_length": raw["global_head_dim"],
         "value_length": raw["global_head_dim"],
-        "head_count_kv": [raw["num_key_value_heads"] if s else raw["num_global_key_value_heads"] for s in swa],
+        "head_count_kv": [raw["num_key_value_heads"] if s else global_kv for s in swa],
         "sliding_window": raw["sliding_window"],
         "rope_freq_base": rope_theta(raw),
         "rope_dimension_count": raw["global_head_dim"],
-        "feed_forward_length": raw["intermediate_size"],
     }
+    if not raw.get("use_double_wide_mlp"):  # else the converter writes the widths per layer
+        metadata["feed_forward_length"] = raw["intermediate_size"]
+    if raw.get("enable_moe_block"):
+        metadata |= {
+            "expert_count": raw["num_experts"],
+            "expert_used_count": raw["top_k_experts"],
+            "expert_feed_forward_length": raw["moe_intermediate_size"],
+        }
     return "gemma4", metadata, tensors
 
 
@@ -537,7 +560,10 @@ CASES = {
     "trinity-large": afmoe,
     "mimo-v2-flash": mimo2,  # sinks on the sliding-window layers, per-layer KV heads
     "step-3.5-flash": step35,  # head-wise attention gate
-    "gemma-4-31b": gemma4,  # global layers' keys as values, the layer scalar  # gated attention, sandwich norms, MoE with a routing bias  # learned positions, fused q/k/v, LayerNorm biases  # hybrid: Mamba-2, attention and MLP layers
+    "gemma-4-31b": gemma4,  # global layers' keys as values, the layer scalar
+    "gemma-4-26b-a4b": gemma4,  # MoE beside a dense FFN, each with its own norms
+    "gemma-4-e2b": gemma4,  # per-layer inputs, KV shared by the last layers, double-wide MLPs there
+    "gemma-4-e4b": gemma4,
     "mixtral-8x7b": moe("llama", "num_local_experts"),
     "olmoe-1b-7b": moe("olmoe", "num_experts"),
     "minimax-m2": moe("minimax-m2", "num_local_experts"),
@@ -763,11 +789,7 @@ def _strip_architecture(path) -> None:
 
 
 # Shipped specs of an architecture verify has a table for, whose blocks that table does not name yet
-NOT_NAMED = {
-    "gemma-4-26b-a4b": "its MoE beside a dense FFN",
-    "gemma-4-e2b": "its per-layer inputs",
-    "gemma-4-e4b": "its per-layer inputs",
-}
+NOT_NAMED: dict[str, str] = {}
 
 
 def protocol_weights(ir) -> list[tuple[str, tuple, bool]]:
@@ -808,3 +830,27 @@ def test_every_spec_of_a_tabled_architecture_is_named_by_the_table():
                 unnamed[spec] = min(missing, key=len)[:2]
     assert set(unnamed) == set(NOT_NAMED), unnamed
     assert {"deepseek-v3", "glm-5", "nemotron-3-super-120b-a12b"} <= named
+
+
+def test_gemma4_moe_beside_a_dense_ffn_states_both_widths_and_the_experts(tmp_path):
+    """Gemma 4 26B-A4B's metadata as the converter writes it from the config: the dense branch's width
+    (intermediate_size 2,112) as `feed_forward_length`, the experts' (moe_intermediate_size 704) and counts
+    (128, top 8) as a MoE's; a file stating another expert count differs on that key alone."""
+    import llmarch
+    from llmarch.verify.gguf import read_gguf
+    from llmarch.verify.gguf_verify import verify_gguf
+
+    arch, metadata, tensors = gemma4("gemma-4-26b-a4b")
+    assert (metadata["feed_forward_length"], metadata["expert_feed_forward_length"]) == (2112, 704)
+    assert (metadata["expert_count"], metadata["expert_used_count"]) == (128, 8)
+    ir = llmarch.load("gemma-4-26b-a4b")
+    path = tmp_path / "ok.gguf"
+    write_gguf(path, arch, metadata, tensors)
+    ok = verify_gguf(ir, read_gguf(path))
+    compared = {m["key"]: m["agree"] for m in ok["metadata"]}
+    keys = ("feed_forward_length", "expert_feed_forward_length", "expert_count", "expert_used_count")
+    assert all(compared[f"gemma4.{k}"] for k in keys), compared
+    write_gguf(path, arch, metadata | {"expert_count": 64}, tensors)
+    other = verify_gguf(ir, read_gguf(path))
+    assert [m["key"] for m in other["metadata"] if not m["agree"]] == ["gemma4.expert_count"]
+    assert not other["agree"]

@@ -114,6 +114,28 @@ PHI3: tuple[Rule, ...] = (
     rule(r"ffn\.down\.weight", "ffn_down.weight"),
 )
 
+# Gemma 4 26B-A4B's MoE beside a dense FFN: the dense branch as `ffn_*`, its post-norm `post_ffw_norm_1`; the
+# experts' pre- and post-norms `pre_ffw_norm_2`, `post_ffw_norm_2`; experts kept fused (`ffn_gate_up_exps`);
+# the converter names the router's input scale `ffn_gate_inp.scale` and the per-expert output scale
+# `ffn_down_exps.scale`
+PARALLEL_FFN: tuple[Rule, ...] = (
+    rule(r"ffn\.dense\.gate_up\.weight", "ffn_gate.weight", "ffn_up.weight"),
+    rule(r"ffn\.dense\.down\.weight", "ffn_down.weight"),
+    rule(r"ffn\.moe\.router\.weight", "ffn_gate_inp.weight"),
+    rule(r"ffn\.moe\.router_scale", "ffn_gate_inp.scale"),
+    rule(r"ffn\.moe\.per_expert_scale", "ffn_down_exps.scale"),
+    rule(r"ffn\.moe\.experts\.gate_up", "ffn_gate_up_exps.weight"),
+    rule(r"ffn\.moe\.experts\.down", "ffn_down_exps.weight"),
+    rule(r"ffn\.moe_norm\.weight", "pre_ffw_norm_2.weight"),
+    rule(r"ffn\.dense_post_norm\.weight", "post_ffw_norm_1.weight"),
+    rule(r"ffn\.moe_post_norm\.weight", "post_ffw_norm_2.weight"),
+)
+# Gemma 3n's and Gemma 4 E2B/E4B's per-layer inputs inside a layer: gate, projection (the post-norm is a norm)
+PER_LAYER_INPUTS: tuple[Rule, ...] = (
+    rule(r"per_layer_input\.gate\.weight", "inp_gate.weight"),
+    rule(r"per_layer_input\.proj\.weight", "proj.weight"),
+)
+
 # llmarch's per-layer norms (`attn_norm`, `ffn_post_norm`, ...) under llama.cpp's names
 NORMS = {
     "attn_norm": "attn_norm",
@@ -125,6 +147,8 @@ NORMS = {
 }
 # architectures whose pre-FFN norm is `post_attention_norm` (transformers' `post_attention_layernorm` kept)
 POST_ATTENTION_FFN_NORM = NORMS | {"ffn_norm": "post_attention_norm"}
+# the per-layer inputs' post-norm (`post_per_layer_input_norm`)
+PER_LAYER_NORMS = NORMS | {"per_layer_input_norm": "post_norm"}
 
 
 @dataclass(frozen=True)
@@ -180,9 +204,17 @@ GGUF_TABLES: dict[str, GgufTable] = {
     "qwen35moe": GgufTable(QWEN35_DELTANET + ATTENTION + MOE, POST_ATTENTION_FFN_NORM),
     "llama4": GgufTable(ATTENTION + MLP + MOE),
     "mistral3": GgufTable(ATTENTION + MLP),  # Ministral 3
-    # Gemma 4's dense models (31B): sandwich norms, the layer scalar; the global layers' keys are their values
-    # (no attn_v); its proportional RoPE's factors (`rope_freqs`) beside
-    "gemma4": GgufTable(ATTENTION + MLP + (rule(r"layer_scalar\.scalar", "layer_output_scale.weight"),)),
+    # Gemma 4: sandwich norms, the layer scalar; the global layers' keys are their values
+    # (no attn_v); its proportional RoPE's factors (`rope_freqs`) beside; 26B-A4B's MoE beside a dense FFN,
+    # E2B's and E4B's per-layer inputs
+    "gemma4": GgufTable(
+        PARALLEL_FFN
+        + ATTENTION
+        + MLP
+        + PER_LAYER_INPUTS
+        + (rule(r"layer_scalar\.scalar", "layer_output_scale.weight"),),
+        PER_LAYER_NORMS,
+    ),
     # Step 3.5 Flash: a head-wise attention gate (`attn_gate`, one row per head)
     "step35": GgufTable((rule(r"attn\.gate_proj\.weight", "attn_gate.weight"),) + ATTENTION + MLP + MOE),
     "mimo2": GgufTable(ATTENTION + MLP + MOE),  # MiMo-V2-Flash: sinks on the sliding-window layers
@@ -199,4 +231,9 @@ OUTER = {
     "norm.weight": "output_norm.weight",
     "norm.bias": "output_norm.bias",
     "lm_head.weight": "output.weight",
+    # Gemma 3n's and Gemma 4 E2B/E4B's per-layer inputs: their embedding, the projection of the model's
+    # embedding and its norm
+    "per_layer_embed.weight": "per_layer_token_embd.weight",
+    "per_layer_input.weight": "per_layer_model_proj.weight",
+    "per_layer_input_norm.weight": "per_layer_proj_norm.weight",
 }
