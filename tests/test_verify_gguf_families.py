@@ -439,6 +439,39 @@ def gemma4(spec: str):
     return "gemma4", metadata, tensors
 
 
+def gemma3n(spec: str):
+    """Gemma 3n (`gemma3n`), as Gemma3NModel.modify_tensors writes it: `correct_output_scale` given a
+    `.weight`; AltUp's three input and three output projections each stacked into one `[3, d, d]` tensor
+    (`altup_proj`, `altup_unembd_proj`); the per-layer embedding's 262,144 rows padded with zeros to the
+    262,400 of `vocab_size`; the rest through gguf-py's map; its widths per layer (`intermediate_size` is a
+    list) as an array."""
+    raw = config(spec)
+    n, d = raw["num_hidden_layers"], raw["hidden_size"]
+    stacks = {"altup_projections": 0, "altup_unembed_projections": 0}
+
+    def rename(name, shape):
+        if name.endswith("_scale"):
+            return [(name + ".weight", shape)]
+        if name.endswith("embed_tokens_per_layer.weight"):
+            return [(name, (raw["vocab_size"],) + shape[1:])]
+        stack = re.match(r"model\.(altup_projections|altup_unembed_projections)\.\d+\.weight$", name)
+        if stack:  # the converter emits the stack once it holds all three
+            stacks[stack[1]] += 1
+            return [(f"model.{stack[1]}.weight", (stacks[stack[1]],) + shape)] if stacks[stack[1]] == 3 else []
+        return [(name, shape)]
+
+    raw, tensors = convert(spec, gguf.MODEL_ARCH.GEMMA3N, rename)
+    assert tensors["altup_proj.weight"] == (3, d, d) and tensors["per_layer_token_embd.weight"][0] == 262400
+    metadata = common_metadata(raw) | {
+        "feed_forward_length": raw["intermediate_size"],
+        "sliding_window": raw["sliding_window"],
+        "rope_freq_base": rope_theta(raw),
+        "embedding_length_per_layer_input": raw["hidden_size_per_layer_input"],
+    }
+    assert len(metadata["feed_forward_length"]) == n
+    return "gemma3n", metadata, tensors
+
+
 def mimo2(spec: str):
     """MiMo-V2-Flash (`mimo2`, from its collected values): the sliding-window layers' sinks given a `.weight`
     as gpt-oss's, the routing bias a `.bias`; keys of 192 and values of 128 per head, 8 KV heads on the
@@ -560,6 +593,7 @@ CASES = {
     "trinity-large": afmoe,
     "mimo-v2-flash": mimo2,  # sinks on the sliding-window layers, per-layer KV heads
     "step-3.5-flash": step35,  # head-wise attention gate
+    "gemma-3n-e4b": gemma3n,  # AltUp, LAuReL, per-layer inputs, KV shared by the last layers
     "gemma-4-31b": gemma4,  # global layers' keys as values, the layer scalar
     "gemma-4-26b-a4b": gemma4,  # MoE beside a dense FFN, each with its own norms
     "gemma-4-e2b": gemma4,  # per-layer inputs, KV shared by the last layers, double-wide MLPs there

@@ -157,6 +157,22 @@ class GgufTable:
     norms: dict[str, str] = field(default_factory=lambda: NORMS)
     # tensors llama.cpp's converter writes beside the model's weights: listed apart, not differences
     extras: tuple[str, ...] = ("rope_freqs.weight",)
+    # model-level weights (a regular expression each) the converter stacks along a new first axis into one
+    # tensor (Gemma 3n's AltUp projections `altup_in.0..2` -> `altup_proj` `[3, d, d]`)
+    stacked: tuple[tuple[str, str], ...] = ()
+    # model-level weights the converter pads with rows to the model's vocabulary (Gemma 3n's per-layer
+    # embedding, 262,144 rows padded to the 262,400 of the token embedding)
+    vocab_padded: tuple[str, ...] = ()
+
+    def outer(self, name: str, shape: tuple[int, ...], vocab_size: int) -> Optional[list[tuple[str, tuple[int, ...]]]]:
+        """A model-level weight as (GGUF name, shape) pairs; a stacked part's shape has a leading 1 (the
+        parts of one tensor are summed along it); None where neither the table nor OUTER names it."""
+        for pattern, gguf_name in self.stacked:
+            if re.fullmatch(pattern, name):
+                return [(gguf_name, (1,) + shape)]
+        if name not in OUTER:
+            return None
+        return [(OUTER[name], (vocab_size,) + shape[1:] if name in self.vocab_padded else shape)]
 
     def names(
         self, rest: str, shape: tuple[int, ...], parts: Optional[tuple[tuple[int, ...], ...]] = None
@@ -178,6 +194,16 @@ class GgufTable:
             return [(n, tuple(cut)) for n in names]
         return None
 
+
+# Gemma 3n: AltUp's router, coefficients, output scale and router norm; LAuReL's low-rank pair and post-norm
+ALTUP_LAUREL: tuple[Rule, ...] = (
+    rule(r"altup\.router\.weight", "altup_router.weight"),
+    rule(r"altup\.prediction_coefs\.weight", "altup_predict_coef.weight"),
+    rule(r"altup\.correction_coefs\.weight", "altup_correct_coef.weight"),
+    rule(r"altup\.output_scale", "altup_correct_scale.weight"),
+    rule(r"laurel\.left\.weight", "laurel_l.weight"),
+    rule(r"laurel\.right\.weight", "laurel_r.weight"),
+)
 
 # llama.cpp architecture (a GGUF's `general.architecture`) -> its table; each is tested on a file written by
 # the `gguf` package (tests/test_verify_gguf.py), its names through gguf-py's own TensorNameMap
@@ -214,6 +240,16 @@ GGUF_TABLES: dict[str, GgufTable] = {
         + PER_LAYER_INPUTS
         + (rule(r"layer_scalar\.scalar", "layer_output_scale.weight"),),
         PER_LAYER_NORMS,
+    ),
+    # Gemma 3n: per-layer inputs, AltUp (its projections stacked), LAuReL
+    "gemma3n": GgufTable(
+        ATTENTION + MLP + PER_LAYER_INPUTS + ALTUP_LAUREL,
+        PER_LAYER_NORMS | {"altup_norm": "altup_router_norm", "laurel_norm": "laurel_post_norm"},
+        stacked=(
+            (r"altup_in\.\d+\.weight", "altup_proj.weight"),
+            (r"altup_out\.\d+\.weight", "altup_unembd_proj.weight"),
+        ),
+        vocab_padded=("per_layer_embed.weight",),
     ),
     # Step 3.5 Flash: a head-wise attention gate (`attn_gate`, one row per head)
     "step35": GgufTable((rule(r"attn\.gate_proj\.weight", "attn_gate.weight"),) + ATTENTION + MLP + MOE),
