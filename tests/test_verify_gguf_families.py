@@ -472,6 +472,55 @@ def gemma3n(spec: str):
     return "gemma3n", metadata, tensors
 
 
+def grok(spec: str):
+    """Grok 2.5 (`grok`, model type `git`): transformers has no implementation, so the tensors are xAI's
+    checkpoint names as SGLang's grok.py loads them and as GrokModel.modify_tensors reads them
+    (`block_sparse_moe.experts.{e}.w1`/`w2`/`w3`, stacked per layer into gate, down and up), the shapes written
+    out here from the collected config values; names through gguf-py's map (`pre_attn_norm`,
+    `post_attn_norm`, `pre_moe_norm`, `post_moe_norm` are grok-2's entries there).  The converter states
+    the dense MLP's width as `feed_forward_length` and the experts' as `expert_feed_forward_length`."""
+    raw = text_config(collected_values(spec))
+    d, n, f, fe = raw["hidden_size"], raw["num_hidden_layers"], raw["intermediate_size"], raw["moe_intermediate_size"]
+    heads, kv, hd, experts, vocab = (
+        raw["num_attention_heads"],
+        raw["num_key_value_heads"],
+        raw["head_dim"],
+        raw["num_local_experts"],
+        raw["vocab_size"],
+    )
+    hf = {"model.embed_tokens.weight": (vocab, d), "model.norm.weight": (d,), "lm_head.weight": (vocab, d)}
+    for i in range(n):
+        p = f"model.layers.{i}."
+        hf |= {
+            p + "self_attn.q_proj.weight": (heads * hd, d),
+            p + "self_attn.k_proj.weight": (kv * hd, d),
+            p + "self_attn.v_proj.weight": (kv * hd, d),
+            p + "self_attn.o_proj.weight": (d, heads * hd),
+            p + "pre_attn_norm.weight": (d,),
+            p + "post_attn_norm.weight": (d,),
+            p + "pre_moe_norm.weight": (d,),
+            p + "post_moe_norm.weight": (d,),
+            p + "block_sparse_moe.gate.weight": (experts, d),
+            p + "mlp.gate_proj.weight": (f, d),
+            p + "mlp.up_proj.weight": (f, d),
+            p + "mlp.down_proj.weight": (d, f),
+            # the converter's merged names: w1 (gate) `moe.linear`, w2 (down) `moe.linear_1`, w3 (up) `moe.linear_v`
+            f"transformer.decoder_layer.{i}.moe.linear.weight": (experts, fe, d),
+            f"transformer.decoder_layer.{i}.moe.linear_1.weight": (experts, d, fe),
+            f"transformer.decoder_layer.{i}.moe.linear_v.weight": (experts, fe, d),
+        }
+    tensors = _gguf_names(gguf.MODEL_ARCH.GROK, n, hf)
+    assert tensors["blk.0.ffn_gate_exps.weight"] == (8, 16384, 8192) and "blk.0.attn_output_norm.weight" in tensors
+    metadata = common_metadata(raw) | {
+        "rope_freq_base": raw["rope_theta"],
+        "feed_forward_length": f,
+        "expert_count": experts,
+        "expert_used_count": raw["num_experts_per_tok"],
+        "expert_feed_forward_length": fe,
+    }
+    return "grok", metadata, tensors
+
+
 def mimo2(spec: str):
     """MiMo-V2-Flash (`mimo2`, from its collected values): the sliding-window layers' sinks given a `.weight`
     as gpt-oss's, the routing bias a `.bias`; keys of 192 and values of 128 per head, 8 KV heads on the
@@ -594,6 +643,7 @@ CASES = {
     "mimo-v2-flash": mimo2,  # sinks on the sliding-window layers, per-layer KV heads
     "step-3.5-flash": step35,  # head-wise attention gate
     "gemma-3n-e4b": gemma3n,  # AltUp, LAuReL, per-layer inputs, KV shared by the last layers
+    "grok-2.5": grok,  # a dense MLP beside the experts, the attention's post-norm
     "gemma-4-31b": gemma4,  # global layers' keys as values, the layer scalar
     "gemma-4-26b-a4b": gemma4,  # MoE beside a dense FFN, each with its own norms
     "gemma-4-e2b": gemma4,  # per-layer inputs, KV shared by the last layers, double-wide MLPs there

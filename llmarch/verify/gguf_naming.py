@@ -251,6 +251,17 @@ GGUF_TABLES: dict[str, GgufTable] = {
         ),
         vocab_padded=("per_layer_embed.weight",),
     ),
+    # Grok 2.5: the dense MLP beside the experts (`residual_moe`) as `ffn_*` (llmarch's always-on shared
+    # expert), the attention's post-norm `attn_output_norm`
+    "grok": GgufTable(
+        (
+            rule(r"ffn\.shared\.gate_up\.weight", "ffn_gate.weight", "ffn_up.weight"),
+            rule(r"ffn\.shared\.down\.weight", "ffn_down.weight"),
+        )
+        + ATTENTION
+        + MOE,
+        NORMS | {"attn_post_norm": "attn_output_norm"},
+    ),
     # Step 3.5 Flash: a head-wise attention gate (`attn_gate`, one row per head)
     "step35": GgufTable((rule(r"attn\.gate_proj\.weight", "attn_gate.weight"),) + ATTENTION + MLP + MOE),
     "mimo2": GgufTable(ATTENTION + MLP + MOE),  # MiMo-V2-Flash: sinks on the sliding-window layers
