@@ -75,7 +75,7 @@ def common_metadata(raw: dict) -> dict:
     head_dim = raw.get("head_dim") or raw["hidden_size"] // raw["num_attention_heads"]
     return {
         "block_count": raw["num_hidden_layers"],
-        "context_length": raw["max_position_embeddings"],
+        "context_length": raw.get("max_position_embeddings"),  # None: the config states none
         "embedding_length": raw["hidden_size"],
         "head_count": raw["num_attention_heads"],
         "head_count_kv": raw["num_key_value_heads"],
@@ -521,6 +521,58 @@ def grok(spec: str):
     return "grok", metadata, tensors
 
 
+def kimi_linear(spec: str):
+    """Kimi Linear (`kimi-linear`), as llama.cpp's KimiLinearModel.modify_tensors writes it: transformers'
+    fused short convolution cut back into the checkpoint's `q_conv1d`, `k_conv1d`, `v_conv1d`, each reshaped
+    to (1, channels, 1, kernel); the forget gate's tensors under `self_attn` as the checkpoint names them, A
+    kept (1, 1, heads, 1), `dt_bias` renamed to `dt_proj.bias`; MLA's kv_b cut as deepseek2's (the config's
+    32 KV heads: tensors are converted before the metadata sets them to 1); metadata as its
+    set_gguf_parameters writes it (1 KV head on MLA layers, 0 on KDA ones).  The config states no
+    max_position_embeddings, so the file no context length."""
+    raw = config(spec)
+    linear = raw["linear_attn_config"]
+    inner, kernel = linear["num_heads"] * linear["head_dim"], linear["short_conv_kernel_size"]
+
+    def rename(name, shape):
+        if name.endswith("self_attn.conv1d.weight"):
+            assert shape == (3 * inner, 1, kernel)
+            base = name[: -len("conv1d.weight")]
+            return [(f"{base}{x}_conv1d.weight", (1, inner, 1, kernel)) for x in "qkv"]
+        if ".forget_gate." in name:
+            name = name.replace(".forget_gate.", ".")
+            if name.endswith(".dt_bias"):
+                return [(name[: -len(".dt_bias")] + ".dt_proj.bias", shape)]
+            return [(name, shape)]
+        if name.endswith("kv_b_proj.weight"):
+            heads, nope, v = raw["num_key_value_heads"], raw["qk_nope_head_dim"], raw["v_head_dim"]
+            assert shape == (heads * (nope + v), raw["kv_lora_rank"])
+            k_b, v_b = (heads, raw["kv_lora_rank"], nope), (heads, v, raw["kv_lora_rank"])
+            return [(name.replace("kv_b_proj", "k_b_proj"), k_b), (name.replace("kv_b_proj", "v_b_proj"), v_b)]
+        return stacked_experts(name, shape)
+
+    raw, tensors = convert(spec, gguf.MODEL_ARCH.KIMI_LINEAR, rename)
+    assert tensors["blk.0.ssm_conv1d_q.weight"] == (1, 4096, 1, 4) and tensors["blk.0.ssm_a"] == (1, 1, 32, 1)
+    full = linear["full_attn_layers"]  # 1-based
+    metadata = {k: v for k, v in common_metadata(raw).items() if v is not None} | {
+        "head_count_kv": [1 if i + 1 in full else 0 for i in range(raw["num_hidden_layers"])],
+        "key_length": raw["kv_lora_rank"] + raw["qk_rope_head_dim"],
+        "key_length_mla": raw["qk_nope_head_dim"] + raw["qk_rope_head_dim"],
+        "value_length_mla": raw["v_head_dim"],
+        "kv_lora_rank": raw["kv_lora_rank"],
+        "rope_dimension_count": raw["qk_rope_head_dim"],
+        "ssm_conv_kernel": kernel,
+        "kda_head_dim": linear["head_dim"],
+        "feed_forward_length": raw["intermediate_size"],
+        "expert_feed_forward_length": raw["moe_intermediate_size"],
+        "expert_count": raw["num_experts"],
+        "expert_used_count": raw["num_experts_per_token"],
+        "expert_shared_count": raw["num_shared_experts"],
+        "leading_dense_block_count": raw["first_k_dense_replace"],
+    }
+    del metadata["value_length"]
+    return "kimi-linear", metadata, tensors
+
+
 def mimo2(spec: str):
     """MiMo-V2-Flash (`mimo2`, from its collected values): the sliding-window layers' sinks given a `.weight`
     as gpt-oss's, the routing bias a `.bias`; keys of 192 and values of 128 per head, 8 KV heads on the
@@ -643,6 +695,7 @@ CASES = {
     "mimo-v2-flash": mimo2,  # sinks on the sliding-window layers, per-layer KV heads
     "step-3.5-flash": step35,  # head-wise attention gate
     "gemma-3n-e4b": gemma3n,  # AltUp, LAuReL, per-layer inputs, KV shared by the last layers
+    "kimi-linear-48b-a3b": kimi_linear,  # hybrid: KDA and MLA layers, DeepSeekMoE with a dense first layer
     "grok-2.5": grok,  # a dense MLP beside the experts, the attention's post-norm
     "gemma-4-31b": gemma4,  # global layers' keys as values, the layer scalar
     "gemma-4-26b-a4b": gemma4,  # MoE beside a dense FFN, each with its own norms
@@ -732,7 +785,7 @@ MODEL_TYPE_ARCH: dict[str, tuple[str, ...] | None] = {
     "granite": ("granite",),
     "hy_v3": None,  # only the older hunyuan-moe and hunyuan-dense
     "kimi_k2": ("deepseek2",),
-    "kimi_linear": ("kimi-linear",),
+    "kimi_linear": ("kimi-linear",),  # conversion/kimi_linear.py
     "laguna": None,
     "llama": ("llama",),
     "llama4_text": ("llama4",),
@@ -881,6 +934,11 @@ def _strip_architecture(path) -> None:
 
 # Model types whose architecture is settled but whose tensor layout in a file is not: README says how
 LAYOUT_NOT_SETTLED = {
+    "kimi_linear": (
+        "the layout is llama.cpp's KimiLinearModel's as read (ggml-org/llama.cpp@051139f5): its kv_b cut reads "
+        "the config's KV heads, which its metadata step then sets to 1, so it holds while tensors are converted "
+        "first; a later converter may write it otherwise"
+    ),
     "mimo_v2": (
         "the layout of V2.5's files is not settled: the converter keeps their fused `qkv_proj`, which gguf-py "
         "0.19.0's `mimo2` cannot name "

@@ -195,6 +195,19 @@ class GgufTable:
         return None
 
 
+# Kimi Linear's Kimi Delta Attention as `ssm_*` (q, k, v and the output as attention's): the short
+# convolutions of q, k and v apart and A reshaped (the shapes from the mechanism), dt_bias as `ssm_dt`
+KDA: tuple[Rule, ...] = (
+    rule(r"mixer\.(q|k|v)_proj\.weight", "attn_{0}.weight"),
+    rule(r"mixer\.o_proj\.weight", "attn_output.weight"),
+    rule(r"mixer\.conv1d\.weight", "ssm_conv1d_q.weight", "ssm_conv1d_k.weight", "ssm_conv1d_v.weight"),
+    rule(r"mixer\.dt_bias", "ssm_dt.bias"),
+    rule(r"mixer\.A_log", "ssm_a"),
+    rule(r"mixer\.(f_a|f_b|g_a|g_b)_proj\.weight", "ssm_{0}.weight"),
+    rule(r"mixer\.b_proj\.weight", "ssm_beta.weight"),
+    rule(r"mixer\.o_norm\.weight", "ssm_norm.weight"),
+)
+
 # Gemma 3n: AltUp's router, coefficients, output scale and router norm; LAuReL's low-rank pair and post-norm
 ALTUP_LAUREL: tuple[Rule, ...] = (
     rule(r"altup\.router\.weight", "altup_router.weight"),
@@ -251,6 +264,7 @@ GGUF_TABLES: dict[str, GgufTable] = {
         ),
         vocab_padded=("per_layer_embed.weight",),
     ),
+    "kimi-linear": GgufTable(KDA + MLA + MLP + MOE),  # Kimi Linear: KDA and MLA layers, DeepSeekMoE
     # Grok 2.5: the dense MLP beside the experts (`residual_moe`) as `ffn_*` (llmarch's always-on shared
     # expert), the attention's post-norm `attn_output_norm`
     "grok": GgufTable(
