@@ -914,9 +914,9 @@ def test_cli_on_a_deepseek2_gguf_piped_at_80_columns(tmp_path):
     differs = run("verify", "deepseek-v3", str(path), "--set", "attention.kv_lora_rank=256")
     assert differs.returncode == 1 and "deepseek2.attention.kv_lora_rank" in differs.stdout
     other = tmp_path / "other.gguf"
-    write_gguf(other, "kimi-linear", {"block_count": 1}, {"token_embd.weight": (8, 32)})
+    write_gguf(other, "hunyuan-moe", {"block_count": 1}, {"token_embd.weight": (8, 32)})
     refused = run("verify", "deepseek-v3", str(other))
-    assert refused.returncode == 2 and "kimi-linear" in refused.stderr and "deepseek2" in refused.stderr
+    assert refused.returncode == 2 and "hunyuan-moe" in refused.stderr and "deepseek2" in refused.stderr
     assert "Traceback" not in refused.stderr and "other.gguf" in refused.stderr
     bare = tmp_path / "bare.gguf"
     write_gguf(bare, "llama", {}, {"token_embd.weight": (8, 32)})
