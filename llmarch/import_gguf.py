@@ -4,9 +4,12 @@ the same file as `verify` holds it.
 The metadata is read back into the Hugging Face config keys it came from (llama.cpp's converters write
 `<arch>.embedding_length` from `hidden_size`, ...) and that config goes through import-hf, which applies
 transformers' defaults to what the file does not state and lists them in the spec's header.  What the
-metadata leaves out is read off the tensors: a tied head (no `output`), attention biases, sizes.  A
-GGUF states neither MTP modules nor RoPE scaling in the config's terms (Llama 3's is only the `rope_freqs`
-tensor): the draft has neither, and the verification says whether the file agrees with it.
+metadata leaves out is read off the tensors: a tied head (no `output`), attention biases, sizes.  RoPE
+scaling is read back where the metadata states it (`rope.scaling.type` linear or yarn, its factor, original
+context and YaRN's betas; DeepSeek's `mscale_all_dim` from the log multiplier its converter writes as 0.1 x
+it); Llama 3's is only the `rope_freqs` tensor, so its draft has none.  MTP modules are read back from
+`nextn_predict_layers` (the blocks a converter keeps after the model's); the verification says whether the
+file agrees with the draft.
 """
 
 from __future__ import annotations
@@ -51,6 +54,15 @@ DEEPSEEK_KEYS = {
     "n_group": "expert_group_count",
     "topk_group": "expert_group_used_count",
 }
+# `rope.scaling.` metadata key -> the config's `rope_scaling` key, where the converters write one from the other
+SCALING_KEYS = {
+    "factor": "factor",
+    "original_context_length": "original_max_position_embeddings",
+    "yarn_beta_fast": "beta_fast",
+    "yarn_beta_slow": "beta_slow",
+}
+# DeepseekV2Model (deepseek2) writes `rope.scaling.yarn_log_multiplier` as 0.1 x the config's mscale_all_dim
+DEEPSEEK_LOG_MULTIPLIER = 0.1
 SIGMOID_GATING = 2  # llama.cpp's LLAMA_EXPERT_GATING_FUNC_TYPE_SIGMOID (`<arch>.expert_gating_func`)
 
 
@@ -82,18 +94,40 @@ def hf_config(gguf: GgufFile) -> dict:
     tensors = gguf.tensors
     _from_shapes(cfg, tensors, blocks - extra, arch)
     cfg["tie_word_embeddings"] = "output.weight" not in tensors
+    scaling = _rope_scaling(meta, arch)
+    if scaling is not None:
+        cfg["rope_scaling"] = scaling
     if arch == "deepseek2":
         nope_rope = _number(meta, "attention.key_length_mla")
         if nope_rope is not None and "qk_rope_head_dim" in cfg:
             cfg["qk_nope_head_dim"] = nope_rope - cfg["qk_rope_head_dim"]
         if _number(meta, "expert_gating_func") == SIGMOID_GATING:
             cfg["scoring_func"] = "sigmoid"
-        cfg["num_nextn_predict_layers"] = 0  # a GGUF keeps no MTP module's config
+        cfg["num_nextn_predict_layers"] = extra  # the MTP blocks the file keeps (0: dropped, as most do)
     else:
         cfg["attention_bias"] = "blk.0.attn_q.bias" in tensors
         if isinstance(meta.get("attention.key_length"), int):
             cfg["head_dim"] = meta["attention.key_length"]
     return {k: v for k, v in cfg.items() if v is not None}
+
+
+def _rope_scaling(meta: dict, arch: str) -> Optional[dict]:
+    """The config's `rope_scaling` the file's `rope.scaling.*` metadata states: linear or yarn with a factor;
+    None for none (or a type import-hf could not read back from a GGUF)."""
+    kind = meta.get("rope.scaling.type")
+    factor = _number(meta, "rope.scaling.factor")
+    if kind not in ("linear", "yarn") or factor is None:
+        return None
+    out: dict = {"rope_type": kind}
+    for gguf_key, hf_key in SCALING_KEYS.items():
+        value = _number(meta, f"rope.scaling.{gguf_key}")
+        if value is not None and (kind == "yarn" or not gguf_key.startswith("yarn_")):
+            out[hf_key] = value
+    log_multiplier = _number(meta, "rope.scaling.yarn_log_multiplier")
+    if kind == "yarn" and arch == "deepseek2" and log_multiplier is not None:
+        # float32 in the file: 0.1 x 1.0 reads back as 0.10000000149; six significant digits undo that
+        out["mscale_all_dim"] = float(f"{log_multiplier / DEEPSEEK_LOG_MULTIPLIER:.6g}")
+    return out
 
 
 def _from_shapes(cfg: dict, tensors: dict, n_layers: int, arch: str) -> None:

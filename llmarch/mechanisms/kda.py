@@ -49,6 +49,20 @@ class KimiDeltaAttention(Mechanism):
             *linear(f"{p}o_proj", inner, d, "linear_mixer", split="row"),
         ]
 
+    def gguf_parts(self, d_model: int) -> dict[str, tuple[tuple[int, ...], ...]]:
+        # llama.cpp's converter keeps q's, k's and v's short convolutions apart (`ssm_conv1d_q`, `_k`, `_v`),
+        # each reshaped to (1, channels, 1, kernel), and A as the checkpoint stores it, (1, 1, heads, 1)
+        k, p = self.ir, f"{self.slot}."
+        conv = (1, k.n_heads * k.head_dim, 1, k.conv_kernel)
+        return {f"{p}conv1d.weight": (conv, conv, conv), f"{p}A_log": ((1, 1, k.n_heads, 1),)}
+
+    def gguf_metadata(self) -> list[tuple[str, tuple, str]]:
+        k = self.ir
+        return [
+            ("ssm.conv_kernel", (k.conv_kernel,), "kda.conv_kernel"),
+            ("kda.head_dim", (k.head_dim,), "kda.head_dim"),
+        ]
+
     def cache_row(self, kind: str, ctx: int, kv_bytes, state_bytes) -> CacheRow:
         k = self.ir
         rec = k.n_heads * k.head_dim * k.head_dim

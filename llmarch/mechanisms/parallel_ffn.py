@@ -36,6 +36,10 @@ class ParallelFFN(Mechanism):
     def conventions(self) -> tuple[str, ...]:
         return self.moe.conventions  # the experts' lines: the dense half states none
 
+    def gguf_metadata(self) -> list[tuple[str, tuple, str]]:
+        # llama.cpp's gemma4 states the dense branch's width as the FFN's and the experts' as a MoE's
+        return [("feed_forward_length", (self.dense.d_ff,), "ffn.d_ff"), *self.moe.gguf_metadata()]
+
     @property
     def d_ff(self) -> int:
         return self.dense.d_ff

@@ -114,6 +114,28 @@ PHI3: tuple[Rule, ...] = (
     rule(r"ffn\.down\.weight", "ffn_down.weight"),
 )
 
+# Gemma 4 26B-A4B's MoE beside a dense FFN: the dense branch as `ffn_*`, its post-norm `post_ffw_norm_1`; the
+# experts' pre- and post-norms `pre_ffw_norm_2`, `post_ffw_norm_2`; experts kept fused (`ffn_gate_up_exps`);
+# the converter names the router's input scale `ffn_gate_inp.scale` and the per-expert output scale
+# `ffn_down_exps.scale`
+PARALLEL_FFN: tuple[Rule, ...] = (
+    rule(r"ffn\.dense\.gate_up\.weight", "ffn_gate.weight", "ffn_up.weight"),
+    rule(r"ffn\.dense\.down\.weight", "ffn_down.weight"),
+    rule(r"ffn\.moe\.router\.weight", "ffn_gate_inp.weight"),
+    rule(r"ffn\.moe\.router_scale", "ffn_gate_inp.scale"),
+    rule(r"ffn\.moe\.per_expert_scale", "ffn_down_exps.scale"),
+    rule(r"ffn\.moe\.experts\.gate_up", "ffn_gate_up_exps.weight"),
+    rule(r"ffn\.moe\.experts\.down", "ffn_down_exps.weight"),
+    rule(r"ffn\.moe_norm\.weight", "pre_ffw_norm_2.weight"),
+    rule(r"ffn\.dense_post_norm\.weight", "post_ffw_norm_1.weight"),
+    rule(r"ffn\.moe_post_norm\.weight", "post_ffw_norm_2.weight"),
+)
+# Gemma 3n's and Gemma 4 E2B/E4B's per-layer inputs inside a layer: gate, projection (the post-norm is a norm)
+PER_LAYER_INPUTS: tuple[Rule, ...] = (
+    rule(r"per_layer_input\.gate\.weight", "inp_gate.weight"),
+    rule(r"per_layer_input\.proj\.weight", "proj.weight"),
+)
+
 # llmarch's per-layer norms (`attn_norm`, `ffn_post_norm`, ...) under llama.cpp's names
 NORMS = {
     "attn_norm": "attn_norm",
@@ -125,6 +147,8 @@ NORMS = {
 }
 # architectures whose pre-FFN norm is `post_attention_norm` (transformers' `post_attention_layernorm` kept)
 POST_ATTENTION_FFN_NORM = NORMS | {"ffn_norm": "post_attention_norm"}
+# the per-layer inputs' post-norm (`post_per_layer_input_norm`)
+PER_LAYER_NORMS = NORMS | {"per_layer_input_norm": "post_norm"}
 
 
 @dataclass(frozen=True)
@@ -133,6 +157,22 @@ class GgufTable:
     norms: dict[str, str] = field(default_factory=lambda: NORMS)
     # tensors llama.cpp's converter writes beside the model's weights: listed apart, not differences
     extras: tuple[str, ...] = ("rope_freqs.weight",)
+    # model-level weights (a regular expression each) the converter stacks along a new first axis into one
+    # tensor (Gemma 3n's AltUp projections `altup_in.0..2` -> `altup_proj` `[3, d, d]`)
+    stacked: tuple[tuple[str, str], ...] = ()
+    # model-level weights the converter pads with rows to the model's vocabulary (Gemma 3n's per-layer
+    # embedding, 262,144 rows padded to the 262,400 of the token embedding)
+    vocab_padded: tuple[str, ...] = ()
+
+    def outer(self, name: str, shape: tuple[int, ...], vocab_size: int) -> Optional[list[tuple[str, tuple[int, ...]]]]:
+        """A model-level weight as (GGUF name, shape) pairs; a stacked part's shape has a leading 1 (the
+        parts of one tensor are summed along it); None where neither the table nor OUTER names it."""
+        for pattern, gguf_name in self.stacked:
+            if re.fullmatch(pattern, name):
+                return [(gguf_name, (1,) + shape)]
+        if name not in OUTER:
+            return None
+        return [(OUTER[name], (vocab_size,) + shape[1:] if name in self.vocab_padded else shape)]
 
     def names(
         self, rest: str, shape: tuple[int, ...], parts: Optional[tuple[tuple[int, ...], ...]] = None
@@ -154,6 +194,29 @@ class GgufTable:
             return [(n, tuple(cut)) for n in names]
         return None
 
+
+# Kimi Linear's Kimi Delta Attention as `ssm_*` (q, k, v and the output as attention's): the short
+# convolutions of q, k and v apart and A reshaped (the shapes from the mechanism), dt_bias as `ssm_dt`
+KDA: tuple[Rule, ...] = (
+    rule(r"mixer\.(q|k|v)_proj\.weight", "attn_{0}.weight"),
+    rule(r"mixer\.o_proj\.weight", "attn_output.weight"),
+    rule(r"mixer\.conv1d\.weight", "ssm_conv1d_q.weight", "ssm_conv1d_k.weight", "ssm_conv1d_v.weight"),
+    rule(r"mixer\.dt_bias", "ssm_dt.bias"),
+    rule(r"mixer\.A_log", "ssm_a"),
+    rule(r"mixer\.(f_a|f_b|g_a|g_b)_proj\.weight", "ssm_{0}.weight"),
+    rule(r"mixer\.b_proj\.weight", "ssm_beta.weight"),
+    rule(r"mixer\.o_norm\.weight", "ssm_norm.weight"),
+)
+
+# Gemma 3n: AltUp's router, coefficients, output scale and router norm; LAuReL's low-rank pair and post-norm
+ALTUP_LAUREL: tuple[Rule, ...] = (
+    rule(r"altup\.router\.weight", "altup_router.weight"),
+    rule(r"altup\.prediction_coefs\.weight", "altup_predict_coef.weight"),
+    rule(r"altup\.correction_coefs\.weight", "altup_correct_coef.weight"),
+    rule(r"altup\.output_scale", "altup_correct_scale.weight"),
+    rule(r"laurel\.left\.weight", "laurel_l.weight"),
+    rule(r"laurel\.right\.weight", "laurel_r.weight"),
+)
 
 # llama.cpp architecture (a GGUF's `general.architecture`) -> its table; each is tested on a file written by
 # the `gguf` package (tests/test_verify_gguf.py), its names through gguf-py's own TensorNameMap
@@ -180,9 +243,39 @@ GGUF_TABLES: dict[str, GgufTable] = {
     "qwen35moe": GgufTable(QWEN35_DELTANET + ATTENTION + MOE, POST_ATTENTION_FFN_NORM),
     "llama4": GgufTable(ATTENTION + MLP + MOE),
     "mistral3": GgufTable(ATTENTION + MLP),  # Ministral 3
-    # Gemma 4's dense models (31B): sandwich norms, the layer scalar; the global layers' keys are their values
-    # (no attn_v); its proportional RoPE's factors (`rope_freqs`) beside
-    "gemma4": GgufTable(ATTENTION + MLP + (rule(r"layer_scalar\.scalar", "layer_output_scale.weight"),)),
+    # Gemma 4: sandwich norms, the layer scalar; the global layers' keys are their values
+    # (no attn_v); its proportional RoPE's factors (`rope_freqs`) beside; 26B-A4B's MoE beside a dense FFN,
+    # E2B's and E4B's per-layer inputs
+    "gemma4": GgufTable(
+        PARALLEL_FFN
+        + ATTENTION
+        + MLP
+        + PER_LAYER_INPUTS
+        + (rule(r"layer_scalar\.scalar", "layer_output_scale.weight"),),
+        PER_LAYER_NORMS,
+    ),
+    # Gemma 3n: per-layer inputs, AltUp (its projections stacked), LAuReL
+    "gemma3n": GgufTable(
+        ATTENTION + MLP + PER_LAYER_INPUTS + ALTUP_LAUREL,
+        PER_LAYER_NORMS | {"altup_norm": "altup_router_norm", "laurel_norm": "laurel_post_norm"},
+        stacked=(
+            (r"altup_in\.\d+\.weight", "altup_proj.weight"),
+            (r"altup_out\.\d+\.weight", "altup_unembd_proj.weight"),
+        ),
+        vocab_padded=("per_layer_embed.weight",),
+    ),
+    "kimi-linear": GgufTable(KDA + MLA + MLP + MOE),  # Kimi Linear: KDA and MLA layers, DeepSeekMoE
+    # Grok 2.5: the dense MLP beside the experts (`residual_moe`) as `ffn_*` (llmarch's always-on shared
+    # expert), the attention's post-norm `attn_output_norm`
+    "grok": GgufTable(
+        (
+            rule(r"ffn\.shared\.gate_up\.weight", "ffn_gate.weight", "ffn_up.weight"),
+            rule(r"ffn\.shared\.down\.weight", "ffn_down.weight"),
+        )
+        + ATTENTION
+        + MOE,
+        NORMS | {"attn_post_norm": "attn_output_norm"},
+    ),
     # Step 3.5 Flash: a head-wise attention gate (`attn_gate`, one row per head)
     "step35": GgufTable((rule(r"attn\.gate_proj\.weight", "attn_gate.weight"),) + ATTENTION + MLP + MOE),
     "mimo2": GgufTable(ATTENTION + MLP + MOE),  # MiMo-V2-Flash: sinks on the sliding-window layers
@@ -199,4 +292,9 @@ OUTER = {
     "norm.weight": "output_norm.weight",
     "norm.bias": "output_norm.bias",
     "lm_head.weight": "output.weight",
+    # Gemma 3n's and Gemma 4 E2B/E4B's per-layer inputs: their embedding, the projection of the model's
+    # embedding and its norm
+    "per_layer_embed.weight": "per_layer_token_embd.weight",
+    "per_layer_input.weight": "per_layer_model_proj.weight",
+    "per_layer_input_norm.weight": "per_layer_proj_norm.weight",
 }

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from ..errors import LlmarchError
 from . import _component, _shape_field, _weights
 from .gguf import GgufFile, bits_per_weight
-from .gguf_naming import GGUF_TABLES, OUTER, GgufTable
+from .gguf_naming import GGUF_TABLES, GgufTable
 
 if TYPE_CHECKING:
     from ..ir import ModelIR
@@ -36,7 +36,7 @@ def expected_gguf_tensors(ir: ModelIR, table: GgufTable, weights: list) -> tuple
         if name.startswith("mtp."):
             continue
         if not name.startswith("layers."):
-            entries = [(OUTER[name], shape)] if name in OUTER else None
+            entries = table.outer(name, tuple(shape), ir.vocab_size)
         else:
             _, index, rest = name.split(".", 2)
             i = int(index)
@@ -49,7 +49,7 @@ def expected_gguf_tensors(ir: ModelIR, table: GgufTable, weights: list) -> tuple
             unmapped.append(name)
             continue
         for gguf_name, gshape in entries:
-            if gguf_name in expected:  # a fused tensor (Phi-3's attn_qkv): the parts stacked along the outputs
+            if gguf_name in expected:  # a fused tensor (Phi-3's attn_qkv, AltUp's): the parts along the first axis
                 before = expected[gguf_name][0]
                 gshape = (before[0] + gshape[0],) + tuple(gshape[1:])
             expected[gguf_name] = (tuple(gshape), _component(name), name)
