@@ -70,7 +70,22 @@ REFUSED_CONFIGS = {
         "its fp8 ignore list keeps every o_proj in bf16 but not the fused qkv_proj (llmarch's weight formats are "
         "per component) and names model.decoder.self_attn.o_proj, no module of the text model",
     ),
+    "mimo-v2.5": (
+        ("quantization_config", "ignored_layers"),
+        "the same ignore list as MiMo-V2.5-Pro's: every o_proj (model.layers.0-47) and model.decoder.self_attn.o_proj",
+    ),
 }
+
+
+def _refused_key_removed(name: str) -> dict:
+    """A copy of a refused verbatim config without the key its refusal names."""
+    raw = copy.deepcopy(upstream_config(name))
+    *parents, key = REFUSED_CONFIGS[name][0]
+    node = raw
+    for part in parents:
+        node = node[part]
+    del node[key]
+    return raw
 
 
 def _cases():
@@ -87,13 +102,7 @@ CASES = list(_cases())
 
 def _import(name: str, kind: str) -> import_hf.Imported:
     if kind == "config" and name in REFUSED_CONFIGS:
-        raw = copy.deepcopy(upstream_config(name))
-        *parents, key = REFUSED_CONFIGS[name][0]
-        node = raw
-        for part in parents:
-            node = node[part]
-        del node[key]
-        return import_config(raw, name=name, source=str(CONFIGS / f"{name}.json"))
+        return import_config(_refused_key_removed(name), name=name, source=str(CONFIGS / f"{name}.json"))
     if kind == "config":
         return import_file(str(CONFIGS / f"{name}.json"), name=name)
     return import_config(_values(name), name=name, source=str(CONFIGS / f"{name}.values.yaml"))
@@ -1331,10 +1340,10 @@ def test_phi3_sliding_window_covers_every_layer():
 @pytest.mark.parametrize("name", ["phi-4", "granite-4.1-30b", "mimo-v2.5", "mistral-small-4-119b", "step-3.5-flash"])
 def test_every_key_of_the_new_types_at_every_bad_value_fails_cleanly(name):
     """The same sweep for the model types added for the gallery (phi3, granite, mimo_v2, mistral4 in its mistral3
-    wrapper, step3p5), from their collected values:
-    each key at each of null, [], "x", {}, 0, -1, 1.5, true imports to a spec that loads, or raises
+    wrapper, step3p5), from their collected values (MiMo-V2.5: its verbatim config, without the ignore list that
+    has it refused): each key at each of null, [], "x", {}, 0, -1, 1.5, true imports to a spec that loads, or raises
     LlmarchError — never any other exception."""
-    _sweep(_values(name))
+    _sweep(_refused_key_removed(name) if name in REFUSED_CONFIGS else _values(name))
 
 
 def test_mistral4_rotary_factor_must_be_mlas_rope_share(tmp_path):
@@ -1388,3 +1397,16 @@ def test_refused_verbatim_config_is_a_located_error(name):
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
     assert f"{name}.json:" in result.output and ".".join(path) in result.output
+
+
+def test_fp8_store_dtype_other_than_fp8_is_refused(tmp_path):
+    """MiMo-V2.5's quantization_config says `store_dtype: fp8` (its weights are stored in the format): accepted as
+    written; any other stored dtype would change the weight bytes, so it is refused naming the key (exit code 2)."""
+    config = _refused_key_removed("mimo-v2.5")
+    assert config["quantization_config"]["store_dtype"] == "fp8"
+    assert import_config(config, name="x", source="c.json").spec["weights"]["overrides"]["routed_experts"] == (
+        "fp8_block128"
+    )
+    config["quantization_config"]["store_dtype"] = "bf16"
+    out = _error(invoke("import-hf", _write(tmp_path, config)))
+    assert "quantization_config.store_dtype" in out and "'bf16'" in out and "fp8 (or no key)" in out

@@ -758,7 +758,7 @@ def test_mimo_documented_kv_disagreement():
 
 def test_mimo_v2_5_documented_kv_disagreement():
     """MiMo-V2.5 keeps MiMo-V2-Flash's attention; the gallery applies the same 48 x 4 x (192 + 192) x 2 B."""
-    c = collected_values("mimo-v2.5")
+    c = upstream_config("mimo-v2.5")
     assert gallery_kv(GALLERY_TITLES["mimo-v2.5"]) == "144 KiB" == f"{48 * 4 * (192 + 192) * 2 // 1024} KiB"
     pattern = c["hybrid_layer_pattern"]
     assert (pattern.count(1), pattern.count(0)) == (39, 9)
@@ -829,7 +829,7 @@ def keys_seen(mask_function, q: int) -> int:
 WINDOWED = ["gemma-3-1b", "gemma-3-4b", "gemma-3-12b", "gemma-3-27b", "gemma-3n-e4b", "gpt-oss-20b"]
 WINDOWED += ["gpt-oss-120b", "mistral-7b", "olmo-3-7b", "olmo-3-32b", "mimo-v2-flash", "laguna-xs.2"]
 WINDOWED += ["gemma-3-270m"]  # its values file, as Gemma 3 1B: window 512
-WINDOWED += ["mimo-v2.5"]  # its values file, as MiMo-V2-Flash: 128 earlier tokens + the query
+WINDOWED += ["mimo-v2.5"]  # its config, as MiMo-V2-Flash: 128 earlier tokens + the query
 WINDOWED += ["mimo-v2.5-pro"]  # its config, as MiMo-V2.5
 WINDOWED += ["step-3.5-flash"]  # its values file; transformers' step3p7 masks as every family above
 WINDOWED += ["tiny-aya", "command-a-plus"]  # their values files: Cohere's 4,096-token window (cohere2, cohere2_moe)
