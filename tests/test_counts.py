@@ -473,6 +473,24 @@ def test_laguna_per_layer_attention_equals_transformers():
 # code holds an nn.Parameter.
 
 
+def test_grok_2_5_total_equals_the_publisher_code_by_hand():
+    """Grok 2.5 has no transformers implementation (its model_type `git` names an unrelated transformers model):
+    SGLang's grok.py as its values file quotes it, written out over the collected values: per layer q/k/v/o with
+    no biases, four RMSNorms (pre/post attention, pre/post MoE), a bias-free router, num_local_experts SwiGLU
+    experts of moe_intermediate_size and, with residual_moe, an always-on SwiGLU MLP of intermediate_size; untied
+    embeddings and LM head. The sum is the community's exact count on the model's discussion board."""
+    c = collected_values("grok-2.5")
+    d, v, n, hd = c["hidden_size"], c["vocab_size"], c["num_hidden_layers"], c["head_dim"]
+    heads, kv, e = c["num_attention_heads"], c["num_key_value_heads"], c["num_local_experts"]
+    assert c["residual_moe"] is True and c["tie_word_embeddings"] is False
+    attention = d * (heads + 2 * kv) * hd + heads * hd * d
+    swiglu = lambda width: 3 * d * width  # noqa: E731 - w1 (gate), w3 (up), w2 (down), no biases
+    layer = attention + 4 * d + d * e + e * swiglu(c["moe_intermediate_size"]) + swiglu(c["intermediate_size"])
+    total = 2 * v * d + n * layer + d  # embed_tokens, lm_head, the final norm
+    assert total == 269_515_497_472  # huggingface.co/xai-org/grok-2/discussions/6
+    assert llmarch.count_params(llmarch.load("grok-2.5")).total == total
+
+
 def test_sarvam_30b_total_equals_the_publisher_code_by_hand():
     c = collected_values("sarvam-30b")
     d, v, n, hd = c["hidden_size"], c["vocab_size"], c["num_hidden_layers"], c["head_dim"]
