@@ -1410,3 +1410,16 @@ def test_fp8_store_dtype_other_than_fp8_is_refused(tmp_path):
     config["quantization_config"]["store_dtype"] = "bf16"
     out = _error(invoke("import-hf", _write(tmp_path, config)))
     assert "quantization_config.store_dtype" in out and "'bf16'" in out and "fp8 (or no key)" in out
+
+
+@pytest.mark.parametrize("name", sorted(NOT_IMPORTABLE))
+def test_not_importable_specs_are_refused_and_documented(tmp_path, name):
+    """The shipped specs whose model type import-hf does not read: their collected values are refused with exit code
+    2 naming the model type (never a wrong spec), and the README says which they are and why."""
+    values = _values(name)
+    result = invoke("import-hf", _write(tmp_path, json.dumps(values)))
+    out = _error(result)
+    assert "model_type" in out or "model type" in out
+    readme = (CONFIGS.parent.parent.parent / "README.md").read_text()
+    refused = readme[readme.index("Four shipped specs come from checkpoints") :][:700]
+    assert name in refused and len(NOT_IMPORTABLE) == 4
