@@ -581,17 +581,14 @@ def test_qwen_training_keys_only_at_what_transformers_builds(tmp_path, key, valu
     assert f"{key}: {json.dumps(value)}" in out and reason in out
 
 
-RELATED = CONFIGS / "related"  # real configs of models the project does not ship, read by import-hf's tests
-
-
 def test_fp8_format_named_by_torch_dtype(tmp_path):
     """MiniMax's configs write fmt as torch's dtype name; the weights are fp8 blocks either way. The config is a
-    real one of the M2 line with its quantisation block (MiniMax-M2.7, tests/data/configs/related/), imported as a
-    user would: no verbatim M2 or M2.5 config with that block was found."""
+    real one of the M2 line with its quantisation block (MiniMax-M2.7's, vendored for its shipped spec), imported as
+    a user would: no verbatim M2 or M2.5 config with that block was found."""
     import hashlib
 
-    path = RELATED / "minimax-m2.7.json"
-    source = yaml.safe_load((RELATED / "minimax-m2.7.source.yaml").read_text())
+    path = CONFIGS / "minimax-m2.7.json"
+    source = yaml.safe_load((CONFIGS / "minimax-m2.7.source.yaml").read_text())
     assert hashlib.sha256(path.read_bytes()).hexdigest() == source["sha256"]
     config = json.loads(path.read_text())
     assert config["quantization_config"]["fmt"] == "float8_e4m3fn"
