@@ -779,6 +779,8 @@ def test_mimo_v2_5_equals_its_checkpoint_tensor_list():
     vision = 28 * vision_block + 24 * 32 + 1280 + 5120 * 5120 + 4096 * 5120 + 1280 * 3 * 2 * 16 * 16
     assert sum(n for n, _ in families.values()) + audio + speech_embeddings + vision == 310_775_040_000
     assert round((audio + speech_embeddings) / 1e6) == 261 and round(vision / 1e6) == 729  # the vLLM recipe's sizes
+    (reference,) = [r for r in llmarch.load("mimo-v2.5").references if r.adjustments]
+    assert [params for _, _, params in reference.adjustments] == [audio + speech_embeddings + vision]
     scales = sum(s for _, s in families.values())
     count = llmarch.count_params(llmarch.load("mimo-v2.5"))
     assert count.buffers == 47 * experts
