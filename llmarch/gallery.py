@@ -166,7 +166,12 @@ NOT_SHIPPED_UNSOURCED: dict[str, str] = {
         "mirror copies (Ling 2.0 and Ling-1T pages only); the issues corpus (Ling-1T and Ling 3.0 threads only); "
         "inclusionAI/Ling-V2.5 at 3a3eed3b (README, LLaMA-Factory docs and one SFT example, no config); antgroup/sglang "
         "(its ling_2_5 branch is not stored); model-information reports in the search index such as the one that "
-        "gave MiMo-V2.5-Pro's config (none for Ling)."
+        "gave MiMo-V2.5-Pro's config (none for Ling).  "
+        "Searched again (issue 22, vendoring MiMo-V2.5): that report family's batch script (search-index file id "
+        "62470915791, the checkpoints it reports on) lists no Ling or Ring checkpoint; find_string on "
+        "'model/inclusionAI/Ling-2', 'Ring-2.5-1T/config.json' (Ring-2.5-1T, the reasoning release of the same "
+        "architecture, whose config would pin Ling 2.5's values) and 'Ling-2.6-1T/config.json' (nothing); the code "
+        "corpus for a Ring-2.5-1T config (inclusionAI/Ring-V2.5's README and SGLang's cookbook only, no values)."
     ),
     "Ling 2.6 (1T)": (
         "Ling 2.5's layers (80 layers, 10 MLA + 70 Lightning) with one MTP layer; 1T total, 63B active "
@@ -190,7 +195,8 @@ NOT_SHIPPED_UNSOURCED: dict[str, str] = {
         "layers caching 576 values, kv_lora_rank + qk_rope_head_dim, which alone decides no count); vllm-project/"
         "recipes models/inclusionAI/Ling-2.6-1T.yaml at 15dfca42 (FP8, '1T total / 50B active', 262,144 context, "
         "no config values); ssweens/llama.cpp-ling-2.6 (a port for Ling-2.6-flash, whose config it quotes: 32 "
-        "layers, a different checkpoint); find_string on 'Ling-2.6-1T-' and 'inclusionAI/Ling-2.6-1T' (API routes)."
+        "layers, a different checkpoint); find_string on 'Ling-2.6-1T-' and 'inclusionAI/Ling-2.6-1T' (API routes).  "
+        "Searched again (issue 22, vendoring MiMo-V2.5): the places added for Ling 2.5 above."
     ),
 }
 

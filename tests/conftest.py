@@ -68,6 +68,9 @@ def mimo_v2_on_meta(raw: dict):
     from transformers import MiMoV2FlashConfig
 
     kwargs = {k: v for k, v in raw.items() if k != "model_type"}
+    # MiMo-V2.5's `rope_scaling: {rope_type: default}` would replace transformers' per-layer-kind rope_parameters
+    # with one flat dict (its rotary embedding then finds no "full_attention" entry); default RoPE changes no count
+    assert kwargs.pop("rope_scaling", None) in (None, {"rope_type": "default", "type": "default"})
     kwargs["layer_types"] = ["sliding_attention" if p else "full_attention" for p in raw["hybrid_layer_pattern"]]
     kwargs["mlp_layer_types"] = ["sparse" if f else "dense" for f in raw["moe_layer_freq"]]
     swa_kv, kv = raw["swa_num_key_value_heads"], raw["num_key_value_heads"]

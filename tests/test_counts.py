@@ -473,6 +473,24 @@ def test_laguna_per_layer_attention_equals_transformers():
 # code holds an nn.Parameter.
 
 
+def test_grok_2_5_total_equals_the_publisher_code_by_hand():
+    """Grok 2.5 has no transformers implementation (its model_type `git` names an unrelated transformers model):
+    SGLang's grok.py as its values file quotes it, written out over the collected values: per layer q/k/v/o with
+    no biases, four RMSNorms (pre/post attention, pre/post MoE), a bias-free router, num_local_experts SwiGLU
+    experts of moe_intermediate_size and, with residual_moe, an always-on SwiGLU MLP of intermediate_size; untied
+    embeddings and LM head. The sum is the community's exact count on the model's discussion board."""
+    c = collected_values("grok-2.5")
+    d, v, n, hd = c["hidden_size"], c["vocab_size"], c["num_hidden_layers"], c["head_dim"]
+    heads, kv, e = c["num_attention_heads"], c["num_key_value_heads"], c["num_local_experts"]
+    assert c["residual_moe"] is True and c["tie_word_embeddings"] is False
+    attention = d * (heads + 2 * kv) * hd + heads * hd * d
+    swiglu = lambda width: 3 * d * width  # noqa: E731 - w1 (gate), w3 (up), w2 (down), no biases
+    layer = attention + 4 * d + d * e + e * swiglu(c["moe_intermediate_size"]) + swiglu(c["intermediate_size"])
+    total = 2 * v * d + n * layer + d  # embed_tokens, lm_head, the final norm
+    assert total == 269_515_497_472  # huggingface.co/xai-org/grok-2/discussions/6
+    assert llmarch.count_params(llmarch.load("grok-2.5")).total == total
+
+
 def test_sarvam_30b_total_equals_the_publisher_code_by_hand():
     c = collected_values("sarvam-30b")
     d, v, n, hd = c["hidden_size"], c["vocab_size"], c["num_hidden_layers"], c["head_dim"]
@@ -742,3 +760,44 @@ def test_parallel_ffn_with_zero_experts_active_fewest_by_hand():
     assert closed.active_fewest == 3_823_206_400 - 30 * 8 * 3 * 2816 * 704 == 2_395_832_320
     walked = llmarch.module_params(llmarch.build(ir))
     assert walked.active_fewest == closed.active_fewest
+
+
+def test_mimo_v2_5_equals_its_checkpoint_tensor_list():
+    """MiMo-V2.5 against its released checkpoint: the tensor families of the model report that quotes the vendored
+    config (tests/data/configs/mimo-v2.5.source.yaml: 17 files, 310,775,040,000 elements), written out here by hand.
+    As MiMo-V2.5-Pro: fp8 tensors carry a float32 weight_scale_inv of ceil(out/128) x ceil(in/128), q, k and v are
+    fused (qkv_proj: 64 x 192 + 4 x 192 + 4 x 128 rows on the 9 global layers, 64 x 192 + 8 x 192 + 8 x 128 on the
+    39 sliding ones), o_proj is bf16, three MTP layers. The checkpoint also holds a vision encoder (visual.*), an
+    audio encoder (audio_encoder.*) and 20 speech embeddings, which llmarch does not count."""
+    h, vocab, experts = 4096, 152576, 256
+    full, sliding = 64 * 192 + 4 * 192 + 4 * 128, 64 * 192 + 8 * 192 + 8 * 128
+    assert (full, sliding) == (13568, 14848)
+    families = {  # name: (elements, of which fp8 scales)
+        "embed_tokens + lm_head": (2 * vocab * h, 0),
+        "input/post_attention_layernorm x 48": (2 * 48 * h, 0),
+        "o_proj x 48": (48 * h * 8192, 0),
+        "qkv_proj x 9 global": (9 * full * h + 9 * 108 * 32, 9 * 108 * 32),
+        "qkv_proj x 39 sliding": (39 * sliding * h + 39 * 116 * 32, 39 * 116 * 32),
+        "layer 0 gate/up/down": (3 * 16384 * h + 3 * 128 * 32, 3 * 128 * 32),
+        "attention_sink_bias x 39": (39 * 64, 0),
+        "experts x 47 x 256": (47 * experts * 3 * 2048 * h + 47 * experts * 3 * 16 * 32, 47 * experts * 3 * 16 * 32),
+        "gate.weight + e_score_correction_bias x 47": (47 * experts * h + 47 * experts, 0),
+        "mtp eh_proj + 5 norms x 3": (3 * h * 2 * h + 3 * 5 * h, 0),
+        "mtp mlp x 3": (3 * 3 * 16384 * h + 3 * 3 * 128 * 32, 3 * 3 * 128 * 32),
+        "mtp attention x 3": (3 * 64 + 3 * h * 8192 + 3 * sliding * h + 3 * 116 * 32, 3 * 116 * 32),
+        "norm": (h, 0),
+    }
+    # 6 local layers (2 norms, gate/up/down 1024 <-> 4096, q/k/v/o 1024 x 1024, q/k/v biases), a norm, a projection
+    audio = 6 * (2 * 1024 + 3 * 1024 * 4096 + 4 * 1024 * 1024 + 3 * 1024) + 1024 + 2 * 16384 * 4096
+    speech_embeddings = 20 * 1280 * 1024
+    vision_block = 1280 + 1280 * 2048 + 3072 + 3072 * 1280 + 1280 + 4608 + 4608 + 3 * 4608 * 1280 + 2 * 1280
+    vision = 28 * vision_block + 24 * 32 + 1280 + 5120 * 5120 + 4096 * 5120 + 1280 * 3 * 2 * 16 * 16
+    assert sum(n for n, _ in families.values()) + audio + speech_embeddings + vision == 310_775_040_000
+    assert round((audio + speech_embeddings) / 1e6) == 261 and round(vision / 1e6) == 729  # the vLLM recipe's sizes
+    (reference,) = [r for r in llmarch.load("mimo-v2.5").references if r.adjustments]
+    assert [params for _, _, params in reference.adjustments] == [audio + speech_embeddings + vision]
+    scales = sum(s for _, s in families.values())
+    count = llmarch.count_params(llmarch.load("mimo-v2.5"))
+    assert count.buffers == 47 * experts
+    assert count.total + count.mtp + count.buffers == sum(n for n, _ in families.values()) - scales
+    assert count.mtp == 3 * (2 * h * h + 5 * h + 3 * 16384 * h + 64 + h * 8192 + sliding * h)

@@ -586,6 +586,9 @@ FAMILIES = (
         "mimo_v2",
         "mimo-v2.5",
         for_transformers=mimo_layer_types,
+        # its fp8 ignore list names every layer's o_proj (refused: tests/test_import_hf.py, REFUSED_CONFIGS);
+        # `rope_scaling: {rope_type: default}` would replace transformers' per-layer-kind RoPE (no count changes)
+        drop=("quantization_config", "rope_scaling"),
         edits=(
             Edit("all global", 2, {"hybrid_layer_pattern": [0, 0]}),
             Edit("all dense", 2, {"moe_layer_freq": [0, 0]}),

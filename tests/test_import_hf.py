@@ -70,7 +70,22 @@ REFUSED_CONFIGS = {
         "its fp8 ignore list keeps every o_proj in bf16 but not the fused qkv_proj (llmarch's weight formats are "
         "per component) and names model.decoder.self_attn.o_proj, no module of the text model",
     ),
+    "mimo-v2.5": (
+        ("quantization_config", "ignored_layers"),
+        "the same ignore list as MiMo-V2.5-Pro's: every o_proj (model.layers.0-47) and model.decoder.self_attn.o_proj",
+    ),
 }
+
+
+def _refused_key_removed(name: str) -> dict:
+    """A copy of a refused verbatim config without the key its refusal names."""
+    raw = copy.deepcopy(upstream_config(name))
+    *parents, key = REFUSED_CONFIGS[name][0]
+    node = raw
+    for part in parents:
+        node = node[part]
+    del node[key]
+    return raw
 
 
 def _cases():
@@ -87,13 +102,7 @@ CASES = list(_cases())
 
 def _import(name: str, kind: str) -> import_hf.Imported:
     if kind == "config" and name in REFUSED_CONFIGS:
-        raw = copy.deepcopy(upstream_config(name))
-        *parents, key = REFUSED_CONFIGS[name][0]
-        node = raw
-        for part in parents:
-            node = node[part]
-        del node[key]
-        return import_config(raw, name=name, source=str(CONFIGS / f"{name}.json"))
+        return import_config(_refused_key_removed(name), name=name, source=str(CONFIGS / f"{name}.json"))
     if kind == "config":
         return import_file(str(CONFIGS / f"{name}.json"), name=name)
     return import_config(_values(name), name=name, source=str(CONFIGS / f"{name}.values.yaml"))
@@ -572,17 +581,14 @@ def test_qwen_training_keys_only_at_what_transformers_builds(tmp_path, key, valu
     assert f"{key}: {json.dumps(value)}" in out and reason in out
 
 
-RELATED = CONFIGS / "related"  # real configs of models the project does not ship, read by import-hf's tests
-
-
 def test_fp8_format_named_by_torch_dtype(tmp_path):
     """MiniMax's configs write fmt as torch's dtype name; the weights are fp8 blocks either way. The config is a
-    real one of the M2 line with its quantisation block (MiniMax-M2.7, tests/data/configs/related/), imported as a
-    user would: no verbatim M2 or M2.5 config with that block was found."""
+    real one of the M2 line with its quantisation block (MiniMax-M2.7's, vendored for its shipped spec), imported as
+    a user would: no verbatim M2 or M2.5 config with that block was found."""
     import hashlib
 
-    path = RELATED / "minimax-m2.7.json"
-    source = yaml.safe_load((RELATED / "minimax-m2.7.source.yaml").read_text())
+    path = CONFIGS / "minimax-m2.7.json"
+    source = yaml.safe_load((CONFIGS / "minimax-m2.7.source.yaml").read_text())
     assert hashlib.sha256(path.read_bytes()).hexdigest() == source["sha256"]
     config = json.loads(path.read_text())
     assert config["quantization_config"]["fmt"] == "float8_e4m3fn"
@@ -1331,10 +1337,10 @@ def test_phi3_sliding_window_covers_every_layer():
 @pytest.mark.parametrize("name", ["phi-4", "granite-4.1-30b", "mimo-v2.5", "mistral-small-4-119b", "step-3.5-flash"])
 def test_every_key_of_the_new_types_at_every_bad_value_fails_cleanly(name):
     """The same sweep for the model types added for the gallery (phi3, granite, mimo_v2, mistral4 in its mistral3
-    wrapper, step3p5), from their collected values:
-    each key at each of null, [], "x", {}, 0, -1, 1.5, true imports to a spec that loads, or raises
+    wrapper, step3p5), from their collected values (MiMo-V2.5: its verbatim config, without the ignore list that
+    has it refused): each key at each of null, [], "x", {}, 0, -1, 1.5, true imports to a spec that loads, or raises
     LlmarchError — never any other exception."""
-    _sweep(_values(name))
+    _sweep(_refused_key_removed(name) if name in REFUSED_CONFIGS else _values(name))
 
 
 def test_mistral4_rotary_factor_must_be_mlas_rope_share(tmp_path):
@@ -1388,3 +1394,29 @@ def test_refused_verbatim_config_is_a_located_error(name):
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
     assert f"{name}.json:" in result.output and ".".join(path) in result.output
+
+
+def test_fp8_store_dtype_other_than_fp8_is_refused(tmp_path):
+    """MiMo-V2.5's quantization_config says `store_dtype: fp8` (its weights are stored in the format): accepted as
+    written; any other stored dtype would change the weight bytes, so it is refused naming the key (exit code 2)."""
+    config = _refused_key_removed("mimo-v2.5")
+    assert config["quantization_config"]["store_dtype"] == "fp8"
+    assert import_config(config, name="x", source="c.json").spec["weights"]["overrides"]["routed_experts"] == (
+        "fp8_block128"
+    )
+    config["quantization_config"]["store_dtype"] = "bf16"
+    out = _error(invoke("import-hf", _write(tmp_path, config)))
+    assert "quantization_config.store_dtype" in out and "'bf16'" in out and "fp8 (or no key)" in out
+
+
+@pytest.mark.parametrize("name", sorted(NOT_IMPORTABLE))
+def test_not_importable_specs_are_refused_and_documented(tmp_path, name):
+    """The shipped specs whose model type import-hf does not read: their collected values are refused with exit code
+    2 naming the model type (never a wrong spec), and the README says which they are and why."""
+    values = _values(name)
+    result = invoke("import-hf", _write(tmp_path, json.dumps(values)))
+    out = _error(result)
+    assert "model_type" in out or "model type" in out
+    readme = (CONFIGS.parent.parent.parent / "README.md").read_text()
+    refused = readme[readme.index("Four shipped specs come from checkpoints") :][:700]
+    assert name in refused and len(NOT_IMPORTABLE) == 4

@@ -46,7 +46,9 @@ QUANT_METHODS = {
     # transformers' FineGrainedFP8: every nn.Linear but the LM head; scale_fmt (ue8m0: 1-byte scales) is
     # within the fp8_block128 format's allowance of one fp32 scale per 128 x 128 block
     "fp8": QuantMethod(
-        frozenset({"quant_method", "weight_block_size", "fmt", "modules_to_not_convert", "ignored_layers"}),
+        frozenset(
+            {"quant_method", "weight_block_size", "fmt", "store_dtype", "modules_to_not_convert", "ignored_layers"}
+        ),
         frozenset({"activation_scheme", "scale_fmt"}),
         LINEAR_COMPONENTS,
     ),
@@ -120,6 +122,11 @@ def _weights(cfg: Config, model, scheme: ModuleNames, text_type: str, model_type
         if fmt not in FP8_ELEMENT_FORMATS:
             raise cfg.error(
                 path + ("fmt",), f"fp8 format {_show(fmt)} is not supported", " or ".join(FP8_ELEMENT_FORMATS)
+            )
+        # MiMo-V2.5 writes store_dtype "fp8": the weights are stored in the format, not upcast
+        if q.get("store_dtype", "fp8") != "fp8":
+            raise cfg.error(
+                path + ("store_dtype",), f"stored dtype {_show(q['store_dtype'])} is not supported", "fp8 (or no key)"
             )
         block = q.get("weight_block_size")
         if block not in (None, [128, 128]):

@@ -19,7 +19,7 @@ from ..common import (
     routed_expert_tensors,
 )
 from ..config import Config
-from ..keys import _QUANT, REQUIRED, _keys
+from ..keys import _QUANT, REQUIRED, Reject, _keys
 from ..quant import ModuleNames
 from ..rope import _rope
 
@@ -143,11 +143,17 @@ TYPES = [
         _keys(
             MIMO_V2_FLASH_KEYS,
             # MiMo-V2.5's config is MiMo-V2-Flash's with these: q/k/v stored as one fused tensor (the same
-            # parameters), the router's compute dtype; the encoders' configs and the tokens that mark their
-            # input (the encoders are not counted: the note says so)
+            # parameters), the router's compute dtype; the encoders' configs, their input preprocessing and the
+            # tokens that mark their input (the encoders are not counted: the note says so)
             "scoring_func topk_method n_group topk_group routed_scaling_factor norm_topk_prob sliding_window "
             "attention_chunk_size attention_value_scale attention_projection_layout moe_router_dtype "
-            "vision_config audio_config image_token_id video_token_id audio_token_id",
+            "vision_config audio_config vision_model_type processor_config image_token_id video_token_id "
+            "audio_token_id vision_start_token_id vision_end_token_id",
+            # MiMo-V2.5's config writes it null; no source says how Xiaomi's code reads a value, so only
+            # hybrid_layer_pattern decides the layer schedule
+            rejected={
+                "hybrid_block_size": Reject("a hybrid schedule by block size: only hybrid_layer_pattern is read")
+            },
         ),
         build_mimo_v2_flash,
         note=(
