@@ -357,6 +357,19 @@ def compare(irs: list[ModelIR], counts: list[ParamCount] | None = None) -> dict[
     return comparison(irs, counts).as_dict()
 
 
+def diagram_numbers(irs: list[ModelIR]) -> list:
+    """Each model's numbers for a diagram's header (`diagram.HeaderNumbers`): total and active parameters
+    and the bf16 KV cache per token over all attention layers (`conventions.KV_PER_TOKEN_ALL_LAYERS`)."""
+    from .diagram import HeaderNumbers
+    from .kvcache import kv_cache
+
+    out = []
+    for ir in irs:
+        count = count_params(ir)
+        out.append(HeaderNumbers(count.total, count.active, kv_cache(ir, 1).per_token_bytes_all_layers))
+    return out
+
+
 def envelope(
     command: str,
     models: list[dict],

@@ -383,6 +383,7 @@ def diagram(
 
     Example: llmarch diagram deepseek-v3 llama-4-maverick -o fig.svg
     """
+    from .api import diagram_numbers
     from .diagram import render_figure
 
     if not is_stdout(output) and not output.endswith((".svg", ".png", ".html")):
@@ -390,7 +391,9 @@ def diagram(
             f"`{shorten(output)}`: the figure must end in .svg, .png or .html (or `-o -` for SVG on stdout)"
         )
     irs = load_models(names, spec_path, sets)
-    figure = render_figure(irs, ".svg" if is_stdout(output) else output)  # PNG: matplotlib, the SVG's layout
+    figure = render_figure(
+        irs, diagram_numbers(irs), ".svg" if is_stdout(output) else output
+    )  # PNG: matplotlib, the SVG's layout
     write_answer(figure, output)
 
 

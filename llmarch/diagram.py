@@ -472,6 +472,7 @@ class Column:
     """One model's column: its x, the width of its annotations and its pieces per row."""
 
     ir: ModelIR
+    id: str = ""  # the model's part of every id in the column (`column_ids`)
     x: float = 0.0
     ann_w: float = 0.0
 
@@ -535,23 +536,40 @@ def _compare_notes(slots: list[Optional[Slot]]) -> tuple[list[bool], list[list[b
     return titles, [[per_key[n.key][j] for n in s.notes] if s else [] for j, s in enumerate(slots)]
 
 
-def layout(irs: list[ModelIR]) -> Figure:
-    from .kvcache import kv_cache
-    from .params import count_params
+@dataclass(frozen=True)
+class HeaderNumbers:
+    """The numbers a column's header prints, computed by the caller (`api.diagram_numbers`): the diagram
+    analyses nothing. `kv_per_token`: bytes per token over all attention layers, bf16, windows ignored."""
 
-    cols = [Column(ir) for ir in irs]
+    total: int
+    active: int
+    kv_per_token: int
+
+
+def column_ids(names: list[str]) -> list[str]:
+    """Each column's id: its model's name, and `name~2`, `name~3`... where a name repeats (a model drawn
+    twice, or beside its what-if), so that no two groups of one figure share an id."""
+    seen: dict[str, int] = {}
+    ids = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        ids.append(name if seen[name] == 1 else f"{name}~{seen[name]}")
+    return ids
+
+
+def layout(irs: list[ModelIR], numbers: list[HeaderNumbers]) -> Figure:
+    """`numbers`: each model's header numbers, in the order of `irs`."""
+    cols = [Column(ir, cid) for ir, cid in zip(irs, column_ids([ir.name for ir in irs]))]
     header_notes: list[list[Note]] = []
-    for ir in irs:
-        count = count_params(ir)
-        kv = kv_cache(ir, 1).per_token_bytes_all_layers
+    for ir, n in zip(irs, numbers, strict=True):
         header_notes.append(
             [
                 Note(
                     "params",
-                    f"{fmt.params(count.total, short=True)} parameters, {fmt.params(count.active, short=True)} active",
-                    (count.total, count.active),
+                    f"{fmt.params(n.total, short=True)} parameters, {fmt.params(n.active, short=True)} active",
+                    (n.total, n.active),
                 ),
-                Note("kv_total", f"KV cache {fmt.nbytes(kv, short=True)} per token (bf16)", kv),
+                Note("kv_total", f"KV cache {fmt.nbytes(n.kv_per_token, short=True)} per token (bf16)", n.kv_per_token),
                 Note("pattern", layer_pattern(ir)),
             ]
         )
@@ -584,7 +602,7 @@ def layout(irs: list[ModelIR]) -> Figure:
     for j, col in enumerate(cols):
         fit = (col.x, y, col.x + col.width, y + 200)
         title_lines = wrap(col.ir.display_name, TITLE_SIZE, col.width, bold=True)
-        g = Group(col.ir.name + "/header", "header")
+        g = Group(col.id + "/header", "header")
         ty = y + TITLE_SIZE
         for line in title_lines:
             g.items.append(_text(col.x, ty, line, TITLE_SIZE, fit, bold=True))
@@ -631,7 +649,7 @@ def layout(irs: list[ModelIR]) -> Figure:
         y += h + 2 * GAP
 
     for slots in top_rows:
-        place_simple_row(slots, [f"{ir.name}/{slots[0].role}" for ir in irs])
+        place_simple_row(slots, [f"{col.id}/{slots[0].role}" for col in cols])
 
     # blocks, the last kind on top
     for ri in reversed(range(len(block_rows))):
@@ -658,7 +676,7 @@ def layout(irs: list[ModelIR]) -> Figure:
             pieces = []
             for s in slots:
                 titles, notes = flags[s.role]
-                gid = f"{col.ir.name}/block-{_block_index(row[j])}/{_component(s)}"
+                gid = f"{col.id}/block-{_block_index(row[j])}/{_component(s)}"
                 pieces.append(Piece(_box(s, gid, titles[j]), _notes_lines(s.notes, notes[j], col.ann_w), s, gid))
             pieces_of.append(pieces)
             calls = row_callouts[ri][j]
@@ -678,7 +696,7 @@ def layout(irs: list[ModelIR]) -> Figure:
                 continue
             block = row[j]
             frame_top = y + h - heights[j]
-            g = Group(f"{col.ir.name}/block-{_block_index(block)}", "block")
+            g = Group(f"{col.id}/block-{_block_index(block)}", "block")
             frame_w = FLOW_W + 2 * FRAME_PAD
             g.items.append(Rect(col.frame_x, frame_top, frame_w, heights[j], FILL["block"], GREY, 1.0, 8, dash=True))
             ay = frame_top + 4
@@ -785,13 +803,13 @@ def layout(irs: list[ModelIR]) -> Figure:
         y += h + 2 * GAP
 
     for slots in bottom_rows:
-        place_simple_row(slots, [f"{ir.name}/{slots[0].role}" for ir in irs])
+        place_simple_row(slots, [f"{col.id}/{slots[0].role}" for col in cols])
     # the tokenised text at the bottom
     for j, col in enumerate(cols):
         fit = (col.flow_x, y, col.flow_x + FLOW_W, y + 20)
         model_items[j].append(
             Group(
-                f"{col.ir.name}/input",
+                f"{col.id}/input",
                 "input",
                 [_centered(col.flow_x + FLOW_W / 2, y + 14, "Tokenized text", BOX_SIZE, fit, fill=GREY)],
             )
@@ -804,7 +822,7 @@ def layout(irs: list[ModelIR]) -> Figure:
         spans = flow_tops[j]
         for (upper_top, upper_bottom), (lower_top, _lower_bottom) in zip(spans, spans[1:]):
             model_items[j].append(_arrow(col, lower_top, upper_bottom))
-        items.append(Group(col.ir.name, "model", [header_items[j]] + model_items[j]))
+        items.append(Group(col.id, "model", [header_items[j]] + model_items[j]))
 
     legend, y = _legend(y, width)
     items.append(legend)
@@ -1059,12 +1077,12 @@ def to_png(fig: Figure, scale: float = 2.0) -> bytes:
     return out.getvalue()
 
 
-def render_svg(irs: list[ModelIR]) -> str:
-    return to_svg(layout(irs))
+def render_svg(irs: list[ModelIR], numbers: list[HeaderNumbers]) -> str:
+    return to_svg(layout(irs, numbers))
 
 
-def render_html(irs: list[ModelIR]) -> str:
-    fig = layout(irs)
+def render_html(irs: list[ModelIR], numbers: list[HeaderNumbers]) -> str:
+    fig = layout(irs, numbers)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>'
         + escape(fig.title)
@@ -1074,25 +1092,18 @@ def render_html(irs: list[ModelIR]) -> str:
     )
 
 
-def render_png(irs: list[ModelIR]) -> bytes:
-    return to_png(layout(irs))
+def render_png(irs: list[ModelIR], numbers: list[HeaderNumbers]) -> bytes:
+    return to_png(layout(irs, numbers))
 
 
-def render_figure(irs: list[ModelIR], path: str) -> str | bytes:
+def render_figure(irs: list[ModelIR], numbers: list[HeaderNumbers], path: str) -> str | bytes:
     """The figure in the format `path`'s extension names: SVG or HTML text, PNG bytes."""
     if path.endswith(".svg"):
-        return render_svg(irs)
+        return render_svg(irs, numbers)
     if path.endswith(".html"):
-        return render_html(irs)
+        return render_html(irs, numbers)
     if path.endswith(".png"):
-        return render_png(irs)
+        return render_png(irs, numbers)
     from .errors import OptionError
 
     raise OptionError(f"`{path}`: the figure must end in .svg, .png or .html")
-
-
-def write(irs: list[ModelIR], path: str) -> None:
-    """Render and write atomically: a failed write leaves the previous figure intact."""
-    from .output import write_file
-
-    write_file(path, render_figure(irs, path))
