@@ -391,9 +391,8 @@ def diagram(
             f"`{shorten(output)}`: the figure must end in .svg, .png or .html (or `-o -` for SVG on stdout)"
         )
     irs = load_models(names, spec_path, sets)
-    figure = render_figure(
-        irs, diagram_numbers(irs), ".svg" if is_stdout(output) else output
-    )  # PNG: matplotlib, the SVG's layout
+    # PNG: matplotlib, the SVG's layout
+    figure = render_figure(irs, diagram_numbers(irs), ".svg" if is_stdout(output) else output)
     write_answer(figure, output)
 
 

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 import llmarch
 from llmarch.api import diagram_numbers
 from llmarch.cli import app
-from llmarch.diagram import blocks_of, differing, match_blocks, render_svg
+from llmarch.diagram import differing, render_svg
+from llmarch.diagram_blocks import blocks_of, match_blocks
 from llmarch.facts import layer_pattern
 from llmarch.gallery import ARTICLE_PAIRS, OTHER_PAIRS
 
@@ -321,9 +322,9 @@ def test_layers_of_one_kind_with_other_sizes_are_drawn_as_their_own_block():
 
 
 def test_a_png_too_large_to_draw_is_a_clear_error(tmp_path, monkeypatch):
-    import llmarch.diagram
+    import llmarch.diagram_draw
 
-    monkeypatch.setattr(llmarch.diagram, "PNG_MAX_PIXELS", 1_000_000)  # gpt2 twice is about 2,400 x 2,700
+    monkeypatch.setattr(llmarch.diagram_draw, "PNG_MAX_PIXELS", 1_000_000)  # gpt2 twice is about 2,400 x 2,700
     target = tmp_path / "fig.png"
     result = CliRunner().invoke(app, ["diagram", "gpt2", "gpt2", "-o", str(target)])
     assert result.exit_code == 2 and "pixels" in result.output and ".svg" in result.output
