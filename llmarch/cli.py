@@ -516,8 +516,9 @@ def verify(
         with progress_bar(None, "reading shard headers", many=0) as step:
             model = run_verify(ir, read_checkpoint(checkpoint, step), model_type)
         doc = verify_doc
-    emit_answer(format, output, envelope("verify", [model]), lambda: doc(model, limit), f"llmarch verify {ir.name}")
-    if not model["agree"]:
+    data = envelope("verify", [model.as_dict()])
+    emit_answer(format, output, data, lambda: doc(model, limit), f"llmarch verify {ir.name}")
+    if not model.agree:
         raise typer.Exit(1)
 
 
