@@ -17,7 +17,7 @@ import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import conventions as _conventions
 from .caveats import beyond_context, beyond_context_of  # noqa: F401 (the CLI takes them from here)
@@ -30,6 +30,9 @@ from .params import ParamCount, check_size, count_params
 from .reference import ReferenceCheck, check_references, references_skipped
 from .registry import ENV_VAR, Registry
 from .weights import shipped_label, weight_bytes
+
+if TYPE_CHECKING:  # the diagram is imported where it draws, not with the API
+    from .diagram import HeaderNumbers
 
 SCHEMA_VERSION = 1
 
@@ -373,6 +376,19 @@ def comparison(irs: list[ModelIR], counts: list[ParamCount] | None = None) -> Co
 def compare(irs: list[ModelIR], counts: list[ParamCount] | None = None) -> dict[str, Any]:
     """Side-by-side facts and parameters, with the keys whose values differ (the JSON of `comparison`)."""
     return comparison(irs, counts).as_dict()
+
+
+def diagram_numbers(irs: list[ModelIR]) -> list[HeaderNumbers]:
+    """Each model's numbers for a diagram's header (`diagram.HeaderNumbers`): total and active parameters
+    and the bf16 KV cache per token over all attention layers (`conventions.KV_PER_TOKEN_ALL_LAYERS`)."""
+    from .diagram import HeaderNumbers
+    from .kvcache import kv_cache
+
+    out = []
+    for ir in irs:
+        count = count_params(ir)
+        out.append(HeaderNumbers(count.total, count.active, kv_cache(ir, 1).per_token_bytes_all_layers))
+    return out
 
 
 def envelope(

@@ -185,8 +185,9 @@ def kvcache(
 
     Example: llmarch kvcache gemma3 --ctx 128k --baseline global
     """
-    from .api import beyond_context_of, envelope, model_names
-    from .kvcache import CONVENTIONS, dtype_bytes, kv_answer, table_conventions
+    from .kv_report import kv_command
+    from .kvcache import dtype_bytes
+    from .render.kv import kv_doc
     from .units import parse_tokens
 
     ctx_tokens = parse_tokens(ctx, "context")
@@ -199,23 +200,17 @@ def kvcache(
     if plot and not plot.endswith((".png", ".svg")):
         raise LlmarchError(f"--plot `{plot}`: the file must end in .png or .svg")
     irs = load_models(names, spec_path, sets)
-    results = [kv_answer(ir, ctx_tokens, batch, kv_dtype, state_dtype, baseline_kind, sweep_tokens) for ir in irs]
+    from .render.plot import default_contexts, plot_kv
+
+    points = (sweep_tokens or default_contexts(ctx_tokens)) if plot else []  # one context is no plot: up to it
+    answer = kv_command(irs, ctx_tokens, batch, kv_dtype, state_dtype, baseline_kind, sweep_tokens, ctx, points)
     if plot:
         try:
-            from .render.plot import default_contexts, plot_kv
-
-            points = sweep_tokens or default_contexts(ctx_tokens)  # one context is no plot: sweep up to it
-            plot_kv([kv_answer(ir, ctx_tokens, batch, kv_dtype, state_dtype, None, points) for ir in irs], points, plot)
+            plot_kv(answer.plot, points, plot)
         except ImportError:
             raise LlmarchError("--plot needs matplotlib (pip install matplotlib)") from None
         typer.echo(f"wrote {printable(plot)}", err=True)
-    models = [{**model_names(ir), **r.as_dict()} for ir, r in zip(irs, results)]
-    from .render.kv import kv_doc
-
-    warned = beyond_context_of(irs, [("context", ctx_tokens)], sweep_tokens)
-    data = envelope("kvcache", models, conventions=dict(CONVENTIONS), warnings=warned)
-    doc = lambda: kv_doc(irs, results, table_conventions(irs, kv_dtype), explain=explain, ctx_text=ctx)  # noqa: E731
-    emit_answer(format, output, data, doc, "llmarch kvcache")
+    emit_answer(format, output, answer.as_dict(), lambda: kv_doc(answer, explain=explain), "llmarch kvcache")
 
 
 class Counter(str, Enum):
@@ -252,8 +247,8 @@ def flops(
 
     Example: llmarch flops deepseek-v3 qwen3-235b --seq 4096 --counter all
     """
-    from .api import beyond_context_of, envelope
-    from .flops_report import flops_model
+    from .flops_report import flops_command
+    from .render.flops import flops_doc
     from .units import parse_tokens
 
     seq_tokens, ctx_tokens = parse_tokens(seq, "sequence"), parse_tokens(ctx, "context")
@@ -267,19 +262,19 @@ def flops(
     bypass_cache(no_cache)
     irs = load_models(names, spec_path, sets)
     with progress_bar(len(irs) * len(counters), "tracing", many=0) as step:  # each trace takes seconds
-        models = [
-            flops_model(
-                ir, seq_tokens, ctx_tokens, batch, last_token_logits, counters, sweep_tokens, not no_cache, step
-            )
-            for ir in irs
-        ]
-    from .flops import CONVENTIONS, table_conventions
-    from .render.flops import flops_doc
-
-    warned = beyond_context_of(irs, [("prefill", seq_tokens), ("decode context", ctx_tokens)], sweep_tokens)
-    data = envelope("flops", models, conventions=dict(CONVENTIONS), warnings=warned)
-    doc = lambda: flops_doc(irs, models, table_conventions(irs), explain=explain, written=(seq, ctx))  # noqa: E731
-    emit_answer(format, output, data, doc, "llmarch flops")
+        answer = flops_command(
+            irs,
+            seq_tokens,
+            ctx_tokens,
+            batch,
+            last_token_logits,
+            counters,
+            sweep_tokens,
+            not no_cache,
+            step,
+            (seq, ctx),
+        )
+    emit_answer(format, output, answer.as_dict(), lambda: flops_doc(answer, explain=explain), "llmarch flops")
 
 
 @app.command()
@@ -387,6 +382,7 @@ def diagram(
 
     Example: llmarch diagram deepseek-v3 llama-4-maverick -o fig.svg
     """
+    from .api import diagram_numbers
     from .diagram import render_figure
 
     if not is_stdout(output) and not output.endswith((".svg", ".png", ".html")):
@@ -394,7 +390,8 @@ def diagram(
             f"`{shorten(output)}`: the figure must end in .svg, .png or .html (or `-o -` for SVG on stdout)"
         )
     irs = load_models(names, spec_path, sets)
-    figure = render_figure(irs, ".svg" if is_stdout(output) else output)  # PNG: matplotlib, the SVG's layout
+    # PNG: matplotlib, the SVG's layout
+    figure = render_figure(irs, diagram_numbers(irs), ".svg" if is_stdout(output) else output)
     write_answer(figure, output)
 
 
@@ -518,8 +515,9 @@ def verify(
         with progress_bar(None, "reading shard headers", many=0) as step:
             model = run_verify(ir, read_checkpoint(checkpoint, step), model_type)
         doc = verify_doc
-    emit_answer(format, output, envelope("verify", [model]), lambda: doc(model, limit), f"llmarch verify {ir.name}")
-    if not model["agree"]:
+    data = envelope("verify", [model.as_dict()])
+    emit_answer(format, output, data, lambda: doc(model, limit), f"llmarch verify {ir.name}")
+    if not model.agree:
         raise typer.Exit(1)
 
 

@@ -70,7 +70,7 @@ def font_face_css(regular: set[str], bold: set[str]) -> str:
     for chars, is_bold in ((regular, False), (bold, True)):
         if not chars:
             continue
-        data = base64.b64encode(_subset(frozenset(chars), is_bold)).decode("ascii")
+        data = str(base64.b64encode(_subset(frozenset(chars), is_bold)), "ascii")
         weight = "bold" if is_bold else "normal"
         rules.append(
             f'@font-face{{font-family:"{FAMILY}";font-weight:{weight};'

@@ -2,12 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence
 
 from . import flops as F
+from .api import envelope
+from .caveats import beyond_context_of
 from .ir import ModelIR
 from .kvcache import kv_cache
 from .params import count_params
+
+
+@dataclass
+class FlopsAnswer:
+    """`models`: each model's answer (`flops_model`), as the JSON holds it; `table_conventions`: the lines a
+    table prints under it; `written`: the prefill length and the context as the user wrote them (`32k`)."""
+
+    models: list[dict[str, Any]]
+    table_conventions: dict[str, str]
+    warnings: list[str]
+    written: tuple[Optional[str], Optional[str]] = (None, None)
+
+    def as_dict(self) -> dict[str, Any]:
+        return envelope("flops", self.models, conventions=dict(F.CONVENTIONS), warnings=self.warnings)
+
+
+def flops_command(
+    irs: Sequence[ModelIR],
+    seq: int,
+    ctx: int,
+    batch: int = 1,
+    last_token_logits: bool = False,
+    counters: list[str] | None = None,
+    sweep: list[int] | None = None,
+    use_cache: bool = True,
+    progress: Callable[[str], None] | None = None,
+    written: tuple[Optional[str], Optional[str]] = (None, None),
+) -> FlopsAnswer:
+    """`flops`' answer for `irs`: a prefill of `seq` tokens and a decode step at `ctx`."""
+    models = [flops_model(ir, seq, ctx, batch, last_token_logits, counters, sweep, use_cache, progress) for ir in irs]
+    warnings = beyond_context_of(irs, [("prefill", seq), ("decode context", ctx)], sweep or ())
+    return FlopsAnswer(models, F.table_conventions(list(irs)), warnings, written)
 
 
 def flops_model(

@@ -294,24 +294,32 @@ def drawn_pairs(names: set[str]) -> list[tuple[str, str, str]]:
     return available_pairs(names) + [p for p in OTHER_PAIRS if p[1] in names and p[2] in names]
 
 
+def _drawn(render, a: str, b: str):
+    """The figure of the pair `a`, `b` as `render` draws it, with the header numbers the api computes."""
+    from .api import diagram_numbers, load
+
+    irs = [load(a), load(b)]
+    return render(irs, diagram_numbers(irs))
+
+
 def gallery_figures() -> dict[str, str]:
     """docs/figures/*.svg: the diagram of every shipped pair (compared as SVG text by the staleness test;
     the PNGs beside them are rasterised from the same layout)."""
-    from .api import load, registry
+    from .api import registry
     from .diagram import render_svg
 
     names = set(registry().names())
-    return {figure_name(fig, a, b): render_svg([load(a), load(b)]) for fig, a, b in drawn_pairs(names)}
+    return {figure_name(fig, a, b): _drawn(render_svg, a, b) for fig, a, b in drawn_pairs(names)}
 
 
 def gallery_pngs() -> dict[str, bytes]:
     """docs/figures/*.png beside the SVGs: the same layout, drawn by matplotlib."""
-    from .api import load, registry
+    from .api import registry
     from .diagram import render_png
 
     names = set(registry().names())
     return {
-        figure_name(fig, a, b).removesuffix(".svg") + ".png": render_png([load(a), load(b)])
+        figure_name(fig, a, b).removesuffix(".svg") + ".png": _drawn(render_png, a, b)
         for fig, a, b in drawn_pairs(names)
     }
 

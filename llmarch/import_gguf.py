@@ -166,13 +166,13 @@ def held_against_gguf(text: str, name: str, gguf: GgufFile) -> tuple[bool, str]:
 
     located = load_text(text, f"{name}.yaml")
     answer = verify_gguf(to_ir(validate(located), located), gguf)
-    if answer["agree"]:
-        found = len(answer["metadata"])
+    if answer.agree:
+        found = len(answer.metadata)
         return True, (
-            f"verified against {gguf.path}: all {answer['tensors']['expected']:,} tensors and {found} metadata keys agree"
+            f"verified against {gguf.path}: all {answer.tensors['expected']:,} tensors and {found} metadata keys agree"
         )
-    keys = [m["key"] for m in answer["metadata"] if not m["agree"]]
-    first = (answer["missing"] + answer["unexpected"] + [d["tensor"] for d in answer["shape_differences"]] + keys)[:3]
+    keys = [m["key"] for m in answer.metadata if not m["agree"]]
+    first = (answer.missing + answer.unexpected + [d["tensor"] for d in answer.shape_differences] + keys)[:3]
     return False, (
         f"the spec differs from {gguf.path} (first: {', '.join(first)}); run `llmarch verify SPEC {gguf.path}` "
         "for the list"

@@ -14,8 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 import llmarch
+from llmarch.api import diagram_numbers
 from llmarch.cli import app
-from llmarch.diagram import blocks_of, differing, match_blocks, render_svg
+from llmarch.diagram import differing, render_svg
+from llmarch.diagram_blocks import blocks_of, match_blocks
 from llmarch.facts import layer_pattern
 from llmarch.gallery import ARTICLE_PAIRS, OTHER_PAIRS
 
@@ -24,7 +26,11 @@ NS = "{http://www.w3.org/2000/svg}"
 
 @lru_cache(maxsize=None)
 def svg_of(*names: str) -> str:
-    return render_svg([llmarch.load(n) for n in names])
+    return draw([llmarch.load(n) for n in names])
+
+
+def draw(irs, render=render_svg):
+    return render(irs, diagram_numbers(irs))
 
 
 def groups(svg: str) -> dict[str, ET.Element]:
@@ -297,7 +303,7 @@ def test_png_asks_for_no_system_font(monkeypatch):
         return found[-1]
 
     monkeypatch.setattr(fm.FontManager, "findfont", record)
-    assert render_png([llmarch.load("gpt2")])[:4] == b"\x89PNG"
+    assert draw([llmarch.load("gpt2")], render_png)[:4] == b"\x89PNG"
     assert found and set(found) <= {str(font_path(False)), str(font_path(True))}
 
 
@@ -309,17 +315,38 @@ def test_layers_of_one_kind_with_other_sizes_are_drawn_as_their_own_block():
     layers = tuple(replace(l, ffn_ir=wide) if l.index == 5 else l for l in ir.layers)
     ir = replace(ir, layers=layers)
     assert [[l.index for l in b.layers] for b in blocks_of(ir)] == [[0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11], [5]]
-    g = groups(render_svg([ir]))
+    g = groups(draw([ir]))
     assert "hidden size 3,072" in text_of(g["gpt2/block-0/ffn/notes"])
     assert "hidden size 4,096" in text_of(g["gpt2/block-1/ffn/notes"])
     assert "11×" in text_of(g["gpt2/block-0"]) and "1×" in text_of(g["gpt2/block-1"])
 
 
 def test_a_png_too_large_to_draw_is_a_clear_error(tmp_path, monkeypatch):
-    import llmarch.diagram
+    import llmarch.diagram_draw
 
-    monkeypatch.setattr(llmarch.diagram, "PNG_MAX_PIXELS", 1_000_000)  # gpt2 twice is about 2,400 x 2,700
+    monkeypatch.setattr(llmarch.diagram_draw, "PNG_MAX_PIXELS", 1_000_000)  # gpt2 twice is about 2,400 x 2,700
     target = tmp_path / "fig.png"
     result = CliRunner().invoke(app, ["diagram", "gpt2", "gpt2", "-o", str(target)])
     assert result.exit_code == 2 and "pixels" in result.output and ".svg" in result.output
     assert "Traceback" not in result.output and not target.exists()
+
+
+def test_a_model_drawn_twice_or_beside_its_what_if_repeats_no_id(tmp_path):
+    """SVG ids are unique per document: the second column of a repeated name is `name~2` (distinct names keep
+    their ids, so every shipped figure is unchanged)."""
+    for names, second in (
+        (["qwen3-8b", "qwen3-8b"], "qwen3-8b~2"),
+        (["qwen3-8b", "qwen3-8b[n_layers=40]"], "qwen3-8b~2"),
+        (["gpt2", "qwen3-8b", "gpt2"], "gpt2~2"),
+    ):
+        target = tmp_path / "fig.svg"
+        result = CliRunner().invoke(app, ["diagram", *names, "-o", str(target)])
+        assert result.exit_code == 0, result.output
+        ids = [g.get("id") for g in ET.fromstring(target.read_text()).iter(f"{NS}g") if g.get("id")]
+        assert len(ids) == len(set(ids)), sorted(i for i in set(ids) if ids.count(i) > 1)[:5]
+        assert {"qwen3-8b/block-0", f"{second}/block-0", f"{second}/header", f"{second}/input", second} <= set(ids)
+        g = groups(target.read_text())
+        # the second column is the second model: the what-if's 40 layers, qwen3-8b's 36 beside it
+        layers = "40×" if "n_layers=40" in names[1] else ("36×" if second.startswith("qwen3") else "12×")
+        assert layers in text_of(g[f"{second}/block-0"])
+        assert "36×" in text_of(g["qwen3-8b/block-0"])

@@ -222,3 +222,23 @@ def test_traced_counters_agree_with_shared_indexer_layers():
     for fn in (count_torch, count_fvcore):
         assert fn(model, ir, S).normalised == flops.prefill(ir, S).flops, fn.__name__
     assert count_fvcore(model, ir, S, decode_ctx=5000).normalised == flops.decode(ir, 5000).flops
+
+
+def test_flops_command_is_the_answer_the_cli_prints_and_the_table_reads_only_it():
+    """One path: `flops_report.flops_command` gives the typed answer; the CLI's JSON is its `as_dict()`, and the
+    table is drawn from the answer alone (the lengths as written included)."""
+    from llmarch.flops_report import flops_command
+    from llmarch.render.doc import to_markdown
+    from llmarch.render.flops import flops_doc
+
+    # qwen3-8b's config literals (tests/data/configs/qwen3-8b.json): 2 FLOPs per multiply-add
+    d, L, H, KV, hd, f, V, S = 4096, 36, 32, 8, 128, 12288, 151936, 1024
+    proj = d * H * hd + 2 * d * KV * hd + H * hd * d
+    expect = 2 * (L * (S * proj + S * (S + 1) // 2 * H * (hd + hd) + S * 3 * d * f) + S * d * V)
+    answer = flops_command([llmarch.load("qwen3-8b")], S, 4096, written=("1k", "4k"))
+    assert answer.models[0]["prefill"]["flops"] == expect and answer.warnings == []
+    cli = CliRunner().invoke(app, ["flops", "qwen3-8b", "--seq", "1k", "--ctx", "4k", "-f", "json"])
+    assert cli.exit_code == 0, cli.output
+    assert json.loads(cli.output) == answer.as_dict()
+    table = to_markdown(flops_doc(answer))
+    assert "prefill 1k" in table and "decode/token at 4k" in table

@@ -148,7 +148,7 @@ def test_parallel_block_panel_and_diagram():
     ir = llmarch.load("tiny-aya")
     assert llmarch.describe(ir)["architecture"]["block"] == "parallel"
     assert "block" not in llmarch.describe(llmarch.load("qwen3-4b"))["architecture"]
-    from llmarch.diagram import block_slots, blocks_of
+    from llmarch.diagram_blocks import block_slots, blocks_of
 
     slots = block_slots(blocks_of(ir)[0])
     assert [s.role for s in slots] == ["norm-1", "mixer", "ffn", "add-1"]

@@ -936,3 +936,40 @@ def test_conv_kernel_of_one_keeps_no_conv_state(name, block, n_linear):
     assert linear["bytes"] == n_linear(c) * state
     served = CliRunner().invoke(app, ["serve", name, "--gpus", "8", "--ctx", "4k", "--format", "json", *edit])
     assert served.exit_code == 0, served.output
+
+
+def test_kv_command_is_the_answer_the_cli_prints_and_the_table_reads_only_it():
+    """One path: `kv_report.kv_command` gives the typed answer; the CLI's JSON is its `as_dict()` and the table
+    is drawn from the answer alone (the what-if's edits and the context as written included)."""
+    from llmarch.kv_report import kv_command
+    from llmarch.render.doc import to_markdown
+    from llmarch.render.kv import kv_doc
+
+    irs = [llmarch.load("qwen3-8b"), llmarch.load("qwen3-8b[n_layers=40]")]
+    answer = kv_command(irs, 1024, 2, sweep=[1024, 2048], ctx_text="1k")
+    # qwen3-8b (config literals): 36 layers x 8 KV heads x (128 + 128) x 2 bytes per token, 1,024 tokens, batch 2
+    per_token = 8 * (128 + 128) * BF16
+    assert [r.total_bytes for r in answer.results] == [2 * 36 * per_token * 1024, 2 * 40 * per_token * 1024]
+    assert [r.sweep[1]["total_bytes"] for r in answer.results] == [2 * 36 * per_token * 2048, 2 * 40 * per_token * 2048]
+    assert answer.names[1]["edits"] == {"n_layers": 40} and answer.plot == []
+    cli = CliRunner().invoke(
+        app,
+        [
+            "kvcache",
+            "qwen3-8b",
+            "qwen3-8b[n_layers=40]",
+            "--ctx",
+            "1k",
+            "--batch",
+            "2",
+            "--sweep",
+            "1k,2k",
+            "-f",
+            "json",
+        ],
+    )
+    assert cli.exit_code == 0, cli.output
+    assert json.loads(cli.output) == answer.as_dict()
+    table = to_markdown(kv_doc(answer))
+    assert "### Qwen3 8B (n_layers=40): KV cache at 1k (1,024) tokens (batch 2," in table
+    assert "| 40 x global GQA 8 KV x 128 | 4.000 KiB | 1,024 | — | 320.0 MiB |" in table  # 40 x 4 KiB x 1k x 2

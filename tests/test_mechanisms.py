@@ -114,7 +114,7 @@ def test_values_are_keys_box_says_what_the_kind_caches(tmp_path, cache, kv_note)
 def test_extras_box_lists_them_in_the_order_the_block_runs_them():
     """Gemma 3n: AltUp wraps the block, LAuReL runs beside the attention, the per-layer input after the FFN
     (the protocol lists them per-layer input first)."""
-    from llmarch.diagram import extras_slot
+    from llmarch.diagram_blocks import extras_slot
 
     ir = llmarch.load("gemma-3n-e4b")
     assert [type(m).__name__ for m in model_mechanisms(ir)] == ["PerLayerInputs", "AltUp", "Laurel"]

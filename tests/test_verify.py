@@ -467,7 +467,7 @@ def test_family_agrees_and_catches_each_difference(tmp_path, spec, layout):
 
     ir = llmarch.load(spec)
     folder = family_checkpoint(tmp_path / "ok", spec, layout)
-    answer = verify(ir, read_checkpoint(str(folder)))
+    answer = verify(ir, read_checkpoint(str(folder))).as_dict()
     assert answer["missing"] == [] and answer["unexpected"] == [], (answer["missing"][:5], answer["unexpected"][:5])
     assert answer["shape_differences"] == [] and answer["dtype_differences"] == []
     assert answer["agree"]
@@ -485,7 +485,7 @@ def test_family_agrees_and_catches_each_difference(tmp_path, spec, layout):
             deepseek_mtp(raw, edited, last_layer(tensors, raw["num_hidden_layers"]))
         checkpoint(tmp_path / "bad", edited)
         (tmp_path / "bad" / "config.json").write_text(json.dumps(raw_config(spec)))
-        return verify(ir, read_checkpoint(str(tmp_path / "bad")))
+        return verify(ir, read_checkpoint(str(tmp_path / "bad"))).as_dict()
 
     removed = mutated(lambda t: t.pop(victim))
     assert removed["missing"] == [victim] and not removed["agree"]
@@ -506,7 +506,7 @@ def test_bytes_explained_by_hand_gpt_oss(tmp_path):
 
     answer = verify(
         llmarch.load("gpt-oss-20b"), read_checkpoint(str(family_checkpoint(tmp_path, "gpt-oss-20b", "per_expert")))
-    )
+    ).as_dict()
     b = answer["bytes"]
     assert b["explained"]["format_layout"] == 24 * 32 * (5760 + 2880) * 47 // 32
     assert b["difference"] == b["explained"]["format_layout"] and b["explained"]["mtp"] == 0
@@ -532,7 +532,7 @@ def test_bytes_explained_by_hand_deepseek_v3(tmp_path):
     mtp = layer + 2 * (2 * v * d) + 2 * (2 * d * 2 * d) // 2 + 3 * 2 * d  # embed + head, eh_proj, 3 norms
     answer = verify(
         llmarch.load("deepseek-v3"), read_checkpoint(str(family_checkpoint(tmp_path, "deepseek-v3", "per_expert")))
-    )
+    ).as_dict()
     b = answer["bytes"]
     assert answer["agree"]
     assert b["explained"]["mtp"] == mtp
@@ -561,6 +561,18 @@ def test_cli_exit_codes_json_and_table(tmp_path):
     data = json.loads(ok.stdout)
     jsonschema.validate(data, OUTPUT_SCHEMA)
     assert data["command"] == "verify" and data["models"][0]["agree"]
+    # one path: the CLI's model object is the typed answer's as_dict(), keys in the order JSON always had
+    import llmarch
+    from llmarch.verify import verify
+    from llmarch.verify.answer import VerifyResult
+
+    answer = verify(llmarch.load("qwen3-0.6b"), read_checkpoint(str(good)))
+    assert isinstance(answer, VerifyResult) and answer.agree and answer.format is None and answer.mtp_unchecked == []
+    assert json.loads(json.dumps(answer.as_dict())) == data["models"][0]
+    assert list(data["models"][0]) == [
+        "name", "display_name", "checkpoint", "model_type", "layout", "agree", "tensors", "missing", "unexpected",
+        "outside_text_model", "mtp_unchecked", "shape_differences", "dtype_differences", "dtypes_by_component", "bytes",
+    ]  # fmt: skip
     # a spec that differs: another head count is every attention layer's q/o shape, exit 1, each listed
     differs = runner.invoke(app, ["--no-color", "verify", "qwen3-0.6b", str(good), "--set", "attention.n_heads=8"])
     assert differs.exit_code == 1 and "attention.n_heads" in differs.stdout and "DIFFER" in differs.stdout
@@ -599,7 +611,7 @@ def test_multimodal_wrapper_prefix_and_tower(tmp_path):
     }
     folder = checkpoint(tmp_path, tensors | tower)
     (folder / "config.json").write_text(json.dumps(upstream_config("gemma-3-4b")))
-    answer = verify(llmarch.load("gemma-3-4b"), read_checkpoint(str(folder)))
+    answer = verify(llmarch.load("gemma-3-4b"), read_checkpoint(str(folder))).as_dict()
     assert answer["agree"] and answer["layout"]["prefix"] == "model.language_model."
     assert answer["outside_text_model"] == sorted(tower)
     assert answer["bytes"]["explained"]["towers"] == 2 * (1152 * 3 * 14 * 14 + 1152 * 2560)
@@ -759,7 +771,7 @@ def test_later_family_agrees_and_catches_each_difference(tmp_path, spec):
     def answer(edited: dict, folder: Path) -> dict:
         checkpoint(folder, edited)
         (folder / "config.json").write_text(json.dumps(raw_config(spec)))
-        return verify(ir, read_checkpoint(str(folder)))
+        return verify(ir, read_checkpoint(str(folder))).as_dict()
 
     ok = answer(tensors, tmp_path / "ok")
     assert ok["missing"] == [] and ok["unexpected"] == [], (ok["missing"][:5], ok["unexpected"][:5])
@@ -791,7 +803,7 @@ def test_mtp_tensors_of_an_unchecked_family_are_listed_apart(tmp_path):
     extra = {"model.mtp.layers.0.eh_proj.weight": ("BF16", (3072, 6144))}
     folder = checkpoint(tmp_path, tensors | extra)
     (folder / "config.json").write_text(json.dumps(raw_config("minimax-m2")))
-    answer = verify(llmarch.load("minimax-m2"), read_checkpoint(str(folder)))
+    answer = verify(llmarch.load("minimax-m2"), read_checkpoint(str(folder))).as_dict()
     assert answer["agree"] and answer["mtp_unchecked"] == list(extra)
     assert answer["bytes"]["explained"]["mtp_unchecked"] == 2 * 3072 * 6144
     assert answer["bytes"]["explained"]["mtp"] == 0
@@ -852,7 +864,7 @@ def test_longcat_flash_lite_agrees_and_catches_each_difference(tmp_path):
     def answer(edited: dict, folder: Path) -> dict:
         checkpoint(folder, edited)
         (folder / "config.json").write_text(json.dumps(config))
-        return verify(ir, read_checkpoint(str(folder)))
+        return verify(ir, read_checkpoint(str(folder))).as_dict()
 
     # the checkpoint's MTP block (model.mtp.*, not modelled) is listed apart, not a difference
     mtp = {"model.mtp.layers.0.eh_proj.weight": ("BF16", (3072, 6144))}
@@ -999,6 +1011,6 @@ def test_gpt_oss_20b_against_its_real_weight_map(tmp_path):
     assert set(tensors) == names
     folder = checkpoint(tmp_path, tensors)
     (folder / "config.json").write_text(json.dumps(raw_config("gpt-oss-20b")))
-    answer = verify(llmarch.load("gpt-oss-20b"), read_checkpoint(str(folder)))
+    answer = verify(llmarch.load("gpt-oss-20b"), read_checkpoint(str(folder))).as_dict()
     assert answer["agree"] and answer["tensors"]["expected"] == len(names)
     assert answer["bytes"]["on_disk"] == GPT_OSS_20B_TOTAL_SIZE

@@ -178,7 +178,7 @@ def test_gguf_agrees_and_catches_each_difference(tmp_path, spec):
     def answer(meta: dict, edited: dict, name: str) -> dict:
         path = tmp_path / f"{name}.gguf"
         write_gguf(path, arch, meta, edited)
-        return verify_gguf(ir, read_gguf(path))
+        return verify_gguf(ir, read_gguf(path)).as_dict()
 
     ok = answer(metadata, tensors, "ok")
     assert ok["missing"] == [] and ok["unexpected"] == [], (ok["missing"][:5], ok["unexpected"][:5])
@@ -230,6 +230,12 @@ def test_cli_reads_a_gguf(tmp_path):
     data = json.loads(ok.stdout)
     jsonschema.validate(data, OUTPUT_SCHEMA)
     assert data["models"][0]["agree"] and data["models"][0]["format"] == "gguf"
+    # the typed answer's as_dict(): a GGUF's keys (no mtp_unchecked), in the order JSON always had
+    assert list(data["models"][0]) == [
+        "name", "display_name", "checkpoint", "format", "model_type", "layout", "agree", "tensors", "missing",
+        "unexpected", "outside_text_model", "shape_differences", "dtype_differences", "metadata",
+        "dtypes_by_component", "bits_per_weight", "bytes",
+    ]  # fmt: skip
     table = runner.invoke(app, ["--no-color", "verify", "qwen3-0.6b", str(path)])
     assert table.exit_code == 0 and "Q4_K" in table.stdout and "qwen3.block_count" in table.stdout
     differs = runner.invoke(app, ["--no-color", "verify", "qwen3-0.6b", str(path), "--set", "n_layers=27"])

@@ -725,7 +725,7 @@ def test_gguf_family_agrees_and_catches_each_difference(tmp_path, spec):
     def answer(meta: dict, edited: dict, name: str) -> dict:
         path = tmp_path / f"{name}.gguf"
         write_gguf(path, arch, meta, edited)
-        return verify_gguf(ir, read_gguf(path))
+        return verify_gguf(ir, read_gguf(path)).as_dict()
 
     known = {f"{arch}.{k}" for k in KNOWN_DIFFERENCES.get(spec, ())}
 

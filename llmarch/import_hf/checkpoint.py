@@ -22,11 +22,11 @@ def held_against_shards(text: str, name: str, folder: Path) -> tuple[bool, str]:
 
     located = load_text(text, f"{name}.yaml")
     answer = run_verify(to_ir(validate(located), located), read_checkpoint(str(folder)))
-    counts = {k: len(answer[k]) for k in ("missing", "unexpected", "shape_differences", "dtype_differences")}
-    if answer["agree"]:
-        return True, f"verified against {folder}: all {answer['tensors']['expected']:,} tensors agree"
+    counts = {k: len(getattr(answer, k)) for k in ("missing", "unexpected", "shape_differences", "dtype_differences")}
+    if answer.agree:
+        return True, f"verified against {folder}: all {answer.tensors['expected']:,} tensors agree"
     detail = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items() if n)
-    first = (answer["missing"] + answer["unexpected"] + [d["tensor"] for d in answer["shape_differences"]])[:3]
+    first = (answer.missing + answer.unexpected + [d["tensor"] for d in answer.shape_differences])[:3]
     return False, (
         f"the spec differs from the checkpoint in {folder}: {detail} (first: {', '.join(first) or 'dtypes'}); "
         f"run `llmarch verify SPEC {folder}` for the list"

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..flops import COMPONENTS
-from ..ir import ModelIR
+from ..flops_report import FlopsAnswer
 from ..units import alike, format_tokens
 from . import fmt
 from .doc import Cell, Doc, DocTable
@@ -28,15 +26,9 @@ def _c(n: int | None) -> Cell:
     return Cell(fmt.flops(n), n)
 
 
-def flops_doc(
-    irs: list[ModelIR],
-    models: list[dict[str, Any]],
-    conventions: dict[str, str],
-    explain: bool = False,
-    written: tuple[str | None, str | None] = (None, None),
-) -> Doc:
-    """`conventions`: the lines printed under the tables (`flops.table_conventions`); `written`: the prefill
-    length and the context as the user wrote them (`32k`), shown so."""
+def flops_doc(answer: FlopsAnswer, explain: bool = False) -> Doc:
+    """The answer's tables; `explain`: the formulas too."""
+    models, written, conventions = answer.models, answer.written, answer.table_conventions
     cols = [""]
     for m in models:
         seq = format_tokens(m["prefill"]["tokens"], written[0])

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from ..ir import ModelIR
-from ..kvcache import KVResult
+from ..kv_report import KvAnswer
 from ..units import alike, format_tokens
 from . import fmt
 from .doc import Cell, Doc, DocTable
 from .names import model_label
 
 
-def kv_doc(
-    irs: list[ModelIR],
-    results: list[KVResult],
-    conventions: dict[str, str],
-    explain: bool = False,
-    ctx_text: str | None = None,
-) -> Doc:
-    """`conventions`: the lines printed under the tables (`kvcache.table_conventions`); `ctx_text`: the
-    context as the user wrote it (`128k`), shown so."""
-    doc = Doc(notes=[f"{k}: {v}" for k, v in conventions.items()])
+def kv_doc(answer: KvAnswer, explain: bool = False) -> Doc:
+    """The answer's tables; `explain`: each number with its formula."""
+    results, names = answer.results, answer.names
+    doc = Doc(notes=[f"{k}: {v}" for k, v in answer.table_conventions.items()])
     flat = DocTable(
         "",
         [
@@ -34,10 +27,10 @@ def kv_doc(
         ],
     )
     doc.csv_table = flat
-    for ir, r in zip(irs, results):
+    for n, r in zip(names, results):
         for row in r.rows:
             flat.add(
-                model_label(ir.name, ir.edit_fields().get("edits")),
+                model_label(n["name"], n.get("edits")),
                 r.ctx_tokens,
                 row.kind,
                 row.layers,
@@ -47,7 +40,7 @@ def kv_doc(
                 row.bytes * r.batch,
             )
         t = DocTable(
-            f"{ir.display_name}: KV cache at {format_tokens(r.ctx_tokens, ctx_text)} tokens (batch {r.batch}, "
+            f"{n['display_name']}: KV cache at {format_tokens(r.ctx_tokens, answer.ctx_text)} tokens (batch {r.batch}, "
             f"KV {r.kv_dtype}, state {r.state_dtype})",
             ["layer kind", "per token per layer", "tokens", "state", "bytes"],
             right={1, 2, 3, 4},
@@ -65,7 +58,7 @@ def kv_doc(
             )
             if explain:
                 doc.remarks.append(
-                    f"  {ir.name}: {row.kind}: {row.formula}"
+                    f"  {n['name']}: {row.kind}: {row.formula}"
                     + (f" x batch {r.batch}" if r.batch > 1 else "")
                     + f" = {row.bytes * r.batch:,} B"
                 )
@@ -95,12 +88,12 @@ def kv_doc(
         doc.tables.append(t)
         if explain:
             doc.remarks.append(
-                f"  {ir.name}: per token, all attention layers: {r.per_token_bytes_all_layers:,} B "
+                f"  {n['name']}: per token, all attention layers: {r.per_token_bytes_all_layers:,} B "
                 "(windows ignored; linear state and indexer keys excluded)"
             )
     if len(results) > 1:
         smallest = min(r.total_bytes for r in results)
-        s = DocTable("Side by side", [""] + [ir.display_name for ir in irs], right=set(range(1, len(irs) + 1)))
+        s = DocTable("Side by side", [""] + [n["display_name"] for n in names], right=set(range(1, len(names) + 1)))
         totals = alike([r.total_bytes for r in results], fmt.nbytes)
         s.rows.append(
             [Cell("total")]
@@ -119,8 +112,8 @@ def kv_doc(
     if results and results[0].sweep:
         sw = DocTable(
             "Sweep: total bytes against context",
-            ["context"] + [ir.display_name for ir in irs],
-            right=set(range(len(irs) + 1)),
+            ["context"] + [n["display_name"] for n in names],
+            right=set(range(len(names) + 1)),
         )
         for i, point in enumerate(results[0].sweep):
             sizes = [r.sweep[i]["total_bytes"] for r in results]  # one context's sizes share a unit

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
 from ..errors import LlmarchError
+from .answer import VerifyResult
 from .naming import WRAPPERS, Family, checkpoint_names
 from .safetensors import DTYPE_BITS, Checkpoint, read_checkpoint
 
@@ -238,8 +239,8 @@ def _shape_field(source: str) -> str:
     return "d_model"
 
 
-def verify(ir: ModelIR, ckpt: Checkpoint, model_type: Optional[str] = None) -> dict:
-    """The model object of verify's answer: what agrees, what differs, and the bytes."""
+def verify(ir: ModelIR, ckpt: Checkpoint, model_type: Optional[str] = None) -> VerifyResult:
+    """verify's answer for a safetensors checkpoint: what agrees, what differs, and the bytes."""
     from ..params import count_params
     from ..weights import shipped_label, weight_bytes
 
@@ -307,22 +308,22 @@ def verify(ir: ModelIR, ckpt: Checkpoint, model_type: Optional[str] = None) -> d
     }
     assert sum(explained.values()) == disk - shipped
     agree = not (missing or others or shapes or dtypes)
-    return {
-        "name": ir.name,
-        "display_name": ir.display_name,
-        "checkpoint": ckpt.path,
-        "model_type": type_name,
-        "layout": {"prefix": prefix, "experts": layout},
-        "agree": agree,
-        "tensors": {"expected": len(expected), "found": len(found), "shards": len(ckpt.shards)},
-        "missing": missing,
-        "unexpected": others,
-        "outside_text_model": towers,
-        "mtp_unchecked": unchecked,
-        "shape_differences": shapes,
-        "dtype_differences": dtypes,
-        "dtypes_by_component": {c: dict(sorted(d.items())) for c, d in sorted(by_component.items())},
-        "bytes": {
+    return VerifyResult(
+        name=ir.name,
+        display_name=ir.display_name,
+        checkpoint=ckpt.path,
+        model_type=type_name,
+        layout={"prefix": prefix, "experts": layout},
+        agree=agree,
+        tensors={"expected": len(expected), "found": len(found), "shards": len(ckpt.shards)},
+        missing=missing,
+        unexpected=others,
+        outside_text_model=towers,
+        mtp_unchecked=unchecked,
+        shape_differences=shapes,
+        dtype_differences=dtypes,
+        dtypes_by_component={c: dict(sorted(d.items())) for c, d in sorted(by_component.items())},
+        bytes={
             "on_disk": disk,
             "file_bytes": ckpt.file_bytes,
             "weights_as_shipped": shipped,
@@ -330,4 +331,4 @@ def verify(ir: ModelIR, ckpt: Checkpoint, model_type: Optional[str] = None) -> d
             "difference": disk - shipped,
             "explained": explained,
         },
-    }
+    )

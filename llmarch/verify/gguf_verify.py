@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import LlmarchError
 from . import _component, _shape_field, _weights
+from .answer import VerifyResult
 from .gguf import GgufFile, bits_per_weight
 from .gguf_naming import GGUF_TABLES, GgufTable
 
@@ -100,7 +101,7 @@ def compare_gguf_metadata(ir: ModelIR, arch: str, metadata: dict) -> list[dict]:
     return out
 
 
-def verify_gguf(ir: ModelIR, gguf: GgufFile) -> dict:
+def verify_gguf(ir: ModelIR, gguf: GgufFile) -> VerifyResult:
     """verify's answer for a GGUF file: llama.cpp's names and reversed dimensions, quantisation types per
     component (reported with their bits per weight, never failed against the spec's format), and the
     file's metadata against the spec."""
@@ -157,24 +158,24 @@ def verify_gguf(ir: ModelIR, gguf: GgufFile) -> dict:
     mismatched = [m for m in metadata if not m["agree"]]
     disk = sum(t.nbytes for t in found.values())
     all_types = sorted({t for comp in types.values() for t in comp})
-    return {
-        "name": ir.name,
-        "display_name": ir.display_name,
-        "checkpoint": gguf.path,
-        "format": "gguf",
-        "model_type": arch,
-        "layout": {"prefix": "", "experts": "stacked"},
-        "agree": not (missing or others or shapes or mismatched),
-        "tensors": {"expected": len(expected), "found": len(found), "shards": 1},
-        "missing": missing,
-        "unexpected": others,
-        "outside_text_model": extras,
-        "shape_differences": shapes,
-        "dtype_differences": [],
-        "metadata": metadata,
-        "dtypes_by_component": {c: dict(sorted(d.items())) for c, d in sorted(types.items())},
-        "bits_per_weight": {t: bits_per_weight(t) for t in all_types},
-        "bytes": {
+    return VerifyResult(
+        name=ir.name,
+        display_name=ir.display_name,
+        checkpoint=gguf.path,
+        format="gguf",
+        model_type=arch,
+        layout={"prefix": "", "experts": "stacked"},
+        agree=not (missing or others or shapes or mismatched),
+        tensors={"expected": len(expected), "found": len(found), "shards": 1},
+        missing=missing,
+        unexpected=others,
+        outside_text_model=extras,
+        shape_differences=shapes,
+        dtype_differences=[],
+        metadata=metadata,
+        dtypes_by_component={c: dict(sorted(d.items())) for c, d in sorted(types.items())},
+        bits_per_weight={t: bits_per_weight(t) for t in all_types},
+        bytes={
             "on_disk": disk,
             "file_bytes": gguf.file_bytes,
             "parameters_in_file": params_in_file,
@@ -185,4 +186,4 @@ def verify_gguf(ir: ModelIR, gguf: GgufFile) -> dict:
             "difference": disk - spec_at_types,
             "by_component": dict(sorted(component_bytes.items())),
         },
-    }
+    )

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from ..render.doc import Cell, Doc, DocTable
+from .answer import VerifyResult
 
 
-def verify_doc(model: dict, limit: int) -> Doc:
-    b = model["bytes"]
-    verdict = "agree" if model["agree"] else "DIFFER"
-    summary = DocTable(f"{model['display_name']} against {model['checkpoint']}: {verdict}", ["", "value"], right={1})
-    summary.add("model type (naming)", model["model_type"])
-    summary.add("layout", f"prefix `{model['layout']['prefix']}`, experts {model['layout']['experts']}")
-    summary.add("tensors expected", Cell(f"{model['tensors']['expected']:,}", model["tensors"]["expected"]))
-    summary.add("tensors found", Cell(f"{model['tensors']['found']:,}", model["tensors"]["found"]))
-    summary.add("shards", model["tensors"]["shards"])
+def verify_doc(model: VerifyResult, limit: int) -> Doc:
+    b = model.bytes
+    verdict = "agree" if model.agree else "DIFFER"
+    summary = DocTable(f"{model.display_name} against {model.checkpoint}: {verdict}", ["", "value"], right={1})
+    summary.add("model type (naming)", model.model_type)
+    summary.add("layout", f"prefix `{model.layout['prefix']}`, experts {model.layout['experts']}")
+    summary.add("tensors expected", Cell(f"{model.tensors['expected']:,}", model.tensors["expected"]))
+    summary.add("tensors found", Cell(f"{model.tensors['found']:,}", model.tensors["found"]))
+    summary.add("shards", model.tensors["shards"])
     for key, label in (
         ("missing", "missing"),
         ("unexpected", "unexpected"),
@@ -24,27 +25,27 @@ def verify_doc(model: dict, limit: int) -> Doc:
         summary.add(
             label,
             Cell(
-                f"{len(model[key]):,}",
-                len(model[key]),
-                style="bold red" if model[key] and key != "outside_text_model" else "",
+                f"{len(getattr(model, key)):,}",
+                len(getattr(model, key)),
+                style="bold red" if getattr(model, key) and key != "outside_text_model" else "",
             ),
         )
     tables = [summary]
 
     diffs = DocTable("Differences", ["kind", "tensor", "expected", "found", "decided by"])
-    for name in model["missing"][:limit]:
+    for name in model.missing[:limit]:
         diffs.add("missing", name, "present", "absent", "")
-    for name in model["unexpected"][:limit]:
+    for name in model.unexpected[:limit]:
         diffs.add("unexpected", name, "absent", "present", "")
-    for d in model["shape_differences"][:limit]:
+    for d in model.shape_differences[:limit]:
         diffs.add("shape", d["tensor"], str(tuple(d["expected"])), str(tuple(d["found"])), d["field"])
-    for d in model["dtype_differences"][:limit]:
+    for d in model.dtype_differences[:limit]:
         diffs.add("dtype", d["tensor"], " or ".join(d["expected"]), d["found"], f"weights: {d['component']}")
     if diffs.rows:
         tables.append(diffs)
 
     dtypes = DocTable("Dtypes by component (tensors)", ["component", "dtypes"])
-    for comp, counts in model["dtypes_by_component"].items():
+    for comp, counts in model.dtypes_by_component.items():
         dtypes.add(comp, ", ".join(f"{d} x{n:,}" for d, n in counts.items()))
     tables.append(dtypes)
 
@@ -78,32 +79,32 @@ def verify_doc(model: dict, limit: int) -> Doc:
     )
 
 
-def verify_gguf_doc(model: dict, limit: int) -> Doc:
+def verify_gguf_doc(model: VerifyResult, limit: int) -> Doc:
     """A GGUF file's answer: the summary, differences (tensors and metadata), types by component with their
     bits per weight, and the bytes."""
-    b = model["bytes"]
-    verdict = "agree" if model["agree"] else "DIFFER"
-    summary = DocTable(f"{model['display_name']} against {model['checkpoint']}: {verdict}", ["", "value"], right={1})
-    summary.add("GGUF architecture (naming)", model["model_type"])
-    summary.add("tensors expected", Cell(f"{model['tensors']['expected']:,}", model["tensors"]["expected"]))
-    summary.add("tensors found", Cell(f"{model['tensors']['found']:,}", model["tensors"]["found"]))
-    mismatched = [m for m in model["metadata"] if not m["agree"]]
+    b = model.bytes
+    verdict = "agree" if model.agree else "DIFFER"
+    summary = DocTable(f"{model.display_name} against {model.checkpoint}: {verdict}", ["", "value"], right={1})
+    summary.add("GGUF architecture (naming)", model.model_type)
+    summary.add("tensors expected", Cell(f"{model.tensors['expected']:,}", model.tensors["expected"]))
+    summary.add("tensors found", Cell(f"{model.tensors['found']:,}", model.tensors["found"]))
+    mismatched = [m for m in model.metadata if not m["agree"]]
     for label, items, red in (
-        ("missing", model["missing"], True),
-        ("unexpected", model["unexpected"], True),
-        ("shapes that differ", model["shape_differences"], True),
+        ("missing", model.missing, True),
+        ("unexpected", model.unexpected, True),
+        ("shapes that differ", model.shape_differences, True),
         ("metadata that differs", mismatched, True),
-        ("converter extras (rope_freqs, MTP blocks)", model["outside_text_model"], False),
+        ("converter extras (rope_freqs, MTP blocks)", model.outside_text_model, False),
     ):
         summary.add(label, Cell(f"{len(items):,}", len(items), style="bold red" if items and red else ""))
     tables = [summary]
 
     diffs = DocTable("Differences", ["kind", "tensor or key", "expected", "found", "decided by"])
-    for name in model["missing"][:limit]:
+    for name in model.missing[:limit]:
         diffs.add("missing", name, "present", "absent", "")
-    for name in model["unexpected"][:limit]:
+    for name in model.unexpected[:limit]:
         diffs.add("unexpected", name, "absent", "present", "")
-    for d in model["shape_differences"][:limit]:
+    for d in model.shape_differences[:limit]:
         diffs.add("shape", d["tensor"], str(tuple(d["expected"])), str(tuple(d["found"])), d["field"])
     for m in mismatched:
         diffs.add("metadata", m["key"], " or ".join(map(str, m["expected"])), str(m["found"]), m["field"])
@@ -111,14 +112,14 @@ def verify_gguf_doc(model: dict, limit: int) -> Doc:
         tables.append(diffs)
 
     meta = DocTable("Metadata against the spec", ["key", "spec", "file", ""])
-    for m in model["metadata"]:
+    for m in model.metadata:
         found = m["found"] if len(m["found"]) > 1 else m["found"][0]
         meta.add(m["key"], " or ".join(map(str, m["expected"])), str(found), "ok" if m["agree"] else "DIFFERS")
     tables.append(meta)
 
-    bpw = model["bits_per_weight"]
+    bpw = model.bits_per_weight
     types = DocTable("Quantisation types by component (tensors; bits per weight)", ["component", "types"])
-    for comp, counts in model["dtypes_by_component"].items():
+    for comp, counts in model.dtypes_by_component.items():
         types.add(comp, ", ".join(f"{t} ({bpw[t]:g} b/w) x{n:,}" for t, n in counts.items()))
     tables.append(types)
 
