@@ -973,3 +973,16 @@ def test_kv_command_is_the_answer_the_cli_prints_and_the_table_reads_only_it():
     table = to_markdown(kv_doc(answer))
     assert "### Qwen3 8B (n_layers=40): KV cache at 1k (1,024) tokens (batch 2," in table
     assert "| 40 x global GQA 8 KV x 128 | 4.000 KiB | 1,024 | — | 320.0 MiB |" in table  # 40 x 4 KiB x 1k x 2
+
+
+def test_the_smallest_cache_is_said_in_words_when_piped():
+    """Issue 24: the side-by-side total names the smallest cache in plain text, not by colour alone.
+    At 8k: Qwen3 8B 36 x 2 x 8 x 128 x 2 B x 8,192 = 1,207,959,552 B (1.125 GiB); Llama 3 8B 32 layers:
+    32 x 2 x 8 x 128 x 2 x 8,192 = 1,073,741,824 B (1.000 GiB), the smaller."""
+    result = CliRunner().invoke(app, ["--no-color", "kvcache", "qwen3-8b", "llama-3-8b", "--ctx", "8k"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    side = lines[next(i for i, line in enumerate(lines) if line.startswith("Side by side")) :]
+    total = next(line for line in side if line.strip().startswith("total"))
+    assert total.split()[1:] == ["1.125", "GiB", "1.000", "GiB", "(smallest)"]
+    assert "highlighted: the smallest cache" not in result.stdout

@@ -98,7 +98,10 @@ def kv_doc(answer: KvAnswer, explain: bool = False) -> Doc:
         s.rows.append(
             [Cell("total")]
             + [
-                Cell(text, r.total_bytes, r.total_bytes == smallest, "bold green" if r.total_bytes == smallest else "")
+                # the smallest cache said in words too, so that it shows piped, in a file and without colour
+                Cell(f"{text} (smallest)", r.total_bytes, True, "bold green")
+                if r.total_bytes == smallest
+                else Cell(text, r.total_bytes)
                 for text, r in zip(totals, results)
             ]
         )
@@ -108,7 +111,6 @@ def kv_doc(answer: KvAnswer, explain: bool = False) -> Doc:
             + [Cell(text, r.per_token_bytes_all_layers) for text, r in zip(per_token, results)]
         )
         doc.tables.append(s)
-        doc.notes.insert(0, "highlighted: the smallest cache")
     if results and results[0].sweep:
         sw = DocTable(
             "Sweep: total bytes against context",
