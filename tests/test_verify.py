@@ -745,6 +745,7 @@ HUB_CASES = [
     "zaya1-8b",  # CCA attention's convolutions, the MLP router, the residual scaling, stacked experts
     "mimo-v2.5",  # mimo_v2: MiMo-V2-Flash's names (transformers builds it with mimo_v2_flash's classes)
     "deepseek-v4-flash",  # DeepSeek's own names, fp8 and I8-packed fp4 with `.scale`s, bf16 compressors
+    "glm-4.5-air",  # glm4_moe: the layers' part; its MTP layer unchecked (test_glm4_moe_mtp_layer_is_listed_apart)
 ]
 
 
@@ -795,6 +796,32 @@ def test_mtp_tensors_of_an_unchecked_family_are_listed_apart(tmp_path):
     assert answer["agree"] and answer["mtp_unchecked"] == list(extra)
     assert answer["bytes"]["explained"]["mtp_unchecked"] == 2 * 3072 * 6144
     assert answer["bytes"]["explained"]["mtp"] == 0
+
+
+def test_glm4_moe_mtp_layer_is_listed_apart(tmp_path):
+    """GLM-4.5-Air's MTP layer, stored as DeepSeek's at `model.layers.46` (vLLM's and SGLang's glm4_moe MTP loaders
+    read `enorm`, `hnorm`, `eh_proj`, `shared_head.norm` there): no source here settles whether it also stores
+    its own embedding and head, so glm4_moe's MTP is unchecked: a tensor of layer 46 (the config's 46 layers
+    are 0 to 45) is listed and priced apart, not a difference, and the spec's MTP weights are not expected;
+    layer 45 is still checked."""
+    import llmarch
+    from llmarch.verify import verify
+
+    tensors = hub_family_tensors("glm-4.5-air")
+    assert (
+        "model.layers.45.mlp.experts.127.down_proj.weight" in tensors and "model.layers.46.enorm.weight" not in tensors
+    )
+    extra = {
+        "model.layers.46.eh_proj.weight": ("BF16", (4096, 8192)),
+        "model.layers.46.enorm.weight": ("BF16", (4096,)),
+    }
+    folder = checkpoint(tmp_path, tensors | extra)
+    (folder / "config.json").write_text(json.dumps(raw_config("glm-4.5-air")))
+    answer = verify(llmarch.load("glm-4.5-air"), read_checkpoint(str(folder)))
+    assert answer["agree"] and answer["mtp_unchecked"] == sorted(extra) and answer["unexpected"] == []
+    assert answer["bytes"]["explained"]["mtp_unchecked"] == 2 * (4096 * 8192 + 4096)
+    assert answer["bytes"]["explained"]["mtp"] == 0
+    assert answer["tensors"]["expected"] == len(tensors)
 
 
 # ---------------------------------------------------------------------------
@@ -881,9 +908,7 @@ def test_longcat_flash_lite_agrees_and_catches_each_difference(tmp_path):
 # import-hf model types verify has no test checkpoint for, each with the reason (issue 28: every family import-hf
 # supports comes with its verify test)
 NO_TABLE: set[str] = set()
-NO_TEST_CHECKPOINT = {
-    "glm4_moe",  # its MTP layer's stored embedding and head are not settled by any source here
-}
+NO_TEST_CHECKPOINT: set[str] = set()
 
 
 def test_every_import_hf_type_has_a_checkpoint_table_and_a_test():
@@ -1002,3 +1027,59 @@ def test_gpt_oss_20b_against_its_real_weight_map(tmp_path):
     answer = verify(llmarch.load("gpt-oss-20b"), read_checkpoint(str(folder)))
     assert answer["agree"] and answer["tensors"]["expected"] == len(names)
     assert answer["bytes"]["on_disk"] == GPT_OSS_20B_TOTAL_SIZE
+
+
+# ---------------------------------------------------------------------------
+# start-up: what `verify` loads
+
+
+VERIFY_PROBE = """
+import sys
+from llmarch.cli import run
+sys.argv = ['llmarch', 'verify', 'qwen3-0.6b', sys.argv[1], '--format', 'json']
+try:
+    run()
+except SystemExit as exc:
+    print('exit', exc.code, file=sys.stderr)
+watched = ('torch', 'pydantic', 'llmarch.schema', 'llmarch.resolve', 'llmarch.import_hf.driver', 'llmarch.import_hf.vision')
+families = [m for m in sys.modules if m.startswith('llmarch.import_hf.families.')]
+print(sorted(m for m in watched if m in sys.modules) + sorted(families), file=sys.stderr)
+"""
+
+API_PROBE = """
+import sys
+import llmarch
+from llmarch.verify import read_checkpoint, verify
+assert verify(llmarch.load('qwen3-0.6b'), read_checkpoint(sys.argv[1]))['agree']
+print(sorted(m for m in ('torch', 'pydantic', 'llmarch.schema') if m in sys.modules), file=sys.stderr)
+"""
+
+
+def test_verify_loads_one_family_table_and_no_spec_schema(tmp_path):
+    """A warm `verify` (its spec's IR in the build cache) loads the one family module holding the checkpoint's
+    naming table (qwen for qwen3), not the other 24 families, import-hf's driver or wrappers, nor the spec schema
+    and resolver.  torch it needs: verify builds the spec on the meta device for every weight's name and shape.
+    pydantic the CLI loads whatever the command (typer 0.2x imports it for its parameters: `llmarch list` too);
+    through the Python API (`llmarch.load` warm, `verify.verify`) pydantic is not loaded."""
+    import subprocess
+    import sys
+
+    folder = checkpoint(tmp_path / "ckpt", transformers_checkpoint("qwen3-0.6b"), shards=1)
+    (folder / "config.json").write_text(json.dumps(upstream_config("qwen3-0.6b")))
+    env = {**os.environ, "LLMARCH_CACHE_DIR": str(tmp_path / "cache"), "LLMARCH_NO_CACHE": "0"}
+    root = Path(__file__).parent.parent
+
+    def last_line(probe: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "-c", probe, str(folder)], capture_output=True, text=True, cwd=root, env=env, timeout=300
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        lines = out.stderr.strip().splitlines()
+        assert probe == API_PROBE or lines[-2] == "exit 0", out.stderr[-2000:]
+        return lines[-1]
+
+    cold = last_line(VERIFY_PROBE)  # the spec is read, validated and resolved: the schema is loaded
+    assert "'llmarch.schema'" in cold and "'llmarch.import_hf.driver'" not in cold
+    warm = last_line(VERIFY_PROBE)
+    assert warm == "['pydantic', 'torch', 'llmarch.import_hf.families.qwen']"
+    assert last_line(API_PROBE) == "['torch']"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
 from ..errors import LlmarchError
-from .naming import WRAPPERS, Family, checkpoint_names
+from .naming import WRAPPERS, Family, checkpoint_names, unchecked_mtp
 from .safetensors import DTYPE_BITS, Checkpoint, read_checkpoint
 
 if TYPE_CHECKING:  # annotations only: reading headers need not load the IR's dataclasses
@@ -39,8 +39,6 @@ SCALE_DTYPES = ("F32", "BF16", "F8_E8M0")  # DeepSeek's fp32, others' bf16, ue8m
 TOWER = re.compile(
     r"vision|multi_modal|multimodal|mm_|patch_merger|audio|embed_vision|embed_audio|image|projector|visual"
 )
-
-MTP_NAME = re.compile(r"(^|\.)mtp")
 
 # the spec field deciding each weight's shape, by llmarch name
 SHAPE_FIELDS = (
@@ -207,8 +205,8 @@ def expected_tensors(
 
 
 def _family(ckpt: Checkpoint, model_type: Optional[str]) -> tuple[str, Family]:
-    # each model type's table, beside its import family (loaded here: reading headers needs none of them)
-    from ..import_hf.families import CHECKPOINT_NAMES as families
+    # each model type's table, beside its import family: only that family's module is loaded
+    from ..import_hf.families import HOMES, checkpoint_table
 
     if model_type is None and ckpt.config:
         model_type = ckpt.config.get("model_type")
@@ -220,15 +218,18 @@ def _family(ckpt: Checkpoint, model_type: Optional[str]) -> tuple[str, Family]:
     if model_type is None:
         raise LlmarchError(
             f"`{ckpt.path}` has no config.json naming its model_type, so verify cannot tell its tensor naming; "
-            f"give --model-type (one of: {', '.join(sorted(families))})"
+            f"give --model-type (one of: {', '.join(sorted(HOMES))})"
         )
     model_type = WRAPPERS.get(model_type, model_type)
-    if model_type not in families:
+    table = checkpoint_table(model_type)
+    if table is None:
+        from ..import_hf.families import CHECKPOINT_NAMES  # every family, for the list of those verify knows
+
         raise LlmarchError(
             f"model type `{model_type}` has no checkpoint naming table in verify yet; "
-            f"verify knows: {', '.join(sorted(families))}"
+            f"verify knows: {', '.join(sorted(CHECKPOINT_NAMES))}"
         )
-    return model_type, families[model_type]
+    return model_type, table
 
 
 def _shape_field(source: str) -> str:
@@ -261,7 +262,7 @@ def verify(ir: ModelIR, ckpt: Checkpoint, model_type: Optional[str] = None) -> d
     unexpected = sorted(n for n in found if n not in expected)
     towers = [n for n in unexpected if TOWER.search(n)]
     # a family whose checkpoints' MTP naming verify does not know: their MTP tensors are listed, not judged
-    unchecked = [n for n in unexpected if family.mtp == "unchecked" and MTP_NAME.search(n) and n not in towers]
+    unchecked = [n for n in unexpected if n not in towers and unchecked_mtp(family, n, ir.n_layers)]
     others = [n for n in unexpected if not TOWER.search(n) and n not in unchecked]
     shapes, dtypes = [], []
     by_component: dict[str, dict[str, int]] = {}

@@ -124,7 +124,8 @@ class Family:
         ("language_model.model.", "language_model.lm_head"),  # the older wrapper layout
     )
     layouts: tuple[str, ...] = ("per_expert", "stacked")
-    # "deepseek" | "qwen" | "unchecked" (the checkpoints' MTP naming is not known: MTP weights not held)
+    # "deepseek" | "qwen" | "unchecked" (the checkpoints' MTP naming is not known: MTP weights not held, and the
+    # checkpoint's MTP tensors listed apart: `unchecked_mtp`)
     mtp: Optional[str] = None
     layers: str = "layers"  # the decoder layers' container (GPT-2's `h`)
     # llmarch layers per checkpoint layer: with k > 1 llmarch's layer i is sublayer i % k of the checkpoint's
@@ -189,6 +190,21 @@ def in_layer(
         if m:
             return make(m.groups(), shape, layout, layer)
     return None
+
+
+MTP_NAME = re.compile(r"(^|\.)mtp")
+
+
+def unchecked_mtp(family: Family, name: str, n_layers: int) -> bool:
+    """A checkpoint tensor of an MTP module of a family whose checkpoints' MTP naming verify does not know: named
+    `mtp` (MiniMax-M2's, LongCat's), or in a layer past the model's last, where DeepSeek's layout puts its MTP
+    modules (GLM-4.5's `model.layers.{n_layers}.*`, whose stored embedding and head no source here settles)."""
+    if family.mtp != "unchecked":
+        return False
+    if MTP_NAME.search(name):
+        return True
+    m = re.search(rf"(^|\.){re.escape(family.layers)}\.(\d+)\.", name)
+    return m is not None and int(m.group(2)) >= -(-n_layers // family.sublayers)
 
 
 MTP_DEEPSEEK = {
