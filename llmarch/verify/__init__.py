@@ -84,10 +84,10 @@ def _component(name: str) -> str:
 
 
 def _companions(
-    name: str, shape, oi, fmt: str, scale: str, layout: str = "transformers"
+    name: str, shape, oi, fmt: str, scale: str, layout: str = "transformers", groups: int = 1
 ) -> list[tuple[str, tuple, tuple[str, ...]]]:
     """A matrix stored at `fmt`: the tensor itself and what the format stores beside it, named as the family's
-    `quant_layout` names them."""
+    `quant_layout` names them; fp8 blocks counted in each of `groups` equal row groups apart."""
     if fmt in FORMAT_DTYPES and fmt != "fp8_block128" and fmt != "fp8":
         return [(name, shape, FORMAT_DTYPES[fmt])]
     lead, (o, i) = tuple(oi[:-2]), tuple(oi[-2:])
@@ -100,9 +100,10 @@ def _companions(
             return [(name, shape, FORMAT_DTYPES[fmt]), (base + ".scale", blocks, SCALE_DTYPES)]
         return [(name, lead + (o, i // 2), ("I8",)), (base + ".scale", lead + (o, i // 32), ("F8_E8M0",))]
     if fmt == "fp8_block128":
+        rows = groups * math.ceil(o / groups / 128) if o % groups == 0 else math.ceil(o / 128)
         return [
             (name, shape, FORMAT_DTYPES[fmt]),
-            (name + scale, lead + (math.ceil(o / 128), math.ceil(i / 128)), SCALE_DTYPES),
+            (name + scale, lead + (rows, math.ceil(i / 128)), SCALE_DTYPES),
         ]
     if fmt == "fp8":
         return [(name, shape, FORMAT_DTYPES[fmt]), (name + "_scale", (), SCALE_DTYPES)]
@@ -171,13 +172,13 @@ def expected_tensors(
     loose = tuple(dict.fromkeys((_dtype_name(default), "F32")))  # norms, biases, vectors: either
     unmapped: list[str] = []
     buffers = {name for name, _, buffer in weights if buffer}
-    planned: dict[str, list] = {}  # checkpoint name -> [shape, (out, in) or None, llmarch name]
+    planned: dict[str, list] = {}  # checkpoint name -> [shape, (out, in) or None, llmarch name, row groups]
     for name, shape, _ in weights:
         entries = checkpoint_names(family, name, shape, ir, prefix, head, layout)
         if entries is None:
             unmapped.append(name)
             continue
-        for ckpt, cshape, oi, axis in entries:
+        for ckpt, cshape, oi, axis, groups in entries:
             if ckpt in planned:
                 # a fused checkpoint tensor (Phi-3's qkv_proj, GPT-2's c_attn): llmarch's parts stacked along the
                 # output dimension, which is the last one of a matrix stored transposed (GPT-2's Conv1D)
@@ -186,18 +187,19 @@ def expected_tensors(
                 stored[axis] += cshape[axis]
                 part[0] = tuple(stored)
                 part[1] = None if oi is None else (part[1][0] + oi[0],) + oi[1:]
+                part[3] = max(part[3], groups)
             else:
-                planned[ckpt] = [cshape, oi, name]
+                planned[ckpt] = [cshape, oi, name, groups]
     out: dict[str, Expected] = {}
     fixed_dtypes = [(re.compile(p), d) for p, d in family.fixed_dtypes]
-    for ckpt, (cshape, oi, name) in planned.items():
+    for ckpt, (cshape, oi, name, groups) in planned.items():
         comp = _component(name)
         fmt = overrides.get(comp, default)
         fixed = next((d for p, d in fixed_dtypes if p.search(ckpt)), None)
         if fixed is not None:
             out[ckpt] = Expected(ckpt, cshape, fixed, comp, name, name.startswith("mtp."), name in buffers)
         elif oi is not None and _is_matrix(name):
-            for n, s, d in _companions(ckpt, cshape, oi, fmt, scale, family.quant_layout):
+            for n, s, d in _companions(ckpt, cshape, oi, fmt, scale, family.quant_layout, groups):
                 out[n] = Expected(n, s, d, comp, name, name.startswith("mtp."), name in buffers)
         else:
             out[ckpt] = Expected(ckpt, cshape, loose, comp, name, name.startswith("mtp."), name in buffers)
