@@ -177,7 +177,7 @@ def check_size(ir: ModelIR, located: Located) -> None:
     by it) and a reference adjustment that removes more than the whole model (which would turn any published
     figure into a pass or a nonsense fail).  Run on every resolved spec (api.load, import-hf, verify): resolve,
     in the spec layer, cannot count."""
-    from .schema import MAX_TOTAL_PARAMS  # the schema (pydantic) only where a spec was just resolved
+    from .limits import MAX_TOTAL_PARAMS
 
     err = located.error
     total = count_params(ir).total

@@ -910,6 +910,16 @@ def test_each_family_module_registers_its_types_once_with_module_names(monkeypat
     monkeypatch.setattr(families.mistral, "MODULE_NAMES", {})
     with pytest.raises(RuntimeError, match="module names and model types differ"):
         families._registry()
+    # verify loads one type's family module through HOMES: a type filed under another family fails on load
+    monkeypatch.undo()
+    monkeypatch.setitem(families.HOMES, "granite", "mistral")
+    with pytest.raises(RuntimeError, match="HOMES gives model type granite no home or not llama"):
+        families._registry()
+    monkeypatch.setitem(families.HOMES, "granite", "llama")
+    monkeypatch.setitem(families.HOMES, "llama5", "llama")
+    with pytest.raises(RuntimeError, match=r"HOMES and model types differ: \['llama5'\]"):
+        families._registry()
+    assert families.checkpoint_table("llama5") is None  # a home whose module has no table for it
 
 
 def _key_paths(node: dict, prefix: tuple = ()):

@@ -105,6 +105,7 @@ SPEC_LAYER = {
     "llmarch.errors",
     "llmarch.yamlsafe",
     "llmarch.kinds",
+    "llmarch.limits",
     "llmarch.units",
     "llmarch.budget_text",
     "llmarch.schema",

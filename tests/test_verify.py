@@ -757,6 +757,7 @@ HUB_CASES = [
     "zaya1-8b",  # CCA attention's convolutions, the MLP router, the residual scaling, stacked experts
     "mimo-v2.5",  # mimo_v2: MiMo-V2-Flash's names (transformers builds it with mimo_v2_flash's classes)
     "deepseek-v4-flash",  # DeepSeek's own names, fp8 and I8-packed fp4 with `.scale`s, bf16 compressors
+    "glm-4.5-air",  # glm4_moe: the layers' part; its MTP layer unchecked (test_glm4_moe_mtp_layer_is_listed_apart)
 ]
 
 
@@ -807,6 +808,32 @@ def test_mtp_tensors_of_an_unchecked_family_are_listed_apart(tmp_path):
     assert answer["agree"] and answer["mtp_unchecked"] == list(extra)
     assert answer["bytes"]["explained"]["mtp_unchecked"] == 2 * 3072 * 6144
     assert answer["bytes"]["explained"]["mtp"] == 0
+
+
+def test_glm4_moe_mtp_layer_is_listed_apart(tmp_path):
+    """GLM-4.5-Air's MTP layer, stored as DeepSeek's at `model.layers.46` (vLLM's and SGLang's glm4_moe MTP loaders
+    read `enorm`, `hnorm`, `eh_proj`, `shared_head.norm` there): no source here settles whether it also stores
+    its own embedding and head, so glm4_moe's MTP is unchecked: a tensor of layer 46 (the config's 46 layers
+    are 0 to 45) is listed and priced apart, not a difference, and the spec's MTP weights are not expected;
+    layer 45 is still checked."""
+    import llmarch
+    from llmarch.verify import verify
+
+    tensors = hub_family_tensors("glm-4.5-air")
+    assert (
+        "model.layers.45.mlp.experts.127.down_proj.weight" in tensors and "model.layers.46.enorm.weight" not in tensors
+    )
+    extra = {
+        "model.layers.46.eh_proj.weight": ("BF16", (4096, 8192)),
+        "model.layers.46.enorm.weight": ("BF16", (4096,)),
+    }
+    folder = checkpoint(tmp_path, tensors | extra)
+    (folder / "config.json").write_text(json.dumps(raw_config("glm-4.5-air")))
+    answer = verify(llmarch.load("glm-4.5-air"), read_checkpoint(str(folder)))
+    assert answer["agree"] and answer["mtp_unchecked"] == sorted(extra) and answer["unexpected"] == []
+    assert answer["bytes"]["explained"]["mtp_unchecked"] == 2 * (4096 * 8192 + 4096)
+    assert answer["bytes"]["explained"]["mtp"] == 0
+    assert answer["tensors"]["expected"] == len(tensors)
 
 
 # ---------------------------------------------------------------------------
@@ -893,9 +920,7 @@ def test_longcat_flash_lite_agrees_and_catches_each_difference(tmp_path):
 # import-hf model types verify has no test checkpoint for, each with the reason (issue 28: every family import-hf
 # supports comes with its verify test)
 NO_TABLE: set[str] = set()
-NO_TEST_CHECKPOINT = {
-    "glm4_moe",  # its MTP layer's stored embedding and head are not settled by any source here
-}
+NO_TEST_CHECKPOINT: set[str] = set()
 
 
 def test_every_import_hf_type_has_a_checkpoint_table_and_a_test():
@@ -1014,3 +1039,175 @@ def test_gpt_oss_20b_against_its_real_weight_map(tmp_path):
     answer = verify(llmarch.load("gpt-oss-20b"), read_checkpoint(str(folder))).as_dict()
     assert answer["agree"] and answer["tensors"]["expected"] == len(names)
     assert answer["bytes"]["on_disk"] == GPT_OSS_20B_TOTAL_SIZE
+
+
+# ---------------------------------------------------------------------------
+# start-up: what `verify` loads
+
+
+VERIFY_PROBE = """
+import sys
+from llmarch.cli import run
+sys.argv = ['llmarch', 'verify', 'qwen3-0.6b', sys.argv[1], '--format', 'json']
+try:
+    run()
+except SystemExit as exc:
+    print('exit', exc.code, file=sys.stderr)
+watched = ('torch', 'pydantic', 'llmarch.schema', 'llmarch.resolve', 'llmarch.import_hf.driver', 'llmarch.import_hf.vision')
+families = [m for m in sys.modules if m.startswith('llmarch.import_hf.families.')]
+print(sorted(m for m in watched if m in sys.modules) + sorted(families), file=sys.stderr)
+"""
+
+API_PROBE = """
+import sys
+import llmarch
+from llmarch.verify import read_checkpoint, verify
+assert verify(llmarch.load('qwen3-0.6b'), read_checkpoint(sys.argv[1]))['agree']
+print(sorted(m for m in ('torch', 'pydantic', 'llmarch.schema') if m in sys.modules), file=sys.stderr)
+"""
+
+
+def test_verify_loads_one_family_table_and_no_spec_schema(tmp_path):
+    """A warm `verify` (its spec's IR in the build cache) loads the one family module holding the checkpoint's
+    naming table (qwen for qwen3), not the other 24 families, import-hf's driver or wrappers, nor the spec schema
+    and resolver.  torch it needs: verify builds the spec on the meta device for every weight's name and shape.
+    pydantic the CLI loads whatever the command (typer 0.2x imports it for its parameters: `llmarch list` too);
+    through the Python API (`llmarch.load` warm, `verify.verify`) pydantic is not loaded."""
+    import subprocess
+    import sys
+
+    folder = checkpoint(tmp_path / "ckpt", transformers_checkpoint("qwen3-0.6b"), shards=1)
+    (folder / "config.json").write_text(json.dumps(upstream_config("qwen3-0.6b")))
+    env = {**os.environ, "LLMARCH_CACHE_DIR": str(tmp_path / "cache"), "LLMARCH_NO_CACHE": "0"}
+    root = Path(__file__).parent.parent
+
+    def last_line(probe: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "-c", probe, str(folder)], capture_output=True, text=True, cwd=root, env=env, timeout=300
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        lines = out.stderr.strip().splitlines()
+        assert probe == API_PROBE or lines[-2] == "exit 0", out.stderr[-2000:]
+        return lines[-1]
+
+    cold = last_line(VERIFY_PROBE)  # the spec is read, validated and resolved: the schema is loaded
+    assert "'llmarch.schema'" in cold and "'llmarch.import_hf.driver'" not in cold
+    warm = last_line(VERIFY_PROBE)
+    assert warm == "['pydantic', 'torch', 'llmarch.import_hf.families.qwen']"
+    assert last_line(API_PROBE) == "['torch']"
+
+
+# ---------------------------------------------------------------------------
+# MiMo-V2.5-Pro: q, k and v fused in one qkv_proj
+
+
+def _ranges(text: str) -> list[int]:
+    """`1-6,8-14` -> [1, ..., 6, 8, ..., 14], as the report writes its layer ranges."""
+    out: list[int] = []
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        out += range(int(first), int(last or first) + 1)
+    return out
+
+
+# MiMo-V2.5-Pro's tensor list, row for row as the model report in the search index states it (file id 62727537601,
+# the source of the vendored config; tensors of a local copy of the checkpoint, 34 files): name with its layer
+# (and expert) ranges, shape, dtype.  159,581 tensors in all.
+MIMO_V25_PRO_ROWS = [
+    ("lm_head.weight", "", "", (152576, 6144), "BF16"),
+    ("model.embed_tokens.weight", "", "", (152576, 6144), "BF16"),
+    ("model.layers.{}.input_layernorm.weight", "0-69", "", (6144,), "BF16"),
+    ("model.layers.{}.post_attention_layernorm.weight", "0-69", "", (6144,), "BF16"),
+    ("model.layers.{}.self_attn.o_proj.weight", "0-69", "", (6144, 16384), "BF16"),
+    ("model.layers.{}.self_attn.qkv_proj.weight", "0-69", "", (27136, 6144), "F8_E4M3"),
+    ("model.layers.{}.self_attn.qkv_proj.weight_scale_inv", "0-69", "", (216, 48), "F32"),
+    ("model.layers.{}.mlp.down_proj.weight", "0", "", (6144, 16384), "F8_E4M3"),
+    ("model.layers.{}.mlp.down_proj.weight_scale_inv", "0", "", (48, 128), "F32"),
+    ("model.layers.{}.mlp.gate_proj.weight", "0", "", (16384, 6144), "F8_E4M3"),
+    ("model.layers.{}.mlp.gate_proj.weight_scale_inv", "0", "", (128, 48), "F32"),
+    ("model.layers.{}.mlp.up_proj.weight", "0", "", (16384, 6144), "F8_E4M3"),
+    ("model.layers.{}.mlp.up_proj.weight_scale_inv", "0", "", (128, 48), "F32"),
+    (
+        "model.layers.{}.self_attn.attention_sink_bias",
+        "1-6,8-14,16-22,24-30,32-38,40-46,48-54,56-61,63-68",
+        "",
+        (128,),
+        "BF16",
+    ),
+    ("model.layers.{}.mlp.experts.{}.down_proj.weight", "1-69", "0-383", (6144, 2048), "F8_E4M3"),
+    ("model.layers.{}.mlp.experts.{}.down_proj.weight_scale_inv", "1-69", "0-383", (48, 16), "F32"),
+    ("model.layers.{}.mlp.experts.{}.gate_proj.weight", "1-69", "0-383", (2048, 6144), "F8_E4M3"),
+    ("model.layers.{}.mlp.experts.{}.gate_proj.weight_scale_inv", "1-69", "0-383", (16, 48), "F32"),
+    ("model.layers.{}.mlp.experts.{}.up_proj.weight", "1-69", "0-383", (2048, 6144), "F8_E4M3"),
+    ("model.layers.{}.mlp.experts.{}.up_proj.weight_scale_inv", "1-69", "0-383", (16, 48), "F32"),
+    ("model.layers.{}.mlp.gate.e_score_correction_bias", "1-69", "", (384,), "F32"),
+    ("model.layers.{}.mlp.gate.weight", "1-69", "", (384, 6144), "F32"),
+    ("model.mtp.layers.{}.eh_proj.weight", "0-2", "", (6144, 12288), "BF16"),
+    ("model.mtp.layers.{}.enorm.weight", "0-2", "", (6144,), "BF16"),
+    ("model.mtp.layers.{}.final_layernorm.weight", "0-2", "", (6144,), "BF16"),
+    ("model.mtp.layers.{}.hnorm.weight", "0-2", "", (6144,), "BF16"),
+    ("model.mtp.layers.{}.input_layernorm.weight", "0-2", "", (6144,), "BF16"),
+    ("model.mtp.layers.{}.mlp.down_proj.weight", "0-2", "", (6144, 16384), "F8_E4M3"),
+    ("model.mtp.layers.{}.mlp.down_proj.weight_scale_inv", "0-2", "", (48, 128), "F32"),
+    ("model.mtp.layers.{}.mlp.gate_proj.weight", "0-2", "", (16384, 6144), "F8_E4M3"),
+    ("model.mtp.layers.{}.mlp.gate_proj.weight_scale_inv", "0-2", "", (128, 48), "F32"),
+    ("model.mtp.layers.{}.mlp.up_proj.weight", "0-2", "", (16384, 6144), "F8_E4M3"),
+    ("model.mtp.layers.{}.mlp.up_proj.weight_scale_inv", "0-2", "", (128, 48), "F32"),
+    ("model.mtp.layers.{}.pre_mlp_layernorm.weight", "0-2", "", (6144,), "BF16"),
+    ("model.mtp.layers.{}.self_attn.attention_sink_bias", "0-2", "", (128,), "BF16"),
+    ("model.mtp.layers.{}.self_attn.o_proj.weight", "0-2", "", (6144, 16384), "BF16"),
+    ("model.mtp.layers.{}.self_attn.qkv_proj.weight", "0-2", "", (27136, 6144), "F8_E4M3"),
+    ("model.mtp.layers.{}.self_attn.qkv_proj.weight_scale_inv", "0-2", "", (216, 48), "F32"),
+    ("model.norm.weight", "", "", (6144,), "BF16"),
+]
+
+
+def mimo_v25_pro_tensors() -> dict[str, tuple[str, tuple]]:
+    out: dict[str, tuple[str, tuple]] = {}
+    for name, layers, experts, shape, dtype in MIMO_V25_PRO_ROWS:
+        for i in _ranges(layers) if layers else [None]:
+            for e in _ranges(experts) if experts else [None]:
+                out[name.format(*(x for x in (i, e) if x is not None))] = (dtype, shape)
+    return out
+
+
+def test_mimo_v25_pro_fused_qkv_against_its_tensor_list(tmp_path):
+    """Every name and shape of MiMo-V2.5-Pro's real tensor list: q, k and v fused in `qkv_proj` [27,136, 6,144]
+    with its 216-row fp8 scale, per-expert fp8 experts, the sinks on the 60 sliding layers; the 48 tensors of its
+    three MTP layers (`model.mtp.layers.*`) listed apart (mimo_v2's MTP naming is unchecked).  The spec and the
+    checkpoint still differ where llmarch's per-component weight formats cannot say what the checkpoint does: its
+    o_proj kept in BF16 (the config's ignored_layers) against the attention's fp8 blocks (so each o_proj's
+    `weight_scale_inv` is missing and its dtype differs), and the router's matrix stored in F32."""
+    import llmarch
+    from llmarch.verify import verify
+
+    tensors = mimo_v25_pro_tensors()
+    assert len(tensors) == 159_581  # the report's tensor count
+    mtp = sorted(n for n in tensors if n.startswith("model.mtp."))
+    config = upstream_config("mimo-v2.5-pro")
+    ir = llmarch.load("mimo-v2.5-pro")
+
+    def answer(edited: dict, folder: Path) -> dict:
+        checkpoint(folder, edited, shards=4)
+        (folder / "config.json").write_text(json.dumps(config))
+        return verify(ir, read_checkpoint(str(folder)))
+
+    ok = answer(tensors, tmp_path / "ok")
+    o_scales = sorted(f"model.layers.{i}.self_attn.o_proj.weight_scale_inv" for i in range(70))
+    assert ok["missing"] == o_scales and ok["unexpected"] == [], (ok["missing"][:5], ok["unexpected"][:5])
+    assert ok["shape_differences"] == [], ok["shape_differences"][:3]
+    assert ok["layout"]["experts"] == "per_expert/fused_qkv" and ok["mtp_unchecked"] == mtp
+    assert ok["tensors"]["expected"] == len(tensors) - len(mtp) + len(o_scales)
+    differ = {(d["tensor"].split(".", 3)[-1], d["found"]) for d in ok["dtype_differences"]}
+    assert differ == {("self_attn.o_proj.weight", "BF16"), ("mlp.gate.weight", "F32")}, differ
+    assert len(ok["dtype_differences"]) == 70 + 69
+    # a difference in the fused tensor is found: removed, one row more, another dtype
+    victim = "model.layers.1.self_attn.qkv_proj.weight"
+    removed = answer({k: v for k, v in tensors.items() if k != victim}, tmp_path / "removed")
+    assert removed["missing"] == sorted(o_scales + [victim])
+    wider = answer(tensors | {victim: ("F8_E4M3", (27137, 6144))}, tmp_path / "wider")
+    assert [d["tensor"] for d in wider["shape_differences"]] == [victim]
+    assert wider["shape_differences"][0]["field"]
+    retyped = answer(tensors | {victim: ("BF16", (27136, 6144))}, tmp_path / "retyped")
+    assert victim in [d["tensor"] for d in retyped["dtype_differences"]]
+    assert len(retyped["dtype_differences"]) == len(ok["dtype_differences"]) + 1

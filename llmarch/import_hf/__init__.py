@@ -38,24 +38,77 @@ Adding a model type: docs/architecture.md ("Adding a model type").
 
 from __future__ import annotations
 
-from ..yamlsafe import Located
-from .common import TextType, _pattern
-from .config import Config, _Source
-from .driver import NAME_RE, SUPPORTED_TYPES, import_config, import_file
-from .families import FAMILIES, MODULE_NAMES, TEXT_TYPES
-from .jsonfile import (
-    MAX_CONFIG_BYTES,
-    MAX_CONFIG_DEPTH,
-    MAX_CONFIG_VALUES,
-    clean_name,
-    default_name,
-    read_config,
-    spec_name,
-)
-from .keys import REQUIRED, Derived, KeyTable, Reject
-from .quant import QUANT_METHODS, ModuleNames
-from .vision import VISION_TYPES, WRAPPER_TYPES, VisionType, WrapperType
-from .writer import Imported, spec_yaml
+from typing import TYPE_CHECKING
+
+# public name -> the module of this package defining it, loaded on first use (PEP 562): `verify` reads the
+# families' checkpoint names (`families.CHECKPOINT_NAMES`) without the driver, the wrappers and the schema
+_EXPORTS = {
+    "TextType": "common",
+    "_pattern": "common",
+    "Config": "config",
+    "_Source": "config",
+    "NAME_RE": "driver",
+    "SUPPORTED_TYPES": "driver",
+    "import_config": "driver",
+    "import_file": "driver",
+    "FAMILIES": "families",
+    "MODULE_NAMES": "families",
+    "TEXT_TYPES": "families",
+    "MAX_CONFIG_BYTES": "jsonfile",
+    "MAX_CONFIG_DEPTH": "jsonfile",
+    "MAX_CONFIG_VALUES": "jsonfile",
+    "clean_name": "jsonfile",
+    "default_name": "jsonfile",
+    "read_config": "jsonfile",
+    "spec_name": "jsonfile",
+    "REQUIRED": "keys",
+    "Derived": "keys",
+    "KeyTable": "keys",
+    "Reject": "keys",
+    "QUANT_METHODS": "quant",
+    "ModuleNames": "quant",
+    "VISION_TYPES": "vision",
+    "WRAPPER_TYPES": "vision",
+    "VisionType": "vision",
+    "WrapperType": "vision",
+    "Imported": "writer",
+    "spec_yaml": "writer",
+}
+
+
+def __getattr__(name: str):
+    if name == "Located":
+        from ..yamlsafe import Located
+
+        return Located
+    if name in _EXPORTS:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value  # later look-ups find it directly
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+if TYPE_CHECKING:
+    from ..yamlsafe import Located
+    from .common import TextType, _pattern
+    from .config import Config, _Source
+    from .driver import NAME_RE, SUPPORTED_TYPES, import_config, import_file
+    from .families import FAMILIES, MODULE_NAMES, TEXT_TYPES
+    from .jsonfile import (
+        MAX_CONFIG_BYTES,
+        MAX_CONFIG_DEPTH,
+        MAX_CONFIG_VALUES,
+        clean_name,
+        default_name,
+        read_config,
+        spec_name,
+    )
+    from .keys import REQUIRED, Derived, KeyTable, Reject
+    from .quant import QUANT_METHODS, ModuleNames
+    from .vision import VISION_TYPES, WRAPPER_TYPES, VisionType, WrapperType
+    from .writer import Imported, spec_yaml
 
 __all__ = [
     "FAMILIES",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
 from ..kinds import ATTENTION_KINDS, LINEAR_MIXER_KINDS, MIXER_LETTERS
-from ..schema import MAX_CONTEXT, MAX_D_MODEL, MAX_HEAD_DIM, MAX_HEADS, MAX_LAYERS, MAX_VOCAB
+from ..limits import MAX_CONTEXT, MAX_D_MODEL, MAX_HEAD_DIM, MAX_HEADS, MAX_LAYERS, MAX_VOCAB
 from ..verify.naming import Family, Rules, by_layout, experts, split, to
 from .config import Config, _show
 from .keys import Derived, KeyTable, Reject, _only

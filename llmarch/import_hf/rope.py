@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional
 
 from ..errors import did_you_mean
-from ..schema import MAX_CONTEXT
+from ..limits import MAX_CONTEXT
 from .config import Config, _show
 
 

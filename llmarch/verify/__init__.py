@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Optional
 
 from ..errors import LlmarchError
 from .answer import VerifyResult
-from .naming import WRAPPERS, Family, checkpoint_names
+from .naming import WRAPPERS, Family, checkpoint_names, unchecked_mtp
 from .safetensors import DTYPE_BITS, Checkpoint, read_checkpoint
 
 if TYPE_CHECKING:  # annotations only: reading headers need not load the IR's dataclasses
@@ -40,8 +40,6 @@ SCALE_DTYPES = ("F32", "BF16", "F8_E8M0")  # DeepSeek's fp32, others' bf16, ue8m
 TOWER = re.compile(
     r"vision|multi_modal|multimodal|mm_|patch_merger|audio|embed_vision|embed_audio|image|projector|visual"
 )
-
-MTP_NAME = re.compile(r"(^|\.)mtp")
 
 # the spec field deciding each weight's shape, by llmarch name
 SHAPE_FIELDS = (
@@ -87,10 +85,10 @@ def _component(name: str) -> str:
 
 
 def _companions(
-    name: str, shape, oi, fmt: str, scale: str, layout: str = "transformers"
+    name: str, shape, oi, fmt: str, scale: str, layout: str = "transformers", groups: int = 1
 ) -> list[tuple[str, tuple, tuple[str, ...]]]:
     """A matrix stored at `fmt`: the tensor itself and what the format stores beside it, named as the family's
-    `quant_layout` names them."""
+    `quant_layout` names them; fp8 blocks counted in each of `groups` equal row groups apart."""
     if fmt in FORMAT_DTYPES and fmt != "fp8_block128" and fmt != "fp8":
         return [(name, shape, FORMAT_DTYPES[fmt])]
     lead, (o, i) = tuple(oi[:-2]), tuple(oi[-2:])
@@ -103,9 +101,10 @@ def _companions(
             return [(name, shape, FORMAT_DTYPES[fmt]), (base + ".scale", blocks, SCALE_DTYPES)]
         return [(name, lead + (o, i // 2), ("I8",)), (base + ".scale", lead + (o, i // 32), ("F8_E8M0",))]
     if fmt == "fp8_block128":
+        rows = groups * math.ceil(o / groups / 128) if o % groups == 0 else math.ceil(o / 128)
         return [
             (name, shape, FORMAT_DTYPES[fmt]),
-            (name + scale, lead + (math.ceil(o / 128), math.ceil(i / 128)), SCALE_DTYPES),
+            (name + scale, lead + (rows, math.ceil(i / 128)), SCALE_DTYPES),
         ]
     if fmt == "fp8":
         return [(name, shape, FORMAT_DTYPES[fmt]), (name + "_scale", (), SCALE_DTYPES)]
@@ -174,13 +173,13 @@ def expected_tensors(
     loose = tuple(dict.fromkeys((_dtype_name(default), "F32")))  # norms, biases, vectors: either
     unmapped: list[str] = []
     buffers = {name for name, _, buffer in weights if buffer}
-    planned: dict[str, list] = {}  # checkpoint name -> [shape, (out, in) or None, llmarch name]
+    planned: dict[str, list] = {}  # checkpoint name -> [shape, (out, in) or None, llmarch name, row groups]
     for name, shape, _ in weights:
         entries = checkpoint_names(family, name, shape, ir, prefix, head, layout)
         if entries is None:
             unmapped.append(name)
             continue
-        for ckpt, cshape, oi, axis in entries:
+        for ckpt, cshape, oi, axis, groups in entries:
             if ckpt in planned:
                 # a fused checkpoint tensor (Phi-3's qkv_proj, GPT-2's c_attn): llmarch's parts stacked along the
                 # output dimension, which is the last one of a matrix stored transposed (GPT-2's Conv1D)
@@ -189,18 +188,19 @@ def expected_tensors(
                 stored[axis] += cshape[axis]
                 part[0] = tuple(stored)
                 part[1] = None if oi is None else (part[1][0] + oi[0],) + oi[1:]
+                part[3] = max(part[3], groups)
             else:
-                planned[ckpt] = [cshape, oi, name]
+                planned[ckpt] = [cshape, oi, name, groups]
     out: dict[str, Expected] = {}
     fixed_dtypes = [(re.compile(p), d) for p, d in family.fixed_dtypes]
-    for ckpt, (cshape, oi, name) in planned.items():
+    for ckpt, (cshape, oi, name, groups) in planned.items():
         comp = _component(name)
         fmt = overrides.get(comp, default)
         fixed = next((d for p, d in fixed_dtypes if p.search(ckpt)), None)
         if fixed is not None:
             out[ckpt] = Expected(ckpt, cshape, fixed, comp, name, name.startswith("mtp."), name in buffers)
         elif oi is not None and _is_matrix(name):
-            for n, s, d in _companions(ckpt, cshape, oi, fmt, scale, family.quant_layout):
+            for n, s, d in _companions(ckpt, cshape, oi, fmt, scale, family.quant_layout, groups):
                 out[n] = Expected(n, s, d, comp, name, name.startswith("mtp."), name in buffers)
         else:
             out[ckpt] = Expected(ckpt, cshape, loose, comp, name, name.startswith("mtp."), name in buffers)
@@ -208,8 +208,8 @@ def expected_tensors(
 
 
 def _family(ckpt: Checkpoint, model_type: Optional[str]) -> tuple[str, Family]:
-    # each model type's table, beside its import family (loaded here: reading headers needs none of them)
-    from ..import_hf.families import CHECKPOINT_NAMES as families
+    # each model type's table, beside its import family: only that family's module is loaded
+    from ..import_hf.families import HOMES, checkpoint_table
 
     if model_type is None and ckpt.config:
         model_type = ckpt.config.get("model_type")
@@ -221,15 +221,18 @@ def _family(ckpt: Checkpoint, model_type: Optional[str]) -> tuple[str, Family]:
     if model_type is None:
         raise LlmarchError(
             f"`{ckpt.path}` has no config.json naming its model_type, so verify cannot tell its tensor naming; "
-            f"give --model-type (one of: {', '.join(sorted(families))})"
+            f"give --model-type (one of: {', '.join(sorted(HOMES))})"
         )
     model_type = WRAPPERS.get(model_type, model_type)
-    if model_type not in families:
+    table = checkpoint_table(model_type)
+    if table is None:
+        from ..import_hf.families import CHECKPOINT_NAMES  # every family, for the list of those verify knows
+
         raise LlmarchError(
             f"model type `{model_type}` has no checkpoint naming table in verify yet; "
-            f"verify knows: {', '.join(sorted(families))}"
+            f"verify knows: {', '.join(sorted(CHECKPOINT_NAMES))}"
         )
-    return model_type, families[model_type]
+    return model_type, table
 
 
 def _shape_field(source: str) -> str:
@@ -262,7 +265,7 @@ def verify(ir: ModelIR, ckpt: Checkpoint, model_type: Optional[str] = None) -> V
     unexpected = sorted(n for n in found if n not in expected)
     towers = [n for n in unexpected if TOWER.search(n)]
     # a family whose checkpoints' MTP naming verify does not know: their MTP tensors are listed, not judged
-    unchecked = [n for n in unexpected if family.mtp == "unchecked" and MTP_NAME.search(n) and n not in towers]
+    unchecked = [n for n in unexpected if n not in towers and unchecked_mtp(family, n, ir.n_layers)]
     others = [n for n in unexpected if not TOWER.search(n) and n not in unchecked]
     shapes, dtypes = [], []
     by_component: dict[str, dict[str, int]] = {}

@@ -38,6 +38,9 @@ class Entry(NamedTuple):
     shape: tuple[int, ...]  # as the checkpoint stores it
     oi: Optional[tuple[int, ...]]  # the (out, in) orientation when it is a matrix of a linear map
     axis: int = 0  # where llmarch's parts meet when several fill one checkpoint tensor (GPT-2's c_attn: -1)
+    # row groups a quantised matrix is blocked in apart (its fp8 block scales: `groups` x ceil(rows / groups / 128)
+    # rows); a fused tensor takes its parts' largest (MiMo-V2.5-Pro's qkv_proj: 8, one per KV head's q, k and v)
+    groups: int = 1
 
 
 # (match groups, llmarch shape, expert layout, the layer's IR or None outside the layers)
@@ -91,11 +94,28 @@ def split_parts(weight: str, *templates: str) -> Producer:
     return make
 
 
+def expert_layout(layout: str) -> str:
+    """The expert layout of a layout that also names a projection layout (`stacked/fused_qkv`)."""
+    return layout.split("/", 1)[0]
+
+
+def fused_qkv(apart: Producer, template: str, groups: Callable[[Optional[LayerIR]], int] = lambda layer: 1) -> Producer:
+    """q, k and v as `apart` names them, or, in a layout `.../fused_qkv`, stacked in one checkpoint tensor
+    `template` (its fp8 scales blocked in `groups(layer)` row groups)."""
+
+    def make(groups_, shape, layout, layer):
+        if layout.endswith("/fused_qkv"):
+            return [e._replace(groups=groups(layer)) for e in to(template)(groups_, shape, layout, layer)]
+        return apart(groups_, shape, layout, layer)
+
+    return make
+
+
 def experts(per_expert: tuple[str, ...], stacked: Producer) -> Producer:
     """Stacked experts `[n, width, d]`: one tensor per expert and part, or transformers' stacked tensor."""
 
     def make(groups, shape, layout, layer):
-        if layout == "stacked":
+        if expert_layout(layout) == "stacked":
             return stacked(groups, shape, layout, layer)
         n, width = shape[0], shape[1]
         part = (width // len(per_expert),) + shape[2:]
@@ -107,7 +127,7 @@ def experts(per_expert: tuple[str, ...], stacked: Producer) -> Producer:
 
 
 def by_layout(per_expert: Producer, stacked: Producer) -> Producer:
-    return lambda groups, shape, layout, layer: (stacked if layout == "stacked" else per_expert)(
+    return lambda groups, shape, layout, layer: (stacked if expert_layout(layout) == "stacked" else per_expert)(
         groups, shape, layout, layer
     )
 
@@ -123,8 +143,10 @@ class Family:
         ("model.language_model.", "lm_head"),  # a multimodal wrapper, transformers 5
         ("language_model.model.", "language_model.lm_head"),  # the older wrapper layout
     )
+    # expert layouts, each optionally with a projection layout (`per_expert/fused_qkv`: see `fused_qkv`)
     layouts: tuple[str, ...] = ("per_expert", "stacked")
-    # "deepseek" | "qwen" | "unchecked" (the checkpoints' MTP naming is not known: MTP weights not held)
+    # "deepseek" | "qwen" | "unchecked" (the checkpoints' MTP naming is not known: MTP weights not held, and the
+    # checkpoint's MTP tensors listed apart: `unchecked_mtp`)
     mtp: Optional[str] = None
     layers: str = "layers"  # the decoder layers' container (GPT-2's `h`)
     # llmarch layers per checkpoint layer: with k > 1 llmarch's layer i is sublayer i % k of the checkpoint's
@@ -189,6 +211,21 @@ def in_layer(
         if m:
             return make(m.groups(), shape, layout, layer)
     return None
+
+
+MTP_NAME = re.compile(r"(^|\.)mtp")
+
+
+def unchecked_mtp(family: Family, name: str, n_layers: int) -> bool:
+    """A checkpoint tensor of an MTP module of a family whose checkpoints' MTP naming verify does not know: named
+    `mtp` (MiniMax-M2's, LongCat's), or in a layer past the model's last, where DeepSeek's layout puts its MTP
+    modules (GLM-4.5's `model.layers.{n_layers}.*`, whose stored embedding and head no source here settles)."""
+    if family.mtp != "unchecked":
+        return False
+    if MTP_NAME.search(name):
+        return True
+    m = re.search(rf"(^|\.){re.escape(family.layers)}\.(\d+)\.", name)
+    return m is not None and int(m.group(2)) >= -(-n_layers // family.sublayers)
 
 
 MTP_DEEPSEEK = {

@@ -3,7 +3,7 @@ without positions, four RMSNorms per block, a dense prefix, then sigmoid-routed 
 
 from __future__ import annotations
 
-from ...schema import MAX_LAYERS
+from ...limits import MAX_LAYERS
 from ...verify.naming import Family, split, to
 from ..common import (
     _ATTN,

@@ -6,7 +6,7 @@ cohere2_moe with `rms_norm_eps` set, an RMSNorm)."""
 
 from __future__ import annotations
 
-from ...schema import MAX_D_FF, MAX_EXPERTS, MAX_HEADS
+from ...limits import MAX_D_FF, MAX_EXPERTS, MAX_HEADS
 from ...verify.naming import Family
 from ..common import (
     ATTENTION_TENSORS,

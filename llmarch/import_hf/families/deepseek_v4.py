@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ...schema import MAX_CONTEXT, MAX_HEAD_DIM, MAX_HEADS
+from ...limits import MAX_CONTEXT, MAX_HEAD_DIM, MAX_HEADS
 from ...verify.naming import Family, experts, split, to
 from ..common import TextType, _base, _layers, _moe, _rmsnorm
 from ..config import Config, _show

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ...schema import MAX_CONTEXT, MAX_D_FF
+from ...limits import MAX_CONTEXT, MAX_D_FF
 from ...verify.naming import Family, to
 from ..common import (
     _DENSE_NAMES,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...schema import MAX_CONTEXT, MAX_D_FF, MAX_EXPERTS, MAX_HEAD_DIM, MAX_HEADS, MAX_VOCAB
+from ...limits import MAX_CONTEXT, MAX_D_FF, MAX_EXPERTS, MAX_HEAD_DIM, MAX_HEADS, MAX_VOCAB
 from ...verify.naming import Family, Rules, split, to
 from ..common import (
     _ATTN,

@@ -182,6 +182,9 @@ MODULE_NAMES = {
 
 # Checkpoint tensor names (verify)
 CHECKPOINT_NAMES = {
-    "glm4_moe": Family(ATTENTION_TENSORS + MLP_TENSORS + routed_expert_tensors(), mtp="deepseek"),
+    # GLM-4.5's MTP layer sits at `model.layers.{n_layers}` as DeepSeek's does, but whether it stores its own
+    # embedding and head no source here settles (transformers' glm4_moe builds no MTP): its tensors are listed
+    # apart, the spec's MTP weights not expected
+    "glm4_moe": Family(ATTENTION_TENSORS + MLP_TENSORS + routed_expert_tensors(), mtp="unchecked"),
     "glm_moe_dsa": Family(MLA_TENSORS + INDEXER_TENSORS + MLP_TENSORS + routed_expert_tensors(), mtp="deepseek"),
 }

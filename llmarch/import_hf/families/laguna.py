@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...schema import MAX_HEAD_DIM, MAX_HEADS
+from ...limits import MAX_HEAD_DIM, MAX_HEADS
 from ...verify.naming import Family, to
 from ..common import (
     _ATTN,

@@ -4,7 +4,7 @@ remote code does)."""
 
 from __future__ import annotations
 
-from ...schema import MAX_LAYERS
+from ...limits import MAX_LAYERS
 from ...verify.naming import Family, Rules, experts, split, to
 from ..common import _MLA, _MLP, GATED_FFN, MLA_DERIVED, TextType, _ffn_kind, _layers, _mla, _moe, _rmsnorm
 from ..config import Config

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...verify.naming import Family, by_layout, to
+from ...verify.naming import Family, by_layout, fused_qkv, to
 from ..common import (
     _ATTN,
     _DEEPSEEK_NAMES,
@@ -178,7 +178,24 @@ MIMO_TENSORS = (
     + MLP_TENSORS
     + routed_expert_tensors()
 )
+
+
+def _kv_heads(layer) -> int:
+    attention = layer.attention if layer is not None else None
+    return attention.n_kv_heads if attention is not None else 1
+
+
+# MiMo-V2.5-Pro's checkpoint (config `attention_projection_layout: fused_qkv`) stores q, k and v as one
+# `qkv_proj` [q; k; v rows]; its fp8 scale has 216 rows for 27,136 (not ceil(27,136 / 128) = 212): eight row
+# groups of 3,392 (16 query heads, one key and one value head: one KV head's) blocked apart, 8 x 27
+MIMO_V2_TENSORS = (
+    (r"attn\.(q|k|v)_proj\.weight", fused_qkv(to("self_attn.{0}_proj.weight"), "self_attn.qkv_proj.weight", _kv_heads)),
+) + MIMO_TENSORS
 CHECKPOINT_NAMES = {
     "mimo_v2_flash": Family(MIMO_TENSORS, mtp="unchecked"),
-    "mimo_v2": Family(MIMO_TENSORS, mtp="unchecked"),
+    "mimo_v2": Family(
+        MIMO_V2_TENSORS,
+        mtp="unchecked",
+        layouts=("per_expert", "stacked", "per_expert/fused_qkv", "stacked/fused_qkv"),
+    ),
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...schema import MAX_CONTEXT
+from ...limits import MAX_CONTEXT
 from ...verify.naming import Family
 from ..common import (
     _ATTN,

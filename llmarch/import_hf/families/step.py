@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ...schema import MAX_HEAD_DIM, MAX_HEADS, MAX_LAYERS
+from ...limits import MAX_HEAD_DIM, MAX_HEADS, MAX_LAYERS
 from ...verify.naming import Family, to
 from ..common import (
     _ATTN,

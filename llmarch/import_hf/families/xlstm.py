@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ...schema import MAX_CONTEXT, MAX_D_MODEL, MAX_HEADS, MAX_LAYERS, MAX_VOCAB
+from ...limits import MAX_CONTEXT, MAX_D_MODEL, MAX_HEADS, MAX_LAYERS, MAX_VOCAB
 from ...verify.naming import Family, split, to
 from ..common import TextType, _layers
 from ..config import Config

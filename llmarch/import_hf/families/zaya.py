@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...schema import MAX_CONTEXT, MAX_HEAD_DIM, MAX_HEADS
+from ...limits import MAX_CONTEXT, MAX_HEAD_DIM, MAX_HEADS
 from ...verify.naming import Family, to
 from ..common import GATED_FFN, TextType, _base, _biases, _ffn_kind, _layer_kinds, _layers, _rmsnorm
 from ..config import Config, _show
