@@ -17,7 +17,7 @@ import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import conventions as _conventions
 from .caveats import beyond_context, beyond_context_of  # noqa: F401 (the CLI takes them from here)
@@ -30,9 +30,6 @@ from .params import ParamCount, check_size, count_params
 from .reference import ReferenceCheck, check_references, references_skipped
 from .registry import ENV_VAR, Registry
 from .weights import shipped_label, weight_bytes
-
-if TYPE_CHECKING:  # the diagram is imported where it draws, not with the API
-    from .diagram import HeaderNumbers
 
 SCHEMA_VERSION = 1
 
@@ -378,10 +375,19 @@ def compare(irs: list[ModelIR], counts: list[ParamCount] | None = None) -> dict[
     return comparison(irs, counts).as_dict()
 
 
+@dataclass(frozen=True)
+class HeaderNumbers:
+    """The numbers a column's header prints, computed by the caller (`api.diagram_numbers`): the diagram
+    analyses nothing. `kv_per_token`: bytes per token over all attention layers, bf16, windows ignored."""
+
+    total: int
+    active: int
+    kv_per_token: int
+
+
 def diagram_numbers(irs: list[ModelIR]) -> list[HeaderNumbers]:
-    """Each model's numbers for a diagram's header (`diagram.HeaderNumbers`): total and active parameters
+    """Each model's numbers for a diagram's header (`HeaderNumbers`): total and active parameters
     and the bf16 KV cache per token over all attention layers (`conventions.KV_PER_TOKEN_ALL_LAYERS`)."""
-    from .diagram import HeaderNumbers
     from .kvcache import kv_cache
 
     out = []

@@ -12,14 +12,14 @@ One layout is computed once (`layout`), with every text measured in the font llm
 (`diagram_font`), and written to SVG, HTML or PNG by `to_svg` and `to_png`: never two drawing paths.
 What each model's boxes show (its blocks, slots and callouts) is `diagram_blocks`; the sizes, colours,
 primitives and the two writers are `diagram_draw`; this module places them.  The header numbers come in
-(`HeaderNumbers`, from `api.diagram_numbers`): the diagram analyses nothing.
+(`api.HeaderNumbers`, from `api.diagram_numbers`): the diagram analyses nothing.
 Every box is a `<g>` whose id names its model and component (`deepseek-v3/block-1/moe`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 from xml.sax.saxutils import escape
 
 from .diagram_blocks import (
@@ -71,6 +71,9 @@ from .facts import layer_pattern
 from .ir import ModelIR
 from .mechanisms.layers import model_mechanisms
 from .render import fmt
+
+if TYPE_CHECKING:  # a result type of the API, only named in annotations here
+    from .api import HeaderNumbers
 
 # ---------------------------------------------------------------------------------------------------
 # the layout: primitives in px, y down (`diagram_draw`); computed once, written by to_svg and to_png
@@ -143,16 +146,6 @@ def _compare_notes(slots: list[Optional[Slot]]) -> tuple[list[bool], list[list[b
                 values.append(next((n.text if n.value is None else n.value for n in s.notes if n.key == key), "—"))
         per_key[key] = differing(values)
     return titles, [[per_key[n.key][j] for n in s.notes] if s else [] for j, s in enumerate(slots)]
-
-
-@dataclass(frozen=True)
-class HeaderNumbers:
-    """The numbers a column's header prints, computed by the caller (`api.diagram_numbers`): the diagram
-    analyses nothing. `kv_per_token`: bytes per token over all attention layers, bf16, windows ignored."""
-
-    total: int
-    active: int
-    kv_per_token: int
 
 
 def column_ids(names: list[str]) -> list[str]:
