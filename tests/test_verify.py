@@ -829,7 +829,7 @@ def test_glm4_moe_mtp_layer_is_listed_apart(tmp_path):
     }
     folder = checkpoint(tmp_path, tensors | extra)
     (folder / "config.json").write_text(json.dumps(raw_config("glm-4.5-air")))
-    answer = verify(llmarch.load("glm-4.5-air"), read_checkpoint(str(folder)))
+    answer = verify(llmarch.load("glm-4.5-air"), read_checkpoint(str(folder))).as_dict()
     assert answer["agree"] and answer["mtp_unchecked"] == sorted(extra) and answer["unexpected"] == []
     assert answer["bytes"]["explained"]["mtp_unchecked"] == 2 * (4096 * 8192 + 4096)
     assert answer["bytes"]["explained"]["mtp"] == 0
@@ -1062,7 +1062,7 @@ API_PROBE = """
 import sys
 import llmarch
 from llmarch.verify import read_checkpoint, verify
-assert verify(llmarch.load('qwen3-0.6b'), read_checkpoint(sys.argv[1]))['agree']
+assert verify(llmarch.load('qwen3-0.6b'), read_checkpoint(sys.argv[1])).agree
 print(sorted(m for m in ('torch', 'pydantic', 'llmarch.schema') if m in sys.modules), file=sys.stderr)
 """
 
@@ -1190,7 +1190,7 @@ def test_mimo_v25_pro_fused_qkv_against_its_tensor_list(tmp_path):
     def answer(edited: dict, folder: Path) -> dict:
         checkpoint(folder, edited, shards=4)
         (folder / "config.json").write_text(json.dumps(config))
-        return verify(ir, read_checkpoint(str(folder)))
+        return verify(ir, read_checkpoint(str(folder))).as_dict()
 
     ok = answer(tensors, tmp_path / "ok")
     o_scales = sorted(f"model.layers.{i}.self_attn.o_proj.weight_scale_inv" for i in range(70))

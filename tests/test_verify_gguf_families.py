@@ -1005,12 +1005,12 @@ def test_gemma4_moe_beside_a_dense_ffn_states_both_widths_and_the_experts(tmp_pa
     ir = llmarch.load("gemma-4-26b-a4b")
     path = tmp_path / "ok.gguf"
     write_gguf(path, arch, metadata, tensors)
-    ok = verify_gguf(ir, read_gguf(path))
+    ok = verify_gguf(ir, read_gguf(path)).as_dict()
     compared = {m["key"]: m["agree"] for m in ok["metadata"]}
     keys = ("feed_forward_length", "expert_feed_forward_length", "expert_count", "expert_used_count")
     assert all(compared[f"gemma4.{k}"] for k in keys), compared
     write_gguf(path, arch, metadata | {"expert_count": 64}, tensors)
-    other = verify_gguf(ir, read_gguf(path))
+    other = verify_gguf(ir, read_gguf(path)).as_dict()
     assert [m["key"] for m in other["metadata"] if not m["agree"]] == ["gemma4.expert_count"]
     assert not other["agree"]
 
@@ -1029,6 +1029,6 @@ def test_mimo2_file_with_fused_qkv_differs_naming_both(tmp_path):
     fused["blk.0.attn_qkv.weight"] = (sum(tensors[p][0] for p in parts), tensors[parts[0]][1])
     path = tmp_path / "fused.gguf"
     write_gguf(path, arch, metadata, fused)
-    result = verify_gguf(llmarch.load("mimo-v2-flash"), read_gguf(path))
+    result = verify_gguf(llmarch.load("mimo-v2-flash"), read_gguf(path)).as_dict()
     assert result["missing"] == sorted(parts) and result["unexpected"] == ["blk.0.attn_qkv.weight"]
     assert not result["agree"]
