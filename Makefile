@@ -42,7 +42,7 @@ bench: $(VENV)/.installed-base
 
 gallery: $(VENV)/.installed-base
 	$(BIN)/python -m llmarch.gallery
-	$(BIN)/python -m llmarch.output_schema > docs/json.md
+	$(BIN)/python -m llmarch.render.output_schema > docs/json.md
 
 lint: install
 	$(BIN)/python -m compileall -q llmarch

@@ -172,11 +172,11 @@ def main() -> None:
         )
     with tempfile.TemporaryDirectory() as folder:
         ckpt = sparse_checkpoint(Path(folder))
-        read = f"from llmarch.verify import read_checkpoint; read_checkpoint({str(ckpt)!r})"
+        read = f"from llmarch.importers.checkpoints import read_checkpoint; read_checkpoint({str(ckpt)!r})"
         record("verify: read a 1T-parameter checkpoint's headers (64 shards)", median_seconds([PY, "-c", read]), 0.5)
     with tempfile.TemporaryDirectory() as folder:
         path = sparse_gguf(Path(folder))
-        read = f"from llmarch.verify.gguf import read_gguf; read_gguf({str(path)!r})"
+        read = f"from llmarch.importers.checkpoints.gguf import read_gguf; read_gguf({str(path)!r})"
         record("verify: read a 1T-parameter GGUF's header", median_seconds([PY, "-c", read]), 0.5)
     show = LLMARCH + ["show", "deepseek-v3"]
     record("llmarch show deepseek-v3 (no cache)", median_seconds(show), None)

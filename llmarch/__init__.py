@@ -1,7 +1,7 @@
 """llmarch: compare the architectures of large language models from YAML specs.
 
 See `llmarch.api` for the Python API; nothing here imports torch.  The API's names are loaded on first
-use (PEP 562), so a command or tool that imports one submodule (`llmarch.verify.safetensors` reading
+use (PEP 562), so a command or tool that imports one submodule (`llmarch.importers.checkpoints.safetensors` reading
 checkpoint headers) does not pay for the spec schema, pydantic and the resolver.
 """
 
@@ -20,8 +20,8 @@ _EXPORTS = {
     "module_params": "api",
     "LlmarchError": "errors",
     "SpecError": "errors",
-    "ParamCount": "params",
-    "count_params": "params",
+    "ParamCount": "analyze.params",
+    "count_params": "analyze.params",
 }
 
 
@@ -35,9 +35,9 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'llmarch' has no attribute {name!r}")
 
 
-# `llmarch.registry` is the API's function, not the submodule of that name: the submodule is loaded here,
-# before the function is bound, so that loading it later cannot rebind the package's attribute to it
-from . import registry as _registry_module  # noqa: E402
+# the module behind the API's `registry()` (before the layout of issue 17 the module was `llmarch.registry`
+# and had to be loaded before the function was bound, so as not to rebind the package's attribute)
+from .spec import registry as _registry_module  # noqa: E402
 
 
 def registry(spec_paths: list[str] | None = None) -> _registry_module.Registry:
@@ -48,9 +48,9 @@ def registry(spec_paths: list[str] | None = None) -> _registry_module.Registry:
 
 
 if TYPE_CHECKING:
+    from .analyze.params import ParamCount, count_params
     from .api import build, compare, describe, load, module_params
     from .errors import LlmarchError, SpecError
-    from .params import ParamCount, count_params
 
 __all__ = [
     "build",

@@ -20,16 +20,16 @@ from functools import lru_cache
 from typing import Any
 
 from . import conventions as _conventions
-from .caveats import beyond_context, beyond_context_of  # noqa: F401 (the CLI takes them from here)
-from .differences import differing
+from .analyze.caveats import beyond_context, beyond_context_of  # noqa: F401 (the CLI takes them from here)
+from .analyze.differences import differing
+from .analyze.facts import Fact, facts, layer_map, layer_patterns
+from .analyze.params import ParamCount, check_size, count_params
+from .analyze.reference import ReferenceCheck, check_references, references_skipped
+from .analyze.weights import shipped_label, weight_bytes
 from .errors import LlmarchError, SpecError, shorten
-from .facts import Fact, facts, layer_map, layer_patterns
 from .ir import ModelIR
 from .mechanisms.layers import conventions_held
-from .params import ParamCount, check_size, count_params
-from .reference import ReferenceCheck, check_references, references_skipped
-from .registry import ENV_VAR, Registry
-from .weights import shipped_label, weight_bytes
+from .spec.registry import ENV_VAR, Registry
 
 SCHEMA_VERSION = 1
 
@@ -45,8 +45,8 @@ def registry(spec_paths: list[str] | None = None) -> Registry:
 
 @lru_cache(maxsize=256)
 def _load(argument: str, spec_paths: tuple[str, ...], env: str | None, sets: tuple[str, ...] = ()) -> ModelIR:
-    from . import ircache
-    from .registry import Edit, split_edits
+    from .spec import ircache
+    from .spec.registry import Edit, split_edits
 
     name_or_path, bracketed = split_edits(argument)
     # `--set` edits apply first, then the model's own: the edit written on the model has the last word
@@ -58,13 +58,13 @@ def _load(argument: str, spec_paths: tuple[str, ...], env: str | None, sets: tup
     if cached is not None:
         return cached
     # resolving imports the schema (pydantic): only when the IR is not in the build cache
-    from .resolve import to_ir
-    from .validate import validate
+    from .spec.resolve import to_ir
+    from .spec.validate import validate
 
     located, chain = reg.load_chain(spec)
     applied = []
     if edits:
-        from .registry import apply_sets
+        from .spec.registry import apply_sets
 
         located, applied = apply_sets(located, edits)
     try:
@@ -96,7 +96,7 @@ def _load(argument: str, spec_paths: tuple[str, ...], env: str | None, sets: tup
 def edit_error(exc: SpecError, applied: list, model: str) -> SpecError:
     """An error that what-if edits caused, worded as the edit's: the edit as written, the model it was
     applied to, the field and the reason (never the spec file's line: the file is fine as shipped)."""
-    from .registry import Edit
+    from .spec.registry import Edit
 
     blamed = next((a for a in applied if exc.file == a.edit.label), None)
     field = exc.field or ""
@@ -140,13 +140,13 @@ def load(name_or_path: str, spec_paths: list[str] | None = None, sets: list[str]
 
 def build(ir: ModelIR, with_mtp: bool = True):
     """The model on the meta device (imports torch)."""
-    from .meta import build as _build
+    from .builder.model import build as _build
 
     return _build(ir, with_mtp=with_mtp)
 
 
 def module_params(model) -> ParamCount:
-    from .params_module import module_params as _walk
+    from .analyze.module_walk import module_params as _walk
 
     return _walk(model)
 
@@ -157,7 +157,7 @@ def checked_params(ir: ModelIR, use_cache: bool = True) -> ParamCount:
     Building imports torch; the build cache (`buildcache`) keeps the walk's result per resolved IR,
     llmarch source and torch version, so an unchanged spec is answered without torch the second time.
     """
-    from . import buildcache
+    from . import cache as buildcache
 
     # the key digests the IR, llmarch's source and the counters' versions: not computed when the cache is off
     name = buildcache.key("module_params", ir) if use_cache and buildcache.enabled() else None
@@ -388,7 +388,7 @@ class HeaderNumbers:
 def diagram_numbers(irs: list[ModelIR]) -> list[HeaderNumbers]:
     """Each model's numbers for a diagram's header (`HeaderNumbers`): total and active parameters
     and the bf16 KV cache per token over all attention layers (`conventions.KV_PER_TOKEN_ALL_LAYERS`)."""
-    from .kvcache import kv_cache
+    from .analyze.kvcache import kv_cache
 
     out = []
     for ir in irs:

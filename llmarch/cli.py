@@ -45,7 +45,7 @@ from .cli_shared import (
 )
 from .errors import LlmarchError, shorten
 from .import_gguf import import_gguf
-from .output import is_stdout, printable
+from .render.output import is_stdout, printable
 
 app = cli_help.HelpTyper(
     help="Compare LLM architectures from YAML specs: parameters, active parameters, side-by-side tables.",
@@ -185,8 +185,8 @@ def kvcache(
 
     Example: llmarch kvcache gemma3 --ctx 128k --baseline global
     """
+    from .analyze.kvcache import dtype_bytes
     from .kv_report import kv_command
-    from .kvcache import dtype_bytes
     from .render.kv import kv_doc
     from .units import parse_tokens
 
@@ -346,8 +346,8 @@ def check(
     Budgets come from the options, a --budgets file and the spec's own `budgets:` block (options win).
     Example: llmarch check my-model.yaml --max-total 8B --max-kv 4GiB@128k
     """
+    from .analyze.budgets import KINDS, judge, parse_budget, read_budgets
     from .api import envelope
-    from .budgets import KINDS, judge, parse_budget, read_budgets
     from .render.check import check_doc
 
     (ir,) = load_models([spec], spec_path)
@@ -383,7 +383,7 @@ def diagram(
     Example: llmarch diagram deepseek-v3 llama-4-maverick -o fig.svg
     """
     from .api import diagram_numbers
-    from .diagram import render_figure
+    from .render.diagram import render_figure
 
     if not is_stdout(output) and not output.endswith((".svg", ".png", ".html")):
         raise LlmarchError(
@@ -421,10 +421,10 @@ def serve(
 
     Example: llmarch serve deepseek-v3 --gpu h100-sxm --gpus 8 --ctx 128k --batch 8
     """
+    from .analyze.serve import CONVENTIONS, Plan, load_gpu
+    from .analyze.serve import serve as run_serve
     from .api import beyond_context_of, envelope
     from .render.serve import serve_doc
-    from .serve import CONVENTIONS, Plan, load_gpu
-    from .serve import serve as run_serve
     from .units import parse_tokens
 
     check_count(batch, "--batch", MAX_BATCH)
@@ -461,7 +461,7 @@ def cache_cmd(
 
     Example: llmarch cache clear
     """
-    from . import buildcache
+    from . import cache as buildcache
 
     if action == CacheAction.clear:
         removed = buildcache.clear()
@@ -501,10 +501,10 @@ def verify(
     Example: llmarch verify qwen3-8b ~/models/Qwen3-8B
     """
     from .api import envelope, load
-    from .verify import gguf_verify, read_checkpoint
-    from .verify import verify as run_verify
-    from .verify.gguf import is_gguf, read_gguf
-    from .verify.report import verify_doc, verify_gguf_doc
+    from .importers.checkpoints import gguf_verify, read_checkpoint
+    from .importers.checkpoints import verify as run_verify
+    from .importers.checkpoints.gguf import is_gguf, read_gguf
+    from .render.verify import verify_doc, verify_gguf_doc
 
     check_count(limit, "--limit", 1 << 20)
     load_registry(spec_path)
@@ -542,8 +542,8 @@ def import_hf(
     """
     from pathlib import Path
 
-    from .import_hf import import_file, spec_name, spec_yaml
-    from .import_hf.checkpoint import has_shards, held_against_shards
+    from .importers.hf import import_file, spec_name, spec_yaml
+    from .importers.hf.checkpoint import has_shards, held_against_shards
 
     name = spec_name(name, None if is_stdout(output) else output)
     folder = Path(config) if Path(config).is_dir() else None
@@ -570,11 +570,11 @@ def schema(
     Example: llmarch schema -o llmarch-spec.schema.json
     """
     if answers:
-        from .output_schema import OUTPUT_SCHEMA
+        from .render.output_schema import OUTPUT_SCHEMA
 
         data = OUTPUT_SCHEMA
     else:
-        from .schema import Spec
+        from .spec.schema import Spec
 
         data = Spec.model_json_schema()
         data["$schema"] = "https://json-schema.org/draft/2020-12/schema"
@@ -583,7 +583,7 @@ def schema(
 
 
 def run() -> None:
-    from .output import use_ascii_fallback
+    from .render.output import use_ascii_fallback
 
     prepare_process()
     use_ascii_fallback()

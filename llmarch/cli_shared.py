@@ -21,7 +21,7 @@ import typer
 
 from .cli_help import HelpCommand
 from .errors import LlmarchError, ParameterError, shorten
-from .output import is_stdout, printable
+from .render.output import is_stdout, printable
 
 
 class Format(str, Enum):
@@ -108,7 +108,7 @@ def guarded(fn):
             try:
                 return fn(*args, **kwargs)
             finally:
-                cache = sys.modules.get("llmarch.buildcache")  # not imported by commands that never use it
+                cache = sys.modules.get("llmarch.cache")  # not imported by commands that never use it
                 if cache is not None:
                     cache.end_bypass()  # `--no-cache` holds for one command (tests run many in one process)
                 if sys.stdout is not None:
@@ -210,7 +210,7 @@ def write_answer(text: str | bytes, output: Optional[str]) -> None:
         else:
             out.write(text)
         return
-    from .output import write_file
+    from .render.output import write_file
 
     write_file(output, text)
     typer.echo(f"wrote {printable(output)}", err=True)
@@ -249,7 +249,7 @@ def emit(format: Format, output: Optional[str], data: dict, doc_fn, title: str =
             console.print(render.to_rich(doc, 120), crop=False)
             write_answer(console.file.getvalue(), output)
         else:
-            from .output import terminal_width
+            from .render.output import terminal_width
 
             console = Console(file=stdout_stream(), no_color=State.no_color, highlight=False)
             console.width = terminal_width(console.width)
@@ -305,7 +305,7 @@ def load_registry(spec_path: Optional[List[str]]):
 def bypass_cache(no_cache: bool) -> None:
     """`--no-cache`: the whole build cache is off for this run (resolved IRs and folder indexes too)."""
     if no_cache:
-        from . import buildcache
+        from . import cache as buildcache
 
         buildcache.bypass()
 

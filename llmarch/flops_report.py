@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
-from . import flops as F
+from .analyze import flops as F
+from .analyze.caveats import beyond_context_of
+from .analyze.kvcache import kv_cache
+from .analyze.params import count_params
 from .api import envelope
-from .caveats import beyond_context_of
 from .ir import ModelIR
-from .kvcache import kv_cache
-from .params import count_params
 
 
 @dataclass
@@ -112,15 +112,15 @@ def flops_model(
 def _traced(ir: ModelIR, counter: str, seq: int, batch: int, last_token_logits: bool, use_cache: bool) -> dict:
     """One traced count of the meta-built model's prefill, from the build cache when the IR, llmarch's source
     and torch are unchanged (tracing a large hybrid takes seconds); a failed trace is not cached."""
-    from . import buildcache
+    from . import cache as buildcache
 
     params = {"counter": counter, "seq": seq, "batch": batch, "last_token_logits": last_token_logits}
     name = buildcache.key("traced_flops", ir, **params) if use_cache and buildcache.enabled() else None
     cached = buildcache.get(name) if name else None
     if cached is not None:
         return cached
+    from .analyze.flop_trace import count_fvcore, count_torch
     from .api import build
-    from .flop_counters import count_fvcore, count_torch
 
     fn = count_torch if counter == "torch" else count_fvcore
     traced = fn(build(ir, with_mtp=False), ir, seq, batch, last_token_logits=last_token_logits)

@@ -232,7 +232,7 @@ def gallery_kv_figure(row: dict[str, str]) -> str:
 def kv_agreement(ir, computed: int, figure: str) -> str:
     """Whether llmarch's gallery-style KV per token is the gallery's figure to its printed precision; where the
     spec documents a disagreement (`kv_per_token_config`), that figure is named."""
-    from .reference import _holds
+    from .analyze.reference import _holds
     from .units import published_bytes
 
     published = published_bytes(figure)
@@ -246,9 +246,9 @@ def kv_agreement(ir, computed: int, figure: str) -> str:
 
 def gallery_table() -> str:
     """One row per gallery model: llmarch's figures for a shipped spec, "not shipped" otherwise."""
+    from .analyze.facts import layer_mix_text
+    from .analyze.kvcache import kv_cache
     from .api import count_params, load, registry
-    from .facts import layer_mix_text
-    from .kvcache import kv_cache
     from .mechanisms.layers import layer_mixer
     from .render import fmt
 
@@ -306,7 +306,7 @@ def gallery_figures() -> dict[str, str]:
     """docs/figures/*.svg: the diagram of every shipped pair (compared as SVG text by the staleness test;
     the PNGs beside them are rasterised from the same layout)."""
     from .api import registry
-    from .diagram import render_svg
+    from .render.diagram import render_svg
 
     names = set(registry().names())
     return {figure_name(fig, a, b): _drawn(render_svg, a, b) for fig, a, b in drawn_pairs(names)}
@@ -315,7 +315,7 @@ def gallery_figures() -> dict[str, str]:
 def gallery_pngs() -> dict[str, bytes]:
     """docs/figures/*.png beside the SVGs: the same layout, drawn by matplotlib."""
     from .api import registry
-    from .diagram import render_png
+    from .render.diagram import render_png
 
     names = set(registry().names())
     return {

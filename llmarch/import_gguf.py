@@ -20,10 +20,10 @@ import typer
 
 from .cli_shared import output_option, write_answer
 from .errors import LlmarchError
-from .output import is_stdout
+from .render.output import is_stdout
 
 if TYPE_CHECKING:  # the CLI imports this module at start: reading a GGUF waits for the command
-    from .verify.gguf import GgufFile
+    from .importers.checkpoints.gguf import GgufFile
 
 # llama.cpp architecture -> the model type import-hf reads its config as
 MODEL_TYPES = {"llama": "llama", "qwen3": "qwen3", "qwen3moe": "qwen3_moe", "deepseek2": "deepseek_v3"}
@@ -159,10 +159,10 @@ def _from_shapes(cfg: dict, tensors: dict, n_layers: int, arch: str) -> None:
 
 def held_against_gguf(text: str, name: str, gguf: GgufFile) -> tuple[bool, str]:
     """Whether the spec `text` agrees with the GGUF file, and the line that says so."""
-    from .resolve import to_ir
-    from .validate import validate
-    from .verify.gguf_verify import verify_gguf
-    from .yamlsafe import load_text
+    from .importers.checkpoints.gguf_verify import verify_gguf
+    from .spec.resolve import to_ir
+    from .spec.validate import validate
+    from .spec.yamlsafe import load_text
 
     located = load_text(text, f"{name}.yaml")
     answer = verify_gguf(to_ir(validate(located), located), gguf)
@@ -192,9 +192,9 @@ def import_gguf(
     the file does not agree with the spec drafted from it, 2 on bad input or another architecture.
     Example: llmarch import-gguf Qwen3-8B-Q4_K_M.gguf -o qwen3-8b-q4.yaml
     """
-    from .import_hf import import_config, spec_name, spec_yaml
-    from .import_hf.jsonfile import clean_name
-    from .verify.gguf import read_gguf
+    from .importers.checkpoints.gguf import read_gguf
+    from .importers.hf import import_config, spec_name, spec_yaml
+    from .importers.hf.jsonfile import clean_name
 
     name = spec_name(name, None if is_stdout(output) else output)
     gguf = read_gguf(file)

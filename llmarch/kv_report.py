@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
+from .analyze.caveats import beyond_context_of
+from .analyze.kvcache import CONVENTIONS, KVResult, kv_answer, table_conventions
 from .api import envelope, model_names
-from .caveats import beyond_context_of
 from .ir import ModelIR
-from .kvcache import CONVENTIONS, KVResult, kv_answer, table_conventions
 
 
 @dataclass

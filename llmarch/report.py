@@ -12,18 +12,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from . import flops as F
+from .analyze import flops as F
+from .analyze.caveats import beyond_context
+from .analyze.kvcache import CONVENTIONS as KV_CONVENTIONS
+from .analyze.kvcache import kv_cache, table_conventions
+from .analyze.params import count_params
+from .analyze.weights import weight_bytes
 from .api import Comparison, comparison, envelope, load, params_conventions
-from .caveats import beyond_context
 from .conventions import PARAMS
 from .errors import LlmarchError, ParameterError, shorten
 from .ir import ModelIR
-from .kvcache import CONVENTIONS as KV_CONVENTIONS
-from .kvcache import kv_cache, table_conventions
-from .params import count_params
-from .registry import looks_like_path
-from .weights import weight_bytes
-from .yamlsafe import file_kind
+from .spec.registry import looks_like_path
+from .spec.yamlsafe import file_kind
 
 
 def expand_targets(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import llmarch
-from llmarch.registry import shipped_dir
+from llmarch.spec.registry import shipped_dir
 
 # Every test runs the module-walk cross-check itself: the build cache is off for the suite (and for the CLI
 # subprocesses it starts); tests/test_buildcache.py turns it on in a folder of its own.

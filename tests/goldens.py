@@ -56,7 +56,7 @@ class Result:
 
 
 def shipped_specs() -> list[str]:
-    from llmarch.registry import shipped_dir
+    from llmarch.spec.registry import shipped_dir
 
     return sorted(p.stem for p in shipped_dir().glob("*.yaml"))
 

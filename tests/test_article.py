@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 
 import llmarch
 from conftest import ROOT
+from llmarch.analyze.reference import check_references
 from llmarch.cli import app
 from llmarch.gallery import ARTICLE_PAIRS, gallery_markdown
-from llmarch.reference import check_references
 
 SHIPPED = set(llmarch.registry().names())
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from llmarch import buildcache
+from llmarch import cache as buildcache
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -145,10 +145,10 @@ def test_source_digest_covers_llmarch_source(tmp_path, monkeypatch):
     package = Path(buildcache.__file__).resolve().parent
     copy = tmp_path / "llmarch"
     copy.mkdir()
-    for name in ("buildcache.py", "ir.py"):
+    for name in ("cache.py", "ir.py"):
         (copy / name).write_bytes((package / name).read_bytes())
     digest = buildcache.source_digest.__wrapped__  # the uncached function
-    fake = copy / "buildcache.py"
+    fake = copy / "cache.py"
     monkeypatch.setattr(buildcache, "__file__", str(fake))
     before = digest()
     (copy / "ir.py").write_text((copy / "ir.py").read_text() + "\n# edited\n")

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 import llmarch
 from llmarch.cli import app
-from llmarch.output_schema import OUTPUT_SCHEMA
+from llmarch.render.output_schema import OUTPUT_SCHEMA
 
 runner = CliRunner()
 
@@ -202,10 +202,10 @@ def test_build_does_not_import_dynamo():
 
 
 def test_docs_json_schema_is_current():
-    from llmarch.output_schema import json_doc
+    from llmarch.render.output_schema import json_doc
 
     text = (Path(__file__).parent.parent / "docs" / "json.md").read_text()
-    assert text == json_doc(), "docs/json.md is stale: python -m llmarch.output_schema > docs/json.md"
+    assert text == json_doc(), "docs/json.md is stale: python -m llmarch.render.output_schema > docs/json.md"
 
 
 def test_set_what_if_edits():

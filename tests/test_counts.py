@@ -18,7 +18,7 @@ from conftest import (
     unique_params,
     upstream_config,
 )
-from llmarch.reference import check_references
+from llmarch.analyze.reference import check_references
 
 # llmarch's mixer kinds as transformers' `layer_types` names them
 LAYER_TYPE = {

@@ -8,9 +8,9 @@ import pytest
 
 import llmarch
 from conftest import upstream_config
-from llmarch import flops
-from llmarch.flop_counters import count_fvcore, count_torch
-from llmarch.kvcache import kv_cache
+from llmarch.analyze import flops
+from llmarch.analyze.flop_trace import count_fvcore, count_torch
+from llmarch.analyze.kvcache import kv_cache
 
 V4 = ["deepseek-v4-flash", "deepseek-v4-pro"]
 BF16, FP32 = 2, 4
@@ -262,7 +262,7 @@ def test_flash_components_and_shipped_bytes_by_hand():
     rest (embedding, head, routers, norms) bf16."""
     from fractions import Fraction
 
-    from llmarch.weights import weight_bytes
+    from llmarch.analyze.weights import weight_bytes
 
     d, L, V, H, hd, q, g, r = 4096, 43, 129280, 64, 512, 1024, 8, 1024
     sliding = d * q + q + q * H * hd + d * hd + hd + (H * hd // g) * g * r + g * r * d + H

@@ -14,12 +14,12 @@ import pytest
 from typer.testing import CliRunner
 
 import llmarch
+from llmarch.analyze.facts import layer_pattern
 from llmarch.api import diagram_numbers
 from llmarch.cli import app
-from llmarch.diagram import differing, render_svg
-from llmarch.diagram_blocks import blocks_of, match_blocks
-from llmarch.facts import layer_pattern
 from llmarch.gallery import ARTICLE_PAIRS, OTHER_PAIRS
+from llmarch.render.diagram import differing, render_svg
+from llmarch.render.diagram_blocks import blocks_of, match_blocks
 
 NS = "{http://www.w3.org/2000/svg}"
 
@@ -212,7 +212,7 @@ def _ink_width(text: str, size: float, bold: bool) -> float:
     from matplotlib.font_manager import FontProperties
     from matplotlib.textpath import TextPath
 
-    from llmarch.diagram_font import font_path
+    from llmarch.render.diagram_font import font_path
 
     font = _font(bold)
     cmap, hmtx, upem = font.getBestCmap(), font["hmtx"], font["head"].unitsPerEm
@@ -225,7 +225,7 @@ def _ink_width(text: str, size: float, bold: bool) -> float:
 def _font(bold: bool):
     from fontTools.ttLib import TTFont
 
-    from llmarch.diagram_font import font_path
+    from llmarch.render.diagram_font import font_path
 
     return TTFont(str(font_path(bold)))
 
@@ -292,8 +292,8 @@ def test_png_asks_for_no_system_font(monkeypatch):
     """The PNG is drawn with the font files llmarch names: every font matplotlib resolves is one of them."""
     import matplotlib.font_manager as fm
 
-    from llmarch.diagram import render_png
-    from llmarch.diagram_font import font_path
+    from llmarch.render.diagram import render_png
+    from llmarch.render.diagram_font import font_path
 
     found = []
     original = fm.FontManager.findfont
@@ -322,9 +322,9 @@ def test_layers_of_one_kind_with_other_sizes_are_drawn_as_their_own_block():
 
 
 def test_a_png_too_large_to_draw_is_a_clear_error(tmp_path, monkeypatch):
-    import llmarch.diagram_draw
+    import llmarch.render.diagram_draw
 
-    monkeypatch.setattr(llmarch.diagram_draw, "PNG_MAX_PIXELS", 1_000_000)  # gpt2 twice is about 2,400 x 2,700
+    monkeypatch.setattr(llmarch.render.diagram_draw, "PNG_MAX_PIXELS", 1_000_000)  # gpt2 twice is about 2,400 x 2,700
     target = tmp_path / "fig.png"
     result = CliRunner().invoke(app, ["diagram", "gpt2", "gpt2", "-o", str(target)])
     assert result.exit_code == 2 and "pixels" in result.output and ".svg" in result.output

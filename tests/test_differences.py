@@ -1,6 +1,6 @@
 """Issue 24 item 4: one rule marks the cells that differ, in every format and in JSON `differences`.
 
-The rule (`llmarch.differences`): a cell differs from its row's majority value, or from the first model's
+The rule (`llmarch.analyze.differences`): a cell differs from its row's majority value, or from the first model's
 when no value holds a majority; exact values decide, not the rounded text.  The expected marks below are
 written out by hand from the models' published configs, not computed by llmarch.
 """
@@ -16,8 +16,8 @@ import sys
 
 from typer.testing import CliRunner
 
+from llmarch.analyze.differences import differing, reference
 from llmarch.cli import app
-from llmarch.differences import differing, reference
 from llmarch.render.doc import MARK
 from llmarch.units import format_count
 

@@ -8,9 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 import llmarch
-from llmarch import flops
+from llmarch.analyze import flops
+from llmarch.analyze.flop_trace import count_fvcore, count_torch
 from llmarch.cli import app
-from llmarch.flop_counters import count_fvcore, count_torch
 from llmarch.mechanisms.attention import prefill_pairs
 
 
@@ -155,7 +155,7 @@ def test_small_qwen3_6_27b_keeps_its_layer_kinds():
 def test_cli_json_all_counters():
     import jsonschema
 
-    from llmarch.output_schema import OUTPUT_SCHEMA
+    from llmarch.render.output_schema import OUTPUT_SCHEMA
 
     result = CliRunner().invoke(
         app,
@@ -204,10 +204,10 @@ def test_traced_counters_agree_with_shared_indexer_layers():
     import yaml
 
     from conftest import upstream_config
-    from llmarch.import_hf import import_config
-    from llmarch.resolve import to_ir
-    from llmarch.validate import validate
-    from llmarch.yamlsafe import load_text
+    from llmarch.importers.hf import import_config
+    from llmarch.spec.resolve import to_ir
+    from llmarch.spec.validate import validate
+    from llmarch.spec.yamlsafe import load_text
 
     config = dict(upstream_config("glm-5"), num_hidden_layers=6, index_topk_freq=2, index_topk=64)
     config.update(hidden_size=256, intermediate_size=512, moe_intermediate_size=64, n_routed_experts=8, vocab_size=512)

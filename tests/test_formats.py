@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 import llmarch
 from llmarch.cli import app
-from llmarch.output_schema import OUTPUT_SCHEMA
+from llmarch.render.output_schema import OUTPUT_SCHEMA
 
 runner = CliRunner()
 COMMANDS = [

@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import llmarch
+from llmarch.analyze.kvcache import kv_cache
 from llmarch.errors import SpecError
-from llmarch.kvcache import kv_cache
 
 SEEDS = [
     "qwen3-8b",
@@ -183,8 +183,8 @@ def check_consistent(ir):
 
 def check_analyzers(ir, count):
     """kvcache, the analytic FLOPs and serve on the same IR: each runs, and they agree where they meet."""
-    from llmarch import flops
-    from llmarch.serve import Plan, load_gpu, serve
+    from llmarch.analyze import flops
+    from llmarch.analyze.serve import Plan, load_gpu, serve
 
     kv = kv_cache(ir, 4096, batch=2)
     kv.as_dict()  # formulas and labels render
@@ -206,8 +206,8 @@ def check_analyzers(ir, count):
 
 def check_flops(ir):
     """The traced forward of the built module counts what the closed form says, exactly."""
-    from llmarch import flops
-    from llmarch.flop_counters import count_torch
+    from llmarch.analyze import flops
+    from llmarch.analyze.flop_trace import count_torch
 
     model = llmarch.build(ir, with_mtp=False)
     assert count_torch(model, ir, 70).normalised == flops.prefill(ir, 70).flops

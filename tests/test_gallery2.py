@@ -13,14 +13,14 @@ from typer.testing import CliRunner
 
 import llmarch
 from conftest import collected_values
-from llmarch import flops
+from llmarch.analyze import flops
+from llmarch.analyze.flop_trace import count_fvcore, count_torch
+from llmarch.analyze.kvcache import kv_cache
 from llmarch.cli import app
 from llmarch.errors import SpecError
-from llmarch.flop_counters import count_fvcore, count_torch
-from llmarch.kvcache import kv_cache
-from llmarch.resolve import to_ir
-from llmarch.validate import validate
-from llmarch.yamlsafe import load_text
+from llmarch.spec.resolve import to_ir
+from llmarch.spec.validate import validate
+from llmarch.spec.yamlsafe import load_text
 
 BF16 = 2
 
@@ -148,7 +148,7 @@ def test_parallel_block_panel_and_diagram():
     ir = llmarch.load("tiny-aya")
     assert llmarch.describe(ir)["architecture"]["block"] == "parallel"
     assert "block" not in llmarch.describe(llmarch.load("qwen3-4b"))["architecture"]
-    from llmarch.diagram_blocks import block_slots, blocks_of
+    from llmarch.render.diagram_blocks import block_slots, blocks_of
 
     slots = block_slots(blocks_of(ir)[0])
     assert [s.role for s in slots] == ["norm-1", "mixer", "ffn", "add-1"]
@@ -214,7 +214,7 @@ def test_parallel_block_with_experts_flops_traced_equal_analytic():
 
 
 def _imported_ir(raw: dict):
-    from llmarch.import_hf import import_config, spec_yaml
+    from llmarch.importers.hf import import_config, spec_yaml
 
     return _load_text(spec_yaml(import_config(raw, name="x", source="c.json")))
 

@@ -10,8 +10,8 @@ import pytest
 
 import llmarch
 from conftest import upstream_config
+from llmarch.analyze.kvcache import kv_cache
 from llmarch.errors import SpecError
-from llmarch.kvcache import kv_cache
 
 BF16 = 2
 
@@ -21,7 +21,7 @@ def text(name: str) -> dict:
 
 
 def panel(ir) -> dict[str, str]:
-    from llmarch.facts import facts
+    from llmarch.analyze.facts import facts
 
     return {f.key: f.text for f in facts(ir)}
 
@@ -153,7 +153,7 @@ def test_e2b_kv_by_hand():
     # the gallery's reading: every layer, global ones counted once
     all_local, all_global = kinds(c)
     assert all_local * local + all_global * kv_heads * c["global_head_dim"] * BF16 == 35 * 1024
-    from llmarch.reference import check_references
+    from llmarch.analyze.reference import check_references
 
     checks = {x.key: x for x in check_references(ir, llmarch.count_params(ir))}
     assert checks["kv_per_token"].ok and not checks["kv_per_token"].matches_published
@@ -210,7 +210,7 @@ def test_e2b_components_equal_transformers():
     ],
 )
 def test_kv_shared_d_ff_is_refused_where_it_widens_nothing(tmp_path, edit, words):
-    from llmarch.registry import shipped_dir
+    from llmarch.spec.registry import shipped_dir
 
     text_ = (shipped_dir() / "gemma-4-e2b.yaml").read_text().replace("name: gemma-4-e2b", "name: bad")
     if edit:
@@ -253,8 +253,8 @@ SMALL = {
 def test_traced_counters_agree_small(name):
     """Values = keys (no V projection, 4 global KV heads of 512), KV sharing with a double-wide FFN, per-layer
     inputs, a dense FFN beside the experts: the meta build's traced forward equals the analytic count exactly, prefill and decode."""
-    from llmarch import flops
-    from llmarch.flop_counters import count_fvcore, count_torch
+    from llmarch.analyze import flops
+    from llmarch.analyze.flop_trace import count_fvcore, count_torch
 
     ir = llmarch.load(name, sets=SMALL[name])
     assert {l.mixer for l in ir.layers} == {"local", "global"}
@@ -447,7 +447,7 @@ def test_e4b_components_equal_transformers():
 
 def test_fig_60_published_active_figures():
     """Fig. 60's "Active params" row: 3.8B for the 26B-A4B, a figure its spec publishes and checks."""
-    from llmarch.reference import check_references
+    from llmarch.analyze.reference import check_references
 
     ir = llmarch.load("gemma-4-26b-a4b")
     checks = [c for c in check_references(ir, llmarch.count_params(ir)) if c.key == "active"]

@@ -70,7 +70,7 @@ def test_goldens_cover_every_command_and_spec():
         "diagram",
         "import-hf",
     }
-    from llmarch.registry import shipped_dir
+    from llmarch.spec.registry import shipped_dir
 
     assert {f"models/{p.stem}" for p in shipped_dir().glob("*.yaml")} <= set(GROUPS)
     configs = {p.stem for p in goldens.CONFIGS.glob("*.json")}

@@ -20,12 +20,12 @@ import yaml
 
 import llmarch
 from conftest import CONFIGS, causal_lm_on_meta, upstream_config
-from llmarch import import_hf
 from llmarch.errors import SpecError
-from llmarch.import_hf import import_config, spec_yaml
-from llmarch.resolve import to_ir
-from llmarch.validate import validate
-from llmarch.yamlsafe import load_text
+from llmarch.importers import hf as import_hf
+from llmarch.importers.hf import import_config, spec_yaml
+from llmarch.spec.resolve import to_ir
+from llmarch.spec.validate import validate
+from llmarch.spec.yamlsafe import load_text
 
 # ---------------------------------------------------------------------------
 # Edits of a text config (a dict, edited in place)

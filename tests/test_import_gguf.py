@@ -26,7 +26,7 @@ def invoke(*args: str):
 )
 def test_a_spec_drafted_from_a_gguf_agrees_with_it_and_counts_as_the_shipped_spec(tmp_path, spec, make):
     import llmarch
-    from llmarch.params import count_params
+    from llmarch.analyze.params import count_params
 
     arch, metadata, tensors = make(spec)
     path = tmp_path / "Model-Q4_K_M.gguf"

@@ -17,16 +17,16 @@ from typer.testing import CliRunner
 
 import llmarch
 from conftest import CONFIGS, SPEC_NAMES, has_config, multimodal_params_of, unique_params, upstream_config
-from llmarch import import_hf
+from llmarch.analyze.flops import decode, prefill
+from llmarch.analyze.kvcache import kv_cache
+from llmarch.analyze.weights import weight_bytes
 from llmarch.cli import app
 from llmarch.errors import LlmarchError, SpecError
-from llmarch.flops import decode, prefill
-from llmarch.import_hf import import_config, import_file, spec_yaml
-from llmarch.kvcache import kv_cache
-from llmarch.resolve import to_ir
-from llmarch.validate import validate
-from llmarch.weights import weight_bytes
-from llmarch.yamlsafe import load_text
+from llmarch.importers import hf as import_hf
+from llmarch.importers.hf import import_config, import_file, spec_yaml
+from llmarch.spec.resolve import to_ir
+from llmarch.spec.validate import validate
+from llmarch.spec.yamlsafe import load_text
 
 runner = CliRunner()
 
@@ -474,7 +474,7 @@ def test_defaults_left_unchecked_are_named_with_a_reason():
 
 def test_runtime_imports_neither_transformers_nor_torch():
     code = (
-        "import sys, llmarch.import_hf as m; m.import_file(sys.argv[1], name='x'); "
+        "import sys, llmarch.importers.hf as m; m.import_file(sys.argv[1], name='x'); "
         "assert 'transformers' not in sys.modules and 'torch' not in sys.modules, sorted(sys.modules)"
     )
     result = subprocess.run(
@@ -898,7 +898,7 @@ def test_readme_counts_and_types():
 def test_each_family_module_registers_its_types_once_with_module_names(monkeypatch):
     """A model type is one family module's `TYPES` entry and `MODULE_NAMES` entry; registering a type twice, or
     without module names, fails when the package loads rather than shadowing a type silently."""
-    from llmarch.import_hf import families
+    from llmarch.importers.hf import families
 
     registered = [t.name for f in families.FAMILIES for t in f.TYPES]
     assert len(registered) == len(set(registered)) == len(import_hf.TEXT_TYPES) == 43

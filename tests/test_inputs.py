@@ -144,7 +144,7 @@ def test_budgets_file_and_gpu_profile_read_alike(tmp_path):
     assert result.exit_code == 2
     assert f"{budgets}:2:13: field `max_active`: `010` would be read as octal 8" in result.output
     gpu = tmp_path / "gpu.yaml"
-    text = (ROOT / "llmarch" / "hardware" / "h100-sxm.yaml").read_text()
+    text = (ROOT / "llmarch" / "analyze" / "hardware" / "h100-sxm.yaml").read_text()
     gpu.write_text(text.replace("name: h100-sxm", "name: mine\n# spare line").replace("85899345920", "0x1400000000"))
     result = invoke("serve", "qwen3-8b", "--gpu", str(gpu))
     assert result.exit_code == 2
@@ -179,7 +179,7 @@ def test_duplicate_json_keys_are_located(tmp_path):
 
 
 def test_config_limits_just_under_and_over(tmp_path):
-    from llmarch.import_hf import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_CONFIG_VALUES
+    from llmarch.importers.hf import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_CONFIG_VALUES
 
     def count(value) -> int:  # every object, array, key and scalar counts once
         if isinstance(value, dict):
@@ -331,7 +331,7 @@ def test_budgets_file_type_errors_are_located(tmp_path):
 
 
 def test_spec_file_size_limit(tmp_path):
-    from llmarch.yamlsafe import MAX_FILE_BYTES
+    from llmarch.spec.yamlsafe import MAX_FILE_BYTES
 
     path = tmp_path / "m.yaml"
     head = TINY.format(name="m")
@@ -349,7 +349,7 @@ def test_spec_file_size_limit(tmp_path):
 def test_scalar_tags_remembered_across_files_keep_each_reading():
     # the loader remembers each plain scalar's tag by its text and implicit flags: the same text quoted and
     # plain, or `null` and `~` and `1e6`, must keep their own readings in whichever order they come
-    from llmarch import yamlsafe
+    from llmarch.spec import yamlsafe
 
     first = "a: '1'\nb: 1\nc: null\nd: '~'\ne: 1e6\nf: \"true\"\ng: true\nh: !!str 7\n"
     second = "h: !!str 7\ng: true\nf: \"true\"\ne: 1e6\nd: '~'\nc: null\nb: 1\na: '1'\n"
@@ -364,7 +364,7 @@ def test_scalar_tags_remembered_across_files_keep_each_reading():
 
 
 def test_scalar_tag_memo_is_bounded():
-    from llmarch import yamlsafe
+    from llmarch.spec import yamlsafe
 
     n = yamlsafe._RESOLVED_MAX * 3 // 4  # two documents of this many distinct scalars overflow the memo
     for doc in range(2):
@@ -379,7 +379,7 @@ def test_scalar_tag_memo_holds_no_long_text():
     (notes up to the 10,000-character limit) kept up to 10,000 of them alive, 100,000,000 characters.  A long
     text reads the same and is not kept: 120 documents of a 9,500-character note leave at most 10,000 x 100
     characters in the memo (1,140,000 were kept before)."""
-    from llmarch import yamlsafe
+    from llmarch.spec import yamlsafe
 
     for doc in range(120):
         text = f"notes: {doc:03}" + "x" * 9_497 + "\nn: 1e3\n"
@@ -389,7 +389,7 @@ def test_scalar_tag_memo_holds_no_long_text():
 
 
 def test_spec_value_and_depth_limits():
-    from llmarch.yamlsafe import MAX_DEPTH, MAX_NODES, load_text
+    from llmarch.spec.yamlsafe import MAX_DEPTH, MAX_NODES, load_text
 
     # the document mapping is one value, the key `x` one, its list one, each item one
     items = MAX_NODES - 3
@@ -416,7 +416,7 @@ def test_deep_yaml_is_a_located_error(tmp_path, nesting):
 
 
 def test_reference_entries_limit(tmp_path):
-    from llmarch.schema import MAX_ENTRIES
+    from llmarch.spec.schema import MAX_ENTRIES
 
     entry = "  - {total: 1M, source: https://example.com}\n"
     path = tmp_path / "m.yaml"
@@ -445,7 +445,7 @@ def test_extends_cycle_between_files_without_names(tmp_path):
 
 
 def test_extends_chain_limit(tmp_path):
-    from llmarch.registry import MAX_EXTENDS
+    from llmarch.spec.registry import MAX_EXTENDS
 
     (tmp_path / "s0.yaml").write_text(TINY.format(name="s0"))
     for i in range(1, 1001):
@@ -508,7 +508,7 @@ def test_report_lists_bad_specs_and_fails(tmp_path):
     assert result.exit_code == 2 and "Specs that could not be analysed" in result.stdout and "good" in result.stdout
     import jsonschema
 
-    from llmarch.output_schema import OUTPUT_SCHEMA
+    from llmarch.render.output_schema import OUTPUT_SCHEMA
 
     jsonschema.validate(data, OUTPUT_SCHEMA)
     # a target too long to be a path is an unknown name, listed like any other failure
@@ -579,7 +579,7 @@ def test_extends_merge_at_the_value_limit_is_linear(tmp_path):
     (minutes); now one pass. Measured in CPU time, so a busy machine does not make it flaky."""
     import time
 
-    from llmarch.yamlsafe import MAX_NODES
+    from llmarch.spec.yamlsafe import MAX_NODES
 
     n = MAX_NODES - 100
     (tmp_path / "parent.yaml").write_text(TINY.format(name="parent") + "junk: [" + ",".join(["1"] * n) + "]\n")

@@ -19,10 +19,12 @@ from pathlib import Path
 import pytest
 
 import llmarch
-from llmarch import api, buildcache, ircache
-from llmarch.registry import Registry
+from llmarch import api
+from llmarch import cache as buildcache
+from llmarch.spec import ircache
+from llmarch.spec.registry import Registry
 
-registry = importlib.import_module("llmarch.registry")  # `llmarch.registry` the attribute is the API function
+registry = importlib.import_module("llmarch.spec.registry")  # `llmarch.spec.registry` the attribute is the API function
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -158,7 +160,7 @@ def test_a_warm_show_imports_neither_torch_nor_the_schema(cache):
     probe = (
         "import sys\nfrom llmarch.cli import run\nsys.argv = ['llmarch', 'show', 'qwen3-8b']\n"
         "try:\n    run()\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in ('torch', 'llmarch.schema', 'llmarch.resolve') if m in sys.modules), file=sys.stderr)\n"
+        "print(sorted(m for m in ('torch', 'llmarch.spec.schema', 'llmarch.spec.resolve') if m in sys.modules), file=sys.stderr)\n"
     )
 
     def run():
@@ -168,7 +170,7 @@ def test_a_warm_show_imports_neither_torch_nor_the_schema(cache):
     cold, cold_modules = run()
     warm, warm_modules = run()
     assert cold == warm
-    assert cold_modules == "['llmarch.resolve', 'llmarch.schema', 'torch']"
+    assert cold_modules == "['llmarch.spec.resolve', 'llmarch.spec.schema', 'torch']"
     assert warm_modules == "[]"
 
 

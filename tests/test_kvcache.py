@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 import llmarch
 from conftest import collected_values, has_config, transformers_model, upstream_config
+from llmarch.analyze.kvcache import baseline, kv_cache
 from llmarch.cli import app
 from llmarch.errors import OptionError
-from llmarch.kvcache import baseline, kv_cache
 from llmarch.units import parse_tokens
 
 K128 = 131072
@@ -441,7 +441,7 @@ def test_baselines():
 def test_cli_json_sweep_and_plot(tmp_path):
     import jsonschema
 
-    from llmarch.output_schema import OUTPUT_SCHEMA
+    from llmarch.render.output_schema import OUTPUT_SCHEMA
 
     png = tmp_path / "kv.png"
     result = CliRunner().invoke(
@@ -673,7 +673,7 @@ def gallery_kv(title: str) -> str:
 
 
 def kv_checks(name: str) -> list:
-    from llmarch.reference import check_references
+    from llmarch.analyze.reference import check_references
 
     ir = llmarch.load(name)
     return [c for c in check_references(ir, llmarch.count_params(ir)) if c.key == "kv_per_token"]

@@ -12,9 +12,9 @@ import pytest
 
 import llmarch
 from conftest import SPEC_NAMES
-from llmarch.flops import layer_macs
+from llmarch.analyze.flops import layer_macs
+from llmarch.analyze.params import layer_counts
 from llmarch.mechanisms.layers import layer_mixer
-from llmarch.params import layer_counts
 
 PREFILL, DECODE_CTX = 512, 8192
 

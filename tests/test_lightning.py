@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 import llmarch
-from llmarch import flops
+from llmarch.analyze import flops
+from llmarch.analyze.flop_trace import count_fvcore, count_torch
+from llmarch.analyze.kvcache import kv_cache
 from llmarch.errors import SpecError
-from llmarch.flop_counters import count_fvcore, count_torch
-from llmarch.kvcache import kv_cache
 from llmarch.mechanisms.layers import layer_mixer, layer_weights
 
 # Ling 2.5's layout at a small size: MLA on every 4th layer (layer_group_size 4), Lightning elsewhere
@@ -126,7 +126,7 @@ def test_box_and_layer_mix(ir):
     box = layer_mixer(ir, ir.layers[0]).box()
     assert box.title == "Lightning Attention" and box.kind == "mixer"
     assert dict(box.notes)["kv"] == "fixed-size state, no KV cache"
-    from llmarch.facts import layer_mix, layer_pattern
+    from llmarch.analyze.facts import layer_mix, layer_pattern
 
     assert layer_mix(ir) == "6 lightning + 2 global"
     # TTTGTTTG with a dense first layer
@@ -134,8 +134,8 @@ def test_box_and_layer_mix(ir):
 
 
 def test_tensor_parallel_needs_whole_heads(ir):
+    from llmarch.analyze.serve import Plan, check_plan
     from llmarch.errors import ParameterError
-    from llmarch.serve import Plan, check_plan
 
     check_plan(ir, Plan(gpus=4, tp=4, ep=1))
     with pytest.raises(ParameterError) as err:

@@ -8,9 +8,9 @@ import pytest
 
 import llmarch
 from llmarch.errors import LlmarchError, SpecError
-from llmarch.registry import Registry
-from llmarch.resolve import to_ir
-from llmarch.validate import validate
+from llmarch.spec.registry import Registry
+from llmarch.spec.resolve import to_ir
+from llmarch.spec.validate import validate
 
 TINY = """\
 name: {name}
@@ -200,7 +200,7 @@ def test_importing_torch_for_a_build_leaves_the_collector_as_it_was(collecting):
     code = (
         "import gc\n"
         f"{'gc.enable()' if collecting else 'gc.disable()'}\n"
-        "import llmarch.meta\n"
+        "import llmarch.builder.model\n"
         "print(gc.isenabled(), gc.get_freeze_count() > 100_000)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()

@@ -58,8 +58,8 @@ ffn: {{d_ff: 512}}
 def test_values_are_keys_by_hand(tmp_path, cache, kv_bytes_per_token_per_layer):
     """k_eq_v drops the V projection from the weights, the FLOPs and the meta build; what the cache
     holds is the kind's: K and V, or one tensor."""
-    from llmarch.flops import decode
-    from llmarch.kvcache import kv_cache
+    from llmarch.analyze.flops import decode
+    from llmarch.analyze.kvcache import kv_cache
 
     path = tmp_path / "keys-as-values.yaml"
     path.write_text(KEQV_SPEC.format(cache=cache))
@@ -114,7 +114,7 @@ def test_values_are_keys_box_says_what_the_kind_caches(tmp_path, cache, kv_note)
 def test_extras_box_lists_them_in_the_order_the_block_runs_them():
     """Gemma 3n: AltUp wraps the block, LAuReL runs beside the attention, the per-layer input after the FFN
     (the protocol lists them per-layer input first)."""
-    from llmarch.diagram_blocks import extras_slot
+    from llmarch.render.diagram_blocks import extras_slot
 
     ir = llmarch.load("gemma-3n-e4b")
     assert [type(m).__name__ for m in model_mechanisms(ir)] == ["PerLayerInputs", "AltUp", "Laurel"]

@@ -17,9 +17,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from llmarch.analyze.serve import HARDWARE_DIR
 from llmarch.cli import app
 from llmarch.render.doc import Cell, Doc, DocTable, csv_safe, to_csv
-from llmarch.serve import HARDWARE_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "tests" / "data" / "configs"
@@ -95,7 +95,7 @@ def test_a_full_disk_mid_write_keeps_the_previous_file(tmp_path, monkeypatch, ta
     monkeypatch.setattr(os, "write", full_disk)
     out = error_of(invoke(*[a.format(path) for a in args]))
     assert "No space left on device" in out and target in out
-    assert calls, "the write went around llmarch.output"
+    assert calls, "the write went around llmarch.render.output"
     assert path.read_bytes() == b"previous contents\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == [target]
 

@@ -139,7 +139,7 @@ NEMOTRON = {
 @pytest.mark.parametrize("name", list(NEMOTRON))
 def test_an_irregular_hybrid_says_every_layer_in_order(name):
     import llmarch
-    from llmarch.facts import layer_pattern
+    from llmarch.analyze.facts import layer_pattern
 
     text = layer_pattern(llmarch.load(name))
     blocks, said = text.split(" blocks: ")
@@ -150,8 +150,8 @@ def test_an_irregular_hybrid_says_every_layer_in_order(name):
 
 def test_every_shipped_pattern_says_its_layers():
     import llmarch
-    from llmarch.facts import layer_patterns
-    from llmarch.registry import shipped_dir
+    from llmarch.analyze.facts import layer_patterns
+    from llmarch.spec.registry import shipped_dir
 
     for path in sorted(shipped_dir().glob("*.yaml")):
         ir = llmarch.load(path.stem)

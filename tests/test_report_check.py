@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 import llmarch
 from conftest import ROOT, SPEC_NAMES
 from llmarch.cli import app
-from llmarch.output_schema import OUTPUT_SCHEMA
+from llmarch.render.output_schema import OUTPUT_SCHEMA
 
 runner = CliRunner()
 
@@ -74,7 +74,7 @@ def test_check_pass_fail_and_bad_input():
 
 
 def test_check_decode_and_prefill_budgets():
-    from llmarch import flops
+    from llmarch.analyze import flops
 
     ir = llmarch.load("gpt-oss-120b")
     decode = flops.decode(ir, 32768).flops

@@ -9,10 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 import llmarch
+from llmarch.analyze.serve import Plan, hardware_names, load_gpu, serve
 from llmarch.cli import app
 from llmarch.errors import OptionError
-from llmarch.output_schema import OUTPUT_SCHEMA
-from llmarch.serve import Plan, hardware_names, load_gpu, serve
+from llmarch.render.output_schema import OUTPUT_SCHEMA
 
 runner = CliRunner()
 H100_BYTES, H100_BW, H100_BF16 = 80 * 2**30, 3.35e12, 989.4e12
@@ -30,7 +30,7 @@ def test_dense_single_gpu_hand_formula():
     assert r["max_batch_at_ctx"] == (H100_BYTES - total * 2 - allowance) // kv_per_seq
     step_bytes = (total - embed) * 2 + 4 * kv_per_seq  # the input table is looked up, not read whole
     assert r["decode_roofline"]["bytes_per_step_per_gpu"] == step_bytes
-    from llmarch import flops as F
+    from llmarch.analyze import flops as F
 
     expect = max(step_bytes / H100_BW, F.decode(ir, 32768, 4).flops / H100_BF16)
     assert r["decode_roofline"]["step_time_lower_bound_s"] == pytest.approx(expect)

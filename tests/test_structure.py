@@ -103,20 +103,20 @@ def test_no_import_cycle_between_modules():
 # (kinds, units, budgets' text).  The analyzers, the builder and the mechanisms sit above it.
 SPEC_LAYER = {
     "llmarch.errors",
-    "llmarch.yamlsafe",
+    "llmarch.spec.yamlsafe",
     "llmarch.kinds",
     "llmarch.limits",
     "llmarch.units",
-    "llmarch.budget_text",
-    "llmarch.schema",
-    "llmarch.validate",
+    "llmarch.spec.budget_text",
+    "llmarch.spec.schema",
+    "llmarch.spec.validate",
     "llmarch.ir",
-    "llmarch.resolve",
-    "llmarch.resolve_attention",
-    "llmarch.registry",
+    "llmarch.spec.resolve",
+    "llmarch.spec.resolve_attention",
+    "llmarch.spec.registry",
 }
 # Below every layer: storage that imports nothing from llmarch (the registry keeps its folder indexes there)
-STORAGE = {"llmarch.buildcache"}
+STORAGE = {"llmarch.cache"}
 
 
 def test_the_spec_layer_imports_nothing_above_it():
@@ -144,14 +144,14 @@ def calls_in(source: str) -> set[str]:
 
 
 # the renderers: render/ and the diagram's modules (its header numbers come in: `api.diagram_numbers`)
-RENDERERS = ("render/*.py", "diagram*.py")
+RENDERERS = ("render/*.py",)
 
 
 def test_renderers_compute_nothing():
     """render/ formats typed results: facts, reference checks and comparisons come in the result (report's
     pairs included, so report loads no spec twice); the diagram draws the numbers it is given."""
     paths = sorted(p for pattern in RENDERERS for p in PACKAGE.glob(pattern))
-    assert PACKAGE / "diagram.py" in paths and PACKAGE / "render" / "kv.py" in paths
+    assert PACKAGE / "render" / "diagram.py" in paths and PACKAGE / "render" / "kv.py" in paths
     found = {p.name: sorted(calls_in(p.read_text()) & ANALYSES) for p in paths}
     assert not {name: calls for name, calls in found.items() if calls}
     assert calls_in("x = facts(ir)\ny = api.load(n)\n") & ANALYSES == {"facts", "load"}
@@ -206,7 +206,7 @@ def test_the_outside_finder_finds_outside_citations():
 
 # import-hf's layers, bottom first (docs/architecture.md, "import-hf: one module per model family"): a module
 # imports only modules of lower layers; a family may build on another family's type (GLM-5 on DeepSeek V3.2)
-IMPORT_HF = "llmarch.import_hf"
+IMPORT_HF = "llmarch.importers.hf"
 IMPORT_HF_LAYERS = (
     {"keys"},
     {"config"},
@@ -214,7 +214,7 @@ IMPORT_HF_LAYERS = (
     {"common"},
     {"families"},  # the package and every module under it
     {"driver", "checkpoint"},  # checkpoint: the written spec held against a checkpoint's shards (verify)
-    {""},  # llmarch.import_hf itself: re-exports
+    {""},  # llmarch.importers.hf itself: re-exports
 )
 
 
@@ -253,14 +253,74 @@ def test_import_hf_modules_import_only_lower_layers():
 
 def test_the_layering_check_finds_an_upward_import():
     graph = {
-        "llmarch.import_hf.keys": set(),
-        "llmarch.import_hf.quant": {"llmarch.import_hf.families.qwen", "llmarch.errors"},
-        "llmarch.import_hf.families.glm": {"llmarch.import_hf.families.deepseek", "llmarch.import_hf.common"},
-        "llmarch.import_hf.families.qwen": {"llmarch.import_hf.driver"},
-        "llmarch.import_hf.cache": set(),
+        "llmarch.importers.hf.keys": set(),
+        "llmarch.importers.hf.quant": {"llmarch.importers.hf.families.qwen", "llmarch.errors"},
+        "llmarch.importers.hf.families.glm": {"llmarch.importers.hf.families.deepseek", "llmarch.importers.hf.common"},
+        "llmarch.importers.hf.families.qwen": {"llmarch.importers.hf.driver"},
+        "llmarch.importers.hf.cache": set(),
     }
     assert layering_violations(graph) == [
-        "llmarch.import_hf.quant imports llmarch.import_hf.families.qwen, which is not below it",
-        "llmarch.import_hf.families.qwen imports llmarch.import_hf.driver, which is not below it",
-        "llmarch.import_hf.cache is in no layer of IMPORT_HF_LAYERS: place it (and in docs/architecture.md)",
+        "llmarch.importers.hf.quant imports llmarch.importers.hf.families.qwen, which is not below it",
+        "llmarch.importers.hf.families.qwen imports llmarch.importers.hf.driver, which is not below it",
+        "llmarch.importers.hf.cache is in no layer of IMPORT_HF_LAYERS: place it (and in docs/architecture.md)",
     ]
+
+
+# ---------------------------------------------------------------------------------------------------
+# The parts drawn in docs/architecture.md: every import between parts is an arrow of the page's table
+
+ARCHITECTURE = PACKAGE.parent / "docs" / "architecture.md"
+
+
+def drawn_parts(text: str) -> tuple[dict[str, list[str]], dict[str, set[str]]]:
+    """The page's parts table: part -> module prefixes it holds, part -> parts it may import."""
+    block = text.split("<!-- parts:", 1)[1].split("<!-- /parts -->", 1)[0]
+    holds: dict[str, list[str]] = {}
+    may: dict[str, set[str]] = {}
+    for row in block.splitlines():
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        if len(cells) != 3 or cells[0] in ("part", "") or set(cells[0]) <= {"-"}:
+            continue
+        part, held, imports = cells
+        names = re.findall(r"`([\w/]+)`", held)
+        holds[part] = [n if n == "llmarch" else "llmarch." + n.rstrip("/").replace("/", ".") for n in names]
+        may[part] = {p.strip() for p in imports.split(",") if p.strip() not in ("", "—")}
+    return holds, may
+
+
+def part_of(module: str, holds: dict[str, list[str]]) -> str | None:
+    best = None
+    for part, prefixes in holds.items():
+        for prefix in prefixes:
+            hit = module == prefix or (prefix != "llmarch" and module.startswith(prefix + "."))
+            if hit and (best is None or len(prefix) > best[1]):
+                best = (part, len(prefix))
+    return best[0] if best else None
+
+
+def test_every_import_between_parts_is_drawn():
+    holds, may = drawn_parts(ARCHITECTURE.read_text())
+    assert set().union(*may.values()) <= set(holds), "the table names a part it does not define"
+    graph = import_graph()
+    homeless = sorted(m for m in graph if part_of(m, holds) is None)
+    assert not homeless, f"modules in no part of docs/architecture.md's table: {homeless}"
+    undrawn = sorted(
+        f"{a} -> {b} ({part_of(a, holds)} -> {part_of(b, holds)})"
+        for a, targets in graph.items()
+        for b in targets
+        if part_of(a, holds) != part_of(b, holds) and part_of(b, holds) not in may[part_of(a, holds)]
+    )
+    assert not undrawn, f"imports the page does not draw: {undrawn}"
+
+
+def test_the_drawn_parts_form_no_cycle():
+    _, may = drawn_parts(ARCHITECTURE.read_text())
+    assert cycles({part: set(targets) for part, targets in may.items()}) == []
+
+
+def test_the_parts_check_can_fail():
+    page = "<!-- parts: x -->\n| part | holds | imports |\n|---|---|---|\n| a | `x/` | b |\n| b | `y` | — |\n<!-- /parts -->"
+    holds, may = drawn_parts(page)
+    assert holds == {"a": ["llmarch.x"], "b": ["llmarch.y"]} and may == {"a": {"b"}, "b": set()}
+    assert part_of("llmarch.x.z", holds) == "a" and part_of("llmarch.xz", holds) is None
+    assert cycles({"a": {"b"}, "b": {"a"}}) == [["a", "b"]]

@@ -275,7 +275,7 @@ def test_traced_counts_show_progress_on_a_terminal_and_nothing_when_piped():
 
 
 def test_reading_shard_headers_reports_each_shard(tmp_path):
-    from llmarch.verify.safetensors import read_checkpoint
+    from llmarch.importers.checkpoints.safetensors import read_checkpoint
     from tests.test_verify import write_shard
 
     write_shard(tmp_path / "model-00001-of-00002.safetensors", {"a": ("BF16", (2,))})

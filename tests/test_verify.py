@@ -16,7 +16,7 @@ import pytest
 
 from conftest import causal_lm_on_meta, collected_values, has_config, text_config, transformers_model, upstream_config
 from llmarch.errors import LlmarchError
-from llmarch.verify.safetensors import MAX_HEADER_BYTES, read_checkpoint, read_header
+from llmarch.importers.checkpoints.safetensors import MAX_HEADER_BYTES, read_checkpoint, read_header
 
 BITS = {"BF16": 16, "F16": 16, "F32": 32, "F8_E4M3": 8, "F8_E8M0": 8, "U8": 8, "I8": 8, "I32": 32, "I64": 64}
 TORCH_DTYPES = {"torch.bfloat16": "BF16", "torch.float16": "F16", "torch.float32": "F32"}
@@ -463,7 +463,7 @@ def family_checkpoint(tmp_path: Path, spec: str, layout: str) -> Path:
 @pytest.mark.parametrize("spec, layout", FAMILY_CASES, ids=[f"{s}-{lay}" for s, lay in FAMILY_CASES])
 def test_family_agrees_and_catches_each_difference(tmp_path, spec, layout):
     import llmarch
-    from llmarch.verify import verify
+    from llmarch.importers.checkpoints import verify
 
     ir = llmarch.load(spec)
     folder = family_checkpoint(tmp_path / "ok", spec, layout)
@@ -502,7 +502,7 @@ def test_bytes_explained_by_hand_gpt_oss(tmp_path):
     """gpt-oss-20b's MXFP4 experts: `show` prices every routed-expert parameter at 17/32 byte, but the
     experts' biases are stored in BF16: 24 layers x 32 experts x (5760 + 2880) biases x (2 - 17/32) bytes."""
     import llmarch
-    from llmarch.verify import verify
+    from llmarch.importers.checkpoints import verify
 
     answer = verify(
         llmarch.load("gpt-oss-20b"), read_checkpoint(str(family_checkpoint(tmp_path, "gpt-oss-20b", "per_expert")))
@@ -516,7 +516,7 @@ def test_bytes_explained_by_hand_deepseek_v3(tmp_path):
     """DeepSeek-V3's MTP layer (README_WEIGHTS: embedding, enorm, hnorm, eh_proj, shared_head and one MoE
     decoder layer, its linears fp8 with F32 block scales) and its F32 routing biases, by hand."""
     import llmarch
-    from llmarch.verify import verify
+    from llmarch.importers.checkpoints import verify
 
     d, v, q, kv, rope, nope, vd, h = 7168, 129280, 1536, 512, 64, 128, 128, 128
     n, f = 256, 2048
@@ -550,7 +550,7 @@ def test_cli_exit_codes_json_and_table(tmp_path):
     from typer.testing import CliRunner
 
     from llmarch.cli import app
-    from llmarch.output_schema import OUTPUT_SCHEMA
+    from llmarch.render.output_schema import OUTPUT_SCHEMA
 
     runner = CliRunner()
     tensors = transformers_checkpoint("qwen3-0.6b")
@@ -563,8 +563,8 @@ def test_cli_exit_codes_json_and_table(tmp_path):
     assert data["command"] == "verify" and data["models"][0]["agree"]
     # one path: the CLI's model object is the typed answer's as_dict(), keys in the order JSON always had
     import llmarch
-    from llmarch.verify import verify
-    from llmarch.verify.answer import VerifyResult
+    from llmarch.importers.checkpoints import verify
+    from llmarch.importers.checkpoints.answer import VerifyResult
 
     answer = verify(llmarch.load("qwen3-0.6b"), read_checkpoint(str(good)))
     assert isinstance(answer, VerifyResult) and answer.agree and answer.format is None and answer.mtp_unchecked == []
@@ -601,7 +601,7 @@ def test_multimodal_wrapper_prefix_and_tower(tmp_path):
     """Gemma 3 4B as its Hub checkpoint lays it out: the text model under `model.language_model.`, a vision
     tower and projector beside it (outside the spec: listed and priced, not a difference)."""
     import llmarch
-    from llmarch.verify import verify
+    from llmarch.importers.checkpoints import verify
 
     text = transformers_checkpoint("gemma-3-4b")
     tensors = {n.replace("model.", "model.language_model.", 1): v for n, v in text.items()}
@@ -656,7 +656,7 @@ def test_a_fifo_or_a_device_is_refused_not_read(tmp_path):
 
 def test_a_config_whose_model_type_is_not_a_name(tmp_path):
     import llmarch
-    from llmarch.verify import verify
+    from llmarch.importers.checkpoints import verify
 
     write_shard(tmp_path / "model.safetensors", {"w": ("BF16", (2,))})
     (tmp_path / "config.json").write_text(json.dumps({"model_type": ["qwen3"]}))
@@ -764,7 +764,7 @@ HUB_CASES = [
 @pytest.mark.parametrize("spec", HUB_CASES)
 def test_later_family_agrees_and_catches_each_difference(tmp_path, spec):
     import llmarch
-    from llmarch.verify import verify
+    from llmarch.importers.checkpoints import verify
 
     ir = llmarch.load(spec)
     tensors = hub_family_tensors(spec)
@@ -798,7 +798,7 @@ def test_mtp_tensors_of_an_unchecked_family_are_listed_apart(tmp_path):
     """MiniMax-M2's checkpoints' MTP naming is not known to verify: tensors named `mtp` are listed and
     priced apart (not differences), and the spec's MTP modules are not expected."""
     import llmarch
-    from llmarch.verify import verify
+    from llmarch.importers.checkpoints import verify
 
     tensors = hub_family_tensors("minimax-m2")
     extra = {"model.mtp.layers.0.eh_proj.weight": ("BF16", (3072, 6144))}
@@ -817,7 +817,7 @@ def test_glm4_moe_mtp_layer_is_listed_apart(tmp_path):
     are 0 to 45) is listed and priced apart, not a difference, and the spec's MTP weights are not expected;
     layer 45 is still checked."""
     import llmarch
-    from llmarch.verify import verify
+    from llmarch.importers.checkpoints import verify
 
     tensors = hub_family_tensors("glm-4.5-air")
     assert (
@@ -876,7 +876,7 @@ def longcat_flash_lite_tensors() -> dict[str, tuple[str, tuple]]:
 
 def test_longcat_flash_lite_agrees_and_catches_each_difference(tmp_path):
     import llmarch
-    from llmarch.verify import verify
+    from llmarch.importers.checkpoints import verify
 
     ir = llmarch.load("longcat-flash-lite")
     tensors = longcat_flash_lite_tensors()
@@ -924,8 +924,8 @@ NO_TEST_CHECKPOINT: set[str] = set()
 
 
 def test_every_import_hf_type_has_a_checkpoint_table_and_a_test():
-    from llmarch.import_hf.families import CHECKPOINT_NAMES, TEXT_TYPES
-    from llmarch.verify.naming import WRAPPERS
+    from llmarch.importers.checkpoints.naming import WRAPPERS
+    from llmarch.importers.hf.families import CHECKPOINT_NAMES, TEXT_TYPES
 
     assert set(TEXT_TYPES) - set(CHECKPOINT_NAMES) == NO_TABLE
     specs = [spec for spec, _ in FAMILY_CASES] + HUB_CASES
@@ -1028,7 +1028,7 @@ def test_gpt_oss_20b_against_its_real_weight_map(tmp_path):
     (`transformers_checkpoint`): verify expects exactly these tensors, agrees, and the tensor bytes on disk are the
     index's total_size to the byte."""
     import llmarch
-    from llmarch.verify import verify
+    from llmarch.importers.checkpoints import verify
 
     names = {f"model.layers.{i}.{n}" for i in range(24) for n in GPT_OSS_20B_LAYER} | set(GPT_OSS_20B_TOP)
     assert len(names) == 459
@@ -1053,17 +1053,17 @@ try:
     run()
 except SystemExit as exc:
     print('exit', exc.code, file=sys.stderr)
-watched = ('torch', 'pydantic', 'llmarch.schema', 'llmarch.resolve', 'llmarch.import_hf.driver', 'llmarch.import_hf.vision')
-families = [m for m in sys.modules if m.startswith('llmarch.import_hf.families.')]
+watched = ('torch', 'pydantic', 'llmarch.spec.schema', 'llmarch.spec.resolve', 'llmarch.importers.hf.driver', 'llmarch.importers.hf.vision')
+families = [m for m in sys.modules if m.startswith('llmarch.importers.hf.families.')]
 print(sorted(m for m in watched if m in sys.modules) + sorted(families), file=sys.stderr)
 """
 
 API_PROBE = """
 import sys
 import llmarch
-from llmarch.verify import read_checkpoint, verify
+from llmarch.importers.checkpoints import read_checkpoint, verify
 assert verify(llmarch.load('qwen3-0.6b'), read_checkpoint(sys.argv[1])).agree
-print(sorted(m for m in ('torch', 'pydantic', 'llmarch.schema') if m in sys.modules), file=sys.stderr)
+print(sorted(m for m in ('torch', 'pydantic', 'llmarch.spec.schema') if m in sys.modules), file=sys.stderr)
 """
 
 
@@ -1091,9 +1091,9 @@ def test_verify_loads_one_family_table_and_no_spec_schema(tmp_path):
         return lines[-1]
 
     cold = last_line(VERIFY_PROBE)  # the spec is read, validated and resolved: the schema is loaded
-    assert "'llmarch.schema'" in cold and "'llmarch.import_hf.driver'" not in cold
+    assert "'llmarch.spec.schema'" in cold and "'llmarch.importers.hf.driver'" not in cold
     warm = last_line(VERIFY_PROBE)
-    assert warm == "['pydantic', 'torch', 'llmarch.import_hf.families.qwen']"
+    assert warm == "['pydantic', 'torch', 'llmarch.importers.hf.families.qwen']"
     assert last_line(API_PROBE) == "['torch']"
 
 
@@ -1179,7 +1179,7 @@ def test_mimo_v25_pro_fused_qkv_against_its_tensor_list(tmp_path):
     o_proj kept in BF16 (the config's ignored_layers) against the attention's fp8 blocks (so each o_proj's
     `weight_scale_inv` is missing and its dtype differs), and the router's matrix stored in F32."""
     import llmarch
-    from llmarch.verify import verify
+    from llmarch.importers.checkpoints import verify
 
     tensors = mimo_v25_pro_tensors()
     assert len(tensors) == 159_581  # the report's tensor count

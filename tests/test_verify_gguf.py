@@ -16,7 +16,7 @@ import pytest
 
 from conftest import text_config, transformers_model, upstream_config
 from llmarch.errors import LlmarchError
-from llmarch.verify.gguf import MAX_STRING_BYTES, bits_per_weight, read_gguf
+from llmarch.importers.checkpoints.gguf import MAX_STRING_BYTES, bits_per_weight, read_gguf
 
 gguf = pytest.importorskip("gguf")
 
@@ -170,7 +170,7 @@ CASES = {
 @pytest.mark.parametrize("spec", list(CASES))
 def test_gguf_agrees_and_catches_each_difference(tmp_path, spec):
     import llmarch
-    from llmarch.verify.gguf_verify import verify_gguf
+    from llmarch.importers.checkpoints.gguf_verify import verify_gguf
 
     ir = llmarch.load(spec)
     arch, metadata, tensors = CASES[spec](spec)
@@ -219,7 +219,7 @@ def test_cli_reads_a_gguf(tmp_path):
     from typer.testing import CliRunner
 
     from llmarch.cli import app
-    from llmarch.output_schema import OUTPUT_SCHEMA
+    from llmarch.render.output_schema import OUTPUT_SCHEMA
 
     arch, metadata, tensors = qwen3_gguf("qwen3-0.6b")
     path = tmp_path / "Qwen3-0.6B-Q4_K_M.gguf"

@@ -715,8 +715,8 @@ KNOWN_DIFFERENCES = {"mistral-small-4-119b": {"context_length"}}
 @pytest.mark.parametrize("spec", list(CASES))
 def test_gguf_family_agrees_and_catches_each_difference(tmp_path, spec):
     import llmarch
-    from llmarch.verify.gguf import read_gguf
-    from llmarch.verify.gguf_verify import verify_gguf
+    from llmarch.importers.checkpoints.gguf import read_gguf
+    from llmarch.importers.checkpoints.gguf_verify import verify_gguf
 
     ir = llmarch.load(spec)
     arch, metadata, tensors = CASES[spec](spec)
@@ -833,7 +833,7 @@ def shipped_model_types() -> dict[str, list[str]]:
 def readme_rows() -> list[str]:
     from importlib.metadata import version as installed
 
-    from llmarch.verify.gguf_naming import GGUF_TABLES
+    from llmarch.importers.checkpoints.gguf_naming import GGUF_TABLES
 
     version = installed("gguf")
     rows = ["| model type | llama.cpp architecture | verify | shipped specs |", "|---|---|---|---|"]
@@ -870,7 +870,7 @@ def test_every_shipped_model_type_has_its_llama_cpp_architecture_stated():
 def test_every_gguf_table_is_tested_on_a_file():
     import test_verify_gguf
 
-    from llmarch.verify.gguf_naming import GGUF_TABLES
+    from llmarch.importers.checkpoints.gguf_naming import GGUF_TABLES
 
     tested = {a for spec in [*CASES, *test_verify_gguf.CASES] for a in MODEL_TYPE_ARCH[model_type_of(spec)]}
     assert set(GGUF_TABLES) <= tested, set(GGUF_TABLES) - tested
@@ -971,8 +971,8 @@ def test_every_spec_of_a_tabled_architecture_is_named_by_the_table():
     """README's `tested` rows hold for each spec listed in them: every weight gets a GGUF name from one of its
     model type's architectures' tables, except the specs NOT_NAMED lists (README says which)."""
     import llmarch
-    from llmarch.verify.gguf_naming import GGUF_TABLES
-    from llmarch.verify.gguf_verify import expected_gguf_tensors
+    from llmarch.importers.checkpoints.gguf_naming import GGUF_TABLES
+    from llmarch.importers.checkpoints.gguf_verify import expected_gguf_tensors
 
     named, unnamed = set(), {}
     for model_type, specs in shipped_model_types().items():
@@ -996,8 +996,8 @@ def test_gemma4_moe_beside_a_dense_ffn_states_both_widths_and_the_experts(tmp_pa
     (intermediate_size 2,112) as `feed_forward_length`, the experts' (moe_intermediate_size 704) and counts
     (128, top 8) as a MoE's; a file stating another expert count differs on that key alone."""
     import llmarch
-    from llmarch.verify.gguf import read_gguf
-    from llmarch.verify.gguf_verify import verify_gguf
+    from llmarch.importers.checkpoints.gguf import read_gguf
+    from llmarch.importers.checkpoints.gguf_verify import verify_gguf
 
     arch, metadata, tensors = gemma4("gemma-4-26b-a4b")
     assert (metadata["feed_forward_length"], metadata["expert_feed_forward_length"]) == (2112, 704)
@@ -1020,8 +1020,8 @@ def test_mimo2_file_with_fused_qkv_differs_naming_both(tmp_path):
     converter keeps V2.5's `qkv_proj`) differs from the table, the three parts missing and the fused tensor
     unexpected, on MiMo-V2-Flash's file (the same table) with layer 0's q, k and v fused by hand."""
     import llmarch
-    from llmarch.verify.gguf import read_gguf
-    from llmarch.verify.gguf_verify import verify_gguf
+    from llmarch.importers.checkpoints.gguf import read_gguf
+    from llmarch.importers.checkpoints.gguf_verify import verify_gguf
 
     arch, metadata, tensors = mimo2("mimo-v2-flash")
     parts = [f"blk.0.attn_{x}.weight" for x in "qkv"]

@@ -27,11 +27,11 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
-from llmarch import buildcache
+from llmarch import cache as buildcache
 from llmarch.cli import app
-from llmarch.output_schema import OUTPUT_SCHEMA
-from llmarch.registry import split_edits
+from llmarch.render.output_schema import OUTPUT_SCHEMA
 from llmarch.report import parse_pairs
+from llmarch.spec.registry import split_edits
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -184,8 +184,8 @@ def test_warnings_name_the_what_if():
 
 def test_a_plot_legend_tells_the_what_if_apart():
     """kvcache --plot labels each line with its KVResult's name (matplotlib draws text as paths)."""
+    from llmarch.analyze.kvcache import kv_answer
     from llmarch.api import load
-    from llmarch.kvcache import kv_answer
 
     names = [kv_answer(load(n), 1024, 1, "bf16", "fp32", None, [1024]).name for n in ("qwen3-8b", WHATIF)]
     assert names == ["qwen3-8b", "qwen3-8b (attention.n_kv_heads=4)"]

@@ -8,7 +8,7 @@ import pytest
 
 import llmarch
 from conftest import causal_lm_on_meta, collected_values, unique_params
-from llmarch.kvcache import kv_cache
+from llmarch.analyze.kvcache import kv_cache
 from llmarch.mechanisms.layers import layer_weights
 
 
@@ -160,8 +160,8 @@ def test_small_macs_by_hand(small):
 
 def test_traced_counters_agree(small):
     """Traced == analytic exactly, prefill of 300 tokens and a decode step at 2000."""
-    from llmarch import flops
-    from llmarch.flop_counters import count_fvcore, count_torch
+    from llmarch.analyze import flops
+    from llmarch.analyze.flop_trace import count_fvcore, count_torch
 
     model = llmarch.build(small, with_mtp=False)
     analytic = flops.prefill(small, 300).flops
@@ -172,10 +172,10 @@ def test_traced_counters_agree(small):
 
 def test_import_hf_of_the_collected_values_is_the_shipped_spec(ir):
     """import-hf reads the collected config into the same model: every layer, its count and its cache."""
-    from llmarch.import_hf import import_config, spec_yaml
-    from llmarch.resolve import to_ir
-    from llmarch.validate import validate
-    from llmarch.yamlsafe import load_text
+    from llmarch.importers.hf import import_config, spec_yaml
+    from llmarch.spec.resolve import to_ir
+    from llmarch.spec.validate import validate
+    from llmarch.spec.yamlsafe import load_text
 
     imported = import_config(collected_values("zaya1-8b"), name="zaya1-8b", source="zaya1-8b.values.yaml")
     located = load_text(spec_yaml(imported), "imported.yaml")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..budgets import CheckResult
+from ..analyze.budgets import CheckResult
 from ..units import BYTES, COUNT, format_as
 from .doc import Cell, Doc, DocTable
 

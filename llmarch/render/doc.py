@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..output import printable
+from .output import printable
 
 
 @dataclass

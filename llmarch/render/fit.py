@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
-from ..output import printable
+from .output import printable
 
 # rich's SIMPLE_HEAVY box with one space of padding: an edge, then each column with a space either side
 # and a divider: sum(widths) + 3 x columns + 1

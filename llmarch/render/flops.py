@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..flops import COMPONENTS
+from ..analyze.flops import COMPONENTS
 from ..flops_report import FlopsAnswer
 from ..units import alike, format_tokens
 from . import fmt

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import io
 
-from ..kvcache import KVResult
-from ..output import write_file
+from ..analyze.kvcache import KVResult
+from .output import write_file
 
 SMALLEST_DEFAULT = 1024
 

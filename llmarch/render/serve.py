@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..serve import GPU, ServeResult, table_conventions
+from ..analyze.serve import GPU, ServeResult, table_conventions
 from ..units import alike, format_tokens
 from . import fmt as f
 from .doc import Cell, Doc, DocTable

@@ -6,9 +6,9 @@ integers.
 
 from __future__ import annotations
 
+from ..analyze.params import COMPONENTS
 from ..api import PARAM_ROWS, WEIGHT_ROWS, Comparison, Description, Listing
 from ..ir import ModelIR
-from ..params import COMPONENTS
 from ..units import alike
 from . import fmt
 from .doc import Cell, Doc, DocTable

@@ -1,0 +1,1 @@
+"""The importers: configs and checkpoints from elsewhere turned into specs."""
