@@ -366,6 +366,9 @@ _MLP = ("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
 _EXPERTS = ("mlp.experts.{e}.gate_proj", "mlp.experts.{e}.up_proj", "mlp.experts.{e}.down_proj")
 
 
+_SHARED_EXPERTS = ("mlp.shared_experts.gate_proj", "mlp.shared_experts.up_proj", "mlp.shared_experts.down_proj")
+
+
 _W123 = ("block_sparse_moe.experts.{e}.w1", "block_sparse_moe.experts.{e}.w2", "block_sparse_moe.experts.{e}.w3")
 
 
@@ -373,7 +376,7 @@ _DEEPSEEK_NAMES = {
     "attention": _MLA,
     "dense_ffn": _MLP,
     "routed_experts": _EXPERTS,
-    "shared_experts": ("mlp.shared_experts.gate_proj", "mlp.shared_experts.up_proj", "mlp.shared_experts.down_proj"),
+    "shared_experts": _SHARED_EXPERTS,
     "other": (
         "mlp.gate",
         "input_layernorm",
@@ -381,6 +384,16 @@ _DEEPSEEK_NAMES = {
         "self_attn.q_a_layernorm",
         "self_attn.kv_a_layernorm",
     ),
+}
+
+
+# Qwen-style attention with a per-head output gate `g_proj` over DeepSeek-style experts (Laguna, Step 3.5)
+_GATED_MOE_NAMES = {
+    "attention": _ATTN + ("self_attn.g_proj",),
+    "dense_ffn": _MLP,
+    "routed_experts": _EXPERTS,
+    "shared_experts": _SHARED_EXPERTS,
+    "other": ("mlp.gate", "input_layernorm", "post_attention_layernorm", "self_attn.q_norm", "self_attn.k_norm"),
 }
 
 

@@ -9,6 +9,7 @@ from ..common import (
     _ATTN,
     _EXPERTS,
     _MLP,
+    _SHARED_EXPERTS,
     ATTENTION_TENSORS,
     GATED_FFN,
     MLP_TENSORS,
@@ -126,11 +127,7 @@ MODULE_NAMES = {
             "attention": _ATTN + ("self_attn.gate_proj",),
             "dense_ffn": _MLP,
             "routed_experts": _EXPERTS,
-            "shared_experts": (
-                "mlp.shared_experts.gate_proj",
-                "mlp.shared_experts.up_proj",
-                "mlp.shared_experts.down_proj",
-            ),
+            "shared_experts": _SHARED_EXPERTS,
             "other": (
                 "mlp.router.gate",
                 "input_layernorm",

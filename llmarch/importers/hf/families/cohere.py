@@ -9,6 +9,8 @@ from __future__ import annotations
 from ....limits import MAX_D_FF, MAX_EXPERTS, MAX_HEADS
 from ...checkpoints.naming import Family
 from ..common import (
+    _MLP,
+    _SHARED_EXPERTS,
     ATTENTION_TENSORS,
     DENSE_TENSORS,
     GATED_FFN,
@@ -225,20 +227,15 @@ TYPES = [
 
 
 _COHERE_ATTN = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj")
-_COHERE_MLP = ("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
 
 MODULE_NAMES = {
-    "cohere2": ModuleNames({"attention": _COHERE_ATTN, "dense_ffn": _COHERE_MLP, "other": ("input_layernorm",)}),
+    "cohere2": ModuleNames({"attention": _COHERE_ATTN, "dense_ffn": _MLP, "other": ("input_layernorm",)}),
     "cohere2_moe": ModuleNames(
         {
             "attention": _COHERE_ATTN,
-            "dense_ffn": _COHERE_MLP,
+            "dense_ffn": _MLP,
             "routed_experts": ("mlp.experts.gate_up_proj", "mlp.experts.down_proj"),
-            "shared_experts": (
-                "mlp.shared_experts.gate_proj",
-                "mlp.shared_experts.up_proj",
-                "mlp.shared_experts.down_proj",
-            ),
+            "shared_experts": _SHARED_EXPERTS,
             "other": ("mlp.gate", "input_layernorm"),
         }
     ),

@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from ....limits import MAX_CONTEXT, MAX_HEAD_DIM, MAX_HEADS
 from ...checkpoints.naming import Family, experts, split, to
-from ..common import TextType, _base, _layers, _moe, _rmsnorm
+from ..common import _SHARED_EXPERTS, TextType, _base, _layers, _moe, _rmsnorm
 from ..config import Config, _show
 from ..keys import _QUANT, Derived, Reject, _keys, _only
 from ..quant import ModuleNames
@@ -301,11 +301,7 @@ MODULE_NAMES = {
         {
             "attention": _V4_ATTENTION,
             "routed_experts": ("mlp.experts.{e}.gate_proj", "mlp.experts.{e}.up_proj", "mlp.experts.{e}.down_proj"),
-            "shared_experts": (
-                "mlp.shared_experts.gate_proj",
-                "mlp.shared_experts.up_proj",
-                "mlp.shared_experts.down_proj",
-            ),
+            "shared_experts": _SHARED_EXPERTS,
             "other": ("mlp.gate", "input_layernorm", "post_attention_layernorm", "attn_hc", "ffn_hc"),
         }
     )

@@ -7,9 +7,7 @@ from typing import Any
 from ....limits import MAX_HEAD_DIM, MAX_HEADS
 from ...checkpoints.naming import Family, to
 from ..common import (
-    _ATTN,
-    _EXPERTS,
-    _MLP,
+    _GATED_MOE_NAMES,
     ATTENTION_TENSORS,
     GATED_FFN,
     MLP_TENSORS,
@@ -155,27 +153,7 @@ TYPES = [
 ]
 
 
-MODULE_NAMES = {
-    "laguna": ModuleNames(
-        {
-            "attention": _ATTN + ("self_attn.g_proj",),
-            "dense_ffn": _MLP,
-            "routed_experts": _EXPERTS,
-            "shared_experts": (
-                "mlp.shared_experts.gate_proj",
-                "mlp.shared_experts.up_proj",
-                "mlp.shared_experts.down_proj",
-            ),
-            "other": (
-                "mlp.gate",
-                "input_layernorm",
-                "post_attention_layernorm",
-                "self_attn.q_norm",
-                "self_attn.k_norm",
-            ),
-        }
-    ),
-}
+MODULE_NAMES = {"laguna": ModuleNames(_GATED_MOE_NAMES)}
 
 
 # Checkpoint tensor names (verify). Laguna: a per-head output gate `g_proj`; its routing bias a (frozen)

@@ -7,9 +7,7 @@ from typing import Any, Optional
 from ....limits import MAX_HEAD_DIM, MAX_HEADS, MAX_LAYERS
 from ...checkpoints.naming import Family, to
 from ..common import (
-    _ATTN,
-    _EXPERTS,
-    _MLP,
+    _GATED_MOE_NAMES,
     ATTENTION_TENSORS,
     MLP_TENSORS,
     TextType,
@@ -390,27 +388,7 @@ TYPES = [
 ]
 
 
-MODULE_NAMES = {
-    "step3p5": ModuleNames(
-        {
-            "attention": _ATTN + ("self_attn.g_proj",),
-            "dense_ffn": _MLP,
-            "routed_experts": _EXPERTS,
-            "shared_experts": (
-                "mlp.shared_experts.gate_proj",
-                "mlp.shared_experts.up_proj",
-                "mlp.shared_experts.down_proj",
-            ),
-            "other": (
-                "mlp.gate",
-                "input_layernorm",
-                "post_attention_layernorm",
-                "self_attn.q_norm",
-                "self_attn.k_norm",
-            ),
-        }
-    ),
-}
+MODULE_NAMES = {"step3p5": ModuleNames(_GATED_MOE_NAMES)}
 
 
 # Checkpoint tensor names (verify). Step 3.5 Flash: the per-head output gate is `g_proj`, the MoE DeepSeek's
