@@ -35,12 +35,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'llmarch' has no attribute {name!r}")
 
 
-# the module behind the API's `registry()` (before the layout of issue 17 the module was `llmarch.registry`
-# and had to be loaded before the function was bound, so as not to rebind the package's attribute)
-from .spec import registry as _registry_module  # noqa: E402
-
-
-def registry(spec_paths: list[str] | None = None) -> _registry_module.Registry:
+def registry(spec_paths: list[str] | None = None) -> Registry:
     """The registry of shipped specs and those on `spec_paths` and in $LLMARCH_SPEC_PATH (`api.registry`)."""
     from .api import registry as api_registry
 
@@ -51,6 +46,7 @@ if TYPE_CHECKING:
     from .analyze.params import ParamCount, count_params
     from .api import build, compare, describe, load, module_params
     from .errors import LlmarchError, SpecError
+    from .spec.registry import Registry
 
 __all__ = [
     "build",

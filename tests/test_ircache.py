@@ -24,7 +24,7 @@ from llmarch import cache as buildcache
 from llmarch.spec import ircache
 from llmarch.spec.registry import Registry
 
-registry = importlib.import_module("llmarch.spec.registry")  # `llmarch.spec.registry` the attribute is the API function
+registry = importlib.import_module("llmarch.spec.registry")  # the module (`llmarch.registry` is the API function)
 
 ROOT = Path(__file__).resolve().parent.parent
 
