@@ -172,7 +172,8 @@ class ParallelFFNIR:
     moe: MoEIR
 
 
-# The layer as tagged unions: the words `mixer` and `ffn` are the tags, `mixer_ir` and `ffn_ir` what they carry.
+# The layer as tagged unions: the words `mixer` and `ffn` are the tags, `mixer_ir` and `ffn_ir` what they carry
+# (`ffn` derived from its member).
 # A new mixer or FFN kind is one more member here (and its mechanism in mechanisms/layers.py's tables).
 MixerIR = Union[AttentionIR, GatedDeltaNetIR, KdaIR, Mamba2IR, LightningIR, MlstmIR]
 FFNBlockIR = Union[FFNIR, MoEIR, ParallelFFNIR]
@@ -182,10 +183,15 @@ FFNBlockIR = Union[FFNIR, MoEIR, ParallelFFNIR]
 class LayerIR:
     index: int
     mixer: str  # a kinds.MixerKind (a word; the pattern letters stay in resolve): the mixer's tag
-    ffn: str  # a kinds.FFNSlotKind: the FFN's tag
     mixer_ir: Optional[MixerIR] = None  # None where `mixer` is "none"
-    ffn_ir: Optional[FFNBlockIR] = None  # None where `ffn` is "none"
+    ffn_ir: Optional[FFNBlockIR] = None  # None for a layer without an FFN
     kv_shared_from: Optional[int] = None  # reuses the KV cache of this earlier layer (Gemma 3n)
+
+    @property
+    def ffn(self) -> str:
+        """The FFN's tag, a kinds.FFNSlotKind: read off the member (unlike the mixer's, whose attention
+        kinds, local or global, share one member)."""
+        return _FFN_TAGS[type(self.ffn_ir)]
 
     # Read-only views of the unions, for readers that ask about one kind (None when the layer holds another)
     @property
@@ -232,6 +238,9 @@ class LayerIR:
     def shape_key(self) -> tuple:
         """Every field but the layer's position: layers equal here have the same weights, cost and cache."""
         return tuple(getattr(self, name) for name in _LAYER_SHAPE_FIELDS)
+
+
+_FFN_TAGS = {FFNIR: "dense", MoEIR: "moe", ParallelFFNIR: "parallel", type(None): "none"}
 
 
 def ffn_block(ffn: str, dense: Optional[FFNIR], moe: Optional[MoEIR]) -> Optional[FFNBlockIR]:

@@ -133,11 +133,10 @@ def test_a_layer_holds_its_mixer_and_ffn_as_tagged_unions():
     assert [f.name for f in dataclasses.fields(IR.LayerIR)] == [
         "index",
         "mixer",
-        "ffn",
         "mixer_ir",
         "ffn_ir",
         "kv_shared_from",
-    ]
+    ]  # the FFN's tag is read off its member: no field can disagree with it
     members = set(typing.get_args(IR.MixerIR))
     assert members == {IR.AttentionIR} | set(LINEAR_MIXERS)
     assert len(LINEAR_MIXERS) == len(LINEAR_MIXER_KINDS)
@@ -150,6 +149,9 @@ def test_a_layer_holds_its_mixer_and_ffn_as_tagged_unions():
     ]:
         layers = [layer for layer in llmarch.load(name).layers if layer.mixer == mixer]
         assert layers and all(isinstance(layer.mixer_ir, member) for layer in layers)
+    tags = {IR.FFNIR: "dense", IR.MoEIR: "moe", IR.ParallelFFNIR: "parallel", type(None): "none"}
+    for name in ("deepseek-v3", "gemma-4-26b-a4b", "nemotron-3-nano-30b-a3b"):
+        assert all(layer.ffn == tags[type(layer.ffn_ir)] for layer in llmarch.load(name).layers)
     parallel = [layer for layer in llmarch.load("gemma-4-26b-a4b").layers if layer.ffn == "parallel"]
     assert parallel and all(isinstance(layer.ffn_ir, IR.ParallelFFNIR) for layer in parallel)
     # the views read the union: the parallel layer's dense half and experts, no attention on a GDN layer

@@ -75,7 +75,6 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
             LayerIR(
                 index=i,
                 mixer=mixer,
-                ffn=ffn,
                 mixer_ir=attn_by_kind.get(mixer) or _linear(spec, mixer, located),
                 ffn_ir=ffn_block(ffn, dense, _first_router(moe, i)),
             )
@@ -98,7 +97,6 @@ def to_ir(spec: S.Spec, located: Located) -> ModelIR:
             layer=LayerIR(
                 index=spec.n_layers,
                 mixer=kind,
-                ffn=mtp_ffn,
                 mixer_ir=mtp_attn,
                 ffn_ir=ffn_block(mtp_ffn, dense, moe),
             ),
