@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .fit import MARK
 from .output import printable
 
 
@@ -73,7 +74,6 @@ class Doc:
 
 HIGHLIGHT = "bold yellow"
 # After a cell that differs, in every format: piped or written to a file, colour is gone
-MARK = "‹"
 LEGEND = (
     f"{MARK} differs from its row's majority (from the first model when there is none); exact values decide, "
     "not the rounded text"

@@ -32,8 +32,10 @@ INDENT = 2  # the labels of a vertical block
 _UNIT = re.compile(r"(?:[KMBGTP]|[KMGT]i?B|ms|s|FLOP/B|tok/s)[,;)]?")
 
 
-# marks that belong to the value before them: a difference (`‹`, render/doc.MARK) and report's past-context `*`
-_MARKS = ("‹", "*")
+# a cell that differs from its row's majority ends in MARK (render/doc.py marks it); the marks that belong to
+# the value before them: that one and report's past-context `*`
+MARK = "‹"
+_MARKS = (MARK, "*")
 
 
 def chunks(line: str) -> list[str]:
